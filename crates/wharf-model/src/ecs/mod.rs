@@ -1,0 +1,3 @@
+//! Amazon ECS: wire shapes and the rules ECS applies to them.
+
+pub mod shapes;

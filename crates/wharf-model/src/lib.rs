@@ -1,0 +1,17 @@
+//! Wharf's model: the ECS wire shapes, ARNs, validation rules and the ECS error
+//! type. Everything here is pure: no I/O, no clocks, no async. The API layer
+//! parses requests into these shapes, validation decides whether ECS would
+//! accept them, and the store keeps them.
+//!
+//! The shapes in [`ecs::shapes`] are generated from the same service model the
+//! AWS SDKs are generated from (`tools/gen_shapes.py`), so they are the wire
+//! format by construction rather than a hand-kept copy of it.
+#![warn(missing_docs)]
+
+pub mod arn;
+pub mod ecs;
+pub mod error;
+pub mod wire;
+
+pub use error::{EcsError, EcsErrorKind};
+pub use wire::{Shape, Timestamp};
