@@ -1,1 +1,21 @@
-//! placeholder
+//! Wharf's protocol front door.
+//!
+//! One HTTP endpoint, as AWS has many: a request names its service and
+//! operation in the `X-Amz-Target` header (AWS JSON 1.1) or, for the Query
+//! protocol services of later issues, in its form body. [`dispatch`] reads
+//! that, [`protocol`] speaks the wire format (bodies, error shapes, request
+//! ids), and each service has a module of thin handlers ([`ecs`]) that parse
+//! into model shapes, call the model's rules and the store, and answer.
+//!
+//! Handlers hold no state of their own: everything lives in the store.
+#![warn(missing_docs)]
+
+pub mod context;
+pub mod dispatch;
+pub mod ecs;
+pub mod pagination;
+pub mod protocol;
+pub mod sigv4;
+
+pub use context::AppState;
+pub use dispatch::router;

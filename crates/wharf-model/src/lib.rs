@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod arn;
+pub mod clock;
 pub mod ecs;
 pub mod error;
 pub mod wire;

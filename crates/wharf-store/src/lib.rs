@@ -1,1 +1,222 @@
-//! placeholder
+//! Wharf's durable state.
+//!
+//! Everything the API accepts is written here before the answer goes out; the
+//! reconcilers read their snapshots from here. [`Store`] is the seam: the SQLite
+//! implementation ([`SqliteStore`]) is the one Wharf ships, and an etcd backend
+//! for a highly available control plane can implement the same trait.
+//!
+//! Invariants every implementation keeps:
+//! - A write is durable when its future resolves `Ok`; a crash at any moment
+//!   loses no acknowledged write and leaves no half-written record (each
+//!   write is one transaction).
+//! - Concurrent writes may share a commit (group commit) but never each
+//!   other's failure: one write refused by its own check does not affect the
+//!   others committed with it.
+//! - Reads see every write acknowledged before the read began.
+//! - Values read are snapshots (owned JSON text), never live references.
+//!
+//! Records are kept as the JSON of their wire shape: the wire types are the
+//! model (DESIGN.md), and describing a resource is then a matter of sending
+//! back what was stored.
+#![warn(missing_docs)]
+
+mod error;
+mod schema;
+mod sqlite;
+mod writer;
+
+use async_trait::async_trait;
+use wharf_model::EcsError;
+
+pub use error::StoreError;
+pub use sqlite::SqliteStore;
+
+/// A kind of simple resource kept as one JSON document per key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// ECS clusters, keyed by name.
+    Cluster,
+    /// ECS capacity providers, keyed by name.
+    CapacityProvider,
+    /// ECS account settings, keyed by `<principal>\n<name>`.
+    AccountSetting,
+}
+
+impl Kind {
+    /// The name this kind is stored under.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Cluster => "cluster",
+            Self::CapacityProvider => "capacity-provider",
+            Self::AccountSetting => "account-setting",
+        }
+    }
+}
+
+/// What an update decides to do with a document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    /// Store this JSON as the document's new value.
+    Put(String),
+    /// Remove the document.
+    Delete,
+    /// Leave it as it is.
+    Keep,
+}
+
+/// A pure decision about one document: given its current JSON (if any), what
+/// to write. Returning an error refuses the write and nothing changes.
+pub type Decide = Box<dyn FnOnce(Option<String>) -> Result<Write, EcsError> + Send>;
+
+/// Builds a new task definition revision once the store has allocated its
+/// number: returns the record to store.
+pub type BuildRevision = Box<dyn FnOnce(i32) -> Result<NewTaskDefinition, EcsError> + Send>;
+
+/// A pure decision about one task definition revision: given the stored
+/// record, the new (status, JSON) to store, or `None` to leave it as it is.
+pub type DecideRevision = Box<
+    dyn FnOnce(&StoredTaskDefinition) -> Result<Option<(String, String)>, EcsError>
+        + Send
+        + 'static,
+>;
+
+/// A task definition revision ready to be stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewTaskDefinition {
+    /// Its ARN (tags are kept by ARN).
+    pub arn: String,
+    /// Its status (`ACTIVE` for a new registration).
+    pub status: String,
+    /// The `TaskDefinition` JSON as DescribeTaskDefinition returns it.
+    pub json: String,
+    /// Tags given at registration.
+    pub tags: Vec<(String, String)>,
+}
+
+/// A stored task definition revision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredTaskDefinition {
+    /// Its family.
+    pub family: String,
+    /// Its revision number.
+    pub revision: i32,
+    /// `ACTIVE`, `INACTIVE` or `DELETE_IN_PROGRESS`.
+    pub status: String,
+    /// The `TaskDefinition` JSON.
+    pub json: String,
+}
+
+/// Which task definitions a listing wants.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskDefinitionQuery {
+    /// Only revisions whose family is exactly this.
+    pub family: Option<String>,
+    /// Only revisions in this status; `None` for all.
+    pub status: Option<String>,
+    /// Newest family/revision first instead of oldest.
+    pub descending: bool,
+    /// Resume after this (family, revision), exclusive.
+    pub after: Option<(String, i32)>,
+    /// At most this many.
+    pub limit: usize,
+}
+
+/// Which task definition families a listing wants.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FamilyQuery {
+    /// Only families starting with this.
+    pub prefix: Option<String>,
+    /// `ACTIVE`: families with an active revision; `INACTIVE`: families with
+    /// none; `None`: all.
+    pub status: Option<String>,
+    /// Resume after this family, exclusive.
+    pub after: Option<String>,
+    /// At most this many.
+    pub limit: usize,
+}
+
+/// Wharf's durable state. See the crate documentation for the guarantees.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+    /// Reads one document.
+    async fn get(&self, kind: Kind, region: &str, key: &str) -> Result<Option<String>, StoreError>;
+
+    /// Lists documents of a kind in key order, after `after` (exclusive).
+    async fn list(
+        &self,
+        kind: Kind,
+        region: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// Reads, decides and writes one document atomically. Returns the
+    /// document's value after the write.
+    async fn update(
+        &self,
+        kind: Kind,
+        region: &str,
+        key: &str,
+        decide: Decide,
+    ) -> Result<Option<String>, StoreError>;
+
+    /// Registers the next revision of `family`: allocates its number, builds
+    /// the record with it and stores record and tags in one transaction.
+    async fn register_task_definition(
+        &self,
+        region: &str,
+        family: &str,
+        build: BuildRevision,
+    ) -> Result<NewTaskDefinition, StoreError>;
+
+    /// Reads a revision, or with `revision: None` the latest ACTIVE one.
+    async fn get_task_definition(
+        &self,
+        region: &str,
+        family: &str,
+        revision: Option<i32>,
+    ) -> Result<Option<StoredTaskDefinition>, StoreError>;
+
+    /// Changes a revision's status and JSON atomically; the decision sees the
+    /// current record. `Write::Delete` removes the revision.
+    async fn update_task_definition(
+        &self,
+        region: &str,
+        family: &str,
+        revision: i32,
+        decide: DecideRevision,
+    ) -> Result<StoredTaskDefinition, StoreError>;
+
+    /// Lists revisions as (family, revision) in (family, revision) order.
+    async fn list_task_definitions(
+        &self,
+        region: &str,
+        query: TaskDefinitionQuery,
+    ) -> Result<Vec<(String, i32)>, StoreError>;
+
+    /// Lists family names.
+    async fn list_task_definition_families(
+        &self,
+        region: &str,
+        query: FamilyQuery,
+    ) -> Result<Vec<String>, StoreError>;
+
+    /// The tags of a resource, in key order.
+    async fn tags(&self, region: &str, arn: &str) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// Adds or overwrites tags on a resource, refusing if the result would
+    /// hold more than `max` tags.
+    async fn tag(
+        &self,
+        region: &str,
+        arn: &str,
+        tags: Vec<(String, String)>,
+        max: usize,
+    ) -> Result<(), StoreError>;
+
+    /// Removes tags from a resource by key.
+    async fn untag(&self, region: &str, arn: &str, keys: Vec<String>) -> Result<(), StoreError>;
+
+    /// Wipes every record, atomically.
+    async fn reset(&self) -> Result<(), StoreError>;
+}

@@ -1,1 +1,52 @@
-fn main() {}
+//! `wharf`: a self-hosted Amazon ECS.
+//!
+//! One binary, one subcommand per job (`server`, `validate`, ...); each lives
+//! in `commands/<name>.rs`. This file only parses the command line, sets up
+//! logging and hands over.
+
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// A self-hosted Amazon ECS: your task definitions, on Docker, with the ECS API.
+#[derive(Debug, Parser)]
+#[command(name = "wharf", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the control plane: the ECS API on one port, state in a data directory.
+    Server(commands::server::ServerArgs),
+
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Server(args) => {
+            init_logging();
+            commands::server::run(args)
+        }
+
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("wharf: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).init();
+}

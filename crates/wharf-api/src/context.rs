@@ -1,0 +1,48 @@
+//! What every handler gets: the shared state and the facts of its request.
+
+use std::sync::Arc;
+
+use wharf_model::arn::Scope;
+use wharf_model::clock::Clock;
+use wharf_store::Store;
+
+/// State shared by every request.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// Where everything is kept.
+    pub store: Arc<dyn Store>,
+    /// The time source.
+    pub clock: Arc<dyn Clock>,
+    /// The account id that ARNs carry.
+    pub account_id: Arc<str>,
+    /// Whether `POST /_wharf/reset` exists.
+    pub allow_reset: bool,
+}
+
+/// One request's context: shared state plus its region and id.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    /// Shared state.
+    pub state: AppState,
+    /// The request's region (SigV4 credential scope, else `us-east-1`).
+    pub region: String,
+    /// The `x-amzn-RequestId` of this request.
+    pub request_id: String,
+}
+
+impl Ctx {
+    /// The store.
+    pub fn store(&self) -> &dyn Store {
+        &*self.state.store
+    }
+
+    /// The region and account ARNs are built in.
+    pub fn scope(&self) -> Scope<'_> {
+        Scope { region: &self.region, account: &self.state.account_id }
+    }
+
+    /// The ARN of the account's root principal.
+    pub fn root_principal(&self) -> String {
+        format!("arn:aws:iam::{}:root", self.state.account_id)
+    }
+}

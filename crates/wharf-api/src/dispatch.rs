@@ -1,0 +1,57 @@
+//! Routes a request to its service by the `X-Amz-Target` header, and serves
+//! Wharf's own endpoints beside the AWS ones.
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode};
+
+use crate::context::{AppState, Ctx};
+use crate::protocol::{self, ApiError};
+use crate::{ecs, sigv4};
+
+/// The `X-Amz-Target` prefix of Amazon ECS.
+pub const ECS_TARGET_PREFIX: &str = "AmazonEC2ContainerServiceV20141113";
+
+/// The HTTP router: the AWS endpoint at `/`, plus `/_wharf/reset` when the
+/// server was started with `--allow-reset`.
+pub fn router(state: AppState) -> Router {
+    let mut router = Router::new().route("/", post(aws));
+    if state.allow_reset {
+        router = router.route("/_wharf/reset", post(reset));
+    }
+    router.with_state(state)
+}
+
+async fn aws(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let region = sigv4::region(&headers).unwrap_or(sigv4::DEFAULT_REGION).to_owned();
+    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let ctx = Ctx { state, region, request_id };
+    let result = match target.split_once('.') {
+        Some((ECS_TARGET_PREFIX, op)) => ecs::handle(&ctx, op, &body).await,
+        _ => Err(ApiError::unknown_operation()),
+    };
+    match result {
+        Ok(body) => protocol::ok(&ctx.request_id, body),
+        Err(e) => {
+            tracing::debug!(target, error = %e.type_name, message = %e.message, "request refused");
+            protocol::error(&ctx.request_id, &e)
+        }
+    }
+}
+
+async fn reset(State(state): State<AppState>) -> Response {
+    match state.store.reset().await {
+        Ok(()) => {
+            tracing::info!("state reset");
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "reset failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response()
+        }
+    }
+}

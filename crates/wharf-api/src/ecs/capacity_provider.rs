@@ -1,0 +1,325 @@
+//! Capacity providers: Create/Describe/Update/DeleteCapacityProvider, and the
+//! checks a cluster's provider list and default strategy must pass.
+//!
+//! `FARGATE` and `FARGATE_SPOT` always exist, in every region, as in ECS; they
+//! are not stored and cannot be changed or deleted.
+
+use wharf_model::ecs::shapes::{
+    CapacityProvider, CapacityProviderField, CapacityProviderStatus, CapacityProviderStrategyItem,
+    CapacityProviderType, CapacityProviderUpdateStatus, Cluster, CreateCapacityProviderRequest,
+    CreateCapacityProviderResponse, DeleteCapacityProviderRequest, DeleteCapacityProviderResponse,
+    DescribeCapacityProvidersRequest, DescribeCapacityProvidersResponse, Failure,
+    ManagedInstancesProvider, UpdateCapacityProviderRequest, UpdateCapacityProviderResponse,
+};
+use wharf_model::{arn, EcsError, EcsErrorKind};
+use wharf_store::Kind;
+
+use super::docs::{self, required, Change};
+use super::tags;
+use crate::context::Ctx;
+use crate::pagination;
+use crate::protocol::ApiError;
+
+/// The providers every account has.
+const BUILT_IN: [(&str, CapacityProviderType); 2] = [
+    ("FARGATE", CapacityProviderType::Fargate),
+    ("FARGATE_SPOT", CapacityProviderType::FargateSpot),
+];
+
+fn built_in(ctx: &Ctx, name: &str) -> Option<CapacityProvider> {
+    BUILT_IN.iter().find(|(n, _)| *n == name).map(|(n, t)| CapacityProvider {
+        capacity_provider_arn: Some(ctx.scope().capacity_provider_arn(n)),
+        name: Some((*n).to_owned()),
+        status: Some(CapacityProviderStatus::Active),
+        r#type: Some(t.clone()),
+        tags: Some(vec![]),
+        ..CapacityProvider::default()
+    })
+}
+
+fn short_name(name_or_arn: &str) -> &str {
+    match arn::parse(name_or_arn) {
+        Some(a) if a.kind == "capacity-provider" => a.rest,
+        _ => name_or_arn,
+    }
+}
+
+/// A provider by name or ARN: built in or created.
+pub(crate) async fn find(
+    ctx: &Ctx,
+    name_or_arn: &str,
+) -> Result<Option<CapacityProvider>, ApiError> {
+    let name = short_name(name_or_arn);
+    match built_in(ctx, name) {
+        Some(p) => Ok(Some(p)),
+        None => docs::get(ctx, Kind::CapacityProvider, name).await,
+    }
+}
+
+/// Checks a cluster's providers and default strategy: every provider exists,
+/// every strategy item names one of the cluster's providers, weights and
+/// bases are in range, and at most one item has a base.
+pub(crate) async fn check_cluster_strategy(
+    ctx: &Ctx,
+    providers: &[String],
+    strategy: &[CapacityProviderStrategyItem],
+) -> Result<(), ApiError> {
+    for p in providers {
+        if find(ctx, p).await?.is_none() {
+            return Err(EcsError::invalid_parameter(format!(
+                "The specified capacity provider '{p}' does not exist. Specify a valid name or \
+                 ARN and try again."
+            ))
+            .into());
+        }
+    }
+    let mut with_base = 0;
+    for item in strategy {
+        let name = required(item.capacity_provider.as_deref(), "capacityProvider")?;
+        if !providers.iter().any(|p| short_name(p) == short_name(name)) {
+            return Err(EcsError::invalid_parameter(format!(
+                "The capacity provider '{name}' in the default capacity provider strategy is not \
+                 associated with the cluster."
+            ))
+            .into());
+        }
+        if !(0..=1000).contains(&item.weight.unwrap_or(0)) {
+            return Err(EcsError::invalid_parameter("weight must be between 0 and 1000.").into());
+        }
+        let base = item.base.unwrap_or(0);
+        if !(0..=100_000).contains(&base) {
+            return Err(EcsError::invalid_parameter("base must be between 0 and 100000.").into());
+        }
+        with_base += usize::from(base > 0);
+    }
+    if with_base > 1 {
+        return Err(EcsError::invalid_parameter(
+            "Only one capacity provider in a capacity provider strategy can have a base defined.",
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// CreateCapacityProvider.
+pub(crate) async fn create_capacity_provider(
+    ctx: &Ctx,
+    req: CreateCapacityProviderRequest,
+) -> Result<CreateCapacityProviderResponse, ApiError> {
+    let name = required(req.name, "name")?;
+    if !docs::is_resource_name(&name) {
+        return Err(EcsError::invalid_parameter(
+            "The capacity provider name is not valid. Up to 255 letters (uppercase and lowercase), \
+             numbers, underscores, and hyphens are allowed.",
+        )
+        .into());
+    }
+    let lower = name.to_ascii_lowercase();
+    if ["aws", "ecs", "fargate"].iter().any(|p| lower.starts_with(p)) {
+        return Err(EcsError::invalid_parameter(
+            "The capacity provider name cannot be prefixed with \"aws\", \"ecs\", or \"fargate\".",
+        )
+        .into());
+    }
+    let kind = match (&req.auto_scaling_group_provider, &req.managed_instances_provider) {
+        (Some(asg), None) => {
+            required(asg.auto_scaling_group_arn.as_deref(), "autoScalingGroupProvider.autoScalingGroupArn")?;
+            CapacityProviderType::Ec2Autoscaling
+        }
+        (None, Some(_)) => CapacityProviderType::ManagedInstances,
+        _ => {
+            return Err(EcsError::invalid_parameter(
+                "Exactly one of autoScalingGroupProvider or managedInstancesProvider must be specified.",
+            )
+            .into())
+        }
+    };
+    let tag_list = req.tags.unwrap_or_default();
+    tags::validate(&tag_list)?;
+    let managed = req.managed_instances_provider.map(|m| ManagedInstancesProvider {
+        infrastructure_role_arn: m.infrastructure_role_arn,
+        instance_launch_template: m.instance_launch_template,
+        propagate_tags: m.propagate_tags,
+        infrastructure_optimization: m.infrastructure_optimization,
+        auto_repair_configuration: m.auto_repair_configuration,
+    });
+    let provider = CapacityProvider {
+        capacity_provider_arn: Some(ctx.scope().capacity_provider_arn(&name)),
+        name: Some(name.clone()),
+        cluster: req.cluster,
+        status: Some(CapacityProviderStatus::Active),
+        auto_scaling_group_provider: req.auto_scaling_group_provider,
+        managed_instances_provider: managed,
+        r#type: Some(kind),
+        ..CapacityProvider::default()
+    };
+    let exists_msg = format!("The specified capacity provider '{name}' already exists.");
+    let created = docs::update::<CapacityProvider, _>(
+        ctx,
+        Kind::CapacityProvider,
+        &name,
+        move |cur| match cur {
+            Some(_) => Err(EcsError::client(exists_msg)),
+            None => Ok(Change::Put(provider)),
+        },
+    )
+    .await?
+    .ok_or_else(|| EcsError::server("The capacity provider was not created."))?;
+    let arn = created.capacity_provider_arn.clone().unwrap_or_default();
+    if !tag_list.is_empty() {
+        tags::add(ctx, &arn, tag_list).await?;
+    }
+    let tags = tags::of(ctx, &arn).await?;
+    Ok(CreateCapacityProviderResponse {
+        capacity_provider: Some(CapacityProvider { tags: Some(tags), ..created }),
+    })
+}
+
+/// DescribeCapacityProviders: named ones (missing ones as failures), or all,
+/// built-in first, paginated.
+pub(crate) async fn describe_capacity_providers(
+    ctx: &Ctx,
+    req: DescribeCapacityProvidersRequest,
+) -> Result<DescribeCapacityProvidersResponse, ApiError> {
+    let with_tags = req.include.unwrap_or_default().contains(&CapacityProviderField::Tags);
+    let (mut found, mut failures, mut next_token) = (Vec::new(), Vec::new(), None);
+    match req.capacity_providers {
+        Some(names) => {
+            for n in names {
+                match find(ctx, &n).await? {
+                    Some(p) => found.push(p),
+                    None => failures.push(Failure {
+                        arn: Some(ctx.scope().capacity_provider_arn(short_name(&n))),
+                        reason: Some("MISSING".to_owned()),
+                        detail: None,
+                    }),
+                }
+            }
+        }
+        None => {
+            let limit = pagination::max_results(req.max_results, 10)?;
+            let after = req.next_token.as_deref().map(pagination::decode).transpose()?;
+            if after.is_none() {
+                found.extend(BUILT_IN.iter().filter_map(|(n, _)| built_in(ctx, n)));
+            }
+            let page = docs::list::<CapacityProvider>(
+                ctx,
+                Kind::CapacityProvider,
+                after.as_deref(),
+                limit,
+            )
+            .await?;
+            if page.len() == limit {
+                next_token = page.last().map(|(k, _)| pagination::encode(k));
+            }
+            found.extend(page.into_iter().map(|(_, p)| p));
+        }
+    }
+    for p in &mut found {
+        let arn = p.capacity_provider_arn.clone().unwrap_or_default();
+        p.tags = Some(if with_tags { tags::of(ctx, &arn).await? } else { vec![] });
+    }
+    Ok(DescribeCapacityProvidersResponse {
+        capacity_providers: Some(found),
+        failures: Some(failures),
+        next_token,
+    })
+}
+
+/// UpdateCapacityProvider: managed scaling, termination protection, draining.
+pub(crate) async fn update_capacity_provider(
+    ctx: &Ctx,
+    req: UpdateCapacityProviderRequest,
+) -> Result<UpdateCapacityProviderResponse, ApiError> {
+    let name = required(req.name, "name")?;
+    let name = short_name(&name).to_owned();
+    if built_in(ctx, &name).is_some() {
+        return Err(
+            EcsError::client(format!("The capacity provider '{name}' cannot be updated.")).into()
+        );
+    }
+    let asg = req.auto_scaling_group_provider;
+    let missing = format!("The specified capacity provider '{name}' does not exist.");
+    let updated =
+        docs::update::<CapacityProvider, _>(ctx, Kind::CapacityProvider, &name, move |cur| {
+            let mut p =
+                cur.ok_or_else(|| EcsError::new(EcsErrorKind::ResourceNotFoundException, missing))?;
+            if let (Some(change), Some(current)) = (asg, p.auto_scaling_group_provider.as_mut()) {
+                if change.managed_scaling.is_some() {
+                    current.managed_scaling = change.managed_scaling;
+                }
+                if change.managed_termination_protection.is_some() {
+                    current.managed_termination_protection = change.managed_termination_protection;
+                }
+                if change.managed_draining.is_some() {
+                    current.managed_draining = change.managed_draining;
+                }
+            }
+            p.update_status = Some(CapacityProviderUpdateStatus::UpdateComplete);
+            Ok(Change::Put(p))
+        })
+        .await?
+        .ok_or_else(|| EcsError::server("The capacity provider was not updated."))?;
+    Ok(UpdateCapacityProviderResponse { capacity_provider: Some(updated) })
+}
+
+/// DeleteCapacityProvider: refused for the built-in providers and for one a
+/// cluster still uses.
+pub(crate) async fn delete_capacity_provider(
+    ctx: &Ctx,
+    req: DeleteCapacityProviderRequest,
+) -> Result<DeleteCapacityProviderResponse, ApiError> {
+    let given = required(req.capacity_provider, "capacityProvider")?;
+    let name = short_name(&given).to_owned();
+    if built_in(ctx, &name).is_some() {
+        return Err(EcsError::client(format!(
+            "The specified capacity provider '{name}' is reserved and cannot be deleted."
+        ))
+        .into());
+    }
+    let mut after: Option<String> = None;
+    loop {
+        let page = docs::list::<Cluster>(ctx, Kind::Cluster, after.as_deref(), 100).await?;
+        let full = page.len() == 100;
+        for (key, c) in page {
+            let uses = c.status.as_deref() == Some("ACTIVE")
+                && c.capacity_providers.iter().flatten().any(|p| short_name(p) == name);
+            if uses {
+                return Err(EcsError::new(
+                    EcsErrorKind::ResourceInUseException,
+                    format!(
+                        "The specified capacity provider is in use by cluster '{key}'. Remove it \
+                         from the cluster and try again."
+                    ),
+                )
+                .into());
+            }
+            after = Some(key);
+        }
+        if !full {
+            break;
+        }
+    }
+    let missing = format!("The specified capacity provider '{name}' does not exist.");
+    let not_found = EcsError::new(EcsErrorKind::ResourceNotFoundException, missing);
+    let current = docs::get::<CapacityProvider>(ctx, Kind::CapacityProvider, &name).await?;
+    let Some(mut p) = current else {
+        return Err(not_found.into());
+    };
+    // A concurrent delete may win between the read and this write; the loser
+    // then hears that the provider does not exist.
+    ctx.store()
+        .update(
+            Kind::CapacityProvider,
+            &ctx.region,
+            &name,
+            Box::new(move |cur| match cur {
+                Some(_) => Ok(wharf_store::Write::Delete),
+                None => Err(not_found),
+            }),
+        )
+        .await?;
+    p.status = Some(CapacityProviderStatus::Inactive);
+    p.update_status = Some(CapacityProviderUpdateStatus::DeleteInProgress);
+    Ok(DeleteCapacityProviderResponse { capacity_provider: Some(p) })
+}

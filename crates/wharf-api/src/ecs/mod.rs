@@ -1,0 +1,66 @@
+//! Amazon ECS on AWS JSON 1.1: one handler per operation, grouped by resource.
+//!
+//! A handler takes the operation's input shape and returns its output shape;
+//! [`handle`] does the parsing and writing around it, so a handler is only
+//! what the operation means.
+
+mod account_setting;
+mod capacity_provider;
+mod cluster;
+mod docs;
+mod tags;
+
+use std::future::Future;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::context::Ctx;
+use crate::protocol::{self, ApiError};
+
+/// Runs one ECS operation on a request body; the answer body or the error.
+pub async fn handle(ctx: &Ctx, op: &str, body: &[u8]) -> Result<Vec<u8>, ApiError> {
+    macro_rules! ops {
+        ($($name:literal => $handler:path,)*) => {
+            match op {
+                $($name => call(ctx, body, $handler).await,)*
+                _ => Err(ApiError::unknown_operation()),
+            }
+        };
+    }
+    ops! {
+        "CreateCluster" => cluster::create_cluster,
+        "DescribeClusters" => cluster::describe_clusters,
+        "ListClusters" => cluster::list_clusters,
+        "UpdateCluster" => cluster::update_cluster,
+        "UpdateClusterSettings" => cluster::update_cluster_settings,
+        "PutClusterCapacityProviders" => cluster::put_cluster_capacity_providers,
+        "DeleteCluster" => cluster::delete_cluster,
+        "TagResource" => tags::tag_resource,
+        "UntagResource" => tags::untag_resource,
+        "ListTagsForResource" => tags::list_tags_for_resource,
+        "ListAccountSettings" => account_setting::list_account_settings,
+        "PutAccountSetting" => account_setting::put_account_setting,
+        "PutAccountSettingDefault" => account_setting::put_account_setting_default,
+        "DeleteAccountSetting" => account_setting::delete_account_setting,
+        "CreateCapacityProvider" => capacity_provider::create_capacity_provider,
+        "DescribeCapacityProviders" => capacity_provider::describe_capacity_providers,
+        "UpdateCapacityProvider" => capacity_provider::update_capacity_provider,
+        "DeleteCapacityProvider" => capacity_provider::delete_capacity_provider,
+    }
+}
+
+async fn call<'a, Req, Resp, F, Fut>(
+    ctx: &'a Ctx,
+    body: &[u8],
+    handler: F,
+) -> Result<Vec<u8>, ApiError>
+where
+    Req: DeserializeOwned,
+    Resp: Serialize,
+    F: FnOnce(&'a Ctx, Req) -> Fut,
+    Fut: Future<Output = Result<Resp, ApiError>> + 'a,
+{
+    let req: Req = protocol::parse(body)?;
+    protocol::to_body(&handler(ctx, req).await?)
+}

@@ -1,0 +1,60 @@
+//! The database schema and its migrations, applied in order by
+//! `PRAGMA user_version`.
+
+use rusqlite::Connection;
+
+/// Each entry moves the schema from version `i` to `i + 1`. Append only.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE documents (
+    kind   TEXT NOT NULL,
+    region TEXT NOT NULL,
+    key    TEXT NOT NULL,
+    body   TEXT NOT NULL,
+    PRIMARY KEY (kind, region, key)
+);
+CREATE TABLE task_definition_families (
+    region        TEXT NOT NULL,
+    family        TEXT NOT NULL,
+    last_revision INTEGER NOT NULL,
+    active_count  INTEGER NOT NULL,
+    PRIMARY KEY (region, family)
+);
+CREATE TABLE task_definitions (
+    region   TEXT NOT NULL,
+    family   TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    status   TEXT NOT NULL,
+    body     TEXT NOT NULL,
+    PRIMARY KEY (region, family, revision)
+);
+CREATE INDEX task_definitions_by_status ON task_definitions (region, status, family, revision);
+CREATE TABLE tags (
+    region TEXT NOT NULL,
+    arn    TEXT NOT NULL,
+    key    TEXT NOT NULL,
+    value  TEXT NOT NULL,
+    PRIMARY KEY (region, arn, key)
+);
+"#];
+
+/// Every table, for a reset.
+pub(crate) const TABLES: &[&str] =
+    &["documents", "task_definition_families", "task_definitions", "tags"];
+
+/// Brings the database up to the current schema.
+pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > MIGRATIONS.len() {
+        return Err(rusqlite::Error::InvalidParameterName(format!(
+            "database schema version {version} is newer than this Wharf ({})",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

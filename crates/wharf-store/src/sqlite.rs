@@ -1,0 +1,387 @@
+//! [`Store`] on an embedded SQLite database in WAL mode.
+//!
+//! Writes go through the group-commit writer thread ([`crate::writer`]) with
+//! `synchronous = FULL`, so an acknowledged write has reached the disk. Reads
+//! take a connection from a small pool and run on the caller's thread: in WAL
+//! mode they never wait for the writer, and each is a handful of indexed
+//! lookups, cheaper than a hop to a blocking thread.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use wharf_model::EcsError;
+
+use crate::writer::Writer;
+use crate::{
+    schema, BuildRevision, Decide, DecideRevision, FamilyQuery, Kind, NewTaskDefinition, Store,
+    StoreError, StoredTaskDefinition, TaskDefinitionQuery, Write,
+};
+
+/// Connections kept for reads; more are opened on demand and dropped after.
+const MAX_IDLE_READERS: usize = 8;
+
+/// The SQLite store.
+#[derive(Debug)]
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Writer,
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and brings its
+    /// schema up to date.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let mut conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        schema::migrate(&mut conn)?;
+        let writer = Writer::start(conn).map_err(|e| StoreError::Database(e.to_string()))?;
+        Ok(Self { path: path.to_owned(), writer, readers: Mutex::new(Vec::new()) })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
+        let pooled = self.readers.lock().map(|mut p| p.pop()).unwrap_or(None);
+        let conn = match pooled {
+            Some(c) => c,
+            None => {
+                let c = Connection::open_with_flags(
+                    &self.path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                c.busy_timeout(std::time::Duration::from_secs(5))?;
+                c
+            }
+        };
+        let result = f(&conn);
+        if let Ok(mut pool) = self.readers.lock() {
+            if pool.len() < MAX_IDLE_READERS {
+                pool.push(conn);
+            }
+        }
+        result.map_err(StoreError::from)
+    }
+}
+
+fn read_td(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredTaskDefinition> {
+    Ok(StoredTaskDefinition {
+        family: row.get(0)?,
+        revision: row.get(1)?,
+        status: row.get(2)?,
+        json: row.get(3)?,
+    })
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn get(&self, kind: Kind, region: &str, key: &str) -> Result<Option<String>, StoreError> {
+        self.read(|c| {
+            c.prepare_cached(
+                "SELECT body FROM documents WHERE kind = ?1 AND region = ?2 AND key = ?3",
+            )?
+            .query_row(params![kind.as_str(), region, key], |r| r.get(0))
+            .optional()
+        })
+    }
+
+    async fn list(
+        &self,
+        kind: Kind,
+        region: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT key, body FROM documents WHERE kind = ?1 AND region = ?2 AND key > ?3 \
+                 ORDER BY key LIMIT ?4",
+            )?;
+            let rows = stmt.query_map(
+                params![kind.as_str(), region, after.unwrap_or(""), limit as i64],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            rows.collect()
+        })
+    }
+
+    async fn update(
+        &self,
+        kind: Kind,
+        region: &str,
+        key: &str,
+        decide: Decide,
+    ) -> Result<Option<String>, StoreError> {
+        let (region, key) = (region.to_owned(), key.to_owned());
+        self.writer
+            .write(move |c| {
+                let current: Option<String> = c
+                    .prepare_cached(
+                        "SELECT body FROM documents WHERE kind = ?1 AND region = ?2 AND key = ?3",
+                    )?
+                    .query_row(params![kind.as_str(), region, key], |r| r.get(0))
+                    .optional()?;
+                match decide(current.clone())? {
+                    Write::Keep => Ok(current),
+                    Write::Put(body) => {
+                        c.prepare_cached(
+                            "INSERT INTO documents (kind, region, key, body) VALUES (?1, ?2, ?3, ?4) \
+                             ON CONFLICT (kind, region, key) DO UPDATE SET body = excluded.body",
+                        )?
+                        .execute(params![kind.as_str(), region, key, body])?;
+                        Ok(Some(body))
+                    }
+                    Write::Delete => {
+                        c.prepare_cached(
+                            "DELETE FROM documents WHERE kind = ?1 AND region = ?2 AND key = ?3",
+                        )?
+                        .execute(params![kind.as_str(), region, key])?;
+                        Ok(None)
+                    }
+                }
+            })
+            .await
+    }
+
+    async fn register_task_definition(
+        &self,
+        region: &str,
+        family: &str,
+        build: BuildRevision,
+    ) -> Result<NewTaskDefinition, StoreError> {
+        let (region, family) = (region.to_owned(), family.to_owned());
+        self.writer
+            .write(move |c| {
+                let last: i32 = c
+                    .prepare_cached(
+                        "SELECT last_revision FROM task_definition_families \
+                         WHERE region = ?1 AND family = ?2",
+                    )?
+                    .query_row(params![region, family], |r| r.get(0))
+                    .optional()?
+                    .unwrap_or(0);
+                let revision = last.checked_add(1).ok_or_else(|| {
+                    EcsError::client("Too many revisions of this task definition family.")
+                })?;
+                let new = build(revision)?;
+                let active = i32::from(new.status == "ACTIVE");
+                c.prepare_cached(
+                    "INSERT INTO task_definition_families (region, family, last_revision, active_count) \
+                     VALUES (?1, ?2, ?3, ?4) ON CONFLICT (region, family) DO UPDATE SET \
+                     last_revision = excluded.last_revision, active_count = active_count + ?4",
+                )?
+                .execute(params![region, family, revision, active])?;
+                c.prepare_cached(
+                    "INSERT INTO task_definitions (region, family, revision, status, body) \
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![region, family, revision, new.status, new.json])?;
+                let mut tag = c.prepare_cached(
+                    "INSERT INTO tags (region, arn, key, value) VALUES (?1, ?2, ?3, ?4) \
+                     ON CONFLICT (region, arn, key) DO UPDATE SET value = excluded.value",
+                )?;
+                for (k, v) in &new.tags {
+                    tag.execute(params![region, new.arn, k, v])?;
+                }
+                Ok(new)
+            })
+            .await
+    }
+
+    async fn get_task_definition(
+        &self,
+        region: &str,
+        family: &str,
+        revision: Option<i32>,
+    ) -> Result<Option<StoredTaskDefinition>, StoreError> {
+        self.read(|c| match revision {
+            Some(rev) => c
+                .prepare_cached(
+                    "SELECT family, revision, status, body FROM task_definitions \
+                     WHERE region = ?1 AND family = ?2 AND revision = ?3",
+                )?
+                .query_row(params![region, family, rev], read_td)
+                .optional(),
+            None => c
+                .prepare_cached(
+                    "SELECT family, revision, status, body FROM task_definitions \
+                     WHERE region = ?1 AND status = 'ACTIVE' AND family = ?2 \
+                     ORDER BY revision DESC LIMIT 1",
+                )?
+                .query_row(params![region, family], read_td)
+                .optional(),
+        })
+    }
+
+    async fn update_task_definition(
+        &self,
+        region: &str,
+        family: &str,
+        revision: i32,
+        decide: DecideRevision,
+    ) -> Result<StoredTaskDefinition, StoreError> {
+        let (region, family) = (region.to_owned(), family.to_owned());
+        self.writer
+            .write(move |c| {
+                let current = c
+                    .prepare_cached(
+                        "SELECT family, revision, status, body FROM task_definitions \
+                         WHERE region = ?1 AND family = ?2 AND revision = ?3",
+                    )?
+                    .query_row(params![region, family, revision], read_td)
+                    .optional()?
+                    .ok_or_else(|| {
+                        EcsError::client("The specified task definition does not exist.")
+                    })?;
+                let Some((status, json)) = decide(&current)? else {
+                    return Ok(current);
+                };
+                let delta = i32::from(status == "ACTIVE") - i32::from(current.status == "ACTIVE");
+                c.prepare_cached(
+                    "UPDATE task_definitions SET status = ?4, body = ?5 \
+                     WHERE region = ?1 AND family = ?2 AND revision = ?3",
+                )?
+                .execute(params![region, family, revision, status, json])?;
+                if delta != 0 {
+                    c.prepare_cached(
+                        "UPDATE task_definition_families SET active_count = active_count + ?3 \
+                         WHERE region = ?1 AND family = ?2",
+                    )?
+                    .execute(params![region, family, delta])?;
+                }
+                Ok(StoredTaskDefinition { status, json, ..current })
+            })
+            .await
+    }
+
+    async fn list_task_definitions(
+        &self,
+        region: &str,
+        q: TaskDefinitionQuery,
+    ) -> Result<Vec<(String, i32)>, StoreError> {
+        let (after_family, after_rev) = match &q.after {
+            Some((f, r)) => (Some(f.as_str()), *r),
+            None => (None, 0),
+        };
+        // Keyset pagination over (family, revision) in either direction.
+        let (cmp, order) = if q.descending { ("<", "DESC") } else { (">", "ASC") };
+        let sql = format!(
+            "SELECT family, revision FROM task_definitions WHERE region = ?1 \
+             AND (?2 IS NULL OR family = ?2) AND (?3 IS NULL OR status = ?3) \
+             AND (?4 IS NULL OR (family, revision) {cmp} (?4, ?5)) \
+             ORDER BY family {order}, revision {order} LIMIT ?6"
+        );
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(&sql)?;
+            let rows = stmt.query_map(
+                params![region, q.family, q.status, after_family, after_rev, q.limit as i64],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            rows.collect()
+        })
+    }
+
+    async fn list_task_definition_families(
+        &self,
+        region: &str,
+        q: FamilyQuery,
+    ) -> Result<Vec<String>, StoreError> {
+        let active = match q.status.as_deref() {
+            Some("ACTIVE") => Some(true),
+            Some("INACTIVE") => Some(false),
+            _ => None,
+        };
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT family FROM task_definition_families WHERE region = ?1 \
+                 AND family >= ?2 AND substr(family, 1, length(?2)) = ?2 AND family > ?3 \
+                 AND (?4 IS NULL OR (active_count > 0) = ?4) ORDER BY family LIMIT ?5",
+            )?;
+            let rows = stmt.query_map(
+                params![
+                    region,
+                    q.prefix.as_deref().unwrap_or(""),
+                    q.after.as_deref().unwrap_or(""),
+                    active,
+                    q.limit as i64
+                ],
+                |r| r.get(0),
+            )?;
+            rows.collect()
+        })
+    }
+
+    async fn tags(&self, region: &str, arn: &str) -> Result<Vec<(String, String)>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT key, value FROM tags WHERE region = ?1 AND arn = ?2 ORDER BY key",
+            )?;
+            let rows = stmt.query_map(params![region, arn], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })
+    }
+
+    async fn tag(
+        &self,
+        region: &str,
+        arn: &str,
+        tags: Vec<(String, String)>,
+        max: usize,
+    ) -> Result<(), StoreError> {
+        let (region, arn) = (region.to_owned(), arn.to_owned());
+        self.writer
+            .write(move |c| {
+                let mut put = c.prepare_cached(
+                    "INSERT INTO tags (region, arn, key, value) VALUES (?1, ?2, ?3, ?4) \
+                     ON CONFLICT (region, arn, key) DO UPDATE SET value = excluded.value",
+                )?;
+                for (k, v) in &tags {
+                    put.execute(params![region, arn, k, v])?;
+                }
+                let count: i64 = c
+                    .prepare_cached("SELECT count(*) FROM tags WHERE region = ?1 AND arn = ?2")?
+                    .query_row(params![region, arn], |r| r.get(0))?;
+                if count as usize > max {
+                    return Err(EcsError::invalid_parameter(format!(
+                        "The resource would have more than {max} tags."
+                    ))
+                    .into());
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn untag(&self, region: &str, arn: &str, keys: Vec<String>) -> Result<(), StoreError> {
+        let (region, arn) = (region.to_owned(), arn.to_owned());
+        self.writer
+            .write(move |c| {
+                let mut del = c.prepare_cached(
+                    "DELETE FROM tags WHERE region = ?1 AND arn = ?2 AND key = ?3",
+                )?;
+                for k in &keys {
+                    del.execute(params![region, arn, k])?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn reset(&self) -> Result<(), StoreError> {
+        self.writer
+            .write(|c| {
+                for table in schema::TABLES {
+                    c.execute(&format!("DELETE FROM {table}"), [])?;
+                }
+                Ok(())
+            })
+            .await
+    }
+}
