@@ -22,7 +22,8 @@ struct Cli {
 enum Command {
     /// Run the control plane: the ECS API on one port, state in a data directory.
     Server(commands::server::ServerArgs),
-
+    /// Check task definition files offline, as RegisterTaskDefinition would.
+    Validate(commands::validate::ValidateArgs),
 }
 
 fn main() -> ExitCode {
@@ -32,7 +33,7 @@ fn main() -> ExitCode {
             init_logging();
             commands::server::run(args)
         }
-
+        Command::Validate(args) => commands::validate::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -9,6 +9,7 @@ mod capacity_provider;
 mod cluster;
 mod docs;
 mod tags;
+mod task_definition;
 
 use std::future::Future;
 
@@ -28,6 +29,12 @@ pub async fn handle(ctx: &Ctx, op: &str, body: &[u8]) -> Result<Vec<u8>, ApiErro
             }
         };
     }
+    if op == "RegisterTaskDefinition" {
+        // The task definition document has its own size limit and its own
+        // reading, with ECS's words for type mismatches.
+        let req = task_definition::decode(body)?;
+        return protocol::to_body(&task_definition::register_task_definition(ctx, req).await?);
+    }
     ops! {
         "CreateCluster" => cluster::create_cluster,
         "DescribeClusters" => cluster::describe_clusters,
@@ -36,6 +43,11 @@ pub async fn handle(ctx: &Ctx, op: &str, body: &[u8]) -> Result<Vec<u8>, ApiErro
         "UpdateClusterSettings" => cluster::update_cluster_settings,
         "PutClusterCapacityProviders" => cluster::put_cluster_capacity_providers,
         "DeleteCluster" => cluster::delete_cluster,
+        "DescribeTaskDefinition" => task_definition::describe_task_definition,
+        "ListTaskDefinitions" => task_definition::list_task_definitions,
+        "ListTaskDefinitionFamilies" => task_definition::list_task_definition_families,
+        "DeregisterTaskDefinition" => task_definition::deregister_task_definition,
+        "DeleteTaskDefinitions" => task_definition::delete_task_definitions,
         "TagResource" => tags::tag_resource,
         "UntagResource" => tags::untag_resource,
         "ListTagsForResource" => tags::list_tags_for_resource,
@@ -50,11 +62,7 @@ pub async fn handle(ctx: &Ctx, op: &str, body: &[u8]) -> Result<Vec<u8>, ApiErro
     }
 }
 
-async fn call<'a, Req, Resp, F, Fut>(
-    ctx: &'a Ctx,
-    body: &[u8],
-    handler: F,
-) -> Result<Vec<u8>, ApiError>
+async fn call<'a, Req, Resp, F, Fut>(ctx: &'a Ctx, body: &[u8], handler: F) -> Result<Vec<u8>, ApiError>
 where
     Req: DeserializeOwned,
     Resp: Serialize,

@@ -74,6 +74,13 @@ pub(crate) async fn find(ctx: &Ctx, given: &str) -> Result<Option<StoredTaskDefi
     Ok(ctx.store().get_task_definition(&ctx.region, family, revision).await?)
 }
 
+/// Reads a RegisterTaskDefinition body: the 64 KiB document limit first, then
+/// the shape, with ECS's messages for type mismatches.
+pub(crate) fn decode(body: &[u8]) -> Result<RegisterTaskDefinitionRequest, ApiError> {
+    rules::check_document_size(body.len())?;
+    rules::decode_register(body).map_err(|e| ApiError::serialization(e.message()))
+}
+
 /// RegisterTaskDefinition: validated by the model's rules, numbered by the
 /// store, stored with its tags in one write.
 pub(crate) async fn register_task_definition(

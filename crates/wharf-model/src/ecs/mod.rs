@@ -1,3 +1,4 @@
 //! Amazon ECS: wire shapes and the rules ECS applies to them.
 
 pub mod shapes;
+pub mod task_definition;

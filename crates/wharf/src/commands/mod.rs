@@ -1,4 +1,4 @@
 //! One module per subcommand.
 
 pub mod server;
-
+pub mod validate;
