@@ -10,7 +10,7 @@ use http::{HeaderMap, StatusCode};
 
 use crate::context::{AppState, Ctx};
 use crate::protocol::{self, ApiError};
-use crate::{ecs, sigv4};
+use crate::{ecs, request_id, sigv4};
 
 /// The `X-Amz-Target` prefix of Amazon ECS.
 pub const ECS_TARGET_PREFIX: &str = "AmazonEC2ContainerServiceV20141113";
@@ -26,7 +26,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn aws(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let request_id = uuid::Uuid::new_v4().to_string();
+    let request_id = request_id::next();
     let region = sigv4::region(&headers).unwrap_or(sigv4::DEFAULT_REGION).to_owned();
     let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
     let ctx = Ctx { state, region, request_id };

@@ -15,6 +15,7 @@ pub mod dispatch;
 pub mod ecs;
 pub mod pagination;
 pub mod protocol;
+pub mod request_id;
 pub mod sigv4;
 
 pub use context::AppState;

@@ -20,9 +20,11 @@
 //! back what was stored.
 #![warn(missing_docs)]
 
+mod checkpoint;
 mod error;
 mod schema;
 mod sqlite;
+mod td_cache;
 mod writer;
 
 use async_trait::async_trait;

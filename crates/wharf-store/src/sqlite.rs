@@ -13,6 +13,8 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use wharf_model::EcsError;
 
+use crate::checkpoint;
+use crate::td_cache::TdCache;
 use crate::writer::Writer;
 use crate::{
     schema, BuildRevision, Decide, DecideRevision, FamilyQuery, Kind, NewTaskDefinition, Store,
@@ -28,6 +30,7 @@ pub struct SqliteStore {
     path: PathBuf,
     writer: Writer,
     readers: Mutex<Vec<Connection>>,
+    td_cache: TdCache,
 }
 
 impl SqliteStore {
@@ -38,9 +41,17 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        // Checkpoints run on their own thread; this is only the backstop.
+        conn.pragma_update(None, "wal_autocheckpoint", 16384)?;
         schema::migrate(&mut conn)?;
-        let writer = Writer::start(conn).map_err(|e| StoreError::Database(e.to_string()))?;
-        Ok(Self { path: path.to_owned(), writer, readers: Mutex::new(Vec::new()) })
+        let nudge = checkpoint::start(path).map_err(|e| StoreError::Database(e.to_string()))?;
+        let writer = Writer::start(conn, nudge).map_err(|e| StoreError::Database(e.to_string()))?;
+        Ok(Self {
+            path: path.to_owned(),
+            writer,
+            readers: Mutex::new(Vec::new()),
+            td_cache: TdCache::default(),
+        })
     }
 
     /// The database file.
@@ -157,7 +168,8 @@ impl Store for SqliteStore {
         build: BuildRevision,
     ) -> Result<NewTaskDefinition, StoreError> {
         let (region, family) = (region.to_owned(), family.to_owned());
-        self.writer
+        let (region_key, family_key) = (region.clone(), family.clone());
+        let result = self.writer
             .write(move |c| {
                 let last: i32 = c
                     .prepare_cached(
@@ -192,7 +204,9 @@ impl Store for SqliteStore {
                 }
                 Ok(new)
             })
-            .await
+            .await;
+        self.td_cache.invalidate(&region_key, &family_key);
+        result
     }
 
     async fn get_task_definition(
@@ -201,7 +215,11 @@ impl Store for SqliteStore {
         family: &str,
         revision: Option<i32>,
     ) -> Result<Option<StoredTaskDefinition>, StoreError> {
-        self.read(|c| match revision {
+        if let Some(hit) = self.td_cache.get(region, family, revision) {
+            return Ok(Some(hit));
+        }
+        let epoch = self.td_cache.epoch();
+        let found = self.read(|c| match revision {
             Some(rev) => c
                 .prepare_cached(
                     "SELECT family, revision, status, body FROM task_definitions \
@@ -217,7 +235,11 @@ impl Store for SqliteStore {
                 )?
                 .query_row(params![region, family], read_td)
                 .optional(),
-        })
+        })?;
+        if let Some(f) = &found {
+            self.td_cache.fill(epoch, region, revision, f);
+        }
+        Ok(found)
     }
 
     async fn update_task_definition(
@@ -228,7 +250,9 @@ impl Store for SqliteStore {
         decide: DecideRevision,
     ) -> Result<StoredTaskDefinition, StoreError> {
         let (region, family) = (region.to_owned(), family.to_owned());
-        self.writer
+        let (region_key, family_key) = (region.clone(), family.clone());
+        let result = self
+            .writer
             .write(move |c| {
                 let current = c
                     .prepare_cached(
@@ -258,7 +282,9 @@ impl Store for SqliteStore {
                 }
                 Ok(StoredTaskDefinition { status, json, ..current })
             })
-            .await
+            .await;
+        self.td_cache.invalidate(&region_key, &family_key);
+        result
     }
 
     async fn list_task_definitions(
@@ -375,13 +401,16 @@ impl Store for SqliteStore {
     }
 
     async fn reset(&self) -> Result<(), StoreError> {
-        self.writer
+        let result = self
+            .writer
             .write(|c| {
                 for table in schema::TABLES {
                     c.execute(&format!("DELETE FROM {table}"), [])?;
                 }
                 Ok(())
             })
-            .await
+            .await;
+        self.td_cache.clear();
+        result
     }
 }

@@ -12,6 +12,7 @@ use std::thread;
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
+use crate::checkpoint::Nudge;
 use crate::StoreError;
 
 /// The most writes committed together; bounds the latency one group adds.
@@ -32,9 +33,11 @@ pub(crate) struct Writer {
 
 impl Writer {
     /// Starts the writer thread on `conn`.
-    pub(crate) fn start(conn: Connection) -> std::io::Result<Self> {
+    pub(crate) fn start(conn: Connection, nudge: Nudge) -> std::io::Result<Self> {
         let (jobs, rx) = mpsc::channel::<Job>();
-        thread::Builder::new().name("wharf-store-writer".into()).spawn(move || run(conn, rx))?;
+        thread::Builder::new()
+            .name("wharf-store-writer".into())
+            .spawn(move || run(conn, rx, nudge))?;
         Ok(Self { jobs })
     }
 
@@ -58,7 +61,7 @@ impl Writer {
     }
 }
 
-fn run(conn: Connection, rx: mpsc::Receiver<Job>) {
+fn run(conn: Connection, rx: mpsc::Receiver<Job>, nudge: Nudge) {
     let mut group: Vec<Job> = Vec::with_capacity(MAX_GROUP);
     let mut replies: Vec<Reply> = Vec::with_capacity(MAX_GROUP);
     while let Ok(first) = rx.recv() {
@@ -70,8 +73,9 @@ fn run(conn: Connection, rx: mpsc::Receiver<Job>) {
             }
         }
         let outcome = commit_group(&conn, &mut group, &mut replies);
-        if let Err(e) = &outcome {
-            tracing::error!(error = %e, writes = replies.len(), "group commit failed");
+        match &outcome {
+            Ok(()) => nudge.committed(),
+            Err(e) => tracing::error!(error = %e, writes = replies.len(), "group commit failed"),
         }
         for reply in replies.drain(..) {
             reply(outcome.clone());

@@ -203,3 +203,42 @@ async fn tag_limit_is_enforced_atomically() {
     assert!(matches!(over, Err(StoreError::Rejected(_))));
     assert_eq!(store.tags("us-east-1", "arn:r").await.unwrap().len(), 40, "nothing half-written");
 }
+
+#[tokio::test]
+async fn cached_reads_follow_every_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    register(&store, "web").await.unwrap();
+    register(&store, "web").await.unwrap();
+    // Warm the cache for both lookups, then change what they should answer.
+    let latest = store.get_task_definition("us-east-1", "web", None).await.unwrap().unwrap();
+    assert_eq!(latest.revision, 2);
+    assert_eq!(
+        store.get_task_definition("us-east-1", "web", Some(2)).await.unwrap().unwrap().status,
+        "ACTIVE"
+    );
+    store
+        .update_task_definition(
+            "us-east-1",
+            "web",
+            2,
+            Box::new(|c| Ok(Some(("INACTIVE".into(), c.json.clone())))),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_task_definition("us-east-1", "web", None).await.unwrap().unwrap().revision,
+        1
+    );
+    assert_eq!(
+        store.get_task_definition("us-east-1", "web", Some(2)).await.unwrap().unwrap().status,
+        "INACTIVE"
+    );
+    register(&store, "web").await.unwrap();
+    assert_eq!(
+        store.get_task_definition("us-east-1", "web", None).await.unwrap().unwrap().revision,
+        3
+    );
+    store.reset().await.unwrap();
+    assert!(store.get_task_definition("us-east-1", "web", Some(1)).await.unwrap().is_none());
+}

@@ -62,7 +62,11 @@ pub async fn handle(ctx: &Ctx, op: &str, body: &[u8]) -> Result<Vec<u8>, ApiErro
     }
 }
 
-async fn call<'a, Req, Resp, F, Fut>(ctx: &'a Ctx, body: &[u8], handler: F) -> Result<Vec<u8>, ApiError>
+async fn call<'a, Req, Resp, F, Fut>(
+    ctx: &'a Ctx,
+    body: &[u8],
+    handler: F,
+) -> Result<Vec<u8>, ApiError>
 where
     Req: DeserializeOwned,
     Resp: Serialize,

@@ -74,6 +74,14 @@ pub(crate) async fn find(ctx: &Ctx, given: &str) -> Result<Option<StoredTaskDefi
     Ok(ctx.store().get_task_definition(&ctx.region, family, revision).await?)
 }
 
+/// Puts a revision's ARN and number at the front of its JSON object. The ARN
+/// is made of a validated family, region and account, so it needs no escaping.
+fn numbered(unnumbered: &str, arn: &str, revision: i32) -> String {
+    let rest = unnumbered.strip_prefix('{').unwrap_or(unnumbered);
+    let sep = if rest.starts_with('}') { "" } else { "," };
+    format!(r#"{{"taskDefinitionArn":"{arn}","revision":{revision}{sep}{rest}"#)
+}
+
 /// Reads a RegisterTaskDefinition body: the 64 KiB document limit first, then
 /// the shape, with ECS's messages for type mismatches.
 pub(crate) fn decode(body: &[u8]) -> Result<RegisterTaskDefinitionRequest, ApiError> {
@@ -91,31 +99,38 @@ pub(crate) async fn register_task_definition(
     let family = required(req.family.clone(), "family")?;
     let tag_list = req.tags.clone().unwrap_or_default();
     tags::validate(&tag_list)?;
-    let scope_family = family.clone();
-    let (region, account) = (ctx.region.clone(), ctx.state.account_id.clone());
-    let registered_at = ctx.state.clock.now();
-    let registered_by = Some(ctx.root_principal());
+    // Everything but the number is built here, on the request's own thread;
+    // the store's single writer only splices the number in.
+    let reg = Registration {
+        arn: String::new(),
+        revision: 0,
+        registered_at: ctx.state.clock.now(),
+        registered_by: Some(ctx.root_principal()),
+    };
+    let (mut td, _) = rules::normalize(req, reg);
+    td.task_definition_arn = None;
+    td.revision = None;
+    let unnumbered = to_json(&td)?;
+    let arn_prefix = ctx.scope().ecs_arn(&format!("task-definition/{family}:"));
+    let pairs = tags::pairs(tag_list.clone());
     let stored = ctx
         .store()
         .register_task_definition(
             &ctx.region,
             &family,
             Box::new(move |revision| {
-                let scope = arn::Scope { region: &region, account: &account };
-                let arn = scope.task_definition_arn(&scope_family, i64::from(revision));
-                let reg = Registration { arn: arn.clone(), revision, registered_at, registered_by };
-                let (td, _) = rules::normalize(req, reg);
+                let arn = format!("{arn_prefix}{revision}");
                 Ok(NewTaskDefinition {
+                    json: numbered(&unnumbered, &arn, revision),
                     arn,
                     status: "ACTIVE".to_owned(),
-                    json: to_json(&td)?,
-                    tags: tags::pairs(tag_list),
+                    tags: pairs,
                 })
             }),
         )
         .await?;
-    let tags = tags::of(ctx, &stored.arn).await?;
-    Ok(TaskDefinitionAnswer { task_definition: raw(stored.json)?, tags: Some(tags) })
+    // A new revision has exactly the tags it was registered with.
+    Ok(TaskDefinitionAnswer { task_definition: raw(stored.json)?, tags: Some(tag_list) })
 }
 
 /// DescribeTaskDefinition: by family (latest ACTIVE revision), family:revision
@@ -137,7 +152,8 @@ pub(crate) async fn describe_task_definition(
 
 fn decode_revision_token(token: &str) -> Result<(String, i32), EcsError> {
     let s = pagination::decode(token)?;
-    let (family, rev) = s.rsplit_once('\n').ok_or_else(|| EcsError::invalid_parameter("Invalid nextToken."))?;
+    let (family, rev) =
+        s.rsplit_once('\n').ok_or_else(|| EcsError::invalid_parameter("Invalid nextToken."))?;
     let rev = rev.parse().map_err(|_| EcsError::invalid_parameter("Invalid nextToken."))?;
     Ok((family.to_owned(), rev))
 }
@@ -220,7 +236,8 @@ pub(crate) async fn list_task_definition_families(
 fn revision_of(given: &str) -> Result<(String, i32), EcsError> {
     match arn::task_definition_ref(given) {
         Some(TaskDefinitionRef::Revision(f, rev)) => {
-            let rev = i32::try_from(rev).map_err(|_| EcsError::client("Invalid revision number."))?;
+            let rev =
+                i32::try_from(rev).map_err(|_| EcsError::client("Invalid revision number."))?;
             Ok((f.to_owned(), rev))
         }
         _ => Err(EcsError::client(format!("Invalid revision number. Number: {given}"))),
