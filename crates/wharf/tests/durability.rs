@@ -49,8 +49,7 @@ fn call(port: u16, op: &str, body: &str) -> std::io::Result<(u16, String)> {
     Ok((status, body))
 }
 
-const TASKDEF: &str =
-    r#"{"family":"crash","containerDefinitions":[{"name":"app","image":"busybox:1.36","memory":64}]}"#;
+const TASKDEF: &str = r#"{"family":"crash","containerDefinitions":[{"name":"app","image":"busybox:1.36","memory":64}]}"#;
 
 #[test]
 fn kill_9_loses_no_acknowledged_registration() {

@@ -56,6 +56,34 @@ pub(crate) async fn find(
     }
 }
 
+/// Every created (not built-in) provider, in name order.
+pub(crate) async fn all_created(ctx: &Ctx) -> Result<Vec<CapacityProvider>, ApiError> {
+    let mut all = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page =
+            docs::list::<CapacityProvider>(ctx, Kind::CapacityProvider, after.as_deref(), 100)
+                .await?;
+        let full = page.len() == 100;
+        after = page.last().map(|(k, _)| k.clone());
+        all.extend(page.into_iter().map(|(_, p)| p));
+        if !full {
+            return Ok(all);
+        }
+    }
+}
+
+/// The names of the providers scoped to a cluster (Managed Instances
+/// providers created with `cluster`).
+pub(crate) async fn scoped_to(ctx: &Ctx, cluster: &str) -> Result<Vec<String>, ApiError> {
+    Ok(all_created(ctx)
+        .await?
+        .into_iter()
+        .filter(|p| p.cluster.as_deref().is_some_and(|c| arn::cluster_name(c) == cluster))
+        .filter_map(|p| p.name)
+        .collect())
+}
+
 /// Checks a cluster's providers and default strategy: every provider exists,
 /// every strategy item names one of the cluster's providers, weights and
 /// bases are in range, and at most one item has a base.
@@ -101,6 +129,26 @@ pub(crate) async fn check_cluster_strategy(
     Ok(())
 }
 
+/// The first ACTIVE cluster whose providers include `name`.
+async fn cluster_using(ctx: &Ctx, name: &str) -> Result<Option<String>, ApiError> {
+    let mut after: Option<String> = None;
+    loop {
+        let page = docs::list::<Cluster>(ctx, Kind::Cluster, after.as_deref(), 100).await?;
+        let full = page.len() == 100;
+        for (key, c) in page {
+            let uses = c.status.as_deref() == Some("ACTIVE")
+                && c.capacity_providers.iter().flatten().any(|p| short_name(p) == name);
+            if uses {
+                return Ok(Some(key));
+            }
+            after = Some(key);
+        }
+        if !full {
+            return Ok(None);
+        }
+    }
+}
+
 /// CreateCapacityProvider.
 pub(crate) async fn create_capacity_provider(
     ctx: &Ctx,
@@ -136,6 +184,21 @@ pub(crate) async fn create_capacity_provider(
     };
     let tag_list = req.tags.unwrap_or_default();
     tags::validate(&tag_list)?;
+    if let Some(asg) =
+        req.auto_scaling_group_provider.as_ref().and_then(|a| a.auto_scaling_group_arn.as_deref())
+    {
+        let taken = all_created(ctx).await?.into_iter().any(|p| {
+            p.auto_scaling_group_provider.and_then(|a| a.auto_scaling_group_arn).as_deref()
+                == Some(asg)
+        });
+        if taken {
+            return Err(EcsError::client(
+                "The specified Auto Scaling group ARN is already being used by another capacity \
+                 provider. Specify a unique Auto Scaling group ARN and try again.",
+            )
+            .into());
+        }
+    }
     let managed = req.managed_instances_provider.map(|m| ManagedInstancesProvider {
         infrastructure_role_arn: m.infrastructure_role_arn,
         instance_launch_template: m.instance_launch_template,
@@ -197,22 +260,33 @@ pub(crate) async fn describe_capacity_providers(
             }
         }
         None => {
-            let limit = pagination::max_results(req.max_results, 10)?;
-            let after = req.next_token.as_deref().map(pagination::decode).transpose()?;
-            if after.is_none() {
-                found.extend(BUILT_IN.iter().filter_map(|(n, _)| built_in(ctx, n)));
+            let limit = match req.max_results {
+                None => 10,
+                Some(n) if (1..=10).contains(&n) => n as usize,
+                Some(_) => {
+                    return Err(
+                        EcsError::invalid_parameter("maxResults must be between 1 and 10.").into()
+                    )
+                }
+            };
+            // Built-in providers first, then created ones by name; the token
+            // is the last name returned.
+            let mut all: Vec<CapacityProvider> =
+                BUILT_IN.iter().filter_map(|(n, _)| built_in(ctx, n)).collect();
+            all.extend(all_created(ctx).await?);
+            let start = match req.next_token.as_deref().map(pagination::decode).transpose()? {
+                Some(after) => all
+                    .iter()
+                    .position(|p| p.name.as_deref() == Some(after.as_str()))
+                    .map(|i| i + 1)
+                    .ok_or_else(|| EcsError::invalid_parameter("Invalid nextToken."))?,
+                None => 0,
+            };
+            let end = (start + limit).min(all.len());
+            if end < all.len() {
+                next_token = all[end - 1].name.as_deref().map(pagination::encode);
             }
-            let page = docs::list::<CapacityProvider>(
-                ctx,
-                Kind::CapacityProvider,
-                after.as_deref(),
-                limit,
-            )
-            .await?;
-            if page.len() == limit {
-                next_token = page.last().map(|(k, _)| pagination::encode(k));
-            }
-            found.extend(page.into_iter().map(|(_, p)| p));
+            found.extend(all.drain(start..end));
         }
     }
     for p in &mut found {
@@ -263,8 +337,8 @@ pub(crate) async fn update_capacity_provider(
     Ok(UpdateCapacityProviderResponse { capacity_provider: Some(updated) })
 }
 
-/// DeleteCapacityProvider: refused for the built-in providers and for one a
-/// cluster still uses.
+/// DeleteCapacityProvider: refused for the built-in providers; for one a
+/// cluster still uses, the deletion fails (`updateStatus: DELETE_FAILED`).
 pub(crate) async fn delete_capacity_provider(
     ctx: &Ctx,
     req: DeleteCapacityProviderRequest,
@@ -277,28 +351,24 @@ pub(crate) async fn delete_capacity_provider(
         ))
         .into());
     }
-    let mut after: Option<String> = None;
-    loop {
-        let page = docs::list::<Cluster>(ctx, Kind::Cluster, after.as_deref(), 100).await?;
-        let full = page.len() == 100;
-        for (key, c) in page {
-            let uses = c.status.as_deref() == Some("ACTIVE")
-                && c.capacity_providers.iter().flatten().any(|p| short_name(p) == name);
-            if uses {
-                return Err(EcsError::new(
-                    EcsErrorKind::ResourceInUseException,
-                    format!(
-                        "The specified capacity provider is in use by cluster '{key}'. Remove it \
-                         from the cluster and try again."
-                    ),
-                )
-                .into());
-            }
-            after = Some(key);
-        }
-        if !full {
-            break;
-        }
+    if let Some(cluster) = cluster_using(ctx, &name).await? {
+        // ECS answers the call but fails the deletion, and says why.
+        let reason = format!(
+            "The capacity provider cannot be deleted because it is associated with cluster: \
+             {cluster}. Remove the capacity provider from the cluster and try again."
+        );
+        let missing = format!("The specified capacity provider '{name}' does not exist.");
+        let failed =
+            docs::update::<CapacityProvider, _>(ctx, Kind::CapacityProvider, &name, move |cur| {
+                let mut p = cur.ok_or_else(|| {
+                    EcsError::new(EcsErrorKind::ResourceNotFoundException, missing)
+                })?;
+                p.update_status = Some(CapacityProviderUpdateStatus::DeleteFailed);
+                p.update_status_reason = Some(reason);
+                Ok(Change::Put(p))
+            })
+            .await?;
+        return Ok(DeleteCapacityProviderResponse { capacity_provider: failed });
     }
     let missing = format!("The specified capacity provider '{name}' does not exist.");
     let not_found = EcsError::new(EcsErrorKind::ResourceNotFoundException, missing);

@@ -284,6 +284,13 @@ pub(crate) async fn delete_cluster(
     req: DeleteClusterRequest,
 ) -> Result<DeleteClusterResponse, ApiError> {
     let name = required(req.cluster, "cluster")?;
+    if !capacity_provider::scoped_to(ctx, arn::cluster_name(&name)).await?.is_empty() {
+        return Err(EcsError::client(
+            "The Cluster cannot be deleted while Cluster Scoped Capacity Providers are attached \
+             to the cluster. Delete them and try again.",
+        )
+        .into());
+    }
     let c = modify_active(ctx, &name, |c| {
         if c.registered_container_instances_count.unwrap_or(0) > 0 {
             return Err(EcsError::new(

@@ -6,7 +6,7 @@ use wharf_model::ecs::shapes::{
     Cluster, ListTagsForResourceRequest, ListTagsForResourceResponse, Tag, TagResourceRequest,
     TagResourceResponse, UntagResourceRequest, UntagResourceResponse,
 };
-use wharf_model::{EcsError, EcsErrorKind};
+use wharf_model::EcsError;
 use wharf_store::Kind;
 
 use super::docs::{self, required};
@@ -66,34 +66,37 @@ async fn check_exists(ctx: &Ctx, resource_arn: &str) -> Result<(), ApiError> {
     let invalid = || EcsError::invalid_parameter("The specified resourceArn is not valid.");
     let parsed = arn::parse(resource_arn).ok_or_else(invalid)?;
     if parsed.region != ctx.region || parsed.account != &*ctx.state.account_id {
-        return Err(EcsError::new(
-            EcsErrorKind::ResourceNotFoundException,
-            "The specified resource could not be found.",
+        return Err(EcsError::invalid_parameter(
+            "The specified resourceArn does not belong to this region and account.",
         )
         .into());
     }
-    let found = match parsed.kind {
-        "cluster" => docs::get::<Cluster>(ctx, Kind::Cluster, parsed.rest)
-            .await?
-            .is_some_and(|c| c.status.as_deref() == Some("ACTIVE")),
+    let missing = match parsed.kind {
+        "cluster" => match docs::get::<Cluster>(ctx, Kind::Cluster, parsed.rest).await? {
+            Some(c) if c.status.as_deref() == Some("ACTIVE") => None,
+            Some(_) => Some(EcsError::invalid_parameter(
+                "The specified cluster is inactive. Specify an active cluster and try again.",
+            )),
+            None => Some(EcsError::cluster_not_found()),
+        },
         "task-definition" => match arn::task_definition_ref(resource_arn) {
             Some(arn::TaskDefinitionRef::Revision(family, rev)) => {
                 let rev = i32::try_from(rev).map_err(|_| invalid())?;
-                ctx.store().get_task_definition(&ctx.region, family, Some(rev)).await?.is_some()
+                let found = ctx.store().get_task_definition(&ctx.region, family, Some(rev)).await?;
+                found.is_none().then(|| EcsError::client("Unable to describe task definition."))
             }
             _ => return Err(invalid().into()),
         },
-        "capacity-provider" => super::capacity_provider::find(ctx, parsed.rest).await?.is_some(),
+        "capacity-provider" => {
+            super::capacity_provider::find(ctx, parsed.rest).await?.is_none().then(|| {
+                EcsError::invalid_parameter("The specified capacity provider does not exist.")
+            })
+        }
         _ => return Err(invalid().into()),
     };
-    if found {
-        Ok(())
-    } else {
-        Err(EcsError::new(
-            EcsErrorKind::ResourceNotFoundException,
-            "The specified resource could not be found.",
-        )
-        .into())
+    match missing {
+        None => Ok(()),
+        Some(e) => Err(e.into()),
     }
 }
 
