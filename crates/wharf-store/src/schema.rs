@@ -12,11 +12,15 @@ CREATE TABLE documents (
     body   TEXT NOT NULL,
     PRIMARY KEY (kind, region, key)
 );
+-- One row per family ever registered, written once. Revisions are numbered
+-- from the highest one present, or from revision_floor once revisions are
+-- purged, so a number is never reused. Nothing here changes per
+-- registration: with many families, every extra page a registration dirties
+-- is another page in the WAL.
 CREATE TABLE task_definition_families (
-    region        TEXT NOT NULL,
-    family        TEXT NOT NULL,
-    last_revision INTEGER NOT NULL,
-    active_count  INTEGER NOT NULL,
+    region         TEXT NOT NULL,
+    family         TEXT NOT NULL,
+    revision_floor INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (region, family)
 );
 CREATE TABLE task_definitions (
@@ -27,7 +31,6 @@ CREATE TABLE task_definitions (
     body     TEXT NOT NULL,
     PRIMARY KEY (region, family, revision)
 );
-CREATE INDEX task_definitions_by_status ON task_definitions (region, status, family, revision);
 CREATE TABLE tags (
     region TEXT NOT NULL,
     arn    TEXT NOT NULL,

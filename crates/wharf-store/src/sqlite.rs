@@ -169,27 +169,27 @@ impl Store for SqliteStore {
     ) -> Result<NewTaskDefinition, StoreError> {
         let (region, family) = (region.to_owned(), family.to_owned());
         let (region_key, family_key) = (region.clone(), family.clone());
-        let result = self.writer
+        let result = self
+            .writer
             .write(move |c| {
                 let last: i32 = c
                     .prepare_cached(
-                        "SELECT last_revision FROM task_definition_families \
-                         WHERE region = ?1 AND family = ?2",
+                        "SELECT max(coalesce((SELECT max(revision) FROM task_definitions \
+                         WHERE region = ?1 AND family = ?2), 0), coalesce((SELECT revision_floor \
+                         FROM task_definition_families WHERE region = ?1 AND family = ?2), 0))",
                     )?
-                    .query_row(params![region, family], |r| r.get(0))
-                    .optional()?
-                    .unwrap_or(0);
+                    .query_row(params![region, family], |r| r.get(0))?;
                 let revision = last.checked_add(1).ok_or_else(|| {
                     EcsError::client("Too many revisions of this task definition family.")
                 })?;
                 let new = build(revision)?;
-                let active = i32::from(new.status == "ACTIVE");
-                c.prepare_cached(
-                    "INSERT INTO task_definition_families (region, family, last_revision, active_count) \
-                     VALUES (?1, ?2, ?3, ?4) ON CONFLICT (region, family) DO UPDATE SET \
-                     last_revision = excluded.last_revision, active_count = active_count + ?4",
-                )?
-                .execute(params![region, family, revision, active])?;
+                if last == 0 {
+                    c.prepare_cached(
+                        "INSERT OR IGNORE INTO task_definition_families (region, family) \
+                         VALUES (?1, ?2)",
+                    )?
+                    .execute(params![region, family])?;
+                }
                 c.prepare_cached(
                     "INSERT INTO task_definitions (region, family, revision, status, body) \
                      VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -267,19 +267,11 @@ impl Store for SqliteStore {
                 let Some((status, json)) = decide(&current)? else {
                     return Ok(current);
                 };
-                let delta = i32::from(status == "ACTIVE") - i32::from(current.status == "ACTIVE");
                 c.prepare_cached(
                     "UPDATE task_definitions SET status = ?4, body = ?5 \
                      WHERE region = ?1 AND family = ?2 AND revision = ?3",
                 )?
                 .execute(params![region, family, revision, status, json])?;
-                if delta != 0 {
-                    c.prepare_cached(
-                        "UPDATE task_definition_families SET active_count = active_count + ?3 \
-                         WHERE region = ?1 AND family = ?2",
-                    )?
-                    .execute(params![region, family, delta])?;
-                }
                 Ok(StoredTaskDefinition { status, json, ..current })
             })
             .await;
@@ -298,11 +290,21 @@ impl Store for SqliteStore {
         };
         // Keyset pagination over (family, revision) in either direction.
         let (cmp, order) = if q.descending { ("<", "DESC") } else { (">", "ASC") };
+        // Conditions are left out rather than written as `?n IS NULL OR ...`,
+        // so SQLite can seek the primary key to the family and the position.
+        let family = if q.family.is_some() { "AND family = ?2" } else { "AND ?2 IS NULL" };
+        let status = if q.status.is_some() { "AND status = ?3" } else { "AND ?3 IS NULL" };
+        let after = if after_family.is_some() && q.family.is_some() {
+            // Within one family the position is the revision alone.
+            format!("AND ?4 = ?4 AND revision {cmp} ?5")
+        } else if after_family.is_some() {
+            format!("AND (family, revision) {cmp} (?4, ?5)")
+        } else {
+            "AND ?4 IS NULL AND ?5 = ?5".to_owned()
+        };
         let sql = format!(
             "SELECT family, revision FROM task_definitions WHERE region = ?1 \
-             AND (?2 IS NULL OR family = ?2) AND (?3 IS NULL OR status = ?3) \
-             AND (?4 IS NULL OR (family, revision) {cmp} (?4, ?5)) \
-             ORDER BY family {order}, revision {order} LIMIT ?6"
+             {family} {status} {after} ORDER BY family {order}, revision {order} LIMIT ?6"
         );
         self.read(|c| {
             let mut stmt = c.prepare_cached(&sql)?;
@@ -326,9 +328,14 @@ impl Store for SqliteStore {
         };
         self.read(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT family FROM task_definition_families WHERE region = ?1 \
-                 AND family >= ?2 AND substr(family, 1, length(?2)) = ?2 AND family > ?3 \
-                 AND (?4 IS NULL OR (active_count > 0) = ?4) ORDER BY family LIMIT ?5",
+                "SELECT f.family FROM task_definition_families f WHERE f.region = ?1 \
+                 AND f.family >= ?2 AND substr(f.family, 1, length(?2)) = ?2 AND f.family > ?3 \
+                 AND EXISTS (SELECT 1 FROM task_definitions t \
+                             WHERE t.region = f.region AND t.family = f.family) \
+                 AND (?4 IS NULL OR EXISTS (SELECT 1 FROM task_definitions t \
+                      WHERE t.region = f.region AND t.family = f.family \
+                      AND t.status = 'ACTIVE') = ?4) \
+                 ORDER BY f.family LIMIT ?5",
             )?;
             let rows = stmt.query_map(
                 params![
