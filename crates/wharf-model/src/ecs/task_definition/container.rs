@@ -180,12 +180,7 @@ fn check_secrets(secrets: &[crate::ecs::shapes::Secret], at: &str) -> Result<(),
 mod tests {
     use serde_json::{json, Value};
 
-    use super::super::testutil::{accepted, ec2, fargate, refused, with};
-
-    /// `ec2()` with container 0's `field` set to `value`.
-    fn set(field: &str, value: Value) -> Value {
-        with(ec2(), |v| v["containerDefinitions"][0][field] = value)
-    }
+    use super::super::testutil::{accepted, ec2, fargate, refused, set, with};
 
     #[test]
     fn container_enums_name_the_field() {

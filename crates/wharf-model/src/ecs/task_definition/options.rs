@@ -134,14 +134,9 @@ fn check_misc(c: &ContainerDefinition, at: &str) -> Result<(), EcsError> {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::{json, Value};
+    use serde_json::json;
 
-    use super::super::testutil::{accepted, ec2, refused, with};
-
-    /// `ec2()` with container 0's `field` set to `value`.
-    fn set(field: &str, value: Value) -> Value {
-        with(ec2(), |v| v["containerDefinitions"][0][field] = value)
-    }
+    use super::super::testutil::{accepted, refused, set};
 
     #[test]
     fn ulimits_and_linux_parameters() {

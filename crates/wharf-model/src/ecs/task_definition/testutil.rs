@@ -63,3 +63,8 @@ pub(crate) fn add(v: &mut Value, c: Value) {
         list.push(c);
     }
 }
+
+/// `ec2()` with container 0's `field` set to `value`.
+pub(crate) fn set(field: &str, value: Value) -> Value {
+    with(ec2(), |v| v["containerDefinitions"][0][field] = value)
+}
