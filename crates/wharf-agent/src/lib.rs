@@ -1,0 +1,46 @@
+//! The Wharf agent. This first slice is its heart: the per-task state machine,
+//! with ECS's statuses, dependency rules, stop codes and reasons, and no I/O.
+//!
+//! # One owner per task
+//!
+//! The ECS agent gives every task exactly one owner, its `managedTask`
+//! goroutine, and lets nothing else change the task's known or desired
+//! statuses. Wharf keeps the rule and makes the owner a value: a
+//! [`TaskMachine`] takes in [`Event`]s (the server wants the task stopped, an
+//! image finished pulling, a container exited, time passed) and answers with
+//! [`Action`]s (provision, pull, create, start, stop, report, clean up). It
+//! reads no clock (time is an argument), performs no I/O and never blocks, so
+//! every lifecycle rule is tested with plain values and fake time, and the
+//! same machine runs under the Docker runtime, a fake runtime, or a replay.
+//!
+//! # Invariants
+//!
+//! - Progress only moves forward: [`TaskStatus`] and [`ContainerStatus`] are
+//!   ordered, and a status is only ever replaced by a later one.
+//! - A repeated or late event changes nothing and produces no action; each
+//!   request to the runtime is made once and answered by one event.
+//! - The first known reason for a stop is the one reported.
+//!
+//! # What comes next
+//!
+//! The runtime seam turns [`Action`]s into Docker calls and Docker's answers
+//! and events back into [`Event`]s; one tokio task per ECS task owns a machine,
+//! fed through a channel, and sleeps until [`TaskMachine::next_deadline`]
+//! rather than polling. The server link delivers `Start` and `StopRequested`
+//! and forwards [`TaskReport`]s and [`ContainerReport`]s.
+#![warn(missing_docs)]
+
+mod container;
+mod dependencies;
+mod event;
+mod machine;
+mod report;
+pub mod status;
+pub mod stop;
+
+pub use container::DEFAULT_STOP_TIMEOUT;
+pub use event::{Action, Event};
+pub use machine::{DefinitionError, TaskMachine};
+pub use report::{ContainerReport, TaskReport, TaskTimes};
+pub use status::{ContainerStatus, TaskStatus};
+pub use stop::{NamedError, StopReason};
