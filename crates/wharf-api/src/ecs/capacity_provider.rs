@@ -58,19 +58,8 @@ pub(crate) async fn find(
 
 /// Every created (not built-in) provider, in name order.
 pub(crate) async fn all_created(ctx: &Ctx) -> Result<Vec<CapacityProvider>, ApiError> {
-    let mut all = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let page =
-            docs::list::<CapacityProvider>(ctx, Kind::CapacityProvider, after.as_deref(), 100)
-                .await?;
-        let full = page.len() == 100;
-        after = page.last().map(|(k, _)| k.clone());
-        all.extend(page.into_iter().map(|(_, p)| p));
-        if !full {
-            return Ok(all);
-        }
-    }
+    let all = docs::list_all::<CapacityProvider>(ctx, Kind::CapacityProvider).await?;
+    Ok(all.into_iter().map(|(_, p)| p).collect())
 }
 
 /// The names of the providers scoped to a cluster (Managed Instances
@@ -131,22 +120,12 @@ pub(crate) async fn check_cluster_strategy(
 
 /// The first ACTIVE cluster whose providers include `name`.
 async fn cluster_using(ctx: &Ctx, name: &str) -> Result<Option<String>, ApiError> {
-    let mut after: Option<String> = None;
-    loop {
-        let page = docs::list::<Cluster>(ctx, Kind::Cluster, after.as_deref(), 100).await?;
-        let full = page.len() == 100;
-        for (key, c) in page {
-            let uses = c.status.as_deref() == Some("ACTIVE")
-                && c.capacity_providers.iter().flatten().any(|p| short_name(p) == name);
-            if uses {
-                return Ok(Some(key));
-            }
-            after = Some(key);
-        }
-        if !full {
-            return Ok(None);
-        }
-    }
+    let clusters = docs::list_all::<Cluster>(ctx, Kind::Cluster).await?;
+    Ok(clusters.into_iter().find_map(|(key, c)| {
+        let uses = c.status.as_deref() == Some("ACTIVE")
+            && c.capacity_providers.iter().flatten().any(|p| short_name(p) == name);
+        uses.then_some(key)
+    }))
 }
 
 /// CreateCapacityProvider.

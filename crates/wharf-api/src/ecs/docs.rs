@@ -50,6 +50,25 @@ pub(crate) async fn list<T: DeserializeOwned>(
         .collect()
 }
 
+/// Every document of a kind as `T`, in key order (for small kinds only:
+/// clusters and capacity providers of one region).
+pub(crate) async fn list_all<T: DeserializeOwned>(
+    ctx: &Ctx,
+    kind: Kind,
+) -> Result<Vec<(String, T)>, ApiError> {
+    const PAGE: usize = 100;
+    let mut all: Vec<(String, T)> = Vec::new();
+    loop {
+        let after = all.last().map(|(k, _)| k.clone());
+        let page = list::<T>(ctx, kind, after.as_deref(), PAGE).await?;
+        let full = page.len() == PAGE;
+        all.extend(page);
+        if !full {
+            return Ok(all);
+        }
+    }
+}
+
 /// Reads, decides and writes one document atomically; the value afterwards.
 pub(crate) async fn update<T, F>(
     ctx: &Ctx,
