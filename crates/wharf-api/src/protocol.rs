@@ -72,11 +72,13 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
-        let inner = e.into_inner();
+        let inner = e.into_inner().to_string();
+        // ECS's words for the mismatch, prefixed with the member it is in.
+        let message = wharf_model::wire::coral_message(&inner);
         if path.is_empty() || path == "." {
-            ApiError::serialization(inner.to_string())
+            ApiError::serialization(message)
         } else {
-            ApiError::serialization(format!("{path}: {inner}"))
+            ApiError::serialization(format!("{path}: {message}"))
         }
     })
 }

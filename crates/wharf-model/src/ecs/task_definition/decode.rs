@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::ecs::shapes::RegisterTaskDefinitionRequest;
+use crate::wire::coral_message;
 
 use super::schema;
 
@@ -171,42 +172,7 @@ fn strip_position(message: &str) -> String {
 
 fn serialization(e: &serde_json::Error, at: Option<(usize, usize)>) -> DecodeError {
     let at = at.filter(|(line, _)| *line > 0);
-    DecodeError::Serialization { message: coral_message(&strip_position(&e.to_string())), at }
-}
-
-/// serde's `invalid type: string "256", expected i32` in the words of ECS's
-/// JSON front end: `STRING_VALUE cannot be converted to Integer`. ECS:
-/// aws/aws-cdk-cli#973, aws-actions/amazon-ecs-deploy-task-definition#587 and
-/// #610 (`Unrecognized collection type class ...`); the other token names
-/// follow the same scheme (Wharf).
-pub(crate) fn coral_message(serde: &str) -> String {
-    let rest =
-        serde.strip_prefix("invalid type: ").or_else(|| serde.strip_prefix("invalid value: "));
-    let Some(rest) = rest else { return serde.to_owned() };
-    let Some((found, expected)) = rest.rsplit_once(", expected ") else { return serde.to_owned() };
-    let target = match expected {
-        "i32" | "u32" | "i16" | "u16" | "u8" | "i8" => "Integer".to_owned(),
-        "i64" | "u64" => "Long".to_owned(),
-        "f64" | "f32" => "Double".to_owned(),
-        "a string" => "String".to_owned(),
-        "a boolean" => "Boolean".to_owned(),
-        "a sequence" => "List".to_owned(),
-        "a map" => "Map".to_owned(),
-        other => other.strip_prefix("struct ").unwrap_or(other).to_owned(),
-    };
-    let token = found.split(' ').next().unwrap_or_default();
-    match token {
-        "string" => format!("STRING_VALUE cannot be converted to {target}"),
-        "integer" | "floating" => format!("NUMBER_VALUE cannot be converted to {target}"),
-        "boolean" => format!("BOOLEAN_VALUE cannot be converted to {target}"),
-        "null" => format!("NULL_VALUE cannot be converted to {target}"),
-        "map" => "Start of structure or map found where not expected.".to_owned(),
-        "sequence" if expected.starts_with("struct ") => {
-            format!("Unrecognized collection type class com.amazonaws.madison.frontend.{target}")
-        }
-        "sequence" => "Start of list found where not expected.".to_owned(),
-        _ => serde.to_owned(),
-    }
+    DecodeError::Serialization { message: coral_message(&e.to_string()), at }
 }
 
 #[cfg(test)]
