@@ -10,6 +10,7 @@
 //! Handlers hold no state of their own: everything lives in the store.
 #![warn(missing_docs)]
 
+pub mod agent_link;
 pub mod context;
 pub mod dispatch;
 pub mod ecs;

@@ -26,6 +26,21 @@ impl Scope<'_> {
         self.ecs_arn(&format!("task-definition/{family}:{revision}"))
     }
 
+    /// The ARN of a task (the long format: `task/<cluster>/<id>`).
+    pub fn task_arn(&self, cluster: &str, id: &str) -> String {
+        self.ecs_arn(&format!("task/{cluster}/{id}"))
+    }
+
+    /// The ARN of a container instance (long format).
+    pub fn container_instance_arn(&self, cluster: &str, id: &str) -> String {
+        self.ecs_arn(&format!("container-instance/{cluster}/{id}"))
+    }
+
+    /// The ARN of one container of a task.
+    pub fn container_arn(&self, cluster: &str, task_id: &str, id: &str) -> String {
+        self.ecs_arn(&format!("container/{cluster}/{task_id}/{id}"))
+    }
+
     /// The ARN of a capacity provider.
     pub fn capacity_provider_arn(&self, name: &str) -> String {
         self.ecs_arn(&format!("capacity-provider/{name}"))
@@ -93,9 +108,29 @@ pub fn cluster_name(s: &str) -> &str {
     }
 }
 
+/// A task or container instance named by ID or ARN: its ID, and the cluster
+/// the ARN names, if it is a long-format ARN of that `kind`.
+pub fn resource_id<'a>(s: &'a str, kind: &str) -> (&'a str, Option<&'a str>) {
+    match parse(s) {
+        Some(a) if a.kind == kind => match a.rest.rsplit_once('/') {
+            Some((cluster, id)) => (id, Some(cluster)),
+            None => (a.rest, None),
+        },
+        _ => (s, None),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resource_ids() {
+        let arn = "arn:aws:ecs:us-east-1:000000000000:task/web/0123abcd";
+        assert_eq!(resource_id(arn, "task"), ("0123abcd", Some("web")));
+        assert_eq!(resource_id("arn:aws:ecs:us-east-1:0:task/0123", "task"), ("0123", None));
+        assert_eq!(resource_id("0123abcd", "task"), ("0123abcd", None));
+    }
 
     #[test]
     fn task_definition_refs() {

@@ -24,6 +24,8 @@ mod checkpoint;
 mod error;
 mod schema;
 mod sqlite;
+mod sqlite_tasks;
+pub mod tasks;
 mod td_cache;
 mod writer;
 
@@ -32,6 +34,10 @@ use wharf_model::EcsError;
 
 pub use error::StoreError;
 pub use sqlite::SqliteStore;
+pub use tasks::{
+    DecideInstance, DecideTask, InstanceUsage, NewTask, PlaceTasks, Reservation, StoredInstance,
+    StoredTask, TaskChanged, TaskQuery, TaskUpdate,
+};
 
 /// A kind of simple resource kept as one JSON document per key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -218,6 +224,80 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// Removes tags from a resource by key.
     async fn untag(&self, region: &str, arn: &str, keys: Vec<String>) -> Result<(), StoreError>;
+
+    /// A cluster's container instances (or only those with the given IDs),
+    /// each with what its unstopped tasks hold, in ID order.
+    async fn instances(
+        &self,
+        region: &str,
+        cluster: &str,
+        ids: Option<Vec<String>>,
+    ) -> Result<Vec<InstanceUsage>, StoreError>;
+
+    /// Creates or changes one container instance; `decide` sees it as stored
+    /// (with its usage) and returns its new form, or `None` to keep it.
+    async fn update_instance(
+        &self,
+        region: &str,
+        cluster: &str,
+        id: &str,
+        decide: DecideInstance,
+    ) -> Result<Option<StoredInstance>, StoreError>;
+
+    /// Places tasks: `place` sees the cluster's instances (or those in `ids`)
+    /// with their usage, inside the write transaction, and returns the tasks
+    /// to insert. Agents watching [`Store::task_changes`] hear of each.
+    async fn place_tasks(
+        &self,
+        region: &str,
+        cluster: &str,
+        ids: Option<Vec<String>>,
+        place: PlaceTasks,
+    ) -> Result<Vec<NewTask>, StoreError>;
+
+    /// One task by cluster name and task ID.
+    async fn get_task(
+        &self,
+        region: &str,
+        cluster: &str,
+        id: &str,
+    ) -> Result<Option<StoredTask>, StoreError>;
+
+    /// Changes one task; `decide` sees it as stored. `Ok(None)` if there is no
+    /// such task. Agents watching [`Store::task_changes`] hear of a change.
+    async fn update_task(
+        &self,
+        region: &str,
+        cluster: &str,
+        id: &str,
+        decide: DecideTask,
+    ) -> Result<Option<StoredTask>, StoreError>;
+
+    /// Tasks matching `query`, in task ID order.
+    async fn list_tasks(
+        &self,
+        region: &str,
+        query: TaskQuery,
+    ) -> Result<Vec<StoredTask>, StoreError>;
+
+    /// Every task on an instance that is not yet `STOPPED`: what its agent
+    /// must act on.
+    async fn unstopped_tasks_on(
+        &self,
+        region: &str,
+        cluster: &str,
+        instance_id: &str,
+    ) -> Result<Vec<StoredTask>, StoreError>;
+
+    /// A cluster's (running, pending) task counts.
+    async fn task_counts(&self, region: &str, cluster: &str) -> Result<(i64, i64), StoreError>;
+
+    /// Forgets tasks that stopped before `before_ms`; returns how many.
+    async fn purge_stopped_tasks(&self, before_ms: i64) -> Result<usize, StoreError>;
+
+    /// Hears of every task inserted or changed, after its commit. A receiver
+    /// that falls behind gets `Lagged` and should read the state afresh.
+    fn task_changes(&self) -> tokio::sync::broadcast::Receiver<TaskChanged>;
 
     /// Wipes every record, atomically.
     async fn reset(&self) -> Result<(), StoreError>;

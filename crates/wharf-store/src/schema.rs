@@ -4,7 +4,8 @@
 use rusqlite::Connection;
 
 /// Each entry moves the schema from version `i` to `i + 1`. Append only.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE documents (
     kind   TEXT NOT NULL,
     region TEXT NOT NULL,
@@ -38,11 +39,50 @@ CREATE TABLE tags (
     value  TEXT NOT NULL,
     PRIMARY KEY (region, arn, key)
 );
-"#];
+"#,
+    r#"
+CREATE TABLE container_instances (
+    region  TEXT NOT NULL,
+    cluster TEXT NOT NULL,
+    id      TEXT NOT NULL,
+    status  TEXT NOT NULL,
+    body    TEXT NOT NULL,
+    PRIMARY KEY (region, cluster, id)
+);
+-- One row per task. The reservation columns (cpu, memory, host_ports) count
+-- against the instance until last_status is STOPPED.
+CREATE TABLE tasks (
+    region         TEXT NOT NULL,
+    cluster        TEXT NOT NULL,
+    id             TEXT NOT NULL,
+    arn            TEXT NOT NULL,
+    instance_id    TEXT,
+    family         TEXT NOT NULL,
+    started_by     TEXT,
+    service        TEXT,
+    last_status    TEXT NOT NULL,
+    desired_status TEXT NOT NULL,
+    cpu            INTEGER NOT NULL,
+    memory         INTEGER NOT NULL,
+    host_ports     TEXT NOT NULL,
+    stopped_ms     INTEGER,
+    body           TEXT NOT NULL,
+    PRIMARY KEY (region, cluster, id)
+);
+CREATE INDEX tasks_by_instance ON tasks (region, cluster, instance_id, last_status);
+CREATE INDEX tasks_by_stopped ON tasks (stopped_ms) WHERE stopped_ms IS NOT NULL;
+"#,
+];
 
 /// Every table, for a reset.
-pub(crate) const TABLES: &[&str] =
-    &["documents", "task_definition_families", "task_definitions", "tags"];
+pub(crate) const TABLES: &[&str] = &[
+    "documents",
+    "task_definition_families",
+    "task_definitions",
+    "tags",
+    "container_instances",
+    "tasks",
+];
 
 /// Brings the database up to the current schema.
 pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {

@@ -14,12 +14,18 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use wharf_model::EcsError;
 
 use crate::checkpoint;
+use crate::sqlite_tasks;
 use crate::td_cache::TdCache;
 use crate::writer::Writer;
 use crate::{
-    schema, BuildRevision, Decide, DecideRevision, FamilyQuery, Kind, NewTaskDefinition, Store,
-    StoreError, StoredTaskDefinition, TaskDefinitionQuery, Write,
+    schema, BuildRevision, Decide, DecideInstance, DecideRevision, DecideTask, FamilyQuery,
+    InstanceUsage, Kind, NewTask, NewTaskDefinition, PlaceTasks, Store, StoreError, StoredInstance,
+    StoredTask, StoredTaskDefinition, TaskChanged, TaskDefinitionQuery, TaskQuery, Write,
 };
+
+/// How many task changes a slow watcher may fall behind before it must
+/// re-read the state.
+const CHANGES_BUFFER: usize = 4096;
 
 /// Connections kept for reads; more are opened on demand and dropped after.
 const MAX_IDLE_READERS: usize = 8;
@@ -31,6 +37,7 @@ pub struct SqliteStore {
     writer: Writer,
     readers: Mutex<Vec<Connection>>,
     td_cache: TdCache,
+    changes: tokio::sync::broadcast::Sender<TaskChanged>,
 }
 
 impl SqliteStore {
@@ -51,12 +58,23 @@ impl SqliteStore {
             writer,
             readers: Mutex::new(Vec::new()),
             td_cache: TdCache::default(),
+            changes: tokio::sync::broadcast::channel(CHANGES_BUFFER).0,
         })
     }
 
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    fn announce(&self, region: &str, task: &StoredTask) {
+        // No receiver is not an error: nobody is watching yet.
+        let _ = self.changes.send(TaskChanged {
+            region: region.to_owned(),
+            cluster: task.cluster.clone(),
+            id: task.id.clone(),
+            instance_id: task.instance_id.clone(),
+        });
     }
 
     fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
@@ -405,6 +423,135 @@ impl Store for SqliteStore {
                 Ok(())
             })
             .await
+    }
+
+    async fn instances(
+        &self,
+        region: &str,
+        cluster: &str,
+        ids: Option<Vec<String>>,
+    ) -> Result<Vec<InstanceUsage>, StoreError> {
+        self.read(|c| sqlite_tasks::instances(c, region, cluster, ids.as_deref()))
+    }
+
+    async fn update_instance(
+        &self,
+        region: &str,
+        cluster: &str,
+        id: &str,
+        decide: DecideInstance,
+    ) -> Result<Option<StoredInstance>, StoreError> {
+        let (region, cluster, id) = (region.to_owned(), cluster.to_owned(), id.to_owned());
+        self.writer
+            .write(move |c| {
+                let ids = [id];
+                let current = sqlite_tasks::instances(c, &region, &cluster, Some(&ids))?;
+                let current = current.into_iter().next();
+                match decide(current.as_ref())? {
+                    Some(new) => {
+                        sqlite_tasks::put_instance(c, &region, &new)?;
+                        Ok(Some(new))
+                    }
+                    None => Ok(current.map(|u| u.instance)),
+                }
+            })
+            .await
+    }
+
+    async fn place_tasks(
+        &self,
+        region: &str,
+        cluster: &str,
+        ids: Option<Vec<String>>,
+        place: PlaceTasks,
+    ) -> Result<Vec<NewTask>, StoreError> {
+        let (region_w, cluster) = (region.to_owned(), cluster.to_owned());
+        let placed = self
+            .writer
+            .write(move |c| {
+                let usage = sqlite_tasks::instances(c, &region_w, &cluster, ids.as_deref())?;
+                let tasks = place(usage)?;
+                sqlite_tasks::insert_tasks(c, &region_w, &tasks)?;
+                Ok(tasks)
+            })
+            .await?;
+        for new in &placed {
+            self.announce(region, &new.task);
+        }
+        Ok(placed)
+    }
+
+    async fn get_task(
+        &self,
+        region: &str,
+        cluster: &str,
+        id: &str,
+    ) -> Result<Option<StoredTask>, StoreError> {
+        self.read(|c| sqlite_tasks::task(c, region, cluster, id))
+    }
+
+    async fn update_task(
+        &self,
+        region: &str,
+        cluster: &str,
+        id: &str,
+        decide: DecideTask,
+    ) -> Result<Option<StoredTask>, StoreError> {
+        let (region_w, cluster, id) = (region.to_owned(), cluster.to_owned(), id.to_owned());
+        let updated = self
+            .writer
+            .write(move |c| {
+                let Some(current) = sqlite_tasks::task(c, &region_w, &cluster, &id)? else {
+                    return Ok(None);
+                };
+                let Some(update) = decide(&current)? else {
+                    return Ok(Some((current, false)));
+                };
+                sqlite_tasks::update_task(c, &region_w, &cluster, &id, &update)?;
+                let task = StoredTask {
+                    last_status: update.last_status,
+                    desired_status: update.desired_status,
+                    json: update.json,
+                    ..current
+                };
+                Ok(Some((task, true)))
+            })
+            .await?;
+        Ok(updated.map(|(task, changed)| {
+            if changed {
+                self.announce(region, &task);
+            }
+            task
+        }))
+    }
+
+    async fn list_tasks(
+        &self,
+        region: &str,
+        query: TaskQuery,
+    ) -> Result<Vec<StoredTask>, StoreError> {
+        self.read(|c| sqlite_tasks::list_tasks(c, region, &query))
+    }
+
+    async fn unstopped_tasks_on(
+        &self,
+        region: &str,
+        cluster: &str,
+        instance_id: &str,
+    ) -> Result<Vec<StoredTask>, StoreError> {
+        self.read(|c| sqlite_tasks::unstopped_on_instance(c, region, cluster, instance_id))
+    }
+
+    async fn task_counts(&self, region: &str, cluster: &str) -> Result<(i64, i64), StoreError> {
+        self.read(|c| sqlite_tasks::task_counts(c, region, cluster))
+    }
+
+    async fn purge_stopped_tasks(&self, before_ms: i64) -> Result<usize, StoreError> {
+        self.writer.write(move |c| Ok(sqlite_tasks::purge_stopped(c, before_ms)?)).await
+    }
+
+    fn task_changes(&self) -> tokio::sync::broadcast::Receiver<TaskChanged> {
+        self.changes.subscribe()
     }
 
     async fn reset(&self) -> Result<(), StoreError> {

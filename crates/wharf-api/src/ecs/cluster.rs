@@ -18,6 +18,7 @@ use wharf_model::EcsError;
 use wharf_store::Kind;
 
 use super::capacity_provider;
+use super::container_instance;
 use super::docs::{self, required, Change};
 use super::tags;
 use crate::context::Ctx;
@@ -97,6 +98,19 @@ where
     updated.ok_or_else(|| EcsError::cluster_not_found().into())
 }
 
+/// Fills in the counts that are computed, not stored: registered container
+/// instances and running and pending tasks.
+async fn with_counts(ctx: &Ctx, mut c: Cluster) -> Result<Cluster, ApiError> {
+    let name = c.cluster_name.clone().unwrap_or_default();
+    let instances = container_instance::registered_count(ctx, &name).await?;
+    let (running, pending) = ctx.store().task_counts(&ctx.region, &name).await?;
+    let int = |n: i64| Some(i32::try_from(n).unwrap_or(i32::MAX));
+    c.registered_container_instances_count = int(instances);
+    c.running_tasks_count = int(running);
+    c.pending_tasks_count = int(pending);
+    Ok(c)
+}
+
 /// Adds the cluster's tags to the answer.
 async fn with_tags(ctx: &Ctx, mut c: Cluster) -> Result<Cluster, ApiError> {
     let arn = c.cluster_arn.clone().unwrap_or_default();
@@ -165,7 +179,8 @@ pub(crate) async fn describe_clusters(
     for given in names {
         let name = arn::cluster_name(&given);
         match docs::get::<Cluster>(ctx, Kind::Cluster, name).await? {
-            Some(mut c) => {
+            Some(c) => {
+                let mut c = with_counts(ctx, c).await?;
                 if !wants(ClusterField::Configurations) {
                     c.configuration = None;
                 }
@@ -291,8 +306,14 @@ pub(crate) async fn delete_cluster(
         )
         .into());
     }
-    let c = modify_active(ctx, &name, |c| {
-        if c.registered_container_instances_count.unwrap_or(0) > 0 {
+    let short = arn::cluster_name(&name).to_owned();
+    let counted = match docs::get::<Cluster>(ctx, Kind::Cluster, &short).await? {
+        Some(c) => with_counts(ctx, c).await?,
+        None => return Err(EcsError::cluster_not_found().into()),
+    };
+    let c = modify_active(ctx, &name, move |c| {
+        let c_counts = &counted;
+        if c_counts.registered_container_instances_count.unwrap_or(0) > 0 {
             return Err(EcsError::new(
                 wharf_model::EcsErrorKind::ClusterContainsContainerInstancesException,
                 "The Cluster cannot be deleted while Container Instances are active or draining.",
@@ -304,7 +325,8 @@ pub(crate) async fn delete_cluster(
                 "The Cluster cannot be deleted while Services are active.",
             ));
         }
-        if c.running_tasks_count.unwrap_or(0) + c.pending_tasks_count.unwrap_or(0) > 0 {
+        if c_counts.running_tasks_count.unwrap_or(0) + c_counts.pending_tasks_count.unwrap_or(0) > 0
+        {
             return Err(EcsError::new(
                 wharf_model::EcsErrorKind::ClusterContainsTasksException,
                 "The Cluster cannot be deleted while Tasks are active.",

@@ -6,9 +6,11 @@
 
 mod account_setting;
 mod capacity_provider;
-mod cluster;
+pub(crate) mod cluster;
+pub(crate) mod container_instance;
 mod docs;
 mod tags;
+pub(crate) mod task;
 mod task_definition;
 
 use std::future::Future;
@@ -59,6 +61,16 @@ pub async fn handle(ctx: &Ctx, op: &str, body: &[u8]) -> Result<Vec<u8>, ApiErro
         "DescribeCapacityProviders" => capacity_provider::describe_capacity_providers,
         "UpdateCapacityProvider" => capacity_provider::update_capacity_provider,
         "DeleteCapacityProvider" => capacity_provider::delete_capacity_provider,
+        "RegisterContainerInstance" => container_instance::register_container_instance,
+        "DeregisterContainerInstance" => container_instance::deregister_container_instance,
+        "DescribeContainerInstances" => container_instance::describe_container_instances,
+        "ListContainerInstances" => container_instance::list_container_instances,
+        "UpdateContainerInstancesState" => container_instance::update_container_instances_state,
+        "RunTask" => task::run_task,
+        "StartTask" => task::start_task,
+        "StopTask" => task::stop_task,
+        "DescribeTasks" => task::describe_tasks,
+        "ListTasks" => task::list_tasks,
     }
 }
 

@@ -1,4 +1,5 @@
 //! Amazon ECS: wire shapes and the rules ECS applies to them.
 
+pub mod placement;
 pub mod shapes;
 pub mod task_definition;

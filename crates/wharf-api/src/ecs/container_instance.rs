@@ -1,0 +1,439 @@
+//! Container instances: RegisterContainerInstance, DeregisterContainerInstance,
+//! DescribeContainerInstances, ListContainerInstances,
+//! UpdateContainerInstancesState.
+//!
+//! An instance is stored as its `ContainerInstance` wire shape with its
+//! registered resources. What it has left, and its task counts, are computed
+//! from the tasks on it when it is described, never kept as counters.
+
+use std::collections::HashMap;
+
+use wharf_model::arn;
+use wharf_model::ecs::shapes::{
+    Cluster, ContainerInstance, ContainerInstanceField, ContainerInstanceStatus,
+    DeregisterContainerInstanceRequest, DeregisterContainerInstanceResponse,
+    DescribeContainerInstancesRequest, DescribeContainerInstancesResponse, Failure,
+    ListContainerInstancesRequest, ListContainerInstancesResponse,
+    RegisterContainerInstanceRequest, RegisterContainerInstanceResponse, Resource,
+    UpdateContainerInstancesStateRequest, UpdateContainerInstancesStateResponse,
+};
+use wharf_model::EcsError;
+use wharf_store::{InstanceUsage, Kind, StoredInstance};
+
+use super::cluster::DEFAULT_CLUSTER;
+use super::docs::{self, required};
+use super::tags;
+use crate::context::Ctx;
+use crate::pagination;
+use crate::protocol::ApiError;
+
+const ACTIVE: &str = "ACTIVE";
+const DRAINING: &str = "DRAINING";
+const INACTIVE: &str = "INACTIVE";
+
+/// The ports the ECS agent reserves on every instance
+/// (`ECS_RESERVED_PORTS`' default: SSH, Docker, the agent's introspection).
+pub const RESERVED_PORTS: [&str; 5] = ["22", "2375", "2376", "51678", "51679"];
+
+fn corrupt(e: serde_json::Error) -> EcsError {
+    tracing::error!(error = %e, "a stored container instance could not be read");
+    EcsError::server("A stored container instance could not be read.")
+}
+
+/// The name of an ACTIVE cluster, or `ClusterNotFoundException`.
+pub(crate) async fn active_cluster(ctx: &Ctx, given: Option<&str>) -> Result<String, ApiError> {
+    let name = arn::cluster_name(given.unwrap_or(DEFAULT_CLUSTER)).to_owned();
+    match docs::get::<Cluster>(ctx, Kind::Cluster, &name).await? {
+        Some(c) if c.status.as_deref() == Some(ACTIVE) => Ok(name),
+        _ => Err(EcsError::cluster_not_found().into()),
+    }
+}
+
+/// The value of a named integer resource (`CPU`, `MEMORY`).
+pub fn integer_resource(resources: &[Resource], name: &str) -> i64 {
+    resources
+        .iter()
+        .find(|r| r.name.as_deref() == Some(name))
+        .map(|r| {
+            r.integer_value
+                .map(i64::from)
+                .or(r.long_value)
+                .or(r.double_value.map(|d| d as i64))
+                .unwrap_or(0)
+        })
+        .unwrap_or(0)
+}
+
+fn integer(name: &str, value: i64) -> Resource {
+    Resource {
+        name: Some(name.to_owned()),
+        r#type: Some("INTEGER".to_owned()),
+        integer_value: Some(i32::try_from(value).unwrap_or(i32::MAX)),
+        double_value: Some(0.0),
+        long_value: Some(0),
+        ..Resource::default()
+    }
+}
+
+fn string_set(name: &str, values: Vec<String>) -> Resource {
+    Resource {
+        name: Some(name.to_owned()),
+        r#type: Some("STRINGSET".to_owned()),
+        string_set_value: Some(values),
+        double_value: Some(0.0),
+        long_value: Some(0),
+        integer_value: Some(0),
+    }
+}
+
+/// Reads a stored instance.
+pub(crate) fn parse(stored: &StoredInstance) -> Result<ContainerInstance, EcsError> {
+    serde_json::from_str(&stored.json).map_err(corrupt)
+}
+
+/// The instance as DescribeContainerInstances shows it: remaining resources
+/// and task counts from the tasks on it.
+pub(crate) fn described(usage: &InstanceUsage) -> Result<ContainerInstance, EcsError> {
+    let mut ci = parse(&usage.instance)?;
+    let registered = ci.registered_resources.clone().unwrap_or_default();
+    let mut remaining = Vec::new();
+    for r in &registered {
+        let name = r.name.as_deref().unwrap_or("");
+        remaining.push(match name {
+            "CPU" => integer("CPU", integer_resource(&registered, "CPU") - usage.cpu),
+            "MEMORY" => integer("MEMORY", integer_resource(&registered, "MEMORY") - usage.memory),
+            "PORTS" | "PORTS_UDP" => {
+                let protocol = if name == "PORTS" { "tcp" } else { "udp" };
+                let mut ports = r.string_set_value.clone().unwrap_or_default();
+                for p in &usage.ports {
+                    if let Some(port) = p.strip_suffix(&format!("/{protocol}")) {
+                        ports.push(port.to_owned());
+                    }
+                }
+                string_set(name, ports)
+            }
+            _ => r.clone(),
+        });
+    }
+    ci.remaining_resources = Some(remaining);
+    ci.running_tasks_count = Some(i32::try_from(usage.running_tasks).unwrap_or(i32::MAX));
+    ci.pending_tasks_count = Some(i32::try_from(usage.pending_tasks).unwrap_or(i32::MAX));
+    Ok(ci)
+}
+
+/// RegisterContainerInstance: a new instance with the resources and
+/// attributes the agent reports; with `containerInstanceArn`, the same
+/// instance registered again (its ARN kept, its resources and attributes
+/// replaced, ACTIVE again).
+pub(crate) async fn register_container_instance(
+    ctx: &Ctx,
+    req: RegisterContainerInstanceRequest,
+) -> Result<RegisterContainerInstanceResponse, ApiError> {
+    let cluster = active_cluster(ctx, req.cluster.as_deref()).await?;
+    let total = required(req.total_resources, "totalResources")?;
+    for name in ["CPU", "MEMORY"] {
+        if integer_resource(&total, name) <= 0 {
+            return Err(EcsError::invalid_parameter(format!(
+                "totalResources must include a positive {name} value."
+            ))
+            .into());
+        }
+    }
+    let given_tags = req.tags.unwrap_or_default();
+    tags::validate(&given_tags)?;
+    let id = match req.container_instance_arn.as_deref() {
+        Some(given) => {
+            let (id, _) = arn::resource_id(given, "container-instance");
+            id.to_owned()
+        }
+        None => uuid::Uuid::new_v4().simple().to_string(),
+    };
+    let instance_arn = ctx.scope().container_instance_arn(&cluster, &id);
+    let mut registered = total;
+    for (name, default) in [("PORTS", RESERVED_PORTS.to_vec()), ("PORTS_UDP", vec![])] {
+        if !registered.iter().any(|r| r.name.as_deref() == Some(name)) {
+            registered.push(string_set(name, default.into_iter().map(str::to_owned).collect()));
+        }
+    }
+    let now = ctx.state.clock.now();
+    let ci = ContainerInstance {
+        container_instance_arn: Some(instance_arn.clone()),
+        ec2_instance_id: Some(format!("wharf-{}", &id[..id.len().min(17)])),
+        version: Some(1),
+        version_info: req.version_info,
+        registered_resources: Some(registered),
+        status: Some(ACTIVE.to_owned()),
+        agent_connected: Some(true),
+        attributes: Some(req.attributes.unwrap_or_default()),
+        registered_at: Some(now),
+        attachments: Some(vec![]),
+        ..ContainerInstance::default()
+    };
+    let json = serde_json::to_string(&ci).map_err(corrupt)?;
+    let stored =
+        StoredInstance { cluster: cluster.clone(), id: id.clone(), status: ACTIVE.into(), json };
+    let written = ctx
+        .store()
+        .update_instance(
+            &ctx.region,
+            &cluster,
+            &id,
+            Box::new(move |current| {
+                let version = match current {
+                    Some(u) => parse(&u.instance)?.version.unwrap_or(0) + 1,
+                    None => 1,
+                };
+                let mut ci: ContainerInstance =
+                    serde_json::from_str(&stored.json).map_err(corrupt)?;
+                ci.version = Some(version);
+                let json = serde_json::to_string(&ci).map_err(corrupt)?;
+                Ok(Some(StoredInstance { json, ..stored }))
+            }),
+        )
+        .await?;
+    if !given_tags.is_empty() {
+        tags::add(ctx, &instance_arn, given_tags).await?;
+    }
+    let usage = ctx.store().instances(&ctx.region, &cluster, Some(vec![id])).await?;
+    let mut ci = match usage.first() {
+        Some(u) => described(u)?,
+        None => parse(&written.ok_or_else(|| EcsError::server("The instance was not stored."))?)?,
+    };
+    ci.tags = Some(tags::of(ctx, &instance_arn).await?);
+    Ok(RegisterContainerInstanceResponse { container_instance: Some(ci) })
+}
+
+/// Finds instances of a cluster by ARN or ID: those found, and failures
+/// (`MISSING`) for the rest.
+async fn find(
+    ctx: &Ctx,
+    cluster: &str,
+    given: &[String],
+) -> Result<(Vec<InstanceUsage>, Vec<Failure>), ApiError> {
+    let all = ctx.store().instances(&ctx.region, cluster, None).await?;
+    let by_id: HashMap<&str, &InstanceUsage> =
+        all.iter().map(|u| (u.instance.id.as_str(), u)).collect();
+    let (mut found, mut failures) = (Vec::new(), Vec::new());
+    for g in given {
+        let (id, in_cluster) = arn::resource_id(g, "container-instance");
+        match by_id.get(id) {
+            Some(u) if in_cluster.is_none_or(|c| c == cluster) => found.push((*u).clone()),
+            _ => failures.push(Failure {
+                arn: Some(if arn::parse(g).is_some() {
+                    g.clone()
+                } else {
+                    ctx.scope().container_instance_arn(cluster, id)
+                }),
+                reason: Some("MISSING".to_owned()),
+                detail: None,
+            }),
+        }
+    }
+    Ok((found, failures))
+}
+
+/// DescribeContainerInstances: up to 100 instances; unknown ones as
+/// `failures` with reason `MISSING`.
+pub(crate) async fn describe_container_instances(
+    ctx: &Ctx,
+    req: DescribeContainerInstancesRequest,
+) -> Result<DescribeContainerInstancesResponse, ApiError> {
+    let cluster = active_cluster(ctx, req.cluster.as_deref()).await?;
+    let given = required(req.container_instances, "containerInstances")?;
+    if given.is_empty() || given.len() > 100 {
+        return Err(EcsError::invalid_parameter(
+            "containerInstances must have between 1 and 100 items.",
+        )
+        .into());
+    }
+    let with_tags = req.include.unwrap_or_default().contains(&ContainerInstanceField::Tags);
+    let (found, failures) = find(ctx, &cluster, &given).await?;
+    let mut out = Vec::with_capacity(found.len());
+    for u in &found {
+        let mut ci = described(u)?;
+        if with_tags {
+            ci.tags =
+                Some(tags::of(ctx, ci.container_instance_arn.as_deref().unwrap_or("")).await?);
+        }
+        out.push(ci);
+    }
+    Ok(DescribeContainerInstancesResponse {
+        container_instances: Some(out),
+        failures: Some(failures),
+    })
+}
+
+/// ListContainerInstances: ARNs in ID order, filtered by `status`,
+/// paginated. The cluster query language `filter` is not supported yet and
+/// is refused rather than ignored.
+pub(crate) async fn list_container_instances(
+    ctx: &Ctx,
+    req: ListContainerInstancesRequest,
+) -> Result<ListContainerInstancesResponse, ApiError> {
+    let cluster = active_cluster(ctx, req.cluster.as_deref()).await?;
+    if req.filter.as_deref().is_some_and(|f| !f.trim().is_empty()) {
+        return Err(EcsError::invalid_parameter(
+            "filter: the cluster query language is not supported by Wharf yet.",
+        )
+        .into());
+    }
+    let status = match req.status {
+        None => None,
+        Some(s) if s.is_known() => Some(s.as_str().to_owned()),
+        Some(s) => {
+            return Err(EcsError::invalid_parameter(format!(
+                "Invalid status '{s}'. Valid values: {}.",
+                ContainerInstanceStatus::VALUES.join(", ")
+            ))
+            .into())
+        }
+    };
+    let limit = pagination::max_results(req.max_results, 100)?;
+    let after = req.next_token.as_deref().map(pagination::decode).transpose()?;
+    let all = ctx.store().instances(&ctx.region, &cluster, None).await?;
+    let mut page: Vec<&InstanceUsage> = all
+        .iter()
+        .filter(|u| after.as_deref().is_none_or(|a| u.instance.id.as_str() > a))
+        .filter(|u| match &status {
+            Some(s) => u.instance.status == *s,
+            // Without a status filter, deregistered instances are not listed.
+            None => u.instance.status != INACTIVE,
+        })
+        .take(limit + 1)
+        .collect();
+    let next_token = (page.len() > limit).then(|| {
+        page.truncate(limit);
+        pagination::encode(&page[limit - 1].instance.id)
+    });
+    Ok(ListContainerInstancesResponse {
+        container_instance_arns: Some(
+            page.iter()
+                .map(|u| ctx.scope().container_instance_arn(&cluster, &u.instance.id))
+                .collect(),
+        ),
+        next_token,
+    })
+}
+
+/// Changes an instance's status; the instance as described afterwards.
+async fn set_status(
+    ctx: &Ctx,
+    cluster: &str,
+    id: &str,
+    check: impl FnOnce(&InstanceUsage) -> Result<(), EcsError> + Send + 'static,
+    status: &'static str,
+) -> Result<ContainerInstance, ApiError> {
+    let written = ctx
+        .store()
+        .update_instance(
+            &ctx.region,
+            cluster,
+            id,
+            Box::new(move |current| {
+                let Some(u) = current else {
+                    return Err(EcsError::invalid_parameter(
+                        "The referenced container instance was not found.",
+                    ));
+                };
+                check(u)?;
+                let mut ci = parse(&u.instance)?;
+                if ci.status.as_deref() == Some(status) {
+                    return Ok(None);
+                }
+                ci.status = Some(status.to_owned());
+                ci.version = Some(ci.version.unwrap_or(0) + 1);
+                if status == INACTIVE {
+                    ci.agent_connected = Some(false);
+                }
+                let json = serde_json::to_string(&ci).map_err(corrupt)?;
+                Ok(Some(StoredInstance { status: status.to_owned(), json, ..u.instance.clone() }))
+            }),
+        )
+        .await?;
+    let _ = written;
+    let usage = ctx.store().instances(&ctx.region, cluster, Some(vec![id.to_owned()])).await?;
+    let u = usage.first().ok_or_else(|| {
+        EcsError::invalid_parameter("The referenced container instance was not found.")
+    })?;
+    Ok(described(u)?)
+}
+
+/// DeregisterContainerInstance: the instance becomes INACTIVE. With tasks
+/// still on it, ECS refuses unless `force` is set; forced, the tasks are left
+/// running, orphaned, as ECS leaves them.
+pub(crate) async fn deregister_container_instance(
+    ctx: &Ctx,
+    req: DeregisterContainerInstanceRequest,
+) -> Result<DeregisterContainerInstanceResponse, ApiError> {
+    let cluster = active_cluster(ctx, req.cluster.as_deref()).await?;
+    let given = required(req.container_instance, "containerInstance")?;
+    let (id, _) = arn::resource_id(&given, "container-instance");
+    let force = req.force.unwrap_or(false);
+    let ci = set_status(
+        ctx,
+        &cluster,
+        id,
+        move |u| {
+            if !force && u.running_tasks + u.pending_tasks > 0 {
+                return Err(EcsError::invalid_parameter(
+                    "Found running tasks on the instance. Stop them or use force to deregister it.",
+                ));
+            }
+            Ok(())
+        },
+        INACTIVE,
+    )
+    .await?;
+    Ok(DeregisterContainerInstanceResponse { container_instance: Some(ci) })
+}
+
+/// UpdateContainerInstancesState: ACTIVE or DRAINING. A draining instance
+/// takes no new tasks; its service tasks are replaced elsewhere.
+pub(crate) async fn update_container_instances_state(
+    ctx: &Ctx,
+    req: UpdateContainerInstancesStateRequest,
+) -> Result<UpdateContainerInstancesStateResponse, ApiError> {
+    let cluster = active_cluster(ctx, req.cluster.as_deref()).await?;
+    let given = required(req.container_instances, "containerInstances")?;
+    if given.is_empty() || given.len() > 10 {
+        return Err(EcsError::invalid_parameter(
+            "containerInstances must have between 1 and 10 items.",
+        )
+        .into());
+    }
+    let status: &'static str = match required(req.status, "status")?.as_str() {
+        "ACTIVE" => ACTIVE,
+        "DRAINING" => DRAINING,
+        other => {
+            return Err(EcsError::invalid_parameter(format!(
+                "Container instances status can only be updated to ACTIVE or DRAINING, \
+                 not '{other}'."
+            ))
+            .into())
+        }
+    };
+    let (found, mut failures) = find(ctx, &cluster, &given).await?;
+    let mut out = Vec::new();
+    for u in found {
+        if u.instance.status == INACTIVE {
+            failures.push(Failure {
+                arn: Some(ctx.scope().container_instance_arn(&cluster, &u.instance.id)),
+                reason: Some("INACTIVE".to_owned()),
+                detail: None,
+            });
+            continue;
+        }
+        out.push(set_status(ctx, &cluster, &u.instance.id, |_| Ok(()), status).await?);
+    }
+    Ok(UpdateContainerInstancesStateResponse {
+        container_instances: Some(out),
+        failures: Some(failures),
+    })
+}
+
+/// How many instances a cluster has registered (ACTIVE or DRAINING), for
+/// DescribeClusters and DeleteCluster.
+pub(crate) async fn registered_count(ctx: &Ctx, cluster: &str) -> Result<i64, ApiError> {
+    let all = ctx.store().instances(&ctx.region, cluster, None).await?;
+    Ok(all.iter().filter(|u| u.instance.status != INACTIVE).count() as i64)
+}

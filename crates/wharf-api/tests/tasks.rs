@@ -1,0 +1,257 @@
+//! Container instances and tasks through the front door, in process: what
+//! RunTask stores, how placement answers, StopTask, DescribeTasks and
+//! ListTasks, and how agent reports change what they show. No agent runs
+//! here; reports go through `agent_link` as the agent's would.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::Router;
+use http::Request;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+use wharf_api::AppState;
+use wharf_model::clock::FakeClock;
+use wharf_store::SqliteStore;
+
+struct Server {
+    router: Router,
+    state: AppState,
+    _dir: tempfile::TempDir,
+}
+
+fn server() -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("wharf.db")).unwrap();
+    let state = AppState {
+        store: Arc::new(store),
+        clock: Arc::new(FakeClock::at(1_700_000_000_000)),
+        account_id: "123456789012".into(),
+        allow_reset: false,
+    };
+    Server { router: wharf_api::router(state.clone()), state, _dir: dir }
+}
+
+async fn ecs(s: &Server, op: &str, body: Value) -> Value {
+    let req = Request::post("/")
+        .header("content-type", "application/x-amz-json-1.1")
+        .header("x-amz-target", format!("AmazonEC2ContainerServiceV20141113.{op}"))
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let resp = s.router.clone().oneshot(req).await.unwrap();
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+fn resources(cpu: i64, memory: i64) -> Value {
+    json!([
+        {"name": "CPU", "type": "INTEGER", "integerValue": cpu},
+        {"name": "MEMORY", "type": "INTEGER", "integerValue": memory}
+    ])
+}
+
+async fn setup(s: &Server, cpu: i64, memory: i64) -> String {
+    ecs(s, "CreateCluster", json!({})).await;
+    let ci = ecs(s, "RegisterContainerInstance", json!({"totalResources": resources(cpu, memory)}))
+        .await;
+    ecs(
+        s,
+        "RegisterTaskDefinition",
+        json!({
+            "family": "web",
+            "containerDefinitions": [{
+                "name": "app", "image": "busybox", "cpu": 256, "memory": 300,
+                "portMappings": [{"containerPort": 80, "hostPort": 8080}]
+            }]
+        }),
+    )
+    .await;
+    ci["containerInstance"]["containerInstanceArn"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn run_task_needs_an_instance() {
+    let s = server();
+    ecs(&s, "CreateCluster", json!({})).await;
+    ecs(
+        &s,
+        "RegisterTaskDefinition",
+        json!({"family": "x", "containerDefinitions": [{"name": "a", "image": "b", "memory": 10}]}),
+    )
+    .await;
+    let r = ecs(&s, "RunTask", json!({"taskDefinition": "x"})).await;
+    assert_eq!(r["__type"], "InvalidParameterException");
+    assert_eq!(r["message"], "No Container Instances were found in your cluster.");
+    let r = ecs(&s, "RunTask", json!({"taskDefinition": "nope"})).await;
+    assert_eq!(
+        (r["__type"].as_str(), r["message"].as_str()),
+        (Some("ClientException"), Some("TaskDefinition not found."))
+    );
+    let r = ecs(&s, "RunTask", json!({"cluster": "other", "taskDefinition": "x"})).await;
+    assert_eq!(r["__type"], "ClusterNotFoundException");
+    let r = ecs(&s, "RunTask", json!({"taskDefinition": "x", "count": 11})).await;
+    assert_eq!(r["__type"], "InvalidParameterException");
+}
+
+#[tokio::test]
+async fn run_task_stores_pending_work_and_places_by_resources() {
+    let s = server();
+    let ci = setup(&s, 1024, 1000).await;
+    let r = ecs(
+        &s,
+        "RunTask",
+        json!({"taskDefinition": "web", "startedBy": "ci", "tags": [{"key": "k", "value": "v"}]}),
+    )
+    .await;
+    let t = &r["tasks"][0];
+    assert_eq!(t["lastStatus"], "PROVISIONING");
+    assert_eq!(t["desiredStatus"], "RUNNING");
+    assert_eq!(t["containerInstanceArn"], ci.as_str());
+    assert_eq!(t["group"], "family:web");
+    assert_eq!(t["launchType"], "EC2");
+    assert_eq!(t["cpu"], "256");
+    assert_eq!(t["memory"], "300");
+    assert_eq!(t["containers"][0]["lastStatus"], "PENDING");
+    assert_eq!(
+        t["overrides"],
+        json!({"containerOverrides": [], "inferenceAcceleratorOverrides": []})
+    );
+    assert!(t["taskArn"]
+        .as_str()
+        .unwrap()
+        .starts_with("arn:aws:ecs:us-east-1:123456789012:task/default/"));
+    assert_eq!(r["failures"], json!([]));
+
+    // The static host port 8080 is now taken: a second copy cannot fit.
+    let r = ecs(&s, "RunTask", json!({"taskDefinition": "web"})).await;
+    assert_eq!(r["tasks"], json!([]));
+    assert_eq!(r["failures"], json!([{"arn": ci, "reason": "RESOURCE:PORTS"}]));
+
+    // Memory: 1000 - 300 = 700 left; a task of 800 MiB does not fit.
+    let r = ecs(
+        &s,
+        "RunTask",
+        json!({
+            "taskDefinition": "web",
+            "overrides": {"memory": "800", "containerOverrides": [{"name": "app"}]}
+        }),
+    )
+    .await;
+    assert_eq!(r["failures"][0]["reason"], "RESOURCE:MEMORY", "task-level override counts");
+    ecs(&s, "RegisterTaskDefinition", json!({"family": "big", "containerDefinitions": [{"name": "a", "image": "b", "memory": 800}]})).await;
+    let r = ecs(&s, "RunTask", json!({"taskDefinition": "big"})).await;
+    assert_eq!(r["failures"][0]["reason"], "RESOURCE:MEMORY");
+    ecs(&s, "RegisterTaskDefinition", json!({"family": "cpu", "containerDefinitions": [{"name": "a", "image": "b", "memory": 10, "cpu": 900}]})).await;
+    let r = ecs(&s, "RunTask", json!({"taskDefinition": "cpu"})).await;
+    assert_eq!(r["failures"][0]["reason"], "RESOURCE:CPU");
+
+    let d = ecs(&s, "DescribeContainerInstances", json!({"containerInstances": [ci]})).await;
+    let i = &d["containerInstances"][0];
+    assert_eq!(i["pendingTasksCount"], 1);
+    let remaining = &i["remainingResources"];
+    assert_eq!(remaining[0]["integerValue"], 768);
+    assert_eq!(remaining[1]["integerValue"], 700);
+    assert!(remaining[2]["stringSetValue"].as_array().unwrap().contains(&json!("8080")));
+    let c = ecs(&s, "DescribeClusters", json!({})).await;
+    assert_eq!(c["clusters"][0]["pendingTasksCount"], 1);
+    assert_eq!(c["clusters"][0]["registeredContainerInstancesCount"], 1);
+}
+
+#[tokio::test]
+async fn reports_and_stop_task_move_the_task_along() {
+    let s = server();
+    setup(&s, 2048, 4000).await;
+    let r = ecs(&s, "RunTask", json!({"taskDefinition": "web:1", "startedBy": "me"})).await;
+    let arn = r["tasks"][0]["taskArn"].as_str().unwrap().to_owned();
+    let id = arn.rsplit('/').next().unwrap().to_owned();
+
+    let listed = ecs(&s, "ListTasks", json!({"startedBy": "me"})).await;
+    assert_eq!(listed["taskArns"], json!([arn]));
+    assert_eq!(ecs(&s, "ListTasks", json!({"family": "other"})).await["taskArns"], json!([]));
+    assert_eq!(
+        ecs(&s, "ListTasks", json!({"desiredStatus": "STOPPED"})).await["taskArns"],
+        json!([])
+    );
+
+    let change = serde_json::from_value(json!({
+        "taskArn": arn, "lastStatus": "RUNNING", "startedAt": 1_700_000_001.0,
+        "containers": [{"name": "app", "lastStatus": "RUNNING", "runtimeId": "abc",
+                        "networkBindings": [{"containerPort": 80, "hostPort": 8080, "bindIP": "0.0.0.0", "protocol": "tcp"}]}]
+    }))
+    .unwrap();
+    wharf_api::agent_link::report(&s.state, "us-east-1", "default", &id, change).await.unwrap();
+    let d = ecs(&s, "DescribeTasks", json!({"tasks": [id]})).await;
+    let t = &d["tasks"][0];
+    assert_eq!(t["lastStatus"], "RUNNING");
+    assert_eq!(t["version"], 2);
+    assert_eq!(t["containers"][0]["networkBindings"][0]["hostPort"], 8080);
+    assert_eq!(ecs(&s, "DescribeClusters", json!({})).await["clusters"][0]["runningTasksCount"], 1);
+
+    let stopped = ecs(&s, "StopTask", json!({"task": arn, "reason": "done here"})).await;
+    assert_eq!(stopped["task"]["desiredStatus"], "STOPPED");
+    assert_eq!(stopped["task"]["stopCode"], "UserInitiated");
+    assert_eq!(stopped["task"]["stoppedReason"], "done here");
+    assert_eq!(
+        ecs(&s, "ListTasks", json!({"desiredStatus": "STOPPED"})).await["taskArns"],
+        json!([arn])
+    );
+
+    let change = serde_json::from_value(json!({
+        "taskArn": arn, "lastStatus": "STOPPED", "stoppedAt": 1_700_000_009.0,
+        "stopCode": "EssentialContainerExited",
+        "containers": [{"name": "app", "lastStatus": "STOPPED", "exitCode": 143}]
+    }))
+    .unwrap();
+    wharf_api::agent_link::report(&s.state, "us-east-1", "default", &id, change).await.unwrap();
+    let t = &ecs(&s, "DescribeTasks", json!({"tasks": [arn]})).await["tasks"][0];
+    assert_eq!(t["lastStatus"], "STOPPED");
+    assert_eq!(t["stopCode"], "UserInitiated", "the first stop reason is kept");
+    assert_eq!(t["containers"][0]["exitCode"], 143);
+
+    // Its resources are free again: the same static port can be taken.
+    let r = ecs(&s, "RunTask", json!({"taskDefinition": "web"})).await;
+    assert_eq!(r["failures"], json!([]));
+
+    let missing = ecs(&s, "DescribeTasks", json!({"tasks": ["0123"]})).await;
+    assert_eq!(missing["failures"][0]["reason"], "MISSING");
+    let r = ecs(&s, "StopTask", json!({"task": "0123"})).await;
+    assert_eq!(r["__type"], "InvalidParameterException");
+}
+
+#[tokio::test]
+async fn instances_drain_deregister_and_list() {
+    let s = server();
+    let ci = setup(&s, 1024, 1000).await;
+    let l = ecs(&s, "ListContainerInstances", json!({})).await;
+    assert_eq!(l["containerInstanceArns"], json!([ci]));
+    let u = ecs(
+        &s,
+        "UpdateContainerInstancesState",
+        json!({"containerInstances": [ci], "status": "DRAINING"}),
+    )
+    .await;
+    assert_eq!(u["containerInstances"][0]["status"], "DRAINING");
+    let r = ecs(&s, "RunTask", json!({"taskDefinition": "web"})).await;
+    assert_eq!(r["failures"][0]["reason"], "AGENT");
+    assert_eq!(
+        ecs(&s, "ListContainerInstances", json!({"status": "DRAINING"})).await
+            ["containerInstanceArns"],
+        json!([ci])
+    );
+    let bad = ecs(
+        &s,
+        "UpdateContainerInstancesState",
+        json!({"containerInstances": [ci], "status": "INACTIVE"}),
+    )
+    .await;
+    assert_eq!(bad["__type"], "InvalidParameterException");
+    let d = ecs(&s, "DeregisterContainerInstance", json!({"containerInstance": ci})).await;
+    assert_eq!(d["containerInstance"]["status"], "INACTIVE");
+    assert_eq!(
+        ecs(&s, "ListContainerInstances", json!({})).await["containerInstanceArns"],
+        json!([])
+    );
+    // Deregistered, the cluster can be deleted.
+    let del = ecs(&s, "DeleteCluster", json!({"cluster": "default"})).await;
+    assert_eq!(del["cluster"]["status"], "INACTIVE");
+}

@@ -1,0 +1,255 @@
+//! Task placement: which container instance takes each task, as ECS decides
+//! it for RunTask and StartTask. Pure: the store runs it inside the write
+//! transaction that inserts the tasks, so two placements never take the same
+//! resources.
+//!
+//! An instance takes a task when it is `ACTIVE` and has the CPU units, the
+//! MiB and the static host ports the task needs. An instance that cannot is
+//! reported in `failures[]` with ECS's reason for the first resource it
+//! lacks (`RESOURCE:CPU`, `RESOURCE:MEMORY`, `RESOURCE:PORTS`).
+
+use super::shapes::{ContainerDefinition, TaskDefinition, TaskOverride};
+
+/// What one task needs from its instance.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Demand {
+    /// CPU units.
+    pub cpu: i64,
+    /// MiB.
+    pub memory: i64,
+    /// Static host ports, as `port/protocol`.
+    pub ports: Vec<String>,
+}
+
+/// An instance as placement sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    /// Its ARN, for `failures[]`.
+    pub arn: String,
+    /// Whether it takes new tasks (`ACTIVE`).
+    pub active: bool,
+    /// CPU units left.
+    pub cpu_free: i64,
+    /// MiB left.
+    pub memory_free: i64,
+    /// Host ports taken.
+    pub ports_used: Vec<String>,
+    /// Tasks on it not yet stopped (for spreading).
+    pub tasks: i64,
+}
+
+/// Why an instance cannot take a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shortfall {
+    /// Not `ACTIVE` (draining or inactive).
+    NotActive,
+    /// Not enough CPU units.
+    Cpu,
+    /// Not enough memory.
+    Memory,
+    /// A static host port is taken.
+    Ports,
+}
+
+impl Shortfall {
+    /// ECS's `failures[].reason`.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::NotActive => "AGENT",
+            Self::Cpu => "RESOURCE:CPU",
+            Self::Memory => "RESOURCE:MEMORY",
+            Self::Ports => "RESOURCE:PORTS",
+        }
+    }
+}
+
+impl Candidate {
+    /// Whether it can take `demand` now, or the first thing it lacks.
+    pub fn fits(&self, demand: &Demand) -> Result<(), Shortfall> {
+        if !self.active {
+            return Err(Shortfall::NotActive);
+        }
+        if demand.cpu > self.cpu_free {
+            return Err(Shortfall::Cpu);
+        }
+        if demand.memory > self.memory_free {
+            return Err(Shortfall::Memory);
+        }
+        if demand.ports.iter().any(|p| self.ports_used.contains(p)) {
+            return Err(Shortfall::Ports);
+        }
+        Ok(())
+    }
+
+    fn take(&mut self, demand: &Demand) {
+        self.cpu_free -= demand.cpu;
+        self.memory_free -= demand.memory;
+        self.ports_used.extend(demand.ports.iter().cloned());
+        self.tasks += 1;
+    }
+}
+
+/// The outcome of placing `count` tasks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Placement {
+    /// For each task placed, the index of its instance in the candidates.
+    pub chosen: Vec<usize>,
+    /// `(instance ARN, reason)` for each instance that could not take a task
+    /// that was left unplaced, once per instance.
+    pub failures: Vec<(String, &'static str)>,
+}
+
+/// Places up to `count` tasks of `demand` on `candidates`, spreading them:
+/// each goes to the fitting instance with the fewest tasks (ties to the one
+/// with the most memory left, then the first), and resources taken by one
+/// count against the next. Tasks that fit nowhere are left out, and every
+/// instance that refused one says why.
+pub fn place(candidates: &mut [Candidate], demand: &Demand, count: usize) -> Placement {
+    let mut placement = Placement::default();
+    for _ in 0..count {
+        let best = candidates
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.fits(demand).is_ok())
+            .min_by_key(|(i, c)| (c.tasks, -c.memory_free, *i))
+            .map(|(i, _)| i);
+        match best {
+            Some(i) => {
+                candidates[i].take(demand);
+                placement.chosen.push(i);
+            }
+            None => {
+                for c in candidates.iter() {
+                    if let Err(why) = c.fits(demand) {
+                        if !placement.failures.iter().any(|(arn, _)| *arn == c.arn) {
+                            placement.failures.push((c.arn.clone(), why.reason()));
+                        }
+                    }
+                }
+                break;
+            }
+        }
+    }
+    placement
+}
+
+/// What a task of this definition, with these overrides, holds on an EC2
+/// instance: task-level `cpu`/`memory` when set (overrides first), else the
+/// sum over containers of `cpu` and of `memory` (or `memoryReservation`);
+/// static host ports from bridge and host mode port mappings.
+pub fn demand(definition: &TaskDefinition, overrides: Option<&TaskOverride>) -> Demand {
+    let containers = definition.container_definitions.as_deref().unwrap_or(&[]);
+    let container_override = |c: &ContainerDefinition| {
+        overrides
+            .and_then(|o| o.container_overrides.as_deref())
+            .and_then(|list| list.iter().find(|o| o.name.is_some() && o.name == c.name))
+    };
+    let task_level = |over: Option<&String>, base: Option<&String>| {
+        over.or(base).and_then(|s| s.trim().parse::<i64>().ok()).filter(|n| *n > 0)
+    };
+    let cpu = task_level(overrides.and_then(|o| o.cpu.as_ref()), definition.cpu.as_ref())
+        .unwrap_or_else(|| {
+            containers
+                .iter()
+                .map(|c| {
+                    i64::from(container_override(c).and_then(|o| o.cpu).or(c.cpu).unwrap_or(0))
+                })
+                .sum()
+        });
+    let memory = task_level(overrides.and_then(|o| o.memory.as_ref()), definition.memory.as_ref())
+        .unwrap_or_else(|| {
+            containers
+                .iter()
+                .map(|c| {
+                    let o = container_override(c);
+                    let hard = o.and_then(|o| o.memory).or(c.memory);
+                    let soft = o.and_then(|o| o.memory_reservation).or(c.memory_reservation);
+                    i64::from(hard.or(soft).unwrap_or(0))
+                })
+                .sum()
+        });
+    let awsvpc = definition.network_mode.as_ref().is_some_and(|m| m.as_str() == "awsvpc");
+    let mut ports = Vec::new();
+    if !awsvpc {
+        for c in containers {
+            for m in c.port_mappings.as_deref().unwrap_or(&[]) {
+                if let Some(port) = m.host_port.filter(|p| *p > 0) {
+                    let protocol = m.protocol.as_ref().map_or("tcp", |p| p.as_str());
+                    ports.push(format!("{port}/{protocol}"));
+                }
+            }
+        }
+    }
+    Demand { cpu, memory, ports }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn candidate(arn: &str, cpu: i64, memory: i64) -> Candidate {
+        Candidate {
+            arn: arn.into(),
+            active: true,
+            cpu_free: cpu,
+            memory_free: memory,
+            ports_used: vec![],
+            tasks: 0,
+        }
+    }
+
+    #[test]
+    fn spreads_and_accounts_for_what_it_took() {
+        let mut cs = vec![candidate("a", 2048, 1000), candidate("b", 2048, 1000)];
+        let d = Demand { cpu: 512, memory: 400, ports: vec![] };
+        let p = place(&mut cs, &d, 4);
+        assert_eq!(p.chosen, vec![0, 1, 0, 1]);
+        assert!(p.failures.is_empty());
+        let p = place(&mut cs, &d, 1);
+        assert!(p.chosen.is_empty());
+        assert_eq!(
+            p.failures,
+            vec![("a".into(), "RESOURCE:MEMORY"), ("b".into(), "RESOURCE:MEMORY")]
+        );
+    }
+
+    #[test]
+    fn reasons_name_the_first_missing_resource() {
+        let mut cs = vec![candidate("a", 100, 1000)];
+        assert_eq!(
+            place(&mut cs, &Demand { cpu: 200, memory: 2000, ports: vec![] }, 1).failures[0].1,
+            "RESOURCE:CPU"
+        );
+        let mut cs = vec![candidate("a", 1000, 1000)];
+        let d = Demand { cpu: 0, memory: 10, ports: vec!["80/tcp".into()] };
+        let p = place(&mut cs, &d, 2);
+        assert_eq!(p.chosen, vec![0]);
+        assert_eq!(p.failures, vec![("a".into(), "RESOURCE:PORTS")]);
+        cs[0].active = false;
+        assert_eq!(place(&mut cs, &Demand::default(), 1).failures[0].1, "AGENT");
+    }
+
+    #[test]
+    fn demand_from_definition_and_overrides() {
+        let td: TaskDefinition = serde_json::from_value(serde_json::json!({
+            "networkMode": "bridge",
+            "containerDefinitions": [
+                {"name": "a", "cpu": 128, "memory": 256, "portMappings": [{"containerPort": 80, "hostPort": 8080}]},
+                {"name": "b", "cpu": 64, "memoryReservation": 100, "portMappings": [{"containerPort": 81, "hostPort": 0, "protocol": "udp"}]}
+            ]
+        }))
+        .unwrap();
+        assert_eq!(
+            demand(&td, None),
+            Demand { cpu: 192, memory: 356, ports: vec!["8080/tcp".into()] }
+        );
+        let o: TaskOverride = serde_json::from_value(serde_json::json!({
+            "containerOverrides": [{"name": "a", "memory": 512}]
+        }))
+        .unwrap();
+        assert_eq!(demand(&td, Some(&o)).memory, 612);
+        let o: TaskOverride =
+            serde_json::from_value(serde_json::json!({"cpu": "1024", "memory": "2048"})).unwrap();
+        assert_eq!((demand(&td, Some(&o)).cpu, demand(&td, Some(&o)).memory), (1024, 2048));
+    }
+}

@@ -1,0 +1,252 @@
+//! The SQL behind tasks and container instances, as plain functions over a
+//! connection so the same statements serve reads from the pool and the
+//! writer's transactions.
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use crate::tasks::{InstanceUsage, NewTask, StoredInstance, StoredTask, TaskQuery, TaskUpdate};
+
+const TASK_COLUMNS: &str = "cluster, id, arn, instance_id, last_status, desired_status, body";
+
+fn read_task(row: &Row<'_>) -> rusqlite::Result<StoredTask> {
+    Ok(StoredTask {
+        cluster: row.get(0)?,
+        id: row.get(1)?,
+        arn: row.get(2)?,
+        instance_id: row.get(3)?,
+        last_status: row.get(4)?,
+        desired_status: row.get(5)?,
+        json: row.get(6)?,
+    })
+}
+
+/// The cluster's instances (or only those in `ids`), each with what its
+/// unstopped tasks hold, in ID order.
+pub(crate) fn instances(
+    c: &Connection,
+    region: &str,
+    cluster: &str,
+    ids: Option<&[String]>,
+) -> rusqlite::Result<Vec<InstanceUsage>> {
+    let mut stmt = c.prepare_cached(
+        "SELECT i.cluster, i.id, i.status, i.body, \
+                coalesce(sum(t.cpu), 0), coalesce(sum(t.memory), 0), \
+                coalesce(group_concat(nullif(t.host_ports, ''), ','), ''), \
+                coalesce(sum(t.last_status = 'RUNNING'), 0), \
+                coalesce(sum(t.last_status IS NOT NULL AND t.last_status != 'RUNNING'), 0) \
+         FROM container_instances i \
+         LEFT JOIN tasks t ON t.region = i.region AND t.cluster = i.cluster \
+              AND t.instance_id = i.id AND t.last_status != 'STOPPED' \
+         WHERE i.region = ?1 AND i.cluster = ?2 \
+         GROUP BY i.id ORDER BY i.id",
+    )?;
+    let rows = stmt.query_map(params![region, cluster], |r| {
+        let ports: String = r.get(6)?;
+        Ok(InstanceUsage {
+            instance: StoredInstance {
+                cluster: r.get(0)?,
+                id: r.get(1)?,
+                status: r.get(2)?,
+                json: r.get(3)?,
+            },
+            cpu: r.get(4)?,
+            memory: r.get(5)?,
+            ports: ports.split(',').filter(|p| !p.is_empty()).map(str::to_owned).collect(),
+            running_tasks: r.get(7)?,
+            pending_tasks: r.get(8)?,
+        })
+    })?;
+    let mut all: Vec<InstanceUsage> = rows.collect::<rusqlite::Result<_>>()?;
+    if let Some(ids) = ids {
+        all.retain(|u| ids.contains(&u.instance.id));
+    }
+    Ok(all)
+}
+
+/// Inserts or replaces an instance.
+pub(crate) fn put_instance(
+    c: &Connection,
+    region: &str,
+    instance: &StoredInstance,
+) -> rusqlite::Result<()> {
+    c.prepare_cached(
+        "INSERT INTO container_instances (region, cluster, id, status, body) \
+         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (region, cluster, id) \
+         DO UPDATE SET status = excluded.status, body = excluded.body",
+    )?
+    .execute(params![
+        region,
+        instance.cluster,
+        instance.id,
+        instance.status,
+        instance.json
+    ])?;
+    Ok(())
+}
+
+/// Inserts new tasks.
+pub(crate) fn insert_tasks(
+    c: &Connection,
+    region: &str,
+    tasks: &[NewTask],
+) -> rusqlite::Result<()> {
+    let mut insert = c.prepare_cached(
+        "INSERT INTO tasks (region, cluster, id, instance_id, family, started_by, service, \
+         last_status, desired_status, cpu, memory, host_ports, body, arn) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+    )?;
+    let mut tag = c.prepare_cached(
+        "INSERT INTO tags (region, arn, key, value) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (region, arn, key) DO UPDATE SET value = excluded.value",
+    )?;
+    for new in tasks {
+        let t = &new.task;
+        insert.execute(params![
+            region,
+            t.cluster,
+            t.id,
+            t.instance_id,
+            new.family,
+            new.started_by,
+            new.service,
+            t.last_status,
+            t.desired_status,
+            new.reservation.cpu,
+            new.reservation.memory,
+            new.reservation.ports.join(","),
+            t.json,
+            t.arn
+        ])?;
+        if !new.tags.is_empty() {
+            for (k, v) in &new.tags {
+                tag.execute(params![region, t.arn, k, v])?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One task.
+pub(crate) fn task(
+    c: &Connection,
+    region: &str,
+    cluster: &str,
+    id: &str,
+) -> rusqlite::Result<Option<StoredTask>> {
+    c.prepare_cached(&format!(
+        "SELECT {TASK_COLUMNS} FROM tasks WHERE region = ?1 AND cluster = ?2 AND id = ?3"
+    ))?
+    .query_row(params![region, cluster, id], read_task)
+    .optional()
+}
+
+/// Applies a change to a task.
+pub(crate) fn update_task(
+    c: &Connection,
+    region: &str,
+    cluster: &str,
+    id: &str,
+    update: &TaskUpdate,
+) -> rusqlite::Result<()> {
+    c.prepare_cached(
+        "UPDATE tasks SET last_status = ?4, desired_status = ?5, body = ?6, \
+         stopped_ms = coalesce(stopped_ms, ?7) WHERE region = ?1 AND cluster = ?2 AND id = ?3",
+    )?
+    .execute(params![
+        region,
+        cluster,
+        id,
+        update.last_status,
+        update.desired_status,
+        update.json,
+        update.stopped_ms
+    ])?;
+    Ok(())
+}
+
+/// Tasks matching a query, in ID order.
+pub(crate) fn list_tasks(
+    c: &Connection,
+    region: &str,
+    q: &TaskQuery,
+) -> rusqlite::Result<Vec<StoredTask>> {
+    // Conditions left out rather than `?n IS NULL OR ...`, so indexes apply.
+    let mut sql = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE region = ?1 AND cluster = ?2");
+    let opt = |sql: &mut String, n: usize, column: &str, v: &Option<String>| {
+        if v.is_some() {
+            sql.push_str(&format!(" AND {column} = ?{n}"));
+        } else {
+            sql.push_str(&format!(" AND ?{n} IS NULL"));
+        }
+    };
+    opt(&mut sql, 3, "family", &q.family);
+    opt(&mut sql, 4, "started_by", &q.started_by);
+    opt(&mut sql, 5, "service", &q.service);
+    opt(&mut sql, 6, "instance_id", &q.instance_id);
+    opt(&mut sql, 7, "desired_status", &q.desired_status);
+    sql.push_str(" AND id > ?8 ORDER BY id LIMIT ?9");
+    let mut stmt = c.prepare_cached(&sql)?;
+    let rows = stmt.query_map(
+        params![
+            region,
+            q.cluster,
+            q.family,
+            q.started_by,
+            q.service,
+            q.instance_id,
+            q.desired_status,
+            q.after.as_deref().unwrap_or(""),
+            q.limit as i64
+        ],
+        read_task,
+    )?;
+    rows.collect()
+}
+
+/// Tasks on an instance that an agent must still act on or report: every one
+/// not yet `STOPPED`.
+pub(crate) fn unstopped_on_instance(
+    c: &Connection,
+    region: &str,
+    cluster: &str,
+    instance_id: &str,
+) -> rusqlite::Result<Vec<StoredTask>> {
+    let mut stmt = c.prepare_cached(&format!(
+        "SELECT {TASK_COLUMNS} FROM tasks WHERE region = ?1 AND cluster = ?2 \
+         AND instance_id = ?3 AND last_status != 'STOPPED' ORDER BY id"
+    ))?;
+    let rows = stmt.query_map(params![region, cluster, instance_id], read_task)?;
+    rows.collect()
+}
+
+/// Counts of a cluster's tasks: (running, pending), for DescribeClusters and
+/// DeleteCluster.
+pub(crate) fn task_counts(
+    c: &Connection,
+    region: &str,
+    cluster: &str,
+) -> rusqlite::Result<(i64, i64)> {
+    c.prepare_cached(
+        "SELECT coalesce(sum(last_status = 'RUNNING'), 0), \
+                coalesce(sum(last_status != 'RUNNING' AND last_status != 'STOPPED'), 0) \
+         FROM tasks WHERE region = ?1 AND cluster = ?2",
+    )?
+    .query_row(params![region, cluster], |r| Ok((r.get(0)?, r.get(1)?)))
+}
+
+/// Deletes tasks that stopped before `before_ms`, and their tags; returns how many.
+pub(crate) fn purge_stopped(c: &Connection, before_ms: i64) -> rusqlite::Result<usize> {
+    let arns: Vec<(String, String)> = {
+        let mut stmt = c.prepare_cached(
+            "SELECT region, arn FROM tasks WHERE stopped_ms IS NOT NULL AND stopped_ms < ?1",
+        )?;
+        let rows = stmt.query_map(params![before_ms], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    let mut untag = c.prepare_cached("DELETE FROM tags WHERE region = ?1 AND arn = ?2")?;
+    for (region, arn) in &arns {
+        untag.execute(params![region, arn])?;
+    }
+    c.prepare_cached("DELETE FROM tasks WHERE stopped_ms IS NOT NULL AND stopped_ms < ?1")?
+        .execute(params![before_ms])
+}
