@@ -1,0 +1,564 @@
+//! [`Runtime`] on Docker Engine, through its HTTP API (bollard).
+//!
+//! The client negotiates the API version at connection: bollard speaks 1.53
+//! by default and Debian's Docker 20.10 only 1.41 (it refuses a newer
+//! client). Every call used here exists in 1.41 and is exercised by
+//! `tests/docker.rs` against that engine.
+//!
+//! Each call has its own deadline ([`Timeouts`]), enforced here with
+//! `tokio::time::timeout`; bollard's own whole-client timeout (which only
+//! covers the response head) is set beyond all of them so that it never cuts
+//! a long `stop` or `pull` short.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use bollard::errors::Error as DockerError;
+use bollard::models::{ContainerInspectResponse, EventMessage, VolumeCreateRequest};
+use bollard::query_parameters::{
+    CreateContainerOptions, CreateImageOptions, EventsOptions, InspectContainerOptions,
+    ListContainersOptions, RemoveContainerOptions, RemoveVolumeOptions, StopContainerOptions,
+};
+use bollard::Docker;
+use futures_util::stream::{BoxStream, StreamExt};
+
+use super::{
+    ContainerCreateBody, ContainerInfo, ContainerState, Health, PortBinding, PullProgress,
+    RegistryAuth, Runtime, RuntimeError, RuntimeEvent, VolumeSpec, LABEL_MANAGED,
+};
+
+/// How long each Docker call may take. The defaults are the ECS agent's
+/// where it has one (create 4 min, start 3 min, pull 2 h).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Connecting and negotiating the API version.
+    pub connect: Duration,
+    /// Image inspect (is it present?).
+    pub image_inspect: Duration,
+    /// A whole image pull, progress included.
+    pub pull: Duration,
+    /// Container create.
+    pub create: Duration,
+    /// Container start (and the inspect after it).
+    pub start: Duration,
+    /// Added to a stop's own grace period (Docker answers only once the
+    /// container is down).
+    pub stop_margin: Duration,
+    /// Container inspect.
+    pub inspect: Duration,
+    /// Container remove.
+    pub remove: Duration,
+    /// Listing managed containers (list and the inspects).
+    pub list: Duration,
+    /// Volume create or remove.
+    pub volume: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_secs(10),
+            image_inspect: Duration::from_secs(30),
+            pull: Duration::from_secs(2 * 3600),
+            create: Duration::from_secs(4 * 60),
+            start: Duration::from_secs(3 * 60),
+            stop_margin: Duration::from_secs(30),
+            inspect: Duration::from_secs(30),
+            remove: Duration::from_secs(5 * 60),
+            list: Duration::from_secs(60),
+            volume: Duration::from_secs(5 * 60),
+        }
+    }
+}
+
+/// The Docker Engine runtime.
+#[derive(Debug, Clone)]
+pub struct DockerRuntime {
+    docker: Docker,
+    timeouts: Timeouts,
+}
+
+impl DockerRuntime {
+    /// Connects to the engine `DOCKER_HOST` names (the local socket,
+    /// `unix:///var/run/docker.sock`, when unset) and negotiates the API
+    /// version, with the default [`Timeouts`].
+    pub async fn connect() -> Result<Self, RuntimeError> {
+        Self::connect_with(None, Timeouts::default()).await
+    }
+
+    /// Connects to `host` (`unix:///path` or `tcp://host:port`; `None`:
+    /// `DOCKER_HOST`, else the local socket) and negotiates the API version.
+    pub async fn connect_with(
+        host: Option<&str>,
+        timeouts: Timeouts,
+    ) -> Result<Self, RuntimeError> {
+        let docker = match host {
+            Some(h) => Docker::connect_with_host(h),
+            None => Docker::connect_with_defaults(),
+        }
+        .map_err(|e| RuntimeError::Unavailable(e.to_string()))?;
+        // Beyond every per-call deadline: ours are the ones that count.
+        let ceiling = [timeouts.pull, timeouts.create, timeouts.start, timeouts.remove]
+            .into_iter()
+            .max()
+            .unwrap_or_default()
+            + Duration::from_secs(3600);
+        let docker = docker.with_timeout(ceiling);
+        let docker = match tokio::time::timeout(timeouts.connect, docker.negotiate_version()).await
+        {
+            Ok(Ok(d)) => d,
+            Ok(Err(e)) => return Err(RuntimeError::Unavailable(e.to_string())),
+            Err(_) => {
+                return Err(RuntimeError::Timeout { operation: "connect", after: timeouts.connect })
+            }
+        };
+        Ok(Self { docker, timeouts })
+    }
+
+    /// The negotiated Engine API version, e.g. `1.41`.
+    pub fn api_version(&self) -> String {
+        self.docker.client_version().to_string()
+    }
+
+    /// The bollard client, for what the [`Runtime`] trait does not cover
+    /// (tests, diagnostics).
+    pub fn client(&self) -> &Docker {
+        &self.docker
+    }
+
+    async fn inspect(&self, id: &str, after: Duration) -> Result<ContainerInfo, RuntimeError> {
+        let response = timed("inspect container", after, async {
+            self.docker.inspect_container(id, None::<InspectContainerOptions>).await
+        })
+        .await?;
+        Ok(container_info(response))
+    }
+}
+
+/// Runs one Docker call under its deadline and maps its error.
+async fn timed<T>(
+    operation: &'static str,
+    after: Duration,
+    call: impl Future<Output = Result<T, DockerError>>,
+) -> Result<T, RuntimeError> {
+    match tokio::time::timeout(after, call).await {
+        Ok(result) => result.map_err(|e| map_error(operation, after, e)),
+        Err(_) => Err(RuntimeError::Timeout { operation, after }),
+    }
+}
+
+/// Docker's answer as a [`RuntimeError`]: 404 is `NotFound`, another status
+/// is `Refused` (with Docker's message), a transport failure `Unavailable`.
+fn map_error(operation: &'static str, after: Duration, e: DockerError) -> RuntimeError {
+    match e {
+        DockerError::DockerResponseServerError { status_code: 404, message } => {
+            RuntimeError::NotFound(message)
+        }
+        DockerError::DockerResponseServerError { message, .. } => RuntimeError::Refused(message),
+        DockerError::DockerStreamError { error } => RuntimeError::Refused(error),
+        DockerError::RequestTimeoutError => RuntimeError::Timeout { operation, after },
+        e @ (DockerError::IOError { .. }
+        | DockerError::HyperResponseError { .. }
+        | DockerError::HttpClientError { .. }
+        | DockerError::HyperLegacyError { .. }
+        | DockerError::SocketNotFoundError(_)) => RuntimeError::Unavailable(e.to_string()),
+        e => RuntimeError::Refused(format!("{operation}: {e}")),
+    }
+}
+
+/// `name` → `name:latest` when the reference carries neither tag nor digest
+/// (Docker would otherwise pull every tag of the repository).
+fn with_default_tag(image: &str) -> String {
+    let last = image.rsplit('/').next().unwrap_or(image);
+    if last.contains(':') || last.contains('@') {
+        image.to_owned()
+    } else {
+        format!("{image}:latest")
+    }
+}
+
+/// The registry a reference points at, as Docker's auth config names it.
+fn registry_of(image: &str) -> String {
+    match image.split_once('/') {
+        Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => {
+            first.to_owned()
+        }
+        _ => "https://index.docker.io/v1/".to_owned(),
+    }
+}
+
+#[async_trait]
+impl Runtime for DockerRuntime {
+    async fn image_present(&self, image: &str) -> Result<bool, RuntimeError> {
+        match timed("inspect image", self.timeouts.image_inspect, self.docker.inspect_image(image))
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(RuntimeError::NotFound(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn pull_image(
+        &self,
+        image: &str,
+        auth: Option<&RegistryAuth>,
+        progress: &(dyn Fn(PullProgress) + Send + Sync),
+    ) -> Result<(), RuntimeError> {
+        let reference = with_default_tag(image);
+        let options = CreateImageOptions { from_image: Some(reference), ..Default::default() };
+        let credentials = auth.map(|a| bollard::auth::DockerCredentials {
+            username: Some(a.username.clone()),
+            password: Some(a.password.clone()),
+            serveraddress: Some(registry_of(image)),
+            ..Default::default()
+        });
+        let pull = async {
+            let mut stream = self.docker.create_image(Some(options), None, credentials);
+            while let Some(item) = stream.next().await {
+                let info = item?;
+                if let Some(status) = info.status {
+                    let bytes = info.progress_detail.and_then(|p| match (p.current, p.total) {
+                        (Some(c), Some(t)) => {
+                            Some((u64::try_from(c).ok()?, u64::try_from(t).ok()?))
+                        }
+                        _ => None,
+                    });
+                    progress(PullProgress { layer: info.id.unwrap_or_default(), status, bytes });
+                }
+            }
+            Ok(())
+        };
+        timed("pull image", self.timeouts.pull, pull).await
+    }
+
+    async fn create_container(
+        &self,
+        name: &str,
+        mut config: ContainerCreateBody,
+    ) -> Result<String, RuntimeError> {
+        config
+            .labels
+            .get_or_insert_with(HashMap::new)
+            .insert(LABEL_MANAGED.to_owned(), "true".to_owned());
+        let options = CreateContainerOptions { name: Some(name.to_owned()), ..Default::default() };
+        let created = timed("create container", self.timeouts.create, async {
+            self.docker.create_container(Some(options), config).await
+        })
+        .await?;
+        Ok(created.id)
+    }
+
+    async fn start_container(&self, id: &str) -> Result<ContainerInfo, RuntimeError> {
+        let started = tokio::time::Instant::now();
+        timed("start container", self.timeouts.start, async {
+            self.docker.start_container(id, None).await
+        })
+        .await?;
+        let left = self.timeouts.start.saturating_sub(started.elapsed()).max(self.timeouts.inspect);
+        self.inspect(id, left).await
+    }
+
+    async fn stop_container(&self, id: &str, timeout: Duration) -> Result<(), RuntimeError> {
+        let secs = i32::try_from(timeout.as_secs()).unwrap_or(i32::MAX);
+        // `signal` is API 1.42+: leave it out, the container's stop signal
+        // (SIGTERM or the image's STOPSIGNAL) is what ECS sends.
+        let options = StopContainerOptions { t: Some(secs), signal: None };
+        timed("stop container", timeout + self.timeouts.stop_margin, async {
+            self.docker.stop_container(id, Some(options)).await
+        })
+        .await
+    }
+
+    async fn inspect_container(&self, id: &str) -> Result<ContainerInfo, RuntimeError> {
+        self.inspect(id, self.timeouts.inspect).await
+    }
+
+    async fn remove_container(&self, id: &str) -> Result<(), RuntimeError> {
+        let options = RemoveContainerOptions { v: true, force: true, link: false };
+        match timed("remove container", self.timeouts.remove, async {
+            self.docker.remove_container(id, Some(options)).await
+        })
+        .await
+        {
+            Ok(()) | Err(RuntimeError::NotFound(_)) => Ok(()),
+            // Docker is already removing it.
+            Err(RuntimeError::Refused(m)) if m.contains("already in progress") => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn list_managed(&self) -> Result<Vec<ContainerInfo>, RuntimeError> {
+        let list = async {
+            let filters = HashMap::from([("label".to_owned(), vec![LABEL_MANAGED.to_owned()])]);
+            let options =
+                ListContainersOptions { all: true, filters: Some(filters), ..Default::default() };
+            let summaries = self.docker.list_containers(Some(options)).await?;
+            let mut out = Vec::with_capacity(summaries.len());
+            for id in summaries.into_iter().filter_map(|s| s.id) {
+                match self.docker.inspect_container(&id, None::<InspectContainerOptions>).await {
+                    Ok(response) => out.push(container_info(response)),
+                    // Removed between the list and the inspect.
+                    Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(out)
+        };
+        timed("list containers", self.timeouts.list, list).await
+    }
+
+    async fn create_volume(&self, spec: VolumeSpec) -> Result<(), RuntimeError> {
+        let mut labels = spec.labels;
+        labels.insert(LABEL_MANAGED.to_owned(), "true".to_owned());
+        let request = VolumeCreateRequest {
+            name: Some(spec.name),
+            driver: Some(spec.driver.unwrap_or_else(|| "local".to_owned())),
+            driver_opts: Some(spec.driver_opts),
+            labels: Some(labels),
+            cluster_volume_spec: None,
+        };
+        timed("create volume", self.timeouts.volume, self.docker.create_volume(request))
+            .await
+            .map(|_| ())
+    }
+
+    async fn remove_volume(&self, name: &str) -> Result<(), RuntimeError> {
+        match timed("remove volume", self.timeouts.volume, async {
+            self.docker.remove_volume(name, None::<RemoveVolumeOptions>).await
+        })
+        .await
+        {
+            Ok(()) | Err(RuntimeError::NotFound(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn events(&self) -> BoxStream<'static, Result<RuntimeEvent, RuntimeError>> {
+        let filters = HashMap::from([
+            ("type".to_owned(), vec!["container".to_owned()]),
+            ("label".to_owned(), vec![LABEL_MANAGED.to_owned()]),
+            // Docker matches `health_status` against `health_status: <state>`.
+            (
+                "event".to_owned(),
+                vec!["start".to_owned(), "die".to_owned(), "health_status".to_owned()],
+            ),
+        ]);
+        // bollard sends the request only when the stream is first polled;
+        // `since` = now makes the stream start at this call whatever the
+        // caller does in between (Docker replays from its event buffer).
+        // It reads this host's clock: an engine elsewhere with a skewed
+        // clock could replay a little more or less.
+        let since = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| format!("{}.{:09}", d.as_secs(), d.subsec_nanos()))
+            .ok();
+        let options = EventsOptions { filters: Some(filters), since, until: None };
+        let docker = self.docker.clone();
+        let inspect_after = self.timeouts.inspect;
+        self.docker
+            .events(Some(options))
+            .then(move |message| {
+                let docker = docker.clone();
+                async move {
+                    match message {
+                        Ok(m) => runtime_event(&docker, m, inspect_after).await.map(Ok),
+                        Err(e) => Some(Err(map_error("container events", Duration::ZERO, e))),
+                    }
+                }
+            })
+            .filter_map(std::future::ready)
+            .boxed()
+    }
+}
+
+/// One Docker event as a [`RuntimeEvent`] (`None` for events Wharf ignores).
+/// `die` carries the exit code in its `exitCode` attribute but not whether
+/// the kernel killed the container for memory: an inspect tells that.
+async fn runtime_event(
+    docker: &Docker,
+    m: EventMessage,
+    inspect_after: Duration,
+) -> Option<RuntimeEvent> {
+    let action = m.action?;
+    let actor = m.actor?;
+    let id = actor.id?;
+    let attributes = actor.attributes.unwrap_or_default();
+    match action.as_str() {
+        "start" => Some(RuntimeEvent::Started { id }),
+        "die" => {
+            let mut exit_code = attributes.get("exitCode").and_then(|c| c.parse().ok());
+            let mut oom_killed = false;
+            let inspect = tokio::time::timeout(inspect_after, async {
+                docker.inspect_container(&id, None::<InspectContainerOptions>).await
+            });
+            if let Ok(Ok(response)) = inspect.await {
+                if let Some(state) = response.state {
+                    oom_killed = state.oom_killed.unwrap_or(false);
+                    exit_code = exit_code.or(state.exit_code.and_then(|c| i32::try_from(c).ok()));
+                }
+            }
+            Some(RuntimeEvent::Died { id, exit_code: exit_code.unwrap_or(-1), oom_killed })
+        }
+        other => {
+            let status = other.strip_prefix("health_status:")?.trim();
+            Some(RuntimeEvent::Health { id, health: health(status)? })
+        }
+    }
+}
+
+fn health(status: &str) -> Option<Health> {
+    match status {
+        "starting" => Some(Health::Starting),
+        "healthy" => Some(Health::Healthy),
+        "unhealthy" => Some(Health::Unhealthy),
+        _ => None,
+    }
+}
+
+/// What an inspect says, as a [`ContainerInfo`].
+fn container_info(r: ContainerInspectResponse) -> ContainerInfo {
+    let labels = r.config.and_then(|c| c.labels).unwrap_or_default();
+    let state = r.state.unwrap_or_default();
+    let started_at_ms = state.started_at.as_deref().and_then(rfc3339_ms);
+    let finished_at_ms = state.finished_at.as_deref().and_then(rfc3339_ms);
+    let container_state = if state.running.unwrap_or(false) {
+        ContainerState::Running
+    } else if started_at_ms.is_none() && finished_at_ms.is_none() {
+        ContainerState::Created
+    } else {
+        ContainerState::Exited {
+            exit_code: state.exit_code.and_then(|c| i32::try_from(c).ok()).unwrap_or(-1),
+            oom_killed: state.oom_killed.unwrap_or(false),
+        }
+    };
+    let health = state.health.and_then(|h| h.status).and_then(|s| self::health(s.as_ref()));
+    let mut ports = Vec::new();
+    let mut addresses = HashMap::new();
+    if let Some(settings) = r.network_settings {
+        for (key, bindings) in settings.ports.unwrap_or_default() {
+            let (port, protocol) = key.split_once('/').unwrap_or((key.as_str(), "tcp"));
+            let Ok(container_port) = port.parse::<u16>() else { continue };
+            for b in bindings.unwrap_or_default() {
+                let Some(host_port) = b.host_port.as_deref().and_then(|p| p.parse::<u16>().ok())
+                else {
+                    continue;
+                };
+                ports.push(PortBinding {
+                    container_port,
+                    host_port,
+                    host_ip: b.host_ip.unwrap_or_default(),
+                    protocol: protocol.to_owned(),
+                });
+            }
+        }
+        for (network, endpoint) in settings.networks.unwrap_or_default() {
+            if let Some(ip) = endpoint.ip_address.filter(|ip| !ip.is_empty()) {
+                addresses.insert(network, ip);
+            }
+        }
+    }
+    ports.sort_by(|a, b| {
+        (a.container_port, &a.protocol, &a.host_ip).cmp(&(
+            b.container_port,
+            &b.protocol,
+            &b.host_ip,
+        ))
+    });
+    ContainerInfo {
+        id: r.id.unwrap_or_default(),
+        labels,
+        state: container_state,
+        health,
+        ports,
+        addresses,
+        started_at_ms,
+        finished_at_ms,
+    }
+}
+
+/// Milliseconds since the epoch of an RFC 3339 time as Docker writes it
+/// (`2024-05-01T12:00:00.123456789Z`, or with an offset). Docker's zero time
+/// (year 1) is `None`.
+fn rfc3339_ms(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if year <= 1 {
+        return None;
+    }
+    let mut rest = &s[19..];
+    let mut millis = 0;
+    if let Some(fraction) = rest.strip_prefix('.') {
+        let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
+        let first3: String = fraction[..digits].chars().chain("000".chars()).take(3).collect();
+        millis = first3.parse::<i64>().ok()?;
+        rest = &fraction[digits..];
+    }
+    let offset_minutes = match rest {
+        "Z" | "z" => 0,
+        _ => {
+            let sign = match rest.as_bytes().first()? {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let h: i64 = rest.get(1..3)?.parse().ok()?;
+            let m: i64 = rest.get(4..6)?.parse().ok()?;
+            sign * (h * 60 + m)
+        }
+    };
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
+    Some(secs * 1000 + millis)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times() {
+        assert_eq!(rfc3339_ms("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(rfc3339_ms("2024-05-01T12:00:00.123456789Z"), Some(1_714_564_800_123));
+        assert_eq!(rfc3339_ms("2024-05-01T14:00:00.5+02:00"), Some(1_714_564_800_500));
+        assert_eq!(rfc3339_ms("0001-01-01T00:00:00Z"), None);
+        assert_eq!(rfc3339_ms(""), None);
+    }
+
+    #[test]
+    fn references() {
+        assert_eq!(with_default_tag("busybox"), "busybox:latest");
+        assert_eq!(with_default_tag("127.0.0.1:5000/a/b"), "127.0.0.1:5000/a/b:latest");
+        assert_eq!(with_default_tag("127.0.0.1:5000/a/b:1"), "127.0.0.1:5000/a/b:1");
+        assert_eq!(with_default_tag("a@sha256:00"), "a@sha256:00");
+        assert_eq!(registry_of("127.0.0.1:5000/a/b:1"), "127.0.0.1:5000");
+        assert_eq!(registry_of("library/busybox"), "https://index.docker.io/v1/");
+        assert_eq!(registry_of("busybox"), "https://index.docker.io/v1/");
+    }
+
+    #[test]
+    fn statuses() {
+        assert_eq!(health("healthy"), Some(Health::Healthy));
+        assert_eq!(health("none"), None);
+    }
+}

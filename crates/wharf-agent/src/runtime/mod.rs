@@ -1,0 +1,237 @@
+//! The runtime seam: what the agent needs from a container engine.
+//!
+//! [`Runtime`] is implemented by [`docker::DockerRuntime`] (Docker Engine
+//! through its API, with bollard) and by [`fake::FakeRuntime`] (in memory, for
+//! unit tests and scale simulation; never in an end-to-end test). Container
+//! configuration is Docker's own create body: Docker is the runtime, and a
+//! parallel copy of its configuration would buy nothing.
+//!
+//! Every call has its own timeout inside the implementation; a call that runs
+//! out answers [`RuntimeError::Timeout`], which the agent reports as
+//! `ContainerRuntimeTimeoutError`.
+
+pub mod docker;
+pub mod fake;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures_util::stream::BoxStream;
+
+pub use bollard::models::ContainerCreateBody;
+
+/// Label: the task's ARN (the ECS agent's own label name).
+pub const LABEL_TASK_ARN: &str = "com.amazonaws.ecs.task-arn";
+/// Label: the container's name in the task definition.
+pub const LABEL_CONTAINER_NAME: &str = "com.amazonaws.ecs.container-name";
+/// Label: the cluster, as the ECS agent writes it.
+pub const LABEL_CLUSTER: &str = "com.amazonaws.ecs.cluster";
+/// Label: the task definition family.
+pub const LABEL_FAMILY: &str = "com.amazonaws.ecs.task-definition-family";
+/// Label: the task definition revision.
+pub const LABEL_REVISION: &str = "com.amazonaws.ecs.task-definition-version";
+/// Label that marks everything Wharf created (containers, volumes, networks),
+/// so that adoption and cleanup never touch anything else.
+pub const LABEL_MANAGED: &str = "dev.wharf.managed";
+
+/// Why a runtime call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The image, container, volume or network does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The call did not finish within its timeout.
+    #[error("{operation} timed out after {after:?}")]
+    Timeout {
+        /// The call, e.g. `create container`.
+        operation: &'static str,
+        /// How long it was given.
+        after: Duration,
+    },
+    /// The engine refused the request (its message, as Docker wrote it).
+    #[error("{0}")]
+    Refused(String),
+    /// The engine could not be reached.
+    #[error("cannot reach the container engine: {0}")]
+    Unavailable(String),
+}
+
+/// Credentials for a private registry (`repositoryCredentials`, resolved).
+#[derive(Clone, PartialEq, Eq)]
+pub struct RegistryAuth {
+    /// User name.
+    pub username: String,
+    /// Password or token. Never printed.
+    pub password: String,
+}
+
+impl std::fmt::Debug for RegistryAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryAuth").field("username", &self.username).finish_non_exhaustive()
+    }
+}
+
+/// Progress of an image pull, for people watching (`wharf run`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullProgress {
+    /// The layer, as Docker names it.
+    pub layer: String,
+    /// Docker's status line for the layer (`Downloading`, `Pull complete`, ...).
+    pub status: String,
+    /// Bytes done and in total, when Docker says.
+    pub bytes: Option<(u64, u64)>,
+}
+
+/// Where a container stands, from an inspect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContainerState {
+    /// Created, never started.
+    Created,
+    /// Running (or paused, or restarting).
+    Running,
+    /// Exited.
+    Exited {
+        /// `State.ExitCode`.
+        exit_code: i32,
+        /// `State.OOMKilled`.
+        oom_killed: bool,
+    },
+}
+
+/// Docker's health check state for a container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    /// `starting`.
+    Starting,
+    /// `healthy`.
+    Healthy,
+    /// `unhealthy`.
+    Unhealthy,
+}
+
+/// One published port, as Docker reports it after the start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortBinding {
+    /// The port inside the container.
+    pub container_port: u16,
+    /// The port on the host.
+    pub host_port: u16,
+    /// The host address bound (`0.0.0.0`, `::`).
+    pub host_ip: String,
+    /// `tcp` or `udp`.
+    pub protocol: String,
+}
+
+/// A container as the engine sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerInfo {
+    /// The Docker container ID.
+    pub id: String,
+    /// Its labels.
+    pub labels: HashMap<String, String>,
+    /// Where it stands.
+    pub state: ContainerState,
+    /// Its health check state, if it has a health check.
+    pub health: Option<Health>,
+    /// Published ports.
+    pub ports: Vec<PortBinding>,
+    /// Its address on each network it is attached to, by network name.
+    pub addresses: HashMap<String, String>,
+    /// `State.StartedAt`, ms since the epoch, if it ever started.
+    pub started_at_ms: Option<i64>,
+    /// `State.FinishedAt`, ms since the epoch, if it ever finished.
+    pub finished_at_ms: Option<i64>,
+}
+
+/// Something that happened to a container, from the engine's event stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuntimeEvent {
+    /// The container started.
+    Started {
+        /// The Docker container ID.
+        id: String,
+    },
+    /// The container exited (Docker's `die`).
+    Died {
+        /// The Docker container ID.
+        id: String,
+        /// Its exit code.
+        exit_code: i32,
+        /// Whether the kernel killed it for memory (from an inspect, as `die`
+        /// does not say).
+        oom_killed: bool,
+    },
+    /// Its health check state changed.
+    Health {
+        /// The Docker container ID.
+        id: String,
+        /// The new state.
+        health: Health,
+    },
+}
+
+/// A Docker volume to create.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VolumeSpec {
+    /// The volume's name.
+    pub name: String,
+    /// The driver (`local` when `None`).
+    pub driver: Option<String>,
+    /// Driver options.
+    pub driver_opts: HashMap<String, String>,
+    /// Labels; [`LABEL_MANAGED`] is added by the runtime.
+    pub labels: HashMap<String, String>,
+}
+
+/// The container engine, as the agent uses it.
+#[async_trait]
+pub trait Runtime: Send + Sync + std::fmt::Debug + 'static {
+    /// Whether the image is present locally.
+    async fn image_present(&self, image: &str) -> Result<bool, RuntimeError>;
+
+    /// Pulls the image, reporting progress as it goes.
+    async fn pull_image(
+        &self,
+        image: &str,
+        auth: Option<&RegistryAuth>,
+        progress: &(dyn Fn(PullProgress) + Send + Sync),
+    ) -> Result<(), RuntimeError>;
+
+    /// Creates a container named `name` (Docker's name, which must be unique)
+    /// and returns its ID. [`LABEL_MANAGED`] is added to its labels.
+    async fn create_container(
+        &self,
+        name: &str,
+        config: ContainerCreateBody,
+    ) -> Result<String, RuntimeError>;
+
+    /// Starts a created container and returns how it looks once started
+    /// (ports, addresses).
+    async fn start_container(&self, id: &str) -> Result<ContainerInfo, RuntimeError>;
+
+    /// Stops a running container: its stop signal, then SIGKILL after
+    /// `timeout`. Stopping a container that is not running is not an error.
+    async fn stop_container(&self, id: &str, timeout: Duration) -> Result<(), RuntimeError>;
+
+    /// Inspects one container.
+    async fn inspect_container(&self, id: &str) -> Result<ContainerInfo, RuntimeError>;
+
+    /// Removes a container (and its anonymous volumes). Removing one that is
+    /// gone is not an error.
+    async fn remove_container(&self, id: &str) -> Result<(), RuntimeError>;
+
+    /// Every container carrying [`LABEL_MANAGED`], running or not.
+    async fn list_managed(&self) -> Result<Vec<ContainerInfo>, RuntimeError>;
+
+    /// Creates a volume; an existing one of the same name is kept.
+    async fn create_volume(&self, spec: VolumeSpec) -> Result<(), RuntimeError>;
+
+    /// Removes a volume; one that is gone is not an error.
+    async fn remove_volume(&self, name: &str) -> Result<(), RuntimeError>;
+
+    /// The engine's container events for managed containers, from now on.
+    /// The stream ends if the engine goes away; the caller subscribes again
+    /// and reconciles with [`Runtime::list_managed`].
+    fn events(&self) -> BoxStream<'static, Result<RuntimeEvent, RuntimeError>>;
+}
