@@ -30,14 +30,24 @@
 //! and forwards [`TaskReport`]s and [`ContainerReport`]s.
 #![warn(missing_docs)]
 
+pub mod agent;
 mod container;
 mod dependencies;
+mod driver;
 mod event;
+pub mod host;
+pub mod link;
 mod machine;
+pub mod overrides;
+pub mod provision;
 mod report;
+pub mod runtime;
+pub mod spec;
 pub mod status;
 pub mod stop;
+pub mod wire;
 
+pub use agent::{Agent, AgentConfig, AgentError};
 pub use container::DEFAULT_STOP_TIMEOUT;
 pub use event::{Action, Event};
 pub use machine::{DefinitionError, TaskMachine};

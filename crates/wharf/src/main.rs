@@ -5,6 +5,7 @@
 //! logging and hands over.
 
 mod commands;
+mod embedded_link;
 
 /// mimalloc: the API's request path allocates many small, short-lived
 /// buffers across threads, which glibc's allocator serves measurably slower.

@@ -8,7 +8,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
+use wharf_agent::runtime::docker::DockerRuntime;
+use wharf_agent::{Agent, AgentConfig};
 use wharf_api::AppState;
+
+use crate::embedded_link::EmbeddedLink;
 use wharf_model::clock::SystemClock;
 use wharf_store::SqliteStore;
 
@@ -27,6 +31,29 @@ pub struct ServerArgs {
     /// Serve `POST /_wharf/reset`, which wipes all state (for test suites).
     #[arg(long)]
     allow_reset: bool,
+    /// Do not run the embedded agent: this server only places tasks, for
+    /// agents elsewhere to run.
+    #[arg(long, env = "WHARF_NO_AGENT")]
+    no_agent: bool,
+    #[command(flatten)]
+    agent: AgentArgs,
+}
+
+/// Options of the agent embedded in `wharf server` (and of `wharf agent`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct AgentArgs {
+    /// The cluster this host joins (created if missing), as `ECS_CLUSTER`.
+    #[arg(long, env = "WHARF_CLUSTER", default_value = "default")]
+    pub cluster: String,
+    /// The region the agent's tasks live in.
+    #[arg(long, env = "WHARF_REGION", default_value = "us-east-1")]
+    pub region: String,
+    /// MiB of memory not offered to tasks, as `ECS_RESERVED_MEMORY`.
+    #[arg(long, env = "WHARF_RESERVED_MEMORY", default_value_t = 256)]
+    pub reserved_memory: i64,
+    /// Pull images even when present (`ECS_IMAGE_PULL_BEHAVIOR=always`).
+    #[arg(long, env = "WHARF_ALWAYS_PULL")]
+    pub always_pull: bool,
 }
 
 /// The default data directory: `$XDG_DATA_HOME/wharf`, else `~/.local/share/wharf`.
@@ -63,20 +90,63 @@ pub fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(args.listen, state))?;
+    let agent = (!args.no_agent).then(|| (args.agent.clone(), data_dir.clone()));
+    runtime.block_on(serve(args.listen, state, agent))?;
     drop(lock);
     Ok(ExitCode::SUCCESS)
 }
 
-async fn serve(listen: SocketAddr, state: AppState) -> anyhow::Result<()> {
+async fn serve(
+    listen: SocketAddr,
+    state: AppState,
+    agent: Option<(AgentArgs, PathBuf)>,
+) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     tracing::info!(account = %state.account_id, reset = state.allow_reset, "listening on {addr}");
+    let (stop_agent, agent_stopped) = tokio::sync::watch::channel(false);
+    let agent_task = agent.map(|(args, dir)| {
+        let link = EmbeddedLink::new(state.clone(), args.region.clone());
+        let mut stopped = agent_stopped.clone();
+        tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            };
+            if let Err(e) = run_agent(args, Arc::new(link), Some(dir), shutdown).await {
+                tracing::error!(
+                    "the embedded agent stopped: {e:#}; tasks will not run on this host"
+                );
+            }
+        })
+    });
     let app = wharf_api::router(state);
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    let _ = stop_agent.send(true);
+    if let Some(task) = agent_task {
+        let _ = task.await;
+    }
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// Connects to Docker and runs an agent until `shutdown`.
+pub async fn run_agent(
+    args: AgentArgs,
+    link: Arc<dyn wharf_agent::link::ServerLink>,
+    state_dir: Option<PathBuf>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let runtime = DockerRuntime::connect().await.context("cannot reach Docker Engine")?;
+    let config = AgentConfig {
+        cluster: args.cluster,
+        reserved_memory_mib: args.reserved_memory,
+        always_pull: args.always_pull,
+        state_dir,
+    };
+    let agent = Agent::new(Arc::new(runtime), link, Arc::new(SystemClock), config);
+    agent.run(shutdown).await?;
     Ok(())
 }
 

@@ -1,0 +1,257 @@
+//! The agent: registers this host, takes the tasks placed on it, gives each
+//! its own driver, and routes Docker's events to them.
+//!
+//! Nothing here waits by sleeping: assignments arrive through the link's
+//! watch, container changes through Docker's event stream, and each driver
+//! wakes only for its own events and deadlines. An idle agent does nothing.
+//!
+//! After a restart the agent registers as the same container instance (its
+//! ARN is kept in its state directory), lists the containers it labelled,
+//! and hands each task's containers to its new driver, which adopts them
+//! instead of creating them again: nothing is started twice, and a container
+//! that exited while the agent was away is reported with its exit code.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+use wharf_model::agent::Assignment;
+use wharf_model::clock::Clock;
+use wharf_model::ecs::shapes::HealthStatus;
+
+use crate::driver::{requested_stop, Route, Routes, Shared, TaskDriver};
+use crate::event::Event;
+use crate::host::{self, HostResources};
+use crate::link::{LinkError, ServerLink};
+use crate::runtime::{
+    ContainerInfo, Health, Runtime, RuntimeError, RuntimeEvent, LABEL_CONTAINER_NAME,
+    LABEL_TASK_ARN,
+};
+
+/// How the agent is set up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentConfig {
+    /// The cluster to join (`ECS_CLUSTER`), created if missing.
+    pub cluster: String,
+    /// MiB of memory not offered to tasks (`ECS_RESERVED_MEMORY`).
+    pub reserved_memory_mib: i64,
+    /// Pull images even when present (`ECS_IMAGE_PULL_BEHAVIOR=always`).
+    pub always_pull: bool,
+    /// Where the agent keeps its container instance ARN across restarts.
+    pub state_dir: Option<PathBuf>,
+}
+
+/// Why the agent stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// Registration failed for good.
+    #[error("could not register this host: {0}")]
+    Register(LinkError),
+    /// Docker could not be asked what runs.
+    #[error("could not list this host's containers: {0}")]
+    Runtime(RuntimeError),
+}
+
+/// The agent.
+#[derive(Debug)]
+pub struct Agent {
+    shared: Shared,
+    config: AgentConfig,
+}
+
+/// A running task's handle.
+#[derive(Debug)]
+struct Running {
+    inbox: mpsc::UnboundedSender<Event>,
+    desired_stopped: bool,
+}
+
+const INSTANCE_FILE: &str = "agent-instance-arn";
+
+impl Agent {
+    /// An agent on this runtime, talking to the server through `link`.
+    pub fn new(
+        runtime: Arc<dyn Runtime>,
+        link: Arc<dyn ServerLink>,
+        clock: Arc<dyn Clock>,
+        config: AgentConfig,
+    ) -> Self {
+        let shared = Shared {
+            runtime,
+            link,
+            clock,
+            routes: Routes::default(),
+            always_pull: config.always_pull,
+        };
+        Self { shared, config }
+    }
+
+    /// Registers this host and returns its container instance ARN, reusing
+    /// the one from a previous run.
+    pub async fn register(&self) -> Result<String, AgentError> {
+        let previous = self.config.state_dir.as_ref().and_then(|d| {
+            std::fs::read_to_string(d.join(INSTANCE_FILE)).ok().map(|s| s.trim().to_owned())
+        });
+        let resources = HostResources::detect(self.config.reserved_memory_mib);
+        let request = host::registration(&self.config.cluster, &resources, None, previous);
+        let mut backoff = Duration::from_millis(100);
+        let instance = loop {
+            match self.shared.link.register(request.clone()).await {
+                Ok(i) => break i,
+                Err(LinkError::Unavailable(e)) => {
+                    tracing::warn!(error = %e, "registration failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+                Err(e) => return Err(AgentError::Register(e)),
+            }
+        };
+        let arn = instance.container_instance_arn.unwrap_or_default();
+        if let Some(dir) = &self.config.state_dir {
+            if let Err(e) = std::fs::write(dir.join(INSTANCE_FILE), &arn) {
+                tracing::warn!(error = %e, "could not keep the container instance ARN");
+            }
+        }
+        tracing::info!(instance = %arn, cluster = %self.config.cluster, "registered");
+        Ok(arn)
+    }
+
+    /// Runs until `shutdown` completes. Running containers are left running
+    /// for the next agent to adopt.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), AgentError> {
+        let instance_arn = self.register().await?;
+        let mut adoptable = self.adoptable().await?;
+        let mut events = self.shared.runtime.events();
+        let mut watch = self.watch(&instance_arn).await;
+        let mut tasks: HashMap<String, Running> = HashMap::new();
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<String>();
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => break,
+                assignment = watch.recv() => match assignment {
+                    Some(a) => self.assign(a, &mut tasks, &mut adoptable, &done_tx),
+                    None => {
+                        tracing::warn!("the assignment watch ended; watching again");
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        watch = self.watch(&instance_arn).await;
+                    }
+                },
+                event = events.next() => match event {
+                    Some(Ok(e)) => self.route(e),
+                    Some(Err(e)) => tracing::warn!(error = %e, "Docker event stream error"),
+                    None => {
+                        tracing::warn!("the Docker event stream ended; subscribing again");
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        events = self.shared.runtime.events();
+                    }
+                },
+                Some(arn) = done_rx.recv() => {
+                    tasks.remove(&arn);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Watches the instance's assignments, retrying until the server answers.
+    async fn watch(&self, instance_arn: &str) -> mpsc::Receiver<Assignment> {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match self.shared.link.watch(&self.config.cluster, instance_arn).await {
+                Ok(rx) => return rx,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not watch assignments; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+
+    /// Containers Wharf labelled, grouped by task ARN and container name.
+    async fn adoptable(
+        &self,
+    ) -> Result<HashMap<String, HashMap<String, ContainerInfo>>, AgentError> {
+        let listed = self.shared.runtime.list_managed().await.map_err(AgentError::Runtime)?;
+        let mut by_task: HashMap<String, HashMap<String, ContainerInfo>> = HashMap::new();
+        for info in listed {
+            let (Some(task), Some(name)) =
+                (info.labels.get(LABEL_TASK_ARN), info.labels.get(LABEL_CONTAINER_NAME))
+            else {
+                continue;
+            };
+            by_task.entry(task.clone()).or_default().insert(name.clone(), info.clone());
+        }
+        Ok(by_task)
+    }
+
+    /// Takes in an assignment: a new task gets a driver; a task the server
+    /// now wants stopped is told so.
+    fn assign(
+        &self,
+        a: Assignment,
+        tasks: &mut HashMap<String, Running>,
+        adoptable: &mut HashMap<String, HashMap<String, ContainerInfo>>,
+        done: &mpsc::UnboundedSender<String>,
+    ) {
+        let arn = a.task.task_arn.clone().unwrap_or_default();
+        let wants_stop = a.task.desired_status.as_deref() == Some("STOPPED");
+        if let Some(running) = tasks.get_mut(&arn) {
+            if wants_stop && !running.desired_stopped {
+                running.desired_stopped = true;
+                let _ =
+                    running.inbox.send(Event::StopRequested { reason: requested_stop(&a.task) });
+            }
+            return;
+        }
+        if a.task.last_status.as_deref() == Some("STOPPED") {
+            return;
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        let adopted = adoptable.remove(&arn).unwrap_or_default();
+        let driver = match TaskDriver::new(self.shared.clone(), a, tx.clone(), adopted) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::error!(task = %arn, error = %e, "a task's definition cannot run");
+                return;
+            }
+        };
+        tasks.insert(arn.clone(), Running { inbox: tx, desired_stopped: wants_stop });
+        let done = done.clone();
+        tokio::spawn(async move {
+            driver.run(rx).await;
+            let _ = done.send(arn);
+        });
+    }
+
+    /// Sends a Docker event to the driver of the container's task.
+    fn route(&self, event: RuntimeEvent) {
+        let id = match &event {
+            RuntimeEvent::Started { .. } => return,
+            RuntimeEvent::Died { id, .. } | RuntimeEvent::Health { id, .. } => id.clone(),
+        };
+        let route: Option<Route> = self.shared.routes.lock().ok().and_then(|r| r.get(&id).cloned());
+        let Some(route) = route else { return };
+        let container = route.container;
+        let event = match event {
+            RuntimeEvent::Died { exit_code, oom_killed, .. } => {
+                Event::Exited { container, exit_code, oom_killed }
+            }
+            RuntimeEvent::Health { health, .. } => Event::Health {
+                container,
+                status: match health {
+                    Health::Healthy => HealthStatus::Healthy,
+                    Health::Unhealthy => HealthStatus::Unhealthy,
+                    Health::Starting => HealthStatus::Unknown,
+                },
+            },
+            RuntimeEvent::Started { .. } => return,
+        };
+        let _ = route.inbox.send(event);
+    }
+}

@@ -1,0 +1,487 @@
+//! One ECS task on this host: the owner of its [`TaskMachine`].
+//!
+//! The driver feeds the machine three kinds of input: events the agent
+//! routes to it (the server wants the task stopped, Docker says a container
+//! died or changed health), the answers of the runtime calls it started, and
+//! the deadline the machine asked to be woken at. Each action the machine
+//! returns becomes one runtime call, run concurrently with the others; the
+//! driver itself never waits on Docker, so a stop request is seen at once
+//! even while an image pulls. Reports go out in order through one reporter.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use tokio::sync::mpsc;
+use wharf_model::agent::Assignment;
+use wharf_model::clock::Clock;
+use wharf_model::ecs::shapes::{
+    ContainerDefinition, DesiredStatus, NetworkBinding, Task, TaskStopCode, TransportProtocol,
+};
+
+use crate::event::{Action, Event};
+use crate::link::{LinkError, ServerLink};
+use crate::machine::TaskMachine;
+use crate::provision::{self, Provisioned};
+use crate::runtime::{ContainerInfo, ContainerState, Runtime, RuntimeError};
+use crate::spec::{self, NetworkAttachment, TaskContext};
+use crate::stop::{NamedError, StopReason};
+use crate::{overrides, wire};
+
+/// Where Docker events for a container go: its task's driver, and its name
+/// in the task definition.
+#[derive(Debug, Clone)]
+pub(crate) struct Route {
+    /// The driver's inbox.
+    pub(crate) inbox: mpsc::UnboundedSender<Event>,
+    /// The container's name in the task definition.
+    pub(crate) container: String,
+}
+
+/// Docker container ID → route, shared by the agent and its drivers.
+pub(crate) type Routes = Arc<Mutex<HashMap<String, Route>>>;
+
+/// What every driver shares.
+#[derive(Debug, Clone)]
+pub(crate) struct Shared {
+    pub(crate) runtime: Arc<dyn Runtime>,
+    pub(crate) link: Arc<dyn ServerLink>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) routes: Routes,
+    /// Whether a present image is pulled again (`ECS_IMAGE_PULL_BEHAVIOR=always`).
+    pub(crate) always_pull: bool,
+}
+
+/// The answer of one runtime call.
+enum Outcome {
+    Provisioned(Result<Provisioned, NamedError>),
+    Pulled(String, Result<(), NamedError>),
+    Created(String, Result<String, NamedError>),
+    Started(String, Result<ContainerInfo, NamedError>),
+    /// A stop finished; `Some` when the container turned out to be gone
+    /// already, so no Docker event will say it exited.
+    Stopped(String, Option<(i32, bool)>),
+    CleanedUp,
+}
+
+type Call = Pin<Box<dyn Future<Output = Outcome> + Send>>;
+
+/// The stop the server asked for, in the machine's terms.
+pub(crate) fn requested_stop(task: &Task) -> StopReason {
+    let code = task.stop_code.clone().unwrap_or(TaskStopCode::UserInitiated);
+    match &task.stopped_reason {
+        Some(message) => StopReason::new(code, message.clone()),
+        None if code == TaskStopCode::UserInitiated => StopReason::user(None),
+        None => StopReason::new(code, ""),
+    }
+}
+
+/// One task's driver.
+pub(crate) struct TaskDriver {
+    shared: Shared,
+    assignment: Assignment,
+    task_arn: String,
+    task_id: String,
+    /// Container definitions with RunTask's overrides applied.
+    definitions: Vec<ContainerDefinition>,
+    machine: TaskMachine,
+    docker_names: HashMap<String, String>,
+    docker_ids: HashMap<String, String>,
+    provisioned: Option<Provisioned>,
+    reports: mpsc::UnboundedSender<Task>,
+    /// A sender to this driver's own inbox, for routes.
+    inbox: mpsc::UnboundedSender<Event>,
+    /// Containers of this task found on the host after a restart, by name:
+    /// adopted instead of created again.
+    adopted: HashMap<String, ContainerInfo>,
+}
+
+impl std::fmt::Debug for TaskDriver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskDriver").field("task_arn", &self.task_arn).finish_non_exhaustive()
+    }
+}
+
+impl TaskDriver {
+    /// A driver for a newly assigned task whose events arrive on the
+    /// receiver of `inbox`; or why the machine refuses its definition.
+    pub(crate) fn new(
+        shared: Shared,
+        assignment: Assignment,
+        inbox: mpsc::UnboundedSender<Event>,
+        adopted: HashMap<String, ContainerInfo>,
+    ) -> Result<Self, String> {
+        let task_arn = assignment.task.task_arn.clone().unwrap_or_default();
+        let task_id = task_arn.rsplit('/').next().unwrap_or_default().to_owned();
+        let defs = assignment.definition.container_definitions.clone().unwrap_or_default();
+        let definitions: Vec<ContainerDefinition> = defs
+            .into_iter()
+            .map(|d| {
+                let name = d.name.clone().unwrap_or_default();
+                let o = overrides::for_container(assignment.task.overrides.as_ref(), &name);
+                overrides::apply(d, o)
+            })
+            .collect();
+        let desired = if assignment.task.desired_status.as_deref() == Some("STOPPED") {
+            DesiredStatus::Stopped
+        } else {
+            DesiredStatus::Running
+        };
+        let machine = TaskMachine::new(&definitions, desired).map_err(|e| e.to_string())?;
+        let family = assignment.definition.family.clone().unwrap_or_default();
+        let revision = assignment.definition.revision.unwrap_or(0);
+        let docker_names = definitions
+            .iter()
+            .filter_map(|d| d.name.clone())
+            .map(|n| {
+                let docker = spec::docker_name(&family, revision, &n, &task_id);
+                (n, docker)
+            })
+            .collect();
+        let reports = spawn_reporter(shared.link.clone(), assignment.cluster.clone());
+        Ok(Self {
+            shared,
+            assignment,
+            task_arn,
+            task_id,
+            definitions,
+            machine,
+            docker_names,
+            docker_ids: HashMap::new(),
+            provisioned: None,
+            reports,
+            inbox,
+            adopted,
+        })
+    }
+
+    /// Runs the task to `STOPPED`, taking events from `inbox`.
+    pub(crate) async fn run(mut self, mut inbox: mpsc::UnboundedReceiver<Event>) {
+        let mut calls: FuturesUnordered<Call> = FuturesUnordered::new();
+        let first = if self.assignment.task.desired_status.as_deref() == Some("STOPPED") {
+            Event::StopRequested { reason: requested_stop(&self.assignment.task) }
+        } else {
+            Event::Start
+        };
+        self.step(first, &mut calls);
+        loop {
+            if self.machine.status().is_terminal() && calls.is_empty() {
+                break;
+            }
+            let deadline = self.machine.next_deadline().map(|at| {
+                let wait = at.saturating_sub(self.shared.clock.now_millis()).max(0);
+                tokio::time::Instant::now() + Duration::from_millis(wait as u64)
+            });
+            let sleep = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                event = inbox.recv() => match event {
+                    Some(event) => self.step(event, &mut calls),
+                    // The agent is shutting down: leave the containers as
+                    // they are, to be adopted by the next agent.
+                    None => return,
+                },
+                Some(outcome) = calls.next(), if !calls.is_empty() => {
+                    for event in self.absorb(outcome) {
+                        self.step(event, &mut calls);
+                    }
+                }
+                () = sleep => self.step(Event::Tick, &mut calls),
+            }
+        }
+        if let Ok(mut routes) = self.shared.routes.lock() {
+            routes.retain(|_, r| !r.inbox.same_channel(&self.inbox));
+        }
+    }
+
+    /// Feeds one event to the machine and starts what it asks for.
+    fn step(&mut self, event: Event, calls: &mut FuturesUnordered<Call>) {
+        let now = self.shared.clock.now_millis();
+        let actions = self.machine.handle(event, now);
+        let mut change: Option<Task> = None;
+        for action in actions {
+            match action {
+                Action::ReportTask(report) => {
+                    let t = wire::task_change(&self.task_arn, &report);
+                    let containers = change.take().and_then(|c| c.containers);
+                    change = Some(Task { containers, ..t });
+                }
+                Action::ReportContainer(report) => {
+                    let c = wire::container_change(&report);
+                    let t = change.get_or_insert_with(|| Task {
+                        task_arn: Some(self.task_arn.clone()),
+                        ..Task::default()
+                    });
+                    t.containers.get_or_insert_with(Vec::new).push(c);
+                }
+                other => {
+                    if let Some(call) = self.call(other) {
+                        calls.push(call);
+                    }
+                }
+            }
+        }
+        if let Some(change) = change {
+            let _ = self.reports.send(change);
+        }
+    }
+
+    /// Takes in a runtime call's answer; the events it means for the machine.
+    fn absorb(&mut self, outcome: Outcome) -> Vec<Event> {
+        vec![match outcome {
+            Outcome::Provisioned(Ok(p)) => {
+                self.provisioned = Some(p);
+                Event::Provisioned
+            }
+            Outcome::Provisioned(Err(error)) => Event::ProvisionFailed { error },
+            Outcome::Pulled(container, Ok(())) => Event::ImagePulled { container },
+            Outcome::Pulled(container, Err(error)) => Event::PullFailed { container, error },
+            Outcome::Created(container, Ok(id)) => {
+                self.route(&id, &container);
+                self.docker_ids.insert(container.clone(), id.clone());
+                Event::Created { container, runtime_id: id }
+            }
+            Outcome::Created(container, Err(error)) => Event::CreateFailed { container, error },
+            Outcome::Started(container, Ok(info)) => {
+                let started = Event::Started {
+                    container: container.clone(),
+                    network_bindings: bindings(&info),
+                };
+                // An adopted container that exited while no agent watched.
+                if let ContainerState::Exited { exit_code, oom_killed } = info.state {
+                    return vec![started, Event::Exited { container, exit_code, oom_killed }];
+                }
+                started
+            }
+            Outcome::Started(container, Err(error)) => Event::StartFailed { container, error },
+            Outcome::Stopped(container, Some((exit_code, oom_killed))) => {
+                Event::Exited { container, exit_code, oom_killed }
+            }
+            Outcome::Stopped(_, None) => return vec![],
+            Outcome::CleanedUp => Event::CleanedUp,
+        }]
+    }
+
+    /// Sends Docker's events for container `id` to this driver.
+    fn route(&self, id: &str, container: &str) {
+        if let Ok(mut routes) = self.shared.routes.lock() {
+            routes.insert(
+                id.to_owned(),
+                Route { inbox: self.inbox.clone(), container: container.to_owned() },
+            );
+        }
+    }
+
+    /// The runtime call for an action.
+    fn call(&self, action: Action) -> Option<Call> {
+        let runtime = self.shared.runtime.clone();
+        match action {
+            Action::Provision => {
+                let link = self.shared.link.clone();
+                let (assignment, definitions, task_id) =
+                    (self.assignment.clone(), self.definitions.clone(), self.task_id.clone());
+                Some(Box::pin(async move {
+                    let r = provision::provision(
+                        &*runtime,
+                        &*link,
+                        &assignment,
+                        &definitions,
+                        &task_id,
+                    )
+                    .await;
+                    Outcome::Provisioned(r)
+                }))
+            }
+            Action::Pull { container } if self.adopted.contains_key(&container) => {
+                Some(Box::pin(async move { Outcome::Pulled(container, Ok(())) }))
+            }
+            Action::Create { container } if self.adopted.contains_key(&container) => {
+                let id = self.adopted[&container].id.clone();
+                Some(Box::pin(async move { Outcome::Created(container, Ok(id)) }))
+            }
+            Action::StartContainer { container }
+                if self
+                    .adopted
+                    .get(&container)
+                    .is_some_and(|i| i.state != ContainerState::Created) =>
+            {
+                let id = self.adopted[&container].id.clone();
+                Some(Box::pin(async move {
+                    // Inspect again: it may have exited since it was listed.
+                    let r = runtime
+                        .inspect_container(&id)
+                        .await
+                        .map_err(|e| NamedError::CannotStartContainer(e.to_string()));
+                    Outcome::Started(container, r)
+                }))
+            }
+            Action::Pull { container } => {
+                let def = self.definition(&container)?.clone();
+                let (link, always) = (self.shared.link.clone(), self.shared.always_pull);
+                Some(Box::pin(async move {
+                    let r = pull(&*runtime, &*link, &def, always).await;
+                    Outcome::Pulled(container, r)
+                }))
+            }
+            Action::Create { container } => {
+                let def = self.definition(&container)?.clone();
+                let name = self.docker_names.get(&container).cloned().unwrap_or_default();
+                let config = self.config(&def);
+                Some(Box::pin(async move {
+                    let r = match config {
+                        Ok(config) => runtime
+                            .create_container(&name, config)
+                            .await
+                            .map_err(|e| NamedError::CannotCreateContainer(e.to_string())),
+                        Err(e) => Err(NamedError::CannotCreateContainer(e)),
+                    };
+                    Outcome::Created(container, r)
+                }))
+            }
+            Action::StartContainer { container } => {
+                let id = self.docker_ids.get(&container).cloned().unwrap_or_default();
+                Some(Box::pin(async move {
+                    let r = runtime.start_container(&id).await.map_err(|e| match e {
+                        RuntimeError::Timeout { .. } => NamedError::ContainerRuntimeTimeout(
+                            format!("Could not transition to started; {e}"),
+                        ),
+                        other => NamedError::CannotStartContainer(other.to_string()),
+                    });
+                    Outcome::Started(container, r)
+                }))
+            }
+            Action::StopContainer { container, timeout } => {
+                let id = self.docker_ids.get(&container).cloned();
+                Some(Box::pin(async move {
+                    let Some(id) = id else {
+                        return Outcome::Stopped(container, Some((137, false)));
+                    };
+                    match runtime.stop_container(&id, timeout).await {
+                        Ok(()) => Outcome::Stopped(container, None),
+                        Err(RuntimeError::NotFound(_)) => {
+                            Outcome::Stopped(container, Some((137, false)))
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, container, "stopping a container failed");
+                            // Docker's die event, or adoption after a restart,
+                            // still tells how it ended.
+                            Outcome::Stopped(container, None)
+                        }
+                    }
+                }))
+            }
+            Action::Cleanup => Some(Box::pin(async move { Outcome::CleanedUp })),
+            Action::ReportContainer(_) | Action::ReportTask(_) => None,
+        }
+    }
+
+    fn definition(&self, name: &str) -> Option<&ContainerDefinition> {
+        self.definitions.iter().find(|d| d.name.as_deref() == Some(name))
+    }
+
+    /// Docker's create body for a container.
+    fn config(
+        &self,
+        def: &ContainerDefinition,
+    ) -> Result<crate::runtime::ContainerCreateBody, String> {
+        let empty = Provisioned::default();
+        let p = self.provisioned.as_ref().unwrap_or(&empty);
+        let name = def.name.clone().unwrap_or_default();
+        let extra_env = p.env.get(&name).cloned().unwrap_or_default();
+        let network = match self.assignment.definition.network_mode.as_ref().map(|m| m.as_str()) {
+            Some("host") => NetworkAttachment::Host,
+            Some("none") => NetworkAttachment::None,
+            _ => NetworkAttachment::Bridge,
+        };
+        let ctx = TaskContext {
+            task_arn: &self.task_arn,
+            cluster: &self.assignment.cluster,
+            definition: &self.assignment.definition,
+            docker_names: &self.docker_names,
+            volume_names: &p.volumes,
+            extra_env: &extra_env,
+            network,
+        };
+        spec::container_config(&ctx, def).map_err(|e| e.to_string())
+    }
+}
+
+/// Port bindings as `networkBindings`.
+fn bindings(info: &ContainerInfo) -> Vec<NetworkBinding> {
+    info.ports
+        .iter()
+        .map(|p| NetworkBinding {
+            bind_ip: Some(p.host_ip.clone()),
+            container_port: Some(i32::from(p.container_port)),
+            host_port: Some(i32::from(p.host_port)),
+            protocol: Some(if p.protocol == "udp" {
+                TransportProtocol::Udp
+            } else {
+                TransportProtocol::Tcp
+            }),
+            ..NetworkBinding::default()
+        })
+        .collect()
+}
+
+/// Makes a container's image present: pulled unless already here (or
+/// always, when so configured), with `repositoryCredentials` resolved
+/// through the server.
+async fn pull(
+    runtime: &dyn Runtime,
+    link: &dyn ServerLink,
+    def: &ContainerDefinition,
+    always: bool,
+) -> Result<(), NamedError> {
+    let image = def.image.clone().unwrap_or_default();
+    let present = runtime.image_present(&image).await.unwrap_or(false);
+    if present && !always {
+        return Ok(());
+    }
+    let auth =
+        match def.repository_credentials.as_ref().and_then(|r| r.credentials_parameter.as_ref()) {
+            Some(parameter) => Some(provision::registry_auth(link, parameter).await?),
+            None => None,
+        };
+    let result = runtime.pull_image(&image, auth.as_ref(), &|_| {}).await;
+    match result {
+        Ok(()) => Ok(()),
+        // With a cached copy, a failed pull is not fatal (the ECS agent's
+        // default pull behaviour).
+        Err(_) if present => Ok(()),
+        Err(e) => Err(NamedError::CannotPullContainer(e.to_string())),
+    }
+}
+
+/// Starts the task's reporter: reports are sent in order, each retried
+/// while the server is unreachable.
+fn spawn_reporter(link: Arc<dyn ServerLink>, cluster: String) -> mpsc::UnboundedSender<Task> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Task>();
+    tokio::spawn(async move {
+        while let Some(change) = rx.recv().await {
+            let mut backoff = Duration::from_millis(100);
+            loop {
+                match link.report(&cluster, change.clone()).await {
+                    Ok(()) => break,
+                    Err(LinkError::Refused(e)) => {
+                        tracing::warn!(error = %e, "the server refused a task report");
+                        break;
+                    }
+                    Err(LinkError::Unavailable(e)) => {
+                        tracing::debug!(error = %e, "report not delivered; retrying");
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(5));
+                    }
+                }
+            }
+        }
+    });
+    tx
+}

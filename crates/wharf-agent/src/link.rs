@@ -1,0 +1,50 @@
+//! The agent's one narrow interface to the server. The embedded agent
+//! implements it with direct calls into the control plane; an agent on
+//! another host implements it over the network. Nothing else of the server
+//! is visible to the agent.
+
+use async_trait::async_trait;
+use tokio::sync::mpsc;
+use wharf_model::agent::Assignment;
+use wharf_model::ecs::shapes::{ContainerInstance, RegisterContainerInstanceRequest, Task};
+
+/// Why a call to the server failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LinkError {
+    /// The server refused the request; retrying the same request will not help.
+    #[error("the server refused: {0}")]
+    Refused(String),
+    /// The server could not be reached or failed; the call may be retried.
+    #[error("the server is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// What the agent asks of the server.
+#[async_trait]
+pub trait ServerLink: Send + Sync + std::fmt::Debug + 'static {
+    /// Registers this host as a container instance (creating the cluster if
+    /// needed); with `containerInstanceArn` set, registers it again.
+    async fn register(
+        &self,
+        request: RegisterContainerInstanceRequest,
+    ) -> Result<ContainerInstance, LinkError>;
+
+    /// The tasks placed on the instance: first every one not yet `STOPPED`,
+    /// then each task again whenever it changes. The same task may arrive
+    /// many times; the receiver keeps what is new. The channel closes if the
+    /// watch breaks, and the agent watches again.
+    async fn watch(
+        &self,
+        cluster: &str,
+        instance_arn: &str,
+    ) -> Result<mpsc::Receiver<Assignment>, LinkError>;
+
+    /// Reports a change to a task: a partial `Task` carrying its ARN and
+    /// what changed (statuses, timestamps, stop code and reason, containers).
+    async fn report(&self, cluster: &str, change: Task) -> Result<(), LinkError>;
+
+    /// The value of a secret (`secrets[].valueFrom`: an SSM parameter or a
+    /// Secrets Manager secret, with its selectors), resolved by the server.
+    /// The error names what is missing and never carries a value.
+    async fn resolve_secret(&self, value_from: &str) -> Result<String, LinkError>;
+}
