@@ -8,9 +8,9 @@
 //! reason and every timestamp are kept once set, and a report that changes
 //! nothing writes nothing.
 
-pub use wharf_model::agent::Assignment;
+pub use wharf_model::agent::{merge, Assignment};
 use wharf_model::ecs::shapes::{
-    Container, ContainerInstance, CreateClusterRequest, RegisterContainerInstanceRequest, Task,
+    ContainerInstance, CreateClusterRequest, RegisterContainerInstanceRequest, Task,
 };
 use wharf_model::EcsError;
 use wharf_store::TaskUpdate;
@@ -18,30 +18,6 @@ use wharf_store::TaskUpdate;
 use crate::context::{AppState, Ctx};
 use crate::ecs::{cluster, container_instance, task};
 use crate::protocol::ApiError;
-
-/// The task statuses in the order a task goes through them.
-const TASK_ORDER: [&str; 8] = [
-    "PROVISIONING",
-    "PENDING",
-    "ACTIVATING",
-    "RUNNING",
-    "DEACTIVATING",
-    "STOPPING",
-    "DEPROVISIONING",
-    "STOPPED",
-];
-
-fn task_rank(s: Option<&str>) -> usize {
-    s.and_then(|s| TASK_ORDER.iter().position(|o| *o == s)).unwrap_or(0)
-}
-
-fn container_rank(s: Option<&str>) -> usize {
-    match s {
-        Some("RUNNING") => 1,
-        Some("STOPPED") => 2,
-        _ => 0,
-    }
-}
 
 fn ctx(state: &AppState, region: &str) -> Ctx {
     Ctx { state: state.clone(), region: region.to_owned(), request_id: "agent".to_owned() }
@@ -150,122 +126,4 @@ pub async fn report(
         )
         .await?;
     Ok(())
-}
-
-/// Applies a report to a task; whether anything changed. Statuses move only
-/// forward; the stop reason, the stop code and each timestamp are kept once
-/// set; a STOPPED desired status is never undone.
-pub fn merge(t: &mut Task, r: Task) -> bool {
-    let before = t.clone();
-    if task_rank(r.last_status.as_deref()) > task_rank(t.last_status.as_deref()) {
-        t.last_status = r.last_status;
-    }
-    if r.desired_status.as_deref() == Some("STOPPED") {
-        t.desired_status = r.desired_status;
-    }
-    if t.stop_code.is_none() {
-        t.stop_code = r.stop_code;
-    }
-    if t.stopped_reason.is_none() {
-        t.stopped_reason = r.stopped_reason;
-    }
-    macro_rules! once {
-        ($($f:ident),*) => { $( if t.$f.is_none() { t.$f = r.$f; } )* };
-    }
-    once!(
-        pull_started_at,
-        pull_stopped_at,
-        started_at,
-        connectivity_at,
-        stopping_at,
-        execution_stopped_at,
-        stopped_at
-    );
-    if r.connectivity.is_some() {
-        t.connectivity = r.connectivity;
-    }
-    if r.health_status.is_some() {
-        t.health_status = r.health_status;
-    }
-    if r.attachments.is_some() {
-        t.attachments = r.attachments;
-    }
-    let containers = t.containers.get_or_insert_with(Vec::new);
-    for rc in r.containers.unwrap_or_default() {
-        if let Some(c) = containers.iter_mut().find(|c| c.name == rc.name) {
-            merge_container(c, rc);
-        }
-    }
-    let changed = *t != before;
-    if changed {
-        t.version = Some(t.version.unwrap_or(0) + 1);
-    }
-    changed
-}
-
-fn merge_container(c: &mut Container, r: Container) {
-    if container_rank(r.last_status.as_deref()) > container_rank(c.last_status.as_deref()) {
-        c.last_status = r.last_status;
-    }
-    macro_rules! some {
-        ($($f:ident),*) => { $( if r.$f.is_some() { c.$f = r.$f; } )* };
-    }
-    some!(
-        exit_code,
-        reason,
-        runtime_id,
-        network_bindings,
-        network_interfaces,
-        health_status,
-        image_digest
-    );
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn task(v: serde_json::Value) -> Task {
-        serde_json::from_value(v).unwrap()
-    }
-
-    #[test]
-    fn statuses_only_move_forward_and_first_reasons_stick() {
-        let mut t = task(json!({
-            "lastStatus": "PROVISIONING", "desiredStatus": "RUNNING", "version": 1,
-            "containers": [{"name": "web", "lastStatus": "PENDING"}]
-        }));
-        assert!(merge(
-            &mut t,
-            task(json!({
-                "lastStatus": "RUNNING", "startedAt": 10.0,
-                "containers": [{"name": "web", "lastStatus": "RUNNING", "runtimeId": "abc"}]
-            }))
-        ));
-        assert_eq!(t.version, Some(2));
-        assert!(!merge(&mut t, task(json!({"lastStatus": "PENDING", "startedAt": 5.0}))));
-        assert_eq!(t.last_status.as_deref(), Some("RUNNING"));
-        assert_eq!(t.started_at.map(|s| s.as_millis()), Some(10_000));
-        assert!(merge(
-            &mut t,
-            task(json!({
-                "lastStatus": "STOPPED", "desiredStatus": "STOPPED",
-                "stopCode": "EssentialContainerExited",
-                "stoppedReason": "Essential container in task exited",
-                "containers": [{"name": "web", "lastStatus": "STOPPED", "exitCode": 3}]
-            }))
-        ));
-        assert!(!merge(
-            &mut t,
-            task(json!({"stoppedReason": "later", "desiredStatus": "RUNNING"}))
-        ));
-        assert_eq!(t.stopped_reason.as_deref(), Some("Essential container in task exited"));
-        assert_eq!(t.desired_status.as_deref(), Some("STOPPED"));
-        let c = &t.containers.as_ref().unwrap()[0];
-        assert_eq!(
-            (c.last_status.as_deref(), c.exit_code, c.runtime_id.as_deref()),
-            (Some("STOPPED"), Some(3), Some("abc"))
-        );
-    }
 }
