@@ -307,6 +307,10 @@ def main():
             w("}")
             w("")
 
+    if not any("BTreeMap<" in line for line in lines):
+        lines.remove("use std::collections::BTreeMap;")
+        lines.remove("")  # the blank line after it
+
     with open(out_path, "w") as f:
         f.write("\n".join(lines).rstrip() + "\n")
 

@@ -89,7 +89,7 @@ impl SecretRecord {
             .flatten();
         for v in &mut self.versions {
             if let Some(own) = v.version_stages.as_mut() {
-                own.retain(|s| !stages.contains(s) && !(moves_current && s == AWSPREVIOUS));
+                own.retain(|s| !(stages.contains(s) || (moves_current && s == AWSPREVIOUS)));
             }
         }
         if let Some(prev) = previous_current {

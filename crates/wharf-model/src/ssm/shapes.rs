@@ -8,8 +8,6 @@
 //! on output. Unknown members are ignored, as AWS JSON services ignore them.
 #![allow(clippy::large_enum_variant, clippy::doc_markdown)]
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
 use crate::wire::{Shape, Timestamp};
