@@ -660,3 +660,66 @@ async fn the_resolver_reads_parameters_and_secrets_as_ecs_does() {
     assert!(e.contains("InvalidRequestException") && e.contains("marked for deletion"), "{e}");
     assert!(!e.contains("VERY-SECRET"));
 }
+
+#[tokio::test]
+async fn odd_input_never_gets_a_server_error() {
+    let s = server();
+    put(&s, "/x", "v", "String").await;
+    sm(&s, "CreateSecret", json!({"Name": "x", "SecretString": "v"})).await.ok();
+    let ssm_ops = [
+        "PutParameter",
+        "GetParameter",
+        "GetParameters",
+        "GetParametersByPath",
+        "GetParameterHistory",
+        "DescribeParameters",
+        "DeleteParameter",
+        "DeleteParameters",
+        "AddTagsToResource",
+        "RemoveTagsFromResource",
+        "ListTagsForResource",
+    ];
+    let sm_ops = [
+        "CreateSecret",
+        "GetSecretValue",
+        "PutSecretValue",
+        "UpdateSecret",
+        "DescribeSecret",
+        "ListSecrets",
+        "ListSecretVersionIds",
+        "DeleteSecret",
+        "RestoreSecret",
+        "TagResource",
+        "UntagResource",
+    ];
+    let bodies = [
+        json!({}),
+        json!({"Name": "", "Names": [], "Path": "", "SecretId": "", "MaxResults": 0}),
+        json!({"Name": "ü/é:", "Names": ["arn:aws:ssm:::parameter/"], "Path": "//", "SecretId": "arn:aws:secretsmanager:us-east-1:1:secret:é-ééé"}),
+        json!({"Name": "/x:99999999999999999999999", "SecretId": "x", "NextToken": "ffffffffffffffffffff", "MaxResults": 5}),
+        json!({"Name": 5, "Names": "x", "SecretId": ["x"], "Tags": {"a": 1}}),
+        json!({"ResourceType": "Parameter", "ResourceId": "/x", "Tags": [{}], "TagKeys": [], "SecretId": "x", "RecoveryWindowInDays": -1}),
+    ];
+    for body in &bodies {
+        for op in ssm_ops {
+            let a = ssm(&s, op, body.clone()).await;
+            assert!(
+                a.status.is_success() || a.status == StatusCode::BAD_REQUEST,
+                "{op} {body}: {}",
+                a.json
+            );
+        }
+        for op in sm_ops {
+            let a = sm(&s, op, body.clone()).await;
+            assert!(
+                a.status.is_success() || a.status == StatusCode::BAD_REQUEST,
+                "{op} {body}: {}",
+                a.json
+            );
+        }
+    }
+    // ListSecrets resumed far beyond the end is an empty page, not an overflow.
+    let far = wharf_api::pagination::encode(&usize::MAX.to_string());
+    let a = sm(&s, "ListSecrets", json!({"NextToken": far})).await.ok();
+    assert_eq!(a["SecretList"], json!([]));
+}

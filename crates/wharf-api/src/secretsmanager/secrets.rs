@@ -594,7 +594,7 @@ pub(crate) async fn list_secrets(
     if req.sort_order == Some(SortOrderType::Desc) {
         all.reverse();
     }
-    let end = (start + limit).min(all.len());
+    let end = start.saturating_add(limit).min(all.len());
     let next_token = (end < all.len()).then(|| pagination::encode(&end.to_string()));
     let secret_list = all
         .into_iter()

@@ -613,7 +613,7 @@ pub(crate) async fn get_parameter_history(
         .take(limit)
         .map(|h| ParameterHistory { value: visible_value(ctx, h, decrypt), ..h.clone() })
         .collect();
-    let end = start + page.len();
+    let end = start.saturating_add(page.len());
     let next_token = (end < record.versions.len()).then(|| pagination::encode(&end.to_string()));
     Ok(GetParameterHistoryResult { parameters: Some(page), next_token })
 }
