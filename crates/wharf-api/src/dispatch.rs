@@ -10,10 +10,14 @@ use http::{HeaderMap, StatusCode};
 
 use crate::context::{AppState, Ctx};
 use crate::protocol::{self, ApiError};
-use crate::{ecs, request_id, sigv4};
+use crate::{ecs, request_id, secretsmanager, sigv4, ssm};
 
 /// The `X-Amz-Target` prefix of Amazon ECS.
 pub const ECS_TARGET_PREFIX: &str = "AmazonEC2ContainerServiceV20141113";
+/// The `X-Amz-Target` prefix of AWS Systems Manager (Parameter Store).
+pub const SSM_TARGET_PREFIX: &str = "AmazonSSM";
+/// The `X-Amz-Target` prefix of AWS Secrets Manager.
+pub const SECRETS_MANAGER_TARGET_PREFIX: &str = "secretsmanager";
 
 /// The HTTP router: the AWS endpoint at `/`, plus `/_wharf/reset` when the
 /// server was started with `--allow-reset`.
@@ -32,6 +36,8 @@ async fn aws(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> 
     let ctx = Ctx { state, region, request_id };
     let result = match target.split_once('.') {
         Some((ECS_TARGET_PREFIX, op)) => ecs::handle(&ctx, op, &body).await,
+        Some((SSM_TARGET_PREFIX, op)) => ssm::handle(&ctx, op, &body).await,
+        Some((SECRETS_MANAGER_TARGET_PREFIX, op)) => secretsmanager::handle(&ctx, op, &body).await,
         _ => Err(ApiError::unknown_operation()),
     };
     match result {

@@ -4,10 +4,13 @@
 //! operation in the `X-Amz-Target` header (AWS JSON 1.1) or, for the Query
 //! protocol services of later issues, in its form body. [`dispatch`] reads
 //! that, [`protocol`] speaks the wire format (bodies, error shapes, request
-//! ids), and each service has a module of thin handlers ([`ecs`]) that parse
+//! ids), and each service has a module of thin handlers ([`ecs`], [`ssm`],
+//! [`secretsmanager`]) that parse
 //! into model shapes, call the model's rules and the store, and answer.
 //!
 //! Handlers hold no state of their own: everything lives in the store.
+//! [`secrets`] resolves an ECS container's `secrets[].valueFrom` from the
+//! parameters and secrets kept there, for the agent.
 #![warn(missing_docs)]
 
 pub mod agent_link;
@@ -16,8 +19,12 @@ pub mod dispatch;
 pub mod ecs;
 pub mod pagination;
 pub mod protocol;
+mod records;
 pub mod request_id;
+pub mod secrets;
+pub mod secretsmanager;
 pub mod sigv4;
+pub mod ssm;
 
 pub use context::AppState;
 pub use dispatch::router;

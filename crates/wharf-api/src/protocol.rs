@@ -56,6 +56,28 @@ impl From<EcsError> for ApiError {
     }
 }
 
+impl From<wharf_model::ssm::SsmError> for ApiError {
+    fn from(e: wharf_model::ssm::SsmError) -> Self {
+        Self {
+            type_name: e.kind.wire_name().into(),
+            status: StatusCode::from_u16(e.kind.http_status())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            message: e.message,
+        }
+    }
+}
+
+impl From<wharf_model::secretsmanager::SecretsManagerError> for ApiError {
+    fn from(e: wharf_model::secretsmanager::SecretsManagerError) -> Self {
+        Self {
+            type_name: e.kind.wire_name().into(),
+            status: StatusCode::from_u16(e.kind.http_status())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            message: e.message,
+        }
+    }
+}
+
 impl From<wharf_store::StoreError> for ApiError {
     fn from(e: wharf_store::StoreError) -> Self {
         if !matches!(e, wharf_store::StoreError::Rejected(_)) {

@@ -1,7 +1,8 @@
-//! Wharf's model: the ECS wire shapes, ARNs, validation rules and the ECS error
-//! type. Everything here is pure: no I/O, no clocks, no async. The API layer
-//! parses requests into these shapes, validation decides whether ECS would
-//! accept them, and the store keeps them.
+//! Wharf's model: the ECS, SSM Parameter Store and Secrets Manager wire
+//! shapes, ARNs, validation rules and each service's error type. Everything
+//! here is pure: no I/O, no clocks, no async. The API layer parses requests
+//! into these shapes, validation decides whether the service would accept
+//! them, and the store keeps them.
 //!
 //! The shapes in [`ecs::shapes`] are generated from the same service model the
 //! AWS SDKs are generated from (`tools/gen_shapes.py`), so they are the wire
@@ -13,6 +14,8 @@ pub mod arn;
 pub mod clock;
 pub mod ecs;
 pub mod error;
+pub mod secretsmanager;
+pub mod ssm;
 pub mod wire;
 
 pub use error::{EcsError, EcsErrorKind};

@@ -48,6 +48,12 @@ pub enum Kind {
     CapacityProvider,
     /// ECS account settings, keyed by `<principal>\n<name>`.
     AccountSetting,
+    /// SSM parameters, keyed by name as given (`/a/b` or `a`); one document
+    /// holds every kept version of the parameter and its tags.
+    Parameter,
+    /// Secrets Manager secrets, keyed by name; one document holds the
+    /// secret's metadata, tags and every kept version.
+    Secret,
 }
 
 impl Kind {
@@ -57,6 +63,8 @@ impl Kind {
             Self::Cluster => "cluster",
             Self::CapacityProvider => "capacity-provider",
             Self::AccountSetting => "account-setting",
+            Self::Parameter => "ssm-parameter",
+            Self::Secret => "secretsmanager-secret",
         }
     }
 }
