@@ -6,9 +6,9 @@
 use async_trait::async_trait;
 use tokio::sync::{broadcast, mpsc};
 use wharf_agent::link::{LinkError, ServerLink};
-use wharf_api::agent_link;
 use wharf_api::protocol::ApiError;
 use wharf_api::AppState;
+use wharf_api::{agent_link, secrets};
 use wharf_model::agent::Assignment;
 use wharf_model::ecs::shapes::{ContainerInstance, RegisterContainerInstanceRequest, Task};
 
@@ -112,8 +112,14 @@ impl ServerLink for EmbeddedLink {
     }
 
     async fn resolve_secret(&self, value_from: &str) -> Result<String, LinkError> {
-        Err(LinkError::Refused(format!(
-            "unable to retrieve secret from {value_from}: this server does not serve secrets yet"
-        )))
+        let now = self.state.clock.now();
+        secrets::resolve(&*self.state.store, &self.region, value_from, now).await.map_err(|e| {
+            match e {
+                secrets::ResolveError::Internal(m) => LinkError::Unavailable(m),
+                secrets::ResolveError::NotFound(m) | secrets::ResolveError::Invalid(m) => {
+                    LinkError::Refused(m)
+                }
+            }
+        })
     }
 }
