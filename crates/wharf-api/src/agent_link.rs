@@ -8,6 +8,7 @@
 //! reason and every timestamp are kept once set, and a report that changes
 //! nothing writes nothing.
 
+use tokio::sync::{broadcast, mpsc};
 pub use wharf_model::agent::{merge, Assignment};
 use wharf_model::ecs::shapes::{
     ContainerInstance, CreateClusterRequest, RegisterContainerInstanceRequest, Task,
@@ -91,6 +92,70 @@ pub async fn assigned(
         out.push(with_definition(state, region, cluster, task::parse(&s)?).await?);
     }
     Ok(out)
+}
+
+/// How many assignments may wait for an agent before the watch waits.
+const WATCH_BUFFER: usize = 1024;
+
+/// The tasks placed on an instance: first every one not yet `STOPPED`, then
+/// each task again whenever it changes, until the receiver is dropped.
+pub async fn watch(
+    state: &AppState,
+    region: &str,
+    cluster: &str,
+    instance_id: &str,
+) -> Result<mpsc::Receiver<Assignment>, ApiError> {
+    // Subscribe before reading, so no change falls between the two.
+    let mut changes = state.store.task_changes();
+    let initial = assigned(state, region, cluster, instance_id).await?;
+    let (tx, rx) = mpsc::channel(WATCH_BUFFER);
+    let (state, region, cluster, instance_id) =
+        (state.clone(), region.to_owned(), cluster.to_owned(), instance_id.to_owned());
+    tokio::spawn(async move {
+        for a in initial {
+            if tx.send(a).await.is_err() {
+                return;
+            }
+        }
+        loop {
+            let next = tokio::select! {
+                () = tx.closed() => return,
+                next = changes.recv() => next,
+            };
+            let resend = match next {
+                Ok(c) => {
+                    if c.region != region
+                        || c.cluster != cluster
+                        || c.instance_id.as_deref() != Some(instance_id.as_str())
+                    {
+                        continue;
+                    }
+                    match assignment(&state, &region, &cluster, &c.id).await {
+                        Ok(Some(a)) => vec![a],
+                        Ok(None) => vec![],
+                        Err(e) => {
+                            tracing::warn!(error = %e.message, "an assignment could not be read");
+                            vec![]
+                        }
+                    }
+                }
+                // Fell behind: everything that is not stopped, again.
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    match assigned(&state, &region, &cluster, &instance_id).await {
+                        Ok(all) => all,
+                        Err(_) => return,
+                    }
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            };
+            for a in resend {
+                if tx.send(a).await.is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    Ok(rx)
 }
 
 /// Merges an agent's report about a task into the stored task.

@@ -17,6 +17,8 @@ pub struct AppState {
     pub account_id: Arc<str>,
     /// Whether `POST /_wharf/reset` exists.
     pub allow_reset: bool,
+    /// The token remote agents must present, if any.
+    pub agent_token: Option<Arc<str>>,
 }
 
 /// One request's context: shared state plus its region and id.

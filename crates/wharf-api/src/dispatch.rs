@@ -22,7 +22,7 @@ pub const SECRETS_MANAGER_TARGET_PREFIX: &str = "secretsmanager";
 /// The HTTP router: the AWS endpoint at `/`, plus `/_wharf/reset` when the
 /// server was started with `--allow-reset`.
 pub fn router(state: AppState) -> Router {
-    let mut router = Router::new().route("/", post(aws));
+    let mut router = Router::new().route("/", post(aws)).merge(crate::agent_http::routes());
     if state.allow_reset {
         router = router.route("/_wharf/reset", post(reset));
     }

@@ -13,6 +13,7 @@
 //! parameters and secrets kept there, for the agent.
 #![warn(missing_docs)]
 
+pub mod agent_http;
 pub mod agent_link;
 pub mod context;
 pub mod dispatch;

@@ -76,6 +76,7 @@ async fn every_corpus_document_gets_its_expected_answer_and_round_trips() {
         clock: Arc::new(FakeClock::at(1_700_000_000_000)),
         account_id: "000000000000".into(),
         allow_reset: false,
+        agent_token: None,
     };
     let router = wharf_api::router(state);
     let expected = std::fs::read_to_string(repo().join("tests/corpus/expected.tsv")).unwrap();

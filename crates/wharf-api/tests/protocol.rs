@@ -24,6 +24,7 @@ fn server(allow_reset: bool) -> Server {
         clock: Arc::new(FakeClock::at(1_700_000_000_000)),
         account_id: "123456789012".into(),
         allow_reset,
+        agent_token: None,
     };
     Server { router: wharf_api::router(state), _dir: dir }
 }

@@ -33,6 +33,7 @@ fn server() -> Server {
         clock: clock.clone(),
         account_id: "123456789012".into(),
         allow_reset: false,
+        agent_token: None,
     };
     Server { router: wharf_api::router(state), store, clock, _dir: dir }
 }

@@ -28,6 +28,7 @@ fn server() -> Server {
         clock: Arc::new(FakeClock::at(1_700_000_000_000)),
         account_id: "123456789012".into(),
         allow_reset: false,
+        agent_token: None,
     };
     Server { router: wharf_api::router(state.clone()), state, _dir: dir }
 }

@@ -4,16 +4,13 @@
 //! network.
 
 use async_trait::async_trait;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 use wharf_agent::link::{LinkError, ServerLink};
 use wharf_api::protocol::ApiError;
 use wharf_api::AppState;
 use wharf_api::{agent_link, secrets};
 use wharf_model::agent::Assignment;
 use wharf_model::ecs::shapes::{ContainerInstance, RegisterContainerInstanceRequest, Task};
-
-/// How many assignments may wait for the agent before the watch waits.
-const WATCH_BUFFER: usize = 1024;
 
 /// The in-process link.
 #[derive(Debug, Clone)]
@@ -51,56 +48,8 @@ impl ServerLink for EmbeddedLink {
         cluster: &str,
         instance_arn: &str,
     ) -> Result<mpsc::Receiver<Assignment>, LinkError> {
-        let instance_id = instance_arn.rsplit('/').next().unwrap_or_default().to_owned();
-        // Subscribe before reading, so no change falls between the two.
-        let mut changes = self.state.store.task_changes();
-        let initial = agent_link::assigned(&self.state, &self.region, cluster, &instance_id)
-            .await
-            .map_err(link_error)?;
-        let (tx, rx) = mpsc::channel(WATCH_BUFFER);
-        let (state, region, cluster) =
-            (self.state.clone(), self.region.clone(), cluster.to_owned());
-        tokio::spawn(async move {
-            for a in initial {
-                if tx.send(a).await.is_err() {
-                    return;
-                }
-            }
-            loop {
-                let resend = match changes.recv().await {
-                    Ok(c) => {
-                        if c.region != region
-                            || c.cluster != cluster
-                            || c.instance_id.as_deref() != Some(instance_id.as_str())
-                        {
-                            continue;
-                        }
-                        match agent_link::assignment(&state, &region, &cluster, &c.id).await {
-                            Ok(Some(a)) => vec![a],
-                            Ok(None) => vec![],
-                            Err(e) => {
-                                tracing::warn!(error = %e.message, "an assignment could not be read");
-                                vec![]
-                            }
-                        }
-                    }
-                    // Fell behind: everything that is not stopped, again.
-                    Err(broadcast::error::RecvError::Lagged(_)) => {
-                        match agent_link::assigned(&state, &region, &cluster, &instance_id).await {
-                            Ok(all) => all,
-                            Err(_) => return,
-                        }
-                    }
-                    Err(broadcast::error::RecvError::Closed) => return,
-                };
-                for a in resend {
-                    if tx.send(a).await.is_err() {
-                        return;
-                    }
-                }
-            }
-        });
-        Ok(rx)
+        let instance_id = instance_arn.rsplit('/').next().unwrap_or_default();
+        agent_link::watch(&self.state, &self.region, cluster, instance_id).await.map_err(link_error)
     }
 
     async fn report(&self, cluster: &str, change: Task) -> Result<(), LinkError> {

@@ -6,6 +6,7 @@
 
 mod commands;
 mod embedded_link;
+mod remote_link;
 
 /// mimalloc: the API's request path allocates many small, short-lived
 /// buffers across threads, which glibc's allocator serves measurably slower.
@@ -28,6 +29,8 @@ struct Cli {
 enum Command {
     /// Run the control plane: the ECS API on one port, state in a data directory.
     Server(commands::server::ServerArgs),
+    /// Run only the agent: join a server elsewhere and run its tasks on this host's Docker.
+    Agent(commands::agent::AgentCommandArgs),
     /// Check task definition files offline, as RegisterTaskDefinition would.
     Validate(commands::validate::ValidateArgs),
 }
@@ -38,6 +41,10 @@ fn main() -> ExitCode {
         Command::Server(args) => {
             init_logging();
             commands::server::run(args)
+        }
+        Command::Agent(args) => {
+            init_logging();
+            commands::agent::run(args)
         }
         Command::Validate(args) => commands::validate::run(&args),
     };

@@ -31,6 +31,9 @@ pub struct ServerArgs {
     /// Serve `POST /_wharf/reset`, which wipes all state (for test suites).
     #[arg(long)]
     allow_reset: bool,
+    /// A token agents on other hosts must present (`wharf agent --token`).
+    #[arg(long, env = "WHARF_AGENT_TOKEN")]
+    agent_token: Option<String>,
     /// Do not run the embedded agent: this server only places tasks, for
     /// agents elsewhere to run.
     #[arg(long, env = "WHARF_NO_AGENT")]
@@ -57,7 +60,7 @@ pub struct AgentArgs {
 }
 
 /// The default data directory: `$XDG_DATA_HOME/wharf`, else `~/.local/share/wharf`.
-fn default_data_dir() -> anyhow::Result<PathBuf> {
+pub fn default_data_dir() -> anyhow::Result<PathBuf> {
     if let Some(d) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
         return Ok(PathBuf::from(d).join("wharf"));
     }
@@ -85,6 +88,7 @@ pub fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
         clock: Arc::new(SystemClock),
         account_id: args.account_id.as_str().into(),
         allow_reset: args.allow_reset,
+        agent_token: args.agent_token.as_deref().map(Into::into),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -151,7 +155,7 @@ pub async fn run_agent(
 }
 
 /// Resolves on the first SIGINT or SIGTERM.
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

@@ -1,0 +1,164 @@
+//! The agent link over HTTP, for agents on other hosts (`wharf agent`):
+//! the calls of [`crate::agent_link`] as JSON requests under
+//! `/_wharf/agent/v1/`, and the assignment watch as a streamed response of
+//! newline-delimited JSON that stays open for as long as the agent listens.
+//!
+//! When the server has an agent token, every request must carry it as
+//! `Authorization: Bearer <token>`.
+
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+use wharf_model::ecs::shapes::{RegisterContainerInstanceRequest, Task};
+
+use crate::agent_link;
+use crate::context::AppState;
+use crate::protocol::{self, ApiError};
+
+/// The routes, to merge into the server's router.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/_wharf/agent/v1/register", post(register))
+        .route("/_wharf/agent/v1/watch", get(watch))
+        .route("/_wharf/agent/v1/report", post(report))
+        .route("/_wharf/agent/v1/secret", post(secret))
+}
+
+/// Where a call applies.
+#[derive(Debug, Deserialize)]
+struct Place {
+    region: String,
+    #[serde(default)]
+    cluster: String,
+    #[serde(default)]
+    instance: String,
+}
+
+/// A secret to resolve.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SecretRequest {
+    value_from: String,
+}
+
+/// The refusal for a request without the agent token, if one is required.
+fn denied(state: &AppState, headers: &HeaderMap) -> Option<Response> {
+    let token = state.agent_token.as_deref()?;
+    let given = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    (given != Some(token)).then(|| {
+        failure(&ApiError {
+            type_name: "AccessDeniedException".into(),
+            message: "The agent token is missing or wrong.".into(),
+            status: StatusCode::FORBIDDEN,
+        })
+    })
+}
+
+fn failure(e: &ApiError) -> Response {
+    protocol::error("agent", e)
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Response {
+    match serde_json::to_vec(value) {
+        Ok(body) => ([(http::header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Err(e) => failure(&ApiError::from(wharf_model::EcsError::server(e.to_string()))),
+    }
+}
+
+async fn register(
+    State(state): State<AppState>,
+    Query(place): Query<Place>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(r) = denied(&state, &headers) {
+        return r;
+    }
+    let request: RegisterContainerInstanceRequest = match protocol::parse(&body) {
+        Ok(r) => r,
+        Err(e) => return failure(&e),
+    };
+    match agent_link::register(&state, &place.region, request).await {
+        Ok(instance) => json(&instance),
+        Err(e) => failure(&e),
+    }
+}
+
+async fn watch(
+    State(state): State<AppState>,
+    Query(place): Query<Place>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(r) = denied(&state, &headers) {
+        return r;
+    }
+    let rx = match agent_link::watch(&state, &place.region, &place.cluster, &place.instance).await {
+        Ok(rx) => rx,
+        Err(e) => return failure(&e),
+    };
+    let lines = futures_util::stream::unfold(rx, |mut rx| async move {
+        let a = rx.recv().await?;
+        let mut line = serde_json::to_vec(&a).unwrap_or_default();
+        line.push(b'\n');
+        Some((Ok::<_, std::convert::Infallible>(Bytes::from(line)), rx))
+    });
+    ([(http::header::CONTENT_TYPE, "application/x-ndjson")], Body::from_stream(lines))
+        .into_response()
+}
+
+async fn report(
+    State(state): State<AppState>,
+    Query(place): Query<Place>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(r) = denied(&state, &headers) {
+        return r;
+    }
+    let change: Task = match protocol::parse(&body) {
+        Ok(c) => c,
+        Err(e) => return failure(&e),
+    };
+    let arn = change.task_arn.clone().unwrap_or_default();
+    let task_id = arn.rsplit('/').next().unwrap_or_default().to_owned();
+    match agent_link::report(&state, &place.region, &place.cluster, &task_id, change).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => failure(&e),
+    }
+}
+
+async fn secret(
+    State(state): State<AppState>,
+    Query(place): Query<Place>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(r) = denied(&state, &headers) {
+        return r;
+    }
+    let request: SecretRequest = match protocol::parse(&body) {
+        Ok(r) => r,
+        Err(e) => return failure(&e),
+    };
+    let now = state.clock.now();
+    match crate::secrets::resolve(&*state.store, &place.region, &request.value_from, now).await {
+        Ok(value) => json(&serde_json::json!({ "value": value })),
+        Err(e) => {
+            let (type_name, status) = match e {
+                crate::secrets::ResolveError::Internal(_) => {
+                    ("ServerException", StatusCode::INTERNAL_SERVER_ERROR)
+                }
+                _ => ("ResourceInitializationError", StatusCode::BAD_REQUEST),
+            };
+            failure(&ApiError { type_name: type_name.into(), message: e.to_string(), status })
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! The agent link to a server on another host: the calls of
+//! [`ServerLink`] as HTTP requests to the server's `/_wharf/agent/v1/`
+//! endpoints, and the assignment watch as one long streamed response read
+//! line by line.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use tokio::sync::mpsc;
+use wharf_agent::link::{LinkError, ServerLink};
+use wharf_model::agent::Assignment;
+use wharf_model::ecs::shapes::{ContainerInstance, RegisterContainerInstanceRequest, Task};
+
+/// How long a request other than the watch may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The HTTP link.
+#[derive(Debug, Clone)]
+pub struct RemoteLink {
+    client: Client<HttpConnector, Full<Bytes>>,
+    endpoint: String,
+    region: String,
+    token: Option<String>,
+}
+
+impl RemoteLink {
+    /// A link to the server at `endpoint` (`http://host:port`).
+    pub fn new(endpoint: &str, region: &str, token: Option<String>) -> Self {
+        let client = Client::builder(TokioExecutor::new()).build_http();
+        Self {
+            client,
+            endpoint: endpoint.trim_end_matches('/').to_owned(),
+            region: region.to_owned(),
+            token,
+        }
+    }
+
+    fn url(&self, path: &str, cluster: &str, instance: &str) -> String {
+        format!(
+            "{}/_wharf/agent/v1/{path}?region={}&cluster={}&instance={}",
+            self.endpoint,
+            encode(&self.region),
+            encode(cluster),
+            encode(instance)
+        )
+    }
+
+    async fn send(
+        &self,
+        method: http::Method,
+        url: String,
+        body: Vec<u8>,
+    ) -> Result<http::Response<hyper::body::Incoming>, LinkError> {
+        let mut req = http::Request::builder().method(method).uri(&url);
+        if let Some(t) = &self.token {
+            req = req.header(http::header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        let req = req
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| LinkError::Refused(e.to_string()))?;
+        self.client.request(req).await.map_err(|e| LinkError::Unavailable(e.to_string()))
+    }
+
+    /// A call with a JSON answer (or none).
+    async fn call(&self, path: &str, cluster: &str, body: Vec<u8>) -> Result<Bytes, LinkError> {
+        let url = self.url(path, cluster, "");
+        let answer = tokio::time::timeout(CALL_TIMEOUT, async {
+            let resp = self.send(http::Method::POST, url, body).await?;
+            let status = resp.status();
+            let bytes = resp
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| LinkError::Unavailable(e.to_string()))?
+                .to_bytes();
+            if status.is_success() {
+                Ok(bytes)
+            } else {
+                let message = error_message(&bytes);
+                Err(if status.is_server_error() {
+                    LinkError::Unavailable(message)
+                } else {
+                    LinkError::Refused(message)
+                })
+            }
+        })
+        .await;
+        answer.unwrap_or_else(|_| Err(LinkError::Unavailable(format!("{path} timed out"))))
+    }
+}
+
+/// The message of an error answer (`{"__type", "message"}`).
+fn error_message(body: &[u8]) -> String {
+    #[derive(serde::Deserialize)]
+    struct Error {
+        #[serde(default)]
+        message: String,
+    }
+    serde_json::from_slice::<Error>(body)
+        .map(|e| e.message)
+        .unwrap_or_else(|_| String::from_utf8_lossy(body).into_owned())
+}
+
+/// Percent-encodes a query value.
+fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, LinkError> {
+    serde_json::to_vec(value).map_err(|e| LinkError::Refused(e.to_string()))
+}
+
+#[async_trait]
+impl ServerLink for RemoteLink {
+    async fn register(
+        &self,
+        request: RegisterContainerInstanceRequest,
+    ) -> Result<ContainerInstance, LinkError> {
+        let cluster = request.cluster.clone().unwrap_or_default();
+        let body = self.call("register", &cluster, to_json(&request)?).await?;
+        serde_json::from_slice(&body).map_err(|e| LinkError::Unavailable(e.to_string()))
+    }
+
+    async fn watch(
+        &self,
+        cluster: &str,
+        instance_arn: &str,
+    ) -> Result<mpsc::Receiver<Assignment>, LinkError> {
+        let instance = instance_arn.rsplit('/').next().unwrap_or_default();
+        let url = self.url("watch", cluster, instance);
+        let resp = tokio::time::timeout(CALL_TIMEOUT, self.send(http::Method::GET, url, vec![]))
+            .await
+            .map_err(|_| LinkError::Unavailable("watch timed out".into()))??;
+        if !resp.status().is_success() {
+            let status = resp.status();
+            let bytes = resp.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+            let message = error_message(&bytes);
+            return Err(if status.is_server_error() {
+                LinkError::Unavailable(message)
+            } else {
+                LinkError::Refused(message)
+            });
+        }
+        let (tx, rx) = mpsc::channel(1024);
+        let mut body = resp.into_body();
+        tokio::spawn(async move {
+            let mut pending: Vec<u8> = Vec::new();
+            while let Some(frame) = body.frame().await {
+                let Ok(frame) = frame else { return };
+                let Some(data) = frame.data_ref() else { continue };
+                pending.extend_from_slice(data);
+                while let Some(end) = pending.iter().position(|b| *b == b'\n') {
+                    let line: Vec<u8> = pending.drain(..=end).collect();
+                    match serde_json::from_slice::<Assignment>(&line) {
+                        Ok(a) => {
+                            if tx.send(a).await.is_err() {
+                                return;
+                            }
+                        }
+                        Err(e) => tracing::warn!(error = %e, "an assignment could not be read"),
+                    }
+                }
+            }
+        });
+        Ok(rx)
+    }
+
+    async fn report(&self, cluster: &str, change: Task) -> Result<(), LinkError> {
+        self.call("report", cluster, to_json(&change)?).await.map(|_| ())
+    }
+
+    async fn resolve_secret(&self, value_from: &str) -> Result<String, LinkError> {
+        let body = serde_json::json!({ "valueFrom": value_from });
+        let answer = self.call("secret", "", to_json(&body)?).await?;
+        #[derive(serde::Deserialize)]
+        struct Value {
+            value: String,
+        }
+        serde_json::from_slice::<Value>(&answer)
+            .map(|v| v.value)
+            .map_err(|e| LinkError::Unavailable(e.to_string()))
+    }
+}
