@@ -146,6 +146,20 @@ async fn run_task_stores_pending_work_and_places_by_resources() {
     let r = ecs(&s, "RunTask", json!({"taskDefinition": "cpu"})).await;
     assert_eq!(r["failures"][0]["reason"], "RESOURCE:CPU");
 
+    // This instance registered no attributes: a task that requires one cannot go there.
+    ecs(
+        &s,
+        "RegisterTaskDefinition",
+        json!({"family": "hc", "containerDefinitions": [{
+            "name": "a", "image": "b", "memory": 10,
+            "healthCheck": {"command": ["CMD-SHELL", "true"]}
+        }]}),
+    )
+    .await;
+    let r = ecs(&s, "RunTask", json!({"taskDefinition": "hc"})).await;
+    assert_eq!(r["failures"][0]["reason"], "ATTRIBUTE");
+    assert!(r["failures"][0]["detail"].as_str().unwrap().contains("requires the attribute"));
+
     let d = ecs(&s, "DescribeContainerInstances", json!({"containerInstances": [ci]})).await;
     let i = &d["containerInstances"][0];
     assert_eq!(i["pendingTasksCount"], 1);

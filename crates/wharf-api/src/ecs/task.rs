@@ -305,14 +305,20 @@ async fn place_and_store(
                         memory_free: integer_resource(&registered, "MEMORY") - u.memory,
                         ports_used: u.ports.clone(),
                         tasks: u.running_tasks + u.pending_tasks,
+                        attributes: ci
+                            .attributes
+                            .unwrap_or_default()
+                            .into_iter()
+                            .filter_map(|a| a.name)
+                            .collect(),
                     });
                 }
                 let p = placement::place(&mut candidates, &demand2, count);
                 if let Ok(mut f) = failures_in.lock() {
-                    f.extend(p.failures.iter().map(|(arn, reason)| Failure {
+                    f.extend(p.failures.iter().map(|(arn, reason, detail)| Failure {
                         arn: Some(arn.clone()),
                         reason: Some((*reason).to_owned()),
-                        detail: None,
+                        detail: detail.clone(),
                     }));
                 }
                 let mut tasks = Vec::with_capacity(p.chosen.len());

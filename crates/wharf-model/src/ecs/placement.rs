@@ -19,6 +19,8 @@ pub struct Demand {
     pub memory: i64,
     /// Static host ports, as `port/protocol`.
     pub ports: Vec<String>,
+    /// Attributes the instance must have (the definition's `requiresAttributes`).
+    pub attributes: Vec<String>,
 }
 
 /// An instance as placement sees it.
@@ -36,6 +38,8 @@ pub struct Candidate {
     pub ports_used: Vec<String>,
     /// Tasks on it not yet stopped (for spreading).
     pub tasks: i64,
+    /// The names of its attributes.
+    pub attributes: Vec<String>,
 }
 
 /// Why an instance cannot take a task.
@@ -49,6 +53,8 @@ pub enum Shortfall {
     Memory,
     /// A static host port is taken.
     Ports,
+    /// It lacks an attribute the task requires.
+    Attribute,
 }
 
 impl Shortfall {
@@ -59,6 +65,7 @@ impl Shortfall {
             Self::Cpu => "RESOURCE:CPU",
             Self::Memory => "RESOURCE:MEMORY",
             Self::Ports => "RESOURCE:PORTS",
+            Self::Attribute => "ATTRIBUTE",
         }
     }
 }
@@ -68,6 +75,9 @@ impl Candidate {
     pub fn fits(&self, demand: &Demand) -> Result<(), Shortfall> {
         if !self.active {
             return Err(Shortfall::NotActive);
+        }
+        if self.missing_attribute(demand).is_some() {
+            return Err(Shortfall::Attribute);
         }
         if demand.cpu > self.cpu_free {
             return Err(Shortfall::Cpu);
@@ -79,6 +89,11 @@ impl Candidate {
             return Err(Shortfall::Ports);
         }
         Ok(())
+    }
+
+    /// The first attribute the task requires that this instance lacks.
+    pub fn missing_attribute<'a>(&self, demand: &'a Demand) -> Option<&'a str> {
+        demand.attributes.iter().find(|a| !self.attributes.contains(a)).map(String::as_str)
     }
 
     fn take(&mut self, demand: &Demand) {
@@ -94,9 +109,9 @@ impl Candidate {
 pub struct Placement {
     /// For each task placed, the index of its instance in the candidates.
     pub chosen: Vec<usize>,
-    /// `(instance ARN, reason)` for each instance that could not take a task
-    /// that was left unplaced, once per instance.
-    pub failures: Vec<(String, &'static str)>,
+    /// `(instance ARN, reason, detail)` for each instance that could not
+    /// take a task that was left unplaced, once per instance.
+    pub failures: Vec<(String, &'static str, Option<String>)>,
 }
 
 /// Places up to `count` tasks of `demand` on `candidates`, spreading them:
@@ -121,8 +136,11 @@ pub fn place(candidates: &mut [Candidate], demand: &Demand, count: usize) -> Pla
             None => {
                 for c in candidates.iter() {
                     if let Err(why) = c.fits(demand) {
-                        if !placement.failures.iter().any(|(arn, _)| *arn == c.arn) {
-                            placement.failures.push((c.arn.clone(), why.reason()));
+                        if !placement.failures.iter().any(|(arn, _, _)| *arn == c.arn) {
+                            let detail = c.missing_attribute(demand).map(|a| {
+                                format!("The task requires the attribute {a}, which this instance does not have.")
+                            });
+                            placement.failures.push((c.arn.clone(), why.reason(), detail));
                         }
                     }
                 }
@@ -180,7 +198,14 @@ pub fn demand(definition: &TaskDefinition, overrides: Option<&TaskOverride>) -> 
             }
         }
     }
-    Demand { cpu, memory, ports }
+    let attributes = definition
+        .requires_attributes
+        .as_deref()
+        .unwrap_or(&[])
+        .iter()
+        .filter_map(|a| a.name.clone())
+        .collect();
+    Demand { cpu, memory, ports, attributes }
 }
 
 #[cfg(test)]
@@ -195,13 +220,14 @@ mod tests {
             memory_free: memory,
             ports_used: vec![],
             tasks: 0,
+            attributes: vec!["ecs.capability.x".into()],
         }
     }
 
     #[test]
     fn spreads_and_accounts_for_what_it_took() {
         let mut cs = vec![candidate("a", 2048, 1000), candidate("b", 2048, 1000)];
-        let d = Demand { cpu: 512, memory: 400, ports: vec![] };
+        let d = Demand { cpu: 512, memory: 400, ..Demand::default() };
         let p = place(&mut cs, &d, 4);
         assert_eq!(p.chosen, vec![0, 1, 0, 1]);
         assert!(p.failures.is_empty());
@@ -209,7 +235,7 @@ mod tests {
         assert!(p.chosen.is_empty());
         assert_eq!(
             p.failures,
-            vec![("a".into(), "RESOURCE:MEMORY"), ("b".into(), "RESOURCE:MEMORY")]
+            vec![("a".into(), "RESOURCE:MEMORY", None), ("b".into(), "RESOURCE:MEMORY", None)]
         );
     }
 
@@ -217,14 +243,20 @@ mod tests {
     fn reasons_name_the_first_missing_resource() {
         let mut cs = vec![candidate("a", 100, 1000)];
         assert_eq!(
-            place(&mut cs, &Demand { cpu: 200, memory: 2000, ports: vec![] }, 1).failures[0].1,
+            place(&mut cs, &Demand { cpu: 200, memory: 2000, ..Demand::default() }, 1).failures[0]
+                .1,
             "RESOURCE:CPU"
         );
         let mut cs = vec![candidate("a", 1000, 1000)];
-        let d = Demand { cpu: 0, memory: 10, ports: vec!["80/tcp".into()] };
+        let d = Demand { cpu: 0, memory: 10, ports: vec!["80/tcp".into()], ..Demand::default() };
         let p = place(&mut cs, &d, 2);
         assert_eq!(p.chosen, vec![0]);
-        assert_eq!(p.failures, vec![("a".into(), "RESOURCE:PORTS")]);
+        assert_eq!(p.failures, vec![("a".into(), "RESOURCE:PORTS", None)]);
+        cs[0].ports_used.clear();
+        let d = Demand { attributes: vec!["ecs.capability.efs".into()], ..Demand::default() };
+        let p = place(&mut cs, &d, 1);
+        assert_eq!(p.failures[0].1, "ATTRIBUTE");
+        assert!(p.failures[0].2.as_deref().unwrap().contains("ecs.capability.efs"));
         cs[0].active = false;
         assert_eq!(place(&mut cs, &Demand::default(), 1).failures[0].1, "AGENT");
     }
@@ -241,7 +273,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             demand(&td, None),
-            Demand { cpu: 192, memory: 356, ports: vec!["8080/tcp".into()] }
+            Demand { cpu: 192, memory: 356, ports: vec!["8080/tcp".into()], attributes: vec![] }
         );
         let o: TaskOverride = serde_json::from_value(serde_json::json!({
             "containerOverrides": [{"name": "a", "memory": 512}]
