@@ -106,12 +106,58 @@ pub async fn watch(
     instance_id: &str,
 ) -> Result<mpsc::Receiver<Assignment>, ApiError> {
     // Subscribe before reading, so no change falls between the two.
-    let mut changes = state.store.task_changes();
+    let changes = state.store.task_changes();
     let initial = assigned(state, region, cluster, instance_id).await?;
     let (tx, rx) = mpsc::channel(WATCH_BUFFER);
     let (state, region, cluster, instance_id) =
         (state.clone(), region.to_owned(), cluster.to_owned(), instance_id.to_owned());
+    set_connected(&state, &region, &cluster, &instance_id, true).await;
     tokio::spawn(async move {
+        forward(&state, &region, &cluster, &instance_id, initial, changes, tx).await;
+        // The agent stopped listening: it is disconnected until it watches again.
+        set_connected(&state, &region, &cluster, &instance_id, false).await;
+    });
+    Ok(rx)
+}
+
+/// Records whether the instance's agent is connected (`agentConnected`).
+async fn set_connected(state: &AppState, region: &str, cluster: &str, instance_id: &str, up: bool) {
+    let result = state
+        .store
+        .update_instance(
+            region,
+            cluster,
+            instance_id,
+            Box::new(move |current| {
+                let Some(u) = current else { return Ok(None) };
+                let mut ci = container_instance::parse(&u.instance)?;
+                if ci.agent_connected == Some(up) {
+                    return Ok(None);
+                }
+                ci.agent_connected = Some(up);
+                let json = serde_json::to_string(&ci)
+                    .map_err(|e| EcsError::server(format!("instance not written: {e}")))?;
+                Ok(Some(wharf_store::StoredInstance { json, ..u.instance.clone() }))
+            }),
+        )
+        .await;
+    if let Err(e) = result {
+        tracing::warn!(error = %e, instance = instance_id, "agentConnected not recorded");
+    }
+}
+
+/// Sends the initial assignments, then each change of the instance's tasks,
+/// until the receiver is dropped.
+async fn forward(
+    state: &AppState,
+    region: &str,
+    cluster: &str,
+    instance_id: &str,
+    initial: Vec<Assignment>,
+    mut changes: broadcast::Receiver<wharf_store::TaskChanged>,
+    tx: mpsc::Sender<Assignment>,
+) {
+    {
         for a in initial {
             if tx.send(a).await.is_err() {
                 return;
@@ -126,11 +172,11 @@ pub async fn watch(
                 Ok(c) => {
                     if c.region != region
                         || c.cluster != cluster
-                        || c.instance_id.as_deref() != Some(instance_id.as_str())
+                        || c.instance_id.as_deref() != Some(instance_id)
                     {
                         continue;
                     }
-                    match assignment(&state, &region, &cluster, &c.id).await {
+                    match assignment(state, region, cluster, &c.id).await {
                         Ok(Some(a)) => vec![a],
                         Ok(None) => vec![],
                         Err(e) => {
@@ -141,7 +187,7 @@ pub async fn watch(
                 }
                 // Fell behind: everything that is not stopped, again.
                 Err(broadcast::error::RecvError::Lagged(_)) => {
-                    match assigned(&state, &region, &cluster, &instance_id).await {
+                    match assigned(state, region, cluster, instance_id).await {
                         Ok(all) => all,
                         Err(_) => return,
                     }
@@ -154,8 +200,7 @@ pub async fn watch(
                 }
             }
         }
-    });
-    Ok(rx)
+    }
 }
 
 /// Merges an agent's report about a task into the stored task.

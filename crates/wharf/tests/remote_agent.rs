@@ -125,7 +125,7 @@ fn a_remote_agent_runs_the_servers_tasks() {
 
     let state = dir.path().join("agent");
     let endpoint = format!("http://{addr}");
-    let _agent = spawn(
+    let agent = spawn(
         &[
             "agent",
             "--endpoint",
@@ -166,6 +166,12 @@ fn a_remote_agent_runs_the_servers_tasks() {
     assert_eq!(stopped["containers"][0]["exitCode"], 5);
     assert_eq!(stopped["stopCode"], "EssentialContainerExited");
     assert!(stopped["startedAt"].as_f64().is_some(), "it ran: {stopped}");
+    // The agent goes away: the server sees its watch end.
+    drop(agent);
+    wait_for("agentConnected false", Duration::from_secs(10), || {
+        let d = ecs(addr, "DescribeContainerInstances", json!({"containerInstances": [instance]}));
+        (d["containerInstances"][0]["agentConnected"] == false).then_some(Value::Null)
+    });
     let _ = Command::new("sh")
         .arg("-c")
         .arg(format!(

@@ -125,9 +125,15 @@ async fn serve(
             }
         })
     });
+    let cleanup = tokio::spawn(wharf_control::cleanup::run(
+        state.store.clone(),
+        state.clock.clone(),
+        agent_stopped.clone(),
+    ));
     let app = wharf_api::router(state);
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     let _ = stop_agent.send(true);
+    let _ = cleanup.await;
     if let Some(task) = agent_task {
         let _ = task.await;
     }
