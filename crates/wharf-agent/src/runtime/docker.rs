@@ -336,6 +336,58 @@ impl Runtime for DockerRuntime {
         }
     }
 
+    async fn ensure_network(&self, name: &str) -> Result<(), RuntimeError> {
+        let found = timed("inspect network", self.timeouts.volume, async {
+            self.docker
+                .inspect_network(name, None::<bollard::query_parameters::InspectNetworkOptions>)
+                .await
+        })
+        .await;
+        match found {
+            Ok(_) => return Ok(()),
+            Err(RuntimeError::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+        let request = bollard::models::NetworkCreateRequest {
+            name: name.to_owned(),
+            driver: Some("bridge".to_owned()),
+            labels: Some(HashMap::from([(LABEL_MANAGED.to_owned(), "true".to_owned())])),
+            ..Default::default()
+        };
+        match timed("create network", self.timeouts.volume, self.docker.create_network(request))
+            .await
+        {
+            Ok(_) => Ok(()),
+            // Created meanwhile by another agent on this engine.
+            Err(RuntimeError::Refused(m)) if m.contains("already exists") => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn import_image(&self, reference: &str, rootfs_tar: Vec<u8>) -> Result<(), RuntimeError> {
+        if self.image_present(reference).await? {
+            return Ok(());
+        }
+        let (repo, tag) = match reference.rsplit_once(':') {
+            Some((r, t)) if !t.contains('/') => (r, t),
+            _ => (reference, "latest"),
+        };
+        let options = bollard::query_parameters::CreateImageOptionsBuilder::new()
+            .from_src("-")
+            .repo(repo)
+            .tag(tag)
+            .build();
+        let body = bollard::body_full(bytes::Bytes::from(rootfs_tar));
+        timed("import image", self.timeouts.pull, async {
+            let mut progress = self.docker.create_image(Some(options), Some(body), None);
+            while let Some(item) = progress.next().await {
+                item?;
+            }
+            Ok::<(), DockerError>(())
+        })
+        .await
+    }
+
     fn events(&self) -> BoxStream<'static, Result<RuntimeEvent, RuntimeError>> {
         let filters = HashMap::from([
             ("type".to_owned(), vec!["container".to_owned()]),

@@ -161,6 +161,7 @@ struct State {
     one_shot: HashMap<Op, VecDeque<RuntimeError>>,
     containers: BTreeMap<String, FakeContainer>,
     volumes: BTreeMap<String, VolumeSpec>,
+    networks: std::collections::BTreeSet<String>,
     calls: Vec<Call>,
     events: broadcast::Sender<RuntimeEvent>,
 }
@@ -241,6 +242,7 @@ impl FakeRuntime {
             one_shot: HashMap::new(),
             containers: BTreeMap::new(),
             volumes: BTreeMap::new(),
+            networks: std::collections::BTreeSet::new(),
             calls: Vec::new(),
             events,
         };
@@ -605,6 +607,21 @@ impl Runtime for FakeRuntime {
         s.calls.push(Call::RemoveVolume(name.to_owned()));
         s.fail(Op::RemoveVolume)?;
         s.volumes.remove(name);
+        Ok(())
+    }
+
+    async fn ensure_network(&self, name: &str) -> Result<(), RuntimeError> {
+        let mut s = self.lock();
+        s.networks.insert(name.to_owned());
+        Ok(())
+    }
+
+    async fn import_image(
+        &self,
+        reference: &str,
+        _rootfs_tar: Vec<u8>,
+    ) -> Result<(), RuntimeError> {
+        self.add_image(reference);
         Ok(())
     }
 

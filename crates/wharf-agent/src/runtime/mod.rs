@@ -230,6 +230,14 @@ pub trait Runtime: Send + Sync + std::fmt::Debug + 'static {
     /// Removes a volume; one that is gone is not an error.
     async fn remove_volume(&self, name: &str) -> Result<(), RuntimeError>;
 
+    /// Makes sure a bridge network of this name exists, creating it
+    /// (labelled [`LABEL_MANAGED`]) if not.
+    async fn ensure_network(&self, name: &str) -> Result<(), RuntimeError>;
+
+    /// Makes sure the image `reference` exists, importing it from a root
+    /// filesystem tarball (`docker import`) if not.
+    async fn import_image(&self, reference: &str, rootfs_tar: Vec<u8>) -> Result<(), RuntimeError>;
+
     /// The engine's container events for managed containers, from now on.
     /// The stream ends if the engine goes away; the caller subscribes again
     /// and reconciles with [`Runtime::list_managed`].
