@@ -25,11 +25,12 @@ use wharf_model::ecs::shapes::{
 use crate::event::{Action, Event};
 use crate::link::{LinkError, ServerLink};
 use crate::machine::TaskMachine;
+use crate::pause::PAUSE_CONTAINER_NAME;
 use crate::provision::{self, Provisioned};
 use crate::runtime::{ContainerInfo, ContainerState, Runtime, RuntimeError};
 use crate::spec::{self, NetworkAttachment, TaskContext};
 use crate::stop::{NamedError, StopReason};
-use crate::{overrides, wire};
+use crate::{awsvpc, overrides, wire};
 
 /// Where Docker events for a container go: its task's driver, and its name
 /// in the task definition.
@@ -237,6 +238,10 @@ impl TaskDriver {
     fn absorb(&mut self, outcome: Outcome) -> Vec<Event> {
         vec![match outcome {
             Outcome::Provisioned(Ok(p)) => {
+                if let Some(network) = &p.network {
+                    let _ =
+                        self.reports.send(awsvpc::report(&self.assignment, network, "ATTACHED"));
+                }
                 self.provisioned = Some(p);
                 Event::Provisioned
             }
@@ -287,6 +292,7 @@ impl TaskDriver {
                 let link = self.shared.link.clone();
                 let (assignment, definitions, task_id) =
                     (self.assignment.clone(), self.definitions.clone(), self.task_id.clone());
+                let pause = self.adopted.get(PAUSE_CONTAINER_NAME).cloned();
                 Some(Box::pin(async move {
                     let r = provision::provision(
                         &*runtime,
@@ -294,6 +300,7 @@ impl TaskDriver {
                         &assignment,
                         &definitions,
                         &task_id,
+                        pause.as_ref(),
                     )
                     .await;
                     Outcome::Provisioned(r)
@@ -377,7 +384,17 @@ impl TaskDriver {
                     }
                 }))
             }
-            Action::Cleanup => Some(Box::pin(async move { Outcome::CleanedUp })),
+            Action::Cleanup => {
+                let network = self.provisioned.as_ref().and_then(|p| p.network.clone());
+                let (reports, assignment) = (self.reports.clone(), self.assignment.clone());
+                Some(Box::pin(async move {
+                    if let Some(network) = network {
+                        awsvpc::release(&*runtime, &network).await;
+                        let _ = reports.send(awsvpc::report(&assignment, &network, "DELETED"));
+                    }
+                    Outcome::CleanedUp
+                }))
+            }
             Action::ReportContainer(_) | Action::ReportTask(_) => None,
         }
     }
@@ -395,9 +412,10 @@ impl TaskDriver {
         let p = self.provisioned.as_ref().unwrap_or(&empty);
         let name = def.name.clone().unwrap_or_default();
         let extra_env = p.env.get(&name).cloned().unwrap_or_default();
-        let network = match self.assignment.definition.network_mode.as_ref().map(|m| m.as_str()) {
-            Some("host") => NetworkAttachment::Host,
-            Some("none") => NetworkAttachment::None,
+        let network = match (&p.network, self.assignment.definition.network_mode.as_ref()) {
+            (Some(n), _) => NetworkAttachment::Container(n.pause_id.clone()),
+            (None, Some(m)) if m.as_str() == "host" => NetworkAttachment::Host,
+            (None, Some(m)) if m.as_str() == "none" => NetworkAttachment::None,
             _ => NetworkAttachment::Bridge,
         };
         let ctx = TaskContext {

@@ -31,6 +31,7 @@
 #![warn(missing_docs)]
 
 pub mod agent;
+pub mod awsvpc;
 mod container;
 mod dependencies;
 mod driver;
@@ -39,6 +40,7 @@ pub mod host;
 pub mod link;
 mod machine;
 pub mod overrides;
+pub mod pause;
 pub mod provision;
 mod report;
 pub mod runtime;

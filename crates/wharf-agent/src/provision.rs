@@ -7,8 +7,9 @@ use std::collections::HashMap;
 use wharf_model::agent::Assignment;
 use wharf_model::ecs::shapes::{ContainerDefinition, Scope};
 
+use crate::awsvpc::{self, TaskNetwork};
 use crate::link::{LinkError, ServerLink};
-use crate::runtime::{RegistryAuth, Runtime, VolumeSpec, LABEL_TASK_ARN};
+use crate::runtime::{ContainerInfo, RegistryAuth, Runtime, VolumeSpec, LABEL_TASK_ARN};
 use crate::stop::NamedError;
 
 /// What provisioning made for the task.
@@ -21,6 +22,8 @@ pub struct Provisioned {
     pub env: HashMap<String, Vec<(String, String)>>,
     /// Docker volumes created for this task alone (removed with the task).
     pub task_volumes: Vec<String>,
+    /// The awsvpc task's network, if it has one.
+    pub network: Option<TaskNetwork>,
 }
 
 /// The Docker volume name of a task-scoped volume, as the ECS agent forms it.
@@ -28,16 +31,22 @@ pub fn task_volume_name(family: &str, revision: i32, volume: &str, task_id: &str
     format!("ecs-{family}-{revision}-{volume}-{task_id}")
 }
 
-/// Sets up the task's volumes, secrets and environment files.
+/// Sets up the task's network (awsvpc), volumes, secrets and environment
+/// files. `adopted_pause` is the task's pause container found running after
+/// an agent restart.
 pub async fn provision(
     runtime: &dyn Runtime,
     link: &dyn ServerLink,
     assignment: &Assignment,
     definitions: &[ContainerDefinition],
     task_id: &str,
+    adopted_pause: Option<&ContainerInfo>,
 ) -> Result<Provisioned, NamedError> {
     let mut out = Provisioned::default();
     let td = &assignment.definition;
+    if td.network_mode.as_ref().is_some_and(|m| m.as_str() == "awsvpc") {
+        out.network = Some(awsvpc::provision(runtime, assignment, task_id, adopted_pause).await?);
+    }
     let family = td.family.clone().unwrap_or_default();
     let revision = td.revision.unwrap_or(0);
     let task_arn = assignment.task.task_arn.clone().unwrap_or_default();
