@@ -23,13 +23,14 @@ use wharf_model::agent::Assignment;
 use wharf_model::clock::Clock;
 use wharf_model::ecs::shapes::HealthStatus;
 
+use crate::cleanup;
 use crate::driver::{requested_stop, Route, Routes, Shared, TaskDriver};
 use crate::event::Event;
 use crate::host::{self, HostResources};
 use crate::link::{LinkError, ServerLink};
 use crate::runtime::{
-    ContainerInfo, Health, Runtime, RuntimeError, RuntimeEvent, LABEL_CONTAINER_NAME,
-    LABEL_TASK_ARN,
+    ContainerInfo, ContainerState, Health, Runtime, RuntimeError, RuntimeEvent,
+    LABEL_CONTAINER_NAME, LABEL_TASK_ARN,
 };
 
 /// How the agent is set up.
@@ -43,6 +44,9 @@ pub struct AgentConfig {
     pub always_pull: bool,
     /// Where the agent keeps its container instance ARN across restarts.
     pub state_dir: Option<PathBuf>,
+    /// How long a stopped task's containers stay before they are removed
+    /// (`ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION`).
+    pub cleanup_wait: Duration,
 }
 
 /// Why the agent stopped.
@@ -86,6 +90,7 @@ impl Agent {
             clock,
             routes: Routes::default(),
             always_pull: config.always_pull,
+            cleanup_wait: config.cleanup_wait,
         };
         Self { shared, config }
     }
@@ -179,7 +184,17 @@ impl Agent {
     ) -> Result<HashMap<String, HashMap<String, ContainerInfo>>, AgentError> {
         let listed = self.shared.runtime.list_managed().await.map_err(AgentError::Runtime)?;
         let mut by_task: HashMap<String, HashMap<String, ContainerInfo>> = HashMap::new();
+        let now = self.shared.clock.now_millis();
         for info in listed {
+            // Finished containers go when their wait is over, whether or not
+            // a driver adopts their task first (removing twice is harmless).
+            if let (ContainerState::Exited { .. }, Some(finished)) =
+                (&info.state, info.finished_at_ms)
+            {
+                let elapsed = Duration::from_millis(now.saturating_sub(finished).max(0) as u64);
+                let wait = self.shared.cleanup_wait.saturating_sub(elapsed);
+                cleanup::schedule(self.shared.runtime.clone(), wait, vec![info.id.clone()], vec![]);
+            }
             let (Some(task), Some(name)) =
                 (info.labels.get(LABEL_TASK_ARN), info.labels.get(LABEL_CONTAINER_NAME))
             else {

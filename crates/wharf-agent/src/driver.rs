@@ -30,7 +30,7 @@ use crate::provision::{self, Provisioned};
 use crate::runtime::{ContainerInfo, ContainerState, Runtime, RuntimeError};
 use crate::spec::{self, NetworkAttachment, TaskContext};
 use crate::stop::{NamedError, StopReason};
-use crate::{awsvpc, overrides, wire};
+use crate::{awsvpc, cleanup, overrides, wire};
 
 /// Where Docker events for a container go: its task's driver, and its name
 /// in the task definition.
@@ -54,6 +54,8 @@ pub(crate) struct Shared {
     pub(crate) routes: Routes,
     /// Whether a present image is pulled again (`ECS_IMAGE_PULL_BEHAVIOR=always`).
     pub(crate) always_pull: bool,
+    /// How long a stopped task's containers stay for inspection.
+    pub(crate) cleanup_wait: Duration,
 }
 
 /// The answer of one runtime call.
@@ -200,6 +202,14 @@ impl TaskDriver {
         if let Ok(mut routes) = self.shared.routes.lock() {
             routes.retain(|_, r| !r.inbox.same_channel(&self.inbox));
         }
+        let containers: Vec<String> = self.docker_ids.values().cloned().collect();
+        let volumes = self.provisioned.map(|p| p.task_volumes).unwrap_or_default();
+        cleanup::schedule(
+            self.shared.runtime.clone(),
+            self.shared.cleanup_wait,
+            containers,
+            volumes,
+        );
     }
 
     /// Feeds one event to the machine and starts what it asks for.

@@ -32,6 +32,7 @@
 
 pub mod agent;
 pub mod awsvpc;
+pub mod cleanup;
 mod container;
 mod dependencies;
 mod driver;

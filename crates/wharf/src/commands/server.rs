@@ -57,6 +57,15 @@ pub struct AgentArgs {
     /// Pull images even when present (`ECS_IMAGE_PULL_BEHAVIOR=always`).
     #[arg(long, env = "WHARF_ALWAYS_PULL")]
     pub always_pull: bool,
+    /// How long a stopped task's containers stay before they are removed
+    /// (`ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION`): `90s`, `30m`, `3h`.
+    #[arg(long, env = "WHARF_TASK_CLEANUP_WAIT", default_value = "3h", value_parser = parse_wait)]
+    pub task_cleanup_wait: std::time::Duration,
+}
+
+fn parse_wait(s: &str) -> Result<std::time::Duration, String> {
+    wharf_agent::cleanup::parse_wait(s)
+        .ok_or_else(|| format!("{s:?} is not a wait such as 90s, 30m or 3h"))
 }
 
 /// The default data directory: `$XDG_DATA_HOME/wharf`, else `~/.local/share/wharf`.
@@ -154,6 +163,7 @@ pub async fn run_agent(
         reserved_memory_mib: args.reserved_memory,
         always_pull: args.always_pull,
         state_dir,
+        cleanup_wait: args.task_cleanup_wait,
     };
     let agent = Agent::new(Arc::new(runtime), link, Arc::new(SystemClock), config);
     agent.run(shutdown).await?;
