@@ -153,6 +153,7 @@ impl Agent {
                         tracing::warn!("the Docker event stream ended; subscribing again");
                         tokio::time::sleep(Duration::from_millis(500)).await;
                         events = self.shared.runtime.events();
+                        self.catch_up();
                     }
                 },
                 Some(arn) = done_rx.recv() => {
@@ -241,6 +242,27 @@ impl Agent {
         tokio::spawn(async move {
             driver.run(rx).await;
             let _ = done.send(arn);
+        });
+    }
+
+    /// After a gap in Docker's events, asks Docker how every routed container
+    /// stands and tells its driver of those that exited meanwhile.
+    fn catch_up(&self) {
+        let routes: Vec<(String, Route)> = match self.shared.routes.lock() {
+            Ok(r) => r.iter().map(|(id, route)| (id.clone(), route.clone())).collect(),
+            Err(_) => return,
+        };
+        let runtime = self.shared.runtime.clone();
+        tokio::spawn(async move {
+            for (id, route) in routes {
+                if let Ok(info) = runtime.inspect_container(&id).await {
+                    if let ContainerState::Exited { exit_code, oom_killed } = info.state {
+                        let container = route.container.clone();
+                        let _ =
+                            route.inbox.send(Event::Exited { container, exit_code, oom_killed });
+                    }
+                }
+            }
         });
     }
 
