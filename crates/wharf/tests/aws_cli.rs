@@ -6,69 +6,12 @@
 //! The CLI is required: when it is missing the tests fail with a message saying how to
 //! install it; they are never skipped.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
-
-/// A `wharf server` on a free port with a temporary data directory; killed on drop.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    dir: tempfile::TempDir,
-}
-
-impl Server {
-    fn start() -> Server {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let addr = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port");
-        let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_wharf"))
-            .arg("server")
-            .arg("--listen")
-            .arg(addr.to_string())
-            .arg("--data-dir")
-            .arg(dir.path().join("data"))
-            .arg("--allow-reset")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log file"))
-            .stderr(log)
-            .spawn()
-            .expect("spawn wharf server");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("wharf server exited with {status}:\n{}", read_log(dir.path()));
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                panic!("wharf server is not listening on {addr}:\n{}", read_log(dir.path()));
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        Server { child, addr, dir }
-    }
-
-    fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!("--- wharf server log ---\n{}", read_log(self.dir.path()));
-        }
-    }
-}
-
-fn read_log(dir: &Path) -> String {
-    std::fs::read_to_string(dir.join("server.log")).unwrap_or_default()
-}
+use support::{Aws, Server};
 
 /// `../shared` beside the repository, or `WHARF_SHARED_DIR`.
 fn shared_dir() -> PathBuf {
@@ -90,88 +33,6 @@ fn corpus_file(name: &str) -> PathBuf {
 
 fn data_file(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
-}
-
-/// Runs `aws --endpoint-url <server> ecs <args>` with test credentials and nothing from the
-/// user's own AWS configuration.
-struct Aws<'a> {
-    server: &'a Server,
-    home: tempfile::TempDir,
-}
-
-impl<'a> Aws<'a> {
-    fn new(server: &'a Server) -> Aws<'a> {
-        let found = Command::new("aws").arg("--version").output();
-        match found {
-            Ok(out) if out.status.success() => {}
-            Ok(out) => panic!(
-                "`aws --version` failed ({}): {}{} — install the AWS CLI with `pip install awscli`",
-                out.status,
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
-            Err(e) => panic!(
-                "the `aws` CLI is not installed or not on PATH ({e}); install it with \
-                 `pip install awscli`"
-            ),
-        }
-        Aws { server, home: tempfile::tempdir().expect("temporary home") }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        let mut command = Command::new("aws");
-        for var in ["AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_REGION", "AWS_ENDPOINT_URL"] {
-            command.env_remove(var);
-        }
-        command
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_DEFAULT_REGION", "us-east-1")
-            .env("AWS_PAGER", "")
-            .env("AWS_CONFIG_FILE", self.home.path().join("config"))
-            .env("AWS_SHARED_CREDENTIALS_FILE", self.home.path().join("credentials"))
-            .env("AWS_MAX_ATTEMPTS", "1")
-            .arg("--endpoint-url")
-            .arg(self.server.endpoint())
-            .arg("--output")
-            .arg("json")
-            .arg("ecs")
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run aws")
-    }
-
-    /// Runs and expects success; returns the parsed JSON output (`null` when empty).
-    fn ok(&self, args: &[&str]) -> Value {
-        let out = self.run(args);
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "aws ecs {} failed with {}:\n{}{}",
-            args.join(" "),
-            out.status,
-            stdout,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        if stdout.trim().is_empty() {
-            return Value::Null;
-        }
-        serde_json::from_str(&stdout)
-            .unwrap_or_else(|e| panic!("aws ecs {}: output is not JSON ({e}): {stdout}", args[0]))
-    }
-
-    /// Runs and expects failure; returns stderr.
-    fn fails(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            !out.status.success(),
-            "aws ecs {} succeeded but should have failed:\n{}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stdout)
-        );
-        String::from_utf8_lossy(&out.stderr).into_owned()
-    }
 }
 
 fn file_url(path: &Path) -> String {
@@ -197,7 +58,7 @@ fn td_arn(family: &str, revision: u64) -> String {
 #[test]
 fn task_definition_flow() {
     let server = Server::start();
-    let aws = Aws::new(&server);
+    let aws = Aws::new(&server, "ecs");
 
     // A document from the corpus, exactly as found: the task definition of the
     // amazon-ecs-render-task-definition GitHub Action's integration tests.
@@ -336,7 +197,7 @@ fn task_definition_flow() {
 #[test]
 fn cluster_flow() {
     let server = Server::start();
-    let aws = Aws::new(&server);
+    let aws = Aws::new(&server, "ecs");
     let arn = format!("arn:aws:ecs:us-east-1:{ACCOUNT}:cluster/cli-cluster");
 
     let out = aws.ok(&[
@@ -385,7 +246,7 @@ fn cluster_flow() {
 #[test]
 fn errors_as_the_cli_prints_them() {
     let server = Server::start();
-    let aws = Aws::new(&server);
+    let aws = Aws::new(&server, "ecs");
 
     let stderr = aws.fails(&["describe-task-definition", "--task-definition", "nope"]);
     assert!(

@@ -1,0 +1,163 @@
+//! The harness the `aws` CLI tests share: a `wharf server` on a free port with a
+//! temporary data directory, and the real `aws` CLI pointed at it with test credentials.
+//! The CLI is required: when it is missing a test fails saying how to install it.
+#![allow(dead_code)]
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// A `wharf server` on a free port with a temporary data directory; killed on drop.
+pub struct Server {
+    child: Child,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// Starts a server with its embedded agent and `--allow-reset`.
+    pub fn start() -> Server {
+        Self::start_with(&["--allow-reset"])
+    }
+
+    /// Starts a server with extra arguments.
+    pub fn start_with(extra: &[&str]) -> Server {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let addr = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port");
+        let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_wharf"))
+            .arg("server")
+            .arg("--listen")
+            .arg(addr.to_string())
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn wharf server");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("wharf server exited with {status}:\n{}", read_log(dir.path()));
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("wharf server is not listening on {addr}:\n{}", read_log(dir.path()));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Server { child, addr, dir }
+    }
+
+    /// `http://<addr>`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("--- wharf server log ---\n{}", read_log(self.dir.path()));
+        }
+    }
+}
+
+fn read_log(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("server.log")).unwrap_or_default()
+}
+
+/// Runs `aws --endpoint-url <server> <service> <args>` with test credentials and nothing
+/// from the user's own AWS configuration.
+pub struct Aws<'a> {
+    server: &'a Server,
+    service: &'static str,
+    home: tempfile::TempDir,
+}
+
+impl<'a> Aws<'a> {
+    /// A CLI for `service` (`ecs`, `ssm`, ...); fails the test if `aws` is missing.
+    pub fn new(server: &'a Server, service: &'static str) -> Aws<'a> {
+        match Command::new("aws").arg("--version").output() {
+            Ok(out) if out.status.success() => {}
+            Ok(out) => panic!(
+                "`aws --version` failed ({}): {}{} — install the AWS CLI with `pip install awscli`",
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+            Err(e) => panic!(
+                "the `aws` CLI is not installed or not on PATH ({e}); install it with \
+                 `pip install awscli`"
+            ),
+        }
+        Aws { server, service, home: tempfile::tempdir().expect("temporary home") }
+    }
+
+    /// Runs the command.
+    pub fn run(&self, args: &[&str]) -> Output {
+        let mut command = Command::new("aws");
+        for var in ["AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_REGION", "AWS_ENDPOINT_URL"] {
+            command.env_remove(var);
+        }
+        command
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("AWS_PAGER", "")
+            .env("AWS_CONFIG_FILE", self.home.path().join("config"))
+            .env("AWS_SHARED_CREDENTIALS_FILE", self.home.path().join("credentials"))
+            .env("AWS_MAX_ATTEMPTS", "1")
+            .arg("--endpoint-url")
+            .arg(format!("http://{}", self.server.addr))
+            .arg("--output")
+            .arg("json")
+            .arg(self.service)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run aws")
+    }
+
+    /// Runs and expects success; returns the parsed JSON output (`null` when empty).
+    pub fn ok(&self, args: &[&str]) -> Value {
+        let out = self.run(args);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "aws {} {} failed with {}:\n{}{}",
+            self.service,
+            args.join(" "),
+            out.status,
+            stdout,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if stdout.trim().is_empty() {
+            return Value::Null;
+        }
+        serde_json::from_str(&stdout).unwrap_or_else(|e| {
+            panic!("aws {} {}: output is not JSON ({e}): {stdout}", self.service, args[0])
+        })
+    }
+
+    /// Runs and expects failure; returns stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            !out.status.success(),
+            "aws {} {} succeeded but should have failed:\n{}",
+            self.service,
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+}
