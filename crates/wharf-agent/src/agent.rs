@@ -47,6 +47,8 @@ pub struct AgentConfig {
     /// How long a stopped task's containers stay before they are removed
     /// (`ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION`).
     pub cleanup_wait: Duration,
+    /// The S3-compatible endpoint `environmentFiles` of type `s3` are read from.
+    pub s3: Option<crate::s3::S3Endpoint>,
 }
 
 /// Why the agent stopped.
@@ -91,6 +93,7 @@ impl Agent {
             routes: Routes::default(),
             always_pull: config.always_pull,
             cleanup_wait: config.cleanup_wait,
+            s3: config.s3.clone(),
         };
         Self { shared, config }
     }

@@ -28,6 +28,7 @@ use crate::machine::TaskMachine;
 use crate::pause::PAUSE_CONTAINER_NAME;
 use crate::provision::{self, Provisioned};
 use crate::runtime::{ContainerInfo, ContainerState, Runtime, RuntimeError};
+use crate::s3::S3Endpoint;
 use crate::spec::{self, NetworkAttachment, TaskContext};
 use crate::stop::{NamedError, StopReason};
 use crate::{awsvpc, cleanup, overrides, wire};
@@ -56,6 +57,8 @@ pub(crate) struct Shared {
     pub(crate) always_pull: bool,
     /// How long a stopped task's containers stay for inspection.
     pub(crate) cleanup_wait: Duration,
+    /// Where `environmentFiles` of type `s3` are read from.
+    pub(crate) s3: Option<S3Endpoint>,
 }
 
 /// The answer of one runtime call.
@@ -303,6 +306,7 @@ impl TaskDriver {
                 let (assignment, definitions, task_id) =
                     (self.assignment.clone(), self.definitions.clone(), self.task_id.clone());
                 let pause = self.adopted.get(PAUSE_CONTAINER_NAME).cloned();
+                let s3 = self.shared.s3.clone();
                 Some(Box::pin(async move {
                     let r = provision::provision(
                         &*runtime,
@@ -311,6 +315,7 @@ impl TaskDriver {
                         &definitions,
                         &task_id,
                         pause.as_ref(),
+                        s3.as_ref(),
                     )
                     .await;
                     Outcome::Provisioned(r)

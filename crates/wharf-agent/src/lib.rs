@@ -43,6 +43,7 @@ mod machine;
 pub mod overrides;
 pub mod pause;
 pub mod provision;
+pub mod s3;
 mod report;
 pub mod runtime;
 pub mod spec;

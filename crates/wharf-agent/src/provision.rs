@@ -10,6 +10,7 @@ use wharf_model::ecs::shapes::{ContainerDefinition, Scope};
 use crate::awsvpc::{self, TaskNetwork};
 use crate::link::{LinkError, ServerLink};
 use crate::runtime::{ContainerInfo, RegistryAuth, Runtime, VolumeSpec, LABEL_TASK_ARN};
+use crate::s3::S3Endpoint;
 use crate::stop::NamedError;
 
 /// What provisioning made for the task.
@@ -41,6 +42,7 @@ pub async fn provision(
     definitions: &[ContainerDefinition],
     task_id: &str,
     adopted_pause: Option<&ContainerInfo>,
+    s3: Option<&S3Endpoint>,
 ) -> Result<Provisioned, NamedError> {
     let mut out = Provisioned::default();
     let td = &assignment.definition;
@@ -109,7 +111,7 @@ pub async fn provision(
             .collect();
         for file in def.environment_files.as_deref().unwrap_or(&[]) {
             let location = file.value.clone().unwrap_or_default();
-            for (k, v) in read_env_file(&location).await? {
+            for (k, v) in read_env_file(&location, s3).await? {
                 // `environment` wins over a file; an earlier file over a later one.
                 if !explicit.contains(&k.as_str()) && !env.iter().any(|(e, _)| *e == k) {
                     env.push((k, v));
@@ -134,21 +136,32 @@ pub async fn provision(
     Ok(out)
 }
 
-/// Reads an environment file: a local path (`/path/x.env` or
-/// `file:///path/x.env`). S3 objects need the S3 endpoint configured.
-async fn read_env_file(location: &str) -> Result<Vec<(String, String)>, NamedError> {
+/// Reads an environment file: an S3 object ARN (`arn:aws:s3:::bucket/key`,
+/// from the configured S3-compatible endpoint) or a local path
+/// (`/path/x.env` or `file:///path/x.env`).
+async fn read_env_file(
+    location: &str,
+    s3: Option<&S3Endpoint>,
+) -> Result<Vec<(String, String)>, NamedError> {
     let fail = |detail: String| {
         NamedError::ResourceInitialization(format!(
             "failed to download env files: file {location}: {detail}"
         ))
     };
-    let path = location.strip_prefix("file://").unwrap_or(location);
-    if !path.starts_with('/') {
-        return Err(fail(
-            "only local paths are supported on this host (no S3 endpoint is configured)".into(),
-        ));
-    }
-    let text = tokio::fs::read_to_string(path).await.map_err(|e| fail(e.to_string()))?;
+    let text = if location.starts_with("arn:") {
+        let (bucket, key) =
+            crate::s3::parse_object_arn(location).map_err(|e| fail(e.to_string()))?;
+        let endpoint = s3.ok_or_else(|| fail(crate::s3::S3Error::NoEndpoint.to_string()))?;
+        let bytes =
+            crate::s3::get_object(endpoint, bucket, key).await.map_err(|e| fail(e.to_string()))?;
+        String::from_utf8_lossy(&bytes).into_owned()
+    } else {
+        let path = location.strip_prefix("file://").unwrap_or(location);
+        if !path.starts_with('/') {
+            return Err(fail("not an S3 object ARN or an absolute local path".into()));
+        }
+        tokio::fs::read_to_string(path).await.map_err(|e| fail(e.to_string()))?
+    };
     Ok(parse_env_file(&text))
 }
 

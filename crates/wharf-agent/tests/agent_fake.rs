@@ -108,6 +108,7 @@ fn start(
         always_pull: false,
         state_dir: None,
         cleanup_wait: Duration::from_secs(3600),
+        s3: None,
     };
     let agent = Agent::new(Arc::new(runtime.clone()), link.clone(), Arc::new(SystemClock), config);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -175,3 +175,138 @@ fn the_seed_web_server_runs_on_awsvpc_with_a_secret_from_ssm() {
         ))
         .output();
 }
+
+/// `moto_server` (PyPI `moto[server]`, installed by scripts/test) on a free port, as the
+/// S3-compatible endpoint; killed on drop.
+struct Moto {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Moto {
+    fn start() -> Moto {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let child = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("moto_server is missing: pip install 'moto[server]' (scripts/test does)");
+        wait_for("moto_server", Duration::from_secs(30), || {
+            TcpStream::connect(("127.0.0.1", port)).ok()
+        });
+        Moto { child, port }
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn environment_files_come_from_s3_and_from_local_paths() {
+    build_stand_in();
+    let moto = Moto::start();
+    let s3_url = format!("http://127.0.0.1:{}", moto.port);
+    let s3 = |args: &[&str]| {
+        let out = Command::new("aws")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .args(["--endpoint-url", &s3_url, "s3api"])
+            .args(args)
+            .output()
+            .expect("aws s3api");
+        assert!(
+            out.status.success(),
+            "aws s3api {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let remote = dir.path().join("remote.env");
+    std::fs::write(&remote, "# from S3\nFROM_S3=yes\nSHARED=from-s3\n").expect("env file");
+    let local = dir.path().join("local.env");
+    std::fs::write(&local, "FROM_FILE=yes\nSHARED=from-file\n").expect("env file");
+    s3(&["create-bucket", "--bucket", "envs"]);
+    s3(&[
+        "put-object",
+        "--bucket",
+        "envs",
+        "--key",
+        "app/remote.env",
+        "--body",
+        remote.to_str().unwrap(),
+    ]);
+
+    let server = Server::start_with_env(
+        &["--allow-reset", "--s3-endpoint", &s3_url],
+        &[("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "test")],
+    );
+    let ecs = Aws::new(&server, "ecs");
+    // Exit 0 only if each variable holds what ECS's precedence gives it: `environment`
+    // over every file, and the first file over the later ones.
+    let check =
+        "test \"$FROM_S3\" = yes && test \"$FROM_FILE\" = yes && test \"$SHARED\" = from-s3 \
+                 && test \"$EXPLICIT\" = env";
+    let td = dir.path().join("envfiles.json");
+    let definition = |files: Value| {
+        json!({
+            "family": "envfiles",
+            "containerDefinitions": [{
+                "name": "check", "image": STAND_IN, "memory": 32,
+                "entryPoint": ["sh", "-c"], "command": [check],
+                "environment": [{"name": "EXPLICIT", "value": "env"}],
+                "environmentFiles": files
+            }]
+        })
+    };
+    std::fs::write(
+        &td,
+        definition(json!([
+            {"type": "s3", "value": "arn:aws:s3:::envs/app/remote.env"},
+            {"type": "s3", "value": local.to_str().unwrap()}
+        ]))
+        .to_string(),
+    )
+    .expect("task definition");
+    ecs.ok(&["register-task-definition", "--cli-input-json", &format!("file://{}", td.display())]);
+    let run = |family_rev: &str| -> Value {
+        let arn = ecs.ok(&["run-task", "--task-definition", family_rev])["tasks"][0]["taskArn"]
+            .as_str()
+            .expect("task ARN")
+            .to_owned();
+        let t = wait_for("STOPPED", Duration::from_secs(60), || {
+            let t = ecs.ok(&["describe-tasks", "--tasks", &arn])["tasks"][0].clone();
+            (t["lastStatus"] == "STOPPED").then_some(t)
+        });
+        let _ = Command::new("sh")
+            .arg("-c")
+            .arg(format!("docker ps -aq --filter label=com.amazonaws.ecs.task-arn={arn} | xargs -r docker rm -f"))
+            .output();
+        t
+    };
+    let t = run("envfiles:1");
+    assert_eq!(t["containers"][0]["exitCode"], 0, "the variables were as expected: {t}");
+
+    // A missing object fails the task to start, naming the file.
+    std::fs::write(
+        &td,
+        definition(json!([{"type": "s3", "value": "arn:aws:s3:::envs/missing.env"}])).to_string(),
+    )
+    .expect("task definition");
+    ecs.ok(&["register-task-definition", "--cli-input-json", &format!("file://{}", td.display())]);
+    let t = run("envfiles:2");
+    assert_eq!(t["stopCode"], "TaskFailedToStart");
+    let reason = t["stoppedReason"].as_str().unwrap_or_default();
+    assert!(
+        reason.starts_with("ResourceInitializationError: failed to download env files: file arn:aws:s3:::envs/missing.env"),
+        "{reason}"
+    );
+}

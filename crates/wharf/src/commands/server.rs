@@ -61,6 +61,11 @@ pub struct AgentArgs {
     /// (`ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION`): `90s`, `30m`, `3h`.
     #[arg(long, env = "WHARF_TASK_CLEANUP_WAIT", default_value = "3h", value_parser = parse_wait)]
     pub task_cleanup_wait: std::time::Duration,
+    /// An S3-compatible endpoint (`http://host:port`, path-style) that
+    /// `environmentFiles` of type `s3` are read from, signed with this
+    /// process's AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
+    #[arg(long, env = "WHARF_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
 }
 
 fn parse_wait(s: &str) -> Result<std::time::Duration, String> {
@@ -164,6 +169,11 @@ pub async fn run_agent(
         always_pull: args.always_pull,
         state_dir,
         cleanup_wait: args.task_cleanup_wait,
+        s3: args.s3_endpoint.map(|url| wharf_agent::s3::S3Endpoint {
+            url,
+            region: args.region.clone(),
+            credentials: wharf_agent::s3::Credentials::from_env(),
+        }),
     };
     let agent = Agent::new(Arc::new(runtime), link, Arc::new(SystemClock), config);
     agent.run(shutdown).await?;

@@ -26,6 +26,11 @@ impl Server {
 
     /// Starts a server with extra arguments.
     pub fn start_with(extra: &[&str]) -> Server {
+        Self::start_with_env(extra, &[])
+    }
+
+    /// Starts a server with extra arguments and environment variables.
+    pub fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> Server {
         let dir = tempfile::tempdir().expect("temporary directory");
         let addr = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port");
         let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
@@ -36,6 +41,7 @@ impl Server {
             .arg("--data-dir")
             .arg(dir.path().join("data"))
             .args(extra)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log file"))
             .stderr(log)
