@@ -73,23 +73,35 @@ fn json<T: serde::Serialize>(value: &T) -> Response {
     }
 }
 
+/// Checks the token, reads the JSON body and runs `f` on it; its answer or
+/// the error's.
+async fn guarded<T, F, Fut>(state: &AppState, headers: &HeaderMap, body: &[u8], f: F) -> Response
+where
+    T: serde::de::DeserializeOwned,
+    F: FnOnce(T) -> Fut,
+    Fut: std::future::Future<Output = Result<Response, ApiError>>,
+{
+    if let Some(r) = denied(state, headers) {
+        return r;
+    }
+    let request = match protocol::parse(body) {
+        Ok(r) => r,
+        Err(e) => return failure(&e),
+    };
+    f(request).await.unwrap_or_else(|e| failure(&e))
+}
+
 async fn register(
     State(state): State<AppState>,
     Query(place): Query<Place>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Some(r) = denied(&state, &headers) {
-        return r;
-    }
-    let request: RegisterContainerInstanceRequest = match protocol::parse(&body) {
-        Ok(r) => r,
-        Err(e) => return failure(&e),
-    };
-    match agent_link::register(&state, &place.region, request).await {
-        Ok(instance) => json(&instance),
-        Err(e) => failure(&e),
-    }
+    let (state, place) = (&state, &place);
+    guarded(state, &headers, &body, |request: RegisterContainerInstanceRequest| async move {
+        Ok(json(&agent_link::register(state, &place.region, request).await?))
+    })
+    .await
 }
 
 async fn watch(
@@ -120,19 +132,14 @@ async fn report(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Some(r) = denied(&state, &headers) {
-        return r;
-    }
-    let change: Task = match protocol::parse(&body) {
-        Ok(c) => c,
-        Err(e) => return failure(&e),
-    };
-    let arn = change.task_arn.clone().unwrap_or_default();
-    let task_id = arn.rsplit('/').next().unwrap_or_default().to_owned();
-    match agent_link::report(&state, &place.region, &place.cluster, &task_id, change).await {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => failure(&e),
-    }
+    let (state, place) = (&state, &place);
+    guarded(state, &headers, &body, |change: Task| async move {
+        let arn = change.task_arn.clone().unwrap_or_default();
+        let task_id = arn.rsplit('/').next().unwrap_or_default().to_owned();
+        agent_link::report(state, &place.region, &place.cluster, &task_id, change).await?;
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
+    .await
 }
 
 async fn secret(
@@ -141,24 +148,22 @@ async fn secret(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Some(r) = denied(&state, &headers) {
-        return r;
-    }
-    let request: SecretRequest = match protocol::parse(&body) {
-        Ok(r) => r,
-        Err(e) => return failure(&e),
-    };
-    let now = state.clock.now();
-    match crate::secrets::resolve(&*state.store, &place.region, &request.value_from, now).await {
-        Ok(value) => json(&serde_json::json!({ "value": value })),
-        Err(e) => {
-            let (type_name, status) = match e {
-                crate::secrets::ResolveError::Internal(_) => {
-                    ("ServerException", StatusCode::INTERNAL_SERVER_ERROR)
-                }
-                _ => ("ResourceInitializationError", StatusCode::BAD_REQUEST),
-            };
-            failure(&ApiError { type_name: type_name.into(), message: e.to_string(), status })
+    let (state, place) = (&state, &place);
+    guarded(state, &headers, &body, |request: SecretRequest| async move {
+        let now = state.clock.now();
+        match crate::secrets::resolve(&*state.store, &place.region, &request.value_from, now).await
+        {
+            Ok(value) => Ok(json(&serde_json::json!({ "value": value }))),
+            Err(e) => {
+                let (type_name, status) = match e {
+                    crate::secrets::ResolveError::Internal(_) => {
+                        ("ServerException", StatusCode::INTERNAL_SERVER_ERROR)
+                    }
+                    _ => ("ResourceInitializationError", StatusCode::BAD_REQUEST),
+                };
+                Err(ApiError { type_name: type_name.into(), message: e.to_string(), status })
+            }
         }
-    }
+    })
+    .await
 }

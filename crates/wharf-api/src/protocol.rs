@@ -143,3 +143,23 @@ pub fn error(request_id: &str, e: &ApiError) -> Response {
     }
     response
 }
+
+/// Runs one operation's handler on a request body: reads the input shape,
+/// runs the handler, writes the output shape. Each service's handlers return
+/// their own error type, which becomes the service's error on the wire.
+pub async fn call<'a, Req, Resp, E, F, Fut>(
+    ctx: &'a crate::context::Ctx,
+    body: &[u8],
+    handler: F,
+) -> Result<Vec<u8>, ApiError>
+where
+    Req: DeserializeOwned,
+    Resp: Serialize,
+    E: Into<ApiError>,
+    F: FnOnce(&'a crate::context::Ctx, Req) -> Fut,
+    Fut: std::future::Future<Output = Result<Resp, E>> + 'a,
+{
+    let req: Req = parse(body)?;
+    let resp = handler(ctx, req).await.map_err(Into::into)?;
+    to_body(&resp)
+}

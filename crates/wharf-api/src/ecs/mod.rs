@@ -13,11 +13,6 @@ mod tags;
 pub(crate) mod task;
 mod task_definition;
 
-use std::future::Future;
-
-use serde::de::DeserializeOwned;
-use serde::Serialize;
-
 use crate::context::Ctx;
 use crate::protocol::{self, ApiError};
 
@@ -26,7 +21,7 @@ pub async fn handle(ctx: &Ctx, op: &str, body: &[u8]) -> Result<Vec<u8>, ApiErro
     macro_rules! ops {
         ($($name:literal => $handler:path,)*) => {
             match op {
-                $($name => call(ctx, body, $handler).await,)*
+                $($name => protocol::call(ctx, body, $handler).await,)*
                 _ => Err(ApiError::unknown_operation()),
             }
         };
@@ -72,19 +67,4 @@ pub async fn handle(ctx: &Ctx, op: &str, body: &[u8]) -> Result<Vec<u8>, ApiErro
         "DescribeTasks" => task::describe_tasks,
         "ListTasks" => task::list_tasks,
     }
-}
-
-async fn call<'a, Req, Resp, F, Fut>(
-    ctx: &'a Ctx,
-    body: &[u8],
-    handler: F,
-) -> Result<Vec<u8>, ApiError>
-where
-    Req: DeserializeOwned,
-    Resp: Serialize,
-    F: FnOnce(&'a Ctx, Req) -> Fut,
-    Fut: Future<Output = Result<Resp, ApiError>> + 'a,
-{
-    let req: Req = protocol::parse(body)?;
-    protocol::to_body(&handler(ctx, req).await?)
 }

@@ -14,12 +14,6 @@
 
 mod secrets;
 
-use std::future::Future;
-
-use serde::de::DeserializeOwned;
-use serde::Serialize;
-use wharf_model::secretsmanager::SecretsManagerError;
-
 use crate::context::Ctx;
 use crate::protocol::{self, ApiError};
 
@@ -31,7 +25,7 @@ pub async fn handle(ctx: &Ctx, op: &str, body: &[u8]) -> Result<Vec<u8>, ApiErro
     macro_rules! ops {
         ($($name:literal => $handler:path,)*) => {
             match op {
-                $($name => call(ctx, body, $handler).await,)*
+                $($name => protocol::call(ctx, body, $handler).await,)*
                 _ => Err(ApiError::unknown_operation()),
             }
         };
@@ -49,19 +43,4 @@ pub async fn handle(ctx: &Ctx, op: &str, body: &[u8]) -> Result<Vec<u8>, ApiErro
         "TagResource" => secrets::tag_resource,
         "UntagResource" => secrets::untag_resource,
     }
-}
-
-async fn call<'a, Req, Resp, F, Fut>(
-    ctx: &'a Ctx,
-    body: &[u8],
-    handler: F,
-) -> Result<Vec<u8>, ApiError>
-where
-    Req: DeserializeOwned,
-    Resp: Serialize,
-    F: FnOnce(&'a Ctx, Req) -> Fut,
-    Fut: Future<Output = Result<Resp, SecretsManagerError>> + 'a,
-{
-    let req: Req = protocol::parse(body)?;
-    protocol::to_body(&handler(ctx, req).await?)
 }

@@ -13,12 +13,6 @@
 mod parameters;
 mod tags;
 
-use std::future::Future;
-
-use serde::de::DeserializeOwned;
-use serde::Serialize;
-use wharf_model::ssm::SsmError;
-
 use crate::context::Ctx;
 use crate::protocol::{self, ApiError};
 
@@ -29,7 +23,7 @@ pub async fn handle(ctx: &Ctx, op: &str, body: &[u8]) -> Result<Vec<u8>, ApiErro
     macro_rules! ops {
         ($($name:literal => $handler:path,)*) => {
             match op {
-                $($name => call(ctx, body, $handler).await,)*
+                $($name => protocol::call(ctx, body, $handler).await,)*
                 _ => Err(ApiError::unknown_operation()),
             }
         };
@@ -47,19 +41,4 @@ pub async fn handle(ctx: &Ctx, op: &str, body: &[u8]) -> Result<Vec<u8>, ApiErro
         "RemoveTagsFromResource" => tags::remove_tags_from_resource,
         "ListTagsForResource" => tags::list_tags_for_resource,
     }
-}
-
-async fn call<'a, Req, Resp, F, Fut>(
-    ctx: &'a Ctx,
-    body: &[u8],
-    handler: F,
-) -> Result<Vec<u8>, ApiError>
-where
-    Req: DeserializeOwned,
-    Resp: Serialize,
-    F: FnOnce(&'a Ctx, Req) -> Fut,
-    Fut: Future<Output = Result<Resp, SsmError>> + 'a,
-{
-    let req: Req = protocol::parse(body)?;
-    protocol::to_body(&handler(ctx, req).await?)
 }
