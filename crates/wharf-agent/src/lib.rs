@@ -40,6 +40,7 @@ mod event;
 pub mod host;
 pub mod link;
 mod machine;
+pub mod metadata;
 pub mod overrides;
 pub mod pause;
 pub mod provision;

@@ -19,7 +19,8 @@ use bollard::errors::Error as DockerError;
 use bollard::models::{ContainerInspectResponse, EventMessage, VolumeCreateRequest};
 use bollard::query_parameters::{
     CreateContainerOptions, CreateImageOptions, EventsOptions, InspectContainerOptions,
-    ListContainersOptions, RemoveContainerOptions, RemoveVolumeOptions, StopContainerOptions,
+    ListContainersOptions, RemoveContainerOptions, RemoveVolumeOptions, StatsOptions,
+    StopContainerOptions,
 };
 use bollard::Docker;
 use futures_util::stream::{BoxStream, StreamExt};
@@ -274,6 +275,23 @@ impl Runtime for DockerRuntime {
 
     async fn inspect_container(&self, id: &str) -> Result<ContainerInfo, RuntimeError> {
         self.inspect(id, self.timeouts.inspect).await
+    }
+
+    async fn stats(&self, id: &str) -> Result<serde_json::Value, RuntimeError> {
+        let options = StatsOptions { stream: false, one_shot: true };
+        let stats = timed("container stats", self.timeouts.inspect, async {
+            let mut stream = self.docker.stats(id, Some(options));
+            match stream.next().await {
+                Some(item) => item.map(Some),
+                None => Ok(None),
+            }
+        })
+        .await?;
+        let stats = stats.ok_or_else(|| {
+            RuntimeError::Refused(format!("container stats: no answer for container {id}"))
+        })?;
+        serde_json::to_value(stats)
+            .map_err(|e| RuntimeError::Refused(format!("container stats: {e}")))
     }
 
     async fn remove_container(&self, id: &str) -> Result<(), RuntimeError> {

@@ -62,6 +62,8 @@ pub enum Call {
     Stop(String, Duration),
     /// `inspect_container(id)`.
     Inspect(String),
+    /// `stats(id)`.
+    Stats(String),
     /// `remove_container(id)`.
     Remove(String),
     /// `list_managed()`.
@@ -87,6 +89,8 @@ pub enum Op {
     Stop,
     /// `inspect_container`.
     Inspect,
+    /// `stats`.
+    Stats,
     /// `remove_container`.
     Remove,
     /// `list_managed`.
@@ -570,6 +574,49 @@ impl Runtime for FakeRuntime {
             .get(id)
             .map(FakeContainer::info)
             .ok_or_else(|| RuntimeError::NotFound(format!("No such container: {id}")))
+    }
+
+    /// Stats shaped as Docker's one-shot answer: the container's ID and
+    /// name, memory usage while running, and a counter (`cpu_stats` total
+    /// usage grows by one per call) so that a test can tell answers apart.
+    async fn stats(&self, id: &str) -> Result<serde_json::Value, RuntimeError> {
+        let mut s = self.lock();
+        s.calls.push(Call::Stats(id.to_owned()));
+        s.fail(Op::Stats)?;
+        let calls = s.calls.iter().filter(|c| matches!(c, Call::Stats(_))).count();
+        let c = s
+            .containers
+            .get(id)
+            .ok_or_else(|| RuntimeError::NotFound(format!("No such container: {id}")))?;
+        let running = c.state == ContainerState::Running;
+        let memory = if running {
+            serde_json::json!({ "usage": 1_048_576, "limit": 2_147_483_648_u64 })
+        } else {
+            serde_json::json!({})
+        };
+        Ok(serde_json::json!({
+            "read": "1970-01-01T00:00:00Z",
+            "preread": "0001-01-01T00:00:00Z",
+            "id": c.id,
+            "name": format!("/{}", c.name),
+            "pids_stats": { "current": u32::from(running) },
+            "num_procs": 0,
+            "cpu_stats": {
+                "cpu_usage": {
+                    "total_usage": calls, "usage_in_kernelmode": 0, "usage_in_usermode": 0
+                },
+                "system_cpu_usage": 0,
+                "online_cpus": 1,
+                "throttling_data": { "periods": 0, "throttled_periods": 0, "throttled_time": 0 }
+            },
+            "precpu_stats": { "cpu_usage": { "total_usage": 0 }, "throttling_data": {} },
+            "memory_stats": memory,
+            "blkio_stats": {},
+            "storage_stats": {},
+            "networks": {
+                "eth0": { "rx_bytes": 0, "rx_packets": 0, "tx_bytes": 0, "tx_packets": 0 }
+            }
+        }))
     }
 
     async fn remove_container(&self, id: &str) -> Result<(), RuntimeError> {

@@ -217,6 +217,11 @@ pub trait Runtime: Send + Sync + std::fmt::Debug + 'static {
     /// Inspects one container.
     async fn inspect_container(&self, id: &str) -> Result<ContainerInfo, RuntimeError>;
 
+    /// Docker's stats for one container, once (`stream=false`,
+    /// `one-shot=true`), as the Engine API's JSON: what the task metadata
+    /// endpoint serves at `${ECS_CONTAINER_METADATA_URI_V4}/stats`.
+    async fn stats(&self, id: &str) -> Result<serde_json::Value, RuntimeError>;
+
     /// Removes a container (and its anonymous volumes). Removing one that is
     /// gone is not an error.
     async fn remove_container(&self, id: &str) -> Result<(), RuntimeError>;
