@@ -67,6 +67,8 @@ enum Outcome {
     Pulled(String, Result<(), NamedError>),
     Created(String, Result<String, NamedError>),
     Started(String, Result<ContainerInfo, NamedError>),
+    /// A container an earlier agent ran is gone from the host.
+    Vanished(String),
     /// A stop finished; `Some` when the container turned out to be gone
     /// already, so no Docker event will say it exited.
     Stopped(String, Option<(i32, bool)>),
@@ -103,6 +105,10 @@ pub(crate) struct TaskDriver {
     /// Containers of this task found on the host after a restart, by name:
     /// adopted instead of created again.
     adopted: HashMap<String, ContainerInfo>,
+    /// Containers an earlier agent created (the server knows their Docker
+    /// ID) that are no longer on the host: reported vanished, never created
+    /// again.
+    vanished: Vec<String>,
 }
 
 impl std::fmt::Debug for TaskDriver {
@@ -120,6 +126,27 @@ impl TaskDriver {
         inbox: mpsc::UnboundedSender<Event>,
         adopted: HashMap<String, ContainerInfo>,
     ) -> Result<Self, String> {
+        let mut assignment = assignment;
+        // RunTask's task-level cpu and memory replace the definition's: the
+        // containers are bounded by what the task was placed with.
+        if let Some(o) = &assignment.task.overrides {
+            if o.cpu.is_some() {
+                assignment.definition.cpu = o.cpu.clone();
+            }
+            if o.memory.is_some() {
+                assignment.definition.memory = o.memory.clone();
+            }
+        }
+        let vanished = assignment
+            .task
+            .containers
+            .as_deref()
+            .unwrap_or(&[])
+            .iter()
+            .filter(|c| c.runtime_id.is_some())
+            .filter_map(|c| c.name.clone())
+            .filter(|name| !adopted.contains_key(name))
+            .collect();
         let task_arn = assignment.task.task_arn.clone().unwrap_or_default();
         let task_id = task_arn.rsplit('/').next().unwrap_or_default().to_owned();
         let defs = assignment.definition.container_definitions.clone().unwrap_or_default();
@@ -161,6 +188,7 @@ impl TaskDriver {
             reports,
             inbox,
             adopted,
+            vanished,
         })
     }
 
@@ -282,6 +310,7 @@ impl TaskDriver {
             Outcome::Stopped(container, Some((exit_code, oom_killed))) => {
                 Event::Exited { container, exit_code, oom_killed }
             }
+            Outcome::Vanished(container) => Event::Vanished { container },
             Outcome::Stopped(_, None) => return vec![],
             Outcome::CleanedUp => Event::CleanedUp,
         }]
@@ -320,6 +349,9 @@ impl TaskDriver {
                     .await;
                     Outcome::Provisioned(r)
                 }))
+            }
+            Action::Pull { container } if self.vanished.contains(&container) => {
+                Some(Box::pin(async move { Outcome::Vanished(container) }))
             }
             Action::Pull { container } if self.adopted.contains_key(&container) => {
                 Some(Box::pin(async move { Outcome::Pulled(container, Ok(())) }))

@@ -90,6 +90,14 @@ pub enum Event {
         /// Docker's `State.OOMKilled`: the reason becomes `OutOfMemoryError`.
         oom_killed: bool,
     },
+    /// The container was created and run by an earlier agent and is gone from
+    /// the host (answers [`Action::Pull`] for such a container after a
+    /// restart): it counts as having run and stopped, with
+    /// `ContainerVanishedError`, and is never created again.
+    Vanished {
+        /// The container's name.
+        container: String,
+    },
     /// The container's Docker health check changed (`starting` counts as
     /// `UNKNOWN`). Ignored for a container that has no `healthCheck` or is not
     /// running.

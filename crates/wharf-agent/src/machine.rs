@@ -267,6 +267,14 @@ impl TaskMachine {
                     }
                 });
             }
+            Event::Vanished { container } => {
+                self.update(&container, ContainerStatus::Stopped, |c| {
+                    c.known = ContainerStatus::Stopped;
+                    c.ran = true;
+                    c.desired_stopped = true;
+                    c.reason.get_or_insert(NamedError::ContainerVanished);
+                });
+            }
             Event::Health { container, status } => {
                 if let Some(c) = self.containers.iter_mut().find(|c| c.name == container) {
                     if c.has_health_check && c.known.is_running() {

@@ -87,6 +87,11 @@ pub enum NamedError {
     /// The kernel killed the container for its memory use (`State.OOMKilled`).
     #[error("OutOfMemoryError: Container killed due to memory usage")]
     OutOfMemory,
+    /// The container the agent had created is gone from the host (removed
+    /// while no agent was watching).
+    /// Source: AG:agent/engine/docker_task_engine.go `synchronizeContainerStatus`.
+    #[error("ContainerVanishedError: No container matching saved ID found")]
+    ContainerVanished,
 }
 
 impl NamedError {
@@ -99,6 +104,7 @@ impl NamedError {
             Self::CannotStartContainer(_) => "CannotStartContainerError",
             Self::ContainerRuntimeTimeout(_) => "ContainerRuntimeTimeoutError",
             Self::OutOfMemory => "OutOfMemoryError",
+            Self::ContainerVanished => "ContainerVanishedError",
         }
     }
 

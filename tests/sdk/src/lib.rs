@@ -47,6 +47,7 @@ pub struct Server {
     data_dir: tempfile::TempDir,
     log_path: PathBuf,
     allow_reset: bool,
+    extra_args: Vec<String>,
 }
 
 /// Where the `wharf` binary is: `WHARF_BIN`, else `<workspace>/target/debug/wharf`.
@@ -65,6 +66,13 @@ impl Server {
 
     /// Starts a server, with or without `--allow-reset`.
     pub fn start_with(allow_reset: bool) -> Server {
+        Self::start_with_args(allow_reset, &[])
+    }
+
+    /// Starts a server, with or without `--allow-reset`, passing `args` (such as
+    /// `["--cluster", "name"]`) after the harness's own arguments, on this start and on every
+    /// restart.
+    pub fn start_with_args(allow_reset: bool, args: &[&str]) -> Server {
         let data_dir = tempfile::Builder::new()
             .prefix("wharf-sdk-test-")
             .tempdir()
@@ -76,6 +84,7 @@ impl Server {
             data_dir,
             log_path,
             allow_reset,
+            extra_args: args.iter().map(|a| (*a).to_owned()).collect(),
         };
         server.spawn().unwrap_or_else(|e| panic!("{e:#}"));
         server
@@ -85,6 +94,19 @@ impl Server {
     /// directory and port: what was acknowledged before must still be there.
     pub fn kill_and_restart(&mut self) {
         self.kill();
+        self.spawn().unwrap_or_else(|e| panic!("{e:#}"));
+    }
+
+    /// Kills the server with SIGKILL and leaves it down (containers its embedded agent
+    /// started keep running) until [`Server::restart`].
+    pub fn sigkill(&mut self) {
+        self.kill();
+    }
+
+    /// Starts the server again on the same data directory and port, after
+    /// [`Server::sigkill`]. Panics if it is still running.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "restart: the server is still running");
         self.spawn().unwrap_or_else(|e| panic!("{e:#}"));
     }
 
@@ -165,6 +187,46 @@ impl Server {
         Ok((status, body))
     }
 
+    /// Sends an AWS JSON 1.1 request (`X-Amz-Target: <target>`, unsigned, so in `us-east-1`)
+    /// and returns the HTTP status and the parsed JSON body (`null` when the body is empty).
+    pub fn json_request(
+        &self,
+        target: &str,
+        body: &serde_json::Value,
+    ) -> anyhow::Result<(u16, serde_json::Value)> {
+        let (status, text) = self.raw_request(
+            "POST",
+            "/",
+            &[("X-Amz-Target", target), ("Content-Type", "application/x-amz-json-1.1")],
+            body.to_string().as_bytes(),
+        )?;
+        let value = if text.trim().is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_str(&text).with_context(|| format!("{target}: body {text:?}"))?
+        };
+        Ok((status, value))
+    }
+
+    /// Calls SSM Parameter Store operation `op` (such as `PutParameter`) and returns the
+    /// answer; panics unless the server answers 2xx.
+    pub fn ssm(&self, op: &str, body: serde_json::Value) -> serde_json::Value {
+        self.json_ok(&format!("AmazonSSM.{op}"), &body)
+    }
+
+    /// Calls Secrets Manager operation `op` (such as `CreateSecret`) and returns the answer;
+    /// panics unless the server answers 2xx.
+    pub fn secretsmanager(&self, op: &str, body: serde_json::Value) -> serde_json::Value {
+        self.json_ok(&format!("secretsmanager.{op}"), &body)
+    }
+
+    fn json_ok(&self, target: &str, body: &serde_json::Value) -> serde_json::Value {
+        let (status, value) =
+            self.json_request(target, body).unwrap_or_else(|e| panic!("{target}: {e:#}"));
+        assert!((200..300).contains(&status), "{target} answered {status}: {value}");
+        value
+    }
+
     /// `POST /_wharf/reset`: wipes all state. Panics unless the server answers 2xx.
     pub fn reset(&self) {
         let (status, body) =
@@ -222,6 +284,7 @@ impl Server {
         if self.allow_reset {
             command.arg("--allow-reset");
         }
+        command.args(&self.extra_args);
         let mut child =
             command.spawn().with_context(|| format!("spawn {} server", bin.display()))?;
         let deadline = Instant::now() + START_TIMEOUT;
@@ -343,4 +406,113 @@ pub fn task_definition_arn(family: &str, revision: i32) -> String {
 /// The ARN ECS gives a capacity provider in [`REGION`] and [`ACCOUNT_ID`].
 pub fn capacity_provider_arn(name: &str) -> String {
     format!("arn:aws:ecs:{REGION}:{ACCOUNT_ID}:capacity-provider/{name}")
+}
+
+/// How often [`wait_for_task`] asks DescribeTasks.
+const TASK_POLL: Duration = Duration::from_millis(50);
+
+/// Polls DescribeTasks for `arn` (in `cluster`, or the default cluster) every 50 ms until
+/// `predicate` holds for the task, and returns that task. Panics after `timeout`, naming
+/// `what` and showing the task as last described.
+pub async fn wait_for_task(
+    client: &aws_sdk_ecs::Client,
+    cluster: Option<&str>,
+    arn: &str,
+    what: &str,
+    timeout: Duration,
+    predicate: impl Fn(&aws_sdk_ecs::types::Task) -> bool,
+) -> aws_sdk_ecs::types::Task {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let described = ok(client
+            .describe_tasks()
+            .set_cluster(cluster.map(str::to_owned))
+            .tasks(arn)
+            .send()
+            .await);
+        let task = described.tasks().first().cloned();
+        if let Some(task) = &task {
+            if predicate(task) {
+                return task.clone();
+            }
+        }
+        if Instant::now() > deadline {
+            panic!(
+                "timed out after {timeout:?} waiting for task {arn} to be {what}; last seen: \
+                 {task:#?}; failures: {:?}",
+                described.failures()
+            );
+        }
+        tokio::time::sleep(TASK_POLL).await;
+    }
+}
+
+/// The label the agent puts on every container of a task: its task ARN.
+pub const LABEL_TASK_ARN: &str = "com.amazonaws.ecs.task-arn";
+
+/// The label the agent puts on every container of a task: its cluster's short name.
+pub const LABEL_CLUSTER: &str = "com.amazonaws.ecs.cluster";
+
+/// Runs the `docker` CLI with `args` and returns its output; panics if it cannot be run.
+pub fn docker(args: &[&str]) -> std::process::Output {
+    Command::new("docker")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run `docker {}`: {e}", args.join(" ")))
+}
+
+/// Runs `docker args...` and returns its trimmed stdout; panics unless it exits 0.
+pub fn docker_ok(args: &[&str]) -> String {
+    let out = docker(args);
+    assert!(
+        out.status.success(),
+        "`docker {}` failed ({}): {}",
+        args.join(" "),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Panics, loudly, unless a Docker Engine answers (`docker info`). Tests that need Docker
+/// call this first: they fail when it is missing, they are never skipped.
+pub fn require_docker() {
+    let out = docker(&["info", "--format", "{{.ServerVersion}}"]);
+    assert!(
+        out.status.success(),
+        "Docker Engine is not reachable (run scripts/docker-up as root): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// IDs of the containers, running or not, that carry label `key=value`.
+pub fn containers_labelled(key: &str, value: &str) -> Vec<String> {
+    docker_ok(&["ps", "-aq", "--no-trunc", "--filter", &format!("label={key}={value}")])
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Removes (`docker rm -f -v`) every container that carries label `key=value`; errors are
+/// ignored, as this runs in cleanup code.
+pub fn remove_containers_labelled(key: &str, value: &str) {
+    let Ok(out) = Command::new("docker")
+        .args(["ps", "-aq", "--filter", &format!("label={key}={value}")])
+        .stdin(Stdio::null())
+        .output()
+    else {
+        return;
+    };
+    let ids: Vec<String> =
+        String::from_utf8_lossy(&out.stdout).split_whitespace().map(str::to_owned).collect();
+    if !ids.is_empty() {
+        let _ = Command::new("docker")
+            .args(["rm", "-f", "-v"])
+            .args(&ids)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
 }
