@@ -23,7 +23,6 @@ use wharf_model::agent::Assignment;
 use wharf_model::clock::Clock;
 use wharf_model::ecs::shapes::HealthStatus;
 
-use crate::cleanup;
 use crate::driver::{requested_stop, Route, Routes, Shared, TaskDriver};
 use crate::event::Event;
 use crate::host::{self, HostResources};
@@ -32,9 +31,10 @@ use crate::runtime::{
     ContainerInfo, ContainerState, Health, Runtime, RuntimeError, RuntimeEvent,
     LABEL_CONTAINER_NAME, LABEL_TASK_ARN,
 };
+use crate::{cleanup, metadata};
 
 /// How the agent is set up.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct AgentConfig {
     /// The cluster to join (`ECS_CLUSTER`), created if missing.
     pub cluster: String,
@@ -49,6 +49,18 @@ pub struct AgentConfig {
     pub cleanup_wait: Duration,
     /// The S3-compatible endpoint `environmentFiles` of type `s3` are read from.
     pub s3: Option<crate::s3::S3Endpoint>,
+    /// The task metadata and credentials endpoints, if served.
+    pub metadata: Option<MetadataConfig>,
+}
+
+/// Where and with what the agent serves the endpoints inside tasks.
+#[derive(Debug, Clone)]
+pub struct MetadataConfig {
+    /// The address to listen on: ECS's `169.254.170.2:80` (put on the
+    /// loopback interface first), or another for tests.
+    pub listen: std::net::SocketAddr,
+    /// The task roles' credentials.
+    pub credentials: metadata::CredentialsSource,
 }
 
 /// Why the agent stopped.
@@ -94,6 +106,8 @@ impl Agent {
             always_pull: config.always_pull,
             cleanup_wait: config.cleanup_wait,
             s3: config.s3.clone(),
+            metadata: None,
+            instance_arn: String::new(),
         };
         Self { shared, config }
     }
@@ -130,8 +144,10 @@ impl Agent {
 
     /// Runs until `shutdown` completes. Running containers are left running
     /// for the next agent to adopt.
-    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), AgentError> {
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Result<(), AgentError> {
         let instance_arn = self.register().await?;
+        self.shared.instance_arn = instance_arn.clone();
+        self.shared.metadata = self.start_metadata().await;
         let mut adoptable = self.adoptable().await?;
         let mut events = self.shared.runtime.events();
         let mut watch = self.watch(&instance_arn).await;
@@ -165,6 +181,62 @@ impl Agent {
             }
         }
         Ok(())
+    }
+
+    /// Starts the task metadata and credentials endpoints; `None` (logged)
+    /// when they are not configured or cannot be served here.
+    async fn start_metadata(&self) -> Option<metadata::Registry> {
+        let config = self.config.metadata.clone()?;
+        if config.listen.ip().to_string() == metadata::LINK_LOCAL_ADDRESS {
+            if let Err(e) = metadata::ensure_link_local_address() {
+                tracing::warn!(error = %e, "no task metadata endpoint: cannot add 169.254.170.2");
+                return None;
+            }
+        }
+        let listener = match tokio::net::TcpListener::bind(config.listen).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, address = %config.listen, "no task metadata endpoint");
+                return None;
+            }
+        };
+        let bound = listener.local_addr().ok()?;
+        let base = if bound.port() == 80 {
+            format!("http://{}", bound.ip())
+        } else {
+            format!("http://{bound}")
+        };
+        let mut registry = metadata::Registry::with_base_url(&base);
+        if let Some(secret) = self.metadata_secret() {
+            registry = registry.with_secret(&secret);
+        }
+        let (served, runtime) = (registry.clone(), self.shared.runtime.clone());
+        tokio::spawn(async move {
+            if let Err(e) = metadata::serve(listener, served, runtime, config.credentials).await {
+                tracing::error!(error = %e, "the task metadata endpoint stopped");
+            }
+        });
+        tracing::info!(address = %bound, "serving task metadata and credentials");
+        Some(registry)
+    }
+
+    /// The key metadata tokens derive from, kept in the state directory so
+    /// adopted containers keep their tokens across restarts.
+    fn metadata_secret(&self) -> Option<Vec<u8>> {
+        let path = self.config.state_dir.as_ref()?.join("metadata-secret");
+        if let Ok(secret) = std::fs::read(&path) {
+            if secret.len() >= 32 {
+                return Some(secret);
+            }
+        }
+        let secret: Vec<u8> = [uuid::Uuid::new_v4(), uuid::Uuid::new_v4()]
+            .iter()
+            .flat_map(|u| u.as_bytes().to_vec())
+            .collect();
+        if let Err(e) = std::fs::write(&path, &secret) {
+            tracing::warn!(error = %e, "the metadata key is not kept across restarts");
+        }
+        Some(secret)
     }
 
     /// Watches the instance's assignments, retrying until the server answers.

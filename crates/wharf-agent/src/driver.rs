@@ -31,7 +31,7 @@ use crate::runtime::{ContainerInfo, ContainerState, Runtime, RuntimeError};
 use crate::s3::S3Endpoint;
 use crate::spec::{self, NetworkAttachment, TaskContext};
 use crate::stop::{NamedError, StopReason};
-use crate::{awsvpc, cleanup, overrides, wire};
+use crate::{awsvpc, cleanup, metadata, overrides, wire};
 
 /// Where Docker events for a container go: its task's driver, and its name
 /// in the task definition.
@@ -59,6 +59,10 @@ pub(crate) struct Shared {
     pub(crate) cleanup_wait: Duration,
     /// Where `environmentFiles` of type `s3` are read from.
     pub(crate) s3: Option<S3Endpoint>,
+    /// The task metadata endpoint's registry, when it is served.
+    pub(crate) metadata: Option<metadata::Registry>,
+    /// This host's container instance ARN.
+    pub(crate) instance_arn: String,
 }
 
 /// The answer of one runtime call.
@@ -174,7 +178,14 @@ impl TaskDriver {
                 (n, docker)
             })
             .collect();
-        let reports = spawn_reporter(shared.link.clone(), assignment.cluster.clone());
+        if let Some(registry) = &shared.metadata {
+            registry.add_task(&assignment, &shared.instance_arn);
+        }
+        let reports = spawn_reporter(
+            shared.link.clone(),
+            shared.metadata.clone(),
+            assignment.cluster.clone(),
+        );
         Ok(Self {
             shared,
             assignment,
@@ -232,6 +243,9 @@ impl TaskDriver {
         }
         if let Ok(mut routes) = self.shared.routes.lock() {
             routes.retain(|_, r| !r.inbox.same_channel(&self.inbox));
+        }
+        if let Some(registry) = &self.shared.metadata {
+            registry.remove_task(&self.task_arn);
         }
         let containers: Vec<String> = self.docker_ids.values().cloned().collect();
         let volumes = self.provisioned.map(|p| p.task_volumes).unwrap_or_default();
@@ -291,11 +305,21 @@ impl TaskDriver {
             Outcome::Pulled(container, Err(error)) => Event::PullFailed { container, error },
             Outcome::Created(container, Ok(id)) => {
                 self.route(&id, &container);
+                if let Some(registry) = &self.shared.metadata {
+                    let docker_name =
+                        self.docker_names.get(&container).cloned().unwrap_or_default();
+                    registry.container_created(&self.task_arn, &container, &id, &docker_name);
+                }
                 self.docker_ids.insert(container.clone(), id.clone());
                 Event::Created { container, runtime_id: id }
             }
             Outcome::Created(container, Err(error)) => Event::CreateFailed { container, error },
             Outcome::Started(container, Ok(info)) => {
+                if let Some(registry) = &self.shared.metadata {
+                    let docker_name =
+                        self.docker_names.get(&container).cloned().unwrap_or_default();
+                    registry.container_started(&self.task_arn, &container, &info, &docker_name);
+                }
                 let started = Event::Started {
                     container: container.clone(),
                     network_bindings: bindings(&info),
@@ -458,7 +482,10 @@ impl TaskDriver {
         let empty = Provisioned::default();
         let p = self.provisioned.as_ref().unwrap_or(&empty);
         let name = def.name.clone().unwrap_or_default();
-        let extra_env = p.env.get(&name).cloned().unwrap_or_default();
+        let mut extra_env = p.env.get(&name).cloned().unwrap_or_default();
+        if let Some(registry) = &self.shared.metadata {
+            extra_env.extend(registry.container_env(&self.task_arn, &name));
+        }
         let network = match (&p.network, self.assignment.definition.network_mode.as_ref()) {
             (Some(n), _) => NetworkAttachment::Container(n.pause_id.clone()),
             (None, Some(m)) if m.as_str() == "host" => NetworkAttachment::Host,
@@ -526,11 +553,18 @@ async fn pull(
 }
 
 /// Starts the task's reporter: reports are sent in order, each retried
-/// while the server is unreachable.
-fn spawn_reporter(link: Arc<dyn ServerLink>, cluster: String) -> mpsc::UnboundedSender<Task> {
+/// while the server is unreachable; the metadata endpoint sees each first.
+fn spawn_reporter(
+    link: Arc<dyn ServerLink>,
+    metadata: Option<metadata::Registry>,
+    cluster: String,
+) -> mpsc::UnboundedSender<Task> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Task>();
     tokio::spawn(async move {
         while let Some(change) = rx.recv().await {
+            if let (Some(registry), Some(arn)) = (&metadata, change.task_arn.as_deref()) {
+                registry.report(arn, &change);
+            }
             let mut backoff = Duration::from_millis(100);
             loop {
                 match link.report(&cluster, change.clone()).await {

@@ -52,7 +52,7 @@ pub mod status;
 pub mod stop;
 pub mod wire;
 
-pub use agent::{Agent, AgentConfig, AgentError};
+pub use agent::{Agent, AgentConfig, AgentError, MetadataConfig};
 pub use container::DEFAULT_STOP_TIMEOUT;
 pub use event::{Action, Event};
 pub use machine::{DefinitionError, TaskMachine};

@@ -109,6 +109,7 @@ fn start(
         state_dir: None,
         cleanup_wait: Duration::from_secs(3600),
         s3: None,
+        metadata: None,
     };
     let agent = Agent::new(Arc::new(runtime.clone()), link.clone(), Arc::new(SystemClock), config);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

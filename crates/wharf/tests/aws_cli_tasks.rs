@@ -310,3 +310,71 @@ fn environment_files_come_from_s3_and_from_local_paths() {
         "{reason}"
     );
 }
+
+#[test]
+fn containers_read_their_metadata_and_role_credentials_from_inside() {
+    build_stand_in();
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let creds = dir.path().join("credentials.json");
+    std::fs::write(
+        &creds,
+        json!({"arn:aws:iam::000000000000:role/app": {
+            "AccessKeyId": "AKIDFROMROLE", "SecretAccessKey": "role-secret", "Token": "role-token"
+        }})
+        .to_string(),
+    )
+    .expect("credentials file");
+    // An ephemeral port on ECS's address: other servers of the suite may hold port 80.
+    let server = Server::start_with(&[
+        "--allow-reset",
+        "--metadata-address",
+        "169.254.170.2:0",
+        "--task-credentials",
+        creds.to_str().unwrap(),
+    ]);
+    let ecs = Aws::new(&server, "ecs");
+    // Exit 0 only if the task metadata names this task's family and container and the
+    // credentials endpoint hands out the role's keys; the base is the metadata URI's.
+    let probe = r#"base=${ECS_CONTAINER_METADATA_URI_V4%/v4/*}
+        timeout 5 wget -qO /tmp/task "$ECS_CONTAINER_METADATA_URI_V4/task" || exit 11
+        grep -q '"Family":"metadata-probe"' /tmp/task || exit 12
+        timeout 5 wget -qO /tmp/me "$ECS_CONTAINER_METADATA_URI_V4" || exit 13
+        grep -q '"Name":"probe"' /tmp/me || exit 14
+        timeout 5 wget -qO /tmp/creds "$base$AWS_CONTAINER_CREDENTIALS_RELATIVE_URI" || exit 15
+        grep -q AKIDFROMROLE /tmp/creds || exit 16
+        timeout 5 wget -qO /tmp/stats "$ECS_CONTAINER_METADATA_URI_V4/stats" || exit 17
+        exit 0"#;
+    let td = dir.path().join("probe.json");
+    std::fs::write(
+        &td,
+        json!({
+            "family": "metadata-probe",
+            "taskRoleArn": "arn:aws:iam::000000000000:role/app",
+            "containerDefinitions": [{
+                "name": "probe", "image": STAND_IN, "memory": 32,
+                "entryPoint": ["sh", "-c"], "command": [probe]
+            }]
+        })
+        .to_string(),
+    )
+    .expect("task definition");
+    ecs.ok(&["register-task-definition", "--cli-input-json", &format!("file://{}", td.display())]);
+    let arn = ecs.ok(&["run-task", "--task-definition", "metadata-probe"])["tasks"][0]["taskArn"]
+        .as_str()
+        .expect("task ARN")
+        .to_owned();
+    let t: Value = wait_for("STOPPED", Duration::from_secs(60), || {
+        let t = ecs.ok(&["describe-tasks", "--tasks", &arn])["tasks"][0].clone();
+        (t["lastStatus"] == "STOPPED").then_some(t)
+    });
+    let _ = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "docker ps -aq --filter label=com.amazonaws.ecs.task-arn={arn} | xargs -r docker rm -f"
+        ))
+        .output();
+    assert_eq!(
+        t["containers"][0]["exitCode"], 0,
+        "the probe's checks passed (exit code says which failed): {t}"
+    );
+}

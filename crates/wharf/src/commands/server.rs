@@ -8,8 +8,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
+use wharf_agent::metadata::CredentialsSource;
 use wharf_agent::runtime::docker::DockerRuntime;
-use wharf_agent::{Agent, AgentConfig};
+use wharf_agent::{Agent, AgentConfig, MetadataConfig};
 use wharf_api::AppState;
 
 use crate::embedded_link::EmbeddedLink;
@@ -66,6 +67,14 @@ pub struct AgentArgs {
     /// process's AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
     #[arg(long, env = "WHARF_S3_ENDPOINT")]
     pub s3_endpoint: Option<String>,
+    /// Where the task metadata and credentials endpoints listen: ECS's
+    /// 169.254.170.2:80 (added to the loopback interface), `off` for none.
+    #[arg(long, env = "WHARF_METADATA_ADDRESS", default_value = "169.254.170.2:80")]
+    pub metadata_address: String,
+    /// A JSON file mapping task role ARNs (or "*") to the credentials the
+    /// credentials endpoint hands out: {"arn:...": {"AccessKeyId": ..., "SecretAccessKey": ..., "Token": ...}}.
+    #[arg(long, env = "WHARF_TASK_CREDENTIALS")]
+    pub task_credentials: Option<PathBuf>,
 }
 
 fn parse_wait(s: &str) -> Result<std::time::Duration, String> {
@@ -163,6 +172,19 @@ pub async fn run_agent(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let runtime = DockerRuntime::connect().await.context("cannot reach Docker Engine")?;
+    let metadata = match args.metadata_address.as_str() {
+        "off" | "" => None,
+        address => Some(MetadataConfig {
+            listen: address.parse().with_context(|| {
+                format!("--metadata-address {address:?} is not an address:port")
+            })?,
+            credentials: match &args.task_credentials {
+                Some(path) => CredentialsSource::from_file(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?,
+                None => CredentialsSource::none(),
+            },
+        }),
+    };
     let config = AgentConfig {
         cluster: args.cluster,
         reserved_memory_mib: args.reserved_memory,
@@ -174,6 +196,7 @@ pub async fn run_agent(
             region: args.region.clone(),
             credentials: wharf_agent::s3::Credentials::from_env(),
         }),
+        metadata,
     };
     let agent = Agent::new(Arc::new(runtime), link, Arc::new(SystemClock), config);
     agent.run(shutdown).await?;
