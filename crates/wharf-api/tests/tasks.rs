@@ -92,6 +92,18 @@ async fn run_task_needs_an_instance() {
     assert_eq!(r["__type"], "ClusterNotFoundException");
     let r = ecs(&s, "RunTask", json!({"taskDefinition": "x", "count": 11})).await;
     assert_eq!(r["__type"], "InvalidParameterException");
+    let r = ecs(
+        &s,
+        "RunTask",
+        json!({"taskDefinition": "x",
+        "placementStrategy": [{"type": "binpack", "field": "disk"}]}),
+    )
+    .await;
+    assert_eq!(r["__type"], "InvalidParameterException");
+    assert!(r["message"].as_str().unwrap().contains("binpack (cpu or memory)"));
+    let r = ecs(&s, "RunTask", json!({"taskDefinition": "x",
+        "placementConstraints": [{"type": "memberOf", "expression": "attribute:ecs.os-type == linux"}]})).await;
+    assert!(r["message"].as_str().unwrap().contains("memberOf"), "refused, not ignored: {r}");
 }
 
 #[tokio::test]

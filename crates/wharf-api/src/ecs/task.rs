@@ -116,6 +116,7 @@ struct Launch {
     group: String,
     tags: Vec<Tag>,
     attachments_subnets: Option<Vec<String>>,
+    rules: placement::Rules,
 }
 
 /// Reads and checks what RunTask and StartTask have in common.
@@ -130,6 +131,7 @@ async fn launch(
     group: Option<String>,
     given_tags: Option<Vec<Tag>>,
     network: Option<wharf_model::ecs::shapes::NetworkConfiguration>,
+    rules: placement::Rules,
 ) -> Result<Launch, ApiError> {
     let cluster = active_cluster(ctx, cluster).await?;
     let given = required(task_definition, "taskDefinition")?;
@@ -166,6 +168,7 @@ async fn launch(
         group,
         tags,
         attachments_subnets: subnets,
+        rules,
     })
 }
 
@@ -305,6 +308,12 @@ async fn place_and_store(
                         memory_free: integer_resource(&registered, "MEMORY") - u.memory,
                         ports_used: u.ports.clone(),
                         tasks: u.running_tasks + u.pending_tasks,
+                        attribute_values: ci
+                            .attributes
+                            .iter()
+                            .flatten()
+                            .filter_map(|a| Some((a.name.clone()?, a.value.clone()?)))
+                            .collect(),
                         attributes: ci
                             .attributes
                             .unwrap_or_default()
@@ -313,7 +322,7 @@ async fn place_and_store(
                             .collect(),
                     });
                 }
-                let p = placement::place(&mut candidates, &demand2, count);
+                let p = placement::place(&mut candidates, &demand2, count, &l2.rules);
                 if let Ok(mut f) = failures_in.lock() {
                     f.extend(p.failures.iter().map(|(arn, reason, detail)| Failure {
                         arn: Some(arn.clone()),
@@ -374,6 +383,11 @@ pub(crate) async fn run_task(ctx: &Ctx, req: RunTaskRequest) -> Result<RunTaskRe
         )
         .into());
     }
+    let rules = placement::rules(
+        req.placement_strategy.as_deref().unwrap_or(&[]),
+        req.placement_constraints.as_deref().unwrap_or(&[]),
+    )
+    .map_err(EcsError::invalid_parameter)?;
     let l = launch(
         ctx,
         req.cluster.as_deref(),
@@ -384,6 +398,7 @@ pub(crate) async fn run_task(ctx: &Ctx, req: RunTaskRequest) -> Result<RunTaskRe
         req.group,
         req.tags,
         req.network_configuration,
+        rules,
     )
     .await?;
     let (tasks, failures) = place_and_store(ctx, l, count as usize, None).await?;
@@ -412,6 +427,7 @@ pub(crate) async fn start_task(
         req.group,
         req.tags,
         req.network_configuration,
+        placement::Rules::default(),
     )
     .await?;
     let (mut tasks, mut failures) = (Vec::new(), Vec::new());
@@ -427,6 +443,7 @@ pub(crate) async fn start_task(
             group: shared.group.clone(),
             tags: shared.tags.clone(),
             attachments_subnets: shared.attachments_subnets.clone(),
+            rules: shared.rules.clone(),
         };
         match place_and_store(ctx, l, 1, Some(vec![id.to_owned()])).await {
             Ok((t, f)) => {

@@ -8,7 +8,10 @@
 //! reported in `failures[]` with ECS's reason for the first resource it
 //! lacks (`RESOURCE:CPU`, `RESOURCE:MEMORY`, `RESOURCE:PORTS`).
 
-use super::shapes::{ContainerDefinition, TaskDefinition, TaskOverride};
+use super::shapes::{
+    ContainerDefinition, PlacementConstraint, PlacementConstraintType, PlacementStrategy,
+    PlacementStrategyType, TaskDefinition, TaskOverride,
+};
 
 /// What one task needs from its instance.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -40,6 +43,8 @@ pub struct Candidate {
     pub tasks: i64,
     /// The names of its attributes.
     pub attributes: Vec<String>,
+    /// Its attributes' values, by name (for spreading by attribute).
+    pub attribute_values: std::collections::HashMap<String, String>,
 }
 
 /// Why an instance cannot take a task.
@@ -114,19 +119,146 @@ pub struct Placement {
     pub failures: Vec<(String, &'static str, Option<String>)>,
 }
 
-/// Places up to `count` tasks of `demand` on `candidates`, spreading them:
-/// each goes to the fitting instance with the fewest tasks (ties to the one
-/// with the most memory left, then the first), and resources taken by one
-/// count against the next. Tasks that fit nowhere are left out, and every
-/// instance that refused one says why.
-pub fn place(candidates: &mut [Candidate], demand: &Demand, count: usize) -> Placement {
+/// How to order the instances that fit, as `placementStrategy` says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Strategy {
+    /// Any instance that fits.
+    Random,
+    /// Fewest tasks first, per instance (`instanceId`, `host`) or per
+    /// value of an attribute (`attribute:ecs.availability-zone`).
+    Spread(Option<String>),
+    /// Least CPU left first.
+    BinpackCpu,
+    /// Least memory left first.
+    BinpackMemory,
+}
+
+/// What the request asks of placement beyond resources.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rules {
+    /// Strategies, the first deciding first; none: spread by instance, ties
+    /// to the most memory left.
+    pub strategies: Vec<Strategy>,
+    /// `distinctInstance`: no two of these tasks on one instance.
+    pub distinct_instance: bool,
+}
+
+/// Reads `placementStrategy` and `placementConstraints` as ECS accepts them;
+/// the message names the field on a value ECS would refuse, or on what Wharf
+/// does not do yet (`memberOf` expressions), rather than ignoring it.
+pub fn rules(
+    strategies: &[PlacementStrategy],
+    constraints: &[PlacementConstraint],
+) -> Result<Rules, String> {
+    if strategies.len() > 5 {
+        return Err("placementStrategy can have at most 5 items.".into());
+    }
+    if constraints.len() > 10 {
+        return Err("placementConstraints can have at most 10 items.".into());
+    }
+    let mut out = Rules::default();
+    for s in strategies {
+        let field = s.field.as_deref().map(str::trim).filter(|f| !f.is_empty());
+        out.strategies.push(match (&s.r#type, field) {
+            (Some(PlacementStrategyType::Random), None) => Strategy::Random,
+            (Some(PlacementStrategyType::Spread), Some(f))
+                if f.eq_ignore_ascii_case("instanceId") || f.eq_ignore_ascii_case("host") =>
+            {
+                Strategy::Spread(None)
+            }
+            (Some(PlacementStrategyType::Spread), Some(f)) if f.starts_with("attribute:") => {
+                Strategy::Spread(Some(f["attribute:".len()..].to_owned()))
+            }
+            (Some(PlacementStrategyType::Binpack), Some(f)) if f.eq_ignore_ascii_case("cpu") => {
+                Strategy::BinpackCpu
+            }
+            (Some(PlacementStrategyType::Binpack), Some(f)) if f.eq_ignore_ascii_case("memory") => {
+                Strategy::BinpackMemory
+            }
+            (Some(t), f) => {
+                return Err(format!(
+                    "Invalid placement strategy: type {t} with field {}. Valid: random (no field), \
+                     spread (instanceId, host or attribute:<name>), binpack (cpu or memory).",
+                    f.unwrap_or("(none)")
+                ))
+            }
+            (None, _) => return Err("placementStrategy.type must be specified.".into()),
+        });
+    }
+    for c in constraints {
+        match &c.r#type {
+            Some(PlacementConstraintType::DistinctInstance) => {
+                if c.expression.is_some() {
+                    return Err(
+                        "placementConstraints: distinctInstance takes no expression.".into()
+                    );
+                }
+                out.distinct_instance = true;
+            }
+            Some(PlacementConstraintType::MemberOf) => {
+                return Err("placementConstraints: memberOf expressions (the cluster query \
+                            language) are not supported by Wharf yet."
+                    .into())
+            }
+            Some(t) => {
+                return Err(format!(
+                    "Invalid placement constraint type {t}. Valid: distinctInstance, memberOf."
+                ))
+            }
+            None => return Err("placementConstraints.type must be specified.".into()),
+        }
+    }
+    Ok(out)
+}
+
+/// Places up to `count` tasks of `demand` on `candidates` under `rules`:
+/// each goes to the best fitting instance by the strategies, and resources
+/// taken by one count against the next. Tasks that fit nowhere are left
+/// out, and every instance that refused one says why.
+pub fn place(
+    candidates: &mut [Candidate],
+    demand: &Demand,
+    count: usize,
+    rules: &Rules,
+) -> Placement {
     let mut placement = Placement::default();
+    let random = std::collections::hash_map::RandomState::new();
     for _ in 0..count {
+        let allowed = |i: usize, c: &Candidate| {
+            c.fits(demand).is_ok() && !(rules.distinct_instance && placement.chosen.contains(&i))
+        };
+        let key = |i: usize, c: &Candidate| -> Vec<i64> {
+            let mut key = Vec::with_capacity(rules.strategies.len() + 2);
+            for s in &rules.strategies {
+                key.push(match s {
+                    Strategy::Random => {
+                        use std::hash::BuildHasher;
+                        (random.hash_one((i, placement.chosen.len())) >> 1) as i64
+                    }
+                    Strategy::Spread(None) => c.tasks,
+                    Strategy::Spread(Some(attribute)) => {
+                        let value = c.attribute_values.get(attribute);
+                        candidates
+                            .iter()
+                            .filter(|o| o.attribute_values.get(attribute) == value)
+                            .map(|o| o.tasks)
+                            .sum()
+                    }
+                    Strategy::BinpackCpu => c.cpu_free,
+                    Strategy::BinpackMemory => c.memory_free,
+                });
+            }
+            if rules.strategies.is_empty() {
+                key.extend([c.tasks, -c.memory_free]);
+            }
+            key.push(i as i64);
+            key
+        };
         let best = candidates
             .iter()
             .enumerate()
-            .filter(|(_, c)| c.fits(demand).is_ok())
-            .min_by_key(|(i, c)| (c.tasks, -c.memory_free, *i))
+            .filter(|(i, c)| allowed(*i, c))
+            .min_by_key(|(i, c)| key(*i, c))
             .map(|(i, _)| i);
         match best {
             Some(i) => {
@@ -134,13 +266,19 @@ pub fn place(candidates: &mut [Candidate], demand: &Demand, count: usize) -> Pla
                 placement.chosen.push(i);
             }
             None => {
-                for c in candidates.iter() {
-                    if let Err(why) = c.fits(demand) {
+                for (i, c) in candidates.iter().enumerate() {
+                    let why = match c.fits(demand) {
+                        Err(why) => Some((why.reason(), c.missing_attribute(demand).map(|a| {
+                            format!("The task requires the attribute {a}, which this instance does not have.")
+                        }))),
+                        Ok(()) if rules.distinct_instance && placement.chosen.contains(&i) => {
+                            Some(("DistinctInstance", Some("distinctInstance placement constraint unsatisfied.".to_owned())))
+                        }
+                        Ok(()) => None,
+                    };
+                    if let Some((reason, detail)) = why {
                         if !placement.failures.iter().any(|(arn, _, _)| *arn == c.arn) {
-                            let detail = c.missing_attribute(demand).map(|a| {
-                                format!("The task requires the attribute {a}, which this instance does not have.")
-                            });
-                            placement.failures.push((c.arn.clone(), why.reason(), detail));
+                            placement.failures.push((c.arn.clone(), reason, detail));
                         }
                     }
                 }
@@ -221,6 +359,7 @@ mod tests {
             ports_used: vec![],
             tasks: 0,
             attributes: vec!["ecs.capability.x".into()],
+            attribute_values: Default::default(),
         }
     }
 
@@ -228,10 +367,10 @@ mod tests {
     fn spreads_and_accounts_for_what_it_took() {
         let mut cs = vec![candidate("a", 2048, 1000), candidate("b", 2048, 1000)];
         let d = Demand { cpu: 512, memory: 400, ..Demand::default() };
-        let p = place(&mut cs, &d, 4);
+        let p = place(&mut cs, &d, 4, &Rules::default());
         assert_eq!(p.chosen, vec![0, 1, 0, 1]);
         assert!(p.failures.is_empty());
-        let p = place(&mut cs, &d, 1);
+        let p = place(&mut cs, &d, 1, &Rules::default());
         assert!(p.chosen.is_empty());
         assert_eq!(
             p.failures,
@@ -243,22 +382,54 @@ mod tests {
     fn reasons_name_the_first_missing_resource() {
         let mut cs = vec![candidate("a", 100, 1000)];
         assert_eq!(
-            place(&mut cs, &Demand { cpu: 200, memory: 2000, ..Demand::default() }, 1).failures[0]
+            place(
+                &mut cs,
+                &Demand { cpu: 200, memory: 2000, ..Demand::default() },
+                1,
+                &Rules::default()
+            )
+            .failures[0]
                 .1,
             "RESOURCE:CPU"
         );
         let mut cs = vec![candidate("a", 1000, 1000)];
         let d = Demand { cpu: 0, memory: 10, ports: vec!["80/tcp".into()], ..Demand::default() };
-        let p = place(&mut cs, &d, 2);
+        let p = place(&mut cs, &d, 2, &Rules::default());
         assert_eq!(p.chosen, vec![0]);
         assert_eq!(p.failures, vec![("a".into(), "RESOURCE:PORTS", None)]);
         cs[0].ports_used.clear();
         let d = Demand { attributes: vec!["ecs.capability.efs".into()], ..Demand::default() };
-        let p = place(&mut cs, &d, 1);
+        let p = place(&mut cs, &d, 1, &Rules::default());
         assert_eq!(p.failures[0].1, "ATTRIBUTE");
         assert!(p.failures[0].2.as_deref().unwrap().contains("ecs.capability.efs"));
         cs[0].active = false;
-        assert_eq!(place(&mut cs, &Demand::default(), 1).failures[0].1, "AGENT");
+        assert_eq!(place(&mut cs, &Demand::default(), 1, &Rules::default()).failures[0].1, "AGENT");
+    }
+
+    #[test]
+    fn strategies_order_and_distinct_instance_spreads() {
+        let mut cs = vec![candidate("a", 4096, 1000), candidate("b", 4096, 3000)];
+        let binpack: Vec<PlacementStrategy> =
+            serde_json::from_value(serde_json::json!([{"type": "binpack", "field": "memory"}]))
+                .unwrap();
+        let r = rules(&binpack, &[]).unwrap();
+        let d = Demand { memory: 100, ..Demand::default() };
+        assert_eq!(place(&mut cs, &d, 3, &r).chosen, vec![0, 0, 0], "least memory left first");
+        let distinct: Vec<PlacementConstraint> =
+            serde_json::from_value(serde_json::json!([{"type": "distinctInstance"}])).unwrap();
+        let r = rules(&binpack, &distinct).unwrap();
+        let p = place(&mut cs, &d, 3, &r);
+        assert_eq!(p.chosen, vec![0, 1]);
+        assert_eq!(p.failures[0].1, "DistinctInstance");
+        let bad: Vec<PlacementStrategy> =
+            serde_json::from_value(serde_json::json!([{"type": "binpack", "field": "disk"}]))
+                .unwrap();
+        assert!(rules(&bad, &[]).unwrap_err().contains("binpack (cpu or memory)"));
+        let member: Vec<PlacementConstraint> = serde_json::from_value(
+            serde_json::json!([{"type": "memberOf", "expression": "attribute:ecs.os-type == linux"}]),
+        )
+        .unwrap();
+        assert!(rules(&[], &member).unwrap_err().contains("memberOf"));
     }
 
     #[test]
