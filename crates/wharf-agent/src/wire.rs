@@ -1,7 +1,7 @@
 //! The machine's reports as the API shows them: partial `Task`s and
 //! `Container`s, in ECS's wire shapes, ready for [`crate::link::ServerLink::report`].
 
-use wharf_model::ecs::shapes::{Container, Task};
+use wharf_model::ecs::shapes::{Connectivity, Container, Task};
 use wharf_model::wire::Timestamp;
 
 use crate::report::{ContainerReport, TaskReport};
@@ -24,6 +24,7 @@ pub fn task_change(task_arn: &str, report: &TaskReport) -> Task {
         pull_stopped_at: at(t.pull_stopped_at),
         started_at: at(t.started_at),
         // No ENI to wait for: the task is connected when it is running.
+        connectivity: t.started_at.map(|_| Connectivity::Connected),
         connectivity_at: at(t.started_at),
         stopping_at: at(t.stopping_at),
         execution_stopped_at: at(t.execution_stopped_at),
