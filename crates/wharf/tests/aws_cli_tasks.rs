@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use support::{Aws, Server};
+use support::{Aws, Server, TaskContainers};
 
 const STAND_IN: &str = "wharf-test/nginx-stand-in:1";
 
@@ -121,6 +121,7 @@ fn the_seed_web_server_runs_on_awsvpc_with_a_secret_from_ssm() {
     assert_eq!(task["lastStatus"], "PROVISIONING");
     assert!(task.get("containerInstanceArn").is_none(), "Fargate tasks show no instance");
     let arn = task["taskArn"].as_str().expect("task ARN").to_owned();
+    let _cleanup = TaskContainers(arn.clone());
 
     let running: Value = wait_for("RUNNING", Duration::from_secs(60), || {
         let d = ecs.ok(&["describe-tasks", "--tasks", &arn]);
@@ -168,12 +169,6 @@ fn the_seed_web_server_runs_on_awsvpc_with_a_secret_from_ssm() {
         String::from_utf8_lossy(&left.stdout).trim().is_empty(),
         "nothing of the task still runs"
     );
-    let _ = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "docker ps -aq --filter label=com.amazonaws.ecs.task-arn={arn} | xargs -r docker rm -f"
-        ))
-        .output();
 }
 
 /// `moto_server` (PyPI `moto[server]`, installed by scripts/test) on a free port, as the
@@ -282,15 +277,11 @@ fn environment_files_come_from_s3_and_from_local_paths() {
             .as_str()
             .expect("task ARN")
             .to_owned();
-        let t = wait_for("STOPPED", Duration::from_secs(60), || {
+        let _cleanup = TaskContainers(arn.clone());
+        wait_for("STOPPED", Duration::from_secs(60), || {
             let t = ecs.ok(&["describe-tasks", "--tasks", &arn])["tasks"][0].clone();
             (t["lastStatus"] == "STOPPED").then_some(t)
-        });
-        let _ = Command::new("sh")
-            .arg("-c")
-            .arg(format!("docker ps -aq --filter label=com.amazonaws.ecs.task-arn={arn} | xargs -r docker rm -f"))
-            .output();
-        t
+        })
     };
     let t = run("envfiles:1");
     assert_eq!(t["containers"][0]["exitCode"], 0, "the variables were as expected: {t}");
@@ -363,16 +354,11 @@ fn containers_read_their_metadata_and_role_credentials_from_inside() {
         .as_str()
         .expect("task ARN")
         .to_owned();
+    let _cleanup = TaskContainers(arn.clone());
     let t: Value = wait_for("STOPPED", Duration::from_secs(60), || {
         let t = ecs.ok(&["describe-tasks", "--tasks", &arn])["tasks"][0].clone();
         (t["lastStatus"] == "STOPPED").then_some(t)
     });
-    let _ = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "docker ps -aq --filter label=com.amazonaws.ecs.task-arn={arn} | xargs -r docker rm -f"
-        ))
-        .output();
     assert_eq!(
         t["containers"][0]["exitCode"], 0,
         "the probe's checks passed (exit code says which failed): {t}"

@@ -167,3 +167,19 @@ impl<'a> Aws<'a> {
         String::from_utf8_lossy(&out.stderr).into_owned()
     }
 }
+
+/// Removes a task's containers (by the ECS task ARN label) when dropped, also
+/// when the test fails, so no test leaves containers on the engine.
+pub struct TaskContainers(pub String);
+
+impl Drop for TaskContainers {
+    fn drop(&mut self) {
+        let _ = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "docker ps -aq --filter label=com.amazonaws.ecs.task-arn={} | xargs -r docker rm -f -v",
+                self.0
+            ))
+            .output();
+    }
+}
