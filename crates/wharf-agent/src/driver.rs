@@ -152,7 +152,7 @@ impl TaskDriver {
             .filter(|name| !adopted.contains_key(name))
             .collect();
         let task_arn = assignment.task.task_arn.clone().unwrap_or_default();
-        let task_id = task_arn.rsplit('/').next().unwrap_or_default().to_owned();
+        let task_id = wharf_model::arn::resource_id(&task_arn, "task").0.to_owned();
         let defs = assignment.definition.container_definitions.clone().unwrap_or_default();
         let definitions: Vec<ContainerDefinition> = defs
             .into_iter()

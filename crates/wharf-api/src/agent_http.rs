@@ -134,9 +134,7 @@ async fn report(
 ) -> Response {
     let (state, place) = (&state, &place);
     guarded(state, &headers, &body, |change: Task| async move {
-        let arn = change.task_arn.clone().unwrap_or_default();
-        let task_id = arn.rsplit('/').next().unwrap_or_default().to_owned();
-        agent_link::report(state, &place.region, &place.cluster, &task_id, change).await?;
+        agent_link::report(state, &place.region, &place.cluster, change).await?;
         Ok(StatusCode::NO_CONTENT.into_response())
     })
     .await

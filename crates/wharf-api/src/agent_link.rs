@@ -203,21 +203,24 @@ async fn forward(
     }
 }
 
-/// Merges an agent's report about a task into the stored task.
+/// Merges an agent's report about a task (a partial `Task` carrying its
+/// ARN) into the stored task.
 pub async fn report(
     state: &AppState,
     region: &str,
     cluster: &str,
-    task_id: &str,
     change: Task,
 ) -> Result<(), ApiError> {
+    let arn = change.task_arn.clone().unwrap_or_default();
+    let (task_id, _) = wharf_model::arn::resource_id(&arn, "task");
+    let task_id = task_id.to_owned();
     let now = state.clock.now_millis();
     state
         .store
         .update_task(
             region,
             cluster,
-            task_id,
+            &task_id,
             Box::new(move |stored| {
                 let mut t = task::parse(stored)?;
                 if !merge(&mut t, change) {

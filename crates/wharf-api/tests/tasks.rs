@@ -206,7 +206,7 @@ async fn reports_and_stop_task_move_the_task_along() {
                         "networkBindings": [{"containerPort": 80, "hostPort": 8080, "bindIP": "0.0.0.0", "protocol": "tcp"}]}]
     }))
     .unwrap();
-    wharf_api::agent_link::report(&s.state, "us-east-1", "default", &id, change).await.unwrap();
+    wharf_api::agent_link::report(&s.state, "us-east-1", "default", change).await.unwrap();
     let d = ecs(&s, "DescribeTasks", json!({"tasks": [id]})).await;
     let t = &d["tasks"][0];
     assert_eq!(t["lastStatus"], "RUNNING");
@@ -229,7 +229,7 @@ async fn reports_and_stop_task_move_the_task_along() {
         "containers": [{"name": "app", "lastStatus": "STOPPED", "exitCode": 143}]
     }))
     .unwrap();
-    wharf_api::agent_link::report(&s.state, "us-east-1", "default", &id, change).await.unwrap();
+    wharf_api::agent_link::report(&s.state, "us-east-1", "default", change).await.unwrap();
     let t = &ecs(&s, "DescribeTasks", json!({"tasks": [arn]})).await["tasks"][0];
     assert_eq!(t["lastStatus"], "STOPPED");
     assert_eq!(t["stopCode"], "UserInitiated", "the first stop reason is kept");

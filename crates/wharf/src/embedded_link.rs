@@ -48,16 +48,12 @@ impl ServerLink for EmbeddedLink {
         cluster: &str,
         instance_arn: &str,
     ) -> Result<mpsc::Receiver<Assignment>, LinkError> {
-        let instance_id = instance_arn.rsplit('/').next().unwrap_or_default();
+        let (instance_id, _) = wharf_model::arn::resource_id(instance_arn, "container-instance");
         agent_link::watch(&self.state, &self.region, cluster, instance_id).await.map_err(link_error)
     }
 
     async fn report(&self, cluster: &str, change: Task) -> Result<(), LinkError> {
-        let arn = change.task_arn.clone().unwrap_or_default();
-        let task_id = arn.rsplit('/').next().unwrap_or_default().to_owned();
-        agent_link::report(&self.state, &self.region, cluster, &task_id, change)
-            .await
-            .map_err(link_error)
+        agent_link::report(&self.state, &self.region, cluster, change).await.map_err(link_error)
     }
 
     async fn resolve_secret(&self, value_from: &str) -> Result<String, LinkError> {

@@ -82,16 +82,22 @@ impl RemoteLink {
             if status.is_success() {
                 Ok(bytes)
             } else {
-                let message = error_message(&bytes);
-                Err(if status.is_server_error() {
-                    LinkError::Unavailable(message)
-                } else {
-                    LinkError::Refused(message)
-                })
+                Err(answer_error(status, &bytes))
             }
         })
         .await;
         answer.unwrap_or_else(|_| Err(LinkError::Unavailable(format!("{path} timed out"))))
+    }
+}
+
+/// A failed answer as a link error: a server error may be retried, a
+/// client error may not.
+fn answer_error(status: http::StatusCode, body: &[u8]) -> LinkError {
+    let message = error_message(body);
+    if status.is_server_error() {
+        LinkError::Unavailable(message)
+    } else {
+        LinkError::Refused(message)
     }
 }
 
@@ -140,7 +146,7 @@ impl ServerLink for RemoteLink {
         cluster: &str,
         instance_arn: &str,
     ) -> Result<mpsc::Receiver<Assignment>, LinkError> {
-        let instance = instance_arn.rsplit('/').next().unwrap_or_default();
+        let (instance, _) = wharf_model::arn::resource_id(instance_arn, "container-instance");
         let url = self.url("watch", cluster, instance);
         let resp = tokio::time::timeout(CALL_TIMEOUT, self.send(http::Method::GET, url, vec![]))
             .await
@@ -148,12 +154,7 @@ impl ServerLink for RemoteLink {
         if !resp.status().is_success() {
             let status = resp.status();
             let bytes = resp.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-            let message = error_message(&bytes);
-            return Err(if status.is_server_error() {
-                LinkError::Unavailable(message)
-            } else {
-                LinkError::Refused(message)
-            });
+            return Err(answer_error(status, &bytes));
         }
         let (tx, rx) = mpsc::channel(1024);
         let mut body = resp.into_body();

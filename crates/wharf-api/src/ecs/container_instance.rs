@@ -323,8 +323,7 @@ async fn set_status(
     check: impl FnOnce(&InstanceUsage) -> Result<(), EcsError> + Send + 'static,
     status: &'static str,
 ) -> Result<ContainerInstance, ApiError> {
-    let written = ctx
-        .store()
+    ctx.store()
         .update_instance(
             &ctx.region,
             cluster,
@@ -350,7 +349,6 @@ async fn set_status(
             }),
         )
         .await?;
-    let _ = written;
     let usage = ctx.store().instances(&ctx.region, cluster, Some(vec![id.to_owned()])).await?;
     let u = usage.first().ok_or_else(|| {
         EcsError::invalid_parameter("The referenced container instance was not found.")

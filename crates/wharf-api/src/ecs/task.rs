@@ -107,6 +107,7 @@ fn launch_type(td: &TaskDefinition, given: Option<LaunchType>) -> Result<LaunchT
 }
 
 /// What RunTask and StartTask share once the request is read.
+#[derive(Clone)]
 struct Launch {
     cluster: String,
     td: TaskDefinition,
@@ -276,15 +277,16 @@ async fn place_and_store(
     count: usize,
     only: Option<Vec<String>>,
 ) -> Result<(Vec<Task>, Vec<Failure>), ApiError> {
-    let demand: Demand = placement::demand(&l.td, Some(&l.overrides));
+    let demand2: Demand = placement::demand(&l.td, Some(&l.overrides));
     let now_ms = ctx.state.clock.now_millis();
     let family = l.td.family.clone().unwrap_or_default();
     let ctx2 = ctx.clone();
     let l = std::sync::Arc::new(l);
     let l2 = l.clone();
-    let (cluster, demand2) = (l.cluster.clone(), demand.clone());
+    let cluster = l.cluster.clone();
     let failures_out = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Failure>::new()));
     let failures_in = failures_out.clone();
+    let named = only.clone();
     let placed = ctx
         .store()
         .place_tasks(
@@ -293,9 +295,20 @@ async fn place_and_store(
             only,
             Box::new(move |usage| {
                 if usage.is_empty() {
-                    return Err(EcsError::invalid_parameter(
-                        "No Container Instances were found in your cluster.",
-                    ));
+                    let Some(ids) = named else {
+                        return Err(EcsError::invalid_parameter(
+                            "No Container Instances were found in your cluster.",
+                        ));
+                    };
+                    // StartTask named instances the cluster does not have.
+                    if let Ok(mut f) = failures_in.lock() {
+                        f.extend(ids.iter().map(|id| Failure {
+                            arn: Some(ctx2.scope().container_instance_arn(&l2.cluster, id)),
+                            reason: Some("MISSING".to_owned()),
+                            detail: None,
+                        }));
+                    }
+                    return Ok(vec![]);
                 }
                 let mut candidates = Vec::with_capacity(usage.len());
                 for u in &usage {
@@ -362,7 +375,6 @@ async fn place_and_store(
         .await?;
     let tasks = placed.iter().map(|n| parse(&n.task)).collect::<Result<Vec<_>, _>>()?;
     let failures = failures_out.lock().map(|f| f.clone()).unwrap_or_default();
-    let _ = demand;
     Ok((tasks, failures))
 }
 
@@ -431,34 +443,11 @@ pub(crate) async fn start_task(
     )
     .await?;
     let (mut tasks, mut failures) = (Vec::new(), Vec::new());
-    let shared = std::sync::Arc::new(l);
     for given in instances {
         let (id, _) = arn::resource_id(&given, "container-instance");
-        let l = Launch {
-            cluster: shared.cluster.clone(),
-            td: shared.td.clone(),
-            overrides: shared.overrides.clone(),
-            launch_type: shared.launch_type.clone(),
-            started_by: shared.started_by.clone(),
-            group: shared.group.clone(),
-            tags: shared.tags.clone(),
-            attachments_subnets: shared.attachments_subnets.clone(),
-            rules: shared.rules.clone(),
-        };
-        match place_and_store(ctx, l, 1, Some(vec![id.to_owned()])).await {
-            Ok((t, f)) => {
-                tasks.extend(t);
-                failures.extend(f);
-            }
-            Err(e) if e.message.starts_with("No Container Instances") => {
-                failures.push(Failure {
-                    arn: Some(given.clone()),
-                    reason: Some("MISSING".to_owned()),
-                    detail: None,
-                });
-            }
-            Err(e) => return Err(e),
-        }
+        let (t, f) = place_and_store(ctx, l.clone(), 1, Some(vec![id.to_owned()])).await?;
+        tasks.extend(t);
+        failures.extend(f);
     }
     Ok(StartTaskResponse { tasks: Some(tasks), failures: Some(failures) })
 }
