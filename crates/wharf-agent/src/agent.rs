@@ -79,6 +79,8 @@ pub enum AgentError {
 pub struct Agent {
     shared: Shared,
     config: AgentConfig,
+    /// Tells the log shippers that the agent stops.
+    stopping: tokio::sync::watch::Sender<bool>,
 }
 
 /// A running task's handle.
@@ -98,6 +100,7 @@ impl Agent {
         clock: Arc<dyn Clock>,
         config: AgentConfig,
     ) -> Self {
+        let (stopping, stopping_rx) = tokio::sync::watch::channel(false);
         let shared = Shared {
             runtime,
             link,
@@ -108,8 +111,9 @@ impl Agent {
             s3: config.s3.clone(),
             metadata: None,
             instance_arn: String::new(),
+            stopping: stopping_rx,
         };
-        Self { shared, config }
+        Self { shared, config, stopping }
     }
 
     /// Registers this host and returns its container instance ARN, reusing
@@ -156,7 +160,10 @@ impl Agent {
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
-                () = &mut shutdown => break,
+                () = &mut shutdown => {
+                    let _ = self.stopping.send(true);
+                    break;
+                }
                 assignment = watch.recv() => match assignment {
                     Some(a) => self.assign(a, &mut tasks, &mut adoptable, &done_tx),
                     None => {

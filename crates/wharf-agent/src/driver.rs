@@ -8,7 +8,7 @@
 //! driver itself never waits on Docker, so a stop request is seen at once
 //! even while an image pulls. Reports go out in order through one reporter.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::mpsc;
-use wharf_model::agent::Assignment;
+use wharf_model::agent::{Assignment, LogDestination};
 use wharf_model::clock::Clock;
 use wharf_model::ecs::shapes::{
     ContainerDefinition, DesiredStatus, NetworkBinding, Task, TaskStopCode, TransportProtocol,
@@ -31,7 +31,7 @@ use crate::runtime::{ContainerInfo, ContainerState, Runtime, RuntimeError};
 use crate::s3::S3Endpoint;
 use crate::spec::{self, NetworkAttachment, TaskContext};
 use crate::stop::{NamedError, StopReason};
-use crate::{awsvpc, cleanup, metadata, overrides, wire};
+use crate::{awslogs, awsvpc, cleanup, metadata, overrides, wire};
 
 /// Where Docker events for a container go: its task's driver, and its name
 /// in the task definition.
@@ -63,6 +63,9 @@ pub(crate) struct Shared {
     pub(crate) metadata: Option<metadata::Registry>,
     /// This host's container instance ARN.
     pub(crate) instance_arn: String,
+    /// Turns true when the agent shuts down: log shippers stop (the next
+    /// agent resumes them where the server's cursor says).
+    pub(crate) stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 /// The answer of one runtime call.
@@ -113,6 +116,8 @@ pub(crate) struct TaskDriver {
     /// ID) that are no longer on the host: reported vanished, never created
     /// again.
     vanished: Vec<String>,
+    /// Containers whose `awslogs` output is being shipped.
+    shipping: HashSet<String>,
 }
 
 impl std::fmt::Debug for TaskDriver {
@@ -200,6 +205,7 @@ impl TaskDriver {
             inbox,
             adopted,
             vanished,
+            shipping: HashSet::new(),
         })
     }
 
@@ -315,6 +321,7 @@ impl TaskDriver {
             }
             Outcome::Created(container, Err(error)) => Event::CreateFailed { container, error },
             Outcome::Started(container, Ok(info)) => {
+                self.ship_logs(&container, &info.id);
                 if let Some(registry) = &self.shared.metadata {
                     let docker_name =
                         self.docker_names.get(&container).cloned().unwrap_or_default();
@@ -411,7 +418,12 @@ impl TaskDriver {
             Action::Create { container } => {
                 let def = self.definition(&container)?.clone();
                 let name = self.docker_names.get(&container).cloned().unwrap_or_default();
-                let config = self.config(&def);
+                // Docker checks a log driver's options when it creates the
+                // container, and refuses it in these words.
+                let config = match awslogs::options::of_container(&def) {
+                    Some(Err(e)) => Err(format!("Error response from daemon: {e}")),
+                    _ => self.config(&def),
+                };
                 Some(Box::pin(async move {
                     let r = match config {
                         Ok(config) => runtime
@@ -425,7 +437,14 @@ impl TaskDriver {
             }
             Action::StartContainer { container } => {
                 let id = self.docker_ids.get(&container).cloned().unwrap_or_default();
+                let logs = self.log_destination(&container, &id);
+                let link = self.shared.link.clone();
                 Some(Box::pin(async move {
+                    if let Some((destination, options)) = logs {
+                        if let Err(e) = prepare_logs(&*link, &destination, &options).await {
+                            return Outcome::Started(container, Err(e));
+                        }
+                    }
                     let r = runtime.start_container(&id).await.map_err(|e| match e {
                         RuntimeError::Timeout { .. } => NamedError::ContainerRuntimeTimeout(
                             format!("Could not transition to started; {e}"),
@@ -470,6 +489,48 @@ impl TaskDriver {
         }
     }
 
+    /// Where a container's `awslogs` output goes, and its options; `None`
+    /// for another log driver.
+    fn log_destination(
+        &self,
+        container: &str,
+        docker_id: &str,
+    ) -> Option<(LogDestination, awslogs::AwsLogsOptions)> {
+        let options = awslogs::options::of_container(self.definition(container)?)?.ok()?;
+        let region = match &options.region {
+            Some(r) => r.clone(),
+            // The task's own region, as the ECS agent passes it.
+            None => {
+                wharf_model::arn::parse(&self.task_arn).map_or("us-east-1", |a| a.region).to_owned()
+            }
+        };
+        let stream = options.stream_name(container, &self.task_id, docker_id);
+        let destination = LogDestination { region, group: options.group.clone(), stream };
+        Some((destination, options))
+    }
+
+    /// Starts shipping a started container's `awslogs` output, once.
+    fn ship_logs(&mut self, container: &str, docker_id: &str) {
+        if self.shipping.contains(container) {
+            return;
+        }
+        let Some((destination, options)) = self.log_destination(container, docker_id) else {
+            return;
+        };
+        self.shipping.insert(container.to_owned());
+        let config =
+            awslogs::ShipperConfig { container_id: docker_id.to_owned(), destination, options };
+        let (runtime, link, clock) =
+            (self.shared.runtime.clone(), self.shared.link.clone(), self.shared.clock.clone());
+        let mut stopping = self.shared.stopping.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = awslogs::ship(runtime, link, clock, config) => {}
+                _ = stopping.wait_for(|s| *s) => {}
+            }
+        });
+    }
+
     fn definition(&self, name: &str) -> Option<&ContainerDefinition> {
         self.definitions.iter().find(|d| d.name.as_deref() == Some(name))
     }
@@ -503,6 +564,45 @@ impl TaskDriver {
         };
         spec::container_config(&ctx, def).map_err(|e| e.to_string())
     }
+}
+
+/// Makes a container's log stream (and group, with `awslogs-create-group`)
+/// exist before it starts, as Docker's awslogs driver does when the
+/// container starts; its refusal in Docker's words.
+async fn prepare_logs(
+    link: &dyn ServerLink,
+    destination: &LogDestination,
+    options: &awslogs::AwsLogsOptions,
+) -> Result<(), NamedError> {
+    if !options.create_stream {
+        return Ok(());
+    }
+    let mut backoff = Duration::from_millis(100);
+    for _ in 0..8 {
+        match link.prepare_log_stream(destination, options.create_group).await {
+            Ok(()) => return Ok(()),
+            Err(LinkError::Refused(e)) => {
+                let what = if options.create_group && !e.starts_with("ResourceNotFound") {
+                    "log group"
+                } else {
+                    "log stream"
+                };
+                return Err(NamedError::CannotStartContainer(format!(
+                    "Error response from daemon: failed to initialize logging driver: \
+                     failed to create Cloudwatch {what}: {e}"
+                )));
+            }
+            Err(LinkError::Unavailable(_)) => {
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+    Err(NamedError::CannotStartContainer(
+        "Error response from daemon: failed to initialize logging driver: \
+         the log store could not be reached"
+            .to_owned(),
+    ))
 }
 
 /// Port bindings as `networkBindings`.

@@ -31,6 +31,7 @@
 #![warn(missing_docs)]
 
 pub mod agent;
+pub mod awslogs;
 pub mod awsvpc;
 pub mod cleanup;
 mod container;

@@ -5,7 +5,7 @@
 
 use async_trait::async_trait;
 use tokio::sync::mpsc;
-use wharf_model::agent::Assignment;
+use wharf_model::agent::{Assignment, LogBatch, LogDestination};
 use wharf_model::ecs::shapes::{ContainerInstance, RegisterContainerInstanceRequest, Task};
 
 /// Why a call to the server failed.
@@ -47,4 +47,21 @@ pub trait ServerLink: Send + Sync + std::fmt::Debug + 'static {
     /// Secrets Manager secret, with its selectors), resolved by the server.
     /// The error names what is missing and never carries a value.
     async fn resolve_secret(&self, value_from: &str) -> Result<String, LinkError>;
+
+    /// Makes sure a container's log stream exists before the container
+    /// starts, and its log group too when `create_group`. A missing group
+    /// (without `create_group`) is `Refused` with the Logs API's error type
+    /// and message.
+    async fn prepare_log_stream(
+        &self,
+        destination: &LogDestination,
+        create_group: bool,
+    ) -> Result<(), LinkError>;
+
+    /// Stores a batch of a container's log events together with the cursor
+    /// it reaches, in one transaction.
+    async fn ship_logs(&self, batch: LogBatch) -> Result<(), LinkError>;
+
+    /// The cursor last stored with [`ServerLink::ship_logs`] for a stream.
+    async fn log_cursor(&self, destination: &LogDestination) -> Result<Option<String>, LinkError>;
 }

@@ -2,6 +2,8 @@
 //! on the fake runtime and a fake server link: no Docker, no sleeps beyond
 //! waiting for the agent's own answers.
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -10,8 +12,9 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use wharf_agent::link::{LinkError, ServerLink};
 use wharf_agent::runtime::fake::FakeRuntime;
+use wharf_agent::runtime::LogSource;
 use wharf_agent::{Agent, AgentConfig};
-use wharf_model::agent::{merge, Assignment};
+use wharf_model::agent::{merge, Assignment, LogBatch, LogDestination, ShippedEvent};
 use wharf_model::clock::SystemClock;
 use wharf_model::ecs::shapes::{ContainerInstance, RegisterContainerInstanceRequest, Task};
 
@@ -22,6 +25,23 @@ struct FakeLink {
     watch: Mutex<Option<mpsc::Receiver<Assignment>>>,
     task: Mutex<Option<Task>>,
     registered: Mutex<Vec<RegisterContainerInstanceRequest>>,
+    /// Log groups that exist.
+    groups: Mutex<BTreeSet<String>>,
+    /// Each log stream's events and cursor, by (group, stream).
+    streams: Mutex<BTreeMap<(String, String), (Vec<ShippedEvent>, Option<String>)>>,
+    /// While true, log calls answer `Unavailable`.
+    logs_down: AtomicBool,
+}
+
+impl FakeLink {
+    fn messages(&self, group: &str, stream: &str) -> Vec<String> {
+        let streams = self.streams.lock().unwrap();
+        let key = (group.to_owned(), stream.to_owned());
+        streams
+            .get(&key)
+            .map(|(e, _)| e.iter().map(|e| e.message.clone()).collect())
+            .unwrap_or_default()
+    }
 }
 
 #[async_trait]
@@ -56,6 +76,44 @@ impl ServerLink for FakeLink {
             "/db/pass" => Ok("s3cret".into()),
             other => Err(LinkError::Refused(format!("invalid parameters: {other}"))),
         }
+    }
+
+    async fn prepare_log_stream(
+        &self,
+        d: &LogDestination,
+        create_group: bool,
+    ) -> Result<(), LinkError> {
+        if self.logs_down.load(Ordering::SeqCst) {
+            return Err(LinkError::Unavailable("down".into()));
+        }
+        let mut groups = self.groups.lock().unwrap();
+        if !groups.contains(&d.group) && !create_group {
+            return Err(LinkError::Refused(
+                "ResourceNotFoundException: The specified log group does not exist.".into(),
+            ));
+        }
+        groups.insert(d.group.clone());
+        self.streams.lock().unwrap().entry((d.group.clone(), d.stream.clone())).or_default();
+        Ok(())
+    }
+
+    async fn ship_logs(&self, batch: LogBatch) -> Result<(), LinkError> {
+        if self.logs_down.load(Ordering::SeqCst) {
+            return Err(LinkError::Unavailable("down".into()));
+        }
+        let d = batch.destination;
+        let mut streams = self.streams.lock().unwrap();
+        let Some(stream) = streams.get_mut(&(d.group, d.stream)) else {
+            return Err(LinkError::Refused("ResourceNotFoundException".into()));
+        };
+        stream.0.extend(batch.events);
+        stream.1 = Some(batch.cursor);
+        Ok(())
+    }
+
+    async fn log_cursor(&self, d: &LogDestination) -> Result<Option<String>, LinkError> {
+        let streams = self.streams.lock().unwrap();
+        Ok(streams.get(&(d.group.clone(), d.stream.clone())).and_then(|s| s.1.clone()))
     }
 }
 
@@ -99,9 +157,19 @@ async fn until(link: &FakeLink, what: &str, f: impl Fn(&Task) -> bool) -> Task {
 fn start(
     runtime: &FakeRuntime,
 ) -> (Arc<FakeLink>, mpsc::Sender<Assignment>, tokio::sync::oneshot::Sender<()>) {
-    let (tx, rx) = mpsc::channel(16);
-    let link = Arc::new(FakeLink { watch: Mutex::new(Some(rx)), ..Default::default() });
+    let link = Arc::new(FakeLink::default());
     *link.task.lock().unwrap() = Some(assignment("RUNNING").task);
+    let (tx, stop) = start_on(runtime, &link);
+    (link, tx, stop)
+}
+
+/// Starts an agent on `link` (which keeps its state across agents).
+fn start_on(
+    runtime: &FakeRuntime,
+    link: &Arc<FakeLink>,
+) -> (mpsc::Sender<Assignment>, tokio::sync::oneshot::Sender<()>) {
+    let (tx, rx) = mpsc::channel(16);
+    *link.watch.lock().unwrap() = Some(rx);
     let config = AgentConfig {
         cluster: "default".into(),
         reserved_memory_mib: 0,
@@ -116,7 +184,7 @@ fn start(
     tokio::spawn(agent.run(async move {
         let _ = stopped.await;
     }));
-    (link, tx, stop)
+    (tx, stop)
 }
 
 #[tokio::test]
@@ -178,4 +246,170 @@ async fn a_missing_secret_fails_the_task_to_start() {
         "{reason}"
     );
     assert!(runtime.containers().is_empty(), "nothing was created");
+}
+
+/// The assignment with `app` logging to awslogs with these options.
+fn with_awslogs(desired: &str, options: serde_json::Value) -> Assignment {
+    let mut a = assignment(desired);
+    let app = &mut a.definition.container_definitions.as_mut().unwrap()[0];
+    app.log_configuration =
+        Some(serde_json::from_value(json!({"logDriver": "awslogs", "options": options})).unwrap());
+    a
+}
+
+async fn until_logged(link: &FakeLink, stream: &str, n: usize) -> Vec<String> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let got = link.messages("/ecs/f", stream);
+        if got.len() >= n {
+            return got;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} of {n} events arrived: {got:?}",
+            got.len()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+const STREAM: &str = "ecs/app/t1";
+
+#[tokio::test]
+async fn awslogs_output_arrives_in_its_stream_in_order() {
+    let runtime = FakeRuntime::new();
+    runtime.add_image("img:1");
+    let (link, tx, _stop) = start(&runtime);
+    link.groups.lock().unwrap().insert("/ecs/f".into());
+    tx.send(with_awslogs(
+        "RUNNING",
+        json!({"awslogs-group": "/ecs/f", "awslogs-stream-prefix": "ecs"}),
+    ))
+    .await
+    .unwrap();
+    until(&link, "RUNNING", |t| t.last_status.as_deref() == Some("RUNNING")).await;
+    runtime.write_log("app", LogSource::Stdout, "first\n");
+    runtime.write_log("app", LogSource::Stderr, "an error\n");
+    runtime.write_log("app", LogSource::Stdout, "\n");
+    runtime.write_log("app", LogSource::Stdout, "long ");
+    runtime.write_log("app", LogSource::Stdout, "line\n");
+    for i in 0..5000 {
+        runtime.write_log("app", LogSource::Stdout, &format!("burst {i}\n"));
+    }
+    let got = until_logged(&link, STREAM, 5003).await;
+    assert_eq!(&got[..3], ["first", "an error", "long line"]);
+    let burst: Vec<String> = (0..5000).map(|i| format!("burst {i}")).collect();
+    assert_eq!(&got[3..], &burst[..]);
+    assert!(link.messages("/ecs/f", "side").is_empty(), "side logs elsewhere");
+}
+
+#[tokio::test]
+async fn awslogs_multiline_events_gather_their_lines() {
+    let runtime = FakeRuntime::new();
+    runtime.add_image("img:1");
+    let (link, tx, _stop) = start(&runtime);
+    tx.send(with_awslogs(
+        "RUNNING",
+        json!({"awslogs-group": "/ecs/f", "awslogs-stream-prefix": "ecs",
+               "awslogs-create-group": "true", "awslogs-multiline-pattern": "^ERROR|^INFO"}),
+    ))
+    .await
+    .unwrap();
+    until(&link, "RUNNING", |t| t.last_status.as_deref() == Some("RUNNING")).await;
+    // The engine stamps output with the wall clock the flush interval runs on.
+    runtime.set_now_ms(wharf_model::clock::Clock::now_millis(&SystemClock));
+    for line in ["INFO up", "ERROR boom", "  at a()", "  at b()", "INFO still up"] {
+        runtime.write_log("app", LogSource::Stdout, &format!("{line}\n"));
+    }
+    let got = until_logged(&link, STREAM, 2).await;
+    assert_eq!(got, ["INFO up\n", "ERROR boom\n  at a()\n  at b()\n"]);
+    // The last event is released when the container stops.
+    assert!(runtime.exit("app", 0));
+    let got = until_logged(&link, STREAM, 3).await;
+    assert_eq!(got[2], "INFO still up\n");
+}
+
+#[tokio::test]
+async fn awslogs_without_its_log_group_fails_the_container_as_docker_does() {
+    let runtime = FakeRuntime::new();
+    runtime.add_image("img:1");
+    let (link, tx, _stop) = start(&runtime);
+    tx.send(with_awslogs(
+        "RUNNING",
+        json!({"awslogs-group": "/ecs/f", "awslogs-stream-prefix": "ecs"}),
+    ))
+    .await
+    .unwrap();
+    let t = until(&link, "STOPPED", |t| t.last_status.as_deref() == Some("STOPPED")).await;
+    let reason = t.stopped_reason.unwrap();
+    assert_eq!(
+        reason,
+        "CannotStartContainerError: Error response from daemon: failed to initialize logging \
+         driver: failed to create Cloudwatch log stream: ResourceNotFoundException: The specified \
+         log group does not exist."
+    );
+}
+
+#[tokio::test]
+async fn awslogs_options_docker_refuses_fail_the_container_at_create() {
+    let runtime = FakeRuntime::new();
+    runtime.add_image("img:1");
+    let (link, tx, _stop) = start(&runtime);
+    tx.send(with_awslogs("RUNNING", json!({"awslogs-group": "/ecs/f", "awslogs-colour": "red"})))
+        .await
+        .unwrap();
+    let t = until(&link, "STOPPED", |t| t.last_status.as_deref() == Some("STOPPED")).await;
+    assert_eq!(
+        t.stopped_reason.as_deref(),
+        Some("CannotCreateContainerError: Error response from daemon: unknown log opt 'awslogs-colour' for awslogs log driver")
+    );
+}
+
+/// The log store goes away for a while, then an agent restart in the middle
+/// of the output: every line arrives once, in order.
+#[tokio::test]
+async fn awslogs_shipping_survives_an_outage_and_an_agent_restart() {
+    let runtime = FakeRuntime::new();
+    runtime.add_image("img:1");
+    let (link, tx, stop) = start(&runtime);
+    link.groups.lock().unwrap().insert("/ecs/f".into());
+    let options =
+        json!({"awslogs-group": "/ecs/f", "awslogs-stream-prefix": "ecs", "mode": "blocking"});
+    tx.send(with_awslogs("RUNNING", options.clone())).await.unwrap();
+    until(&link, "RUNNING", |t| t.last_status.as_deref() == Some("RUNNING")).await;
+    let mut now = 1_000;
+    let mut write = |from: usize, to: usize| {
+        for i in from..to {
+            // Several lines per millisecond share a timestamp, and time goes
+            // past a few seconds, so the cursor moves its `since`.
+            now += 7;
+            runtime.set_now_ms(1_700_000_000_000 + now / 3);
+            runtime.write_log(
+                "app",
+                if i % 5 == 0 { LogSource::Stderr } else { LogSource::Stdout },
+                &format!("line {i}\n"),
+            );
+        }
+    };
+    write(0, 3000);
+    until_logged(&link, STREAM, 3000).await;
+    link.logs_down.store(true, Ordering::SeqCst);
+    write(3000, 4000);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    link.logs_down.store(false, Ordering::SeqCst);
+    until_logged(&link, STREAM, 3500).await;
+    // The agent stops (its shippers with it) and more output comes meanwhile.
+    stop.send(()).unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    write(4000, 6000);
+    let (tx2, _stop2) = start_on(&runtime, &link);
+    let mut again = with_awslogs("RUNNING", options);
+    again.task = link.task.lock().unwrap().clone().unwrap();
+    tx2.send(again).await.unwrap();
+    let got = until_logged(&link, STREAM, 6000).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let got_after = link.messages("/ecs/f", STREAM);
+    assert_eq!(got_after.len(), got.len(), "nothing more arrives: no duplicates");
+    let expected: Vec<String> = (0..6000).map(|i| format!("line {i}")).collect();
+    assert_eq!(got_after, expected);
 }

@@ -18,6 +18,45 @@ pub struct Assignment {
     pub definition: TaskDefinition,
 }
 
+/// Where one container's `awslogs` output goes: a log group and stream in a
+/// region (the container's `awslogs-region`, else the agent's own).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogDestination {
+    /// The region the log group lives in.
+    pub region: String,
+    /// `awslogs-group`.
+    pub group: String,
+    /// `awslogs-stream-prefix/container-name/task-id`, or the Docker
+    /// container ID without a prefix, as Docker's awslogs driver names it.
+    pub stream: String,
+}
+
+/// One log event an agent ships: when it was written and what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShippedEvent {
+    /// Milliseconds since the epoch, from the container runtime's timestamp
+    /// of the event's first line.
+    pub timestamp: i64,
+    /// The event's text, without the trailing newline.
+    pub message: String,
+}
+
+/// A batch of one container's output, with the position in that output it
+/// reaches: the server stores the events and the cursor in one transaction,
+/// so an agent that restarts resumes exactly after what was stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogBatch {
+    /// Where the events go.
+    pub destination: LogDestination,
+    /// The events, in order.
+    pub events: Vec<ShippedEvent>,
+    /// Opaque to the server: the agent's resume position after these events.
+    pub cursor: String,
+}
+
 /// The task statuses in the order a task goes through them.
 const TASK_ORDER: [&str; 8] = [
     "PROVISIONING",

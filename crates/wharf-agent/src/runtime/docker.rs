@@ -15,19 +15,20 @@ use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
+use bollard::container::LogOutput;
 use bollard::errors::Error as DockerError;
 use bollard::models::{ContainerInspectResponse, EventMessage, VolumeCreateRequest};
 use bollard::query_parameters::{
     CreateContainerOptions, CreateImageOptions, EventsOptions, InspectContainerOptions,
-    ListContainersOptions, RemoveContainerOptions, RemoveVolumeOptions, StatsOptions,
+    ListContainersOptions, LogsOptions, RemoveContainerOptions, RemoveVolumeOptions, StatsOptions,
     StopContainerOptions,
 };
 use bollard::Docker;
 use futures_util::stream::{BoxStream, StreamExt};
 
 use super::{
-    ContainerCreateBody, ContainerInfo, ContainerState, Health, PortBinding, PullProgress,
-    RegistryAuth, Runtime, RuntimeError, RuntimeEvent, VolumeSpec, LABEL_MANAGED,
+    ContainerCreateBody, ContainerInfo, ContainerState, Health, LogMessage, LogSource, PortBinding,
+    PullProgress, RegistryAuth, Runtime, RuntimeError, RuntimeEvent, VolumeSpec, LABEL_MANAGED,
 };
 
 /// How long each Docker call may take. The defaults are the ECS agent's
@@ -406,6 +407,37 @@ impl Runtime for DockerRuntime {
         .await
     }
 
+    fn logs(
+        &self,
+        id: &str,
+        since_secs: i64,
+    ) -> BoxStream<'static, Result<LogMessage, RuntimeError>> {
+        let options = LogsOptions {
+            follow: true,
+            stdout: true,
+            stderr: true,
+            since: i32::try_from(since_secs).unwrap_or(i32::MAX),
+            until: 0,
+            timestamps: true,
+            tail: "all".to_owned(),
+        };
+        self.docker
+            .logs(id, Some(options))
+            .filter_map(|output| {
+                std::future::ready(match output {
+                    Ok(LogOutput::StdOut { message } | LogOutput::Console { message }) => {
+                        Some(Ok(log_message(LogSource::Stdout, message)))
+                    }
+                    Ok(LogOutput::StdErr { message }) => {
+                        Some(Ok(log_message(LogSource::Stderr, message)))
+                    }
+                    Ok(LogOutput::StdIn { .. }) => None,
+                    Err(e) => Some(Err(map_error("container logs", Duration::ZERO, e))),
+                })
+            })
+            .boxed()
+    }
+
     fn events(&self) -> BoxStream<'static, Result<RuntimeEvent, RuntimeError>> {
         let filters = HashMap::from([
             ("type".to_owned(), vec!["container".to_owned()]),
@@ -549,10 +581,32 @@ fn container_info(r: ContainerInspectResponse) -> ContainerInfo {
     }
 }
 
+/// One message of `logs?timestamps=1`: Docker's RFC 3339 time, a space, then
+/// the bytes as the container wrote them. A message whose time cannot be read
+/// keeps all its bytes and is stamped with this host's clock.
+fn log_message(source: LogSource, message: bytes::Bytes) -> LogMessage {
+    let space = message.iter().take(40).position(|b| *b == b' ');
+    let stamped = space.and_then(|at| {
+        let ns = std::str::from_utf8(&message[..at]).ok().and_then(rfc3339_ns)?;
+        Some((ns, message.slice(at + 1..)))
+    });
+    let (timestamp_ns, bytes) = stamped.unwrap_or_else(|| {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        (i64::try_from(now.as_nanos()).unwrap_or(i64::MAX), message)
+    });
+    LogMessage { timestamp_ns, source, bytes }
+}
+
 /// Milliseconds since the epoch of an RFC 3339 time as Docker writes it
 /// (`2024-05-01T12:00:00.123456789Z`, or with an offset). Docker's zero time
 /// (year 1) is `None`.
 fn rfc3339_ms(s: &str) -> Option<i64> {
+    rfc3339_ns(s).map(|ns| ns.div_euclid(1_000_000))
+}
+
+/// Nanoseconds since the epoch of an RFC 3339 time as Docker writes it; see
+/// [`rfc3339_ms`].
+pub(crate) fn rfc3339_ns(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     if b.len() < 20
         || b[4] != b'-'
@@ -569,12 +623,13 @@ fn rfc3339_ms(s: &str) -> Option<i64> {
     if year <= 1 {
         return None;
     }
-    let mut rest = &s[19..];
-    let mut millis = 0;
+    let mut rest = s.get(19..)?;
+    let mut nanos = 0;
     if let Some(fraction) = rest.strip_prefix('.') {
         let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
-        let first3: String = fraction[..digits].chars().chain("000".chars()).take(3).collect();
-        millis = first3.parse::<i64>().ok()?;
+        let first9: String =
+            fraction[..digits].chars().chain("000000000".chars()).take(9).collect();
+        nanos = first9.parse::<i64>().ok()?;
         rest = &fraction[digits..];
     }
     let offset_minutes = match rest {
@@ -599,7 +654,7 @@ fn rfc3339_ms(s: &str) -> Option<i64> {
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = era * 146_097 + doe - 719_468;
     let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
-    Some(secs * 1000 + millis)
+    Some(secs * 1_000_000_000 + nanos)
 }
 
 #[cfg(test)]
@@ -613,6 +668,8 @@ mod tests {
         assert_eq!(rfc3339_ms("2024-05-01T14:00:00.5+02:00"), Some(1_714_564_800_500));
         assert_eq!(rfc3339_ms("0001-01-01T00:00:00Z"), None);
         assert_eq!(rfc3339_ms(""), None);
+        assert_eq!(rfc3339_ns("2024-05-01T12:00:00.123456789Z"), Some(1_714_564_800_123_456_789));
+        assert_eq!(rfc3339_ns("2024-05-01T12:00:00.1Z"), Some(1_714_564_800_100_000_000));
     }
 
     #[test]

@@ -32,12 +32,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_util::stream::{self, BoxStream, StreamExt};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 use super::{
-    ContainerCreateBody, ContainerInfo, ContainerState, Health, PortBinding, PullProgress,
-    RegistryAuth, Runtime, RuntimeError, RuntimeEvent, VolumeSpec, LABEL_CONTAINER_NAME,
-    LABEL_MANAGED,
+    ContainerCreateBody, ContainerInfo, ContainerState, Health, LogMessage, LogSource, PortBinding,
+    PullProgress, RegistryAuth, Runtime, RuntimeError, RuntimeEvent, VolumeSpec,
+    LABEL_CONTAINER_NAME, LABEL_MANAGED,
 };
 
 /// Exit code of a container stopped by its stop signal (128 + SIGTERM).
@@ -168,6 +168,11 @@ struct State {
     networks: std::collections::BTreeSet<String>,
     calls: Vec<Call>,
     events: broadcast::Sender<RuntimeEvent>,
+    /// Each container's output, by ID, in the order written.
+    logs: HashMap<String, Vec<LogMessage>>,
+    /// Bumped whenever output is written or a container exits, so that
+    /// following readers wake up.
+    log_signal: watch::Sender<u64>,
 }
 
 impl State {
@@ -210,6 +215,7 @@ impl State {
         c.state = ContainerState::Exited { exit_code, oom_killed };
         c.finished_at_ms = Some(now);
         self.emit(RuntimeEvent::Died { id: id.to_owned(), exit_code, oom_killed });
+        self.log_signal.send_modify(|n| *n += 1);
         true
     }
 }
@@ -249,6 +255,8 @@ impl FakeRuntime {
             networks: std::collections::BTreeSet::new(),
             calls: Vec::new(),
             events,
+            logs: HashMap::new(),
+            log_signal: watch::Sender::new(0),
         };
         Self { state: Arc::new(Mutex::new(state)) }
     }
@@ -347,6 +355,23 @@ impl FakeRuntime {
             c.health = Some(health);
         }
         s.emit(RuntimeEvent::Health { id, health });
+        true
+    }
+
+    /// A container (ID, Docker name or ECS name) writes `text` as one
+    /// message to `source`, stamped with the fake's clock (to the
+    /// millisecond, so messages written in the same millisecond share a
+    /// timestamp). End it with `\n` to end a line. False if unknown.
+    pub fn write_log(&self, container: &str, source: LogSource, text: &str) -> bool {
+        let mut s = self.lock();
+        let Some(id) = s.find(container) else { return false };
+        let message = LogMessage {
+            timestamp_ns: s.now_ms * 1_000_000,
+            source,
+            bytes: bytes::Bytes::copy_from_slice(text.as_bytes()),
+        };
+        s.logs.entry(id).or_default().push(message);
+        s.log_signal.send_modify(|n| *n += 1);
         true
     }
 
@@ -670,6 +695,42 @@ impl Runtime for FakeRuntime {
     ) -> Result<(), RuntimeError> {
         self.add_image(reference);
         Ok(())
+    }
+
+    fn logs(
+        &self,
+        id: &str,
+        since_secs: i64,
+    ) -> BoxStream<'static, Result<LogMessage, RuntimeError>> {
+        let since_ns = since_secs.saturating_mul(1_000_000_000);
+        let signal = self.lock().log_signal.subscribe();
+        let start = (self.clone(), id.to_owned(), 0usize, signal);
+        stream::unfold(start, move |(fake, id, mut next, mut signal)| async move {
+            loop {
+                {
+                    let s = fake.lock();
+                    let logged = s.logs.get(&id).map(Vec::as_slice).unwrap_or(&[]);
+                    while let Some(m) = logged.get(next) {
+                        next += 1;
+                        if m.timestamp_ns >= since_ns {
+                            let m = m.clone();
+                            drop(s);
+                            return Some((Ok(m), (fake, id, next, signal)));
+                        }
+                    }
+                    let running =
+                        s.containers.get(&id).is_some_and(|c| c.state == ContainerState::Running);
+                    if !running {
+                        return None;
+                    }
+                    signal.mark_unchanged();
+                }
+                if signal.changed().await.is_err() {
+                    return None;
+                }
+            }
+        })
+        .boxed()
     }
 
     fn events(&self) -> BoxStream<'static, Result<RuntimeEvent, RuntimeError>> {

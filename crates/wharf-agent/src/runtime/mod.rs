@@ -171,6 +171,27 @@ pub enum RuntimeEvent {
     },
 }
 
+/// Which of a container's output streams a message came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LogSource {
+    /// Standard output (or the terminal, for a container with a TTY).
+    Stdout,
+    /// Standard error.
+    Stderr,
+}
+
+/// One message of a container's output, as the engine logged it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogMessage {
+    /// When the engine read it, in nanoseconds since the epoch.
+    pub timestamp_ns: i64,
+    /// The stream it came from.
+    pub source: LogSource,
+    /// Its bytes, ending in `\n` when it ends a line; a message without one
+    /// is part of a longer line that the next message continues.
+    pub bytes: bytes::Bytes,
+}
+
 /// A Docker volume to create.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VolumeSpec {
@@ -242,6 +263,16 @@ pub trait Runtime: Send + Sync + std::fmt::Debug + 'static {
     /// Makes sure the image `reference` exists, importing it from a root
     /// filesystem tarball (`docker import`) if not.
     async fn import_image(&self, reference: &str, rootfs_tar: Vec<u8>) -> Result<(), RuntimeError>;
+
+    /// A container's output, oldest first, from the first message logged at
+    /// or after `since_secs` (seconds since the epoch; 0 for all), then each
+    /// new message as it is logged, until the container has stopped and all
+    /// of its output has been read. Only for containers that have started.
+    fn logs(
+        &self,
+        id: &str,
+        since_secs: i64,
+    ) -> BoxStream<'static, Result<LogMessage, RuntimeError>>;
 
     /// The engine's container events for managed containers, from now on.
     /// The stream ends if the engine goes away; the caller subscribes again
