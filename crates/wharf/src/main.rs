@@ -4,6 +4,7 @@
 //! in `commands/<name>.rs`. This file only parses the command line, sets up
 //! logging and hands over.
 
+mod api_client;
 mod commands;
 mod embedded_link;
 mod remote_link;
@@ -33,6 +34,8 @@ enum Command {
     Agent(commands::agent::AgentCommandArgs),
     /// Check task definition files offline, as RegisterTaskDefinition would.
     Validate(commands::validate::ValidateArgs),
+    /// Show a task's or a service's container output (awslogs), interleaved; -f to follow.
+    Logs(commands::logs::LogsArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +50,7 @@ fn main() -> ExitCode {
             commands::agent::run(args)
         }
         Command::Validate(args) => commands::validate::run(&args),
+        Command::Logs(args) => commands::logs::run(args),
     };
     match result {
         Ok(code) => code,

@@ -13,7 +13,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use tokio::sync::mpsc;
 use wharf_agent::link::{LinkError, ServerLink};
-use wharf_model::agent::Assignment;
+use wharf_model::agent::{Assignment, LogBatch, LogDestination};
 use wharf_model::ecs::shapes::{ContainerInstance, RegisterContainerInstanceRequest, Task};
 
 /// How long a request other than the watch may take.
@@ -193,6 +193,30 @@ impl ServerLink for RemoteLink {
         }
         serde_json::from_slice::<Value>(&answer)
             .map(|v| v.value)
+            .map_err(|e| LinkError::Unavailable(e.to_string()))
+    }
+
+    async fn prepare_log_stream(
+        &self,
+        destination: &LogDestination,
+        create_group: bool,
+    ) -> Result<(), LinkError> {
+        let body = serde_json::json!({ "destination": destination, "createGroup": create_group });
+        self.call("logs/prepare", "", to_json(&body)?).await.map(|_| ())
+    }
+
+    async fn ship_logs(&self, batch: LogBatch) -> Result<(), LinkError> {
+        self.call("logs/ship", "", to_json(&batch)?).await.map(|_| ())
+    }
+
+    async fn log_cursor(&self, destination: &LogDestination) -> Result<Option<String>, LinkError> {
+        let answer = self.call("logs/cursor", "", to_json(destination)?).await?;
+        #[derive(serde::Deserialize)]
+        struct Answer {
+            cursor: Option<String>,
+        }
+        serde_json::from_slice::<Answer>(&answer)
+            .map(|a| a.cursor)
             .map_err(|e| LinkError::Unavailable(e.to_string()))
     }
 }

@@ -653,15 +653,30 @@ fn sysctls(
     Ok(Some(out))
 }
 
+/// The size at which the `json-file` log of an `awslogs` container rotates.
+pub const AWSLOGS_JSON_FILE_MAX_SIZE: &str = "64m";
+/// How many `json-file` logs of an `awslogs` container are kept.
+pub const AWSLOGS_JSON_FILE_MAX_FILES: &str = "4";
+
 /// `logConfiguration` → `LogConfig`. `awslogs` (and `awsfirelens`, which
 /// Wharf does not run) become `json-file`: the agent reads the container's
-/// output and ships it to the Logs API itself. Other drivers pass through
-/// with their options (their `secretOptions` are not resolved).
+/// output and ships it to the Logs API itself. Its files rotate at
+/// [`AWSLOGS_JSON_FILE_MAX_SIZE`] × [`AWSLOGS_JSON_FILE_MAX_FILES`], far more
+/// than the few seconds of output the agent ever reads again after a
+/// restart, so a chatty container cannot fill the disk. Other drivers pass
+/// through with their options (their `secretOptions` are not resolved).
 fn log_config(def: &ContainerDefinition) -> Option<HostConfigLogConfig> {
     let lc = def.log_configuration.as_ref()?;
     let driver = lc.log_driver.as_ref()?.as_str();
     if matches!(driver, "awslogs" | "awsfirelens") {
-        return Some(HostConfigLogConfig { typ: Some("json-file".to_owned()), config: None });
+        let config = HashMap::from([
+            ("max-size".to_owned(), AWSLOGS_JSON_FILE_MAX_SIZE.to_owned()),
+            ("max-file".to_owned(), AWSLOGS_JSON_FILE_MAX_FILES.to_owned()),
+        ]);
+        return Some(HostConfigLogConfig {
+            typ: Some("json-file".to_owned()),
+            config: Some(config),
+        });
     }
     let options: Option<HashMap<String, String>> =
         lc.options.as_ref().map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect());

@@ -345,6 +345,9 @@ fn linux_parameters_ulimits_sysctls_dns_logs() {
     assert_eq!(h.dns_search, Some(vec!["example.com".to_owned()]));
     assert_eq!(h.extra_hosts, Some(vec!["db:10.0.0.1".to_owned()]));
     assert_eq!(h.log_config.as_ref().unwrap().typ.as_deref(), Some("json-file"));
+    let rotation = h.log_config.as_ref().unwrap().config.clone().unwrap();
+    assert_eq!(rotation["max-size"], "64m", "an awslogs container's local log is bounded");
+    assert_eq!(rotation["max-file"], "4");
 
     let b = f.ok(json!({"name": "a", "image": "x",
         "logConfiguration": {"logDriver": "syslog", "options": {"tag": "t"}},

@@ -10,6 +10,7 @@
 mod adoption;
 mod health;
 mod lifecycle;
+mod logs;
 mod ordering;
 mod overrides;
 mod placement;

@@ -1,0 +1,109 @@
+//! A small AWS JSON 1.1 client for the `wharf` commands that talk to a
+//! running server (`wharf logs`, ...): one POST per operation, the target in
+//! `X-Amz-Target`, errors as `{"__type", "message"}`.
+
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// How long one call may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A client of one Wharf server.
+#[derive(Debug, Clone)]
+pub struct ApiClient {
+    client: Client<HttpConnector, Full<Bytes>>,
+    endpoint: String,
+    region: String,
+}
+
+/// A service's `X-Amz-Target` prefix.
+#[derive(Debug, Clone, Copy)]
+pub enum Service {
+    /// Amazon ECS.
+    Ecs,
+    /// CloudWatch Logs.
+    Logs,
+}
+
+impl Service {
+    fn prefix(self) -> &'static str {
+        match self {
+            Self::Ecs => "AmazonEC2ContainerServiceV20141113",
+            Self::Logs => "Logs_20140328",
+        }
+    }
+}
+
+impl ApiClient {
+    /// A client of the server at `endpoint` (`http://host:port`), for `region`.
+    pub fn new(endpoint: &str, region: &str) -> Self {
+        let client = Client::builder(TokioExecutor::new()).build_http();
+        Self {
+            client,
+            endpoint: endpoint.trim_end_matches('/').to_owned(),
+            region: region.to_owned(),
+        }
+    }
+
+    /// The same server, for another region.
+    pub fn for_region(&self, region: &str) -> Self {
+        Self { region: region.to_owned(), ..self.clone() }
+    }
+
+    /// The region calls are made in.
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// Calls one operation; its answer, or the server's error as
+    /// `<Type>: <message>`.
+    pub async fn call<I: Serialize, O: DeserializeOwned>(
+        &self,
+        service: Service,
+        operation: &str,
+        input: &I,
+    ) -> anyhow::Result<O> {
+        let body = serde_json::to_vec(input)?;
+        // Only the region of the credential scope matters to Wharf; the
+        // signature itself is not checked.
+        let authorization = format!(
+            "AWS4-HMAC-SHA256 Credential=wharf/20260101/{}/wharf/aws4_request, SignedHeaders=host, Signature=0",
+            self.region
+        );
+        let request = http::Request::post(format!("{}/", self.endpoint))
+            .header("x-amz-target", format!("{}.{operation}", service.prefix()))
+            .header(http::header::CONTENT_TYPE, "application/x-amz-json-1.1")
+            .header(http::header::AUTHORIZATION, authorization)
+            .body(Full::new(Bytes::from(body)))?;
+        let response = tokio::time::timeout(CALL_TIMEOUT, self.client.request(request))
+            .await
+            .with_context(|| format!("{operation}: no answer from {}", self.endpoint))?
+            .with_context(|| format!("cannot reach the Wharf server at {}", self.endpoint))?;
+        let status = response.status();
+        let bytes = response.into_body().collect().await?.to_bytes();
+        if !status.is_success() {
+            #[derive(serde::Deserialize)]
+            struct Error {
+                #[serde(rename = "__type", default)]
+                kind: String,
+                #[serde(default, alias = "Message")]
+                message: String,
+            }
+            let e: Error = serde_json::from_slice(&bytes).unwrap_or(Error {
+                kind: status.to_string(),
+                message: String::from_utf8_lossy(&bytes).into_owned(),
+            });
+            bail!("{}: {}", e.kind, e.message);
+        }
+        let bytes: &[u8] = if bytes.is_empty() { b"{}" } else { &bytes };
+        serde_json::from_slice(bytes).with_context(|| format!("{operation}: unreadable answer"))
+    }
+}

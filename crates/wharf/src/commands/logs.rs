@@ -1,0 +1,327 @@
+//! `wharf logs`: the output of a task's containers, or of a service's
+//! tasks, interleaved in time order, each line prefixed with its container
+//! (coloured on a terminal), like `docker compose logs`. It reads what the
+//! agent shipped to the Logs API (containers with `awslogs`), from a running
+//! server, and with `--follow` keeps reading until the tasks have stopped.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context};
+use serde_json::{json, Value};
+
+use crate::api_client::{ApiClient, Service};
+
+/// How often a followed stream is read again.
+const FOLLOW_INTERVAL: Duration = Duration::from_millis(250);
+/// How often the tasks themselves are looked at again while following.
+const TASKS_INTERVAL: Duration = Duration::from_secs(2);
+/// ANSI colours given to containers in turn.
+const COLOURS: [u8; 6] = [36, 33, 32, 35, 34, 31];
+
+/// Options of `wharf logs`.
+#[derive(Debug, clap::Args)]
+pub struct LogsArgs {
+    /// Tasks (IDs or ARNs) whose containers to show.
+    tasks: Vec<String>,
+    /// Show the tasks of this service instead.
+    #[arg(long, short = 's')]
+    service: Option<String>,
+    /// The cluster of the tasks or service.
+    #[arg(long, short = 'c', default_value = "default")]
+    cluster: String,
+    /// Keep showing new output until the tasks stop (a service's: until Ctrl-C).
+    #[arg(long, short = 'f')]
+    follow: bool,
+    /// Only output newer than this (`30s`, `10m`, `2h`, `1d`).
+    #[arg(long, value_parser = parse_age)]
+    since: Option<Duration>,
+    /// Show each line's time.
+    #[arg(long, short = 't')]
+    timestamps: bool,
+    /// Never colour the output.
+    #[arg(long)]
+    no_color: bool,
+    /// The server's address.
+    #[arg(long, env = "WHARF_ENDPOINT", default_value = "http://127.0.0.1:4590")]
+    endpoint: String,
+    /// The region the tasks are in.
+    #[arg(long, env = "AWS_DEFAULT_REGION", default_value = "us-east-1")]
+    region: String,
+}
+
+/// `30s`, `10m`, `2h`, `1d`, or plain seconds.
+fn parse_age(s: &str) -> Result<Duration, String> {
+    let (number, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = number.parse().map_err(|_| format!("not a duration: {s:?} (try 30s, 10m, 2h)"))?;
+    let scale = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("unknown unit in {s:?}: use s, m, h or d")),
+    };
+    Ok(Duration::from_secs(n * scale))
+}
+
+/// One log stream to read: a container of a task.
+#[derive(Debug)]
+struct Source {
+    label: String,
+    colour: u8,
+    region: String,
+    group: String,
+    stream: String,
+    /// GetLogEvents' forward token after what was shown.
+    token: Option<String>,
+}
+
+/// Runs `wharf logs`.
+pub fn run(args: LogsArgs) -> anyhow::Result<ExitCode> {
+    if args.tasks.is_empty() && args.service.is_none() {
+        bail!("name a task (wharf logs TASK) or a service (wharf logs --service NAME)");
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        tokio::select! {
+            r = show(&args) => r,
+            _ = tokio::signal::ctrl_c() => Ok(ExitCode::SUCCESS),
+        }
+    })
+}
+
+async fn show(args: &LogsArgs) -> anyhow::Result<ExitCode> {
+    let client = ApiClient::new(&args.endpoint, &args.region);
+    let colour = !args.no_color && std::io::stdout().is_terminal();
+    let start_ms = args.since.map(|d| now_ms() - d.as_millis() as i64);
+    let mut sources: Vec<Source> = Vec::new();
+    let mut known: HashSet<String> = HashSet::new();
+    let mut last_look = tokio::time::Instant::now() - TASKS_INTERVAL;
+    let mut all_stopped = false;
+    let mut width = 0;
+    loop {
+        if last_look.elapsed() >= TASKS_INTERVAL {
+            last_look = tokio::time::Instant::now();
+            let tasks = tasks(&client, args).await?;
+            all_stopped =
+                args.service.is_none() && tasks.iter().all(|t| t["lastStatus"] == "STOPPED");
+            let several = tasks.len() > 1;
+            for task in &tasks {
+                for source in sources_of(&client, args, task, several).await? {
+                    if known.insert(format!("{}\n{}", source.group, source.stream)) {
+                        let colour = COLOURS[sources.len() % COLOURS.len()];
+                        width = width.max(source.label.len());
+                        sources.push(Source { colour, ..source });
+                    }
+                }
+            }
+            if sources.is_empty() && !args.follow {
+                bail!("none of these tasks' containers log with awslogs: their output is in `docker logs`");
+            }
+        }
+        let mut round: Vec<(i64, usize, String)> = Vec::new();
+        for (i, source) in sources.iter_mut().enumerate() {
+            for (ts, message) in read(&client, source, start_ms).await? {
+                round.push((ts, i, message));
+            }
+        }
+        round.sort_by_key(|(ts, i, _)| (*ts, *i));
+        let mut out = std::io::stdout().lock();
+        for (ts, i, message) in &round {
+            let s = &sources[*i];
+            for line in message.trim_end_matches('\n').split('\n') {
+                let time =
+                    if args.timestamps { format!("{} ", rfc3339(*ts)) } else { String::new() };
+                let result = if colour {
+                    writeln!(out, "\x1b[{}m{:<width$} |\x1b[0m {time}{line}", s.colour, s.label)
+                } else {
+                    writeln!(out, "{:<width$} | {time}{line}", s.label)
+                };
+                if result.is_err() {
+                    // The reader went away (a closed pipe): nothing more to do.
+                    return Ok(ExitCode::SUCCESS);
+                }
+            }
+        }
+        let _ = out.flush();
+        drop(out);
+        if !args.follow || (all_stopped && round.is_empty()) {
+            return Ok(ExitCode::SUCCESS);
+        }
+        tokio::time::sleep(FOLLOW_INTERVAL).await;
+    }
+}
+
+/// The tasks to show, as DescribeTasks has them.
+async fn tasks(client: &ApiClient, args: &LogsArgs) -> anyhow::Result<Vec<Value>> {
+    let arns: Vec<String> = match &args.service {
+        Some(service) => {
+            let listed: Value = client
+                .call(
+                    Service::Ecs,
+                    "ListTasks",
+                    &json!({"cluster": args.cluster, "serviceName": service}),
+                )
+                .await?;
+            let arns: Vec<String> = listed["taskArns"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|a| a.as_str().map(str::to_owned))
+                .collect();
+            if arns.is_empty() {
+                return Ok(Vec::new());
+            }
+            arns
+        }
+        None => args.tasks.clone(),
+    };
+    let described: Value = client
+        .call(Service::Ecs, "DescribeTasks", &json!({"cluster": args.cluster, "tasks": arns}))
+        .await?;
+    if let Some(f) = described["failures"].as_array().and_then(|f| f.first()) {
+        bail!("task {}: {}", f["arn"].as_str().unwrap_or("?"), f["reason"].as_str().unwrap_or("?"));
+    }
+    Ok(described["tasks"].as_array().cloned().unwrap_or_default())
+}
+
+/// The log streams of a task's awslogs containers.
+async fn sources_of(
+    client: &ApiClient,
+    args: &LogsArgs,
+    task: &Value,
+    several_tasks: bool,
+) -> anyhow::Result<Vec<Source>> {
+    let definition = task["taskDefinitionArn"].as_str().context("a task without a definition")?;
+    let described: Value = client
+        .call(Service::Ecs, "DescribeTaskDefinition", &json!({"taskDefinition": definition}))
+        .await?;
+    let task_arn = task["taskArn"].as_str().unwrap_or_default();
+    let task_id = task_arn.rsplit('/').next().unwrap_or_default();
+    let runtime_ids: BTreeMap<&str, &str> = task["containers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| Some((c["name"].as_str()?, c["runtimeId"].as_str()?)))
+        .collect();
+    let mut sources = Vec::new();
+    let containers = described["taskDefinition"]["containerDefinitions"].as_array();
+    for def in containers.into_iter().flatten() {
+        let name = def["name"].as_str().unwrap_or_default();
+        let config = &def["logConfiguration"];
+        if config["logDriver"] != "awslogs" {
+            continue;
+        }
+        let options = &config["options"];
+        let opt = |k: &str| options[k].as_str().map(str::to_owned);
+        let Some(group) = opt("awslogs-group") else { continue };
+        let stream = match (opt("awslogs-stream"), opt("awslogs-stream-prefix")) {
+            (Some(s), _) => s,
+            (None, Some(prefix)) => format!("{prefix}/{name}/{task_id}"),
+            (None, None) => match runtime_ids.get(name) {
+                Some(id) => (*id).to_owned(),
+                None => continue,
+            },
+        };
+        let label = if several_tasks {
+            format!("{}/{name}", &task_id[..task_id.len().min(8)])
+        } else {
+            name.to_owned()
+        };
+        let region = opt("awslogs-region").unwrap_or_else(|| args.region.clone());
+        sources.push(Source { label, colour: 0, region, group, stream, token: None });
+    }
+    Ok(sources)
+}
+
+/// What a stream has after what was shown: (timestamp, message) in order.
+async fn read(
+    client: &ApiClient,
+    source: &mut Source,
+    start_ms: Option<i64>,
+) -> anyhow::Result<Vec<(i64, String)>> {
+    let regional;
+    let client = if source.region == client.region() {
+        client
+    } else {
+        regional = client.for_region(&source.region);
+        &regional
+    };
+    let mut events = Vec::new();
+    loop {
+        let mut input = json!({
+            "logGroupName": source.group, "logStreamName": source.stream, "startFromHead": true,
+        });
+        if let Some(token) = &source.token {
+            input["nextToken"] = json!(token);
+        } else if let Some(ms) = start_ms {
+            input["startTime"] = json!(ms);
+        }
+        let answer: Value = match client.call(Service::Logs, "GetLogEvents", &input).await {
+            Ok(a) => a,
+            // Not created yet: the container has not started.
+            Err(e) if e.to_string().starts_with("ResourceNotFoundException") => return Ok(events),
+            Err(e) => return Err(e),
+        };
+        let page = answer["events"].as_array().cloned().unwrap_or_default();
+        for e in &page {
+            events.push((
+                e["timestamp"].as_i64().unwrap_or_default(),
+                e["message"].as_str().unwrap_or_default().to_owned(),
+            ));
+        }
+        let next = answer["nextForwardToken"].as_str().map(str::to_owned);
+        let same = next.is_none() || next == source.token;
+        if next.is_some() {
+            source.token = next;
+        }
+        if same || page.is_empty() {
+            return Ok(events);
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// A time in ms since the epoch as `2024-05-01T12:00:00.123Z`.
+fn rfc3339(ms: i64) -> String {
+    let (secs, millis) = (ms.div_euclid(1000), ms.rem_euclid(1000));
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since the epoch (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_and_times() {
+        assert_eq!(parse_age("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_age("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_age("2h"), Ok(Duration::from_secs(7200)));
+        assert!(parse_age("soon").is_err());
+        assert!(parse_age("5y").is_err());
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(1_714_564_800_123), "2024-05-01T12:00:00.123Z");
+        assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+}
