@@ -12,8 +12,9 @@ use regex_lite::Regex;
 /// multiline event may wait for its next line (Docker's default).
 pub const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_secs(5);
 
-/// `max-buffer-size` when not given: Docker's ring buffer default (1 MB).
-pub const DEFAULT_MAX_BUFFER_BYTES: usize = 1_000_000;
+/// `max-buffer-size` when not given in `non-blocking` mode: the ECS agent
+/// sets `10m` (`maxBufferSizeDefault`), over Docker's own 1 MB.
+pub const DEFAULT_MAX_BUFFER_BYTES: usize = 10 * 1024 * 1024;
 
 /// The options Docker's awslogs driver accepts (`ValidateLogOpt`), ECS's
 /// stream prefix, and the options every Docker log driver accepts.
