@@ -11,7 +11,7 @@
 use tokio::sync::{broadcast, mpsc};
 pub use wharf_model::agent::{merge, Assignment};
 use wharf_model::ecs::shapes::{
-    ContainerInstance, CreateClusterRequest, RegisterContainerInstanceRequest, Task,
+    ContainerInstance, CreateClusterRequest, RegisterContainerInstanceRequest, Task, TaskDefinition,
 };
 use wharf_model::EcsError;
 use wharf_store::TaskUpdate;
@@ -74,9 +74,33 @@ async fn with_definition(
         .get_task_definition(region, family, Some(i32::try_from(revision).map_err(|_| missing())?))
         .await?
         .ok_or_else(missing)?;
-    let definition = serde_json::from_str(&stored.json)
+    let mut definition: TaskDefinition = serde_json::from_str(&stored.json)
         .map_err(|_| EcsError::server("A stored task definition could not be read."))?;
+    render_log_driver_mode(&ctx(state, region), &mut definition).await?;
     Ok(Assignment { cluster: cluster.to_owned(), task, definition })
+}
+
+/// Gives every container that logs without a `mode` the account's
+/// `defaultLogDriverMode`, as the ECS backend renders it for the agent.
+async fn render_log_driver_mode(
+    ctx: &Ctx,
+    definition: &mut TaskDefinition,
+) -> Result<(), ApiError> {
+    let containers = definition.container_definitions.iter_mut().flatten();
+    let mut unset: Vec<&mut std::collections::BTreeMap<String, String>> = containers
+        .filter_map(|c| c.log_configuration.as_mut())
+        .filter(|l| l.log_driver.is_some())
+        .map(|l| l.options.get_or_insert_with(Default::default))
+        .filter(|o| !o.contains_key("mode"))
+        .collect();
+    if unset.is_empty() {
+        return Ok(());
+    }
+    let mode = crate::ecs::account_setting::account_value(ctx, "defaultLogDriverMode").await?;
+    for options in &mut unset {
+        options.insert("mode".to_owned(), mode.clone());
+    }
+    Ok(())
 }
 
 /// Every task on the instance that is not yet `STOPPED`.

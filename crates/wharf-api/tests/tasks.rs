@@ -282,3 +282,69 @@ async fn instances_drain_deregister_and_list() {
     let del = ecs(&s, "DeleteCluster", json!({"cluster": "default"})).await;
     assert_eq!(del["cluster"]["status"], "INACTIVE");
 }
+
+/// A container that logs without a `mode` gets the account's
+/// `defaultLogDriverMode` when its task is handed to the agent, as the ECS
+/// backend renders it; one that names its mode keeps it.
+#[tokio::test]
+async fn assignments_carry_the_accounts_default_log_driver_mode() {
+    let s = server();
+    ecs(&s, "CreateCluster", json!({})).await;
+    // What an agent registers: awslogs, and the Docker API versions it speaks.
+    let mut attributes =
+        vec![json!({"name": "com.amazonaws.ecs.capability.logging-driver.awslogs"})];
+    for minor in 17..=44 {
+        attributes.push(
+            json!({"name": format!("com.amazonaws.ecs.capability.docker-remote-api.1.{minor}")}),
+        );
+    }
+    let ci = ecs(
+        &s,
+        "RegisterContainerInstance",
+        json!({"totalResources": resources(1024, 1024), "attributes": attributes}),
+    )
+    .await;
+    let ci = ci["containerInstance"]["containerInstanceArn"].as_str().unwrap().to_owned();
+    let awslogs = |mode: Option<&str>| {
+        let mut options = json!({"awslogs-group": "/ecs/web", "awslogs-region": "us-east-1"});
+        if let Some(m) = mode {
+            options["mode"] = json!(m);
+        }
+        json!({"logDriver": "awslogs", "options": options})
+    };
+    ecs(
+        &s,
+        "RegisterTaskDefinition",
+        json!({"family": "logs", "containerDefinitions": [
+            {"name": "plain", "image": "busybox", "memory": 32, "logConfiguration": awslogs(None)},
+            {"name": "named", "image": "busybox", "memory": 32, "logConfiguration": awslogs(Some("blocking"))},
+            {"name": "none", "image": "busybox", "memory": 32, "essential": false}
+        ]}),
+    )
+    .await;
+    let run = ecs(&s, "RunTask", json!({"taskDefinition": "logs"})).await;
+    assert_eq!(run["failures"], json!([]), "{run}");
+    let instance_id = ci.rsplit('/').next().unwrap();
+    let mode = |a: &wharf_api::agent_link::Assignment, name: &str| {
+        let c = a.definition.container_definitions.as_ref().unwrap();
+        let c = c.iter().find(|c| c.name.as_deref() == Some(name)).unwrap();
+        c.log_configuration.as_ref().and_then(|l| l.options.as_ref()?.get("mode").cloned())
+    };
+    let assigned = wharf_api::agent_link::assigned(&s.state, "us-east-1", "default", instance_id)
+        .await
+        .unwrap();
+    assert_eq!(mode(&assigned[0], "plain").as_deref(), Some("non-blocking"), "AWS's default");
+    assert_eq!(mode(&assigned[0], "named").as_deref(), Some("blocking"));
+    assert_eq!(mode(&assigned[0], "none"), None);
+
+    ecs(
+        &s,
+        "PutAccountSettingDefault",
+        json!({"name": "defaultLogDriverMode", "value": "blocking"}),
+    )
+    .await;
+    let assigned = wharf_api::agent_link::assigned(&s.state, "us-east-1", "default", instance_id)
+        .await
+        .unwrap();
+    assert_eq!(mode(&assigned[0], "plain").as_deref(), Some("blocking"), "the account's default");
+}

@@ -678,8 +678,14 @@ fn log_config(def: &ContainerDefinition) -> Option<HostConfigLogConfig> {
             config: Some(config),
         });
     }
-    let options: Option<HashMap<String, String>> =
+    let mut options: Option<HashMap<String, String>> =
         lc.options.as_ref().map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+    // The ECS agent's buffer for non-blocking delivery when none is given.
+    if let Some(o) =
+        options.as_mut().filter(|o| o.get("mode").map(String::as_str) == Some("non-blocking"))
+    {
+        o.entry("max-buffer-size".to_owned()).or_insert_with(|| "10m".to_owned());
+    }
     Some(HostConfigLogConfig { typ: Some(driver.to_owned()), config: options })
 }
 

@@ -355,6 +355,10 @@ fn linux_parameters_ulimits_sysctls_dns_logs() {
     let lc = host(&b).log_config.clone().unwrap();
     assert_eq!(lc.typ.as_deref(), Some("syslog"));
     assert_eq!(lc.config.unwrap()["tag"], "t");
+    let nb = f.ok(json!({"name": "a", "image": "x",
+        "logConfiguration": {"logDriver": "syslog", "options": {"mode": "non-blocking"}}}));
+    let config = host(&nb).log_config.clone().unwrap().config.unwrap();
+    assert_eq!(config["max-buffer-size"], "10m", "the ECS agent's non-blocking buffer");
     // No hard limit: maxSwap cannot apply.
     assert_eq!(host(&b).memory_swap, None);
 

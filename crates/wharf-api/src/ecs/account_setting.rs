@@ -97,6 +97,16 @@ async fn effective(
     })
 }
 
+/// The value of an account setting in force for the account's root
+/// principal (its own, the account default, or AWS's default), for the
+/// parts of the control plane that apply one (for example
+/// `defaultLogDriverMode` when a task is handed to its agent).
+pub(crate) async fn account_value(ctx: &Ctx, name: &'static str) -> Result<String, ApiError> {
+    let default = RULES.iter().find(|(n, _, _)| *n == name).map_or("", |(_, d, _)| *d);
+    let setting = effective(ctx, &ctx.root_principal(), name, default).await?;
+    Ok(setting.value.unwrap_or_else(|| default.to_owned()))
+}
+
 /// ListAccountSettings.
 pub(crate) async fn list_account_settings(
     ctx: &Ctx,

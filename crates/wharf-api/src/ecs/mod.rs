@@ -4,7 +4,7 @@
 //! [`handle`] does the parsing and writing around it, so a handler is only
 //! what the operation means.
 
-mod account_setting;
+pub(crate) mod account_setting;
 mod capacity_provider;
 pub(crate) mod cluster;
 pub(crate) mod container_instance;
