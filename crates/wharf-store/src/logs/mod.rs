@@ -58,6 +58,26 @@ impl From<rusqlite::Error> for LogStoreError {
     }
 }
 
+impl From<LogStoreError> for wharf_model::logs::LogsError {
+    fn from(e: LogStoreError) -> Self {
+        use wharf_model::logs::{limits, LogsError};
+        match e {
+            LogStoreError::NoSuchGroup => LogsError::group_not_found(),
+            LogStoreError::NoSuchStream => LogsError::stream_not_found(),
+            LogStoreError::GroupExists => LogsError::group_exists(),
+            LogStoreError::StreamExists => LogsError::stream_exists(),
+            LogStoreError::TooManyTags(_) => LogsError::new(
+                wharf_model::logs::LogsErrorKind::TooManyTagsException,
+                format!("A resource can have no more than {} tags.", limits::MAX_TAGS),
+            ),
+            LogStoreError::Store(e) => {
+                tracing::error!(error = %e, "log store failure");
+                LogsError::unavailable()
+            }
+        }
+    }
+}
+
 /// A log group as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupRecord {
