@@ -310,6 +310,8 @@ def main():
     if not any("BTreeMap<" in line for line in lines):
         lines.remove("use std::collections::BTreeMap;")
         lines.remove("")  # the blank line after it
+    if not any(re.search(r"\bTimestamp\b", line) for line in lines if not line.lstrip().startswith(("use ", "//"))):
+        lines[lines.index("use crate::wire::{Shape, Timestamp};")] = "use crate::wire::Shape;"
 
     with open(out_path, "w") as f:
         f.write("\n".join(lines).rstrip() + "\n")

@@ -4,13 +4,15 @@ use std::sync::Arc;
 
 use wharf_model::arn::Scope;
 use wharf_model::clock::Clock;
-use wharf_store::Store;
+use wharf_store::{LogStore, Store};
 
 /// State shared by every request.
 #[derive(Debug, Clone)]
 pub struct AppState {
     /// Where everything is kept.
     pub store: Arc<dyn Store>,
+    /// Log groups, streams and events (CloudWatch Logs), in their own database.
+    pub logs: Arc<LogStore>,
     /// The time source.
     pub clock: Arc<dyn Clock>,
     /// The account id that ARNs carry.

@@ -10,12 +10,14 @@ use http::{HeaderMap, StatusCode};
 
 use crate::context::{AppState, Ctx};
 use crate::protocol::{self, ApiError};
-use crate::{ecs, request_id, secretsmanager, sigv4, ssm};
+use crate::{ecs, logs, request_id, secretsmanager, sigv4, ssm};
 
 /// The `X-Amz-Target` prefix of Amazon ECS.
 pub const ECS_TARGET_PREFIX: &str = "AmazonEC2ContainerServiceV20141113";
 /// The `X-Amz-Target` prefix of AWS Systems Manager (Parameter Store).
 pub const SSM_TARGET_PREFIX: &str = "AmazonSSM";
+/// The `X-Amz-Target` prefix of Amazon CloudWatch Logs.
+pub const LOGS_TARGET_PREFIX: &str = "Logs_20140328";
 /// The `X-Amz-Target` prefix of AWS Secrets Manager.
 pub const SECRETS_MANAGER_TARGET_PREFIX: &str = "secretsmanager";
 
@@ -37,6 +39,7 @@ async fn aws(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> 
     let result = match target.split_once('.') {
         Some((ECS_TARGET_PREFIX, op)) => ecs::handle(&ctx, op, &body).await,
         Some((SSM_TARGET_PREFIX, op)) => ssm::handle(&ctx, op, &body).await,
+        Some((LOGS_TARGET_PREFIX, op)) => logs::handle(&ctx, op, &body).await,
         Some((SECRETS_MANAGER_TARGET_PREFIX, op)) => secretsmanager::handle(&ctx, op, &body).await,
         _ => Err(ApiError::unknown_operation()),
     };
@@ -50,7 +53,9 @@ async fn aws(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> 
 }
 
 async fn reset(State(state): State<AppState>) -> Response {
-    match state.store.reset().await {
+    let logs =
+        state.logs.reset().await.map_err(|e| wharf_store::StoreError::Database(e.to_string()));
+    match state.store.reset().await.and(logs) {
         Ok(()) => {
             tracing::info!("state reset");
             StatusCode::NO_CONTENT.into_response()

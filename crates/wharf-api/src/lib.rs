@@ -5,7 +5,7 @@
 //! protocol services of later issues, in its form body. [`dispatch`] reads
 //! that, [`protocol`] speaks the wire format (bodies, error shapes, request
 //! ids), and each service has a module of thin handlers ([`ecs`], [`ssm`],
-//! [`secretsmanager`]) that parse
+//! [`secretsmanager`], [`logs`]) that parse
 //! into model shapes, call the model's rules and the store, and answer.
 //!
 //! Handlers hold no state of their own: everything lives in the store.
@@ -18,6 +18,7 @@ pub mod agent_link;
 pub mod context;
 pub mod dispatch;
 pub mod ecs;
+pub mod logs;
 pub mod pagination;
 pub mod protocol;
 mod records;

@@ -67,6 +67,17 @@ impl From<wharf_model::ssm::SsmError> for ApiError {
     }
 }
 
+impl From<wharf_model::logs::LogsError> for ApiError {
+    fn from(e: wharf_model::logs::LogsError) -> Self {
+        Self {
+            type_name: e.kind.wire_name().into(),
+            status: StatusCode::from_u16(e.kind.http_status())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            message: e.message,
+        }
+    }
+}
+
 impl From<wharf_model::secretsmanager::SecretsManagerError> for ApiError {
     fn from(e: wharf_model::secretsmanager::SecretsManagerError) -> Self {
         Self {

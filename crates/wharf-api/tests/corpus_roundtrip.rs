@@ -73,6 +73,9 @@ async fn every_corpus_document_gets_its_expected_answer_and_round_trips() {
     let dir = tempfile::tempdir().unwrap();
     let state = AppState {
         store: Arc::new(SqliteStore::open(&dir.path().join("wharf.db")).unwrap()),
+        logs: Arc::new(
+            wharf_store::LogStore::open(&dir.path().join("logs.sqlite3"), i64::MAX).unwrap(),
+        ),
         clock: Arc::new(FakeClock::at(1_700_000_000_000)),
         account_id: "000000000000".into(),
         allow_reset: false,

@@ -30,6 +30,9 @@ fn server() -> Server {
     let clock = Arc::new(FakeClock::at(NOW_MS));
     let state = AppState {
         store: store.clone(),
+        logs: Arc::new(
+            wharf_store::LogStore::open(&dir.path().join("logs.sqlite3"), i64::MAX).unwrap(),
+        ),
         clock: clock.clone(),
         account_id: "123456789012".into(),
         allow_reset: false,

@@ -1,4 +1,4 @@
-//! Wharf's model: the ECS, SSM Parameter Store and Secrets Manager wire
+//! Wharf's model: the ECS, CloudWatch Logs, SSM Parameter Store and Secrets Manager wire
 //! shapes, ARNs, validation rules and each service's error type. Everything
 //! here is pure: no I/O, no clocks, no async. The API layer parses requests
 //! into these shapes, validation decides whether the service would accept
@@ -14,6 +14,7 @@ pub mod arn;
 pub mod clock;
 pub mod ecs;
 pub mod error;
+pub mod logs;
 pub mod secretsmanager;
 pub mod ssm;
 pub mod wire;

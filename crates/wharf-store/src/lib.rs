@@ -22,6 +22,8 @@
 
 mod checkpoint;
 mod error;
+pub mod logs;
+mod pool;
 mod schema;
 mod sqlite;
 mod sqlite_tasks;
@@ -33,6 +35,7 @@ use async_trait::async_trait;
 use wharf_model::EcsError;
 
 pub use error::StoreError;
+pub use logs::LogStore;
 pub use sqlite::SqliteStore;
 pub use tasks::{
     DecideInstance, DecideTask, InstanceUsage, NewTask, PlaceTasks, Reservation, StoredInstance,

@@ -86,14 +86,20 @@ pub(crate) const TABLES: &[&str] = &[
 
 /// Brings the database up to the current schema.
 pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    migrate_with(conn, MIGRATIONS)
+}
+
+/// Applies `migrations` (append-only, as [`MIGRATIONS`]) from the version the
+/// database records.
+pub(crate) fn migrate_with(conn: &mut Connection, migrations: &[&str]) -> rusqlite::Result<()> {
     let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if version > MIGRATIONS.len() {
+    if version > migrations.len() {
         return Err(rusqlite::Error::InvalidParameterName(format!(
             "database schema version {version} is newer than this Wharf ({})",
-            MIGRATIONS.len()
+            migrations.len()
         )));
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+    for (i, sql) in migrations.iter().enumerate().skip(version) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", i + 1)?;

@@ -7,13 +7,13 @@
 //! lookups, cheaper than a hop to a blocking thread.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use async_trait::async_trait;
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension};
 use wharf_model::EcsError;
 
 use crate::checkpoint;
+use crate::pool::ReadPool;
 use crate::sqlite_tasks;
 use crate::td_cache::TdCache;
 use crate::writer::Writer;
@@ -27,15 +27,12 @@ use crate::{
 /// re-read the state.
 const CHANGES_BUFFER: usize = 4096;
 
-/// Connections kept for reads; more are opened on demand and dropped after.
-const MAX_IDLE_READERS: usize = 8;
-
 /// The SQLite store.
 #[derive(Debug)]
 pub struct SqliteStore {
     path: PathBuf,
     writer: Writer,
-    readers: Mutex<Vec<Connection>>,
+    readers: ReadPool,
     td_cache: TdCache,
     changes: tokio::sync::broadcast::Sender<TaskChanged>,
 }
@@ -56,7 +53,7 @@ impl SqliteStore {
         Ok(Self {
             path: path.to_owned(),
             writer,
-            readers: Mutex::new(Vec::new()),
+            readers: ReadPool::new(path),
             td_cache: TdCache::default(),
             changes: tokio::sync::broadcast::channel(CHANGES_BUFFER).0,
         })
@@ -78,25 +75,7 @@ impl SqliteStore {
     }
 
     fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
-        let pooled = self.readers.lock().map(|mut p| p.pop()).unwrap_or(None);
-        let conn = match pooled {
-            Some(c) => c,
-            None => {
-                let c = Connection::open_with_flags(
-                    &self.path,
-                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                )?;
-                c.busy_timeout(std::time::Duration::from_secs(5))?;
-                c
-            }
-        };
-        let result = f(&conn);
-        if let Ok(mut pool) = self.readers.lock() {
-            if pool.len() < MAX_IDLE_READERS {
-                pool.push(conn);
-            }
-        }
-        result.map_err(StoreError::from)
+        self.readers.read(f)
     }
 }
 

@@ -34,10 +34,13 @@ pub(crate) struct Writer {
 impl Writer {
     /// Starts the writer thread on `conn`.
     pub(crate) fn start(conn: Connection, nudge: Nudge) -> std::io::Result<Self> {
+        Self::start_named(conn, nudge, "wharf-store-writer")
+    }
+
+    /// Starts a writer thread with its own name (the log store has one too).
+    pub(crate) fn start_named(conn: Connection, nudge: Nudge, name: &str) -> std::io::Result<Self> {
         let (jobs, rx) = mpsc::channel::<Job>();
-        thread::Builder::new()
-            .name("wharf-store-writer".into())
-            .spawn(move || run(conn, rx, nudge))?;
+        thread::Builder::new().name(name.into()).spawn(move || run(conn, rx, nudge))?;
         Ok(Self { jobs })
     }
 
@@ -47,17 +50,28 @@ impl Writer {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
+        self.write_as(f).await
+    }
+
+    /// [`Writer::write`] for a job with its own error type: a failed job is
+    /// rolled back alone, a failed commit reaches it as `E::from`.
+    pub(crate) async fn write_as<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    {
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move |conn| {
             let result = f(conn);
             let ok = result.is_ok();
             let reply: Reply = Box::new(move |commit| {
-                let _ = tx.send(commit.and(result));
+                let _ = tx.send(commit.map_err(E::from).and(result));
             });
             (ok, reply)
         });
-        self.jobs.send(job).map_err(|_| StoreError::Closed)?;
-        rx.await.map_err(|_| StoreError::Database("the write was not committed".into()))?
+        self.jobs.send(job).map_err(|_| E::from(StoreError::Closed))?;
+        rx.await.map_err(|_| E::from(StoreError::Database("the write was not committed".into())))?
     }
 }
 

@@ -15,7 +15,7 @@ use wharf_api::AppState;
 
 use crate::embedded_link::EmbeddedLink;
 use wharf_model::clock::SystemClock;
-use wharf_store::SqliteStore;
+use wharf_store::{LogStore, SqliteStore};
 
 /// Options of `wharf server`.
 #[derive(Debug, clap::Args)]
@@ -39,6 +39,13 @@ pub struct ServerArgs {
     /// agents elsewhere to run.
     #[arg(long, env = "WHARF_NO_AGENT")]
     no_agent: bool,
+    /// The most bytes of log events kept (as CloudWatch counts `storedBytes`);
+    /// beyond it the oldest events are deleted first.
+    #[arg(long, env = "WHARF_LOGS_MAX_BYTES", default_value_t = 10 * 1024 * 1024 * 1024)]
+    logs_max_bytes: i64,
+    /// How often log retention runs: `90s`, `30m`, `1h`.
+    #[arg(long, env = "WHARF_LOGS_RETENTION_INTERVAL", default_value = "60s", value_parser = parse_wait)]
+    logs_retention_interval: std::time::Duration,
     #[command(flatten)]
     agent: AgentArgs,
 }
@@ -106,8 +113,22 @@ pub fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
     let lock = lock_data_dir(&data_dir)?;
     let db = data_dir.join("wharf.db");
     let store = SqliteStore::open(&db).with_context(|| format!("cannot open {}", db.display()))?;
+    if args.logs_max_bytes <= 0 {
+        anyhow::bail!("--logs-max-bytes must be positive, not {}", args.logs_max_bytes);
+    }
+    let logs_db = data_dir.join("logs.sqlite3");
+    let logs = LogStore::open(&logs_db, args.logs_max_bytes)
+        .with_context(|| format!("cannot open {}", logs_db.display()))?;
+    let usage = logs.usage();
+    tracing::info!(
+        stored_bytes = usage.stored_bytes,
+        max_bytes = usage.max_bytes,
+        file_bytes = usage.file_bytes,
+        "log store open"
+    );
     let state = AppState {
         store: Arc::new(store),
+        logs: Arc::new(logs),
         clock: Arc::new(SystemClock),
         account_id: args.account_id.as_str().into(),
         allow_reset: args.allow_reset,
@@ -118,7 +139,7 @@ pub fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     let agent = (!args.no_agent).then(|| (args.agent.clone(), data_dir.clone()));
-    runtime.block_on(serve(args.listen, state, agent))?;
+    runtime.block_on(serve(args.listen, state, agent, args.logs_retention_interval))?;
     drop(lock);
     Ok(ExitCode::SUCCESS)
 }
@@ -127,6 +148,7 @@ async fn serve(
     listen: SocketAddr,
     state: AppState,
     agent: Option<(AgentArgs, PathBuf)>,
+    logs_retention_interval: std::time::Duration,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -153,10 +175,17 @@ async fn serve(
         state.clock.clone(),
         agent_stopped.clone(),
     ));
+    let retention = tokio::spawn(wharf_control::logs_retention::run(
+        state.logs.clone(),
+        state.clock.clone(),
+        logs_retention_interval,
+        agent_stopped.clone(),
+    ));
     let app = wharf_api::router(state);
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     let _ = stop_agent.send(true);
     let _ = cleanup.await;
+    let _ = retention.await;
     if let Some(task) = agent_task {
         let _ = task.await;
     }

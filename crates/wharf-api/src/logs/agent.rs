@@ -1,0 +1,89 @@
+//! What the agent calls to ship a container's stdout and stderr: the stream
+//! made ready before the container starts, appends with the agent's resume
+//! cursor in the same transaction, and the cursor read back after a restart.
+//! Events appended here are visible to GetLogEvents and FilterLogEvents as
+//! soon as [`append`] returns.
+
+use wharf_model::logs::{self as rules, LogsError};
+use wharf_store::logs::{Append, NewGroup};
+
+use crate::context::AppState;
+use crate::protocol::ApiError;
+
+/// Where one container's output goes (from the container's `awslogs` options).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LogDestination {
+    /// `awslogs-region`.
+    pub region: String,
+    /// `awslogs-group`.
+    pub group: String,
+    /// The stream: `<awslogs-stream-prefix>/<container>/<task-id>`.
+    pub stream: String,
+}
+
+impl LogDestination {
+    fn check(&self) -> Result<(), LogsError> {
+        rules::validate_group_name("logGroupName", &self.group)?;
+        rules::validate_stream_name("logStreamName", &self.stream)
+    }
+
+    fn new_group(&self, now: i64) -> NewGroup {
+        NewGroup {
+            name: self.group.clone(),
+            created: now,
+            class: "STANDARD".into(),
+            kms_key_id: None,
+            tags: Default::default(),
+        }
+    }
+}
+
+/// Before the container starts: makes sure the stream exists (and the
+/// group, when `create_group`, as `awslogs-create-group: true` asks). A
+/// missing group without `create_group` is CloudWatch's
+/// `ResourceNotFoundException` "The specified log group does not exist.".
+pub async fn prepare_stream(
+    state: &AppState,
+    dest: &LogDestination,
+    create_group: bool,
+) -> Result<(), ApiError> {
+    dest.check()?;
+    let group = dest.new_group(state.clock.now_millis());
+    state
+        .logs
+        .ensure_stream(&dest.region, group, &dest.stream, create_group)
+        .await
+        .map_err(LogsError::from)?;
+    Ok(())
+}
+
+/// Appends events (timestamp ms, message) to the stream and stores `cursor`
+/// (the agent's opaque position in the container's output) on the stream in
+/// the same transaction, so after a crash the cursor and the events agree.
+/// Any number of events: PutLogEvents' per-call limits do not apply here.
+pub async fn append(
+    state: &AppState,
+    dest: &LogDestination,
+    events: Vec<(i64, String)>,
+    cursor: String,
+) -> Result<(), ApiError> {
+    dest.check()?;
+    let now = state.clock.now_millis();
+    let append = Append {
+        group: dest.new_group(now),
+        stream: dest.stream.clone(),
+        create_group: false,
+        create_stream: false,
+        events,
+        ingested: now,
+        cursor: Some(cursor),
+    };
+    state.logs.append(&dest.region, append).await.map_err(LogsError::from)?;
+    Ok(())
+}
+
+/// The cursor last stored with [`append`], if any.
+pub async fn cursor(state: &AppState, dest: &LogDestination) -> Result<Option<String>, ApiError> {
+    dest.check()?;
+    Ok(state.logs.cursor(&dest.region, &dest.group, &dest.stream).map_err(LogsError::from)?)
+}
