@@ -14,11 +14,12 @@ use axum::Router;
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
+use wharf_model::agent::{LogBatch, LogDestination};
 use wharf_model::ecs::shapes::{RegisterContainerInstanceRequest, Task};
 
-use crate::agent_link;
 use crate::context::AppState;
 use crate::protocol::{self, ApiError};
+use crate::{agent_link, logs};
 
 /// The routes, to merge into the server's router.
 pub fn routes() -> Router<AppState> {
@@ -27,6 +28,9 @@ pub fn routes() -> Router<AppState> {
         .route("/_wharf/agent/v1/watch", get(watch))
         .route("/_wharf/agent/v1/report", post(report))
         .route("/_wharf/agent/v1/secret", post(secret))
+        .route("/_wharf/agent/v1/logs/prepare", post(logs_prepare))
+        .route("/_wharf/agent/v1/logs/ship", post(logs_ship))
+        .route("/_wharf/agent/v1/logs/cursor", post(logs_cursor))
 }
 
 /// Where a call applies.
@@ -44,6 +48,15 @@ struct Place {
 #[serde(rename_all = "camelCase")]
 struct SecretRequest {
     value_from: String,
+}
+
+/// A log stream to make ready before its container starts.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PrepareLogs {
+    destination: LogDestination,
+    #[serde(default)]
+    create_group: bool,
 }
 
 /// The refusal for a request without the agent token, if one is required.
@@ -162,6 +175,34 @@ async fn secret(
                 Err(ApiError { type_name: type_name.into(), message: e.to_string(), status })
             }
         }
+    })
+    .await
+}
+
+async fn logs_prepare(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let state = &state;
+    guarded(state, &headers, &body, |r: PrepareLogs| async move {
+        logs::agent::prepare_stream(state, &r.destination, r.create_group).await?;
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
+    .await
+}
+
+async fn logs_ship(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let state = &state;
+    guarded(state, &headers, &body, |batch: LogBatch| async move {
+        let events = batch.events.into_iter().map(|e| (e.timestamp, e.message)).collect();
+        logs::agent::append(state, &batch.destination, events, batch.cursor).await?;
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
+    .await
+}
+
+async fn logs_cursor(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let state = &state;
+    guarded(state, &headers, &body, |destination: LogDestination| async move {
+        let cursor = logs::agent::cursor(state, &destination).await?;
+        Ok(json(&serde_json::json!({ "cursor": cursor })))
     })
     .await
 }

@@ -8,8 +8,8 @@ use tokio::sync::mpsc;
 use wharf_agent::link::{LinkError, ServerLink};
 use wharf_api::protocol::ApiError;
 use wharf_api::AppState;
-use wharf_api::{agent_link, secrets};
-use wharf_model::agent::Assignment;
+use wharf_api::{agent_link, logs, secrets};
+use wharf_model::agent::{Assignment, LogBatch, LogDestination};
 use wharf_model::ecs::shapes::{ContainerInstance, RegisterContainerInstanceRequest, Task};
 
 /// The in-process link.
@@ -66,5 +66,26 @@ impl ServerLink for EmbeddedLink {
                 }
             }
         })
+    }
+
+    async fn prepare_log_stream(
+        &self,
+        destination: &LogDestination,
+        create_group: bool,
+    ) -> Result<(), LinkError> {
+        logs::agent::prepare_stream(&self.state, destination, create_group)
+            .await
+            .map_err(link_error)
+    }
+
+    async fn ship_logs(&self, batch: LogBatch) -> Result<(), LinkError> {
+        let events = batch.events.into_iter().map(|e| (e.timestamp, e.message)).collect();
+        logs::agent::append(&self.state, &batch.destination, events, batch.cursor)
+            .await
+            .map_err(link_error)
+    }
+
+    async fn log_cursor(&self, destination: &LogDestination) -> Result<Option<String>, LinkError> {
+        logs::agent::cursor(&self.state, destination).await.map_err(link_error)
     }
 }

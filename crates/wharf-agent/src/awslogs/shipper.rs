@@ -103,9 +103,13 @@ async fn read(
         let bytes = piece.events.iter().map(|e| e.message.len() + 26).sum::<usize>().min(budget);
         (piece, bytes)
     };
+    // Once a followed read ends (the container stopped), one more read
+    // without following, from the last piece handed over, makes sure of the
+    // rest: Docker may end a followed read early.
+    let mut last_pass = false;
     'reads: loop {
         let mut assembler = Assembler::new(config.options.multiline.clone(), flush_ms, cursor);
-        let mut messages = runtime.logs(&config.container_id, cursor.since);
+        let mut messages = runtime.logs(&config.container_id, cursor.since, !last_pass);
         // The messages of this read that were handed over before.
         let (resume_skip, mut seen) = (cursor.skip, 0u64);
         loop {
@@ -132,6 +136,10 @@ async fn read(
                     Some(Err(e)) => {
                         tracing::warn!(error = %e, container = %config.container_id, "reading a container's output failed; reading again");
                         tokio::time::sleep(Duration::from_millis(500)).await;
+                        continue 'reads;
+                    }
+                    None if !last_pass => {
+                        last_pass = true;
                         continue 'reads;
                     }
                     None => {

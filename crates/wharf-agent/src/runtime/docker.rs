@@ -411,9 +411,10 @@ impl Runtime for DockerRuntime {
         &self,
         id: &str,
         since_secs: i64,
+        follow: bool,
     ) -> BoxStream<'static, Result<LogMessage, RuntimeError>> {
         let options = LogsOptions {
-            follow: true,
+            follow,
             stdout: true,
             stderr: true,
             since: i32::try_from(since_secs).unwrap_or(i32::MAX),

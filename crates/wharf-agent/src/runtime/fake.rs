@@ -701,6 +701,7 @@ impl Runtime for FakeRuntime {
         &self,
         id: &str,
         since_secs: i64,
+        follow: bool,
     ) -> BoxStream<'static, Result<LogMessage, RuntimeError>> {
         let since_ns = since_secs.saturating_mul(1_000_000_000);
         let signal = self.lock().log_signal.subscribe();
@@ -720,7 +721,7 @@ impl Runtime for FakeRuntime {
                     }
                     let running =
                         s.containers.get(&id).is_some_and(|c| c.state == ContainerState::Running);
-                    if !running {
+                    if !running || !follow {
                         return None;
                     }
                     signal.mark_unchanged();

@@ -265,13 +265,16 @@ pub trait Runtime: Send + Sync + std::fmt::Debug + 'static {
     async fn import_image(&self, reference: &str, rootfs_tar: Vec<u8>) -> Result<(), RuntimeError>;
 
     /// A container's output, oldest first, from the first message logged at
-    /// or after `since_secs` (seconds since the epoch; 0 for all), then each
-    /// new message as it is logged, until the container has stopped and all
-    /// of its output has been read. Only for containers that have started.
+    /// or after `since_secs` (seconds since the epoch; 0 for all). With
+    /// `follow`, then each new message as it is logged, until the container
+    /// has stopped (Docker 20.10 may end a followed read early when the
+    /// container stops while the reader lags: read once more without
+    /// `follow` to be sure of the rest). Only for containers that have started.
     fn logs(
         &self,
         id: &str,
         since_secs: i64,
+        follow: bool,
     ) -> BoxStream<'static, Result<LogMessage, RuntimeError>>;
 
     /// The engine's container events for managed containers, from now on.

@@ -10,31 +10,22 @@ use wharf_store::logs::{Append, NewGroup};
 use crate::context::AppState;
 use crate::protocol::ApiError;
 
-/// Where one container's output goes (from the container's `awslogs` options).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct LogDestination {
-    /// `awslogs-region`.
-    pub region: String,
-    /// `awslogs-group`.
-    pub group: String,
-    /// The stream: `<awslogs-stream-prefix>/<container>/<task-id>`.
-    pub stream: String,
+pub use wharf_model::agent::LogDestination;
+
+/// Checks a destination's names as CreateLogGroup and CreateLogStream would.
+fn check(dest: &LogDestination) -> Result<(), LogsError> {
+    rules::validate_group_name("logGroupName", &dest.group)?;
+    rules::validate_stream_name("logStreamName", &dest.stream)
 }
 
-impl LogDestination {
-    fn check(&self) -> Result<(), LogsError> {
-        rules::validate_group_name("logGroupName", &self.group)?;
-        rules::validate_stream_name("logStreamName", &self.stream)
-    }
-
-    fn new_group(&self, now: i64) -> NewGroup {
-        NewGroup {
-            name: self.group.clone(),
-            created: now,
-            class: "STANDARD".into(),
-            kms_key_id: None,
-            tags: Default::default(),
-        }
+/// The group a destination's `awslogs-create-group` makes.
+fn new_group(dest: &LogDestination, now: i64) -> NewGroup {
+    NewGroup {
+        name: dest.group.clone(),
+        created: now,
+        class: "STANDARD".into(),
+        kms_key_id: None,
+        tags: Default::default(),
     }
 }
 
@@ -47,8 +38,8 @@ pub async fn prepare_stream(
     dest: &LogDestination,
     create_group: bool,
 ) -> Result<(), ApiError> {
-    dest.check()?;
-    let group = dest.new_group(state.clock.now_millis());
+    check(dest)?;
+    let group = new_group(dest, state.clock.now_millis());
     state
         .logs
         .ensure_stream(&dest.region, group, &dest.stream, create_group)
@@ -67,10 +58,10 @@ pub async fn append(
     events: Vec<(i64, String)>,
     cursor: String,
 ) -> Result<(), ApiError> {
-    dest.check()?;
+    check(dest)?;
     let now = state.clock.now_millis();
     let append = Append {
-        group: dest.new_group(now),
+        group: new_group(dest, now),
         stream: dest.stream.clone(),
         create_group: false,
         create_stream: false,
@@ -84,6 +75,6 @@ pub async fn append(
 
 /// The cursor last stored with [`append`], if any.
 pub async fn cursor(state: &AppState, dest: &LogDestination) -> Result<Option<String>, ApiError> {
-    dest.check()?;
+    check(dest)?;
     Ok(state.logs.cursor(&dest.region, &dest.group, &dest.stream).map_err(LogsError::from)?)
 }
