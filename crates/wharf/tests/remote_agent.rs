@@ -153,7 +153,10 @@ fn a_remote_agent_runs_the_servers_tasks() {
             "family": "remote",
             "containerDefinitions": [{
                 "name": "main", "image": "wharf-test/busybox:1", "memory": 32,
-                "command": ["sh", "-c", "sleep 1; exit 5"]
+                "command": ["sh", "-c", "echo from afar; sleep 1; exit 5"],
+                "logConfiguration": {"logDriver": "awslogs", "options": {
+                    "awslogs-group": "/remote", "awslogs-region": "us-east-1",
+                    "awslogs-stream-prefix": "ecs", "awslogs-create-group": "true"}}
             }]
         }),
     );
@@ -166,6 +169,22 @@ fn a_remote_agent_runs_the_servers_tasks() {
     assert_eq!(stopped["containers"][0]["exitCode"], 5);
     assert_eq!(stopped["stopCode"], "EssentialContainerExited");
     assert!(stopped["startedAt"].as_f64().is_some(), "it ran: {stopped}");
+    // Its output came over the agent link into the server's Logs API.
+    let task_id = arn.rsplit('/').next().unwrap();
+    let events = wait_for("the task's log line", Duration::from_secs(20), || {
+        let (status, body) = http(
+            addr,
+            "POST",
+            "/",
+            &[("X-Amz-Target", "Logs_20140328.GetLogEvents")],
+            &json!({"logGroupName": "/remote", "logStreamName": format!("ecs/main/{task_id}"),
+                    "startFromHead": true})
+            .to_string(),
+        );
+        (status == 200 && body["events"].as_array().is_some_and(|e| !e.is_empty()))
+            .then(|| body["events"].clone())
+    });
+    assert_eq!(events[0]["message"], "from afar");
     // The agent goes away: the server sees its watch end.
     drop(agent);
     wait_for("agentConnected false", Duration::from_secs(10), || {
