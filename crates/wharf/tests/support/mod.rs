@@ -87,12 +87,39 @@ pub struct Aws<'a> {
     server: &'a Server,
     service: &'static str,
     home: tempfile::TempDir,
+    program: String,
+}
+
+/// AWS CLI version 2, for the commands version 1 lacks (`aws logs tail`): Debian's
+/// `awscli` package, or `WHARF_AWS_V2`. `scripts/test` installs it.
+pub fn aws_v2_program() -> String {
+    std::env::var("WHARF_AWS_V2").unwrap_or_else(|_| "/usr/bin/aws".to_owned())
 }
 
 impl<'a> Aws<'a> {
     /// A CLI for `service` (`ecs`, `ssm`, ...); fails the test if `aws` is missing.
     pub fn new(server: &'a Server, service: &'static str) -> Aws<'a> {
-        match Command::new("aws").arg("--version").output() {
+        Self::with_program(server, service, "aws")
+    }
+
+    /// AWS CLI version 2 ([`aws_v2_program`]) for `service`; fails the test if it is
+    /// missing or is not version 2.
+    pub fn v2(server: &'a Server, service: &'static str) -> Aws<'a> {
+        let program = aws_v2_program();
+        let aws = Self::with_program(server, service, &program);
+        let version = Command::new(&program).arg("--version").output().expect("aws --version");
+        let text = String::from_utf8_lossy(&version.stdout).into_owned()
+            + &String::from_utf8_lossy(&version.stderr);
+        assert!(
+            text.starts_with("aws-cli/2."),
+            "{program} is not AWS CLI version 2 ({text}); install Debian's `awscli` package \
+             (scripts/test does) or set WHARF_AWS_V2"
+        );
+        aws
+    }
+
+    fn with_program(server: &'a Server, service: &'static str, program: &str) -> Aws<'a> {
+        match Command::new(program).arg("--version").output() {
             Ok(out) if out.status.success() => {}
             Ok(out) => panic!(
                 "`aws --version` failed ({}): {}{} — install the AWS CLI with `pip install awscli`",
@@ -105,12 +132,26 @@ impl<'a> Aws<'a> {
                  `pip install awscli`"
             ),
         }
-        Aws { server, service, home: tempfile::tempdir().expect("temporary home") }
+        Aws {
+            server,
+            service,
+            home: tempfile::tempdir().expect("temporary home"),
+            program: program.to_owned(),
+        }
     }
 
     /// Runs the command.
     pub fn run(&self, args: &[&str]) -> Output {
-        let mut command = Command::new("aws");
+        self.command(args).output().expect("run aws")
+    }
+
+    /// Starts the command (a `--follow`, say) with its stdout piped; the caller kills it.
+    pub fn spawn(&self, args: &[&str]) -> Child {
+        self.command(args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("spawn aws")
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(&self.program);
         for var in ["AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_REGION", "AWS_ENDPOINT_URL"] {
             command.env_remove(var);
         }
@@ -128,9 +169,8 @@ impl<'a> Aws<'a> {
             .arg("json")
             .arg(self.service)
             .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run aws")
+            .stdin(Stdio::null());
+        command
     }
 
     /// Runs and expects success; returns the parsed JSON output (`null` when empty).
