@@ -56,6 +56,18 @@ impl<S: ElbView + ?Sized> Elb<'_, S> {
         rows.iter().map(|r| decode(r).map(|v| (r.sort.clone(), v))).collect()
     }
 
+    fn found<T: DeserializeOwned>(
+        &self,
+        kind: ElbKind,
+        parent: &str,
+        sort: &str,
+    ) -> Result<Option<T>, ElbError> {
+        match self.0.find(kind, parent, sort).map_err(failed)? {
+            Some(row) => decode(&row).map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// A load balancer by ARN.
     pub(crate) fn load_balancer(&self, arn: &str) -> Result<Option<LoadBalancerRecord>, ElbError> {
         self.one(ElbKind::LoadBalancer, arn)
@@ -66,10 +78,7 @@ impl<S: ElbView + ?Sized> Elb<'_, S> {
         &self,
         name: &str,
     ) -> Result<Option<LoadBalancerRecord>, ElbError> {
-        match self.0.find(ElbKind::LoadBalancer, "", name).map_err(failed)? {
-            Some(row) => decode(&row).map(Some),
-            None => Ok(None),
-        }
+        self.found(ElbKind::LoadBalancer, "", name)
     }
 
     /// Load balancers in name order after `after`: (name, record).
@@ -91,10 +100,7 @@ impl<S: ElbView + ?Sized> Elb<'_, S> {
         &self,
         name: &str,
     ) -> Result<Option<TargetGroupRecord>, ElbError> {
-        match self.0.find(ElbKind::TargetGroup, "", name).map_err(failed)? {
-            Some(row) => decode(&row).map(Some),
-            None => Ok(None),
-        }
+        self.found(ElbKind::TargetGroup, "", name)
     }
 
     /// Target groups in name order after `after`: (name, record).
@@ -117,10 +123,7 @@ impl<S: ElbView + ?Sized> Elb<'_, S> {
         lb: &str,
         port: i32,
     ) -> Result<Option<ListenerRecord>, ElbError> {
-        match self.0.find(ElbKind::Listener, lb, &sort_key(port)).map_err(failed)? {
-            Some(row) => decode(&row).map(Some),
-            None => Ok(None),
-        }
+        self.found(ElbKind::Listener, lb, &sort_key(port))
     }
 
     /// A load balancer's listeners in port order.
@@ -139,10 +142,7 @@ impl<S: ElbView + ?Sized> Elb<'_, S> {
 
     /// A listener's rule at a priority.
     pub(crate) fn rule_at(&self, listener: &str, priority: i32) -> Result<Option<Rule>, ElbError> {
-        match self.0.find(ElbKind::Rule, listener, &sort_key(priority)).map_err(failed)? {
-            Some(row) => decode(&row).map(Some),
-            None => Ok(None),
-        }
+        self.found(ElbKind::Rule, listener, &sort_key(priority))
     }
 
     /// A listener's non-default rules in priority order.

@@ -11,7 +11,9 @@ use wharf_model::elbv2::shapes::{
     DescribeTargetHealthOutput, RegisterTargetsInput, RegisterTargetsOutput, TargetDescription,
     TargetGroup, TargetHealthDescription,
 };
-use wharf_model::elbv2::{self as elb, health, validate, ElbError, ElbErrorKind, TargetRecord};
+use wharf_model::elbv2::{
+    self as elb, health, validate, ElbError, ElbErrorKind, TargetGroupRecord, TargetRecord,
+};
 use wharf_store::elb::ElbTx;
 
 use super::state::{read, write, Elb};
@@ -55,6 +57,22 @@ fn live<S: ElbTx + ?Sized>(
     Ok(out)
 }
 
+/// A write's view of a group: its record, the request's targets checked
+/// against it, and its targets still registered or draining.
+type Group = (TargetGroupRecord, Vec<TargetDescription>, Vec<TargetRecord>);
+
+fn group<S: ElbTx + ?Sized>(
+    elb: &Elb<'_, S>,
+    arn: &str,
+    targets: &[TargetDescription],
+    now: i64,
+) -> Result<Group, ElbError> {
+    let record = elb.target_group(arn)?.ok_or_else(ElbError::target_group_not_found)?;
+    let targets = checked(&record.target_group, targets)?;
+    let current = live(elb, arn, record.deregistration_delay_ms(), now)?;
+    Ok((record, targets, current))
+}
+
 /// RegisterTargets: new targets start `initial`; a draining one is
 /// registered afresh.
 pub(crate) async fn register_targets(
@@ -66,9 +84,7 @@ pub(crate) async fn register_targets(
     let targets = required(req.targets, "targets")?;
     let now = ctx.state.clock.now_millis();
     write(ctx.store(), &ctx.region, move |elb| {
-        let record = elb.target_group(&arn)?.ok_or_else(ElbError::target_group_not_found)?;
-        let targets = checked(&record.target_group, &targets)?;
-        let current = live(elb, &arn, record.deregistration_delay_ms(), now)?;
+        let (_, targets, current) = group(elb, &arn, &targets, now)?;
         let added = targets.iter().filter(|t| !current.iter().any(|c| same(&c.target, t))).count();
         if current.len() + added > elb::MAX_TARGETS {
             return Err(ElbError::new(
@@ -107,9 +123,7 @@ pub(crate) async fn deregister_targets(
     let targets = required(req.targets, "targets")?;
     let now = ctx.state.clock.now_millis();
     write(ctx.store(), &ctx.region, move |elb| {
-        let record = elb.target_group(&arn)?.ok_or_else(ElbError::target_group_not_found)?;
-        let targets = checked(&record.target_group, &targets)?;
-        let current = live(elb, &arn, record.deregistration_delay_ms(), now)?;
+        let (record, targets, current) = group(elb, &arn, &targets, now)?;
         let in_use = !elb.uses_of(&arn)?.is_empty();
         let missing: Vec<String> = targets
             .iter()
