@@ -7,12 +7,19 @@ every member of every shape round-trips exactly as the SDKs send it.
 
 Usage: python3 tools/gen_shapes.py ecs 2014-11-13 crates/wharf-model/src/ecs/shapes.rs
        python3 tools/gen_shapes.py ssm 2014-11-06 out.rs --ops GetParameter,PutParameter
+       python3 tools/gen_shapes.py elbv2 2015-12-01 out.rs --ops CreateLoadBalancer,...
 
 With `--ops`, only those operations and the shapes their inputs and outputs
 reach are emitted (`OPERATIONS` lists just those operations; `EXCEPTIONS`
 still lists every exception the model declares). Large models such as SSM's
 would otherwise add tens of thousands of lines that Wharf never reads, and
 compile time matters.
+
+Query-protocol models (ELBv2) are recognised by their `metadata.protocol`:
+member names are already PascalCase and kept as the model spells them,
+timestamps are `IsoTimestamp` (ISO 8601 text, as Query answers carry them),
+and `ERRORS` lists each exception's wire code and HTTP status, which Query
+services declare in the model and which differ from the shape names.
 
 Requires `pip install botocore`. The output is committed; regenerate it when
 the model is updated and review the diff.
@@ -109,6 +116,7 @@ def main():
     model = load_model(service, version)
     shapes = model["shapes"]
     meta = model["metadata"]
+    query = meta.get("protocol") == "query"
     if only_ops is not None:
         unknown = [o for o in only_ops if o not in model["operations"]]
         if unknown:
@@ -138,7 +146,7 @@ def main():
         if t == "boolean":
             return "bool"
         if t == "timestamp":
-            return "Timestamp"
+            return "IsoTimestamp" if query else "Timestamp"
         if t == "blob":
             return "String"
         if t == "list":
@@ -183,14 +191,17 @@ def main():
     w("//! Every member is optional here, whatever the model says, so that a request")
     w("//! missing a required member reaches validation and gets the service's own")
     w("//! error message instead of a serde error. Members absent on input stay absent")
-    w("//! on output. Unknown members are ignored, as AWS JSON services ignore them.")
+    if query:
+        w("//! on output. Unknown members are ignored, as AWS Query services ignore them.")
+    else:
+        w("//! on output. Unknown members are ignored, as AWS JSON services ignore them.")
     w("#![allow(clippy::large_enum_variant, clippy::doc_markdown)]")
     w("")
     w("use std::collections::BTreeMap;")
     w("")
     w("use serde::{Deserialize, Serialize};")
     w("")
-    w("use crate::wire::{Shape, Timestamp};")
+    w("use crate::wire::{%s};" % ("IsoTimestamp, Shape" if query else "Shape, Timestamp"))
     w("")
 
     ops = model["operations"]
@@ -207,6 +218,14 @@ def main():
         w('    "%s",' % name)
     w("];")
     w("")
+    if query:
+        w("/// Each exception's (shape name, wire code, HTTP status), from the model.")
+        w("pub const ERRORS: &[(&str, &str, u16)] = &[")
+        for name in sorted(n for n, s in shapes.items() if s.get("exception")):
+            err = shapes[name].get("error", {})
+            w('    ("%s", "%s", %d),' % (name, err.get("code", name), err.get("httpStatusCode", 400)))
+        w("];")
+        w("")
 
     for name in sorted(shapes):
         s = shapes[name]

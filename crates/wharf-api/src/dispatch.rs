@@ -10,7 +10,7 @@ use http::{HeaderMap, StatusCode};
 
 use crate::context::{AppState, Ctx};
 use crate::protocol::{self, ApiError};
-use crate::{ecs, logs, request_id, secretsmanager, sigv4, ssm};
+use crate::{ecs, elbv2, logs, query, request_id, secretsmanager, sigv4, ssm};
 
 /// The `X-Amz-Target` prefix of Amazon ECS.
 pub const ECS_TARGET_PREFIX: &str = "AmazonEC2ContainerServiceV20141113";
@@ -36,6 +36,9 @@ async fn aws(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> 
     let region = sigv4::region(&headers).unwrap_or(sigv4::DEFAULT_REGION).to_owned();
     let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
     let ctx = Ctx { state, region, request_id };
+    if target.is_empty() && is_form(&headers) {
+        return query_request(&ctx, &body).await;
+    }
     let result = match target.split_once('.') {
         Some((ECS_TARGET_PREFIX, op)) => ecs::handle(&ctx, op, &body).await,
         Some((SSM_TARGET_PREFIX, op)) => ssm::handle(&ctx, op, &body).await,
@@ -50,6 +53,60 @@ async fn aws(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> 
             protocol::error(&ctx.request_id, &e)
         }
     }
+}
+
+/// Whether a request's body is a form (`application/x-www-form-urlencoded`):
+/// the Query protocol.
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("application/x-www-form-urlencoded"))
+}
+
+/// A Query-protocol request, routed by its `Action` (ELBv2 is the one Query
+/// service Wharf serves).
+async fn query_request(ctx: &Ctx, body: &[u8]) -> Response {
+    use wharf_model::elbv2::{ElbError, ElbErrorKind, API_VERSION, XML_NAMESPACE};
+    let params = query::params(body);
+    let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let action = get("Action").unwrap_or("");
+    let result = match (action, get("Version")) {
+        ("", _) => Err(ElbError::new(ElbErrorKind::InvalidAction, "The request has no Action.")),
+        (_, Some(v)) if v != API_VERSION => Err(ElbError::new(
+            ElbErrorKind::InvalidAction,
+            format!("Wharf serves Elastic Load Balancing API version {API_VERSION}, not {v}."),
+        )),
+        _ => match query::tree(&params) {
+            Ok(tree) => elbv2::handle(ctx, action, &tree).await,
+            Err(e) => {
+                Err(ElbError::validation(format!("Invalid parameter '{}': {}", e.path, e.message)))
+            }
+        },
+    };
+    let (status, xml) = match result {
+        Ok(xml) => (StatusCode::OK, xml),
+        Err(e) => {
+            tracing::debug!(action, error = e.kind.code(), message = %e.message, "request refused");
+            let status = StatusCode::from_u16(e.kind.http_status())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let doc = query::error_document(
+                XML_NAMESPACE,
+                e.kind.fault(),
+                e.kind.code(),
+                &e.message,
+                &ctx.request_id,
+            );
+            (status, doc)
+        }
+    };
+    let mut response = (status, xml).into_response();
+    let h = response.headers_mut();
+    h.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(query::CONTENT_TYPE));
+    if let Ok(v) = http::HeaderValue::from_str(&ctx.request_id) {
+        h.insert("x-amzn-requestid", v);
+    }
+    response
 }
 
 async fn reset(State(state): State<AppState>) -> Response {

@@ -2,10 +2,10 @@
 //!
 //! One HTTP endpoint, as AWS has many: a request names its service and
 //! operation in the `X-Amz-Target` header (AWS JSON 1.1) or, for the Query
-//! protocol services of later issues, in its form body. [`dispatch`] reads
-//! that, [`protocol`] speaks the wire format (bodies, error shapes, request
-//! ids), and each service has a module of thin handlers ([`ecs`], [`ssm`],
-//! [`secretsmanager`], [`logs`]) that parse
+//! protocol (ELBv2), in its form body's `Action`. [`dispatch`] reads that,
+//! [`protocol`] and [`query`] speak the wire formats (bodies, error shapes,
+//! request ids), and each service has a module of thin handlers ([`ecs`],
+//! [`elbv2`], [`ssm`], [`secretsmanager`], [`logs`]) that parse
 //! into model shapes, call the model's rules and the store, and answer.
 //!
 //! Handlers hold no state of their own: everything lives in the store.
@@ -18,9 +18,11 @@ pub mod agent_link;
 pub mod context;
 pub mod dispatch;
 pub mod ecs;
+pub mod elbv2;
 pub mod logs;
 pub mod pagination;
 pub mod protocol;
+pub mod query;
 mod records;
 pub mod request_id;
 pub mod secrets;

@@ -50,3 +50,42 @@ impl Clock for FakeClock {
         self.millis.load(Ordering::SeqCst)
     }
 }
+
+/// ISO 8601 in UTC with milliseconds, as AWS Query services write times:
+/// `2016-09-19T16:38:42.540Z`.
+pub fn iso8601_millis(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rest / 3600,
+        (rest % 3600) / 60,
+        rest % 60,
+        ms.rem_euclid(1000)
+    )
+}
+
+/// Year, month, day of a day count since 1970-01-01 (Howard Hinnant's
+/// `civil_from_days`).
+pub fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn iso8601_as_query_services_write_it() {
+        assert_eq!(super::iso8601_millis(1_474_303_122_540), "2016-09-19T16:38:42.540Z");
+        assert_eq!(super::iso8601_millis(0), "1970-01-01T00:00:00.000Z");
+    }
+}

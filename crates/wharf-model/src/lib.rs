@@ -1,4 +1,4 @@
-//! Wharf's model: the ECS, CloudWatch Logs, SSM Parameter Store and Secrets Manager wire
+//! Wharf's model: the ECS, ELBv2, CloudWatch Logs, SSM Parameter Store and Secrets Manager wire
 //! shapes, ARNs, validation rules and each service's error type. Everything
 //! here is pure: no I/O, no clocks, no async. The API layer parses requests
 //! into these shapes, validation decides whether the service would accept
@@ -13,6 +13,7 @@ pub mod agent;
 pub mod arn;
 pub mod clock;
 pub mod ecs;
+pub mod elbv2;
 pub mod error;
 pub mod logs;
 pub mod secretsmanager;
@@ -20,4 +21,4 @@ pub mod ssm;
 pub mod wire;
 
 pub use error::{EcsError, EcsErrorKind};
-pub use wire::{Shape, Timestamp};
+pub use wire::{IsoTimestamp, Shape, Timestamp};

@@ -31,6 +31,19 @@ impl Timestamp {
     }
 }
 
+/// A point in time as AWS Query protocols send it: ISO 8601 text in UTC,
+/// `2016-09-19T16:38:42.540Z`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct IsoTimestamp(pub String);
+
+impl IsoTimestamp {
+    /// A timestamp from whole milliseconds since the epoch.
+    pub fn from_millis(ms: i64) -> Self {
+        Self(crate::clock::iso8601_millis(ms))
+    }
+}
+
 /// Every AWS JSON operation answers type mismatches this way.
 ///
 /// serde's `invalid type: string "256", expected i32` in the words of ECS's

@@ -21,11 +21,13 @@
 #![warn(missing_docs)]
 
 mod checkpoint;
+pub mod elb;
 mod error;
 pub mod logs;
 mod pool;
 mod schema;
 mod sqlite;
+mod sqlite_elb;
 mod sqlite_tasks;
 pub mod tasks;
 mod td_cache;
@@ -309,6 +311,13 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Hears of every task inserted or changed, after its commit. A receiver
     /// that falls behind gets `Lagged` and should read the state afresh.
     fn task_changes(&self) -> tokio::sync::broadcast::Receiver<TaskChanged>;
+
+    /// Runs an ELBv2 read on one consistent snapshot of `region`'s ELBv2 state.
+    async fn elb_read(&self, region: &str, read: elb::ElbRead) -> Result<(), StoreError>;
+
+    /// Runs an ELBv2 write on `region`'s ELBv2 state in one transaction: an
+    /// `Err` from the closure rolls back all it wrote.
+    async fn elb_write(&self, region: &str, write: elb::ElbWrite) -> Result<(), StoreError>;
 
     /// Wipes every record, atomically.
     async fn reset(&self) -> Result<(), StoreError>;

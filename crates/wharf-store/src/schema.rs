@@ -72,6 +72,40 @@ CREATE TABLE tasks (
 CREATE INDEX tasks_by_instance ON tasks (region, cluster, instance_id, last_status);
 CREATE INDEX tasks_by_stopped ON tasks (stopped_ms) WHERE stopped_ms IS NOT NULL;
 "#,
+    r#"
+-- ELBv2 load balancers, target groups, listeners and rules. `sort` is what a
+-- row is found and listed by under its parent: a name, a port, a priority.
+-- Uniqueness (names, ports, priorities) is checked by the writes, which run
+-- one at a time; an index here would refuse a swap of two priorities.
+CREATE TABLE elb_resources (
+    region TEXT NOT NULL,
+    arn    TEXT NOT NULL,
+    kind   TEXT NOT NULL,
+    parent TEXT NOT NULL,
+    sort   TEXT NOT NULL,
+    body   TEXT NOT NULL,
+    PRIMARY KEY (region, arn)
+);
+CREATE INDEX elb_resources_by_parent ON elb_resources (region, kind, parent, sort);
+-- Which listeners and rules forward to which target groups.
+CREATE TABLE elb_uses (
+    region        TEXT NOT NULL,
+    user_arn      TEXT NOT NULL,
+    target_group  TEXT NOT NULL,
+    load_balancer TEXT NOT NULL,
+    PRIMARY KEY (region, user_arn, target_group)
+);
+CREATE INDEX elb_uses_by_target_group ON elb_uses (region, target_group);
+CREATE INDEX elb_uses_by_load_balancer ON elb_uses (region, load_balancer);
+CREATE TABLE elb_targets (
+    region       TEXT NOT NULL,
+    target_group TEXT NOT NULL,
+    id           TEXT NOT NULL,
+    port         INTEGER NOT NULL,
+    body         TEXT NOT NULL,
+    PRIMARY KEY (region, target_group, id, port)
+);
+"#,
 ];
 
 /// Every table, for a reset.
@@ -82,6 +116,9 @@ pub(crate) const TABLES: &[&str] = &[
     "tags",
     "container_instances",
     "tasks",
+    "elb_resources",
+    "elb_uses",
+    "elb_targets",
 ];
 
 /// Brings the database up to the current schema.

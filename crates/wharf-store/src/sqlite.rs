@@ -14,6 +14,7 @@ use wharf_model::EcsError;
 
 use crate::checkpoint;
 use crate::pool::ReadPool;
+use crate::sqlite_elb::SqliteElb;
 use crate::sqlite_tasks;
 use crate::td_cache::TdCache;
 use crate::writer::Writer;
@@ -531,6 +532,21 @@ impl Store for SqliteStore {
 
     fn task_changes(&self) -> tokio::sync::broadcast::Receiver<TaskChanged> {
         self.changes.subscribe()
+    }
+
+    async fn elb_read(&self, region: &str, read: crate::elb::ElbRead) -> Result<(), StoreError> {
+        // A read transaction, so that every query of the read sees one snapshot.
+        self.read(|c| {
+            c.execute_batch("BEGIN")?;
+            let result = read(&SqliteElb { conn: c, region });
+            c.execute_batch("COMMIT")?;
+            Ok(result)
+        })?
+    }
+
+    async fn elb_write(&self, region: &str, write: crate::elb::ElbWrite) -> Result<(), StoreError> {
+        let region = region.to_owned();
+        self.writer.write(move |c| write(&SqliteElb { conn: c, region: &region })).await
     }
 
     async fn reset(&self) -> Result<(), StoreError> {
