@@ -45,7 +45,7 @@ struct State {
 #[derive(Debug)]
 struct LiveListener {
     shared: Arc<ListenerShared>,
-    _task: AbortOnDrop,
+    task: AbortOnDrop,
 }
 
 #[derive(Debug)]
@@ -62,11 +62,27 @@ struct TargetSlot {
 }
 
 #[derive(Debug)]
-struct AbortOnDrop(JoinHandle<()>);
+struct AbortOnDrop(Option<JoinHandle<()>>);
+
+impl AbortOnDrop {
+    fn spawn(task: impl std::future::Future<Output = ()> + Send + 'static) -> Self {
+        Self(Some(tokio::spawn(task)))
+    }
+
+    /// Aborts the task and waits until it is gone (and what it owned dropped).
+    async fn stop(mut self) {
+        if let Some(handle) = self.0.take() {
+            handle.abort();
+            let _ = handle.await;
+        }
+    }
+}
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
-        self.0.abort();
+        if let Some(handle) = &self.0 {
+            handle.abort();
+        }
     }
 }
 
@@ -89,8 +105,21 @@ impl LoadBalancer {
     /// Makes the live data plane match `config`: binds new listeners, closes removed ones,
     /// swaps rules atomically (requests in flight finish on the rules they started with),
     /// starts health checks for new targets and drains deregistering ones. Everything that
-    /// can be applied is; the first problem met is returned.
-    pub fn apply(&self, config: LbConfig) -> Result<(), LbError> {
+    /// can be applied is; the first problem met is returned. When it returns, removed
+    /// listeners' ports are closed (connections already accepted run on).
+    pub async fn apply(&self, config: LbConfig) -> Result<(), LbError> {
+        let (closed, errors) = self.reconcile(config);
+        for listener in closed {
+            listener.task.stop().await;
+        }
+        for error in &errors {
+            tracing::warn!(%error, "load balancer configuration not fully applied");
+        }
+        errors.into_iter().next().map_or(Ok(()), Err)
+    }
+
+    /// Everything `apply` does that needs no waiting; returns the listeners to close.
+    fn reconcile(&self, config: LbConfig) -> (Vec<LiveListener>, Vec<LbError>) {
         let _runtime = self.handle.enter();
         let mut errors = Vec::new();
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -125,20 +154,17 @@ impl LoadBalancer {
                     Ok(socket) => {
                         let shared =
                             Arc::new(ListenerShared::new(addr.port(), routes, self.client.clone()));
-                        let task =
-                            AbortOnDrop(tokio::spawn(listener::serve(socket, shared.clone())));
-                        state.listeners.insert(addr, LiveListener { shared, _task: task });
+                        let task = AbortOnDrop::spawn(listener::serve(socket, shared.clone()));
+                        state.listeners.insert(addr, LiveListener { shared, task });
                     }
                     Err(source) => errors.push(LbError::Bind { address: addr, source }),
                 },
             }
         }
-        state.listeners.retain(|addr, _| wanted.contains(addr));
-        drop(state);
-        for error in &errors {
-            tracing::warn!(%error, "load balancer configuration not fully applied");
-        }
-        errors.into_iter().next().map_or(Ok(()), Err)
+        let gone: Vec<SocketAddr> =
+            state.listeners.keys().filter(|a| !wanted.contains(a)).copied().collect();
+        let closed = gone.iter().filter_map(|addr| state.listeners.remove(addr)).collect();
+        (closed, errors)
     }
 
     fn apply_group(
@@ -197,8 +223,8 @@ impl LoadBalancer {
                         sink: self.sink.clone(),
                         clock: self.clock.clone(),
                     };
-                    let handle = tokio::spawn(task.run(mode.clone()));
-                    TargetSlot { live, mode, _task: AbortOnDrop(handle) }
+                    let task = AbortOnDrop::spawn(task.run(mode.clone()));
+                    TargetSlot { live, mode, _task: task }
                 }
             };
             members.push(slot.live.clone());

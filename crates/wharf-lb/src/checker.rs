@@ -72,9 +72,13 @@ pub struct TargetTask {
 impl TargetTask {
     fn set(&self, state: TargetState, reason: Option<Reason>) {
         let before = self.target.state();
-        self.target.set_health(state, reason, &*self.sink);
+        let report = self.target.set_health(state, reason);
+        // Routing follows the new state before anyone hears of it.
         if before != state {
             self.group.refresh();
+        }
+        if let Some(report) = report {
+            self.sink.report(report);
         }
     }
 

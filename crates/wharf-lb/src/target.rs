@@ -10,7 +10,7 @@ use http::uri::Authority;
 
 use crate::config::Algorithm;
 use crate::health::{Reason, TargetState};
-use crate::report::{HealthReport, HealthSink};
+use crate::report::HealthReport;
 use crate::select;
 
 /// A registered target as the proxy sees it.
@@ -73,8 +73,8 @@ impl LiveTarget {
             .unwrap_or(TargetState::Initial)
     }
 
-    /// Sets the state and tells `sink` when state or reason changed since the last report.
-    pub fn set_health(&self, state: TargetState, reason: Option<Reason>, sink: &dyn HealthSink) {
+    /// Sets the state; returns the report to send when state or reason changed since the last.
+    pub fn set_health(&self, state: TargetState, reason: Option<Reason>) -> Option<HealthReport> {
         self.state.store(state_index(state), Ordering::Relaxed);
         let changed = {
             let mut last = self.last_report.lock().unwrap_or_else(|e| e.into_inner());
@@ -82,16 +82,14 @@ impl LiveTarget {
             *last = Some((state, reason));
             changed
         };
-        if changed {
-            sink.report(HealthReport {
-                target_group_arn: self.group_arn.to_string(),
-                target_id: self.id.clone(),
-                port: self.port,
-                state,
-                reason,
-                description: reason.map(Reason::description),
-            });
-        }
+        changed.then(|| HealthReport {
+            target_group_arn: self.group_arn.to_string(),
+            target_id: self.id.clone(),
+            port: self.port,
+            state,
+            reason,
+            description: reason.map(Reason::description),
+        })
     }
 }
 
