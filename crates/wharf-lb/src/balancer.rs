@@ -4,11 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::net::TcpSocket;
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
@@ -19,7 +15,7 @@ use crate::config::{Action, LbConfig, Listener, TargetGroup};
 use crate::error::LbError;
 use crate::health::{CodeMatcher, TargetState};
 use crate::listener;
-use crate::proxy::{Forward, ListenerShared, RouteAction, Routes, TargetClient};
+use crate::proxy::{Forward, ListenerShared, RouteAction, Routes};
 use crate::report::HealthSink;
 use crate::respond::Fixed;
 use crate::rules::{sort_rules, CompiledRule, Matcher};
@@ -32,7 +28,6 @@ pub struct LoadBalancer {
     handle: Handle,
     clock: Arc<dyn Clock>,
     sink: Arc<dyn HealthSink>,
-    client: TargetClient,
     state: Mutex<State>,
 }
 
@@ -91,15 +86,7 @@ impl LoadBalancer {
     /// deregistration delays. Fails outside a Tokio runtime.
     pub fn new(clock: Arc<dyn Clock>, sink: Arc<dyn HealthSink>) -> Result<Self, LbError> {
         let handle = Handle::try_current().map_err(|_| LbError::NoRuntime)?;
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        // An ALB gives up connecting to a target after 10 s.
-        connector.set_connect_timeout(Some(Duration::from_secs(10)));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build(connector);
-        Ok(Self { handle, clock, sink, client, state: Mutex::new(State::default()) })
+        Ok(Self { handle, clock, sink, state: Mutex::new(State::default()) })
     }
 
     /// Makes the live data plane match `config`: binds new listeners, closes removed ones,
@@ -152,8 +139,7 @@ impl LoadBalancer {
                 Some(live) => live.shared.routes.store(Arc::new(routes)),
                 None => match bind(addr) {
                     Ok(socket) => {
-                        let shared =
-                            Arc::new(ListenerShared::new(addr.port(), routes, self.client.clone()));
+                        let shared = Arc::new(ListenerShared::new(addr.port(), routes));
                         let task = AbortOnDrop::spawn(listener::serve(socket, shared.clone()));
                         state.listeners.insert(addr, LiveListener { shared, task });
                     }

@@ -19,6 +19,7 @@ pub mod drain;
 pub mod error;
 pub mod health;
 pub mod listener;
+pub mod pool;
 pub mod proxy;
 pub mod report;
 pub mod respond;

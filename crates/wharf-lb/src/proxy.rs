@@ -12,18 +12,14 @@ use http::header::{HeaderName, HeaderValue, CONNECTION, HOST};
 use http::uri::{PathAndQuery, Scheme};
 use http::{Request, Response, Uri, Version};
 use hyper::body::Incoming;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
 
 use crate::body::LbBody;
 use crate::config::Redirect;
+use crate::pool::SendError;
 use crate::respond::{self, error_page, Failure, Fixed, RedirectSource};
 use crate::rules::{self, CompiledRule, RequestView};
 use crate::select;
 use crate::target::{InFlight, LiveGroup};
-
-/// The pooled keep-alive HTTP/1.1 client that talks to targets.
-pub type TargetClient = Client<HttpConnector, Incoming>;
 
 /// A listener's rules, swapped whole when the configuration changes.
 #[derive(Debug)]
@@ -84,18 +80,12 @@ pub struct ListenerShared {
     port_header: HeaderValue,
     /// The current rules.
     pub routes: ArcSwap<Routes>,
-    client: TargetClient,
 }
 
 impl ListenerShared {
-    /// A listener on `port` serving `routes` through `client`.
-    pub fn new(port: u16, routes: Routes, client: TargetClient) -> Self {
-        Self {
-            port,
-            port_header: HeaderValue::from(port),
-            routes: ArcSwap::from_pointee(routes),
-            client,
-        }
+    /// A listener on `port` serving `routes`.
+    pub fn new(port: u16, routes: Routes) -> Self {
+        Self { port, port_header: HeaderValue::from(port), routes: ArcSwap::from_pointee(routes) }
     }
 }
 
@@ -114,25 +104,23 @@ pub async fn handle(
     req: Request<Incoming>,
     client_addr: SocketAddr,
 ) -> Response<LbBody> {
-    let (req, in_flight, idle_timeout) = match route(shared, req, client_addr) {
+    let (req, mut in_flight, idle_timeout) = match route(shared, req, client_addr) {
         Routed::Forward(req, in_flight, idle_timeout) => (req, in_flight, idle_timeout),
         Routed::Answer(response) => return response,
     };
-    match tokio::time::timeout(idle_timeout, shared.client.request(req)).await {
-        Ok(Ok(response)) => {
+    let target = in_flight.target();
+    match tokio::time::timeout(idle_timeout, target.pool.send(target.addr, req)).await {
+        Ok(Ok((response, connection))) => {
+            in_flight.hold(connection);
             let (mut parts, body) = response.into_parts();
             strip_hop_by_hop(&mut parts.headers);
             Response::from_parts(parts, LbBody::Proxied(body, in_flight))
         }
-        Ok(Err(error)) => {
-            tracing::debug!(target = %in_flight.target().addr, %error, "target request failed");
-            error_page(if is_timeout(&error) {
-                Failure::GatewayTimeout
-            } else {
-                Failure::BadGateway
-            })
+        Ok(Err(SendError::ConnectTimeout)) | Err(_) => error_page(Failure::GatewayTimeout),
+        Ok(Err(SendError::Failed(error))) => {
+            tracing::debug!(target = %target.addr, %error, "target request failed");
+            error_page(Failure::BadGateway)
         }
-        Err(_) => error_page(Failure::GatewayTimeout),
     }
 }
 
@@ -260,19 +248,6 @@ pub fn trace_id() -> HeaderValue {
         buf[16 + i] = HEX[((random >> (4 * i)) & 0xf) as usize];
     }
     HeaderValue::from_bytes(&buf).unwrap_or_else(|_| HeaderValue::from_static("Root=1-0-0"))
-}
-
-fn is_timeout(error: &hyper_util::client::legacy::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(e) = source {
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            if io.kind() == std::io::ErrorKind::TimedOut {
-                return true;
-            }
-        }
-        source = e.source();
-    }
-    false
 }
 
 #[cfg(test)]

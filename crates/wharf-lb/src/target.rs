@@ -10,6 +10,7 @@ use http::uri::Authority;
 
 use crate::config::Algorithm;
 use crate::health::{Reason, TargetState};
+use crate::pool::{Connection, Pool};
 use crate::report::HealthReport;
 use crate::select;
 
@@ -28,6 +29,8 @@ pub struct LiveTarget {
     pub authority: Authority,
     in_flight: AtomicU32,
     state: AtomicU8,
+    /// Keep-alive connections to it.
+    pub pool: Pool,
     last_report: Mutex<Option<(TargetState, Option<Reason>)>>,
 }
 
@@ -55,6 +58,7 @@ impl LiveTarget {
             addr,
             authority,
             in_flight: AtomicU32::new(0),
+            pool: Pool::default(),
             state: AtomicU8::new(state_index(TargetState::Initial)),
             last_report: Mutex::new(None),
         })
@@ -94,26 +98,37 @@ impl LiveTarget {
 }
 
 /// A request in flight to a target: counted from when the target is picked until the
-/// response body has been sent or dropped.
+/// response body has been sent or dropped, when the connection it used goes back to the pool.
 #[derive(Debug)]
-pub struct InFlight(Arc<LiveTarget>);
+pub struct InFlight {
+    target: Arc<LiveTarget>,
+    connection: Option<Connection>,
+}
 
 impl InFlight {
     /// Counts one more request in flight to `target`.
     pub fn start(target: Arc<LiveTarget>) -> Self {
         target.in_flight.fetch_add(1, Ordering::Relaxed);
-        Self(target)
+        Self { target, connection: None }
     }
 
     /// The target.
     pub fn target(&self) -> &LiveTarget {
-        &self.0
+        &self.target
+    }
+
+    /// The connection to give back to the target's pool when the request is over.
+    pub fn hold(&mut self, connection: Connection) {
+        self.connection = Some(connection);
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.target.in_flight.fetch_sub(1, Ordering::Relaxed);
+        if let Some(connection) = self.connection.take() {
+            self.target.pool.put(connection);
+        }
     }
 }
 
