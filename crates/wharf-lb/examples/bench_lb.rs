@@ -21,7 +21,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     runtime.block_on(async move {
         let localhost = IpAddr::V4(Ipv4Addr::LOCALHOST);
         let (tx, mut rx) = mpsc::unbounded_channel::<HealthReport>();
-        let lb = LoadBalancer::new(Arc::new(SystemClock), Arc::new(tx))?;
+        let lb = LoadBalancer::with_workers(Arc::new(SystemClock), Arc::new(tx), workers)?;
         let mut group = TargetGroup::new(
             "arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/bench/1",
             80,

@@ -20,6 +20,7 @@ use crate::report::HealthSink;
 use crate::respond::Fixed;
 use crate::rules::{sort_rules, CompiledRule, Matcher};
 use crate::target::{LiveGroup, LiveTarget};
+use crate::workers::Workers;
 
 /// The ALB data plane. Create it inside a Tokio runtime, then call [`LoadBalancer::apply`]
 /// with each new configuration. Dropping it closes every listener and stops every task.
@@ -28,6 +29,7 @@ pub struct LoadBalancer {
     handle: Handle,
     clock: Arc<dyn Clock>,
     sink: Arc<dyn HealthSink>,
+    workers: Workers,
     state: Mutex<State>,
 }
 
@@ -40,7 +42,7 @@ struct State {
 #[derive(Debug)]
 struct LiveListener {
     shared: Arc<ListenerShared>,
-    task: AbortOnDrop,
+    tasks: Vec<AbortOnDrop>,
 }
 
 #[derive(Debug)]
@@ -64,6 +66,13 @@ impl AbortOnDrop {
         Self(Some(tokio::spawn(task)))
     }
 
+    fn spawn_on(
+        handle: &Handle,
+        task: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Self {
+        Self(Some(handle.spawn(task)))
+    }
+
     /// Aborts the task and waits until it is gone (and what it owned dropped).
     async fn stop(mut self) {
         if let Some(handle) = self.0.take() {
@@ -82,11 +91,23 @@ impl Drop for AbortOnDrop {
 }
 
 impl LoadBalancer {
-    /// A load balancer serving nothing yet; health changes go to `sink`, and `clock` times
-    /// deregistration delays. Fails outside a Tokio runtime.
+    /// A load balancer serving nothing yet, proxying on one worker thread per core; health
+    /// changes go to `sink`, and `clock` times deregistration delays. Health checks run on the
+    /// caller's runtime: this fails outside a Tokio runtime.
     pub fn new(clock: Arc<dyn Clock>, sink: Arc<dyn HealthSink>) -> Result<Self, LbError> {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Self::with_workers(clock, sink, cores)
+    }
+
+    /// As [`LoadBalancer::new`], with this many proxy worker threads.
+    pub fn with_workers(
+        clock: Arc<dyn Clock>,
+        sink: Arc<dyn HealthSink>,
+        workers: usize,
+    ) -> Result<Self, LbError> {
         let handle = Handle::try_current().map_err(|_| LbError::NoRuntime)?;
-        Ok(Self { handle, clock, sink, state: Mutex::new(State::default()) })
+        let workers = Workers::start(workers).map_err(LbError::Workers)?;
+        Ok(Self { handle, clock, sink, workers, state: Mutex::new(State::default()) })
     }
 
     /// Makes the live data plane match `config`: binds new listeners, closes removed ones,
@@ -97,7 +118,9 @@ impl LoadBalancer {
     pub async fn apply(&self, config: LbConfig) -> Result<(), LbError> {
         let (closed, errors) = self.reconcile(config);
         for listener in closed {
-            listener.task.stop().await;
+            for task in listener.tasks {
+                task.stop().await;
+            }
         }
         for error in &errors {
             tracing::warn!(%error, "load balancer configuration not fully applied");
@@ -137,11 +160,20 @@ impl LoadBalancer {
             let routes = compile_routes(listener, &state.groups, &mut errors);
             match state.listeners.get(&addr) {
                 Some(live) => live.shared.routes.store(Arc::new(routes)),
-                None => match bind(addr) {
-                    Ok(socket) => {
+                None => match self.bind(addr) {
+                    Ok(sockets) => {
                         let shared = Arc::new(ListenerShared::new(addr.port(), routes));
-                        let task = AbortOnDrop::spawn(listener::serve(socket, shared.clone()));
-                        state.listeners.insert(addr, LiveListener { shared, task });
+                        let tasks = sockets
+                            .into_iter()
+                            .zip(self.workers.handles())
+                            .map(|(socket, worker)| {
+                                AbortOnDrop::spawn_on(
+                                    worker,
+                                    listener::serve(socket, shared.clone()),
+                                )
+                            })
+                            .collect();
+                        state.listeners.insert(addr, LiveListener { shared, tasks });
                     }
                     Err(source) => errors.push(LbError::Bind { address: addr, source }),
                 },
@@ -192,7 +224,12 @@ impl LoadBalancer {
                     let live = match existing {
                         Some(e) if e.live.addr == addr => e.live.clone(),
                         _ => {
-                            match LiveTarget::new(slot.live.arn.clone(), target.id.clone(), addr) {
+                            match LiveTarget::new(
+                                slot.live.arn.clone(),
+                                target.id.clone(),
+                                addr,
+                                self.workers.handles().len(),
+                            ) {
                                 Ok(live) => Arc::new(live),
                                 Err(e) => {
                                     errors.push(LbError::InvalidConfig(format!(
@@ -248,19 +285,30 @@ impl LoadBalancer {
         Some(f(&slot.live))
     }
 
+    /// One socket per worker on `addr` (`SO_REUSEPORT`: the kernel spreads connections),
+    /// each registered with its worker's runtime.
+    fn bind(&self, addr: SocketAddr) -> std::io::Result<Vec<tokio::net::TcpListener>> {
+        self.workers
+            .handles()
+            .iter()
+            .map(|worker| {
+                let _runtime = worker.enter();
+                let socket =
+                    if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+                socket.set_reuseaddr(true)?;
+                socket.set_reuseport(true)?;
+                socket.set_nodelay(true)?;
+                socket.bind(addr)?;
+                socket.listen(1024)
+            })
+            .collect()
+    }
+
     /// The addresses listeners are bound to.
     pub fn listener_addrs(&self) -> Vec<SocketAddr> {
         let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         state.listeners.keys().copied().collect()
     }
-}
-
-fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
-    let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
-    socket.set_reuseaddr(true)?;
-    socket.set_nodelay(true)?;
-    socket.bind(addr)?;
-    socket.listen(1024)
 }
 
 fn compile_routes(

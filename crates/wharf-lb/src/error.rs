@@ -16,6 +16,9 @@ pub enum LbError {
         /// Why.
         source: std::io::Error,
     },
+    /// The proxy worker threads could not be started.
+    #[error("cannot start the load balancer's worker threads: {0}")]
+    Workers(std::io::Error),
     /// `apply` was called outside a Tokio runtime.
     #[error("the load balancer must be started inside a Tokio runtime")]
     NoRuntime,

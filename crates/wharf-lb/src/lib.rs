@@ -27,6 +27,7 @@ pub mod rules;
 pub mod select;
 pub mod target;
 pub mod wildcard;
+pub mod workers;
 
 pub use balancer::LoadBalancer;
 pub use config::{

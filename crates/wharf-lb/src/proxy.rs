@@ -109,7 +109,7 @@ pub async fn handle(
         Routed::Answer(response) => return response,
     };
     let target = in_flight.target();
-    match tokio::time::timeout(idle_timeout, target.pool.send(target.addr, req)).await {
+    match tokio::time::timeout(idle_timeout, target.pool().send(target.addr, req)).await {
         Ok(Ok((response, connection))) => {
             in_flight.hold(connection);
             let (mut parts, body) = response.into_parts();

@@ -29,8 +29,8 @@ pub struct LiveTarget {
     pub authority: Authority,
     in_flight: AtomicU32,
     state: AtomicU8,
-    /// Keep-alive connections to it.
-    pub pool: Pool,
+    /// Keep-alive connections to it, one pool per proxy worker (and one for other threads).
+    pools: Box<[Pool]>,
     last_report: Mutex<Option<(TargetState, Option<Reason>)>>,
 }
 
@@ -49,7 +49,13 @@ fn state_index(state: TargetState) -> u8 {
 
 impl LiveTarget {
     /// A target in the `initial` state with nothing in flight.
-    pub fn new(group_arn: Arc<str>, id: String, addr: SocketAddr) -> Result<Self, http::Error> {
+    /// `workers` is the number of proxy workers, each of which gets its own connection pool.
+    pub fn new(
+        group_arn: Arc<str>,
+        id: String,
+        addr: SocketAddr,
+        workers: usize,
+    ) -> Result<Self, http::Error> {
         let authority = Authority::try_from(addr.to_string())?;
         Ok(Self {
             group_arn,
@@ -58,10 +64,16 @@ impl LiveTarget {
             addr,
             authority,
             in_flight: AtomicU32::new(0),
-            pool: Pool::default(),
+            pools: (0..=workers).map(|_| Pool::default()).collect(),
             state: AtomicU8::new(state_index(TargetState::Initial)),
             last_report: Mutex::new(None),
         })
+    }
+
+    /// The connection pool of the worker running on this thread.
+    pub fn pool(&self) -> &Pool {
+        let last = self.pools.len() - 1;
+        &self.pools[crate::workers::current().map_or(last, |w| w.min(last))]
     }
 
     /// Requests sent to this target whose responses have not finished.
@@ -127,7 +139,7 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         self.target.in_flight.fetch_sub(1, Ordering::Relaxed);
         if let Some(connection) = self.connection.take() {
-            self.target.pool.put(connection);
+            self.target.pool().put(connection);
         }
     }
 }
