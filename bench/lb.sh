@@ -4,7 +4,9 @@
 # p99 compared with hitting a target directly. One run, one load tool (wrk), loopback only.
 #
 # Usage: bench/lb.sh [DURATION] [WARMUP]     (defaults 10s and 2s)
-# Environment: THREADS (2), CONNECTIONS (64), WORKERS (Wharf's Tokio workers, 2),
+# Environment: ROUNDS (3: the three cases run in turn this many times, medians reported, so
+#   that other load on the machine hits all three alike), THREADS (2), CONNECTIONS (64),
+#   WORKERS (Wharf's proxy worker threads, 2),
 #   NGINX_WORKERS (2), SKIP_BUILD=1 to use built examples, BASE_PORT (18080).
 #
 # Targets are `crates/wharf-lb/examples/bench_target.rs` (a one-thread hyper server with a
@@ -118,14 +120,28 @@ print(f"{rps:.0f} {p99:.3f} {bad}")
 PY
 }
 
-read -r D_RPS D_P99 D_BAD < <(run "direct to one target" "$T1")
-read -r N_RPS N_P99 N_BAD < <(run "nginx, two targets" "$NGINX_PORT")
-read -r W_RPS W_P99 W_BAD < <(run "wharf-lb, two targets" "$WHARF_PORT")
+ROUNDS=${ROUNDS:-3}
+: >"$WORK/results"
+for round in $(seq 1 "$ROUNDS"); do
+    log "=== round $round of $ROUNDS"
+    echo "direct $(run "direct to one target" "$T1")" >>"$WORK/results"
+    echo "nginx $(run "nginx, two targets" "$NGINX_PORT")" >>"$WORK/results"
+    echo "wharf $(run "wharf-lb, two targets" "$WHARF_PORT")" >>"$WORK/results"
+done
 
-python3 - "$D_RPS" "$D_P99" "$N_RPS" "$N_P99" "$W_RPS" "$W_P99" "$D_BAD" "$N_BAD" "$W_BAD" <<'PY'
-import sys
-d_rps, d_p99, n_rps, n_p99, w_rps, w_p99 = map(float, sys.argv[1:7])
-bad = sys.argv[7:]
+python3 - "$WORK/results" <<'PY'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    name, rps, p99, bad = line.split()
+    rows.setdefault(name, []).append((float(rps), float(p99), int(bad)))
+med = lambda name, i: statistics.median(r[i] for r in rows[name])
+d_rps, d_p99 = med("direct", 0), med("direct", 1)
+n_rps, n_p99 = med("nginx", 0), med("nginx", 1)
+w_rps, w_p99 = med("wharf", 0), med("wharf", 1)
+bad = [sum(r[2] for r in rows[n]) for n in ("direct", "nginx", "wharf")]
+print(f"Medians of {len(rows['direct'])} rounds.")
+print()
 ratio = w_rps / n_rps
 added = w_p99 - d_p99
 print("| Case | req/s | p99 (ms) |")
