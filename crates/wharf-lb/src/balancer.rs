@@ -4,6 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::net::TcpSocket;
 use tokio::runtime::Handle;
@@ -11,7 +12,7 @@ use tokio::task::JoinHandle;
 use wharf_model::clock::Clock;
 
 use crate::checker::{CheckSettings, Mode, TargetTask};
-use crate::config::{Action, LbConfig, Listener, TargetGroup};
+use crate::config::{Action, HealthCheck, LbConfig, Listener, TargetGroup};
 use crate::error::LbError;
 use crate::health::{CodeMatcher, TargetState};
 use crate::listener;
@@ -197,15 +198,15 @@ impl LoadBalancer {
             errors.push(e);
             CodeMatcher::default()
         });
-        let settings = CheckSettings {
+        // ELBv2 validates the ranges; here only what would break the loop is guarded.
+        let interval = hc.interval.max(Duration::from_millis(10));
+        let config = HealthCheck {
             path: if hc.path.starts_with('/') { hc.path.clone() } else { format!("/{}", hc.path) },
-            port: hc.port,
-            interval: hc.interval,
-            timeout: hc.timeout.min(hc.interval),
-            healthy_threshold: hc.healthy_threshold,
-            unhealthy_threshold: hc.unhealthy_threshold,
-            matcher,
+            interval,
+            timeout: hc.timeout.min(interval),
+            ..hc.clone()
         };
+        let settings = CheckSettings { config, matcher };
         let mut members = Vec::with_capacity(group.targets.len());
         let mut kept = HashMap::with_capacity(group.targets.len());
         for target in &group.targets {

@@ -14,6 +14,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 use wharf_model::clock::Clock;
 
+use crate::config::HealthCheck;
 use crate::drain::{drain_status, DrainStatus};
 use crate::health::{CheckOutcome, CodeMatcher, HealthStatus, Reason, TargetState};
 use crate::report::HealthSink;
@@ -22,19 +23,9 @@ use crate::target::{LiveGroup, LiveTarget};
 /// A target group's health check settings, made ready.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckSettings {
-    /// Path and query to request.
-    pub path: String,
-    /// Port override; `None` is the traffic port.
-    pub port: Option<u16>,
-    /// Time between checks.
-    pub interval: Duration,
-    /// Time allowed for an answer.
-    pub timeout: Duration,
-    /// Passes to recover.
-    pub healthy_threshold: u32,
-    /// Failures to condemn.
-    pub unhealthy_threshold: u32,
-    /// Codes that pass.
+    /// The settings as configured (path starting with `/`, timeout at most the interval).
+    pub config: HealthCheck,
+    /// The parsed `matcher`.
     pub matcher: CodeMatcher,
 }
 
@@ -110,6 +101,7 @@ impl TargetTask {
     }
 
     async fn check(&self, settings: CheckSettings) {
+        let (hc, matcher) = (&settings.config, &settings.matcher);
         // A restarted task (new settings) keeps the state reached so far.
         let mut status = match self.target.state() {
             TargetState::Healthy => {
@@ -126,19 +118,15 @@ impl TargetTask {
         if status == HealthStatus::REGISTERING {
             self.set(status.state, status.reason);
         }
-        let addr =
-            SocketAddr::new(self.target.addr.ip(), settings.port.unwrap_or(self.target.port));
+        let addr = SocketAddr::new(self.target.addr.ip(), hc.port.unwrap_or(self.target.port));
         let host = HeaderValue::from_str(&addr.to_string()).ok();
         let mut next = Instant::now();
         loop {
-            let outcome =
-                probe(addr, &settings.path, host.as_ref(), settings.timeout, &settings.matcher)
-                    .await;
-            status =
-                status.observe(outcome, settings.healthy_threshold, settings.unhealthy_threshold);
+            let outcome = probe(addr, &hc.path, host.as_ref(), hc.timeout, matcher).await;
+            status = status.observe(outcome, hc.healthy_threshold, hc.unhealthy_threshold);
             self.set(status.state, status.reason);
             // The interval runs from check to check, however long the answer took.
-            next += settings.interval;
+            next += hc.interval;
             tokio::time::sleep_until(next.max(Instant::now())).await;
         }
     }

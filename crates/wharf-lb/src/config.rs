@@ -201,7 +201,7 @@ impl TargetGroup {
 }
 
 /// A target group's health check settings, with ELBv2's defaults for `ip` targets.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HealthCheck {
     /// `HealthCheckEnabled`; when false targets are `unavailable` and receive traffic.
     pub enabled: bool,

@@ -23,8 +23,8 @@ async fn two_targets() -> (Arc<TestTarget>, Arc<TestTarget>, mpsc::UnboundedRece
     (a, b, held_rx)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn requests_alternate_between_healthy_targets() {
+/// Two targets behind one listener, both healthy.
+async fn serving_two() -> (Arc<TestTarget>, Arc<TestTarget>, wharf_lb::LoadBalancer, Reports, u16) {
     let (a, b, _held) = two_targets().await;
     let (lb, mut reports) = balancer();
     let port = free_port();
@@ -33,6 +33,24 @@ async fn requests_alternate_between_healthy_targets() {
         .expect("applied");
     reports.until("a", TargetState::Healthy).await;
     reports.until("b", TargetState::Healthy).await;
+    (a, b, lb, reports, port)
+}
+
+/// Target `a` alone behind one listener, healthy.
+async fn serving_one() -> (Arc<TestTarget>, wharf_lb::LoadBalancer, u16) {
+    let (a, _b, _held) = two_targets().await;
+    let (lb, mut reports) = balancer();
+    let port = free_port();
+    lb.apply(config(vec![listener(port, Action::forward("tg"))], vec![group("tg", &[&a])]))
+        .await
+        .expect("applied");
+    reports.until("a", TargetState::Healthy).await;
+    (a, lb, port)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_alternate_between_healthy_targets() {
+    let (_a, _b, _lb, _reports, port) = serving_two().await;
 
     let client = client();
     let mut seen = Vec::new();
@@ -48,14 +66,7 @@ async fn requests_alternate_between_healthy_targets() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_target_turns_unhealthy_gets_no_traffic_then_recovers() {
-    let (a, b, _held) = two_targets().await;
-    let (lb, mut reports) = balancer();
-    let port = free_port();
-    lb.apply(config(vec![listener(port, Action::forward("tg"))], vec![group("tg", &[&a, &b])]))
-        .await
-        .expect("applied");
-    reports.until("a", TargetState::Healthy).await;
-    reports.until("b", TargetState::Healthy).await;
+    let (_a, b, _lb, mut reports, port) = serving_two().await;
 
     b.health_code.store(500, Ordering::SeqCst);
     let report = reports.until("b", TargetState::Unhealthy).await;
@@ -125,13 +136,7 @@ async fn alb_error_answers_502_503_504() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn targets_see_x_forwarded_headers_and_a_trace_id() {
-    let (a, _b, _held) = two_targets().await;
-    let (lb, mut reports) = balancer();
-    let port = free_port();
-    lb.apply(config(vec![listener(port, Action::forward("tg"))], vec![group("tg", &[&a])]))
-        .await
-        .expect("applied");
-    reports.until("a", TargetState::Healthy).await;
+    let (_a, _lb, port) = serving_one().await;
     let client = client();
 
     let (_, _, body) = get(&client, port, "/echo").await;
@@ -190,13 +195,7 @@ async fn fixed_response_and_redirect_rules() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http2_clients_with_prior_knowledge_are_served() {
-    let (a, _b, _held) = two_targets().await;
-    let (lb, mut reports) = balancer();
-    let port = free_port();
-    lb.apply(config(vec![listener(port, Action::forward("tg"))], vec![group("tg", &[&a])]))
-        .await
-        .expect("applied");
-    reports.until("a", TargetState::Healthy).await;
+    let (_a, _lb, port) = serving_one().await;
 
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .http2_only(true)
