@@ -28,10 +28,13 @@ struct FakeLink {
     /// Log groups that exist.
     groups: Mutex<BTreeSet<String>>,
     /// Each log stream's events and cursor, by (group, stream).
-    streams: Mutex<BTreeMap<(String, String), (Vec<ShippedEvent>, Option<String>)>>,
+    streams: Mutex<BTreeMap<(String, String), FakeStream>>,
     /// While true, log calls answer `Unavailable`.
     logs_down: AtomicBool,
 }
+
+/// One log stream in the fake server: its events and the cursor stored with them.
+type FakeStream = (Vec<ShippedEvent>, Option<String>);
 
 impl FakeLink {
     fn messages(&self, group: &str, stream: &str) -> Vec<String> {

@@ -24,6 +24,9 @@ fn server() -> Server {
     let clock = Arc::new(FakeClock::at(1_700_000_000_000));
     let state = AppState {
         store: Arc::new(store),
+        logs: Arc::new(
+            wharf_store::LogStore::open(&dir.path().join("logs.sqlite3"), i64::MAX).unwrap(),
+        ),
         clock: clock.clone(),
         account_id: "123456789012".into(),
         allow_reset: false,

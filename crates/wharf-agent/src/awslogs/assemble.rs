@@ -323,7 +323,7 @@ mod tests {
         assert_eq!(a.next_flush_ms(), Some(5020));
         assert_eq!(a.flush_due(5019), None);
         let f = a.flush_due(5020).expect("flushed after the interval");
-        assert_eq!(texts(&[f.clone()]), ["2024-01-01 next\n"]);
+        assert_eq!(texts(std::slice::from_ref(&f)), ["2024-01-01 next\n"]);
         assert_eq!(f.cursor.skip, 4);
     }
 
@@ -336,7 +336,7 @@ mod tests {
         a.push(&out(3, "unterminated"));
         let last = a.finish().expect("a last piece");
         // A last line without its newline still joins the event.
-        assert_eq!(texts(&[last.clone()]), ["START\nmore\nunterminated\n"]);
+        assert_eq!(texts(std::slice::from_ref(&last)), ["START\nmore\nunterminated\n"]);
         assert_eq!(last.cursor.skip, 3);
     }
 
