@@ -87,6 +87,7 @@ pub struct Aws<'a> {
     server: &'a Server,
     service: &'static str,
     home: tempfile::TempDir,
+    program: std::path::PathBuf,
 }
 
 impl<'a> Aws<'a> {
@@ -105,12 +106,40 @@ impl<'a> Aws<'a> {
                  `pip install awscli`"
             ),
         }
-        Aws { server, service, home: tempfile::tempdir().expect("temporary home") }
+        Aws {
+            server,
+            service,
+            home: tempfile::tempdir().expect("temporary home"),
+            program: "aws".into(),
+        }
+    }
+
+    /// AWS CLI v2 (for commands v1 lacks, such as `aws logs tail`), as `scripts/awscli-v2`
+    /// installs it: `$WHARF_AWS_V2`, else `~/.cache/wharf/awscli-v2/aws`.
+    pub fn v2(server: &'a Server, service: &'static str) -> Aws<'a> {
+        let program =
+            std::env::var_os("WHARF_AWS_V2").map(std::path::PathBuf::from).unwrap_or_else(|| {
+                let home = std::env::var_os("HOME").unwrap_or_default();
+                Path::new(&home).join(".cache/wharf/awscli-v2/aws")
+            });
+        match Command::new(&program).arg("--version").output() {
+            Ok(out) if out.status.success() => {}
+            _ => panic!(
+                "AWS CLI v2 is not at {} (set WHARF_AWS_V2); install it with scripts/awscli-v2",
+                program.display()
+            ),
+        }
+        Aws { server, service, home: tempfile::tempdir().expect("temporary home"), program }
     }
 
     /// Runs the command.
     pub fn run(&self, args: &[&str]) -> Output {
-        let mut command = Command::new("aws");
+        self.command(args).stdin(Stdio::null()).output().expect("run aws")
+    }
+
+    /// The command, ready to run or spawn.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(&self.program);
         for var in ["AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_REGION", "AWS_ENDPOINT_URL"] {
             command.env_remove(var);
         }
@@ -127,10 +156,8 @@ impl<'a> Aws<'a> {
             .arg("--output")
             .arg("json")
             .arg(self.service)
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run aws")
+            .args(args);
+        command
     }
 
     /// Runs and expects success; returns the parsed JSON output (`null` when empty).
@@ -152,6 +179,21 @@ impl<'a> Aws<'a> {
         serde_json::from_str(&stdout).unwrap_or_else(|e| {
             panic!("aws {} {}: output is not JSON ({e}): {stdout}", self.service, args[0])
         })
+    }
+
+    /// Runs and expects success; returns stdout as text (for commands that print no JSON).
+    pub fn ok_text(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "aws {} {} failed with {}:\n{}{}",
+            self.service,
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// Runs and expects failure; returns stderr.
