@@ -147,12 +147,8 @@ impl Pattern {
             },
             Form::Delimited(fields) => {
                 let values = split_fields(message);
-                let mut bound = Vec::new();
-                bind(fields, &values, &mut bound)
-                    && fields.iter().all(|f| match f {
-                        Field::Named(_, Some(expr)) => eval(expr, &|path| lookup(&bound, path)),
-                        _ => true,
-                    })
+                let mut budget = MAX_ALIGNMENTS;
+                bind(fields, fields, &values, &mut Vec::new(), &mut budget)
             }
         }
     }
@@ -481,7 +477,9 @@ fn parse_fields(body: &str) -> Result<Vec<Field>, LogsError> {
     for part in body.split(',') {
         let part = part.trim();
         if part == "..." {
-            fields.push(Field::Ellipsis);
+            if fields.last() != Some(&Field::Ellipsis) {
+                fields.push(Field::Ellipsis);
+            }
             continue;
         }
         let name_end =
@@ -541,15 +539,36 @@ fn split_fields(message: &str) -> Vec<&str> {
     out
 }
 
-/// Binds the pattern's named fields to the message's fields; `...` takes any
-/// number of them.
-fn bind<'a>(fields: &[Field], values: &[&'a str], bound: &mut Vec<(String, &'a str)>) -> bool {
+/// The most ways of lining a delimited pattern up with one message that are
+/// tried (each `...` may take any number of fields); past it, no match.
+const MAX_ALIGNMENTS: usize = 10_000;
+
+/// Lines the pattern's fields up with the message's (`...` takes any number
+/// of them) and, once all are bound, checks every field's conditions; tries
+/// the next alignment when they fail.
+fn bind<'a>(
+    all: &[Field],
+    fields: &[Field],
+    values: &[&'a str],
+    bound: &mut Vec<(String, &'a str)>,
+    budget: &mut usize,
+) -> bool {
+    if *budget == 0 {
+        return false;
+    }
+    *budget -= 1;
     match fields.split_first() {
-        None => values.is_empty(),
+        None => {
+            values.is_empty()
+                && all.iter().all(|f| match f {
+                    Field::Named(_, Some(expr)) => eval(expr, &|path| lookup(bound, path)),
+                    _ => true,
+                })
+        }
         Some((Field::Ellipsis, rest)) => {
             let mark = bound.len();
             for skip in 0..=values.len() {
-                if bind(rest, &values[skip..], bound) {
+                if bind(all, rest, &values[skip..], bound, budget) {
                     return true;
                 }
                 bound.truncate(mark);
@@ -559,7 +578,7 @@ fn bind<'a>(fields: &[Field], values: &[&'a str], bound: &mut Vec<(String, &'a s
         Some((Field::Named(name, _), rest)) => {
             let Some((value, others)) = values.split_first() else { return false };
             bound.push((name.clone(), value));
-            if bind(rest, others, bound) {
+            if bind(all, rest, others, bound, budget) {
                 return true;
             }
             bound.pop();
@@ -802,6 +821,11 @@ mod tests {
         check("[a, b]", line, false);
         check("[..., request = \"GET *\", status, size]", line, true);
         check("[..., status_code = 4* || status_code = 5*, size]", line, true);
+        // Any alignment of the ellipses may satisfy the conditions.
+        check("[..., field = 404, ...]", line, true);
+        check("[..., field = frank, ..., size = 1534]", line, true);
+        check("[..., ..., field = 1534]", line, true);
+        check("[..., field = 999, ...]", line, false);
     }
 
     #[test]
