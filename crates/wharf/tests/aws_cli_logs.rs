@@ -53,6 +53,11 @@ fn put(logs: &Aws, group: &str, stream: &str, list: &[(i64, &str)]) -> Value {
     ])
 }
 
+fn get_events(logs: &Aws, group: &str, stream: &str, extra: &[&str]) -> Value {
+    let args = ["get-log-events", "--log-group-name", group, "--log-stream-name", stream];
+    logs.ok(&[&args[..], extra].concat())
+}
+
 #[test]
 fn logs_groups_streams_events_and_tags() {
     let server = server();
@@ -94,50 +99,19 @@ fn logs_groups_streams_events_and_tags() {
     assert!(err.contains("chronological order"), "{err}");
 
     // get-log-events: from the head, the tail, and backward.
-    let head = logs.ok(&[
-        "get-log-events",
-        "--log-group-name",
-        "/ecs/web",
-        "--log-stream-name",
-        "app/1",
-        "--start-from-head",
-    ]);
+    let head = get_events(&logs, "/ecs/web", "app/1", &["--start-from-head"]);
     assert_eq!(messages(&head)[0], "INFO starting");
     assert_eq!(messages(&head).len(), 3);
-    let tail = logs.ok(&[
-        "get-log-events",
-        "--log-group-name",
-        "/ecs/web",
-        "--log-stream-name",
-        "app/1",
-        "--limit",
-        "1",
-    ]);
+    let tail = get_events(&logs, "/ecs/web", "app/1", &["--limit", "1"]);
     assert_eq!(messages(&tail), ["WARN slow request"]);
     let back_token = tail["nextBackwardToken"].as_str().expect("backward token").to_owned();
-    let back = logs.ok(&[
-        "get-log-events",
-        "--log-group-name",
-        "/ecs/web",
-        "--log-stream-name",
-        "app/1",
-        "--next-token",
-        &back_token,
-    ]);
+    let back = get_events(&logs, "/ecs/web", "app/1", &["--next-token", &back_token]);
     assert_eq!(
         messages(&back),
         ["INFO starting", r#"{"level":"ERROR","latency":512,"msg":"db down"}"#]
     );
     let fwd = tail["nextForwardToken"].as_str().expect("forward token").to_owned();
-    let end = logs.ok(&[
-        "get-log-events",
-        "--log-group-name",
-        "/ecs/web",
-        "--log-stream-name",
-        "app/1",
-        "--next-token",
-        &fwd,
-    ]);
+    let end = get_events(&logs, "/ecs/web", "app/1", &["--next-token", &fwd]);
     assert_eq!(end["nextForwardToken"], fwd.as_str(), "the same token at the end");
 
     // filter-log-events with several patterns (the CLI pages through nextToken itself).
@@ -243,16 +217,7 @@ fn logs_retention_deletes_old_events() {
         &[(now - 2 * DAY_MS, "two days ago"), (now - 2 * DAY_MS + 1, "also old")],
     );
     put(&logs, "/old", "s", &[(now - 1000, "recent")]);
-    let get = || {
-        messages(&logs.ok(&[
-            "get-log-events",
-            "--log-group-name",
-            "/old",
-            "--log-stream-name",
-            "s",
-            "--start-from-head",
-        ]))
-    };
+    let get = || messages(&get_events(&logs, "/old", "s", &["--start-from-head"]));
     assert_eq!(get().len(), 3);
     logs.ok(&["put-retention-policy", "--log-group-name", "/old", "--retention-in-days", "1"]);
     let err = logs.fails(&[

@@ -162,17 +162,7 @@ impl<'a> Aws<'a> {
 
     /// Runs and expects success; returns the parsed JSON output (`null` when empty).
     pub fn ok(&self, args: &[&str]) -> Value {
-        let out = self.run(args);
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "aws {} {} failed with {}:\n{}{}",
-            self.service,
-            args.join(" "),
-            out.status,
-            stdout,
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let stdout = self.ok_text(args);
         if stdout.trim().is_empty() {
             return Value::Null;
         }
@@ -184,16 +174,17 @@ impl<'a> Aws<'a> {
     /// Runs and expects success; returns stdout as text (for commands that print no JSON).
     pub fn ok_text(&self, args: &[&str]) -> String {
         let out = self.run(args);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         assert!(
             out.status.success(),
             "aws {} {} failed with {}:\n{}{}",
             self.service,
             args.join(" "),
             out.status,
-            String::from_utf8_lossy(&out.stdout),
+            stdout,
             String::from_utf8_lossy(&out.stderr)
         );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        stdout
     }
 
     /// Runs and expects failure; returns stderr.
