@@ -313,3 +313,40 @@ fn logs_tail_and_follow_with_aws_cli_v2() {
     assert_eq!(count("second line"), 1, "{seen:?}");
     assert_eq!(count("appended while following"), 1, "{seen:?}");
 }
+
+#[test]
+fn logs_over_the_disk_budget_lose_their_oldest_events() {
+    let server = Server::start_with(&["--no-agent", "--logs-max-bytes", "50000"]);
+    let logs = Aws::new(&server, "logs");
+    logs.ok(&["create-log-group", "--log-group-name", "/full"]);
+    logs.ok(&["create-log-stream", "--log-group-name", "/full", "--log-stream-name", "s"]);
+    let now = now_ms();
+    let body = "x".repeat(90);
+    for batch in 0..3 {
+        let lines: Vec<String> = (0..200).map(|i| format!("b{batch}-{i:03} {body}")).collect();
+        let list: Vec<(i64, &str)> = lines
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (now - 10_000 + batch * 1000 + i as i64, m.as_str()))
+            .collect();
+        put(&logs, "/full", "s", &list);
+    }
+    // 600 events of 126 bytes were written; the budget keeps at most 50,000 bytes.
+    let stored = || {
+        logs.ok(&["describe-log-groups", "--log-group-name-prefix", "/full"])["logGroups"][0]
+            ["storedBytes"]
+            .as_i64()
+            .expect("storedBytes")
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while stored() > 50_000 {
+        assert!(Instant::now() < deadline, "still over the budget: {}", stored());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let head = get_events(&logs, "/full", "s", &["--start-from-head", "--limit", "1"]);
+    let first = &messages(&head)[0];
+    assert!(!first.starts_with("b0-000"), "the oldest event should have gone first: {first}");
+    let tail = get_events(&logs, "/full", "s", &["--limit", "1"]);
+    assert!(messages(&tail)[0].starts_with("b2-199"), "the newest stays: {tail}");
+    assert!(stored() > 40_000, "trimmed far below the budget: {}", stored());
+}
