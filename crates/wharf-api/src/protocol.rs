@@ -45,49 +45,29 @@ impl ApiError {
     }
 }
 
-impl From<EcsError> for ApiError {
-    fn from(e: EcsError) -> Self {
-        Self {
-            type_name: e.kind.wire_name().into(),
-            status: StatusCode::from_u16(e.kind.http_status())
-                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            message: e.message,
+/// Each service's error type becomes its exception on the wire: `kind`'s
+/// wire name and status, and the message.
+macro_rules! service_errors {
+    ($($error:ty),* $(,)?) => {$(
+        impl From<$error> for ApiError {
+            fn from(e: $error) -> Self {
+                Self {
+                    type_name: e.kind.wire_name().into(),
+                    status: StatusCode::from_u16(e.kind.http_status())
+                        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                    message: e.message,
+                }
+            }
         }
-    }
+    )*};
 }
 
-impl From<wharf_model::ssm::SsmError> for ApiError {
-    fn from(e: wharf_model::ssm::SsmError) -> Self {
-        Self {
-            type_name: e.kind.wire_name().into(),
-            status: StatusCode::from_u16(e.kind.http_status())
-                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            message: e.message,
-        }
-    }
-}
-
-impl From<wharf_model::logs::LogsError> for ApiError {
-    fn from(e: wharf_model::logs::LogsError) -> Self {
-        Self {
-            type_name: e.kind.wire_name().into(),
-            status: StatusCode::from_u16(e.kind.http_status())
-                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            message: e.message,
-        }
-    }
-}
-
-impl From<wharf_model::secretsmanager::SecretsManagerError> for ApiError {
-    fn from(e: wharf_model::secretsmanager::SecretsManagerError) -> Self {
-        Self {
-            type_name: e.kind.wire_name().into(),
-            status: StatusCode::from_u16(e.kind.http_status())
-                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            message: e.message,
-        }
-    }
-}
+service_errors!(
+    EcsError,
+    wharf_model::ssm::SsmError,
+    wharf_model::secretsmanager::SecretsManagerError,
+    wharf_model::logs::LogsError,
+);
 
 impl From<wharf_store::StoreError> for ApiError {
     fn from(e: wharf_store::StoreError) -> Self {
@@ -154,6 +134,18 @@ pub fn error(request_id: &str, e: &ApiError) -> Response {
     }
     response
 }
+
+/// Runs the handler an operation name maps to, through [`call`], or answers
+/// `UnknownOperationException`: `operations!(ctx, op, body, { "Name" => handler, ... })`.
+macro_rules! operations {
+    ($ctx:expr, $op:expr, $body:expr, { $($name:literal => $handler:path,)* }) => {
+        match $op {
+            $($name => $crate::protocol::call($ctx, $body, $handler).await,)*
+            _ => Err($crate::protocol::ApiError::unknown_operation()),
+        }
+    };
+}
+pub(crate) use operations;
 
 /// Runs one operation's handler on a request body: reads the input shape,
 /// runs the handler, writes the output shape. Each service's handlers return

@@ -490,6 +490,11 @@ async fn filter_log_events_interleaves_streams_and_matches_patterns() {
     assert_eq!(m(filter(json!({"filterPattern": "ERROR -timeout"})).await.ok()).len(), 1);
     assert_eq!(m(filter(json!({"filterPattern": "\"job 7\""})).await.ok()).len(), 1);
     assert_eq!(
+        m(filter(json!({"filterPattern": "%job.[0-9]+.failed%"})).await.ok()),
+        ["ERROR job 7 failed: timeout"]
+    );
+    assert_eq!(m(filter(json!({"filterPattern": "{ $.path = %^/[ab]$% }"})).await.ok()).len(), 2);
+    assert_eq!(
         m(filter(json!({"filterPattern": "{ $.latency > 100 }"})).await.ok()),
         [r#"{"level":"ERROR","latency":250,"path":"/a"}"#]
     );

@@ -18,21 +18,13 @@ use crate::protocol::{self, ApiError};
 
 /// Runs one ECS operation on a request body; the answer body or the error.
 pub async fn handle(ctx: &Ctx, op: &str, body: &[u8]) -> Result<Vec<u8>, ApiError> {
-    macro_rules! ops {
-        ($($name:literal => $handler:path,)*) => {
-            match op {
-                $($name => protocol::call(ctx, body, $handler).await,)*
-                _ => Err(ApiError::unknown_operation()),
-            }
-        };
-    }
     if op == "RegisterTaskDefinition" {
         // The task definition document has its own size limit and its own
         // reading, with ECS's words for type mismatches.
         let req = task_definition::decode(body)?;
         return protocol::to_body(&task_definition::register_task_definition(ctx, req).await?);
     }
-    ops! {
+    protocol::operations!(ctx, op, body, {
         "CreateCluster" => cluster::create_cluster,
         "DescribeClusters" => cluster::describe_clusters,
         "ListClusters" => cluster::list_clusters,
@@ -66,5 +58,5 @@ pub async fn handle(ctx: &Ctx, op: &str, body: &[u8]) -> Result<Vec<u8>, ApiErro
         "StopTask" => task::stop_task,
         "DescribeTasks" => task::describe_tasks,
         "ListTasks" => task::list_tasks,
-    }
+    })
 }

@@ -168,7 +168,18 @@ pub(crate) async fn filter_log_events(
         rules::validate_stream_name("logStreamNamePrefix", p)?;
     }
     let limit = limit(req.limit, limits::MAX_EVENTS_PER_READ)?;
-    let pattern = Pattern::parse(req.filter_pattern.as_deref().unwrap_or(""))?;
+    let pattern = req.filter_pattern.as_deref().unwrap_or("");
+    if pattern.chars().count() > limits::MAX_FILTER_PATTERN {
+        return Err(LogsError::constraint(
+            "filterPattern",
+            pattern,
+            &format!(
+                "Member must have length less than or equal to {}",
+                limits::MAX_FILTER_PATTERN
+            ),
+        ));
+    }
+    let pattern = Pattern::parse(pattern)?;
     let after = decode_token(req.next_token.as_deref())?
         .map(|p| Position::from_digits(&p).ok_or_else(bad_token))
         .transpose()?;

@@ -25,15 +25,7 @@ pub(crate) struct Empty {}
 
 /// Runs one Logs operation on a request body; the answer body or the error.
 pub async fn handle(ctx: &Ctx, op: &str, body: &[u8]) -> Result<Vec<u8>, ApiError> {
-    macro_rules! ops {
-        ($($name:literal => $handler:path,)*) => {
-            match op {
-                $($name => protocol::call(ctx, body, $handler).await,)*
-                _ => Err(ApiError::unknown_operation()),
-            }
-        };
-    }
-    ops! {
+    protocol::operations!(ctx, op, body, {
         "CreateLogGroup" => groups::create_log_group,
         "DeleteLogGroup" => groups::delete_log_group,
         "DescribeLogGroups" => groups::describe_log_groups,
@@ -51,7 +43,7 @@ pub async fn handle(ctx: &Ctx, op: &str, body: &[u8]) -> Result<Vec<u8>, ApiErro
         "TagLogGroup" => tags::tag_log_group,
         "UntagLogGroup" => tags::untag_log_group,
         "ListTagsLogGroup" => tags::list_tags_log_group,
-    }
+    })
 }
 
 /// A required group name, checked.

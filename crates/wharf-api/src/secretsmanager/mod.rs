@@ -22,15 +22,7 @@ pub(crate) use secrets::{find, select_version};
 /// Runs one Secrets Manager operation on a request body; the answer body or
 /// the error.
 pub async fn handle(ctx: &Ctx, op: &str, body: &[u8]) -> Result<Vec<u8>, ApiError> {
-    macro_rules! ops {
-        ($($name:literal => $handler:path,)*) => {
-            match op {
-                $($name => protocol::call(ctx, body, $handler).await,)*
-                _ => Err(ApiError::unknown_operation()),
-            }
-        };
-    }
-    ops! {
+    protocol::operations!(ctx, op, body, {
         "CreateSecret" => secrets::create_secret,
         "GetSecretValue" => secrets::get_secret_value,
         "PutSecretValue" => secrets::put_secret_value,
@@ -42,5 +34,5 @@ pub async fn handle(ctx: &Ctx, op: &str, body: &[u8]) -> Result<Vec<u8>, ApiErro
         "RestoreSecret" => secrets::restore_secret,
         "TagResource" => secrets::tag_resource,
         "UntagResource" => secrets::untag_resource,
-    }
+    })
 }

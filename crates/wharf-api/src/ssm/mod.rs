@@ -20,15 +20,7 @@ pub(crate) use parameters::lookup;
 
 /// Runs one SSM operation on a request body; the answer body or the error.
 pub async fn handle(ctx: &Ctx, op: &str, body: &[u8]) -> Result<Vec<u8>, ApiError> {
-    macro_rules! ops {
-        ($($name:literal => $handler:path,)*) => {
-            match op {
-                $($name => protocol::call(ctx, body, $handler).await,)*
-                _ => Err(ApiError::unknown_operation()),
-            }
-        };
-    }
-    ops! {
+    protocol::operations!(ctx, op, body, {
         "PutParameter" => parameters::put_parameter,
         "GetParameter" => parameters::get_parameter,
         "GetParameters" => parameters::get_parameters,
@@ -40,5 +32,5 @@ pub async fn handle(ctx: &Ctx, op: &str, body: &[u8]) -> Result<Vec<u8>, ApiErro
         "AddTagsToResource" => tags::add_tags_to_resource,
         "RemoveTagsFromResource" => tags::remove_tags_from_resource,
         "ListTagsForResource" => tags::list_tags_for_resource,
-    }
+    })
 }

@@ -9,7 +9,10 @@
 //! - JSON: `{ $.level = "ERROR" }`, `{ $.latency > 100 }`, `&&`, `||`,
 //!   parentheses, `*` wildcards in string values, `IS NULL`, `NOT EXISTS`,
 //!   `IS TRUE`, `IS FALSE`, `$.a.b[0]` selectors;
-//! - space-delimited: `[ip, user, ..., status = 5*, bytes > 1000]`.
+//! - space-delimited: `[ip, user, ..., status = 5*, bytes > 1000]`;
+//! - regular expressions between `%`: alone (`%ERROR [0-9]{3}%`) or as the
+//!   value of a JSON or delimited condition (`{ $.path = %^/api/v[12]/% }`),
+//!   in CloudWatch's subset (no parentheses, ASCII only, at most two).
 //!
 //! A pattern that does not parse is CloudWatch's `InvalidParameterException`
 //! "Invalid filter pattern".
@@ -25,6 +28,7 @@ pub struct Pattern(Form);
 #[derive(Debug, Clone, PartialEq)]
 enum Form {
     All,
+    Regex(Re),
     Terms(Vec<TermGroup>),
     Json(Expr),
     Delimited(Vec<Field>),
@@ -82,6 +86,31 @@ enum Literal {
     Num(f64),
     /// May hold `*` wildcards.
     Str(String),
+    /// `%regex%`: matches anywhere unless anchored.
+    Regex(Re),
+}
+
+/// A compiled `%regex%`, compared by its source.
+#[derive(Debug, Clone)]
+struct Re(regex_lite::Regex);
+
+impl PartialEq for Re {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_str() == other.0.as_str()
+    }
+}
+
+/// The most `%regex%` parts one pattern may hold, as CloudWatch allows.
+const MAX_REGEXES: usize = 2;
+
+/// Compiles the body of `%...%` in CloudWatch's subset: letters, digits,
+/// `:_#=@/;,-` and the operators `^$?[]{}|\*+.`; no parentheses.
+fn regex(body: &str) -> Result<Re, LogsError> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || ":_#=@/;,-^$?[]{}|\\*+.".contains(c);
+    if body.is_empty() || !body.chars().all(allowed) {
+        return Err(bad());
+    }
+    regex_lite::Regex::new(body).map(Re).map_err(|_| bad())
 }
 
 /// One position of a space-delimited pattern.
@@ -116,6 +145,8 @@ impl Pattern {
         let t = text.trim();
         let form = if t.is_empty() || t == "\"\"" {
             Form::All
+        } else if let Some(body) = t.strip_prefix('%').and_then(|b| b.strip_suffix('%')) {
+            Form::Regex(regex(body)?)
         } else if let Some(body) = t.strip_prefix('{') {
             let body = body.strip_suffix('}').ok_or_else(LogsError::invalid_filter_pattern)?;
             Form::Json(parse_expr_all(body, true)?)
@@ -125,6 +156,20 @@ impl Pattern {
         } else {
             Form::Terms(parse_terms(t)?)
         };
+        let regexes = match &form {
+            Form::Json(e) => regex_count(e),
+            Form::Delimited(fields) => fields
+                .iter()
+                .map(|f| match f {
+                    Field::Named(_, Some(e)) => regex_count(e),
+                    _ => 0,
+                })
+                .sum(),
+            _ => 0,
+        };
+        if regexes > MAX_REGEXES {
+            return Err(bad());
+        }
         Ok(Pattern(form))
     }
 
@@ -137,6 +182,7 @@ impl Pattern {
     pub fn matches(&self, message: &str) -> bool {
         match &self.0 {
             Form::All => true,
+            Form::Regex(re) => re.0.is_match(message),
             Form::Terms(groups) => groups.iter().any(|g| {
                 g.include.iter().all(|t| message.contains(t.as_str()))
                     && !g.exclude.iter().any(|t| message.contains(t.as_str()))
@@ -147,12 +193,8 @@ impl Pattern {
             },
             Form::Delimited(fields) => {
                 let values = split_fields(message);
-                let mut bound = Vec::new();
-                bind(fields, &values, &mut bound)
-                    && fields.iter().all(|f| match f {
-                        Field::Named(_, Some(expr)) => eval(expr, &|path| lookup(&bound, path)),
-                        _ => true,
-                    })
+                let mut budget = MAX_ALIGNMENTS;
+                bind(fields, fields, &values, &mut Vec::new(), &mut budget)
             }
         }
     }
@@ -160,7 +202,7 @@ impl Pattern {
     /// What a candidate message must contain (see [`Prefilter`]).
     pub fn prefilter(&self) -> Prefilter {
         match &self.0 {
-            Form::All => Prefilter::All,
+            Form::All | Form::Regex(_) => Prefilter::All,
             Form::Terms(groups) => any_of(
                 groups
                     .iter()
@@ -228,6 +270,14 @@ fn expr_prefilter(expr: &Expr, json: bool) -> Prefilter {
             any_of(vec![Prefilter::Contains(piece.to_owned()), Prefilter::Contains("\\".into())])
         }
         Expr::Cond(_) => Prefilter::All,
+    }
+}
+
+fn regex_count(e: &Expr) -> usize {
+    match e {
+        Expr::And(a, b) | Expr::Or(a, b) => regex_count(a) + regex_count(b),
+        Expr::Cond(Cond { test: Test::Cmp(_, Literal::Regex(_)), .. }) => 1,
+        Expr::Cond(_) => 0,
     }
 }
 
@@ -307,6 +357,7 @@ enum Tok {
     Op(Op),
     Quoted(String),
     Word(String),
+    Regex(String),
 }
 
 fn tokens(s: &str) -> Result<Vec<Tok>, LogsError> {
@@ -330,6 +381,12 @@ fn tokens(s: &str) -> Result<Vec<Tok>, LogsError> {
                 let (text, after) = quoted(rest)?;
                 out.push(Tok::Quoted(text));
                 rest = after;
+                continue;
+            }
+            '%' => {
+                let end = rest[1..].find('%').ok_or_else(bad)?;
+                out.push(Tok::Regex(rest[1..end + 1].to_owned()));
+                rest = &rest[end + 2..];
                 continue;
             }
             _ => {
@@ -427,6 +484,7 @@ impl Parser {
         let Some(Tok::Op(op)) = self.next() else { return Err(bad()) };
         let literal = match self.next() {
             Some(Tok::Quoted(s)) => Literal::Str(s),
+            Some(Tok::Regex(r)) => Literal::Regex(regex(&r)?),
             Some(Tok::Word(w)) => match w.parse::<f64>() {
                 Ok(n) if n.is_finite() => Literal::Num(n),
                 _ => Literal::Str(w),
@@ -434,6 +492,9 @@ impl Parser {
             _ => return Err(bad()),
         };
         if matches!(op, Op::Lt | Op::Le | Op::Gt | Op::Ge) && !matches!(literal, Literal::Num(_)) {
+            return Err(bad());
+        }
+        if matches!(literal, Literal::Regex(_)) && !matches!(op, Op::Eq | Op::Ne) {
             return Err(bad());
         }
         Ok(Test::Cmp(op, literal))
@@ -481,7 +542,9 @@ fn parse_fields(body: &str) -> Result<Vec<Field>, LogsError> {
     for part in body.split(',') {
         let part = part.trim();
         if part == "..." {
-            fields.push(Field::Ellipsis);
+            if fields.last() != Some(&Field::Ellipsis) {
+                fields.push(Field::Ellipsis);
+            }
             continue;
         }
         let name_end =
@@ -541,15 +604,36 @@ fn split_fields(message: &str) -> Vec<&str> {
     out
 }
 
-/// Binds the pattern's named fields to the message's fields; `...` takes any
-/// number of them.
-fn bind<'a>(fields: &[Field], values: &[&'a str], bound: &mut Vec<(String, &'a str)>) -> bool {
+/// The most ways of lining a delimited pattern up with one message that are
+/// tried (each `...` may take any number of fields); past it, no match.
+const MAX_ALIGNMENTS: usize = 10_000;
+
+/// Lines the pattern's fields up with the message's (`...` takes any number
+/// of them) and, once all are bound, checks every field's conditions; tries
+/// the next alignment when they fail.
+fn bind<'a>(
+    all: &[Field],
+    fields: &[Field],
+    values: &[&'a str],
+    bound: &mut Vec<(String, &'a str)>,
+    budget: &mut usize,
+) -> bool {
+    if *budget == 0 {
+        return false;
+    }
+    *budget -= 1;
     match fields.split_first() {
-        None => values.is_empty(),
+        None => {
+            values.is_empty()
+                && all.iter().all(|f| match f {
+                    Field::Named(_, Some(expr)) => eval(expr, &|path| lookup(bound, path)),
+                    _ => true,
+                })
+        }
         Some((Field::Ellipsis, rest)) => {
             let mark = bound.len();
             for skip in 0..=values.len() {
-                if bind(rest, &values[skip..], bound) {
+                if bind(all, rest, &values[skip..], bound, budget) {
                     return true;
                 }
                 bound.truncate(mark);
@@ -559,7 +643,7 @@ fn bind<'a>(fields: &[Field], values: &[&'a str], bound: &mut Vec<(String, &'a s
         Some((Field::Named(name, _), rest)) => {
             let Some((value, others)) = values.split_first() else { return false };
             bound.push((name.clone(), value));
-            if bind(rest, others, bound) {
+            if bind(all, rest, others, bound, budget) {
                 return true;
             }
             bound.pop();
@@ -632,14 +716,18 @@ fn compare(op: Op, lit: &Literal, target: &Target<'_>) -> bool {
                 Op::Ge => v >= *n,
             }
         }
-        Literal::Str(pattern) => {
+        Literal::Str(_) | Literal::Regex(_) => {
             let text: std::borrow::Cow<'_, str> = match target {
                 Target::Json(Value::String(s)) => s.as_str().into(),
                 Target::Json(v @ (Value::Number(_) | Value::Bool(_))) => v.to_string().into(),
                 Target::Text(t) => (*t).into(),
                 _ => return false,
             };
-            let hit = glob(pattern, &text);
+            let hit = match lit {
+                Literal::Regex(re) => re.0.is_match(&text),
+                Literal::Str(pattern) => glob(pattern, &text),
+                Literal::Num(_) => false,
+            };
             match op {
                 Op::Eq => hit,
                 Op::Ne => !hit,
@@ -802,6 +890,32 @@ mod tests {
         check("[a, b]", line, false);
         check("[..., request = \"GET *\", status, size]", line, true);
         check("[..., status_code = 4* || status_code = 5*, size]", line, true);
+        // Any alignment of the ellipses may satisfy the conditions.
+        check("[..., field = 404, ...]", line, true);
+        check("[..., field = frank, ..., size = 1534]", line, true);
+        check("[..., ..., field = 1534]", line, true);
+        check("[..., field = 999, ...]", line, false);
+    }
+
+    #[test]
+    fn regular_expressions_alone_and_in_values() {
+        check("%ERROR%", "an ERROR here", true);
+        check("%^ERROR%", "an ERROR here", false);
+        check("%[0-9]{3}ms$%", "took 250ms", true);
+        check("%[0-9]{3}ms$%", "took 25ms", false);
+        check("%colou?r%", "color", true);
+        check("%WARN|ERROR%", "WARN x", true);
+        check(r#"{ $.path = %^/api/v[12]/% }"#, r#"{"path":"/api/v2/items"}"#, true);
+        check(r#"{ $.path = %^/api/v[12]/% }"#, r#"{"path":"/api/v3/items"}"#, false);
+        check(r#"{ $.path != %^/api/% }"#, r#"{"path":"/health"}"#, true);
+        check("[ip, user = %^fr%, ...]", "1.2.3.4 frank x", true);
+        check("50% 60% 70% 80% 90%", "50% 60% 70% 80% 90%", true);
+        check("[a = %x%, b = %y%, ...]", "x y z", true);
+        for bad in
+            ["%(a)%", "%%", "%a b%", "%é%", "[a = %x%, b = %y%, c = %z%]", "{ $.n > %1% }", "%[%"]
+        {
+            assert!(Pattern::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -40,6 +40,8 @@ pub mod limits {
     pub const MAX_TAGS: usize = 50;
     /// Log group and log stream names: at most this many characters.
     pub const MAX_NAME_LEN: usize = 512;
+    /// FilterLogEvents `filterPattern`: at most this many characters.
+    pub const MAX_FILTER_PATTERN: usize = 1024;
     /// FilterLogEvents `logStreamNames`: at most this many streams.
     pub const MAX_FILTER_STREAMS: usize = 100;
     /// The retention periods PutRetentionPolicy accepts, in days.

@@ -88,6 +88,23 @@ impl LogStore {
         })
     }
 
+    /// One batch of deletes as one writer job: the first [`BATCH`] events
+    /// that `filter` (a WHERE ... ORDER BY clause over `args`) names, or with
+    /// `need` only as many as free that many bytes; returns how many.
+    async fn delete_batch(
+        &self,
+        filter: &'static str,
+        args: Vec<i64>,
+        need: Option<i64>,
+    ) -> Result<usize, LogStoreError> {
+        let select =
+            format!("SELECT id, stream_id, group_id, bytes FROM log_events {filter} LIMIT {BATCH}");
+        let (n, freed) =
+            self.0.writer.write_as(move |c| delete_rows(c, &select, &args, need)).await?;
+        self.0.total.fetch_sub(freed, Ordering::SeqCst);
+        Ok(n)
+    }
+
     /// Deletes a group's events with timestamps before `cutoff_ms`, in
     /// batches; returns how many.
     pub async fn delete_before(
@@ -97,22 +114,9 @@ impl LogStore {
     ) -> Result<usize, LogStoreError> {
         let mut deleted = 0;
         loop {
-            let (n, freed) = self
-                .0
-                .writer
-                .write_as(move |c| {
-                    delete_rows(
-                        c,
-                        &format!(
-                            "SELECT id, stream_id, group_id, bytes FROM log_events \
-                             WHERE group_id = ?1 AND ts < ?2 LIMIT {BATCH}"
-                        ),
-                        &[group_id, cutoff_ms],
-                        None,
-                    )
-                })
+            let n = self
+                .delete_batch("WHERE group_id = ?1 AND ts < ?2", vec![group_id, cutoff_ms], None)
                 .await?;
-            self.0.total.fetch_sub(freed, Ordering::SeqCst);
             deleted += n;
             if n < BATCH {
                 return Ok(deleted);
@@ -129,30 +133,14 @@ impl LogStore {
         loop {
             let need = self.0.total.load(Ordering::SeqCst) - target;
             if need <= 0 {
-                break;
+                return Ok(deleted);
             }
-            let (n, freed) = self
-                .0
-                .writer
-                .write_as(move |c| {
-                    delete_rows(
-                        c,
-                        &format!(
-                            "SELECT id, stream_id, group_id, bytes FROM log_events \
-                             ORDER BY id LIMIT {BATCH}"
-                        ),
-                        &[],
-                        Some(need),
-                    )
-                })
-                .await?;
-            self.0.total.fetch_sub(freed, Ordering::SeqCst);
+            let n = self.delete_batch("ORDER BY id", vec![], Some(need)).await?;
             deleted += n;
             if n == 0 {
-                break;
+                return Ok(deleted);
             }
         }
-        Ok(deleted)
     }
 
     /// Removes the events of deleted groups and streams; returns how many.

@@ -150,7 +150,8 @@ impl<'a> Aws<'a> {
         self.command(args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("spawn aws")
     }
 
-    fn command(&self, args: &[&str]) -> Command {
+    /// The command, ready to run or spawn.
+    pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(&self.program);
         for var in ["AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_REGION", "AWS_ENDPOINT_URL"] {
             command.env_remove(var);
@@ -175,8 +176,19 @@ impl<'a> Aws<'a> {
 
     /// Runs and expects success; returns the parsed JSON output (`null` when empty).
     pub fn ok(&self, args: &[&str]) -> Value {
+        let stdout = self.ok_text(args);
+        if stdout.trim().is_empty() {
+            return Value::Null;
+        }
+        serde_json::from_str(&stdout).unwrap_or_else(|e| {
+            panic!("aws {} {}: output is not JSON ({e}): {stdout}", self.service, args[0])
+        })
+    }
+
+    /// Runs and expects success; returns stdout as text (for commands that print no JSON).
+    pub fn ok_text(&self, args: &[&str]) -> String {
         let out = self.run(args);
-        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         assert!(
             out.status.success(),
             "aws {} {} failed with {}:\n{}{}",
@@ -186,12 +198,7 @@ impl<'a> Aws<'a> {
             stdout,
             String::from_utf8_lossy(&out.stderr)
         );
-        if stdout.trim().is_empty() {
-            return Value::Null;
-        }
-        serde_json::from_str(&stdout).unwrap_or_else(|e| {
-            panic!("aws {} {}: output is not JSON ({e}): {stdout}", self.service, args[0])
-        })
+        stdout
     }
 
     /// Runs and expects failure; returns stderr.
