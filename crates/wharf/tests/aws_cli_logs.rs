@@ -1,6 +1,6 @@
 //! The real `aws` CLI against a real `wharf server`: `aws logs` for CloudWatch Logs, as
 //! deploy scripts and people use it, including `aws logs tail` and `--follow` (AWS CLI v2,
-//! installed by `scripts/awscli-v2`; v1 has no `tail`).
+//! Debian's `awscli`, which `scripts/test` installs; v1 has no `tail`).
 //!
 //! The CLIs are required: when one is missing the tests fail saying how to install it.
 
