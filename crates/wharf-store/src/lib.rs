@@ -319,6 +319,14 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// `Err` from the closure rolls back all it wrote.
     async fn elb_write(&self, region: &str, write: elb::ElbWrite) -> Result<(), StoreError>;
 
+    /// Hears of every committed ELBv2 write, by region, so that the load
+    /// balancer's data plane applies what changed. A receiver that falls
+    /// behind gets `Lagged` and should read every region afresh.
+    fn elb_changes(&self) -> tokio::sync::broadcast::Receiver<String>;
+
+    /// The regions that hold any ELBv2 resource.
+    async fn elb_regions(&self) -> Result<Vec<String>, StoreError>;
+
     /// Wipes every record, atomically.
     async fn reset(&self) -> Result<(), StoreError>;
 }

@@ -36,6 +36,7 @@ pub struct SqliteStore {
     readers: ReadPool,
     td_cache: TdCache,
     changes: tokio::sync::broadcast::Sender<TaskChanged>,
+    elb_changes: tokio::sync::broadcast::Sender<String>,
 }
 
 impl SqliteStore {
@@ -57,6 +58,7 @@ impl SqliteStore {
             readers: ReadPool::new(path),
             td_cache: TdCache::default(),
             changes: tokio::sync::broadcast::channel(CHANGES_BUFFER).0,
+            elb_changes: tokio::sync::broadcast::channel(CHANGES_BUFFER).0,
         })
     }
 
@@ -545,8 +547,24 @@ impl Store for SqliteStore {
     }
 
     async fn elb_write(&self, region: &str, write: crate::elb::ElbWrite) -> Result<(), StoreError> {
-        let region = region.to_owned();
-        self.writer.write(move |c| write(&SqliteElb { conn: c, region: &region })).await
+        let owned = region.to_owned();
+        self.writer.write(move |c| write(&SqliteElb { conn: c, region: &owned })).await?;
+        // No receiver is not an error: no data plane runs.
+        let _ = self.elb_changes.send(region.to_owned());
+        Ok(())
+    }
+
+    fn elb_changes(&self) -> tokio::sync::broadcast::Receiver<String> {
+        self.elb_changes.subscribe()
+    }
+
+    async fn elb_regions(&self) -> Result<Vec<String>, StoreError> {
+        self.read(|c| {
+            let mut stmt =
+                c.prepare_cached("SELECT DISTINCT region FROM elb_resources ORDER BY region")?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            rows.collect()
+        })
     }
 
     async fn reset(&self) -> Result<(), StoreError> {

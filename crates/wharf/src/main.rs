@@ -7,6 +7,8 @@
 mod api_client;
 mod commands;
 mod embedded_link;
+mod lb_config;
+mod load_balancing;
 mod remote_link;
 
 /// mimalloc: the API's request path allocates many small, short-lived

@@ -25,7 +25,8 @@ fn states(health: &Value) -> Vec<String> {
 
 #[test]
 fn elbv2_seed_flow() {
-    let server = Server::start_with(&["--no-agent"]);
+    // The API alone: no data plane binds the listener ports this test names.
+    let server = Server::start_with(&["--no-agent", "--listener-address", "off"]);
     let elb = Aws::new(&server, "elbv2");
 
     let tg = elb.ok(&[

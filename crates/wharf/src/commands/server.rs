@@ -46,6 +46,10 @@ pub struct ServerArgs {
     /// How often log retention runs: `90s`, `30m`, `1h`.
     #[arg(long, env = "WHARF_LOGS_RETENTION_INTERVAL", default_value = "60s", value_parser = parse_wait)]
     logs_retention_interval: std::time::Duration,
+    /// The address the load balancers' listeners bind their ports on (ELBv2 has
+    /// none of its own); `off` for no load balancer data plane.
+    #[arg(long, env = "WHARF_LISTENER_ADDRESS", default_value = "0.0.0.0")]
+    listener_address: String,
     #[command(flatten)]
     agent: AgentArgs,
 }
@@ -139,7 +143,13 @@ pub fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     let agent = (!args.no_agent).then(|| (args.agent.clone(), data_dir.clone()));
-    runtime.block_on(serve(args.listen, state, agent, args.logs_retention_interval))?;
+    let listeners = match args.listener_address.as_str() {
+        "off" | "" => None,
+        a => Some(a.parse::<std::net::IpAddr>().with_context(|| {
+            format!("--listener-address {a:?} is not an IP address (or `off`)")
+        })?),
+    };
+    runtime.block_on(serve(args.listen, state, agent, args.logs_retention_interval, listeners))?;
     drop(lock);
     Ok(ExitCode::SUCCESS)
 }
@@ -149,6 +159,7 @@ async fn serve(
     state: AppState,
     agent: Option<(AgentArgs, PathBuf)>,
     logs_retention_interval: std::time::Duration,
+    listeners: Option<std::net::IpAddr>,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -181,11 +192,22 @@ async fn serve(
         logs_retention_interval,
         agent_stopped.clone(),
     ));
+    let data_plane = listeners.map(|bind| {
+        tokio::spawn(crate::load_balancing::run(
+            state.store.clone(),
+            state.clock.clone(),
+            bind,
+            agent_stopped.clone(),
+        ))
+    });
     let app = wharf_api::router(state);
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     let _ = stop_agent.send(true);
     let _ = cleanup.await;
     let _ = retention.await;
+    if let Some(task) = data_plane {
+        let _ = task.await;
+    }
     if let Some(task) = agent_task {
         let _ = task.await;
     }

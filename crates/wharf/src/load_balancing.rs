@@ -1,0 +1,124 @@
+//! The Application Load Balancer data plane inside `wharf server`: the stored ELBv2 state
+//! ([`crate::lb_config`]) applied to a [`wharf_lb::LoadBalancer`] whenever it changes, and
+//! the targets' health as the data plane observes it written back, where
+//! DescribeTargetHealth reads it.
+//!
+//! The loop is thin: it waits for the store's ELBv2 change feed, reads every region on one
+//! snapshot each, and applies the result when it differs from what runs.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use tokio::sync::{broadcast, mpsc, watch};
+use wharf_lb::{HealthReport, LbConfig, LoadBalancer};
+use wharf_model::clock::Clock;
+use wharf_model::elbv2::shapes::{TargetHealthReasonEnum, TargetHealthStateEnum};
+use wharf_model::elbv2::{ObservedHealth, TargetRecord};
+use wharf_store::elb::TargetRow;
+use wharf_store::{Store, StoreError};
+
+/// Runs the data plane until `shutdown` turns true. Listeners bind on `bind`.
+pub async fn run(
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    bind: IpAddr,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let (reports, health) = mpsc::unbounded_channel::<HealthReport>();
+    let lb = match LoadBalancer::new(clock.clone(), Arc::new(reports)) {
+        Ok(lb) => lb,
+        Err(e) => {
+            tracing::error!(error = %e, "the load balancer data plane could not start");
+            return;
+        }
+    };
+    let writer = tokio::spawn(write_health(store.clone(), clock.clone(), health));
+    let mut changes = store.elb_changes();
+    let mut running: Option<LbConfig> = None;
+    loop {
+        match read(&*store, bind, clock.now_millis()).await {
+            Ok(config) if running.as_ref() != Some(&config) => {
+                if let Err(e) = lb.apply(config.clone()).await {
+                    tracing::warn!(error = %e, "the load balancer could not apply all of its state");
+                }
+                running = Some(config);
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "ELBv2 state could not be read"),
+        }
+        tokio::select! {
+            changed = changes.recv() => match changed {
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                    // Several writes at once are applied together.
+                    while changes.try_recv().is_ok() {}
+                }
+                Err(broadcast::error::RecvError::Closed) => break,
+            },
+            _ = shutdown.wait_for(|stop| *stop) => break,
+        }
+    }
+    let _ = lb.apply(LbConfig::default()).await;
+    writer.abort();
+}
+
+/// Every region's ELBv2 state, on one snapshot per region.
+async fn read(store: &dyn Store, bind: IpAddr, now_ms: i64) -> Result<LbConfig, StoreError> {
+    let mut config = LbConfig::default();
+    for region in store.elb_regions().await? {
+        let (tx, rx) = std::sync::mpsc::channel();
+        store
+            .elb_read(
+                &region,
+                Box::new(move |view| {
+                    let mut part = LbConfig::default();
+                    crate::lb_config::read_region(view, bind, now_ms, &mut part)?;
+                    let _ = tx.send(part);
+                    Ok(())
+                }),
+            )
+            .await?;
+        if let Ok(part) = rx.try_recv() {
+            config.listeners.extend(part.listeners);
+            config.target_groups.extend(part.target_groups);
+        }
+    }
+    Ok(config)
+}
+
+/// Writes each health change into the target's record, in its own transaction that reads
+/// the record again (so a deregistration in between is kept).
+async fn write_health(
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    mut reports: mpsc::UnboundedReceiver<HealthReport>,
+) {
+    while let Some(report) = reports.recv().await {
+        let Some(region) = report.target_group_arn.split(':').nth(3).map(str::to_owned) else {
+            continue;
+        };
+        let observed = ObservedHealth {
+            state: TargetHealthStateEnum::from(report.state.as_str()),
+            reason: report.reason.map(|r| TargetHealthReasonEnum::from(r.code())),
+            description: report.description.clone(),
+            observed_ms: clock.now_millis(),
+        };
+        let write = Box::new(move |tx: &dyn wharf_store::elb::ElbTx| {
+            let port = i32::from(report.port);
+            let rows = tx.targets(&report.target_group_arn)?;
+            let Some(row) = rows.into_iter().find(|r| r.id == report.target_id && r.port == port)
+            else {
+                return Ok(());
+            };
+            let Ok(mut record) = serde_json::from_str::<TargetRecord>(&row.body) else {
+                return Ok(());
+            };
+            record.health = Some(observed);
+            let body = serde_json::to_string(&record)
+                .map_err(|e| StoreError::Database(format!("a target record: {e}")))?;
+            tx.put_target(&report.target_group_arn, &TargetRow { id: row.id, port, body })
+        });
+        if let Err(e) = store.elb_write(&region, write).await {
+            tracing::warn!(error = %e, "a target's health could not be stored");
+        }
+    }
+}
