@@ -9,7 +9,10 @@ Engine, and measures, for containers logging with `awslogs` (mode blocking):
    how long until the last line was visible in GetLogEvents, the resulting lines/s, and
    the lag (now - the newest visible event's timestamp) sampled every 100 ms while the
    burst was being shipped: its p50, p99 and max.
-2. Trickle: one container writes a line every 50 ms for 10 s. GetLogEvents is polled
+2. Sustained: one container writes 100,000 lines at the start of every second for 20 s
+   (`--seconds`): about 100,000 lines/s. Reported: the rate at which they became visible
+   and the lag sampled every 100 ms while they were shipped.
+3. Trickle: one container writes a line every 50 ms for 10 s. GetLogEvents is polled
    every 10 ms; for each line, write -> visible is the time it was first seen minus its
    event timestamp (the engine's read time). Reported: p50, p99, max.
 
@@ -171,6 +174,41 @@ def burst(api, cluster, n):
     }
 
 
+def sustained(api, cluster, seconds):
+    """A container writing 100,000 lines every second (in one burst at the start of each
+    second), for `seconds` s: ~100,000 lines/s sustained. The lag is sampled while it runs."""
+    group = f"/bench/sustained-{int(time.time())}"
+    n = seconds * 100_000
+    script = (f"sleep 1; i=0; while [ $i -lt {seconds} ]; do "
+              "s=$(date +%s); seq $((i * 100000 + 1)) $((i * 100000 + 100000)); "
+              "while [ $(date +%s) -eq $s ]; do sleep 0.05; done; i=$((i+1)); done")
+    register(api, cluster + "-sustained", group, script)
+    arn, task_id = run(api, cluster, cluster + "-sustained")
+    stream = f"bench/app/{task_id}"
+    lags, visible_at, first_at = [], None, None
+    deadline = time.time() + seconds + 120
+    while time.time() < deadline:
+        e = newest(api, group, stream)
+        now = time.time()
+        if e is not None:
+            first_at = first_at or now
+            lags.append(now - e["timestamp"] / 1000)
+            if e["message"] == str(n):
+                visible_at = now
+                break
+        time.sleep(0.1)
+    if visible_at is None:
+        raise RuntimeError("the last line never became visible")
+    task = wait_stopped(api, cluster, arn)
+    started, finished = docker_times(task["containers"][0]["runtimeId"])
+    return {
+        "lines": n, "write_s": finished - (started + 1.0),
+        "rate": n / (visible_at - (started + 1.0)),
+        "lag_p50": pct(lags, 50), "lag_p99": pct(lags, 99), "lag_max": max(lags),
+        "tail_s": visible_at - finished,
+    }
+
+
 def trickle(api, cluster):
     group = f"/bench/trickle-{int(time.time())}"
     script = "i=0; while [ $i -lt 200 ]; do echo tick $i; i=$((i+1)); sleep 0.05; done"
@@ -205,10 +243,13 @@ def main():
     ap.add_argument("--endpoint", required=True)
     ap.add_argument("--cluster", required=True)
     ap.add_argument("--lines", type=int, default=1_000_000)
+    ap.add_argument("--seconds", type=int, default=20)
     args = ap.parse_args()
     api = Api(args.endpoint)
     log(f"burst of {args.lines} lines")
     b = burst(api, args.cluster, args.lines)
+    log(f"sustained 100,000 lines/s for {args.seconds} s")
+    st = sustained(api, args.cluster, args.seconds)
     log("trickle of 200 lines")
     t = trickle(api, args.cluster)
     print("| Measure | Wharf | Budget |")
@@ -221,6 +262,11 @@ def main():
           f"| {b['lag_p50'] * 1000:.0f} / {b['lag_p99'] * 1000:.0f} / {b['lag_max'] * 1000:.0f} ms "
           f"| < 1 s |")
     print(f"| burst: container exit -> last line visible | {b['tail_s'] * 1000:.0f} ms | |")
+    print(f"| sustained: {st['lines']:,} lines at ~100,000/s (written in {st['write_s']:.1f} s), "
+          f"first write -> last visible | **{st['rate']:,.0f} lines/s** | >= 100,000 lines/s |")
+    print(f"| sustained: lag (now - newest visible event), p50 / p99 / max "
+          f"| {st['lag_p50'] * 1000:.0f} / {st['lag_p99'] * 1000:.0f} / {st['lag_max'] * 1000:.0f} ms | < 1 s |")
+    print(f"| sustained: container exit -> last line visible | {st['tail_s'] * 1000:.0f} ms | |")
     print(f"| trickle: write -> visible, p50 / p99 / max ({t['lines']} lines) "
           f"| {t['p50'] * 1000:.0f} / {t['p99'] * 1000:.0f} / {t['max'] * 1000:.0f} ms | < 1 s |")
 

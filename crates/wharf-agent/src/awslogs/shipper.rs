@@ -12,7 +12,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use tokio::sync::{mpsc, Semaphore};
 use wharf_model::agent::{LogBatch, LogDestination, ShippedEvent};
 use wharf_model::clock::Clock;
@@ -25,6 +25,8 @@ use crate::runtime::Runtime;
 
 /// What may wait to be stored in `blocking` mode before reading pauses.
 const BLOCKING_BUFFER_BYTES: usize = 16 * 1024 * 1024;
+/// At most this many ready messages go into one hand-over.
+const MAX_MESSAGES_PER_PIECE: usize = 4096;
 /// At most this many events per call to the server.
 const MAX_EVENTS_PER_CALL: usize = 20_000;
 /// At most about this many bytes per call to the server.
@@ -123,43 +125,90 @@ async fn read(
                     None => std::future::pending().await,
                 }
             };
-            let pieces: Vec<Piece> = tokio::select! {
-                next = messages.next() => match next {
+            let first = tokio::select! {
+                next = messages.next() => next,
+                () = wait => {
+                    if let Some(piece) = assembler.flush_due(clock.now_millis()) {
+                        let (piece, bytes) = handover(piece, &mut cursor);
+                        offer(tx, permits, config.options.mode, piece, bytes, &mut dropped).await;
+                    }
+                    continue;
+                }
+            };
+            // This message and every one already waiting become one piece, so
+            // that a busy container costs one hand-over per batch, not per line.
+            let mut batch: Option<Piece> = None;
+            let (mut next, mut taken) = (first, 0usize);
+            let stop = loop {
+                match next {
                     Some(Ok(m)) => {
                         seen += 1;
                         if seen <= resume_skip {
                             assembler.skip(&m);
-                            continue;
+                        } else {
+                            for piece in assembler.push(&m) {
+                                merge(&mut batch, piece);
+                            }
                         }
-                        assembler.push(&m)
                     }
-                    Some(Err(e)) => {
-                        tracing::warn!(error = %e, container = %config.container_id, "reading a container's output failed; reading again");
-                        tokio::time::sleep(Duration::from_millis(500)).await;
-                        continue 'reads;
-                    }
-                    None if !last_pass => {
-                        last_pass = true;
-                        continue 'reads;
-                    }
-                    None => {
-                        if let Some(last) = assembler.finish() {
-                            let (piece, bytes) = handover(last, &mut cursor);
-                            offer(tx, permits, config.options.mode, piece, bytes, &mut dropped).await;
-                        }
-                        break 'reads;
-                    }
-                },
-                () = wait => assembler.flush_due(clock.now_millis()).into_iter().collect(),
+                    Some(Err(e)) => break Stop::Failed(e),
+                    None => break Stop::Ended,
+                }
+                taken += 1;
+                if taken >= MAX_MESSAGES_PER_PIECE {
+                    break Stop::Ready;
+                }
+                match messages.next().now_or_never() {
+                    Some(n) => next = n,
+                    None => break Stop::Ready,
+                }
             };
-            for piece in pieces {
+            if let Stop::Failed(e) = stop {
+                // What this batch read is read again from the last hand-over.
+                tracing::warn!(error = %e, container = %config.container_id, "reading a container's output failed; reading again");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue 'reads;
+            }
+            if let Some(piece) = batch {
                 let (piece, bytes) = handover(piece, &mut cursor);
                 offer(tx, permits, config.options.mode, piece, bytes, &mut dropped).await;
+            }
+            if let Stop::Ended = stop {
+                if !last_pass {
+                    last_pass = true;
+                    continue 'reads;
+                }
+                if let Some(last) = assembler.finish() {
+                    let (piece, bytes) = handover(last, &mut cursor);
+                    offer(tx, permits, config.options.mode, piece, bytes, &mut dropped).await;
+                }
+                break 'reads;
             }
         }
     }
     if dropped > 0 {
         tracing::warn!(dropped, container = %config.container_id, "non-blocking awslogs dropped log events: its buffer was full");
+    }
+}
+
+/// Why a run of ready messages ended.
+enum Stop {
+    /// No more are ready yet (or the batch is full).
+    Ready,
+    /// The engine's stream failed.
+    Failed(crate::runtime::RuntimeError),
+    /// The engine's stream ended.
+    Ended,
+}
+
+/// Adds a piece to a batch: its events after the batch's, its cursor the batch's.
+fn merge(batch: &mut Option<Piece>, piece: Piece) {
+    match batch {
+        Some(b) => {
+            b.events.extend(piece.events);
+            b.cursor = piece.cursor;
+        }
+        None => *batch = Some(piece),
     }
 }
 
