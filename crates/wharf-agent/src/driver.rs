@@ -8,7 +8,7 @@
 //! driver itself never waits on Docker, so a stop request is seen at once
 //! even while an image pulls. Reports go out in order through one reporter.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -116,8 +116,9 @@ pub(crate) struct TaskDriver {
     /// ID) that are no longer on the host: reported vanished, never created
     /// again.
     vanished: Vec<String>,
-    /// Containers whose `awslogs` output is being shipped.
-    shipping: HashSet<String>,
+    /// Containers whose `awslogs` output is being shipped, each with the
+    /// signal that tells its shipper the container has stopped.
+    shipping: HashMap<String, tokio::sync::watch::Sender<bool>>,
 }
 
 impl std::fmt::Debug for TaskDriver {
@@ -205,7 +206,7 @@ impl TaskDriver {
             inbox,
             adopted,
             vanished,
-            shipping: HashSet::new(),
+            shipping: HashMap::new(),
         })
     }
 
@@ -265,6 +266,11 @@ impl TaskDriver {
 
     /// Feeds one event to the machine and starts what it asks for.
     fn step(&mut self, event: Event, calls: &mut FuturesUnordered<Call>) {
+        if let Event::Exited { container, .. } | Event::Vanished { container } = &event {
+            if let Some(stop) = self.shipping.get(container) {
+                let _ = stop.send(true);
+            }
+        }
         let now = self.shared.clock.now_millis();
         let actions = self.machine.handle(event, now);
         let mut change: Option<Task> = None;
@@ -511,15 +517,20 @@ impl TaskDriver {
 
     /// Starts shipping a started container's `awslogs` output, once.
     fn ship_logs(&mut self, container: &str, docker_id: &str) {
-        if self.shipping.contains(container) {
+        if self.shipping.contains_key(container) {
             return;
         }
         let Some((destination, options)) = self.log_destination(container, docker_id) else {
             return;
         };
-        self.shipping.insert(container.to_owned());
-        let config =
-            awslogs::ShipperConfig { container_id: docker_id.to_owned(), destination, options };
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        self.shipping.insert(container.to_owned(), stop);
+        let config = awslogs::ShipperConfig {
+            container_id: docker_id.to_owned(),
+            destination,
+            options,
+            stopped,
+        };
         let (runtime, link, clock) =
             (self.shared.runtime.clone(), self.shared.link.clone(), self.shared.clock.clone());
         let mut stopping = self.shared.stopping.clone();

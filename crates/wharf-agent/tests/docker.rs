@@ -479,3 +479,38 @@ async fn pulling_a_missing_image_fails() {
         "{result:?}"
     );
 }
+
+/// The engine's log API and the agent's own json-file reader give the same messages:
+/// same bytes, streams and timestamps, partial lines included, so a cursor means the
+/// same whichever read it.
+#[tokio::test]
+async fn the_log_api_and_the_json_file_reader_agree() {
+    use wharf_agent::awslogs::jsonfile;
+    let rt = runtime().await;
+    let script =
+        "echo one; echo two >&2; printf 'no newline'; head -c 20000 /dev/zero | tr '\\0' x; echo";
+    let (id, _cleanup) = create(&rt, "logs", busybox(&["sh", "-c", script])).await;
+    rt.start_container(&id).await.expect("start");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !matches!(
+        rt.inspect_container(&id).await.expect("inspect").state,
+        ContainerState::Exited { .. }
+    ) {
+        assert!(Instant::now() < deadline, "the container never exited");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let api: Vec<_> = rt.logs(&id, 0, false).map(|m| m.expect("message")).collect().await;
+    let path = rt.json_log_file(&id).await.expect("a json-file log on this host");
+    let (_stop, stopped) = tokio::sync::watch::channel(true);
+    let file: Vec<_> =
+        jsonfile::follow(path, 0, false, stopped).map(|m| m.expect("message")).collect().await;
+    assert!(api.len() >= 4, "{api:?}");
+    assert_eq!(api, file);
+    assert_eq!(&api[0].bytes[..], b"one\n");
+    assert_eq!(api[1].source, wharf_agent::runtime::LogSource::Stderr);
+    // Docker splits the 20,000-byte line at 16 KiB: a message without its newline first.
+    assert!(api.iter().any(|m| m.bytes.last() != Some(&b'\n')), "a partial message");
+    // Following with the API ends by itself once the container has stopped.
+    let followed: Vec<_> = rt.logs(&id, 0, true).collect().await;
+    assert_eq!(followed.len(), api.len());
+}

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{FutureExt, StreamExt};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, watch, Semaphore};
 use wharf_model::agent::{LogBatch, LogDestination, ShippedEvent};
 use wharf_model::clock::Clock;
 
@@ -43,6 +43,9 @@ pub struct ShipperConfig {
     pub destination: LogDestination,
     /// Its awslogs options.
     pub options: AwsLogsOptions,
+    /// Turns true once the container has stopped (a followed json-file read
+    /// ends there; the engine's log API ends by itself).
+    pub stopped: watch::Receiver<bool>,
 }
 
 /// Ships a container's output until it has stopped and all of it is stored
@@ -62,7 +65,9 @@ pub async fn ship(
     let permits = Arc::new(Semaphore::new(budget));
     let (tx, rx) = mpsc::unbounded_channel::<(Piece, usize)>();
     let sender = tokio::spawn(send(link, config.destination.clone(), rx, permits.clone()));
-    read(&*runtime, &*clock, &config, cursor, &tx, &permits, budget).await;
+    let file = runtime.json_log_file(&config.container_id).await;
+    tracing::debug!(container = %config.container_id, file = ?file, "shipping awslogs output");
+    read(&*runtime, file.as_deref(), &*clock, &config, cursor, &tx, &permits, budget).await;
     drop(tx);
     let _ = sender.await;
 }
@@ -89,8 +94,10 @@ async fn stored_cursor(link: &dyn ServerLink, destination: &LogDestination) -> C
 
 /// The reader half: follows the log from `cursor`, reading again from the
 /// last piece handed over if the engine's stream breaks.
+#[allow(clippy::too_many_arguments)]
 async fn read(
     runtime: &dyn Runtime,
+    file: Option<&std::path::Path>,
     clock: &dyn Clock,
     config: &ShipperConfig,
     mut cursor: Cursor,
@@ -111,7 +118,15 @@ async fn read(
     let mut last_pass = false;
     'reads: loop {
         let mut assembler = Assembler::new(config.options.multiline.clone(), flush_ms, cursor);
-        let mut messages = runtime.logs(&config.container_id, cursor.since, !last_pass);
+        let mut messages = match file {
+            Some(path) => super::jsonfile::follow(
+                path.to_owned(),
+                cursor.since,
+                !last_pass,
+                config.stopped.clone(),
+            ),
+            None => runtime.logs(&config.container_id, cursor.since, !last_pass),
+        };
         // The messages of this read that were handed over before.
         let (resume_skip, mut seen) = (cursor.skip, 0u64);
         loop {

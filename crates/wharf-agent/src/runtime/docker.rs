@@ -407,6 +407,19 @@ impl Runtime for DockerRuntime {
         .await
     }
 
+    async fn json_log_file(&self, id: &str) -> Option<std::path::PathBuf> {
+        let r = timed("inspect container", self.timeouts.inspect, async {
+            self.docker.inspect_container(id, None::<InspectContainerOptions>).await
+        })
+        .await
+        .ok()?;
+        let driver = r.host_config.as_ref()?.log_config.as_ref()?.typ.clone()?;
+        let path = std::path::PathBuf::from(r.log_path.filter(|p| !p.is_empty())?);
+        // Readable here: an engine on another host, or one whose files this
+        // process may not read, is read through its API instead.
+        (driver == "json-file" && std::fs::File::open(&path).is_ok()).then_some(path)
+    }
+
     fn logs(
         &self,
         id: &str,

@@ -697,6 +697,11 @@ impl Runtime for FakeRuntime {
         Ok(())
     }
 
+    async fn json_log_file(&self, _id: &str) -> Option<std::path::PathBuf> {
+        // The fake keeps no files: its output is read through `logs`.
+        None
+    }
+
     fn logs(
         &self,
         id: &str,

@@ -277,6 +277,12 @@ pub trait Runtime: Send + Sync + std::fmt::Debug + 'static {
         follow: bool,
     ) -> BoxStream<'static, Result<LogMessage, RuntimeError>>;
 
+    /// The file where the engine keeps a container's `json-file` log, when it
+    /// is readable on this host: the agent then reads it itself
+    /// ([`crate::awslogs::jsonfile`]) and spares the engine a second pass over
+    /// every line. `None` for another driver, a remote engine, or no access.
+    async fn json_log_file(&self, id: &str) -> Option<std::path::PathBuf>;
+
     /// The engine's container events for managed containers, from now on.
     /// The stream ends if the engine goes away; the caller subscribes again
     /// and reconciles with [`Runtime::list_managed`].
