@@ -68,6 +68,9 @@ pub fn run(args: AgentCommandArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     let link = RemoteLink::new(&args.endpoint, &args.agent.region, args.token);
-    runtime.block_on(run_agent(args.agent, Arc::new(link), Some(state_dir), shutdown_signal()))?;
+    runtime.block_on(async {
+        // Inside the runtime: the signal handlers need its reactor.
+        run_agent(args.agent, Arc::new(link), Some(state_dir), shutdown_signal()).await
+    })?;
     Ok(ExitCode::SUCCESS)
 }

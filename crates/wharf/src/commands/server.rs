@@ -161,6 +161,8 @@ async fn serve(
     logs_retention_interval: std::time::Duration,
     listeners: Option<std::net::IpAddr>,
 ) -> anyhow::Result<()> {
+    // Before the port accepts anything: a SIGTERM from then on stops the server cleanly.
+    let shutdown = shutdown_signal();
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -201,7 +203,7 @@ async fn serve(
         ))
     });
     let app = wharf_api::router(state);
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
     let _ = stop_agent.send(true);
     let _ = cleanup.await;
     let _ = retention.await;
@@ -254,28 +256,37 @@ pub async fn run_agent(
     Ok(())
 }
 
-/// Resolves on the first SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// Resolves on SIGINT or SIGTERM. The handlers are installed when this is
+/// called, not when the future is first polled: a signal that arrives while
+/// the server is still starting is not lost (nor does it kill the process).
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot watch SIGTERM; stopping on SIGINT only");
-                    let _ = interrupt.await;
-                    return;
+        use tokio::signal::unix::{signal, SignalKind};
+        let interrupt = signal(SignalKind::interrupt());
+        let term = signal(SignalKind::terminate());
+        async move {
+            match (interrupt, term) {
+                (Ok(mut interrupt), Ok(mut term)) => {
+                    tokio::select! {
+                        _ = interrupt.recv() => {},
+                        _ = term.recv() => {},
+                    }
                 }
-            };
-        tokio::select! {
-            _ = interrupt => {},
-            _ = term.recv() => {},
+                (interrupt, term) => {
+                    tracing::warn!("cannot watch SIGINT and SIGTERM; stopping on Ctrl-C only");
+                    drop((interrupt, term));
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+            tracing::info!("shutting down");
         }
     }
     #[cfg(not(unix))]
-    let _ = interrupt.await;
-    tracing::info!("shutting down");
+    async move {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
+    }
 }
 
 /// Takes an exclusive lock on the data directory, so two servers never share
