@@ -81,7 +81,7 @@ fn listener(record: &ListenerRecord, rules: Vec<Rule>, bind: IpAddr) -> Option<L
         return None;
     }
     let port = u16::try_from(l.port?).ok()?;
-    let default_action = first_action(l.default_actions.as_deref().unwrap_or(&[]))?;
+    let default_action = terminal_action(l.default_actions.as_deref().unwrap_or(&[]))?;
     let mut listener =
         Listener::new(l.listener_arn.clone().unwrap_or_default(), port, default_action);
     listener.bind_address = bind;
@@ -96,13 +96,13 @@ fn rule(r: elb::Rule) -> Option<Rule> {
     }
     let priority = r.priority.as_deref()?.parse().ok()?;
     let conditions = r.conditions.unwrap_or_default().iter().filter_map(condition).collect();
-    let action = first_action(r.actions.as_deref().unwrap_or(&[]))?;
+    let action = terminal_action(r.actions.as_deref().unwrap_or(&[]))?;
     Some(Rule { arn: r.rule_arn.unwrap_or_default(), priority, conditions, action })
 }
 
-/// The action that answers: the last by `Order` (authentication actions, which
-/// Wharf refuses at the API, would come first).
-fn first_action(actions: &[elb::Action]) -> Option<Action> {
+/// The action that answers the request: the last by `Order` (authentication
+/// actions, which Wharf refuses at the API, would come before it).
+fn terminal_action(actions: &[elb::Action]) -> Option<Action> {
     let mut sorted: Vec<&elb::Action> = actions.iter().collect();
     sorted.sort_by_key(|a| a.order.unwrap_or(i32::MAX));
     sorted.into_iter().rev().find_map(action)

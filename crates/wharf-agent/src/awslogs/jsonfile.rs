@@ -73,23 +73,24 @@ struct Reader {
     inode: u64,
     /// Bytes read past the last complete line.
     partial: Vec<u8>,
+    /// The buffer each read fills, kept across reads.
+    buf: Vec<u8>,
 }
 
 impl Reader {
     fn open(path: &Path) -> Result<Self, RuntimeError> {
         let file = std::fs::File::open(path).map_err(|e| io_error(path, e))?;
         let inode = file.metadata().map_err(|e| io_error(path, e))?.ino();
-        Ok(Self { file, inode, partial: Vec::new() })
+        Ok(Self { file, inode, partial: Vec::new(), buf: vec![0; CHUNK] })
     }
 
     /// Everything readable now, as messages at or after `since_ns`; `None` at the end.
     fn read_some(&mut self, since_ns: i64) -> std::io::Result<Option<Vec<LogMessage>>> {
-        let mut buf = vec![0u8; CHUNK];
-        let n = self.file.read(&mut buf)?;
+        let n = self.file.read(&mut self.buf)?;
         if n == 0 {
             return Ok(None);
         }
-        self.partial.extend_from_slice(&buf[..n]);
+        self.partial.extend_from_slice(&self.buf[..n]);
         let mut out = Vec::new();
         let mut start = 0;
         while let Some(end) = self.partial[start..].iter().position(|b| *b == b'\n') {
