@@ -59,6 +59,9 @@ pub enum Kind {
     /// Secrets Manager secrets, keyed by name; one document holds the
     /// secret's metadata, tags and every kept version.
     Secret,
+    /// ECS services, keyed by `<cluster>/<name>`; the document is the
+    /// service's `wharf_model::ecs::service::ServiceRecord`.
+    Service,
 }
 
 impl Kind {
@@ -70,6 +73,7 @@ impl Kind {
             Self::AccountSetting => "account-setting",
             Self::Parameter => "ssm-parameter",
             Self::Secret => "secretsmanager-secret",
+            Self::Service => "ecs-service",
         }
     }
 }
@@ -170,6 +174,15 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// The regions that hold any document of `kind`.
+    async fn regions(&self, kind: Kind) -> Result<Vec<String>, StoreError>;
+
+    /// Hears of every committed write of a [`Kind::Service`] document, as
+    /// (region, key), so that the service scheduler acts on it at once. A
+    /// receiver that falls behind gets `Lagged` and should read every
+    /// service afresh.
+    fn service_changes(&self) -> tokio::sync::broadcast::Receiver<(String, String)>;
 
     /// Reads, decides and writes one document atomically. Returns the
     /// document's value after the write.

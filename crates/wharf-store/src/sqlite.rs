@@ -37,6 +37,7 @@ pub struct SqliteStore {
     td_cache: TdCache,
     changes: tokio::sync::broadcast::Sender<TaskChanged>,
     elb_changes: tokio::sync::broadcast::Sender<String>,
+    service_changes: tokio::sync::broadcast::Sender<(String, String)>,
 }
 
 impl SqliteStore {
@@ -59,6 +60,7 @@ impl SqliteStore {
             td_cache: TdCache::default(),
             changes: tokio::sync::broadcast::channel(CHANGES_BUFFER).0,
             elb_changes: tokio::sync::broadcast::channel(CHANGES_BUFFER).0,
+            service_changes: tokio::sync::broadcast::channel(CHANGES_BUFFER).0,
         })
     }
 
@@ -123,6 +125,20 @@ impl Store for SqliteStore {
         })
     }
 
+    async fn regions(&self, kind: Kind) -> Result<Vec<String>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT DISTINCT region FROM documents WHERE kind = ?1 ORDER BY region",
+            )?;
+            let rows = stmt.query_map(params![kind.as_str()], |r| r.get::<_, String>(0))?;
+            rows.collect()
+        })
+    }
+
+    fn service_changes(&self) -> tokio::sync::broadcast::Receiver<(String, String)> {
+        self.service_changes.subscribe()
+    }
+
     async fn update(
         &self,
         kind: Kind,
@@ -131,7 +147,11 @@ impl Store for SqliteStore {
         decide: Decide,
     ) -> Result<Option<String>, StoreError> {
         let (region, key) = (region.to_owned(), key.to_owned());
-        self.writer
+        let announce = (kind == Kind::Service).then(|| (region.clone(), key.clone()));
+        let wrote = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let wrote_in = wrote.clone();
+        let result = self
+            .writer
             .write(move |c| {
                 let current: Option<String> = c
                     .prepare_cached(
@@ -139,7 +159,9 @@ impl Store for SqliteStore {
                     )?
                     .query_row(params![kind.as_str(), region, key], |r| r.get(0))
                     .optional()?;
-                match decide(current.clone())? {
+                let decision = decide(current.clone())?;
+                wrote_in.store(decision != Write::Keep, std::sync::atomic::Ordering::Relaxed);
+                match decision {
                     Write::Keep => Ok(current),
                     Write::Put(body) => {
                         c.prepare_cached(
@@ -158,7 +180,13 @@ impl Store for SqliteStore {
                     }
                 }
             })
-            .await
+            .await;
+        let wrote = wrote.load(std::sync::atomic::Ordering::Relaxed);
+        if let (Ok(_), Some(changed), true) = (&result, announce, wrote) {
+            // No receiver is not an error: the scheduler may not run.
+            let _ = self.service_changes.send(changed);
+        }
+        result
     }
 
     async fn register_task_definition(

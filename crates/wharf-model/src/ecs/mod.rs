@@ -1,5 +1,6 @@
 //! Amazon ECS: wire shapes and the rules ECS applies to them.
 
 pub mod placement;
+pub mod service;
 pub mod shapes;
 pub mod task_definition;

@@ -1,0 +1,325 @@
+//! Services as the store keeps them, and the rules of ECS's service scheduler
+//! that the API and the scheduler share: deployment ids and texts, the
+//! rolling bounds, the circuit breaker's threshold.
+//!
+//! A service is one record: the `Service` wire shape DescribeServices answers
+//! (its `deployments[]`, counts and `events[]` included), beside what the
+//! scheduler needs to remember between its steps (per deployment: its load
+//! balancers and failure count; per task: whether it is being drained and
+//! which targets it holds). The API writes the first part when a user asks
+//! for something; the scheduler reads the record, the service's tasks and its
+//! targets, and writes both parts back in one atomic update.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::shapes::{
+    Deployment, DeploymentConfiguration, DeploymentRolloutState, LoadBalancer, SchedulingStrategy,
+    Service, ServiceDeployment, ServiceRevision, TaskStopCode,
+};
+use crate::wire::Timestamp;
+
+/// Service events kept, newest first (ECS shows the 100 most recent).
+pub const MAX_EVENTS: usize = 100;
+/// How long a repeated event message stays quiet (ECS: six hours).
+pub const EVENT_QUIET_MS: i64 = 6 * 3600 * 1000;
+/// How long a task with no container health check must have been RUNNING
+/// before it counts as healthy, when no load balancer decides instead.
+pub const UNCHECKED_HEALTHY_AFTER_MS: i64 = 40_000;
+/// How long an INACTIVE (deleted) service stays describable.
+pub const INACTIVE_KEPT_MS: i64 = 3600 * 1000;
+/// The longest a failing service waits between launch attempts.
+pub const MAX_THROTTLE_MS: i64 = 15 * 60 * 1000;
+/// Service deployments kept for DescribeServiceDeployments, oldest dropped.
+pub const MAX_HISTORY: usize = 100;
+
+/// `status` of a service.
+pub mod status {
+    /// Running normally.
+    pub const ACTIVE: &str = "ACTIVE";
+    /// Deleted, its tasks still stopping.
+    pub const DRAINING: &str = "DRAINING";
+    /// Deleted and all its tasks stopped.
+    pub const INACTIVE: &str = "INACTIVE";
+}
+
+/// `status` of a deployment in `deployments[]`.
+pub mod deployment_status {
+    /// The most recent deployment.
+    pub const PRIMARY: &str = "PRIMARY";
+    /// An older deployment whose tasks are being replaced.
+    pub const ACTIVE: &str = "ACTIVE";
+    /// Completely replaced.
+    pub const INACTIVE: &str = "INACTIVE";
+}
+
+/// A service as the store keeps it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceRecord {
+    /// The `Service` shape as DescribeServices answers it (tags aside: they
+    /// are kept with the other tags, by ARN).
+    pub service: Service,
+    /// What the scheduler knows of each deployment in `service.deployments`
+    /// (and of the last completed one, for a rollback), by deployment id.
+    #[serde(default)]
+    pub deployments: BTreeMap<String, DeploymentNotes>,
+    /// The last deployment that reached COMPLETED, kept after its tasks are
+    /// gone so that the circuit breaker can roll back to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_completed: Option<Deployment>,
+    /// What the scheduler is doing with each task it has acted on, by task ID.
+    #[serde(default)]
+    pub tasks: BTreeMap<String, TaskNotes>,
+    /// The ServiceDeployment records (DescribeServiceDeployments), oldest
+    /// first, at most [`MAX_HISTORY`].
+    #[serde(default)]
+    pub history: Vec<ServiceDeployment>,
+    /// The service revisions the deployments deployed (DescribeServiceRevisions).
+    #[serde(default)]
+    pub revisions: Vec<ServiceRevision>,
+    /// Launch throttling after tasks that never reached RUNNING.
+    #[serde(default)]
+    pub throttle: Throttle,
+    /// When each recently emitted event message was emitted, for ECS's
+    /// six-hour de-duplication.
+    #[serde(default)]
+    pub event_times: BTreeMap<String, i64>,
+    /// Whether the last step found the service in a steady state.
+    #[serde(default)]
+    pub steady: bool,
+    /// When the service became INACTIVE (ms), to forget it an hour later.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inactive_ms: Option<i64>,
+}
+
+/// What the scheduler keeps about one deployment beyond its wire shape.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeploymentNotes {
+    /// The load balancers its tasks register with.
+    #[serde(default)]
+    pub load_balancers: Vec<LoadBalancer>,
+    /// Whether an essential container of its task definition has a health
+    /// check (then a task is healthy only once Docker says so).
+    #[serde(default)]
+    pub health_checked: bool,
+    /// Consecutive failed tasks, for the circuit breaker.
+    #[serde(default)]
+    pub failures: u32,
+    /// The ARN of its ServiceDeployment record.
+    #[serde(default)]
+    pub service_deployment_arn: String,
+    /// The ARN of the service revision it deploys.
+    #[serde(default)]
+    pub service_revision_arn: String,
+}
+
+/// What the scheduler is doing with one task.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskNotes {
+    /// The targets it was registered as, in its deployment's target groups.
+    #[serde(default)]
+    pub targets: Vec<TargetRef>,
+    /// Set once the scheduler decided to stop it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopping: Option<Stopping>,
+    /// Whether its end has been counted (failure count, throttle).
+    #[serde(default)]
+    pub counted: bool,
+    /// Whether it was ever seen healthy.
+    #[serde(default)]
+    pub was_healthy: bool,
+}
+
+/// One registered target.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetRef {
+    /// The target group's ARN.
+    pub target_group_arn: String,
+    /// The target's id: an instance id (`instance` groups) or an IP (`ip`).
+    pub id: String,
+    /// The port.
+    pub port: i32,
+}
+
+/// A scheduler-initiated stop in progress: the task is deregistered from its
+/// target groups and drains until `stop_after_ms`, then its desired status
+/// becomes STOPPED with this reason.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stopping {
+    /// `stoppedReason`.
+    pub reason: String,
+    /// `stopCode`.
+    pub stop_code: TaskStopCode,
+    /// When the task may be stopped (ms): now, or the end of draining.
+    pub stop_after_ms: i64,
+    /// Whether its desired status has been set to STOPPED.
+    #[serde(default)]
+    pub stop_sent: bool,
+}
+
+/// Launch throttling (ECS's "service throttle logic").
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Throttle {
+    /// Tasks in a row that went from PENDING to STOPPED without RUNNING.
+    #[serde(default)]
+    pub consecutive: u32,
+    /// No launch before this time (ms).
+    #[serde(default)]
+    pub not_before_ms: i64,
+}
+
+impl Throttle {
+    /// The wait after `consecutive` failures in a row: none for the first
+    /// two, then 10 s doubling up to [`MAX_THROTTLE_MS`].
+    pub fn delay_ms(consecutive: u32) -> i64 {
+        if consecutive < 3 {
+            return 0;
+        }
+        let shift = (consecutive - 3).min(16);
+        (10_000i64 << shift).min(MAX_THROTTLE_MS)
+    }
+}
+
+/// A new deployment id: `ecs-svc/` and a random 63-bit number in decimal,
+/// as ECS prints them.
+pub fn deployment_id(random: u64) -> String {
+    format!("ecs-svc/{}", (random >> 1).max(1_000_000_000_000_000_000))
+}
+
+/// `rolloutStateReason` of a deployment that has started.
+pub fn in_progress_reason(id: &str) -> String {
+    format!("ECS deployment {id} in progress.")
+}
+
+/// `rolloutStateReason` of a deployment that reached a steady state.
+pub fn completed_reason(id: &str) -> String {
+    format!("ECS deployment {id} completed.")
+}
+
+/// `rolloutStateReason` of a deployment the circuit breaker failed.
+pub const FAILED_REASON: &str = "ECS deployment circuit breaker: tasks failed to start.";
+
+/// `rolloutStateReason` of the deployment a rollback reactivates.
+pub fn rollback_reason(id: &str) -> String {
+    format!("ECS deployment circuit breaker: rolling back to deploymentId {id}.")
+}
+
+/// The circuit breaker's failure threshold for a desired count:
+/// ⌈desired / 2⌉ bounded to 3..=200.
+pub fn failure_threshold(desired: i32) -> u32 {
+    let half = (i64::from(desired.max(0)) + 1) / 2;
+    half.clamp(3, 200) as u32
+}
+
+/// The rolling bounds of a deployment: (most tasks allowed at once, fewest
+/// healthy tasks to keep), from `maximumPercent` (rounded down) and
+/// `minimumHealthyPercent` (rounded up).
+pub fn rolling_bounds(desired: i32, config: Option<&DeploymentConfiguration>) -> (i64, i64) {
+    let (max_pct, min_pct) = percents(config, &SchedulingStrategy::Replica);
+    let d = i64::from(desired.max(0));
+    let max = d * i64::from(max_pct) / 100;
+    let min = (d * i64::from(min_pct) + 99) / 100;
+    (max, min)
+}
+
+/// `(maximumPercent, minimumHealthyPercent)` with ECS's defaults for the
+/// strategy: 200/100 for REPLICA, 100/0 for DAEMON.
+pub fn percents(config: Option<&DeploymentConfiguration>, strategy: &SchedulingStrategy) -> (i32, i32) {
+    let (dmax, dmin) = match strategy {
+        SchedulingStrategy::Daemon => (100, 0),
+        _ => (200, 100),
+    };
+    (
+        config.and_then(|c| c.maximum_percent).unwrap_or(dmax),
+        config.and_then(|c| c.minimum_healthy_percent).unwrap_or(dmin),
+    )
+}
+
+/// Whether the circuit breaker is on, and whether it rolls back.
+pub fn circuit_breaker(config: Option<&DeploymentConfiguration>) -> (bool, bool) {
+    let cb = config.and_then(|c| c.deployment_circuit_breaker.as_ref());
+    (
+        cb.and_then(|c| c.enable).unwrap_or(false),
+        cb.and_then(|c| c.rollback).unwrap_or(false),
+    )
+}
+
+/// A new PRIMARY deployment, IN_PROGRESS, as CreateService and a
+/// deployment-starting UpdateService add it. The caller fills in what the
+/// service's configuration says (task definition, launch type, network).
+pub fn new_deployment(id: &str, desired: i32, now_ms: i64) -> Deployment {
+    Deployment {
+        id: Some(id.to_owned()),
+        status: Some(deployment_status::PRIMARY.to_owned()),
+        desired_count: Some(desired),
+        pending_count: Some(0),
+        running_count: Some(0),
+        failed_tasks: Some(0),
+        created_at: Some(Timestamp::from_millis(now_ms)),
+        updated_at: Some(Timestamp::from_millis(now_ms)),
+        rollout_state: Some(DeploymentRolloutState::InProgress),
+        rollout_state_reason: Some(in_progress_reason(id)),
+        ..Deployment::default()
+    }
+}
+
+/// The record's key in the store: `<cluster>/<service name>`.
+pub fn key(cluster: &str, name: &str) -> String {
+    format!("{cluster}/{name}")
+}
+
+/// `group` of a service's tasks.
+pub fn task_group(name: &str) -> String {
+    format!("service:{name}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threshold_is_half_the_desired_count_within_3_and_200() {
+        assert_eq!(failure_threshold(1), 3);
+        assert_eq!(failure_threshold(6), 3);
+        assert_eq!(failure_threshold(7), 4);
+        assert_eq!(failure_threshold(25), 13);
+        assert_eq!(failure_threshold(400), 200);
+        assert_eq!(failure_threshold(800), 200);
+    }
+
+    #[test]
+    fn rolling_bounds_round_as_ecs_says() {
+        let cfg = |max, min| DeploymentConfiguration {
+            maximum_percent: Some(max),
+            minimum_healthy_percent: Some(min),
+            ..Default::default()
+        };
+        assert_eq!(rolling_bounds(4, Some(&cfg(200, 50))), (8, 2));
+        assert_eq!(rolling_bounds(2, Some(&cfg(200, 75))), (4, 2));
+        assert_eq!(rolling_bounds(3, Some(&cfg(125, 100))), (3, 3));
+        assert_eq!(rolling_bounds(10, None), (20, 10));
+    }
+
+    #[test]
+    fn deployment_ids_look_like_ecs_ones() {
+        let id = deployment_id(u64::MAX);
+        assert!(id.starts_with("ecs-svc/"));
+        assert_eq!(id.len(), "ecs-svc/".len() + 19);
+        assert_eq!(deployment_id(0), "ecs-svc/1000000000000000000");
+    }
+
+    #[test]
+    fn throttle_waits_longer_each_time_up_to_15_minutes() {
+        assert_eq!(Throttle::delay_ms(2), 0);
+        assert_eq!(Throttle::delay_ms(3), 10_000);
+        assert_eq!(Throttle::delay_ms(4), 20_000);
+        assert_eq!(Throttle::delay_ms(40), MAX_THROTTLE_MS);
+    }
+}
