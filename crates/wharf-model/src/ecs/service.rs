@@ -132,6 +132,9 @@ pub struct TaskNotes {
     /// Whether it was ever seen healthy.
     #[serde(default)]
     pub was_healthy: bool,
+    /// Whether it was ever seen RUNNING.
+    #[serde(default)]
+    pub seen_running: bool,
 }
 
 /// One registered target.
@@ -231,7 +234,10 @@ pub fn rolling_bounds(desired: i32, config: Option<&DeploymentConfiguration>) ->
 
 /// `(maximumPercent, minimumHealthyPercent)` with ECS's defaults for the
 /// strategy: 200/100 for REPLICA, 100/0 for DAEMON.
-pub fn percents(config: Option<&DeploymentConfiguration>, strategy: &SchedulingStrategy) -> (i32, i32) {
+pub fn percents(
+    config: Option<&DeploymentConfiguration>,
+    strategy: &SchedulingStrategy,
+) -> (i32, i32) {
     let (dmax, dmin) = match strategy {
         SchedulingStrategy::Daemon => (100, 0),
         _ => (200, 100),
@@ -245,10 +251,7 @@ pub fn percents(config: Option<&DeploymentConfiguration>, strategy: &SchedulingS
 /// Whether the circuit breaker is on, and whether it rolls back.
 pub fn circuit_breaker(config: Option<&DeploymentConfiguration>) -> (bool, bool) {
     let cb = config.and_then(|c| c.deployment_circuit_breaker.as_ref());
-    (
-        cb.and_then(|c| c.enable).unwrap_or(false),
-        cb.and_then(|c| c.rollback).unwrap_or(false),
-    )
+    (cb.and_then(|c| c.enable).unwrap_or(false), cb.and_then(|c| c.rollback).unwrap_or(false))
 }
 
 /// A new PRIMARY deployment, IN_PROGRESS, as CreateService and a

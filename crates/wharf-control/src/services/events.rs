@@ -1,0 +1,172 @@
+//! Service event messages, in ECS's words (punctuation included), and how a
+//! record keeps them: newest first, at most 100, a repeated message quiet for
+//! six hours.
+
+use wharf_model::ecs::service::{ServiceRecord, EVENT_QUIET_MS, MAX_EVENTS};
+use wharf_model::ecs::shapes::ServiceEvent;
+use wharf_model::wire::Timestamp;
+
+/// `(service X) has reached a steady state.`
+pub fn steady_state(service: &str) -> String {
+    format!("(service {service}) has reached a steady state.")
+}
+
+/// `(service X) has started N tasks: (task a) (task b).`
+pub fn started(service: &str, tasks: &[String]) -> String {
+    format!("(service {service}) has started {} tasks: {}.", tasks.len(), task_list(tasks))
+}
+
+/// `(service X) has stopped N running tasks: (task a) (task b).`
+pub fn stopped(service: &str, tasks: &[String]) -> String {
+    format!("(service {service}) has stopped {} running tasks: {}.", tasks.len(), task_list(tasks))
+}
+
+/// `(service X) (task T) failed container health checks.`
+pub fn failed_container_health(service: &str, task: &str) -> String {
+    format!("(service {service}) (task {task}) failed container health checks.")
+}
+
+/// `(service X) (task T) (port P) is unhealthy in (target-group ARN) due to (reason R)`
+pub fn unhealthy_target(service: &str, task: &str, port: i32, group: &str, reason: &str) -> String {
+    format!(
+        "(service {service}) (task {task}) (port {port}) is unhealthy in (target-group {group}) \
+         due to (reason {reason})"
+    )
+}
+
+/// `(service X) registered N targets in (target-group ARN)` (no final period).
+pub fn registered(service: &str, count: usize, group: &str) -> String {
+    format!("(service {service}) registered {count} targets in (target-group {group})")
+}
+
+/// `(service X) deregistered N targets in (target-group ARN)` (no final period).
+pub fn deregistered(service: &str, count: usize, group: &str) -> String {
+    format!("(service {service}) deregistered {count} targets in (target-group {group})")
+}
+
+/// `(service X, taskSet D) has begun draining connections on N tasks.`
+pub fn draining(service: &str, task_set: &str, count: usize) -> String {
+    format!(
+        "(service {service}, taskSet {task_set}) has begun draining connections on {count} tasks."
+    )
+}
+
+/// `(service X) (deployment D) deployment completed.`
+pub fn deployment_completed(service: &str, deployment: &str) -> String {
+    format!("(service {service}) (deployment {deployment}) deployment completed.")
+}
+
+/// `(service X) (deployment D) deployment failed: tasks failed to start.`
+pub fn deployment_failed(service: &str, deployment: &str) -> String {
+    format!(
+        "(service {service}) (deployment {deployment}) deployment failed: tasks failed to start."
+    )
+}
+
+/// `(service X) rolling back to deployment D.`
+pub fn rolling_back(service: &str, deployment: &str) -> String {
+    format!("(service {service}) rolling back to deployment {deployment}.")
+}
+
+/// `(service X) is unable to consistently start tasks successfully.`
+pub fn throttled(service: &str) -> String {
+    format!("(service {service}) is unable to consistently start tasks successfully.")
+}
+
+/// The event when neither bound of the deployment configuration lets the
+/// scheduler stop or start a task.
+pub fn stuck(service: &str) -> String {
+    format!(
+        "(service {service}) was unable to stop or start tasks during a deployment because of \
+         the service deployment configuration. Update the minimumHealthyPercent or \
+         maximumPercent value and try again."
+    )
+}
+
+/// The event when no container instance can take a task: `reason` is ECS's
+/// closest-match sentence ("No Container Instances were found in your
+/// cluster." or "The closest matching (container-instance ID) has
+/// insufficient CPU units available.").
+pub fn unable_to_place(service: &str, reason: &str) -> String {
+    let reason = if reason.starts_with("No Container Instances") {
+        format!("Reason: {reason}")
+    } else {
+        reason.to_owned()
+    };
+    format!(
+        "(service {service}) was unable to place a task because no container instance met all \
+         of its requirements. {reason} For more information, see the Troubleshooting section \
+         of the Amazon ECS Developer Guide."
+    )
+}
+
+/// `stoppedReason` of a task the scheduler stops to scale in or replace.
+pub fn scaling_reason(deployment: &str) -> String {
+    format!("Scaling activity initiated by (deployment {deployment})")
+}
+
+/// `stoppedReason` of a task stopped for failing its container health checks.
+pub const FAILED_CONTAINER_HEALTH_REASON: &str = "Task failed container health checks";
+
+/// `stoppedReason` of a task stopped for failing its target group's checks.
+pub fn failed_elb_health_reason(group: &str) -> String {
+    format!("Task failed ELB health checks in (target-group {group})")
+}
+
+fn task_list(tasks: &[String]) -> String {
+    tasks.iter().map(|t| format!("(task {t})")).collect::<Vec<_>>().join(" ")
+}
+
+/// Adds an event to the record (newest first), unless the same message was
+/// added within six hours. `id` is the event's UUID. Returns whether it was
+/// added.
+pub fn emit(record: &mut ServiceRecord, message: String, now_ms: i64, id: String) -> bool {
+    if record.event_times.get(&message).is_some_and(|&at| now_ms - at < EVENT_QUIET_MS) {
+        return false;
+    }
+    record.event_times.retain(|_, at| now_ms - *at < EVENT_QUIET_MS);
+    record.event_times.insert(message.clone(), now_ms);
+    let events = record.service.events.get_or_insert_with(Vec::new);
+    events.insert(
+        0,
+        ServiceEvent {
+            id: Some(id),
+            created_at: Some(Timestamp::from_millis(now_ms)),
+            message: Some(message),
+        },
+    );
+    events.truncate(MAX_EVENTS);
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_read_as_ecs_prints_them() {
+        let t = vec!["a1".to_owned(), "b2".to_owned()];
+        assert_eq!(started("web", &t), "(service web) has started 2 tasks: (task a1) (task b2).");
+        assert_eq!(
+            stopped("web", &t[..1]),
+            "(service web) has stopped 1 running tasks: (task a1)."
+        );
+        assert_eq!(
+            unable_to_place("web", "No Container Instances were found in your cluster."),
+            "(service web) was unable to place a task because no container instance met all of \
+             its requirements. Reason: No Container Instances were found in your cluster. For \
+             more information, see the Troubleshooting section of the Amazon ECS Developer Guide."
+        );
+    }
+
+    #[test]
+    fn a_repeated_message_is_quiet_for_six_hours() {
+        let mut r = ServiceRecord::default();
+        assert!(emit(&mut r, "x".into(), 0, "1".into()));
+        assert!(!emit(&mut r, "x".into(), EVENT_QUIET_MS - 1, "2".into()));
+        assert!(emit(&mut r, "y".into(), 10, "3".into()));
+        assert!(emit(&mut r, "x".into(), EVENT_QUIET_MS, "4".into()));
+        let ids: Vec<_> = r.service.events.unwrap().into_iter().map(|e| e.id.unwrap()).collect();
+        assert_eq!(ids, ["4", "3", "1"]);
+    }
+}

@@ -1,0 +1,209 @@
+//! Reads what the step looks at: a service's tasks, where its target groups
+//! reach each of them, the groups' view of their health, and the cluster's
+//! instances.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+
+use wharf_model::ecs::service::{ServiceRecord, TargetRef};
+use wharf_model::ecs::shapes::{ContainerInstance, LoadBalancer, Task};
+use wharf_model::elbv2::shapes::TargetHealthStateEnum;
+use wharf_model::elbv2::{health, TargetGroupRecord, TargetRecord};
+use wharf_store::elb::ElbView;
+use wharf_store::{Store, StoreError, TaskQuery};
+
+use super::step::{Observed, ObservedInstance, ObservedTask, TargetState};
+
+/// The most tasks of one service the scheduler reads.
+const MAX_TASKS: usize = 100_000;
+
+/// What a target group is, for turning tasks into targets.
+#[derive(Debug, Clone)]
+struct Group {
+    ip: bool,
+    delay_ms: i64,
+}
+
+/// Reads the step's view of one service.
+pub async fn observe(
+    store: &dyn Store,
+    region: &str,
+    rec: &ServiceRecord,
+    now_ms: i64,
+) -> Result<Observed, StoreError> {
+    let cluster = cluster_name(rec);
+    let name = rec.service.service_name.clone().unwrap_or_default();
+    let stored = store
+        .list_tasks(
+            region,
+            TaskQuery {
+                cluster: cluster.clone(),
+                service: Some(name),
+                limit: MAX_TASKS,
+                ..TaskQuery::default()
+            },
+        )
+        .await?;
+    let instances = store.instances(region, &cluster, None).await?;
+    let ec2_ids: BTreeMap<String, String> = instances
+        .iter()
+        .filter_map(|u| {
+            let ci: ContainerInstance = serde_json::from_str(&u.instance.json).ok()?;
+            Some((u.instance.id.clone(), ci.ec2_instance_id?))
+        })
+        .collect();
+    let groups_wanted: BTreeSet<String> = rec
+        .deployments
+        .values()
+        .flat_map(|n| n.load_balancers.iter().filter_map(|l| l.target_group_arn.clone()))
+        .collect();
+    let (groups, targets) = read_groups(store, region, groups_wanted, now_ms).await?;
+    let mut tasks = Vec::with_capacity(stored.len());
+    for s in &stored {
+        let Ok(task) = serde_json::from_str::<Task>(&s.json) else {
+            tracing::warn!(task = %s.id, "a stored task could not be read");
+            continue;
+        };
+        let unit = task.started_by.clone();
+        let lbs = unit
+            .as_deref()
+            .and_then(|u| rec.deployments.get(u))
+            .map(|n| n.load_balancers.as_slice())
+            .unwrap_or(&[]);
+        let ec2 = s.instance_id.as_deref().and_then(|i| ec2_ids.get(i)).map(String::as_str);
+        let task_targets = lbs.iter().filter_map(|lb| target_of(lb, &task, &groups, ec2)).collect();
+        tasks.push(ObservedTask {
+            id: s.id.clone(),
+            unit,
+            last_status: s.last_status.clone(),
+            desired_status: s.desired_status.clone(),
+            health: task.health_status.clone(),
+            started_ms: task.started_at.map(|t| t.as_millis()),
+            created_ms: task.created_at.map_or(0, |t| t.as_millis()),
+            stop_code: task.stop_code.clone(),
+            instance_id: s.instance_id.clone(),
+            targets: task_targets,
+        });
+    }
+    Ok(Observed {
+        tasks,
+        targets,
+        delays: groups.iter().map(|(k, g)| (k.clone(), g.delay_ms)).collect(),
+        instances: instances
+            .iter()
+            .map(|u| ObservedInstance {
+                id: u.instance.id.clone(),
+                active: u.instance.status == "ACTIVE",
+            })
+            .collect(),
+    })
+}
+
+/// The cluster's name from the service's cluster ARN.
+pub fn cluster_name(rec: &ServiceRecord) -> String {
+    let arn = rec.service.cluster_arn.as_deref().unwrap_or("default");
+    arn.rsplit('/').next().unwrap_or("default").to_owned()
+}
+
+type Groups = BTreeMap<String, Group>;
+type Targets = BTreeMap<TargetRef, TargetState>;
+
+async fn read_groups(
+    store: &dyn Store,
+    region: &str,
+    wanted: BTreeSet<String>,
+    now_ms: i64,
+) -> Result<(Groups, Targets), StoreError> {
+    if wanted.is_empty() {
+        return Ok((BTreeMap::new(), BTreeMap::new()));
+    }
+    let out = Arc::new(Mutex::new((Groups::new(), Targets::new())));
+    let out_in = out.clone();
+    store
+        .elb_read(
+            region,
+            Box::new(move |elb: &dyn ElbView| {
+                let mut groups = Groups::new();
+                let mut targets = Targets::new();
+                for arn in wanted {
+                    let Some(row) = elb.get(&arn)? else { continue };
+                    let Ok(tg) = serde_json::from_str::<TargetGroupRecord>(&row.body) else {
+                        continue;
+                    };
+                    let delay = tg.deregistration_delay_ms();
+                    let ip =
+                        tg.target_group.target_type.as_ref().is_some_and(|t| t.as_str() == "ip");
+                    groups.insert(arn.clone(), Group { ip, delay_ms: delay });
+                    let in_use = !elb.uses_of(&arn)?.is_empty();
+                    for t in elb.targets(&arn)? {
+                        let Ok(record) = serde_json::from_str::<TargetRecord>(&t.body) else {
+                            continue;
+                        };
+                        let h = health::describe(Some(&record), in_use, delay, now_ms);
+                        let state = match h.state {
+                            Some(TargetHealthStateEnum::Healthy) => TargetState::Healthy,
+                            Some(TargetHealthStateEnum::Initial) => TargetState::Initial,
+                            Some(TargetHealthStateEnum::Unhealthy) => TargetState::Unhealthy(
+                                h.description.unwrap_or_else(|| "Health checks failed".into()),
+                            ),
+                            _ => TargetState::Other,
+                        };
+                        targets.insert(
+                            TargetRef { target_group_arn: arn.clone(), id: t.id, port: t.port },
+                            state,
+                        );
+                    }
+                }
+                if let Ok(mut o) = out_in.lock() {
+                    *o = (groups, targets);
+                }
+                Ok(())
+            }),
+        )
+        .await?;
+    let taken = out.lock().map(|mut o| std::mem::take(&mut *o)).unwrap_or_default();
+    Ok(taken)
+}
+
+/// Where a load balancer's target group reaches a task: its address and the
+/// container port (`ip` groups), or its instance and the host port the
+/// container port is bound to (`instance` groups). `None` until known.
+fn target_of(
+    lb: &LoadBalancer,
+    task: &Task,
+    groups: &Groups,
+    ec2_instance_id: Option<&str>,
+) -> Option<TargetRef> {
+    let arn = lb.target_group_arn.clone()?;
+    let group = groups.get(&arn)?;
+    let port = lb.container_port?;
+    let container = task
+        .containers
+        .iter()
+        .flatten()
+        .find(|c| c.name.is_some() && c.name == lb.container_name)?;
+    if group.ip {
+        let ip = container
+            .network_interfaces
+            .iter()
+            .flatten()
+            .find_map(|n| n.private_ipv4_address.clone())
+            .or_else(|| {
+                task.attachments.iter().flatten().flat_map(|a| a.details.iter().flatten()).find_map(
+                    |d| {
+                        (d.name.as_deref() == Some("privateIPv4Address"))
+                            .then(|| d.value.clone())
+                            .flatten()
+                    },
+                )
+            })?;
+        return Some(TargetRef { target_group_arn: arn, id: ip, port });
+    }
+    let host_port = container
+        .network_bindings
+        .iter()
+        .flatten()
+        .find(|b| b.container_port == Some(port))
+        .and_then(|b| b.host_port)?;
+    Some(TargetRef { target_group_arn: arn, id: ec2_instance_id?.to_owned(), port: host_port })
+}
