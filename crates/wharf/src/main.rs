@@ -10,6 +10,7 @@ mod embedded_link;
 mod lb_config;
 mod load_balancing;
 mod remote_link;
+mod service_launcher;
 
 /// mimalloc: the API's request path allocates many small, short-lived
 /// buffers across threads, which glibc's allocator serves measurably slower.

@@ -9,6 +9,7 @@ mod capacity_provider;
 pub(crate) mod cluster;
 pub(crate) mod container_instance;
 mod docs;
+pub mod service_launch;
 mod tags;
 pub(crate) mod task;
 mod task_definition;

@@ -108,7 +108,7 @@ fn launch_type(td: &TaskDefinition, given: Option<LaunchType>) -> Result<LaunchT
 
 /// What RunTask and StartTask share once the request is read.
 #[derive(Clone)]
-struct Launch {
+pub(crate) struct Launch {
     cluster: String,
     td: TaskDefinition,
     overrides: TaskOverride,
@@ -118,11 +118,13 @@ struct Launch {
     tags: Vec<Tag>,
     attachments_subnets: Option<Vec<String>>,
     rules: placement::Rules,
+    /// The service that owns the tasks (ListTasks `serviceName`).
+    pub(crate) service: Option<String>,
 }
 
 /// Reads and checks what RunTask and StartTask have in common.
 #[allow(clippy::too_many_arguments)]
-async fn launch(
+pub(crate) async fn launch(
     ctx: &Ctx,
     cluster: Option<&str>,
     task_definition: Option<String>,
@@ -170,6 +172,7 @@ async fn launch(
         tags,
         attachments_subnets: subnets,
         rules,
+        service: None,
     })
 }
 
@@ -271,7 +274,7 @@ fn new_task(ctx: &Ctx, l: &Launch, id: &str, instance_arn: &str, now_ms: i64) ->
 
 /// Places `count` tasks on the cluster's instances (or the named ones) and
 /// stores them; the tasks and the failures.
-async fn place_and_store(
+pub(crate) async fn place_and_store(
     ctx: &Ctx,
     l: Launch,
     count: usize,
@@ -360,7 +363,7 @@ async fn place_and_store(
                         },
                         family: family.clone(),
                         started_by: l2.started_by.clone(),
-                        service: None,
+                        service: l2.service.clone(),
                         reservation: Reservation {
                             cpu: demand2.cpu,
                             memory: demand2.memory,

@@ -100,6 +100,13 @@ pub fn unable_to_place(service: &str, reason: &str) -> String {
     )
 }
 
+/// The event when a launch failed for a reason other than placement:
+/// `(service X) was unable to place a task. Reason: <error>.`
+pub fn unable_to_launch(service: &str, reason: &str) -> String {
+    let reason = reason.trim_end_matches('.');
+    format!("(service {service}) was unable to place a task. Reason: {reason}.")
+}
+
 /// `stoppedReason` of a task the scheduler stops to scale in or replace.
 pub fn scaling_reason(deployment: &str) -> String {
     format!("Scaling activity initiated by (deployment {deployment})")

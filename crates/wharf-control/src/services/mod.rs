@@ -186,10 +186,12 @@ impl Scheduler {
                     Ok(l) => l,
                     Err(e) => {
                         tracing::warn!(service = %key, error = %e.message, "tasks not launched");
-                        Launched { task_ids: vec![], unplaced: Some(e.message) }
+                        return self
+                            .note_launch(region, key, Launched::default(), Some(e.message), now)
+                            .await;
                     }
                 };
-                self.note_launch(region, key, launched, now).await?;
+                self.note_launch(region, key, launched, None, now).await?;
             }
             Action::Stop { task, reason, code } => {
                 stop_task(&*self.store, region, &cluster, &task, reason, code).await?;
@@ -207,6 +209,7 @@ impl Scheduler {
         region: &str,
         key: &str,
         launched: Launched,
+        error: Option<String>,
         now: i64,
     ) -> Result<(), StoreError> {
         self.store
@@ -226,6 +229,10 @@ impl Scheduler {
                     }
                     if let Some(why) = launched.unplaced {
                         let msg = events::unable_to_place(&name, &why);
+                        changed |= events::emit(&mut rec, msg, now, new_event_id());
+                    }
+                    if let Some(error) = error {
+                        let msg = events::unable_to_launch(&name, &error);
                         changed |= events::emit(&mut rec, msg, now, new_event_id());
                     }
                     if !changed {

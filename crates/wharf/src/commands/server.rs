@@ -202,11 +202,20 @@ async fn serve(
             agent_stopped.clone(),
         ))
     });
+    let scheduler = tokio::spawn(wharf_control::services::run(
+        wharf_control::services::Scheduler {
+            store: state.store.clone(),
+            clock: state.clock.clone(),
+            launcher: Arc::new(crate::service_launcher::ApiLauncher { state: state.clone() }),
+        },
+        agent_stopped.clone(),
+    ));
     let app = wharf_api::router(state);
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
     let _ = stop_agent.send(true);
     let _ = cleanup.await;
     let _ = retention.await;
+    let _ = scheduler.await;
     if let Some(task) = data_plane {
         let _ = task.await;
     }
