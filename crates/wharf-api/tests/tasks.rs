@@ -104,9 +104,18 @@ async fn run_task_needs_an_instance() {
     .await;
     assert_eq!(r["__type"], "InvalidParameterException");
     assert!(r["message"].as_str().unwrap().contains("binpack (cpu or memory)"));
-    let r = ecs(&s, "RunTask", json!({"taskDefinition": "x",
-        "placementConstraints": [{"type": "memberOf", "expression": "attribute:ecs.os-type == linux"}]})).await;
-    assert!(r["message"].as_str().unwrap().contains("memberOf"), "refused, not ignored: {r}");
+    let r = ecs(
+        &s,
+        "RunTask",
+        json!({"taskDefinition": "x",
+        "placementConstraints": [{"type": "memberOf", "expression": "attribute:ecs.os-type ="}]}),
+    )
+    .await;
+    assert_eq!(r["__type"], "InvalidParameterException");
+    assert!(
+        r["message"].as_str().unwrap().starts_with("placementConstraints.expression is invalid"),
+        "checked before anything else: {r}"
+    );
 }
 
 #[tokio::test]
@@ -350,4 +359,120 @@ async fn assignments_carry_the_accounts_default_log_driver_mode() {
         .await
         .unwrap();
     assert_eq!(mode(&assigned[0], "plain").as_deref(), Some("blocking"), "the account's default");
+}
+
+#[tokio::test]
+async fn member_of_places_on_the_instances_its_expression_selects() {
+    let s = server();
+    ecs(&s, "CreateCluster", json!({})).await;
+    let register = |attributes: Value| {
+        let s = &s;
+        async move {
+            let ci = ecs(
+                s,
+                "RegisterContainerInstance",
+                json!({"totalResources": resources(4096, 4096), "attributes": attributes}),
+            )
+            .await;
+            ci["containerInstance"]["containerInstanceArn"].as_str().unwrap().to_owned()
+        }
+    };
+    let prod = register(json!([{"name": "stack", "value": "prod"}])).await;
+    let dev = register(json!([{"name": "stack", "value": "dev"}])).await;
+    ecs(
+        &s,
+        "RegisterTaskDefinition",
+        json!({"family": "app", "containerDefinitions": [{"name": "a", "image": "b", "memory": 10}]}),
+    )
+    .await;
+    let run = |body: Value| ecs(&s, "RunTask", body);
+
+    let r = run(json!({
+        "taskDefinition": "app", "count": 3,
+        "placementConstraints": [{"type": "memberOf", "expression": "attribute:stack == prod"}]
+    }))
+    .await;
+    let on: Vec<&str> = r["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["containerInstanceArn"].as_str().unwrap())
+        .collect();
+    assert_eq!(on, vec![prod.as_str(); 3], "{r}");
+    assert_eq!(r["failures"], json!([]));
+
+    // No instance is a member: each says why, with ECS's reason.
+    let r = run(json!({
+        "taskDefinition": "app",
+        "placementConstraints": [{"type": "memberOf", "expression": "attribute:stack == qa or attribute:stack !exists"}]
+    }))
+    .await;
+    assert_eq!(r["tasks"], json!([]));
+    let failures = r["failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 2, "{r}");
+    for f in failures {
+        assert_eq!(f["reason"], "MemberOf placement constraint unsatisfied.");
+        assert!([prod.as_str(), dev.as_str()].contains(&f["arn"].as_str().unwrap()));
+    }
+
+    // task:group: affinity to the instance running the group's tasks.
+    let r = run(json!({"taskDefinition": "app", "group": "databases",
+        "placementConstraints": [{"type": "memberOf", "expression": "attribute:stack == dev"}]}))
+    .await;
+    assert_eq!(r["tasks"][0]["containerInstanceArn"], dev.as_str());
+    let r = run(json!({"taskDefinition": "app", "count": 2,
+        "placementConstraints": [{"type": "memberOf", "expression": "task:group == databases"}]}))
+    .await;
+    assert_eq!(r["tasks"][0]["containerInstanceArn"], dev.as_str(), "{r}");
+    assert_eq!(r["tasks"][1]["containerInstanceArn"], dev.as_str());
+    // Anti-affinity: the prod instance already runs family:app tasks.
+    let r = run(json!({"taskDefinition": "app",
+        "placementConstraints": [{"type": "memberOf", "expression": "not(task:group == family:app) and runningTasksCount == 0"}]}))
+    .await;
+    assert_eq!(r["tasks"], json!([]), "both instances hold family:app tasks by now: {r}");
+
+    // Built-ins: the zone Wharf's tasks report, ec2InstanceId, agentConnected.
+    let d =
+        ecs(&s, "DescribeContainerInstances", json!({"containerInstances": [prod.clone()]})).await;
+    let ec2 = d["containerInstances"][0]["ec2InstanceId"].as_str().unwrap().to_owned();
+    let r = run(json!({"taskDefinition": "app",
+        "placementConstraints": [{"type": "memberOf", "expression": format!(
+            "ec2InstanceId == '{ec2}' && attribute:ecs.availability-zone == us-east-1a && agentConnected == true"
+        )}]}))
+    .await;
+    assert_eq!(r["tasks"][0]["containerInstanceArn"], prod.as_str(), "{r}");
+
+    // The definition's memberOf constraints count with the request's.
+    ecs(
+        &s,
+        "RegisterTaskDefinition",
+        json!({"family": "devonly",
+            "placementConstraints": [{"type": "memberOf", "expression": "attribute:stack == dev"}],
+            "containerDefinitions": [{"name": "a", "image": "b", "memory": 10}]}),
+    )
+    .await;
+    let r = run(json!({"taskDefinition": "devonly", "count": 2})).await;
+    assert_eq!(r["tasks"][0]["containerInstanceArn"], dev.as_str(), "{r}");
+    assert_eq!(r["tasks"][1]["containerInstanceArn"], dev.as_str());
+    let r = run(json!({"taskDefinition": "devonly",
+        "placementConstraints": [{"type": "memberOf", "expression": "attribute:stack == prod"}]}))
+    .await;
+    assert_eq!(r["tasks"], json!([]), "no instance is both dev and prod");
+    let ten: Vec<Value> = (0..10)
+        .map(|_| json!({"type": "memberOf", "expression": "attribute:stack exists"}))
+        .collect();
+    let r = run(json!({"taskDefinition": "devonly", "placementConstraints": ten})).await;
+    assert_eq!(r["__type"], "InvalidParameterException");
+    assert!(r["message"].as_str().unwrap().contains("at most 10"), "{r}");
+
+    // A bad expression is refused before anything is stored.
+    let r = run(json!({"taskDefinition": "app",
+        "placementConstraints": [{"type": "memberOf", "expression": "attribute:stack = prod"}]}))
+    .await;
+    assert_eq!(r["__type"], "InvalidParameterException");
+    assert_eq!(
+        r["message"],
+        "placementConstraints.expression is invalid at position 17: expected an operator after \
+         attribute:stack (found '=')."
+    );
 }

@@ -33,7 +33,9 @@ pub(crate) fn instances(
                 coalesce(sum(t.cpu), 0), coalesce(sum(t.memory), 0), \
                 coalesce(group_concat(nullif(t.host_ports, ''), ','), ''), \
                 coalesce(sum(t.last_status = 'RUNNING'), 0), \
-                coalesce(sum(t.last_status IS NOT NULL AND t.last_status != 'RUNNING'), 0) \
+                coalesce(sum(t.last_status IS NOT NULL AND t.last_status != 'RUNNING'), 0), \
+                json_group_array(json_extract(t.body, '$.group')) \
+                    FILTER (WHERE json_type(t.body, '$.group') = 'text') \
          FROM container_instances i \
          LEFT JOIN tasks t ON t.region = i.region AND t.cluster = i.cluster \
               AND t.instance_id = i.id AND t.last_status != 'STOPPED' \
@@ -42,6 +44,7 @@ pub(crate) fn instances(
     )?;
     let rows = stmt.query_map(params![region, cluster], |r| {
         let ports: String = r.get(6)?;
+        let groups: String = r.get(9)?;
         Ok(InstanceUsage {
             instance: StoredInstance {
                 cluster: r.get(0)?,
@@ -54,6 +57,8 @@ pub(crate) fn instances(
             ports: ports.split(',').filter(|p| !p.is_empty()).map(str::to_owned).collect(),
             running_tasks: r.get(7)?,
             pending_tasks: r.get(8)?,
+            // SQLite wrote this array; a task without a group adds nothing.
+            task_groups: serde_json::from_str(&groups).unwrap_or_default(),
         })
     })?;
     let mut all: Vec<InstanceUsage> = rows.collect::<rusqlite::Result<_>>()?;

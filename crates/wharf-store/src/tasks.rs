@@ -38,6 +38,9 @@ pub struct InstanceUsage {
     pub running_tasks: i64,
     /// Tasks neither `RUNNING` nor `STOPPED`.
     pub pending_tasks: i64,
+    /// The `group` of each task not yet `STOPPED` (for `task:group` in
+    /// `memberOf` expressions), read from the stored task.
+    pub task_groups: Vec<String>,
 }
 
 /// What a task holds on its instance until it is `STOPPED`.

@@ -314,31 +314,23 @@ pub(crate) async fn place_and_store(
                     return Ok(vec![]);
                 }
                 let mut candidates = Vec::with_capacity(usage.len());
+                let zone = format!("{}a", ctx2.region);
                 for u in &usage {
                     let ci = container_instance::parse(&u.instance)?;
-                    let registered = ci.registered_resources.unwrap_or_default();
+                    let registered = ci.registered_resources.clone().unwrap_or_default();
                     candidates.push(Candidate {
-                        arn: ci.container_instance_arn.unwrap_or_default(),
                         active: u.instance.status == "ACTIVE",
                         cpu_free: integer_resource(&registered, "CPU") - u.cpu,
                         memory_free: integer_resource(&registered, "MEMORY") - u.memory,
                         ports_used: u.ports.clone(),
                         tasks: u.running_tasks + u.pending_tasks,
-                        attribute_values: ci
-                            .attributes
-                            .iter()
-                            .flatten()
-                            .filter_map(|a| Some((a.name.clone()?, a.value.clone()?)))
-                            .collect(),
-                        attributes: ci
-                            .attributes
-                            .unwrap_or_default()
-                            .into_iter()
-                            .filter_map(|a| a.name)
-                            .collect(),
+                        running_tasks: u.running_tasks,
+                        task_groups: u.task_groups.clone(),
+                        ..Candidate::of_instance(&ci, &zone)
                     });
                 }
-                let p = placement::place(&mut candidates, &demand2, count, &l2.rules);
+                let rules = placement::Rules { group: Some(l2.group.clone()), ..l2.rules.clone() };
+                let p = placement::place(&mut candidates, &demand2, count, &rules);
                 if let Ok(mut f) = failures_in.lock() {
                     f.extend(p.failures.iter().map(|(arn, reason, detail)| Failure {
                         arn: Some(arn.clone()),
@@ -383,7 +375,8 @@ pub(crate) async fn place_and_store(
 
 /// RunTask: `count` (1 to 10) tasks placed on the cluster's instances.
 /// Tasks that do not fit are answered in `failures` with the resource that
-/// was missing.
+/// was missing, or the constraint an instance did not meet. The definition's
+/// `memberOf` constraints apply with the request's.
 pub(crate) async fn run_task(ctx: &Ctx, req: RunTaskRequest) -> Result<RunTaskResponse, ApiError> {
     let count = req.count.unwrap_or(1);
     if !(1..=10).contains(&count) {
@@ -403,7 +396,7 @@ pub(crate) async fn run_task(ctx: &Ctx, req: RunTaskRequest) -> Result<RunTaskRe
         req.placement_constraints.as_deref().unwrap_or(&[]),
     )
     .map_err(EcsError::invalid_parameter)?;
-    let l = launch(
+    let mut l = launch(
         ctx,
         req.cluster.as_deref(),
         req.task_definition,
@@ -416,6 +409,11 @@ pub(crate) async fn run_task(ctx: &Ctx, req: RunTaskRequest) -> Result<RunTaskRe
         rules,
     )
     .await?;
+    placement::add_definition_constraints(
+        &mut l.rules,
+        l.td.placement_constraints.as_deref().unwrap_or(&[]),
+    )
+    .map_err(EcsError::invalid_parameter)?;
     let (tasks, failures) = place_and_store(ctx, l, count as usize, None).await?;
     Ok(RunTaskResponse { tasks: Some(tasks), failures: Some(failures) })
 }

@@ -6,12 +6,27 @@
 //! An instance takes a task when it is `ACTIVE` and has the CPU units, the
 //! MiB and the static host ports the task needs. An instance that cannot is
 //! reported in `failures[]` with ECS's reason for the first resource it
-//! lacks (`RESOURCE:CPU`, `RESOURCE:MEMORY`, `RESOURCE:PORTS`).
+//! lacks (`RESOURCE:CPU`, `RESOURCE:MEMORY`, `RESOURCE:PORTS`). Among the
+//! instances that have the resources, `memberOf` constraints (the cluster
+//! query language, [`query`]) keep those their expressions select; one they
+//! refuse is reported with ECS's reason `MemberOf placement constraint
+//! unsatisfied.`
+
+pub mod query;
 
 use super::shapes::{
-    ContainerDefinition, PlacementConstraint, PlacementConstraintType, PlacementStrategy,
-    PlacementStrategyType, TaskDefinition, TaskOverride,
+    ContainerDefinition, ContainerInstance, PlacementConstraint, PlacementConstraintType,
+    PlacementStrategy, PlacementStrategyType, TaskDefinition, TaskDefinitionPlacementConstraint,
+    TaskDefinitionPlacementConstraintType, TaskOverride,
 };
+use query::Expression;
+
+/// ECS's `failures[].reason` for an instance a `memberOf` expression refuses.
+pub const MEMBER_OF_UNSATISFIED: &str = "MemberOf placement constraint unsatisfied.";
+
+/// How many `placementConstraints` a task may have, the definition's and
+/// the request's together.
+pub const MAX_CONSTRAINTS: usize = 10;
 
 /// What one task needs from its instance.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -45,6 +60,46 @@ pub struct Candidate {
     pub attributes: Vec<String>,
     /// Its attributes' values, by name (for spreading by attribute).
     pub attribute_values: std::collections::HashMap<String, String>,
+    /// Its EC2 instance ID (`ec2InstanceId`).
+    pub ec2_instance_id: Option<String>,
+    /// Whether its agent is connected (`agentConnected`).
+    pub agent_connected: bool,
+    /// Its agent's version (`versionInfo.agentVersion`).
+    pub agent_version: Option<String>,
+    /// When it registered, in milliseconds since the epoch (`registeredAt`).
+    pub registered_at_ms: Option<i64>,
+    /// Its tasks whose `lastStatus` is `RUNNING` (`runningTasksCount`).
+    pub running_tasks: i64,
+    /// The groups of its tasks not yet stopped (`task:group`); a task placed
+    /// here adds its group.
+    pub task_groups: Vec<String>,
+}
+
+impl query::Facts for Candidate {
+    fn attribute(&self, name: &str) -> Option<Option<&str>> {
+        match self.attribute_values.get(name) {
+            Some(v) => Some(Some(v)),
+            None => self.attributes.iter().any(|a| a == name).then_some(None),
+        }
+    }
+    fn ec2_instance_id(&self) -> Option<&str> {
+        self.ec2_instance_id.as_deref()
+    }
+    fn agent_connected(&self) -> bool {
+        self.agent_connected
+    }
+    fn agent_version(&self) -> Option<&str> {
+        self.agent_version.as_deref()
+    }
+    fn registered_at_ms(&self) -> Option<i64> {
+        self.registered_at_ms
+    }
+    fn running_tasks_count(&self) -> i64 {
+        self.running_tasks
+    }
+    fn task_groups(&self) -> &[String] {
+        &self.task_groups
+    }
 }
 
 /// Why an instance cannot take a task.
@@ -101,11 +156,51 @@ impl Candidate {
         demand.attributes.iter().find(|a| !self.attributes.contains(a)).map(String::as_str)
     }
 
-    fn take(&mut self, demand: &Demand) {
+    /// The first `memberOf` expression of `rules` this instance is not a
+    /// member of.
+    pub fn refused_by<'a>(&self, rules: &'a Rules) -> Option<&'a Expression> {
+        rules.member_of.iter().find(|e| !e.matches(self))
+    }
+
+    /// The candidate for a registered instance: its ARN, status and what
+    /// `memberOf` expressions ask about, from its record; resources and
+    /// tasks are left for the caller, who knows what its tasks hold.
+    /// `availability_zone` stands in for `ecs.availability-zone` when the
+    /// instance did not report one (Wharf's tasks report that zone).
+    pub fn of_instance(ci: &ContainerInstance, availability_zone: &str) -> Self {
+        let attributes = ci.attributes.as_deref().unwrap_or(&[]);
+        let mut attribute_values: std::collections::HashMap<String, String> =
+            attributes.iter().filter_map(|a| Some((a.name.clone()?, a.value.clone()?))).collect();
+        let mut names: Vec<String> = attributes.iter().filter_map(|a| a.name.clone()).collect();
+        if !names.iter().any(|n| n == "ecs.availability-zone") {
+            names.push("ecs.availability-zone".to_owned());
+            attribute_values
+                .insert("ecs.availability-zone".to_owned(), availability_zone.to_owned());
+        }
+        Self {
+            arn: ci.container_instance_arn.clone().unwrap_or_default(),
+            active: ci.status.as_deref() == Some("ACTIVE"),
+            cpu_free: 0,
+            memory_free: 0,
+            ports_used: vec![],
+            tasks: 0,
+            attributes: names,
+            attribute_values,
+            ec2_instance_id: ci.ec2_instance_id.clone(),
+            agent_connected: ci.agent_connected.unwrap_or(false),
+            agent_version: ci.version_info.as_ref().and_then(|v| v.agent_version.clone()),
+            registered_at_ms: ci.registered_at.map(|t| t.as_millis()),
+            running_tasks: 0,
+            task_groups: vec![],
+        }
+    }
+
+    fn take(&mut self, demand: &Demand, group: Option<&str>) {
         self.cpu_free -= demand.cpu;
         self.memory_free -= demand.memory;
         self.ports_used.extend(demand.ports.iter().cloned());
         self.tasks += 1;
+        self.task_groups.extend(group.map(str::to_owned));
     }
 }
 
@@ -141,11 +236,68 @@ pub struct Rules {
     pub strategies: Vec<Strategy>,
     /// `distinctInstance`: no two of these tasks on one instance.
     pub distinct_instance: bool,
+    /// `memberOf` expressions, the request's then the definition's: an
+    /// instance takes a task only if it is a member of every one.
+    pub member_of: Vec<Expression>,
+    /// How many `placementConstraints` these rules were read from (at most
+    /// [`MAX_CONSTRAINTS`] with the definition's).
+    pub constraints: usize,
+    /// The group of the tasks being placed, added to an instance's
+    /// `task:group`s as each is placed there.
+    pub group: Option<String>,
+}
+
+/// Reads one `memberOf` expression; the message names the field.
+fn member_of(expression: Option<&str>, field: &str) -> Result<Expression, String> {
+    match expression {
+        None => Err(format!("{field}: memberOf expression should be specified.")),
+        Some(e) => Expression::parse(e).map_err(|err| {
+            let text = err.to_string();
+            match field {
+                "placementConstraints" => text,
+                _ => format!("{field}: {text}"),
+            }
+        }),
+    }
+}
+
+/// Adds the task definition's `placementConstraints` (`memberOf` only) to
+/// `rules` read from the request, as ECS counts them: at most
+/// [`MAX_CONSTRAINTS`] between the two.
+pub fn add_definition_constraints(
+    rules: &mut Rules,
+    constraints: &[TaskDefinitionPlacementConstraint],
+) -> Result<(), String> {
+    if rules.constraints + constraints.len() > MAX_CONSTRAINTS {
+        return Err(format!(
+            "placementConstraints can have at most {MAX_CONSTRAINTS} items, counting the task \
+             definition's {} and the request's {}.",
+            constraints.len(),
+            rules.constraints
+        ));
+    }
+    for c in constraints {
+        match &c.r#type {
+            Some(TaskDefinitionPlacementConstraintType::MemberOf) => rules
+                .member_of
+                .push(member_of(c.expression.as_deref(), "taskDefinition.placementConstraints")?),
+            Some(t) => {
+                return Err(format!(
+                    "taskDefinition.placementConstraints: constraint.type '{t}' is not supported."
+                ))
+            }
+            None => {
+                return Err("taskDefinition.placementConstraints.type must be specified.".into())
+            }
+        }
+    }
+    rules.constraints += constraints.len();
+    Ok(())
 }
 
 /// Reads `placementStrategy` and `placementConstraints` as ECS accepts them;
-/// the message names the field on a value ECS would refuse, or on what Wharf
-/// does not do yet (`memberOf` expressions), rather than ignoring it.
+/// the message names the field on a value ECS would refuse (for a
+/// `memberOf` expression, with the position where reading stopped).
 pub fn rules(
     strategies: &[PlacementStrategy],
     constraints: &[PlacementConstraint],
@@ -153,10 +305,10 @@ pub fn rules(
     if strategies.len() > 5 {
         return Err("placementStrategy can have at most 5 items.".into());
     }
-    if constraints.len() > 10 {
-        return Err("placementConstraints can have at most 10 items.".into());
+    if constraints.len() > MAX_CONSTRAINTS {
+        return Err(format!("placementConstraints can have at most {MAX_CONSTRAINTS} items."));
     }
-    let mut out = Rules::default();
+    let mut out = Rules { constraints: constraints.len(), ..Rules::default() };
     for s in strategies {
         let field = s.field.as_deref().map(str::trim).filter(|f| !f.is_empty());
         out.strategies.push(match (&s.r#type, field) {
@@ -189,16 +341,12 @@ pub fn rules(
         match &c.r#type {
             Some(PlacementConstraintType::DistinctInstance) => {
                 if c.expression.is_some() {
-                    return Err(
-                        "placementConstraints: distinctInstance takes no expression.".into()
-                    );
+                    return Err("distinctInstance expression should not be specified.".into());
                 }
                 out.distinct_instance = true;
             }
             Some(PlacementConstraintType::MemberOf) => {
-                return Err("placementConstraints: memberOf expressions (the cluster query \
-                            language) are not supported by Wharf yet."
-                    .into())
+                out.member_of.push(member_of(c.expression.as_deref(), "placementConstraints")?)
             }
             Some(t) => {
                 return Err(format!(
@@ -225,7 +373,9 @@ pub fn place(
     let random = std::collections::hash_map::RandomState::new();
     for _ in 0..count {
         let allowed = |i: usize, c: &Candidate| {
-            c.fits(demand).is_ok() && !(rules.distinct_instance && placement.chosen.contains(&i))
+            c.fits(demand).is_ok()
+                && c.refused_by(rules).is_none()
+                && !(rules.distinct_instance && placement.chosen.contains(&i))
         };
         let key = |i: usize, c: &Candidate| -> Vec<i64> {
             let mut key = Vec::with_capacity(rules.strategies.len() + 2);
@@ -262,7 +412,7 @@ pub fn place(
             .map(|(i, _)| i);
         match best {
             Some(i) => {
-                candidates[i].take(demand);
+                candidates[i].take(demand, rules.group.as_deref());
                 placement.chosen.push(i);
             }
             None => {
@@ -271,6 +421,12 @@ pub fn place(
                         Err(why) => Some((why.reason(), c.missing_attribute(demand).map(|a| {
                             format!("The task requires the attribute {a}, which this instance does not have.")
                         }))),
+                        Ok(()) if c.refused_by(rules).is_some() => Some((
+                            MEMBER_OF_UNSATISFIED,
+                            c.refused_by(rules).map(|e| {
+                                format!("The instance is not a member of {}.", e.source())
+                            }),
+                        )),
                         Ok(()) if rules.distinct_instance && placement.chosen.contains(&i) => {
                             Some(("DistinctInstance", Some("distinctInstance placement constraint unsatisfied.".to_owned())))
                         }
@@ -360,7 +516,17 @@ mod tests {
             tasks: 0,
             attributes: vec!["ecs.capability.x".into()],
             attribute_values: Default::default(),
+            ec2_instance_id: Some(format!("i-{arn}")),
+            agent_connected: true,
+            agent_version: Some("1.80.0".into()),
+            registered_at_ms: Some(1_700_000_000_000),
+            running_tasks: 0,
+            task_groups: vec![],
         }
+    }
+
+    fn constraints(v: serde_json::Value) -> Vec<PlacementConstraint> {
+        serde_json::from_value(v).unwrap()
     }
 
     #[test]
@@ -425,11 +591,134 @@ mod tests {
             serde_json::from_value(serde_json::json!([{"type": "binpack", "field": "disk"}]))
                 .unwrap();
         assert!(rules(&bad, &[]).unwrap_err().contains("binpack (cpu or memory)"));
-        let member: Vec<PlacementConstraint> = serde_json::from_value(
-            serde_json::json!([{"type": "memberOf", "expression": "attribute:ecs.os-type == linux"}]),
+    }
+
+    #[test]
+    fn member_of_narrows_the_candidates_and_says_why() {
+        let mut cs =
+            vec![candidate("a", 4096, 4096), candidate("b", 4096, 4096), candidate("c", 10, 10)];
+        cs[1].attribute_values.insert("stack".into(), "prod".into());
+        cs[1].attributes.push("stack".into());
+        cs[2].attribute_values.insert("stack".into(), "prod".into());
+        let r = rules(
+            &[],
+            &constraints(
+                serde_json::json!([{"type": "memberOf", "expression": "attribute:stack == prod"}]),
+            ),
         )
         .unwrap();
-        assert!(rules(&[], &member).unwrap_err().contains("memberOf"));
+        assert_eq!(r.member_of.len(), 1);
+        let d = Demand { cpu: 100, memory: 100, ..Demand::default() };
+        let p = place(&mut cs, &d, 2, &r);
+        assert_eq!(p.chosen, vec![1, 1], "only b is prod and has room");
+        assert!(p.failures.is_empty());
+        cs[1].active = false;
+        let p = place(&mut cs, &d, 1, &r);
+        assert!(p.chosen.is_empty());
+        assert_eq!(
+            p.failures,
+            vec![
+                (
+                    "a".into(),
+                    MEMBER_OF_UNSATISFIED,
+                    Some("The instance is not a member of attribute:stack == prod.".into())
+                ),
+                ("b".into(), "AGENT", None),
+                ("c".into(), "RESOURCE:CPU", None),
+            ],
+            "resources are checked before constraints, as ECS orders them"
+        );
+    }
+
+    #[test]
+    fn task_group_sees_the_tasks_placed_so_far() {
+        let mut cs = vec![candidate("a", 4096, 4096), candidate("b", 4096, 4096)];
+        cs[1].task_groups.push("databases".into());
+        let affinity = constraints(serde_json::json!([
+            {"type": "memberOf", "expression": "task:group == databases"}
+        ]));
+        let r = rules(&[], &affinity).unwrap();
+        assert_eq!(place(&mut cs.clone(), &Demand::default(), 3, &r).chosen, vec![1, 1, 1]);
+        let anti = constraints(serde_json::json!([
+            {"type": "memberOf", "expression": "not(task:group == family:web)"}
+        ]));
+        let mut r = rules(&[], &anti).unwrap();
+        r.group = Some("family:web".into());
+        let p = place(&mut cs, &Demand::default(), 3, &r);
+        assert_eq!(p.chosen, vec![0, 1], "each placed task keeps the next off its instance");
+        assert_eq!(p.failures.len(), 2);
+        assert!(p.failures.iter().all(|f| f.1 == MEMBER_OF_UNSATISFIED));
+        assert_eq!(cs[0].task_groups, vec!["family:web".to_owned()]);
+    }
+
+    #[test]
+    fn constraint_rules_as_ecs_reads_them() {
+        let bad =
+            constraints(serde_json::json!([{"type": "memberOf", "expression": "attribute:x =="}]));
+        assert_eq!(
+            rules(&[], &bad).unwrap_err(),
+            "placementConstraints.expression is invalid at position 15: expected a value (found the end of the expression)."
+        );
+        let none = constraints(serde_json::json!([{"type": "memberOf"}]));
+        assert_eq!(
+            rules(&[], &none).unwrap_err(),
+            "placementConstraints: memberOf expression should be specified."
+        );
+        let distinct =
+            constraints(serde_json::json!([{"type": "distinctInstance", "expression": "x"}]));
+        assert_eq!(
+            rules(&[], &distinct).unwrap_err(),
+            "distinctInstance expression should not be specified."
+        );
+        let nine = constraints(serde_json::json!(
+            (0..9).map(|i| serde_json::json!({"type": "memberOf", "expression": format!("attribute:a{i} exists")})).collect::<Vec<_>>()
+        ));
+        let mut r = rules(&[], &nine).unwrap();
+        assert_eq!((r.constraints, r.member_of.len()), (9, 9));
+        let from_definition: Vec<TaskDefinitionPlacementConstraint> =
+            serde_json::from_value(serde_json::json!([
+                {"type": "memberOf", "expression": "attribute:ecs.os-type == linux"}
+            ]))
+            .unwrap();
+        add_definition_constraints(&mut r, &from_definition).unwrap();
+        assert_eq!((r.constraints, r.member_of.len()), (10, 10));
+        let err = add_definition_constraints(&mut r, &from_definition).unwrap_err();
+        assert!(err.contains("at most 10"), "{err}");
+        let mut r = Rules::default();
+        let bad: Vec<TaskDefinitionPlacementConstraint> =
+            serde_json::from_value(serde_json::json!([
+                {"type": "memberOf", "expression": "attribute:ecs.os-type = linux"}
+            ]))
+            .unwrap();
+        let err = add_definition_constraints(&mut r, &bad).unwrap_err();
+        assert!(err.starts_with("taskDefinition.placementConstraints: placementConstraints.expression is invalid at position 23"), "{err}");
+        let odd: Vec<TaskDefinitionPlacementConstraint> =
+            serde_json::from_value(serde_json::json!([{"type": "distinctInstance"}])).unwrap();
+        assert!(add_definition_constraints(&mut r, &odd).unwrap_err().contains("not supported"));
+    }
+
+    #[test]
+    fn a_candidate_from_an_instance_record() {
+        let ci: ContainerInstance = serde_json::from_value(serde_json::json!({
+            "containerInstanceArn": "arn:aws:ecs:us-east-1:1:container-instance/default/abc",
+            "ec2InstanceId": "i-1",
+            "status": "ACTIVE",
+            "agentConnected": true,
+            "versionInfo": {"agentVersion": "1.2.3"},
+            "registeredAt": 1_700_000_000.0,
+            "attributes": [{"name": "stack", "value": "prod"}, {"name": "ecs.capability.x"}]
+        }))
+        .unwrap();
+        let c = Candidate::of_instance(&ci, "us-east-1a");
+        let e = |s: &str| Expression::parse(s).unwrap().matches(&c);
+        assert!(e("attribute:stack == prod and attribute:ecs.capability.x exists"));
+        assert!(
+            e("attribute:ecs.availability-zone == us-east-1a"),
+            "the zone Wharf's tasks report"
+        );
+        assert!(e("ec2InstanceId == i-1 and agentConnected == true and agentVersion == 1.2.3"));
+        assert!(e("registeredAt == 2023-11-14T22:13:20Z"));
+        assert!(c.active);
     }
 
     #[test]
