@@ -557,9 +557,15 @@ async fn placement_source(
 }
 
 /// `platformVersion` as the service shows it: `LATEST` for Fargate unless
-/// given; refused for the other launch types.
+/// given (one of Fargate's Linux versions); refused for the other launch
+/// types.
 fn platform_version(fargate: bool, given: Option<String>) -> Result<Option<String>, EcsError> {
+    const KNOWN: &[&str] = &["LATEST", "1.4.0", "1.3.0", "1.2.0", "1.1.0", "1.0.0"];
     match (fargate, given) {
+        (true, Some(g)) if !KNOWN.contains(&g.as_str()) => Err(EcsError::new(
+            EcsErrorKind::PlatformUnknownException,
+            "The specified platform version does not exist.",
+        )),
         (true, g) => Ok(Some(g.unwrap_or_else(|| "LATEST".to_owned()))),
         (false, None) => Ok(None),
         (false, Some(_)) => Err(EcsError::invalid_parameter(
