@@ -389,6 +389,15 @@ async fn bad_input_gets_ecs_errors_naming_the_field_and_writes_nothing() {
             "Network Configuration must be provided when networkMode 'awsvpc' is specified.",
         ),
         (
+            with(
+                svc("x", 1),
+                json!({"taskDefinition": "vpc", "role": "ecsServiceRole",
+                       "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["s"]}}}),
+            ),
+            ip,
+            "You cannot specify an IAM role for services that require a service linked role.",
+        ),
+        (
             with(svc("x", 1), json!({"platformVersion": "1.4.0"})),
             ip,
             "The platform version must be null when specifying an EC2 launch type.",

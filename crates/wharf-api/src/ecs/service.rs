@@ -971,6 +971,12 @@ pub(crate) async fn create_service(
         }
         let pv = platform_version(fargate, req.platform_version)?;
         check_network(&td, req.network_configuration.as_ref())?;
+        if service.role_arn.is_some() && is_awsvpc(&td) {
+            // awsvpc services register through the service-linked role.
+            return Err(invalid(
+                "You cannot specify an IAM role for services that require a service linked role.",
+            ));
+        }
         check_load_balancers(ctx, &td, &load_balancers, MAX_LOAD_BALANCERS).await?;
         let rev = Revision {
             task_definition: td.task_definition_arn.clone().unwrap_or_default(),
