@@ -581,6 +581,9 @@ async fn create_is_idempotent_only_for_an_identical_request() {
     ok(&s, "DeleteService", json!({"service": "web", "force": true})).await;
     let (_, m) = refused(&s, "CreateService", svc("web", 3)).await;
     assert_eq!(m, "Creation of service was not idempotent.");
+    // Not even a request identical to what the DRAINING service now shows.
+    let (_, m) = refused(&s, "CreateService", svc("web", 0)).await;
+    assert_eq!(m, "Creation of service was not idempotent.");
     scheduler_writes(&s, "default", "web", |r| {
         r.service.status = Some("INACTIVE".into());
         r.inactive_ms = Some(1_700_000_000_000);

@@ -1000,12 +1000,15 @@ pub(crate) async fn create_service(
 
     let wanted = spec(&service);
     let names2 = names.clone();
-    // Some(true): created now; Some(false): an identical one already existed.
+    // Whether this call created the service (not an identical one before it).
     let created = Arc::new(Mutex::new(false));
     let created_in = created.clone();
     let rec = docs::update::<ServiceRecord, _>(ctx, Kind::Service, &names.key(), move |cur| {
         if let Some(existing) = cur.filter(is_live) {
-            return if spec(&existing.service) == wanted {
+            // A DRAINING service still holds its name: ECS refuses any
+            // CreateService of it, identical or not.
+            let active = existing.service.status.as_deref() == Some(status::ACTIVE);
+            return if active && spec(&existing.service) == wanted {
                 Ok(Change::Keep)
             } else {
                 Err(EcsError::invalid_parameter("Creation of service was not idempotent."))
