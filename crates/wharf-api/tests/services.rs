@@ -1439,3 +1439,130 @@ async fn a_scheduler_write_between_the_apis_read_and_write_is_kept() {
     assert!(r.steady);
     assert_eq!(r.service.pending_count, Some(1));
 }
+
+#[tokio::test]
+async fn capacity_providers_come_from_the_request_or_the_clusters_default() {
+    let s = server();
+    ok(
+        &s,
+        "CreateCluster",
+        json!({"clusterName": "cp", "capacityProviders": ["FARGATE"],
+               "defaultCapacityProviderStrategy": [{"capacityProvider": "FARGATE", "weight": 1}]}),
+    )
+    .await;
+    register(
+        &s,
+        "fg",
+        json!({"networkMode": "awsvpc", "requiresCompatibilities": ["FARGATE"], "cpu": "256",
+               "memory": "512"}),
+    )
+    .await;
+    let net = json!({"awsvpcConfiguration": {"subnets": ["subnet-1"]}});
+    let v = ok(
+        &s,
+        "CreateService",
+        json!({"cluster": "cp", "serviceName": "a", "taskDefinition": "fg", "desiredCount": 1,
+               "networkConfiguration": net}),
+    )
+    .await;
+    let sv = &v["service"];
+    assert!(sv.get("launchType").is_none(), "{sv}");
+    assert_eq!(
+        sv["capacityProviderStrategy"],
+        json!([{"capacityProvider": "FARGATE", "weight": 1}])
+    );
+    assert_eq!(sv["platformVersion"], "LATEST");
+    assert_eq!(sv["deployments"][0]["capacityProviderStrategy"][0]["capacityProvider"], "FARGATE");
+
+    let (_, m) = refused(
+        &s,
+        "CreateService",
+        json!({"cluster": "cp", "serviceName": "b", "taskDefinition": "fg", "desiredCount": 1,
+               "networkConfiguration": net,
+               "capacityProviderStrategy": [{"capacityProvider": "FARGATE_SPOT"}]}),
+    )
+    .await;
+    assert!(m.starts_with("The specified capacity provider strategy cannot contain a capacity provider that is not associated with the cluster."), "{m}");
+    register(&s, "web", json!({})).await;
+    let (_, m) = refused(
+        &s,
+        "CreateService",
+        json!({"cluster": "cp", "serviceName": "d", "taskDefinition": "web",
+               "schedulingStrategy": "DAEMON"}),
+    )
+    .await;
+    assert_eq!(
+        m,
+        "Specifying a capacity provider strategy is not supported when you create a service \
+         using the DAEMON scheduling strategy."
+    );
+    // With a launch type the cluster's default does not apply.
+    let v = ok(
+        &s,
+        "CreateService",
+        json!({"cluster": "cp", "serviceName": "d", "taskDefinition": "web",
+               "schedulingStrategy": "DAEMON", "launchType": "EC2"}),
+    )
+    .await;
+    assert_eq!(v["service"]["launchType"], "EC2");
+}
+
+#[tokio::test]
+async fn changing_load_balancers_starts_a_deployment_that_registers_with_them() {
+    let s = server();
+    setup(&s).await;
+    let tg = xml_first(
+        &elb(&s, "CreateTargetGroup", &[("Name", "t"), ("Protocol", "HTTP"), ("Port", "80")]).await,
+        "TargetGroupArn",
+    );
+    let lb = xml_first(
+        &elb(
+            &s,
+            "CreateLoadBalancer",
+            &[
+                ("Name", "front"),
+                ("Subnets.member.1", "subnet-1"),
+                ("Subnets.member.2", "subnet-2"),
+            ],
+        )
+        .await,
+        "LoadBalancerArn",
+    );
+    elb(
+        &s,
+        "CreateListener",
+        &[
+            ("LoadBalancerArn", &lb),
+            ("Protocol", "HTTP"),
+            ("Port", "8080"),
+            ("DefaultActions.member.1.Type", "forward"),
+            ("DefaultActions.member.1.TargetGroupArn", &tg),
+        ],
+    )
+    .await;
+    ok(&s, "CreateService", svc("web", 1)).await;
+    let lbs = json!([{"targetGroupArn": tg, "containerName": "app", "containerPort": 80}]);
+    let v = ok(&s, "UpdateService", json!({"service": "web", "loadBalancers": lbs})).await;
+    let deps = v["service"]["deployments"].as_array().unwrap();
+    assert_eq!(deps.len(), 2);
+    assert_eq!(v["service"]["loadBalancers"], lbs);
+    let id = deps[0]["id"].as_str().unwrap().to_owned();
+    let old = deps[1]["id"].as_str().unwrap().to_owned();
+    let r = record(&s, "default", "web").await;
+    assert_eq!(r.deployments[&id].load_balancers.len(), 1);
+    assert!(r.deployments[&old].load_balancers.is_empty());
+    // The same list again is no new deployment; an empty one removes them.
+    let v = ok(&s, "UpdateService", json!({"service": "web", "loadBalancers": lbs})).await;
+    assert_eq!(v["service"]["deployments"].as_array().unwrap().len(), 2);
+    let v = ok(&s, "UpdateService", json!({"service": "web", "loadBalancers": []})).await;
+    assert_eq!(v["service"]["deployments"].as_array().unwrap().len(), 3);
+    assert_eq!(v["service"]["loadBalancers"], json!([]));
+    let (_, m) = refused(
+        &s,
+        "UpdateService",
+        json!({"service": "web",
+               "loadBalancers": [{"targetGroupArn": tg, "containerName": "app", "containerPort": 9}]}),
+    )
+    .await;
+    assert_eq!(m, "The container app did not have a container port 9 defined.");
+}

@@ -535,7 +535,8 @@ async fn placement_source(
             item.capacity_provider.as_deref(),
             "capacityProviderStrategy.capacityProvider",
         )?;
-        if !associated.iter().any(|a| a == name) {
+        let short = |n: &str| n.rsplit('/').next().unwrap_or(n).to_owned();
+        if !associated.iter().any(|a| short(a) == short(name)) {
             return Err(invalid(
                 "The specified capacity provider strategy cannot contain a capacity provider \
                  that is not associated with the cluster. Associate the capacity provider with \
