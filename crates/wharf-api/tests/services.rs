@@ -1566,3 +1566,23 @@ async fn changing_load_balancers_starts_a_deployment_that_registers_with_them() 
     .await;
     assert_eq!(m, "The container app did not have a container port 9 defined.");
 }
+
+#[tokio::test]
+async fn a_service_whose_revision_is_gone_can_still_scale() {
+    let s = server();
+    let td = setup(&s).await;
+    ok(&s, "CreateService", svc("web", 1)).await;
+    // A deleted revision stays readable (DELETE_IN_PROGRESS) while services
+    // use it; stand in for one the store no longer has at all.
+    ok(&s, "DeregisterTaskDefinition", json!({"taskDefinition": td})).await;
+    ok(&s, "DeleteTaskDefinitions", json!({"taskDefinitions": [td]})).await;
+    let v = ok(&s, "UpdateService", json!({"service": "web", "desiredCount": 2})).await;
+    assert_eq!(v["service"]["desiredCount"], 2);
+    let gone = td.replace("web:1", "web:99");
+    scheduler_writes(&s, "default", "web", move |r| r.service.task_definition = Some(gone)).await;
+    let v = ok(&s, "UpdateService", json!({"service": "web", "desiredCount": 3})).await;
+    assert_eq!(v["service"]["desiredCount"], 3);
+    let (k, m) =
+        refused(&s, "UpdateService", json!({"service": "web", "forceNewDeployment": true})).await;
+    assert_eq!((k.as_str(), m.as_str()), ("ClientException", "TaskDefinition not found."));
+}

@@ -1155,16 +1155,26 @@ pub(crate) async fn update_service(
         up.config = Some(deployment_configuration(Some(merged), &strategy)?);
     }
 
-    // What the tasks would run with after this update.
+    // What the tasks would run with after this update. Only a change to
+    // what they run needs the current definition to be readable: scaling a
+    // service whose revision was since deleted still works.
+    let reshapes = req.task_definition.is_some()
+        || req.network_configuration.is_some()
+        || req.load_balancers.is_some()
+        || req.capacity_provider_strategy.is_some()
+        || req.platform_version.is_some()
+        || req.force_new_deployment == Some(true);
     let mut td = None;
     if !external {
-        let chosen = match req.task_definition.as_deref() {
-            Some(given) => runnable_definition(ctx, given).await?,
-            None => definition_by_arn(ctx, s.task_definition.as_deref().unwrap_or_default())
-                .await?
-                .ok_or_else(|| EcsError::client("TaskDefinition not found."))?,
+        td = match req.task_definition.as_deref() {
+            Some(given) => Some(runnable_definition(ctx, given).await?),
+            None => {
+                definition_by_arn(ctx, s.task_definition.as_deref().unwrap_or_default()).await?
+            }
         };
-        td = Some(chosen);
+        if reshapes && td.is_none() {
+            return Err(EcsError::client("TaskDefinition not found.").into());
+        }
     }
     let strategies = req.placement_strategy.clone();
     let constraints = req.placement_constraints.clone();
@@ -1178,7 +1188,7 @@ pub(crate) async fn update_service(
     up.strategies = strategies;
     up.constraints = constraints;
 
-    if let Some(td) = &td {
+    if let Some(td) = td.as_ref().filter(|_| reshapes) {
         let td_arn = td.task_definition_arn.clone().unwrap_or_default();
         let network = req.network_configuration.clone().or_else(|| s.network_configuration.clone());
         let lbs =
