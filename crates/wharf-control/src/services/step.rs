@@ -877,6 +877,7 @@ impl Step<'_> {
         let obs = self.obs;
         let units = self.units();
         let Some(primary) = units.iter().find(|u| u.primary).cloned() else { return };
+        self.stop_superseded(&primary.id);
         let mine: Vec<&ObservedTask> = obs
             .tasks
             .iter()
@@ -953,6 +954,39 @@ impl Step<'_> {
             self.emit(msg);
         }
         self.rec.steady = steady;
+    }
+}
+
+impl Step<'_> {
+    /// A service deployment still IN_PROGRESS when a newer one became the
+    /// primary was stopped by it: its record says STOPPED.
+    fn stop_superseded(&mut self, primary: &str) {
+        let superseded: Vec<String> = self
+            .rec
+            .deployments
+            .iter()
+            .filter(|(id, _)| id.as_str() != primary)
+            .filter(|(_, n)| {
+                self.rec.history.iter().any(|h| {
+                    h.service_deployment_arn.as_deref() == Some(n.service_deployment_arn.as_str())
+                        && matches!(
+                            h.status,
+                            Some(
+                                ServiceDeploymentStatus::InProgress
+                                    | ServiceDeploymentStatus::Pending
+                            )
+                        )
+                })
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in superseded {
+            self.history_status(
+                &id,
+                ServiceDeploymentStatus::Stopped,
+                Some("The service deployment was stopped by a newer service deployment."),
+            );
+        }
     }
 }
 

@@ -378,3 +378,29 @@ fn a_task_set_converges_on_its_computed_count() {
     assert_eq!(actions, vec![Action::Start { unit: "ecs-svc/9".into(), count: 2, instance: None }]);
     assert_eq!(rec.service.task_sets.as_ref().unwrap()[0].computed_desired_count, Some(2));
 }
+
+#[test]
+fn a_deployment_superseded_before_it_completed_is_recorded_as_stopped() {
+    use wharf_model::ecs::shapes::ServiceDeployment;
+    let mut rec = record(1, false);
+    let arn = |n: &str| format!("arn:aws:ecs:us-east-1:0:service-deployment/default/web/{n}");
+    rec.deployments.get_mut("ecs-svc/1").unwrap().service_deployment_arn = arn("a");
+    rec.history.push(ServiceDeployment {
+        service_deployment_arn: Some(arn("a")),
+        status: Some(ServiceDeploymentStatus::InProgress),
+        ..Default::default()
+    });
+    add_deployment(&mut rec, "ecs-svc/2", false);
+    rec.deployments.get_mut("ecs-svc/2").unwrap().service_deployment_arn = arn("b");
+    rec.history.push(ServiceDeployment {
+        service_deployment_arn: Some(arn("b")),
+        status: Some(ServiceDeploymentStatus::InProgress),
+        ..Default::default()
+    });
+    let obs =
+        Observed { tasks: vec![task("a", "ecs-svc/1", "PENDING", None)], ..Default::default() };
+    run(&mut rec, &obs, S);
+    assert_eq!(rec.history[0].status, Some(ServiceDeploymentStatus::Stopped));
+    assert!(rec.history[0].stopped_at.is_some());
+    assert_eq!(rec.history[1].status, Some(ServiceDeploymentStatus::InProgress));
+}
