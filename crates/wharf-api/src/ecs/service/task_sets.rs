@@ -1,0 +1,354 @@
+//! Task sets of the EXTERNAL deployment controller: CreateTaskSet,
+//! UpdateTaskSet, UpdateServicePrimaryTaskSet, DeleteTaskSet and
+//! DescribeTaskSets. The scheduler runs each task set's tasks like a
+//! deployment's, at its computed count.
+
+use super::*;
+
+/// A task set id from an id or ARN: `ecs-svc/<digits>`; `None` if it is
+/// not one.
+pub(super) fn task_set_id(given: &str) -> Option<String> {
+    let id = match sub_resource(given, "task-set") {
+        Some((_, _, rest)) => rest,
+        None if arn::parse(given).is_some() => return None,
+        None => given,
+    };
+    let digits = id.strip_prefix("ecs-svc/")?;
+    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())).then(|| id.to_owned())
+}
+
+fn check_scale(scale: &Scale) -> Result<(), EcsError> {
+    match &scale.unit {
+        None | Some(ScaleUnit::Percent) => {}
+        Some(other) => {
+            return Err(EcsError::invalid_parameter(format!(
+                "Invalid scale.unit '{other}'. Valid values: PERCENT."
+            )))
+        }
+    }
+    match scale.value {
+        Some(v) if (0.0..=100.0).contains(&v) => Ok(()),
+        Some(_) => Err(EcsError::invalid_parameter("scale.value must be between 0 and 100.")),
+        None => Err(EcsError::invalid_parameter("scale.value must be specified.")),
+    }
+}
+
+pub(super) fn computed_desired(desired: i32, scale: &Scale) -> i32 {
+    let v = (f64::from(desired.max(0)) * scale.value.unwrap_or(0.0) / 100.0).ceil();
+    v.clamp(0.0, f64::from(i32::MAX)) as i32
+}
+
+/// The service of a task set call: it must exist and use the EXTERNAL
+/// controller.
+async fn external_service(ctx: &Ctx, names: &Names) -> Result<ServiceRecord, ApiError> {
+    let rec = load(ctx, names).await?.ok_or_else(service_not_found)?;
+    if !is_external(&rec.service) {
+        return Err(invalid(NOT_EXTERNAL));
+    }
+    Ok(rec)
+}
+
+/// Applies `change` to one task set of an ACTIVE EXTERNAL service, inside
+/// one atomic update; the task set afterwards.
+async fn modify_task_set<F>(
+    ctx: &Ctx,
+    names: &Names,
+    id: String,
+    change: F,
+) -> Result<TaskSet, ApiError>
+where
+    F: FnOnce(&mut Service, usize) -> Result<(), EcsError> + Send + 'static,
+{
+    let id2 = id.clone();
+    let rec = modify_active(ctx, names, move |r| {
+        if !is_external(&r.service) {
+            return Err(EcsError::invalid_parameter(NOT_EXTERNAL));
+        }
+        let i = r
+            .service
+            .task_sets
+            .iter()
+            .flatten()
+            .position(|t| t.id.as_deref() == Some(id2.as_str()))
+            .ok_or_else(task_set_not_found)?;
+        change(&mut r.service, i)
+    })
+    .await?;
+    rec.service
+        .task_sets
+        .unwrap_or_default()
+        .into_iter()
+        .find(|t| t.id.as_deref() == Some(id.as_str()))
+        .ok_or_else(|| task_set_not_found().into())
+}
+
+/// CreateTaskSet: a new ACTIVE task set on an EXTERNAL service (at most 5);
+/// UpdateServicePrimaryTaskSet makes one PRIMARY.
+pub(crate) async fn create_task_set(
+    ctx: &Ctx,
+    req: CreateTaskSetRequest,
+) -> Result<CreateTaskSetResponse, ApiError> {
+    let names = target(ctx, req.cluster.as_deref(), req.service).await?;
+    let current = external_service(ctx, &names).await?;
+    if current.service.status.as_deref() != Some(status::ACTIVE) {
+        return Err(service_not_active().into());
+    }
+    refuse_unsupported(
+        req.service_registries.as_ref().is_some_and(|r| !r.is_empty()),
+        false,
+        false,
+        false,
+    )?;
+    let td = runnable_definition(ctx, &required(req.task_definition, "taskDefinition")?).await?;
+    let (lt, cps) = placement_source(
+        ctx,
+        &names.cluster,
+        &td,
+        req.launch_type,
+        req.capacity_provider_strategy,
+        false,
+    )
+    .await?;
+    let fargate = uses_fargate(lt.as_ref(), cps.as_ref());
+    let pv = platform_version(fargate, req.platform_version)?;
+    check_network(&td, req.network_configuration.as_ref())?;
+    let lbs = req.load_balancers.unwrap_or_default();
+    check_load_balancers(ctx, &td, &lbs, 1).await?;
+    let scale = req.scale.unwrap_or(Scale { value: Some(100.0), unit: Some(ScaleUnit::Percent) });
+    check_scale(&scale)?;
+    let scale = Scale { value: scale.value, unit: Some(ScaleUnit::Percent) };
+    if req.external_id.as_deref().is_some_and(|e| e.chars().count() > 255) {
+        return Err(invalid("externalId can be up to 255 characters long."));
+    }
+    if req.client_token.as_deref().is_some_and(|t| t.len() > 36) {
+        return Err(invalid("clientToken can be up to 36 characters long."));
+    }
+    let tag_list = req.tags.unwrap_or_default();
+    tags::validate(&tag_list)?;
+
+    let id = model::deployment_id(random_u64());
+    let now = Some(Timestamp::from_millis(ctx.state.clock.now_millis()));
+    let task_set = TaskSet {
+        id: Some(id.clone()),
+        task_set_arn: Some(format!("{}{id}", names.task_set_prefix)),
+        service_arn: Some(names.service_arn.clone()),
+        cluster_arn: Some(names.cluster_arn.clone()),
+        external_id: req.external_id,
+        status: Some("ACTIVE".to_owned()),
+        task_definition: td.task_definition_arn.clone(),
+        computed_desired_count: Some(0),
+        pending_count: Some(0),
+        running_count: Some(0),
+        created_at: now,
+        updated_at: now,
+        launch_type: lt,
+        capacity_provider_strategy: cps,
+        platform_version: pv,
+        platform_family: fargate.then(|| "Linux".to_owned()),
+        network_configuration: req.network_configuration,
+        load_balancers: Some(lbs.clone()),
+        service_registries: Some(vec![]),
+        scale: Some(scale),
+        stability_status: Some(StabilityStatus::Stabilizing),
+        stability_status_at: now,
+        ..TaskSet::default()
+    };
+    let notes = DeploymentNotes {
+        load_balancers: lbs,
+        health_checked: health_checked(&td),
+        ..DeploymentNotes::default()
+    };
+    let (id2, ts) = (id.clone(), task_set.clone());
+    let rec = modify_active(ctx, &names, move |r| {
+        if !is_external(&r.service) {
+            return Err(EcsError::invalid_parameter(NOT_EXTERNAL));
+        }
+        let sets = r.service.task_sets.get_or_insert_with(Vec::new);
+        if sets.len() >= MAX_TASK_SETS {
+            return Err(EcsError::invalid_parameter(format!(
+                "{} deployments exist on the service. Unable to create new TaskSet since this \
+                 exceeds the maximum limit.",
+                sets.len()
+            )));
+        }
+        let mut ts = ts;
+        if let Some(scale) = &ts.scale {
+            ts.computed_desired_count =
+                Some(computed_desired(r.service.desired_count.unwrap_or(0), scale));
+        }
+        sets.push(ts);
+        r.deployments.insert(id2, notes);
+        Ok(())
+    })
+    .await?;
+    let arn = task_set.task_set_arn.clone().unwrap_or_default();
+    if !tag_list.is_empty() {
+        tags::add(ctx, &arn, tag_list).await?;
+    }
+    let mut created = rec
+        .service
+        .task_sets
+        .unwrap_or_default()
+        .into_iter()
+        .find(|t| t.id.as_deref() == Some(id.as_str()))
+        .ok_or_else(task_set_not_found)?;
+    created.tags = Some(tags::of(ctx, &arn).await?);
+    Ok(CreateTaskSetResponse { task_set: Some(created) })
+}
+
+/// The task set id a request names, or ECS's error for a malformed one.
+fn given_task_set(given: Option<String>, field: &str) -> Result<String, EcsError> {
+    let given = required(given, field)?;
+    task_set_id(&given).ok_or_else(|| EcsError::invalid_parameter("Task Set Identifier is invalid"))
+}
+
+/// UpdateTaskSet: changes a task set's `scale` (the scheduler recomputes its
+/// task count).
+pub(crate) async fn update_task_set(
+    ctx: &Ctx,
+    req: UpdateTaskSetRequest,
+) -> Result<UpdateTaskSetResponse, ApiError> {
+    let names = target(ctx, req.cluster.as_deref(), req.service).await?;
+    external_service(ctx, &names).await?;
+    let id = given_task_set(req.task_set, "taskSet")?;
+    let scale = required(req.scale, "scale")?;
+    check_scale(&scale)?;
+    let scale = Scale { value: scale.value, unit: Some(ScaleUnit::Percent) };
+    let now = Some(Timestamp::from_millis(ctx.state.clock.now_millis()));
+    let ts = modify_task_set(ctx, &names, id, move |s, i| {
+        let Some(t) = s.task_sets.as_mut().and_then(|v| v.get_mut(i)) else {
+            return Err(task_set_not_found());
+        };
+        if t.status.as_deref() == Some("DRAINING") {
+            return Err(EcsError::invalid_parameter(
+                "The task set is DRAINING and cannot be updated.",
+            ));
+        }
+        t.scale = Some(scale);
+        t.updated_at = now;
+        t.stability_status = Some(StabilityStatus::Stabilizing);
+        t.stability_status_at = now;
+        Ok(())
+    })
+    .await?;
+    Ok(UpdateTaskSetResponse { task_set: Some(ts) })
+}
+
+/// UpdateServicePrimaryTaskSet: the chosen task set becomes PRIMARY (the old
+/// primary ACTIVE), and the service's task definition, launch type,
+/// network and load balancers follow it.
+pub(crate) async fn update_service_primary_task_set(
+    ctx: &Ctx,
+    req: UpdateServicePrimaryTaskSetRequest,
+) -> Result<UpdateServicePrimaryTaskSetResponse, ApiError> {
+    let names = target(ctx, req.cluster.as_deref(), req.service).await?;
+    external_service(ctx, &names).await?;
+    let id = given_task_set(req.primary_task_set, "primaryTaskSet")?;
+    let now = Some(Timestamp::from_millis(ctx.state.clock.now_millis()));
+    let ts = modify_task_set(ctx, &names, id, move |s, i| {
+        let sets = s.task_sets.get_or_insert_with(Vec::new);
+        if sets.get(i).and_then(|t| t.status.as_deref()) == Some("DRAINING") {
+            return Err(EcsError::invalid_parameter(
+                "A DRAINING task set cannot be made the primary task set.",
+            ));
+        }
+        for (j, t) in sets.iter_mut().enumerate() {
+            if j == i {
+                t.status = Some("PRIMARY".to_owned());
+                t.updated_at = now;
+            } else if t.status.as_deref() == Some("PRIMARY") {
+                t.status = Some("ACTIVE".to_owned());
+                t.updated_at = now;
+            }
+        }
+        let Some(p) = sets.get(i).cloned() else { return Err(task_set_not_found()) };
+        s.task_definition = p.task_definition;
+        s.launch_type = p.launch_type;
+        s.capacity_provider_strategy = p.capacity_provider_strategy;
+        s.platform_version = p.platform_version;
+        s.platform_family = p.platform_family;
+        s.network_configuration = p.network_configuration;
+        s.load_balancers = p.load_balancers;
+        Ok(())
+    })
+    .await?;
+    Ok(UpdateServicePrimaryTaskSetResponse { task_set: Some(ts) })
+}
+
+/// DeleteTaskSet: the task set becomes DRAINING (the scheduler stops its
+/// tasks and then removes it). One that still has tasks to run (scale
+/// above 0 on a service scaled above 0) needs `force`.
+pub(crate) async fn delete_task_set(
+    ctx: &Ctx,
+    req: DeleteTaskSetRequest,
+) -> Result<DeleteTaskSetResponse, ApiError> {
+    let names = target(ctx, req.cluster.as_deref(), req.service).await?;
+    external_service(ctx, &names).await?;
+    let id = given_task_set(req.task_set, "taskSet")?;
+    let force = req.force.unwrap_or(false);
+    let now = Some(Timestamp::from_millis(ctx.state.clock.now_millis()));
+    let ts = modify_task_set(ctx, &names, id, move |s, i| {
+        let desired = s.desired_count.unwrap_or(0);
+        let Some(t) = s.task_sets.as_mut().and_then(|v| v.get_mut(i)) else {
+            return Err(task_set_not_found());
+        };
+        let scaled = t.scale.as_ref().and_then(|sc| sc.value).unwrap_or(0.0) > 0.0;
+        if scaled && desired > 0 && !force {
+            return Err(EcsError::invalid_parameter(
+                "The task set cannot be deleted while it is scaled above 0. Set its scale to 0 \
+                 or use force.",
+            ));
+        }
+        t.status = Some("DRAINING".to_owned());
+        t.updated_at = now;
+        Ok(())
+    })
+    .await?;
+    Ok(DeleteTaskSetResponse { task_set: Some(ts) })
+}
+
+/// DescribeTaskSets: an EXTERNAL service's task sets (all, or those named by
+/// id or ARN); unknown ones in `failures` as MISSING.
+pub(crate) async fn describe_task_sets(
+    ctx: &Ctx,
+    req: DescribeTaskSetsRequest,
+) -> Result<DescribeTaskSetsResponse, ApiError> {
+    let names = target(ctx, req.cluster.as_deref(), req.service).await?;
+    let rec = external_service(ctx, &names).await?;
+    let include = req.include.unwrap_or_default();
+    if let Some(bad) = include.iter().find(|f| !f.is_known()) {
+        return Err(invalid(format!("Invalid include '{bad}'. Valid values: TAGS.")));
+    }
+    let with_tags = include.contains(&TaskSetField::Tags);
+    let all = rec.service.task_sets.unwrap_or_default();
+    let (mut found, mut failures) = (Vec::new(), Vec::new());
+    match req.task_sets {
+        None => found = all,
+        Some(given) => {
+            if given.len() > 100 {
+                return Err(invalid("taskSets can have at most 100 items."));
+            }
+            for g in given {
+                let hit = task_set_id(&g).and_then(|id| {
+                    all.iter().find(|t| t.id.as_deref() == Some(id.as_str())).cloned()
+                });
+                match hit {
+                    Some(t) => found.push(t),
+                    None => failures.push(missing(&if arn::parse(&g).is_some() {
+                        g.clone()
+                    } else {
+                        format!("{}{g}", names.task_set_prefix)
+                    })),
+                }
+            }
+        }
+    }
+    for t in &mut found {
+        t.tags = if with_tags {
+            Some(tags::of(ctx, t.task_set_arn.as_deref().unwrap_or_default()).await?)
+        } else {
+            None
+        };
+    }
+    Ok(DescribeTaskSetsResponse { task_sets: Some(found), failures: Some(failures) })
+}
