@@ -19,6 +19,11 @@ pub enum EcsErrorKind {
     LimitExceededException,
     UnsupportedFeatureException,
     AccessDeniedException,
+    ServiceNotFoundException,
+    ServiceNotActiveException,
+    NamespaceNotFoundException,
+    TaskSetNotFoundException,
+    PlatformUnknownException,
 }
 
 impl EcsErrorKind {
@@ -40,6 +45,11 @@ impl EcsErrorKind {
             Self::LimitExceededException => "LimitExceededException",
             Self::UnsupportedFeatureException => "UnsupportedFeatureException",
             Self::AccessDeniedException => "AccessDeniedException",
+            Self::ServiceNotFoundException => "ServiceNotFoundException",
+            Self::ServiceNotActiveException => "ServiceNotActiveException",
+            Self::NamespaceNotFoundException => "NamespaceNotFoundException",
+            Self::TaskSetNotFoundException => "TaskSetNotFoundException",
+            Self::PlatformUnknownException => "PlatformUnknownException",
         }
     }
 

@@ -108,6 +108,7 @@ async fn with_counts(ctx: &Ctx, mut c: Cluster) -> Result<Cluster, ApiError> {
     c.registered_container_instances_count = int(instances);
     c.running_tasks_count = int(running);
     c.pending_tasks_count = int(pending);
+    c.active_services_count = Some(super::service::active_count(ctx, &name).await?);
     Ok(c)
 }
 
@@ -311,6 +312,9 @@ pub(crate) async fn delete_cluster(
         Some(c) => with_counts(ctx, c).await?,
         None => return Err(EcsError::cluster_not_found().into()),
     };
+    // Services count while ACTIVE or DRAINING: a DRAINING one still has tasks
+    // to stop (the scheduler makes it INACTIVE when they are gone).
+    let live_services = super::service::has_live_services(ctx, &short).await?;
     let c = modify_active(ctx, &name, move |c| {
         let c_counts = &counted;
         if c_counts.registered_container_instances_count.unwrap_or(0) > 0 {
@@ -319,7 +323,7 @@ pub(crate) async fn delete_cluster(
                 "The Cluster cannot be deleted while Container Instances are active or draining.",
             ));
         }
-        if c.active_services_count.unwrap_or(0) > 0 {
+        if live_services {
             return Err(EcsError::new(
                 wharf_model::EcsErrorKind::ClusterContainsServicesException,
                 "The Cluster cannot be deleted while Services are active.",

@@ -9,6 +9,7 @@ mod capacity_provider;
 pub(crate) mod cluster;
 pub(crate) mod container_instance;
 mod docs;
+pub(crate) mod service;
 pub mod service_launch;
 mod tags;
 pub(crate) mod task;
@@ -59,5 +60,19 @@ pub async fn handle(ctx: &Ctx, op: &str, body: &[u8]) -> Result<Vec<u8>, ApiErro
         "StopTask" => task::stop_task,
         "DescribeTasks" => task::describe_tasks,
         "ListTasks" => task::list_tasks,
+        "CreateService" => service::create_service,
+        "UpdateService" => service::update_service,
+        "DeleteService" => service::delete_service,
+        "DescribeServices" => service::describe_services,
+        "ListServices" => service::list_services,
+        "ListServicesByNamespace" => service::list_services_by_namespace,
+        "DescribeServiceDeployments" => service::describe_service_deployments,
+        "ListServiceDeployments" => service::list_service_deployments,
+        "DescribeServiceRevisions" => service::describe_service_revisions,
+        "CreateTaskSet" => service::create_task_set,
+        "UpdateTaskSet" => service::update_task_set,
+        "DeleteTaskSet" => service::delete_task_set,
+        "DescribeTaskSets" => service::describe_task_sets,
+        "UpdateServicePrimaryTaskSet" => service::update_service_primary_task_set,
     })
 }

@@ -92,6 +92,10 @@ async fn check_exists(ctx: &Ctx, resource_arn: &str) -> Result<(), ApiError> {
                 EcsError::invalid_parameter("The specified capacity provider does not exist.")
             })
         }
+        "service" | "task-set" => {
+            super::service::check_taggable(ctx, parsed.kind, parsed.rest).await?;
+            None
+        }
         _ => return Err(invalid().into()),
     };
     match missing {

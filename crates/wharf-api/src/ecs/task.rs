@@ -41,7 +41,10 @@ fn to_json(task: &Task) -> Result<String, EcsError> {
 }
 
 /// The task definition a request names, if it may run.
-async fn runnable_definition(ctx: &Ctx, given: &str) -> Result<TaskDefinition, ApiError> {
+pub(crate) async fn runnable_definition(
+    ctx: &Ctx,
+    given: &str,
+) -> Result<TaskDefinition, ApiError> {
     let not_found = || EcsError::client("TaskDefinition not found.");
     let (family, revision) = match arn::task_definition_ref(given).ok_or_else(not_found)? {
         TaskDefinitionRef::Family(f) => (f, None),
@@ -89,7 +92,10 @@ fn check_overrides(td: &TaskDefinition, o: &TaskOverride) -> Result<(), EcsError
 }
 
 /// The launch type a request asks for, checked against the definition.
-fn launch_type(td: &TaskDefinition, given: Option<LaunchType>) -> Result<LaunchType, EcsError> {
+pub(crate) fn launch_type(
+    td: &TaskDefinition,
+    given: Option<LaunchType>,
+) -> Result<LaunchType, EcsError> {
     let lt = given.unwrap_or(LaunchType::Ec2);
     if !matches!(lt, LaunchType::Ec2 | LaunchType::Fargate | LaunchType::External) {
         return Err(EcsError::invalid_parameter(format!(
