@@ -76,7 +76,8 @@ impl World {
     }
 
     /// Registers a bridge-mode revision of `family` whose httpd answers `<answer>
-    /// <hostname>` on a dynamic host port; `command` replaces it when given.
+    /// <hostname>` on a dynamic host port, with a container health check on it;
+    /// `command` replaces the httpd when given.
     fn register(&self, family: &str, answer: &str, command: Option<Vec<&str>>) -> String {
         let script = format!(
             "mkdir -p /www && echo \"{answer} $(hostname)\" > /www/index.html && \
@@ -94,6 +95,14 @@ impl World {
                 "stopTimeout": 2,
                 "portMappings": [{"containerPort": 80, "hostPort": 0, "protocol": "tcp"}],
                 "command": command,
+                // A container health check, so a task counts as healthy once it passes
+                // (5 s) rather than 40 s after RUNNING, as ECS does without one.
+                "healthCheck": {
+                    "command": ["CMD-SHELL", "wget -q -O /dev/null http://127.0.0.1/"],
+                    "interval": 5,
+                    "timeout": 2,
+                    "retries": 2,
+                },
             }],
         });
         let out = self.ecs().ok(&["register-task-definition", "--cli-input-json", &td.to_string()]);
@@ -485,6 +494,24 @@ fn a_bad_revision_trips_the_circuit_breaker_and_rolls_back() {
             "ECS deployment circuit breaker: tasks failed to start."
         );
     }
+    // The service deployments say the same: the bad one rolled back.
+    let list =
+        w.ecs().ok(&["list-service-deployments", "--cluster", &w.cluster, "--service", "web"]);
+    let arns: Vec<String> = list["serviceDeployments"]
+        .as_array()
+        .expect("serviceDeployments")
+        .iter()
+        .map(|d| s(&d["serviceDeploymentArn"]))
+        .collect();
+    let mut args = vec!["describe-service-deployments", "--service-deployment-arns"];
+    args.extend(arns.iter().map(String::as_str));
+    let described = w.ecs().ok(&args);
+    let rolled_back = described["serviceDeployments"]
+        .as_array()
+        .expect("serviceDeployments")
+        .iter()
+        .find(|d| d["status"] == "ROLLBACK_SUCCESSFUL");
+    assert!(rolled_back.is_some(), "a ROLLBACK_SUCCESSFUL service deployment: {described:#}");
     // The rolled back service runs the good revision again.
     let tasks = w.describe_tasks(&w.tasks("web"));
     assert!(
