@@ -152,9 +152,15 @@ pub async fn probe(
             request.headers_mut().insert(HOST, host.clone());
         }
         request.headers_mut().insert(USER_AGENT, HeaderValue::from_static("ELB-HealthChecker/2.0"));
+        // A target that closes the connection right after its answer (busybox httpd,
+        // `Connection: close`) ends `conn` in the same poll that delivers the response:
+        // once the connection is over, the response is still read, not taken for a failure.
+        let response = sender.send_request(request);
+        tokio::pin!(response, conn);
         let response = tokio::select! {
-            response = sender.send_request(request) => response.ok()?,
-            _ = conn => return None,
+            biased;
+            response = &mut response => response.ok()?,
+            _ = &mut conn => response.await.ok()?,
         };
         Some(response.status().as_u16())
     };

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
 use http::header::{HeaderName, HeaderValue, CONNECTION, HOST};
-use http::uri::{PathAndQuery, Scheme};
+use http::uri::PathAndQuery;
 use http::{Request, Response, Uri, Version};
 use hyper::body::Incoming;
 
@@ -180,12 +180,12 @@ fn route(shared: &ListenerShared, mut req: Request<Incoming>, client_addr: Socke
             }
         }
     }
+    // Origin form (`GET /path?query HTTP/1.1`), as an ALB sends it: the connection
+    // already goes to the target, and servers such as busybox httpd answer an
+    // absolute-form request line with 400.
     let path =
         req.uri().path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"));
-    let mut uri =
-        Uri::builder().scheme(Scheme::HTTP).authority(in_flight.target().authority.clone());
-    uri = uri.path_and_query(path);
-    match uri.build() {
+    match Uri::builder().path_and_query(path).build() {
         Ok(uri) => *req.uri_mut() = uri,
         Err(_) => return Routed::Answer(error_page(Failure::BadGateway)),
     }

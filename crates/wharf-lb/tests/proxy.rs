@@ -220,3 +220,76 @@ async fn http2_clients_with_prior_knowledge_are_served() {
     assert!(body.starts_with("a\n"), "{body}");
     assert!(body.contains(&format!("host: 127.0.0.1:{port}\n")), "{body}");
 }
+
+/// A target written like busybox httpd: it reads one request head, answers it with
+/// `Connection: close` and closes the connection at once; it answers 400 to any request
+/// line that is not in origin form. Sends each request line it reads.
+async fn closing_target(lines: mpsc::UnboundedSender<String>) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind((LOCALHOST, 0)).await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let lines = lines.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let text = String::from_utf8_lossy(&head).into_owned();
+                let line = text.lines().next().unwrap_or("").to_owned();
+                let origin = line.split_whitespace().nth(1).is_some_and(|u| u.starts_with('/'));
+                let _ = lines.send(line);
+                let answer: &[u8] = if origin {
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+                } else {
+                    b"HTTP/1.1 400 Bad Request\r\nContent-Length: 3\r\nConnection: close\r\n\r\nbad"
+                };
+                let _ = stream.write_all(answer).await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_that_closes_after_each_answer_is_healthy_and_gets_origin_form_requests() {
+    let (lines_tx, mut lines) = mpsc::unbounded_channel();
+    let addr = closing_target(lines_tx).await;
+    let (lb, mut reports) = balancer();
+    let port = free_port();
+    let mut g = wharf_lb::TargetGroup::new("tg", 80);
+    g.health_check = common::quick_health_check();
+    // Every check must pass: one taken for a failure (the connection's end seen before
+    // the answer) would show as an unhealthy report.
+    g.health_check.unhealthy_threshold = 1;
+    g.targets = vec![wharf_lb::Target {
+        id: "busybox".into(),
+        address: addr.ip(),
+        port: Some(addr.port()),
+        registered_at: 0,
+        deregistering_since: None,
+    }];
+    lb.apply(config(vec![listener(port, Action::forward("tg"))], vec![g])).await.expect("applied");
+    reports.until("busybox", TargetState::Healthy).await;
+    // Twenty more checks (100 ms apart), none failing.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    while let Ok(report) = reports.rx_try() {
+        assert_ne!(report.state, TargetState::Unhealthy, "a passing check was failed: {report:?}");
+    }
+
+    let client = client();
+    let (status, _, body) = get(&client, port, "/some/page?x=1").await;
+    assert_eq!((status, body.as_str()), (200, "ok"));
+    let mut seen = Vec::new();
+    while let Ok(line) = lines.try_recv() {
+        seen.push(line);
+    }
+    assert!(seen.contains(&"GET /some/page?x=1 HTTP/1.1".to_owned()), "request lines: {seen:?}");
+    assert!(seen.iter().all(|l| l.split_whitespace().nth(1).is_some_and(|u| u.starts_with('/'))));
+}

@@ -160,6 +160,14 @@ pub struct Reports {
 }
 
 impl Reports {
+    /// The next report already received, if any (held back ones first).
+    pub fn rx_try(&mut self) -> Result<HealthReport, ()> {
+        if !self.pending.is_empty() {
+            return Ok(self.pending.remove(0));
+        }
+        self.rx.try_recv().map_err(|_| ())
+    }
+
     /// Waits (bounded) for a report, not handed out before, on `target_id` in `state`.
     pub async fn until(&mut self, target_id: &str, state: TargetState) -> HealthReport {
         let wanted = |r: &HealthReport| r.target_id == target_id && r.state == state;
