@@ -15,6 +15,7 @@ pub mod clock;
 pub mod ecs;
 pub mod elbv2;
 pub mod error;
+pub mod ids;
 pub mod logs;
 pub mod secretsmanager;
 pub mod ssm;

@@ -654,3 +654,193 @@ fn a_forced_delete_stops_the_tasks_and_the_service_goes_inactive() {
         String::new,
     );
 }
+
+/// Blue/green with the EXTERNAL deployment controller: each task set's tasks run at its
+/// scale of the desired count and register in its own target group; moving the
+/// listener's weights moves the traffic; a deleted task set's tasks stop.
+#[test]
+fn task_sets_of_an_external_service_run_at_their_scale_behind_their_target_groups() {
+    let w = World::start("tasksets");
+    let blue = w.register("ts-web", "blue", None);
+    let green = w.register("ts-web", "green", None);
+    let (blue_tg, port) = w.load_balancer("ts-blue");
+    // A second target group on the same listener, weight 0 for now.
+    let green_tg = s(&w.elb().ok(&[
+        "create-target-group",
+        "--name",
+        "ts-green",
+        "--protocol",
+        "HTTP",
+        "--port",
+        "80",
+        "--target-type",
+        "instance",
+        "--vpc-id",
+        "vpc-1",
+        "--health-check-interval-seconds",
+        "5",
+        "--healthy-threshold-count",
+        "2",
+    ])["TargetGroups"][0]["TargetGroupArn"]);
+    let listener = {
+        let lbs = w.elb().ok(&["describe-load-balancers", "--names", "ts-blue-lb"]);
+        let lb = s(&lbs["LoadBalancers"][0]["LoadBalancerArn"]);
+        let ls = w.elb().ok(&["describe-listeners", "--load-balancer-arn", &lb]);
+        s(&ls["Listeners"][0]["ListenerArn"])
+    };
+    let weights = |b: u32, g: u32| {
+        let actions = json!([{
+            "Type": "forward",
+            "ForwardConfig": {"TargetGroups": [
+                {"TargetGroupArn": blue_tg, "Weight": b},
+                {"TargetGroupArn": green_tg, "Weight": g},
+            ]},
+        }]);
+        w.elb().ok(&[
+            "modify-listener",
+            "--listener-arn",
+            &listener,
+            "--default-actions",
+            &actions.to_string(),
+        ]);
+    };
+    weights(100, 0);
+
+    let created = w.create_service(
+        "web",
+        &blue,
+        &["--desired-count", "2", "--deployment-controller", "type=EXTERNAL"],
+    );
+    assert_eq!(created["deploymentController"]["type"], "EXTERNAL");
+    let task_set = |td: &str, tg: &str, scale: u32| {
+        let out = w.ecs().ok(&[
+            "create-task-set",
+            "--cluster",
+            &w.cluster,
+            "--service",
+            "web",
+            "--task-definition",
+            td,
+            "--load-balancers",
+            &format!("targetGroupArn={tg},containerName=web,containerPort=80"),
+            "--scale",
+            &format!("value={scale},unit=PERCENT"),
+        ]);
+        s(&out["taskSet"]["id"])
+    };
+    let blue_set = task_set(&blue, &blue_tg, 100);
+    w.ecs().ok(&[
+        "update-service-primary-task-set",
+        "--cluster",
+        &w.cluster,
+        "--service",
+        "web",
+        "--primary-task-set",
+        &blue_set,
+    ]);
+    let green_set = task_set(&green, &green_tg, 50);
+
+    let describe_sets = || {
+        let out = w.ecs().ok(&[
+            "describe-task-sets",
+            "--cluster",
+            &w.cluster,
+            "--service",
+            "web",
+            "--task-sets",
+            &blue_set,
+            &green_set,
+        ]);
+        out["taskSets"].as_array().expect("taskSets").clone()
+    };
+    let last = RefCell::new(Vec::new());
+    wait_for(
+        "blue at 2 tasks and green at 1, steady",
+        Duration::from_secs(60),
+        || {
+            let sets = describe_sets();
+            *last.borrow_mut() = sets.clone();
+            let by_id = |id: &str| sets.iter().find(|t| t["id"] == id).cloned();
+            let (b, g) = (by_id(&blue_set)?, by_id(&green_set)?);
+            let steady = |t: &Value, n: i64| {
+                t["computedDesiredCount"] == n
+                    && t["runningCount"] == n
+                    && t["stabilityStatus"] == "STEADY_STATE"
+            };
+            (steady(&b, 2) && steady(&g, 1) && b["status"] == "PRIMARY").then_some(())
+        },
+        || format!("task sets: {:#?}", last.borrow()),
+    );
+    assert_eq!(w.tasks("web").len(), 3);
+
+    // Blue answers while it has all the weight; green once the weights move.
+    let answer = |want: &str| {
+        let last = RefCell::new(String::new());
+        wait_for(
+            &format!("an answer from {want}"),
+            Duration::from_secs(45),
+            || {
+                let r = get(port);
+                *last.borrow_mut() = format!("{r:?}");
+                r.ok().filter(|(code, body)| *code == 200 && body.starts_with(want))
+            },
+            || format!("last answer: {}", last.borrow()),
+        );
+    };
+    answer("blue ");
+    weights(0, 100);
+    answer("green ");
+    for _ in 0..4 {
+        let (code, body) = get(port).expect("an answer");
+        assert_eq!(code, 200);
+        assert!(body.starts_with("green "), "all traffic on green: {body}");
+    }
+
+    // Green becomes primary at full scale; blue is deleted and its tasks stop.
+    w.ecs().ok(&[
+        "update-task-set",
+        "--cluster",
+        &w.cluster,
+        "--service",
+        "web",
+        "--task-set",
+        &green_set,
+        "--scale",
+        "value=100,unit=PERCENT",
+    ]);
+    w.ecs().ok(&[
+        "update-service-primary-task-set",
+        "--cluster",
+        &w.cluster,
+        "--service",
+        "web",
+        "--primary-task-set",
+        &green_set,
+    ]);
+    w.ecs().ok(&[
+        "delete-task-set",
+        "--cluster",
+        &w.cluster,
+        "--service",
+        "web",
+        "--task-set",
+        &blue_set,
+        "--force",
+    ]);
+    let last = RefCell::new(Value::Null);
+    wait_for(
+        "only green, at 2 running tasks",
+        Duration::from_secs(60),
+        || {
+            let svc = w.describe("web");
+            *last.borrow_mut() = svc["taskSets"].clone();
+            let sets = svc["taskSets"].as_array()?.clone();
+            let only_green = sets.len() == 1
+                && sets[0]["id"] == green_set.as_str()
+                && sets[0]["status"] == "PRIMARY"
+                && sets[0]["runningCount"] == 2;
+            (only_green && w.tasks("web").len() == 2).then_some(())
+        },
+        || format!("task sets: {:#}", last.borrow()),
+    );
+}

@@ -80,23 +80,7 @@ impl std::fmt::Debug for Scheduler {
 }
 
 fn new_event_id() -> String {
-    // A UUID v4 from the std hasher's random keys: no extra dependency.
-    use std::hash::{BuildHasher, Hasher};
-    let s = std::collections::hash_map::RandomState::new();
-    let (mut a, mut b) = (s.build_hasher(), s.build_hasher());
-    a.write_u8(1);
-    b.write_u8(2);
-    let (hi, lo) = (a.finish(), b.finish());
-    let hi = (hi & 0xffff_ffff_ffff_0fff) | 0x4000;
-    let lo = (lo & 0x3fff_ffff_ffff_ffff) | 0x8000_0000_0000_0000;
-    format!(
-        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
-        hi >> 32,
-        (hi >> 16) & 0xffff,
-        hi & 0xffff,
-        lo >> 48,
-        lo & 0xffff_ffff_ffff
-    )
+    wharf_model::ids::uuid_v4()
 }
 
 impl Scheduler {
@@ -144,8 +128,7 @@ impl Scheduler {
                 key,
                 Box::new(move |current| {
                     let Some(current) = current else { return Ok(Write::Keep) };
-                    let mut rec: ServiceRecord = serde_json::from_str(&current)
-                        .map_err(|_| EcsError::server("A stored service could not be read."))?;
+                    let mut rec = read_record(&current)?;
                     let before = rec.clone();
                     let acts = step(&mut rec, &observed, now, &mut new_event_id);
                     let forget = acts.contains(&Action::Forget);
@@ -158,9 +141,7 @@ impl Scheduler {
                     if rec == before {
                         return Ok(Write::Keep);
                     }
-                    serde_json::to_string(&rec)
-                        .map(Write::Put)
-                        .map_err(|e| EcsError::server(format!("service not written: {e}")))
+                    put_record(&rec)
                 }),
             )
             .await?;
@@ -225,8 +206,7 @@ impl Scheduler {
                 key,
                 Box::new(move |current| {
                     let Some(current) = current else { return Ok(Write::Keep) };
-                    let mut rec: ServiceRecord = serde_json::from_str(&current)
-                        .map_err(|_| EcsError::server("A stored service could not be read."))?;
+                    let mut rec = read_record(&current)?;
                     let name = rec.service.service_name.clone().unwrap_or_default();
                     let mut changed = false;
                     if !launched.task_ids.is_empty() {
@@ -244,9 +224,7 @@ impl Scheduler {
                     if !changed {
                         return Ok(Write::Keep);
                     }
-                    serde_json::to_string(&rec)
-                        .map(Write::Put)
-                        .map_err(|e| EcsError::server(format!("service not written: {e}")))
+                    put_record(&rec)
                 }),
             )
             .await?;
@@ -317,6 +295,18 @@ impl Scheduler {
             )
             .await
     }
+}
+
+/// Reads a stored service record inside an update.
+fn read_record(body: &str) -> Result<ServiceRecord, EcsError> {
+    serde_json::from_str(body).map_err(|_| EcsError::server("A stored service could not be read."))
+}
+
+/// The write that stores a service record.
+fn put_record(rec: &ServiceRecord) -> Result<Write, EcsError> {
+    serde_json::to_string(rec)
+        .map(Write::Put)
+        .map_err(|e| EcsError::server(format!("service not written: {e}")))
 }
 
 /// Sets a task's desired status to STOPPED with the scheduler's reason, as
