@@ -679,6 +679,8 @@ fn task_sets_of_an_external_service_run_at_their_scale_behind_their_target_group
         "vpc-1",
         "--health-check-interval-seconds",
         "5",
+        "--health-check-timeout-seconds",
+        "2",
         "--healthy-threshold-count",
         "2",
     ])["TargetGroups"][0]["TargetGroupArn"]);
@@ -706,11 +708,19 @@ fn task_sets_of_an_external_service_run_at_their_scale_behind_their_target_group
     };
     weights(100, 0);
 
-    let created = w.create_service(
+    // With the EXTERNAL controller the task definition belongs to the task sets.
+    let created = w.ecs().ok(&[
+        "create-service",
+        "--cluster",
+        &w.cluster,
+        "--service-name",
         "web",
-        &blue,
-        &["--desired-count", "2", "--deployment-controller", "type=EXTERNAL"],
-    );
+        "--desired-count",
+        "2",
+        "--deployment-controller",
+        "type=EXTERNAL",
+    ])["service"]
+        .clone();
     assert_eq!(created["deploymentController"]["type"], "EXTERNAL");
     let task_set = |td: &str, tg: &str, scale: u32| {
         let out = w.ecs().ok(&[
