@@ -109,9 +109,8 @@ impl World {
         s(&out["taskDefinition"]["taskDefinitionArn"])
     }
 
-    /// A target group (instance targets, 5 s checks, healthy after 2, 2 s drain), an ALB
-    /// and an HTTP listener on a free loopback port forwarding to it.
-    fn load_balancer(&self, name: &str) -> (String, u16) {
+    /// A target group of instance targets: 5 s checks, healthy after 2, a 2 s drain.
+    fn target_group(&self, name: &str) -> String {
         let elb = self.elb();
         let tg = elb.ok(&[
             "create-target-group",
@@ -142,6 +141,14 @@ impl World {
             "--attributes",
             "Key=deregistration_delay.timeout_seconds,Value=2",
         ]);
+        tg_arn
+    }
+
+    /// A target group (see [`World::target_group`]), an ALB and an HTTP listener on a
+    /// free loopback port forwarding to it.
+    fn load_balancer(&self, name: &str) -> (String, u16) {
+        let elb = self.elb();
+        let tg_arn = self.target_group(name);
         let lb = elb.ok(&[
             "create-load-balancer",
             "--name",
@@ -665,25 +672,7 @@ fn task_sets_of_an_external_service_run_at_their_scale_behind_their_target_group
     let green = w.register("ts-web", "green", None);
     let (blue_tg, port) = w.load_balancer("ts-blue");
     // A second target group on the same listener, weight 0 for now.
-    let green_tg = s(&w.elb().ok(&[
-        "create-target-group",
-        "--name",
-        "ts-green",
-        "--protocol",
-        "HTTP",
-        "--port",
-        "80",
-        "--target-type",
-        "instance",
-        "--vpc-id",
-        "vpc-1",
-        "--health-check-interval-seconds",
-        "5",
-        "--health-check-timeout-seconds",
-        "2",
-        "--healthy-threshold-count",
-        "2",
-    ])["TargetGroups"][0]["TargetGroupArn"]);
+    let green_tg = w.target_group("ts-green");
     let listener = {
         let lbs = w.elb().ok(&["describe-load-balancers", "--names", "ts-blue-lb"]);
         let lb = s(&lbs["LoadBalancers"][0]["LoadBalancerArn"]);

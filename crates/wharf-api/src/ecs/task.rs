@@ -494,13 +494,15 @@ pub(crate) async fn stop_task(
             id,
             Box::new(move |stored| {
                 let mut t = parse(stored)?;
-                if stored.desired_status == "STOPPED" {
+                if stored.desired_status == "STOPPED"
+                    || !wharf_model::ecs::task::request_stop(
+                        &mut t,
+                        TaskStopCode::UserInitiated,
+                        reason,
+                    )
+                {
                     return Ok(None);
                 }
-                t.desired_status = Some("STOPPED".to_owned());
-                t.stop_code.get_or_insert(TaskStopCode::UserInitiated);
-                t.stopped_reason.get_or_insert(reason);
-                t.version = Some(t.version.unwrap_or(0) + 1);
                 Ok(Some(TaskUpdate {
                     last_status: stored.last_status.clone(),
                     desired_status: "STOPPED".to_owned(),

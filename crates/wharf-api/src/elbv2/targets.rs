@@ -6,6 +6,7 @@
 //! records are removed by the next write to the group).
 
 use wharf_model::elbv2::arn::ElbArnKind;
+use wharf_model::elbv2::registration::{self, Deregistered};
 use wharf_model::elbv2::shapes::{
     DeregisterTargetsInput, DeregisterTargetsOutput, DescribeTargetHealthInput,
     DescribeTargetHealthOutput, RegisterTargetsInput, RegisterTargetsOutput, TargetDescription,
@@ -94,18 +95,9 @@ pub(crate) async fn register_targets(
         }
         for t in targets {
             let existing = current.iter().find(|c| same(&c.target, &t));
-            if existing.is_some_and(|c| c.deregistered_ms.is_none()) {
-                continue;
+            if let Some(record) = registration::register(existing, t, now) {
+                elb.put_target(&arn, &record)?;
             }
-            elb.put_target(
-                &arn,
-                &TargetRecord {
-                    target: t,
-                    registered_ms: now,
-                    deregistered_ms: None,
-                    health: None,
-                },
-            )?;
         }
         Ok(())
     })
@@ -141,13 +133,14 @@ pub(crate) async fn deregister_targets(
         }
         for t in &targets {
             let Some(c) = current.iter().find(|c| same(&c.target, t)) else { continue };
-            if c.deregistered_ms.is_some() {
-                continue;
-            }
-            if in_use && record.deregistration_delay_ms() > 0 {
-                elb.put_target(&arn, &TargetRecord { deregistered_ms: Some(now), ..c.clone() })?;
-            } else {
-                elb.delete_target(&arn, t.id.as_deref().unwrap_or_default(), t.port.unwrap_or(0))?;
+            match registration::deregister(c, in_use, record.deregistration_delay_ms(), now) {
+                Deregistered::Keep => {}
+                Deregistered::Drain(drained) => elb.put_target(&arn, &drained)?,
+                Deregistered::Remove => elb.delete_target(
+                    &arn,
+                    t.id.as_deref().unwrap_or_default(),
+                    t.port.unwrap_or(0),
+                )?,
             }
         }
         Ok(())

@@ -23,8 +23,9 @@ use std::time::Duration;
 use wharf_model::clock::Clock;
 use wharf_model::ecs::service::{ServiceRecord, TargetRef};
 use wharf_model::ecs::shapes::{Task, TaskStopCode};
+use wharf_model::elbv2::registration::{self, Deregistered};
 use wharf_model::elbv2::shapes::TargetDescription;
-use wharf_model::elbv2::TargetRecord;
+use wharf_model::elbv2::{health, TargetGroupRecord, TargetRecord};
 use wharf_model::EcsError;
 use wharf_store::elb::{ElbTx, TargetRow};
 use wharf_store::{Kind, Store, StoreError, TaskUpdate, Write};
@@ -248,41 +249,30 @@ impl Scheduler {
                 region,
                 Box::new(move |elb: &dyn ElbTx| {
                     for t in targets {
-                        if elb.get(&t.target_group_arn)?.is_none() {
-                            continue;
-                        }
-                        let current = elb
-                            .targets(&t.target_group_arn)?
-                            .into_iter()
-                            .find(|r| r.id == t.id && r.port == t.port)
-                            .and_then(|r| serde_json::from_str::<TargetRecord>(&r.body).ok());
+                        let Some(row) = elb.get(&t.target_group_arn)? else { continue };
+                        let delay = serde_json::from_str::<TargetGroupRecord>(&row.body)
+                            .map_or(300_000, |g| g.deregistration_delay_ms());
+                        let current = live_target(elb, &t, delay, now)?;
                         let record = if register {
-                            if current.as_ref().is_some_and(|c| c.deregistered_ms.is_none()) {
-                                continue;
-                            }
-                            TargetRecord {
-                                target: TargetDescription {
-                                    id: Some(t.id.clone()),
-                                    port: Some(t.port),
-                                    availability_zone: None,
-                                    ..Default::default()
-                                },
-                                registered_ms: now,
-                                deregistered_ms: None,
-                                health: None,
-                            }
+                            let target = TargetDescription {
+                                id: Some(t.id.clone()),
+                                port: Some(t.port),
+                                ..Default::default()
+                            };
+                            registration::register(current.as_ref(), target, now)
                         } else {
-                            let Some(mut c) = current else { continue };
-                            if c.deregistered_ms.is_some() {
-                                continue;
+                            let Some(c) = current else { continue };
+                            let in_use = !elb.uses_of(&t.target_group_arn)?.is_empty();
+                            match registration::deregister(&c, in_use, delay, now) {
+                                Deregistered::Keep => None,
+                                Deregistered::Drain(drained) => Some(drained),
+                                Deregistered::Remove => {
+                                    elb.delete_target(&t.target_group_arn, &t.id, t.port)?;
+                                    None
+                                }
                             }
-                            if elb.uses_of(&t.target_group_arn)?.is_empty() {
-                                elb.delete_target(&t.target_group_arn, &t.id, t.port)?;
-                                continue;
-                            }
-                            c.deregistered_ms = Some(now);
-                            c
                         };
+                        let Some(record) = record else { continue };
                         let body = serde_json::to_string(&record)
                             .map_err(|e| StoreError::Database(e.to_string()))?;
                         elb.put_target(
@@ -295,6 +285,27 @@ impl Scheduler {
             )
             .await
     }
+}
+
+/// A target's record, if it is registered or still draining; one that has
+/// finished draining is removed, as the API's writes remove them.
+fn live_target(
+    elb: &dyn ElbTx,
+    t: &TargetRef,
+    delay_ms: i64,
+    now_ms: i64,
+) -> Result<Option<TargetRecord>, StoreError> {
+    let Some(row) =
+        elb.targets(&t.target_group_arn)?.into_iter().find(|r| r.id == t.id && r.port == t.port)
+    else {
+        return Ok(None);
+    };
+    let Ok(record) = serde_json::from_str::<TargetRecord>(&row.body) else { return Ok(None) };
+    if health::is_gone(&record, delay_ms, now_ms) {
+        elb.delete_target(&t.target_group_arn, &t.id, t.port)?;
+        return Ok(None);
+    }
+    Ok(Some(record))
 }
 
 /// Reads a stored service record inside an update.
@@ -325,15 +336,13 @@ async fn stop_task(
             cluster,
             id,
             Box::new(move |stored| {
-                if stored.desired_status == "STOPPED" {
-                    return Ok(None);
-                }
                 let mut t: Task = serde_json::from_str(&stored.json)
                     .map_err(|_| EcsError::server("A stored task could not be read."))?;
-                t.desired_status = Some("STOPPED".to_owned());
-                t.stop_code.get_or_insert(code);
-                t.stopped_reason.get_or_insert(reason);
-                t.version = Some(t.version.unwrap_or(0) + 1);
+                if stored.desired_status == "STOPPED"
+                    || !wharf_model::ecs::task::request_stop(&mut t, code, reason)
+                {
+                    return Ok(None);
+                }
                 Ok(Some(TaskUpdate {
                     last_status: stored.last_status.clone(),
                     desired_status: "STOPPED".to_owned(),

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use wharf_model::ecs::service::{ServiceRecord, TargetRef};
-use wharf_model::ecs::shapes::{ContainerInstance, LoadBalancer, Task};
+use wharf_model::ecs::shapes::{ContainerInstance, LoadBalancer, SchedulingStrategy, Task};
 use wharf_model::elbv2::shapes::TargetHealthStateEnum;
 use wharf_model::elbv2::{health, TargetGroupRecord, TargetRecord};
 use wharf_store::elb::ElbView;
@@ -44,7 +44,12 @@ pub async fn observe(
             },
         )
         .await?;
-    let instances = store.instances(region, &cluster, None).await?;
+    // Instances matter to DAEMON services (one task each) and to instance
+    // targets (their EC2 ids); most passes of other services skip the read.
+    let daemon = rec.service.scheduling_strategy == Some(SchedulingStrategy::Daemon);
+    let balanced = rec.deployments.values().any(|n| !n.load_balancers.is_empty());
+    let instances =
+        if daemon || balanced { store.instances(region, &cluster, None).await? } else { vec![] };
     let ec2_ids: BTreeMap<String, String> = instances
         .iter()
         .filter_map(|u| {

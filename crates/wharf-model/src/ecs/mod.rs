@@ -3,4 +3,5 @@
 pub mod placement;
 pub mod service;
 pub mod shapes;
+pub mod task;
 pub mod task_definition;

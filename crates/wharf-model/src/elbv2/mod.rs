@@ -13,6 +13,7 @@ pub mod arn;
 pub mod attributes;
 pub mod error;
 pub mod health;
+pub mod registration;
 pub mod rules;
 pub mod shapes;
 pub mod validate;
