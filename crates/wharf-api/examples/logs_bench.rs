@@ -234,14 +234,12 @@ fn main() {
     let events = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
     let calls = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(10);
     let dir = tempfile::tempdir().expect("temporary directory");
-    let state = AppState {
-        store: Arc::new(SqliteStore::open(&dir.path().join("wharf.db")).expect("store")),
-        logs: Arc::new(LogStore::open(&dir.path().join("logs.sqlite3"), i64::MAX).expect("logs")),
-        clock: Arc::new(SystemClock),
-        account_id: "000000000000".into(),
-        allow_reset: false,
-        agent_token: None,
-    };
+    let state = AppState::new(
+        Arc::new(SqliteStore::open(&dir.path().join("wharf.db")).expect("store")),
+        Arc::new(LogStore::open(&dir.path().join("logs.sqlite3"), i64::MAX).expect("logs")),
+        Arc::new(SystemClock),
+        "000000000000",
+    );
     let router = wharf_api::router(state.clone());
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     rt.block_on(async {

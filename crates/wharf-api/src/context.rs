@@ -23,6 +23,26 @@ pub struct AppState {
     pub agent_token: Option<Arc<str>>,
 }
 
+impl AppState {
+    /// The state over these stores and clock, for this account; no reset
+    /// endpoint and no agent token (set those fields after, when wanted).
+    pub fn new(
+        store: Arc<dyn Store>,
+        logs: Arc<LogStore>,
+        clock: Arc<dyn Clock>,
+        account_id: &str,
+    ) -> Self {
+        Self {
+            store,
+            logs,
+            clock,
+            account_id: account_id.into(),
+            allow_reset: false,
+            agent_token: None,
+        }
+    }
+}
+
 /// One request's context: shared state plus its region and id.
 #[derive(Debug, Clone)]
 pub struct Ctx {

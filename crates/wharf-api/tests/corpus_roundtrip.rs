@@ -71,16 +71,12 @@ fn contained(sent: &Value, got: &Value, path: &str) -> Result<(), String> {
 #[tokio::test]
 async fn every_corpus_document_gets_its_expected_answer_and_round_trips() {
     let dir = tempfile::tempdir().unwrap();
-    let state = AppState {
-        store: Arc::new(SqliteStore::open(&dir.path().join("wharf.db")).unwrap()),
-        logs: Arc::new(
-            wharf_store::LogStore::open(&dir.path().join("logs.sqlite3"), i64::MAX).unwrap(),
-        ),
-        clock: Arc::new(FakeClock::at(1_700_000_000_000)),
-        account_id: "000000000000".into(),
-        allow_reset: false,
-        agent_token: None,
-    };
+    let state = AppState::new(
+        Arc::new(SqliteStore::open(&dir.path().join("wharf.db")).unwrap()),
+        Arc::new(wharf_store::LogStore::open(&dir.path().join("logs.sqlite3"), i64::MAX).unwrap()),
+        Arc::new(FakeClock::at(1_700_000_000_000)),
+        "000000000000",
+    );
     let router = wharf_api::router(state);
     let expected = std::fs::read_to_string(repo().join("tests/corpus/expected.tsv")).unwrap();
     let mut checked = 0;

@@ -22,16 +22,12 @@ fn server() -> Server {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("wharf.db")).unwrap();
     let clock = Arc::new(FakeClock::at(1_700_000_000_000));
-    let state = AppState {
-        store: Arc::new(store),
-        logs: Arc::new(
-            wharf_store::LogStore::open(&dir.path().join("logs.sqlite3"), i64::MAX).unwrap(),
-        ),
-        clock: clock.clone(),
-        account_id: "123456789012".into(),
-        allow_reset: false,
-        agent_token: None,
-    };
+    let state = AppState::new(
+        Arc::new(store),
+        Arc::new(wharf_store::LogStore::open(&dir.path().join("logs.sqlite3"), i64::MAX).unwrap()),
+        clock.clone(),
+        "123456789012",
+    );
     Server { router: wharf_api::router(state), clock, _dir: dir }
 }
 

@@ -26,14 +26,12 @@ struct Server {
 fn server() -> Server {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(FakeClock::at(NOW_MS));
-    let state = AppState {
-        store: Arc::new(SqliteStore::open(&dir.path().join("wharf.db")).unwrap()),
-        logs: Arc::new(LogStore::open(&dir.path().join("logs.sqlite3"), i64::MAX).unwrap()),
-        clock: clock.clone(),
-        account_id: "123456789012".into(),
-        allow_reset: false,
-        agent_token: None,
-    };
+    let state = AppState::new(
+        Arc::new(SqliteStore::open(&dir.path().join("wharf.db")).unwrap()),
+        Arc::new(LogStore::open(&dir.path().join("logs.sqlite3"), i64::MAX).unwrap()),
+        clock.clone(),
+        "123456789012",
+    );
     Server { router: wharf_api::router(state.clone()), state, clock, _dir: dir }
 }
 

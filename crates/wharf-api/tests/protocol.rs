@@ -19,16 +19,13 @@ struct Server {
 fn server(allow_reset: bool) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("wharf.db")).unwrap();
-    let state = AppState {
-        store: Arc::new(store),
-        logs: Arc::new(
-            wharf_store::LogStore::open(&dir.path().join("logs.sqlite3"), i64::MAX).unwrap(),
-        ),
-        clock: Arc::new(FakeClock::at(1_700_000_000_000)),
-        account_id: "123456789012".into(),
-        allow_reset,
-        agent_token: None,
-    };
+    let mut state = AppState::new(
+        Arc::new(store),
+        Arc::new(wharf_store::LogStore::open(&dir.path().join("logs.sqlite3"), i64::MAX).unwrap()),
+        Arc::new(FakeClock::at(1_700_000_000_000)),
+        "123456789012",
+    );
+    state.allow_reset = allow_reset;
     Server { router: wharf_api::router(state), _dir: dir }
 }
 

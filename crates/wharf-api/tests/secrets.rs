@@ -28,16 +28,12 @@ fn server() -> Server {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(&dir.path().join("wharf.db")).unwrap());
     let clock = Arc::new(FakeClock::at(NOW_MS));
-    let state = AppState {
-        store: store.clone(),
-        logs: Arc::new(
-            wharf_store::LogStore::open(&dir.path().join("logs.sqlite3"), i64::MAX).unwrap(),
-        ),
-        clock: clock.clone(),
-        account_id: "123456789012".into(),
-        allow_reset: false,
-        agent_token: None,
-    };
+    let state = AppState::new(
+        store.clone(),
+        Arc::new(wharf_store::LogStore::open(&dir.path().join("logs.sqlite3"), i64::MAX).unwrap()),
+        clock.clone(),
+        "123456789012",
+    );
     Server { router: wharf_api::router(state), store, clock, _dir: dir }
 }
 

@@ -29,16 +29,12 @@ struct Server {
 fn server() -> Server {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("wharf.db")).unwrap();
-    let state = AppState {
-        store: Arc::new(store),
-        logs: Arc::new(
-            wharf_store::LogStore::open(&dir.path().join("logs.sqlite3"), i64::MAX).unwrap(),
-        ),
-        clock: Arc::new(FakeClock::at(1_700_000_000_000)),
-        account_id: ACCOUNT.into(),
-        allow_reset: false,
-        agent_token: None,
-    };
+    let state = AppState::new(
+        Arc::new(store),
+        Arc::new(wharf_store::LogStore::open(&dir.path().join("logs.sqlite3"), i64::MAX).unwrap()),
+        Arc::new(FakeClock::at(1_700_000_000_000)),
+        ACCOUNT,
+    );
     Server { router: wharf_api::router(state.clone()), state, _dir: dir }
 }
 
@@ -1391,16 +1387,12 @@ async fn a_scheduler_write_between_the_apis_read_and_write_is_kept() {
         inner: SqliteStore::open(&dir.path().join("wharf.db")).unwrap(),
         hook: hook.clone(),
     };
-    let state = AppState {
-        store: Arc::new(store),
-        logs: Arc::new(
-            wharf_store::LogStore::open(&dir.path().join("logs.sqlite3"), i64::MAX).unwrap(),
-        ),
-        clock: Arc::new(FakeClock::at(1_700_000_000_000)),
-        account_id: ACCOUNT.into(),
-        allow_reset: false,
-        agent_token: None,
-    };
+    let state = AppState::new(
+        Arc::new(store),
+        Arc::new(wharf_store::LogStore::open(&dir.path().join("logs.sqlite3"), i64::MAX).unwrap()),
+        Arc::new(FakeClock::at(1_700_000_000_000)),
+        ACCOUNT,
+    );
     let s = Server { router: wharf_api::router(state.clone()), state, _dir: dir };
     setup(&s).await;
     ok(&s, "CreateService", svc("web", 2)).await;

@@ -130,14 +130,10 @@ pub fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
         file_bytes = usage.file_bytes,
         "log store open"
     );
-    let state = AppState {
-        store: Arc::new(store),
-        logs: Arc::new(logs),
-        clock: Arc::new(SystemClock),
-        account_id: args.account_id.as_str().into(),
-        allow_reset: args.allow_reset,
-        agent_token: args.agent_token.as_deref().map(Into::into),
-    };
+    let mut state =
+        AppState::new(Arc::new(store), Arc::new(logs), Arc::new(SystemClock), &args.account_id);
+    state.allow_reset = args.allow_reset;
+    state.agent_token = args.agent_token.as_deref().map(Into::into);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
