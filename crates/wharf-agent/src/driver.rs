@@ -27,11 +27,15 @@ use crate::link::{LinkError, ServerLink};
 use crate::machine::TaskMachine;
 use crate::pause::PAUSE_CONTAINER_NAME;
 use crate::provision::{self, Provisioned};
+use crate::pull_progress::PullTally;
 use crate::runtime::{ContainerInfo, ContainerState, Runtime, RuntimeError};
 use crate::s3::S3Endpoint;
 use crate::spec::{self, NetworkAttachment, TaskContext};
 use crate::stop::{NamedError, StopReason};
 use crate::{awslogs, awsvpc, cleanup, metadata, overrides, wire};
+
+/// How often a running pull's progress is told to the server.
+const PULL_PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Where Docker events for a container go: its task's driver, and its name
 /// in the task definition.
@@ -416,8 +420,9 @@ impl TaskDriver {
             Action::Pull { container } => {
                 let def = self.definition(&container)?.clone();
                 let (link, always) = (self.shared.link.clone(), self.shared.always_pull);
+                let task_arn = self.assignment.task.task_arn.clone().unwrap_or_default();
                 Some(Box::pin(async move {
-                    let r = pull(&*runtime, &*link, &def, always).await;
+                    let r = pull(&*runtime, &*link, &task_arn, &def, always).await;
                     Outcome::Pulled(container, r)
                 }))
             }
@@ -640,6 +645,7 @@ fn bindings(info: &ContainerInfo) -> Vec<NetworkBinding> {
 async fn pull(
     runtime: &dyn Runtime,
     link: &dyn ServerLink,
+    task_arn: &str,
     def: &ContainerDefinition,
     always: bool,
 ) -> Result<(), NamedError> {
@@ -653,7 +659,27 @@ async fn pull(
             Some(parameter) => Some(provision::registry_auth(link, parameter).await?),
             None => None,
         };
-    let result = runtime.pull_image(&image, auth.as_ref(), &|_| {}).await;
+    let container = def.name.clone().unwrap_or_default();
+    let tally = std::sync::Mutex::new(PullTally::default());
+    let report = |done: bool| {
+        let tally = tally.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        tally.report(task_arn, &container, &image, done)
+    };
+    let on_progress = |p: crate::runtime::PullProgress| {
+        tally.lock().unwrap_or_else(std::sync::PoisonError::into_inner).apply(&p);
+    };
+    let pulling = runtime.pull_image(&image, auth.as_ref(), &on_progress);
+    let reporting = async {
+        loop {
+            tokio::time::sleep(PULL_PROGRESS_INTERVAL).await;
+            let _ = link.pull_progress(report(false)).await;
+        }
+    };
+    let result = tokio::select! {
+        r = pulling => r,
+        () = reporting => unreachable!("the reporting loop never ends"),
+    };
+    let _ = link.pull_progress(report(true)).await;
     match result {
         Ok(()) => Ok(()),
         // With a cached copy, a failed pull is not fatal (the ECS agent's

@@ -21,6 +21,8 @@ pub struct AppState {
     pub allow_reset: bool,
     /// The token remote agents must present, if any.
     pub agent_token: Option<Arc<str>>,
+    /// Image pulls under way, as agents report them.
+    pub pulls: Arc<crate::pulls::PullBoard>,
 }
 
 impl AppState {
@@ -39,6 +41,7 @@ impl AppState {
             account_id: account_id.into(),
             allow_reset: false,
             agent_token: None,
+            pulls: Arc::default(),
         }
     }
 }

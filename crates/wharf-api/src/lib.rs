@@ -22,6 +22,7 @@ pub mod elbv2;
 pub mod logs;
 pub mod pagination;
 pub mod protocol;
+pub mod pulls;
 pub mod query;
 mod records;
 pub mod request_id;

@@ -6,6 +6,7 @@
 
 mod api_client;
 mod commands;
+mod container_logs;
 mod embedded_link;
 mod lb_config;
 mod load_balancing;

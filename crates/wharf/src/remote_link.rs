@@ -13,7 +13,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use tokio::sync::mpsc;
 use wharf_agent::link::{LinkError, ServerLink};
-use wharf_model::agent::{Assignment, LogBatch, LogDestination};
+use wharf_model::agent::{Assignment, LogBatch, LogDestination, PullProgressReport};
 use wharf_model::ecs::shapes::{ContainerInstance, RegisterContainerInstanceRequest, Task};
 
 /// How long a request other than the watch may take.
@@ -218,5 +218,9 @@ impl ServerLink for RemoteLink {
         serde_json::from_slice::<Answer>(&answer)
             .map(|a| a.cursor)
             .map_err(|e| LinkError::Unavailable(e.to_string()))
+    }
+
+    async fn pull_progress(&self, report: PullProgressReport) -> Result<(), LinkError> {
+        self.call("pull-progress", "", to_json(&report)?).await.map(|_| ())
     }
 }
