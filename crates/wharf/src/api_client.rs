@@ -106,4 +106,38 @@ impl ApiClient {
         let bytes: &[u8] = if bytes.is_empty() { b"{}" } else { &bytes };
         serde_json::from_slice(bytes).with_context(|| format!("{operation}: unreadable answer"))
     }
+
+    /// GETs one of Wharf's own JSON resources (`/_wharf/v1/...`), with
+    /// `query` already encoded.
+    pub async fn get_wharf<O: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &str,
+    ) -> anyhow::Result<O> {
+        let request = http::Request::get(format!("{}{path}?{query}", self.endpoint))
+            .body(Full::new(Bytes::new()))?;
+        let response = tokio::time::timeout(CALL_TIMEOUT, self.client.request(request))
+            .await
+            .with_context(|| format!("{path}: no answer from {}", self.endpoint))?
+            .with_context(|| format!("cannot reach the Wharf server at {}", self.endpoint))?;
+        let status = response.status();
+        let bytes = response.into_body().collect().await?.to_bytes();
+        if !status.is_success() {
+            bail!("{path}: {status}: {}", String::from_utf8_lossy(&bytes));
+        }
+        serde_json::from_slice(&bytes).with_context(|| format!("{path}: unreadable answer"))
+    }
+}
+
+/// Percent-encodes a query value.
+pub fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }

@@ -20,8 +20,6 @@ pub struct Source {
     pub label: String,
     /// Its ANSI colour.
     pub colour: u8,
-    /// The container's name.
-    pub container: String,
     /// The region of its log group.
     pub region: String,
     /// `awslogs-group`.
@@ -74,15 +72,7 @@ pub fn sources_of(
             name.to_owned()
         };
         let region = opt("awslogs-region").unwrap_or_else(|| default_region.to_owned());
-        sources.push(Source {
-            label,
-            colour: 0,
-            container: name.to_owned(),
-            region,
-            group,
-            stream,
-            token: None,
-        });
+        sources.push(Source { label, colour: 0, region, group, stream, token: None });
     }
     sources
 }

@@ -40,6 +40,8 @@ enum Command {
     Validate(commands::validate::ValidateArgs),
     /// Show a task's or a service's container output (awslogs), interleaved; -f to follow.
     Logs(commands::logs::LogsArgs),
+    /// Run a task definition file (or a Compose file): register it, run it, show its output.
+    Run(commands::run::RunArgs),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +57,7 @@ fn main() -> ExitCode {
         }
         Command::Validate(args) => commands::validate::run(&args),
         Command::Logs(args) => commands::logs::run(args),
+        Command::Run(args) => commands::run::run(args),
     };
     match result {
         Ok(code) => code,

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use crate::api_client::encode;
 use async_trait::async_trait;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -111,19 +112,6 @@ fn error_message(body: &[u8]) -> String {
     serde_json::from_slice::<Error>(body)
         .map(|e| e.message)
         .unwrap_or_else(|_| String::from_utf8_lossy(body).into_owned())
-}
-
-/// Percent-encodes a query value.
-fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, LinkError> {

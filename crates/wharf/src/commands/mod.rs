@@ -2,5 +2,6 @@
 
 pub mod agent;
 pub mod logs;
+pub mod run;
 pub mod server;
 pub mod validate;
