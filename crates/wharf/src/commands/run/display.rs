@@ -54,9 +54,18 @@ impl Display {
     /// A line of progress: `wharf: <text>` (dimmed on a terminal).
     pub fn info(&self, text: &str) {
         if self.fancy {
-            let _ = self.multi.println(format!("\x1b[2m›\x1b[0m {text}"));
+            self.above_bars(&format!("\x1b[2m›\x1b[0m {text}"));
         } else {
             eprintln!("wharf: {text}");
+        }
+    }
+
+    /// A line on stderr, above the progress bars when some are drawn.
+    fn above_bars(&self, line: &str) {
+        if self.pulls.values().any(|p| p.bar.is_some()) {
+            let _ = self.multi.println(line);
+        } else {
+            eprintln!("{line}");
         }
     }
 
@@ -76,7 +85,7 @@ impl Display {
     /// A warning line.
     pub fn warn(&self, text: &str) {
         if self.fancy {
-            let _ = self.multi.println(format!("\x1b[33mwarning:\x1b[0m {text}"));
+            self.above_bars(&format!("\x1b[33mwarning:\x1b[0m {text}"));
         } else {
             eprintln!("wharf: warning: {text}");
         }
@@ -87,11 +96,6 @@ impl Display {
     pub fn pull(&mut self, label: &str, report: &PullProgressReport) {
         let key = format!("{}\n{}", report.task_arn, report.container);
         if !self.pulls.contains_key(&key) {
-            if report.done && report.total_bytes == 0 {
-                // A pull that ended before anyone looked: nothing to show.
-                self.pulls.insert(key, Pull { bar: None, started: Instant::now(), ended: true });
-                return;
-            }
             let bar = self.fancy.then(|| {
                 let bar = self.multi.add(ProgressBar::new(report.total_bytes.max(1)));
                 bar.set_style(
@@ -117,11 +121,14 @@ impl Display {
         }
         if report.done {
             let took = pull.started.elapsed().as_secs_f64();
+            let size = if report.total_bytes == 0 {
+                "layers already here".to_owned()
+            } else {
+                human_bytes(report.total_bytes)
+            };
             let text = format!(
-                "{label}: pulled {} ({}, {} layers, {took:.1} s)",
-                report.image,
-                human_bytes(report.total_bytes),
-                report.layers
+                "{label}: pulled {} ({size}, {} layers, {took:.1} s)",
+                report.image, report.layers
             );
             pull.ended = true;
             match pull.bar.take() {

@@ -386,6 +386,8 @@ async fn follow(
     let mut shown: HashMap<String, Shown> = HashMap::new();
     let mut sources: Vec<Source> = Vec::new();
     let mut sourced: Vec<String> = Vec::new();
+    // Tasks whose pulls were looked at once more after their containers left PENDING.
+    let mut pulls_seen_through: Vec<String> = Vec::new();
     let mut interrupted = 0;
     let mut stopped_at: Option<Instant> = None;
     let mut quiet_since = Instant::now();
@@ -411,7 +413,13 @@ async fn follow(
                 .into_iter()
                 .flatten()
                 .any(|c| c["lastStatus"] == "PENDING");
-            if pulling {
+            // Once more after the last container left PENDING: a quick pull
+            // may have ended between two looks.
+            let last_look = !pulling && !pulls_seen_through.contains(&task_arn);
+            if last_look {
+                pulls_seen_through.push(task_arn.clone());
+            }
+            if pulling || last_look {
                 let answer: anyhow::Result<Value> = client
                     .get_wharf("/_wharf/v1/pulls", &format!("task={}", encode(&task_arn)))
                     .await;
