@@ -6,6 +6,7 @@
 
 mod api_client;
 mod commands;
+mod compose;
 mod embedded_link;
 mod lb_config;
 mod load_balancing;
@@ -39,6 +40,8 @@ enum Command {
     Validate(commands::validate::ValidateArgs),
     /// Show a task's or a service's container output (awslogs), interleaved; -f to follow.
     Logs(commands::logs::LogsArgs),
+    /// Docker Compose in: `convert` writes the equivalent ECS task definition.
+    Compose(commands::compose::ComposeArgs),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +57,7 @@ fn main() -> ExitCode {
         }
         Command::Validate(args) => commands::validate::run(&args),
         Command::Logs(args) => commands::logs::run(args),
+        Command::Compose(args) => commands::compose::run(args),
     };
     match result {
         Ok(code) => code,
