@@ -153,6 +153,7 @@ pub fn convert_text(
     let mut volumes =
         TaskVolumes::new(top.get("volumes"), &family, source.project_dir, home, &mut warnings)?;
     let mut definitions = Vec::with_capacity(services.len());
+    let mut restarting = Vec::new();
     for (i, (name, spec)) in services.iter().enumerate() {
         let mut cx = ServiceContext {
             service: name,
@@ -174,10 +175,19 @@ pub fn convert_text(
             })?;
             from.source_container = Some(containers[j].clone());
         }
+        if def.restart_policy.take().is_some() {
+            restarting.push(name.as_str());
+        }
         def.essential = Some(plan.essential[i]);
         def.links = Some(plan.links[i].clone()).filter(|l| !l.is_empty());
         def.depends_on = Some(plan.depends_on[i].clone()).filter(|d| !d.is_empty());
         definitions.push(def);
+    }
+    if !restarting.is_empty() {
+        warnings.push(format!(
+            "restart (services {}): not carried over; Wharf's agent has no container restart policies (ecs.capability.container-restart-policy), so a task asking for one would never be placed; add restartPolicy by hand for AWS",
+            restarting.join(", ")
+        ));
     }
     let volumes = volumes.into_volumes();
     let request = RegisterTaskDefinitionRequest {

@@ -35,6 +35,10 @@
 //!   of an EC2 task. Limits and reservations are carried over; a service with
 //!   neither gets the soft `memoryReservation` of [`DEFAULT_MEMORY_RESERVATION_MIB`]
 //!   (it limits nothing, as in Compose), and no task-level size is set.
+//! - **restart.** Compose's `restart` maps to the ECS container
+//!   `restartPolicy`, but Wharf's agent does not offer it (no
+//!   `ecs.capability.container-restart-policy`), and a task that asks for it
+//!   is never placed; so the value is checked and left out, with one warning.
 //! - **Profiles.** A service with `profiles` is inactive by default in
 //!   Compose, so it is left out (one warning).
 
