@@ -45,6 +45,8 @@
 mod bytes;
 mod container;
 mod convert;
+#[cfg(test)]
+mod convert_tests;
 mod dotenv;
 mod duration;
 mod health;

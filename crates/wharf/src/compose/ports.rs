@@ -223,7 +223,10 @@ fn mapping(container: u16, host: Option<u16>, protocol: TransportProtocol) -> Po
 mod tests {
     use super::*;
 
-    fn ports(yaml: &str) -> (Result<Vec<(i32, Option<i32>, String)>, String>, Vec<String>) {
+    /// (container port, host port, protocol) of each mapping, or the error.
+    type Mapped = Result<Vec<(i32, Option<i32>, String)>, String>;
+
+    fn ports(yaml: &str) -> (Mapped, Vec<String>) {
         let port: Port = serde_yaml_ng::from_str(yaml).expect("yaml");
         let mut w = Vec::new();
         let out = port_mappings(&port, "services.web.ports[1]", &mut w)
