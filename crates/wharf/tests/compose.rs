@@ -212,6 +212,50 @@ fn every_corpus_file_converts_and_passes_wharf_validate() {
     );
 }
 
+#[test]
+fn the_command_prints_json_and_names_the_field_of_bad_input() {
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(
+        dir.path().join("compose.yml"),
+        "services:\n  web:\n    image: nginx:1.27\n    ports: [\"8080:80\"]\n    expose: [80]\n",
+    )
+    .expect("file");
+    let out = wharf(&["compose", "convert", "compose.yml", "--family", "web"], dir.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let td: Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(td["family"], "web");
+    assert_eq!(
+        container(&td, "web")["portMappings"],
+        json!([{"containerPort": 80, "hostPort": 8080, "protocol": "tcp"}])
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "warning: services.web.expose: not needed (linked containers reach every port); left out\n"
+    );
+
+    std::fs::write(
+        dir.path().join("bad.yml"),
+        "services:\n  web:\n    image: nginx:1.27\n    ports: [\"8080:80\", \"80:abc\"]\n",
+    )
+    .expect("file");
+    let out = wharf(&["compose", "convert", "bad.yml"], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "wharf: converting bad.yml: services.web.ports[1]: \"80:abc\" is not a port\n"
+    );
+
+    std::fs::write(
+        dir.path().join("taskdef.json"),
+        r#"{"family": "f", "containerDefinitions": []}"#,
+    )
+    .expect("file");
+    let out = wharf(&["compose", "convert", "taskdef.json"], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not look like a compose file"));
+}
+
 // --- Real runs ------------------------------------------------------------
 
 fn docker(args: &[&str]) -> String {
