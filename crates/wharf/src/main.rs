@@ -6,6 +6,7 @@
 
 mod api_client;
 mod commands;
+mod compose;
 mod container_logs;
 mod embedded_link;
 mod lb_config;
@@ -42,6 +43,8 @@ enum Command {
     Logs(commands::logs::LogsArgs),
     /// Run a task definition file (or a Compose file): register it, run it, show its output.
     Run(commands::run::RunArgs),
+    /// Docker Compose in: `convert` writes the equivalent ECS task definition.
+    Compose(commands::compose::ComposeArgs),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +61,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => commands::validate::run(&args),
         Command::Logs(args) => commands::logs::run(args),
         Command::Run(args) => commands::run::run(args),
+        Command::Compose(args) => commands::compose::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod agent;
+pub mod compose;
 pub mod logs;
 pub mod run;
 pub mod server;

@@ -334,7 +334,18 @@ async fn register(args: &RunArgs, client: &ApiClient, display: &Display) -> anyh
         warn_unlogged(&definition, display);
         return Ok(definition);
     };
-    let mut input = definition::from_json_file(path)?;
+    let mut input = if crate::compose::is_compose_file(path) {
+        let options =
+            crate::compose::ConvertOptions { family: None, env: std::env::vars().collect() };
+        let converted = crate::compose::convert_file(path, &options)?;
+        for w in &converted.warnings {
+            display.warn(w);
+        }
+        display.info(&format!("converted {} to a task definition", path.display()));
+        converted.task_definition
+    } else {
+        definition::from_json_file(path)?
+    };
     if !args.no_default_logging {
         let changed = definition::add_default_logging(&mut input, &args.region);
         if !changed.is_empty() {
