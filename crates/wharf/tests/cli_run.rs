@@ -335,3 +335,43 @@ fn an_image_pull_is_shown_with_its_bytes() {
         stderr.lines().find(|l| l.starts_with(&pulled)).unwrap_or_else(|| panic!("{stderr}"));
     assert!(line.contains("MiB") || line.contains("KiB"), "bytes shown: {line}");
 }
+
+#[test]
+fn a_compose_file_runs_directly_in_dependency_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let compose = dir.path().join("docker-compose.yml");
+    std::fs::write(
+        &compose,
+        format!(
+            r#"name: composed
+services:
+  db:
+    image: {IMAGE}
+    entrypoint: ["/bin/busybox", "sh", "-c"]
+    command: ["trap 'exit 0' TERM; echo db up; touch /tmp/ready; while true; do sleep 0.1; done"]
+    healthcheck:
+      test: ["CMD", "/bin/busybox", "test", "-f", "/tmp/ready"]
+      interval: 5s
+      retries: 3
+  web:
+    image: {IMAGE}
+    entrypoint: ["/bin/busybox", "sh", "-c"]
+    command: ["echo web up after $$DB_STATE"]
+    environment:
+      DB_STATE: healthy
+    depends_on:
+      db:
+        condition: service_healthy
+"#
+        ),
+    )
+    .unwrap();
+    let out = wharf().arg("run").arg(&compose).arg("--embedded").output().unwrap();
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stderr.contains("registered composed:1"), "{stderr}");
+    let db = stdout.find("db  | db up").expect(&stdout);
+    let web = stdout.find("web | web up after healthy").expect(&stdout);
+    assert!(db < web, "web started after db was healthy:\n{stdout}");
+    assert!(stderr.contains("db HEALTHY"), "{stderr}");
+}
