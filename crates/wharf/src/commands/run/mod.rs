@@ -45,6 +45,8 @@ const DRAIN_QUIET: Duration = Duration::from_millis(300);
 const DRAIN_AT_MOST: Duration = Duration::from_secs(3);
 /// How long an embedded server's agent may take to join its cluster.
 const AGENT_JOIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// The exit code of a run interrupted before any task ran (128 + SIGINT).
+const INTERRUPTED: u8 = 130;
 /// The reason StopTask is given on Ctrl-C.
 const INTERRUPT_REASON: &str = "Task stopped by wharf run (interrupted)";
 
@@ -107,9 +109,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 
 async fn run_async(args: RunArgs) -> anyhow::Result<u8> {
     // From the start, so a Ctrl-C while the server starts is not lost.
-    let interrupts = watch_interrupts();
+    let mut interrupts = watch_interrupts();
     let mut display = Display::new(args.no_color);
-    let (client, embedded) = connect(&args, &display).await?;
+    let (client, embedded) = tokio::select! {
+        connected = connect(&args, &display) => connected?,
+        Some(()) = interrupts.recv() => return Ok(INTERRUPTED),
+    };
     let result = run_on(&args, &client, &mut display, interrupts, embedded.is_some()).await;
     display.finish();
     if let Some(server) = embedded {
@@ -277,7 +282,11 @@ async fn run_on(
     mut interrupts: mpsc::UnboundedReceiver<()>,
     embedded: bool,
 ) -> anyhow::Result<(u8, Vec<String>)> {
-    let definition = register(args, client, display).await?;
+    // Nothing runs yet: a Ctrl-C here just ends the command.
+    let definition = tokio::select! {
+        registered = register(args, client, display) => registered?,
+        Some(()) = interrupts.recv() => return Ok((INTERRUPTED, Vec::new())),
+    };
     let arn = definition["taskDefinitionArn"].as_str().context("no taskDefinitionArn")?;
     let containers = definition::container_names(&definition);
     let overrides = definition::overrides(args.override_json.as_deref(), &args.env, &containers)?;
