@@ -215,6 +215,28 @@ async fn a_task_runs_reports_and_stops_when_its_essential_container_exits() {
 }
 
 #[tokio::test]
+async fn a_late_assignment_of_a_finished_task_does_not_run_it_again() {
+    let runtime = FakeRuntime::new();
+    runtime.add_image("img:1");
+    let (link, tx, _stop) = start(&runtime);
+    tx.send(assignment("RUNNING")).await.unwrap();
+    let running = until(&link, "RUNNING", |t| t.last_status.as_deref() == Some("RUNNING")).await;
+    assert!(runtime.exit("app", 0));
+    until(&link, "STOPPED", |t| t.last_status.as_deref() == Some("STOPPED")).await;
+    // Let the driver finish, then deliver the task as the watch saw it while
+    // it ran (queued before the STOPPED report was stored).
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut late = assignment("RUNNING");
+    late.task = running;
+    tx.send(late).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let t = link.task.lock().unwrap().clone().unwrap();
+    let app = t.containers.unwrap().into_iter().find(|c| c.name.as_deref() == Some("app")).unwrap();
+    assert_eq!(app.exit_code, Some(0));
+    assert_eq!(app.reason, None, "no second driver reported the container vanished");
+}
+
+#[tokio::test]
 async fn the_server_stopping_a_task_stops_its_containers() {
     let runtime = FakeRuntime::new();
     runtime.add_image("img:1");
