@@ -5,13 +5,14 @@
 //! server, and with `--follow` keeps reading until the tasks have stopped.
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context};
 use serde_json::{json, Value};
 
+use super::connection::ConnectionArgs;
 use crate::api_client::{ApiClient, Service};
 
 /// How often a followed stream is read again.
@@ -29,9 +30,6 @@ pub struct LogsArgs {
     /// Show the tasks of this service instead.
     #[arg(long, short = 's')]
     service: Option<String>,
-    /// The cluster of the tasks or service.
-    #[arg(long, short = 'c', default_value = "default")]
-    cluster: String,
     /// Keep showing new output until the tasks stop (a service's: until Ctrl-C).
     #[arg(long, short = 'f')]
     follow: bool,
@@ -44,12 +42,8 @@ pub struct LogsArgs {
     /// Never colour the output.
     #[arg(long)]
     no_color: bool,
-    /// The server's address.
-    #[arg(long, env = "WHARF_ENDPOINT", default_value = "http://127.0.0.1:4590")]
-    endpoint: String,
-    /// The region the tasks are in.
-    #[arg(long, env = "AWS_DEFAULT_REGION", default_value = "us-east-1")]
-    region: String,
+    #[command(flatten)]
+    connection: ConnectionArgs,
 }
 
 /// `30s`, `10m`, `2h`, `1d`, or plain seconds.
@@ -93,8 +87,8 @@ pub fn run(args: LogsArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn show(args: &LogsArgs) -> anyhow::Result<ExitCode> {
-    let client = ApiClient::new(&args.endpoint, &args.region);
-    let colour = !args.no_color && std::io::stdout().is_terminal();
+    let client = args.connection.client();
+    let colour = !args.no_color && crate::table::colour_on_stdout();
     let start_ms = args.since.map(|d| now_ms() - d.as_millis() as i64);
     let mut sources: Vec<Source> = Vec::new();
     let mut known: HashSet<String> = HashSet::new();
@@ -162,7 +156,7 @@ async fn tasks(client: &ApiClient, args: &LogsArgs) -> anyhow::Result<Vec<Value>
                 .call(
                     Service::Ecs,
                     "ListTasks",
-                    &json!({"cluster": args.cluster, "serviceName": service}),
+                    &json!({"cluster": args.connection.cluster, "serviceName": service}),
                 )
                 .await?;
             let arns: Vec<String> = listed["taskArns"]
@@ -179,7 +173,11 @@ async fn tasks(client: &ApiClient, args: &LogsArgs) -> anyhow::Result<Vec<Value>
         None => args.tasks.clone(),
     };
     let described: Value = client
-        .call(Service::Ecs, "DescribeTasks", &json!({"cluster": args.cluster, "tasks": arns}))
+        .call(
+            Service::Ecs,
+            "DescribeTasks",
+            &json!({"cluster": args.connection.cluster, "tasks": arns}),
+        )
         .await?;
     if let Some(f) = described["failures"].as_array().and_then(|f| f.first()) {
         bail!("task {}: {}", f["arn"].as_str().unwrap_or("?"), f["reason"].as_str().unwrap_or("?"));
@@ -230,7 +228,7 @@ async fn sources_of(
         } else {
             name.to_owned()
         };
-        let region = opt("awslogs-region").unwrap_or_else(|| args.region.clone());
+        let region = opt("awslogs-region").unwrap_or_else(|| args.connection.region.clone());
         sources.push(Source { label, colour: 0, region, group, stream, token: None });
     }
     Ok(sources)
