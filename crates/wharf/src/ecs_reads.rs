@@ -5,9 +5,11 @@
 //! id at the end of an ARN).
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use serde_json::{json, Value};
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::api_client::{ApiClient, Service};
@@ -16,6 +18,8 @@ use crate::api_client::{ApiClient, Service};
 pub const DESCRIBE_TASKS_BATCH: usize = 100;
 /// The most services one DescribeServices call takes (ECS's limit).
 pub const DESCRIBE_SERVICES_BATCH: usize = 10;
+/// How many Describe calls are in flight at once (connections to the server).
+const IN_FLIGHT: usize = 8;
 
 /// The part of an ARN after its last `/` (a task's id, a service's name).
 pub fn short_name(arn: &str) -> &str {
@@ -104,6 +108,7 @@ pub async fn all_tasks(
     desired: &[&str],
 ) -> anyhow::Result<Vec<Value>> {
     let mut describing: JoinSet<anyhow::Result<(Vec<Value>, Vec<Value>)>> = JoinSet::new();
+    let in_flight = Arc::new(Semaphore::new(IN_FLIGHT));
     for status in desired {
         let input = json!({"cluster": cluster, "desiredStatus": status});
         let mut token = None;
@@ -111,7 +116,11 @@ pub async fn all_tasks(
             let (arns, next) = list_page(client, "ListTasks", &input, "taskArns", token).await?;
             for batch in arns.chunks(DESCRIBE_TASKS_BATCH) {
                 let (client, cluster, batch) = (client.clone(), cluster.to_owned(), batch.to_vec());
-                describing.spawn(async move { describe_tasks(&client, &cluster, &batch).await });
+                let in_flight = in_flight.clone();
+                describing.spawn(async move {
+                    let _permit = in_flight.acquire_owned().await?;
+                    describe_tasks(&client, &cluster, &batch).await
+                });
             }
             match next {
                 Some(next) => token = Some(next),
@@ -137,9 +146,12 @@ pub async fn all_services(client: &ApiClient, cluster: &str) -> anyhow::Result<V
     let arns =
         list_all(client, "ListServices", &json!({"cluster": cluster}), "serviceArns").await?;
     let mut describing = JoinSet::new();
+    let in_flight = Arc::new(Semaphore::new(IN_FLIGHT));
     for (i, batch) in arns.chunks(DESCRIBE_SERVICES_BATCH).enumerate() {
         let (client, cluster, batch) = (client.clone(), cluster.to_owned(), batch.to_vec());
+        let in_flight = in_flight.clone();
         describing.spawn(async move {
+            let _permit = in_flight.acquire_owned().await;
             let answer: anyhow::Result<Value> = client
                 .call(
                     Service::Ecs,

@@ -254,6 +254,53 @@ fn ps_describe_and_stop_a_running_task() {
 }
 
 #[test]
+fn ps_shows_an_awsvpc_task_at_its_address() {
+    let world = World::start("awsvpc");
+    let td = json!({
+        "family": "people-vpc", "networkMode": "awsvpc",
+        "containerDefinitions": [{
+            "name": "web", "image": IMAGE, "memory": 32, "stopTimeout": 2,
+            "entryPoint": ["/bin/busybox"], "command": ["httpd", "-f", "-p", "8080"],
+            "portMappings": [{"containerPort": 8080, "protocol": "tcp"}]
+        }]
+    });
+    world.ecs().ok(&["register-task-definition", "--cli-input-json", &td.to_string()]);
+    let arn = world.ecs().ok(&[
+        "run-task",
+        "--cluster",
+        &world.cluster,
+        "--task-definition",
+        "people-vpc",
+        "--network-configuration",
+        "awsvpcConfiguration={subnets=[subnet-12345678]}",
+    ])["tasks"][0]["taskArn"]
+        .as_str()
+        .expect("task ARN")
+        .to_owned();
+    let task = wait_for("the awsvpc task RUNNING", Duration::from_secs(60), || {
+        let tasks = world.json(&["ps"]);
+        let t = tasks.as_array()?.iter().find(|t| t["taskArn"] == arn)?.clone();
+        assert_ne!(t["lastStatus"], "STOPPED", "the task stopped: {t}");
+        (t["lastStatus"] == "RUNNING").then_some(t)
+    });
+    let details = task["attachments"][0]["details"].as_array().expect("ENI details").clone();
+    let ip = details
+        .iter()
+        .find(|d| d["name"] == "privateIPv4Address")
+        .and_then(|d| d["value"].as_str())
+        .expect("the task's address")
+        .to_owned();
+    let short = &arn.rsplit('/').next().unwrap()[..12];
+    let ps = world.ok(&["ps"]);
+    let row = line_with(&ps, short);
+    assert!(row.contains(&format!("{ip}:8080")) && !row.contains("->"), "{row}");
+    let described = world.ok(&["describe", short]);
+    assert!(line_with(&described, "Address").contains(&ip), "{described}");
+    assert!(line_with(&described, "web  ").contains(&format!("{ip}:8080")), "{described}");
+    world.ok(&["stop", short]);
+}
+
+#[test]
 fn errors_name_what_is_wrong_and_exit_non_zero() {
     let world = World::start("errors");
     world.register("people-err", json!({}));

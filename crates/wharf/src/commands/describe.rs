@@ -1,7 +1,9 @@
 //! `wharf describe ARN|NAME`: works out what the argument names — a task
 //! (ARN, id or the short id `wharf ps` shows), a service, a task definition
 //! (`family[:rev]` or ARN), a cluster, a container instance, a load
-//! balancer or a target group — and prints a readable summary of it;
+//! balancer or a target group — and prints a readable summary of it. A
+//! plain name is tried in that order, so a service shadows a task
+//! definition family of the same name (`family:rev` names the latter);
 //! `--json` prints the API's objects instead, under the name of what was
 //! found (`{"task": {...}}`, `{"service": {...}, "targetHealth": {...}}`).
 
