@@ -231,6 +231,14 @@ fn ps_describe_and_stop_a_running_task() {
         world.cluster.as_str()
     );
 
+    // The container instance the task runs on, by its id.
+    let instance = task["containerInstanceArn"].as_str().expect("an instance").to_owned();
+    let instance_id = instance.rsplit('/').next().unwrap();
+    let described = world.ok(&["describe", instance_id]);
+    assert!(line_with(&described, "Container instance").contains(&instance), "{described}");
+    assert!(line_with(&described, "Agent connected").ends_with("true"), "{described}");
+    assert!(line_with(&described, "Running tasks").ends_with(" 1"), "{described}");
+
     // stop by the short id, with a reason; ps then leaves it out, ps -a shows it STOPPED.
     let stopped = world.ok(&["stop", short, "--reason", "the test says stop"]);
     let row = line_with(&stopped, short);
