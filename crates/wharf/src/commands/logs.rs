@@ -5,13 +5,14 @@
 //! server, and with `--follow` keeps reading until the tasks have stopped.
 
 use std::collections::HashSet;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::bail;
 use serde_json::{json, Value};
 
+use super::connection::ConnectionArgs;
 use crate::api_client::{ApiClient, Service};
 use crate::container_logs::{definition_of, read, sources_of, Source, COLOURS};
 
@@ -28,9 +29,6 @@ pub struct LogsArgs {
     /// Show the tasks of this service instead.
     #[arg(long, short = 's')]
     service: Option<String>,
-    /// The cluster of the tasks or service.
-    #[arg(long, short = 'c', default_value = "default")]
-    cluster: String,
     /// Keep showing new output until the tasks stop (a service's: until Ctrl-C).
     #[arg(long, short = 'f')]
     follow: bool,
@@ -43,12 +41,8 @@ pub struct LogsArgs {
     /// Never colour the output.
     #[arg(long)]
     no_color: bool,
-    /// The server's address.
-    #[arg(long, env = "WHARF_ENDPOINT", default_value = "http://127.0.0.1:4590")]
-    endpoint: String,
-    /// The region the tasks are in.
-    #[arg(long, env = "AWS_DEFAULT_REGION", default_value = "us-east-1")]
-    region: String,
+    #[command(flatten)]
+    connection: ConnectionArgs,
 }
 
 /// `30s`, `10m`, `2h`, `1d`, or plain seconds.
@@ -80,8 +74,8 @@ pub fn run(args: LogsArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn show(args: &LogsArgs) -> anyhow::Result<ExitCode> {
-    let client = ApiClient::new(&args.endpoint, &args.region);
-    let colour = !args.no_color && std::io::stdout().is_terminal();
+    let client = args.connection.client();
+    let colour = !args.no_color && crate::table::colour_on_stdout();
     let start_ms = args.since.map(|d| now_ms() - d.as_millis() as i64);
     let mut sources: Vec<Source> = Vec::new();
     let mut known: HashSet<String> = HashSet::new();
@@ -97,7 +91,7 @@ async fn show(args: &LogsArgs) -> anyhow::Result<ExitCode> {
             let several = tasks.len() > 1;
             for task in &tasks {
                 let definition = definition_of(&client, task).await?;
-                for source in sources_of(task, &definition, several, &args.region) {
+                for source in sources_of(task, &definition, several, &args.connection.region) {
                     if known.insert(format!("{}\n{}", source.group, source.stream)) {
                         let colour = COLOURS[sources.len() % COLOURS.len()];
                         width = width.max(source.label.len());
@@ -150,7 +144,7 @@ async fn tasks(client: &ApiClient, args: &LogsArgs) -> anyhow::Result<Vec<Value>
                 .call(
                     Service::Ecs,
                     "ListTasks",
-                    &json!({"cluster": args.cluster, "serviceName": service}),
+                    &json!({"cluster": args.connection.cluster, "serviceName": service}),
                 )
                 .await?;
             let arns: Vec<String> = listed["taskArns"]
@@ -167,7 +161,11 @@ async fn tasks(client: &ApiClient, args: &LogsArgs) -> anyhow::Result<Vec<Value>
         None => args.tasks.clone(),
     };
     let described: Value = client
-        .call(Service::Ecs, "DescribeTasks", &json!({"cluster": args.cluster, "tasks": arns}))
+        .call(
+            Service::Ecs,
+            "DescribeTasks",
+            &json!({"cluster": args.connection.cluster, "tasks": arns}),
+        )
         .await?;
     if let Some(f) = described["failures"].as_array().and_then(|f| f.first()) {
         bail!("task {}: {}", f["arn"].as_str().unwrap_or("?"), f["reason"].as_str().unwrap_or("?"));
