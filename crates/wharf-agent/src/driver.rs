@@ -34,6 +34,8 @@ use crate::spec::{self, NetworkAttachment, TaskContext};
 use crate::stop::{NamedError, StopReason};
 use crate::{awslogs, awsvpc, cleanup, metadata, overrides, wire};
 
+/// How long a stopping task waits for its containers' awslogs output to be stored.
+const LOG_FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often a running pull's progress is told to the server.
 const PULL_PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
 
@@ -123,6 +125,11 @@ pub(crate) struct TaskDriver {
     /// Containers whose `awslogs` output is being shipped, each with the
     /// signal that tells its shipper the container has stopped.
     shipping: HashMap<String, tokio::sync::watch::Sender<bool>>,
+    /// The shippers themselves: the task is reported STOPPED only once they
+    /// have stored the last of their containers' output (or
+    /// [`LOG_FLUSH_TIMEOUT`] passed), as Docker's awslogs driver flushes
+    /// when its container stops.
+    shippers: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for TaskDriver {
@@ -211,6 +218,7 @@ impl TaskDriver {
             adopted,
             vanished,
             shipping: HashMap::new(),
+            shippers: Vec::new(),
         })
     }
 
@@ -368,7 +376,7 @@ impl TaskDriver {
     }
 
     /// The runtime call for an action.
-    fn call(&self, action: Action) -> Option<Call> {
+    fn call(&mut self, action: Action) -> Option<Call> {
         let runtime = self.shared.runtime.clone();
         match action {
             Action::Provision => {
@@ -488,7 +496,14 @@ impl TaskDriver {
             Action::Cleanup => {
                 let network = self.provisioned.as_ref().and_then(|p| p.network.clone());
                 let (reports, assignment) = (self.reports.clone(), self.assignment.clone());
+                let shippers = std::mem::take(&mut self.shippers);
                 Some(Box::pin(async move {
+                    let flushed = futures_util::future::join_all(shippers);
+                    if tokio::time::timeout(LOG_FLUSH_TIMEOUT, flushed).await.is_err() {
+                        tracing::warn!(
+                            "a container's awslogs output is not all stored yet; the task stops anyway"
+                        );
+                    }
                     if let Some(network) = network {
                         awsvpc::release(&*runtime, &network).await;
                         let _ = reports.send(awsvpc::report(&assignment, &network, "DELETED"));
@@ -539,12 +554,12 @@ impl TaskDriver {
         let (runtime, link, clock) =
             (self.shared.runtime.clone(), self.shared.link.clone(), self.shared.clock.clone());
         let mut stopping = self.shared.stopping.clone();
-        tokio::spawn(async move {
+        self.shippers.push(tokio::spawn(async move {
             tokio::select! {
                 () = awslogs::ship(runtime, link, clock, config) => {}
                 _ = stopping.wait_for(|s| *s) => {}
             }
-        });
+        }));
     }
 
     fn definition(&self, name: &str) -> Option<&ContainerDefinition> {

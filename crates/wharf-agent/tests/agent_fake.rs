@@ -329,6 +329,30 @@ async fn awslogs_output_arrives_in_its_stream_in_order() {
 }
 
 #[tokio::test]
+async fn a_task_is_stopped_only_once_its_last_output_is_stored() {
+    let runtime = FakeRuntime::new();
+    runtime.add_image("img:1");
+    let (link, tx, _stop) = start(&runtime);
+    link.groups.lock().unwrap().insert("/ecs/f".into());
+    tx.send(with_awslogs(
+        "RUNNING",
+        json!({"awslogs-group": "/ecs/f", "awslogs-stream-prefix": "ecs"}),
+    ))
+    .await
+    .unwrap();
+    until(&link, "RUNNING", |t| t.last_status.as_deref() == Some("RUNNING")).await;
+    link.logs_down.store(true, Ordering::SeqCst);
+    runtime.write_log("app", LogSource::Stdout, "last words\n");
+    assert!(runtime.exit("app", 0));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let status = link.task.lock().unwrap().clone().unwrap().last_status;
+    assert_ne!(status.as_deref(), Some("STOPPED"), "STOPPED before its output was stored");
+    link.logs_down.store(false, Ordering::SeqCst);
+    until(&link, "STOPPED", |t| t.last_status.as_deref() == Some("STOPPED")).await;
+    assert_eq!(link.messages("/ecs/f", STREAM), ["last words"]);
+}
+
+#[tokio::test]
 async fn awslogs_multiline_events_gather_their_lines() {
     let runtime = FakeRuntime::new();
     runtime.add_image("img:1");

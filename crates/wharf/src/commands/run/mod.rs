@@ -39,9 +39,10 @@ const QUICK_LOOK: Duration = Duration::from_millis(40);
 const SLOW_LOOK: Duration = Duration::from_millis(200);
 const QUICK_FOR: Duration = Duration::from_secs(30);
 /// After the tasks stopped, output is read until it has been quiet this
-/// long (the agent ships a container's last lines as it ends), at most
-/// [`DRAIN_AT_MOST`].
-const DRAIN_QUIET: Duration = Duration::from_millis(300);
+/// long, at most [`DRAIN_AT_MOST`] (Wharf's agent reports a task STOPPED
+/// only once its containers' output is stored, so one more read is mostly
+/// all it takes).
+const DRAIN_QUIET: Duration = Duration::from_millis(100);
 const DRAIN_AT_MOST: Duration = Duration::from_secs(3);
 /// How long an embedded server's agent may take to join its cluster.
 const AGENT_JOIN_TIMEOUT: Duration = Duration::from_secs(30);
