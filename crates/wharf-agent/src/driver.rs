@@ -278,6 +278,14 @@ impl TaskDriver {
 
     /// Feeds one event to the machine and starts what it asks for.
     fn step(&mut self, event: Event, calls: &mut FuturesUnordered<Call>) {
+        if let Event::Exited { container, .. } = &event {
+            // Docker may tell of a quick container's exit before its start
+            // call has answered: ship its output now, so the task's cleanup
+            // (which this exit may start) waits for it.
+            if let Some(id) = self.docker_ids.get(container).cloned() {
+                self.ship_logs(container, &id);
+            }
+        }
         if let Event::Exited { container, .. } | Event::Vanished { container } = &event {
             if let Some(stop) = self.shipping.get(container) {
                 let _ = stop.send(true);
