@@ -383,8 +383,9 @@ impl Agent {
     /// Sends a Docker event to the driver of the container's task.
     fn route(&self, event: RuntimeEvent) {
         let id = match &event {
-            RuntimeEvent::Started { .. } => return,
-            RuntimeEvent::Died { id, .. } | RuntimeEvent::Health { id, .. } => id.clone(),
+            RuntimeEvent::Started { id }
+            | RuntimeEvent::Died { id, .. }
+            | RuntimeEvent::Health { id, .. } => id.clone(),
         };
         let route: Option<Route> = self.shared.routes.lock().ok().and_then(|r| r.get(&id).cloned());
         let Some(route) = route else { return };
@@ -401,7 +402,7 @@ impl Agent {
                     Health::Starting => HealthStatus::Unknown,
                 },
             },
-            RuntimeEvent::Started { .. } => return,
+            RuntimeEvent::Started { .. } => Event::ProcessStarted { container },
         };
         let _ = route.inbox.send(event);
     }

@@ -278,10 +278,11 @@ impl TaskDriver {
 
     /// Feeds one event to the machine and starts what it asks for.
     fn step(&mut self, event: Event, calls: &mut FuturesUnordered<Call>) {
-        if let Event::Exited { container, .. } = &event {
-            // Docker may tell of a quick container's exit before its start
-            // call has answered: ship its output now, so the task's cleanup
-            // (which this exit may start) waits for it.
+        if let Event::ProcessStarted { container } | Event::Exited { container, .. } = &event {
+            // Docker tells of a start (and of a quick container's exit)
+            // before the start call answers: ship the output from then, so
+            // its lines are not held back, and so the task's cleanup (which
+            // an exit may start) waits for them.
             if let Some(id) = self.docker_ids.get(container).cloned() {
                 self.ship_logs(container, &id);
             }

@@ -98,6 +98,14 @@ pub enum Event {
         /// The container's name.
         container: String,
     },
+    /// Docker's `start` event: the container's process runs, though the
+    /// start call may not have answered yet. Only the driver acts on it (it
+    /// starts shipping the container's output); the machine waits for
+    /// [`Event::Started`].
+    ProcessStarted {
+        /// The container's name.
+        container: String,
+    },
     /// The container's Docker health check changed (`starting` counts as
     /// `UNKNOWN`). Ignored for a container that has no `healthCheck` or is not
     /// running.

@@ -275,6 +275,7 @@ impl TaskMachine {
                     c.reason.get_or_insert(NamedError::ContainerVanished);
                 });
             }
+            Event::ProcessStarted { .. } => {}
             Event::Health { container, status } => {
                 if let Some(c) = self.containers.iter_mut().find(|c| c.name == container) {
                     if c.has_health_check && c.known.is_running() {
