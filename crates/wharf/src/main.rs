@@ -6,6 +6,7 @@
 
 mod api_client;
 mod commands;
+mod console;
 mod embedded_link;
 mod lb_config;
 mod load_balancing;
