@@ -41,6 +41,7 @@ pub fn routes() -> Router<AppState> {
         .route("/console/api/task-definitions", get(families))
         .route("/console/api/task-definitions/{family}", get(family))
         .route("/console/api/task-definitions/{family}/revisions/{revision}", get(revision))
+        .route("/console/api/task-definitions/{family}/diff/{a}/{b}", get(diff))
         .route("/console/api/load-balancers", get(load_balancer_list))
         .route("/console/api/load-balancers/{name}", get(load_balancer))
         .route("/console/api/{*rest}", get(unknown))
@@ -170,6 +171,20 @@ async fn revision(
         async {
             let n = revision_number(&revision)?;
             task_definitions::revision(&*s.store, q.region()?, &family, n).await
+        }
+        .await,
+    )
+}
+
+async fn diff(
+    State(s): State<AppState>,
+    Query(q): Query<Scope>,
+    Path((family, a, b)): Path<(String, String, String)>,
+) -> Response {
+    answer(
+        async {
+            let (a, b) = (revision_number(&a)?, revision_number(&b)?);
+            task_definitions::diff(&*s.store, q.region()?, &family, a, b).await
         }
         .await,
     )

@@ -335,7 +335,19 @@ async fn task_definition_families_and_revisions() {
     let json = h.view("/console/api/task-definitions/web/revisions/2").await;
     assert_eq!(json["containerDefinitions"][0]["image"], "wharf-test/busybox:2");
 
+    let diff = h.view("/console/api/task-definitions/web/diff/1/2").await;
+    assert_eq!(
+        diff,
+        json!({"family": "web", "a": 1, "b": 2, "changes": [{
+            "path": "containerDefinitions[app].image",
+            "before": "wharf-test/busybox:1", "after": "wharf-test/busybox:2"}]})
+    );
+    let same = task_definitions::diff(h.store(), REGION, "web", 2, 2).await.expect("diff");
+    assert!(same.changes.is_empty());
+
     for (path, status, message) in [
+        ("/console/api/task-definitions/web/diff/1/7", 404, "Task definition web:7 not found."),
+        ("/console/api/task-definitions/web/diff/one/2", 400, "revision \\\"one\\\" is not"),
         (
             "/console/api/task-definitions/web/revisions/x",
             400,

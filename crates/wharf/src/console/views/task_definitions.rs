@@ -1,11 +1,12 @@
 //! Task definitions: the families with their revision counts, a family's
-//! revisions (newest first, with what each runs), and one revision's JSON
-//! as DescribeTaskDefinition has it.
+//! revisions (newest first, with what each runs), one revision's JSON as
+//! DescribeTaskDefinition has it, and what changed between two revisions.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 use serde_json::Value;
+use wharf_model::ecs::task_definition_diff::Change;
 use wharf_store::{Store, TaskDefinitionQuery};
 
 use super::{parse, ViewError, MAX_ROWS};
@@ -148,4 +149,36 @@ pub async fn revision(
     let stored = store.get_task_definition(region, family, Some(revision)).await?;
     let stored = stored.ok_or_else(not_found)?;
     parse("task definition", &key, &stored.json).ok_or_else(not_found)
+}
+
+/// What changed between two revisions of a family.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DiffPage {
+    /// The family.
+    pub family: String,
+    /// The revision compared from.
+    pub a: i32,
+    /// The revision compared to.
+    pub b: i32,
+    /// The changes, in document order (`wharf_model`'s task definition diff).
+    pub changes: Vec<Change>,
+}
+
+/// The changes from revision `a` to revision `b` of `family`.
+pub async fn diff(
+    store: &dyn Store,
+    region: &str,
+    family: &str,
+    a: i32,
+    b: i32,
+) -> Result<DiffPage, ViewError> {
+    let before = revision(store, region, family, a).await?;
+    let after = revision(store, region, family, b).await?;
+    Ok(DiffPage {
+        family: family.to_owned(),
+        a,
+        b,
+        changes: wharf_model::ecs::task_definition_diff::diff(&before, &after),
+    })
 }
