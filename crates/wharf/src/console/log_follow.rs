@@ -79,7 +79,7 @@ impl Follower {
             *at = Some(events.last().map_or(at.unwrap_or(Position::START), |e| e.pos));
             lines.extend(events.into_iter().map(|e| (e.pos, source.container.clone(), e)));
         }
-        lines.sort_by(|a, b| a.0.cmp(&b.0));
+        lines.sort_by_key(|l| l.0);
         lines
             .into_iter()
             .map(|(pos, container, e)| LogLine { container, ts: pos.ts, message: e.message })
@@ -112,5 +112,76 @@ fn read_after(logs: &LogStore, s: &LogSource, mut at: Position) -> Vec<StoredEve
         if !full {
             return out;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use wharf_store::logs::{Append, NewGroup};
+
+    use super::*;
+
+    const R: &str = "us-east-1";
+
+    fn source(container: &str, stream: &str) -> LogSource {
+        LogSource {
+            container: container.into(),
+            region: R.into(),
+            group: "/ecs/app".into(),
+            stream: stream.into(),
+        }
+    }
+
+    async fn append(logs: &LogStore, stream: &str, events: Vec<(i64, String)>) {
+        let group = NewGroup {
+            name: "/ecs/app".into(),
+            created: 0,
+            class: "STANDARD".into(),
+            kms_key_id: None,
+            tags: Default::default(),
+        };
+        let a = Append {
+            group,
+            stream: stream.into(),
+            create_group: true,
+            create_stream: true,
+            events,
+            ingested: 0,
+            cursor: None,
+        };
+        logs.append(R, a).await.expect("append");
+    }
+
+    fn shown(lines: &[LogLine]) -> Vec<String> {
+        lines.iter().map(|l| format!("{}@{} {}", l.container, l.ts, l.message)).collect()
+    }
+
+    #[tokio::test]
+    async fn backlog_then_new_lines_interleaved_in_time_order() {
+        let dir = tempfile::tempdir().expect("dir");
+        let logs = Arc::new(LogStore::open(&dir.path().join("logs.db"), i64::MAX).expect("open"));
+        append(&logs, "web", vec![(10, "a".into()), (30, "b".into()), (50, "c".into())]).await;
+        let mut f = Follower::new(logs.clone());
+        assert!(f.add(vec![source("web", "web"), source("side", "side")]));
+        assert!(!f.add(vec![source("web", "web")]), "a known stream is not added twice");
+        assert_eq!(shown(&f.read()), ["web@10 a", "web@30 b", "web@50 c"]);
+        assert!(f.read().is_empty(), "nothing new");
+
+        // The sidecar's stream appears later, with lines older than the web's last.
+        append(&logs, "side", vec![(20, "x".into()), (40, "y".into())]).await;
+        append(&logs, "web", vec![(60, "d".into())]).await;
+        let appended =
+            Appended { region: R.into(), group: "/ecs/app".into(), stream: "side".into() };
+        assert!(f.follows(&appended));
+        assert!(!f.follows(&Appended { stream: "other".into(), ..appended }));
+        assert_eq!(shown(&f.read()), ["side@20 x", "side@40 y", "web@60 d"]);
+
+        // A stream with a long past shows its newest lines only.
+        append(&logs, "long", (0..250).map(|i| (i, format!("l{i}"))).collect()).await;
+        f.add(vec![source("long", "long")]);
+        let lines = f.read();
+        assert_eq!(lines.len(), BACKLOG_PER_STREAM);
+        assert_eq!(lines[0].message, "l50");
+        assert_eq!(lines[BACKLOG_PER_STREAM - 1].message, "l249");
     }
 }

@@ -59,7 +59,61 @@
       td('Task definition', esc(t.taskDefinition)) + td('Group', esc(t.group)) +
       td('Started', age(t.startedAt || t.createdAt)) + td('Stopped reason', esc(t.stoppedReason)) + '</tr>';
   }
-  const taskTable = (rows) => table('tasks', TASK_HEADS, rows.map(taskRow).join(''));
+  const TASK_COLS = '<colgroup><col class="w-id"><col class="w-st"><col class="w-st"><col class="w-st"><col><col><col class="w-age"><col></colgroup>';
+
+  // A task table that paints its first rows at once and adds the others in chunks after
+  // that first paint (one string each, appended below), so a cluster of thousands of tasks
+  // shows at once. A live change to a row not added yet waits for it in `rows`.
+  const FIRST_ROWS = 100;
+  const CHUNK = 250;
+  function taskList(keep) {
+    const rows = new Map();
+    let pending = [];
+    let waiting = new Set();
+    let epoch = 0;
+    const tbody = () => document.querySelector('#task-table tbody');
+    return {
+      rows,
+      html(list) {
+        epoch++;
+        rows.clear();
+        for (const t of list) rows.set(t.id, t);
+        pending = list.slice(FIRST_ROWS).map((t) => t.id);
+        waiting = new Set(pending);
+        const head = `<thead><tr>${TASK_HEADS.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead>`;
+        return `<div class="scroll"><table class="cards tasks">${TASK_COLS}${head}<tbody>${list.slice(0, FIRST_ROWS).map(taskRow).join('')}</tbody></table></div>`;
+      },
+      // Adds the remaining rows, a chunk per task of the event loop, after the first paint.
+      mounted(afterChunk) {
+        const mine = epoch;
+        const step = () => {
+          const body = tbody();
+          if (mine !== epoch || !body) return;
+          if (!pending.length) {
+            if (!performance.getEntriesByName('wharf-complete').length) {
+              performance.mark('wharf-complete');
+              requestAnimationFrame(() => requestAnimationFrame(() => performance.mark('wharf-complete-painted')));
+            }
+            return;
+          }
+          const ids = pending.splice(0, CHUNK);
+          for (const id of ids) waiting.delete(id);
+          body.insertAdjacentHTML('beforeend', ids.map((id) => taskRow(rows.get(id))).join(''));
+          if (afterChunk) afterChunk();
+          setTimeout(step, 0);
+        };
+        requestAnimationFrame(() => setTimeout(step, 0));
+      },
+      patch(list) {
+        const body = tbody();
+        for (const t of list) {
+          if (keep && !keep(t)) continue;
+          rows.set(t.id, t);
+          if (!waiting.has(t.id)) upsertRow('t-' + t.id, taskRow(t), body);
+        }
+      },
+    };
+  }
 
   const SERVICE_HEADS = ['Service', 'Status', 'Desired', 'Running', 'Pending', 'Rollout', 'Task definition', 'Launch type'];
   function serviceRow(s) {
@@ -119,10 +173,10 @@
     }),
 
     cluster: (name) => {
-      const tasks = new Map();
+      const list = taskList();
       const counts = () => {
         let running = 0, pending = 0;
-        for (const t of tasks.values()) {
+        for (const t of list.rows.values()) {
           if (t.lastStatus === 'RUNNING') running++;
           else if (t.lastStatus !== 'STOPPED') pending++;
         }
@@ -135,8 +189,6 @@
         live: { cluster: name },
         load: () => api(`/clusters/${encodeURIComponent(name)}`),
         render: (c) => {
-          tasks.clear();
-          for (const t of c.tasks) tasks.set(t.id, t);
           return crumbs(a('Clusters', 'clusters')) + `<h1>${esc(c.name)} ${st(c.status)}</h1>` +
             `<div class="counts"><span><b>${esc(c.services)}</b>services</span><span><b id="c-running">${esc(c.running)}</b>running</span>` +
             `<span><b id="c-pending">${esc(c.pending)}</b>pending</span><span><b>${esc(c.instances)}</b>instances</span></div>` +
@@ -144,7 +196,7 @@
               : '<p class="muted">No services.</p>') +
             `<h2>Tasks (${esc(c.tasks.length)}${c.truncated ? '+, the newest shown' : ''})</h2>` +
             `<div class="tools"><input id="filter" type="search" placeholder="Filter tasks" aria-label="Filter tasks"></div>` +
-            `<div id="task-table">${taskTable(c.tasks)}</div>` +
+            `<div id="task-table">${list.html(c.tasks)}</div>` +
             `<h2>Container instances</h2>` + table('instances', ['Instance', 'Status', 'Agent', 'Running', 'Pending', 'CPU', 'Memory'],
               c.instanceRows.map((i) => '<tr>' + td('Instance', `<span class="mono">${esc(i.id)}</span>`) + td('Status', st(i.status)) +
                 td('Agent', i.agentConnected ? 'connected' : 'disconnected') + td('Running', esc(i.running)) + td('Pending', esc(i.pending)) +
@@ -154,14 +206,11 @@
           const input = document.getElementById('filter');
           const tbody = document.querySelector('#task-table tbody');
           input.addEventListener('input', () => filterRows(input, tbody));
+          list.mounted(() => { if (input.value) filterRows(input, tbody); });
         },
         on: {
           tasks: (rows) => {
-            const tbody = document.querySelector('#task-table tbody');
-            for (const t of rows) {
-              tasks.set(t.id, t);
-              upsertRow('t-' + t.id, taskRow(t), tbody);
-            }
+            list.patch(rows);
             counts();
           },
           service: (change) => {
@@ -174,33 +223,34 @@
       };
     },
 
-    service: (cluster, name) => ({
-      section: 'clusters',
-      live: { cluster },
-      load: () => api(`/clusters/${encodeURIComponent(cluster)}/services/${encodeURIComponent(name)}`),
-      render: (s) => crumbs(a('Clusters', 'clusters'), a(cluster, 'clusters', cluster)) +
-        `<h1>${esc(s.name)} ${st(s.status)}</h1>` +
-        `<div class="counts"><span><b id="s-desired">${esc(s.desired)}</b>desired</span><span><b id="s-running">${esc(s.running)}</b>running</span><span><b id="s-pending">${esc(s.pending)}</b>pending</span></div>` +
-        facts([['Task definition', s.taskDefinition], ['Launch type', s.launchType], ['Scheduling', s.schedulingStrategy], ['ARN', s.arn]]) +
-        `<h2>Deployments</h2>` + table('deployments', ['Deployment', 'Status', 'Task definition', 'Desired', 'Running', 'Pending', 'Failed', 'Rollout', 'Created'],
-          s.deployments.map((d) => '<tr>' + td('Deployment', `<span class="mono">${esc(d.id)}</span>`) + td('Status', st(d.status)) +
-            td('Task definition', esc(d.taskDefinition)) + td('Desired', esc(d.desired)) + td('Running', esc(d.running)) +
-            td('Pending', esc(d.pending)) + td('Failed', esc(d.failed)) +
-            td('Rollout', st(d.rollout) + (d.reason ? `<div class="muted">${esc(d.reason)}</div>` : '')) + td('Created', age(d.createdAt)) + '</tr>').join('')) +
-        (s.loadBalancers.length ? `<h2>Load balancers</h2>` + s.loadBalancers.map((lb) =>
-          `<p class="muted">Container ${esc(lb.container)}:${esc(lb.containerPort)} →</p>` +
-          (lb.targetGroup ? targetGroup(lb.targetGroup, cluster) : `<p class="error">Target group ${esc(lb.targetGroupArn)} not found.</p>`)).join('') : '') +
-        `<h2>Tasks</h2><div id="task-table">${taskTable(s.tasks)}</div>` +
-        `<h2>Events</h2><ul class="plain events">${s.events.slice(0, 50).map((e) => `<li>${age(e.at)}${esc(e.message)}</li>`).join('') || '<li class="muted">No events.</li>'}</ul>`,
-      on: {
-        tasks: (rows) => {
-          const tbody = document.querySelector('#task-table tbody');
-          for (const t of rows) if (t.group === 'service:' + name) upsertRow('t-' + t.id, taskRow(t), tbody);
+    service: (cluster, name) => {
+      const list = taskList((t) => t.group === 'service:' + name);
+      return {
+        section: 'clusters',
+        live: { cluster },
+        load: () => api(`/clusters/${encodeURIComponent(cluster)}/services/${encodeURIComponent(name)}`),
+        render: (s) => crumbs(a('Clusters', 'clusters'), a(cluster, 'clusters', cluster)) +
+          `<h1>${esc(s.name)} ${st(s.status)}</h1>` +
+          `<div class="counts"><span><b id="s-desired">${esc(s.desired)}</b>desired</span><span><b id="s-running">${esc(s.running)}</b>running</span><span><b id="s-pending">${esc(s.pending)}</b>pending</span></div>` +
+          facts([['Task definition', s.taskDefinition], ['Launch type', s.launchType], ['Scheduling', s.schedulingStrategy], ['ARN', s.arn]]) +
+          `<h2>Deployments</h2>` + table('deployments', ['Deployment', 'Status', 'Task definition', 'Desired', 'Running', 'Pending', 'Failed', 'Rollout', 'Created'],
+            s.deployments.map((d) => '<tr>' + td('Deployment', `<span class="mono">${esc(d.id)}</span>`) + td('Status', st(d.status)) +
+              td('Task definition', esc(d.taskDefinition)) + td('Desired', esc(d.desired)) + td('Running', esc(d.running)) +
+              td('Pending', esc(d.pending)) + td('Failed', esc(d.failed)) +
+              td('Rollout', st(d.rollout) + (d.reason ? `<div class="muted">${esc(d.reason)}</div>` : '')) + td('Created', age(d.createdAt)) + '</tr>').join('')) +
+          (s.loadBalancers.length ? `<h2>Load balancers</h2>` + s.loadBalancers.map((lb) =>
+            `<p class="muted">Container ${esc(lb.container)}:${esc(lb.containerPort)} →</p>` +
+            (lb.targetGroup ? targetGroup(lb.targetGroup, cluster) : `<p class="error">Target group ${esc(lb.targetGroupArn)} not found.</p>`)).join('') : '') +
+          `<h2>Tasks</h2><div id="task-table">${list.html(s.tasks)}</div>` +
+          `<h2>Events</h2><ul class="plain events">${s.events.slice(0, 50).map((e) => `<li>${age(e.at)}${esc(e.message)}</li>`).join('') || '<li class="muted">No events.</li>'}</ul>`,
+        mounted: () => list.mounted(),
+        on: {
+          tasks: (rows) => list.patch(rows),
+          service: (change) => { if (change.name === name) refreshSoon(); },
+          elb: () => refreshSoon(),
         },
-        service: (change) => { if (change.name === name) refreshSoon(); },
-        elb: () => refreshSoon(),
-      },
-    }),
+      };
+    },
 
     task: (cluster, id) => {
       let colours = new Map();
@@ -454,6 +504,23 @@
       });
     }
   }
+
+  // A hidden or left page lets its stream go: a browser gives an origin six HTTP/1.1
+  // connections in all, and a stream held by a background tab (or a page kept in the
+  // back/forward cache) would take one each. Shown again, it reconnects and so rereads.
+  function suspend() {
+    if (!live.source) return;
+    live.source.close();
+    Object.assign(live, { source: null, key: null, open: false });
+    liveBadge.className = 'live';
+    liveBadge.title = 'Live updates: paused while the page is hidden';
+  }
+  function resume() {
+    if (current && !live.source) connect(current.view.live);
+  }
+  window.addEventListener('pagehide', suspend);
+  window.addEventListener('pageshow', (e) => { if (e.persisted) resume(); });
+  document.addEventListener('visibilitychange', () => (document.hidden ? suspend() : resume()));
 
   function show() {
     const view = route();

@@ -2,6 +2,7 @@
 //! its tasks and its container instances.
 
 use serde::Serialize;
+use wharf_model::ecs::service::ServiceRecord;
 use wharf_model::ecs::shapes::{Cluster, ContainerInstance};
 use wharf_store::{InstanceUsage, Kind, Store, TaskQuery};
 
@@ -86,19 +87,25 @@ fn registered(usage: &InstanceUsage) -> bool {
     matches!(usage.instance.status.as_str(), "ACTIVE" | "DRAINING")
 }
 
-async fn row(store: &dyn Store, region: &str, c: &Cluster) -> Result<ClusterRow, ViewError> {
+/// A cluster's row, with the services and instances it was counted from.
+async fn row(
+    store: &dyn Store,
+    region: &str,
+    c: &Cluster,
+) -> Result<(ClusterRow, Vec<ServiceRecord>, Vec<InstanceUsage>), ViewError> {
     let name = c.cluster_name.clone().unwrap_or_default();
     let (running, pending) = store.task_counts(region, &name).await?;
     let services = services_of(store, region, &name).await?;
     let instances = store.instances(region, &name, None).await?;
-    Ok(ClusterRow {
+    let row = ClusterRow {
         status: c.status.clone().unwrap_or_default(),
         running,
         pending,
         services: services.iter().filter(|s| s.service.status.as_deref() == Some("ACTIVE")).count(),
         instances: instances.iter().filter(|i| registered(i)).count(),
         name,
-    })
+    };
+    Ok((row, services, instances))
 }
 
 /// Every cluster of the region with its counts, in name order.
@@ -109,7 +116,7 @@ pub async fn clusters(store: &dyn Store, region: &str) -> Result<Vec<ClusterRow>
         let page = store.list(Kind::Cluster, region, after.as_deref(), PAGE).await?;
         for (key, json) in &page {
             if let Some(c) = parse::<Cluster>("cluster", key, json) {
-                out.push(row(store, region, &c).await?);
+                out.push(row(store, region, &c).await?.0);
             }
         }
         match page.last() {
@@ -156,23 +163,11 @@ pub async fn cluster(
     let c = cluster_record(store, region, name)
         .await?
         .ok_or_else(|| ViewError::NotFound(format!("Cluster {name} not found.")))?;
-    let (running, pending) = store.task_counts(region, name).await?;
-    let services = services_of(store, region, name).await?;
-    let instances = store.instances(region, name, None).await?;
+    let (row, services, instances) = row(store, region, &c).await?;
     let (tasks, truncated) =
         rows(store, region, TaskQuery { cluster: name.to_owned(), ..Default::default() }).await?;
     Ok(ClusterPage {
-        row: ClusterRow {
-            name: name.to_owned(),
-            status: c.status.clone().unwrap_or_default(),
-            running,
-            pending,
-            services: services
-                .iter()
-                .filter(|s| s.service.status.as_deref() == Some("ACTIVE"))
-                .count(),
-            instances: instances.iter().filter(|i| registered(i)).count(),
-        },
+        row,
         service_rows: services.iter().map(|s| ServiceRow::of(name, &s.service)).collect(),
         tasks,
         truncated,

@@ -333,39 +333,27 @@ pub async fn load_balancer(
         let Some(row) = view.find(ElbKind::LoadBalancer, "", &wanted)? else { return Ok(None) };
         let Some(lb) = decode::<LoadBalancerRecord>(&row.arn, &row.body) else { return Ok(None) };
         let listener_records = listeners(view, &row.arn)?;
+        // Each listener's rules in priority order, its default rule last.
+        let mut rules_of: Vec<Vec<Rule>> = Vec::new();
+        for l in &listener_records {
+            let arn = l.listener.listener_arn.as_deref().unwrap_or("");
+            let rows = view.list(ElbKind::Rule, arn, None, ELB_LIMIT)?;
+            let mut rules: Vec<Rule> =
+                rows.iter().filter_map(|r| decode(&r.arn, &r.body)).collect();
+            rules.push(Rule {
+                priority: Some("default".to_owned()),
+                actions: l.listener.default_actions.clone(),
+                ..Rule::default()
+            });
+            rules_of.push(rules);
+        }
         let mut group_arns: Vec<String> = Vec::new();
-        let mut listener_rules = Vec::new();
-        let mut pending: Vec<(usize, Vec<(String, Vec<RuleCondition>, Vec<Action>)>)> = Vec::new();
-        for (i, l) in listener_records.iter().enumerate() {
-            let arn = l.listener.listener_arn.clone().unwrap_or_default();
-            let mut rules_of: Vec<(String, Vec<RuleCondition>, Vec<Action>)> = Vec::new();
-            for r in view.list(ElbKind::Rule, &arn, None, ELB_LIMIT)? {
-                let Some(rule) = decode::<Rule>(&r.arn, &r.body) else { continue };
-                rules_of.push((
-                    rule.priority.unwrap_or_default(),
-                    rule.conditions.unwrap_or_default(),
-                    rule.actions.unwrap_or_default(),
-                ));
-            }
-            rules_of.push((
-                "default".to_owned(),
-                Vec::new(),
-                l.listener.default_actions.clone().unwrap_or_default(),
-            ));
-            for (_, _, actions) in &rules_of {
-                for g in rules::target_groups(actions) {
-                    if !group_arns.contains(&g) {
-                        group_arns.push(g);
-                    }
+        for rule in rules_of.iter().flatten() {
+            for g in rules::target_groups(rule.actions.as_deref().unwrap_or(&[])) {
+                if !group_arns.contains(&g) {
+                    group_arns.push(g);
                 }
             }
-            let protocol = l.listener.protocol.as_ref().map(|p| p.as_str());
-            listener_rules.push(ListenerView {
-                protocol_port: protocol_port(protocol, l.listener.port),
-                arn,
-                rules: Vec::new(),
-            });
-            pending.push((i, rules_of));
         }
         let mut target_groups = Vec::new();
         for arn in &group_arns {
@@ -377,16 +365,30 @@ pub async fn load_balancer(
                 .find(|g: &&TargetGroupHealth| g.arn == arn)
                 .map_or_else(|| super::short_id(arn).to_owned(), |g| g.name.clone())
         };
-        for (i, rules_of) in pending {
-            listener_rules[i].rules = rules_of
-                .iter()
-                .map(|(priority, conditions, actions)| RuleView {
-                    priority: priority.clone(),
-                    conditions: conditions.iter().map(condition_text).collect(),
-                    actions: actions.iter().map(|a| action_text(a, &name_of)).collect(),
-                })
-                .collect();
-        }
+        let listener_rules = listener_records
+            .iter()
+            .zip(&rules_of)
+            .map(|(l, rules)| ListenerView {
+                protocol_port: protocol_port(
+                    l.listener.protocol.as_ref().map(|p| p.as_str()),
+                    l.listener.port,
+                ),
+                arn: l.listener.listener_arn.clone().unwrap_or_default(),
+                rules: rules
+                    .iter()
+                    .map(|r| RuleView {
+                        priority: r.priority.clone().unwrap_or_default(),
+                        conditions: r.conditions.iter().flatten().map(condition_text).collect(),
+                        actions: r
+                            .actions
+                            .iter()
+                            .flatten()
+                            .map(|a| action_text(a, &name_of))
+                            .collect(),
+                    })
+                    .collect(),
+            })
+            .collect();
         Ok(Some(LoadBalancerPage {
             row: row_of(&lb, &listener_records),
             listener_rules,

@@ -209,7 +209,7 @@ pub async fn service(
             updated_at: ms(d.updated_at),
         })
         .collect();
-    deployments.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    deployments.sort_by_key(|d| std::cmp::Reverse(d.created_at));
     let events = s
         .events
         .iter()

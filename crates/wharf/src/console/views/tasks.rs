@@ -3,8 +3,9 @@
 //! reason and ports, the task's stop code and reason and times, and where
 //! its containers' awslogs output is.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use wharf_model::ecs::shapes::{Container, HealthStatus, Task, TaskStopCode};
+use wharf_model::wire::Timestamp;
 use wharf_store::{Store, StoredTask, TaskQuery};
 
 use super::{family_revision, ms, parse, ViewError, MAX_ROWS, PAGE};
@@ -43,11 +44,38 @@ pub struct TaskRow {
     pub stopped_reason: Option<String>,
 }
 
+/// The fields of a stored task a row shows: read alone, a thousand rows
+/// parse several times faster than as whole `Task`s.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RowFields {
+    health_status: Option<HealthStatus>,
+    task_definition_arn: Option<String>,
+    group: Option<String>,
+    created_at: Option<Timestamp>,
+    started_at: Option<Timestamp>,
+    stopped_at: Option<Timestamp>,
+    stopped_reason: Option<String>,
+}
+
 impl TaskRow {
     /// The row of a stored task (`None` if its JSON no longer parses).
     pub fn of(stored: &StoredTask) -> Option<Self> {
-        let task: Task = parse("task", &stored.id, &stored.json)?;
-        Some(Self::from_task(stored, &task))
+        let f: RowFields = parse("task", &stored.id, &stored.json)?;
+        Some(Self {
+            id: stored.id.clone(),
+            cluster: stored.cluster.clone(),
+            last_status: stored.last_status.clone(),
+            desired_status: stored.desired_status.clone(),
+            health: f.health_status,
+            task_definition: family_revision(f.task_definition_arn.as_deref().unwrap_or(""))
+                .to_owned(),
+            group: f.group,
+            created_at: ms(f.created_at),
+            started_at: ms(f.started_at),
+            stopped_at: ms(f.stopped_at),
+            stopped_reason: f.stopped_reason,
+        })
     }
 
     fn from_task(stored: &StoredTask, task: &Task) -> Self {
