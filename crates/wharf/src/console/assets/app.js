@@ -64,7 +64,7 @@
   // A task table that paints its first rows at once and adds the others in chunks after
   // that first paint (one string each, appended below), so a cluster of thousands of tasks
   // shows at once. A live change to a row not added yet waits for it in `rows`.
-  const FIRST_ROWS = 100;
+  const FIRST_ROWS = 60;
   const CHUNK = 250;
   function taskList(keep) {
     const rows = new Map();
