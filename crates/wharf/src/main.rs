@@ -9,6 +9,7 @@ mod commands;
 mod compose;
 mod container_logs;
 mod ecs_reads;
+mod console;
 mod embedded_link;
 mod lb_config;
 mod load_balancing;

@@ -11,7 +11,9 @@ use rusqlite::{params, params_from_iter, Connection};
 use wharf_model::logs::filter::{Pattern, Prefilter};
 use wharf_model::logs::{limits, Position};
 
-use super::{group_id, insert_group, insert_stream, stream_id, LogStore, LogStoreError, NewGroup};
+use super::{
+    group_id, insert_group, insert_stream, stream_id, Appended, LogStore, LogStoreError, NewGroup,
+};
 
 /// Events to append to one stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -297,8 +299,15 @@ impl LogStore {
     /// Appends events (and the cursor) to a stream in one transaction; the
     /// events are readable when this returns. Returns the bytes added.
     pub async fn append(&self, region: &str, append: Append) -> Result<i64, LogStoreError> {
+        let notice = Appended {
+            region: region.to_owned(),
+            group: append.group.name.clone(),
+            stream: append.stream.clone(),
+        };
         let region = region.to_owned();
         let bytes = self.0.writer.write_as(move |c| append_events(c, &region, &append)).await?;
+        // Nobody listening is fine.
+        let _ = self.0.appended.send(notice);
         let total = self.0.total.fetch_add(bytes, Ordering::SeqCst) + bytes;
         if total > self.0.max_bytes {
             self.spawn_trim();

@@ -186,7 +186,24 @@ struct Inner {
     /// Held by the one trim that runs at a time: each batch is sized by the
     /// total, which must not change under it.
     trim_lock: tokio::sync::Mutex<()>,
+    /// Told of every committed append.
+    appended: tokio::sync::broadcast::Sender<Appended>,
 }
+
+/// Events were appended to a stream (and are readable).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    /// The region.
+    pub region: String,
+    /// The log group's name.
+    pub group: String,
+    /// The log stream's name.
+    pub stream: String,
+}
+
+/// How many append notices a slow listener may fall behind before it hears
+/// `Lagged`.
+const APPENDED_BUFFER: usize = 1024;
 
 /// The log store. Cheap to clone; clones share one database.
 #[derive(Debug, Clone)]
@@ -298,7 +315,15 @@ impl LogStore {
             max_bytes,
             trimming: AtomicBool::new(false),
             trim_lock: tokio::sync::Mutex::new(()),
+            appended: tokio::sync::broadcast::channel(APPENDED_BUFFER).0,
         })))
+    }
+
+    /// Hears of every append after its commit, so that a live view reads the
+    /// stream's new events at once instead of polling. A receiver that falls
+    /// behind gets `Lagged` and should read its streams afresh.
+    pub fn appends(&self) -> tokio::sync::broadcast::Receiver<Appended> {
+        self.0.appended.subscribe()
     }
 
     /// The database file.

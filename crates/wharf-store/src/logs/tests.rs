@@ -340,3 +340,19 @@ async fn logs_streams_order_by_last_event_and_page() {
         ["empty"]
     );
 }
+
+#[tokio::test]
+async fn appends_are_announced_after_they_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(&dir, i64::MAX);
+    let mut heard = s.appends();
+    s.append(R, append("/g", "a", lines(2, T0))).await.unwrap();
+    let notice = heard.recv().await.unwrap();
+    assert_eq!(notice, Appended { region: R.into(), group: "/g".into(), stream: "a".into() });
+    assert_eq!(read(&s, "/g", "a", ReadFrom::Head, 10), ["line 0", "line 1"]);
+    // A refused append (no such stream, no create) announces nothing.
+    let mut refused = append("/g", "b", lines(1, T0));
+    refused.create_stream = false;
+    assert!(s.append(R, refused).await.is_err());
+    assert!(matches!(heard.try_recv(), Err(tokio::sync::broadcast::error::TryRecvError::Empty)));
+}

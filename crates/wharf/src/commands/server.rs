@@ -264,7 +264,7 @@ async fn serve(
         },
         agent_stopped.clone(),
     ));
-    let app = wharf_api::router(state);
+    let app = wharf_api::router(state.clone()).merge(crate::console::routes().with_state(state));
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
     let _ = stop_agent.send(true);
     let _ = cleanup.await;
