@@ -20,6 +20,7 @@ pub mod dispatch;
 pub mod ecs;
 pub mod elbv2;
 pub mod logs;
+pub mod metrics;
 pub mod pagination;
 pub mod protocol;
 pub mod query;
