@@ -255,6 +255,7 @@ pub async fn run_agent(
             credentials: wharf_agent::s3::Credentials::from_env(),
         }),
         metadata,
+        stats: None,
     };
     let agent = Agent::new(Arc::new(runtime), link, Arc::new(SystemClock), config);
     agent.run(shutdown).await?;
