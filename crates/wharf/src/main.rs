@@ -9,6 +9,7 @@ mod commands;
 mod embedded_link;
 mod lb_config;
 mod load_balancing;
+mod metrics;
 mod remote_link;
 mod service_launcher;
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use wharf_agent::metadata::CredentialsSource;
 use wharf_agent::runtime::docker::DockerRuntime;
-use wharf_agent::{Agent, AgentConfig, MetadataConfig};
+use wharf_agent::{Agent, AgentConfig, MetadataConfig, StatsConfig};
 use wharf_api::AppState;
 
 use crate::embedded_link::EmbeddedLink;
@@ -50,6 +50,10 @@ pub struct ServerArgs {
     /// none of its own); `off` for no load balancer data plane.
     #[arg(long, env = "WHARF_LISTENER_ADDRESS", default_value = "0.0.0.0")]
     listener_address: String,
+    /// How often the embedded agent samples its running containers' Docker stats for
+    /// `/metrics`: `10s`, `1m`.
+    #[arg(long, env = "WHARF_STATS_INTERVAL", default_value = "10s", value_parser = parse_wait)]
+    stats_interval: std::time::Duration,
     #[command(flatten)]
     agent: AgentArgs,
 }
@@ -138,6 +142,9 @@ pub fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    if args.stats_interval.is_zero() {
+        anyhow::bail!("--stats-interval must be at least 1s");
+    }
     let agent = (!args.no_agent).then(|| (args.agent.clone(), data_dir.clone()));
     let listeners = match args.listener_address.as_str() {
         "off" | "" => None,
@@ -145,7 +152,8 @@ pub fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
             format!("--listener-address {a:?} is not an IP address (or `off`)")
         })?),
     };
-    runtime.block_on(serve(args.listen, state, agent, args.logs_retention_interval, listeners))?;
+    let intervals = (args.logs_retention_interval, args.stats_interval);
+    runtime.block_on(serve(args.listen, state, agent, intervals, listeners))?;
     drop(lock);
     Ok(ExitCode::SUCCESS)
 }
@@ -154,7 +162,7 @@ async fn serve(
     listen: SocketAddr,
     state: AppState,
     agent: Option<(AgentArgs, PathBuf)>,
-    logs_retention_interval: std::time::Duration,
+    (logs_retention_interval, stats_interval): (std::time::Duration, std::time::Duration),
     listeners: Option<std::net::IpAddr>,
 ) -> anyhow::Result<()> {
     // Before the port accepts anything: a SIGTERM from then on stops the server cleanly.
@@ -165,14 +173,24 @@ async fn serve(
     let addr = listener.local_addr()?;
     tracing::info!(account = %state.account_id, reset = state.allow_reset, "listening on {addr}");
     let (stop_agent, agent_stopped) = tokio::sync::watch::channel(false);
+    let mut metrics = crate::metrics::Sources {
+        store: state.store.clone(),
+        api: state.metrics.clone(),
+        lb: listeners.map(|_| Arc::new(wharf_lb::Traffic::new())),
+        containers: None,
+    };
     let agent_task = agent.map(|(args, dir)| {
         let link = EmbeddedLink::new(state.clone(), args.region.clone());
+        let samples = wharf_agent::stats::ContainerStats::new();
+        metrics.containers = Some(samples.clone());
+        let stats = StatsConfig { samples, interval: stats_interval };
         let mut stopped = agent_stopped.clone();
         tokio::spawn(async move {
             let shutdown = async move {
                 let _ = stopped.wait_for(|s| *s).await;
             };
-            if let Err(e) = run_agent(args, Arc::new(link), Some(dir), shutdown).await {
+            if let Err(e) = run_agent(args, Arc::new(link), Some(dir), Some(stats), shutdown).await
+            {
                 tracing::error!(
                     "the embedded agent stopped: {e:#}; tasks will not run on this host"
                 );
@@ -190,11 +208,12 @@ async fn serve(
         logs_retention_interval,
         agent_stopped.clone(),
     ));
-    let data_plane = listeners.map(|bind| {
+    let data_plane = listeners.zip(metrics.lb.clone()).map(|(bind, traffic)| {
         tokio::spawn(crate::load_balancing::run(
             state.store.clone(),
             state.clock.clone(),
             bind,
+            traffic,
             agent_stopped.clone(),
         ))
     });
@@ -206,7 +225,7 @@ async fn serve(
         },
         agent_stopped.clone(),
     ));
-    let app = wharf_api::router(state);
+    let app = wharf_api::router(state).merge(crate::metrics::router(metrics));
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
     let _ = stop_agent.send(true);
     let _ = cleanup.await;
@@ -222,11 +241,13 @@ async fn serve(
     Ok(())
 }
 
-/// Connects to Docker and runs an agent until `shutdown`.
+/// Connects to Docker and runs an agent until `shutdown`, sampling its containers' stats
+/// into `stats` when given.
 pub async fn run_agent(
     args: AgentArgs,
     link: Arc<dyn wharf_agent::link::ServerLink>,
     state_dir: Option<PathBuf>,
+    stats: Option<StatsConfig>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let runtime = DockerRuntime::connect().await.context("cannot reach Docker Engine")?;
@@ -255,7 +276,7 @@ pub async fn run_agent(
             credentials: wharf_agent::s3::Credentials::from_env(),
         }),
         metadata,
-        stats: None,
+        stats,
     };
     let agent = Agent::new(Arc::new(runtime), link, Arc::new(SystemClock), config);
     agent.run(shutdown).await?;
