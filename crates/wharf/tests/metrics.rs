@@ -554,3 +554,16 @@ fn a_container_reads_docker_stats_from_the_task_metadata_endpoint() {
     assert!(mine["memory_stats"]["usage"].as_u64().is_some_and(|u| u > 0), "{mine:#}");
     assert!(mine["cpu_stats"]["cpu_usage"]["total_usage"].as_u64().is_some(), "{mine:#}");
 }
+
+#[test]
+fn a_stats_interval_of_nothing_is_refused() {
+    let dir = tempfile::tempdir().expect("dir");
+    let out = Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args(["server", "--listen", "127.0.0.1:0", "--stats-interval", "0s", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("run wharf");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--stats-interval must be at least 1s"), "{stderr}");
+}
