@@ -11,7 +11,7 @@
 //! instead of creating them again: nothing is started twice, and a container
 //! that exited while the agent was away is reported with its exit code.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -103,6 +103,32 @@ struct Running {
 }
 
 const INSTANCE_FILE: &str = "agent-instance-arn";
+/// How many finished tasks the agent remembers, to ignore late assignments.
+const FINISHED_REMEMBERED: usize = 4096;
+
+/// The tasks whose drivers have finished lately, oldest forgotten first.
+#[derive(Debug, Default)]
+struct Finished {
+    set: HashSet<String>,
+    order: VecDeque<String>,
+}
+
+impl Finished {
+    fn insert(&mut self, arn: String) {
+        if self.set.insert(arn.clone()) {
+            self.order.push_back(arn);
+            if self.order.len() > FINISHED_REMEMBERED {
+                if let Some(old) = self.order.pop_front() {
+                    self.set.remove(&old);
+                }
+            }
+        }
+    }
+
+    fn contains(&self, arn: &str) -> bool {
+        self.set.contains(arn)
+    }
+}
 
 impl Agent {
     /// An agent on this runtime, talking to the server through `link`.
@@ -173,6 +199,7 @@ impl Agent {
         let mut events = self.shared.runtime.events();
         let mut watch = self.watch(&instance_arn).await;
         let mut tasks: HashMap<String, Running> = HashMap::new();
+        let mut finished = Finished::default();
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<String>();
         tokio::pin!(shutdown);
         loop {
@@ -182,6 +209,10 @@ impl Agent {
                     break;
                 }
                 assignment = watch.recv() => match assignment {
+                    // A task whose driver has finished never runs again: a
+                    // late assignment of it (queued before its STOPPED report
+                    // was stored) must not start a second driver.
+                    Some(a) if finished.contains(a.task.task_arn.as_deref().unwrap_or_default()) => {}
                     Some(a) => self.assign(a, &mut tasks, &mut adoptable, &done_tx),
                     None => {
                         tracing::warn!("the assignment watch ended; watching again");
@@ -201,6 +232,7 @@ impl Agent {
                 },
                 Some(arn) = done_rx.recv() => {
                     tasks.remove(&arn);
+                    finished.insert(arn);
                 }
             }
         }
@@ -389,5 +421,25 @@ impl Agent {
             RuntimeEvent::Started { .. } => return,
         };
         let _ = route.inbox.send(event);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finished_tasks_are_remembered_up_to_a_bound() {
+        let mut finished = Finished::default();
+        finished.insert("t0".into());
+        finished.insert("t0".into());
+        assert!(finished.contains("t0"));
+        assert!(!finished.contains("t1"));
+        for i in 1..=FINISHED_REMEMBERED {
+            finished.insert(format!("t{i}"));
+        }
+        assert!(!finished.contains("t0"), "the oldest is forgotten");
+        assert!(finished.contains("t1") && finished.contains(&format!("t{FINISHED_REMEMBERED}")));
+        assert_eq!(finished.order.len(), FINISHED_REMEMBERED);
     }
 }

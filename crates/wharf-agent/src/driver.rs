@@ -27,12 +27,18 @@ use crate::link::{LinkError, ServerLink};
 use crate::machine::TaskMachine;
 use crate::pause::PAUSE_CONTAINER_NAME;
 use crate::provision::{self, Provisioned};
+use crate::pull_progress::PullTally;
 use crate::runtime::{ContainerInfo, ContainerState, Runtime, RuntimeError};
 use crate::s3::S3Endpoint;
 use crate::spec::{self, NetworkAttachment, TaskContext};
 use crate::stats::{ContainerLabels, ContainerStats};
 use crate::stop::{NamedError, StopReason};
 use crate::{awslogs, awsvpc, cleanup, metadata, overrides, wire};
+
+/// How long a stopping task waits for its containers' awslogs output to be stored.
+const LOG_FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often a running pull's progress is told to the server.
+const PULL_PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Where Docker events for a container go: its task's driver, and its name
 /// in the task definition.
@@ -122,6 +128,11 @@ pub(crate) struct TaskDriver {
     /// Containers whose `awslogs` output is being shipped, each with the
     /// signal that tells its shipper the container has stopped.
     shipping: HashMap<String, tokio::sync::watch::Sender<bool>>,
+    /// The shippers themselves: the task is reported STOPPED only once they
+    /// have stored the last of their containers' output (or
+    /// [`LOG_FLUSH_TIMEOUT`] passed), as Docker's awslogs driver flushes
+    /// when its container stops.
+    shippers: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for TaskDriver {
@@ -210,6 +221,7 @@ impl TaskDriver {
             adopted,
             vanished,
             shipping: HashMap::new(),
+            shippers: Vec::new(),
         })
     }
 
@@ -391,7 +403,7 @@ impl TaskDriver {
     }
 
     /// The runtime call for an action.
-    fn call(&self, action: Action) -> Option<Call> {
+    fn call(&mut self, action: Action) -> Option<Call> {
         let runtime = self.shared.runtime.clone();
         match action {
             Action::Provision => {
@@ -443,8 +455,9 @@ impl TaskDriver {
             Action::Pull { container } => {
                 let def = self.definition(&container)?.clone();
                 let (link, always) = (self.shared.link.clone(), self.shared.always_pull);
+                let task_arn = self.assignment.task.task_arn.clone().unwrap_or_default();
                 Some(Box::pin(async move {
-                    let r = pull(&*runtime, &*link, &def, always).await;
+                    let r = pull(&*runtime, &*link, &task_arn, &def, always).await;
                     Outcome::Pulled(container, r)
                 }))
             }
@@ -510,7 +523,14 @@ impl TaskDriver {
             Action::Cleanup => {
                 let network = self.provisioned.as_ref().and_then(|p| p.network.clone());
                 let (reports, assignment) = (self.reports.clone(), self.assignment.clone());
+                let shippers = std::mem::take(&mut self.shippers);
                 Some(Box::pin(async move {
+                    let flushed = futures_util::future::join_all(shippers);
+                    if tokio::time::timeout(LOG_FLUSH_TIMEOUT, flushed).await.is_err() {
+                        tracing::warn!(
+                            "a container's awslogs output is not all stored yet; the task stops anyway"
+                        );
+                    }
                     if let Some(network) = network {
                         awsvpc::release(&*runtime, &network).await;
                         let _ = reports.send(awsvpc::report(&assignment, &network, "DELETED"));
@@ -561,12 +581,12 @@ impl TaskDriver {
         let (runtime, link, clock) =
             (self.shared.runtime.clone(), self.shared.link.clone(), self.shared.clock.clone());
         let mut stopping = self.shared.stopping.clone();
-        tokio::spawn(async move {
+        self.shippers.push(tokio::spawn(async move {
             tokio::select! {
                 () = awslogs::ship(runtime, link, clock, config) => {}
                 _ = stopping.wait_for(|s| *s) => {}
             }
-        });
+        }));
     }
 
     fn definition(&self, name: &str) -> Option<&ContainerDefinition> {
@@ -667,6 +687,7 @@ fn bindings(info: &ContainerInfo) -> Vec<NetworkBinding> {
 async fn pull(
     runtime: &dyn Runtime,
     link: &dyn ServerLink,
+    task_arn: &str,
     def: &ContainerDefinition,
     always: bool,
 ) -> Result<(), NamedError> {
@@ -680,7 +701,27 @@ async fn pull(
             Some(parameter) => Some(provision::registry_auth(link, parameter).await?),
             None => None,
         };
-    let result = runtime.pull_image(&image, auth.as_ref(), &|_| {}).await;
+    let container = def.name.clone().unwrap_or_default();
+    let tally = std::sync::Mutex::new(PullTally::default());
+    let report = |done: bool| {
+        let tally = tally.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        tally.report(task_arn, &container, &image, done)
+    };
+    let on_progress = |p: crate::runtime::PullProgress| {
+        tally.lock().unwrap_or_else(std::sync::PoisonError::into_inner).apply(&p);
+    };
+    let pulling = runtime.pull_image(&image, auth.as_ref(), &on_progress);
+    let reporting = async {
+        loop {
+            tokio::time::sleep(PULL_PROGRESS_INTERVAL).await;
+            let _ = link.pull_progress(report(false)).await;
+        }
+    };
+    let result = tokio::select! {
+        r = pulling => r,
+        () = reporting => unreachable!("the reporting loop never ends"),
+    };
+    let _ = link.pull_progress(report(true)).await;
     match result {
         Ok(()) => Ok(()),
         // With a cached copy, a failed pull is not fatal (the ECS agent's

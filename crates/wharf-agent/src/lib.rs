@@ -45,6 +45,7 @@ pub mod metadata;
 pub mod overrides;
 pub mod pause;
 pub mod provision;
+mod pull_progress;
 mod report;
 pub mod runtime;
 pub mod s3;

@@ -5,7 +5,7 @@
 
 use async_trait::async_trait;
 use tokio::sync::mpsc;
-use wharf_model::agent::{Assignment, LogBatch, LogDestination};
+use wharf_model::agent::{Assignment, LogBatch, LogDestination, PullProgressReport};
 use wharf_model::ecs::shapes::{ContainerInstance, RegisterContainerInstanceRequest, Task};
 
 /// Why a call to the server failed.
@@ -64,4 +64,12 @@ pub trait ServerLink: Send + Sync + std::fmt::Debug + 'static {
 
     /// The cursor last stored with [`ServerLink::ship_logs`] for a stream.
     async fn log_cursor(&self, destination: &LogDestination) -> Result<Option<String>, LinkError>;
+
+    /// Tells how far an image pull has come, for people watching; sent a
+    /// few times a second while a pull runs, and once when it ends. Losing
+    /// one is harmless, so the agent does not retry.
+    async fn pull_progress(&self, report: PullProgressReport) -> Result<(), LinkError> {
+        let _ = report;
+        Ok(())
+    }
 }

@@ -261,6 +261,28 @@ async fn running_containers_are_sampled_until_they_exit() {
 }
 
 #[tokio::test]
+async fn a_late_assignment_of_a_finished_task_does_not_run_it_again() {
+    let runtime = FakeRuntime::new();
+    runtime.add_image("img:1");
+    let (link, tx, _stop) = start(&runtime);
+    tx.send(assignment("RUNNING")).await.unwrap();
+    let running = until(&link, "RUNNING", |t| t.last_status.as_deref() == Some("RUNNING")).await;
+    assert!(runtime.exit("app", 0));
+    until(&link, "STOPPED", |t| t.last_status.as_deref() == Some("STOPPED")).await;
+    // Let the driver finish, then deliver the task as the watch saw it while
+    // it ran (queued before the STOPPED report was stored).
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut late = assignment("RUNNING");
+    late.task = running;
+    tx.send(late).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let t = link.task.lock().unwrap().clone().unwrap();
+    let app = t.containers.unwrap().into_iter().find(|c| c.name.as_deref() == Some("app")).unwrap();
+    assert_eq!(app.exit_code, Some(0));
+    assert_eq!(app.reason, None, "no second driver reported the container vanished");
+}
+
+#[tokio::test]
 async fn the_server_stopping_a_task_stops_its_containers() {
     let runtime = FakeRuntime::new();
     runtime.add_image("img:1");
@@ -350,6 +372,30 @@ async fn awslogs_output_arrives_in_its_stream_in_order() {
     let burst: Vec<String> = (0..5000).map(|i| format!("burst {i}")).collect();
     assert_eq!(&got[3..], &burst[..]);
     assert!(link.messages("/ecs/f", "side").is_empty(), "side logs elsewhere");
+}
+
+#[tokio::test]
+async fn a_task_is_stopped_only_once_its_last_output_is_stored() {
+    let runtime = FakeRuntime::new();
+    runtime.add_image("img:1");
+    let (link, tx, _stop) = start(&runtime);
+    link.groups.lock().unwrap().insert("/ecs/f".into());
+    tx.send(with_awslogs(
+        "RUNNING",
+        json!({"awslogs-group": "/ecs/f", "awslogs-stream-prefix": "ecs"}),
+    ))
+    .await
+    .unwrap();
+    until(&link, "RUNNING", |t| t.last_status.as_deref() == Some("RUNNING")).await;
+    link.logs_down.store(true, Ordering::SeqCst);
+    runtime.write_log("app", LogSource::Stdout, "last words\n");
+    assert!(runtime.exit("app", 0));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let status = link.task.lock().unwrap().clone().unwrap().last_status;
+    assert_ne!(status.as_deref(), Some("STOPPED"), "STOPPED before its output was stored");
+    link.logs_down.store(false, Ordering::SeqCst);
+    until(&link, "STOPPED", |t| t.last_status.as_deref() == Some("STOPPED")).await;
+    assert_eq!(link.messages("/ecs/f", STREAM), ["last words"]);
 }
 
 #[tokio::test]

@@ -14,7 +14,7 @@ use axum::Router;
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
-use wharf_model::agent::{LogBatch, LogDestination};
+use wharf_model::agent::{LogBatch, LogDestination, PullProgressReport};
 use wharf_model::ecs::shapes::{RegisterContainerInstanceRequest, Task};
 
 use crate::context::AppState;
@@ -31,6 +31,7 @@ pub fn routes() -> Router<AppState> {
         .route("/_wharf/agent/v1/logs/prepare", post(logs_prepare))
         .route("/_wharf/agent/v1/logs/ship", post(logs_ship))
         .route("/_wharf/agent/v1/logs/cursor", post(logs_cursor))
+        .route("/_wharf/agent/v1/pull-progress", post(pull_progress))
 }
 
 /// Where a call applies.
@@ -203,6 +204,15 @@ async fn logs_cursor(State(state): State<AppState>, headers: HeaderMap, body: By
     guarded(state, &headers, &body, |destination: LogDestination| async move {
         let cursor = logs::agent::cursor(state, &destination).await?;
         Ok(json(&serde_json::json!({ "cursor": cursor })))
+    })
+    .await
+}
+
+async fn pull_progress(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let state = &state;
+    guarded(state, &headers, &body, |report: PullProgressReport| async move {
+        state.pulls.record(report, state.clock.now_millis());
+        Ok(StatusCode::NO_CONTENT.into_response())
     })
     .await
 }

@@ -25,6 +25,8 @@ pub struct AppState {
     pub agent_token: Option<Arc<str>>,
     /// Requests counted by operation, for `/metrics`.
     pub metrics: Arc<ApiMetrics>,
+    /// Image pulls under way, as agents report them.
+    pub pulls: Arc<crate::pulls::PullBoard>,
 }
 
 impl AppState {
@@ -44,6 +46,7 @@ impl AppState {
             allow_reset: false,
             agent_token: None,
             metrics: Arc::new(ApiMetrics::new()),
+            pulls: Arc::default(),
         }
     }
 }

@@ -27,7 +27,10 @@ pub const SECRETS_MANAGER_TARGET_PREFIX: &str = "secretsmanager";
 /// The HTTP router: the AWS endpoint at `/`, plus `/_wharf/reset` when the
 /// server was started with `--allow-reset`.
 pub fn router(state: AppState) -> Router {
-    let mut router = Router::new().route("/", post(aws)).merge(crate::agent_http::routes());
+    let mut router = Router::new()
+        .route("/", post(aws))
+        .merge(crate::agent_http::routes())
+        .merge(crate::pulls::routes());
     if state.allow_reset {
         router = router.route("/_wharf/reset", post(reset));
     }

@@ -24,6 +24,7 @@ pub mod logs;
 pub mod metrics;
 pub mod pagination;
 pub mod protocol;
+pub mod pulls;
 pub mod query;
 mod records;
 pub mod request_id;

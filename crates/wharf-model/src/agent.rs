@@ -57,6 +57,30 @@ pub struct LogBatch {
     pub cursor: String,
 }
 
+/// How far the image pull of one of a task's containers has come, as the
+/// agent reports it while it pulls (for people watching: `wharf run`). The
+/// byte counts add up Docker's per-layer progress over the layers seen so far.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PullProgressReport {
+    /// The task's ARN.
+    pub task_arn: String,
+    /// The container's name in the task definition.
+    pub container: String,
+    /// The image being pulled.
+    pub image: String,
+    /// Layers Docker has named so far.
+    pub layers: u32,
+    /// Layers downloaded (or already present).
+    pub layers_done: u32,
+    /// Bytes downloaded so far, over the layers whose size is known.
+    pub current_bytes: u64,
+    /// The size of the layers whose size is known.
+    pub total_bytes: u64,
+    /// Whether the pull has ended (pulled, or failed).
+    pub done: bool,
+}
+
 /// The task statuses in the order a task goes through them.
 const TASK_ORDER: [&str; 8] = [
     "PROVISIONING",

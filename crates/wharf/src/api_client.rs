@@ -1,6 +1,7 @@
 //! A small AWS JSON 1.1 client for the `wharf` commands that talk to a
 //! running server (`wharf logs`, ...): one POST per operation, the target in
-//! `X-Amz-Target`, errors as `{"__type", "message"}`.
+//! `X-Amz-Target`, errors as `{"__type", "message"}`. ELBv2 speaks the Query
+//! protocol instead ([`ApiClient::query`]): a form in, XML out.
 
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde_json::Value;
 
 /// How long one call may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -63,6 +65,58 @@ impl ApiClient {
         &self.region
     }
 
+    /// Calls one ELBv2 (Query protocol) operation with its form parameters
+    /// (`TargetGroupArn`, `Names.member.1`, ...); the `<Op>Result` element as
+    /// JSON ([`crate::query_xml`]), or the server's error as `<Code>: <message>`.
+    pub async fn query(&self, action: &str, params: &[(&str, &str)]) -> anyhow::Result<Value> {
+        let mut form = form_urlencoded::Serializer::new(String::new());
+        form.append_pair("Action", action).append_pair("Version", wharf_model::elbv2::API_VERSION);
+        for (k, v) in params {
+            form.append_pair(k, v);
+        }
+        let request = http::Request::post(format!("{}/", self.endpoint))
+            .header(http::header::CONTENT_TYPE, "application/x-www-form-urlencoded; charset=utf-8")
+            .header(http::header::AUTHORIZATION, self.authorization("elasticloadbalancing"))
+            .body(Full::new(Bytes::from(form.finish())))?;
+        let (status, bytes) = self.send(action, request).await?;
+        let text = String::from_utf8_lossy(&bytes);
+        let (_, mut document) = crate::query_xml::parse(&text)
+            .with_context(|| format!("{action}: unreadable answer ({status})"))?;
+        if !status.is_success() {
+            let error = &document["Error"];
+            bail!(
+                "{}: {}",
+                error["Code"].as_str().unwrap_or(status.as_str()),
+                error["Message"].as_str().unwrap_or_default()
+            );
+        }
+        Ok(document[format!("{action}Result")].take())
+    }
+
+    /// A SigV4-shaped `Authorization` header naming the region: only the
+    /// credential scope's region matters to Wharf; the signature is not checked.
+    fn authorization(&self, service: &str) -> String {
+        format!(
+            "AWS4-HMAC-SHA256 Credential=wharf/20260101/{}/{service}/aws4_request, SignedHeaders=host, Signature=0",
+            self.region
+        )
+    }
+
+    /// Sends one request: the answer's status and body.
+    async fn send(
+        &self,
+        operation: &str,
+        request: http::Request<Full<Bytes>>,
+    ) -> anyhow::Result<(http::StatusCode, Bytes)> {
+        let response = tokio::time::timeout(CALL_TIMEOUT, self.client.request(request))
+            .await
+            .with_context(|| format!("{operation}: no answer from {}", self.endpoint))?
+            .with_context(|| format!("cannot reach the Wharf server at {}", self.endpoint))?;
+        let status = response.status();
+        let bytes = response.into_body().collect().await?.to_bytes();
+        Ok((status, bytes))
+    }
+
     /// Calls one operation; its answer, or the server's error as
     /// `<Type>: <message>`.
     pub async fn call<I: Serialize, O: DeserializeOwned>(
@@ -72,23 +126,13 @@ impl ApiClient {
         input: &I,
     ) -> anyhow::Result<O> {
         let body = serde_json::to_vec(input)?;
-        // Only the region of the credential scope matters to Wharf; the
-        // signature itself is not checked.
-        let authorization = format!(
-            "AWS4-HMAC-SHA256 Credential=wharf/20260101/{}/wharf/aws4_request, SignedHeaders=host, Signature=0",
-            self.region
-        );
+        let authorization = self.authorization("wharf");
         let request = http::Request::post(format!("{}/", self.endpoint))
             .header("x-amz-target", format!("{}.{operation}", service.prefix()))
             .header(http::header::CONTENT_TYPE, "application/x-amz-json-1.1")
             .header(http::header::AUTHORIZATION, authorization)
             .body(Full::new(Bytes::from(body)))?;
-        let response = tokio::time::timeout(CALL_TIMEOUT, self.client.request(request))
-            .await
-            .with_context(|| format!("{operation}: no answer from {}", self.endpoint))?
-            .with_context(|| format!("cannot reach the Wharf server at {}", self.endpoint))?;
-        let status = response.status();
-        let bytes = response.into_body().collect().await?.to_bytes();
+        let (status, bytes) = self.send(operation, request).await?;
         if !status.is_success() {
             #[derive(serde::Deserialize)]
             struct Error {
@@ -106,4 +150,38 @@ impl ApiClient {
         let bytes: &[u8] = if bytes.is_empty() { b"{}" } else { &bytes };
         serde_json::from_slice(bytes).with_context(|| format!("{operation}: unreadable answer"))
     }
+
+    /// GETs one of Wharf's own JSON resources (`/_wharf/v1/...`), with
+    /// `query` already encoded.
+    pub async fn get_wharf<O: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &str,
+    ) -> anyhow::Result<O> {
+        let request = http::Request::get(format!("{}{path}?{query}", self.endpoint))
+            .body(Full::new(Bytes::new()))?;
+        let response = tokio::time::timeout(CALL_TIMEOUT, self.client.request(request))
+            .await
+            .with_context(|| format!("{path}: no answer from {}", self.endpoint))?
+            .with_context(|| format!("cannot reach the Wharf server at {}", self.endpoint))?;
+        let status = response.status();
+        let bytes = response.into_body().collect().await?.to_bytes();
+        if !status.is_success() {
+            bail!("{path}: {status}: {}", String::from_utf8_lossy(&bytes));
+        }
+        serde_json::from_slice(&bytes).with_context(|| format!("{path}: unreadable answer"))
+    }
+}
+
+/// Percent-encodes a query value.
+pub fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }

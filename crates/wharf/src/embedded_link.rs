@@ -9,7 +9,7 @@ use wharf_agent::link::{LinkError, ServerLink};
 use wharf_api::protocol::ApiError;
 use wharf_api::AppState;
 use wharf_api::{agent_link, logs, secrets};
-use wharf_model::agent::{Assignment, LogBatch, LogDestination};
+use wharf_model::agent::{Assignment, LogBatch, LogDestination, PullProgressReport};
 use wharf_model::ecs::shapes::{ContainerInstance, RegisterContainerInstanceRequest, Task};
 
 /// The in-process link.
@@ -87,5 +87,10 @@ impl ServerLink for EmbeddedLink {
 
     async fn log_cursor(&self, destination: &LogDestination) -> Result<Option<String>, LinkError> {
         logs::agent::cursor(&self.state, destination).await.map_err(link_error)
+    }
+
+    async fn pull_progress(&self, report: PullProgressReport) -> Result<(), LinkError> {
+        self.state.pulls.record(report, self.state.clock.now_millis());
+        Ok(())
     }
 }

@@ -6,12 +6,17 @@
 
 mod api_client;
 mod commands;
+mod compose;
+mod container_logs;
+mod ecs_reads;
 mod embedded_link;
 mod lb_config;
 mod load_balancing;
 mod metrics;
+mod query_xml;
 mod remote_link;
 mod service_launcher;
+mod table;
 
 /// mimalloc: the API's request path allocates many small, short-lived
 /// buffers across threads, which glibc's allocator serves measurably slower.
@@ -20,7 +25,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// A self-hosted Amazon ECS: your task definitions, on Docker, with the ECS API.
 #[derive(Debug, Parser)]
@@ -40,6 +45,22 @@ enum Command {
     Validate(commands::validate::ValidateArgs),
     /// Show a task's or a service's container output (awslogs), interleaved; -f to follow.
     Logs(commands::logs::LogsArgs),
+    /// Run a task definition file (or a Compose file): register it, run it, show its output.
+    Run(commands::run::RunArgs),
+    /// Docker Compose in: `convert` writes the equivalent ECS task definition.
+    Compose(commands::compose::ComposeArgs),
+    /// List a cluster's tasks: status, health, ports, age; -a to include stopped ones.
+    Ps(commands::ps::PsArgs),
+    /// List a cluster's services: desired, running and pending tasks, rollout.
+    Services(commands::services::ServicesArgs),
+    /// Show a task, service, task definition, cluster, instance, load balancer or target group.
+    Describe(commands::describe::DescribeArgs),
+    /// Stop tasks (StopTask), with a reason.
+    Stop(commands::stop::StopArgs),
+    /// Show what changed between two task definitions (family:rev, ARN or JSON file).
+    Diff(commands::diff::DiffArgs),
+    /// Write a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions(commands::completions::CompletionsArgs),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +76,14 @@ fn main() -> ExitCode {
         }
         Command::Validate(args) => commands::validate::run(&args),
         Command::Logs(args) => commands::logs::run(args),
+        Command::Run(args) => commands::run::run(args),
+        Command::Compose(args) => commands::compose::run(args),
+        Command::Ps(args) => commands::ps::run(args),
+        Command::Services(args) => commands::services::run(args),
+        Command::Describe(args) => commands::describe::run(args),
+        Command::Stop(args) => commands::stop::run(args),
+        Command::Diff(args) => commands::diff::run(args),
+        Command::Completions(args) => commands::completions::run(&args, &mut Cli::command()),
     };
     match result {
         Ok(code) => code,

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use crate::api_client::encode;
 use async_trait::async_trait;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -13,7 +14,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use tokio::sync::mpsc;
 use wharf_agent::link::{LinkError, ServerLink};
-use wharf_model::agent::{Assignment, LogBatch, LogDestination};
+use wharf_model::agent::{Assignment, LogBatch, LogDestination, PullProgressReport};
 use wharf_model::ecs::shapes::{ContainerInstance, RegisterContainerInstanceRequest, Task};
 
 /// How long a request other than the watch may take.
@@ -113,19 +114,6 @@ fn error_message(body: &[u8]) -> String {
         .unwrap_or_else(|_| String::from_utf8_lossy(body).into_owned())
 }
 
-/// Percent-encodes a query value.
-fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 fn to_json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, LinkError> {
     serde_json::to_vec(value).map_err(|e| LinkError::Refused(e.to_string()))
 }
@@ -218,5 +206,9 @@ impl ServerLink for RemoteLink {
         serde_json::from_slice::<Answer>(&answer)
             .map(|a| a.cursor)
             .map_err(|e| LinkError::Unavailable(e.to_string()))
+    }
+
+    async fn pull_progress(&self, report: PullProgressReport) -> Result<(), LinkError> {
+        self.call("pull-progress", "", to_json(&report)?).await.map(|_| ())
     }
 }

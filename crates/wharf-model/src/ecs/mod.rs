@@ -5,3 +5,4 @@ pub mod service;
 pub mod shapes;
 pub mod task;
 pub mod task_definition;
+pub mod task_definition_diff;

@@ -4,22 +4,22 @@
 //! agent shipped to the Logs API (containers with `awslogs`), from a running
 //! server, and with `--follow` keeps reading until the tasks have stopped.
 
-use std::collections::{BTreeMap, HashSet};
-use std::io::{IsTerminal, Write};
+use std::collections::HashSet;
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use serde_json::{json, Value};
 
+use super::connection::ConnectionArgs;
 use crate::api_client::{ApiClient, Service};
+use crate::container_logs::{definition_of, read, sources_of, Source, COLOURS};
 
 /// How often a followed stream is read again.
 const FOLLOW_INTERVAL: Duration = Duration::from_millis(250);
 /// How often the tasks themselves are looked at again while following.
 const TASKS_INTERVAL: Duration = Duration::from_secs(2);
-/// ANSI colours given to containers in turn.
-const COLOURS: [u8; 6] = [36, 33, 32, 35, 34, 31];
 
 /// Options of `wharf logs`.
 #[derive(Debug, clap::Args)]
@@ -29,9 +29,6 @@ pub struct LogsArgs {
     /// Show the tasks of this service instead.
     #[arg(long, short = 's')]
     service: Option<String>,
-    /// The cluster of the tasks or service.
-    #[arg(long, short = 'c', default_value = "default")]
-    cluster: String,
     /// Keep showing new output until the tasks stop (a service's: until Ctrl-C).
     #[arg(long, short = 'f')]
     follow: bool,
@@ -44,12 +41,8 @@ pub struct LogsArgs {
     /// Never colour the output.
     #[arg(long)]
     no_color: bool,
-    /// The server's address.
-    #[arg(long, env = "WHARF_ENDPOINT", default_value = "http://127.0.0.1:4590")]
-    endpoint: String,
-    /// The region the tasks are in.
-    #[arg(long, env = "AWS_DEFAULT_REGION", default_value = "us-east-1")]
-    region: String,
+    #[command(flatten)]
+    connection: ConnectionArgs,
 }
 
 /// `30s`, `10m`, `2h`, `1d`, or plain seconds.
@@ -64,18 +57,6 @@ fn parse_age(s: &str) -> Result<Duration, String> {
         _ => return Err(format!("unknown unit in {s:?}: use s, m, h or d")),
     };
     Ok(Duration::from_secs(n * scale))
-}
-
-/// One log stream to read: a container of a task.
-#[derive(Debug)]
-struct Source {
-    label: String,
-    colour: u8,
-    region: String,
-    group: String,
-    stream: String,
-    /// GetLogEvents' forward token after what was shown.
-    token: Option<String>,
 }
 
 /// Runs `wharf logs`.
@@ -93,8 +74,8 @@ pub fn run(args: LogsArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn show(args: &LogsArgs) -> anyhow::Result<ExitCode> {
-    let client = ApiClient::new(&args.endpoint, &args.region);
-    let colour = !args.no_color && std::io::stdout().is_terminal();
+    let client = args.connection.client();
+    let colour = !args.no_color && crate::table::colour_on_stdout();
     let start_ms = args.since.map(|d| now_ms() - d.as_millis() as i64);
     let mut sources: Vec<Source> = Vec::new();
     let mut known: HashSet<String> = HashSet::new();
@@ -109,7 +90,8 @@ async fn show(args: &LogsArgs) -> anyhow::Result<ExitCode> {
                 args.service.is_none() && tasks.iter().all(|t| t["lastStatus"] == "STOPPED");
             let several = tasks.len() > 1;
             for task in &tasks {
-                for source in sources_of(&client, args, task, several).await? {
+                let definition = definition_of(&client, task).await?;
+                for source in sources_of(task, &definition, several, &args.connection.region) {
                     if known.insert(format!("{}\n{}", source.group, source.stream)) {
                         let colour = COLOURS[sources.len() % COLOURS.len()];
                         width = width.max(source.label.len());
@@ -162,7 +144,7 @@ async fn tasks(client: &ApiClient, args: &LogsArgs) -> anyhow::Result<Vec<Value>
                 .call(
                     Service::Ecs,
                     "ListTasks",
-                    &json!({"cluster": args.cluster, "serviceName": service}),
+                    &json!({"cluster": args.connection.cluster, "serviceName": service}),
                 )
                 .await?;
             let arns: Vec<String> = listed["taskArns"]
@@ -179,108 +161,16 @@ async fn tasks(client: &ApiClient, args: &LogsArgs) -> anyhow::Result<Vec<Value>
         None => args.tasks.clone(),
     };
     let described: Value = client
-        .call(Service::Ecs, "DescribeTasks", &json!({"cluster": args.cluster, "tasks": arns}))
+        .call(
+            Service::Ecs,
+            "DescribeTasks",
+            &json!({"cluster": args.connection.cluster, "tasks": arns}),
+        )
         .await?;
     if let Some(f) = described["failures"].as_array().and_then(|f| f.first()) {
         bail!("task {}: {}", f["arn"].as_str().unwrap_or("?"), f["reason"].as_str().unwrap_or("?"));
     }
     Ok(described["tasks"].as_array().cloned().unwrap_or_default())
-}
-
-/// The log streams of a task's awslogs containers.
-async fn sources_of(
-    client: &ApiClient,
-    args: &LogsArgs,
-    task: &Value,
-    several_tasks: bool,
-) -> anyhow::Result<Vec<Source>> {
-    let definition = task["taskDefinitionArn"].as_str().context("a task without a definition")?;
-    let described: Value = client
-        .call(Service::Ecs, "DescribeTaskDefinition", &json!({"taskDefinition": definition}))
-        .await?;
-    let task_arn = task["taskArn"].as_str().unwrap_or_default();
-    let task_id = task_arn.rsplit('/').next().unwrap_or_default();
-    let runtime_ids: BTreeMap<&str, &str> = task["containers"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|c| Some((c["name"].as_str()?, c["runtimeId"].as_str()?)))
-        .collect();
-    let mut sources = Vec::new();
-    let containers = described["taskDefinition"]["containerDefinitions"].as_array();
-    for def in containers.into_iter().flatten() {
-        let name = def["name"].as_str().unwrap_or_default();
-        let config = &def["logConfiguration"];
-        if config["logDriver"] != "awslogs" {
-            continue;
-        }
-        let options = &config["options"];
-        let opt = |k: &str| options[k].as_str().map(str::to_owned);
-        let Some(group) = opt("awslogs-group") else { continue };
-        let stream = match (opt("awslogs-stream"), opt("awslogs-stream-prefix")) {
-            (Some(s), _) => s,
-            (None, Some(prefix)) => format!("{prefix}/{name}/{task_id}"),
-            (None, None) => match runtime_ids.get(name) {
-                Some(id) => (*id).to_owned(),
-                None => continue,
-            },
-        };
-        let label = if several_tasks {
-            format!("{}/{name}", &task_id[..task_id.len().min(8)])
-        } else {
-            name.to_owned()
-        };
-        let region = opt("awslogs-region").unwrap_or_else(|| args.region.clone());
-        sources.push(Source { label, colour: 0, region, group, stream, token: None });
-    }
-    Ok(sources)
-}
-
-/// What a stream has after what was shown: (timestamp, message) in order.
-async fn read(
-    client: &ApiClient,
-    source: &mut Source,
-    start_ms: Option<i64>,
-) -> anyhow::Result<Vec<(i64, String)>> {
-    let regional;
-    let client = if source.region == client.region() {
-        client
-    } else {
-        regional = client.for_region(&source.region);
-        &regional
-    };
-    let mut events = Vec::new();
-    loop {
-        let mut input = json!({
-            "logGroupName": source.group, "logStreamName": source.stream, "startFromHead": true,
-        });
-        if let Some(token) = &source.token {
-            input["nextToken"] = json!(token);
-        } else if let Some(ms) = start_ms {
-            input["startTime"] = json!(ms);
-        }
-        let answer: Value = match client.call(Service::Logs, "GetLogEvents", &input).await {
-            Ok(a) => a,
-            // Not created yet: the container has not started.
-            Err(e) if e.to_string().starts_with("ResourceNotFoundException") => return Ok(events),
-            Err(e) => return Err(e),
-        };
-        let page = answer["events"].as_array().cloned().unwrap_or_default();
-        for e in &page {
-            events.push((
-                e["timestamp"].as_i64().unwrap_or_default(),
-                e["message"].as_str().unwrap_or_default().to_owned(),
-            ));
-        }
-        let next = answer["nextForwardToken"].as_str().map(str::to_owned);
-        let same = next.is_none() || next == source.token;
-        if next.is_some() {
-            source.token = next;
-        }
-        if same || page.is_empty() {
-            return Ok(events);
-        }
-    }
 }
 
 fn now_ms() -> i64 {

@@ -109,9 +109,6 @@ pub fn default_data_dir() -> anyhow::Result<PathBuf> {
 
 /// Runs the server until SIGINT or SIGTERM.
 pub fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
-    if args.account_id.len() != 12 || !args.account_id.bytes().all(|b| b.is_ascii_digit()) {
-        anyhow::bail!("--account-id must be twelve digits, not {:?}", args.account_id);
-    }
     let data_dir = match args.data_dir.clone() {
         Some(d) => d,
         None => default_data_dir()?,
@@ -119,6 +116,77 @@ pub fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
     let lock = lock_data_dir(&data_dir)?;
+    let prepared = prepare(&args, &data_dir)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        // Before the port accepts anything: a SIGTERM from then on stops the server cleanly.
+        let shutdown = shutdown_signal();
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        serve(listener, prepared, shutdown).await
+    })?;
+    drop(lock);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A server started inside another command (`wharf run`), on a free
+/// loopback port, until [`EmbeddedServer::stop`].
+#[derive(Debug)]
+pub struct EmbeddedServer {
+    /// `http://127.0.0.1:<port>`.
+    pub endpoint: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    running: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl EmbeddedServer {
+    /// Starts a server (and its agent) with these arguments on the current
+    /// Tokio runtime; `args.listen` is replaced by a free loopback port and
+    /// `args.data_dir` must be set.
+    pub async fn start(mut args: ServerArgs) -> anyhow::Result<Self> {
+        let data_dir =
+            args.data_dir.clone().context("an embedded server needs a data directory")?;
+        std::fs::create_dir_all(&data_dir)
+            .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+        args.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        let prepared = prepare(&args, &data_dir)?;
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .context("cannot listen on a loopback port")?;
+        let endpoint = format!("http://{}", listener.local_addr()?);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let running = tokio::spawn(serve(listener, prepared, async move {
+            let _ = stopped.await;
+        }));
+        Ok(Self { endpoint, stop, running })
+    }
+
+    /// Stops it as SIGTERM would stop `wharf server`, and waits.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(());
+        self.running.await.context("the embedded server panicked")?
+    }
+}
+
+/// What [`serve`] runs: the state, and the parts to start beside the API.
+struct Prepared {
+    state: AppState,
+    agent: Option<(AgentArgs, PathBuf)>,
+    logs_retention_interval: std::time::Duration,
+    /// How often the embedded agent samples its containers' stats.
+    stats_interval: std::time::Duration,
+    listeners: Option<std::net::IpAddr>,
+}
+
+/// Checks the arguments and opens the stores in `data_dir`.
+fn prepare(args: &ServerArgs, data_dir: &std::path::Path) -> anyhow::Result<Prepared> {
+    if args.account_id.len() != 12 || !args.account_id.bytes().all(|b| b.is_ascii_digit()) {
+        anyhow::bail!("--account-id must be twelve digits, not {:?}", args.account_id);
+    }
     let db = data_dir.join("wharf.db");
     let store = SqliteStore::open(&db).with_context(|| format!("cannot open {}", db.display()))?;
     if args.logs_max_bytes <= 0 {
@@ -138,38 +206,30 @@ pub fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
         AppState::new(Arc::new(store), Arc::new(logs), Arc::new(SystemClock), &args.account_id);
     state.allow_reset = args.allow_reset;
     state.agent_token = args.agent_token.as_deref().map(Into::into);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
     if args.stats_interval.is_zero() {
         anyhow::bail!("--stats-interval must be at least 1s");
     }
-    let agent = (!args.no_agent).then(|| (args.agent.clone(), data_dir.clone()));
     let listeners = match args.listener_address.as_str() {
         "off" | "" => None,
         a => Some(a.parse::<std::net::IpAddr>().with_context(|| {
             format!("--listener-address {a:?} is not an IP address (or `off`)")
         })?),
     };
-    let intervals = (args.logs_retention_interval, args.stats_interval);
-    runtime.block_on(serve(args.listen, state, agent, intervals, listeners))?;
-    drop(lock);
-    Ok(ExitCode::SUCCESS)
+    Ok(Prepared {
+        state,
+        agent: (!args.no_agent).then(|| (args.agent.clone(), data_dir.to_owned())),
+        logs_retention_interval: args.logs_retention_interval,
+        stats_interval: args.stats_interval,
+        listeners,
+    })
 }
 
 async fn serve(
-    listen: SocketAddr,
-    state: AppState,
-    agent: Option<(AgentArgs, PathBuf)>,
-    (logs_retention_interval, stats_interval): (std::time::Duration, std::time::Duration),
-    listeners: Option<std::net::IpAddr>,
+    listener: tokio::net::TcpListener,
+    prepared: Prepared,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    // Before the port accepts anything: a SIGTERM from then on stops the server cleanly.
-    let shutdown = shutdown_signal();
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
+    let Prepared { state, agent, logs_retention_interval, stats_interval, listeners } = prepared;
     let addr = listener.local_addr()?;
     tracing::info!(account = %state.account_id, reset = state.allow_reset, "listening on {addr}");
     let (stop_agent, agent_stopped) = tokio::sync::watch::channel(false);

@@ -113,7 +113,12 @@ fn check(file: &str, bytes: &[u8]) -> Report {
 }
 
 fn decode_problem(e: &DecodeError) -> Problem {
-    let message = match e {
+    Problem { kind: e.error_type().to_owned(), message: decode_message(e) }
+}
+
+/// Where and why a task definition file could not be read, for people.
+pub fn decode_message(e: &DecodeError) -> String {
+    match e {
         DecodeError::InvalidJson { line, column, message } => {
             format!("invalid JSON at line {line}, column {column}: {message}")
         }
@@ -121,8 +126,7 @@ fn decode_problem(e: &DecodeError) -> Problem {
             format!("{message} (line {line}, column {column})")
         }
         DecodeError::Serialization { message, at: None } => message.clone(),
-    };
-    Problem { kind: e.error_type().to_owned(), message }
+    }
 }
 
 /// Text for people; colours only when `color`.
