@@ -31,6 +31,7 @@ use crate::runtime::{
     ContainerInfo, ContainerState, Health, Runtime, RuntimeError, RuntimeEvent,
     LABEL_CONTAINER_NAME, LABEL_TASK_ARN,
 };
+use crate::stats::ContainerStats;
 use crate::{cleanup, metadata};
 
 /// How the agent is set up.
@@ -51,6 +52,17 @@ pub struct AgentConfig {
     pub s3: Option<crate::s3::S3Endpoint>,
     /// The task metadata and credentials endpoints, if served.
     pub metadata: Option<MetadataConfig>,
+    /// Containers' CPU and memory sampled in the background, if anyone reads them.
+    pub stats: Option<StatsConfig>,
+}
+
+/// Where and how often running containers' stats are sampled.
+#[derive(Debug, Clone)]
+pub struct StatsConfig {
+    /// Where the samples are kept (the caller keeps a clone to read them).
+    pub samples: ContainerStats,
+    /// How long between two rounds of Docker stats calls.
+    pub interval: Duration,
 }
 
 /// Where and with what the agent serves the endpoints inside tasks.
@@ -136,6 +148,7 @@ impl Agent {
             cleanup_wait: config.cleanup_wait,
             s3: config.s3.clone(),
             metadata: None,
+            stats: config.stats.as_ref().map(|s| s.samples.clone()),
             instance_arn: String::new(),
             stopping: stopping_rx,
         };
@@ -178,6 +191,10 @@ impl Agent {
         let instance_arn = self.register().await?;
         self.shared.instance_arn = instance_arn.clone();
         self.shared.metadata = self.start_metadata().await;
+        if let Some(stats) = &self.config.stats {
+            let (runtime, stopping) = (self.shared.runtime.clone(), self.stopping.subscribe());
+            tokio::spawn(stats.samples.clone().run(runtime, stats.interval, stopping));
+        }
         let mut adoptable = self.adoptable().await?;
         let mut events = self.shared.runtime.events();
         let mut watch = self.watch(&instance_arn).await;

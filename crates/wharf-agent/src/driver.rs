@@ -31,6 +31,7 @@ use crate::pull_progress::PullTally;
 use crate::runtime::{ContainerInfo, ContainerState, Runtime, RuntimeError};
 use crate::s3::S3Endpoint;
 use crate::spec::{self, NetworkAttachment, TaskContext};
+use crate::stats::{ContainerLabels, ContainerStats};
 use crate::stop::{NamedError, StopReason};
 use crate::{awslogs, awsvpc, cleanup, metadata, overrides, wire};
 
@@ -67,6 +68,8 @@ pub(crate) struct Shared {
     pub(crate) s3: Option<S3Endpoint>,
     /// The task metadata endpoint's registry, when it is served.
     pub(crate) metadata: Option<metadata::Registry>,
+    /// The containers whose stats are sampled, when anyone reads them.
+    pub(crate) stats: Option<ContainerStats>,
     /// This host's container instance ARN.
     pub(crate) instance_arn: String,
     /// Turns true when the agent shuts down: log shippers stop (the next
@@ -266,6 +269,9 @@ impl TaskDriver {
         if let Some(registry) = &self.shared.metadata {
             registry.remove_task(&self.task_arn);
         }
+        if let Some(stats) = &self.shared.stats {
+            self.docker_ids.values().for_each(|id| stats.unwatch(id));
+        }
         let containers: Vec<String> = self.docker_ids.values().cloned().collect();
         let volumes = self.provisioned.map(|p| p.task_volumes).unwrap_or_default();
         cleanup::schedule(
@@ -290,6 +296,9 @@ impl TaskDriver {
         if let Event::Exited { container, .. } | Event::Vanished { container } = &event {
             if let Some(stop) = self.shipping.get(container) {
                 let _ = stop.send(true);
+            }
+            if let (Some(stats), Some(id)) = (&self.shared.stats, self.docker_ids.get(container)) {
+                stats.unwatch(id);
             }
         }
         let now = self.shared.clock.now_millis();
@@ -349,6 +358,7 @@ impl TaskDriver {
             Outcome::Created(container, Err(error)) => Event::CreateFailed { container, error },
             Outcome::Started(container, Ok(info)) => {
                 self.ship_logs(&container, &info.id);
+                self.sample_stats(&container, &info);
                 if let Some(registry) = &self.shared.metadata {
                     let docker_name =
                         self.docker_names.get(&container).cloned().unwrap_or_default();
@@ -372,6 +382,23 @@ impl TaskDriver {
             Outcome::Stopped(_, None) => return vec![],
             Outcome::CleanedUp => Event::CleanedUp,
         }]
+    }
+
+    /// Has a running container's stats sampled, when anyone reads them.
+    fn sample_stats(&self, container: &str, info: &ContainerInfo) {
+        let Some(stats) = &self.shared.stats else { return };
+        if info.state != ContainerState::Running || container == PAUSE_CONTAINER_NAME {
+            return;
+        }
+        let family = self.assignment.definition.family.as_deref().unwrap_or_default();
+        let revision = self.assignment.definition.revision.unwrap_or(0);
+        let labels = ContainerLabels {
+            cluster: self.assignment.cluster.clone(),
+            task_id: self.task_id.clone(),
+            container: container.to_owned(),
+            task_definition: format!("{family}:{revision}"),
+        };
+        stats.watch(&info.id, labels);
     }
 
     /// Sends Docker's events for container `id` to this driver.

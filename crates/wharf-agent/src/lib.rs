@@ -50,11 +50,12 @@ mod report;
 pub mod runtime;
 pub mod s3;
 pub mod spec;
+pub mod stats;
 pub mod status;
 pub mod stop;
 pub mod wire;
 
-pub use agent::{Agent, AgentConfig, AgentError, MetadataConfig};
+pub use agent::{Agent, AgentConfig, AgentError, MetadataConfig, StatsConfig};
 pub use container::DEFAULT_STOP_TIMEOUT;
 pub use event::{Action, Event};
 pub use machine::{DefinitionError, TaskMachine};

@@ -13,7 +13,8 @@ use tokio::sync::mpsc;
 use wharf_agent::link::{LinkError, ServerLink};
 use wharf_agent::runtime::fake::FakeRuntime;
 use wharf_agent::runtime::LogSource;
-use wharf_agent::{Agent, AgentConfig};
+use wharf_agent::stats::ContainerStats;
+use wharf_agent::{Agent, AgentConfig, StatsConfig};
 use wharf_model::agent::{merge, Assignment, LogBatch, LogDestination, ShippedEvent};
 use wharf_model::clock::SystemClock;
 use wharf_model::ecs::shapes::{ContainerInstance, RegisterContainerInstanceRequest, Task};
@@ -162,7 +163,7 @@ fn start(
 ) -> (Arc<FakeLink>, mpsc::Sender<Assignment>, tokio::sync::oneshot::Sender<()>) {
     let link = Arc::new(FakeLink::default());
     *link.task.lock().unwrap() = Some(assignment("RUNNING").task);
-    let (tx, stop) = start_on(runtime, &link);
+    let (tx, stop) = start_on(runtime, &link, None);
     (link, tx, stop)
 }
 
@@ -170,6 +171,7 @@ fn start(
 fn start_on(
     runtime: &FakeRuntime,
     link: &Arc<FakeLink>,
+    stats: Option<StatsConfig>,
 ) -> (mpsc::Sender<Assignment>, tokio::sync::oneshot::Sender<()>) {
     let (tx, rx) = mpsc::channel(16);
     *link.watch.lock().unwrap() = Some(rx);
@@ -181,6 +183,7 @@ fn start_on(
         cleanup_wait: Duration::from_secs(3600),
         s3: None,
         metadata: None,
+        stats,
     };
     let agent = Agent::new(Arc::new(runtime.clone()), link.clone(), Arc::new(SystemClock), config);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -212,6 +215,49 @@ async fn a_task_runs_reports_and_stops_when_its_essential_container_exits() {
     let app =
         t.containers.as_ref().unwrap().iter().find(|c| c.name.as_deref() == Some("app")).cloned();
     assert_eq!(app.unwrap().exit_code, Some(2));
+}
+
+#[tokio::test]
+async fn running_containers_are_sampled_until_they_exit() {
+    let runtime = FakeRuntime::new();
+    runtime.add_image("img:1");
+    let link = Arc::new(FakeLink::default());
+    *link.task.lock().unwrap() = Some(assignment("RUNNING").task);
+    let samples = ContainerStats::new();
+    let stats = StatsConfig { samples: samples.clone(), interval: Duration::from_millis(20) };
+    let (tx, _stop) = start_on(&runtime, &link, Some(stats));
+    tx.send(assignment("RUNNING")).await.unwrap();
+    until(&link, "RUNNING", |t| t.last_status.as_deref() == Some("RUNNING")).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while samples.latest().len() < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "no samples of both containers");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let latest = samples.latest();
+    let labels: Vec<_> = latest
+        .iter()
+        .map(|s| {
+            let l = &s.labels;
+            (l.cluster.as_str(), l.task_id.as_str(), l.container.as_str(), &*l.task_definition)
+        })
+        .collect();
+    assert_eq!(labels, [("default", "t1", "app", "f:1"), ("default", "t1", "side", "f:1")]);
+    assert_eq!(latest[0].usage.memory_bytes, 1_048_576);
+
+    assert!(runtime.exit("side", 0));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while samples.latest().len() != 1 {
+        assert!(tokio::time::Instant::now() < deadline, "the exited container is still sampled");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(samples.latest()[0].labels.container, "app");
+    assert!(runtime.exit("app", 0));
+    until(&link, "STOPPED", |t| t.last_status.as_deref() == Some("STOPPED")).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !samples.latest().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "a stopped task is still sampled");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 #[tokio::test]
@@ -451,7 +497,7 @@ async fn awslogs_shipping_survives_an_outage_and_an_agent_restart() {
     stop.send(()).unwrap();
     tokio::time::sleep(Duration::from_millis(20)).await;
     write(4000, 6000);
-    let (tx2, _stop2) = start_on(&runtime, &link);
+    let (tx2, _stop2) = start_on(&runtime, &link, None);
     let mut again = with_awslogs("RUNNING", options);
     again.task = link.task.lock().unwrap().clone().unwrap();
     tx2.send(again).await.unwrap();

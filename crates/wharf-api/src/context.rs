@@ -6,6 +6,8 @@ use wharf_model::arn::Scope;
 use wharf_model::clock::Clock;
 use wharf_store::{LogStore, Store};
 
+use crate::metrics::ApiMetrics;
+
 /// State shared by every request.
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -21,6 +23,8 @@ pub struct AppState {
     pub allow_reset: bool,
     /// The token remote agents must present, if any.
     pub agent_token: Option<Arc<str>>,
+    /// Requests counted by operation, for `/metrics`.
+    pub metrics: Arc<ApiMetrics>,
     /// Image pulls under way, as agents report them.
     pub pulls: Arc<crate::pulls::PullBoard>,
 }
@@ -41,6 +45,7 @@ impl AppState {
             account_id: account_id.into(),
             allow_reset: false,
             agent_token: None,
+            metrics: Arc::new(ApiMetrics::new()),
             pulls: Arc::default(),
         }
     }

@@ -1,6 +1,8 @@
 //! Routes a request to its service by the `X-Amz-Target` header, and serves
 //! Wharf's own endpoints beside the AWS ones.
 
+use std::time::Instant;
+
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -9,6 +11,7 @@ use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 
 use crate::context::{AppState, Ctx};
+use crate::metrics::UNKNOWN_OPERATION;
 use crate::protocol::{self, ApiError};
 use crate::{ecs, elbv2, logs, query, request_id, secretsmanager, sigv4, ssm};
 
@@ -35,20 +38,31 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn aws(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let started = Instant::now();
     let request_id = request_id::next();
     let region = sigv4::region(&headers).unwrap_or(sigv4::DEFAULT_REGION).to_owned();
     let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
     let ctx = Ctx { state, region, request_id };
     if target.is_empty() && is_form(&headers) {
-        return query_request(&ctx, &body).await;
+        return query_request(&ctx, &body, started).await;
     }
-    let result = match target.split_once('.') {
-        Some((ECS_TARGET_PREFIX, op)) => ecs::handle(&ctx, op, &body).await,
-        Some((SSM_TARGET_PREFIX, op)) => ssm::handle(&ctx, op, &body).await,
-        Some((LOGS_TARGET_PREFIX, op)) => logs::handle(&ctx, op, &body).await,
-        Some((SECRETS_MANAGER_TARGET_PREFIX, op)) => secretsmanager::handle(&ctx, op, &body).await,
-        _ => Err(ApiError::unknown_operation()),
+    let (service, op, result) = match target.split_once('.') {
+        Some((ECS_TARGET_PREFIX, op)) => ("ecs", op, ecs::handle(&ctx, op, &body).await),
+        Some((SSM_TARGET_PREFIX, op)) => ("ssm", op, ssm::handle(&ctx, op, &body).await),
+        Some((LOGS_TARGET_PREFIX, op)) => ("logs", op, logs::handle(&ctx, op, &body).await),
+        Some((SECRETS_MANAGER_TARGET_PREFIX, op)) => {
+            ("secretsmanager", op, secretsmanager::handle(&ctx, op, &body).await)
+        }
+        _ => ("unknown", UNKNOWN_OPERATION, Err(ApiError::unknown_operation())),
     };
+    let (operation, outcome) = match &result {
+        Ok(_) => (op, "200"),
+        Err(e) if e.type_name == ApiError::unknown_operation().type_name => {
+            (UNKNOWN_OPERATION, &*e.type_name)
+        }
+        Err(e) => (op, &*e.type_name),
+    };
+    ctx.state.metrics.record(service, operation, outcome, started.elapsed());
     match result {
         Ok(body) => protocol::ok(&ctx.request_id, body),
         Err(e) => {
@@ -69,7 +83,7 @@ fn is_form(headers: &HeaderMap) -> bool {
 
 /// A Query-protocol request, routed by its `Action` (ELBv2 is the one Query
 /// service Wharf serves).
-async fn query_request(ctx: &Ctx, body: &[u8]) -> Response {
+async fn query_request(ctx: &Ctx, body: &[u8], started: Instant) -> Response {
     use wharf_model::elbv2::{ElbError, ElbErrorKind, API_VERSION, XML_NAMESPACE};
     let params = query::params(body);
     let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
@@ -87,6 +101,12 @@ async fn query_request(ctx: &Ctx, body: &[u8]) -> Response {
             }
         },
     };
+    let (operation, outcome) = match &result {
+        Ok(_) => (action, "200"),
+        Err(e) if e.kind == ElbErrorKind::InvalidAction => (UNKNOWN_OPERATION, e.kind.code()),
+        Err(e) => (action, e.kind.code()),
+    };
+    ctx.state.metrics.record("elbv2", operation, outcome, started.elapsed());
     let (status, xml) = match result {
         Ok(xml) => (StatusCode::OK, xml),
         Err(e) => {

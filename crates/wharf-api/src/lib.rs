@@ -9,6 +9,7 @@
 //! into model shapes, call the model's rules and the store, and answer.
 //!
 //! Handlers hold no state of their own: everything lives in the store.
+//! [`metrics`] counts each answered request by operation, for `/metrics`.
 //! [`secrets`] resolves an ECS container's `secrets[].valueFrom` from the
 //! parameters and secrets kept there, for the agent.
 #![warn(missing_docs)]
@@ -20,6 +21,7 @@ pub mod dispatch;
 pub mod ecs;
 pub mod elbv2;
 pub mod logs;
+pub mod metrics;
 pub mod pagination;
 pub mod protocol;
 pub mod pulls;

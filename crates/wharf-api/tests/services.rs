@@ -1355,6 +1355,9 @@ mod interposed {
         async fn task_counts(&self, r: &str, cluster: &str) -> Result<(i64, i64), StoreError> {
             self.inner.task_counts(r, cluster).await
         }
+        async fn status_counts(&self) -> Result<StatusCounts, StoreError> {
+            self.inner.status_counts().await
+        }
         async fn purge_stopped_tasks(&self, before_ms: i64) -> Result<usize, StoreError> {
             self.inner.purge_stopped_tasks(before_ms).await
         }

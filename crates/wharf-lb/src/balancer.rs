@@ -21,6 +21,7 @@ use crate::report::HealthSink;
 use crate::respond::Fixed;
 use crate::rules::{sort_rules, CompiledRule, Matcher};
 use crate::target::{LiveGroup, LiveTarget};
+use crate::traffic::{load_balancer_dimension, target_group_dimension, Traffic};
 use crate::workers::Workers;
 
 /// The ALB data plane. Create it inside a Tokio runtime, then call [`LoadBalancer::apply`]
@@ -31,6 +32,7 @@ pub struct LoadBalancer {
     clock: Arc<dyn Clock>,
     sink: Arc<dyn HealthSink>,
     workers: Workers,
+    traffic: Arc<Traffic>,
     state: Mutex<State>,
 }
 
@@ -108,7 +110,20 @@ impl LoadBalancer {
     ) -> Result<Self, LbError> {
         let handle = Handle::try_current().map_err(|_| LbError::NoRuntime)?;
         let workers = Workers::start(workers).map_err(LbError::Workers)?;
-        Ok(Self { handle, clock, sink, workers, state: Mutex::new(State::default()) })
+        let traffic = Arc::new(Traffic::new());
+        Ok(Self { handle, clock, sink, workers, traffic, state: Mutex::new(State::default()) })
+    }
+
+    /// Counts traffic into `traffic` instead of a registry of its own (call before the
+    /// first [`LoadBalancer::apply`]), so that whoever serves `/metrics` can read it.
+    pub fn with_traffic(mut self, traffic: Arc<Traffic>) -> Self {
+        self.traffic = traffic;
+        self
+    }
+
+    /// What the listeners have served, by load balancer and target group.
+    pub fn traffic(&self) -> &Arc<Traffic> {
+        &self.traffic
     }
 
     /// Makes the live data plane match `config`: binds new listeners, closes removed ones,
@@ -123,6 +138,7 @@ impl LoadBalancer {
                 task.stop().await;
             }
         }
+        self.traffic.forget_unused();
         for error in &errors {
             tracing::warn!(%error, "load balancer configuration not fully applied");
         }
@@ -158,7 +174,7 @@ impl LoadBalancer {
         for listener in &config.listeners {
             let addr = SocketAddr::new(listener.bind_address, listener.port);
             wanted.insert(addr);
-            let routes = compile_routes(listener, &state.groups, &mut errors);
+            let routes = compile_routes(listener, &state.groups, &self.traffic, &mut errors);
             match state.listeners.get(&addr) {
                 Some(live) => live.shared.routes.store(Arc::new(routes)),
                 None => match self.bind(addr) {
@@ -315,15 +331,21 @@ impl LoadBalancer {
 fn compile_routes(
     listener: &Listener,
     groups: &HashMap<String, GroupSlot>,
+    traffic: &Traffic,
     errors: &mut Vec<LbError>,
 ) -> Routes {
+    let load_balancer = load_balancer_dimension(&listener.arn);
     let action = |action: &Action, errors: &mut Vec<LbError>| -> RouteAction {
         match action {
             Action::Forward(targets) => {
                 let resolved = targets
                     .iter()
                     .filter_map(|t| match groups.get(&t.arn) {
-                        Some(slot) => Some((slot.live.clone(), t.weight)),
+                        Some(slot) => Some((
+                            slot.live.clone(),
+                            t.weight,
+                            traffic.counters(load_balancer, target_group_dimension(&t.arn)),
+                        )),
                         None => {
                             errors.push(LbError::InvalidConfig(format!(
                                 "listener {} forwards to unknown target group {}",
@@ -360,5 +382,6 @@ fn compile_routes(
     }
     sort_rules(&mut rules);
     let default = action(&listener.default_action, errors);
-    Routes { rules, default, idle_timeout: listener.idle_timeout }
+    let answers = traffic.counters(load_balancer, "");
+    Routes { rules, default, idle_timeout: listener.idle_timeout, answers }
 }

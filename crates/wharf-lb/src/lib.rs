@@ -2,8 +2,9 @@
 //!
 //! Input is [`LbConfig`] (listeners, rules, target groups and targets, modelled on ELBv2 and
 //! with its defaults), given to [`LoadBalancer::apply`] whenever it changes. Output is
-//! [`HealthReport`]s through a [`HealthSink`] whenever a target's health changes, and
-//! [`LoadBalancer::in_flight`] for a target's outstanding requests.
+//! [`HealthReport`]s through a [`HealthSink`] whenever a target's health changes,
+//! [`LoadBalancer::in_flight`] for a target's outstanding requests, and [`Traffic`]: requests,
+//! status codes and target response times by load balancer and target group, for `/metrics`.
 //!
 //! The decisions are pure and tested alone: rule matching ([`rules`], [`wildcard`]), target
 //! selection ([`select`]), the health state machine ([`health`]), the deregistration delay
@@ -26,6 +27,7 @@ pub mod respond;
 pub mod rules;
 pub mod select;
 pub mod target;
+pub mod traffic;
 pub mod wildcard;
 pub mod workers;
 
@@ -37,3 +39,4 @@ pub use config::{
 pub use error::LbError;
 pub use health::{Reason, TargetState};
 pub use report::{DiscardReports, HealthReport, HealthSink};
+pub use traffic::Traffic;

@@ -25,7 +25,10 @@ pub type Connection = SendRequest<Incoming>;
 pub enum SendError {
     /// Connecting took longer than the connect timeout (an ALB answers 504).
     ConnectTimeout,
-    /// Refused, reset, or not an HTTP answer (502).
+    /// The connection was refused or its handshake failed (502, and a target connection
+    /// error).
+    Connect(String),
+    /// Reset, or not an HTTP answer (502).
     Failed(String),
 }
 
@@ -90,13 +93,13 @@ async fn connect(addr: SocketAddr) -> Result<Connection, SendError> {
         Ok(Err(e)) if e.kind() == std::io::ErrorKind::TimedOut => {
             return Err(SendError::ConnectTimeout)
         }
-        Ok(Err(e)) => return Err(SendError::Failed(e.to_string())),
+        Ok(Err(e)) => return Err(SendError::Connect(e.to_string())),
         Ok(Ok(stream)) => stream,
     };
     let _ = stream.set_nodelay(true);
     let (sender, conn) = http1::handshake(TokioIo::new(stream))
         .await
-        .map_err(|e| SendError::Failed(e.to_string()))?;
+        .map_err(|e| SendError::Connect(e.to_string()))?;
     tokio::spawn(async move {
         if let Err(error) = conn.await {
             tracing::debug!(%addr, %error, "target connection ended");

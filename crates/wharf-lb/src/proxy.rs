@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
 use http::header::{HeaderName, HeaderValue, CONNECTION, HOST};
@@ -20,6 +20,7 @@ use crate::respond::{self, error_page, Failure, Fixed, RedirectSource};
 use crate::rules::{self, CompiledRule, RequestView};
 use crate::select;
 use crate::target::{InFlight, LiveGroup};
+use crate::traffic::GroupTraffic;
 
 /// A listener's rules, swapped whole when the configuration changes.
 #[derive(Debug)]
@@ -30,6 +31,8 @@ pub struct Routes {
     pub default: RouteAction,
     /// How long a target may take to answer.
     pub idle_timeout: Duration,
+    /// Where the listener's own answers (fixed responses, redirects) are counted.
+    pub answers: Arc<GroupTraffic>,
 }
 
 /// A rule's action, with its target groups resolved.
@@ -47,15 +50,28 @@ pub enum RouteAction {
 #[derive(Debug)]
 pub struct Forward {
     groups: Vec<Arc<LiveGroup>>,
+    /// Where each group's requests are counted.
+    traffic: Vec<Arc<GroupTraffic>>,
     weights: Vec<u32>,
     turn: AtomicUsize,
 }
 
 impl Forward {
-    /// Forward across `groups` with these weights (same length).
-    pub fn new(groups: Vec<(Arc<LiveGroup>, u32)>) -> Self {
-        let (groups, weights) = groups.into_iter().unzip();
-        Self { groups, weights, turn: AtomicUsize::new(0) }
+    /// Forward across `groups` with these weights, counting each group's requests in its
+    /// [`GroupTraffic`].
+    pub fn new(groups: Vec<(Arc<LiveGroup>, u32, Arc<GroupTraffic>)>) -> Self {
+        let mut forward = Self {
+            groups: Vec::with_capacity(groups.len()),
+            traffic: Vec::with_capacity(groups.len()),
+            weights: Vec::with_capacity(groups.len()),
+            turn: AtomicUsize::new(0),
+        };
+        for (group, weight, traffic) in groups {
+            forward.groups.push(group);
+            forward.weights.push(weight);
+            forward.traffic.push(traffic);
+        }
+        forward
     }
 
     /// The target groups this action forwards to.
@@ -63,12 +79,12 @@ impl Forward {
         &self.groups
     }
 
-    fn group(&self) -> Option<&LiveGroup> {
+    fn group(&self) -> Option<(&LiveGroup, &Arc<GroupTraffic>)> {
         let index = match self.groups.len() {
             1 => 0,
             _ => select::weighted(&self.weights, self.turn.fetch_add(1, Ordering::Relaxed))?,
         };
-        self.groups.get(index).map(|g| &**g)
+        Some((self.groups.get(index)?, self.traffic.get(index)?))
     }
 }
 
@@ -104,30 +120,53 @@ pub async fn handle(
     req: Request<Incoming>,
     client_addr: SocketAddr,
 ) -> Response<LbBody> {
-    let (req, mut in_flight, idle_timeout) = match route(shared, req, client_addr) {
-        Routed::Forward(req, in_flight, idle_timeout) => (req, in_flight, idle_timeout),
+    let (req, mut in_flight, idle_timeout, traffic) = match route(shared, req, client_addr) {
+        Routed::Forward(req, in_flight, idle_timeout, traffic) => {
+            (req, in_flight, idle_timeout, traffic)
+        }
         Routed::Answer(response) => return response,
     };
     let target = in_flight.target();
-    match tokio::time::timeout(idle_timeout, target.pool().send(target.addr, req)).await {
-        Ok(Ok((response, connection))) => {
-            in_flight.hold(connection);
-            let (mut parts, body) = response.into_parts();
-            strip_hop_by_hop(&mut parts.headers);
-            Response::from_parts(parts, LbBody::Proxied(body, in_flight))
-        }
-        Ok(Err(SendError::ConnectTimeout)) | Err(_) => error_page(Failure::GatewayTimeout),
-        Ok(Err(SendError::Failed(error))) => {
-            tracing::debug!(target = %target.addr, %error, "target request failed");
-            error_page(Failure::BadGateway)
-        }
-    }
+    let sent = Instant::now();
+    let response =
+        match tokio::time::timeout(idle_timeout, target.pool().send(target.addr, req)).await {
+            Ok(Ok((response, connection))) => {
+                traffic.target_responded(sent.elapsed());
+                in_flight.hold(connection);
+                let (mut parts, body) = response.into_parts();
+                strip_hop_by_hop(&mut parts.headers);
+                Response::from_parts(parts, LbBody::Proxied(body, in_flight))
+            }
+            Ok(Err(SendError::ConnectTimeout)) => {
+                traffic.connection_failed();
+                error_page(Failure::GatewayTimeout)
+            }
+            Err(_) => error_page(Failure::GatewayTimeout),
+            Ok(Err(SendError::Connect(error))) => {
+                tracing::debug!(target = %target.addr, %error, "cannot connect to target");
+                traffic.connection_failed();
+                error_page(Failure::BadGateway)
+            }
+            Ok(Err(SendError::Failed(error))) => {
+                tracing::debug!(target = %target.addr, %error, "target request failed");
+                error_page(Failure::BadGateway)
+            }
+        };
+    traffic.answered(response.status());
+    response
 }
 
-/// What routing decided: forward this rewritten request to a target, or answer at once.
+/// What routing decided: forward this rewritten request to a target (counting it in the
+/// target group's traffic), or answer at once (counted already).
 enum Routed {
-    Forward(Request<Incoming>, InFlight, Duration),
+    Forward(Request<Incoming>, InFlight, Duration, Arc<GroupTraffic>),
     Answer(Response<LbBody>),
+}
+
+/// An answer the load balancer writes itself, counted where `traffic` says.
+fn answer(traffic: &GroupTraffic, response: Response<LbBody>) -> Routed {
+    traffic.answered(response.status());
+    Routed::Answer(response)
 }
 
 /// The synchronous part: the route snapshot is held only here, never across an await.
@@ -147,7 +186,7 @@ fn route(shared: &ListenerShared, mut req: Request<Incoming>, client_addr: Socke
         source: client_addr.ip(),
     };
     let forward = match rules::select(&routes.rules, &routes.default, &view) {
-        RouteAction::Fixed(fixed) => return Routed::Answer(fixed.response()),
+        RouteAction::Fixed(fixed) => return answer(&routes.answers, fixed.response()),
         RouteAction::Redirect(config) => {
             let host = host.unwrap_or("");
             let host = host
@@ -162,13 +201,18 @@ fn route(shared: &ListenerShared, mut req: Request<Incoming>, client_addr: Socke
                 query: view.query.unwrap_or(""),
             };
             let location = respond::redirect_location(config, &src);
-            return Routed::Answer(respond::redirect(config.status_code, &location));
+            let response = respond::redirect(config.status_code, &location);
+            return answer(&routes.answers, response);
         }
         RouteAction::Forward(forward) => forward,
     };
-    let Some(in_flight) = forward.group().and_then(|g| g.pick()) else {
-        return Routed::Answer(error_page(Failure::Unavailable));
+    let Some((group, traffic)) = forward.group() else {
+        return answer(&routes.answers, error_page(Failure::Unavailable));
     };
+    let Some(in_flight) = group.pick() else {
+        return answer(traffic, error_page(Failure::Unavailable));
+    };
+    let traffic = traffic.clone();
     let idle_timeout = routes.idle_timeout;
     drop(routes);
 
@@ -187,7 +231,7 @@ fn route(shared: &ListenerShared, mut req: Request<Incoming>, client_addr: Socke
         req.uri().path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"));
     match Uri::builder().path_and_query(path).build() {
         Ok(uri) => *req.uri_mut() = uri,
-        Err(_) => return Routed::Answer(error_page(Failure::BadGateway)),
+        Err(_) => return answer(&traffic, error_page(Failure::BadGateway)),
     }
     *req.version_mut() = Version::HTTP_11;
     let headers = req.headers_mut();
@@ -198,7 +242,7 @@ fn route(shared: &ListenerShared, mut req: Request<Incoming>, client_addr: Socke
     if !headers.contains_key(&X_AMZN_TRACE_ID) {
         headers.insert(X_AMZN_TRACE_ID.clone(), trace_id());
     }
-    Routed::Forward(req, in_flight, idle_timeout)
+    Routed::Forward(req, in_flight, idle_timeout, traffic)
 }
 
 fn strip_hop_by_hop(headers: &mut http::HeaderMap) {

@@ -40,8 +40,9 @@ pub use error::StoreError;
 pub use logs::LogStore;
 pub use sqlite::SqliteStore;
 pub use tasks::{
-    DecideInstance, DecideTask, InstanceUsage, NewTask, PlaceTasks, Reservation, StoredInstance,
-    StoredTask, TaskChanged, TaskQuery, TaskUpdate,
+    DecideInstance, DecideTask, InstanceStatusCount, InstanceUsage, NewTask, PlaceTasks,
+    Reservation, StatusCounts, StoredInstance, StoredTask, TaskChanged, TaskQuery, TaskStatusCount,
+    TaskUpdate,
 };
 
 /// A kind of simple resource kept as one JSON document per key.
@@ -317,6 +318,10 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// A cluster's (running, pending) task counts.
     async fn task_counts(&self, region: &str, cluster: &str) -> Result<(i64, i64), StoreError>;
+
+    /// Every region's tasks and container instances counted by cluster and status,
+    /// without reading their records (for `/metrics`, which asks at every scrape).
+    async fn status_counts(&self) -> Result<StatusCounts, StoreError>;
 
     /// Forgets tasks that stopped before `before_ms`; returns how many.
     async fn purge_stopped_tasks(&self, before_ms: i64) -> Result<usize, StoreError>;

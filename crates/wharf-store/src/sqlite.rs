@@ -20,8 +20,9 @@ use crate::td_cache::TdCache;
 use crate::writer::Writer;
 use crate::{
     schema, BuildRevision, Decide, DecideInstance, DecideRevision, DecideTask, FamilyQuery,
-    InstanceUsage, Kind, NewTask, NewTaskDefinition, PlaceTasks, Store, StoreError, StoredInstance,
-    StoredTask, StoredTaskDefinition, TaskChanged, TaskDefinitionQuery, TaskQuery, Write,
+    InstanceUsage, Kind, NewTask, NewTaskDefinition, PlaceTasks, StatusCounts, Store, StoreError,
+    StoredInstance, StoredTask, StoredTaskDefinition, TaskChanged, TaskDefinitionQuery, TaskQuery,
+    Write,
 };
 
 /// How many task changes a slow watcher may fall behind before it must
@@ -554,6 +555,10 @@ impl Store for SqliteStore {
 
     async fn task_counts(&self, region: &str, cluster: &str) -> Result<(i64, i64), StoreError> {
         self.read(|c| sqlite_tasks::task_counts(c, region, cluster))
+    }
+
+    async fn status_counts(&self) -> Result<StatusCounts, StoreError> {
+        self.read(sqlite_tasks::status_counts)
     }
 
     async fn purge_stopped_tasks(&self, before_ms: i64) -> Result<usize, StoreError> {

@@ -4,7 +4,10 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use crate::tasks::{InstanceUsage, NewTask, StoredInstance, StoredTask, TaskQuery, TaskUpdate};
+use crate::tasks::{
+    InstanceStatusCount, InstanceUsage, NewTask, StatusCounts, StoredInstance, StoredTask,
+    TaskQuery, TaskStatusCount, TaskUpdate,
+};
 
 const TASK_COLUMNS: &str = "cluster, id, arn, instance_id, last_status, desired_status, body";
 
@@ -237,6 +240,42 @@ pub(crate) fn task_counts(
          FROM tasks WHERE region = ?1 AND cluster = ?2",
     )?
     .query_row(params![region, cluster], |r| Ok((r.get(0)?, r.get(1)?)))
+}
+
+/// Every region's tasks and container instances counted by cluster and status: one
+/// grouped scan of each table's narrow columns (the JSON bodies are not read).
+pub(crate) fn status_counts(c: &Connection) -> rusqlite::Result<StatusCounts> {
+    let mut stmt = c.prepare_cached(
+        "SELECT region, cluster, last_status, desired_status, count(*) FROM tasks \
+         GROUP BY region, cluster, last_status, desired_status \
+         ORDER BY region, cluster, last_status, desired_status",
+    )?;
+    let tasks = stmt
+        .query_map([], |r| {
+            Ok(TaskStatusCount {
+                region: r.get(0)?,
+                cluster: r.get(1)?,
+                last_status: r.get(2)?,
+                desired_status: r.get(3)?,
+                count: r.get(4)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut stmt = c.prepare_cached(
+        "SELECT region, cluster, status, count(*) FROM container_instances \
+         GROUP BY region, cluster, status ORDER BY region, cluster, status",
+    )?;
+    let instances = stmt
+        .query_map([], |r| {
+            Ok(InstanceStatusCount {
+                region: r.get(0)?,
+                cluster: r.get(1)?,
+                status: r.get(2)?,
+                count: r.get(3)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(StatusCounts { tasks, instances })
 }
 
 /// Deletes tasks that stopped before `before_ms`, and their tags; returns how many.

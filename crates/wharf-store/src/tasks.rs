@@ -154,3 +154,41 @@ pub type DecideTask =
 pub type DecideInstance = Box<
     dyn FnOnce(Option<&InstanceUsage>) -> Result<Option<StoredInstance>, EcsError> + Send + 'static,
 >;
+
+/// How many tasks and container instances there are in each status: what `/metrics`
+/// reports, counted by the database rather than by reading every record.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatusCounts {
+    /// Tasks by region, cluster, `lastStatus` and `desiredStatus`, in that order.
+    pub tasks: Vec<TaskStatusCount>,
+    /// Container instances by region, cluster and status, in that order.
+    pub instances: Vec<InstanceStatusCount>,
+}
+
+/// The number of a cluster's tasks with one pair of statuses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskStatusCount {
+    /// The region.
+    pub region: String,
+    /// The cluster's name.
+    pub cluster: String,
+    /// `lastStatus`.
+    pub last_status: String,
+    /// `desiredStatus`.
+    pub desired_status: String,
+    /// How many tasks.
+    pub count: i64,
+}
+
+/// The number of a cluster's container instances in one status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceStatusCount {
+    /// The region.
+    pub region: String,
+    /// The cluster's name.
+    pub cluster: String,
+    /// `ACTIVE`, `DRAINING`, ...
+    pub status: String,
+    /// How many instances.
+    pub count: i64,
+}

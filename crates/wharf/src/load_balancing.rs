@@ -10,23 +10,25 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use tokio::sync::{broadcast, mpsc, watch};
-use wharf_lb::{HealthReport, LbConfig, LoadBalancer};
+use wharf_lb::{HealthReport, LbConfig, LoadBalancer, Traffic};
 use wharf_model::clock::Clock;
 use wharf_model::elbv2::shapes::{TargetHealthReasonEnum, TargetHealthStateEnum};
 use wharf_model::elbv2::{ObservedHealth, TargetRecord};
 use wharf_store::elb::TargetRow;
 use wharf_store::{Store, StoreError};
 
-/// Runs the data plane until `shutdown` turns true. Listeners bind on `bind`.
+/// Runs the data plane until `shutdown` turns true. Listeners bind on `bind`; what they
+/// serve is counted in `traffic`.
 pub async fn run(
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     bind: IpAddr,
+    traffic: Arc<Traffic>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let (reports, health) = mpsc::unbounded_channel::<HealthReport>();
     let lb = match LoadBalancer::new(clock.clone(), Arc::new(reports)) {
-        Ok(lb) => lb,
+        Ok(lb) => lb.with_traffic(traffic),
         Err(e) => {
             tracing::error!(error = %e, "the load balancer data plane could not start");
             return;

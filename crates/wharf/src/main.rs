@@ -7,12 +7,13 @@
 mod api_client;
 mod commands;
 mod compose;
+mod console;
 mod container_logs;
 mod ecs_reads;
-mod console;
 mod embedded_link;
 mod lb_config;
 mod load_balancing;
+mod metrics;
 mod query_xml;
 mod remote_link;
 mod service_launcher;

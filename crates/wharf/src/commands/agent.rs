@@ -70,7 +70,7 @@ pub fn run(args: AgentCommandArgs) -> anyhow::Result<ExitCode> {
     let link = RemoteLink::new(&args.endpoint, &args.agent.region, args.token);
     runtime.block_on(async {
         // Inside the runtime: the signal handlers need its reactor.
-        run_agent(args.agent, Arc::new(link), Some(state_dir), shutdown_signal()).await
+        run_agent(args.agent, Arc::new(link), Some(state_dir), None, shutdown_signal()).await
     })?;
     Ok(ExitCode::SUCCESS)
 }

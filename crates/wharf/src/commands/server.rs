@@ -10,7 +10,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use wharf_agent::metadata::CredentialsSource;
 use wharf_agent::runtime::docker::DockerRuntime;
-use wharf_agent::{Agent, AgentConfig, MetadataConfig};
+use wharf_agent::{Agent, AgentConfig, MetadataConfig, StatsConfig};
 use wharf_api::AppState;
 
 use crate::embedded_link::EmbeddedLink;
@@ -50,6 +50,10 @@ pub struct ServerArgs {
     /// none of its own); `off` for no load balancer data plane.
     #[arg(long, env = "WHARF_LISTENER_ADDRESS", default_value = "0.0.0.0")]
     listener_address: String,
+    /// How often the embedded agent samples its running containers' Docker stats for
+    /// `/metrics`: `10s`, `1m`.
+    #[arg(long, env = "WHARF_STATS_INTERVAL", default_value = "10s", value_parser = parse_wait)]
+    stats_interval: std::time::Duration,
     #[command(flatten)]
     agent: AgentArgs,
 }
@@ -173,6 +177,8 @@ struct Prepared {
     state: AppState,
     agent: Option<(AgentArgs, PathBuf)>,
     logs_retention_interval: std::time::Duration,
+    /// How often the embedded agent samples its containers' stats.
+    stats_interval: std::time::Duration,
     listeners: Option<std::net::IpAddr>,
 }
 
@@ -200,6 +206,9 @@ fn prepare(args: &ServerArgs, data_dir: &std::path::Path) -> anyhow::Result<Prep
         AppState::new(Arc::new(store), Arc::new(logs), Arc::new(SystemClock), &args.account_id);
     state.allow_reset = args.allow_reset;
     state.agent_token = args.agent_token.as_deref().map(Into::into);
+    if args.stats_interval.is_zero() {
+        anyhow::bail!("--stats-interval must be at least 1s");
+    }
     let listeners = match args.listener_address.as_str() {
         "off" | "" => None,
         a => Some(a.parse::<std::net::IpAddr>().with_context(|| {
@@ -210,6 +219,7 @@ fn prepare(args: &ServerArgs, data_dir: &std::path::Path) -> anyhow::Result<Prep
         state,
         agent: (!args.no_agent).then(|| (args.agent.clone(), data_dir.to_owned())),
         logs_retention_interval: args.logs_retention_interval,
+        stats_interval: args.stats_interval,
         listeners,
     })
 }
@@ -219,18 +229,28 @@ async fn serve(
     prepared: Prepared,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let Prepared { state, agent, logs_retention_interval, listeners } = prepared;
+    let Prepared { state, agent, logs_retention_interval, stats_interval, listeners } = prepared;
     let addr = listener.local_addr()?;
     tracing::info!(account = %state.account_id, reset = state.allow_reset, "listening on {addr}");
     let (stop_agent, agent_stopped) = tokio::sync::watch::channel(false);
+    let mut metrics = crate::metrics::Sources {
+        store: state.store.clone(),
+        api: state.metrics.clone(),
+        lb: listeners.map(|_| Arc::new(wharf_lb::Traffic::new())),
+        containers: None,
+    };
     let agent_task = agent.map(|(args, dir)| {
         let link = EmbeddedLink::new(state.clone(), args.region.clone());
+        let samples = wharf_agent::stats::ContainerStats::new();
+        metrics.containers = Some(samples.clone());
+        let stats = StatsConfig { samples, interval: stats_interval };
         let mut stopped = agent_stopped.clone();
         tokio::spawn(async move {
             let shutdown = async move {
                 let _ = stopped.wait_for(|s| *s).await;
             };
-            if let Err(e) = run_agent(args, Arc::new(link), Some(dir), shutdown).await {
+            if let Err(e) = run_agent(args, Arc::new(link), Some(dir), Some(stats), shutdown).await
+            {
                 tracing::error!(
                     "the embedded agent stopped: {e:#}; tasks will not run on this host"
                 );
@@ -248,11 +268,12 @@ async fn serve(
         logs_retention_interval,
         agent_stopped.clone(),
     ));
-    let data_plane = listeners.map(|bind| {
+    let data_plane = listeners.zip(metrics.lb.clone()).map(|(bind, traffic)| {
         tokio::spawn(crate::load_balancing::run(
             state.store.clone(),
             state.clock.clone(),
             bind,
+            traffic,
             agent_stopped.clone(),
         ))
     });
@@ -264,7 +285,9 @@ async fn serve(
         },
         agent_stopped.clone(),
     ));
-    let app = wharf_api::router(state.clone()).merge(crate::console::routes().with_state(state));
+    let app = wharf_api::router(state.clone())
+        .merge(crate::console::routes().with_state(state))
+        .merge(crate::metrics::router(metrics));
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
     let _ = stop_agent.send(true);
     let _ = cleanup.await;
@@ -280,11 +303,13 @@ async fn serve(
     Ok(())
 }
 
-/// Connects to Docker and runs an agent until `shutdown`.
+/// Connects to Docker and runs an agent until `shutdown`, sampling its containers' stats
+/// into `stats` when given.
 pub async fn run_agent(
     args: AgentArgs,
     link: Arc<dyn wharf_agent::link::ServerLink>,
     state_dir: Option<PathBuf>,
+    stats: Option<StatsConfig>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let runtime = DockerRuntime::connect().await.context("cannot reach Docker Engine")?;
@@ -313,6 +338,7 @@ pub async fn run_agent(
             credentials: wharf_agent::s3::Credentials::from_env(),
         }),
         metadata,
+        stats,
     };
     let agent = Agent::new(Arc::new(runtime), link, Arc::new(SystemClock), config);
     agent.run(shutdown).await?;

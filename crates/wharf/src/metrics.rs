@@ -1,0 +1,239 @@
+//! `GET /metrics` on the API port: the Prometheus text exposition of what the server
+//! counts and holds.
+//!
+//! Each part comes from where it is known: API requests from the front door
+//! ([`wharf_api::metrics`]), tasks and container instances from the store (grouped counts,
+//! no record read), services' desired and running counts from their records, load balancer
+//! traffic from the data plane ([`wharf_lb::traffic`]), and running containers' CPU and
+//! memory from the embedded agent's background sampler ([`wharf_agent::stats`]; agents on
+//! other hosts keep theirs). A scrape only reads: nothing here calls Docker.
+
+mod process;
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use http::header::CONTENT_TYPE;
+use http::StatusCode;
+use serde::Deserialize;
+use wharf_agent::stats::{ContainerSample, ContainerStats};
+use wharf_api::metrics::ApiMetrics;
+use wharf_lb::Traffic;
+use wharf_metrics::{Encoder, MetricType};
+use wharf_store::{Kind, StatusCounts, Store, StoreError};
+
+/// Service records read per store call.
+const SERVICES_PAGE: usize = 1_000;
+
+/// Where a scrape reads from.
+#[derive(Debug, Clone)]
+pub struct Sources {
+    /// Tasks, container instances and services.
+    pub store: Arc<dyn Store>,
+    /// The API's request counts.
+    pub api: Arc<ApiMetrics>,
+    /// The load balancers' traffic, when the data plane runs.
+    pub lb: Option<Arc<Traffic>>,
+    /// The embedded agent's container samples, when it runs.
+    pub containers: Option<ContainerStats>,
+}
+
+/// The `/metrics` route.
+pub fn router(sources: Sources) -> Router {
+    Router::new().route("/metrics", get(scrape)).with_state(Arc::new(sources))
+}
+
+async fn scrape(State(sources): State<Arc<Sources>>) -> Response {
+    match gather(&sources).await {
+        Ok(text) => ([(CONTENT_TYPE, wharf_metrics::CONTENT_TYPE)], text).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "metrics could not be gathered");
+            let text = format!("metrics could not be gathered: {e}\n");
+            (StatusCode::INTERNAL_SERVER_ERROR, text).into_response()
+        }
+    }
+}
+
+/// The whole exposition.
+pub async fn gather(sources: &Sources) -> Result<String, StoreError> {
+    let mut encoder = Encoder::new();
+    sources.api.encode(&mut encoder);
+    encode_counts(&sources.store.status_counts().await?, &mut encoder);
+    encode_services(&*sources.store, &mut encoder).await?;
+    if let Some(lb) = &sources.lb {
+        lb.encode(&mut encoder);
+    }
+    if let Some(containers) = &sources.containers {
+        encode_containers(&containers.latest(), &mut encoder);
+    }
+    process::encode(&mut encoder);
+    Ok(encoder.finish())
+}
+
+fn encode_counts(counts: &StatusCounts, encoder: &mut Encoder) {
+    let mut tasks = encoder.family(
+        "wharf_tasks",
+        "Tasks by region, cluster, lastStatus and desiredStatus (stopped tasks until they are \
+         purged).",
+        MetricType::Gauge,
+    );
+    for t in &counts.tasks {
+        let labels = [
+            ("region", t.region.as_str()),
+            ("cluster", &t.cluster),
+            ("last_status", &t.last_status),
+            ("desired_status", &t.desired_status),
+        ];
+        tasks.sample(&labels, t.count as f64);
+    }
+    let mut instances = encoder.family(
+        "wharf_container_instances",
+        "Container instances by region, cluster and status.",
+        MetricType::Gauge,
+    );
+    for i in &counts.instances {
+        let labels =
+            [("region", i.region.as_str()), ("cluster", &i.cluster), ("status", &i.status)];
+        instances.sample(&labels, i.count as f64);
+    }
+}
+
+/// What `/metrics` reads of a stored service record (the rest is skipped unparsed).
+#[derive(Debug, Deserialize)]
+struct StoredService {
+    service: ServiceCounts,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ServiceCounts {
+    status: Option<String>,
+    desired_count: Option<i64>,
+    running_count: Option<i64>,
+    pending_count: Option<i64>,
+}
+
+/// One service's counts, with its region, cluster and name.
+struct ServiceRow {
+    region: String,
+    cluster: String,
+    name: String,
+    counts: ServiceCounts,
+}
+
+async fn encode_services(store: &dyn Store, encoder: &mut Encoder) -> Result<(), StoreError> {
+    let mut rows = Vec::new();
+    for region in store.regions(Kind::Service).await? {
+        let mut after: Option<String> = None;
+        loop {
+            let page = store.list(Kind::Service, &region, after.as_deref(), SERVICES_PAGE).await?;
+            let full = page.len() == SERVICES_PAGE;
+            after = page.last().map(|(key, _)| key.clone());
+            for (key, body) in page {
+                let Some((cluster, name)) = key.split_once('/') else { continue };
+                let Ok(record) = serde_json::from_str::<StoredService>(&body) else {
+                    tracing::warn!(service = %key, "a stored service could not be read");
+                    continue;
+                };
+                if record.service.status.as_deref() == Some("INACTIVE") {
+                    continue;
+                }
+                rows.push(ServiceRow {
+                    region: region.clone(),
+                    cluster: cluster.to_owned(),
+                    name: name.to_owned(),
+                    counts: record.service,
+                });
+            }
+            if !full {
+                break;
+            }
+        }
+    }
+    type Count = fn(&ServiceCounts) -> Option<i64>;
+    let families: [(&'static str, &str, Count); 3] = [
+        (
+            "wharf_service_desired_tasks",
+            "A service's desiredCount, by region, cluster and service.",
+            |c| c.desired_count,
+        ),
+        (
+            "wharf_service_running_tasks",
+            "A service's runningCount: its tasks in the RUNNING state.",
+            |c| c.running_count,
+        ),
+        (
+            "wharf_service_pending_tasks",
+            "A service's pendingCount: its tasks in the PENDING state.",
+            |c| c.pending_count,
+        ),
+    ];
+    for (name, help, value) in families {
+        let mut family = encoder.family(name, help, MetricType::Gauge);
+        for row in &rows {
+            let labels = [
+                ("region", row.region.as_str()),
+                ("cluster", &row.cluster),
+                ("service", &row.name),
+            ];
+            family.sample(&labels, value(&row.counts).unwrap_or(0) as f64);
+        }
+    }
+    Ok(())
+}
+
+fn encode_containers(samples: &[ContainerSample], encoder: &mut Encoder) {
+    type Value = fn(&ContainerSample) -> Option<f64>;
+    let families: [(&'static str, &str, MetricType, Value); 5] = [
+        (
+            "wharf_container_cpu_usage_seconds_total",
+            "CPU time a running container has used, from Docker's stats (sampled every \
+             --stats-interval).",
+            MetricType::Counter,
+            |s| Some(s.usage.cpu_seconds),
+        ),
+        (
+            "wharf_container_memory_usage_bytes",
+            "Memory a running container uses, as `docker stats` shows it (usage less the \
+             inactive page cache).",
+            MetricType::Gauge,
+            |s| Some(s.usage.memory_bytes as f64),
+        ),
+        (
+            "wharf_container_memory_limit_bytes",
+            "A running container's memory limit (the host's memory when it has none).",
+            MetricType::Gauge,
+            |s| s.usage.memory_limit_bytes.map(|b| b as f64),
+        ),
+        (
+            "wharf_container_network_receive_bytes_total",
+            "Bytes a running container has received, over all its interfaces (containers with \
+             a network namespace of their own).",
+            MetricType::Counter,
+            |s| s.usage.network_rx_bytes.map(|b| b as f64),
+        ),
+        (
+            "wharf_container_network_transmit_bytes_total",
+            "Bytes a running container has sent, over all its interfaces.",
+            MetricType::Counter,
+            |s| s.usage.network_tx_bytes.map(|b| b as f64),
+        ),
+    ];
+    for (name, help, kind, value) in families {
+        let mut family = encoder.family(name, help, kind);
+        for sample in samples {
+            let Some(v) = value(sample) else { continue };
+            let l = &sample.labels;
+            let labels = [
+                ("cluster", l.cluster.as_str()),
+                ("task_id", &l.task_id),
+                ("container", &l.container),
+                ("task_definition", &l.task_definition),
+            ];
+            family.sample(&labels, v);
+        }
+    }
+}
