@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use support::{Aws, Server};
+use support::{Aws, ClusterContainers, Server};
 
 const IMAGE: &str = "wharf-test/busybox:1";
 
@@ -28,20 +28,6 @@ struct World {
     server: Server,
     cluster: String,
     _containers: ClusterContainers,
-}
-
-struct ClusterContainers(String);
-
-impl Drop for ClusterContainers {
-    fn drop(&mut self) {
-        let _ = Command::new("sh")
-            .arg("-c")
-            .arg(format!(
-                "docker ps -aq --filter label=com.amazonaws.ecs.cluster={} | xargs -r docker rm -f -v",
-                self.0
-            ))
-            .output();
-    }
 }
 
 impl World {

@@ -12,25 +12,10 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use support::{Aws, Server};
+use support::{Aws, ClusterContainers, Server};
 
 const IMAGE: &str = "wharf-test/busybox:1";
 const ESC: char = '\u{1b}';
-
-/// Removes every container of a cluster when dropped.
-struct ClusterContainers(String);
-
-impl Drop for ClusterContainers {
-    fn drop(&mut self) {
-        let _ = Command::new("sh")
-            .arg("-c")
-            .arg(format!(
-                "docker ps -aq --filter label=com.amazonaws.ecs.cluster={} | xargs -r docker rm -f -v",
-                self.0
-            ))
-            .output();
-    }
-}
 
 /// A server whose embedded agent joins a cluster of this test's own.
 struct World {

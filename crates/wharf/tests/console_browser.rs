@@ -9,28 +9,11 @@
 mod browser;
 mod support;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use browser::Browser;
 use serde_json::json;
-use support::{Aws, Server};
-
-/// Removes every container of a cluster (by the ECS cluster label) when
-/// dropped, also when the test fails.
-struct ClusterContainers(String);
-
-impl Drop for ClusterContainers {
-    fn drop(&mut self) {
-        let _ = Command::new("sh")
-            .arg("-c")
-            .arg(format!(
-                "docker ps -aq --filter label=com.amazonaws.ecs.cluster={} | xargs -r docker rm -f -v",
-                self.0
-            ))
-            .output();
-    }
-}
+use support::{Aws, ClusterContainers, Server};
 
 #[test]
 fn console_follows_a_service_to_its_task_live_logs_and_stop() {

@@ -16,7 +16,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use support::{Aws, Server};
+use support::{Aws, ClusterContainers, Server};
 
 const IMAGE: &str = "wharf-test/busybox:1";
 
@@ -191,22 +191,6 @@ fn scrape(addr: SocketAddr) -> (String, Exposition) {
 }
 
 // --- the world ---------------------------------------------------------------------------
-
-/// Removes every container of the cluster when dropped (after the server, declared first
-/// in the tests, is killed: nothing replaces them).
-struct ClusterContainers(String);
-
-impl Drop for ClusterContainers {
-    fn drop(&mut self) {
-        let _ = Command::new("sh")
-            .arg("-c")
-            .arg(format!(
-                "docker ps -aq --filter label=com.amazonaws.ecs.cluster={} | xargs -r docker rm -f -v",
-                self.0
-            ))
-            .output();
-    }
-}
 
 fn docker_ready() {
     let info = Command::new("docker").arg("info").output();

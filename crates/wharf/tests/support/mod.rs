@@ -230,3 +230,20 @@ impl Drop for TaskContainers {
             .output();
     }
 }
+
+/// Removes every container of a cluster (by the ECS agent's cluster label)
+/// when dropped: for a test whose server's agent joins a cluster of its own,
+/// dropped after the server so nothing replaces what it removes.
+pub struct ClusterContainers(pub String);
+
+impl Drop for ClusterContainers {
+    fn drop(&mut self) {
+        let _ = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "docker ps -aq --filter label=com.amazonaws.ecs.cluster={} | xargs -r docker rm -f -v",
+                self.0
+            ))
+            .output();
+    }
+}
