@@ -480,9 +480,10 @@ fn colour_on_a_terminal_unless_no_color() {
         command
             .args([
                 "-qec",
-                &format!("{wharf} describe people-tty:1 --cluster {}", world.cluster),
+                &format!("exec {wharf} describe people-tty:1 --cluster {}", world.cluster),
                 "/dev/null",
             ])
+            .env("SHELL", "/bin/sh")
             .env("WHARF_ENDPOINT", world.server.endpoint())
             .env_remove("NO_COLOR");
         if let Some(v) = no_color {

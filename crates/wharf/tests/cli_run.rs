@@ -166,9 +166,13 @@ fn under_a_terminal_it_colours_and_a_second_ctrl_c_kills() {
              "entryPoint": ["/bin/busybox"], "command": ["sh", "-c", "echo stubborn up; while true; do sleep 0.1; done"]},
         ]),
     );
-    let command = format!("{} run {} --embedded", env!("CARGO_BIN_EXE_wharf"), file.display());
+    // `exec`, so wharf itself is the terminal's foreground process: a shell
+    // left between (dash does not exec a `-c` command) would be killed by
+    // the Ctrl-C, and `script -e` would report the shell's 130.
+    let command = format!("exec {} run {} --embedded", env!("CARGO_BIN_EXE_wharf"), file.display());
     let mut child = Command::new("script")
         .args(["-qefc", &command, "/dev/null"])
+        .env("SHELL", "/bin/sh")
         .env_remove("WHARF_ENDPOINT")
         .env_remove("NO_COLOR")
         .env("TERM", "xterm")
