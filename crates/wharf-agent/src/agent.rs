@@ -105,6 +105,10 @@ struct Running {
 const INSTANCE_FILE: &str = "agent-instance-arn";
 /// How many finished tasks the agent remembers, to ignore late assignments.
 const FINISHED_REMEMBERED: usize = 4096;
+/// How long after start the agent looks for finished containers to clean
+/// up: their waits are hours long, and inspecting a host's hundreds of
+/// containers would slow the engine just as the first tasks start.
+const CLEANUP_SWEEP_DELAY: Duration = Duration::from_secs(10);
 
 /// The tasks whose drivers have finished lately, oldest forgotten first.
 #[derive(Debug, Default)]
@@ -195,7 +199,9 @@ impl Agent {
             let (runtime, stopping) = (self.shared.runtime.clone(), self.stopping.subscribe());
             tokio::spawn(stats.samples.clone().run(runtime, stats.interval, stopping));
         }
-        let mut adoptable = self.adoptable().await?;
+        // In the background: tasks are not held up by a host full of
+        // finished containers. Each task finds its own containers to adopt.
+        tokio::spawn(schedule_cleanups(self.shared.clone()));
         let mut events = self.shared.runtime.events();
         let mut watch = self.watch(&instance_arn).await;
         let mut tasks: HashMap<String, Running> = HashMap::new();
@@ -213,7 +219,7 @@ impl Agent {
                     // late assignment of it (queued before its STOPPED report
                     // was stored) must not start a second driver.
                     Some(a) if finished.contains(a.task.task_arn.as_deref().unwrap_or_default()) => {}
-                    Some(a) => self.assign(a, &mut tasks, &mut adoptable, &done_tx),
+                    Some(a) => self.assign(a, &mut tasks, &done_tx),
                     None => {
                         tracing::warn!("the assignment watch ended; watching again");
                         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -310,40 +316,12 @@ impl Agent {
         }
     }
 
-    /// Containers Wharf labelled, grouped by task ARN and container name.
-    async fn adoptable(
-        &self,
-    ) -> Result<HashMap<String, HashMap<String, ContainerInfo>>, AgentError> {
-        let listed = self.shared.runtime.list_managed().await.map_err(AgentError::Runtime)?;
-        let mut by_task: HashMap<String, HashMap<String, ContainerInfo>> = HashMap::new();
-        let now = self.shared.clock.now_millis();
-        for info in listed {
-            // Finished containers go when their wait is over, whether or not
-            // a driver adopts their task first (removing twice is harmless).
-            if let (ContainerState::Exited { .. }, Some(finished)) =
-                (&info.state, info.finished_at_ms)
-            {
-                let elapsed = Duration::from_millis(now.saturating_sub(finished).max(0) as u64);
-                let wait = self.shared.cleanup_wait.saturating_sub(elapsed);
-                cleanup::schedule(self.shared.runtime.clone(), wait, vec![info.id.clone()], vec![]);
-            }
-            let (Some(task), Some(name)) =
-                (info.labels.get(LABEL_TASK_ARN), info.labels.get(LABEL_CONTAINER_NAME))
-            else {
-                continue;
-            };
-            by_task.entry(task.clone()).or_default().insert(name.clone(), info.clone());
-        }
-        Ok(by_task)
-    }
-
     /// Takes in an assignment: a new task gets a driver; a task the server
     /// now wants stopped is told so.
     fn assign(
         &self,
         a: Assignment,
         tasks: &mut HashMap<String, Running>,
-        adoptable: &mut HashMap<String, HashMap<String, ContainerInfo>>,
         done: &mpsc::UnboundedSender<String>,
     ) {
         let arn = a.task.task_arn.clone().unwrap_or_default();
@@ -359,19 +337,18 @@ impl Agent {
         if a.task.last_status.as_deref() == Some("STOPPED") {
             return;
         }
+        // Its inbox gathers Docker's events while its containers are looked up.
         let (tx, rx) = mpsc::unbounded_channel();
-        let adopted = adoptable.remove(&arn).unwrap_or_default();
-        let driver = match TaskDriver::new(self.shared.clone(), a, tx.clone(), adopted) {
-            Ok(d) => d,
-            Err(e) => {
-                tracing::error!(task = %arn, error = %e, "a task's definition cannot run");
-                return;
-            }
-        };
-        tasks.insert(arn.clone(), Running { inbox: tx, desired_stopped: wants_stop });
-        let done = done.clone();
+        tasks.insert(arn.clone(), Running { inbox: tx.clone(), desired_stopped: wants_stop });
+        let (shared, done) = (self.shared.clone(), done.clone());
         tokio::spawn(async move {
-            driver.run(rx).await;
+            let adopted = containers_of(&*shared.runtime, &arn).await;
+            match TaskDriver::new(shared, a, tx, adopted) {
+                Ok(driver) => driver.run(rx).await,
+                Err(e) => {
+                    tracing::error!(task = %arn, error = %e, "a task's definition cannot run")
+                }
+            }
             let _ = done.send(arn);
         });
     }
@@ -422,6 +399,51 @@ impl Agent {
             RuntimeEvent::Started { .. } => Event::ProcessStarted { container },
         };
         let _ = route.inbox.send(event);
+    }
+}
+
+/// A task's containers already on the host (an earlier agent ran them), by
+/// container name, to adopt. Retries while Docker cannot say: creating them
+/// again would clash with those that are there.
+async fn containers_of(runtime: &dyn Runtime, task_arn: &str) -> HashMap<String, ContainerInfo> {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match runtime.list_managed(&[(LABEL_TASK_ARN, task_arn)]).await {
+            Ok(listed) => {
+                return listed
+                    .into_iter()
+                    .filter_map(|c| Some((c.labels.get(LABEL_CONTAINER_NAME)?.clone(), c)))
+                    .collect();
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, task = %task_arn, "cannot list the task's containers; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+/// Schedules the removal of the finished containers found on the host
+/// [`CLEANUP_SWEEP_DELAY`] after start, each when its cleanup wait is over (whether or not a driver
+/// adopts its task first: removing twice is harmless).
+async fn schedule_cleanups(shared: Shared) {
+    tokio::time::sleep(CLEANUP_SWEEP_DELAY).await;
+    let listed = match shared.runtime.list_managed(&[]).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot list finished containers to clean up");
+            return;
+        }
+    };
+    let now = shared.clock.now_millis();
+    for info in listed {
+        if let (ContainerState::Exited { .. }, Some(finished)) = (&info.state, info.finished_at_ms)
+        {
+            let elapsed = Duration::from_millis(now.saturating_sub(finished).max(0) as u64);
+            let wait = shared.cleanup_wait.saturating_sub(elapsed);
+            cleanup::schedule(shared.runtime.clone(), wait, vec![info.id], vec![]);
+        }
     }
 }
 

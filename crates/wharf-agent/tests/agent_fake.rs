@@ -11,8 +11,8 @@ use async_trait::async_trait;
 use serde_json::json;
 use tokio::sync::mpsc;
 use wharf_agent::link::{LinkError, ServerLink};
-use wharf_agent::runtime::fake::FakeRuntime;
-use wharf_agent::runtime::LogSource;
+use wharf_agent::runtime::fake::{Call, FakeRuntime, Op};
+use wharf_agent::runtime::{LogSource, RuntimeError};
 use wharf_agent::stats::ContainerStats;
 use wharf_agent::{Agent, AgentConfig, StatsConfig};
 use wharf_model::agent::{merge, Assignment, LogBatch, LogDestination, ShippedEvent};
@@ -280,6 +280,24 @@ async fn a_late_assignment_of_a_finished_task_does_not_run_it_again() {
     let app = t.containers.unwrap().into_iter().find(|c| c.name.as_deref() == Some("app")).unwrap();
     assert_eq!(app.exit_code, Some(0));
     assert_eq!(app.reason, None, "no second driver reported the container vanished");
+}
+
+/// A task looks up its own containers to adopt (not the whole host's, which
+/// could hold hundreds of finished ones) and, while Docker cannot say,
+/// waits rather than create containers that may already be there.
+#[tokio::test]
+async fn a_task_looks_up_its_own_containers_before_creating_any() {
+    let runtime = FakeRuntime::new();
+    runtime.add_image("img:1");
+    let (link, tx, _stop) = start(&runtime);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    runtime.fail_next(Op::ListManaged, RuntimeError::Unavailable("docker restarting".into()));
+    tx.send(assignment("RUNNING")).await.unwrap();
+    until(&link, "RUNNING", |t| t.last_status.as_deref() == Some("RUNNING")).await;
+    let calls = runtime.calls();
+    let first_create = calls.iter().position(|c| matches!(c, Call::Create(_))).expect("created");
+    let lookups = calls[..first_create].iter().filter(|c| matches!(c, Call::ListManaged)).count();
+    assert_eq!(lookups, 2, "a failed lookup is tried again before any create: {calls:?}");
 }
 
 #[tokio::test]

@@ -198,16 +198,21 @@ async fn create_start_inspect_a_mapped_container() {
     }
     assert!(answered, "nothing answers on 127.0.0.1:{port}");
 
-    let managed = rt.list_managed().await.expect("list");
+    let managed = rt.list_managed(&[]).await.expect("list");
     let listed = managed.iter().find(|c| c.id == id).expect("listed as managed");
     assert_eq!(listed.state, ContainerState::Running);
     assert_eq!(listed.ports, info.ports);
+    // Listed by its task's label, as an agent finds a task's containers to adopt.
+    let of_task = rt.list_managed(&[(LABEL_TASK_ARN, &arn)]).await.expect("list by label");
+    assert_eq!(of_task.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), [id.as_str()]);
+    let other = rt.list_managed(&[(LABEL_TASK_ARN, "arn:aws:ecs:us-east-1:0:task/default/none")]);
+    assert!(other.await.expect("list by label").is_empty());
 
     rt.stop_container(&id, Duration::from_secs(1)).await.expect("stop");
     rt.remove_container(&id).await.expect("remove");
     rt.remove_container(&id).await.expect("removing a removed container is fine");
     assert!(matches!(rt.inspect_container(&id).await, Err(RuntimeError::NotFound(_))));
-    assert!(!rt.list_managed().await.expect("list").iter().any(|c| c.id == id));
+    assert!(!rt.list_managed(&[]).await.expect("list").iter().any(|c| c.id == id));
 }
 
 #[tokio::test]
@@ -501,6 +506,12 @@ async fn the_log_api_and_the_json_file_reader_agree() {
     }
     let api: Vec<_> = rt.logs(&id, 0, false).map(|m| m.expect("message")).collect().await;
     let path = rt.json_log_file(&id).await.expect("a json-file log on this host");
+    // Found under the engine's data directory, it is the file the engine names.
+    let named = std::process::Command::new("docker")
+        .args(["inspect", "-f", "{{.LogPath}}", &id])
+        .output()
+        .expect("docker inspect");
+    assert_eq!(path.to_str(), Some(String::from_utf8_lossy(&named.stdout).trim()));
     let (_stop, stopped) = tokio::sync::watch::channel(true);
     let file: Vec<_> =
         jsonfile::follow(path, 0, false, stopped).map(|m| m.expect("message")).collect().await;

@@ -654,13 +654,20 @@ impl Runtime for FakeRuntime {
         Ok(())
     }
 
-    async fn list_managed(&self) -> Result<Vec<ContainerInfo>, RuntimeError> {
+    async fn list_managed(
+        &self,
+        labels: &[(&str, &str)],
+    ) -> Result<Vec<ContainerInfo>, RuntimeError> {
         let mut s = self.lock();
         s.calls.push(Call::ListManaged);
         s.fail(Op::ListManaged)?;
+        let carries = |l: &HashMap<String, String>| {
+            l.contains_key(LABEL_MANAGED)
+                && labels.iter().all(|(k, v)| l.get(*k).is_some_and(|have| have == v))
+        };
         Ok(s.containers
             .values()
-            .filter(|c| c.config.labels.as_ref().is_some_and(|l| l.contains_key(LABEL_MANAGED)))
+            .filter(|c| c.config.labels.as_ref().is_some_and(carries))
             .map(FakeContainer::info)
             .collect())
     }
@@ -803,9 +810,9 @@ mod tests {
             events.next().await.unwrap().unwrap(),
             RuntimeEvent::Died { id: id.clone(), exit_code: 3, oom_killed: false }
         );
-        assert_eq!(fake.list_managed().await.unwrap().len(), 1);
+        assert_eq!(fake.list_managed(&[]).await.unwrap().len(), 1);
         fake.remove_container(&id).await.unwrap();
-        assert!(fake.list_managed().await.unwrap().is_empty());
+        assert!(fake.list_managed(&[]).await.unwrap().is_empty());
     }
 
     #[tokio::test]

@@ -247,8 +247,12 @@ pub trait Runtime: Send + Sync + std::fmt::Debug + 'static {
     /// gone is not an error.
     async fn remove_container(&self, id: &str) -> Result<(), RuntimeError>;
 
-    /// Every container carrying [`LABEL_MANAGED`], running or not.
-    async fn list_managed(&self) -> Result<Vec<ContainerInfo>, RuntimeError>;
+    /// Every container carrying [`LABEL_MANAGED`] and each of `labels`
+    /// (key, value), running or not.
+    async fn list_managed(
+        &self,
+        labels: &[(&str, &str)],
+    ) -> Result<Vec<ContainerInfo>, RuntimeError>;
 
     /// Creates a volume; an existing one of the same name is kept.
     async fn create_volume(&self, spec: VolumeSpec) -> Result<(), RuntimeError>;

@@ -14,12 +14,15 @@ async fn containers_of(
     docker: &DockerRuntime,
     task_arns: &[String],
 ) -> anyhow::Result<Vec<String>> {
-    let all = docker.list_managed().await.context("cannot list containers")?;
-    Ok(all
-        .into_iter()
-        .filter(|c| c.labels.get(LABEL_TASK_ARN).is_some_and(|a| task_arns.contains(a)))
-        .map(|c| c.id)
-        .collect())
+    let mut ids = Vec::new();
+    for arn in task_arns {
+        let listed = docker
+            .list_managed(&[(LABEL_TASK_ARN, arn)])
+            .await
+            .context("cannot list containers")?;
+        ids.extend(listed.into_iter().map(|c| c.id));
+    }
+    Ok(ids)
 }
 
 /// Kills the tasks' containers (SIGKILL, no grace); how many it found.
