@@ -30,7 +30,8 @@ pub fn router(state: AppState) -> Router {
     let mut router = Router::new()
         .route("/", post(aws))
         .merge(crate::agent_http::routes())
-        .merge(crate::pulls::routes());
+        .merge(crate::pulls::routes())
+        .merge(crate::changes::routes());
     if state.allow_reset {
         router = router.route("/_wharf/reset", post(reset));
     }

@@ -16,6 +16,7 @@
 
 pub mod agent_http;
 pub mod agent_link;
+pub mod changes;
 pub mod context;
 pub mod dispatch;
 pub mod ecs;

@@ -472,3 +472,65 @@ async fn member_of_places_on_the_instances_its_expression_selects() {
          attribute:stack (found '=')."
     );
 }
+
+/// The next notice line of a `/_wharf/v1/changes` answer, within a second.
+async fn next_notice(body: &mut axum::body::BodyDataStream) -> Value {
+    use futures_util::StreamExt;
+    let data = tokio::time::timeout(std::time::Duration::from_secs(1), body.next())
+        .await
+        .expect("a notice within a second")
+        .expect("the stream is open")
+        .expect("data");
+    serde_json::from_slice(data.strip_suffix(b"\n").expect("one line")).expect("JSON")
+}
+
+async fn logs(s: &Server, op: &str, body: Value) {
+    let req = Request::post("/")
+        .header("content-type", "application/x-amz-json-1.1")
+        .header("x-amz-target", format!("Logs_20140328.{op}"))
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let resp = s.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), 200, "{op}");
+}
+
+#[tokio::test]
+async fn the_change_stream_tells_of_chosen_tasks_and_log_groups_only() {
+    let s = server();
+    setup(&s, 4096, 8000).await;
+    // A second instance: the two tasks both want host port 8080.
+    ecs(&s, "RegisterContainerInstance", json!({"totalResources": resources(4096, 8000)})).await;
+    let mut arns = Vec::new();
+    for started in ["a", "b"] {
+        let r = ecs(&s, "RunTask", json!({"taskDefinition": "web:1", "startedBy": started})).await;
+        arns.push(r["tasks"][0]["taskArn"].as_str().unwrap().to_owned());
+    }
+    let (mine, other) = (&arns[0], &arns[1]);
+    for group in ["/ecs/web", "/ecs/other"] {
+        logs(&s, "CreateLogGroup", json!({"logGroupName": group})).await;
+        logs(&s, "CreateLogStream", json!({"logGroupName": group, "logStreamName": "s"})).await;
+    }
+    let put = |group: &str| {
+        json!({"logGroupName": group, "logStreamName": "s",
+               "logEvents": [{"timestamp": 1_700_000_000_000_i64, "message": "hi"}]})
+    };
+    let query = format!(
+        "/_wharf/v1/changes?region=us-east-1&task={}&group=%2Fecs%2Fweb",
+        mine.replace(':', "%3A").replace('/', "%2F")
+    );
+    let resp =
+        s.router.clone().oneshot(Request::get(query).body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "application/x-ndjson");
+    let mut body = resp.into_body().into_data_stream();
+
+    // Another task's change and another group's events are not told of:
+    // the first notice is of the chosen group, then of the chosen task.
+    ecs(&s, "StopTask", json!({"task": other})).await;
+    logs(&s, "PutLogEvents", put("/ecs/other")).await;
+    logs(&s, "PutLogEvents", put("/ecs/web")).await;
+    assert_eq!(next_notice(&mut body).await, json!({"log": {"group": "/ecs/web", "stream": "s"}}));
+    ecs(&s, "StopTask", json!({"task": mine})).await;
+    let id = mine.rsplit('/').next().unwrap();
+    assert_eq!(next_notice(&mut body).await, json!({"task": id}));
+}

@@ -171,6 +171,26 @@ impl ApiClient {
         }
         serde_json::from_slice(&bytes).with_context(|| format!("{path}: unreadable answer"))
     }
+
+    /// Opens one of Wharf's own streaming resources (`/_wharf/v1/changes`)
+    /// with `query` already encoded: its body, once the headers have come.
+    pub async fn open_wharf_stream(
+        &self,
+        path: &str,
+        query: &str,
+    ) -> anyhow::Result<hyper::body::Incoming> {
+        let request = http::Request::get(format!("{}{path}?{query}", self.endpoint))
+            .body(Full::new(Bytes::new()))?;
+        let response = tokio::time::timeout(CALL_TIMEOUT, self.client.request(request))
+            .await
+            .with_context(|| format!("{path}: no answer from {}", self.endpoint))?
+            .with_context(|| format!("cannot reach the Wharf server at {}", self.endpoint))?;
+        let status = response.status();
+        if !status.is_success() {
+            bail!("{path}: {status}");
+        }
+        Ok(response.into_body())
+    }
 }
 
 /// Percent-encodes a query value.

@@ -14,6 +14,7 @@ mod definition;
 mod display;
 mod local_docker;
 mod outcome;
+mod wakeups;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -37,6 +38,10 @@ const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:4590";
 /// the run is young, and after [`QUICK_FOR`].
 const QUICK_LOOK: Duration = Duration::from_millis(40);
 const SLOW_LOOK: Duration = Duration::from_millis(200);
+/// After a round that showed output, how long a wake-up from the server
+/// waits for more, so a busy container's lines come in batches rather than
+/// a read per line.
+const BATCH_WINDOW: Duration = Duration::from_millis(20);
 const QUICK_FOR: Duration = Duration::from_secs(30);
 /// After the tasks stopped, output is read until it has been quiet this
 /// long, at most [`DRAIN_AT_MOST`] (Wharf's agent reports a task STOPPED
@@ -412,7 +417,10 @@ async fn follow(
     let mut interrupted = 0;
     let mut stopped_at: Option<Instant> = None;
     let mut quiet_since = Instant::now();
+    let groups = wakeups::log_groups(definition, client.region());
+    let wakeups = wakeups::listen(client, arns, &groups).await;
     loop {
+        let mut any_pulling = false;
         let described: Value = client
             .call(Service::Ecs, "DescribeTasks", &json!({"cluster": args.cluster, "tasks": arns}))
             .await?;
@@ -440,6 +448,7 @@ async fn follow(
             if last_look {
                 pulls_seen_through.push(task_arn.clone());
             }
+            any_pulling |= pulling;
             if pulling || last_look {
                 let answer: anyhow::Result<Value> = client
                     .get_wharf("/_wharf/v1/pulls", &format!("task={}", encode(&task_arn)))
@@ -490,10 +499,24 @@ async fn follow(
                 return Ok(tasks);
             }
         }
-        let look =
-            if started.elapsed() < QUICK_FOR || all_stopped { QUICK_LOOK } else { SLOW_LOOK };
+        // Told of changes, the loop polls only as a safety net; it still
+        // looks often for pull progress and while the last lines drain.
+        let pushed = wakeups.as_ref().is_some_and(wakeups::Wakeups::live);
+        let quick = any_pulling || all_stopped || (!pushed && started.elapsed() < QUICK_FOR);
+        let look = if quick { QUICK_LOOK } else { SLOW_LOOK };
+        let woken = async {
+            match &wakeups {
+                Some(w) if pushed => w.changed().await,
+                _ => std::future::pending().await,
+            }
+        };
         tokio::select! {
             () = tokio::time::sleep(look) => {}
+            () = woken => {
+                if printed {
+                    tokio::time::sleep(BATCH_WINDOW).await;
+                }
+            }
             Some(()) = interrupts.recv() => {
                 interrupted += 1;
                 interrupt(client, display, args, arns, definition, interrupted).await;
