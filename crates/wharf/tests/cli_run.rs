@@ -252,6 +252,25 @@ fn bad_input_is_refused_with_the_ecs_error_naming_the_field() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("no container \"cache\""), "{stderr}");
 
+    // No Docker: said at once, and the embedded server's state goes with it.
+    let started = Instant::now();
+    let child = wharf()
+        .arg("run")
+        .arg(&good)
+        .arg("--embedded")
+        .env("DOCKER_HOST", format!("unix://{}/no-docker.sock", dir.path().display()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let state = std::env::temp_dir().join(format!("wharf-run-{}", child.id()));
+    let out = child.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("Docker Engine does not answer"), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(10), "said at once");
+    assert!(!state.exists(), "{} is left behind", state.display());
+
     let out = wharf()
         .args(["run", "--family", "greeter", "--endpoint", "http://127.0.0.1:9"])
         .output()

@@ -154,10 +154,6 @@ async fn connect(
     if !args.embedded && answers(DEFAULT_ENDPOINT).await {
         return Ok((ApiClient::new(DEFAULT_ENDPOINT, &args.region), None));
     }
-    // Without Docker the embedded agent cannot run anything: say so now.
-    wharf_agent::runtime::docker::DockerRuntime::connect()
-        .await
-        .context("no server at http://127.0.0.1:4590, and cannot run one here: Docker Engine does not answer")?;
     let data_dir = std::env::temp_dir().join(format!("wharf-run-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data_dir);
     std::fs::create_dir_all(&data_dir)
@@ -180,7 +176,28 @@ async fn connect(
         &args.region,
     ])
     .context("the embedded server's options")?;
-    let server = EmbeddedServer::start(parsed.server).await?;
+    // Without Docker the embedded agent cannot run anything: say so now.
+    // Asked while the server starts, which takes as long.
+    let docker = async {
+        wharf_agent::runtime::docker::DockerRuntime::connect().await.context(
+            "no server at http://127.0.0.1:4590, and cannot run one here: Docker Engine does not answer",
+        )
+    };
+    let (docker, server) = tokio::join!(docker, EmbeddedServer::start(parsed.server));
+    let server = match (docker, server) {
+        (Ok(_), Ok(server)) => server,
+        (Err(e), server) => {
+            if let Ok(server) = server {
+                let _ = server.stop().await;
+            }
+            let _ = std::fs::remove_dir_all(&data_dir);
+            return Err(e);
+        }
+        (Ok(_), Err(e)) => {
+            let _ = std::fs::remove_dir_all(&data_dir);
+            return Err(e);
+        }
+    };
     let client = ApiClient::new(&server.endpoint, &args.region);
     let embedded = Embedded { server, data_dir };
     if let Err(e) = wait_for_agent(&client, &args.cluster).await {
@@ -242,7 +259,8 @@ async fn wait_for_agent(client: &ApiClient, cluster: &str) -> anyhow::Result<()>
         if Instant::now() > deadline {
             bail!("the embedded agent did not join cluster {cluster} (is Docker running?)");
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        // In-process and cheap to ask: the agent joins within tens of ms.
+        tokio::time::sleep(Duration::from_millis(3)).await;
     }
 }
 
