@@ -32,15 +32,23 @@ fn server() -> Server {
     Server { router: wharf_api::router(state.clone()), state, _dir: dir }
 }
 
-async fn ecs(s: &Server, op: &str, body: Value) -> Value {
+/// One JSON-protocol call (`target` is `Prefix.Operation`): status and answer.
+async fn call(s: &Server, target: &str, body: Value) -> (u16, Value) {
     let req = Request::post("/")
         .header("content-type", "application/x-amz-json-1.1")
-        .header("x-amz-target", format!("AmazonEC2ContainerServiceV20141113.{op}"))
+        .header("x-amz-target", target)
         .body(Body::from(body.to_string()))
         .unwrap();
     let resp = s.router.clone().oneshot(req).await.unwrap();
+    let status = resp.status().as_u16();
     let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
-    serde_json::from_slice(&bytes).unwrap()
+    let answer =
+        if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap() };
+    (status, answer)
+}
+
+async fn ecs(s: &Server, op: &str, body: Value) -> Value {
+    call(s, &format!("AmazonEC2ContainerServiceV20141113.{op}"), body).await.1
 }
 
 fn resources(cpu: i64, memory: i64) -> Value {
@@ -485,13 +493,8 @@ async fn next_notice(body: &mut axum::body::BodyDataStream) -> Value {
 }
 
 async fn logs(s: &Server, op: &str, body: Value) {
-    let req = Request::post("/")
-        .header("content-type", "application/x-amz-json-1.1")
-        .header("x-amz-target", format!("Logs_20140328.{op}"))
-        .body(Body::from(body.to_string()))
-        .unwrap();
-    let resp = s.router.clone().oneshot(req).await.unwrap();
-    assert_eq!(resp.status(), 200, "{op}");
+    let (status, answer) = call(s, &format!("Logs_20140328.{op}"), body).await;
+    assert_eq!(status, 200, "{op}: {answer}");
 }
 
 #[tokio::test]

@@ -158,12 +158,7 @@ impl ApiClient {
         path: &str,
         query: &str,
     ) -> anyhow::Result<O> {
-        let request = http::Request::get(format!("{}{path}?{query}", self.endpoint))
-            .body(Full::new(Bytes::new()))?;
-        let response = tokio::time::timeout(CALL_TIMEOUT, self.client.request(request))
-            .await
-            .with_context(|| format!("{path}: no answer from {}", self.endpoint))?
-            .with_context(|| format!("cannot reach the Wharf server at {}", self.endpoint))?;
+        let response = self.get(path, query).await?;
         let status = response.status();
         let bytes = response.into_body().collect().await?.to_bytes();
         if !status.is_success() {
@@ -179,17 +174,26 @@ impl ApiClient {
         path: &str,
         query: &str,
     ) -> anyhow::Result<hyper::body::Incoming> {
-        let request = http::Request::get(format!("{}{path}?{query}", self.endpoint))
-            .body(Full::new(Bytes::new()))?;
-        let response = tokio::time::timeout(CALL_TIMEOUT, self.client.request(request))
-            .await
-            .with_context(|| format!("{path}: no answer from {}", self.endpoint))?
-            .with_context(|| format!("cannot reach the Wharf server at {}", self.endpoint))?;
+        let response = self.get(path, query).await?;
         let status = response.status();
         if !status.is_success() {
             bail!("{path}: {status}");
         }
         Ok(response.into_body())
+    }
+
+    /// GETs `path?query` from the server: its answer once the headers came.
+    async fn get(
+        &self,
+        path: &str,
+        query: &str,
+    ) -> anyhow::Result<http::Response<hyper::body::Incoming>> {
+        let request = http::Request::get(format!("{}{path}?{query}", self.endpoint))
+            .body(Full::new(Bytes::new()))?;
+        tokio::time::timeout(CALL_TIMEOUT, self.client.request(request))
+            .await
+            .with_context(|| format!("{path}: no answer from {}", self.endpoint))?
+            .with_context(|| format!("cannot reach the Wharf server at {}", self.endpoint))
     }
 }
 
