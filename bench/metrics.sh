@@ -18,8 +18,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 WHARF=${WHARF_BIN:-$ROOT/target/release/wharf}
 [ -z "${WHARF_BIN:-}" ] || SKIP_BUILD=1
 
-log() { printf '%s\n' "$*" >&2; }
-die() { log "bench: $*"; exit 1; }
+. "$ROOT/bench/lib.sh"
 
 command -v python3 >/dev/null || die "python3 is not installed"
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
@@ -43,22 +42,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-wait_port() { # port pid name log
-    local i
-    for i in $(seq 1 600); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
-            return 0
-        fi
-        kill -0 "$2" 2>/dev/null || { cat "$4" >&2; die "$3 exited before listening"; }
-        sleep 0.05
-    done
-    die "$3 is not listening on port $1 after 30 s"
-}
 
 TOKEN="bench-$RANDOM$RANDOM"
 PORT=$(free_port)

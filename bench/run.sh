@@ -26,8 +26,7 @@ BENCH="$ROOT/bench"
 WHARF=${WHARF_BIN:-$ROOT/target/release/wharf}
 [ -z "${WHARF_BIN:-}" ] || SKIP_BUILD=1
 
-log() { printf '%s\n' "$*" >&2; }
-die() { log "bench: $*"; exit 1; }
+. "$ROOT/bench/lib.sh"
 
 # --- prerequisites -----------------------------------------------------------------------
 if ! command -v wrk >/dev/null; then
@@ -64,10 +63,6 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 
 wait_port() { # port pid name
     local i
