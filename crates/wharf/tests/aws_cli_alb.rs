@@ -91,33 +91,7 @@ fn a_listener_balances_healthy_targets_and_drains_a_deregistered_one() {
     let listen =
         TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
 
-    let tg = elb.ok(&[
-        "create-target-group",
-        "--name",
-        "web",
-        "--protocol",
-        "HTTP",
-        "--port",
-        "80",
-        "--target-type",
-        "ip",
-        "--vpc-id",
-        "vpc-1",
-        "--health-check-interval-seconds",
-        "5",
-        "--health-check-timeout-seconds",
-        "2",
-        "--healthy-threshold-count",
-        "2",
-    ]);
-    let tg_arn = s(&tg["TargetGroups"][0]["TargetGroupArn"]);
-    elb.ok(&[
-        "modify-target-group-attributes",
-        "--target-group-arn",
-        &tg_arn,
-        "--attributes",
-        "Key=deregistration_delay.timeout_seconds,Value=5",
-    ]);
+    let tg_arn = elb.quick_target_group("web", "ip", Some(5));
     let lb =
         elb.ok(&["create-load-balancer", "--name", "front", "--subnets", "subnet-1", "subnet-2"]);
     let lb_arn = s(&lb["LoadBalancers"][0]["LoadBalancerArn"]);

@@ -18,39 +18,17 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use support::{Aws, ClusterContainers, Server};
+use support::{Aws, ClusterServer};
 
 const IMAGE: &str = "wharf-test/busybox:1";
 
-/// A server with its embedded agent in a cluster of its own, whose containers are
-/// removed when it is dropped (after the server is killed, so nothing replaces them).
-struct World {
-    server: Server,
-    cluster: String,
-    _containers: ClusterContainers,
-}
+/// A server with its embedded agent in a cluster of its own.
+type World = ClusterServer;
 
 impl World {
     fn start(name: &str) -> World {
-        let info = Command::new("docker").arg("info").output();
-        assert!(
-            info.map(|o| o.status.success()).unwrap_or(false),
-            "Docker Engine is not reachable; run scripts/docker-up"
-        );
-        let image = Command::new("docker").args(["image", "inspect", IMAGE]).output();
-        assert!(
-            image.map(|o| o.status.success()).unwrap_or(false),
-            "the test image {IMAGE} is missing; run scripts/docker-up"
-        );
         let cluster = format!("svc-{name}-{}", std::process::id());
-        let server = Server::start_with(&[
-            "--allow-reset",
-            "--listener-address",
-            "127.0.0.1",
-            "--cluster",
-            &cluster,
-        ]);
-        World { server, _containers: ClusterContainers(cluster.clone()), cluster }
+        World::launch(cluster, &["--allow-reset", "--listener-address", "127.0.0.1"])
     }
 
     fn ecs(&self) -> Aws<'_> {
@@ -97,37 +75,7 @@ impl World {
 
     /// A target group of instance targets: 5 s checks, healthy after 2, a 2 s drain.
     fn target_group(&self, name: &str) -> String {
-        let elb = self.elb();
-        let tg = elb.ok(&[
-            "create-target-group",
-            "--name",
-            name,
-            "--protocol",
-            "HTTP",
-            "--port",
-            "80",
-            "--target-type",
-            "instance",
-            "--vpc-id",
-            "vpc-1",
-            "--health-check-path",
-            "/",
-            "--health-check-interval-seconds",
-            "5",
-            "--health-check-timeout-seconds",
-            "2",
-            "--healthy-threshold-count",
-            "2",
-        ]);
-        let tg_arn = s(&tg["TargetGroups"][0]["TargetGroupArn"]);
-        elb.ok(&[
-            "modify-target-group-attributes",
-            "--target-group-arn",
-            &tg_arn,
-            "--attributes",
-            "Key=deregistration_delay.timeout_seconds,Value=2",
-        ]);
-        tg_arn
+        self.elb().quick_target_group(name, "instance", Some(2))
     }
 
     /// A target group (see [`World::target_group`]), an ALB and an HTTP listener on a

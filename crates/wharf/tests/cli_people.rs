@@ -12,37 +12,21 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use support::{Aws, ClusterContainers, Server};
+use support::{Aws, ClusterServer, Server};
 
 const IMAGE: &str = "wharf-test/busybox:1";
 const ESC: char = '\u{1b}';
 
 /// A server whose embedded agent joins a cluster of this test's own.
-struct World {
-    server: Server,
-    cluster: String,
-    _containers: ClusterContainers,
-}
+type World = ClusterServer;
 
 impl World {
     fn start(name: &str) -> World {
-        let image = Command::new("docker").args(["image", "inspect", IMAGE]).output();
-        assert!(
-            image.map(|o| o.status.success()).unwrap_or(false),
-            "Docker is not reachable or the test image {IMAGE} is missing; run scripts/docker-up"
-        );
         let cluster = format!("people-{name}-{}", std::process::id());
         // No metadata endpoint: other servers of the suite may hold its address.
-        let server = Server::start_with(&[
-            "--allow-reset",
-            "--metadata-address",
-            "off",
-            "--listener-address",
-            "127.0.0.1",
-            "--cluster",
-            &cluster,
-        ]);
-        World { server, _containers: ClusterContainers(cluster.clone()), cluster }
+        let extra =
+            ["--allow-reset", "--metadata-address", "off", "--listener-address", "127.0.0.1"];
+        World::launch(cluster, &extra)
     }
 
     fn ecs(&self) -> Aws<'_> {
@@ -363,26 +347,7 @@ fn services_and_describe_of_a_service_behind_a_target_group() {
     let world = World::start("svc");
     let elb = Aws::new(&world.server, "elbv2");
     world.register("people-svc", json!({}));
-    let tg = elb.ok(&[
-        "create-target-group",
-        "--name",
-        "people-svc-tg",
-        "--protocol",
-        "HTTP",
-        "--port",
-        "80",
-        "--vpc-id",
-        "vpc-12345678",
-        "--health-check-interval-seconds",
-        "5",
-        "--health-check-timeout-seconds",
-        "2",
-        "--healthy-threshold-count",
-        "2",
-    ])["TargetGroups"][0]["TargetGroupArn"]
-        .as_str()
-        .expect("target group ARN")
-        .to_owned();
+    let tg = elb.quick_target_group("people-svc-tg", "instance", None);
     let lb = elb.ok(&[
         "create-load-balancer",
         "--name",

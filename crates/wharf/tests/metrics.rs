@@ -304,26 +304,7 @@ fn metrics_show_requests_tasks_services_containers_and_load_balancer_traffic() {
 
     // A listener forwarding to a target group of one loopback target, with a rule the load
     // balancer answers itself.
-    let tg = elb.ok(&[
-        "create-target-group",
-        "--name",
-        "web",
-        "--protocol",
-        "HTTP",
-        "--port",
-        "80",
-        "--target-type",
-        "ip",
-        "--vpc-id",
-        "vpc-1",
-        "--health-check-interval-seconds",
-        "5",
-        "--health-check-timeout-seconds",
-        "2",
-        "--healthy-threshold-count",
-        "2",
-    ]);
-    let tg_arn = s(&tg["TargetGroups"][0]["TargetGroupArn"]);
+    let tg_arn = elb.quick_target_group("web", "ip", None);
     let lb =
         elb.ok(&["create-load-balancer", "--name", "front", "--subnets", "subnet-1", "subnet-2"]);
     let lb_arn = s(&lb["LoadBalancers"][0]["LoadBalancerArn"]);

@@ -201,6 +201,51 @@ impl<'a> Aws<'a> {
         stdout
     }
 
+    /// Creates an HTTP:80 target group of `target_type` targets whose health
+    /// checks run every 5 s (2 s timeout) and pass after two, so tests see
+    /// targets turn healthy quickly; with `drain_seconds` as its
+    /// deregistration delay when given. Its ARN.
+    pub fn quick_target_group(
+        &self,
+        name: &str,
+        target_type: &str,
+        drain_seconds: Option<u32>,
+    ) -> String {
+        let created = self.ok(&[
+            "create-target-group",
+            "--name",
+            name,
+            "--protocol",
+            "HTTP",
+            "--port",
+            "80",
+            "--target-type",
+            target_type,
+            "--vpc-id",
+            "vpc-1",
+            "--health-check-interval-seconds",
+            "5",
+            "--health-check-timeout-seconds",
+            "2",
+            "--healthy-threshold-count",
+            "2",
+        ]);
+        let arn = created["TargetGroups"][0]["TargetGroupArn"]
+            .as_str()
+            .expect("target group ARN")
+            .to_owned();
+        if let Some(seconds) = drain_seconds {
+            self.ok(&[
+                "modify-target-group-attributes",
+                "--target-group-arn",
+                &arn,
+                "--attributes",
+                &format!("Key=deregistration_delay.timeout_seconds,Value={seconds}"),
+            ]);
+        }
+        arn
+    }
+
     /// Runs and expects failure; returns stderr.
     pub fn fails(&self, args: &[&str]) -> String {
         let out = self.run(args);
@@ -245,5 +290,36 @@ impl Drop for ClusterContainers {
                 self.0
             ))
             .output();
+    }
+}
+
+/// The image the Docker tests run (`scripts/docker-up` builds it).
+pub const TEST_IMAGE: &str = "wharf-test/busybox:1";
+
+/// A `wharf server` whose embedded agent joins `cluster`, a cluster of the
+/// test's own; the cluster's containers are removed when it is dropped,
+/// after the server is killed, so nothing replaces them.
+pub struct ClusterServer {
+    /// The server.
+    pub server: Server,
+    /// The cluster its agent joined.
+    pub cluster: String,
+    _containers: ClusterContainers,
+}
+
+impl ClusterServer {
+    /// Starts the server with `extra` arguments besides `--cluster`, once
+    /// Docker answers and has the test image (else the test fails saying how
+    /// to get them).
+    pub fn launch(cluster: String, extra: &[&str]) -> ClusterServer {
+        let image = Command::new("docker").args(["image", "inspect", TEST_IMAGE]).output();
+        assert!(
+            image.map(|o| o.status.success()).unwrap_or(false),
+            "Docker is not reachable or the test image {TEST_IMAGE} is missing; run scripts/docker-up"
+        );
+        let mut args = extra.to_vec();
+        args.extend(["--cluster", &cluster]);
+        let server = Server::start_with(&args);
+        ClusterServer { server, _containers: ClusterContainers(cluster.clone()), cluster }
     }
 }
