@@ -13,14 +13,15 @@ use std::time::{Duration, Instant};
 
 use browser::Browser;
 use serde_json::json;
-use support::{Aws, ClusterContainers, Server};
+use support::{Aws, ClusterServer};
 
 #[test]
 fn console_follows_a_service_to_its_task_live_logs_and_stop() {
     let cluster = format!("console-{}", std::process::id());
-    let server = Server::start_with(&["--allow-reset", "--cluster", &cluster]);
-    let _cleanup = ClusterContainers(cluster.clone());
-    let ecs = Aws::new(&server, "ecs");
+    // Its containers go after the server, so the service does not replace them.
+    let world = ClusterServer::launch(cluster.clone(), &["--allow-reset"]);
+    let server = &world.server;
+    let ecs = Aws::new(server, "ecs");
     // One line with markup (it must show as text), then a numbered line a second.
     let script = "trap 'exit 0' TERM; echo '<b>hello</b> from the console'; i=0; \
                   while true; do echo \"tick $i\"; i=$((i+1)); sleep 1; done";

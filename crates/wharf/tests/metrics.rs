@@ -16,7 +16,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use support::{Aws, ClusterContainers, Server};
+use support::{Aws, ClusterServer};
 
 const IMAGE: &str = "wharf-test/busybox:1";
 
@@ -279,18 +279,13 @@ fn register_sleeper(ecs: &Aws<'_>, family: &str) {
 fn metrics_show_requests_tasks_services_containers_and_load_balancer_traffic() {
     docker_ready();
     let cluster = format!("metrics-{}", std::process::id());
-    let server = Server::start_with(&[
-        "--listener-address",
-        "127.0.0.1",
-        "--cluster",
-        &cluster,
-        "--stats-interval",
-        "1s",
-        "--metadata-address",
-        "off",
-    ]);
-    let _containers = ClusterContainers(cluster.clone());
-    let (ecs, elb) = (Aws::new(&server, "ecs"), Aws::new(&server, "elbv2"));
+    // Its containers go after the server, so the service does not replace them.
+    let world = ClusterServer::launch(
+        cluster.clone(),
+        &["--listener-address", "127.0.0.1", "--stats-interval", "1s", "--metadata-address", "off"],
+    );
+    let server = &world.server;
+    let (ecs, elb) = (Aws::new(server, "ecs"), Aws::new(server, "elbv2"));
 
     // A service of two tasks and a task of its own, all sleeping.
     register_sleeper(&ecs, "sleeper");
@@ -456,16 +451,12 @@ fn a_container_reads_docker_stats_from_the_task_metadata_endpoint() {
     docker_ready();
     let cluster = format!("metrics-stats-{}", std::process::id());
     // An ephemeral port on ECS's address: other servers of the suite may hold port 80.
-    let server = Server::start_with(&[
-        "--cluster",
-        &cluster,
-        "--metadata-address",
-        "169.254.170.2:0",
-        "--listener-address",
-        "off",
-    ]);
-    let _containers = ClusterContainers(cluster.clone());
-    let ecs = Aws::new(&server, "ecs");
+    let world = ClusterServer::launch(
+        cluster.clone(),
+        &["--metadata-address", "169.254.170.2:0", "--listener-address", "off"],
+    );
+    let server = &world.server;
+    let ecs = Aws::new(server, "ecs");
     // Prints both answers, one per line, then exits.
     let script = r#"c=$(timeout 5 wget -qO- "$ECS_CONTAINER_METADATA_URI_V4/stats") || exit 11
         t=$(timeout 5 wget -qO- "$ECS_CONTAINER_METADATA_URI_V4/task/stats") || exit 12

@@ -283,13 +283,20 @@ pub struct ClusterContainers(pub String);
 
 impl Drop for ClusterContainers {
     fn drop(&mut self) {
-        let _ = Command::new("sh")
-            .arg("-c")
-            .arg(format!(
-                "docker ps -aq --filter label=com.amazonaws.ecs.cluster={} | xargs -r docker rm -f -v",
-                self.0
-            ))
-            .output();
+        let remove = || {
+            Command::new("sh")
+                .arg("-c")
+                .arg(format!(
+                    "docker ps -aq --filter label=com.amazonaws.ecs.cluster={} | xargs -r docker rm -f -v",
+                    self.0
+                ))
+                .output()
+        };
+        let _ = remove();
+        // A create or start the killed agent had asked for still completes in
+        // the engine: sweep once more after.
+        std::thread::sleep(Duration::from_millis(1000));
+        let _ = remove();
     }
 }
 
