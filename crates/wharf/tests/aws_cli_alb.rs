@@ -92,21 +92,7 @@ fn a_listener_balances_healthy_targets_and_drains_a_deregistered_one() {
         TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
 
     let tg_arn = elb.quick_target_group("web", "ip", Some(5));
-    let lb =
-        elb.ok(&["create-load-balancer", "--name", "front", "--subnets", "subnet-1", "subnet-2"]);
-    let lb_arn = s(&lb["LoadBalancers"][0]["LoadBalancerArn"]);
-    let listener = elb.ok(&[
-        "create-listener",
-        "--load-balancer-arn",
-        &lb_arn,
-        "--protocol",
-        "HTTP",
-        "--port",
-        &listen.to_string(),
-        "--default-actions",
-        &format!("Type=forward,TargetGroupArn={tg_arn}"),
-    ]);
-    let listener_arn = s(&listener["Listeners"][0]["ListenerArn"]);
+    let (_, listener_arn) = elb.forwarding_listener("front", listen, &tg_arn);
     elb.ok(&[
         "create-rule", "--listener-arn", &listener_arn, "--priority", "10", "--conditions",
         "Field=path-pattern,Values=/maintenance*", "--actions",

@@ -300,22 +300,8 @@ fn metrics_show_requests_tasks_services_containers_and_load_balancer_traffic() {
     // A listener forwarding to a target group of one loopback target, with a rule the load
     // balancer answers itself.
     let tg_arn = elb.quick_target_group("web", "ip", None);
-    let lb =
-        elb.ok(&["create-load-balancer", "--name", "front", "--subnets", "subnet-1", "subnet-2"]);
-    let lb_arn = s(&lb["LoadBalancers"][0]["LoadBalancerArn"]);
     let listen = free_port();
-    let listener = elb.ok(&[
-        "create-listener",
-        "--load-balancer-arn",
-        &lb_arn,
-        "--protocol",
-        "HTTP",
-        "--port",
-        &listen.to_string(),
-        "--default-actions",
-        &format!("Type=forward,TargetGroupArn={tg_arn}"),
-    ]);
-    let listener_arn = s(&listener["Listeners"][0]["ListenerArn"]);
+    let (lb_arn, listener_arn) = elb.forwarding_listener("front", listen, &tg_arn);
     elb.ok(&[
         "create-rule",
         "--listener-arn",

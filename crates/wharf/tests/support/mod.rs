@@ -246,6 +246,33 @@ impl<'a> Aws<'a> {
         arn
     }
 
+    /// Creates a load balancer `name` with an HTTP listener on `port` whose
+    /// default action forwards to `target_group_arn`: their ARNs.
+    pub fn forwarding_listener(
+        &self,
+        name: &str,
+        port: u16,
+        target_group_arn: &str,
+    ) -> (String, String) {
+        let lb =
+            self.ok(&["create-load-balancer", "--name", name, "--subnets", "subnet-1", "subnet-2"]);
+        let lb_arn = lb["LoadBalancers"][0]["LoadBalancerArn"].as_str().expect("LB ARN").to_owned();
+        let listener = self.ok(&[
+            "create-listener",
+            "--load-balancer-arn",
+            &lb_arn,
+            "--protocol",
+            "HTTP",
+            "--port",
+            &port.to_string(),
+            "--default-actions",
+            &format!("Type=forward,TargetGroupArn={target_group_arn}"),
+        ]);
+        let listener_arn =
+            listener["Listeners"][0]["ListenerArn"].as_str().expect("listener ARN").to_owned();
+        (lb_arn, listener_arn)
+    }
+
     /// Runs and expects failure; returns stderr.
     pub fn fails(&self, args: &[&str]) -> String {
         let out = self.run(args);
