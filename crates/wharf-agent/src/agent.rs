@@ -28,8 +28,8 @@ use crate::event::Event;
 use crate::host::{self, HostResources};
 use crate::link::{LinkError, ServerLink};
 use crate::runtime::{
-    ContainerInfo, ContainerState, Health, Runtime, RuntimeError, RuntimeEvent,
-    LABEL_CONTAINER_NAME, LABEL_TASK_ARN,
+    ContainerInfo, ContainerState, Health, Runtime, RuntimeEvent, LABEL_CONTAINER_NAME,
+    LABEL_TASK_ARN,
 };
 use crate::stats::ContainerStats;
 use crate::{cleanup, metadata};
@@ -81,9 +81,6 @@ pub enum AgentError {
     /// Registration failed for good.
     #[error("could not register this host: {0}")]
     Register(LinkError),
-    /// Docker could not be asked what runs.
-    #[error("could not list this host's containers: {0}")]
-    Runtime(RuntimeError),
 }
 
 /// The agent.
