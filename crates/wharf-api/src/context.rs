@@ -27,6 +27,8 @@ pub struct AppState {
     pub metrics: Arc<ApiMetrics>,
     /// Image pulls under way, as agents report them.
     pub pulls: Arc<crate::pulls::PullBoard>,
+    /// The random part of new ids (fixed by tests that make draws coincide).
+    pub entropy: Arc<dyn wharf_model::ids::Entropy>,
 }
 
 impl AppState {
@@ -47,6 +49,7 @@ impl AppState {
             agent_token: None,
             metrics: Arc::new(ApiMetrics::new()),
             pulls: Arc::default(),
+            entropy: Arc::new(wharf_model::ids::SystemEntropy),
         }
     }
 }

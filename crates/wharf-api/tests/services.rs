@@ -27,6 +27,11 @@ struct Server {
 }
 
 fn server() -> Server {
+    server_drawing(Arc::new(wharf_model::ids::SystemEntropy))
+}
+
+/// A server whose ids' random parts come from `entropy`.
+fn server_drawing(entropy: Arc<dyn wharf_model::ids::Entropy>) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("wharf.db")).unwrap();
     let state = AppState::new(
@@ -35,6 +40,7 @@ fn server() -> Server {
         Arc::new(FakeClock::at(1_700_000_000_000)),
         ACCOUNT,
     );
+    let state = AppState { entropy, ..state };
     Server { router: wharf_api::router(state.clone()), state, _dir: dir }
 }
 
@@ -1580,4 +1586,51 @@ async fn a_service_whose_revision_is_gone_can_still_scale() {
     let (k, m) =
         refused(&s, "UpdateService", json!({"service": "web", "forceNewDeployment": true})).await;
     assert_eq!((k.as_str(), m.as_str()), ("ClientException", "TaskDefinition not found."));
+}
+
+/// Every random draw the same (0, which the old clamp mapped onto the id
+/// that 1 deployment in 9 got): still, each deployment and task set of a
+/// service gets an id the service never had, across a delete and a new
+/// CreateService of the same name too.
+#[tokio::test]
+async fn deployment_ids_stay_unique_when_every_draw_coincides() {
+    let s = server_drawing(Arc::new(wharf_model::ids::FixedEntropy(0)));
+    setup(&s).await;
+    let mut seen = std::collections::BTreeSet::new();
+    let v = ok(&s, "CreateService", svc("web", 1)).await;
+    seen.insert(v["service"]["deployments"][0]["id"].as_str().unwrap().to_owned());
+    for _ in 0..5 {
+        let v =
+            ok(&s, "UpdateService", json!({"service": "web", "forceNewDeployment": true})).await;
+        let deps = v["service"]["deployments"].as_array().unwrap();
+        let id = deps[0]["id"].as_str().unwrap().to_owned();
+        assert_eq!(id.len(), "ecs-svc/".len() + 19, "{id}");
+        assert_eq!(deps[0]["rolloutState"], "IN_PROGRESS");
+        assert!(seen.insert(id.clone()), "{id} handed out twice");
+    }
+    ok(&s, "DeleteService", json!({"service": "web", "force": true})).await;
+    scheduler_writes(&s, "default", "web", |r| {
+        r.service.status = Some("INACTIVE".into());
+        r.service.deployments = Some(vec![]);
+        r.deployments.clear();
+    })
+    .await;
+    let v = ok(&s, "CreateService", svc("web", 1)).await;
+    let id = v["service"]["deployments"][0]["id"].as_str().unwrap().to_owned();
+    assert!(seen.insert(id.clone()), "{id} handed out again after the service was re-created");
+
+    let ext = json!({"deploymentController": {"type": "EXTERNAL"}});
+    ok(&s, "CreateService", with(json!({"serviceName": "ext", "desiredCount": 1}), ext)).await;
+    let mut sets = std::collections::BTreeSet::new();
+    for _ in 0..3 {
+        let v = ok(
+            &s,
+            "CreateTaskSet",
+            json!({"service": "ext", "cluster": "default", "taskDefinition": "web"}),
+        )
+        .await;
+        let id = v["taskSet"]["id"].as_str().unwrap().to_owned();
+        assert!(v["taskSet"]["taskSetArn"].as_str().unwrap().ends_with(&id));
+        assert!(sets.insert(id.clone()), "task set id {id} handed out twice");
+    }
 }

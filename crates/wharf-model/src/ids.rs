@@ -1,6 +1,7 @@
-//! Identifiers in the UUID version 4 text form: unique within the process
-//! and unpredictable across processes, without a system call each (request
-//! ids, service event ids).
+//! Randomness for identifiers: ids in the UUID version 4 text form, unique
+//! within the process and unpredictable across processes, without a system
+//! call each (request ids, service event ids), and the [`Entropy`] that the
+//! API draws other ids' random parts from (tests fix it).
 
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,14 +14,53 @@ fn splitmix64(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// The process's random seed (from the OS, through `RandomState`).
+fn seed() -> u64 {
+    static SEED: OnceLock<u64> = OnceLock::new();
+    *SEED.get_or_init(|| RandomState::new().hash_one(0x5741_5246_u64))
+}
+
+/// A fresh 64-bit number: distinct for each call within the process (a
+/// bijection of a counter) and unpredictable across processes.
+fn next_random() -> u64 {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    splitmix64(seed() ^ COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Where the random parts of new identifiers come from. The server uses
+/// [`SystemEntropy`]; a test that must make two draws coincide uses
+/// [`FixedEntropy`].
+pub trait Entropy: Send + Sync + std::fmt::Debug {
+    /// A random 64-bit number.
+    fn next_u64(&self) -> u64;
+}
+
+/// Random numbers seeded by the operating system.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemEntropy;
+
+impl Entropy for SystemEntropy {
+    fn next_u64(&self) -> u64 {
+        next_random()
+    }
+}
+
+/// The same number every time; for tests.
+#[derive(Debug, Clone, Copy)]
+pub struct FixedEntropy(pub u64);
+
+impl Entropy for FixedEntropy {
+    fn next_u64(&self) -> u64 {
+        self.0
+    }
+}
+
 /// A fresh id in the UUID version 4 text form.
 pub fn uuid_v4() -> String {
-    static SEED: OnceLock<u64> = OnceLock::new();
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let seed = *SEED.get_or_init(|| RandomState::new().hash_one(0x5741_5246_u64));
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    // splitmix64 is a bijection, so distinct counters give distinct values.
-    let hi = splitmix64(seed ^ n);
+    let seed = seed();
+    // Distinct draws give distinct values of `hi` before masking, and `lo`
+    // is derived from all of `hi`.
+    let hi = next_random();
     let lo = splitmix64(hi ^ seed.rotate_left(17));
     let hi = (hi & 0xffff_ffff_ffff_0fff) | 0x0000_0000_0000_4000;
     let lo = (lo & 0x3fff_ffff_ffff_ffff) | 0x8000_0000_0000_0000;

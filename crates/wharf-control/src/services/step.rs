@@ -138,6 +138,27 @@ struct Unit {
     primary: bool,
     desired: i64,
     failed: bool,
+    /// When the deployment or task set was created (ms).
+    since_ms: i64,
+}
+
+/// Which of `units` owns `t`: the unit its `startedBy` names. Should two
+/// rows carry the same id (ids are unique by construction, so only a
+/// damaged record does), a task belongs to the newest of them created no
+/// later than the task, so a new deployment never takes an old one's tasks
+/// for its own, and never completes on them.
+fn owner(units: &[Unit], t: &ObservedTask) -> Option<usize> {
+    let id = t.unit.as_deref()?;
+    let mut named = units.iter().enumerate().filter(|(_, u)| u.id == id);
+    let first = named.next()?;
+    let Some(second) = named.next() else { return Some(first.0) };
+    [first, second]
+        .into_iter()
+        .chain(named)
+        .filter(|(_, u)| u.since_ms <= t.created_ms)
+        .max_by_key(|(i, u)| (u.since_ms, std::cmp::Reverse(*i)))
+        .or(Some(first))
+        .map(|(i, _)| i)
 }
 
 struct Step<'a> {
@@ -234,6 +255,7 @@ impl Step<'_> {
                         primary: ts.status.as_deref() == Some("PRIMARY"),
                         desired,
                         failed: false,
+                        since_ms: ts.created_at.map_or(0, |t| t.as_millis()),
                     }
                 })
                 .collect();
@@ -250,6 +272,7 @@ impl Step<'_> {
                     primary,
                     desired: if primary && !draining { service_desired } else { 0 },
                     failed: d.rollout_state == Some(DeploymentRolloutState::Failed),
+                    since_ms: d.created_at.map_or(0, |t| t.as_millis()),
                 }
             })
             .collect()
@@ -559,18 +582,15 @@ impl Step<'_> {
             return self.schedule_daemon();
         }
         let units = self.units();
-        let primary = units.iter().find(|u| u.primary).cloned();
-        let unit_of = |t: &ObservedTask| -> Option<&Unit> {
-            t.unit.as_deref().and_then(|id| units.iter().find(|u| u.id == id))
-        };
+        let primary = units.iter().position(|u| u.primary);
         let active: Vec<&ObservedTask> = live(self.obs).filter(|t| !self.is_stopping(t)).collect();
         let total = live(self.obs).count() as i64;
 
         if self.external() {
             // Task sets: each converges on its computed count, no rolling bounds.
-            for u in &units {
+            for (i, u) in units.iter().enumerate() {
                 let mine: Vec<&ObservedTask> =
-                    active.iter().copied().filter(|t| t.unit.as_deref() == Some(&u.id)).collect();
+                    active.iter().copied().filter(|t| owner(&units, t) == Some(i)).collect();
                 let have = mine.len() as i64;
                 if have > u.desired {
                     for t in pick_to_stop(&mine, (have - u.desired) as usize, |t| self.healthy(t)) {
@@ -586,7 +606,7 @@ impl Step<'_> {
             }
             // Tasks of no task set.
             let orphans: Vec<&ObservedTask> =
-                active.iter().copied().filter(|t| unit_of(t).is_none()).collect();
+                active.iter().copied().filter(|t| owner(&units, t).is_none()).collect();
             for t in orphans {
                 let reason = events::scaling_reason(t.unit.as_deref().unwrap_or("unknown"));
                 self.stop(t, reason);
@@ -594,20 +614,19 @@ impl Step<'_> {
             return;
         }
 
-        let Some(primary) = primary else {
+        let Some(primary_at) = primary else {
             for t in active {
                 let reason = events::scaling_reason(t.unit.as_deref().unwrap_or("unknown"));
                 self.stop(t, reason);
             }
             return;
         };
+        let primary = units[primary_at].clone();
         let desired = primary.desired;
         let (max_total, min_healthy) =
             rolling_bounds(desired as i32, self.rec.service.deployment_configuration.as_ref());
-        let mine: Vec<&ObservedTask> =
-            active.iter().copied().filter(|t| t.unit.as_deref() == Some(&primary.id)).collect();
-        let old: Vec<&ObservedTask> =
-            active.iter().copied().filter(|t| t.unit.as_deref() != Some(&primary.id)).collect();
+        let (mine, old): (Vec<&ObservedTask>, Vec<&ObservedTask>) =
+            active.iter().copied().partition(|t| owner(&units, t) == Some(primary_at));
         let mut stops: Vec<&ObservedTask> = Vec::new();
         // Scale in the primary.
         if mine.len() as i64 > desired {
@@ -666,7 +685,8 @@ impl Step<'_> {
     fn schedule_daemon(&mut self) {
         let units = self.units();
         let obs = self.obs;
-        let Some(primary) = units.iter().find(|u| u.primary).cloned() else { return };
+        let Some(primary_at) = units.iter().position(|u| u.primary) else { return };
+        let primary = units[primary_at].clone();
         let eligible: Vec<&ObservedInstance> = obs.instances.iter().filter(|i| i.active).collect();
         let desired = if self.draining_service() { 0 } else { eligible.len() as i32 };
         self.rec.service.desired_count = Some(desired);
@@ -687,16 +707,11 @@ impl Step<'_> {
             for inst in &eligible {
                 let here: Vec<&ObservedTask> =
                     live(obs).filter(|t| t.instance_id.as_deref() == Some(&inst.id)).collect();
-                let mine: Vec<&ObservedTask> = here
+                let (mine, old): (Vec<&ObservedTask>, Vec<&ObservedTask>) = here
                     .iter()
                     .copied()
-                    .filter(|t| t.unit.as_deref() == Some(&primary.id) && !self.is_stopping(t))
-                    .collect();
-                let old: Vec<&ObservedTask> = here
-                    .iter()
-                    .copied()
-                    .filter(|t| t.unit.as_deref() != Some(&primary.id) && !self.is_stopping(t))
-                    .collect();
+                    .filter(|t| !self.is_stopping(t))
+                    .partition(|t| owner(&units, t) == Some(primary_at));
                 if mine.len() > 1 {
                     stops.extend(pick_to_stop(&mine, mine.len() - 1, |t| self.healthy(t)));
                 }
@@ -786,9 +801,11 @@ impl Step<'_> {
     /// Running and pending counts of each unit and of the service.
     fn counts(&mut self) {
         let obs = self.obs;
-        let mut per: BTreeMap<String, (i32, i32)> = BTreeMap::new();
+        let units = self.units();
+        // By the owning unit's place in the list (units follow the list).
+        let mut per: BTreeMap<Option<usize>, (i32, i32)> = BTreeMap::new();
         for t in obs.tasks.iter().filter(|t| !t.stopped()) {
-            let e = per.entry(t.unit.clone().unwrap_or_default()).or_default();
+            let e = per.entry(owner(&units, t)).or_default();
             if t.running() {
                 e.0 += 1;
             } else if t.desired_status == "RUNNING" {
@@ -802,12 +819,13 @@ impl Step<'_> {
         }
         let now = Timestamp::from_millis(self.now);
         let service_desired = self.rec.service.desired_count.unwrap_or(0);
-        let units = self.units();
         let failures: BTreeMap<String, u32> =
             self.rec.deployments.iter().map(|(k, v)| (k.clone(), v.failures)).collect();
-        for d in self.rec.service.deployments.iter_mut().flatten() {
+        let external = self.external();
+        for (i, d) in self.rec.service.deployments.iter_mut().flatten().enumerate() {
             let id = d.id.clone().unwrap_or_default();
-            let (r, p) = per.get(&id).copied().unwrap_or_default();
+            let at = (!external).then_some(i);
+            let (r, p) = per.get(&at).copied().unwrap_or_default();
             let f = failures.get(&id).copied().unwrap_or(0) as i32;
             let primary = d.status.as_deref() == Some(deployment_status::PRIMARY);
             let desired = if primary { service_desired } else { 0 };
@@ -823,10 +841,10 @@ impl Step<'_> {
                 d.updated_at = Some(now);
             }
         }
-        for ts in self.rec.service.task_sets.iter_mut().flatten() {
-            let id = ts.id.clone().unwrap_or_default();
-            let (r, p) = per.get(&id).copied().unwrap_or_default();
-            let computed = units.iter().find(|u| u.id == id).map_or(0, |u| u.desired as i32);
+        for (i, ts) in self.rec.service.task_sets.iter_mut().flatten().enumerate() {
+            let at = external.then_some(i);
+            let (r, p) = per.get(&at).copied().unwrap_or_default();
+            let computed = at.and_then(|i| units.get(i)).map_or(0, |u| u.desired as i32);
             let stable = r == computed && p == 0;
             let stability =
                 if stable { StabilityStatus::SteadyState } else { StabilityStatus::Stabilizing };
@@ -853,18 +871,26 @@ impl Step<'_> {
     /// primary deployment when the service is steady, and retires a deleted
     /// service once its tasks have stopped.
     fn lifecycle(&mut self) {
-        let live_units: BTreeSet<String> = live(self.obs).filter_map(|t| t.unit.clone()).collect();
+        let units = self.units();
+        let owning: BTreeSet<usize> = live(self.obs).filter_map(|t| owner(&units, t)).collect();
         let any_live = live(self.obs).next().is_some();
+        let external = self.external();
         if let Some(ds) = self.rec.service.deployments.as_mut() {
+            let mut i = 0;
             ds.retain(|d| {
-                d.status.as_deref() == Some(deployment_status::PRIMARY)
-                    || d.id.as_ref().is_some_and(|id| live_units.contains(id))
+                let keep = d.status.as_deref() == Some(deployment_status::PRIMARY)
+                    || (!external && owning.contains(&i));
+                i += 1;
+                keep
             });
         }
         if let Some(ts) = self.rec.service.task_sets.as_mut() {
+            let mut i = 0;
             ts.retain(|t| {
-                t.status.as_deref() != Some("DRAINING")
-                    || t.id.as_ref().is_some_and(|id| live_units.contains(id))
+                let keep =
+                    t.status.as_deref() != Some("DRAINING") || (external && owning.contains(&i));
+                i += 1;
+                keep
             });
         }
         if self.draining_service() {
@@ -874,16 +900,13 @@ impl Step<'_> {
             }
             return;
         }
-        let obs = self.obs;
         let units = self.units();
-        let Some(primary) = units.iter().find(|u| u.primary).cloned() else { return };
+        let Some(primary_at) = units.iter().position(|u| u.primary) else { return };
+        let primary = units[primary_at].clone();
         self.stop_superseded(&primary.id);
-        let mine: Vec<&ObservedTask> = obs
-            .tasks
-            .iter()
-            .filter(|t| !t.stopped() && t.unit.as_deref() == Some(&primary.id))
-            .collect();
-        let settled = live(self.obs).all(|t| t.unit.as_deref() == Some(&primary.id))
+        let mine: Vec<&ObservedTask> =
+            live(self.obs).filter(|t| owner(&units, t) == Some(primary_at)).collect();
+        let settled = live(self.obs).all(|t| owner(&units, t) == Some(primary_at))
             && mine.len() as i64 == primary.desired
             && mine.iter().all(|t| !self.is_stopping(t) && self.healthy(t));
         if self.external() {

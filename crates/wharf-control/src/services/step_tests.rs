@@ -404,3 +404,62 @@ fn a_deployment_superseded_before_it_completed_is_recorded_as_stopped() {
     assert!(rec.history[0].stopped_at.is_some());
     assert_eq!(rec.history[1].status, Some(ServiceDeploymentStatus::InProgress));
 }
+
+/// A record in which a new deployment carries the id of the finished one
+/// before it (what the old clamped ids did to 1 update in 80). The new
+/// deployment must not take the old tasks for its own: it starts its own,
+/// replaces the old ones, and completes only on its own tasks.
+#[test]
+fn a_new_deployment_with_a_finished_ones_id_still_rolls_out() {
+    const ID: &str = "ecs-svc/1000000000000000000";
+    let mut rec = record(2, false);
+    rec.service.deployments = None;
+    rec.deployments.clear();
+    add_deployment(&mut rec, ID, false);
+    let mut obs = Observed {
+        tasks: vec![task("o1", ID, "RUNNING", Some(0)), task("o2", ID, "RUNNING", Some(0))],
+        ..Default::default()
+    };
+    run(&mut rec, &obs, 41 * S);
+    let first = &rec.service.deployments.as_ref().unwrap()[0];
+    assert_eq!(first.rollout_state, Some(DeploymentRolloutState::Completed));
+
+    // UpdateService with a new revision, under the same id.
+    add_deployment(&mut rec, ID, false);
+    let ds = rec.service.deployments.as_mut().unwrap();
+    ds[0].created_at = Some(Timestamp::from_millis(50 * S));
+    ds[0].task_definition = Some("web:2".into());
+    let actions = run(&mut rec, &obs, 51 * S);
+    assert_eq!(actions, vec![Action::Start { unit: ID.into(), count: 2, instance: None }]);
+    let ds = rec.service.deployments.as_ref().unwrap();
+    assert_eq!(ds.len(), 2, "the old deployment stays while its tasks run");
+    assert_eq!(ds[0].rollout_state, Some(DeploymentRolloutState::InProgress));
+    assert_eq!(ds[0].running_count, Some(0), "the old tasks are not counted as the new one's");
+    assert_eq!(ds[1].running_count, Some(2));
+
+    // The new tasks run and turn healthy (40 s, no checks): the old ones go.
+    for id in ["n1", "n2"] {
+        let mut t = task(id, ID, "RUNNING", Some(52 * S));
+        t.created_ms = 51 * S;
+        obs.tasks.push(t);
+    }
+    assert!(stops(&run(&mut rec, &obs, 60 * S)).is_empty());
+    let mut stopped = stops(&run(&mut rec, &obs, 92 * S));
+    stopped.sort();
+    assert_eq!(stopped, vec!["o1".to_owned(), "o2".to_owned()]);
+    assert_eq!(
+        rec.service.deployments.as_ref().unwrap()[0].rollout_state,
+        Some(DeploymentRolloutState::InProgress),
+        "not complete while the old tasks still run"
+    );
+    for t in obs.tasks.iter_mut().filter(|t| t.id.starts_with('o')) {
+        t.last_status = "STOPPED".into();
+        t.desired_status = "STOPPED".into();
+    }
+    run(&mut rec, &obs, 93 * S);
+    let ds = rec.service.deployments.as_ref().unwrap();
+    assert_eq!(ds.len(), 1);
+    assert_eq!(ds[0].task_definition.as_deref(), Some("web:2"));
+    assert_eq!(ds[0].rollout_state, Some(DeploymentRolloutState::Completed));
+    assert_eq!(ds[0].running_count, Some(2));
+}

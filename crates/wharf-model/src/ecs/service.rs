@@ -92,6 +92,51 @@ pub struct ServiceRecord {
     /// When the service became INACTIVE (ms), to forget it an hour later.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inactive_ms: Option<i64>,
+    /// Where the ids of its deployments and task sets come from.
+    #[serde(default)]
+    pub unit_ids: UnitIds,
+}
+
+/// The sequence a service draws its deployment and task set ids from (they
+/// share one namespace: a task set's id is a deployment id). Kept in the
+/// record, so no id is handed out twice, across restarts too.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UnitIds {
+    /// Drawn at random for the service's first id: where its sequence
+    /// starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub salt: Option<u64>,
+    /// How many ids the sequence has handed out.
+    #[serde(default)]
+    pub issued: u64,
+}
+
+impl ServiceRecord {
+    /// A deployment or task set id this service has never had: the next one
+    /// of its sequence (whose start is `random`, the first time), skipping
+    /// any id the record still holds (records written before the sequence
+    /// existed).
+    pub fn new_unit_id(&mut self, random: u64) -> String {
+        let salt = *self.unit_ids.salt.get_or_insert(random);
+        loop {
+            let id = deployment_id(salt, self.unit_ids.issued);
+            self.unit_ids.issued = self.unit_ids.issued.wrapping_add(1);
+            if !self.holds_unit_id(&id) {
+                return id;
+            }
+        }
+    }
+
+    /// Whether a deployment, task set or scheduler note of the record
+    /// carries `id`.
+    fn holds_unit_id(&self, id: &str) -> bool {
+        let is = |d: Option<&String>| d.is_some_and(|d| d == id);
+        self.service.deployments.iter().flatten().any(|d| is(d.id.as_ref()))
+            || self.service.task_sets.iter().flatten().any(|t| is(t.id.as_ref()))
+            || self.deployments.contains_key(id)
+            || self.last_completed.as_ref().is_some_and(|d| is(d.id.as_ref()))
+    }
 }
 
 /// What the scheduler keeps about one deployment beyond its wire shape.
@@ -190,10 +235,26 @@ impl Throttle {
     }
 }
 
-/// A new deployment id: `ecs-svc/` and a random 63-bit number in decimal,
-/// as ECS prints them.
-pub fn deployment_id(random: u64) -> String {
-    format!("ecs-svc/{}", (random >> 1).max(1_000_000_000_000_000_000))
+/// The smallest 19-digit number: ECS's deployment ids have 19 digits.
+const UNIT_ID_FLOOR: u64 = 1_000_000_000_000_000_000;
+/// How many 19-digit numbers there are.
+const UNIT_ID_SPAN: u64 = 9_000_000_000_000_000_000;
+/// The step between consecutive ids of one sequence: coprime to
+/// [`UNIT_ID_SPAN`] (= 2^18 · 3^2 · 5^18), so the first `UNIT_ID_SPAN` steps
+/// land on distinct numbers, and near the golden ratio of it, so that
+/// consecutive ids look unrelated.
+const UNIT_ID_STRIDE: u64 = 5_562_305_898_749_053_957;
+
+/// The `seq`-th deployment id of the sequence that starts at `salt`:
+/// `ecs-svc/` and a 19-digit decimal number, as ECS prints them. `salt` is
+/// mapped uniformly onto the 19-digit range (not clamped), and distinct
+/// `seq` give distinct ids for any one `salt`.
+pub fn deployment_id(salt: u64, seq: u64) -> String {
+    let span = u128::from(UNIT_ID_SPAN);
+    let start = (u128::from(salt) * span) >> 64;
+    let step = u128::from(seq) * u128::from(UNIT_ID_STRIDE) % span;
+    let n = (start + step) % span;
+    format!("ecs-svc/{}", u128::from(UNIT_ID_FLOOR) + n)
 }
 
 /// `rolloutStateReason` of a deployment that has started.
@@ -310,12 +371,104 @@ mod tests {
         assert_eq!(rolling_bounds(10, None), (20, 10));
     }
 
+    /// splitmix64: a fixed stream of draws, so the properties below are
+    /// checked over the same many values every run.
+    fn draws(n: usize) -> impl Iterator<Item = u64> {
+        let mut z = 0x5eed_u64;
+        std::iter::repeat_with(move || {
+            z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut x = z;
+            x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            x ^ (x >> 31)
+        })
+        .take(n)
+    }
+
+    fn digits(id: &str) -> u64 {
+        let d = id.strip_prefix("ecs-svc/").expect("prefix");
+        assert_eq!(d.len(), 19, "{id}");
+        d.parse().expect("digits")
+    }
+
     #[test]
     fn deployment_ids_look_like_ecs_ones() {
-        let id = deployment_id(u64::MAX);
-        assert!(id.starts_with("ecs-svc/"));
-        assert_eq!(id.len(), "ecs-svc/".len() + 19);
-        assert_eq!(deployment_id(0), "ecs-svc/1000000000000000000");
+        for (salt, seq) in [(0, 0), (u64::MAX, 0), (u64::MAX, u64::MAX), (0, u64::MAX)] {
+            let n = digits(&deployment_id(salt, seq));
+            assert!((UNIT_ID_FLOOR..=UNIT_ID_FLOOR + (UNIT_ID_SPAN - 1)).contains(&n));
+        }
+    }
+
+    #[test]
+    fn the_stride_walks_the_whole_range() {
+        fn gcd(a: u64, b: u64) -> u64 {
+            if b == 0 {
+                a
+            } else {
+                gcd(b, a % b)
+            }
+        }
+        assert_eq!(gcd(UNIT_ID_STRIDE, UNIT_ID_SPAN), 1);
+    }
+
+    /// Over 200,000 random salts the first id of a sequence is spread evenly
+    /// over the 19-digit range: each tenth of it gets its share (no value
+    /// piles up at an end, as the clamp once put 1 in 9 on 10^18), and no
+    /// two salts a draw apart give the same id.
+    #[test]
+    fn first_ids_spread_evenly_over_the_range() {
+        const N: usize = 200_000;
+        let mut buckets = [0usize; 10];
+        let mut seen = std::collections::HashSet::new();
+        for salt in draws(N) {
+            let n = digits(&deployment_id(salt, 0)) - UNIT_ID_FLOOR;
+            buckets[(n / (UNIT_ID_SPAN / 10)) as usize] += 1;
+            seen.insert(n);
+        }
+        for (i, b) in buckets.iter().enumerate() {
+            assert!((N / 10 * 95 / 100..N / 10 * 105 / 100).contains(b), "tenth {i}: {b}");
+        }
+        assert_eq!(seen.len(), N, "two salts gave the same first id");
+    }
+
+    /// For many random salts, a service's first 2,000 ids are all distinct:
+    /// the sequence, not luck, keeps them apart.
+    #[test]
+    fn one_sequence_never_repeats_an_id() {
+        for salt in draws(100) {
+            let ids: std::collections::HashSet<String> =
+                (0..2_000).map(|seq| deployment_id(salt, seq)).collect();
+            assert_eq!(ids.len(), 2_000, "salt {salt}");
+        }
+    }
+
+    /// The bug this guards against: two deployments whose random draws
+    /// coincide. The record draws once and then walks its sequence, so the
+    /// same draw every time still gives a new id every time, and the
+    /// sequence survives a round trip through the store.
+    #[test]
+    fn coinciding_draws_still_give_new_ids() {
+        for draw in [0, 1, u64::MAX, 0x1234_5678_9abc_def0] {
+            let mut rec = ServiceRecord::default();
+            let a = rec.new_unit_id(draw);
+            let b = rec.new_unit_id(draw);
+            let json = serde_json::to_string(&rec).expect("json");
+            let mut back: ServiceRecord = serde_json::from_str(&json).expect("json");
+            let c = back.new_unit_id(draw);
+            assert!(a != b && b != c && a != c, "{a} {b} {c}");
+        }
+    }
+
+    /// A record from before the sequence (no `unitIds`) that already holds
+    /// the sequence's next id skips it.
+    #[test]
+    fn ids_the_record_holds_are_skipped() {
+        let mut rec = ServiceRecord::default();
+        let taken = deployment_id(7, 0);
+        rec.deployments.insert(taken.clone(), DeploymentNotes::default());
+        let fresh = rec.new_unit_id(7);
+        assert_ne!(fresh, taken);
+        assert_eq!(fresh, deployment_id(7, 1));
     }
 
     #[test]

@@ -92,11 +92,6 @@ fn invalid(message: impl Into<String>) -> ApiError {
     EcsError::invalid_parameter(message).into()
 }
 
-/// A random 64-bit number for deployment and task set ids.
-fn random_u64() -> u64 {
-    uuid::Uuid::new_v4().as_u64_pair().0
-}
-
 /// The 21-character id at the end of a ServiceDeployment ARN.
 fn random_deployment_suffix() -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -675,8 +670,8 @@ fn summary(arn: &str, d: &Deployment) -> ServiceRevisionSummary {
 /// Starts a new PRIMARY deployment of `rev` on the record: the old PRIMARY
 /// becomes ACTIVE with a desired count of 0, and the new one gets its
 /// notes, ServiceDeployment and ServiceRevision.
-fn start_deployment(rec: &mut ServiceRecord, names: &Names, rev: &Revision, now: i64) {
-    let id = model::deployment_id(random_u64());
+fn start_deployment(rec: &mut ServiceRecord, names: &Names, rev: &Revision, now: i64, random: u64) {
+    let id = rec.new_unit_id(random);
     let digits = id.trim_start_matches("ecs-svc/").to_owned();
     let desired = rec.service.desired_count.unwrap_or(0);
     let revision_arn = format!("{}{digits}", names.revision_prefix);
@@ -1001,11 +996,12 @@ pub(crate) async fn create_service(
 
     let wanted = spec(&service);
     let names2 = names.clone();
+    let random = ctx.state.entropy.next_u64();
     // Whether this call created the service (not an identical one before it).
     let created = Arc::new(Mutex::new(false));
     let created_in = created.clone();
     let rec = docs::update::<ServiceRecord, _>(ctx, Kind::Service, &names.key(), move |cur| {
-        if let Some(existing) = cur.filter(is_live) {
+        if let Some(existing) = cur.as_ref().filter(|c| is_live(c)) {
             // A DRAINING service still holds its name: ECS refuses any
             // CreateService of it, identical or not.
             let active = existing.service.status.as_deref() == Some(status::ACTIVE);
@@ -1015,9 +1011,11 @@ pub(crate) async fn create_service(
                 Err(EcsError::invalid_parameter("Creation of service was not idempotent."))
             };
         }
-        let mut rec = ServiceRecord { service, ..ServiceRecord::default() };
+        // A service created again under its old name keeps its id sequence.
+        let unit_ids = cur.map(|old| old.unit_ids).unwrap_or_default();
+        let mut rec = ServiceRecord { service, unit_ids, ..ServiceRecord::default() };
         if let Some(rev) = &revision {
-            start_deployment(&mut rec, &names2, rev, now);
+            start_deployment(&mut rec, &names2, rev, now, random);
         }
         if let Ok(mut c) = created_in.lock() {
             *c = true;
@@ -1237,6 +1235,7 @@ pub(crate) async fn update_service(
 
     let now = ctx.state.clock.now_millis();
     let names2 = names.clone();
+    let random = ctx.state.entropy.next_u64();
     let rec = modify_active(ctx, &names, move |r| {
         let s = &mut r.service;
         if let Some(d) = up.desired {
@@ -1280,7 +1279,7 @@ pub(crate) async fn update_service(
             s.platform_family = rev.platform_family();
             s.network_configuration = rev.network_configuration.clone();
             s.load_balancers = Some(rev.load_balancers.clone());
-            start_deployment(r, &names2, &rev, now);
+            start_deployment(r, &names2, &rev, now, random);
         }
         Ok(())
     })

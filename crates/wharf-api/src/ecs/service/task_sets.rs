@@ -126,11 +126,10 @@ pub(crate) async fn create_task_set(
     let tag_list = req.tags.unwrap_or_default();
     tags::validate(&tag_list)?;
 
-    let id = model::deployment_id(random_u64());
+    // The id comes from the service's own sequence, inside the update below.
+    let random = ctx.state.entropy.next_u64();
     let now = Some(Timestamp::from_millis(ctx.state.clock.now_millis()));
     let task_set = TaskSet {
-        id: Some(id.clone()),
-        task_set_arn: Some(format!("{}{id}", names.task_set_prefix)),
         service_arn: Some(names.service_arn.clone()),
         cluster_arn: Some(names.cluster_arn.clone()),
         external_id: req.external_id,
@@ -158,30 +157,39 @@ pub(crate) async fn create_task_set(
         health_checked: health_checked(&td),
         ..DeploymentNotes::default()
     };
-    let (id2, ts) = (id.clone(), task_set.clone());
+    let prefix = names.task_set_prefix.clone();
+    let new_id: Arc<Mutex<String>> = Arc::default();
+    let new_id_in = new_id.clone();
+    let ts = task_set;
     let rec = modify_active(ctx, &names, move |r| {
         if !is_external(&r.service) {
             return Err(EcsError::invalid_parameter(NOT_EXTERNAL));
         }
-        let sets = r.service.task_sets.get_or_insert_with(Vec::new);
-        if sets.len() >= MAX_TASK_SETS {
+        let existing = r.service.task_sets.as_ref().map_or(0, Vec::len);
+        if existing >= MAX_TASK_SETS {
             return Err(EcsError::invalid_parameter(format!(
-                "{} deployments exist on the service. Unable to create new TaskSet since this \
-                 exceeds the maximum limit.",
-                sets.len()
+                "{existing} deployments exist on the service. Unable to create new TaskSet since \
+                 this exceeds the maximum limit."
             )));
         }
         let mut ts = ts;
+        let id = r.new_unit_id(random);
+        ts.task_set_arn = Some(format!("{prefix}{id}"));
+        ts.id = Some(id.clone());
         if let Some(scale) = &ts.scale {
             ts.computed_desired_count =
                 Some(computed_desired(r.service.desired_count.unwrap_or(0), scale));
         }
-        sets.push(ts);
-        r.deployments.insert(id2, notes);
+        r.service.task_sets.get_or_insert_with(Vec::new).push(ts);
+        r.deployments.insert(id.clone(), notes);
+        if let Ok(mut n) = new_id_in.lock() {
+            *n = id;
+        }
         Ok(())
     })
     .await?;
-    let arn = task_set.task_set_arn.clone().unwrap_or_default();
+    let id = new_id.lock().map(|n| n.clone()).unwrap_or_default();
+    let arn = format!("{}{id}", names.task_set_prefix);
     if !tag_list.is_empty() {
         tags::add(ctx, &arn, tag_list).await?;
     }
