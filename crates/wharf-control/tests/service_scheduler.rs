@@ -113,7 +113,7 @@ async fn setup(desired: i32) -> (Arc<dyn Store>, Scheduler, tempfile::TempDir) {
             Kind::Service,
             REGION,
             &key("default", "web"),
-            Box::new(move |_| Ok(Write::Put(body))),
+            Box::new(move |_| Ok(Write::Put(body.clone()))),
         )
         .await
         .unwrap();

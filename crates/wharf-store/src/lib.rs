@@ -92,18 +92,23 @@ pub enum Write {
 
 /// A pure decision about one document: given its current JSON (if any), what
 /// to write. Returning an error refuses the write and nothing changes.
-pub type Decide = Box<dyn FnOnce(Option<String>) -> Result<Write, EcsError> + Send>;
+///
+/// Decisions are `Fn`, not `FnOnce`: a store that checks what a write read
+/// only when it commits (etcd's compare-and-swap) runs the decision again
+/// on fresh state when another write got there first. Whatever a decision
+/// reports through captured state must therefore be overwritten, not
+/// accumulated, by each run.
+pub type Decide = Box<dyn Fn(Option<String>) -> Result<Write, EcsError> + Send>;
 
 /// Builds a new task definition revision once the store has allocated its
-/// number: returns the record to store.
-pub type BuildRevision = Box<dyn FnOnce(i32) -> Result<NewTaskDefinition, EcsError> + Send>;
+/// number: returns the record to store. May run more than once (see [`Decide`]).
+pub type BuildRevision = Box<dyn Fn(i32) -> Result<NewTaskDefinition, EcsError> + Send>;
 
 /// A pure decision about one task definition revision: given the stored
 /// record, the new (status, JSON) to store, or `None` to leave it as it is.
+/// May run more than once (see [`Decide`]).
 pub type DecideRevision = Box<
-    dyn FnOnce(&StoredTaskDefinition) -> Result<Option<(String, String)>, EcsError>
-        + Send
-        + 'static,
+    dyn Fn(&StoredTaskDefinition) -> Result<Option<(String, String)>, EcsError> + Send + 'static,
 >;
 
 /// A task definition revision ready to be stored.

@@ -141,18 +141,19 @@ pub struct TaskChanged {
 
 /// Decides the tasks to create given the cluster's instances and what they
 /// hold; runs inside the write transaction, so no two placements can both
-/// take the same resources.
+/// take the same resources. May run more than once (see [`crate::Decide`]).
 pub type PlaceTasks =
-    Box<dyn FnOnce(Vec<InstanceUsage>) -> Result<Vec<NewTask>, EcsError> + Send + 'static>;
+    Box<dyn Fn(Vec<InstanceUsage>) -> Result<Vec<NewTask>, EcsError> + Send + 'static>;
 
-/// Decides a task's change from its stored form: `None` keeps it.
+/// Decides a task's change from its stored form: `None` keeps it. May run
+/// more than once (see [`crate::Decide`]).
 pub type DecideTask =
-    Box<dyn FnOnce(&StoredTask) -> Result<Option<TaskUpdate>, EcsError> + Send + 'static>;
+    Box<dyn Fn(&StoredTask) -> Result<Option<TaskUpdate>, EcsError> + Send + 'static>;
 
 /// Decides an instance's new form from its stored one (`None`: not there):
-/// `None` keeps it as it is.
+/// `None` keeps it as it is. May run more than once (see [`crate::Decide`]).
 pub type DecideInstance = Box<
-    dyn FnOnce(Option<&InstanceUsage>) -> Result<Option<StoredInstance>, EcsError> + Send + 'static,
+    dyn Fn(Option<&InstanceUsage>) -> Result<Option<StoredInstance>, EcsError> + Send + 'static,
 >;
 
 /// How many tasks and container instances there are in each status: what `/metrics`

@@ -32,7 +32,10 @@ async fn instance(store: &SqliteStore, region: &str, cluster: &str, id: &str, st
         status: status.to_owned(),
         json: "{}".to_owned(),
     };
-    store.update_instance(region, cluster, id, Box::new(move |_| Ok(Some(new)))).await.unwrap();
+    store
+        .update_instance(region, cluster, id, Box::new(move |_| Ok(Some(new.clone()))))
+        .await
+        .unwrap();
 }
 
 async fn set_status(store: &SqliteStore, cluster: &str, id: &str, last: &str, desired: &str) {
@@ -42,8 +45,9 @@ async fn set_status(store: &SqliteStore, cluster: &str, id: &str, last: &str, de
         json: "{}".to_owned(),
         stopped_ms: None,
     };
-    let changed =
-        store.update_task("us-east-1", cluster, id, Box::new(move |_| Ok(Some(update)))).await;
+    let changed = store
+        .update_task("us-east-1", cluster, id, Box::new(move |_| Ok(Some(update.clone()))))
+        .await;
     assert!(changed.unwrap().is_some());
 }
 
@@ -69,7 +73,7 @@ async fn tasks_and_instances_are_counted_by_cluster_and_status() {
     instance(&store, "eu-west-1", "a", "i-4", "ACTIVE").await;
     let placed = |cluster: &'static str, ids: &'static [&'static str]| {
         let tasks: Vec<NewTask> = ids.iter().map(|id| task(cluster, id)).collect();
-        Box::new(move |_| Ok(tasks)) as wharf_store::PlaceTasks
+        Box::new(move |_| Ok(tasks.clone())) as wharf_store::PlaceTasks
     };
     store
         .place_tasks("us-east-1", "a", None, placed("a", &["t1", "t2", "t3", "t4"]))

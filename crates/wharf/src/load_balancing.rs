@@ -114,7 +114,7 @@ async fn write_health(
             let Ok(mut record) = serde_json::from_str::<TargetRecord>(&row.body) else {
                 return Ok(());
             };
-            record.health = Some(observed);
+            record.health = Some(observed.clone());
             let body = serde_json::to_string(&record)
                 .map_err(|e| StoreError::Database(format!("a target record: {e}")))?;
             tx.put_target(&report.target_group_arn, &TargetRow { id: row.id, port, body })

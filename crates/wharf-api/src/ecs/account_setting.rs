@@ -70,7 +70,7 @@ async fn put(ctx: &Ctx, principal: &str, setting: Setting) -> Result<Setting, Ap
     let name = setting.name.as_ref().map(|n| n.as_str().to_owned()).unwrap_or_default();
     let put = setting.clone();
     docs::update::<Setting, _>(ctx, Kind::AccountSetting, &key(principal, &name), move |_| {
-        Ok(Change::Put(put))
+        Ok(Change::Put(put.clone()))
     })
     .await?;
     Ok(setting)

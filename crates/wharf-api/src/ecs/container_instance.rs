@@ -187,7 +187,7 @@ pub(crate) async fn register_container_instance(
                     serde_json::from_str(&stored.json).map_err(corrupt)?;
                 ci.version = Some(version);
                 let json = serde_json::to_string(&ci).map_err(corrupt)?;
-                Ok(Some(StoredInstance { json, ..stored }))
+                Ok(Some(StoredInstance { json, ..stored.clone() }))
             }),
         )
         .await?;
@@ -320,7 +320,7 @@ async fn set_status(
     ctx: &Ctx,
     cluster: &str,
     id: &str,
-    check: impl FnOnce(&InstanceUsage) -> Result<(), EcsError> + Send + 'static,
+    check: impl Fn(&InstanceUsage) -> Result<(), EcsError> + Send + 'static,
     status: &'static str,
 ) -> Result<ContainerInstance, ApiError> {
     ctx.store()

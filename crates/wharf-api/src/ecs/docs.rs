@@ -78,7 +78,7 @@ pub(crate) async fn update<T, F>(
 ) -> Result<Option<T>, ApiError>
 where
     T: Serialize + DeserializeOwned,
-    F: FnOnce(Option<T>) -> Result<Change<T>, EcsError> + Send + 'static,
+    F: Fn(Option<T>) -> Result<Change<T>, EcsError> + Send + 'static,
 {
     let after = ctx
         .store()

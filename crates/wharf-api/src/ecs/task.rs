@@ -303,8 +303,12 @@ pub(crate) async fn place_and_store(
             &cluster,
             only,
             Box::new(move |usage| {
+                // Each run reports its own failures (a run may be repeated).
+                if let Ok(mut f) = failures_in.lock() {
+                    f.clear();
+                }
                 if usage.is_empty() {
-                    let Some(ids) = named else {
+                    let Some(ids) = &named else {
                         return Err(EcsError::invalid_parameter(
                             "No Container Instances were found in your cluster.",
                         ));
@@ -498,7 +502,7 @@ pub(crate) async fn stop_task(
                     || !wharf_model::ecs::task::request_stop(
                         &mut t,
                         TaskStopCode::UserInitiated,
-                        reason,
+                        reason.clone(),
                     )
                 {
                     return Ok(None);

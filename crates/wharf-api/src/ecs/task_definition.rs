@@ -124,7 +124,7 @@ pub(crate) async fn register_task_definition(
                     json: numbered(&unnumbered, &arn, revision),
                     arn,
                     status: "ACTIVE".to_owned(),
-                    tags: pairs,
+                    tags: pairs.clone(),
                 })
             }),
         )

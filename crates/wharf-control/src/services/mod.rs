@@ -206,6 +206,8 @@ impl Scheduler {
                 region,
                 key,
                 Box::new(move |current| {
+                    let error = error.clone();
+                    let launched = launched.clone();
                     let Some(current) = current else { return Ok(Write::Keep) };
                     let mut rec = read_record(&current)?;
                     let name = rec.service.service_name.clone().unwrap_or_default();
@@ -248,6 +250,7 @@ impl Scheduler {
             .elb_write(
                 region,
                 Box::new(move |elb: &dyn ElbTx| {
+                    let targets = targets.clone();
                     for t in targets {
                         let Some(row) = elb.get(&t.target_group_arn)? else { continue };
                         let delay = serde_json::from_str::<TargetGroupRecord>(&row.body)
@@ -336,6 +339,8 @@ async fn stop_task(
             cluster,
             id,
             Box::new(move |stored| {
+                let code = code.clone();
+                let reason = reason.clone();
                 let mut t: Task = serde_json::from_str(&stored.json)
                     .map_err(|_| EcsError::server("A stored task could not be read."))?;
                 if stored.desired_status == "STOPPED"

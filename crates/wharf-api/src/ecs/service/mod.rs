@@ -620,7 +620,7 @@ async fn target(
 /// atomic update of its current record; the record afterwards.
 async fn modify_active<F>(ctx: &Ctx, names: &Names, change: F) -> Result<ServiceRecord, ApiError>
 where
-    F: FnOnce(&mut ServiceRecord) -> Result<(), EcsError> + Send + 'static,
+    F: Fn(&mut ServiceRecord) -> Result<(), EcsError> + Send + 'static,
 {
     let now = ctx.state.clock.now_millis();
     let updated =
@@ -1013,7 +1013,8 @@ pub(crate) async fn create_service(
         }
         // A service created again under its old name keeps its id sequence.
         let unit_ids = cur.map(|old| old.unit_ids).unwrap_or_default();
-        let mut rec = ServiceRecord { service, unit_ids, ..ServiceRecord::default() };
+        let mut rec =
+            ServiceRecord { service: service.clone(), unit_ids, ..ServiceRecord::default() };
         if let Some(rev) = &revision {
             start_deployment(&mut rec, &names2, rev, now, random);
         }
@@ -1060,7 +1061,7 @@ async fn definition_by_arn(ctx: &Ctx, given: &str) -> Result<Option<TaskDefiniti
 }
 
 /// What an UpdateService changes, decided before the atomic update.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Update {
     desired: Option<i32>,
     deployment: Option<Revision>,
@@ -1237,6 +1238,7 @@ pub(crate) async fn update_service(
     let names2 = names.clone();
     let random = ctx.state.entropy.next_u64();
     let rec = modify_active(ctx, &names, move |r| {
+        let up = up.clone();
         let s = &mut r.service;
         if let Some(d) = up.desired {
             s.desired_count = Some(d);
