@@ -2,8 +2,9 @@
 //!
 //! Everything the API accepts is written here before the answer goes out; the
 //! reconcilers read their snapshots from here. [`Store`] is the seam: the SQLite
-//! implementation ([`SqliteStore`]) is the one Wharf ships, and an etcd backend
-//! for a highly available control plane can implement the same trait.
+//! implementation ([`SqliteStore`]) keeps one server's state in its data
+//! directory; the etcd implementation ([`EtcdStore`]) keeps it in an etcd
+//! cluster that any number of servers share ([`etcd`]).
 //!
 //! Invariants every implementation keeps:
 //! - A write is durable when its future resolves `Ok`; a crash at any moment
@@ -23,6 +24,8 @@
 mod checkpoint;
 pub mod elb;
 mod error;
+pub mod etcd;
+pub mod leadership;
 pub mod logs;
 mod pool;
 mod schema;
@@ -37,6 +40,8 @@ use async_trait::async_trait;
 use wharf_model::EcsError;
 
 pub use error::StoreError;
+pub use etcd::{EtcdConfig, EtcdStore};
+pub use leadership::{Lead, Leadership, Solo};
 pub use logs::LogStore;
 pub use sqlite::SqliteStore;
 pub use tasks::{
