@@ -3,6 +3,8 @@
 //! one ([`crate::etcd::Election`]), and the leader's writes are fenced by
 //! its term.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -20,8 +22,11 @@ pub struct Lead {
     /// The term's number (etcd: the leader key's create revision; 0 alone).
     pub term: i64,
     /// Gives the leadership up (called on shutdown).
-    pub resign: Option<Box<dyn FnOnce() + Send>>,
+    pub resign: Option<Box<dyn FnOnce() -> Resigning + Send>>,
 }
+
+/// The future of giving the leadership up.
+pub type Resigning = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 impl std::fmt::Debug for Lead {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -30,10 +35,27 @@ impl std::fmt::Debug for Lead {
 }
 
 impl Lead {
-    /// Gives the leadership up now.
-    pub fn resign(&mut self) {
+    /// Gives the leadership up now, so another server takes over at once.
+    pub async fn resign(&mut self) {
         if let Some(r) = self.resign.take() {
-            r();
+            r().await;
+        }
+    }
+
+    /// Resolves when the term ends (never, for a term that cannot end).
+    pub async fn until_ended(&mut self) {
+        until_true(&mut self.ended).await;
+    }
+}
+
+/// Resolves when `rx` turns true; never, if its sender is gone first.
+pub async fn until_true(rx: &mut watch::Receiver<bool>) {
+    loop {
+        if *rx.borrow_and_update() {
+            return;
+        }
+        if rx.changed().await.is_err() {
+            std::future::pending::<()>().await;
         }
     }
 }

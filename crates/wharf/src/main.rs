@@ -12,6 +12,7 @@ mod container_logs;
 mod ecs_reads;
 mod embedded_link;
 mod lb_config;
+mod leading;
 mod load_balancing;
 mod metrics;
 mod query_xml;

@@ -223,9 +223,7 @@ impl Leadership for Election {
             store,
             ended,
             term: term.created,
-            resign: Some(Box::new(move || {
-                tokio::spawn(term.resign());
-            })),
+            resign: Some(Box::new(move || Box::pin(term.resign()))),
         })
     }
 }

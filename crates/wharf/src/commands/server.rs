@@ -15,7 +15,7 @@ use wharf_api::AppState;
 
 use crate::embedded_link::EmbeddedLink;
 use wharf_model::clock::SystemClock;
-use wharf_store::{LogStore, SqliteStore};
+use wharf_store::{EtcdConfig, EtcdStore, Leadership, LogStore, Solo, SqliteStore, Store};
 
 /// Options of `wharf server`.
 #[derive(Debug, clap::Args)]
@@ -26,6 +26,16 @@ pub struct ServerArgs {
     /// Directory holding Wharf's state (default: $XDG_DATA_HOME/wharf or ~/.local/share/wharf).
     #[arg(long, env = "WHARF_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// Where the control plane's state lives: `sqlite` (a database in the data
+    /// directory, one server) or `etcd://HOST:PORT[,HOST:PORT...][/PREFIX]` (an etcd
+    /// cluster that any number of servers share; see docs/etcd.md).
+    #[arg(long, env = "WHARF_STORE", default_value = "sqlite")]
+    store: String,
+    /// With an etcd store: the time to live of the lease the leading server (the one
+    /// that runs the reconcilers) holds; another server takes over this long after
+    /// the leader dies. Whole seconds, at least 2.
+    #[arg(long, env = "WHARF_LEADER_LEASE", default_value = "5s", value_parser = parse_wait)]
+    leader_lease: std::time::Duration,
     /// The AWS account id that ARNs carry.
     #[arg(long, env = "WHARF_ACCOUNT_ID", default_value = "000000000000")]
     account_id: String,
@@ -116,12 +126,12 @@ pub fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
     let lock = lock_data_dir(&data_dir)?;
-    let prepared = prepare(&args, &data_dir)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
+        let prepared = prepare(&args, &data_dir).await?;
         // Before the port accepts anything: a SIGTERM from then on stops the server cleanly.
         let shutdown = shutdown_signal();
         let listener = tokio::net::TcpListener::bind(args.listen)
@@ -153,7 +163,7 @@ impl EmbeddedServer {
         std::fs::create_dir_all(&data_dir)
             .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
         args.listen = SocketAddr::from(([127, 0, 0, 1], 0));
-        let prepared = prepare(&args, &data_dir)?;
+        let prepared = prepare(&args, &data_dir).await?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .context("cannot listen on a loopback port")?;
@@ -175,6 +185,8 @@ impl EmbeddedServer {
 /// What [`serve`] runs: the state, and the parts to start beside the API.
 struct Prepared {
     state: AppState,
+    /// How this server comes to run the reconcilers.
+    leadership: Arc<dyn Leadership>,
     agent: Option<(AgentArgs, PathBuf)>,
     logs_retention_interval: std::time::Duration,
     /// How often the embedded agent samples its containers' stats.
@@ -182,13 +194,38 @@ struct Prepared {
     listeners: Option<std::net::IpAddr>,
 }
 
+/// Opens the control plane's store as `--store` says, and how this server
+/// comes to lead.
+async fn open_store(
+    args: &ServerArgs,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<(Arc<dyn Store>, Arc<dyn Leadership>)> {
+    if args.store == "sqlite" {
+        let db = data_dir.join("wharf.db");
+        let store: Arc<dyn Store> = Arc::new(
+            SqliteStore::open(&db).with_context(|| format!("cannot open {}", db.display()))?,
+        );
+        return Ok((store.clone(), Arc::new(Solo(store))));
+    }
+    let config = EtcdConfig::parse(&args.store)
+        .map_err(|e| anyhow::anyhow!("--store: {e} (sqlite, or etcd://HOST:PORT,...)"))?;
+    if args.leader_lease.as_secs() < 2 || args.leader_lease.subsec_nanos() != 0 {
+        anyhow::bail!("--leader-lease must be whole seconds, at least 2s");
+    }
+    let store = EtcdStore::open(config)
+        .await
+        .with_context(|| format!("cannot open the etcd store {}", args.store))?;
+    let election =
+        wharf_store::etcd::Election::new(&store, args.leader_lease, &args.listen.to_string());
+    Ok((Arc::new(store), Arc::new(election)))
+}
+
 /// Checks the arguments and opens the stores in `data_dir`.
-fn prepare(args: &ServerArgs, data_dir: &std::path::Path) -> anyhow::Result<Prepared> {
+async fn prepare(args: &ServerArgs, data_dir: &std::path::Path) -> anyhow::Result<Prepared> {
     if args.account_id.len() != 12 || !args.account_id.bytes().all(|b| b.is_ascii_digit()) {
         anyhow::bail!("--account-id must be twelve digits, not {:?}", args.account_id);
     }
-    let db = data_dir.join("wharf.db");
-    let store = SqliteStore::open(&db).with_context(|| format!("cannot open {}", db.display()))?;
+    let (store, leadership) = open_store(args, data_dir).await?;
     if args.logs_max_bytes <= 0 {
         anyhow::bail!("--logs-max-bytes must be positive, not {}", args.logs_max_bytes);
     }
@@ -202,8 +239,7 @@ fn prepare(args: &ServerArgs, data_dir: &std::path::Path) -> anyhow::Result<Prep
         file_bytes = usage.file_bytes,
         "log store open"
     );
-    let mut state =
-        AppState::new(Arc::new(store), Arc::new(logs), Arc::new(SystemClock), &args.account_id);
+    let mut state = AppState::new(store, Arc::new(logs), Arc::new(SystemClock), &args.account_id);
     state.allow_reset = args.allow_reset;
     state.agent_token = args.agent_token.as_deref().map(Into::into);
     if args.stats_interval.is_zero() {
@@ -217,6 +253,7 @@ fn prepare(args: &ServerArgs, data_dir: &std::path::Path) -> anyhow::Result<Prep
     };
     Ok(Prepared {
         state,
+        leadership,
         agent: (!args.no_agent).then(|| (args.agent.clone(), data_dir.to_owned())),
         logs_retention_interval: args.logs_retention_interval,
         stats_interval: args.stats_interval,
@@ -229,7 +266,8 @@ async fn serve(
     prepared: Prepared,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let Prepared { state, agent, logs_retention_interval, stats_interval, listeners } = prepared;
+    let Prepared { state, leadership, agent, logs_retention_interval, stats_interval, listeners } =
+        prepared;
     let addr = listener.local_addr()?;
     tracing::info!(account = %state.account_id, reset = state.allow_reset, "listening on {addr}");
     let (stop_agent, agent_stopped) = tokio::sync::watch::channel(false);
@@ -257,15 +295,12 @@ async fn serve(
             }
         })
     });
-    let cleanup = tokio::spawn(wharf_control::cleanup::run(
-        state.store.clone(),
-        state.clock.clone(),
-        agent_stopped.clone(),
-    ));
-    let retention = tokio::spawn(wharf_control::logs_retention::run(
-        state.logs.clone(),
-        state.clock.clone(),
-        logs_retention_interval,
+    let (leading_tx, leading) = tokio::sync::watch::channel(false);
+    let reconcilers = tokio::spawn(crate::leading::run(
+        leadership,
+        state.clone(),
+        crate::leading::Intervals { logs_retention: logs_retention_interval },
+        leading_tx,
         agent_stopped.clone(),
     ));
     let data_plane = listeners.zip(metrics.lb.clone()).map(|(bind, traffic)| {
@@ -274,25 +309,16 @@ async fn serve(
             state.clock.clone(),
             bind,
             traffic,
+            leading.clone(),
             agent_stopped.clone(),
         ))
     });
-    let scheduler = tokio::spawn(wharf_control::services::run(
-        wharf_control::services::Scheduler {
-            store: state.store.clone(),
-            clock: state.clock.clone(),
-            launcher: Arc::new(crate::service_launcher::ApiLauncher { state: state.clone() }),
-        },
-        agent_stopped.clone(),
-    ));
     let app = wharf_api::router(state.clone())
         .merge(crate::console::routes().with_state(state))
         .merge(crate::metrics::router(metrics));
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
     let _ = stop_agent.send(true);
-    let _ = cleanup.await;
-    let _ = retention.await;
-    let _ = scheduler.await;
+    let _ = reconcilers.await;
     if let Some(task) = data_plane {
         let _ = task.await;
     }
