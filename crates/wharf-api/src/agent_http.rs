@@ -34,6 +34,9 @@ pub fn routes() -> Router<AppState> {
         .route("/_wharf/agent/v1/pull-progress", post(pull_progress))
 }
 
+/// How often the assignment watch says it is alive when it has nothing to send.
+pub const WATCH_HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Where a call applies.
 #[derive(Debug, Deserialize)]
 struct Place {
@@ -131,10 +134,18 @@ async fn watch(
         Err(e) => return failure(&e),
     };
     let lines = futures_util::stream::unfold(rx, |mut rx| async move {
-        let a = rx.recv().await?;
-        let mut line = serde_json::to_vec(&a).unwrap_or_default();
-        line.push(b'\n');
-        Some((Ok::<_, std::convert::Infallible>(Bytes::from(line)), rx))
+        let line = tokio::select! {
+            a = rx.recv() => {
+                let mut line = serde_json::to_vec(&a?).unwrap_or_default();
+                line.push(b'\n');
+                Bytes::from(line)
+            }
+            // An empty line now and then: an agent that hears nothing for
+            // several of these knows this server is gone (or stopped) and
+            // watches through another.
+            () = tokio::time::sleep(WATCH_HEARTBEAT) => Bytes::from_static(b"\n"),
+        };
+        Some((Ok::<_, std::convert::Infallible>(line), rx))
     });
     ([(http::header::CONTENT_TYPE, "application/x-ndjson")], Body::from_stream(lines))
         .into_response()

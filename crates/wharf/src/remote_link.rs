@@ -2,7 +2,17 @@
 //! [`ServerLink`] as HTTP requests to the server's `/_wharf/agent/v1/`
 //! endpoints, and the assignment watch as one long streamed response read
 //! line by line.
+//!
+//! The link knows every server (`--endpoint a,b,c`). A call goes to the
+//! server it last reached; when that one does not answer (or answers with a
+//! server error) the call moves on to the next, so a report is delivered as
+//! long as one server lives (reports are merges: delivering one twice is
+//! harmless). A watch that hears nothing, not even the server's heartbeat,
+//! for [`WATCH_SILENCE`] is given up, and the agent watches again through
+//! another server.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::api_client::encode;
@@ -20,35 +30,81 @@ use wharf_model::ecs::shapes::{ContainerInstance, RegisterContainerInstanceReque
 /// How long a request other than the watch may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long a watch may hear nothing (servers send a heartbeat every 5 s)
+/// before it is taken for dead.
+pub const WATCH_SILENCE: Duration = Duration::from_secs(16);
+
 /// The HTTP link.
 #[derive(Debug, Clone)]
 pub struct RemoteLink {
     client: Client<HttpConnector, Full<Bytes>>,
-    endpoint: String,
+    /// Every server, `http://host:port`.
+    endpoints: Arc<[String]>,
+    /// The one calls go to first.
+    current: Arc<AtomicUsize>,
     region: String,
     token: Option<String>,
 }
 
 impl RemoteLink {
-    /// A link to the server at `endpoint` (`http://host:port`).
-    pub fn new(endpoint: &str, region: &str, token: Option<String>) -> Self {
+    /// A link to the servers at `endpoints` (`http://host:port`, comma-separated).
+    pub fn new(endpoints: &str, region: &str, token: Option<String>) -> Self {
         let client = Client::builder(TokioExecutor::new()).build_http();
+        let endpoints: Vec<String> = endpoints
+            .split(',')
+            .map(|e| e.trim().trim_end_matches('/').to_owned())
+            .filter(|e| !e.is_empty())
+            .collect();
         Self {
             client,
-            endpoint: endpoint.trim_end_matches('/').to_owned(),
+            endpoints: endpoints.into(),
+            current: Arc::default(),
             region: region.to_owned(),
             token,
         }
     }
 
-    fn url(&self, path: &str, cluster: &str, instance: &str) -> String {
+    fn url(&self, at: usize, path: &str, cluster: &str, instance: &str) -> String {
         format!(
             "{}/_wharf/agent/v1/{path}?region={}&cluster={}&instance={}",
-            self.endpoint,
+            self.endpoints[at % self.endpoints.len().max(1)],
             encode(&self.region),
             encode(cluster),
             encode(instance)
         )
+    }
+
+    /// Tries `attempt` on each server in turn from the current one, until
+    /// one answers (or refuses); the next calls start at the one that did.
+    async fn on_any<T, F, Fut>(&self, attempt: F) -> Result<T, LinkError>
+    where
+        F: Fn(usize) -> Fut,
+        Fut: std::future::Future<Output = Result<T, LinkError>>,
+    {
+        let n = self.endpoints.len();
+        if n == 0 {
+            return Err(LinkError::Refused("no server endpoint was given".into()));
+        }
+        let start = self.current.load(Ordering::Relaxed);
+        let mut last = LinkError::Unavailable("no server answered".into());
+        for i in 0..n {
+            let at = (start + i) % n;
+            match attempt(at).await {
+                Err(LinkError::Unavailable(e)) => {
+                    tracing::debug!(server = %self.endpoints[at], error = %e, "trying the next server");
+                    last = LinkError::Unavailable(format!("{}: {e}", self.endpoints[at]));
+                }
+                other => {
+                    if i > 0 {
+                        self.current.store(at, Ordering::Relaxed);
+                    }
+                    return other;
+                }
+            }
+        }
+        // None answered: start the next call at another server.
+        self.current.store((start + 1) % n, Ordering::Relaxed);
+        Err(last)
     }
 
     async fn send(
@@ -68,9 +124,19 @@ impl RemoteLink {
         self.client.request(req).await.map_err(|e| LinkError::Unavailable(e.to_string()))
     }
 
-    /// A call with a JSON answer (or none).
+    /// A call with a JSON answer (or none), on whichever server answers.
     async fn call(&self, path: &str, cluster: &str, body: Vec<u8>) -> Result<Bytes, LinkError> {
-        let url = self.url(path, cluster, "");
+        self.on_any(|at| self.call_at(at, path, cluster, body.clone())).await
+    }
+
+    async fn call_at(
+        &self,
+        at: usize,
+        path: &str,
+        cluster: &str,
+        body: Vec<u8>,
+    ) -> Result<Bytes, LinkError> {
+        let url = self.url(at, path, cluster, "");
         let answer = tokio::time::timeout(CALL_TIMEOUT, async {
             let resp = self.send(http::Method::POST, url, body).await?;
             let status = resp.status();
@@ -135,25 +201,45 @@ impl ServerLink for RemoteLink {
         instance_arn: &str,
     ) -> Result<mpsc::Receiver<Assignment>, LinkError> {
         let (instance, _) = wharf_model::arn::resource_id(instance_arn, "container-instance");
-        let url = self.url("watch", cluster, instance);
-        let resp = tokio::time::timeout(CALL_TIMEOUT, self.send(http::Method::GET, url, vec![]))
-            .await
-            .map_err(|_| LinkError::Unavailable("watch timed out".into()))??;
-        if !resp.status().is_success() {
-            let status = resp.status();
-            let bytes = resp.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-            return Err(answer_error(status, &bytes));
-        }
+        let resp = self
+            .on_any(|at| async move {
+                let url = self.url(at, "watch", cluster, instance);
+                let resp =
+                    tokio::time::timeout(CALL_TIMEOUT, self.send(http::Method::GET, url, vec![]))
+                        .await
+                        .map_err(|_| LinkError::Unavailable("watch timed out".into()))??;
+                if !resp.status().is_success() {
+                    let status = resp.status();
+                    let bytes =
+                        resp.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                    return Err(answer_error(status, &bytes));
+                }
+                Ok(resp)
+            })
+            .await?;
         let (tx, rx) = mpsc::channel(1024);
         let mut body = resp.into_body();
         tokio::spawn(async move {
             let mut pending: Vec<u8> = Vec::new();
-            while let Some(frame) = body.frame().await {
+            loop {
+                // Silence longer than a few heartbeats: the server is gone.
+                let frame = match tokio::time::timeout(WATCH_SILENCE, body.frame()).await {
+                    Ok(Some(frame)) => frame,
+                    Ok(None) => return,
+                    Err(_) => {
+                        tracing::warn!("the assignment watch went silent; watching elsewhere");
+                        return;
+                    }
+                };
                 let Ok(frame) = frame else { return };
                 let Some(data) = frame.data_ref() else { continue };
                 pending.extend_from_slice(data);
                 while let Some(end) = pending.iter().position(|b| *b == b'\n') {
                     let line: Vec<u8> = pending.drain(..=end).collect();
+                    if line.iter().all(u8::is_ascii_whitespace) {
+                        // A heartbeat.
+                        continue;
+                    }
                     match serde_json::from_slice::<Assignment>(&line) {
                         Ok(a) => {
                             if tx.send(a).await.is_err() {
