@@ -219,6 +219,8 @@ impl Leadership for Election {
         let term = self.campaign().await?;
         let store: Arc<dyn crate::Store> = Arc::new(term.store.clone());
         let ended = term.ended.clone();
+        // The leader also keeps etcd's history short.
+        tokio::spawn(super::compaction::run(self.store.clone(), ended.clone()));
         Ok(Lead {
             store,
             ended,

@@ -53,6 +53,7 @@ impl LocalCluster {
     /// Starts `n` members with data under `dir` and waits until the cluster
     /// answers linearizable reads.
     pub async fn start(dir: &Path, n: usize) -> Result<Self, LocalClusterError> {
+        std::fs::create_dir_all(dir)?;
         let mut members = Vec::with_capacity(n);
         for i in 0..n {
             members.push(Member {

@@ -22,11 +22,12 @@
 //! Leadership and fencing are in [`election`]; a handle made by
 //! [`EtcdStore::fenced`] writes only while its leadership lasts.
 
-mod cache;
+pub(crate) mod cache;
 pub mod client;
+pub mod compaction;
 mod elb;
 pub mod election;
-mod keys;
+pub(crate) mod keys;
 pub mod local;
 mod store;
 mod tasks;

@@ -50,9 +50,10 @@ pub struct ServerArgs {
     #[arg(long, env = "WHARF_NO_AGENT")]
     no_agent: bool,
     /// The most bytes of log events kept (as CloudWatch counts `storedBytes`);
-    /// beyond it the oldest events are deleted first.
-    #[arg(long, env = "WHARF_LOGS_MAX_BYTES", default_value_t = 10 * 1024 * 1024 * 1024)]
-    logs_max_bytes: i64,
+    /// beyond it the oldest events are deleted first. Default: 10 GiB with SQLite,
+    /// 256 MiB with etcd (where the logs live in etcd: see docs/etcd.md).
+    #[arg(long, env = "WHARF_LOGS_MAX_BYTES")]
+    logs_max_bytes: Option<i64>,
     /// How often log retention runs: `90s`, `30m`, `1h`.
     #[arg(long, env = "WHARF_LOGS_RETENTION_INTERVAL", default_value = "60s", value_parser = parse_wait)]
     logs_retention_interval: std::time::Duration,
@@ -196,16 +197,24 @@ struct Prepared {
 
 /// Opens the control plane's store as `--store` says, and how this server
 /// comes to lead.
-async fn open_store(
-    args: &ServerArgs,
-    data_dir: &std::path::Path,
-) -> anyhow::Result<(Arc<dyn Store>, Arc<dyn Leadership>)> {
+/// The default budget of log events with SQLite: 10 GiB.
+const SQLITE_LOGS_MAX_BYTES: i64 = 10 * 1024 * 1024 * 1024;
+
+/// The default budget of log events with etcd: 256 MiB (etcd's default quota
+/// is 2 GiB, and deleted events stay in its history until compacted).
+const ETCD_LOGS_MAX_BYTES: i64 = 256 * 1024 * 1024;
+
+/// The opened store, how this server comes to lead, and the etcd store when
+/// it is one (the logs live there too).
+type Opened = (Arc<dyn Store>, Arc<dyn Leadership>, Option<EtcdStore>);
+
+async fn open_store(args: &ServerArgs, data_dir: &std::path::Path) -> anyhow::Result<Opened> {
     if args.store == "sqlite" {
         let db = data_dir.join("wharf.db");
         let store: Arc<dyn Store> = Arc::new(
             SqliteStore::open(&db).with_context(|| format!("cannot open {}", db.display()))?,
         );
-        return Ok((store.clone(), Arc::new(Solo(store))));
+        return Ok((store.clone(), Arc::new(Solo(store)), None));
     }
     let config = EtcdConfig::parse(&args.store)
         .map_err(|e| anyhow::anyhow!("--store: {e} (sqlite, or etcd://HOST:PORT,...)"))?;
@@ -217,7 +226,7 @@ async fn open_store(
         .with_context(|| format!("cannot open the etcd store {}", args.store))?;
     let election =
         wharf_store::etcd::Election::new(&store, args.leader_lease, &args.listen.to_string());
-    Ok((Arc::new(store), Arc::new(election)))
+    Ok((Arc::new(store.clone()), Arc::new(election), Some(store)))
 }
 
 /// Checks the arguments and opens the stores in `data_dir`.
@@ -225,13 +234,21 @@ async fn prepare(args: &ServerArgs, data_dir: &std::path::Path) -> anyhow::Resul
     if args.account_id.len() != 12 || !args.account_id.bytes().all(|b| b.is_ascii_digit()) {
         anyhow::bail!("--account-id must be twelve digits, not {:?}", args.account_id);
     }
-    let (store, leadership) = open_store(args, data_dir).await?;
-    if args.logs_max_bytes <= 0 {
-        anyhow::bail!("--logs-max-bytes must be positive, not {}", args.logs_max_bytes);
+    let (store, leadership, etcd) = open_store(args, data_dir).await?;
+    let logs_max_bytes = args.logs_max_bytes.unwrap_or(if etcd.is_some() {
+        ETCD_LOGS_MAX_BYTES
+    } else {
+        SQLITE_LOGS_MAX_BYTES
+    });
+    if logs_max_bytes <= 0 {
+        anyhow::bail!("--logs-max-bytes must be positive, not {logs_max_bytes}");
     }
     let logs_db = data_dir.join("logs.sqlite3");
-    let logs = LogStore::open(&logs_db, args.logs_max_bytes)
-        .with_context(|| format!("cannot open {}", logs_db.display()))?;
+    let logs = match &etcd {
+        None => LogStore::open(&logs_db, logs_max_bytes),
+        Some(etcd) => LogStore::open_replicated(&logs_db, logs_max_bytes, etcd).await,
+    }
+    .with_context(|| format!("cannot open {}", logs_db.display()))?;
     let usage = logs.usage();
     tracing::info!(
         stored_bytes = usage.stored_bytes,
