@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use wharf_model::logs::Position;
 use wharf_store::etcd::local::LocalCluster;
 use wharf_store::logs::{Append, NewGroup, ReadFrom, StreamRead};
-use wharf_store::{EtcdConfig, EtcdStore, LogStore};
+use wharf_store::{EtcdConfig, EtcdStore, Kind, LogStore, Store, Write};
 
 const R: &str = "us-east-1";
 
@@ -110,8 +110,21 @@ async fn every_server_reads_what_any_server_acknowledged() {
     assert!(all >= acked, "{all} stored for {acked} acknowledged");
     eventually("A follows B", || events(&a, "/app", "web/2") == on_b).await;
 
-    // A server that joins now loads everything from etcd.
-    let c = server(&etcd, &dir.path().join("c"), 1 << 30).await;
+    // A server that joins now loads everything from etcd (also when other
+    // state was written since the last log write).
+    let state = EtcdStore::open(EtcdConfig::parse(&etcd.store_url("logs")).unwrap()).await.unwrap();
+    for i in 0..5 {
+        state
+            .update(Kind::Cluster, R, &format!("c{i}"), Box::new(|_| Ok(Write::Put("{}".into()))))
+            .await
+            .unwrap();
+    }
+    let c = tokio::time::timeout(
+        Duration::from_secs(10),
+        server(&etcd, &dir.path().join("c"), 1 << 30),
+    )
+    .await
+    .expect("a joining server catches up at once");
     assert_eq!(events(&c, "/app", "web/1"), on_a);
     assert_eq!(events(&c, "/app", "web/2"), on_b);
 

@@ -33,6 +33,9 @@ const WRITE_DEADLINE: Duration = Duration::from_secs(10);
 /// Keys per page when loading.
 const PAGE: i64 = 64;
 
+/// The cache key of `l/rev`.
+const REV_KEY: &str = "rev";
+
 /// A group or stream key as last seen.
 #[derive(Debug, Clone)]
 pub(crate) struct Seen {
@@ -142,7 +145,9 @@ impl Replica {
         let mut backoff = Duration::from_millis(20);
         loop {
             let Some(p) = plan(self)? else { return Ok(0) };
-            let req = wire::TxnRequest { compare: p.compare, success: p.ops, failure: vec![] };
+            let mut ops = p.ops;
+            ops.push(self.touch());
+            let req = wire::TxnRequest { compare: p.compare, success: ops, failure: vec![] };
             let outcome = loop {
                 match self.client.txn(&req).await {
                     Ok(r) => break Ok(r),
@@ -206,6 +211,19 @@ impl Replica {
             }
         }
         None
+    }
+
+    /// The write of `l/rev`, which every log transaction makes: its
+    /// revision is the last log write's, what a mirror catching up waits for.
+    fn touch(&self) -> RequestOp {
+        self.put(REV_KEY, b"logs".to_vec())
+    }
+
+    /// The revision of the last log write, read with a quorum.
+    async fn last_write(&self) -> Result<i64, EtcdError> {
+        let k = B64(self.etcd(REV_KEY));
+        let r = self.client.range(&wire::RangeRequest { key: k, ..Default::default() }).await?;
+        Ok(r.kvs.first().map_or(0, |kv| kv.mod_revision))
     }
 
     fn put(&self, k: &str, value: Vec<u8>) -> RequestOp {
@@ -433,11 +451,9 @@ impl Replica {
     pub(crate) async fn delete_batches(&self, batch_keys: &[String]) -> Result<i64, LogStoreError> {
         let mut last = 0;
         for chunk in batch_keys.chunks(100) {
-            let req = wire::TxnRequest {
-                compare: vec![],
-                success: chunk.iter().map(|k| self.delete(k)).collect(),
-                failure: vec![],
-            };
+            let mut success: Vec<RequestOp> = chunk.iter().map(|k| self.delete(k)).collect();
+            success.push(self.touch());
+            let req = wire::TxnRequest { compare: vec![], success, failure: vec![] };
             // Deleting twice does no harm: an unknown outcome is retried.
             let mut tries = 0;
             let r = loop {
@@ -463,10 +479,13 @@ impl Replica {
         let (start, end) = keys::etcd_range(&self.root, "");
         let req = wire::TxnRequest {
             compare: vec![],
-            success: vec![RequestOp::Delete(wire::DeleteRangeRequest {
-                key: B64(start),
-                range_end: Some(B64(end)),
-            })],
+            success: vec![
+                RequestOp::Delete(wire::DeleteRangeRequest {
+                    key: B64(start),
+                    range_end: Some(B64(end)),
+                }),
+                self.touch(),
+            ],
             failure: vec![],
         };
         let r = self.client.txn(&req).await.map_err(unavailable)?;
@@ -704,15 +723,10 @@ impl LogStore {
                     continue;
                 }
             };
-            // Caught up once etcd's current revision is applied.
+            // Caught up once the last log write is applied.
             if let Some(done) = caught_up.take() {
-                match replica
-                    .client
-                    .range(&wire::RangeRequest { key: "_".into(), ..Default::default() })
-                    .await
-                {
-                    Ok(r) => {
-                        let target = r.header.revision;
+                match replica.last_write().await {
+                    Ok(target) => {
                         let replica = replica.clone();
                         tokio::spawn(async move {
                             let _ = replica.wait_for(target).await;
