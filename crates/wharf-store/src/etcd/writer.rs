@@ -296,6 +296,11 @@ pub(crate) trait Job: Send {
     /// Runs the job's decision on `tx` for attempt `attempt`; false if it
     /// refused (its error is kept for the answer).
     fn run(&mut self, tx: &mut Tx<'_>, attempt: u64) -> bool;
+    /// Notes whether its run for `attempt` wrote anything.
+    fn note(&mut self, attempt: u64, wrote: bool);
+    /// Whether its run for `attempt` wrote anything (else it only read, or
+    /// refused).
+    fn wrote(&self, attempt: u64) -> bool;
     /// The leader key create revision this job's write depends on.
     fn fence(&self) -> Option<i64>;
     /// Answers the caller: with what the job decided in the attempt that
@@ -306,7 +311,7 @@ pub(crate) trait Job: Send {
 struct Typed<T, F> {
     f: F,
     fence: Option<i64>,
-    results: Vec<(u64, Result<T, StoreError>)>,
+    results: Vec<(u64, Result<T, StoreError>, bool)>,
     reply: oneshot::Sender<Result<T, StoreError>>,
 }
 
@@ -322,8 +327,18 @@ where
         if self.results.len() > 8 {
             drop(self.results.remove(0));
         }
-        self.results.push((attempt, r));
+        self.results.push((attempt, r, false));
         ok
+    }
+
+    fn note(&mut self, attempt: u64, wrote: bool) {
+        if let Some(r) = self.results.iter_mut().rev().find(|(a, _, _)| *a == attempt) {
+            r.2 = wrote;
+        }
+    }
+
+    fn wrote(&self, attempt: u64) -> bool {
+        self.results.iter().any(|(a, _, w)| *a == attempt && *w)
     }
 
     fn fence(&self) -> Option<i64> {
@@ -332,7 +347,7 @@ where
 
     fn finish(mut self: Box<Self>, outcome: Result<u64, StoreError>) {
         let answer = match outcome {
-            Ok(attempt) => match self.results.iter().position(|(a, _)| *a == attempt) {
+            Ok(attempt) => match self.results.iter().position(|(a, _, _)| *a == attempt) {
                 Some(i) => self.results.swap_remove(i).1,
                 None => Err(StoreError::Database("a write lost track of its outcome".into())),
             },
@@ -367,8 +382,9 @@ impl Writer {
 pub(crate) struct Loop {
     pub(crate) cache: Arc<Cache>,
     pub(crate) client: EtcdClient,
-    /// Linearizable mode: each batch starts from a cache at least as new as
-    /// the last write acknowledged anywhere.
+    /// Linearizable mode: what a job that wrote nothing decided is checked
+    /// again on a cache at least as new as the last write acknowledged
+    /// anywhere ([`Loop::recheck`]).
     pub(crate) barrier: Option<Arc<Barrier>>,
     /// This server's id (its marker key's name).
     pub(crate) server_id: String,
@@ -443,14 +459,6 @@ impl Loop {
 
     /// Runs the queue's first jobs on a snapshot and commits them.
     async fn batch(&mut self, queue: &mut std::collections::VecDeque<Box<dyn Job>>) {
-        if let Some(b) = &self.barrier {
-            if let Err(e) = b.sync(&self.cache).await {
-                for job in queue.drain(..) {
-                    job.finish(Err(e.clone()));
-                }
-                return;
-            }
-        }
         self.seq += 1;
         let first = self.seq;
         // The members: the first jobs, as many as fit in one transaction,
@@ -480,16 +488,61 @@ impl Loop {
                 let fence = job.fence();
                 let share = tx.into_share();
                 batch.absorb(share, fence);
+                job.note(first, true);
                 members.push(job);
             }
         }
-        self.commit(members, batch, first).await;
+        let unwritten = self.commit(members, batch, first).await;
+        self.recheck(unwritten, queue).await;
+    }
+
+    /// Linearizable mode: a job that wrote nothing (it refused, or found
+    /// nothing to change) decided on this server's cache, which may not yet
+    /// hold a write another server acknowledged before the job began. Such
+    /// jobs are run again once the cache holds every acknowledged write
+    /// (a barrier, shared by all of them); those that now want to write go
+    /// back to the queue, the others are answered. (A job that writes needs
+    /// no barrier: its transaction compares everything it read.)
+    async fn recheck(
+        &mut self,
+        jobs: Vec<Box<dyn Job>>,
+        queue: &mut std::collections::VecDeque<Box<dyn Job>>,
+    ) {
+        if jobs.is_empty() {
+            return;
+        }
+        if let Some(b) = &self.barrier {
+            if let Err(e) = b.sync(&self.cache).await {
+                for job in jobs {
+                    job.finish(Err(e.clone()));
+                }
+                return;
+            }
+        }
+        self.seq += 1;
+        let attempt = self.seq;
+        let state = self.cache.read();
+        let none = Writes::new();
+        for mut job in jobs.into_iter().rev() {
+            let mut tx = Tx::new(&state, &none);
+            if job.run(&mut tx, attempt) && !tx.writes_nothing() {
+                queue.push_front(job);
+            } else {
+                job.finish(Ok(attempt));
+            }
+        }
     }
 
     /// Commits `members`, whose decisions for attempt `first` made `batch`,
     /// running them again after each conflict until the deadline; answers
-    /// each.
-    async fn commit(&mut self, mut members: Vec<Box<dyn Job>>, batch: Batch, first: u64) {
+    /// each, except (in linearizable mode) those that wrote nothing in the
+    /// attempt that committed: those are returned, for [`Loop::recheck`].
+    async fn commit(
+        &mut self,
+        mut members: Vec<Box<dyn Job>>,
+        batch: Batch,
+        first: u64,
+    ) -> Vec<Box<dyn Job>> {
         let deadline = Instant::now() + COMMIT_DEADLINE;
         let mut attempts: Vec<u64> = Vec::new();
         let mut attempt = first;
@@ -504,10 +557,11 @@ impl Loop {
                     let mut batch = Batch::default();
                     for job in &mut members {
                         let mut tx = Tx::new(&state, &batch.writes);
-                        if job.run(&mut tx, attempt) {
+                        if job.run(&mut tx, attempt) && !tx.writes_nothing() {
                             let fence = job.fence();
                             let share = tx.into_share();
                             batch.absorb(share, fence);
+                            job.note(attempt, true);
                         }
                     }
                     batch
@@ -515,11 +569,8 @@ impl Loop {
             };
             attempts.push(attempt);
             if batch.writes.is_empty() && batch.ranges.is_empty() {
-                // Reads and refusals only: answered as of the snapshot.
-                for job in members {
-                    job.finish(Ok(attempt));
-                }
-                return;
+                // Reads and refusals only.
+                return self.settle(members, attempt);
             }
             let req = self.request(&batch, attempt);
             match self.send(&req, &attempts, deadline).await {
@@ -528,10 +579,7 @@ impl Loop {
                         // Durable all the same; only this server's view lags.
                         tracing::warn!(error = %e, "a committed write is not in the cache yet");
                     }
-                    for job in members {
-                        job.finish(Ok(won));
-                    }
-                    return;
+                    return self.settle(members, won);
                 }
                 Sent::Conflict { rev, leader_created } => {
                     let _ = self.cache.wait_for(rev).await;
@@ -545,7 +593,7 @@ impl Loop {
                         members = kept;
                     }
                     if members.is_empty() {
-                        return;
+                        return Vec::new();
                     }
                 }
                 Sent::Failed(e) => {
@@ -553,7 +601,7 @@ impl Loop {
                         for job in members {
                             job.finish(Err(e.clone()));
                         }
-                        return;
+                        return Vec::new();
                     }
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_millis(500));
@@ -565,11 +613,25 @@ impl Loop {
                         "the write kept conflicting with others and was given up".into(),
                     )));
                 }
-                return;
+                return Vec::new();
             }
             self.seq += 1;
             attempt = self.seq;
         }
+    }
+
+    /// Answers the members of a batch settled at `attempt`; returns those
+    /// that wrote nothing in it, when they need a recheck.
+    fn settle(&self, members: Vec<Box<dyn Job>>, attempt: u64) -> Vec<Box<dyn Job>> {
+        let mut unwritten = Vec::new();
+        for job in members {
+            if self.barrier.is_some() && !job.wrote(attempt) {
+                unwritten.push(job);
+            } else {
+                job.finish(Ok(attempt));
+            }
+        }
+        unwritten
     }
 
     /// The transaction of a batch for one attempt.
