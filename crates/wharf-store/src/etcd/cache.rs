@@ -58,6 +58,11 @@ pub(crate) struct State {
     pub(crate) rev: i64,
     /// The keys, by cache key.
     pub(crate) map: BTreeMap<String, Entry>,
+    /// Keys this server deleted ahead of the watch, with the revision: a put
+    /// of an older revision, arriving later through the watch, is stale.
+    gone: std::collections::HashMap<String, i64>,
+    /// Prefixes this server deleted ahead of the watch, likewise.
+    gone_prefixes: Vec<(String, i64)>,
 }
 
 /// The exclusive end of a cache prefix's range (prefixes end with NUL).
@@ -184,22 +189,78 @@ impl Cache {
         )))
     }
 
+    /// Applies this server's own committed writes at once, ahead of the
+    /// watch (which brings them again, and announces them): the writer need
+    /// not wait for the watch before its next batch. The cache's revision
+    /// does not move (others' earlier writes may still be on their way).
+    pub(crate) fn apply_own(
+        &self,
+        rev: i64,
+        puts: Vec<(String, Arc<str>)>,
+        deletes: Vec<String>,
+        prefixes: Vec<String>,
+    ) {
+        let mut st = self.state.write().unwrap_or_else(|p| p.into_inner());
+        for p in prefixes {
+            let doomed: Vec<String> = st.scan(&p).map(|(k, _)| k.clone()).collect();
+            for k in doomed {
+                st.map.remove(&k);
+            }
+            st.gone_prefixes.push((p, rev));
+        }
+        for k in deletes {
+            st.map.remove(&k);
+            st.gone.insert(k, rev);
+        }
+        for (k, value) in puts {
+            let create_rev = st.map.get(&k).map_or(rev, |e| e.create_rev);
+            st.gone.remove(&k);
+            st.map.insert(k, Entry { value, mod_rev: rev, create_rev });
+        }
+    }
+
     fn apply(&self, events: &[wire::Event], progress: i64) {
         let mut rev = progress;
         {
             let mut st = self.state.write().unwrap_or_else(|p| p.into_inner());
             for ev in events {
-                rev = rev.max(ev.kv.mod_revision);
+                let at = ev.kv.mod_revision;
+                rev = rev.max(at);
                 let Some(key) = keys::from_etcd(&self.root, &ev.kv.key.0) else { continue };
+                let held = st.map.get(&key).map(|e| e.mod_rev);
+                // What this server applied ahead of the watch: its own write
+                // comes back (announced now), anything older is stale.
+                let deleted_ahead = st
+                    .gone
+                    .get(&key)
+                    .copied()
+                    .into_iter()
+                    .chain(
+                        st.gone_prefixes
+                            .iter()
+                            .filter(|(p, _)| key.starts_with(p.as_str()))
+                            .map(|(_, r)| *r),
+                    )
+                    .max();
                 match ev.kind {
                     EventType::Put => {
+                        if held.is_some_and(|h| h > at) || deleted_ahead.is_some_and(|d| d > at) {
+                            continue;
+                        }
+                        if held == Some(at) {
+                            (self.listener)(&key, None, st.map.get(&key));
+                            continue;
+                        }
                         let new = Entry::of(&ev.kv);
                         let old = st.map.insert(key.clone(), new);
                         (self.listener)(&key, old.as_ref(), st.map.get(&key));
                     }
                     EventType::Delete => {
+                        if held.is_some_and(|h| h > at) {
+                            continue;
+                        }
                         let old = st.map.remove(&key);
-                        if old.is_some() {
+                        if old.is_some() || deleted_ahead == Some(at) {
                             (self.listener)(&key, old.as_ref(), None);
                         }
                     }
@@ -209,6 +270,9 @@ impl Cache {
                 st.rev = rev;
             }
             rev = st.rev;
+            let now = st.rev;
+            st.gone.retain(|_, r| *r > now);
+            st.gone_prefixes.retain(|(_, r)| *r > now);
         }
         self.applied.send_if_modified(|r| {
             let moved = rev > *r;
@@ -222,6 +286,8 @@ impl Cache {
     fn replace(&self, rev: i64, map: BTreeMap<String, Entry>) {
         {
             let mut st = self.state.write().unwrap_or_else(|p| p.into_inner());
+            st.gone.clear();
+            st.gone_prefixes.clear();
             let old = std::mem::take(&mut st.map);
             for (k, v) in &map {
                 let before = old.get(k);

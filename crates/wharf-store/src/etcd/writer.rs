@@ -246,6 +246,22 @@ impl Batch {
     }
 }
 
+impl Batch {
+    /// What the batch wrote: puts, deletions of keys, deletions of prefixes.
+    #[allow(clippy::type_complexity)]
+    fn into_changes(self) -> (Vec<(String, Arc<str>)>, Vec<String>, Vec<String>) {
+        let mut puts = Vec::new();
+        let mut deletes = Vec::new();
+        for (k, p) in self.writes {
+            match p {
+                Pending::Put(v) => puts.push((k, v)),
+                Pending::Delete | Pending::DeletedByRange => deletes.push(k),
+            }
+        }
+        (puts, deletes, self.ranges.into_iter().collect())
+    }
+}
+
 /// How much a batch (or one job's share of it) puts in a transaction, at
 /// most: comparisons, operations and bytes.
 #[derive(Debug, Clone, Copy, Default)]
@@ -574,7 +590,15 @@ impl Loop {
             }
             let req = self.request(&batch, attempt);
             match self.send(&req, &attempts, deadline).await {
+                Sent::Committed { attempt: won, rev } if won == attempt => {
+                    // This server reads its own writes at once; the watch
+                    // brings them (and their announcements) a little later.
+                    let (puts, deletes, prefixes) = batch.into_changes();
+                    self.cache.apply_own(rev, puts, deletes, prefixes);
+                    return self.settle(members, won);
+                }
                 Sent::Committed { attempt: won, rev } => {
+                    // An earlier attempt applied late: its writes come by the watch.
                     if let Err(e) = self.cache.wait_for(rev).await {
                         // Durable all the same; only this server's view lags.
                         tracing::warn!(error = %e, "a committed write is not in the cache yet");
