@@ -21,6 +21,7 @@ use wharf_model::clock::Clock;
 use wharf_model::ecs::shapes::{
     ContainerDefinition, DesiredStatus, NetworkBinding, Task, TaskStopCode, TransportProtocol,
 };
+use wharf_model::ecs::status::AttachmentStatus;
 
 use crate::event::{Action, Event};
 use crate::link::{LinkError, ServerLink};
@@ -182,7 +183,7 @@ impl TaskDriver {
                 overrides::apply(d, o)
             })
             .collect();
-        let desired = if assignment.task.desired_status.as_deref() == Some("STOPPED") {
+        let desired = if assignment.task.desired_status == Some(DesiredStatus::Stopped) {
             DesiredStatus::Stopped
         } else {
             DesiredStatus::Running
@@ -228,7 +229,7 @@ impl TaskDriver {
     /// Runs the task to `STOPPED`, taking events from `inbox`.
     pub(crate) async fn run(mut self, mut inbox: mpsc::UnboundedReceiver<Event>) {
         let mut calls: FuturesUnordered<Call> = FuturesUnordered::new();
-        let first = if self.assignment.task.desired_status.as_deref() == Some("STOPPED") {
+        let first = if self.assignment.task.desired_status == Some(DesiredStatus::Stopped) {
             Event::StopRequested { reason: requested_stop(&self.assignment.task) }
         } else {
             Event::Start
@@ -336,8 +337,11 @@ impl TaskDriver {
         vec![match outcome {
             Outcome::Provisioned(Ok(p)) => {
                 if let Some(network) = &p.network {
-                    let _ =
-                        self.reports.send(awsvpc::report(&self.assignment, network, "ATTACHED"));
+                    let _ = self.reports.send(awsvpc::report(
+                        &self.assignment,
+                        network,
+                        AttachmentStatus::Attached,
+                    ));
                 }
                 self.provisioned = Some(p);
                 Event::Provisioned
@@ -542,7 +546,11 @@ impl TaskDriver {
                     }
                     if let Some(network) = network {
                         awsvpc::release(&*runtime, &network).await;
-                        let _ = reports.send(awsvpc::report(&assignment, &network, "DELETED"));
+                        let _ = reports.send(awsvpc::report(
+                            &assignment,
+                            &network,
+                            AttachmentStatus::Deleted,
+                        ));
                     }
                     Outcome::CleanedUp
                 }))

@@ -51,7 +51,6 @@ pub mod runtime;
 pub mod s3;
 pub mod spec;
 pub mod stats;
-pub mod status;
 pub mod stop;
 pub mod wire;
 
@@ -60,5 +59,5 @@ pub use container::DEFAULT_STOP_TIMEOUT;
 pub use event::{Action, Event};
 pub use machine::{DefinitionError, TaskMachine};
 pub use report::{ContainerReport, TaskReport, TaskTimes};
-pub use status::{ContainerStatus, TaskStatus};
 pub use stop::{NamedError, StopReason};
+pub use wharf_model::ecs::status::{ContainerStatus, TaskStatus};

@@ -8,12 +8,12 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use wharf_model::agent::{merge, Assignment};
 use wharf_model::ecs::shapes::{ContainerDefinition, HealthStatus, Task, TaskDefinition};
+use wharf_model::ecs::status::ContainerLastStatus;
 
+use super::DEFAULT_BASE_URL;
 use crate::overrides;
 use crate::pause::{PAUSE_CONTAINER_NAME, PAUSE_IMAGE};
 use crate::runtime::{ContainerInfo, ContainerState, Health, PortBinding};
-
-use super::DEFAULT_BASE_URL;
 
 /// `Type` of a task definition's container.
 pub(super) const TYPE_NORMAL: &str = "NORMAL";
@@ -370,9 +370,11 @@ impl Registry {
                     entry.set_health(health.as_str(), now);
                 }
             }
-            match c.last_status.as_deref() {
-                Some("STOPPED") => entry.stopped(c.exit_code, None, now),
-                Some("RUNNING") if entry.exit_code.is_none() && entry.finished_at_ms.is_none() => {
+            match c.last_status {
+                Some(ContainerLastStatus::Stopped) => entry.stopped(c.exit_code, None, now),
+                Some(ContainerLastStatus::Running)
+                    if entry.exit_code.is_none() && entry.finished_at_ms.is_none() =>
+                {
                     entry.running = true;
                     entry.started_at_ms.get_or_insert(now);
                 }

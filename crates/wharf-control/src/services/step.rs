@@ -20,14 +20,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use wharf_model::ecs::service::{
-    self, circuit_breaker, completed_reason, deployment_status, failure_threshold, rolling_bounds,
-    status, ServiceRecord, Stopping, TargetRef, TaskNotes, Throttle, FAILED_REASON,
-    INACTIVE_KEPT_MS, UNCHECKED_HEALTHY_AFTER_MS,
+    self, circuit_breaker, completed_reason, failure_threshold, rolling_bounds, ServiceRecord,
+    Stopping, TargetRef, TaskNotes, Throttle, FAILED_REASON, INACTIVE_KEPT_MS,
+    UNCHECKED_HEALTHY_AFTER_MS,
 };
 use wharf_model::ecs::shapes::{
-    DeploymentControllerType, DeploymentRolloutState, HealthStatus, SchedulingStrategy,
-    ServiceDeploymentStatus, StabilityStatus, TaskStopCode,
+    DeploymentControllerType, DeploymentRolloutState, DesiredStatus, HealthStatus,
+    SchedulingStrategy, ServiceDeploymentStatus, StabilityStatus, TaskStopCode,
 };
+use wharf_model::ecs::status::{DeploymentStatus, ServiceStatus, TaskSetStatus, TaskStatus};
 use wharf_model::wire::Timestamp;
 
 use super::events;
@@ -40,9 +41,9 @@ pub struct ObservedTask {
     /// `startedBy`: the deployment or task set that launched it.
     pub unit: Option<String>,
     /// `lastStatus`.
-    pub last_status: String,
+    pub last_status: TaskStatus,
     /// `desiredStatus`.
-    pub desired_status: String,
+    pub desired_status: DesiredStatus,
     /// `healthStatus`.
     pub health: Option<HealthStatus>,
     /// When it reached RUNNING (ms), if it did.
@@ -60,10 +61,10 @@ pub struct ObservedTask {
 
 impl ObservedTask {
     fn stopped(&self) -> bool {
-        self.last_status == "STOPPED"
+        self.last_status == TaskStatus::Stopped
     }
     fn running(&self) -> bool {
-        self.last_status == "RUNNING"
+        self.last_status == TaskStatus::Running
     }
 }
 
@@ -181,7 +182,7 @@ pub fn step(
     let name = rec.service.service_name.clone().unwrap_or_default();
     let mut s =
         Step { rec, obs, now: now_ms, new_id, actions: Vec::new(), stopped_now: vec![], name };
-    if s.rec.service.status.as_deref() == Some(status::INACTIVE) {
+    if s.rec.service.status == Some(ServiceStatus::Inactive) {
         if s.rec.inactive_ms.is_some_and(|at| now_ms - at >= INACTIVE_KEPT_MS) {
             return vec![Action::Forget];
         }
@@ -224,7 +225,7 @@ impl Step<'_> {
     }
 
     fn draining_service(&self) -> bool {
-        self.rec.service.status.as_deref() != Some(status::ACTIVE)
+        self.rec.service.status != Some(ServiceStatus::Active)
     }
 
     fn notes(&mut self, task: &str) -> &mut TaskNotes {
@@ -244,7 +245,7 @@ impl Step<'_> {
                 .flatten()
                 .map(|ts| {
                     let scale = ts.scale.as_ref().and_then(|s| s.value).unwrap_or(100.0);
-                    let gone = draining || ts.status.as_deref() == Some("DRAINING");
+                    let gone = draining || ts.status == Some(TaskSetStatus::Draining);
                     let desired = if gone {
                         0
                     } else {
@@ -252,7 +253,7 @@ impl Step<'_> {
                     };
                     Unit {
                         id: ts.id.clone().unwrap_or_default(),
-                        primary: ts.status.as_deref() == Some("PRIMARY"),
+                        primary: ts.status == Some(TaskSetStatus::Primary),
                         desired,
                         failed: false,
                         since_ms: ts.created_at.map_or(0, |t| t.as_millis()),
@@ -266,7 +267,7 @@ impl Step<'_> {
             .iter()
             .flatten()
             .map(|d| {
-                let primary = d.status.as_deref() == Some(deployment_status::PRIMARY);
+                let primary = d.status == Some(DeploymentStatus::Primary);
                 Unit {
                     id: d.id.clone().unwrap_or_default(),
                     primary,
@@ -279,7 +280,7 @@ impl Step<'_> {
     }
 
     fn is_stopping(&self, t: &ObservedTask) -> bool {
-        t.desired_status == "STOPPED"
+        t.desired_status == DesiredStatus::Stopped
             || self.rec.tasks.get(&t.id).is_some_and(|n| n.stopping.is_some())
     }
 
@@ -474,13 +475,13 @@ impl Step<'_> {
         let back_id = back.id.clone().unwrap_or_default();
         let deployments = self.rec.service.deployments.get_or_insert_with(Vec::new);
         for d in deployments.iter_mut() {
-            if d.status.as_deref() == Some(deployment_status::PRIMARY) {
-                d.status = Some(deployment_status::ACTIVE.to_owned());
+            if d.status == Some(DeploymentStatus::Primary) {
+                d.status = Some(DeploymentStatus::Active);
                 d.desired_count = Some(0);
             }
         }
         deployments.retain(|d| d.id.as_deref() != Some(&back_id));
-        back.status = Some(deployment_status::PRIMARY.to_owned());
+        back.status = Some(DeploymentStatus::Primary);
         back.desired_count = self.rec.service.desired_count;
         back.rollout_state = Some(DeploymentRolloutState::InProgress);
         back.rollout_state_reason = Some(service::rollback_reason(&back_id));
@@ -743,10 +744,12 @@ impl Step<'_> {
     /// Stops the tasks whose drain is over (or that had nothing to drain).
     fn release_drained(&mut self) {
         let obs = self.obs;
-        for t in obs.tasks.iter().filter(|t| !t.stopped() && t.desired_status != "STOPPED") {
+        for t in
+            obs.tasks.iter().filter(|t| !t.stopped() && t.desired_status != DesiredStatus::Stopped)
+        {
             let Some(notes) = self.rec.tasks.get_mut(&t.id) else { continue };
             let Some(stopping) = notes.stopping.as_mut() else { continue };
-            if stopping.stop_sent && t.desired_status == "STOPPED" {
+            if stopping.stop_sent && t.desired_status == DesiredStatus::Stopped {
                 continue;
             }
             if self.now >= stopping.stop_after_ms {
@@ -759,7 +762,9 @@ impl Step<'_> {
             }
         }
         // Tasks stopped by someone else: their targets go at once.
-        for t in obs.tasks.iter().filter(|t| t.desired_status == "STOPPED" && !t.stopped()) {
+        for t in
+            obs.tasks.iter().filter(|t| t.desired_status == DesiredStatus::Stopped && !t.stopped())
+        {
             let Some(notes) = self.rec.tasks.get_mut(&t.id) else { continue };
             if notes.stopping.is_none() && !notes.targets.is_empty() {
                 let targets = std::mem::take(&mut notes.targets);
@@ -808,7 +813,7 @@ impl Step<'_> {
             let e = per.entry(owner(&units, t)).or_default();
             if t.running() {
                 e.0 += 1;
-            } else if t.desired_status == "RUNNING" {
+            } else if t.desired_status == DesiredStatus::Running {
                 e.1 += 1;
             }
         }
@@ -827,7 +832,7 @@ impl Step<'_> {
             let at = (!external).then_some(i);
             let (r, p) = per.get(&at).copied().unwrap_or_default();
             let f = failures.get(&id).copied().unwrap_or(0) as i32;
-            let primary = d.status.as_deref() == Some(deployment_status::PRIMARY);
+            let primary = d.status == Some(DeploymentStatus::Primary);
             let desired = if primary { service_desired } else { 0 };
             if d.running_count != Some(r)
                 || d.pending_count != Some(p)
@@ -878,7 +883,7 @@ impl Step<'_> {
         if let Some(ds) = self.rec.service.deployments.as_mut() {
             let mut i = 0;
             ds.retain(|d| {
-                let keep = d.status.as_deref() == Some(deployment_status::PRIMARY)
+                let keep = d.status == Some(DeploymentStatus::Primary)
                     || (!external && owning.contains(&i));
                 i += 1;
                 keep
@@ -888,14 +893,14 @@ impl Step<'_> {
             let mut i = 0;
             ts.retain(|t| {
                 let keep =
-                    t.status.as_deref() != Some("DRAINING") || (external && owning.contains(&i));
+                    t.status != Some(TaskSetStatus::Draining) || (external && owning.contains(&i));
                 i += 1;
                 keep
             });
         }
         if self.draining_service() {
             if !any_live {
-                self.rec.service.status = Some(status::INACTIVE.to_owned());
+                self.rec.service.status = Some(ServiceStatus::Inactive);
                 self.rec.inactive_ms = Some(self.now);
             }
             return;

@@ -1,10 +1,12 @@
 //! The scheduler's step on plain values: no store, no clock, no sleeps.
 
-use super::*;
 use wharf_model::ecs::service::{new_deployment, DeploymentNotes};
 use wharf_model::ecs::shapes::{
     DeploymentCircuitBreaker, DeploymentConfiguration, LoadBalancer, Service,
 };
+use wharf_model::ecs::status::{DeploymentStatus, ServiceStatus, TaskSetStatus, TaskStatus};
+
+use super::*;
 
 const TG: &str = "arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/web/1";
 const S: i64 = 1000;
@@ -14,7 +16,7 @@ fn record(desired: i32, lb: bool) -> ServiceRecord {
         service: Service {
             service_name: Some("web".into()),
             cluster_arn: Some("arn:aws:ecs:us-east-1:000000000000:cluster/default".into()),
-            status: Some("ACTIVE".into()),
+            status: Some(ServiceStatus::Active),
             desired_count: Some(desired),
             ..Default::default()
         },
@@ -26,7 +28,7 @@ fn record(desired: i32, lb: bool) -> ServiceRecord {
 
 fn add_deployment(rec: &mut ServiceRecord, id: &str, lb: bool) {
     for d in rec.service.deployments.iter_mut().flatten() {
-        d.status = Some("ACTIVE".into());
+        d.status = Some(DeploymentStatus::Active);
         d.desired_count = Some(0);
     }
     let d = new_deployment(id, rec.service.desired_count.unwrap_or(0), 0);
@@ -48,8 +50,12 @@ fn task(id: &str, unit: &str, status: &str, started: Option<i64>) -> ObservedTas
     ObservedTask {
         id: id.into(),
         unit: Some(unit.into()),
-        last_status: status.into(),
-        desired_status: if status == "STOPPED" { "STOPPED".into() } else { "RUNNING".into() },
+        last_status: status.parse().unwrap(),
+        desired_status: if status == "STOPPED" {
+            DesiredStatus::Stopped
+        } else {
+            DesiredStatus::Running
+        },
         health: None,
         started_ms: started,
         created_ms: 0,
@@ -259,7 +265,7 @@ fn the_circuit_breaker_fails_a_deployment_and_rolls_back() {
     }
     let ds = rec.service.deployments.as_ref().unwrap();
     assert_eq!(ds[0].id.as_deref(), Some("ecs-svc/1"));
-    assert_eq!(ds[0].status.as_deref(), Some("PRIMARY"));
+    assert_eq!(ds[0].status, Some(DeploymentStatus::Primary));
     // The old task still runs, so the rolled-back deployment completes again
     // in the same step; the failed one has no live tasks and is gone.
     assert_eq!(ds[0].rollout_state, Some(DeploymentRolloutState::Completed));
@@ -349,13 +355,13 @@ fn a_daemon_service_runs_one_task_on_each_active_instance() {
 #[test]
 fn a_deleted_service_stops_its_tasks_and_becomes_inactive() {
     let mut rec = record(0, false);
-    rec.service.status = Some("DRAINING".into());
+    rec.service.status = Some(ServiceStatus::Draining);
     let mut obs =
         Observed { tasks: vec![task("a", "ecs-svc/1", "RUNNING", Some(0))], ..Default::default() };
     assert_eq!(stops(&run(&mut rec, &obs, S)), vec!["a".to_owned()]);
     obs.tasks[0] = task("a", "ecs-svc/1", "STOPPED", Some(0));
     run(&mut rec, &obs, 2 * S);
-    assert_eq!(rec.service.status.as_deref(), Some("INACTIVE"));
+    assert_eq!(rec.service.status, Some(ServiceStatus::Inactive));
     assert!(run(&mut rec, &obs, 3 * S).is_empty());
     assert_eq!(run(&mut rec, &obs, 2 * S + 3600 * S), vec![Action::Forget]);
 }
@@ -369,7 +375,7 @@ fn a_task_set_converges_on_its_computed_count() {
         Some(DeploymentController { r#type: Some(DeploymentControllerType::External) });
     rec.service.task_sets = Some(vec![TaskSet {
         id: Some("ecs-svc/9".into()),
-        status: Some("PRIMARY".into()),
+        status: Some(TaskSetStatus::Primary),
         scale: Some(Scale { value: Some(50.0), unit: None }),
         ..Default::default()
     }]);
@@ -453,8 +459,8 @@ fn a_new_deployment_with_a_finished_ones_id_still_rolls_out() {
         "not complete while the old tasks still run"
     );
     for t in obs.tasks.iter_mut().filter(|t| t.id.starts_with('o')) {
-        t.last_status = "STOPPED".into();
-        t.desired_status = "STOPPED".into();
+        t.last_status = TaskStatus::Stopped;
+        t.desired_status = DesiredStatus::Stopped;
     }
     run(&mut rec, &obs, 93 * S);
     let ds = rec.service.deployments.as_ref().unwrap();

@@ -18,6 +18,7 @@ use super::shapes::{
     Deployment, DeploymentConfiguration, DeploymentRolloutState, LoadBalancer, SchedulingStrategy,
     Service, ServiceDeployment, ServiceRevision, TaskStopCode,
 };
+use super::status::DeploymentStatus;
 use crate::wire::Timestamp;
 
 /// Service events kept, newest first (ECS shows the 100 most recent).
@@ -33,26 +34,6 @@ pub const INACTIVE_KEPT_MS: i64 = 3600 * 1000;
 pub const MAX_THROTTLE_MS: i64 = 15 * 60 * 1000;
 /// Service deployments kept for DescribeServiceDeployments, oldest dropped.
 pub const MAX_HISTORY: usize = 100;
-
-/// `status` of a service.
-pub mod status {
-    /// Running normally.
-    pub const ACTIVE: &str = "ACTIVE";
-    /// Deleted, its tasks still stopping.
-    pub const DRAINING: &str = "DRAINING";
-    /// Deleted and all its tasks stopped.
-    pub const INACTIVE: &str = "INACTIVE";
-}
-
-/// `status` of a deployment in `deployments[]`.
-pub mod deployment_status {
-    /// The most recent deployment.
-    pub const PRIMARY: &str = "PRIMARY";
-    /// An older deployment whose tasks are being replaced.
-    pub const ACTIVE: &str = "ACTIVE";
-    /// Completely replaced.
-    pub const INACTIVE: &str = "INACTIVE";
-}
 
 /// A service as the store keeps it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -321,7 +302,7 @@ pub fn circuit_breaker(config: Option<&DeploymentConfiguration>) -> (bool, bool)
 pub fn new_deployment(id: &str, desired: i32, now_ms: i64) -> Deployment {
     Deployment {
         id: Some(id.to_owned()),
-        status: Some(deployment_status::PRIMARY.to_owned()),
+        status: Some(DeploymentStatus::Primary),
         desired_count: Some(desired),
         pending_count: Some(0),
         running_count: Some(0),

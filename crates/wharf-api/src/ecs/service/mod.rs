@@ -18,10 +18,9 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 use wharf_model::arn;
+use wharf_model::ecs::launch::launch_type;
 use wharf_model::ecs::placement;
-use wharf_model::ecs::service::{
-    self as model, deployment_status, status, DeploymentNotes, ServiceRecord, Throttle,
-};
+use wharf_model::ecs::service::{self as model, DeploymentNotes, ServiceRecord, Throttle};
 use wharf_model::ecs::shapes::{
     CapacityProviderStrategyItem, Cluster, ContainerImage, CreateServiceRequest,
     CreateServiceResponse, CreateTaskSetRequest, CreateTaskSetResponse, DeleteServiceRequest,
@@ -41,17 +40,18 @@ use wharf_model::ecs::shapes::{
     TaskSetField, UpdateServicePrimaryTaskSetRequest, UpdateServicePrimaryTaskSetResponse,
     UpdateServiceRequest, UpdateServiceResponse, UpdateTaskSetRequest, UpdateTaskSetResponse,
 };
+use wharf_model::ecs::status::{ClusterStatus, DeploymentStatus, ServiceStatus, TaskSetStatus};
+use wharf_model::ecs::tags as ecs_tags;
 use wharf_model::elbv2::shapes::TargetTypeEnum;
 use wharf_model::elbv2::TargetGroupRecord;
 use wharf_model::wire::Timestamp;
 use wharf_model::{EcsError, EcsErrorKind};
+use wharf_ops::docs::{self, Change};
+use wharf_ops::lookup::{active_cluster, add_tags, runnable_definition, tags_of};
 use wharf_store::elb::ElbKind;
 use wharf_store::Kind;
 
-use super::container_instance::active_cluster;
-use super::docs::{self, required, Change};
-use super::tags;
-use super::task::{launch_type, runnable_definition};
+use super::input::{is_resource_name, required};
 use crate::context::Ctx;
 use crate::pagination;
 use crate::protocol::ApiError;
@@ -508,7 +508,7 @@ async fn placement_source(
     if let Some(lt) = given_launch {
         return Ok((Some(launch_type(td, Some(lt))?), None));
     }
-    let c = docs::get::<Cluster>(ctx, Kind::Cluster, cluster)
+    let c = docs::get::<Cluster>(ctx.ops(), Kind::Cluster, cluster)
         .await?
         .ok_or_else(EcsError::cluster_not_found)?;
     let strategy = match strategy {
@@ -581,18 +581,18 @@ fn uses_fargate(lt: Option<&LaunchType>, cps: Option<&Vec<CapacityProviderStrate
 /// Reads a stored service; an INACTIVE one past its keeping time counts as
 /// gone.
 async fn load(ctx: &Ctx, names: &Names) -> Result<Option<ServiceRecord>, ApiError> {
-    let rec = docs::get::<ServiceRecord>(ctx, Kind::Service, &names.key()).await?;
-    let now = ctx.state.clock.now_millis();
+    let rec = docs::get::<ServiceRecord>(ctx.ops(), Kind::Service, &names.key()).await?;
+    let now = ctx.state.ops.clock.now_millis();
     Ok(rec.filter(|r| !forgotten(r, now)))
 }
 
 fn forgotten(r: &ServiceRecord, now: i64) -> bool {
-    r.service.status.as_deref() == Some(status::INACTIVE)
+    r.service.status == Some(ServiceStatus::Inactive)
         && r.inactive_ms.is_some_and(|t| now - t > model::INACTIVE_KEPT_MS)
 }
 
 fn is_live(r: &ServiceRecord) -> bool {
-    matches!(r.service.status.as_deref(), Some(status::ACTIVE) | Some(status::DRAINING))
+    matches!(r.service.status, Some(ServiceStatus::Active | ServiceStatus::Draining))
 }
 
 fn is_external(s: &Service) -> bool {
@@ -609,7 +609,7 @@ async fn target(
 ) -> Result<Names, ApiError> {
     let given = required(service, "service")?;
     let (name, in_arn) = arn::resource_id(&given, "service");
-    let cluster = active_cluster(ctx, cluster.or(in_arn)).await?;
+    let cluster = active_cluster(ctx.ops(), cluster.or(in_arn)).await?;
     if in_arn.is_some_and(|c| c != cluster) || name.is_empty() {
         return Err(service_not_found().into());
     }
@@ -622,17 +622,19 @@ async fn modify_active<F>(ctx: &Ctx, names: &Names, change: F) -> Result<Service
 where
     F: FnOnce(&mut ServiceRecord) -> Result<(), EcsError> + Send + 'static,
 {
-    let now = ctx.state.clock.now_millis();
+    let now = ctx.state.ops.clock.now_millis();
     let updated =
-        docs::update::<ServiceRecord, _>(ctx, Kind::Service, &names.key(), move |cur| match cur {
-            Some(mut r) if !forgotten(&r, now) => {
-                if r.service.status.as_deref() != Some(status::ACTIVE) {
-                    return Err(service_not_active());
+        docs::update::<ServiceRecord, _>(ctx.ops(), Kind::Service, &names.key(), move |cur| {
+            match cur {
+                Some(mut r) if !forgotten(&r, now) => {
+                    if r.service.status != Some(ServiceStatus::Active) {
+                        return Err(service_not_active());
+                    }
+                    change(&mut r)?;
+                    Ok(Change::Put(r))
                 }
-                change(&mut r)?;
-                Ok(Change::Put(r))
+                _ => Err(service_not_found()),
             }
-            _ => Err(service_not_found()),
         })
         .await?;
     updated.ok_or_else(|| service_not_found().into())
@@ -650,7 +652,7 @@ async fn shown(ctx: &Ctx, rec: &ServiceRecord, with_tags: bool) -> Result<Servic
     s.deployments.get_or_insert_with(Vec::new);
     s.events.get_or_insert_with(Vec::new);
     s.tags = if with_tags {
-        Some(tags::of(ctx, s.service_arn.as_deref().unwrap_or_default()).await?)
+        Some(tags_of(ctx.ops(), s.service_arn.as_deref().unwrap_or_default()).await?)
     } else {
         None
     };
@@ -688,14 +690,14 @@ fn start_deployment(rec: &mut ServiceRecord, names: &Names, rev: &Revision, now:
     let deployments = rec.service.deployments.get_or_insert_with(Vec::new);
     let mut sources = Vec::new();
     for old in deployments.iter_mut() {
-        if old.status.as_deref() == Some(deployment_status::PRIMARY) {
+        if old.status == Some(DeploymentStatus::Primary) {
             let old_id = old.id.clone().unwrap_or_default();
             if let Some(notes) = rec.deployments.get(&old_id) {
                 if !notes.service_revision_arn.is_empty() {
                     sources.push(summary(&notes.service_revision_arn, old));
                 }
             }
-            old.status = Some(deployment_status::ACTIVE.to_owned());
+            old.status = Some(DeploymentStatus::Active);
             old.desired_count = Some(0);
             old.updated_at = Some(Timestamp::from_millis(now));
         }
@@ -817,7 +819,7 @@ fn role_arn(ctx: &Ctx, role: String) -> String {
     if role.starts_with("arn:") {
         role
     } else {
-        format!("arn:aws:iam::{}:role/{}", ctx.state.account_id, role.trim_start_matches('/'))
+        format!("arn:aws:iam::{}:role/{}", ctx.state.ops.account_id, role.trim_start_matches('/'))
     }
 }
 
@@ -828,9 +830,9 @@ pub(crate) async fn create_service(
     ctx: &Ctx,
     req: CreateServiceRequest,
 ) -> Result<CreateServiceResponse, ApiError> {
-    let cluster = active_cluster(ctx, req.cluster.as_deref()).await?;
+    let cluster = active_cluster(ctx.ops(), req.cluster.as_deref()).await?;
     let name = required(req.service_name, "serviceName")?;
-    if !docs::is_resource_name(&name) {
+    if !is_resource_name(&name) {
         return Err(invalid(
             "Invalid serviceName. Up to 255 letters (uppercase and lowercase), numbers, \
              underscores, and hyphens are allowed.",
@@ -897,16 +899,16 @@ pub(crate) async fn create_service(
     check_grace_period(req.health_check_grace_period_seconds)?;
     check_propagate(req.propagate_tags.as_ref())?;
     let tag_list = req.tags.unwrap_or_default();
-    tags::validate(&tag_list)?;
+    ecs_tags::validate(&tag_list)?;
 
     let names = Names::new(ctx, &cluster, &name);
-    let now = ctx.state.clock.now_millis();
+    let now = ctx.state.ops.clock.now_millis();
     let load_balancers = req.load_balancers.unwrap_or_default();
     let mut service = Service {
         service_arn: Some(names.service_arn.clone()),
         service_name: Some(name.clone()),
         cluster_arn: Some(names.cluster_arn.clone()),
-        status: Some(status::ACTIVE.to_owned()),
+        status: Some(ServiceStatus::Active),
         desired_count: Some(desired),
         running_count: Some(0),
         pending_count: Some(0),
@@ -947,8 +949,8 @@ pub(crate) async fn create_service(
         service.task_sets = Some(vec![]);
         None
     } else {
-        let td =
-            runnable_definition(ctx, &required(req.task_definition, "taskDefinition")?).await?;
+        let td = runnable_definition(ctx.ops(), &required(req.task_definition, "taskDefinition")?)
+            .await?;
         check_placement(Some(&td), &strategies, &constraints)?;
         let (lt, cps) = placement_source(
             ctx,
@@ -996,34 +998,35 @@ pub(crate) async fn create_service(
 
     let wanted = spec(&service);
     let names2 = names.clone();
-    let random = ctx.state.entropy.next_u64();
+    let random = ctx.state.ops.entropy.next_u64();
     // Whether this call created the service (not an identical one before it).
     let created = Arc::new(Mutex::new(false));
     let created_in = created.clone();
-    let rec = docs::update::<ServiceRecord, _>(ctx, Kind::Service, &names.key(), move |cur| {
-        if let Some(existing) = cur.as_ref().filter(|c| is_live(c)) {
-            // A DRAINING service still holds its name: ECS refuses any
-            // CreateService of it, identical or not.
-            let active = existing.service.status.as_deref() == Some(status::ACTIVE);
-            return if active && spec(&existing.service) == wanted {
-                Ok(Change::Keep)
-            } else {
-                Err(EcsError::invalid_parameter("Creation of service was not idempotent."))
-            };
-        }
-        // A service created again under its old name keeps its id sequence.
-        let unit_ids = cur.map(|old| old.unit_ids).unwrap_or_default();
-        let mut rec = ServiceRecord { service, unit_ids, ..ServiceRecord::default() };
-        if let Some(rev) = &revision {
-            start_deployment(&mut rec, &names2, rev, now, random);
-        }
-        if let Ok(mut c) = created_in.lock() {
-            *c = true;
-        }
-        Ok(Change::Put(rec))
-    })
-    .await?
-    .ok_or_else(|| EcsError::server("The service was not created."))?;
+    let rec =
+        docs::update::<ServiceRecord, _>(ctx.ops(), Kind::Service, &names.key(), move |cur| {
+            if let Some(existing) = cur.as_ref().filter(|c| is_live(c)) {
+                // A DRAINING service still holds its name: ECS refuses any
+                // CreateService of it, identical or not.
+                let active = existing.service.status == Some(ServiceStatus::Active);
+                return if active && spec(&existing.service) == wanted {
+                    Ok(Change::Keep)
+                } else {
+                    Err(EcsError::invalid_parameter("Creation of service was not idempotent."))
+                };
+            }
+            // A service created again under its old name keeps its id sequence.
+            let unit_ids = cur.map(|old| old.unit_ids).unwrap_or_default();
+            let mut rec = ServiceRecord { service, unit_ids, ..ServiceRecord::default() };
+            if let Some(rev) = &revision {
+                start_deployment(&mut rec, &names2, rev, now, random);
+            }
+            if let Ok(mut c) = created_in.lock() {
+                *c = true;
+            }
+            Ok(Change::Put(rec))
+        })
+        .await?
+        .ok_or_else(|| EcsError::server("The service was not created."))?;
     let fresh = created.lock().map(|c| *c).unwrap_or(false);
     if fresh {
         // A service of the same name that went INACTIVE left its tags under
@@ -1039,7 +1042,7 @@ pub(crate) async fn create_service(
             ctx.store().untag(&ctx.region, &names.service_arn, old).await?;
         }
         if !tag_list.is_empty() {
-            tags::add(ctx, &names.service_arn, tag_list).await?;
+            add_tags(ctx.ops(), &names.service_arn, tag_list).await?;
         }
     }
     Ok(CreateServiceResponse { service: Some(shown(ctx, &rec, true).await?) })
@@ -1084,7 +1087,7 @@ pub(crate) async fn update_service(
 ) -> Result<UpdateServiceResponse, ApiError> {
     let names = target(ctx, req.cluster.as_deref(), req.service).await?;
     let current = load(ctx, &names).await?.ok_or_else(service_not_found)?;
-    if current.service.status.as_deref() != Some(status::ACTIVE) {
+    if current.service.status != Some(ServiceStatus::Active) {
         return Err(service_not_active().into());
     }
     let s = &current.service;
@@ -1165,7 +1168,7 @@ pub(crate) async fn update_service(
     let mut td = None;
     if !external {
         td = match req.task_definition.as_deref() {
-            Some(given) => Some(runnable_definition(ctx, given).await?),
+            Some(given) => Some(runnable_definition(ctx.ops(), given).await?),
             None => {
                 definition_by_arn(ctx, s.task_definition.as_deref().unwrap_or_default()).await?
             }
@@ -1233,15 +1236,15 @@ pub(crate) async fn update_service(
         }
     }
 
-    let now = ctx.state.clock.now_millis();
+    let now = ctx.state.ops.clock.now_millis();
     let names2 = names.clone();
-    let random = ctx.state.entropy.next_u64();
+    let random = ctx.state.ops.entropy.next_u64();
     let rec = modify_active(ctx, &names, move |r| {
         let s = &mut r.service;
         if let Some(d) = up.desired {
             s.desired_count = Some(d);
             for dep in s.deployments.iter_mut().flatten() {
-                if dep.status.as_deref() == Some(deployment_status::PRIMARY) {
+                if dep.status == Some(DeploymentStatus::Primary) {
                     dep.desired_count = Some(d);
                     dep.updated_at = Some(Timestamp::from_millis(now));
                 }
@@ -1296,7 +1299,7 @@ pub(crate) async fn delete_service(
 ) -> Result<DeleteServiceResponse, ApiError> {
     let names = target(ctx, req.cluster.as_deref(), req.service).await?;
     let force = req.force.unwrap_or(false);
-    let now = ctx.state.clock.now_millis();
+    let now = ctx.state.ops.clock.now_millis();
     let rec = modify_active(ctx, &names, move |r| {
         let s = &mut r.service;
         let daemon = s.scheduling_strategy == Some(SchedulingStrategy::Daemon);
@@ -1305,14 +1308,14 @@ pub(crate) async fn delete_service(
                 "The service cannot be stopped while it is scaled above 0.",
             ));
         }
-        s.status = Some(status::DRAINING.to_owned());
+        s.status = Some(ServiceStatus::Draining);
         s.desired_count = Some(0);
         for d in s.deployments.iter_mut().flatten() {
             d.desired_count = Some(0);
             d.updated_at = Some(Timestamp::from_millis(now));
         }
         for t in s.task_sets.iter_mut().flatten() {
-            t.status = Some("DRAINING".to_owned());
+            t.status = Some(TaskSetStatus::Draining);
             t.updated_at = Some(Timestamp::from_millis(now));
         }
         Ok(())
@@ -1336,11 +1339,11 @@ pub(crate) async fn describe_services(
         return Err(invalid(format!("Invalid include '{bad}'. Valid values: TAGS.")));
     }
     let with_tags = include.contains(&ServiceField::Tags);
-    let cluster = active_cluster(ctx, req.cluster.as_deref()).await?;
+    let cluster = active_cluster(ctx.ops(), req.cluster.as_deref()).await?;
     let (mut services, mut failures) = (Vec::new(), Vec::new());
     for g in given {
         let (name, in_arn) = arn::resource_id(&g, "service");
-        let rec = if in_arn.is_some_and(|c| c != cluster) || !docs::is_resource_name(name) {
+        let rec = if in_arn.is_some_and(|c| c != cluster) || !is_resource_name(name) {
             None
         } else {
             load(ctx, &Names::new(ctx, &cluster, name)).await?
@@ -1372,7 +1375,8 @@ pub(crate) async fn all_in_cluster(
     let mut after = prefix.clone();
     let mut out = Vec::new();
     loop {
-        let page = docs::list::<ServiceRecord>(ctx, Kind::Service, Some(&after), PAGE).await?;
+        let page =
+            docs::list::<ServiceRecord>(ctx.ops(), Kind::Service, Some(&after), PAGE).await?;
         let full = page.len() == PAGE;
         for (key, rec) in page {
             if !key.starts_with(&prefix) {
@@ -1396,7 +1400,7 @@ pub(crate) async fn has_live_services(ctx: &Ctx, cluster: &str) -> Result<bool, 
 /// How many ACTIVE services a cluster has (`activeServicesCount`).
 pub(crate) async fn active_count(ctx: &Ctx, cluster: &str) -> Result<i32, ApiError> {
     let all = all_in_cluster(ctx, cluster).await?;
-    let n = all.iter().filter(|r| r.service.status.as_deref() == Some(status::ACTIVE)).count();
+    let n = all.iter().filter(|r| r.service.status == Some(ServiceStatus::Active)).count();
     Ok(i32::try_from(n).unwrap_or(i32::MAX))
 }
 
@@ -1406,7 +1410,7 @@ pub(crate) async fn list_services(
     ctx: &Ctx,
     req: ListServicesRequest,
 ) -> Result<ListServicesResponse, ApiError> {
-    let cluster = active_cluster(ctx, req.cluster.as_deref()).await?;
+    let cluster = active_cluster(ctx.ops(), req.cluster.as_deref()).await?;
     let limit = pagination::max_results(req.max_results, 10)?;
     if let Some(lt) = req.launch_type.as_ref().filter(|l| !l.is_known()) {
         return Err(invalid(format!(
@@ -1432,7 +1436,8 @@ pub(crate) async fn list_services(
     };
     let mut arns = Vec::new();
     loop {
-        let page = docs::list::<ServiceRecord>(ctx, Kind::Service, Some(&after), limit + 1).await?;
+        let page =
+            docs::list::<ServiceRecord>(ctx.ops(), Kind::Service, Some(&after), limit + 1).await?;
         let exhausted = page.len() <= limit;
         for (key, rec) in page {
             if !key.starts_with(&prefix) {
@@ -1446,7 +1451,7 @@ pub(crate) async fn list_services(
             }
             after = key;
             let s = &rec.service;
-            let wanted = s.status.as_deref() == Some(status::ACTIVE)
+            let wanted = s.status == Some(ServiceStatus::Active)
                 && req.launch_type.as_ref().is_none_or(|lt| s.launch_type.as_ref() == Some(lt))
                 && req.scheduling_strategy.as_ref().is_none_or(|st| {
                     s.scheduling_strategy.as_ref().unwrap_or(&SchedulingStrategy::Replica) == st
@@ -1476,9 +1481,9 @@ pub(crate) async fn list_services_by_namespace(
         pagination::decode(t)?;
     }
     let short = namespace.rsplit('/').next().unwrap_or(&namespace).to_owned();
-    let clusters = docs::list_all::<Cluster>(ctx, Kind::Cluster).await?;
+    let clusters = docs::list_all::<Cluster>(ctx.ops(), Kind::Cluster).await?;
     let known = clusters.iter().any(|(_, c)| {
-        c.status.as_deref() == Some("ACTIVE")
+        c.status == Some(ClusterStatus::Active)
             && c.service_connect_defaults
                 .as_ref()
                 .and_then(|d| d.namespace.as_deref())
@@ -1525,13 +1530,13 @@ fn missing(arn: &str) -> Failure {
 /// (`task-set/<cluster>/<service>/<id>`) named by a tag call's ARN exists;
 /// the error ECS gives when it does not.
 pub(crate) async fn check_taggable(ctx: &Ctx, kind: &str, rest: &str) -> Result<(), ApiError> {
-    let now = ctx.state.clock.now_millis();
+    let now = ctx.state.ops.clock.now_millis();
     let mut parts = rest.splitn(3, '/');
     let (cluster, service) = match (parts.next(), parts.next()) {
         (Some(c), Some(s)) if !c.is_empty() && !s.is_empty() => (c, s),
         _ => return Err(invalid("The specified resourceArn is not valid.")),
     };
-    let rec = docs::get::<ServiceRecord>(ctx, Kind::Service, &model::key(cluster, service))
+    let rec = docs::get::<ServiceRecord>(ctx.ops(), Kind::Service, &model::key(cluster, service))
         .await?
         .filter(|r| is_live(r) && !forgotten(r, now));
     let Some(rec) = rec else { return Err(service_not_found().into()) };

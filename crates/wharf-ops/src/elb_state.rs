@@ -35,7 +35,8 @@ fn encode<T: Serialize>(v: &T) -> Result<String, ElbError> {
 
 /// The ELBv2 rows of one region, typed; reads on any view, writes on a
 /// transaction.
-pub(crate) struct Elb<'a, S: ?Sized>(pub(crate) &'a S);
+#[derive(Debug)]
+pub struct Elb<'a, S: ?Sized>(pub &'a S);
 
 impl<S: ElbView + ?Sized> Elb<'_, S> {
     fn one<T: DeserializeOwned>(&self, kind: ElbKind, arn: &str) -> Result<Option<T>, ElbError> {
@@ -69,20 +70,17 @@ impl<S: ElbView + ?Sized> Elb<'_, S> {
     }
 
     /// A load balancer by ARN.
-    pub(crate) fn load_balancer(&self, arn: &str) -> Result<Option<LoadBalancerRecord>, ElbError> {
+    pub fn load_balancer(&self, arn: &str) -> Result<Option<LoadBalancerRecord>, ElbError> {
         self.one(ElbKind::LoadBalancer, arn)
     }
 
     /// A load balancer by name.
-    pub(crate) fn load_balancer_named(
-        &self,
-        name: &str,
-    ) -> Result<Option<LoadBalancerRecord>, ElbError> {
+    pub fn load_balancer_named(&self, name: &str) -> Result<Option<LoadBalancerRecord>, ElbError> {
         self.found(ElbKind::LoadBalancer, "", name)
     }
 
     /// Load balancers in name order after `after`: (name, record).
-    pub(crate) fn load_balancers(
+    pub fn load_balancers(
         &self,
         after: Option<&str>,
         limit: usize,
@@ -91,20 +89,17 @@ impl<S: ElbView + ?Sized> Elb<'_, S> {
     }
 
     /// A target group by ARN.
-    pub(crate) fn target_group(&self, arn: &str) -> Result<Option<TargetGroupRecord>, ElbError> {
+    pub fn target_group(&self, arn: &str) -> Result<Option<TargetGroupRecord>, ElbError> {
         self.one(ElbKind::TargetGroup, arn)
     }
 
     /// A target group by name.
-    pub(crate) fn target_group_named(
-        &self,
-        name: &str,
-    ) -> Result<Option<TargetGroupRecord>, ElbError> {
+    pub fn target_group_named(&self, name: &str) -> Result<Option<TargetGroupRecord>, ElbError> {
         self.found(ElbKind::TargetGroup, "", name)
     }
 
     /// Target groups in name order after `after`: (name, record).
-    pub(crate) fn target_groups(
+    pub fn target_groups(
         &self,
         after: Option<&str>,
         limit: usize,
@@ -113,21 +108,17 @@ impl<S: ElbView + ?Sized> Elb<'_, S> {
     }
 
     /// A listener by ARN.
-    pub(crate) fn listener(&self, arn: &str) -> Result<Option<ListenerRecord>, ElbError> {
+    pub fn listener(&self, arn: &str) -> Result<Option<ListenerRecord>, ElbError> {
         self.one(ElbKind::Listener, arn)
     }
 
     /// A load balancer's listener on a port.
-    pub(crate) fn listener_on(
-        &self,
-        lb: &str,
-        port: i32,
-    ) -> Result<Option<ListenerRecord>, ElbError> {
+    pub fn listener_on(&self, lb: &str, port: i32) -> Result<Option<ListenerRecord>, ElbError> {
         self.found(ElbKind::Listener, lb, &sort_key(port))
     }
 
     /// A load balancer's listeners in port order.
-    pub(crate) fn listeners(&self, lb: &str) -> Result<Vec<ListenerRecord>, ElbError> {
+    pub fn listeners(&self, lb: &str) -> Result<Vec<ListenerRecord>, ElbError> {
         Ok(self
             .all(ElbKind::Listener, lb, None, usize::MAX >> 1)?
             .into_iter()
@@ -136,17 +127,17 @@ impl<S: ElbView + ?Sized> Elb<'_, S> {
     }
 
     /// A non-default rule by ARN.
-    pub(crate) fn rule(&self, arn: &str) -> Result<Option<Rule>, ElbError> {
+    pub fn rule(&self, arn: &str) -> Result<Option<Rule>, ElbError> {
         self.one(ElbKind::Rule, arn)
     }
 
     /// A listener's rule at a priority.
-    pub(crate) fn rule_at(&self, listener: &str, priority: i32) -> Result<Option<Rule>, ElbError> {
+    pub fn rule_at(&self, listener: &str, priority: i32) -> Result<Option<Rule>, ElbError> {
         self.found(ElbKind::Rule, listener, &sort_key(priority))
     }
 
     /// A listener's non-default rules in priority order.
-    pub(crate) fn rules(&self, listener: &str) -> Result<Vec<Rule>, ElbError> {
+    pub fn rules(&self, listener: &str) -> Result<Vec<Rule>, ElbError> {
         Ok(self
             .all(ElbKind::Rule, listener, None, usize::MAX >> 1)?
             .into_iter()
@@ -155,22 +146,22 @@ impl<S: ElbView + ?Sized> Elb<'_, S> {
     }
 
     /// How many rows of a kind a parent has.
-    pub(crate) fn count(&self, kind: ElbKind, parent: &str) -> Result<usize, ElbError> {
+    pub fn count(&self, kind: ElbKind, parent: &str) -> Result<usize, ElbError> {
         self.0.count(kind, parent).map_err(failed)
     }
 
     /// The listeners and rules forwarding to a target group.
-    pub(crate) fn uses_of(&self, tg: &str) -> Result<Vec<ElbUse>, ElbError> {
+    pub fn uses_of(&self, tg: &str) -> Result<Vec<ElbUse>, ElbError> {
         self.0.uses_of(tg).map_err(failed)
     }
 
     /// The forwards of a load balancer's listeners and rules.
-    pub(crate) fn uses_in(&self, lb: &str) -> Result<Vec<ElbUse>, ElbError> {
+    pub fn uses_in(&self, lb: &str) -> Result<Vec<ElbUse>, ElbError> {
         self.0.uses_in(lb).map_err(failed)
     }
 
     /// A target group's targets.
-    pub(crate) fn targets(&self, tg: &str) -> Result<Vec<TargetRecord>, ElbError> {
+    pub fn targets(&self, tg: &str) -> Result<Vec<TargetRecord>, ElbError> {
         let rows = self.0.targets(tg).map_err(failed)?;
         rows.iter()
             .map(|r| {
@@ -183,7 +174,7 @@ impl<S: ElbView + ?Sized> Elb<'_, S> {
     }
 
     /// A resource's tags.
-    pub(crate) fn tags(&self, arn: &str) -> Result<Vec<(String, String)>, ElbError> {
+    pub fn tags(&self, arn: &str) -> Result<Vec<(String, String)>, ElbError> {
         self.0.tags(arn).map_err(failed)
     }
 }
@@ -208,25 +199,21 @@ impl<S: ElbTx + ?Sized> Elb<'_, S> {
     }
 
     /// Stores a load balancer.
-    pub(crate) fn put_load_balancer(&self, r: &LoadBalancerRecord) -> Result<(), ElbError> {
+    pub fn put_load_balancer(&self, r: &LoadBalancerRecord) -> Result<(), ElbError> {
         let lb = &r.load_balancer;
         let (arn, name) = (lb.load_balancer_arn.as_deref(), lb.load_balancer_name.as_deref());
         self.put(ElbKind::LoadBalancer, arn.unwrap_or(""), "", name.unwrap_or("").to_owned(), r)
     }
 
     /// Stores a target group.
-    pub(crate) fn put_target_group(&self, r: &TargetGroupRecord) -> Result<(), ElbError> {
+    pub fn put_target_group(&self, r: &TargetGroupRecord) -> Result<(), ElbError> {
         let tg = &r.target_group;
         let (arn, name) = (tg.target_group_arn.as_deref(), tg.target_group_name.as_deref());
         self.put(ElbKind::TargetGroup, arn.unwrap_or(""), "", name.unwrap_or("").to_owned(), r)
     }
 
     /// Stores a listener and what its default actions forward to.
-    pub(crate) fn put_listener(
-        &self,
-        r: &ListenerRecord,
-        forwards_to: &[String],
-    ) -> Result<(), ElbError> {
+    pub fn put_listener(&self, r: &ListenerRecord, forwards_to: &[String]) -> Result<(), ElbError> {
         let l = &r.listener;
         let arn = l.listener_arn.as_deref().unwrap_or("");
         let lb = l.load_balancer_arn.as_deref().unwrap_or("");
@@ -235,7 +222,7 @@ impl<S: ElbTx + ?Sized> Elb<'_, S> {
     }
 
     /// Stores a rule of a listener and what it forwards to.
-    pub(crate) fn put_rule(
+    pub fn put_rule(
         &self,
         listener: &str,
         lb: &str,
@@ -249,12 +236,12 @@ impl<S: ElbTx + ?Sized> Elb<'_, S> {
     }
 
     /// Removes a row with its forwards, targets and tags.
-    pub(crate) fn delete(&self, arn: &str) -> Result<(), ElbError> {
+    pub fn delete(&self, arn: &str) -> Result<(), ElbError> {
         self.0.delete(arn).map_err(failed)
     }
 
     /// Stores a target of a group.
-    pub(crate) fn put_target(&self, tg: &str, t: &TargetRecord) -> Result<(), ElbError> {
+    pub fn put_target(&self, tg: &str, t: &TargetRecord) -> Result<(), ElbError> {
         let row = TargetRow {
             id: t.target.id.clone().unwrap_or_default(),
             port: t.target.port.unwrap_or(0),
@@ -264,17 +251,17 @@ impl<S: ElbTx + ?Sized> Elb<'_, S> {
     }
 
     /// Removes a target of a group.
-    pub(crate) fn delete_target(&self, tg: &str, id: &str, port: i32) -> Result<(), ElbError> {
+    pub fn delete_target(&self, tg: &str, id: &str, port: i32) -> Result<(), ElbError> {
         self.0.delete_target(tg, id, port).map_err(failed)
     }
 
     /// Adds or overwrites tags.
-    pub(crate) fn put_tags(&self, arn: &str, tags: &[(String, String)]) -> Result<(), ElbError> {
+    pub fn put_tags(&self, arn: &str, tags: &[(String, String)]) -> Result<(), ElbError> {
         self.0.put_tags(arn, tags).map_err(failed)
     }
 
     /// Removes tags by key.
-    pub(crate) fn delete_tags(&self, arn: &str, keys: &[String]) -> Result<(), ElbError> {
+    pub fn delete_tags(&self, arn: &str, keys: &[String]) -> Result<(), ElbError> {
         self.0.delete_tags(arn, keys).map_err(failed)
     }
 }
@@ -299,7 +286,7 @@ fn refused() -> StoreError {
 }
 
 /// Runs `f` on a snapshot of the region's ELBv2 state.
-pub(crate) async fn read<T, F>(store: &dyn Store, region: &str, f: F) -> Result<T, ElbError>
+pub async fn read<T, F>(store: &dyn Store, region: &str, f: F) -> Result<T, ElbError>
 where
     T: Send + 'static,
     F: for<'a> FnOnce(&Elb<'a, dyn ElbView + 'a>) -> Result<T, ElbError> + Send + 'static,
@@ -323,7 +310,7 @@ where
 
 /// Runs `f` inside one transaction on the region's ELBv2 state; an `Err`
 /// leaves everything as it was.
-pub(crate) async fn write<T, F>(store: &dyn Store, region: &str, f: F) -> Result<T, ElbError>
+pub async fn write<T, F>(store: &dyn Store, region: &str, f: F) -> Result<T, ElbError>
 where
     T: Send + 'static,
     F: for<'a> FnOnce(&Elb<'a, dyn ElbTx + 'a>) -> Result<T, ElbError> + Send + 'static,

@@ -1,0 +1,175 @@
+//! Placing and launching tasks: RunTask, StartTask and the service
+//! scheduler's launches all come here, so a service's task is checked,
+//! built and placed exactly as a RunTask task is.
+//!
+//! The request is checked against its definition (`wharf_model::ecs::launch`),
+//! then the store places it on the cluster's instances and inserts the tasks
+//! in one transaction; the instance's agent hears of each through the
+//! store's task watch.
+
+use wharf_model::ecs::launch::{Launch, Placement, TaskRequest, TaskTemplate};
+use wharf_model::ecs::placement::{self, Rules};
+use wharf_model::ecs::service::{task_group, ServiceRecord};
+use wharf_model::ecs::shapes::{
+    Failure, LaunchType, NetworkConfiguration, PropagateTags, Tag, Task, TaskOverride,
+};
+use wharf_model::EcsError;
+
+use crate::lookup::{active_cluster, runnable_definition, tags_of};
+use crate::{OpsError, Region};
+
+/// One launch, as RunTask, StartTask or a service asks for it.
+#[derive(Debug, Clone, Default)]
+pub struct LaunchRequest {
+    /// The cluster (name or ARN); `default` when absent.
+    pub cluster: Option<String>,
+    /// The task definition (family, `family:revision` or ARN).
+    pub task_definition: String,
+    /// RunTask's `overrides`.
+    pub overrides: Option<TaskOverride>,
+    /// `launchType`.
+    pub launch_type: Option<LaunchType>,
+    /// `startedBy`.
+    pub started_by: Option<String>,
+    /// `group`.
+    pub group: Option<String>,
+    /// `tags`.
+    pub tags: Option<Vec<Tag>>,
+    /// `networkConfiguration`.
+    pub network: Option<NetworkConfiguration>,
+    /// Placement strategies and constraints.
+    pub rules: Rules,
+    /// Whether the definition's own `memberOf` constraints apply too
+    /// (RunTask and services; StartTask names its instances).
+    pub definition_constraints: bool,
+    /// How many tasks.
+    pub count: usize,
+    /// Only these instances (their IDs).
+    pub instances: Option<Vec<String>>,
+    /// The service that owns the tasks.
+    pub service: Option<String>,
+}
+
+/// What a launch did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Launched {
+    /// The tasks stored, as RunTask answers them.
+    pub tasks: Vec<Task>,
+    /// Why others were not placed, instance by instance (ECS's `failures`).
+    pub failures: Vec<Failure>,
+}
+
+impl Launched {
+    /// The IDs of the tasks stored.
+    pub fn task_ids(&self) -> Vec<String> {
+        self.tasks
+            .iter()
+            .filter_map(|t| t.task_arn.as_deref())
+            .filter_map(|a| a.rsplit('/').next())
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+impl Region<'_> {
+    /// Checks a launch and places and stores its tasks.
+    pub async fn launch(&self, req: LaunchRequest) -> Result<Launched, OpsError> {
+        let cluster = active_cluster(*self, req.cluster.as_deref()).await?;
+        let td = runnable_definition(*self, &req.task_definition).await?;
+        let template = TaskTemplate::new(
+            &td,
+            TaskRequest {
+                region: self.name.to_owned(),
+                account: self.ops.account_id.to_string(),
+                cluster,
+                overrides: req.overrides,
+                launch_type: req.launch_type,
+                started_by: req.started_by,
+                group: req.group,
+                tags: req.tags,
+                network: req.network,
+                service: req.service,
+                now_ms: self.now_ms(),
+            },
+        )?;
+        let mut rules = Rules { group: Some(template.group.clone()), ..req.rules };
+        if req.definition_constraints {
+            placement::add_definition_constraints(
+                &mut rules,
+                td.placement_constraints.as_deref().unwrap_or(&[]),
+            )
+            .map_err(EcsError::invalid_parameter)?;
+        }
+        let launch = Launch { template, count: req.count, instances: req.instances, rules };
+        match self.store().launch_tasks(self.name, launch).await? {
+            Placement::Placed { tasks, failures } => {
+                Ok(Launched { tasks: tasks.into_iter().map(|t| t.task).collect(), failures })
+            }
+            Placement::NoContainerInstances => Err(OpsError::NoContainerInstances),
+        }
+    }
+
+    /// Launches `count` tasks of a service's deployment or task set `unit`
+    /// (on `instance` if given): `startedBy` the unit, `group`
+    /// `service:<name>`, the service's placement and tag propagation.
+    pub async fn launch_for_service(
+        &self,
+        rec: &ServiceRecord,
+        unit: &str,
+        count: usize,
+        instance: Option<&str>,
+    ) -> Result<Launched, OpsError> {
+        let s = &rec.service;
+        let name = s.service_name.clone().unwrap_or_default();
+        let runs = runs_of(rec, unit)
+            .ok_or_else(|| EcsError::server(format!("service {name} has no deployment {unit}")))?;
+        let rules = placement::rules(
+            s.placement_strategy.as_deref().unwrap_or(&[]),
+            s.placement_constraints.as_deref().unwrap_or(&[]),
+        )
+        .map_err(EcsError::invalid_parameter)?;
+        let tags = match (&s.propagate_tags, &s.service_arn) {
+            (Some(PropagateTags::Service), Some(arn)) => tags_of(*self, arn).await?,
+            _ => vec![],
+        };
+        self.launch(LaunchRequest {
+            cluster: s.cluster_arn.clone(),
+            task_definition: runs.task_definition.unwrap_or_default(),
+            launch_type: runs.launch_type,
+            started_by: Some(unit.to_owned()),
+            group: Some(task_group(&name)),
+            tags: Some(tags),
+            network: runs.network,
+            rules,
+            definition_constraints: true,
+            count,
+            instances: instance.map(|i| vec![i.to_owned()]),
+            service: Some(name),
+            ..LaunchRequest::default()
+        })
+        .await
+    }
+}
+
+/// What a deployment or task set runs.
+struct Runs {
+    task_definition: Option<String>,
+    launch_type: Option<LaunchType>,
+    network: Option<NetworkConfiguration>,
+}
+
+fn runs_of(rec: &ServiceRecord, unit: &str) -> Option<Runs> {
+    let s = &rec.service;
+    if let Some(d) = s.deployments.iter().flatten().find(|d| d.id.as_deref() == Some(unit)) {
+        return Some(Runs {
+            task_definition: d.task_definition.clone().or_else(|| s.task_definition.clone()),
+            launch_type: d.launch_type.clone().or_else(|| s.launch_type.clone()),
+            network: d.network_configuration.clone().or_else(|| s.network_configuration.clone()),
+        });
+    }
+    s.task_sets.iter().flatten().find(|t| t.id.as_deref() == Some(unit)).map(|t| Runs {
+        task_definition: t.task_definition.clone(),
+        launch_type: t.launch_type.clone(),
+        network: t.network_configuration.clone(),
+    })
+}
