@@ -55,6 +55,13 @@ impl Entropy for FixedEntropy {
     }
 }
 
+/// 128 fresh random bits, distinct for each call within the process.
+pub fn random_u128() -> u128 {
+    let hi = next_random();
+    let lo = splitmix64(hi ^ seed().rotate_left(41));
+    (u128::from(hi) << 64) | u128::from(lo)
+}
+
 /// A fresh task ID: 32 lowercase hex digits, as ECS's. Distinct for each
 /// call within the process (the high half is a bijection of a counter) and
 /// unpredictable across processes.

@@ -11,7 +11,8 @@ use wharf_model::ecs::launch::{Launch, Placement, TaskRequest, TaskTemplate};
 use wharf_model::ecs::placement::{self, Rules};
 use wharf_model::ecs::service::{task_group, ServiceRecord};
 use wharf_model::ecs::shapes::{
-    Failure, LaunchType, NetworkConfiguration, PropagateTags, Tag, Task, TaskOverride,
+    Failure, LaunchType, NetworkConfiguration, PlacementConstraint, PlacementStrategy,
+    PropagateTags, Tag, Task, TaskOverride,
 };
 use wharf_model::EcsError;
 
@@ -37,8 +38,10 @@ pub struct LaunchRequest {
     pub tags: Option<Vec<Tag>>,
     /// `networkConfiguration`.
     pub network: Option<NetworkConfiguration>,
-    /// Placement strategies and constraints.
-    pub rules: Rules,
+    /// `placementStrategy`.
+    pub placement_strategy: Vec<PlacementStrategy>,
+    /// `placementConstraints`.
+    pub placement_constraints: Vec<PlacementConstraint>,
     /// Whether the definition's own `memberOf` constraints apply too
     /// (RunTask and services; StartTask names its instances).
     pub definition_constraints: bool,
@@ -71,68 +74,67 @@ impl Launched {
     }
 }
 
-impl Region<'_> {
-    /// Checks a launch and places and stores its tasks.
-    pub async fn launch(&self, req: LaunchRequest) -> Result<Launched, OpsError> {
-        let cluster = active_cluster(*self, req.cluster.as_deref()).await?;
-        let td = runnable_definition(*self, &req.task_definition).await?;
-        let template = TaskTemplate::new(
-            &td,
-            TaskRequest {
-                region: self.name.to_owned(),
-                account: self.ops.account_id.to_string(),
-                cluster,
-                overrides: req.overrides,
-                launch_type: req.launch_type,
-                started_by: req.started_by,
-                group: req.group,
-                tags: req.tags,
-                network: req.network,
-                service: req.service,
-                now_ms: self.now_ms(),
-            },
-        )?;
-        let mut rules = Rules { group: Some(template.group.clone()), ..req.rules };
-        if req.definition_constraints {
-            placement::add_definition_constraints(
-                &mut rules,
-                td.placement_constraints.as_deref().unwrap_or(&[]),
-            )
-            .map_err(EcsError::invalid_parameter)?;
-        }
-        let launch = Launch { template, count: req.count, instances: req.instances, rules };
-        match self.store().launch_tasks(self.name, launch).await? {
-            Placement::Placed { tasks, failures } => {
-                Ok(Launched { tasks: tasks.into_iter().map(|t| t.task).collect(), failures })
-            }
-            Placement::NoContainerInstances => Err(OpsError::NoContainerInstances),
-        }
-    }
-
-    /// Launches `count` tasks of a service's deployment or task set `unit`
-    /// (on `instance` if given): `startedBy` the unit, `group`
-    /// `service:<name>`, the service's placement and tag propagation.
-    pub async fn launch_for_service(
-        &self,
-        rec: &ServiceRecord,
-        unit: &str,
-        count: usize,
-        instance: Option<&str>,
-    ) -> Result<Launched, OpsError> {
-        let s = &rec.service;
-        let name = s.service_name.clone().unwrap_or_default();
-        let runs = runs_of(rec, unit)
-            .ok_or_else(|| EcsError::server(format!("service {name} has no deployment {unit}")))?;
-        let rules = placement::rules(
-            s.placement_strategy.as_deref().unwrap_or(&[]),
-            s.placement_constraints.as_deref().unwrap_or(&[]),
+/// Checks a launch and places and stores its tasks.
+pub async fn launch(r: Region<'_>, req: LaunchRequest) -> Result<Launched, OpsError> {
+    let cluster = active_cluster(r, req.cluster.as_deref()).await?;
+    let td = runnable_definition(r, &req.task_definition).await?;
+    let template = TaskTemplate::new(
+        &td,
+        TaskRequest {
+            region: r.name.to_owned(),
+            account: r.ops.account_id.to_string(),
+            cluster,
+            overrides: req.overrides,
+            launch_type: req.launch_type,
+            started_by: req.started_by,
+            group: req.group,
+            tags: req.tags,
+            network: req.network,
+            service: req.service,
+            now_ms: r.now_ms(),
+        },
+    )?;
+    let rules = placement::rules(&req.placement_strategy, &req.placement_constraints)
+        .map_err(EcsError::invalid_parameter)?;
+    let mut rules = Rules { group: Some(template.group.clone()), ..rules };
+    if req.definition_constraints {
+        placement::add_definition_constraints(
+            &mut rules,
+            td.placement_constraints.as_deref().unwrap_or(&[]),
         )
         .map_err(EcsError::invalid_parameter)?;
-        let tags = match (&s.propagate_tags, &s.service_arn) {
-            (Some(PropagateTags::Service), Some(arn)) => tags_of(*self, arn).await?,
-            _ => vec![],
-        };
-        self.launch(LaunchRequest {
+    }
+    let launch = Launch { template, count: req.count, instances: req.instances, rules };
+    match r.store().launch_tasks(r.name, launch).await? {
+        Placement::Placed { tasks, failures } => {
+            Ok(Launched { tasks: tasks.into_iter().map(|t| t.task).collect(), failures })
+        }
+        Placement::NoContainerInstances => Err(OpsError::NoContainerInstances),
+    }
+}
+
+/// Launches `count` tasks of a service's deployment or task set `unit`
+/// (on `instance` if given): `startedBy` the unit, `group`
+/// `service:<name>`, the service's placement and tag propagation.
+pub async fn for_service(
+    r: Region<'_>,
+    rec: &ServiceRecord,
+    unit: &str,
+    count: usize,
+    instance: Option<&str>,
+) -> Result<Launched, OpsError> {
+    let s = &rec.service;
+    let name = s.service_name.clone().unwrap_or_default();
+    let runs = rec
+        .unit_runs(unit)
+        .ok_or_else(|| EcsError::server(format!("service {name} has no deployment {unit}")))?;
+    let tags = match (&s.propagate_tags, &s.service_arn) {
+        (Some(PropagateTags::Service), Some(arn)) => tags_of(r, arn).await?,
+        _ => vec![],
+    };
+    launch(
+        r,
+        LaunchRequest {
             cluster: s.cluster_arn.clone(),
             task_definition: runs.task_definition.unwrap_or_default(),
             launch_type: runs.launch_type,
@@ -140,36 +142,14 @@ impl Region<'_> {
             group: Some(task_group(&name)),
             tags: Some(tags),
             network: runs.network,
-            rules,
+            placement_strategy: s.placement_strategy.clone().unwrap_or_default(),
+            placement_constraints: s.placement_constraints.clone().unwrap_or_default(),
             definition_constraints: true,
             count,
             instances: instance.map(|i| vec![i.to_owned()]),
             service: Some(name),
             ..LaunchRequest::default()
-        })
-        .await
-    }
-}
-
-/// What a deployment or task set runs.
-struct Runs {
-    task_definition: Option<String>,
-    launch_type: Option<LaunchType>,
-    network: Option<NetworkConfiguration>,
-}
-
-fn runs_of(rec: &ServiceRecord, unit: &str) -> Option<Runs> {
-    let s = &rec.service;
-    if let Some(d) = s.deployments.iter().flatten().find(|d| d.id.as_deref() == Some(unit)) {
-        return Some(Runs {
-            task_definition: d.task_definition.clone().or_else(|| s.task_definition.clone()),
-            launch_type: d.launch_type.clone().or_else(|| s.launch_type.clone()),
-            network: d.network_configuration.clone().or_else(|| s.network_configuration.clone()),
-        });
-    }
-    s.task_sets.iter().flatten().find(|t| t.id.as_deref() == Some(unit)).map(|t| Runs {
-        task_definition: t.task_definition.clone(),
-        launch_type: t.launch_type.clone(),
-        network: t.network_configuration.clone(),
-    })
+        },
+    )
+    .await
 }

@@ -7,6 +7,9 @@
 //! - [`stop`]: stop a task (StopTask, the service scheduler);
 //! - [`targets`]: register and deregister load balancer targets
 //!   (RegisterTargets/DeregisterTargets, the service scheduler);
+//! - [`service`]: read a service's record, change it atomically while it
+//!   is ACTIVE (CreateService's deployment, UpdateService, DeleteService,
+//!   task sets);
 //! - [`lookup`]: the reads every operation shares (an ACTIVE cluster, a
 //!   runnable task definition, a resource's tags);
 //! - [`docs`] and [`elb_state`]: typed access to the store's records.
@@ -20,6 +23,7 @@ pub mod elb_state;
 mod error;
 pub mod launch;
 pub mod lookup;
+pub mod service;
 pub mod stop;
 pub mod targets;
 

@@ -9,43 +9,41 @@ use wharf_store::{StoredTask, TaskUpdate};
 
 use crate::{OpsError, Region};
 
-impl Region<'_> {
-    /// Asks task `id` of `cluster` to stop with `code` and `reason` (kept
-    /// only if it has none yet). The task as stored afterwards; `None` if
-    /// there is no such task. A task already asked to stop is left as it is.
-    pub async fn stop_task(
-        &self,
-        cluster: &str,
-        id: &str,
-        code: TaskStopCode,
-        reason: String,
-    ) -> Result<Option<StoredTask>, OpsError> {
-        let stored = self
-            .store()
-            .update_task(
-                self.name,
-                cluster,
-                id,
-                Box::new(move |stored| {
-                    let mut t: Task = serde_json::from_str(&stored.json).map_err(|e| {
-                        tracing::error!(error = %e, task = %stored.id, "a stored task could not be read");
-                        EcsError::server("A stored task could not be read.")
-                    })?;
-                    if stored.desired_status == DesiredStatus::Stopped
-                        || !request_stop(&mut t, code, reason)
-                    {
-                        return Ok(None);
-                    }
-                    Ok(Some(TaskUpdate {
-                        last_status: stored.last_status,
-                        desired_status: DesiredStatus::Stopped,
-                        json: serde_json::to_string(&t)
-                            .map_err(|e| EcsError::server(format!("task not written: {e}")))?,
-                        stopped_ms: None,
-                    }))
-                }),
-            )
-            .await?;
-        Ok(stored)
-    }
+/// Asks task `id` of `cluster` to stop with `code` and `reason` (kept
+/// only if it has none yet). The task as stored afterwards; `None` if
+/// there is no such task. A task already asked to stop is left as it is.
+pub async fn stop_task(
+    r: Region<'_>,
+    cluster: &str,
+    id: &str,
+    code: TaskStopCode,
+    reason: String,
+) -> Result<Option<StoredTask>, OpsError> {
+    let stored = r
+        .store()
+        .update_task(
+            r.name,
+            cluster,
+            id,
+            Box::new(move |stored| {
+                let mut t: Task = serde_json::from_str(&stored.json).map_err(|e| {
+                    tracing::error!(error = %e, task = %stored.id, "a stored task could not be read");
+                    EcsError::server("A stored task could not be read.")
+                })?;
+                if stored.desired_status == DesiredStatus::Stopped
+                    || !request_stop(&mut t, code, reason)
+                {
+                    return Ok(None);
+                }
+                Ok(Some(TaskUpdate {
+                    last_status: stored.last_status,
+                    desired_status: DesiredStatus::Stopped,
+                    json: serde_json::to_string(&t)
+                        .map_err(|e| EcsError::server(format!("task not written: {e}")))?,
+                    stopped_ms: None,
+                }))
+            }),
+        )
+        .await?;
+    Ok(stored)
 }

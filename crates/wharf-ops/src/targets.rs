@@ -79,79 +79,76 @@ fn group<S: ElbTx + ?Sized>(
     Ok((record, targets, current))
 }
 
-impl Region<'_> {
-    /// Registers targets in group `arn`: new ones start `initial`, a
-    /// draining one is registered afresh; a group holds at most ELBv2's
-    /// limit of targets.
-    pub async fn register_targets(
-        &self,
-        arn: &str,
-        targets: Vec<TargetDescription>,
-    ) -> Result<(), ElbError> {
-        let now = self.now_ms();
-        let arn = arn.to_owned();
-        write(self.store(), self.name, move |elb| {
-            let (_, targets, current) = group(elb, &arn, &targets, now)?;
-            let added =
-                targets.iter().filter(|t| !current.iter().any(|c| same(&c.target, t))).count();
-            if current.len() + added > elb::MAX_TARGETS {
-                return Err(ElbError::new(
-                    ElbErrorKind::TooManyTargets,
-                    format!("A target group can have at most {} targets", elb::MAX_TARGETS),
-                ));
+/// Registers targets in group `arn`: new ones start `initial`, a
+/// draining one is registered afresh; a group holds at most ELBv2's
+/// limit of targets.
+pub async fn register_targets(
+    r: Region<'_>,
+    arn: &str,
+    targets: Vec<TargetDescription>,
+) -> Result<(), ElbError> {
+    let now = r.now_ms();
+    let arn = arn.to_owned();
+    write(r.store(), r.name, move |elb| {
+        let (_, targets, current) = group(elb, &arn, &targets, now)?;
+        let added = targets.iter().filter(|t| !current.iter().any(|c| same(&c.target, t))).count();
+        if current.len() + added > elb::MAX_TARGETS {
+            return Err(ElbError::new(
+                ElbErrorKind::TooManyTargets,
+                format!("A target group can have at most {} targets", elb::MAX_TARGETS),
+            ));
+        }
+        for t in targets {
+            let existing = current.iter().find(|c| same(&c.target, &t));
+            if let Some(record) = registration::register(existing, t, now) {
+                elb.put_target(&arn, &record)?;
             }
-            for t in targets {
-                let existing = current.iter().find(|c| same(&c.target, &t));
-                if let Some(record) = registration::register(existing, t, now) {
-                    elb.put_target(&arn, &record)?;
-                }
-            }
-            Ok(())
-        })
-        .await
-    }
+        }
+        Ok(())
+    })
+    .await
+}
 
-    /// Deregisters targets from group `arn`: in a group in use they drain,
-    /// in one that is not they go at once.
-    pub async fn deregister_targets(
-        &self,
-        arn: &str,
-        targets: Vec<TargetDescription>,
-        if_missing: IfMissing,
-    ) -> Result<(), ElbError> {
-        let now = self.now_ms();
-        let arn = arn.to_owned();
-        write(self.store(), self.name, move |elb| {
-            let (record, targets, current) = group(elb, &arn, &targets, now)?;
-            let in_use = !elb.uses_of(&arn)?.is_empty();
-            let missing: Vec<String> = targets
-                .iter()
-                .filter(|t| !current.iter().any(|c| same(&c.target, t)))
-                .map(|t| t.id.clone().unwrap_or_default())
-                .collect();
-            if !missing.is_empty() && if_missing == IfMissing::Refuse {
-                return Err(ElbError::new(
-                    ElbErrorKind::InvalidTarget,
-                    format!(
-                        "The following targets are not registered in target group '{arn}': '{}'",
-                        missing.join("', '")
-                    ),
-                ));
+/// Deregisters targets from group `arn`: in a group in use they drain,
+/// in one that is not they go at once.
+pub async fn deregister_targets(
+    r: Region<'_>,
+    arn: &str,
+    targets: Vec<TargetDescription>,
+    if_missing: IfMissing,
+) -> Result<(), ElbError> {
+    let now = r.now_ms();
+    let arn = arn.to_owned();
+    write(r.store(), r.name, move |elb| {
+        let (record, targets, current) = group(elb, &arn, &targets, now)?;
+        let in_use = !elb.uses_of(&arn)?.is_empty();
+        let missing: Vec<String> = targets
+            .iter()
+            .filter(|t| !current.iter().any(|c| same(&c.target, t)))
+            .map(|t| t.id.clone().unwrap_or_default())
+            .collect();
+        if !missing.is_empty() && if_missing == IfMissing::Refuse {
+            return Err(ElbError::new(
+                ElbErrorKind::InvalidTarget,
+                format!(
+                    "The following targets are not registered in target group '{arn}': '{}'",
+                    missing.join("', '")
+                ),
+            ));
+        }
+        for t in &targets {
+            let Some(c) = current.iter().find(|c| same(&c.target, t)) else { continue };
+            match registration::deregister(c, in_use, record.deregistration_delay_ms(), now) {
+                Deregistered::Keep => {}
+                Deregistered::Drain(drained) => elb.put_target(&arn, &drained)?,
+                Deregistered::Remove => elb.delete_target(
+                    &arn,
+                    t.id.as_deref().unwrap_or_default(),
+                    t.port.unwrap_or(0),
+                )?,
             }
-            for t in &targets {
-                let Some(c) = current.iter().find(|c| same(&c.target, t)) else { continue };
-                match registration::deregister(c, in_use, record.deregistration_delay_ms(), now) {
-                    Deregistered::Keep => {}
-                    Deregistered::Drain(drained) => elb.put_target(&arn, &drained)?,
-                    Deregistered::Remove => elb.delete_target(
-                        &arn,
-                        t.id.as_deref().unwrap_or_default(),
-                        t.port.unwrap_or(0),
-                    )?,
-                }
-            }
-            Ok(())
-        })
-        .await
-    }
+        }
+        Ok(())
+    })
+    .await
 }

@@ -19,6 +19,7 @@ use wharf_model::ecs::tags as ecs_tags;
 use wharf_model::EcsError;
 use wharf_ops::docs::{self, Change};
 use wharf_ops::lookup::{add_tags, tags_of, DEFAULT_CLUSTER};
+use wharf_ops::service::{active_count, has_live_services};
 use wharf_store::Kind;
 
 use super::capacity_provider;
@@ -106,7 +107,7 @@ async fn with_counts(ctx: &Ctx, mut c: Cluster) -> Result<Cluster, ApiError> {
     c.registered_container_instances_count = int(instances);
     c.running_tasks_count = int(running);
     c.pending_tasks_count = int(pending);
-    c.active_services_count = Some(super::service::active_count(ctx, &name).await?);
+    c.active_services_count = Some(active_count(ctx.ops(), &name).await?);
     Ok(c)
 }
 
@@ -313,7 +314,7 @@ pub(crate) async fn delete_cluster(
     };
     // Services count while ACTIVE or DRAINING: a DRAINING one still has tasks
     // to stop (the scheduler makes it INACTIVE when they are gone).
-    let live_services = super::service::has_live_services(ctx, &short).await?;
+    let live_services = has_live_services(ctx.ops(), &short).await?;
     let c = modify_active(ctx, &name, move |c| {
         let c_counts = &counted;
         if c_counts.registered_container_instances_count.unwrap_or(0) > 0 {

@@ -8,15 +8,15 @@
 //! status; the agent stops the containers and reports `STOPPED`.
 
 use wharf_model::arn;
-use wharf_model::ecs::placement;
 use wharf_model::ecs::shapes::{
     DescribeTasksRequest, DescribeTasksResponse, DesiredStatus, Failure, ListTasksRequest,
     ListTasksResponse, RunTaskRequest, RunTaskResponse, StartTaskRequest, StartTaskResponse,
     StopTaskRequest, StopTaskResponse, Task, TaskField, TaskStopCode,
 };
 use wharf_model::EcsError;
-use wharf_ops::launch::LaunchRequest;
+use wharf_ops::launch::{launch, LaunchRequest};
 use wharf_ops::lookup::{active_cluster, tags_of};
+use wharf_ops::stop;
 use wharf_store::{StoredTask, TaskQuery};
 
 use super::input::required;
@@ -53,14 +53,9 @@ pub(crate) async fn run_task(ctx: &Ctx, req: RunTaskRequest) -> Result<RunTaskRe
         )
         .into());
     }
-    let rules = placement::rules(
-        req.placement_strategy.as_deref().unwrap_or(&[]),
-        req.placement_constraints.as_deref().unwrap_or(&[]),
-    )
-    .map_err(EcsError::invalid_parameter)?;
-    let launched = ctx
-        .ops()
-        .launch(LaunchRequest {
+    let launched = launch(
+        ctx.ops(),
+        LaunchRequest {
             cluster: req.cluster,
             task_definition: required(req.task_definition, "taskDefinition")?,
             overrides: req.overrides,
@@ -69,12 +64,14 @@ pub(crate) async fn run_task(ctx: &Ctx, req: RunTaskRequest) -> Result<RunTaskRe
             group: req.group,
             tags: req.tags,
             network: req.network_configuration,
-            rules,
+            placement_strategy: req.placement_strategy.unwrap_or_default(),
+            placement_constraints: req.placement_constraints.unwrap_or_default(),
             definition_constraints: true,
             count: count as usize,
             ..LaunchRequest::default()
-        })
-        .await?;
+        },
+    )
+    .await?;
     Ok(RunTaskResponse { tasks: Some(launched.tasks), failures: Some(launched.failures) })
 }
 
@@ -94,9 +91,9 @@ pub(crate) async fn start_task(
     let (mut tasks, mut failures) = (Vec::new(), Vec::new());
     for given in instances {
         let (id, _) = arn::resource_id(&given, "container-instance");
-        let launched = ctx
-            .ops()
-            .launch(LaunchRequest {
+        let launched = launch(
+            ctx.ops(),
+            LaunchRequest {
                 cluster: req.cluster.clone(),
                 task_definition: task_definition.clone(),
                 overrides: req.overrides.clone(),
@@ -107,8 +104,9 @@ pub(crate) async fn start_task(
                 count: 1,
                 instances: Some(vec![id.to_owned()]),
                 ..LaunchRequest::default()
-            })
-            .await?;
+            },
+        )
+        .await?;
         tasks.extend(launched.tasks);
         failures.extend(launched.failures);
     }
@@ -142,9 +140,7 @@ pub(crate) async fn stop_task(
     if in_cluster.is_some_and(|c| c != cluster) {
         return Err(not_found().into());
     }
-    let updated = ctx
-        .ops()
-        .stop_task(&cluster, id, TaskStopCode::UserInitiated, reason)
+    let updated = stop::stop_task(ctx.ops(), &cluster, id, TaskStopCode::UserInitiated, reason)
         .await?
         .ok_or_else(not_found)?;
     let mut task = parse(&updated)?;

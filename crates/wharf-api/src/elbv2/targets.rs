@@ -13,7 +13,7 @@ use wharf_model::elbv2::shapes::{
 };
 use wharf_model::elbv2::{health, validate, ElbError, TargetRecord};
 use wharf_ops::elb_state::read;
-use wharf_ops::targets::IfMissing;
+use wharf_ops::targets::{self as ops_targets, IfMissing};
 
 use super::{check_arn, required};
 use crate::context::Ctx;
@@ -31,7 +31,7 @@ pub(crate) async fn register_targets(
     let arn = required(req.target_group_arn, "targetGroupArn")?;
     check_arn(ElbArnKind::TargetGroup, &arn)?;
     let targets = required(req.targets, "targets")?;
-    ctx.ops().register_targets(&arn, targets).await?;
+    ops_targets::register_targets(ctx.ops(), &arn, targets).await?;
     Ok(RegisterTargetsOutput {})
 }
 
@@ -43,7 +43,7 @@ pub(crate) async fn deregister_targets(
     let arn = required(req.target_group_arn, "targetGroupArn")?;
     check_arn(ElbArnKind::TargetGroup, &arn)?;
     let targets = required(req.targets, "targets")?;
-    ctx.ops().deregister_targets(&arn, targets, IfMissing::Refuse).await?;
+    ops_targets::deregister_targets(ctx.ops(), &arn, targets, IfMissing::Refuse).await?;
     Ok(DeregisterTargetsOutput {})
 }
 

@@ -22,8 +22,8 @@ use std::time::Duration;
 use wharf_model::ecs::service::{ServiceRecord, TargetRef};
 use wharf_model::elbv2::shapes::TargetDescription;
 use wharf_model::EcsError;
-use wharf_ops::targets::IfMissing;
-use wharf_ops::{Ops, OpsError};
+use wharf_ops::targets::{self, IfMissing};
+use wharf_ops::{launch, stop, Ops, OpsError, Region};
 use wharf_store::{Kind, StoreError, Write};
 
 use events::Unplaced;
@@ -133,14 +133,13 @@ impl Scheduler {
         rec: &ServiceRecord,
         action: Action,
     ) -> Result<(), StoreError> {
-        let ops = self.ops.region(region);
+        let ops: Region<'_> = self.ops.region(region);
         let now = self.ops.clock.now_millis();
         match action {
             Action::Start { unit, count, instance } => {
-                let note = match ops
-                    .launch_for_service(rec, &unit, count, instance.as_deref())
-                    .await
-                {
+                let launched =
+                    launch::for_service(ops, rec, &unit, count, instance.as_deref()).await;
+                let note = match launched {
                     Ok(l) => {
                         let unplaced =
                             (l.tasks.len() < count).then(|| Unplaced::closest(&l.failures));
@@ -160,7 +159,7 @@ impl Scheduler {
             }
             Action::Stop { task, reason, code } => {
                 let cluster = observe::cluster_name(rec);
-                match ops.stop_task(&cluster, &task, code, reason).await {
+                match stop::stop_task(ops, &cluster, &task, code, reason).await {
                     Ok(_) => {}
                     Err(OpsError::Store(e)) => return Err(e),
                     Err(e) => {
@@ -170,14 +169,16 @@ impl Scheduler {
             }
             Action::Register(targets) => {
                 for (group, targets) in by_group(targets) {
-                    if let Err(e) = ops.register_targets(&group, targets).await {
+                    if let Err(e) = targets::register_targets(ops, &group, targets).await {
                         tracing::warn!(service = %key, group = %group, error = %e.message, "targets not registered");
                     }
                 }
             }
             Action::Deregister(targets) => {
                 for (group, targets) in by_group(targets) {
-                    if let Err(e) = ops.deregister_targets(&group, targets, IfMissing::Skip).await {
+                    if let Err(e) =
+                        targets::deregister_targets(ops, &group, targets, IfMissing::Skip).await
+                    {
                         tracing::warn!(service = %key, group = %group, error = %e.message, "targets not deregistered");
                     }
                 }

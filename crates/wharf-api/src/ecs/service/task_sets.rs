@@ -45,7 +45,7 @@ pub(super) fn computed_desired(desired: i32, scale: &Scale) -> i32 {
 /// The service of a task set call: it must exist and use the EXTERNAL
 /// controller.
 async fn external_service(ctx: &Ctx, names: &Names) -> Result<ServiceRecord, ApiError> {
-    let rec = load(ctx, names).await?.ok_or_else(service_not_found)?;
+    let rec = load(ctx.ops(), names).await?.ok_or_else(service_not_found)?;
     if !is_external(&rec.service) {
         return Err(invalid(NOT_EXTERNAL));
     }
@@ -64,7 +64,7 @@ where
     F: FnOnce(&mut Service, usize) -> Result<(), EcsError> + Send + 'static,
 {
     let id2 = id.clone();
-    let rec = modify_active(ctx, names, move |r| {
+    let rec = update_active(ctx.ops(), names, move |r| {
         if !is_external(&r.service) {
             return Err(EcsError::invalid_parameter(NOT_EXTERNAL));
         }
@@ -166,7 +166,7 @@ pub(crate) async fn create_task_set(
     let new_id: Arc<Mutex<String>> = Arc::default();
     let new_id_in = new_id.clone();
     let ts = task_set;
-    let rec = modify_active(ctx, &names, move |r| {
+    let rec = update_active(ctx.ops(), &names, move |r| {
         if !is_external(&r.service) {
             return Err(EcsError::invalid_parameter(NOT_EXTERNAL));
         }

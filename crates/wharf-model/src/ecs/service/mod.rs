@@ -10,16 +10,21 @@
 //! for something; the scheduler reads the record, the service's tasks and its
 //! targets, and writes both parts back in one atomic update.
 
+pub mod deployment;
+pub mod validate;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use super::shapes::{
-    Deployment, DeploymentConfiguration, DeploymentRolloutState, LoadBalancer, SchedulingStrategy,
-    Service, ServiceDeployment, ServiceRevision, TaskStopCode,
+    Deployment, DeploymentConfiguration, DeploymentControllerType, DeploymentRolloutState,
+    LaunchType, LoadBalancer, NetworkConfiguration, SchedulingStrategy, Service, ServiceDeployment,
+    ServiceRevision, TaskStopCode,
 };
-use super::status::DeploymentStatus;
+use super::status::{DeploymentStatus, ServiceStatus};
 use crate::wire::Timestamp;
+use crate::{EcsError, EcsErrorKind};
 
 /// Service events kept, newest first (ECS shows the 100 most recent).
 pub const MAX_EVENTS: usize = 100;
@@ -78,6 +83,17 @@ pub struct ServiceRecord {
     pub unit_ids: UnitIds,
 }
 
+/// What one deployment or task set of a service runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnitRuns {
+    /// Its task definition's ARN.
+    pub task_definition: Option<String>,
+    /// Its launch type.
+    pub launch_type: Option<LaunchType>,
+    /// Its network configuration.
+    pub network: Option<NetworkConfiguration>,
+}
+
 /// The sequence a service draws its deployment and task set ids from (they
 /// share one namespace: a task set's id is a deployment id). Kept in the
 /// record, so no id is handed out twice, across restarts too.
@@ -107,6 +123,24 @@ impl ServiceRecord {
                 return id;
             }
         }
+    }
+
+    /// What deployment or task set `unit` runs; `None` if the service has
+    /// no such unit.
+    pub fn unit_runs(&self, unit: &str) -> Option<UnitRuns> {
+        let s = &self.service;
+        let is = |id: &Option<String>| id.as_deref() == Some(unit);
+        let deployment = s.deployments.iter().flatten().filter(|d| is(&d.id)).map(|d| UnitRuns {
+            task_definition: d.task_definition.clone().or_else(|| s.task_definition.clone()),
+            launch_type: d.launch_type.clone().or_else(|| s.launch_type.clone()),
+            network: d.network_configuration.clone().or_else(|| s.network_configuration.clone()),
+        });
+        let task_set = s.task_sets.iter().flatten().filter(|t| is(&t.id)).map(|t| UnitRuns {
+            task_definition: t.task_definition.clone(),
+            launch_type: t.launch_type.clone(),
+            network: t.network_configuration.clone(),
+        });
+        deployment.chain(task_set).next()
     }
 
     /// Whether a deployment, task set or scheduler note of the record
@@ -323,6 +357,39 @@ pub fn key(cluster: &str, name: &str) -> String {
 /// `group` of a service's tasks.
 pub fn task_group(name: &str) -> String {
     format!("service:{name}")
+}
+
+/// `ServiceNotFoundException`.
+pub fn service_not_found() -> EcsError {
+    EcsError::new(EcsErrorKind::ServiceNotFoundException, "Service not found.")
+}
+
+/// `ServiceNotActiveException`.
+pub fn service_not_active() -> EcsError {
+    EcsError::new(EcsErrorKind::ServiceNotActiveException, "Service was not ACTIVE.")
+}
+
+/// `TaskSetNotFoundException`.
+pub fn task_set_not_found() -> EcsError {
+    EcsError::new(EcsErrorKind::TaskSetNotFoundException, "The specified task set does not exist.")
+}
+
+/// Whether a service is gone for good: INACTIVE for longer than ECS keeps
+/// it describable.
+pub fn forgotten(r: &ServiceRecord, now: i64) -> bool {
+    r.service.status == Some(ServiceStatus::Inactive)
+        && r.inactive_ms.is_some_and(|t| now - t > INACTIVE_KEPT_MS)
+}
+
+/// Whether a service still holds its name: ACTIVE or DRAINING.
+pub fn is_live(r: &ServiceRecord) -> bool {
+    matches!(r.service.status, Some(ServiceStatus::Active | ServiceStatus::Draining))
+}
+
+/// Whether a service uses the EXTERNAL deployment controller (task sets).
+pub fn is_external(s: &Service) -> bool {
+    s.deployment_controller.as_ref().and_then(|c| c.r#type.as_ref())
+        == Some(&DeploymentControllerType::External)
 }
 
 #[cfg(test)]
