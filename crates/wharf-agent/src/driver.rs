@@ -18,6 +18,7 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::mpsc;
 use wharf_model::agent::{Assignment, LogDestination};
 use wharf_model::clock::Clock;
+use wharf_model::ecs::resolved::ResolvedTask;
 use wharf_model::ecs::shapes::{
     ContainerDefinition, DesiredStatus, NetworkBinding, Task, TaskStopCode, TransportProtocol,
 };
@@ -34,7 +35,7 @@ use crate::s3::S3Endpoint;
 use crate::spec::{self, NetworkAttachment, TaskContext};
 use crate::stats::{ContainerLabels, ContainerStats};
 use crate::stop::{NamedError, StopReason};
-use crate::{awslogs, awsvpc, cleanup, metadata, overrides, wire};
+use crate::{awslogs, awsvpc, cleanup, metadata, wire};
 
 /// How long a stopping task waits for its containers' awslogs output to be stored.
 const LOG_FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
@@ -151,17 +152,13 @@ impl TaskDriver {
         inbox: mpsc::UnboundedSender<Event>,
         adopted: HashMap<String, ContainerInfo>,
     ) -> Result<Self, String> {
+        // RunTask's overrides applied to the definition, read as placement
+        // read them: the containers are bounded by what the task was placed
+        // with.
         let mut assignment = assignment;
-        // RunTask's task-level cpu and memory replace the definition's: the
-        // containers are bounded by what the task was placed with.
-        if let Some(o) = &assignment.task.overrides {
-            if o.cpu.is_some() {
-                assignment.definition.cpu = o.cpu.clone();
-            }
-            if o.memory.is_some() {
-                assignment.definition.memory = o.memory.clone();
-            }
-        }
+        assignment.definition =
+            ResolvedTask::new(&assignment.definition, assignment.task.overrides.as_ref())
+                .definition;
         let vanished = assignment
             .task
             .containers
@@ -174,15 +171,8 @@ impl TaskDriver {
             .collect();
         let task_arn = assignment.task.task_arn.clone().unwrap_or_default();
         let task_id = wharf_model::arn::resource_id(&task_arn, "task").0.to_owned();
-        let defs = assignment.definition.container_definitions.clone().unwrap_or_default();
-        let definitions: Vec<ContainerDefinition> = defs
-            .into_iter()
-            .map(|d| {
-                let name = d.name.clone().unwrap_or_default();
-                let o = overrides::for_container(assignment.task.overrides.as_ref(), &name);
-                overrides::apply(d, o)
-            })
-            .collect();
+        let definitions: Vec<ContainerDefinition> =
+            assignment.definition.container_definitions.clone().unwrap_or_default();
         let desired = if assignment.task.desired_status == Some(DesiredStatus::Stopped) {
             DesiredStatus::Stopped
         } else {

@@ -322,7 +322,7 @@ async fn run_on(
         "startedBy": "wharf-run",
     });
     if let Some(o) = overrides {
-        request["overrides"] = o;
+        request["overrides"] = serde_json::to_value(o)?;
     }
     if definition["networkMode"] == "awsvpc" {
         request["networkConfiguration"] = json!({"awsvpcConfiguration": {"subnets": args.subnets}});
