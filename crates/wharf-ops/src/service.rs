@@ -3,13 +3,19 @@
 //! calls write through [`update_active`], so a handler never writes back a
 //! whole record it read earlier and the scheduler's fields stay as they are.
 
-use wharf_model::ecs::service::deployment::Names;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use wharf_model::ecs::service::deployment::{start_deployment, Names, Revision, ServiceUpdate};
+use wharf_model::ecs::service::validate::spec;
 use wharf_model::ecs::service::{self as model, ServiceRecord};
+use wharf_model::ecs::shapes::{Service, Tag};
 use wharf_model::ecs::status::ServiceStatus;
 use wharf_model::EcsError;
 use wharf_store::Kind;
 
 use crate::docs::{self, Change};
+use crate::lookup::add_tags;
 use crate::{OpsError, Region};
 
 /// Reads a stored service; an INACTIVE one past its keeping time counts as
@@ -80,4 +86,76 @@ pub async fn active_count(r: Region<'_>, cluster: &str) -> Result<i32, OpsError>
     let all = all_in_cluster(r, cluster).await?;
     let n = all.iter().filter(|r| r.service.status == Some(ServiceStatus::Active)).count();
     Ok(i32::try_from(n).unwrap_or(i32::MAX))
+}
+
+/// Stores a new service (ACTIVE, with a first PRIMARY deployment of
+/// `revision` unless it uses the EXTERNAL controller) and its tags, as
+/// CreateService does. A repeat of an identical request for an ACTIVE
+/// service returns it as it is; a different one, or any for a DRAINING
+/// service, is refused as ECS refuses it. A service created again under the
+/// name of an INACTIVE one keeps its deployment id sequence and none of its
+/// tags.
+pub async fn create(
+    r: Region<'_>,
+    names: &Names,
+    service: Service,
+    revision: Option<Revision>,
+    tags: Vec<Tag>,
+) -> Result<ServiceRecord, OpsError> {
+    let wanted = spec(&service);
+    let names2 = names.clone();
+    let now = r.now_ms();
+    let random = r.ops.entropy.next_u64();
+    // Whether this call created the service (not an identical one before it).
+    let created = Arc::new(AtomicBool::new(false));
+    let created_in = created.clone();
+    let rec = docs::update::<ServiceRecord, _>(r, Kind::Service, &names.key(), move |cur| {
+        if let Some(existing) = cur.as_ref().filter(|c| model::is_live(c)) {
+            // A DRAINING service still holds its name: ECS refuses any
+            // CreateService of it, identical or not.
+            let active = existing.service.status == Some(ServiceStatus::Active);
+            return if active && spec(&existing.service) == wanted {
+                Ok(Change::Keep)
+            } else {
+                Err(EcsError::invalid_parameter("Creation of service was not idempotent."))
+            };
+        }
+        let unit_ids = cur.map(|old| old.unit_ids).unwrap_or_default();
+        let mut rec = ServiceRecord { service, unit_ids, ..ServiceRecord::default() };
+        if let Some(rev) = &revision {
+            start_deployment(&mut rec, &names2, rev, now, random);
+        }
+        created_in.store(true, Ordering::Relaxed);
+        Ok(Change::Put(rec))
+    })
+    .await?
+    .ok_or_else(|| EcsError::server("The service was not created."))?;
+    if created.load(Ordering::Relaxed) {
+        let old: Vec<String> =
+            r.store().tags(r.name, &names.service_arn).await?.into_iter().map(|t| t.0).collect();
+        if !old.is_empty() {
+            r.store().untag(r.name, &names.service_arn, old).await?;
+        }
+        if !tags.is_empty() {
+            add_tags(r, &names.service_arn, tags).await?;
+        }
+    }
+    Ok(rec)
+}
+
+/// Applies an UpdateService (or a scaling action) to the ACTIVE service the
+/// names point at, atomically; the record afterwards.
+pub async fn update(
+    r: Region<'_>,
+    names: &Names,
+    change: ServiceUpdate,
+) -> Result<ServiceRecord, OpsError> {
+    let now = r.now_ms();
+    let random = r.ops.entropy.next_u64();
+    let names2 = names.clone();
+    update_active(r, names, move |rec| {
+        change.apply(rec, &names2, now, random);
+        Ok(())
+    })
+    .await
 }

@@ -134,7 +134,7 @@ pub(crate) async fn register_container_instance(
     let now = ctx.state.ops.clock.now();
     let ci = ContainerInstance {
         container_instance_arn: Some(instance_arn.clone()),
-        ec2_instance_id: Some(format!("wharf-{}", &id[..id.len().min(17)])),
+        ec2_instance_id: Some(ec2_instance_id(&id)),
         version: Some(1),
         version_info: req.version_info,
         registered_resources: Some(registered),
@@ -414,4 +414,30 @@ pub(crate) async fn update_container_instances_state(
 pub(crate) async fn registered_count(ctx: &Ctx, cluster: &str) -> Result<i64, ApiError> {
     let all = ctx.store().instances(&ctx.region, cluster, None).await?;
     Ok(all.iter().filter(|u| u.instance.status != InstanceStatus::Inactive).count() as i64)
+}
+
+/// The `ec2InstanceId` a Wharf host is known by, in EC2's form (`i-` and 17
+/// hexadecimal digits), from its container instance ID: what an `instance`
+/// target group registers, so RegisterTargets accepts it as ELBv2 accepts an
+/// EC2 instance.
+fn ec2_instance_id(container_instance_id: &str) -> String {
+    let hex: String =
+        container_instance_id.chars().filter(char::is_ascii_hexdigit).take(17).collect();
+    format!("i-{hex:0<17}").to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use wharf_model::elbv2::shapes::{TargetDescription, TargetGroup};
+
+    /// An `instance` target group takes a Wharf host's instance ID, as
+    /// ELBv2 takes an EC2 instance's.
+    #[test]
+    fn a_hosts_instance_id_is_an_ec2_instance_id() {
+        let id = super::ec2_instance_id("4f1e9c0b2a7d4e5f8a9b0c1d2e3f4a5b");
+        assert_eq!(id, "i-4f1e9c0b2a7d4e5f8");
+        let target = TargetDescription { id: Some(id), port: Some(80), ..Default::default() };
+        assert!(wharf_model::elbv2::validate::target(&TargetGroup::default(), &target).is_ok());
+        assert_eq!(super::ec2_instance_id("ab"), "i-ab000000000000000");
+    }
 }

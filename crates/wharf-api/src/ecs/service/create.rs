@@ -31,47 +31,10 @@ pub(crate) async fn create_service(
     }) {
         return Err(invalid("clientToken must be 1 to 36 ASCII characters in the range 33-126."));
     }
-    let controller =
-        req.deployment_controller.and_then(|c| c.r#type).unwrap_or(DeploymentControllerType::Ecs);
-    match &controller {
-        DeploymentControllerType::Ecs | DeploymentControllerType::External => {}
-        DeploymentControllerType::CodeDeploy => {
-            return Err(invalid(
-                "deploymentController type CODE_DEPLOY is not supported by Wharf; use ECS or \
-                 EXTERNAL.",
-            ))
-        }
-        other => {
-            return Err(invalid(format!(
-                "Invalid deploymentController type '{other}'. Valid values: ECS, CODE_DEPLOY, \
-                 EXTERNAL."
-            )))
-        }
-    }
+    let controller = deployment_controller(req.deployment_controller)?;
     let external = controller == DeploymentControllerType::External;
-    let strategy = req.scheduling_strategy.unwrap_or(SchedulingStrategy::Replica);
-    if !strategy.is_known() {
-        return Err(invalid(format!(
-            "Invalid schedulingStrategy '{strategy}'. Valid values: REPLICA, DAEMON."
-        )));
-    }
+    let (strategy, desired) = scheduling(req.scheduling_strategy, external, req.desired_count)?;
     let daemon = strategy == SchedulingStrategy::Daemon;
-    if daemon && external {
-        return Err(invalid(
-            "The daemon scheduling strategy does not support the EXTERNAL deployment controller.",
-        ));
-    }
-    if daemon && req.desired_count.is_some() {
-        return Err(invalid(DAEMON_DESIRED));
-    }
-    let desired = match (daemon, external, req.desired_count) {
-        (true, _, _) => 0,
-        (false, true, d) => d.unwrap_or(0),
-        (false, false, d) => required(d, "desiredCount")?,
-    };
-    if desired < 0 {
-        return Err(invalid("desiredCount must be greater than or equal to 0."));
-    }
     let strategies = req.placement_strategy.unwrap_or_default();
     let constraints = req.placement_constraints.unwrap_or_default();
     if daemon && !strategies.is_empty() {
@@ -118,21 +81,14 @@ pub(crate) async fn create_service(
         ..Service::default()
     };
     let revision = if external {
-        for (given, field) in [
+        refuse_for_external(&[
             (req.task_definition.is_some(), "taskDefinition"),
             (!load_balancers.is_empty(), "loadBalancers"),
             (req.network_configuration.is_some(), "networkConfiguration"),
             (req.launch_type.is_some(), "launchType"),
             (req.capacity_provider_strategy.is_some(), "capacityProviderStrategy"),
             (req.platform_version.is_some(), "platformVersion"),
-        ] {
-            if given {
-                return Err(invalid(format!(
-                    "{field} cannot be specified for a service that uses the EXTERNAL deployment \
-                     controller; specify it on the task set."
-                )));
-            }
-        }
+        ])?;
         check_placement(None, &strategies, &constraints)?;
         service.task_sets = Some(vec![]);
         None
@@ -184,54 +140,6 @@ pub(crate) async fn create_service(
         Some(rev)
     };
 
-    let wanted = spec(&service);
-    let names2 = names.clone();
-    let random = ctx.state.ops.entropy.next_u64();
-    // Whether this call created the service (not an identical one before it).
-    let created = Arc::new(Mutex::new(false));
-    let created_in = created.clone();
-    let rec =
-        docs::update::<ServiceRecord, _>(ctx.ops(), Kind::Service, &names.key(), move |cur| {
-            if let Some(existing) = cur.as_ref().filter(|c| is_live(c)) {
-                // A DRAINING service still holds its name: ECS refuses any
-                // CreateService of it, identical or not.
-                let active = existing.service.status == Some(ServiceStatus::Active);
-                return if active && spec(&existing.service) == wanted {
-                    Ok(Change::Keep)
-                } else {
-                    Err(EcsError::invalid_parameter("Creation of service was not idempotent."))
-                };
-            }
-            // A service created again under its old name keeps its id sequence.
-            let unit_ids = cur.map(|old| old.unit_ids).unwrap_or_default();
-            let mut rec = ServiceRecord { service, unit_ids, ..ServiceRecord::default() };
-            if let Some(rev) = &revision {
-                start_deployment(&mut rec, &names2, rev, now, random);
-            }
-            if let Ok(mut c) = created_in.lock() {
-                *c = true;
-            }
-            Ok(Change::Put(rec))
-        })
-        .await?
-        .ok_or_else(|| EcsError::server("The service was not created."))?;
-    let fresh = created.lock().map(|c| *c).unwrap_or(false);
-    if fresh {
-        // A service of the same name that went INACTIVE left its tags under
-        // the same ARN; the new one starts with only its own.
-        let old: Vec<String> = ctx
-            .store()
-            .tags(&ctx.region, &names.service_arn)
-            .await?
-            .into_iter()
-            .map(|t| t.0)
-            .collect();
-        if !old.is_empty() {
-            ctx.store().untag(&ctx.region, &names.service_arn, old).await?;
-        }
-        if !tag_list.is_empty() {
-            add_tags(ctx.ops(), &names.service_arn, tag_list).await?;
-        }
-    }
+    let rec = create(ctx.ops(), &names, service, revision, tag_list).await?;
     Ok(CreateServiceResponse { service: Some(shown(ctx, &rec, true).await?) })
 }

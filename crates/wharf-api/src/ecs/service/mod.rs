@@ -25,13 +25,14 @@ use std::sync::{Arc, Mutex};
 use wharf_model::arn;
 use wharf_model::ecs::launch::launch_type;
 use wharf_model::ecs::service::deployment::{
-    container_images, health_checked, start_deployment, Names, Revision,
+    container_images, health_checked, Names, Revision, ServiceUpdate,
 };
 use wharf_model::ecs::service::validate::{
     check_containers, check_grace_period, check_network, check_placement, check_propagate,
-    deployment_configuration, is_awsvpc, merge_configuration, network_mode, platform_version,
-    refuse_unsupported, spec, uses_fargate, BOTH_LAUNCH, DAEMON_DESIRED, DAEMON_PROVIDERS,
-    DAEMON_STRATEGY, MAX_LOAD_BALANCERS, MAX_TASK_SETS,
+    deployment_configuration, deployment_controller, is_awsvpc, merge_configuration, network_mode,
+    platform_version, refuse_for_external, refuse_for_external_update, refuse_unsupported,
+    scheduling, uses_fargate, BOTH_LAUNCH, DAEMON_DESIRED, DAEMON_PROVIDERS, DAEMON_STRATEGY,
+    MAX_LOAD_BALANCERS, MAX_TASK_SETS,
 };
 use wharf_model::ecs::service::{
     self as model, forgotten, is_external, is_live, service_not_active, service_not_found,
@@ -40,30 +41,27 @@ use wharf_model::ecs::service::{
 use wharf_model::ecs::shapes::{
     CapacityProviderStrategyItem, Cluster, CreateServiceRequest, CreateServiceResponse,
     CreateTaskSetRequest, CreateTaskSetResponse, DeleteServiceRequest, DeleteServiceResponse,
-    DeleteTaskSetRequest, DeleteTaskSetResponse, DeploymentConfiguration, DeploymentController,
-    DeploymentControllerType, DescribeServiceDeploymentsRequest,
-    DescribeServiceDeploymentsResponse, DescribeServiceRevisionsRequest,
-    DescribeServiceRevisionsResponse, DescribeServicesRequest, DescribeServicesResponse,
-    DescribeTaskSetsRequest, DescribeTaskSetsResponse, Failure, LaunchType,
-    ListServiceDeploymentsRequest, ListServiceDeploymentsResponse, ListServicesByNamespaceRequest,
-    ListServicesByNamespaceResponse, ListServicesRequest, ListServicesResponse, LoadBalancer,
-    NetworkMode, PlacementConstraint, PlacementStrategy, PropagateTags, Scale, ScaleUnit,
+    DeleteTaskSetRequest, DeleteTaskSetResponse, DeploymentController, DeploymentControllerType,
+    DescribeServiceDeploymentsRequest, DescribeServiceDeploymentsResponse,
+    DescribeServiceRevisionsRequest, DescribeServiceRevisionsResponse, DescribeServicesRequest,
+    DescribeServicesResponse, DescribeTaskSetsRequest, DescribeTaskSetsResponse, Failure,
+    LaunchType, ListServiceDeploymentsRequest, ListServiceDeploymentsResponse,
+    ListServicesByNamespaceRequest, ListServicesByNamespaceResponse, ListServicesRequest,
+    ListServicesResponse, LoadBalancer, NetworkMode, PropagateTags, Scale, ScaleUnit,
     SchedulingStrategy, Service, ServiceDeploymentBrief, ServiceDeploymentStatus, ServiceField,
     StabilityStatus, TaskDefinition, TaskSet, TaskSetField, UpdateServicePrimaryTaskSetRequest,
     UpdateServicePrimaryTaskSetResponse, UpdateServiceRequest, UpdateServiceResponse,
     UpdateTaskSetRequest, UpdateTaskSetResponse,
 };
-use wharf_model::ecs::status::{ClusterStatus, DeploymentStatus, ServiceStatus, TaskSetStatus};
+use wharf_model::ecs::status::{ClusterStatus, ServiceStatus, TaskSetStatus};
 use wharf_model::ecs::tags as ecs_tags;
 use wharf_model::elbv2::shapes::TargetTypeEnum;
 use wharf_model::elbv2::TargetGroupRecord;
 use wharf_model::wire::Timestamp;
 use wharf_model::{EcsError, EcsErrorKind};
-use wharf_ops::docs::{self, Change};
-use wharf_ops::lookup::{
-    active_cluster, add_tags, definition_by_arn, runnable_definition, tags_of,
-};
-use wharf_ops::service::{load, update_active};
+use wharf_ops::docs;
+use wharf_ops::lookup::{active_cluster, definition_by_arn, runnable_definition, tags_of};
+use wharf_ops::service::{create, load, update, update_active};
 use wharf_store::elb::ElbKind;
 use wharf_store::Kind;
 

@@ -2,21 +2,6 @@
 
 use super::*;
 
-/// What an UpdateService changes, decided before the atomic update.
-#[derive(Default)]
-struct Update {
-    desired: Option<i32>,
-    deployment: Option<Revision>,
-    config: Option<DeploymentConfiguration>,
-    grace: Option<i32>,
-    constraints: Option<Vec<PlacementConstraint>>,
-    strategies: Option<Vec<PlacementStrategy>>,
-    managed_tags: Option<bool>,
-    propagate: Option<PropagateTags>,
-    exec: Option<bool>,
-    az: Option<wharf_model::ecs::shapes::AvailabilityZoneRebalancing>,
-}
-
 /// UpdateService: a desired count change scales the PRIMARY deployment; a
 /// change to what the tasks run (task definition, network, load balancers,
 /// platform version, capacity providers) or `forceNewDeployment` starts a
@@ -25,7 +10,7 @@ pub(crate) async fn update_service(
     ctx: &Ctx,
     req: UpdateServiceRequest,
 ) -> Result<UpdateServiceResponse, ApiError> {
-    let names = target(ctx, req.cluster.as_deref(), req.service).await?;
+    let names = target(ctx, req.cluster.as_deref(), req.service.clone()).await?;
     let current = load(ctx.ops(), &names).await?.ok_or_else(service_not_found)?;
     if current.service.status != Some(ServiceStatus::Active) {
         return Err(service_not_active().into());
@@ -48,48 +33,15 @@ pub(crate) async fn update_service(
         req.volume_configurations.as_ref().is_some_and(|v| !v.is_empty()),
         req.vpc_lattice_configurations.as_ref().is_some_and(|v| !v.is_empty()),
     )?;
-    if external {
-        for (given, field) in [
-            (req.task_definition.is_some(), "taskDefinition"),
-            (req.load_balancers.is_some(), "loadBalancers"),
-            (req.network_configuration.is_some(), "networkConfiguration"),
-            (req.capacity_provider_strategy.is_some(), "capacityProviderStrategy"),
-            (req.platform_version.is_some(), "platformVersion"),
-            (req.force_new_deployment == Some(true), "forceNewDeployment"),
-            (req.deployment_configuration.is_some(), "deploymentConfiguration"),
-            (req.enable_execute_command.is_some(), "enableExecuteCommand"),
-        ] {
-            if given {
-                return Err(invalid(format!(
-                    "For a service that uses the EXTERNAL deployment controller, only the desired \
-                     count, placement constraints and strategies, health check grace period, \
-                     enableECSManagedTags and propagateTags can be updated; {field} cannot."
-                )));
-            }
-        }
-    }
-    if daemon && req.desired_count.is_some() {
-        return Err(invalid(DAEMON_DESIRED));
-    }
-    if daemon && req.placement_strategy.as_ref().is_some_and(|p| !p.is_empty()) {
-        return Err(invalid(DAEMON_STRATEGY));
-    }
-    if daemon && req.capacity_provider_strategy.as_ref().is_some_and(|p| !p.is_empty()) {
-        return Err(invalid(DAEMON_PROVIDERS));
-    }
-    if req.desired_count.is_some_and(|d| d < 0) {
-        return Err(invalid("desiredCount must be greater than or equal to 0."));
-    }
-    check_grace_period(req.health_check_grace_period_seconds)?;
-    check_propagate(req.propagate_tags.as_ref())?;
-    let mut up = Update {
+    check_update(&req, external, daemon)?;
+    let mut up = ServiceUpdate {
         desired: req.desired_count,
         grace: req.health_check_grace_period_seconds,
         managed_tags: req.enable_ecs_managed_tags,
         propagate: req.propagate_tags,
         exec: req.enable_execute_command,
         az: req.availability_zone_rebalancing,
-        ..Update::default()
+        ..ServiceUpdate::default()
     };
     if let Some(given) = req.deployment_configuration {
         let merged = merge_configuration(s.deployment_configuration.as_ref(), given);
@@ -177,56 +129,39 @@ pub(crate) async fn update_service(
         }
     }
 
-    let now = ctx.state.ops.clock.now_millis();
-    let names2 = names.clone();
-    let random = ctx.state.ops.entropy.next_u64();
-    let rec = update_active(ctx.ops(), &names, move |r| {
-        let s = &mut r.service;
-        if let Some(d) = up.desired {
-            s.desired_count = Some(d);
-            for dep in s.deployments.iter_mut().flatten() {
-                if dep.status == Some(DeploymentStatus::Primary) {
-                    dep.desired_count = Some(d);
-                    dep.updated_at = Some(Timestamp::from_millis(now));
-                }
-            }
-        }
-        if let Some(c) = up.config {
-            s.deployment_configuration = Some(c);
-        }
-        if let Some(g) = up.grace {
-            s.health_check_grace_period_seconds = Some(g);
-        }
-        if let Some(c) = up.constraints {
-            s.placement_constraints = Some(c);
-        }
-        if let Some(p) = up.strategies {
-            s.placement_strategy = Some(p);
-        }
-        if let Some(m) = up.managed_tags {
-            s.enable_ecs_managed_tags = Some(m);
-        }
-        if let Some(p) = up.propagate {
-            s.propagate_tags = Some(p);
-        }
-        if let Some(e) = up.exec {
-            s.enable_execute_command = Some(e);
-        }
-        if let Some(a) = up.az {
-            s.availability_zone_rebalancing = Some(a);
-        }
-        if let Some(rev) = up.deployment {
-            s.task_definition = Some(rev.task_definition.clone());
-            s.launch_type = rev.launch_type.clone();
-            s.capacity_provider_strategy = rev.capacity_provider_strategy.clone();
-            s.platform_version = rev.platform_version.clone();
-            s.platform_family = rev.platform_family();
-            s.network_configuration = rev.network_configuration.clone();
-            s.load_balancers = Some(rev.load_balancers.clone());
-            start_deployment(r, &names2, &rev, now, random);
-        }
-        Ok(())
-    })
-    .await?;
+    let rec = update(ctx.ops(), &names, up).await?;
     Ok(UpdateServiceResponse { service: Some(shown(ctx, &rec, false).await?) })
+}
+
+/// The checks of an UpdateService that need only the request and what kind
+/// of service it updates.
+fn check_update(req: &UpdateServiceRequest, external: bool, daemon: bool) -> Result<(), EcsError> {
+    if external {
+        refuse_for_external_update(&[
+            (req.task_definition.is_some(), "taskDefinition"),
+            (req.load_balancers.is_some(), "loadBalancers"),
+            (req.network_configuration.is_some(), "networkConfiguration"),
+            (req.capacity_provider_strategy.is_some(), "capacityProviderStrategy"),
+            (req.platform_version.is_some(), "platformVersion"),
+            (req.force_new_deployment == Some(true), "forceNewDeployment"),
+            (req.deployment_configuration.is_some(), "deploymentConfiguration"),
+            (req.enable_execute_command.is_some(), "enableExecuteCommand"),
+        ])?;
+    }
+    if daemon && req.desired_count.is_some() {
+        return Err(EcsError::invalid_parameter(DAEMON_DESIRED));
+    }
+    if daemon && req.placement_strategy.as_ref().is_some_and(|p| !p.is_empty()) {
+        return Err(EcsError::invalid_parameter(DAEMON_STRATEGY));
+    }
+    if daemon && req.capacity_provider_strategy.as_ref().is_some_and(|p| !p.is_empty()) {
+        return Err(EcsError::invalid_parameter(DAEMON_PROVIDERS));
+    }
+    if req.desired_count.is_some_and(|d| d < 0) {
+        return Err(EcsError::invalid_parameter(
+            "desiredCount must be greater than or equal to 0.",
+        ));
+    }
+    check_grace_period(req.health_check_grace_period_seconds)?;
+    check_propagate(req.propagate_tags.as_ref())
 }

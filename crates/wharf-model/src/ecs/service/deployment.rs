@@ -8,8 +8,9 @@ use super::{
 };
 use crate::arn::Scope;
 use crate::ecs::shapes::{
-    CapacityProviderStrategyItem, ContainerImage, Deployment, LaunchType, LoadBalancer,
-    NetworkConfiguration, ServiceCurrentRevisionSummary, ServiceDeployment,
+    AvailabilityZoneRebalancing, CapacityProviderStrategyItem, ContainerImage, Deployment,
+    DeploymentConfiguration, LaunchType, LoadBalancer, NetworkConfiguration, PlacementConstraint,
+    PlacementStrategy, PropagateTags, ServiceCurrentRevisionSummary, ServiceDeployment,
     ServiceDeploymentCircuitBreaker, ServiceDeploymentRollbackMonitorsStatus,
     ServiceDeploymentStatus, ServiceRevision, ServiceRevisionSummary, TaskDefinition,
 };
@@ -241,6 +242,85 @@ pub fn start_deployment(
     rec.throttle = Throttle::default();
     rec.service.current_service_deployment = Some(deployment_arn);
     rec.service.current_service_revisions = Some(current);
+}
+
+/// What an UpdateService changes (or an auto scaling action, with only
+/// `desired`), decided before the atomic update of the record; each `None`
+/// leaves the setting as it is.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ServiceUpdate {
+    /// A new desired count: the PRIMARY deployment scales to it.
+    pub desired: Option<i32>,
+    /// A new revision to deploy.
+    pub deployment: Option<Revision>,
+    /// A new deployment configuration (already merged and checked).
+    pub config: Option<DeploymentConfiguration>,
+    /// `healthCheckGracePeriodSeconds`.
+    pub grace: Option<i32>,
+    /// `placementConstraints`.
+    pub constraints: Option<Vec<PlacementConstraint>>,
+    /// `placementStrategy`.
+    pub strategies: Option<Vec<PlacementStrategy>>,
+    /// `enableECSManagedTags`.
+    pub managed_tags: Option<bool>,
+    /// `propagateTags`.
+    pub propagate: Option<PropagateTags>,
+    /// `enableExecuteCommand`.
+    pub exec: Option<bool>,
+    /// `availabilityZoneRebalancing`.
+    pub az: Option<AvailabilityZoneRebalancing>,
+}
+
+impl ServiceUpdate {
+    /// Applies the update to the service's record: settings change in place,
+    /// a new desired count scales the PRIMARY deployment, and a new revision
+    /// starts a deployment.
+    pub fn apply(self, rec: &mut ServiceRecord, names: &Names, now: i64, random: u64) {
+        let s = &mut rec.service;
+        if let Some(d) = self.desired {
+            s.desired_count = Some(d);
+            for dep in s.deployments.iter_mut().flatten() {
+                if dep.status == Some(DeploymentStatus::Primary) {
+                    dep.desired_count = Some(d);
+                    dep.updated_at = Some(Timestamp::from_millis(now));
+                }
+            }
+        }
+        if self.config.is_some() {
+            s.deployment_configuration = self.config;
+        }
+        if self.grace.is_some() {
+            s.health_check_grace_period_seconds = self.grace;
+        }
+        if self.constraints.is_some() {
+            s.placement_constraints = self.constraints;
+        }
+        if self.strategies.is_some() {
+            s.placement_strategy = self.strategies;
+        }
+        if self.managed_tags.is_some() {
+            s.enable_ecs_managed_tags = self.managed_tags;
+        }
+        if self.propagate.is_some() {
+            s.propagate_tags = self.propagate;
+        }
+        if self.exec.is_some() {
+            s.enable_execute_command = self.exec;
+        }
+        if self.az.is_some() {
+            s.availability_zone_rebalancing = self.az;
+        }
+        if let Some(rev) = self.deployment {
+            s.task_definition = Some(rev.task_definition.clone());
+            s.launch_type = rev.launch_type.clone();
+            s.capacity_provider_strategy = rev.capacity_provider_strategy.clone();
+            s.platform_version = rev.platform_version.clone();
+            s.platform_family = rev.platform_family();
+            s.network_configuration = rev.network_configuration.clone();
+            s.load_balancers = Some(rev.load_balancers.clone());
+            start_deployment(rec, names, &rev, now, random);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -7,9 +7,9 @@ use super::percents;
 use crate::ecs::placement;
 use crate::ecs::shapes::{
     CapacityProviderStrategyItem, DeploymentCircuitBreaker, DeploymentConfiguration,
-    DeploymentStrategy, LaunchType, LoadBalancer, NetworkConfiguration, NetworkMode,
-    PlacementConstraint, PlacementStrategy, PropagateTags, SchedulingStrategy, Service,
-    TaskDefinition,
+    DeploymentController, DeploymentControllerType, DeploymentStrategy, LaunchType, LoadBalancer,
+    NetworkConfiguration, NetworkMode, PlacementConstraint, PlacementStrategy, PropagateTags,
+    SchedulingStrategy, Service, TaskDefinition,
 };
 use crate::{EcsError, EcsErrorKind};
 
@@ -335,6 +335,90 @@ pub fn spec(s: &Service) -> Value {
         .map(|k| ((*k).to_owned(), v.get(*k).cloned().unwrap_or(Value::Null)))
         .collect::<serde_json::Map<_, _>>()
         .into()
+}
+
+/// The deployment controller a CreateService asks for (`ECS` when none);
+/// `CODE_DEPLOY` is refused by name.
+pub fn deployment_controller(
+    given: Option<DeploymentController>,
+) -> Result<DeploymentControllerType, EcsError> {
+    let controller = given.and_then(|c| c.r#type).unwrap_or(DeploymentControllerType::Ecs);
+    match &controller {
+        DeploymentControllerType::Ecs | DeploymentControllerType::External => Ok(controller),
+        DeploymentControllerType::CodeDeploy => Err(EcsError::invalid_parameter(
+            "deploymentController type CODE_DEPLOY is not supported by Wharf; use ECS or \
+             EXTERNAL.",
+        )),
+        other => Err(EcsError::invalid_parameter(format!(
+            "Invalid deploymentController type '{other}'. Valid values: ECS, CODE_DEPLOY, \
+             EXTERNAL."
+        ))),
+    }
+}
+
+/// A CreateService's scheduling strategy (`REPLICA` when none) and desired
+/// count: required for a REPLICA service of the ECS controller, 0 when an
+/// EXTERNAL one gives none, refused for DAEMON (which runs one task per
+/// instance).
+pub fn scheduling(
+    given: Option<SchedulingStrategy>,
+    external: bool,
+    desired: Option<i32>,
+) -> Result<(SchedulingStrategy, i32), EcsError> {
+    let strategy = given.unwrap_or(SchedulingStrategy::Replica);
+    if !strategy.is_known() {
+        return Err(EcsError::invalid_parameter(format!(
+            "Invalid schedulingStrategy '{strategy}'. Valid values: REPLICA, DAEMON."
+        )));
+    }
+    let daemon = strategy == SchedulingStrategy::Daemon;
+    if daemon && external {
+        return Err(EcsError::invalid_parameter(
+            "The daemon scheduling strategy does not support the EXTERNAL deployment controller.",
+        ));
+    }
+    if daemon && desired.is_some() {
+        return Err(EcsError::invalid_parameter(DAEMON_DESIRED));
+    }
+    let desired = match (daemon, external, desired) {
+        (true, _, _) => 0,
+        (false, true, d) => d.unwrap_or(0),
+        (false, false, Some(d)) => d,
+        (false, false, None) => {
+            return Err(EcsError::invalid_parameter("desiredCount must be specified."))
+        }
+    };
+    if desired < 0 {
+        return Err(EcsError::invalid_parameter(
+            "desiredCount must be greater than or equal to 0.",
+        ));
+    }
+    Ok((strategy, desired))
+}
+
+/// Refuses what a service of the EXTERNAL controller takes on its task sets
+/// instead: each `(given, field)` given is refused by name.
+pub fn refuse_for_external(fields: &[(bool, &str)]) -> Result<(), EcsError> {
+    match fields.iter().find(|(given, _)| *given) {
+        Some((_, field)) => Err(EcsError::invalid_parameter(format!(
+            "{field} cannot be specified for a service that uses the EXTERNAL deployment \
+             controller; specify it on the task set."
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Refuses, by name, what an UpdateService of a service of the EXTERNAL
+/// controller may not change: each `(given, field)` given.
+pub fn refuse_for_external_update(fields: &[(bool, &str)]) -> Result<(), EcsError> {
+    match fields.iter().find(|(given, _)| *given) {
+        Some((_, field)) => Err(EcsError::invalid_parameter(format!(
+            "For a service that uses the EXTERNAL deployment controller, only the desired \
+             count, placement constraints and strategies, health check grace period, \
+             enableECSManagedTags and propagateTags can be updated; {field} cannot."
+        ))),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]
