@@ -162,8 +162,9 @@ async fn secret(
 ) -> Response {
     let (state, place) = (&state, &place);
     guarded(state, &headers, &body, |request: SecretRequest| async move {
-        let now = state.clock.now();
-        match crate::secrets::resolve(&*state.store, &place.region, &request.value_from, now).await
+        let now = state.ops.clock.now();
+        match crate::secrets::resolve(&*state.ops.store, &place.region, &request.value_from, now)
+            .await
         {
             Ok(value) => Ok(json(&serde_json::json!({ "value": value }))),
             Err(e) => {
@@ -211,7 +212,7 @@ async fn logs_cursor(State(state): State<AppState>, headers: HeaderMap, body: By
 async fn pull_progress(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let state = &state;
     guarded(state, &headers, &body, |report: PullProgressReport| async move {
-        state.pulls.record(report, state.clock.now_millis());
+        state.pulls.record(report, state.ops.clock.now_millis());
         Ok(StatusCode::NO_CONTENT.into_response())
     })
     .await

@@ -136,7 +136,7 @@ async fn query_request(ctx: &Ctx, body: &[u8], started: Instant) -> Response {
 async fn reset(State(state): State<AppState>) -> Response {
     let logs =
         state.logs.reset().await.map_err(|e| wharf_store::StoreError::Database(e.to_string()));
-    match state.store.reset().await.and(logs) {
+    match state.ops.store.reset().await.and(logs) {
         Ok(()) => {
             tracing::info!("state reset");
             StatusCode::NO_CONTENT.into_response()

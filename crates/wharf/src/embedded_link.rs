@@ -57,8 +57,8 @@ impl ServerLink for EmbeddedLink {
     }
 
     async fn resolve_secret(&self, value_from: &str) -> Result<String, LinkError> {
-        let now = self.state.clock.now();
-        secrets::resolve(&*self.state.store, &self.region, value_from, now).await.map_err(|e| {
+        let now = self.state.ops.clock.now();
+        secrets::resolve(&*self.state.ops.store, &self.region, value_from, now).await.map_err(|e| {
             match e {
                 secrets::ResolveError::Internal(m) => LinkError::Unavailable(m),
                 secrets::ResolveError::NotFound(m) | secrets::ResolveError::Invalid(m) => {
@@ -90,7 +90,7 @@ impl ServerLink for EmbeddedLink {
     }
 
     async fn pull_progress(&self, report: PullProgressReport) -> Result<(), LinkError> {
-        self.state.pulls.record(report, self.state.clock.now_millis());
+        self.state.pulls.record(report, self.state.ops.clock.now_millis());
         Ok(())
     }
 }

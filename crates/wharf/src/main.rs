@@ -16,7 +16,6 @@ mod load_balancing;
 mod metrics;
 mod query_xml;
 mod remote_link;
-mod service_launcher;
 mod table;
 
 /// mimalloc: the API's request path allocates many small, short-lived

@@ -12,10 +12,10 @@ use wharf_agent::metadata::CredentialsSource;
 use wharf_agent::runtime::docker::DockerRuntime;
 use wharf_agent::{Agent, AgentConfig, MetadataConfig, StatsConfig};
 use wharf_api::AppState;
-
-use crate::embedded_link::EmbeddedLink;
 use wharf_model::clock::SystemClock;
 use wharf_store::{LogStore, SqliteStore};
+
+use crate::embedded_link::EmbeddedLink;
 
 /// Options of `wharf server`.
 #[derive(Debug, clap::Args)]
@@ -231,10 +231,10 @@ async fn serve(
 ) -> anyhow::Result<()> {
     let Prepared { state, agent, logs_retention_interval, stats_interval, listeners } = prepared;
     let addr = listener.local_addr()?;
-    tracing::info!(account = %state.account_id, reset = state.allow_reset, "listening on {addr}");
+    tracing::info!(account = %state.ops.account_id, reset = state.allow_reset, "listening on {addr}");
     let (stop_agent, agent_stopped) = tokio::sync::watch::channel(false);
     let mut metrics = crate::metrics::Sources {
-        store: state.store.clone(),
+        store: state.ops.store.clone(),
         api: state.metrics.clone(),
         lb: listeners.map(|_| Arc::new(wharf_lb::Traffic::new())),
         containers: None,
@@ -258,31 +258,27 @@ async fn serve(
         })
     });
     let cleanup = tokio::spawn(wharf_control::cleanup::run(
-        state.store.clone(),
-        state.clock.clone(),
+        state.ops.store.clone(),
+        state.ops.clock.clone(),
         agent_stopped.clone(),
     ));
     let retention = tokio::spawn(wharf_control::logs_retention::run(
         state.logs.clone(),
-        state.clock.clone(),
+        state.ops.clock.clone(),
         logs_retention_interval,
         agent_stopped.clone(),
     ));
     let data_plane = listeners.zip(metrics.lb.clone()).map(|(bind, traffic)| {
         tokio::spawn(crate::load_balancing::run(
-            state.store.clone(),
-            state.clock.clone(),
+            state.ops.store.clone(),
+            state.ops.clock.clone(),
             bind,
             traffic,
             agent_stopped.clone(),
         ))
     });
     let scheduler = tokio::spawn(wharf_control::services::run(
-        wharf_control::services::Scheduler {
-            store: state.store.clone(),
-            clock: state.clock.clone(),
-            launcher: Arc::new(crate::service_launcher::ApiLauncher { state: state.clone() }),
-        },
+        wharf_control::services::Scheduler { ops: state.ops.clone() },
         agent_stopped.clone(),
     ));
     let app = wharf_api::router(state.clone())
