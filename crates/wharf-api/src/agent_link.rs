@@ -21,7 +21,12 @@ use crate::ecs::{cluster, container_instance, task};
 use crate::protocol::ApiError;
 
 fn ctx(state: &AppState, region: &str) -> Ctx {
-    Ctx { state: state.clone(), region: region.to_owned(), request_id: "agent".to_owned() }
+    Ctx {
+        state: state.clone(),
+        region: region.to_owned(),
+        request_id: "agent".to_owned(),
+        caller: None,
+    }
 }
 
 /// Creates the cluster if it does not exist (as the ECS agent does for its

@@ -29,6 +29,13 @@ pub struct AppState {
     pub pulls: Arc<crate::pulls::PullBoard>,
     /// The random part of new ids (fixed by tests that make draws coincide).
     pub entropy: Arc<dyn wharf_model::ids::Entropy>,
+    /// Who may call, when the server has a credentials file: every AWS
+    /// request must then be signed by one of its keys (or by temporary
+    /// credentials Wharf issued) and is authorised by its policies. `None`:
+    /// requests are not checked (loopback servers without `--credentials`).
+    pub auth: Option<Arc<wharf_auth::Authenticator>>,
+    /// Mints temporary credentials (STS AssumeRole, task roles).
+    pub sts: Arc<wharf_auth::sts::Issuer>,
 }
 
 impl AppState {
@@ -50,6 +57,8 @@ impl AppState {
             metrics: Arc::new(ApiMetrics::new()),
             pulls: Arc::default(),
             entropy: Arc::new(wharf_model::ids::SystemEntropy),
+            auth: None,
+            sts: Arc::new(wharf_auth::sts::Issuer::new(crate::random::bytes())),
         }
     }
 }
@@ -63,6 +72,8 @@ pub struct Ctx {
     pub region: String,
     /// The `x-amzn-RequestId` of this request.
     pub request_id: String,
+    /// Who signed the request, when the server checks signatures.
+    pub caller: Option<Arc<wharf_auth::Caller>>,
 }
 
 impl Ctx {
@@ -74,6 +85,14 @@ impl Ctx {
     /// The region and account ARNs are built in.
     pub fn scope(&self) -> Scope<'_> {
         Scope { region: &self.region, account: &self.state.account_id }
+    }
+
+    /// The caller's ARN: the signer's, else the account's root.
+    pub fn principal_arn(&self) -> String {
+        match &self.caller {
+            Some(c) => c.arn.clone(),
+            None => self.root_principal(),
+        }
     }
 
     /// The ARN of the account's root principal.

@@ -16,6 +16,7 @@ mod load_balancing;
 mod metrics;
 mod query_xml;
 mod remote_link;
+mod security;
 mod service_launcher;
 mod table;
 

@@ -58,6 +58,7 @@ pub async fn launch(
         state: state.clone(),
         region: region.to_owned(),
         request_id: "service-scheduler".to_owned(),
+        caller: None,
     };
     let s = &rec.service;
     let name = s.service_name.clone().unwrap_or_default();

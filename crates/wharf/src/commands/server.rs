@@ -32,6 +32,17 @@ pub struct ServerArgs {
     /// Serve `POST /_wharf/reset`, which wipes all state (for test suites).
     #[arg(long)]
     allow_reset: bool,
+    /// The principals allowed to call (JSON: users with access keys and
+    /// policies, roles with trust policies; see the README). With it every
+    /// AWS request must be SigV4-signed by one of them and is authorised by
+    /// its policies; without it nothing is checked, which is allowed only on
+    /// a loopback address.
+    #[arg(long, env = "WHARF_CREDENTIALS")]
+    credentials: Option<PathBuf>,
+    /// Listen beyond loopback without `--credentials`: anyone who reaches
+    /// the port can do anything.
+    #[arg(long, env = "WHARF_INSECURE_NO_AUTH")]
+    insecure_no_auth: bool,
     /// A token agents on other hosts must present (`wharf agent --token`).
     #[arg(long, env = "WHARF_AGENT_TOKEN")]
     agent_token: Option<String>,
@@ -116,6 +127,7 @@ pub fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
     let lock = lock_data_dir(&data_dir)?;
+    check_exposure(&args)?;
     let prepared = prepare(&args, &data_dir)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -172,6 +184,25 @@ impl EmbeddedServer {
     }
 }
 
+/// Refuses to serve beyond loopback without credentials, unless told to.
+fn check_exposure(args: &ServerArgs) -> anyhow::Result<()> {
+    if args.listen.ip().is_loopback() || args.credentials.is_some() {
+        return Ok(());
+    }
+    if args.insecure_no_auth {
+        tracing::warn!(
+            listen = %args.listen,
+            "serving beyond loopback with no authentication (--insecure-no-auth)"
+        );
+        return Ok(());
+    }
+    anyhow::bail!(
+        "--listen {} is not a loopback address: give --credentials FILE so that requests are \
+         authenticated, or --insecure-no-auth to serve it to anyone who can reach it",
+        args.listen
+    )
+}
+
 /// What [`serve`] runs: the state, and the parts to start beside the API.
 struct Prepared {
     state: AppState,
@@ -204,6 +235,10 @@ fn prepare(args: &ServerArgs, data_dir: &std::path::Path) -> anyhow::Result<Prep
     );
     let mut state =
         AppState::new(Arc::new(store), Arc::new(logs), Arc::new(SystemClock), &args.account_id);
+    state.sts = Arc::new(crate::security::sts_issuer(data_dir)?);
+    if let Some(path) = &args.credentials {
+        state.auth = Some(Arc::new(crate::security::authenticator(path, &state.sts)?));
+    }
     state.allow_reset = args.allow_reset;
     state.agent_token = args.agent_token.as_deref().map(Into::into);
     if args.stats_interval.is_zero() {
