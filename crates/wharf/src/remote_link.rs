@@ -2,6 +2,10 @@
 //! [`ServerLink`] as HTTP requests to the server's `/_wharf/agent/v1/`
 //! endpoints, and the assignment watch as one long streamed response read
 //! line by line.
+//!
+//! With credentials ([`RemoteLink::signed_by`]) every request is SigV4-signed
+//! for service `ecs`, as the ECS agent signs its calls; the server then
+//! authorises each by the credentials' policies, for this agent's cluster.
 
 use std::time::Duration;
 
@@ -27,6 +31,10 @@ pub struct RemoteLink {
     endpoint: String,
     region: String,
     token: Option<String>,
+    /// The agent's own credentials, which sign every request when given.
+    credentials: Option<wharf_auth::sigv4::SigningCredentials>,
+    /// The agent's cluster, named in calls that concern no other.
+    cluster: String,
 }
 
 impl RemoteLink {
@@ -38,10 +46,26 @@ impl RemoteLink {
             endpoint: endpoint.trim_end_matches('/').to_owned(),
             region: region.to_owned(),
             token,
+            credentials: None,
+            cluster: String::new(),
         }
     }
 
+    /// Signs every request with the agent's own credentials.
+    pub fn signed_by(mut self, credentials: wharf_auth::sigv4::SigningCredentials) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    /// Names the agent's cluster in the calls that carry none of their own
+    /// (secrets, logs, pull progress), so the server authorises them for it.
+    pub fn for_cluster(mut self, cluster: &str) -> Self {
+        self.cluster = cluster.to_owned();
+        self
+    }
+
     fn url(&self, path: &str, cluster: &str, instance: &str) -> String {
+        let cluster = if cluster.is_empty() { &self.cluster } else { cluster };
         format!(
             "{}/_wharf/agent/v1/{path}?region={}&cluster={}&instance={}",
             self.endpoint,
@@ -57,15 +81,52 @@ impl RemoteLink {
         url: String,
         body: Vec<u8>,
     ) -> Result<http::Response<hyper::body::Incoming>, LinkError> {
-        let mut req = http::Request::builder().method(method).uri(&url);
-        if let Some(t) = &self.token {
-            req = req.header(http::header::AUTHORIZATION, format!("Bearer {t}"));
-        }
-        let req = req
+        let mut req = http::Request::builder()
+            .method(method.clone())
+            .uri(&url)
             .header(http::header::CONTENT_TYPE, "application/json")
-            .body(Full::new(Bytes::from(body)))
+            .body(Full::new(Bytes::new()))
             .map_err(|e| LinkError::Refused(e.to_string()))?;
+        if let Some(t) = &self.token {
+            let value = http::HeaderValue::from_str(&format!("Bearer {t}"))
+                .map_err(|e| LinkError::Refused(e.to_string()))?;
+            req.headers_mut().insert(http::header::AUTHORIZATION, value);
+        }
+        if let Some(credentials) = &self.credentials {
+            self.sign(&mut req, credentials, &body);
+        }
+        let req = req.map(|_| Full::new(Bytes::from(body)));
         self.client.request(req).await.map_err(|e| LinkError::Unavailable(e.to_string()))
+    }
+
+    /// Adds the SigV4 headers (`host` included, which the client would add anyway).
+    fn sign(
+        &self,
+        req: &mut http::Request<Full<Bytes>>,
+        credentials: &wharf_auth::sigv4::SigningCredentials,
+        body: &[u8],
+    ) {
+        let uri = req.uri().clone();
+        if let Some(host) =
+            uri.authority().and_then(|a| http::HeaderValue::from_str(a.as_str()).ok())
+        {
+            req.headers_mut().insert(http::header::HOST, host);
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let method = req.method().clone();
+        wharf_auth::sigv4::sign(
+            method.as_str(),
+            uri.path(),
+            uri.query().unwrap_or(""),
+            req.headers_mut(),
+            body,
+            credentials,
+            &self.region,
+            "ecs",
+            now,
+        );
     }
 
     /// A call with a JSON answer (or none).

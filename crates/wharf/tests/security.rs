@@ -290,3 +290,132 @@ fn beyond_loopback_a_server_needs_credentials_or_says_it_is_insecure() {
         "{err}"
     );
 }
+
+const AGENT_PROD: (&str, &str) = ("AKIAAGENTPROD0000001", "agent/prod/secret/00000000000000000001");
+
+/// `wharf agent` for `cluster`, signing with `keys`; killed on drop.
+struct Agent(std::process::Child, tempfile::TempDir);
+
+impl Agent {
+    fn start(s: &Server, keys: (&str, &str), cluster: &str) -> Agent {
+        let dir = tempfile::tempdir().unwrap();
+        let log = std::fs::File::create(dir.path().join("agent.log")).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_wharf"))
+            .args(["agent", "--endpoint", &s.endpoint(), "--cluster", cluster])
+            .args(["--metadata-address", "off", "--state-dir"])
+            .arg(dir.path().join("state"))
+            .env("AWS_ACCESS_KEY_ID", keys.0)
+            .env("AWS_SECRET_ACCESS_KEY", keys.1)
+            .env_remove("AWS_SESSION_TOKEN")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        Agent(child, dir)
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.1.path().join("agent.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+        if std::thread::panicking() {
+            eprintln!("--- agent log ---\n{}", self.log());
+        }
+    }
+}
+
+fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !f() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn agents_sign_with_their_own_keys_and_serve_only_their_cluster() {
+    let docker = Command::new("docker").arg("info").output();
+    assert!(
+        docker.map(|o| o.status.success()).unwrap_or(false),
+        "Docker Engine is not reachable; run scripts/docker-up"
+    );
+    let s = server();
+    ok(aws(&s, ALICE, None, &["ecs", "create-cluster", "--cluster-name", "prod"]));
+    ok(aws(&s, ALICE, None, &["ecs", "create-cluster", "--cluster-name", "dev"]));
+    // The agent's link is unsigned without keys: refused.
+    let unsigned = Command::new("curl")
+        .args(["-s", "-X", "POST", "-d", "{}"])
+        .arg(format!("{}/_wharf/agent/v1/report?region=us-east-1&cluster=prod", s.endpoint()))
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&unsigned.stdout).contains("MissingAuthenticationTokenException")
+    );
+
+    let agent = Agent::start(&s, AGENT_PROD, "prod");
+    wait_until("the prod agent to register", || {
+        let l = ok(aws(&s, ALICE, None, &["ecs", "list-container-instances", "--cluster", "prod"]));
+        l["containerInstanceArns"].as_array().is_some_and(|a| a.len() == 1)
+    });
+    // A task runs through the signed link, and its logs come back through it.
+    let td = r#"{"family":"signed","containerDefinitions":[{"name":"main","image":"wharf-test/busybox:1","memory":32,
+        "command":["sh","-c","echo signed link; exit 3"],
+        "logConfiguration":{"logDriver":"awslogs","options":{"awslogs-group":"/prod/signed","awslogs-region":"us-east-1","awslogs-stream-prefix":"ecs","awslogs-create-group":"true"}}}]}"#;
+    ok(aws(&s, ALICE, None, &["ecs", "register-task-definition", "--cli-input-json", td]));
+    let run = ok(aws(
+        &s,
+        ALICE,
+        None,
+        &["ecs", "run-task", "--cluster", "prod", "--task-definition", "signed"],
+    ));
+    let arn = run["tasks"][0]["taskArn"].as_str().expect("a task").to_owned();
+    let mut last = Value::Null;
+    wait_until("the task to stop", || {
+        last = ok(aws(
+            &s,
+            ALICE,
+            None,
+            &["ecs", "describe-tasks", "--cluster", "prod", "--tasks", &arn],
+        ));
+        last["tasks"][0]["lastStatus"] == "STOPPED"
+    });
+    assert_eq!(last["tasks"][0]["containers"][0]["exitCode"], 3, "{last}");
+    let stream = format!("ecs/main/{}", arn.rsplit('/').next().unwrap());
+    wait_until("the task's log line", || {
+        let out = aws(
+            &s,
+            ALICE,
+            None,
+            &[
+                "logs",
+                "get-log-events",
+                "--log-group-name",
+                "/prod/signed",
+                "--log-stream-name",
+                &stream,
+            ],
+        );
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("signed link")
+    });
+    let _ = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "docker ps -aq --filter label=com.amazonaws.ecs.task-arn={arn} | xargs -r docker rm -f"
+        ))
+        .output();
+    // The same keys do not let an agent join another cluster.
+    let stray = Agent::start(&s, AGENT_PROD, "dev");
+    wait_until("the stray agent to be refused", || {
+        stray.log().contains("AccessDeniedException") || stray.log().contains("not authorized")
+    });
+    assert!(stray.log().contains("ecs:RegisterContainerInstance on resource: arn:aws:ecs:us-east-1:000000000000:cluster/dev"), "{}", stray.log());
+    let dev = ok(aws(&s, ALICE, None, &["ecs", "list-container-instances", "--cluster", "dev"]));
+    assert_eq!(dev["containerInstanceArns"].as_array().map(Vec::len), Some(0));
+    drop(agent);
+}
