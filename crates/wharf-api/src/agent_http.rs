@@ -39,6 +39,9 @@ pub fn routes() -> Router<AppState> {
         .route("/_wharf/agent/v1/logs/ship", post(logs_ship))
         .route("/_wharf/agent/v1/logs/cursor", post(logs_cursor))
         .route("/_wharf/agent/v1/pull-progress", post(pull_progress))
+        .route("/_wharf/agent/v1/role-credentials", post(role_credentials))
+        .route("/_wharf/agent/v1/task-secret", post(task_secret))
+        .route("/_wharf/agent/v1/execution-check", post(execution_check))
 }
 
 /// Where a call applies.
@@ -56,6 +59,31 @@ struct Place {
 #[serde(rename_all = "camelCase")]
 struct SecretRequest {
     value_from: String,
+}
+
+/// A task's role credentials to mint.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RoleCredentialsRequest {
+    task_arn: String,
+    kind: wharf_model::agent::RoleKind,
+}
+
+/// A task's secret to resolve with its execution role.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TaskSecretRequest {
+    task_arn: String,
+    value_from: String,
+}
+
+/// Whether a task's execution role may do something.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ExecutionCheck {
+    task_arn: String,
+    action: String,
+    resource: String,
 }
 
 /// A log stream to make ready before its container starts.
@@ -426,5 +454,78 @@ async fn pull_progress(
             Ok(StatusCode::NO_CONTENT.into_response())
         },
     )
+    .await
+}
+
+async fn role_credentials(
+    State(state): State<AppState>,
+    Query(place): Query<Place>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (state, place) = (&state, &place);
+    let request = AgentRequest { method: &method, uri: &uri, headers: &headers, body: &body };
+    guarded(state, AgentOp::Secret, place, request, |r: RoleCredentialsRequest| async move {
+        let c = crate::task_roles::role_credentials(
+            state,
+            &place.region,
+            &place.cluster,
+            &r.task_arn,
+            r.kind,
+        )
+        .await?;
+        Ok(json(&c))
+    })
+    .await
+}
+
+async fn task_secret(
+    State(state): State<AppState>,
+    Query(place): Query<Place>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (state, place) = (&state, &place);
+    let request = AgentRequest { method: &method, uri: &uri, headers: &headers, body: &body };
+    guarded(state, AgentOp::Secret, place, request, |r: TaskSecretRequest| async move {
+        let value = crate::task_roles::resolve_task_secret(
+            state,
+            &place.region,
+            &place.cluster,
+            &r.task_arn,
+            &r.value_from,
+        )
+        .await?;
+        Ok(json(&serde_json::json!({ "value": value })))
+    })
+    .await
+}
+
+async fn execution_check(
+    State(state): State<AppState>,
+    Query(place): Query<Place>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (state, place) = (&state, &place);
+    let request = AgentRequest { method: &method, uri: &uri, headers: &headers, body: &body };
+    guarded(state, AgentOp::Secret, place, request, |r: ExecutionCheck| async move {
+        crate::task_roles::check_execution_role(
+            state,
+            &place.region,
+            &place.cluster,
+            &r.task_arn,
+            &r.action,
+            &r.resource,
+        )
+        .await?;
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
     .await
 }

@@ -36,6 +36,7 @@ pub mod secretsmanager;
 pub mod sigv4;
 pub mod ssm;
 pub mod sts;
+pub mod task_roles;
 
 pub use context::AppState;
 pub use dispatch::router;

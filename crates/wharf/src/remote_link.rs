@@ -18,7 +18,9 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use tokio::sync::mpsc;
 use wharf_agent::link::{LinkError, ServerLink};
-use wharf_model::agent::{Assignment, LogBatch, LogDestination, PullProgressReport};
+use wharf_model::agent::{
+    Assignment, LogBatch, LogDestination, PullProgressReport, RoleKind, TaskRoleCredentials,
+};
 use wharf_model::ecs::shapes::{ContainerInstance, RegisterContainerInstanceRequest, Task};
 
 /// How long a request other than the watch may take.
@@ -267,6 +269,43 @@ impl ServerLink for RemoteLink {
         serde_json::from_slice::<Answer>(&answer)
             .map(|a| a.cursor)
             .map_err(|e| LinkError::Unavailable(e.to_string()))
+    }
+
+    async fn resolve_task_secret(
+        &self,
+        task_arn: &str,
+        value_from: &str,
+    ) -> Result<String, LinkError> {
+        let body = serde_json::json!({ "taskArn": task_arn, "valueFrom": value_from });
+        let answer = self.call("task-secret", "", to_json(&body)?).await?;
+        #[derive(serde::Deserialize)]
+        struct Value {
+            value: String,
+        }
+        serde_json::from_slice::<Value>(&answer)
+            .map(|v| v.value)
+            .map_err(|e| LinkError::Unavailable(e.to_string()))
+    }
+
+    async fn check_execution_role(
+        &self,
+        task_arn: &str,
+        action: &str,
+        resource: &str,
+    ) -> Result<(), LinkError> {
+        let body =
+            serde_json::json!({ "taskArn": task_arn, "action": action, "resource": resource });
+        self.call("execution-check", "", to_json(&body)?).await.map(|_| ())
+    }
+
+    async fn role_credentials(
+        &self,
+        task_arn: &str,
+        kind: RoleKind,
+    ) -> Result<TaskRoleCredentials, LinkError> {
+        let body = serde_json::json!({ "taskArn": task_arn, "kind": kind });
+        let answer = self.call("role-credentials", "", to_json(&body)?).await?;
+        serde_json::from_slice(&answer).map_err(|e| LinkError::Unavailable(e.to_string()))
     }
 
     async fn pull_progress(&self, report: PullProgressReport) -> Result<(), LinkError> {

@@ -419,3 +419,131 @@ fn agents_sign_with_their_own_keys_and_serve_only_their_cluster() {
     assert_eq!(dev["containerInstanceArns"].as_array().map(Vec::len), Some(0));
     drop(agent);
 }
+
+/// A server with its embedded agent and ECS's credentials endpoint (on an
+/// ephemeral port of 169.254.170.2: other servers of the suite may hold 80).
+fn server_with_agent() -> Server {
+    let file = credentials_file();
+    Server::start_with(&[
+        "--credentials",
+        file.to_str().unwrap(),
+        "--metadata-address",
+        "169.254.170.2:0",
+        "--listener-address",
+        "off",
+    ])
+}
+
+/// Runs `td` (a task definition JSON) as alice and waits for it to stop.
+fn run_to_stop(s: &Server, td: &str, family: &str) -> Value {
+    ok(aws(s, ALICE, None, &["ecs", "register-task-definition", "--cli-input-json", td]));
+    let run = ok(aws(s, ALICE, None, &["ecs", "run-task", "--task-definition", family]));
+    let arn =
+        run["tasks"][0]["taskArn"].as_str().unwrap_or_else(|| panic!("no task: {run}")).to_owned();
+    let mut last = Value::Null;
+    wait_until("the task to stop", || {
+        last = ok(aws(s, ALICE, None, &["ecs", "describe-tasks", "--tasks", &arn]));
+        last["tasks"][0]["lastStatus"] == "STOPPED"
+    });
+    let _ = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "docker ps -aq --filter label=com.amazonaws.ecs.task-arn={arn} | xargs -r docker rm -f"
+        ))
+        .output();
+    last["tasks"][0].clone()
+}
+
+#[test]
+fn task_role_credentials_are_minted_and_carry_the_role_s_policies() {
+    let s = server_with_agent();
+    // The container fetches its credentials as an SDK would and prints them.
+    let td = serde_json::json!({
+        "family": "role-probe",
+        "taskRoleArn": "arn:aws:iam::000000000000:role/app",
+        "containerDefinitions": [{
+            "name": "probe", "image": "wharf-test/busybox:1", "memory": 32,
+            "entryPoint": ["sh", "-c"],
+            "command": ["base=${ECS_CONTAINER_METADATA_URI_V4%/v4/*}; timeout 5 wget -qO- \"$base$AWS_CONTAINER_CREDENTIALS_RELATIVE_URI\"; echo; echo URI=$AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"],
+            "logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": "/probe", "awslogs-region": "us-east-1", "awslogs-stream-prefix": "ecs", "awslogs-create-group": "true"}}
+        }]
+    });
+    let task = run_to_stop(&s, &td.to_string(), "role-probe");
+    assert_eq!(task["containers"][0]["exitCode"], 0, "{task}");
+    let task_id = task["taskArn"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
+    let mut events = Value::Null;
+    wait_until("the probe's output", || {
+        let out = aws(
+            &s,
+            ALICE,
+            None,
+            &[
+                "logs",
+                "get-log-events",
+                "--log-group-name",
+                "/probe",
+                "--log-stream-name",
+                &format!("ecs/probe/{task_id}"),
+            ],
+        );
+        events = if out.status.success() {
+            serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+        } else {
+            Value::Null
+        };
+        events["events"].as_array().is_some_and(|e| e.len() >= 2)
+    });
+    let lines: Vec<&str> =
+        events["events"].as_array().unwrap().iter().filter_map(|e| e["message"].as_str()).collect();
+    let creds: Value = serde_json::from_str(lines[0]).unwrap_or_else(|e| panic!("{e}: {lines:?}"));
+    assert_eq!(creds["RoleArn"], "arn:aws:iam::000000000000:role/app");
+    let keys = (creds["AccessKeyId"].as_str().unwrap(), creds["SecretAccessKey"].as_str().unwrap());
+    let token = creds["Token"].as_str().unwrap();
+    assert!(keys.0.starts_with("ASIA"), "{creds}");
+    assert!(creds["Expiration"].as_str().is_some_and(|e| e.ends_with('Z')), "{creds}");
+    // The relative URI is unguessable: 128 bits or more after /v2/credentials/.
+    let uri = lines[1].strip_prefix("URI=/v2/credentials/").expect("the relative URI");
+    assert!(uri.len() >= 32, "{uri}");
+    // Wharf's APIs take them, with role/app's policies and the task as the session.
+    let who = ok(aws(&s, keys, Some(token), &["sts", "get-caller-identity"]));
+    assert_eq!(who["Arn"], format!("arn:aws:sts::000000000000:assumed-role/app/{task_id}"));
+    ok(aws(&s, keys, Some(token), &["ecs", "list-clusters"]));
+    let e =
+        refused(aws(&s, keys, Some(token), &["ecs", "create-cluster", "--cluster-name", "nope"]));
+    assert!(e.contains(&format!("User: arn:aws:sts::000000000000:assumed-role/app/{task_id} is not authorized to perform: ecs:CreateCluster")), "{e}");
+}
+
+#[test]
+fn the_execution_role_decides_which_secrets_a_task_gets() {
+    let s = server_with_agent();
+    for name in ["/app/db", "/other/key"] {
+        ok(aws(
+            &s,
+            ALICE,
+            None,
+            &["ssm", "put-parameter", "--name", name, "--value", "v", "--type", "String"],
+        ));
+    }
+    let td = |family: &str, parameter: &str| {
+        serde_json::json!({
+            "family": family,
+            "executionRoleArn": "arn:aws:iam::000000000000:role/exec",
+            "containerDefinitions": [{
+                "name": "main", "image": "wharf-test/busybox:1", "memory": 32,
+                "command": ["sh", "-c", "test \"$SECRET\" = v"],
+                "secrets": [{"name": "SECRET", "valueFrom": parameter}]
+            }]
+        })
+        .to_string()
+    };
+    let allowed = run_to_stop(&s, &td("exec-allowed", "/app/db"), "exec-allowed");
+    assert_eq!(allowed["containers"][0]["exitCode"], 0, "{allowed}");
+    let denied = run_to_stop(&s, &td("exec-denied", "/other/key"), "exec-denied");
+    let task_id = denied["taskArn"].as_str().unwrap().rsplit('/').next().unwrap();
+    assert_eq!(denied["stopCode"], "TaskFailedToStart", "{denied}");
+    let reason = denied["stoppedReason"].as_str().unwrap();
+    assert_eq!(
+        reason,
+        format!("ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: unable to retrieve secrets from ssm: service call has been retried 1 time(s): AccessDeniedException: User: arn:aws:sts::000000000000:assumed-role/exec/{task_id} is not authorized to perform: ssm:GetParameters on resource: arn:aws:ssm:us-east-1:000000000000:parameter/other/key because no identity-based policy allows the ssm:GetParameters action")
+    );
+}
