@@ -36,6 +36,10 @@ pub struct AppState {
     pub auth: Option<Arc<wharf_auth::Authenticator>>,
     /// Mints temporary credentials (STS AssumeRole, task roles).
     pub sts: Arc<wharf_auth::sts::Issuer>,
+    /// Token buckets per caller, when the server throttles (`--throttle`).
+    pub throttle: Option<Arc<crate::throttle::Throttle>>,
+    /// Where mutating calls are recorded (`--audit-log`).
+    pub audit: Option<Arc<crate::audit::AuditLog>>,
 }
 
 impl AppState {
@@ -59,6 +63,8 @@ impl AppState {
             entropy: Arc::new(wharf_model::ids::SystemEntropy),
             auth: None,
             sts: Arc::new(wharf_auth::sts::Issuer::new(crate::random::bytes())),
+            throttle: None,
+            audit: None,
         }
     }
 }

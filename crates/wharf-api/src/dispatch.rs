@@ -7,7 +7,6 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
-use bytes::Bytes;
 use std::sync::Arc;
 
 use http::{HeaderMap, Method, StatusCode, Uri};
@@ -16,7 +15,9 @@ use wharf_auth::{sigv4 as verify, AuthError, Caller};
 use crate::context::{AppState, Ctx};
 use crate::metrics::UNKNOWN_OPERATION;
 use crate::protocol::{self, ApiError};
-use crate::{authz, ecs, elbv2, logs, query, request_id, secretsmanager, sigv4, ssm, sts};
+use crate::{
+    audit, authz, body_limit, ecs, elbv2, logs, query, request_id, secretsmanager, sigv4, ssm, sts,
+};
 
 /// The `X-Amz-Target` prefix of Amazon ECS.
 pub const ECS_TARGET_PREFIX: &str = "AmazonEC2ContainerServiceV20141113";
@@ -46,12 +47,18 @@ async fn aws(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
+    body: axum::body::Body,
 ) -> Response {
+    let source = peer.map(|axum::Extension(axum::extract::ConnectInfo(a))| a);
     let started = Instant::now();
     let request_id = request_id::next();
     let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
     let form = target.is_empty() && is_form(&headers);
+    let body = match body_limit::read(&headers, body).await {
+        Ok(body) => body,
+        Err(e) => return too_large(&state, &request_id, form, e, started),
+    };
     let caller = match authenticate(&state, &method, &uri, &headers, &body) {
         Ok(caller) => caller,
         Err(e) => {
@@ -70,8 +77,10 @@ async fn aws(
         None => sigv4::region(&headers).unwrap_or(sigv4::DEFAULT_REGION).to_owned(),
     };
     let ctx = Ctx { state, region, request_id, caller };
+    let user_agent = headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok());
+    let origin = Origin { source, user_agent };
     if form {
-        return query_request(&ctx, &body, started).await;
+        return query_request(&ctx, &body, started, origin).await;
     }
     let (service, op) = match target.split_once('.') {
         Some((ECS_TARGET_PREFIX, op)) => ("ecs", op),
@@ -80,6 +89,10 @@ async fn aws(
         Some((SECRETS_MANAGER_TARGET_PREFIX, op)) => ("secretsmanager", op),
         _ => ("unknown", UNKNOWN_OPERATION),
     };
+    if !admitted(&ctx, service, op) {
+        ctx.state.metrics.record(service, op, "ThrottlingException", started.elapsed());
+        return protocol::error(&ctx.request_id, &throttled());
+    }
     let allowed = match &ctx.caller {
         Some(caller) if service != "unknown" => permit(&ctx, caller, service, op, &body).await,
         _ => Ok(()),
@@ -102,12 +115,109 @@ async fn aws(
         Err(e) => (op, &*e.type_name),
     };
     ctx.state.metrics.record(service, operation, outcome, started.elapsed());
+    if ctx.state.audit.is_some() && service != "unknown" {
+        let error = result.as_ref().err().map(|e| (&*e.type_name, e.message.as_str()));
+        audit::record(&ctx, origin.facts(service, op, &body, error)).await;
+    }
     match result {
         Ok(body) => protocol::ok(&ctx.request_id, body),
         Err(e) => {
             tracing::debug!(target, error = %e.type_name, message = %e.message, "request refused");
             protocol::error(&ctx.request_id, &e)
         }
+    }
+}
+
+/// The answer to a body over the limit (or one that broke off).
+fn too_large(
+    state: &AppState,
+    request_id: &str,
+    form: bool,
+    e: body_limit::BodyError,
+    started: Instant,
+) -> Response {
+    let (code, status) = match e {
+        body_limit::BodyError::TooLarge { .. } => {
+            ("RequestEntityTooLargeException", StatusCode::PAYLOAD_TOO_LARGE)
+        }
+        body_limit::BodyError::Broken => ("SerializationException", StatusCode::BAD_REQUEST),
+    };
+    let message = match e {
+        body_limit::BodyError::TooLarge { .. } => body_limit::BodyError::message(),
+        body_limit::BodyError::Broken => "The request body could not be read.".to_owned(),
+    };
+    state.metrics.record(
+        if form { "query" } else { "json" },
+        UNKNOWN_OPERATION,
+        code,
+        started.elapsed(),
+    );
+    let mut response = if form {
+        let doc = query::error_document(
+            wharf_model::elbv2::XML_NAMESPACE,
+            "Sender",
+            code.trim_end_matches("Exception"),
+            &message,
+            request_id,
+        );
+        query_response(request_id, status, doc)
+    } else {
+        protocol::error(request_id, &ApiError { type_name: code.into(), message, status })
+    };
+    if e == (body_limit::BodyError::TooLarge { drained: false }) {
+        response
+            .headers_mut()
+            .insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+    }
+    response
+}
+
+/// Where a request came from, for the audit trail.
+#[derive(Debug, Clone, Copy)]
+struct Origin<'a> {
+    source: Option<std::net::SocketAddr>,
+    user_agent: Option<&'a str>,
+}
+
+impl<'a> Origin<'a> {
+    fn facts<'b>(
+        &self,
+        service: &'b str,
+        op: &'b str,
+        body: &'b [u8],
+        error: Option<(&'b str, &'b str)>,
+    ) -> audit::CallFacts<'b>
+    where
+        'a: 'b,
+    {
+        audit::CallFacts {
+            service,
+            op,
+            body,
+            source: self.source,
+            user_agent: self.user_agent,
+            error,
+        }
+    }
+}
+
+/// Whether the caller's token bucket for this operation has a token (always,
+/// when the server does not throttle).
+fn admitted(ctx: &Ctx, service: &str, op: &str) -> bool {
+    let Some(throttle) = &ctx.state.throttle else { return true };
+    let principal = match &ctx.caller {
+        Some(c) => c.arn.as_str(),
+        None => "",
+    };
+    throttle.admit(principal, service, op, ctx.state.clock.now_millis())
+}
+
+/// ECS's answer to a throttled call.
+fn throttled() -> ApiError {
+    ApiError {
+        type_name: "ThrottlingException".into(),
+        message: "Rate exceeded".into(),
+        status: StatusCode::BAD_REQUEST,
     }
 }
 
@@ -227,13 +337,23 @@ fn is_form(headers: &HeaderMap) -> bool {
 
 /// A Query-protocol request, routed by its `Action` (ELBv2 is the one Query
 /// service Wharf serves).
-async fn query_request(ctx: &Ctx, body: &[u8], started: Instant) -> Response {
+async fn query_request(ctx: &Ctx, body: &[u8], started: Instant, origin: Origin<'_>) -> Response {
     use wharf_model::elbv2::{ElbError, ElbErrorKind, API_VERSION, XML_NAMESPACE};
     let params = query::params(body);
     let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
     let action = get("Action").unwrap_or("");
     if sts::ACTIONS.contains(&action) || get("Version") == Some(sts::API_VERSION) {
-        return sts_request(ctx, action, &params, started);
+        let response = sts_request(ctx, action, &params, started);
+        if response.status().is_success() || response.status().is_client_error() {
+            let error = (!response.status().is_success()).then_some(("AccessDenied", ""));
+            audit::record(ctx, origin.facts("sts", action, body, error)).await;
+        }
+        return response;
+    }
+    if !admitted(ctx, "elbv2", action) {
+        ctx.state.metrics.record("elbv2", action, "Throttling", started.elapsed());
+        let e = sts::StsError { code: "Throttling", status: 400, message: "Rate exceeded".into() };
+        return query_error(&ctx.request_id, XML_NAMESPACE, &e);
     }
     if let Some(caller) = &ctx.caller {
         if let Err(e) = permit(ctx, caller, "elbv2", action, body).await {
@@ -260,6 +380,8 @@ async fn query_request(ctx: &Ctx, body: &[u8], started: Instant) -> Response {
         Err(e) => (action, e.kind.code()),
     };
     ctx.state.metrics.record("elbv2", operation, outcome, started.elapsed());
+    let error = result.as_ref().err().map(|e| (e.kind.code(), e.message.as_str()));
+    audit::record(ctx, origin.facts("elbv2", action, body, error)).await;
     match result {
         Ok(xml) => query_response(&ctx.request_id, StatusCode::OK, xml),
         Err(e) => {

@@ -16,7 +16,9 @@
 
 pub mod agent_http;
 pub mod agent_link;
+pub mod audit;
 pub mod authz;
+pub mod body_limit;
 pub mod changes;
 pub mod context;
 pub mod dispatch;
@@ -37,6 +39,7 @@ pub mod sigv4;
 pub mod ssm;
 pub mod sts;
 pub mod task_roles;
+pub mod throttle;
 
 pub use context::AppState;
 pub use dispatch::router;

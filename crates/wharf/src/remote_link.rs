@@ -13,6 +13,7 @@ use crate::api_client::encode;
 use async_trait::async_trait;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -26,10 +27,10 @@ use wharf_model::ecs::shapes::{ContainerInstance, RegisterContainerInstanceReque
 /// How long a request other than the watch may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The HTTP link.
+/// The HTTP (or HTTPS) link.
 #[derive(Debug, Clone)]
 pub struct RemoteLink {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     endpoint: String,
     region: String,
     token: Option<String>,
@@ -41,8 +42,19 @@ pub struct RemoteLink {
 
 impl RemoteLink {
     /// A link to the server at `endpoint` (`http://host:port`).
-    pub fn new(endpoint: &str, region: &str, token: Option<String>) -> Self {
-        let client = Client::builder(TokioExecutor::new()).build_http();
+    /// Its `https://` connections trust `tls` (see [`tls_client`]).
+    pub fn new(
+        endpoint: &str,
+        region: &str,
+        token: Option<String>,
+        tls: rustls::ClientConfig,
+    ) -> Self {
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .build();
+        let client = Client::builder(TokioExecutor::new()).build(connector);
         Self {
             client,
             endpoint: endpoint.trim_end_matches('/').to_owned(),
@@ -152,6 +164,26 @@ impl RemoteLink {
         .await;
         answer.unwrap_or_else(|_| Err(LinkError::Unavailable(format!("{path} timed out"))))
     }
+}
+
+/// The TLS client configuration of the link: the public web's roots (Mozilla's,
+/// from webpki-roots) and the certificates of `extra` (a private CA, or the
+/// server's own self-signed certificate: `wharf agent --tls-ca`).
+pub fn tls_client(
+    extra: &[rustls::pki_types::CertificateDer<'static>],
+) -> anyhow::Result<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    for cert in extra {
+        roots.add(cert.clone()).map_err(|e| anyhow::anyhow!("a --tls-ca certificate: {e}"))?;
+    }
+    // ring, as the server uses (see crate::listen).
+    #[allow(deprecated)]
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
 }
 
 /// A failed answer as a link error: a server error may be retried, a

@@ -547,3 +547,217 @@ fn the_execution_role_decides_which_secrets_a_task_gets() {
         format!("ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: unable to retrieve secrets from ssm: service call has been retried 1 time(s): AccessDeniedException: User: arn:aws:sts::000000000000:assumed-role/exec/{task_id} is not authorized to perform: ssm:GetParameters on resource: arn:aws:ssm:us-east-1:000000000000:parameter/other/key because no identity-based policy allows the ssm:GetParameters action")
     );
 }
+
+#[test]
+fn the_audit_trail_records_who_did_what_from_where() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.jsonl");
+    let file = credentials_file();
+    let s = Server::start_with(&[
+        "--no-agent",
+        "--credentials",
+        file.to_str().unwrap(),
+        "--audit-log",
+        log.to_str().unwrap(),
+    ]);
+    ok(aws(&s, ALICE, None, &["ecs", "create-cluster", "--cluster-name", "prod"]));
+    ok(aws(&s, ALICE, None, &["ecs", "list-clusters"]));
+    refused(aws(&s, ALICE, None, &["ecs", "delete-cluster", "--cluster", "prod"]));
+    ok(aws(
+        &s,
+        ALICE,
+        None,
+        &[
+            "ssm",
+            "put-parameter",
+            "--name",
+            "/app/pw",
+            "--value",
+            "hunter2-canary",
+            "--type",
+            "SecureString",
+        ],
+    ));
+    let audit = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_wharf"))
+            .arg("audit")
+            .arg("--file")
+            .arg(&log)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let mut text = String::new();
+    wait_until("three events", || {
+        text = audit(&[]);
+        text.lines().count() >= 3
+    });
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "reads are not recorded: {text}");
+    assert!(
+        lines[0].contains("OK")
+            && lines[0].contains("arn:aws:iam::000000000000:user/alice")
+            && lines[0].contains("ecs:CreateCluster")
+            && lines[0].contains("arn:aws:ecs:us-east-1:000000000000:cluster/prod")
+            && lines[0].contains("from 127.0.0.1"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].contains("AccessDeniedException") && lines[1].contains("ecs:DeleteCluster"),
+        "{}",
+        lines[1]
+    );
+    let denied = audit(&["--errors", "--json"]);
+    let event: Value = serde_json::from_str(denied.lines().next().unwrap()).unwrap();
+    assert_eq!(event["eventSource"], "ecs.amazonaws.com");
+    assert_eq!(event["userIdentity"]["type"], "IAMUser");
+    assert_eq!(event["userIdentity"]["accessKeyId"], ALICE.0);
+    assert!(event["errorMessage"].as_str().unwrap().contains("explicit deny"));
+    assert!(event["eventTime"].as_str().unwrap().ends_with('Z'));
+    // The parameter's value never reaches the trail.
+    let all = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        !all.contains("hunter2-canary") && all.contains("HIDDEN_DUE_TO_SECURITY_REASONS"),
+        "{all}"
+    );
+    assert_eq!(audit(&["--action", "ecs:CreateCluster"]).lines().count(), 1);
+    assert_eq!(audit(&["--principal", "user/ci"]).lines().count(), 0);
+}
+
+#[test]
+fn the_api_and_the_agent_link_speak_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, ca_key) = (dir.path().join("ca.pem"), dir.path().join("ca.key"));
+    let (cert, key, csr) =
+        (dir.path().join("cert.pem"), dir.path().join("key.pem"), dir.path().join("req.csr"));
+    let ext = dir.path().join("ext.cnf");
+    std::fs::write(&ext, "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n")
+        .unwrap();
+    let openssl = |args: &[&str]| {
+        let out =
+            Command::new("openssl").args(args).current_dir(dir.path()).output().expect("openssl");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    // A CA, and a server certificate for 127.0.0.1 signed by it.
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=wharf-test-ca",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "key.pem",
+        "-out",
+        "req.csr",
+    ]);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "req.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        "ext.cnf",
+        "-out",
+        "cert.pem",
+    ]);
+    let _ = (&ca_key, &csr);
+    let file = credentials_file();
+    let s = Server::start_with(&[
+        "--no-agent",
+        "--credentials",
+        file.to_str().unwrap(),
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ]);
+    let https = format!("https://{}", s.addr);
+    let cli = |extra: &[&str]| {
+        let home = tempfile::tempdir().unwrap();
+        Command::new("aws")
+            .env("AWS_ACCESS_KEY_ID", ALICE.0)
+            .env("AWS_SECRET_ACCESS_KEY", ALICE.1)
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("AWS_CONFIG_FILE", home.path().join("c"))
+            .env("AWS_SHARED_CREDENTIALS_FILE", home.path().join("s"))
+            .env("AWS_MAX_ATTEMPTS", "1")
+            .env("AWS_CA_BUNDLE", &ca)
+            .args(["--endpoint-url", &https, "--output", "json"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = cli(&["ecs", "create-cluster", "--cluster-name", "prod"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Plain HTTP to the TLS port gets nothing usable.
+    let plain = aws(&s, ALICE, None, &["ecs", "list-clusters"]);
+    assert!(!plain.status.success());
+    // An agent joins over TLS, trusting the server's certificate.
+    let docker = Command::new("docker").arg("info").output();
+    assert!(
+        docker.map(|o| o.status.success()).unwrap_or(false),
+        "Docker Engine is not reachable; run scripts/docker-up"
+    );
+    let state = tempfile::tempdir().unwrap();
+    let log = std::fs::File::create(state.path().join("agent.log")).unwrap();
+    let mut agent = Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args(["agent", "--endpoint", &https, "--cluster", "prod", "--metadata-address", "off"])
+        .arg("--tls-ca")
+        .arg(&ca)
+        .arg("--state-dir")
+        .arg(state.path().join("s"))
+        .env("AWS_ACCESS_KEY_ID", AGENT_PROD.0)
+        .env("AWS_SECRET_ACCESS_KEY", AGENT_PROD.1)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let mut registered = false;
+    for _ in 0..30 {
+        let out = cli(&["ecs", "list-container-instances", "--cluster", "prod"]);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        if v["containerInstanceArns"].as_array().is_some_and(|a| a.len() == 1) {
+            registered = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    let _ = agent.kill();
+    let _ = agent.wait();
+    assert!(
+        registered,
+        "{}",
+        std::fs::read_to_string(state.path().join("agent.log")).unwrap_or_default()
+    );
+}

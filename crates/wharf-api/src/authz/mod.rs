@@ -69,6 +69,20 @@ pub async fn authorize(
     Ok(())
 }
 
+/// The resources an operation names (for the audit trail): what
+/// authorization checks, without `*`.
+pub async fn resources(ctx: &Ctx, service: &str, op: &str, body: &[u8]) -> Vec<String> {
+    let checks = match service {
+        "ecs" => ecs::contexts(ctx, op, body).await,
+        "sts" => vec![],
+        _ => others::contexts(ctx, service, op, body).await,
+    };
+    let mut out: Vec<String> =
+        checks.into_iter().map(|c| c.resource).filter(|r| r != "*").collect();
+    out.dedup();
+    out
+}
+
 /// The global condition keys every request carries.
 fn add_principal_keys(check: &mut Context, caller: &Caller, region: &str) {
     check.set("aws:PrincipalArn", caller.principal.arn.clone());

@@ -32,6 +32,10 @@ pub struct AgentCommandArgs {
     /// A session token, when the agent's credentials are temporary.
     #[arg(long, env = "AWS_SESSION_TOKEN", hide_env_values = true)]
     session_token: Option<String>,
+    /// A PEM file of certificates to trust for an `https://` endpoint beside
+    /// the public roots: the server's own (self-signed) certificate, or its CA.
+    #[arg(long, env = "WHARF_TLS_CA")]
+    tls_ca: Option<PathBuf>,
     /// Where the agent keeps its state (default: the data directory's `agent/`).
     #[arg(long, env = "WHARF_AGENT_STATE_DIR")]
     state_dir: Option<PathBuf>,
@@ -78,7 +82,17 @@ pub fn run(args: AgentCommandArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let mut link = RemoteLink::new(&args.endpoint, &args.agent.region, args.token)
+    let extra = match &args.tls_ca {
+        Some(path) => {
+            use rustls::pki_types::pem::PemObject;
+            rustls::pki_types::CertificateDer::pem_file_iter(path)
+                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+                .with_context(|| format!("cannot read certificates from {}", path.display()))?
+        }
+        None => Vec::new(),
+    };
+    let tls = crate::remote_link::tls_client(&extra)?;
+    let mut link = RemoteLink::new(&args.endpoint, &args.agent.region, args.token, tls)
         .for_cluster(&args.agent.cluster);
     if let (Some(access_key_id), Some(secret_access_key)) =
         (args.access_key_id, args.secret_access_key)

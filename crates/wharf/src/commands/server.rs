@@ -43,6 +43,28 @@ pub struct ServerArgs {
     /// the port can do anything.
     #[arg(long, env = "WHARF_INSECURE_NO_AUTH")]
     insecure_no_auth: bool,
+    /// A PEM certificate chain: the API (and the agent link on the same
+    /// port) is served over TLS with it and `--tls-key`.
+    #[arg(long, env = "WHARF_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of `--tls-cert`.
+    #[arg(long, env = "WHARF_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Connections served at once; more are closed as they arrive.
+    #[arg(long, env = "WHARF_MAX_CONNECTIONS", default_value_t = 4096)]
+    max_connections: usize,
+    /// How long a client may take to send a request's headers, on a new or
+    /// an idle keep-alive connection, and to finish a TLS handshake: `20s`.
+    #[arg(long, env = "WHARF_HEADER_TIMEOUT", default_value = "20s", value_parser = parse_wait)]
+    header_timeout: std::time::Duration,
+    /// Throttle each caller with ECS's token buckets (ThrottlingException
+    /// past them), as AWS throttles an account.
+    #[arg(long, env = "WHARF_THROTTLE")]
+    throttle: bool,
+    /// The audit trail: every mutating call as a CloudTrail event, one JSON
+    /// line each (default: `audit.jsonl` in the data directory); `off` for none.
+    #[arg(long, env = "WHARF_AUDIT_LOG")]
+    audit_log: Option<String>,
     /// A token agents on other hosts must present (`wharf agent --token`).
     #[arg(long, env = "WHARF_AGENT_TOKEN")]
     agent_token: Option<String>,
@@ -211,6 +233,10 @@ struct Prepared {
     /// How often the embedded agent samples its containers' stats.
     stats_interval: std::time::Duration,
     listeners: Option<std::net::IpAddr>,
+    /// TLS for the API, when configured.
+    tls: Option<Arc<rustls::ServerConfig>>,
+    /// Connection limits.
+    limits: crate::listen::Limits,
 }
 
 /// Checks the arguments and opens the stores in `data_dir`.
@@ -240,6 +266,19 @@ fn prepare(args: &ServerArgs, data_dir: &std::path::Path) -> anyhow::Result<Prep
         state.auth = Some(Arc::new(crate::security::authenticator(path, &state.sts)?));
     }
     state.allow_reset = args.allow_reset;
+    if args.throttle {
+        state.throttle = Some(Arc::default());
+    }
+    let audit = match args.audit_log.as_deref() {
+        Some("off") => None,
+        Some(path) => Some(PathBuf::from(path)),
+        None => Some(data_dir.join("audit.jsonl")),
+    };
+    if let Some(path) = audit {
+        let log = wharf_api::audit::AuditLog::open(&path)
+            .with_context(|| format!("cannot open the audit log {}", path.display()))?;
+        state.audit = Some(Arc::new(log));
+    }
     state.agent_token = args.agent_token.as_deref().map(Into::into);
     if args.stats_interval.is_zero() {
         anyhow::bail!("--stats-interval must be at least 1s");
@@ -250,7 +289,19 @@ fn prepare(args: &ServerArgs, data_dir: &std::path::Path) -> anyhow::Result<Prep
             format!("--listener-address {a:?} is not an IP address (or `off`)")
         })?),
     };
+    if args.max_connections == 0 {
+        anyhow::bail!("--max-connections must be at least 1");
+    }
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::listen::tls_config(cert, key)?),
+        _ => None,
+    };
     Ok(Prepared {
+        tls,
+        limits: crate::listen::Limits {
+            max_connections: args.max_connections,
+            header_timeout: args.header_timeout,
+        },
         state,
         agent: (!args.no_agent).then(|| (args.agent.clone(), data_dir.to_owned())),
         logs_retention_interval: args.logs_retention_interval,
@@ -264,9 +315,11 @@ async fn serve(
     prepared: Prepared,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let Prepared { state, agent, logs_retention_interval, stats_interval, listeners } = prepared;
+    let Prepared { state, agent, logs_retention_interval, stats_interval, listeners, tls, limits } =
+        prepared;
     let addr = listener.local_addr()?;
-    tracing::info!(account = %state.account_id, reset = state.allow_reset, "listening on {addr}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(account = %state.account_id, reset = state.allow_reset, "listening on {scheme}://{addr}");
     let (stop_agent, agent_stopped) = tokio::sync::watch::channel(false);
     let mut metrics = crate::metrics::Sources {
         store: state.store.clone(),
@@ -323,7 +376,7 @@ async fn serve(
     let app = wharf_api::router(state.clone())
         .merge(crate::console::routes().with_state(state))
         .merge(crate::metrics::router(metrics));
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    crate::listen::serve(listener, app, tls, limits, shutdown).await?;
     let _ = stop_agent.send(true);
     let _ = cleanup.await;
     let _ = retention.await;
