@@ -761,3 +761,154 @@ fn the_api_and_the_agent_link_speak_tls() {
         std::fs::read_to_string(state.path().join("agent.log")).unwrap_or_default()
     );
 }
+
+/// GET a path of the server; the body.
+fn get(s: &Server, path: &str) -> String {
+    let out =
+        Command::new("curl").args(["-s", &format!("{}{path}", s.endpoint())]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_planted_secret_appears_in_no_output() {
+    const CANARY: &str = "canary-7f3a91c2e4b8d605";
+    let dir = tempfile::tempdir().unwrap();
+    let audit_log = dir.path().join("audit.jsonl");
+    let file = credentials_file();
+    let s = Server::start_with_env(
+        &[
+            "--credentials",
+            file.to_str().unwrap(),
+            "--metadata-address",
+            "169.254.170.2:0",
+            "--listener-address",
+            "off",
+            "--audit-log",
+            audit_log.to_str().unwrap(),
+        ],
+        &[("RUST_LOG", "debug")],
+    );
+    // Planted: an SSM SecureString, a Secrets Manager secret, a secret the
+    // execution role may not read, and a temporary credential of alice's.
+    ok(aws(
+        &s,
+        ALICE,
+        None,
+        &[
+            "ssm",
+            "put-parameter",
+            "--name",
+            "/app/canary",
+            "--value",
+            CANARY,
+            "--type",
+            "SecureString",
+        ],
+    ));
+    ok(aws(
+        &s,
+        ALICE,
+        None,
+        &[
+            "ssm",
+            "put-parameter",
+            "--name",
+            "/other/canary",
+            "--value",
+            CANARY,
+            "--type",
+            "SecureString",
+        ],
+    ));
+    let secret = ok(aws(
+        &s,
+        ALICE,
+        None,
+        &[
+            "secretsmanager",
+            "create-secret",
+            "--name",
+            "prod/canary",
+            "--secret-string",
+            &format!("{{\"pw\":\"{CANARY}\"}}"),
+        ],
+    ));
+    assert!(secret["ARN"].is_string(), "{secret}");
+    let task = |family: &str, parameter: &str| {
+        serde_json::json!({
+            "family": family,
+            "executionRoleArn": "arn:aws:iam::000000000000:role/exec",
+            "taskRoleArn": "arn:aws:iam::000000000000:role/app",
+            "containerDefinitions": [{
+                "name": "main", "image": "wharf-test/busybox:1", "memory": 32,
+                // Checks the value without naming it (the definition is an output too).
+                "command": ["sh", "-c", format!("test ${{#S}} -eq {} && case \"$S\" in {}*) exit 0;; esac; exit 1", CANARY.len(), &CANARY[..10])],
+                "secrets": [{"name": "S", "valueFrom": parameter}]
+            }]
+        })
+        .to_string()
+    };
+    let used = run_to_stop(&s, &task("canary-ok", "/app/canary"), "canary-ok");
+    assert_eq!(used["containers"][0]["exitCode"], 0, "the container got the value: {used}");
+    let denied = run_to_stop(&s, &task("canary-denied", "/other/canary"), "canary-denied");
+    assert_eq!(denied["stopCode"], "TaskFailedToStart", "{denied}");
+    let e = refused(aws(&s, (ALICE.0, CANARY), None, &["ecs", "list-clusters"]));
+    // Every output a person or a program sees.
+    let mut outputs: Vec<(String, String)> = vec![
+        ("error message".into(), e),
+        ("describe-tasks".into(), used.to_string() + &denied.to_string()),
+    ];
+    for (name, args) in [
+        ("get-parameter", vec!["ssm", "get-parameter", "--name", "/app/canary"]),
+        (
+            "get-parameters-by-path",
+            vec!["ssm", "get-parameters-by-path", "--path", "/", "--recursive"],
+        ),
+        ("describe-parameters", vec!["ssm", "describe-parameters"]),
+        ("get-parameter-history", vec!["ssm", "get-parameter-history", "--name", "/app/canary"]),
+        (
+            "describe-secret",
+            vec!["secretsmanager", "describe-secret", "--secret-id", "prod/canary"],
+        ),
+        ("list-secrets", vec!["secretsmanager", "list-secrets"]),
+        (
+            "describe-task-definition",
+            vec!["ecs", "describe-task-definition", "--task-definition", "canary-ok"],
+        ),
+        ("list-clusters", vec!["ecs", "list-clusters"]),
+    ] {
+        let out = aws(&s, ALICE, None, &args);
+        outputs.push((
+            name.into(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        ));
+    }
+    outputs.push(("/metrics".into(), get(&s, "/metrics")));
+    for path in [
+        "/console/api/clusters",
+        "/console/api/clusters/default",
+        "/console/api/task-definitions/canary-ok",
+    ] {
+        outputs.push((path.into(), get(&s, path)));
+    }
+    let task_id = used["taskArn"].as_str().unwrap().rsplit('/').next().unwrap();
+    outputs.push((
+        "console task".into(),
+        get(&s, &format!("/console/api/clusters/default/tasks/{task_id}")),
+    ));
+    outputs.push(("audit log".into(), std::fs::read_to_string(&audit_log).unwrap_or_default()));
+    outputs.push(("server log".into(), s.log()));
+    for (name, text) in &outputs {
+        assert!(!text.is_empty(), "{name} is empty: the search would prove nothing");
+        assert!(!text.contains(CANARY), "the planted secret appears in the {name}:\n{text}");
+    }
+    // The search can find it: the value is where it should be.
+    let decrypted = ok(aws(
+        &s,
+        ALICE,
+        None,
+        &["ssm", "get-parameter", "--name", "/app/canary", "--with-decryption"],
+    ));
+    assert_eq!(decrypted["Parameter"]["Value"], CANARY);
+}
