@@ -343,11 +343,9 @@ async fn query_request(ctx: &Ctx, body: &[u8], started: Instant, origin: Origin<
     let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
     let action = get("Action").unwrap_or("");
     if sts::ACTIONS.contains(&action) || get("Version") == Some(sts::API_VERSION) {
-        let response = sts_request(ctx, action, &params, started);
-        if response.status().is_success() || response.status().is_client_error() {
-            let error = (!response.status().is_success()).then_some(("AccessDenied", ""));
-            audit::record(ctx, origin.facts("sts", action, body, error)).await;
-        }
+        let (response, error) = sts_request(ctx, action, &params, started);
+        let error = error.as_ref().map(|(code, message)| (code.as_str(), message.as_str()));
+        audit::record(ctx, origin.facts("sts", action, body, error)).await;
         return response;
     }
     if !admitted(ctx, "elbv2", action) {
@@ -407,8 +405,14 @@ impl QueryError for wharf_model::elbv2::ElbError {
 }
 
 /// An STS request (GetCallerIdentity needs no permission, as in AWS; the
-/// credential must still be scoped to `sts`).
-fn sts_request(ctx: &Ctx, action: &str, params: &[(String, String)], started: Instant) -> Response {
+/// credential must still be scoped to `sts`): the answer, and the error code
+/// and message for the audit trail.
+fn sts_request(
+    ctx: &Ctx,
+    action: &str,
+    params: &[(String, String)],
+    started: Instant,
+) -> (Response, Option<(String, String)>) {
     let scoped = match &ctx.caller {
         Some(c) if c.service != "sts" => Err(AuthError::WrongScope(
             "Credential should be scoped to correct service: 'sts'. ".into(),
@@ -417,7 +421,8 @@ fn sts_request(ctx: &Ctx, action: &str, params: &[(String, String)], started: In
     };
     if let Err(e) = scoped {
         ctx.state.metrics.record("sts", action, e.query_code(), started.elapsed());
-        return query_error(&ctx.request_id, sts::XML_NAMESPACE, &AuthRefusal(&e));
+        let error = (e.query_code().to_owned(), e.query_message());
+        return (query_error(&ctx.request_id, sts::XML_NAMESPACE, &AuthRefusal(&e)), Some(error));
     }
     let result = sts::handle(ctx, action, params);
     let outcome = match &result {
@@ -426,8 +431,11 @@ fn sts_request(ctx: &Ctx, action: &str, params: &[(String, String)], started: In
     };
     ctx.state.metrics.record("sts", action, outcome, started.elapsed());
     match result {
-        Ok(xml) => query_response(&ctx.request_id, StatusCode::OK, xml),
-        Err(e) => query_error(&ctx.request_id, sts::XML_NAMESPACE, &e),
+        Ok(xml) => (query_response(&ctx.request_id, StatusCode::OK, xml), None),
+        Err(e) => {
+            let error = (e.code.to_owned(), e.message.clone());
+            (query_error(&ctx.request_id, sts::XML_NAMESPACE, &e), Some(error))
+        }
     }
 }
 
