@@ -50,7 +50,7 @@ mod tests;
 
 use std::process::Command;
 
-pub use credentials::{CredentialsSource, RoleCredentials, ANY_ROLE};
+pub use credentials::{CredentialsSource, RoleCredentials, ANY_ROLE, REFRESH_BEFORE_EXPIRY_SECS};
 pub use registry::{Registry, TaskTokens};
 pub use server::{router, serve};
 
