@@ -8,7 +8,7 @@
 //! on the agent's own cluster: `ecs:RegisterContainerInstance` (register),
 //! `ecs:Poll` (watch, secrets), `ecs:SubmitTaskStateChange` (report, pull
 //! progress) and `logs:CreateLogStream`/`logs:PutLogEvents`/`logs:GetLogEvents`
-//! (log shipping) — see [`agent_check`]. Otherwise, when the server has an
+//! (log shipping) — see `agent_check`. Otherwise, when the server has an
 //! agent token, every request must carry it as `Authorization: Bearer <token>`.
 
 use axum::body::Body;

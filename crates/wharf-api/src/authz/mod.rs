@@ -4,7 +4,7 @@
 //! the caller's identity policies. Explicit deny wins; nothing allowed is
 //! denied; the refusal is IAM's sentence in an `AccessDeniedException`.
 //!
-//! The mapping per service lives beside this file ([`ecs`], [`others`]);
+//! The mapping per service lives beside this file (`ecs.rs`, `others.rs`);
 //! it reads the request body only for the operations whose resources are in
 //! it, and the store only for what a request names indirectly (a task
 //! definition's roles for `iam:PassRole`, a resource's tags when a policy
