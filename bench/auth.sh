@@ -8,7 +8,8 @@
 #      verification, in process (crates/wharf-auth/examples/policy_eval.rs).
 #
 # Usage: bench/auth.sh [DURATION] [WARMUP]   (defaults 10s and 3s)
-# Environment: CONNECTIONS (64), THREADS (2), SKIP_BUILD=1, WHARF_BIN.
+# Environment: CONNECTIONS (64), THREADS (2), SKIP_BUILD=1, WHARF_BIN, POLICY_EVAL_BIN (the
+# example's binary; default target/release/examples/policy_eval).
 # The result is a Markdown table on stdout; progress on stderr.
 set -euo pipefail
 
@@ -19,6 +20,7 @@ THREADS=${THREADS:-2}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH="$ROOT/bench"
 WHARF=${WHARF_BIN:-$ROOT/target/release/wharf}
+POLICY_EVAL=${POLICY_EVAL_BIN:-$ROOT/target/release/examples/policy_eval}
 [ -z "${WHARF_BIN:-}" ] || SKIP_BUILD=1
 . "$ROOT/bench/lib.sh"
 
@@ -120,7 +122,8 @@ SIGNED=$(awk -v a="${RPS[signed1]}" -v b="${RPS[signed2]}" 'BEGIN { printf "%.0f
 COST=$(awk -v o="$OPEN" -v s="$SIGNED" 'BEGIN { printf "%.1f", (o - s) * 100 / o }')
 
 log "policy evaluation and SigV4 verification in process"
-EVAL=$(cd "$ROOT" && cargo run -q --release -p wharf-auth --example policy_eval 2>/dev/null)
+[ -x "$POLICY_EVAL" ] || die "$POLICY_EVAL does not exist (cargo build --release -p wharf-auth --example policy_eval)"
+EVAL=$("$POLICY_EVAL")
 POLICY_NS=$(sed -nE 's/^POLICY_RESULT .*ns_per_request=([0-9]+).*/\1/p' <<<"$EVAL")
 SIGV4_NS=$(sed -nE 's/^SIGV4_RESULT .*ns_per_request=([0-9]+).*/\1/p' <<<"$EVAL")
 met() { awk -v v="$1" -v b="$2" 'BEGIN { print (v <= b) ? "yes" : "**NO**" }'; }
