@@ -271,8 +271,9 @@ impl Agent {
             registry = registry.with_secret(&secret);
         }
         let (served, runtime) = (registry.clone(), self.shared.runtime.clone());
+        let credentials = config.credentials.minted_by(self.shared.link.clone());
         tokio::spawn(async move {
-            if let Err(e) = metadata::serve(listener, served, runtime, config.credentials).await {
+            if let Err(e) = metadata::serve(listener, served, runtime, credentials).await {
                 tracing::error!(error = %e, "the task metadata endpoint stopped");
             }
         });

@@ -705,7 +705,7 @@ async fn pull(
     }
     let auth =
         match def.repository_credentials.as_ref().and_then(|r| r.credentials_parameter.as_ref()) {
-            Some(parameter) => Some(provision::registry_auth(link, parameter).await?),
+            Some(parameter) => Some(provision::registry_auth(link, task_arn, parameter).await?),
             None => None,
         };
     let container = def.name.clone().unwrap_or_default();

@@ -24,7 +24,12 @@ use crate::protocol::ApiError;
 pub use wharf_model::agent::{merge, Assignment};
 
 fn ctx(state: &AppState, region: &str) -> Ctx {
-    Ctx { state: state.clone(), region: region.to_owned(), request_id: "agent".to_owned() }
+    Ctx {
+        state: state.clone(),
+        region: region.to_owned(),
+        request_id: "agent".to_owned(),
+        caller: None,
+    }
 }
 
 /// Creates the cluster if it does not exist (as the ECS agent does for its

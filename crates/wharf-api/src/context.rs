@@ -24,6 +24,17 @@ pub struct AppState {
     pub metrics: Arc<ApiMetrics>,
     /// Image pulls under way, as agents report them.
     pub pulls: Arc<crate::pulls::PullBoard>,
+    /// Who may call, when the server has a credentials file: every AWS
+    /// request must then be signed by one of its keys (or by temporary
+    /// credentials Wharf issued) and is authorised by its policies. `None`:
+    /// requests are not checked (loopback servers without `--credentials`).
+    pub auth: Option<Arc<wharf_auth::Authenticator>>,
+    /// Mints temporary credentials (STS AssumeRole, task roles).
+    pub sts: Arc<wharf_auth::sts::Issuer>,
+    /// Token buckets per caller, when the server throttles (`--throttle`).
+    pub throttle: Option<Arc<crate::throttle::Throttle>>,
+    /// Where mutating calls are recorded (`--audit-log`).
+    pub audit: Option<Arc<crate::audit::AuditLog>>,
 }
 
 impl AppState {
@@ -42,6 +53,10 @@ impl AppState {
             agent_token: None,
             metrics: Arc::new(ApiMetrics::new()),
             pulls: Arc::default(),
+            auth: None,
+            sts: Arc::new(wharf_auth::sts::Issuer::new(crate::random::bytes())),
+            throttle: None,
+            audit: None,
         }
     }
 }
@@ -55,6 +70,8 @@ pub struct Ctx {
     pub region: String,
     /// The `x-amzn-RequestId` of this request.
     pub request_id: String,
+    /// Who signed the request, when the server checks signatures.
+    pub caller: Option<Arc<wharf_auth::Caller>>,
 }
 
 impl Ctx {
@@ -71,6 +88,14 @@ impl Ctx {
     /// The region and account ARNs are built in.
     pub fn scope(&self) -> Scope<'_> {
         Scope { region: &self.region, account: &self.state.ops.account_id }
+    }
+
+    /// The caller's ARN: the signer's, else the account's root.
+    pub fn principal_arn(&self) -> String {
+        match &self.caller {
+            Some(c) => c.arn.clone(),
+            None => self.root_principal(),
+        }
     }
 
     /// The ARN of the account's root principal.

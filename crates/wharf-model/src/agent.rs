@@ -200,3 +200,40 @@ mod tests {
         );
     }
 }
+
+/// Which of a task's roles credentials are for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RoleKind {
+    /// `taskRoleArn`: what the containers' own code may do.
+    TaskApplication,
+    /// `executionRoleArn`: what the agent may read for the task (secrets,
+    /// registry credentials, environment files).
+    TaskExecution,
+}
+
+/// Temporary credentials the server minted for one task's role, as the
+/// credentials endpoint serves them. `Debug` hides the secret and token.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskRoleCredentials {
+    /// The role.
+    pub role_arn: String,
+    /// `ASIA...`.
+    pub access_key_id: String,
+    /// The secret.
+    pub secret_access_key: String,
+    /// The session token.
+    pub token: String,
+    /// Expiry, Unix seconds.
+    pub expiration: i64,
+}
+
+impl std::fmt::Debug for TaskRoleCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskRoleCredentials")
+            .field("role_arn", &self.role_arn)
+            .field("access_key_id", &self.access_key_id)
+            .field("expiration", &self.expiration)
+            .finish_non_exhaustive()
+    }
+}
