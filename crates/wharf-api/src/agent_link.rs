@@ -9,19 +9,27 @@
 //! nothing writes nothing.
 
 use tokio::sync::{broadcast, mpsc};
-pub use wharf_model::agent::{merge, Assignment};
 use wharf_model::ecs::shapes::{
     ContainerInstance, CreateClusterRequest, RegisterContainerInstanceRequest, Task, TaskDefinition,
 };
+use wharf_model::ecs::status::TaskStatus;
 use wharf_model::EcsError;
+use wharf_ops::lookup::DEFAULT_CLUSTER;
 use wharf_store::TaskUpdate;
 
 use crate::context::{AppState, Ctx};
 use crate::ecs::{cluster, container_instance, task};
 use crate::protocol::ApiError;
 
+pub use wharf_model::agent::{merge, Assignment};
+
 fn ctx(state: &AppState, region: &str) -> Ctx {
-    Ctx { state: state.clone(), region: region.to_owned(), request_id: "agent".to_owned() }
+    Ctx {
+        state: state.clone(),
+        region: region.to_owned(),
+        request_id: "agent".to_owned(),
+        caller: None,
+    }
 }
 
 /// Creates the cluster if it does not exist (as the ECS agent does for its
@@ -32,7 +40,7 @@ pub async fn register(
     req: RegisterContainerInstanceRequest,
 ) -> Result<ContainerInstance, ApiError> {
     let ctx = ctx(state, region);
-    let name = req.cluster.clone().unwrap_or_else(|| cluster::DEFAULT_CLUSTER.to_owned());
+    let name = req.cluster.clone().unwrap_or_else(|| DEFAULT_CLUSTER.to_owned());
     cluster::create_cluster(
         &ctx,
         CreateClusterRequest { cluster_name: Some(name), ..Default::default() },
@@ -51,7 +59,7 @@ pub async fn assignment(
     cluster: &str,
     task_id: &str,
 ) -> Result<Option<Assignment>, ApiError> {
-    let Some(stored) = state.store.get_task(region, cluster, task_id).await? else {
+    let Some(stored) = state.ops.store.get_task(region, cluster, task_id).await? else {
         return Ok(None);
     };
     Ok(Some(with_definition(state, region, cluster, task::parse(&stored)?).await?))
@@ -70,6 +78,7 @@ async fn with_definition(
         _ => return Err(missing().into()),
     };
     let stored = state
+        .ops
         .store
         .get_task_definition(region, family, Some(i32::try_from(revision).map_err(|_| missing())?))
         .await?
@@ -110,7 +119,7 @@ pub async fn assigned(
     cluster: &str,
     instance_id: &str,
 ) -> Result<Vec<Assignment>, ApiError> {
-    let stored = state.store.unstopped_tasks_on(region, cluster, instance_id).await?;
+    let stored = state.ops.store.unstopped_tasks_on(region, cluster, instance_id).await?;
     let mut out = Vec::with_capacity(stored.len());
     for s in stored {
         out.push(with_definition(state, region, cluster, task::parse(&s)?).await?);
@@ -130,7 +139,7 @@ pub async fn watch(
     instance_id: &str,
 ) -> Result<mpsc::Receiver<Assignment>, ApiError> {
     // Subscribe before reading, so no change falls between the two.
-    let changes = state.store.task_changes();
+    let changes = state.ops.store.task_changes();
     let initial = assigned(state, region, cluster, instance_id).await?;
     let (tx, rx) = mpsc::channel(WATCH_BUFFER);
     let (state, region, cluster, instance_id) =
@@ -147,6 +156,7 @@ pub async fn watch(
 /// Records whether the instance's agent is connected (`agentConnected`).
 async fn set_connected(state: &AppState, region: &str, cluster: &str, instance_id: &str, up: bool) {
     let result = state
+        .ops
         .store
         .update_instance(
             region,
@@ -238,8 +248,9 @@ pub async fn report(
     let arn = change.task_arn.clone().unwrap_or_default();
     let (task_id, _) = wharf_model::arn::resource_id(&arn, "task");
     let task_id = task_id.to_owned();
-    let now = state.clock.now_millis();
+    let now = state.ops.clock.now_millis();
     state
+        .ops
         .store
         .update_task(
             region,
@@ -250,10 +261,13 @@ pub async fn report(
                 if !merge(&mut t, change.clone()) {
                     return Ok(None);
                 }
-                let last = t.last_status.clone().unwrap_or_default();
-                let stopped = last == "STOPPED";
+                let last = t.last_status.unwrap_or(stored.last_status);
+                let stopped = last == TaskStatus::Stopped;
                 Ok(Some(TaskUpdate {
-                    desired_status: t.desired_status.clone().unwrap_or_default(),
+                    desired_status: t
+                        .desired_status
+                        .clone()
+                        .unwrap_or_else(|| stored.desired_status.clone()),
                     json: serde_json::to_string(&t)
                         .map_err(|e| EcsError::server(format!("task not written: {e}")))?,
                     last_status: last,

@@ -46,26 +46,22 @@ pub async fn run(
         tracing::info!(term = lead.term, "leading: the reconcilers run here");
         leading.send_replace(true);
         let (stop, stopping) = watch::channel(false);
-        let mut fenced = state.clone();
-        fenced.store = lead.store.clone();
+        // The operations of this term: every write fenced by its lease.
+        let fenced = wharf_ops::Ops { store: lead.store.clone(), ..state.ops.clone() };
         let running = [
             tokio::spawn(wharf_control::cleanup::run(
                 lead.store.clone(),
-                state.clock.clone(),
+                state.ops.clock.clone(),
                 stopping.clone(),
             )),
             tokio::spawn(wharf_control::logs_retention::run(
                 state.logs.clone(),
-                state.clock.clone(),
+                state.ops.clock.clone(),
                 intervals.logs_retention,
                 stopping.clone(),
             )),
             tokio::spawn(wharf_control::services::run(
-                wharf_control::services::Scheduler {
-                    store: lead.store.clone(),
-                    clock: state.clock.clone(),
-                    launcher: Arc::new(crate::service_launcher::ApiLauncher { state: fenced }),
-                },
+                wharf_control::services::Scheduler { ops: fenced },
                 stopping,
             )),
         ];

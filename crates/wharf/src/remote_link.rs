@@ -10,6 +10,10 @@
 //! harmless). A watch that hears nothing, not even the server's heartbeat,
 //! for [`WATCH_SILENCE`] is given up, and the agent watches again through
 //! another server.
+//!
+//! With credentials ([`RemoteLink::signed_by`]) every request is SigV4-signed
+//! for service `ecs`, as the ECS agent signs its calls; the server then
+//! authorises each by the credentials' policies, for this agent's cluster.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -19,12 +23,15 @@ use crate::api_client::encode;
 use async_trait::async_trait;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use tokio::sync::mpsc;
 use wharf_agent::link::{LinkError, ServerLink};
-use wharf_model::agent::{Assignment, LogBatch, LogDestination, PullProgressReport};
+use wharf_model::agent::{
+    Assignment, LogBatch, LogDestination, PullProgressReport, RoleKind, TaskRoleCredentials,
+};
 use wharf_model::ecs::shapes::{ContainerInstance, RegisterContainerInstanceRequest, Task};
 
 /// How long a request other than the watch may take.
@@ -34,22 +41,37 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// before it is taken for dead.
 pub const WATCH_SILENCE: Duration = Duration::from_secs(16);
 
-/// The HTTP link.
+/// The HTTP (or HTTPS) link.
 #[derive(Debug, Clone)]
 pub struct RemoteLink {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     /// Every server, `http://host:port`.
     endpoints: Arc<[String]>,
     /// The one calls go to first.
     current: Arc<AtomicUsize>,
     region: String,
     token: Option<String>,
+    /// The agent's own credentials, which sign every request when given.
+    credentials: Option<wharf_auth::sigv4::SigningCredentials>,
+    /// The agent's cluster, named in calls that concern no other.
+    cluster: String,
 }
 
 impl RemoteLink {
     /// A link to the servers at `endpoints` (`http://host:port`, comma-separated).
-    pub fn new(endpoints: &str, region: &str, token: Option<String>) -> Self {
-        let client = Client::builder(TokioExecutor::new()).build_http();
+    /// Its `https://` connections trust `tls` (see [`tls_client`]).
+    pub fn new(
+        endpoints: &str,
+        region: &str,
+        token: Option<String>,
+        tls: rustls::ClientConfig,
+    ) -> Self {
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .build();
+        let client = Client::builder(TokioExecutor::new()).build(connector);
         let endpoints: Vec<String> = endpoints
             .split(',')
             .map(|e| e.trim().trim_end_matches('/').to_owned())
@@ -61,10 +83,26 @@ impl RemoteLink {
             current: Arc::default(),
             region: region.to_owned(),
             token,
+            credentials: None,
+            cluster: String::new(),
         }
     }
 
+    /// Signs every request with the agent's own credentials.
+    pub fn signed_by(mut self, credentials: wharf_auth::sigv4::SigningCredentials) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    /// Names the agent's cluster in the calls that carry none of their own
+    /// (secrets, logs, pull progress), so the server authorises them for it.
+    pub fn for_cluster(mut self, cluster: &str) -> Self {
+        self.cluster = cluster.to_owned();
+        self
+    }
+
     fn url(&self, at: usize, path: &str, cluster: &str, instance: &str) -> String {
+        let cluster = if cluster.is_empty() { &self.cluster } else { cluster };
         format!(
             "{}/_wharf/agent/v1/{path}?region={}&cluster={}&instance={}",
             self.endpoints[at % self.endpoints.len().max(1)],
@@ -113,15 +151,52 @@ impl RemoteLink {
         url: String,
         body: Vec<u8>,
     ) -> Result<http::Response<hyper::body::Incoming>, LinkError> {
-        let mut req = http::Request::builder().method(method).uri(&url);
-        if let Some(t) = &self.token {
-            req = req.header(http::header::AUTHORIZATION, format!("Bearer {t}"));
-        }
-        let req = req
+        let mut req = http::Request::builder()
+            .method(method.clone())
+            .uri(&url)
             .header(http::header::CONTENT_TYPE, "application/json")
-            .body(Full::new(Bytes::from(body)))
+            .body(Full::new(Bytes::new()))
             .map_err(|e| LinkError::Refused(e.to_string()))?;
+        if let Some(t) = &self.token {
+            let value = http::HeaderValue::from_str(&format!("Bearer {t}"))
+                .map_err(|e| LinkError::Refused(e.to_string()))?;
+            req.headers_mut().insert(http::header::AUTHORIZATION, value);
+        }
+        if let Some(credentials) = &self.credentials {
+            self.sign(&mut req, credentials, &body);
+        }
+        let req = req.map(|_| Full::new(Bytes::from(body)));
         self.client.request(req).await.map_err(|e| LinkError::Unavailable(e.to_string()))
+    }
+
+    /// Adds the SigV4 headers (`host` included, which the client would add anyway).
+    fn sign(
+        &self,
+        req: &mut http::Request<Full<Bytes>>,
+        credentials: &wharf_auth::sigv4::SigningCredentials,
+        body: &[u8],
+    ) {
+        let uri = req.uri().clone();
+        if let Some(host) =
+            uri.authority().and_then(|a| http::HeaderValue::from_str(a.as_str()).ok())
+        {
+            req.headers_mut().insert(http::header::HOST, host);
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let method = req.method().clone();
+        wharf_auth::sigv4::sign(
+            method.as_str(),
+            uri.path(),
+            uri.query().unwrap_or(""),
+            req.headers_mut(),
+            body,
+            credentials,
+            &self.region,
+            "ecs",
+            now,
+        );
     }
 
     /// A call with a JSON answer (or none), on whichever server answers.
@@ -178,6 +253,26 @@ fn error_message(body: &[u8]) -> String {
     serde_json::from_slice::<Error>(body)
         .map(|e| e.message)
         .unwrap_or_else(|_| String::from_utf8_lossy(body).into_owned())
+}
+
+/// The TLS client configuration of the link: the public web's roots (Mozilla's,
+/// from webpki-roots) and the certificates of `extra` (a private CA, or the
+/// server's own self-signed certificate: `wharf agent --tls-ca`).
+pub fn tls_client(
+    extra: &[rustls::pki_types::CertificateDer<'static>],
+) -> anyhow::Result<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    for cert in extra {
+        roots.add(cert.clone()).map_err(|e| anyhow::anyhow!("a --tls-ca certificate: {e}"))?;
+    }
+    // ring, as the server uses (see crate::listen).
+    #[allow(deprecated)]
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, LinkError> {
@@ -296,5 +391,42 @@ impl ServerLink for RemoteLink {
 
     async fn pull_progress(&self, report: PullProgressReport) -> Result<(), LinkError> {
         self.call("pull-progress", "", to_json(&report)?).await.map(|_| ())
+    }
+
+    async fn resolve_task_secret(
+        &self,
+        task_arn: &str,
+        value_from: &str,
+    ) -> Result<String, LinkError> {
+        let body = serde_json::json!({ "taskArn": task_arn, "valueFrom": value_from });
+        let answer = self.call("task-secret", "", to_json(&body)?).await?;
+        #[derive(serde::Deserialize)]
+        struct Value {
+            value: String,
+        }
+        serde_json::from_slice::<Value>(&answer)
+            .map(|v| v.value)
+            .map_err(|e| LinkError::Unavailable(e.to_string()))
+    }
+
+    async fn check_execution_role(
+        &self,
+        task_arn: &str,
+        action: &str,
+        resource: &str,
+    ) -> Result<(), LinkError> {
+        let body =
+            serde_json::json!({ "taskArn": task_arn, "action": action, "resource": resource });
+        self.call("execution-check", "", to_json(&body)?).await.map(|_| ())
+    }
+
+    async fn role_credentials(
+        &self,
+        task_arn: &str,
+        kind: RoleKind,
+    ) -> Result<TaskRoleCredentials, LinkError> {
+        let body = serde_json::json!({ "taskArn": task_arn, "kind": kind });
+        let answer = self.call("role-credentials", "", to_json(&body)?).await?;
+        serde_json::from_slice(&answer).map_err(|e| LinkError::Unavailable(e.to_string()))
     }
 }

@@ -5,6 +5,8 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
+use wharf_model::ecs::launch::{Launch, Placement};
+use wharf_model::ecs::shapes::{TaskDefinitionFamilyStatus, TaskDefinitionStatus};
 use wharf_model::EcsError;
 
 use super::keys::{self, key, number, prefix};
@@ -12,8 +14,8 @@ use super::writer::Tx;
 use super::EtcdStore;
 use crate::{
     BuildRevision, Decide, DecideInstance, DecideRevision, DecideTask, FamilyQuery, InstanceUsage,
-    Kind, NewTask, NewTaskDefinition, PlaceTasks, StatusCounts, Store, StoreError, StoredInstance,
-    StoredTask, StoredTaskDefinition, TaskChanged, TaskDefinitionQuery, TaskQuery, Write,
+    Kind, NewTaskDefinition, StatusCounts, Store, StoreError, StoredInstance, StoredTask,
+    StoredTaskDefinition, TaskChanged, TaskDefinitionQuery, TaskQuery, Write,
 };
 
 /// A value with a one-line JSON header: `header\nbody`.
@@ -39,7 +41,7 @@ fn doc_key(kind: Kind, region: &str, name: &str) -> String {
 /// The header of a task definition revision.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct RevisionHeader {
-    status: String,
+    status: TaskDefinitionStatus,
 }
 
 fn td_key(region: &str, family: &str, revision: i32) -> String {
@@ -106,7 +108,7 @@ impl EtcdStore {
         for (k, e) in state.scan(&prefix(&["td", region, family])).rev() {
             let Some((f, rev)) = td_name(k) else { continue };
             if let Ok(td) = read_td(&f, rev, &e.value) {
-                if td.status == "ACTIVE" {
+                if td.status == TaskDefinitionStatus::Active {
                     return Some(td);
                 }
             }
@@ -314,16 +316,17 @@ impl Store for EtcdStore {
             for (_, e) in state.scan(&prefix(&["td", region, &family])) {
                 any = true;
                 let (head, _) = open_envelope(&e.value);
-                if serde_json::from_str::<RevisionHeader>(head).is_ok_and(|h| h.status == "ACTIVE")
+                if serde_json::from_str::<RevisionHeader>(head)
+                    .is_ok_and(|h| h.status == TaskDefinitionStatus::Active)
                 {
                     active = true;
                     break;
                 }
             }
             let keep = any
-                && match q.status.as_deref() {
-                    Some("ACTIVE") => active,
-                    Some("INACTIVE") => !active,
+                && match q.status {
+                    Some(TaskDefinitionFamilyStatus::Active) => active,
+                    Some(TaskDefinitionFamilyStatus::Inactive) => !active,
                     _ => true,
                 };
             if keep {
@@ -402,16 +405,11 @@ impl Store for EtcdStore {
             .await
     }
 
-    async fn place_tasks(
-        &self,
-        region: &str,
-        cluster: &str,
-        ids: Option<Vec<String>>,
-        place: PlaceTasks,
-    ) -> Result<Vec<NewTask>, StoreError> {
-        let (region, cluster) = (region.to_owned(), cluster.to_owned());
-        self.write(move |tx| super::tasks::place(tx, &region, &cluster, ids.as_deref(), &place))
-            .await
+    async fn launch_tasks(&self, region: &str, launch: Launch) -> Result<Placement, StoreError> {
+        let region = region.to_owned();
+        let (placement, _) =
+            self.write(move |tx| super::tasks::launch(tx, &region, &launch)).await?;
+        Ok(placement)
     }
 
     async fn get_task(

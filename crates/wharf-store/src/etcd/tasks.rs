@@ -12,6 +12,10 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use wharf_model::ecs::launch::{Launch, Placement};
+use wharf_model::ecs::shapes::DesiredStatus;
+use wharf_model::ecs::status::{InstanceStatus, TaskStatus};
+use wharf_model::ids;
 use wharf_model::EcsError;
 
 use super::cache::State;
@@ -19,8 +23,8 @@ use super::keys::{key, prefix};
 use super::store::{add_tags, corrupt, envelope, open_envelope, tag_key};
 use super::writer::Tx;
 use crate::tasks::{
-    DecideInstance, DecideTask, InstanceStatusCount, InstanceUsage, NewTask, PlaceTasks,
-    StatusCounts, StoredInstance, StoredTask, TaskQuery, TaskStatusCount, TaskUpdate,
+    DecideInstance, DecideTask, InstanceStatusCount, InstanceUsage, NewTask, StatusCounts,
+    StoredInstance, StoredTask, TaskQuery, TaskStatusCount, TaskUpdate,
 };
 use crate::StoreError;
 
@@ -28,7 +32,7 @@ use crate::StoreError;
 pub(super) const PURGE_CHUNK: usize = 40;
 
 /// A task's header.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(super) struct TaskMeta {
     arn: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -38,8 +42,8 @@ pub(super) struct TaskMeta {
     started_by: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     service: Option<String>,
-    last: String,
-    desired: String,
+    last: TaskStatus,
+    desired: DesiredStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     stopped_ms: Option<i64>,
 }
@@ -52,7 +56,7 @@ impl TaskMeta {
 }
 
 /// What a task not yet stopped holds on its instance.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Held {
     cpu: i64,
     memory: i64,
@@ -60,14 +64,14 @@ struct Held {
     ports: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     group: Option<String>,
-    last: String,
+    last: TaskStatus,
 }
 
 type OnInstance = BTreeMap<String, Held>;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct InstanceHeader {
-    status: String,
+    status: InstanceStatus,
 }
 
 fn task_key(region: &str, cluster: &str, id: &str) -> String {
@@ -136,7 +140,7 @@ fn usage(instance: StoredInstance, held: &OnInstance) -> InstanceUsage {
         u.cpu += h.cpu;
         u.memory += h.memory;
         u.ports.extend(h.ports.iter().cloned());
-        if h.last == "RUNNING" {
+        if h.last == TaskStatus::Running {
             u.running_tasks += 1;
         } else {
             u.pending_tasks += 1;
@@ -202,14 +206,16 @@ fn group_of(json: &str) -> Option<String> {
     }
 }
 
-/// Places tasks: the decision sees every instance with what it holds.
-pub(super) fn place(
+/// Launches tasks: placement sees every instance (of those the launch names)
+/// with what it holds, inside the transaction, so no two launches can both
+/// take the same resources. The tasks placed, with the rows written.
+pub(super) fn launch(
     tx: &mut Tx<'_>,
     region: &str,
-    cluster: &str,
-    ids: Option<&[String]>,
-    place: &PlaceTasks,
-) -> Result<Vec<NewTask>, StoreError> {
+    launch: &Launch,
+) -> Result<(Placement, Vec<NewTask>), StoreError> {
+    let cluster = launch.template.cluster.as_str();
+    let ids = launch.instances.as_deref();
     let mut usages = Vec::new();
     for (k, v) in tx.scan(&prefix(&["ci", region, cluster])) {
         let id = super::keys::last(&k);
@@ -219,7 +225,12 @@ pub(super) fn place(
         let held = read_held(tx.peek(&held_key(region, cluster, &id)).as_deref())?;
         usages.push(usage(read_instance(cluster, &id, &v)?, &held));
     }
-    let tasks = place(usages)?;
+    let mut candidates = crate::tasks::candidates(&usages, &format!("{region}a"))?;
+    let placement = wharf_model::ecs::launch::place(launch, &mut candidates, &mut ids::task_id);
+    let tasks = match &placement {
+        Placement::Placed { tasks, .. } => crate::tasks::new_tasks(launch, &usages, tasks)?,
+        Placement::NoContainerInstances => Vec::new(),
+    };
     for new in &tasks {
         let t = &new.task;
         let tk = task_key(region, &t.cluster, &t.id);
@@ -232,7 +243,7 @@ pub(super) fn place(
             family: new.family.clone(),
             started_by: new.started_by.clone(),
             service: new.service.clone(),
-            last: t.last_status.clone(),
+            last: t.last_status,
             desired: t.desired_status.clone(),
             stopped_ms: None,
         };
@@ -242,7 +253,7 @@ pub(super) fn place(
             tx.guard(&instance_key(region, &t.cluster, instance));
             let hk = held_key(region, &t.cluster, instance);
             let mut held = read_held(tx.get(&hk).as_deref())?;
-            if t.last_status != "STOPPED" {
+            if t.last_status != TaskStatus::Stopped {
                 held.insert(
                     t.id.clone(),
                     Held {
@@ -250,7 +261,7 @@ pub(super) fn place(
                         memory: new.reservation.memory,
                         ports: new.reservation.ports.clone(),
                         group: group_of(&t.json),
-                        last: t.last_status.clone(),
+                        last: t.last_status,
                     },
                 );
             }
@@ -258,7 +269,7 @@ pub(super) fn place(
         }
         add_tags(tx, region, &t.arn, &new.tags, None)?;
     }
-    Ok(tasks)
+    Ok((placement, tasks))
 }
 
 /// One task.
@@ -295,7 +306,7 @@ pub(super) fn update(
     if let (Some(instance), true) = (&meta.instance, moved) {
         let hk = held_key(region, cluster, instance);
         let mut held = read_held(tx.get(&hk).as_deref())?;
-        let changed = if last_status == "STOPPED" {
+        let changed = if last_status == TaskStatus::Stopped {
             held.remove(id).is_some()
         } else if let Some(h) = held.get_mut(id) {
             h.last = last_status.clone();
@@ -360,9 +371,9 @@ pub(super) fn counts(state: &State, region: &str, cluster: &str) -> (i64, i64) {
     let (mut running, mut pending) = (0, 0);
     for (_, e) in state.scan(&prefix(&["task", region, cluster])) {
         let Ok(meta) = TaskMeta::read(&e.value) else { continue };
-        match meta.last.as_str() {
-            "RUNNING" => running += 1,
-            "STOPPED" => {}
+        match meta.last {
+            TaskStatus::Running => running += 1,
+            TaskStatus::Stopped => {}
             _ => pending += 1,
         }
     }
@@ -371,14 +382,14 @@ pub(super) fn counts(state: &State, region: &str, cluster: &str) -> (i64, i64) {
 
 /// Tasks and instances counted by region, cluster and status.
 pub(super) fn status_counts(state: &State) -> StatusCounts {
-    let mut tasks: BTreeMap<(String, String, String, String), i64> = BTreeMap::new();
+    let mut tasks: BTreeMap<(String, String, TaskStatus, String), i64> = BTreeMap::new();
     for (k, e) in state.scan(&prefix(&["task"])) {
         let parts = super::keys::parts(k);
         let Ok(meta) = TaskMeta::read(&e.value) else { continue };
-        *tasks.entry((parts[1].clone(), parts[2].clone(), meta.last, meta.desired)).or_default() +=
-            1;
+        let desired = meta.desired.as_str().to_owned();
+        *tasks.entry((parts[1].clone(), parts[2].clone(), meta.last, desired)).or_default() += 1;
     }
-    let mut instances: BTreeMap<(String, String, String), i64> = BTreeMap::new();
+    let mut instances: BTreeMap<(String, String, InstanceStatus), i64> = BTreeMap::new();
     for (k, e) in state.scan(&prefix(&["ci"])) {
         let parts = super::keys::parts(k);
         let (head, _) = open_envelope(&e.value);
@@ -392,7 +403,7 @@ pub(super) fn status_counts(state: &State) -> StatusCounts {
                 region,
                 cluster,
                 last_status,
-                desired_status,
+                desired_status: desired_status.as_str().into(),
                 count,
             })
             .collect(),

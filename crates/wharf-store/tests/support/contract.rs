@@ -4,12 +4,14 @@
 
 use std::sync::{Arc, Mutex};
 
+use wharf_model::ecs::launch::{Launch, Placement};
+use wharf_model::ecs::resolved::ResolvedTask;
+use wharf_model::ecs::shapes::{Tag, TaskDefinition, TaskDefinitionStatus};
 use wharf_model::EcsError;
 use wharf_store::elb::{ElbKind, ElbRow, TargetRow};
 use wharf_store::{
-    FamilyQuery, InstanceStatusCount, Kind, NewTask, NewTaskDefinition, Reservation, Store,
-    StoreError, StoredInstance, StoredTask, TaskDefinitionQuery, TaskQuery, TaskStatusCount,
-    TaskUpdate, Write,
+    FamilyQuery, InstanceStatusCount, Kind, NewTaskDefinition, Store, StoreError, StoredInstance,
+    TaskDefinitionQuery, TaskQuery, TaskStatusCount, TaskUpdate, Write,
 };
 
 /// Registers a revision of `family` in us-east-1; its number.
@@ -163,7 +165,7 @@ pub async fn listings_page_in_both_directions_and_filter_by_status(store: Arc<dy
         .unwrap();
     let page = |after, descending, status: Option<&str>| TaskDefinitionQuery {
         family: None,
-        status: status.map(str::to_owned),
+        status: status.map(Into::into),
         descending,
         after,
         limit: 4,
@@ -192,7 +194,7 @@ pub async fn listings_page_in_both_directions_and_filter_by_status(store: Arc<dy
 
     let fams = |status: Option<&str>, prefix: Option<&str>| FamilyQuery {
         prefix: prefix.map(str::to_owned),
-        status: status.map(str::to_owned),
+        status: status.map(Into::into),
         after: None,
         limit: 10,
     };
@@ -236,7 +238,7 @@ pub async fn reads_follow_every_write(store: Arc<dyn Store>) {
     assert_eq!(latest.revision, 2);
     assert_eq!(
         store.get_task_definition("us-east-1", "web", Some(2)).await.unwrap().unwrap().status,
-        "ACTIVE"
+        TaskDefinitionStatus::Active
     );
     store
         .update_task_definition(
@@ -253,7 +255,7 @@ pub async fn reads_follow_every_write(store: Arc<dyn Store>) {
     );
     assert_eq!(
         store.get_task_definition("us-east-1", "web", Some(2)).await.unwrap().unwrap().status,
-        "INACTIVE"
+        TaskDefinitionStatus::Inactive
     );
     register(&*store, "web").await.unwrap();
     assert_eq!(
@@ -350,31 +352,50 @@ pub async fn elb_writes_are_atomic_and_deletes_take_dependents(store: Arc<dyn St
     assert_eq!(*seen.lock().unwrap(), [0, 0, 0, 1]);
 }
 
-fn new_task(cluster: &str, id: &str, instance: &str, cpu: i64) -> NewTask {
-    NewTask {
-        task: StoredTask {
-            cluster: cluster.to_owned(),
-            id: id.to_owned(),
-            arn: format!("arn:aws:ecs:us-east-1:000000000000:task/{cluster}/{id}"),
-            instance_id: Some(instance.to_owned()),
-            last_status: "PROVISIONING".to_owned(),
-            desired_status: "RUNNING".to_owned(),
-            json: r#"{"group":"service:web"}"#.to_owned(),
-        },
-        family: "web".to_owned(),
-        started_by: Some("me".to_owned()),
-        service: None,
-        reservation: Reservation { cpu, memory: 2 * cpu, ports: vec!["80/tcp".to_owned()] },
-        tags: vec![("t".to_owned(), id.to_owned())],
+/// A launch of `count` tasks of `web` (200 CPU units, 400 MiB each) in
+/// `cluster`, in group `service:web`, started by `me`, tagged `t=web`.
+fn launch(region: &str, cluster: &str, count: usize) -> Launch {
+    let mut l = Launch::minimal(
+        region,
+        cluster,
+        "web",
+        count,
+        vec![Tag { key: Some("t".into()), value: Some("web".into()) }],
+    );
+    let td: TaskDefinition = serde_json::from_value(serde_json::json!({
+        "family": "web", "revision": 1, "compatibilities": ["EC2"],
+        "containerDefinitions": [{"name": "app", "image": "busybox", "cpu": 200, "memory": 400}]
+    }))
+    .unwrap();
+    l.template.resolved = ResolvedTask::new(&td, None);
+    l.template.group = "service:web".into();
+    l.template.started_by = Some("me".into());
+    l
+}
+
+/// The tasks a launch placed (their IDs); none when nothing fit.
+async fn launched(store: &dyn Store, region: &str, cluster: &str, count: usize) -> Vec<String> {
+    match store.launch_tasks(region, launch(region, cluster, count)).await.unwrap() {
+        Placement::Placed { tasks, .. } => tasks.into_iter().map(|t| t.id).collect(),
+        Placement::NoContainerInstances => panic!("no instance in {cluster}"),
     }
 }
 
+/// Registers instance `id` (1,000 CPU units, 2,000 MiB, its agent connected).
 async fn instance(store: &dyn Store, region: &str, cluster: &str, id: &str, status: &str) {
+    let json = serde_json::json!({
+        "containerInstanceArn":
+            format!("arn:aws:ecs:{region}:000000000000:container-instance/{cluster}/{id}"),
+        "status": status,
+        "agentConnected": true,
+        "registeredResources": [
+            {"name": "CPU", "integerValue": 1000}, {"name": "MEMORY", "integerValue": 2000}]
+    });
     let new = StoredInstance {
         cluster: cluster.to_owned(),
         id: id.to_owned(),
-        status: status.to_owned(),
-        json: "{}".to_owned(),
+        status: status.parse().unwrap(),
+        json: json.to_string(),
     };
     store
         .update_instance(region, cluster, id, Box::new(move |_| Ok(Some(new.clone()))))
@@ -384,8 +405,8 @@ async fn instance(store: &dyn Store, region: &str, cluster: &str, id: &str, stat
 
 async fn set_status(store: &dyn Store, cluster: &str, id: &str, last: &str, desired: &str) {
     let update = TaskUpdate {
-        last_status: last.to_owned(),
-        desired_status: desired.to_owned(),
+        last_status: last.parse().unwrap(),
+        desired_status: desired.into(),
         json: "{}".to_owned(),
         stopped_ms: (last == "STOPPED").then_some(1_000),
     };
@@ -401,32 +422,21 @@ pub async fn placement_holds_resources_until_stopped(store: Arc<dyn Store>) {
     instance(&*store, "us-east-1", "a", "i-1", "ACTIVE").await;
     instance(&*store, "us-east-1", "a", "i-2", "ACTIVE").await;
     let mut changes = store.task_changes();
-    // 20 concurrent placements of one task each on whichever instance has
-    // under 1,000 CPU units held: 10 fit, on each instance 5.
+    // 20 concurrent launches of one task each (200 CPU units) on two
+    // instances of 1,000: 10 fit, 5 on each (spread).
     let handles: Vec<_> = (0..20)
-        .map(|n| {
+        .map(|_| {
             let s = store.clone();
-            tokio::spawn(async move {
-                s.place_tasks(
-                    "us-east-1",
-                    "a",
-                    None,
-                    Box::new(move |usage| {
-                        let Some(u) = usage.iter().find(|u| u.cpu + 200 <= 1000) else {
-                            return Err(EcsError::client("no room"));
-                        };
-                        Ok(vec![new_task("a", &format!("t{n:02}"), &u.instance.id, 200)])
-                    }),
-                )
-                .await
-            })
+            tokio::spawn(
+                async move { s.launch_tasks("us-east-1", launch("us-east-1", "a", 1)).await },
+            )
         })
         .collect();
     let mut placed = 0;
     for h in handles {
         match h.await.unwrap() {
-            Ok(t) => placed += t.len(),
-            Err(StoreError::Rejected(_)) => {}
+            Ok(Placement::Placed { tasks, .. }) => placed += tasks.len(),
+            Ok(Placement::NoContainerInstances) => panic!("the instances were not seen"),
             Err(e) => panic!("placement failed: {e}"),
         }
     }
@@ -437,7 +447,7 @@ pub async fn placement_holds_resources_until_stopped(store: Arc<dyn Store>) {
     assert_eq!(usage.len(), 2);
     for u in &usage {
         assert_eq!((u.cpu, u.memory, u.pending_tasks, u.running_tasks), (1000, 2000, 5, 0));
-        assert_eq!(u.ports.len(), 5);
+        assert!(u.ports.is_empty());
         assert_eq!(u.task_groups, vec!["service:web"; 5]);
     }
     let on_1 = store.unstopped_tasks_on("us-east-1", "a", "i-1").await.unwrap();
@@ -453,11 +463,11 @@ pub async fn placement_holds_resources_until_stopped(store: Arc<dyn Store>) {
     assert_eq!(store.unstopped_tasks_on("us-east-1", "a", "i-1").await.unwrap().len(), 4);
     let got = store.get_task("us-east-1", "a", &t.id).await.unwrap().unwrap();
     assert_eq!((got.last_status.as_str(), got.desired_status.as_str()), ("STOPPED", "STOPPED"));
-    assert_eq!(store.tags("us-east-1", &t.arn).await.unwrap(), vec![("t".into(), t.id.clone())]);
+    assert_eq!(store.tags("us-east-1", &t.arn).await.unwrap(), vec![("t".into(), "web".into())]);
 
     let query = |desired: Option<&str>, after: Option<String>| TaskQuery {
         cluster: "a".into(),
-        desired_status: desired.map(str::to_owned),
+        desired_status: desired.map(Into::into),
         after,
         limit: 3,
         ..Default::default()
@@ -491,27 +501,21 @@ pub async fn tasks_and_instances_are_counted_by_cluster_and_status(store: Arc<dy
     assert_eq!(store.status_counts().await.unwrap(), Default::default());
     instance(&*store, "us-east-1", "a", "i-1", "ACTIVE").await;
     instance(&*store, "us-east-1", "a", "i-2", "ACTIVE").await;
-    instance(&*store, "us-east-1", "b", "i-3", "DRAINING").await;
+    instance(&*store, "us-east-1", "b", "i-3", "ACTIVE").await;
     instance(&*store, "eu-west-1", "a", "i-4", "ACTIVE").await;
-    let placed = |cluster: &'static str, ids: &'static [&'static str]| {
-        let tasks: Vec<NewTask> = ids.iter().map(|id| new_task(cluster, id, "i-1", 0)).collect();
-        Box::new(move |_| Ok(tasks.clone())) as wharf_store::PlaceTasks
-    };
-    store
-        .place_tasks("us-east-1", "a", None, placed("a", &["t1", "t2", "t3", "t4"]))
-        .await
-        .unwrap();
-    store.place_tasks("us-east-1", "b", None, placed("b", &["t5"])).await.unwrap();
-    store.place_tasks("eu-west-1", "a", None, placed("a", &["t6"])).await.unwrap();
-    set_status(&*store, "a", "t1", "RUNNING", "RUNNING").await;
-    set_status(&*store, "a", "t2", "RUNNING", "RUNNING").await;
-    set_status(&*store, "a", "t3", "RUNNING", "STOPPED").await;
+    let a = launched(&*store, "us-east-1", "a", 4).await;
+    launched(&*store, "us-east-1", "b", 1).await;
+    launched(&*store, "eu-west-1", "a", 1).await;
+    instance(&*store, "us-east-1", "b", "i-3", "DRAINING").await;
+    set_status(&*store, "a", &a[0], "RUNNING", "RUNNING").await;
+    set_status(&*store, "a", &a[1], "RUNNING", "RUNNING").await;
+    set_status(&*store, "a", &a[2], "RUNNING", "STOPPED").await;
 
     let tasks = |region: &str, cluster: &str, last: &str, desired: &str, count| TaskStatusCount {
         region: region.to_owned(),
         cluster: cluster.to_owned(),
-        last_status: last.to_owned(),
-        desired_status: desired.to_owned(),
+        last_status: last.parse().unwrap(),
+        desired_status: desired.into(),
         count,
     };
     let counts = store.status_counts().await.unwrap();
@@ -528,7 +532,7 @@ pub async fn tasks_and_instances_are_counted_by_cluster_and_status(store: Arc<dy
     let instances = |region: &str, cluster: &str, status: &str, count| InstanceStatusCount {
         region: region.to_owned(),
         cluster: cluster.to_owned(),
-        status: status.to_owned(),
+        status: status.parse().unwrap(),
         count,
     };
     assert_eq!(

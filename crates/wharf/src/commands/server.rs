@@ -12,10 +12,10 @@ use wharf_agent::metadata::CredentialsSource;
 use wharf_agent::runtime::docker::DockerRuntime;
 use wharf_agent::{Agent, AgentConfig, MetadataConfig, StatsConfig};
 use wharf_api::AppState;
-
-use crate::embedded_link::EmbeddedLink;
 use wharf_model::clock::SystemClock;
 use wharf_store::{EtcdConfig, EtcdStore, Leadership, LogStore, Solo, SqliteStore, Store};
+
+use crate::embedded_link::EmbeddedLink;
 
 /// Options of `wharf server`.
 #[derive(Debug, clap::Args)]
@@ -42,6 +42,39 @@ pub struct ServerArgs {
     /// Serve `POST /_wharf/reset`, which wipes all state (for test suites).
     #[arg(long)]
     allow_reset: bool,
+    /// The principals allowed to call (JSON: users with access keys and
+    /// policies, roles with trust policies; see the README). With it every
+    /// AWS request must be SigV4-signed by one of them and is authorised by
+    /// its policies; without it nothing is checked, which is allowed only on
+    /// a loopback address.
+    #[arg(long, env = "WHARF_CREDENTIALS")]
+    credentials: Option<PathBuf>,
+    /// Listen beyond loopback without `--credentials`: anyone who reaches
+    /// the port can do anything.
+    #[arg(long, env = "WHARF_INSECURE_NO_AUTH")]
+    insecure_no_auth: bool,
+    /// A PEM certificate chain: the API (and the agent link on the same
+    /// port) is served over TLS with it and `--tls-key`.
+    #[arg(long, env = "WHARF_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of `--tls-cert`.
+    #[arg(long, env = "WHARF_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Connections served at once; more are closed as they arrive.
+    #[arg(long, env = "WHARF_MAX_CONNECTIONS", default_value_t = 4096)]
+    max_connections: usize,
+    /// How long a client may take to send a request's headers, on a new or
+    /// an idle keep-alive connection, and to finish a TLS handshake: `20s`.
+    #[arg(long, env = "WHARF_HEADER_TIMEOUT", default_value = "20s", value_parser = parse_wait)]
+    header_timeout: std::time::Duration,
+    /// Throttle each caller with ECS's token buckets (ThrottlingException
+    /// past them), as AWS throttles an account.
+    #[arg(long, env = "WHARF_THROTTLE")]
+    throttle: bool,
+    /// The audit trail: every mutating call as a CloudTrail event, one JSON
+    /// line each (default: `audit.jsonl` in the data directory); `off` for none.
+    #[arg(long, env = "WHARF_AUDIT_LOG")]
+    audit_log: Option<String>,
     /// A token agents on other hosts must present (`wharf agent --token`).
     #[arg(long, env = "WHARF_AGENT_TOKEN")]
     agent_token: Option<String>,
@@ -127,6 +160,7 @@ pub fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
     let lock = lock_data_dir(&data_dir)?;
+    check_exposure(&args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -183,6 +217,25 @@ impl EmbeddedServer {
     }
 }
 
+/// Refuses to serve beyond loopback without credentials, unless told to.
+fn check_exposure(args: &ServerArgs) -> anyhow::Result<()> {
+    if args.listen.ip().is_loopback() || args.credentials.is_some() {
+        return Ok(());
+    }
+    if args.insecure_no_auth {
+        tracing::warn!(
+            listen = %args.listen,
+            "serving beyond loopback with no authentication (--insecure-no-auth)"
+        );
+        return Ok(());
+    }
+    anyhow::bail!(
+        "--listen {} is not a loopback address: give --credentials FILE so that requests are \
+         authenticated, or --insecure-no-auth to serve it to anyone who can reach it",
+        args.listen
+    )
+}
+
 /// What [`serve`] runs: the state, and the parts to start beside the API.
 struct Prepared {
     state: AppState,
@@ -193,6 +246,10 @@ struct Prepared {
     /// How often the embedded agent samples its containers' stats.
     stats_interval: std::time::Duration,
     listeners: Option<std::net::IpAddr>,
+    /// TLS for the API, when configured.
+    tls: Option<Arc<rustls::ServerConfig>>,
+    /// Connection limits.
+    limits: crate::listen::Limits,
 }
 
 /// Opens the control plane's store as `--store` says, and how this server
@@ -257,7 +314,24 @@ async fn prepare(args: &ServerArgs, data_dir: &std::path::Path) -> anyhow::Resul
         "log store open"
     );
     let mut state = AppState::new(store, Arc::new(logs), Arc::new(SystemClock), &args.account_id);
+    state.sts = Arc::new(crate::security::sts_issuer(data_dir)?);
+    if let Some(path) = &args.credentials {
+        state.auth = Some(Arc::new(crate::security::authenticator(path, &state.sts)?));
+    }
     state.allow_reset = args.allow_reset;
+    if args.throttle {
+        state.throttle = Some(Arc::default());
+    }
+    let audit = match args.audit_log.as_deref() {
+        Some("off") => None,
+        Some(path) => Some(PathBuf::from(path)),
+        None => Some(data_dir.join("audit.jsonl")),
+    };
+    if let Some(path) = audit {
+        let log = wharf_api::audit::AuditLog::open(&path)
+            .with_context(|| format!("cannot open the audit log {}", path.display()))?;
+        state.audit = Some(Arc::new(log));
+    }
     state.agent_token = args.agent_token.as_deref().map(Into::into);
     if args.stats_interval.is_zero() {
         anyhow::bail!("--stats-interval must be at least 1s");
@@ -268,7 +342,19 @@ async fn prepare(args: &ServerArgs, data_dir: &std::path::Path) -> anyhow::Resul
             format!("--listener-address {a:?} is not an IP address (or `off`)")
         })?),
     };
+    if args.max_connections == 0 {
+        anyhow::bail!("--max-connections must be at least 1");
+    }
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::listen::tls_config(cert, key)?),
+        _ => None,
+    };
     Ok(Prepared {
+        tls,
+        limits: crate::listen::Limits {
+            max_connections: args.max_connections,
+            header_timeout: args.header_timeout,
+        },
         state,
         leadership,
         agent: (!args.no_agent).then(|| (args.agent.clone(), data_dir.to_owned())),
@@ -283,13 +369,22 @@ async fn serve(
     prepared: Prepared,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let Prepared { state, leadership, agent, logs_retention_interval, stats_interval, listeners } =
-        prepared;
+    let Prepared {
+        state,
+        leadership,
+        agent,
+        logs_retention_interval,
+        stats_interval,
+        listeners,
+        tls,
+        limits,
+    } = prepared;
     let addr = listener.local_addr()?;
-    tracing::info!(account = %state.account_id, reset = state.allow_reset, "listening on {addr}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(account = %state.ops.account_id, reset = state.allow_reset, "listening on {scheme}://{addr}");
     let (stop_agent, agent_stopped) = tokio::sync::watch::channel(false);
     let mut metrics = crate::metrics::Sources {
-        store: state.store.clone(),
+        store: state.ops.store.clone(),
         api: state.metrics.clone(),
         lb: listeners.map(|_| Arc::new(wharf_lb::Traffic::new())),
         containers: None,
@@ -322,8 +417,8 @@ async fn serve(
     ));
     let data_plane = listeners.zip(metrics.lb.clone()).map(|(bind, traffic)| {
         tokio::spawn(crate::load_balancing::run(
-            state.store.clone(),
-            state.clock.clone(),
+            state.ops.store.clone(),
+            state.ops.clock.clone(),
             bind,
             traffic,
             leading.clone(),
@@ -333,7 +428,7 @@ async fn serve(
     let app = wharf_api::router(state.clone())
         .merge(crate::console::routes().with_state(state))
         .merge(crate::metrics::router(metrics));
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    crate::listen::serve(listener, app, tls, limits, shutdown).await?;
     let _ = stop_agent.send(true);
     let _ = reconcilers.await;
     if let Some(task) = data_plane {

@@ -65,6 +65,11 @@ impl Server {
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
     }
+
+    /// What the server has written to stdout and stderr so far.
+    pub fn log(&self) -> String {
+        read_log(self.dir.path())
+    }
 }
 
 impl Drop for Server {
