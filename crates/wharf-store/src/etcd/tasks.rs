@@ -187,7 +187,7 @@ pub(super) fn update_instance(
     };
     match decide(current.as_ref())? {
         Some(new) => {
-            tx.put(k, envelope(&InstanceHeader { status: new.status.clone() }, &new.json)?);
+            tx.put(k, envelope(&InstanceHeader { status: new.status }, &new.json)?);
             Ok(Some(new))
         }
         None => Ok(current.map(|u| u.instance)),
@@ -299,7 +299,7 @@ pub(super) fn update(
     };
     let mut meta = TaskMeta::read(&value)?;
     let moved = meta.last != last_status;
-    meta.last = last_status.clone();
+    meta.last = last_status;
     meta.desired = desired_status.clone();
     meta.stopped_ms = meta.stopped_ms.or(stopped_ms);
     tx.put(k, envelope(&meta, &json)?);
@@ -309,7 +309,7 @@ pub(super) fn update(
         let changed = if last_status == TaskStatus::Stopped {
             held.remove(id).is_some()
         } else if let Some(h) = held.get_mut(id) {
-            h.last = last_status.clone();
+            h.last = last_status;
             true
         } else {
             false
