@@ -3,6 +3,8 @@
 //! The CLI is required: when it is missing a test fails saying how to install it.
 #![allow(dead_code)]
 
+pub mod hosts;
+
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
