@@ -54,6 +54,8 @@ pub struct AgentConfig {
     pub metadata: Option<MetadataConfig>,
     /// Containers' CPU and memory sampled in the background, if anyone reads them.
     pub stats: Option<StatsConfig>,
+    /// The host's Availability Zone, address and attributes.
+    pub identity: host::HostIdentity,
 }
 
 /// Where and how often running containers' stats are sampled.
@@ -163,7 +165,13 @@ impl Agent {
             std::fs::read_to_string(d.join(INSTANCE_FILE)).ok().map(|s| s.trim().to_owned())
         });
         let resources = HostResources::detect(self.config.reserved_memory_mib);
-        let request = host::registration(&self.config.cluster, &resources, None, previous);
+        let request = host::registration(
+            &self.config.cluster,
+            &resources,
+            &self.config.identity,
+            None,
+            previous,
+        );
         let mut backoff = Duration::from_millis(100);
         let instance = loop {
             match self.shared.link.register(request.clone()).await {

@@ -184,6 +184,10 @@ fn start_on(
         s3: None,
         metadata: None,
         stats,
+        identity: wharf_agent::host::HostIdentity {
+            availability_zone: "us-east-1a".into(),
+            ..Default::default()
+        },
     };
     let agent = Agent::new(Arc::new(runtime.clone()), link.clone(), Arc::new(SystemClock), config);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -73,7 +73,8 @@ fn hosts_rig_connects_its_hosts_and_nothing_else() {
     );
     // What a host sends beyond the bridge is dropped in the root namespace.
     let before = dropped_out(&index);
-    let _ = h2.docker(&["run", "--rm", support::TEST_IMAGE, "ping", "-c", "2", "-W", "1", "192.0.2.1"]);
+    let _ =
+        h2.docker(&["run", "--rm", support::TEST_IMAGE, "ping", "-c", "2", "-W", "1", "192.0.2.1"]);
     assert!(dropped_out(&index) > before, "a packet bound off the rig was not dropped");
 
     let netns = h1.netns.clone();
@@ -84,4 +85,147 @@ fn hosts_rig_connects_its_hosts_and_nothing_else() {
         !String::from_utf8_lossy(&links.stdout).contains(&format!("whb{index}:")),
         "the rig's bridge is gone after teardown"
     );
+}
+
+/// One ECS call over HTTP (unsigned: `us-east-1`); the answer's JSON.
+fn ecs(server: &support::Server, op: &str, body: serde_json::Value) -> serde_json::Value {
+    let mut s = TcpStream::connect(server.addr).expect("connect to the server");
+    let body = body.to_string();
+    let req = format!(
+        "POST / HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nX-Amz-Target: \
+         AmazonEC2ContainerServiceV20141113.{op}\r\nContent-Type: application/x-amz-json-1.1\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        server.addr,
+        body.len()
+    );
+    s.write_all(req.as_bytes()).expect("write");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read");
+    let body = out.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    serde_json::from_str(body).unwrap_or(serde_json::Value::Null)
+}
+
+/// Waits up to `timeout` for `f` to give a value.
+fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A server on the rig's gateway that runs no agent of its own, with `extra` arguments.
+fn rig_server(rig: &Rig, extra: &[&str]) -> support::Server {
+    let mut args = vec!["--no-agent", "--listener-address", "off"];
+    args.extend_from_slice(extra);
+    support::Server::start_at(rig.gateway, &args, &[])
+}
+
+/// The cluster's container instances as DescribeContainerInstances shows them.
+fn instances(server: &support::Server, cluster: &str) -> Vec<serde_json::Value> {
+    let listed = ecs(server, "ListContainerInstances", serde_json::json!({"cluster": cluster}));
+    let arns = listed["containerInstanceArns"].clone();
+    if arns.as_array().is_none_or(Vec::is_empty) {
+        return vec![];
+    }
+    let d = ecs(
+        server,
+        "DescribeContainerInstances",
+        serde_json::json!({"cluster": cluster, "containerInstances": arns}),
+    );
+    d["containerInstances"].as_array().cloned().unwrap_or_default()
+}
+
+fn attribute(instance: &serde_json::Value, name: &str) -> Option<String> {
+    instance["attributes"]
+        .as_array()?
+        .iter()
+        .find(|a| a["name"] == name)
+        .and_then(|a| a["value"].as_str().map(str::to_owned))
+}
+
+const ZONES: [&str; 3] = ["us-east-1a", "us-east-1b", "us-east-1c"];
+
+#[test]
+fn hosts_join_over_the_network_and_tasks_spread_over_their_zones() {
+    let rig = Rig::up("join", 3);
+    let server = rig_server(&rig, &[]);
+    let endpoint = server.endpoint();
+    let agents: Vec<support::hosts::Agent> = rig
+        .hosts
+        .iter()
+        .map(|h| {
+            let zone = ZONES[h.index - 1];
+            let stack = format!("stack=s{}", h.index);
+            h.agent(
+                &endpoint,
+                &["--cluster", "fleet", "--availability-zone", zone, "--attribute", &stack],
+            )
+        })
+        .collect();
+    let all = wait_for("three instances", Duration::from_secs(30), || {
+        let i = instances(&server, "fleet");
+        (i.len() == 3 && i.iter().all(|c| c["agentConnected"] == true)).then_some(i)
+    });
+    for h in &rig.hosts {
+        let ci = all
+            .iter()
+            .find(|c| attribute(c, "wharf.address").as_deref() == Some(&h.address.to_string()))
+            .unwrap_or_else(|| panic!("no instance reports host {}'s address: {all:?}", h.index));
+        assert_eq!(attribute(ci, "ecs.availability-zone").as_deref(), Some(ZONES[h.index - 1]));
+        assert_eq!(attribute(ci, "stack"), Some(format!("s{}", h.index)));
+        assert_eq!(attribute(ci, "ecs.os-type").as_deref(), Some("linux"));
+        assert!(attribute(ci, "ecs.cpu-architecture").is_some());
+        assert!(attribute(ci, "ecs.instance-type").is_some_and(|t| t.starts_with("wharf.c")));
+    }
+
+    ecs(
+        &server,
+        "RegisterTaskDefinition",
+        serde_json::json!({"family": "sleeper", "containerDefinitions": [{
+            "name": "main", "image": support::TEST_IMAGE, "memory": 16,
+            "command": ["sleep", "3600"], "stopTimeout": 1}]}),
+    );
+    let run = ecs(
+        &server,
+        "RunTask",
+        serde_json::json!({"cluster": "fleet", "taskDefinition": "sleeper", "count": 6,
+            "placementStrategy": [{"type": "spread", "field": "attribute:ecs.availability-zone"}]}),
+    );
+    let tasks = run["tasks"].as_array().cloned().unwrap_or_default();
+    assert_eq!(tasks.len(), 6, "{run}");
+    for zone in ZONES {
+        let here = tasks.iter().filter(|t| t["availabilityZone"] == zone).count();
+        assert_eq!(here, 2, "two tasks in {zone}: {run}");
+    }
+    // Each runs on the Docker of the host its instance is.
+    for t in &tasks {
+        let arn = t["taskArn"].as_str().unwrap();
+        let instance = t["containerInstanceArn"].as_str().unwrap();
+        let ci = all.iter().find(|c| c["containerInstanceArn"] == instance).unwrap();
+        let address = attribute(ci, "wharf.address").unwrap();
+        let host = rig.hosts.iter().find(|h| h.address.to_string() == address).unwrap();
+        wait_for("the task's container on its host", Duration::from_secs(60), || {
+            (host.task_containers(arn).len() == 1).then_some(())
+        });
+        for other in rig.hosts.iter().filter(|h| h.index != host.index) {
+            assert!(
+                other.task_containers(arn).is_empty(),
+                "task {arn} also on host {}",
+                other.index
+            );
+        }
+    }
+    // memberOf on a custom attribute picks the one host that has it.
+    let run = ecs(
+        &server,
+        "RunTask",
+        serde_json::json!({"cluster": "fleet", "taskDefinition": "sleeper",
+            "placementConstraints": [{"type": "memberOf", "expression": "attribute:stack == s2"}]}),
+    );
+    assert_eq!(run["tasks"][0]["availabilityZone"], ZONES[1], "{run}");
+    drop(agents);
 }

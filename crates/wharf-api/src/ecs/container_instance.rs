@@ -179,13 +179,16 @@ pub(crate) async fn register_container_instance(
             &cluster,
             &id,
             Box::new(move |current| {
-                let version = match current {
-                    Some(u) => parse(&u.instance)?.version.unwrap_or(0) + 1,
-                    None => 1,
-                };
                 let mut ci: ContainerInstance =
                     serde_json::from_str(&stored.json).map_err(corrupt)?;
-                ci.version = Some(version);
+                ci.version = Some(match current {
+                    Some(u) => {
+                        let before = parse(&u.instance)?;
+                        keep_custom_attributes(&before, &mut ci);
+                        before.version.unwrap_or(0) + 1
+                    }
+                    None => 1,
+                });
                 let json = serde_json::to_string(&ci).map_err(corrupt)?;
                 Ok(Some(StoredInstance { json, ..stored }))
             }),
@@ -201,6 +204,21 @@ pub(crate) async fn register_container_instance(
     };
     ci.tags = Some(tags::of(ctx, &instance_arn).await?);
     Ok(RegisterContainerInstanceResponse { container_instance: Some(ci) })
+}
+
+/// Keeps the custom attributes PutAttributes gave the instance before it
+/// registered again, unless its agent now reports them itself.
+fn keep_custom_attributes(before: &ContainerInstance, again: &mut ContainerInstance) {
+    let attributes = again.attributes.get_or_insert_with(Vec::new);
+    for a in before.attributes.iter().flatten() {
+        let name = a.name.as_deref().unwrap_or_default();
+        if wharf_model::ecs::attributes::is_builtin(name)
+            || attributes.iter().any(|b| b.name == a.name)
+        {
+            continue;
+        }
+        attributes.push(a.clone());
+    }
 }
 
 /// Finds instances of a cluster by ARN or ID: those found, and failures

@@ -183,7 +183,8 @@ pub(crate) async fn launch(
 }
 
 /// A new task as RunTask answers it.
-fn new_task(ctx: &Ctx, l: &Launch, id: &str, instance_arn: &str, now_ms: i64) -> Task {
+fn new_task(ctx: &Ctx, l: &Launch, id: &str, instance: &Candidate, now_ms: i64) -> Task {
+    let instance_arn = instance.arn.as_str();
     let scope = ctx.scope();
     let task_arn = scope.task_arn(&l.cluster, id);
     let containers =
@@ -240,7 +241,13 @@ fn new_task(ctx: &Ctx, l: &Launch, id: &str, instance_arn: &str, now_ms: i64) ->
             value: Some(std::env::consts::ARCH.replace("aarch64", "arm64")),
             ..Default::default()
         }]),
-        availability_zone: Some(format!("{}a", ctx.region)),
+        availability_zone: Some(
+            instance
+                .attribute_values
+                .get(wharf_model::ecs::attributes::AVAILABILITY_ZONE)
+                .cloned()
+                .unwrap_or_else(|| format!("{}a", ctx.region)),
+        ),
         cluster_arn: Some(scope.cluster_arn(&l.cluster)),
         // Fargate tasks have no container instance on the wire, though Wharf
         // runs them on one.
@@ -348,7 +355,7 @@ pub(crate) async fn place_and_store(
                 for i in p.chosen {
                     let id = uuid::Uuid::new_v4().simple().to_string();
                     let instance = &usage[i].instance;
-                    let task = new_task(&ctx2, &l2, &id, &candidates[i].arn, now_ms);
+                    let task = new_task(&ctx2, &l2, &id, &candidates[i], now_ms);
                     tasks.push(NewTask {
                         task: StoredTask {
                             cluster: l2.cluster.clone(),

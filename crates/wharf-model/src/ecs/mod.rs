@@ -1,5 +1,6 @@
 //! Amazon ECS: wire shapes and the rules ECS applies to them.
 
+pub mod attributes;
 pub mod placement;
 pub mod service;
 pub mod shapes;

@@ -54,6 +54,22 @@ fn with_lazy_arena_commit() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The server's IP address from its endpoint URL (`http://10.0.0.1:4590`),
+/// resolving a name; `None` when it does not resolve.
+fn server_ip(endpoint: &str) -> Option<std::net::IpAddr> {
+    use std::net::ToSocketAddrs;
+    let rest = endpoint.split_once("://").map_or(endpoint, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let with_port = if authority.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) {
+        authority.to_owned()
+    } else if endpoint.starts_with("https://") {
+        format!("{authority}:443")
+    } else {
+        format!("{authority}:80")
+    };
+    with_port.to_socket_addrs().ok()?.map(|a| a.ip()).find(|ip| ip.is_ipv4())
+}
+
 /// Runs the agent until SIGINT or SIGTERM.
 pub fn run(args: AgentCommandArgs) -> anyhow::Result<ExitCode> {
     with_lazy_arena_commit()?;
@@ -68,9 +84,11 @@ pub fn run(args: AgentCommandArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     let link = RemoteLink::new(&args.endpoint, &args.agent.region, args.token);
+    let server = server_ip(&args.endpoint);
     runtime.block_on(async {
         // Inside the runtime: the signal handlers need its reactor.
-        run_agent(args.agent, Arc::new(link), Some(state_dir), None, shutdown_signal()).await
+        let shutdown = shutdown_signal();
+        run_agent(args.agent, Arc::new(link), Some(state_dir), None, server, shutdown).await
     })?;
     Ok(ExitCode::SUCCESS)
 }

@@ -90,6 +90,24 @@ pub struct AgentArgs {
     /// credentials endpoint hands out: {"arn:...": {"AccessKeyId": ..., "SecretAccessKey": ..., "Token": ...}}.
     #[arg(long, env = "WHARF_TASK_CREDENTIALS")]
     pub task_credentials: Option<PathBuf>,
+    /// This host's Availability Zone (`ecs.availability-zone`); default: the region's `a`.
+    #[arg(long, env = "WHARF_AVAILABILITY_ZONE")]
+    pub availability_zone: Option<String>,
+    /// This host's `ecs.instance-type`; default: `wharf.c<cores>m<GiB of memory>`.
+    #[arg(long, env = "WHARF_INSTANCE_TYPE")]
+    pub instance_type: Option<String>,
+    /// A custom attribute of this container instance, `name=value` or `name`; repeatable.
+    #[arg(long = "attribute", value_name = "NAME=VALUE", value_parser = parse_attribute)]
+    pub attributes: Vec<(String, Option<String>)>,
+    /// The address the load balancer and other hosts reach this host at (its
+    /// `instance` targets, its awsvpc tasks); default: the address it reaches
+    /// the server from.
+    #[arg(long, env = "WHARF_ADDRESS")]
+    pub address: Option<std::net::IpAddr>,
+}
+
+fn parse_attribute(s: &str) -> Result<(String, Option<String>), String> {
+    wharf_model::ecs::attributes::parse_pair(s)
 }
 
 fn parse_wait(s: &str) -> Result<std::time::Duration, String> {
@@ -249,7 +267,9 @@ async fn serve(
             let shutdown = async move {
                 let _ = stopped.wait_for(|s| *s).await;
             };
-            if let Err(e) = run_agent(args, Arc::new(link), Some(dir), Some(stats), shutdown).await
+            if let Err(e) =
+                run_agent(args, Arc::new(link), Some(dir), Some(stats), Some(addr.ip()), shutdown)
+                    .await
             {
                 tracing::error!(
                     "the embedded agent stopped: {e:#}; tasks will not run on this host"
@@ -303,13 +323,34 @@ async fn serve(
     Ok(())
 }
 
+/// The address an agent reports: `--address`, else the one this host reaches
+/// `server` (its IP) from, else loopback (a server that listens on every
+/// address: this host's address toward the rest of the network).
+fn agent_address(args: &AgentArgs, server: Option<std::net::IpAddr>) -> std::net::IpAddr {
+    use std::net::{IpAddr, Ipv4Addr};
+    if let Some(a) = args.address {
+        return a;
+    }
+    match server {
+        Some(ip) if ip.is_loopback() => ip,
+        Some(ip) if !ip.is_unspecified() => {
+            wharf_agent::host::address_toward(&format!("{ip}:9")).unwrap_or(ip)
+        }
+        // Any address routed the way the rest of the network is.
+        _ => wharf_agent::host::address_toward("192.0.2.1:9")
+            .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+    }
+}
+
 /// Connects to Docker and runs an agent until `shutdown`, sampling its containers' stats
-/// into `stats` when given.
+/// into `stats` when given. `server` is the server's address, which the host's
+/// own address is found from when `--address` does not give it.
 pub async fn run_agent(
     args: AgentArgs,
     link: Arc<dyn wharf_agent::link::ServerLink>,
     state_dir: Option<PathBuf>,
     stats: Option<StatsConfig>,
+    server: Option<std::net::IpAddr>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let runtime = DockerRuntime::connect().await.context("cannot reach Docker Engine")?;
@@ -326,7 +367,17 @@ pub async fn run_agent(
             },
         }),
     };
+    let identity = wharf_agent::host::HostIdentity {
+        availability_zone: args
+            .availability_zone
+            .clone()
+            .unwrap_or_else(|| format!("{}a", args.region)),
+        instance_type: args.instance_type.clone(),
+        address: Some(agent_address(&args, server).to_string()),
+        attributes: args.attributes.clone(),
+    };
     let config = AgentConfig {
+        identity,
         cluster: args.cluster,
         reserved_memory_mib: args.reserved_memory,
         always_pull: args.always_pull,

@@ -105,7 +105,11 @@ impl Harness {
     /// as an agent would; its ID.
     pub async fn instance(&self, cluster: &str) -> String {
         let resources = wharf_agent::host::HostResources { cpu: 1024 * 64, memory: 1024 * 256 };
-        let req = wharf_agent::host::registration(cluster, &resources, None, None);
+        let identity = wharf_agent::host::HostIdentity {
+            availability_zone: format!("{REGION}a"),
+            ..Default::default()
+        };
+        let req = wharf_agent::host::registration(cluster, &resources, &identity, None, None);
         let ci = wharf_api::agent_link::register(&self.state, REGION, req).await.expect("register");
         crate::console::views::short_id(&ci.container_instance_arn.unwrap_or_default()).to_owned()
     }

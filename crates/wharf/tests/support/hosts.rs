@@ -50,6 +50,86 @@ impl Host {
     }
 }
 
+/// A `wharf agent` running inside a host; killed on drop (its log printed
+/// when the test failed).
+#[derive(Debug)]
+pub struct Agent {
+    child: std::process::Child,
+    /// The host it runs on (1-based).
+    pub host: usize,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Agent {
+    /// Its pid (to read its memory, say).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// What it has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Kills it (SIGKILL) and waits.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        self.kill();
+        if std::thread::panicking() {
+            let log = self.log();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            eprintln!("--- agent on host {} (last lines) ---", self.host);
+            for l in tail.iter().rev() {
+                eprintln!("{l}");
+            }
+        }
+    }
+}
+
+impl Host {
+    /// Starts `wharf agent --endpoint <endpoint> <args>` inside this host,
+    /// with a state directory of its own and `RUST_LOG` from the test's
+    /// environment (default `info`).
+    pub fn agent(&self, endpoint: &str, args: &[&str]) -> Agent {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let log = dir.path().join("agent.log");
+        let file = std::fs::File::create(&log).expect("log file");
+        let child = self
+            .command(env!("CARGO_BIN_EXE_wharf"))
+            .arg("agent")
+            .arg("--endpoint")
+            .arg(endpoint)
+            .arg("--state-dir")
+            .arg(dir.path().join("state"))
+            .args(args)
+            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().expect("log"))
+            .stderr(file)
+            .spawn()
+            .expect("spawn wharf agent");
+        Agent { child, host: self.index, log, _dir: dir }
+    }
+
+    /// The IDs of the running containers on this host labelled with `task_arn`.
+    pub fn task_containers(&self, task_arn: &str) -> Vec<String> {
+        let out = self.docker(&[
+            "ps",
+            "-q",
+            "--filter",
+            &format!("label=com.amazonaws.ecs.task-arn={task_arn}"),
+        ]);
+        String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect()
+    }
+}
+
 /// A rig of hosts; torn down on drop.
 #[derive(Debug)]
 pub struct Rig {

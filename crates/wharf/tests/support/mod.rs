@@ -33,8 +33,14 @@ impl Server {
 
     /// Starts a server with extra arguments and environment variables.
     pub fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> Server {
+        Self::start_at(std::net::Ipv4Addr::LOCALHOST, extra, env)
+    }
+
+    /// Starts a server listening on a free port of `ip` (a test rig's
+    /// gateway, say), with extra arguments and environment variables.
+    pub fn start_at(ip: std::net::Ipv4Addr, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let addr = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port");
+        let addr = TcpListener::bind((ip, 0)).and_then(|l| l.local_addr()).expect("port");
         let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
         let mut child = Command::new(env!("CARGO_BIN_EXE_wharf"))
             .arg("server")
@@ -66,6 +72,11 @@ impl Server {
     /// `http://<addr>`.
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// What the server has logged so far.
+    pub fn log(&self) -> String {
+        read_log(self.dir.path())
     }
 }
 
