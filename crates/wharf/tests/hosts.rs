@@ -117,11 +117,82 @@ fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) 
     }
 }
 
-/// A server on the rig's gateway that runs no agent of its own, with `extra` arguments.
+/// A server on the rig's gateway that runs no agent of its own, its load
+/// balancers' listeners on the gateway too, with `extra` arguments.
 fn rig_server(rig: &Rig, extra: &[&str]) -> support::Server {
-    let mut args = vec!["--no-agent", "--listener-address", "off"];
+    let gateway = rig.gateway.to_string();
+    let mut args = vec!["--no-agent", "--listener-address", &gateway];
     args.extend_from_slice(extra);
     support::Server::start_at(rig.gateway, &args, &[])
+}
+
+/// Starts an agent on every host of the rig, host `i` in zone `ZONES[i - 1]`, with `extra`
+/// arguments, and waits until the cluster has them all.
+fn join_all(
+    rig: &Rig,
+    server: &support::Server,
+    cluster: &str,
+    extra: &[&str],
+) -> Vec<support::hosts::Agent> {
+    let endpoint = server.endpoint();
+    let agents: Vec<support::hosts::Agent> = rig
+        .hosts
+        .iter()
+        .map(|h| {
+            let mut args = vec!["--cluster", cluster, "--availability-zone", ZONES[h.index - 1]];
+            args.extend_from_slice(extra);
+            h.agent(&endpoint, &args)
+        })
+        .collect();
+    wait_for("every host to join", Duration::from_secs(30), || {
+        let i = instances(server, cluster);
+        (i.len() == rig.hosts.len() && i.iter().all(|c| c["agentConnected"] == true)).then_some(())
+    });
+    agents
+}
+
+/// A free TCP port on `ip`.
+fn free_port(ip: std::net::Ipv4Addr) -> u16 {
+    std::net::TcpListener::bind((ip, 0)).and_then(|l| l.local_addr()).expect("a free port").port()
+}
+
+/// One `GET /` through `addr`: the status and the body.
+fn get(addr: std::net::SocketAddr) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    s.write_all(format!("GET / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes())
+        .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    let status = out.get(9..12)?.parse().ok()?;
+    Some((status, out.split_once("\r\n\r\n").map(|(_, b)| b.trim().to_owned()).unwrap_or_default()))
+}
+
+/// The host whose Docker runs the container `short_id` (as `hostname` shows it).
+fn host_of_container(rig: &Rig, short_id: &str) -> Option<usize> {
+    rig.hosts.iter().find_map(|h| {
+        let out = h.docker(&["ps", "-q"]);
+        String::from_utf8_lossy(&out.stdout).lines().any(|l| l == short_id).then_some(h.index)
+    })
+}
+
+/// A task definition `family` whose one container answers `GET /` on port 80 with its
+/// hostname (its container ID), in `network_mode`.
+fn register_web(server: &support::Server, family: &str, network_mode: &str) {
+    let port = if network_mode == "awsvpc" {
+        serde_json::json!({"containerPort": 80})
+    } else {
+        serde_json::json!({"containerPort": 80, "hostPort": 0})
+    };
+    let r = ecs(
+        server,
+        "RegisterTaskDefinition",
+        serde_json::json!({"family": family, "networkMode": network_mode, "containerDefinitions": [{
+            "name": "web", "image": support::TEST_IMAGE, "memory": 16, "stopTimeout": 1,
+            "portMappings": [port],
+            "command": ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 80 -h /www"]}]}),
+    );
+    assert!(r["taskDefinition"]["revision"].is_number(), "{r}");
 }
 
 /// The cluster's container instances as DescribeContainerInstances shows them.
@@ -228,4 +299,50 @@ fn hosts_join_over_the_network_and_tasks_spread_over_their_zones() {
     );
     assert_eq!(run["tasks"][0]["availabilityZone"], ZONES[1], "{run}");
     drop(agents);
+}
+
+#[test]
+fn hosts_a_service_spread_over_three_zones_answers_from_every_host_through_the_load_balancer() {
+    let rig = Rig::up("alb", 3);
+    let server = rig_server(&rig, &[]);
+    let _agents = join_all(&rig, &server, "web", &[]);
+    let elb = support::Aws::new(&server, "elbv2");
+    let tg = elb.quick_target_group("web-hosts", "instance", Some(5));
+    let port = free_port(rig.gateway);
+    elb.forwarding_listener("web-hosts", port, &tg);
+    register_web(&server, "web", "bridge");
+    let created = ecs(
+        &server,
+        "CreateService",
+        serde_json::json!({"cluster": "web", "serviceName": "web", "taskDefinition": "web",
+            "desiredCount": 6,
+            "placementStrategy": [{"type": "spread", "field": "attribute:ecs.availability-zone"}],
+            "loadBalancers": [{"targetGroupArn": tg, "containerName": "web", "containerPort": 80}]}),
+    );
+    assert_eq!(created["service"]["desiredCount"], 6, "{created}");
+    let listener = std::net::SocketAddr::from((rig.gateway, port));
+    // Six tasks answer, each from the host its instance is on.
+    let mut seen = std::collections::BTreeMap::new();
+    wait_for("six healthy targets answering", Duration::from_secs(90), || {
+        for _ in 0..12 {
+            if let Some((200, body)) = get(listener) {
+                seen.insert(body, ());
+            }
+        }
+        (seen.len() == 6).then_some(())
+    });
+    let mut per_host = [0; 3];
+    for id in seen.keys() {
+        let host = host_of_container(&rig, id).unwrap_or_else(|| panic!("no host runs {id}"));
+        per_host[host - 1] += 1;
+    }
+    assert_eq!(per_host, [2, 2, 2], "two tasks on each host");
+    // Round robin: six requests in a row reach the six tasks, every host in turn.
+    let mut in_turn = std::collections::BTreeSet::new();
+    for _ in 0..6 {
+        let (status, body) = get(listener).expect("an answer");
+        assert_eq!(status, 200);
+        in_turn.insert(body);
+    }
+    assert_eq!(in_turn.len(), 6, "six requests, six tasks: {in_turn:?}");
 }
