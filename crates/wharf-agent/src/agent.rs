@@ -19,19 +19,20 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
-use wharf_model::agent::Assignment;
+use wharf_model::agent::{Assignment, Heartbeat, WatchEvent};
 use wharf_model::clock::Clock;
-use wharf_model::ecs::shapes::HealthStatus;
+use wharf_model::ecs::shapes::{HealthStatus, TaskStopCode};
 
 use crate::driver::{requested_stop, Route, Routes, Shared, TaskDriver};
 use crate::event::Event;
 use crate::host::{self, HostResources};
 use crate::link::{LinkError, ServerLink};
 use crate::runtime::{
-    ContainerInfo, ContainerState, Health, Runtime, RuntimeEvent, LABEL_CONTAINER_NAME,
-    LABEL_TASK_ARN,
+    ContainerInfo, ContainerState, Health, Runtime, RuntimeEvent, LABEL_CLUSTER,
+    LABEL_CONTAINER_NAME, LABEL_TASK_ARN,
 };
 use crate::stats::ContainerStats;
+use crate::stop::StopReason;
 use crate::{cleanup, metadata};
 
 /// How the agent is set up.
@@ -102,6 +103,12 @@ struct Running {
 }
 
 const INSTANCE_FILE: &str = "agent-instance-arn";
+/// The heartbeat interval until the server names its own.
+const FIRST_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
+/// Why the agent stops a task the server no longer has on this instance.
+const NO_LONGER_ASSIGNED: &str =
+    "Task stopped by the agent: the server no longer has it on this instance (the instance was \
+     declared lost while the agent was away, and the task was replaced)";
 /// How many finished tasks the agent remembers, to ignore late assignments.
 const FINISHED_REMEMBERED: usize = 4096;
 /// How long after start the agent looks for finished containers to clean
@@ -207,11 +214,20 @@ impl Agent {
         // In the background: tasks are not held up by a host full of
         // finished containers. Each task finds its own containers to adopt.
         tokio::spawn(schedule_cleanups(self.shared.clone()));
+        tokio::spawn(heartbeats(
+            self.shared.clone(),
+            self.config.cluster.clone(),
+            instance_arn.clone(),
+            self.stopping.subscribe(),
+        ));
         let mut events = self.shared.runtime.events();
         let mut watch = self.watch(&instance_arn).await;
+        // The tasks the watch names before its `Synced` mark.
+        let mut named: Option<HashSet<String>> = Some(HashSet::new());
         let mut tasks: HashMap<String, Running> = HashMap::new();
         let mut finished = Finished::default();
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<String>();
+        let (strays_tx, mut strays_rx) = mpsc::unbounded_channel::<Strays>();
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -219,16 +235,28 @@ impl Agent {
                     let _ = self.stopping.send(true);
                     break;
                 }
-                assignment = watch.recv() => match assignment {
-                    // A task whose driver has finished never runs again: a
-                    // late assignment of it (queued before its STOPPED report
-                    // was stored) must not start a second driver.
-                    Some(a) if finished.contains(a.task.task_arn.as_deref().unwrap_or_default()) => {}
-                    Some(a) => self.assign(a, &mut tasks, &done_tx),
+                event = watch.recv() => match event {
+                    Some(WatchEvent::Assigned(a)) => {
+                        let arn = a.task.task_arn.clone().unwrap_or_default();
+                        if let Some(named) = named.as_mut() {
+                            named.insert(arn.clone());
+                        }
+                        // A task whose driver has finished never runs again:
+                        // a late assignment of it (queued before its STOPPED
+                        // report was stored) must not start a second driver.
+                        if !finished.contains(&arn) {
+                            self.assign(*a, &mut tasks, &done_tx);
+                        }
+                    }
+                    Some(WatchEvent::Synced) => {
+                        let named = named.take().unwrap_or_default();
+                        self.stop_unassigned(&named, &mut tasks, &strays_tx);
+                    }
                     None => {
                         tracing::warn!("the assignment watch ended; watching again");
                         tokio::time::sleep(Duration::from_millis(200)).await;
                         watch = self.watch(&instance_arn).await;
+                        named = Some(HashSet::new());
                     }
                 },
                 event = events.next() => match event {
@@ -245,9 +273,62 @@ impl Agent {
                     tasks.remove(&arn);
                     finished.insert(arn);
                 }
+                Some(strays) = strays_rx.recv() => self.stop_strays(strays, &tasks),
             }
         }
         Ok(())
+    }
+
+    /// After the watch's `Synced` mark: every task this agent runs that the
+    /// server did not name is no longer this instance's (it was stopped while
+    /// the agent was away). Drivers of such tasks are told to stop; running
+    /// containers of this cluster that belong to no driver are looked up in
+    /// the background and stopped by [`Agent::stop_strays`].
+    fn stop_unassigned(
+        &self,
+        named: &HashSet<String>,
+        tasks: &mut HashMap<String, Running>,
+        strays: &mpsc::UnboundedSender<Strays>,
+    ) {
+        for (arn, running) in tasks.iter_mut() {
+            if named.contains(arn) || running.desired_stopped {
+                continue;
+            }
+            tracing::warn!(task = %arn, "stopping a task the server no longer has here");
+            running.desired_stopped = true;
+            let reason = StopReason::new(TaskStopCode::TerminationNotice, NO_LONGER_ASSIGNED);
+            let _ = running.inbox.send(Event::StopRequested { reason });
+        }
+        let (runtime, cluster) = (self.shared.runtime.clone(), self.config.cluster.clone());
+        let (named, strays) = (named.clone(), strays.clone());
+        tokio::spawn(async move {
+            match runtime.list_managed(&[(LABEL_CLUSTER, &cluster)]).await {
+                Ok(listed) => {
+                    let running =
+                        listed.into_iter().filter(|c| c.state == ContainerState::Running).collect();
+                    let _ = strays.send(Strays { named, containers: running });
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot look for containers of stopped tasks"),
+            }
+        });
+    }
+
+    /// Stops the running containers of tasks the server did not name and no
+    /// driver runs: a task never keeps running on two hosts.
+    fn stop_strays(&self, strays: Strays, tasks: &HashMap<String, Running>) {
+        for c in strays.containers {
+            let Some(arn) = c.labels.get(LABEL_TASK_ARN) else { continue };
+            if strays.named.contains(arn) || tasks.contains_key(arn) {
+                continue;
+            }
+            tracing::warn!(task = %arn, container = %c.id, "stopping a container of a task the server no longer has here");
+            let runtime = self.shared.runtime.clone();
+            tokio::spawn(async move {
+                if let Err(e) = runtime.stop_container(&c.id, crate::DEFAULT_STOP_TIMEOUT).await {
+                    tracing::warn!(error = %e, container = %c.id, "could not stop a stray container");
+                }
+            });
+        }
     }
 
     /// Starts the task metadata and credentials endpoints; `None` (logged)
@@ -307,7 +388,7 @@ impl Agent {
     }
 
     /// Watches the instance's assignments, retrying until the server answers.
-    async fn watch(&self, instance_arn: &str) -> mpsc::Receiver<Assignment> {
+    async fn watch(&self, instance_arn: &str) -> mpsc::Receiver<WatchEvent> {
         let mut backoff = Duration::from_millis(100);
         loop {
             match self.shared.link.watch(&self.config.cluster, instance_arn).await {
@@ -404,6 +485,39 @@ impl Agent {
             RuntimeEvent::Started { .. } => Event::ProcessStarted { container },
         };
         let _ = route.inbox.send(event);
+    }
+}
+
+/// Running containers found after a watch's `Synced` mark, with the tasks
+/// the mark covered.
+#[derive(Debug)]
+struct Strays {
+    named: HashSet<String>,
+    containers: Vec<ContainerInfo>,
+}
+
+/// Sends a heartbeat now and then at the interval the server names, until the
+/// agent stops. A failed heartbeat is tried again at the same interval: the
+/// server declares the instance lost only after its own `--instance-lost-after`.
+async fn heartbeats(
+    shared: Shared,
+    cluster: String,
+    instance_arn: String,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut interval = FIRST_HEARTBEAT_INTERVAL;
+    loop {
+        let runtime_healthy = shared.runtime.ping().await.is_ok();
+        match shared.link.heartbeat(&cluster, &instance_arn, Heartbeat { runtime_healthy }).await {
+            Ok(reply) => {
+                interval = Duration::from_millis(reply.interval_ms.max(100));
+            }
+            Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(interval) => {}
+            _ = stopping.wait_for(|s| *s) => return,
+        }
     }
 }
 

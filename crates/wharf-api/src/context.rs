@@ -29,7 +29,13 @@ pub struct AppState {
     pub pulls: Arc<crate::pulls::PullBoard>,
     /// The random part of new ids (fixed by tests that make draws coincide).
     pub entropy: Arc<dyn wharf_model::ids::Entropy>,
+    /// How often agents send heartbeats, in milliseconds (a fraction of the
+    /// time after which a silent instance is declared lost).
+    pub heartbeat_interval_ms: u64,
 }
+
+/// Agents' heartbeat interval unless the server says otherwise.
+pub const DEFAULT_HEARTBEAT_INTERVAL_MS: u64 = 10_000;
 
 impl AppState {
     /// The state over these stores and clock, for this account; no reset
@@ -50,6 +56,7 @@ impl AppState {
             metrics: Arc::new(ApiMetrics::new()),
             pulls: Arc::default(),
             entropy: Arc::new(wharf_model::ids::SystemEntropy),
+            heartbeat_interval_ms: DEFAULT_HEARTBEAT_INTERVAL_MS,
         }
     }
 }

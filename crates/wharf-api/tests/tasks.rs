@@ -676,3 +676,21 @@ async fn custom_attributes_are_put_listed_deleted_and_placed_on() {
     .await;
     assert_eq!(listed["attributes"][0]["targetId"], first.as_str(), "{listed}");
 }
+
+#[tokio::test]
+async fn deregistering_an_instance_with_tasks_needs_force_and_stops_them_in_the_api() {
+    let s = server();
+    let ci = setup(&s, 1024, 1024).await;
+    let run = ecs(&s, "RunTask", json!({"taskDefinition": "web"})).await;
+    let task = run["tasks"][0]["taskArn"].as_str().unwrap().to_owned();
+    let refused = ecs(&s, "DeregisterContainerInstance", json!({"containerInstance": ci})).await;
+    assert_eq!(refused["__type"], "InvalidParameterException", "{refused}");
+    let d = ecs(&s, "DeregisterContainerInstance", json!({"containerInstance": ci, "force": true}))
+        .await;
+    assert_eq!(d["containerInstance"]["status"], "INACTIVE", "{d}");
+    assert_eq!(d["containerInstance"]["pendingTasksCount"], 0);
+    let t = &ecs(&s, "DescribeTasks", json!({"tasks": [task]})).await["tasks"][0];
+    assert_eq!(t["lastStatus"], "STOPPED");
+    assert_eq!(t["stoppedReason"], "Container instance deregistration forced by user");
+    assert!(t["stoppedAt"].is_number());
+}

@@ -18,6 +18,44 @@ pub struct Assignment {
     pub definition: TaskDefinition,
 }
 
+/// What the assignment watch delivers: the instance's tasks, one at a time,
+/// and a mark after the first of them (every task not yet `STOPPED` when the
+/// watch began): a task the agent runs that the mark has not named is no
+/// longer the instance's (it was stopped while the agent was away: its
+/// instance was declared lost), and the agent stops it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum WatchEvent {
+    /// A task, as stored, with its definition.
+    Assigned(Box<Assignment>),
+    /// Every task not yet `STOPPED` when the watch began has been sent.
+    Synced,
+}
+
+/// How often the assignment watch, over a network, sends an empty line when
+/// it has nothing else to send, so the agent knows the link is alive.
+pub const WATCH_KEEPALIVE_MS: u64 = 5_000;
+
+/// How long an agent waits on a silent watch before it gives it up and
+/// watches again (three keep-alives missed).
+pub const WATCH_SILENCE_MS: u64 = 3 * WATCH_KEEPALIVE_MS;
+
+/// What an agent tells the server at each heartbeat, besides being alive.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Heartbeat {
+    /// Whether its container runtime (Docker) answers.
+    pub runtime_healthy: bool,
+}
+
+/// The server's answer to a heartbeat.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HeartbeatReply {
+    /// How long until the next heartbeat is due, in milliseconds.
+    pub interval_ms: u64,
+}
+
 /// Where one container's `awslogs` output goes: a log group and stream in a
 /// region (the container's `awslogs-region`, else the agent's own).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -349,7 +349,8 @@ mod tests {
     #[test]
     fn instance_targets_are_reached_where_their_instance_is() {
         let record: TargetGroupRecord = serde_json::from_value(json!({
-            "TargetGroup": {"TargetGroupArn": "tg", "Port": 80, "TargetType": "instance"}
+            "TargetGroup": {"TargetGroupArn": "tg", "Port": 80, "TargetType": "instance"},
+            "Attributes": []
         }))
         .unwrap();
         let target = |id: &str| TargetRecord {

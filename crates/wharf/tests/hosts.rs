@@ -346,3 +346,174 @@ fn hosts_a_service_spread_over_three_zones_answers_from_every_host_through_the_l
     }
     assert_eq!(in_turn.len(), 6, "six requests, six tasks: {in_turn:?}");
 }
+
+/// A one-container service task definition that sleeps.
+fn register_sleeper(server: &support::Server) {
+    ecs(
+        server,
+        "RegisterTaskDefinition",
+        serde_json::json!({"family": "sleeper", "containerDefinitions": [{
+            "name": "main", "image": support::TEST_IMAGE, "memory": 16,
+            "command": ["sleep", "3600"], "stopTimeout": 1}]}),
+    );
+}
+
+/// The cluster's tasks (every status) as DescribeTasks shows them.
+fn tasks(server: &support::Server, cluster: &str, desired: &str) -> Vec<serde_json::Value> {
+    let listed =
+        ecs(server, "ListTasks", serde_json::json!({"cluster": cluster, "desiredStatus": desired}));
+    let arns = listed["taskArns"].clone();
+    if arns.as_array().is_none_or(Vec::is_empty) {
+        return vec![];
+    }
+    let d = ecs(server, "DescribeTasks", serde_json::json!({"cluster": cluster, "tasks": arns}));
+    d["tasks"].as_array().cloned().unwrap_or_default()
+}
+
+/// Running containers labelled with `cluster`, on every host's Docker: (host, task ARN).
+fn running_everywhere(rig: &Rig, cluster: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    for h in &rig.hosts {
+        let o = h.docker(&[
+            "ps",
+            "--filter",
+            &format!("label=com.amazonaws.ecs.cluster={cluster}"),
+            "--format",
+            "{{.Label \"com.amazonaws.ecs.task-arn\"}}",
+        ]);
+        out.extend(String::from_utf8_lossy(&o.stdout).lines().map(|l| (h.index, l.to_owned())));
+    }
+    out
+}
+
+/// The instance whose agent runs on `host`.
+fn instance_on(
+    server: &support::Server,
+    cluster: &str,
+    host: &support::hosts::Host,
+) -> serde_json::Value {
+    instances(server, cluster)
+        .into_iter()
+        .find(|c| attribute(c, "wharf.address") == Some(host.address.to_string()))
+        .unwrap_or_else(|| panic!("no instance on host {}", host.index))
+}
+
+#[test]
+fn hosts_a_silent_host_is_declared_lost_its_tasks_replaced_and_stopped_when_it_returns() {
+    let rig = Rig::up("lost", 3);
+    let server = rig_server(&rig, &["--instance-lost-after", "3s"]);
+    let _agents = join_all(&rig, &server, "heal", &[]);
+    register_sleeper(&server);
+    ecs(
+        &server,
+        "CreateService",
+        serde_json::json!({"cluster": "heal", "serviceName": "s", "taskDefinition": "sleeper",
+            "desiredCount": 3}),
+    );
+    wait_for("one task running on each host", Duration::from_secs(60), || {
+        let running = running_everywhere(&rig, "heal");
+        let hosts: std::collections::BTreeSet<usize> = running.iter().map(|(h, _)| *h).collect();
+        (running.len() == 3 && hosts.len() == 3).then_some(())
+    });
+    let lost_host = rig.host(3);
+    let lost_task = running_everywhere(&rig, "heal")
+        .into_iter()
+        .find(|(h, _)| *h == 3)
+        .map(|(_, arn)| arn)
+        .unwrap();
+    let lost_instance = instance_on(&server, "heal", lost_host)["containerInstanceArn"].clone();
+
+    // Host 3's link is cut: its agent and task go on, unheard.
+    rig.link(3, false);
+    let cut_at = std::time::Instant::now();
+    let stopped =
+        wait_for("the lost host's task stopped in the API", Duration::from_secs(20), || {
+            tasks(&server, "heal", "STOPPED")
+                .into_iter()
+                .find(|t| t["taskArn"] == lost_task.as_str())
+        });
+    let reason = stopped["stoppedReason"].as_str().unwrap_or_default();
+    assert!(reason.contains("was declared lost"), "{reason}");
+    assert_eq!(stopped["stopCode"], "TerminationNotice");
+    let d = ecs(
+        &server,
+        "DescribeContainerInstances",
+        serde_json::json!({"cluster": "heal", "containerInstances": [lost_instance]}),
+    );
+    assert_eq!(d["containerInstances"][0]["agentConnected"], false);
+    // Replaced on the other hosts, within the grace and two seconds (and a margin
+    // for a debug build on a busy machine).
+    wait_for("three tasks running on hosts 1 and 2", Duration::from_secs(20), || {
+        let running: Vec<(usize, String)> =
+            running_everywhere(&rig, "heal").into_iter().filter(|(h, _)| *h != 3).collect();
+        (running.len() == 3).then_some(())
+    });
+    let healed = cut_at.elapsed();
+    assert!(healed < Duration::from_secs(3 + 2 + 5), "healed after {healed:?}");
+    assert!(
+        lost_host.task_containers(&lost_task).len() == 1,
+        "the cut-off host still runs its task"
+    );
+
+    // The link comes back: the agent stops what was replaced; no task runs twice.
+    rig.link(3, true);
+    wait_for("the lost task's container stopped on host 3", Duration::from_secs(40), || {
+        lost_host.task_containers(&lost_task).is_empty().then_some(())
+    });
+    wait_for("host 3's agent connected again", Duration::from_secs(20), || {
+        (instance_on(&server, "heal", lost_host)["agentConnected"] == true).then_some(())
+    });
+    let running = running_everywhere(&rig, "heal");
+    let mut arns: Vec<&String> = running.iter().map(|(_, a)| a).collect();
+    arns.sort();
+    arns.dedup();
+    assert_eq!((running.len(), arns.len()), (3, 3), "three tasks, each once: {running:?}");
+    let api_running = tasks(&server, "heal", "RUNNING");
+    assert_eq!(api_running.len(), 3, "the API agrees");
+}
+
+#[test]
+fn hosts_draining_an_instance_moves_its_service_tasks_and_leaves_standalone_ones() {
+    let rig = Rig::up("drain", 2);
+    let server = rig_server(&rig, &[]);
+    let _agents = join_all(&rig, &server, "drain", &[]);
+    register_sleeper(&server);
+    let h1 = instance_on(&server, "drain", rig.host(1))["containerInstanceArn"].clone();
+    let standalone = ecs(
+        &server,
+        "StartTask",
+        serde_json::json!({"cluster": "drain", "taskDefinition": "sleeper", "containerInstances": [h1]}),
+    )["tasks"][0]["taskArn"]
+        .as_str()
+        .expect("a standalone task")
+        .to_owned();
+    ecs(
+        &server,
+        "CreateService",
+        serde_json::json!({"cluster": "drain", "serviceName": "s", "taskDefinition": "sleeper",
+            "desiredCount": 2}),
+    );
+    wait_for("a service task on each host", Duration::from_secs(60), || {
+        let running = running_everywhere(&rig, "drain");
+        (running.iter().filter(|(h, _)| *h == 1).count() == 2 && running.len() == 3).then_some(())
+    });
+    let u = ecs(
+        &server,
+        "UpdateContainerInstancesState",
+        serde_json::json!({"cluster": "drain", "containerInstances": [h1], "status": "DRAINING"}),
+    );
+    assert_eq!(u["containerInstances"][0]["status"], "DRAINING", "{u}");
+    // The service's task moves to host 2; the standalone one stays on host 1.
+    wait_for("the service's tasks all on host 2", Duration::from_secs(90), || {
+        let running = running_everywhere(&rig, "drain");
+        let on_1: Vec<&String> = running.iter().filter(|(h, _)| *h == 1).map(|(_, a)| a).collect();
+        let on_2 = running.iter().filter(|(h, _)| *h == 2).count();
+        (on_1 == [&standalone] && on_2 == 2).then_some(())
+    });
+    let t = &ecs(
+        &server,
+        "DescribeTasks",
+        serde_json::json!({"cluster": "drain", "tasks": [standalone]}),
+    )["tasks"][0];
+    assert_eq!(t["lastStatus"], "RUNNING");
+}

@@ -243,6 +243,12 @@ fn registry_of(image: &str) -> String {
 
 #[async_trait]
 impl Runtime for DockerRuntime {
+    async fn ping(&self) -> Result<(), RuntimeError> {
+        timed("ping", self.timeouts.inspect.min(Duration::from_secs(5)), self.docker.ping())
+            .await
+            .map(|_| ())
+    }
+
     async fn image_present(&self, image: &str) -> Result<bool, RuntimeError> {
         match timed("inspect image", self.timeouts.image_inspect, self.docker.inspect_image(image))
             .await

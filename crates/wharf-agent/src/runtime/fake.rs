@@ -424,6 +424,10 @@ impl FakeRuntime {
 
 #[async_trait]
 impl Runtime for FakeRuntime {
+    async fn ping(&self) -> Result<(), RuntimeError> {
+        Ok(())
+    }
+
     async fn image_present(&self, image: &str) -> Result<bool, RuntimeError> {
         let mut s = self.lock();
         s.calls.push(Call::ImagePresent(image.to_owned()));

@@ -208,6 +208,9 @@ pub struct VolumeSpec {
 /// The container engine, as the agent uses it.
 #[async_trait]
 pub trait Runtime: Send + Sync + std::fmt::Debug + 'static {
+    /// Whether the engine answers (the agent's heartbeat reports it).
+    async fn ping(&self) -> Result<(), RuntimeError>;
+
     /// Whether the image is present locally.
     async fn image_present(&self, image: &str) -> Result<bool, RuntimeError>;
 

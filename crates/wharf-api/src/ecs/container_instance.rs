@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 
 use wharf_model::arn;
+use wharf_model::ecs::shapes::TaskStopCode;
 use wharf_model::ecs::shapes::{
     Cluster, ContainerInstance, ContainerInstanceField, ContainerInstanceStatus,
     DeregisterContainerInstanceRequest, DeregisterContainerInstanceResponse,
@@ -18,7 +19,7 @@ use wharf_model::ecs::shapes::{
     UpdateContainerInstancesStateRequest, UpdateContainerInstancesStateResponse,
 };
 use wharf_model::EcsError;
-use wharf_store::{InstanceUsage, Kind, StoredInstance};
+use wharf_store::{InstanceUsage, Kind, StoredInstance, TaskUpdate};
 
 use super::cluster::DEFAULT_CLUSTER;
 use super::docs::{self, required};
@@ -400,8 +401,51 @@ pub(crate) async fn deregister_container_instance(
         INACTIVE,
     )
     .await?;
+    let orphaned = ctx.store().unstopped_tasks_on(&ctx.region, &cluster, id).await?;
+    if orphaned.is_empty() {
+        return Ok(DeregisterContainerInstanceResponse { container_instance: Some(ci) });
+    }
+    // Forced: the tasks are no longer accounted for (their containers are left
+    // running, orphaned, as ECS leaves them: the agent is not told), and a
+    // service starts others in their place.
+    let now = ctx.state.clock.now_millis();
+    for t in orphaned {
+        ctx.store()
+            .update_task(
+                &ctx.region,
+                &cluster,
+                &t.id,
+                Box::new(move |stored| {
+                    let mut task = super::task::parse(stored)?;
+                    if !wharf_model::ecs::task::declare_stopped(
+                        &mut task,
+                        TaskStopCode::UserInitiated,
+                        FORCED_DEREGISTRATION.to_owned(),
+                        now,
+                    ) {
+                        return Ok(None);
+                    }
+                    Ok(Some(TaskUpdate {
+                        last_status: "STOPPED".to_owned(),
+                        desired_status: "STOPPED".to_owned(),
+                        json: serde_json::to_string(&task)
+                            .map_err(|e| EcsError::server(format!("task not written: {e}")))?,
+                        stopped_ms: Some(now),
+                    }))
+                }),
+            )
+            .await?;
+    }
+    let usage = ctx.store().instances(&ctx.region, &cluster, Some(vec![id.to_owned()])).await?;
+    let ci = match usage.first() {
+        Some(u) => described(u)?,
+        None => ci,
+    };
     Ok(DeregisterContainerInstanceResponse { container_instance: Some(ci) })
 }
+
+/// The `stoppedReason` of the tasks of an instance deregistered by force.
+pub const FORCED_DEREGISTRATION: &str = "Container instance deregistration forced by user";
 
 /// UpdateContainerInstancesState: ACTIVE or DRAINING. A draining instance
 /// takes no new tasks; its service tasks are replaced elsewhere.

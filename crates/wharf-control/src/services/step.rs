@@ -359,12 +359,17 @@ impl Step<'_> {
             notes.counted = true;
             let by_scheduler = notes.stopping.is_some();
             let by_user = t.stop_code == Some(TaskStopCode::UserInitiated);
+            // A host lost or reclaimed is no failure of the deployment.
+            let by_host = matches!(
+                t.stop_code,
+                Some(TaskStopCode::TerminationNotice | TaskStopCode::SpotInterruption)
+            );
             // Its targets go with it.
             let targets = std::mem::take(&mut notes.targets);
             if !targets.is_empty() {
                 self.deregister(targets);
             }
-            if by_scheduler || by_user {
+            if by_scheduler || by_user || by_host {
                 continue;
             }
             if let Some(n) = t.unit.as_deref().and_then(|u| self.rec.deployments.get_mut(u)) {
@@ -625,8 +630,12 @@ impl Step<'_> {
         let desired = primary.desired;
         let (max_total, min_healthy) =
             rolling_bounds(desired as i32, self.rec.service.deployment_configuration.as_ref());
-        let (mine, old): (Vec<&ObservedTask>, Vec<&ObservedTask>) =
-            active.iter().copied().partition(|t| owner(&units, t) == Some(primary_at));
+        // Tasks on a DRAINING instance are the primary's no longer: they are
+        // replaced and stopped within the deployment's bounds, as old ones are.
+        let (mine, old): (Vec<&ObservedTask>, Vec<&ObservedTask>) = active
+            .iter()
+            .copied()
+            .partition(|t| owner(&units, t) == Some(primary_at) && !self.on_draining_instance(t));
         let mut stops: Vec<&ObservedTask> = Vec::new();
         // Scale in the primary.
         if mine.len() as i64 > desired {
@@ -734,6 +743,12 @@ impl Step<'_> {
                 instance: Some(instance),
             });
         }
+    }
+
+    /// Whether the task's instance is being drained (registered, not ACTIVE).
+    fn on_draining_instance(&self, t: &ObservedTask) -> bool {
+        let Some(id) = t.instance_id.as_deref() else { return false };
+        self.obs.instances.iter().any(|i| i.id == id && !i.active)
     }
 
     fn may_launch(&self) -> bool {

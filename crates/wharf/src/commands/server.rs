@@ -54,6 +54,11 @@ pub struct ServerArgs {
     /// `/metrics`: `10s`, `1m`.
     #[arg(long, env = "WHARF_STATS_INTERVAL", default_value = "10s", value_parser = parse_wait)]
     stats_interval: std::time::Duration,
+    /// How long an instance's agent may be silent (no heartbeat) before the
+    /// instance is declared lost: its tasks are stopped and its service tasks
+    /// replaced elsewhere. `30s`, `2m`. Agents send heartbeats six times as often.
+    #[arg(long, env = "WHARF_INSTANCE_LOST_AFTER", default_value = "30s", value_parser = parse_wait)]
+    instance_lost_after: std::time::Duration,
     #[command(flatten)]
     agent: AgentArgs,
 }
@@ -190,6 +195,11 @@ impl EmbeddedServer {
     }
 }
 
+/// How often agents send heartbeats: six to a grace period, at most every 10 s.
+fn heartbeat_interval(lost_after: std::time::Duration) -> std::time::Duration {
+    (lost_after / 6).min(std::time::Duration::from_secs(10))
+}
+
 /// What [`serve`] runs: the state, and the parts to start beside the API.
 struct Prepared {
     state: AppState,
@@ -198,6 +208,8 @@ struct Prepared {
     /// How often the embedded agent samples its containers' stats.
     stats_interval: std::time::Duration,
     listeners: Option<std::net::IpAddr>,
+    /// How long an agent may be silent.
+    instance_lost_after: std::time::Duration,
 }
 
 /// Checks the arguments and opens the stores in `data_dir`.
@@ -223,6 +235,10 @@ fn prepare(args: &ServerArgs, data_dir: &std::path::Path) -> anyhow::Result<Prep
     let mut state =
         AppState::new(Arc::new(store), Arc::new(logs), Arc::new(SystemClock), &args.account_id);
     state.allow_reset = args.allow_reset;
+    if args.instance_lost_after < std::time::Duration::from_millis(600) {
+        anyhow::bail!("--instance-lost-after must be at least 600ms");
+    }
+    state.heartbeat_interval_ms = heartbeat_interval(args.instance_lost_after).as_millis() as u64;
     state.agent_token = args.agent_token.as_deref().map(Into::into);
     if args.stats_interval.is_zero() {
         anyhow::bail!("--stats-interval must be at least 1s");
@@ -239,6 +255,7 @@ fn prepare(args: &ServerArgs, data_dir: &std::path::Path) -> anyhow::Result<Prep
         logs_retention_interval: args.logs_retention_interval,
         stats_interval: args.stats_interval,
         listeners,
+        instance_lost_after: args.instance_lost_after,
     })
 }
 
@@ -247,7 +264,14 @@ async fn serve(
     prepared: Prepared,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let Prepared { state, agent, logs_retention_interval, stats_interval, listeners } = prepared;
+    let Prepared {
+        state,
+        agent,
+        logs_retention_interval,
+        stats_interval,
+        listeners,
+        instance_lost_after,
+    } = prepared;
     let addr = listener.local_addr()?;
     tracing::info!(account = %state.account_id, reset = state.allow_reset, "listening on {addr}");
     let (stop_agent, agent_stopped) = tokio::sync::watch::channel(false);
@@ -297,6 +321,14 @@ async fn serve(
             agent_stopped.clone(),
         ))
     });
+    let liveness = tokio::spawn(wharf_control::liveness::run(
+        wharf_control::liveness::Liveness {
+            store: state.store.clone(),
+            clock: state.clock.clone(),
+            lost_after: instance_lost_after,
+        },
+        agent_stopped.clone(),
+    ));
     let scheduler = tokio::spawn(wharf_control::services::run(
         wharf_control::services::Scheduler {
             store: state.store.clone(),
@@ -313,6 +345,7 @@ async fn serve(
     let _ = cleanup.await;
     let _ = retention.await;
     let _ = scheduler.await;
+    let _ = liveness.await;
     if let Some(task) = data_plane {
         let _ = task.await;
     }
