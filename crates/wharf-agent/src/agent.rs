@@ -33,7 +33,7 @@ use crate::runtime::{
 };
 use crate::stats::ContainerStats;
 use crate::stop::StopReason;
-use crate::{cleanup, metadata};
+use crate::{cleanup, hostnet, metadata};
 
 /// How the agent is set up.
 #[derive(Debug, Clone)]
@@ -57,6 +57,26 @@ pub struct AgentConfig {
     pub stats: Option<StatsConfig>,
     /// The host's Availability Zone, address and attributes.
     pub identity: host::HostIdentity,
+    /// What the agent does to this host's network for awsvpc across hosts.
+    pub host_network: HostNetworking,
+    /// Whether its containers' samples ([`AgentConfig::stats`]) go to the
+    /// server with each heartbeat (an agent on another host: the server's
+    /// `/metrics` shows them).
+    pub report_stats: bool,
+}
+
+/// How much of the server's network plan the agent applies to its host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostNetworking {
+    /// Nothing: the engine is not on this host (`DOCKER_HOST` names another),
+    /// or the host is not the agent's to change. awsvpc tasks still take
+    /// their slice's addresses.
+    Off,
+    /// The filter and NAT rules, not the routes (the server routes its own
+    /// host, where the embedded agent runs).
+    Rules,
+    /// Rules and routes to the other hosts' slices.
+    Full,
 }
 
 /// Where and how often running containers' stats are sampled.
@@ -91,6 +111,8 @@ pub enum AgentError {
 pub struct Agent {
     shared: Shared,
     config: AgentConfig,
+    /// Where the network plan's awsvpc network spec is published to drivers.
+    network: tokio::sync::watch::Sender<Option<hostnet::NetworkSpec>>,
     /// Tells the log shippers that the agent stops.
     stopping: tokio::sync::watch::Sender<bool>,
 }
@@ -149,6 +171,7 @@ impl Agent {
         config: AgentConfig,
     ) -> Self {
         let (stopping, stopping_rx) = tokio::sync::watch::channel(false);
+        let (network, network_rx) = tokio::sync::watch::channel(None);
         let shared = Shared {
             runtime,
             link,
@@ -161,8 +184,9 @@ impl Agent {
             stats: config.stats.as_ref().map(|s| s.samples.clone()),
             instance_arn: String::new(),
             stopping: stopping_rx,
+            network: network_rx,
         };
-        Self { shared, config, stopping }
+        Self { shared, config, stopping, network }
     }
 
     /// Registers this host and returns its container instance ARN, reusing
@@ -214,12 +238,25 @@ impl Agent {
         // In the background: tasks are not held up by a host full of
         // finished containers. Each task finds its own containers to adopt.
         tokio::spawn(schedule_cleanups(self.shared.clone()));
-        tokio::spawn(heartbeats(
-            self.shared.clone(),
-            self.config.cluster.clone(),
-            instance_arn.clone(),
-            self.stopping.subscribe(),
-        ));
+        let mut beats = Heartbeats {
+            shared: self.shared.clone(),
+            cluster: self.config.cluster.clone(),
+            instance_arn: instance_arn.clone(),
+            host_network: self.config.host_network,
+            network: self.network.clone(),
+            applied: None,
+            interval: FIRST_HEARTBEAT_INTERVAL,
+            stats: if self.config.report_stats { self.shared.stats.clone() } else { None },
+        };
+        // The first before any task: its answer says which addresses awsvpc
+        // tasks take here.
+        for _ in 0..3 {
+            if beats.beat().await {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        tokio::spawn(beats.run(self.stopping.subscribe()));
         let mut events = self.shared.runtime.events();
         let mut watch = self.watch(&instance_arn).await;
         // The tasks the watch names before its `Synced` mark.
@@ -496,27 +533,84 @@ struct Strays {
     containers: Vec<ContainerInfo>,
 }
 
-/// Sends a heartbeat now and then at the interval the server names, until the
-/// agent stops. A failed heartbeat is tried again at the same interval: the
-/// server declares the instance lost only after its own `--instance-lost-after`.
-async fn heartbeats(
+/// The heartbeat loop's state: who the agent is, and the network plan it
+/// applied last.
+struct Heartbeats {
     shared: Shared,
     cluster: String,
     instance_arn: String,
-    mut stopping: tokio::sync::watch::Receiver<bool>,
-) {
-    let mut interval = FIRST_HEARTBEAT_INTERVAL;
-    loop {
-        let runtime_healthy = shared.runtime.ping().await.is_ok();
-        match shared.link.heartbeat(&cluster, &instance_arn, Heartbeat { runtime_healthy }).await {
+    host_network: HostNetworking,
+    network: tokio::sync::watch::Sender<Option<hostnet::NetworkSpec>>,
+    applied: Option<wharf_model::agent::NetworkPlan>,
+    interval: Duration,
+    /// The samples to send, if the server wants them.
+    stats: Option<ContainerStats>,
+}
+
+impl Heartbeats {
+    /// Sends one heartbeat and applies the network plan of its answer when it
+    /// changed; whether the server answered.
+    async fn beat(&mut self) -> bool {
+        let runtime_healthy = self.shared.runtime.ping().await.is_ok();
+        let containers =
+            self.stats.as_ref().map(|s| s.latest().iter().map(|c| c.to_wire()).collect());
+        let beat = Heartbeat { runtime_healthy, containers };
+        match self.shared.link.heartbeat(&self.cluster, &self.instance_arn, beat).await {
             Ok(reply) => {
-                interval = Duration::from_millis(reply.interval_ms.max(100));
+                self.interval = Duration::from_millis(reply.interval_ms.max(100));
+                if reply.network != self.applied {
+                    self.apply(reply.network).await;
+                }
+                true
             }
-            Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
+            Err(e) => {
+                tracing::warn!(error = %e, "heartbeat failed");
+                false
+            }
         }
-        tokio::select! {
-            () = tokio::time::sleep(interval) => {}
-            _ = stopping.wait_for(|s| *s) => return,
+    }
+
+    /// Publishes the plan's awsvpc network to the drivers and applies its
+    /// rules and routes to this host (kept as applied only if that worked, so
+    /// a failure is tried again at the next heartbeat).
+    async fn apply(&mut self, plan: Option<wharf_model::agent::NetworkPlan>) {
+        let spec = plan.as_ref().and_then(hostnet::NetworkSpec::of);
+        self.network.send_replace(spec);
+        let Some(p) = plan.clone() else {
+            self.applied = None;
+            return;
+        };
+        let routes = match self.host_network {
+            HostNetworking::Off => {
+                self.applied = plan;
+                return;
+            }
+            HostNetworking::Rules => false,
+            HostNetworking::Full => true,
+        };
+        let done = tokio::task::spawn_blocking(move || hostnet::apply(&p, routes)).await;
+        match done {
+            Ok(Ok(())) => {
+                tracing::info!(slice = %plan.as_ref().map_or("", |p| p.slice.as_str()), "awsvpc network applied");
+                self.applied = plan;
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "the awsvpc network plan could not be applied")
+            }
+            Err(e) => tracing::warn!(error = %e, "the awsvpc network plan could not be applied"),
+        }
+    }
+
+    /// Sends heartbeats at the interval the server names until the agent
+    /// stops. A failed one is tried again at the same interval: the server
+    /// declares the instance lost only after its own `--instance-lost-after`.
+    async fn run(mut self, mut stopping: tokio::sync::watch::Receiver<bool>) {
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(self.interval) => {}
+                _ = stopping.wait_for(|s| *s) => return,
+            }
+            self.beat().await;
         }
     }
 }

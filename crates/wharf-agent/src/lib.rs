@@ -39,6 +39,7 @@ mod dependencies;
 mod driver;
 mod event;
 pub mod host;
+pub mod hostnet;
 pub mod link;
 mod machine;
 pub mod metadata;
@@ -55,7 +56,7 @@ pub mod status;
 pub mod stop;
 pub mod wire;
 
-pub use agent::{Agent, AgentConfig, AgentError, MetadataConfig, StatsConfig};
+pub use agent::{Agent, AgentConfig, AgentError, HostNetworking, MetadataConfig, StatsConfig};
 pub use container::DEFAULT_STOP_TIMEOUT;
 pub use event::{Action, Event};
 pub use machine::{DefinitionError, TaskMachine};

@@ -40,6 +40,8 @@ struct FakeLink {
     watch: Mutex<Option<mpsc::Receiver<WatchEvent>>>,
     /// Heartbeats received.
     heartbeats: Mutex<Vec<Heartbeat>>,
+    /// The network plan heartbeats are answered with.
+    plan: Mutex<Option<wharf_model::agent::NetworkPlan>>,
     task: Mutex<Option<Task>>,
     registered: Mutex<Vec<RegisterContainerInstanceRequest>>,
     /// Log groups that exist.
@@ -85,7 +87,7 @@ impl ServerLink for FakeLink {
 
     async fn heartbeat(&self, _: &str, _: &str, h: Heartbeat) -> Result<HeartbeatReply, LinkError> {
         self.heartbeats.lock().unwrap().push(h);
-        Ok(HeartbeatReply { interval_ms: 50 })
+        Ok(HeartbeatReply { interval_ms: 50, network: self.plan.lock().unwrap().clone() })
     }
 
     async fn report(&self, _: &str, change: Task) -> Result<(), LinkError> {
@@ -205,6 +207,8 @@ fn start_on(
         s3: None,
         metadata: None,
         stats,
+        host_network: wharf_agent::HostNetworking::Off,
+        report_stats: false,
         identity: wharf_agent::host::HostIdentity {
             availability_zone: "us-east-1a".into(),
             ..Default::default()
@@ -630,4 +634,30 @@ async fn an_agent_started_again_stops_containers_of_tasks_the_server_no_longer_n
         assert!(tokio::time::Instant::now() < deadline, "the new task does not run");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+#[tokio::test]
+async fn awsvpc_tasks_take_addresses_from_the_instances_slice() {
+    let runtime = FakeRuntime::new();
+    runtime.add_image("img:1");
+    let link = Arc::new(FakeLink::default());
+    *link.plan.lock().unwrap() = Some(wharf_model::agent::NetworkPlan {
+        pool: "10.208.0.0/12".into(),
+        vpc: "10.208.0.0/16".into(),
+        slice: "10.208.7.0/24".into(),
+        peers: vec![],
+    });
+    let mut a = assignment("RUNNING");
+    a.definition.network_mode = Some(wharf_model::ecs::shapes::NetworkMode::Awsvpc);
+    *link.task.lock().unwrap() = Some(a.task.clone());
+    let (tx, _stop) = start_on(&runtime, &link, None);
+    tx.send_assigned(a).await.unwrap();
+    until(&link, "RUNNING", |t| t.last_status.as_deref() == Some("RUNNING")).await;
+    assert_eq!(
+        runtime.network_spec("wharf-awsvpc"),
+        Some(Some(wharf_agent::hostnet::NetworkSpec {
+            subnet: "10.208.7.0/24".into(),
+            gateway: "10.208.7.1".into()
+        }))
+    );
 }

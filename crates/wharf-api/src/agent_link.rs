@@ -280,6 +280,10 @@ pub async fn heartbeat(
     if !registered(state, region, cluster, instance_id).await? {
         return Err(inactive(instance_id));
     }
+    if let Some(containers) = beat.containers.clone() {
+        let key = format!("{region}/{cluster}/{instance_id}");
+        state.agent_stats.record(key, containers, state.clock.now_millis());
+    }
     let now = state.clock.now();
     state
         .store
@@ -301,7 +305,8 @@ pub async fn heartbeat(
             }),
         )
         .await?;
-    Ok(HeartbeatReply { interval_ms: state.heartbeat_interval_ms })
+    let network = crate::ecs::vpc::plan(state, region, cluster, instance_id).await?;
+    Ok(HeartbeatReply { interval_ms: state.heartbeat_interval_ms, network })
 }
 
 /// The instance's health after a heartbeat: its container runtime's check,

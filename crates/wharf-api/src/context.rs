@@ -27,11 +27,16 @@ pub struct AppState {
     pub metrics: Arc<ApiMetrics>,
     /// Image pulls under way, as agents report them.
     pub pulls: Arc<crate::pulls::PullBoard>,
+    /// Containers' latest figures, as agents on other hosts report them.
+    pub agent_stats: Arc<crate::agent_stats::AgentStats>,
     /// The random part of new ids (fixed by tests that make draws coincide).
     pub entropy: Arc<dyn wharf_model::ids::Entropy>,
     /// How often agents send heartbeats, in milliseconds (a fraction of the
     /// time after which a silent instance is declared lost).
     pub heartbeat_interval_ms: u64,
+    /// The pool clusters' awsvpc ranges come from (`--vpc-cidr`); `None`:
+    /// awsvpc tasks take Docker's own addresses on each host, unrouted.
+    pub vpc_pool: Option<wharf_model::ecs::network::Ipv4Net>,
 }
 
 /// Agents' heartbeat interval unless the server says otherwise.
@@ -55,8 +60,10 @@ impl AppState {
             agent_token: None,
             metrics: Arc::new(ApiMetrics::new()),
             pulls: Arc::default(),
+            agent_stats: Arc::default(),
             entropy: Arc::new(wharf_model::ids::SystemEntropy),
             heartbeat_interval_ms: DEFAULT_HEARTBEAT_INTERVAL_MS,
+            vpc_pool: wharf_model::ecs::network::DEFAULT_POOL.parse().ok(),
         }
     }
 }

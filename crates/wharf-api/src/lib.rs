@@ -16,6 +16,7 @@
 
 pub mod agent_http;
 pub mod agent_link;
+pub mod agent_stats;
 pub mod changes;
 pub mod context;
 pub mod dispatch;

@@ -46,6 +46,37 @@ pub const WATCH_SILENCE_MS: u64 = 3 * WATCH_KEEPALIVE_MS;
 pub struct Heartbeat {
     /// Whether its container runtime (Docker) answers.
     pub runtime_healthy: bool,
+    /// Its running containers' latest figures, when it samples them for the
+    /// server's `/metrics` (an agent on another host).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub containers: Option<Vec<ContainerUsage>>,
+}
+
+/// One running container's latest figures, from Docker's stats.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerUsage {
+    /// The cluster's name.
+    pub cluster: String,
+    /// The task's ID.
+    pub task_id: String,
+    /// The container's name in the task definition.
+    pub container: String,
+    /// `family:revision`.
+    pub task_definition: String,
+    /// CPU time used since it started, in seconds.
+    pub cpu_seconds: f64,
+    /// Memory in use, as `docker stats` counts it.
+    pub memory_bytes: u64,
+    /// Its memory limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_limit_bytes: Option<u64>,
+    /// Bytes received, if it has a network of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_rx_bytes: Option<u64>,
+    /// Bytes sent, if it has a network of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_tx_bytes: Option<u64>,
 }
 
 /// The server's answer to a heartbeat.
@@ -54,6 +85,36 @@ pub struct Heartbeat {
 pub struct HeartbeatReply {
     /// How long until the next heartbeat is due, in milliseconds.
     pub interval_ms: u64,
+    /// The instance's awsvpc network, when the server gives out VPC ranges.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkPlan>,
+}
+
+/// What an instance's host must do for its cluster's `awsvpc` network: give
+/// its tasks addresses from its slice, route the other hosts' slices through
+/// them, and keep other VPCs out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkPlan {
+    /// Every VPC range the server gives out (its pool): traffic between this
+    /// VPC and the others is refused.
+    pub pool: String,
+    /// The cluster's VPC range.
+    pub vpc: String,
+    /// This instance's slice: its awsvpc tasks' addresses.
+    pub slice: String,
+    /// The cluster's other instances: their addresses and slices.
+    pub peers: Vec<Peer>,
+}
+
+/// Another host of the cluster.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Peer {
+    /// Its address (`wharf.address`).
+    pub address: String,
+    /// Its slice.
+    pub slice: String,
 }
 
 /// Where one container's `awslogs` output goes: a log group and stream in a

@@ -18,6 +18,7 @@ mod query_xml;
 mod remote_link;
 mod service_launcher;
 mod table;
+mod vpc_routes;
 
 /// mimalloc: the API's request path allocates many small, short-lived
 /// buffers across threads, which glibc's allocator serves measurably slower.

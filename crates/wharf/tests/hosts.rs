@@ -121,7 +121,10 @@ fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) 
 /// balancers' listeners on the gateway too, with `extra` arguments.
 fn rig_server(rig: &Rig, extra: &[&str]) -> support::Server {
     let gateway = rig.gateway.to_string();
-    let mut args = vec!["--no-agent", "--listener-address", &gateway];
+    // A pool of VPC ranges of the rig's own (two clusters' worth): servers of two
+    // rigs would otherwise route the same slices.
+    let pool = format!("10.{}.0.0/15", 160 + 2 * u32::from(rig.gateway.octets()[2]));
+    let mut args = vec!["--no-agent", "--listener-address", &gateway, "--vpc-cidr", &pool];
     args.extend_from_slice(extra);
     support::Server::start_at(rig.gateway, &args, &[])
 }
@@ -190,7 +193,7 @@ fn register_web(server: &support::Server, family: &str, network_mode: &str) {
         serde_json::json!({"family": family, "networkMode": network_mode, "containerDefinitions": [{
             "name": "web", "image": support::TEST_IMAGE, "memory": 16, "stopTimeout": 1,
             "portMappings": [port],
-            "command": ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 80 -h /www"]}]}),
+            "command": ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && exec httpd -f -v -p 80 -h /www"]}]}),
     );
     assert!(r["taskDefinition"]["revision"].is_number(), "{r}");
 }
@@ -337,6 +340,13 @@ fn hosts_a_service_spread_over_three_zones_answers_from_every_host_through_the_l
         per_host[host - 1] += 1;
     }
     assert_eq!(per_host, [2, 2, 2], "two tasks on each host");
+    wait_for("six healthy targets", Duration::from_secs(60), || {
+        let h = elb.ok(&["describe-target-health", "--target-group-arn", &tg]);
+        let healthy = h["TargetHealthDescriptions"]
+            .as_array()
+            .map(|d| d.iter().filter(|t| t["TargetHealth"]["State"] == "healthy").count());
+        (healthy == Some(6)).then_some(())
+    });
     // Round robin: six requests in a row reach the six tasks, every host in turn.
     let mut in_turn = std::collections::BTreeSet::new();
     for _ in 0..6 {
@@ -516,4 +526,289 @@ fn hosts_draining_an_instance_moves_its_service_tasks_and_leaves_standalone_ones
         serde_json::json!({"cluster": "drain", "tasks": [standalone]}),
     )["tasks"][0];
     assert_eq!(t["lastStatus"], "RUNNING");
+}
+
+/// A task's awsvpc address (its ENI attachment's `privateIPv4Address`).
+fn task_address(task: &serde_json::Value) -> Option<std::net::Ipv4Addr> {
+    task["attachments"].as_array()?.iter().find_map(|a| {
+        a["details"].as_array()?.iter().find_map(|d| {
+            (d["name"] == "privateIPv4Address").then(|| d["value"].as_str()?.parse().ok()).flatten()
+        })
+    })
+}
+
+/// The ID of a running container of `task_arn` named `name` on `host`.
+fn container_of(host: &support::hosts::Host, task_arn: &str, name: &str) -> Option<String> {
+    let out = host.docker(&[
+        "ps",
+        "-q",
+        "--filter",
+        &format!("label=com.amazonaws.ecs.task-arn={task_arn}"),
+        "--filter",
+        &format!("label=com.amazonaws.ecs.container-name={name}"),
+    ]);
+    String::from_utf8_lossy(&out.stdout).lines().next().map(str::to_owned)
+}
+
+/// `wget` of `http://address/` run inside a container; whether it answered.
+fn fetch_from(host: &support::hosts::Host, container: &str, address: std::net::Ipv4Addr) -> bool {
+    let url = format!("http://{address}/");
+    let out = host.docker(&["exec", container, "timeout", "3", "wget", "-q", "-O-", &url]);
+    out.status.success() && !out.stdout.is_empty()
+}
+
+#[test]
+fn hosts_awsvpc_tasks_reach_each_other_across_hosts_without_nat_and_not_across_vpcs() {
+    let rig = Rig::up("vpc", 3);
+    let server = rig_server(&rig, &[]);
+    let endpoint = server.endpoint();
+    let _a: Vec<support::hosts::Agent> =
+        [1, 2].iter().map(|i| rig.host(*i).agent(&endpoint, &["--cluster", "vpc-a"])).collect();
+    let _b = rig.host(3).agent(&endpoint, &["--cluster", "vpc-b"]);
+    wait_for("the hosts to join", Duration::from_secs(30), || {
+        (instances(&server, "vpc-a").len() == 2 && instances(&server, "vpc-b").len() == 1)
+            .then_some(())
+    });
+    // Each instance has its own slice of its cluster's range.
+    let slices: Vec<String> = instances(&server, "vpc-a")
+        .iter()
+        .chain(instances(&server, "vpc-b").iter())
+        .map(|c| attribute(c, "wharf.subnet-cidr").expect("a slice"))
+        .collect();
+    let distinct: std::collections::BTreeSet<&String> = slices.iter().collect();
+    assert_eq!(distinct.len(), 3, "{slices:?}");
+    let vpc_a = attribute(&instances(&server, "vpc-a")[0], "ecs.vpc-id").unwrap();
+    assert_ne!(Some(vpc_a), attribute(&instances(&server, "vpc-b")[0], "ecs.vpc-id"));
+
+    // A service of two awsvpc tasks behind an ip target group, one task per host.
+    register_web(&server, "web", "awsvpc");
+    let elb = support::Aws::new(&server, "elbv2");
+    let tg = elb.quick_target_group("web-vpc", "ip", Some(5));
+    let port = free_port(rig.gateway);
+    elb.forwarding_listener("web-vpc", port, &tg);
+    ecs(
+        &server,
+        "CreateService",
+        serde_json::json!({"cluster": "vpc-a", "serviceName": "web", "taskDefinition": "web",
+            "desiredCount": 2,
+            "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-a"]}},
+            "loadBalancers": [{"targetGroupArn": tg, "containerName": "web", "containerPort": 80}]}),
+    );
+    let web = wait_for("two running awsvpc tasks", Duration::from_secs(90), || {
+        let t = tasks(&server, "vpc-a", "RUNNING");
+        (t.len() == 2
+            && t.iter().all(|t| t["lastStatus"] == "RUNNING" && task_address(t).is_some()))
+        .then_some(t)
+    });
+    let hosts_of: Vec<&support::hosts::Host> = web
+        .iter()
+        .map(|t| {
+            let arn = t["taskArn"].as_str().unwrap();
+            rig.hosts.iter().find(|h| !h.task_containers(arn).is_empty()).expect("a host runs it")
+        })
+        .collect();
+    assert_ne!(hosts_of[0].index, hosts_of[1].index, "spread over the two hosts");
+    let addresses: Vec<std::net::Ipv4Addr> = web.iter().map(|t| task_address(t).unwrap()).collect();
+    let first_container =
+        container_of(hosts_of[0], web[0]["taskArn"].as_str().unwrap(), "web").unwrap();
+    let second_container =
+        container_of(hosts_of[1], web[1]["taskArn"].as_str().unwrap(), "web").unwrap();
+
+    // Task to task across hosts, and the other task sees the first one's own address.
+    assert!(fetch_from(hosts_of[0], &first_container, addresses[1]), "task 1 reaches task 2");
+    let logs = hosts_of[1].docker(&["logs", &second_container]);
+    let seen = String::from_utf8_lossy(&logs.stderr).into_owned();
+    assert!(
+        seen.contains(&addresses[0].to_string()),
+        "no NAT: task 2 saw task 1's address: {seen}"
+    );
+    // The server's host reaches both at their addresses.
+    for a in &addresses {
+        let got = wait_for("the server's host to reach a task", Duration::from_secs(20), || {
+            get(std::net::SocketAddr::from((*a, 80)))
+        });
+        assert_eq!(got.0, 200);
+    }
+    // The load balancer reaches both ip targets.
+    let listener = std::net::SocketAddr::from((rig.gateway, port));
+    let mut answered = std::collections::BTreeSet::new();
+    wait_for("both targets answering through the load balancer", Duration::from_secs(60), || {
+        for _ in 0..6 {
+            if let Some((200, body)) = get(listener) {
+                answered.insert(body);
+            }
+        }
+        (answered.len() == 2).then_some(())
+    });
+
+    // A task of the other cluster (another VPC) on host 3 reaches neither.
+    ecs(
+        &server,
+        "RunTask",
+        serde_json::json!({"cluster": "vpc-b", "taskDefinition": "web",
+            "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-b"]}}}),
+    );
+    let other = wait_for("the other VPC's task running", Duration::from_secs(60), || {
+        tasks(&server, "vpc-b", "RUNNING")
+            .into_iter()
+            .find(|t| t["lastStatus"] == "RUNNING" && task_address(t).is_some())
+    });
+    let other_container =
+        container_of(rig.host(3), other["taskArn"].as_str().unwrap(), "web").unwrap();
+    for a in &addresses {
+        assert!(!fetch_from(rig.host(3), &other_container, *a), "another VPC reached {a}");
+    }
+    assert!(
+        !fetch_from(hosts_of[0], &first_container, task_address(&other).unwrap()),
+        "a task reached another VPC's task"
+    );
+}
+
+/// One Logs call over HTTP; the answer's JSON.
+fn logs(server: &support::Server, op: &str, body: serde_json::Value) -> serde_json::Value {
+    let mut s = TcpStream::connect(server.addr).expect("connect to the server");
+    let body = body.to_string();
+    let req = format!(
+        "POST / HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nX-Amz-Target: Logs_20140328.{op}\r\n\
+         Content-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\n\r\n{body}",
+        server.addr,
+        body.len()
+    );
+    s.write_all(req.as_bytes()).expect("write");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read");
+    let body = out.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    serde_json::from_str(body).unwrap_or(serde_json::Value::Null)
+}
+
+/// Every event's message of a log stream, oldest first.
+fn stream_messages(server: &support::Server, group: &str, stream: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let mut req = serde_json::json!({"logGroupName": group, "logStreamName": stream,
+            "startFromHead": true});
+        if let Some(t) = &token {
+            req["nextToken"] = serde_json::json!(t);
+        }
+        let page = logs(server, "GetLogEvents", req);
+        let events = page["events"].as_array().cloned().unwrap_or_default();
+        out.extend(events.iter().filter_map(|e| e["message"].as_str().map(str::to_owned)));
+        let next = page["nextForwardToken"].as_str().map(str::to_owned);
+        if events.is_empty() || next == token {
+            return out;
+        }
+        token = next;
+    }
+}
+
+/// The value of `name{...task_id="id"...}` in a `/metrics` text, if it is there.
+fn metric_for_task(text: &str, name: &str, task_id: &str) -> Option<f64> {
+    text.lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")))
+        .find(|l| l.contains(&format!("task_id=\"{task_id}\"")))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
+fn scrape(server: &support::Server) -> String {
+    let mut s = TcpStream::connect(server.addr).expect("connect");
+    s.write_all(format!("GET /metrics HTTP/1.0\r\nHost: {}\r\n\r\n", server.addr).as_bytes())
+        .expect("write");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read");
+    out
+}
+
+#[test]
+fn hosts_every_host_serves_metadata_reports_stats_runs_daemons_and_ships_logs_through_an_outage() {
+    let rig = Rig::up("parts", 3);
+    let mut server = rig_server(&rig, &[]);
+    let endpoint = server.endpoint();
+    let agent = |i: usize| {
+        rig.host(i).agent(
+            &endpoint,
+            &["--cluster", "parts", "--availability-zone", ZONES[i - 1], "--stats-interval", "1s"],
+        )
+    };
+    let _first_two = [agent(1), agent(2)];
+    wait_for("two hosts", Duration::from_secs(30), || {
+        (instances(&server, "parts").len() == 2).then_some(())
+    });
+    // Each task says what its host's metadata endpoint told it, then counts.
+    let script = "arn=$(timeout 5 wget -q -O- \"$ECS_CONTAINER_METADATA_URI_V4/task\" | \
+                  grep -o '\"TaskARN\":\"[^\"]*\"'); echo \"meta $arn\"; i=0; \
+                  while true; do i=$((i+1)); echo \"line $i\"; sleep 0.02; done";
+    ecs(
+        &server,
+        "RegisterTaskDefinition",
+        serde_json::json!({"family": "counter", "containerDefinitions": [{
+            "name": "main", "image": support::TEST_IMAGE, "memory": 16, "stopTimeout": 1,
+            "command": ["sh", "-c", script],
+            "logConfiguration": {"logDriver": "awslogs", "options": {
+                "awslogs-group": "/parts", "awslogs-region": "us-east-1",
+                "awslogs-stream-prefix": "ecs", "awslogs-create-group": "true"}}}]}),
+    );
+    ecs(
+        &server,
+        "CreateService",
+        serde_json::json!({"cluster": "parts", "serviceName": "d", "taskDefinition": "counter",
+            "schedulingStrategy": "DAEMON"}),
+    );
+    wait_for("a daemon task on hosts 1 and 2", Duration::from_secs(60), || {
+        let running = running_everywhere(&rig, "parts");
+        let hosts: std::collections::BTreeSet<usize> = running.iter().map(|(h, _)| *h).collect();
+        (hosts == [1, 2].into_iter().collect()).then_some(())
+    });
+    // Host 3 joins later and gets its daemon task too.
+    let _third = agent(3);
+    wait_for("a daemon task on host 3", Duration::from_secs(60), || {
+        running_everywhere(&rig, "parts").iter().any(|(h, _)| *h == 3).then_some(())
+    });
+    let running = running_everywhere(&rig, "parts");
+    assert_eq!(running.len(), 3, "one daemon task per host: {running:?}");
+
+    for (_, arn) in &running {
+        let id = arn.rsplit('/').next().unwrap();
+        let stream = format!("ecs/main/{id}");
+        // The metadata endpoint of its own host answered with its own ARN.
+        let first = wait_for("the task's first log line", Duration::from_secs(30), || {
+            stream_messages(&server, "/parts", &stream).into_iter().next()
+        });
+        assert_eq!(first, format!("meta \"TaskARN\":\"{arn}\""));
+        // Its container's figures reach /metrics from its agent.
+        wait_for("the task's container figures on /metrics", Duration::from_secs(30), || {
+            metric_for_task(&scrape(&server), "wharf_container_memory_usage_bytes", id)
+                .filter(|bytes| *bytes > 0.0)
+        });
+    }
+
+    // The server goes away for a while; the tasks keep logging.
+    let before: Vec<usize> = running
+        .iter()
+        .map(|(_, arn)| {
+            let stream = format!("ecs/main/{}", arn.rsplit('/').next().unwrap());
+            stream_messages(&server, "/parts", &stream).len()
+        })
+        .collect();
+    server.kill();
+    std::thread::sleep(Duration::from_secs(3));
+    server.start_again();
+    // Every line comes, once and in order, including those of the outage.
+    for ((_, arn), seen_before) in running.iter().zip(before) {
+        let stream = format!("ecs/main/{}", arn.rsplit('/').next().unwrap());
+        let lines = wait_for("the outage's lines", Duration::from_secs(60), || {
+            let m = stream_messages(&server, "/parts", &stream);
+            (m.len() > seen_before + 100).then_some(m)
+        });
+        let counted: Vec<&String> = lines.iter().skip(1).collect();
+        for (i, l) in counted.iter().enumerate() {
+            assert_eq!(**l, format!("line {}", i + 1), "in order, nothing lost or twice: {arn}");
+        }
+    }
+    // The agents went on with their tasks: nothing was stopped or started again.
+    let again = running_everywhere(&rig, "parts");
+    assert_eq!(
+        again.iter().map(|(_, a)| a).collect::<std::collections::BTreeSet<_>>(),
+        running.iter().map(|(_, a)| a).collect::<std::collections::BTreeSet<_>>()
+    );
 }

@@ -431,7 +431,11 @@ impl Runtime for DockerRuntime {
         }
     }
 
-    async fn ensure_network(&self, name: &str) -> Result<(), RuntimeError> {
+    async fn ensure_network(
+        &self,
+        name: &str,
+        spec: Option<&crate::hostnet::NetworkSpec>,
+    ) -> Result<(), RuntimeError> {
         let found = timed("inspect network", self.timeouts.volume, async {
             self.docker
                 .inspect_network(name, None::<bollard::query_parameters::InspectNetworkOptions>)
@@ -439,16 +443,52 @@ impl Runtime for DockerRuntime {
         })
         .await;
         match found {
-            Ok(_) => return Ok(()),
+            Ok(n) => {
+                let subnets: Vec<String> = n
+                    .ipam
+                    .and_then(|i| i.config)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|c| c.subnet)
+                    .collect();
+                let Some(spec) = spec.filter(|s| !subnets.contains(&s.subnet)) else {
+                    return Ok(());
+                };
+                if n.containers.is_some_and(|c| !c.is_empty()) {
+                    tracing::warn!(
+                        network = name,
+                        have = ?subnets,
+                        want = %spec.subnet,
+                        "the awsvpc network has another subnet and containers on it; kept as it is"
+                    );
+                    return Ok(());
+                }
+                timed("remove network", self.timeouts.volume, self.docker.remove_network(name))
+                    .await?;
+            }
             Err(RuntimeError::NotFound(_)) => {}
             Err(e) => return Err(e),
         }
-        let request = bollard::models::NetworkCreateRequest {
+        let mut request = bollard::models::NetworkCreateRequest {
             name: name.to_owned(),
             driver: Some("bridge".to_owned()),
             labels: Some(HashMap::from([(LABEL_MANAGED.to_owned(), "true".to_owned())])),
             ..Default::default()
         };
+        if let Some(spec) = spec {
+            request.ipam = Some(bollard::models::Ipam {
+                config: Some(vec![bollard::models::IpamConfig {
+                    subnet: Some(spec.subnet.clone()),
+                    gateway: Some(spec.gateway.clone()),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            });
+            request.options = Some(HashMap::from([
+                ("com.docker.network.bridge.name".to_owned(), crate::hostnet::BRIDGE.to_owned()),
+                ("com.docker.network.bridge.enable_ip_masquerade".to_owned(), "false".to_owned()),
+            ]));
+        }
         match timed("create network", self.timeouts.volume, self.docker.create_network(request))
             .await
         {

@@ -157,6 +157,10 @@ pub(crate) async fn register_container_instance(
         }
     }
     let now = ctx.state.clock.now();
+    let mut attributes = req.attributes.unwrap_or_default();
+    if let Some(given) = super::vpc::allocate(&ctx.state, &ctx.region, &cluster, &id).await? {
+        super::vpc::describe(&ctx.region, &cluster, &given, &mut attributes);
+    }
     let ci = ContainerInstance {
         container_instance_arn: Some(instance_arn.clone()),
         ec2_instance_id: Some(format!("wharf-{}", &id[..id.len().min(17)])),
@@ -165,7 +169,7 @@ pub(crate) async fn register_container_instance(
         registered_resources: Some(registered),
         status: Some(ACTIVE.to_owned()),
         agent_connected: Some(true),
-        attributes: Some(req.attributes.unwrap_or_default()),
+        attributes: Some(attributes),
         registered_at: Some(now),
         attachments: Some(vec![]),
         ..ContainerInstance::default()
@@ -401,6 +405,7 @@ pub(crate) async fn deregister_container_instance(
         INACTIVE,
     )
     .await?;
+    super::vpc::release(&ctx.state, &ctx.region, &cluster, id).await?;
     let orphaned = ctx.store().unstopped_tasks_on(&ctx.region, &cluster, id).await?;
     if orphaned.is_empty() {
         return Ok(DeregisterContainerInstanceResponse { container_instance: Some(ci) });

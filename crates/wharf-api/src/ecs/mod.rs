@@ -15,6 +15,7 @@ pub mod service_launch;
 mod tags;
 pub(crate) mod task;
 mod task_definition;
+pub mod vpc;
 
 use crate::context::Ctx;
 use crate::protocol::{self, ApiError};

@@ -59,6 +59,11 @@ pub struct ServerArgs {
     /// replaced elsewhere. `30s`, `2m`. Agents send heartbeats six times as often.
     #[arg(long, env = "WHARF_INSTANCE_LOST_AFTER", default_value = "30s", value_parser = parse_wait)]
     instance_lost_after: std::time::Duration,
+    /// The range clusters' awsvpc VPC ranges (a /16 each) are carved from, each
+    /// instance taking a /24 slice of its cluster's; `off`: awsvpc tasks take
+    /// Docker's addresses on each host, unrouted between hosts.
+    #[arg(long, env = "WHARF_VPC_CIDR", default_value = wharf_model::ecs::network::DEFAULT_POOL)]
+    vpc_cidr: String,
     #[command(flatten)]
     agent: AgentArgs,
 }
@@ -239,6 +244,19 @@ fn prepare(args: &ServerArgs, data_dir: &std::path::Path) -> anyhow::Result<Prep
         anyhow::bail!("--instance-lost-after must be at least 600ms");
     }
     state.heartbeat_interval_ms = heartbeat_interval(args.instance_lost_after).as_millis() as u64;
+    state.vpc_pool = match args.vpc_cidr.as_str() {
+        "off" | "" => None,
+        cidr => {
+            let pool: wharf_model::ecs::network::Ipv4Net =
+                cidr.parse().map_err(|e| anyhow::anyhow!("--vpc-cidr: {e}"))?;
+            if pool.count(wharf_model::ecs::network::VPC_PREFIX) == 0 {
+                anyhow::bail!(
+                    "--vpc-cidr {cidr} must be a /16 or larger (each cluster takes a /16)"
+                );
+            }
+            Some(pool)
+        }
+    };
     state.agent_token = args.agent_token.as_deref().map(Into::into);
     if args.stats_interval.is_zero() {
         anyhow::bail!("--stats-interval must be at least 1s");
@@ -280,6 +298,8 @@ async fn serve(
         api: state.metrics.clone(),
         lb: listeners.map(|_| Arc::new(wharf_lb::Traffic::new())),
         containers: None,
+        agents: (state.agent_stats.clone(), state.heartbeat_interval_ms),
+        clock: state.clock.clone(),
     };
     let agent_task = agent.map(|(args, dir)| {
         let link = EmbeddedLink::new(state.clone(), args.region.clone());
@@ -291,10 +311,13 @@ async fn serve(
             let shutdown = async move {
                 let _ = stopped.wait_for(|s| *s).await;
             };
-            if let Err(e) =
-                run_agent(args, Arc::new(link), Some(dir), Some(stats), Some(addr.ip()), shutdown)
-                    .await
-            {
+            let placement = AgentPlacement {
+                stats: Some(stats),
+                report_stats: false,
+                server: Some(addr.ip()),
+                host_network: wharf_agent::HostNetworking::Rules,
+            };
+            if let Err(e) = run_agent(args, Arc::new(link), Some(dir), placement, shutdown).await {
                 tracing::error!(
                     "the embedded agent stopped: {e:#}; tasks will not run on this host"
                 );
@@ -321,6 +344,7 @@ async fn serve(
             agent_stopped.clone(),
         ))
     });
+    let routes = tokio::spawn(crate::vpc_routes::run(state.clone(), agent_stopped.clone()));
     let liveness = tokio::spawn(wharf_control::liveness::run(
         wharf_control::liveness::Liveness {
             store: state.store.clone(),
@@ -346,6 +370,7 @@ async fn serve(
     let _ = retention.await;
     let _ = scheduler.await;
     let _ = liveness.await;
+    let _ = routes.await;
     if let Some(task) = data_plane {
         let _ = task.await;
     }
@@ -375,17 +400,30 @@ fn agent_address(args: &AgentArgs, server: Option<std::net::IpAddr>) -> std::net
     }
 }
 
-/// Connects to Docker and runs an agent until `shutdown`, sampling its containers' stats
-/// into `stats` when given. `server` is the server's address, which the host's
-/// own address is found from when `--address` does not give it.
+/// Where an agent runs relative to its server, and what follows from it.
+#[derive(Debug)]
+pub struct AgentPlacement {
+    /// Its containers' stats are sampled here, when given.
+    pub stats: Option<StatsConfig>,
+    /// Whether the samples go to the server with the heartbeats (an agent
+    /// on another host; the embedded agent's are read in place).
+    pub report_stats: bool,
+    /// The server's address, which the host's own address is found from when
+    /// `--address` does not give it.
+    pub server: Option<std::net::IpAddr>,
+    /// How much of the awsvpc network plan it applies to this host.
+    pub host_network: wharf_agent::HostNetworking,
+}
+
+/// Connects to Docker and runs an agent until `shutdown`.
 pub async fn run_agent(
     args: AgentArgs,
     link: Arc<dyn wharf_agent::link::ServerLink>,
     state_dir: Option<PathBuf>,
-    stats: Option<StatsConfig>,
-    server: Option<std::net::IpAddr>,
+    placement: AgentPlacement,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    let AgentPlacement { stats, report_stats, server, host_network } = placement;
     let runtime = DockerRuntime::connect().await.context("cannot reach Docker Engine")?;
     let metadata = match args.metadata_address.as_str() {
         "off" | "" => None,
@@ -410,6 +448,8 @@ pub async fn run_agent(
         attributes: args.attributes.clone(),
     };
     let config = AgentConfig {
+        report_stats,
+        host_network,
         identity,
         cluster: args.cluster,
         reserved_memory_mib: args.reserved_memory,
