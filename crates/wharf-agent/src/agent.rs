@@ -247,6 +247,7 @@ impl Agent {
             applied: None,
             interval: FIRST_HEARTBEAT_INTERVAL,
             stats: if self.config.report_stats { self.shared.stats.clone() } else { None },
+            warned: false,
         };
         // The first before any task: its answer says which addresses awsvpc
         // tasks take here.
@@ -545,6 +546,8 @@ struct Heartbeats {
     interval: Duration,
     /// The samples to send, if the server wants them.
     stats: Option<ContainerStats>,
+    /// Whether the plan's failure to apply was logged already.
+    warned: bool,
 }
 
 impl Heartbeats {
@@ -570,34 +573,47 @@ impl Heartbeats {
         }
     }
 
-    /// Publishes the plan's awsvpc network to the drivers and applies its
-    /// rules and routes to this host (kept as applied only if that worked, so
-    /// a failure is tried again at the next heartbeat).
+    /// Applies the plan's rules and routes to this host, then publishes its
+    /// awsvpc network to the drivers (masqueraded by Docker when this host's
+    /// own NAT rules could not be set). The plan is kept as applied only if
+    /// the rules were, so a failure is tried again at the next heartbeat; it
+    /// is logged once.
     async fn apply(&mut self, plan: Option<wharf_model::agent::NetworkPlan>) {
-        let spec = plan.as_ref().and_then(hostnet::NetworkSpec::of);
-        self.network.send_replace(spec);
         let Some(p) = plan.clone() else {
+            self.network.send_replace(None);
             self.applied = None;
             return;
         };
         let routes = match self.host_network {
             HostNetworking::Off => {
+                self.network.send_replace(hostnet::NetworkSpec::of(&p, true));
                 self.applied = plan;
                 return;
             }
             HostNetworking::Rules => false,
             HostNetworking::Full => true,
         };
-        let done = tokio::task::spawn_blocking(move || hostnet::apply(&p, routes)).await;
-        match done {
-            Ok(Ok(())) => {
+        let done = tokio::task::spawn_blocking(move || hostnet::apply(&p, routes))
+            .await
+            .unwrap_or_else(|e| Err(hostnet::HostNetError::Plan(e.to_string())));
+        let applied = match done {
+            Ok(()) => {
                 tracing::info!(slice = %plan.as_ref().map_or("", |p| p.slice.as_str()), "awsvpc network applied");
-                self.applied = plan;
+                self.warned = false;
+                true
             }
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "the awsvpc network plan could not be applied")
+            Err(e) => {
+                if !self.warned {
+                    tracing::warn!(error = %e, "the awsvpc routes and rules could not be set on this host: awsvpc tasks are masqueraded and not reachable from other hosts");
+                    self.warned = true;
+                }
+                false
             }
-            Err(e) => tracing::warn!(error = %e, "the awsvpc network plan could not be applied"),
+        };
+        self.network
+            .send_replace(plan.as_ref().and_then(|p| hostnet::NetworkSpec::of(p, !applied)));
+        if applied {
+            self.applied = plan;
         }
     }
 

@@ -33,20 +33,24 @@ pub const AGENT_ROUTE_PROTO: &str = "77";
 /// The one the server tags the routes of its own host with.
 pub const SERVER_ROUTE_PROTO: &str = "78";
 
-/// How the awsvpc Docker network is made: its subnet and gateway.
+/// How the awsvpc Docker network is made: its subnet and gateway, and
+/// whether Docker masquerades what leaves it (when this host's own NAT rules
+/// could not be set, Docker's keep the tasks' traffic flowing out).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NetworkSpec {
     /// The instance's slice (`10.208.3.0/24`).
     pub subnet: String,
     /// Its first address, the bridge's.
     pub gateway: String,
+    /// Whether Docker masquerades the network's traffic.
+    pub masquerade: bool,
 }
 
 impl NetworkSpec {
     /// The spec for a plan's slice; `None` if the slice cannot be read.
-    pub fn of(plan: &NetworkPlan) -> Option<Self> {
+    pub fn of(plan: &NetworkPlan, masquerade: bool) -> Option<Self> {
         let slice: Ipv4Net = plan.slice.parse().ok()?;
-        Some(Self { subnet: slice.to_string(), gateway: slice.gateway().to_string() })
+        Some(Self { subnet: slice.to_string(), gateway: slice.gateway().to_string(), masquerade })
     }
 }
 
@@ -262,8 +266,12 @@ mod tests {
             ]
         );
         assert_eq!(
-            NetworkSpec::of(&p),
-            Some(NetworkSpec { subnet: "10.209.3.0/24".into(), gateway: "10.209.3.1".into() })
+            NetworkSpec::of(&p, false),
+            Some(NetworkSpec {
+                subnet: "10.209.3.0/24".into(),
+                gateway: "10.209.3.1".into(),
+                masquerade: false
+            })
         );
     }
 

@@ -657,7 +657,9 @@ async fn awsvpc_tasks_take_addresses_from_the_instances_slice() {
         runtime.network_spec("wharf-awsvpc"),
         Some(Some(wharf_agent::hostnet::NetworkSpec {
             subnet: "10.208.7.0/24".into(),
-            gateway: "10.208.7.1".into()
+            gateway: "10.208.7.1".into(),
+            // Host networking is off here: Docker masquerades.
+            masquerade: true,
         }))
     );
 }

@@ -274,9 +274,27 @@ pub fn tick(lost_after: Duration) -> Duration {
     (lost_after / 10).clamp(Duration::from_millis(100), Duration::from_secs(1))
 }
 
+/// The moment silence is counted from: `since_ms`, or now if the loop itself
+/// was held up for half the grace or more (the server's process was suspended,
+/// its host asleep): the agents could not be heard then either.
+pub fn counted_from(
+    since_ms: i64,
+    previous_pass_ms: i64,
+    now_ms: i64,
+    lost_after: Duration,
+) -> i64 {
+    let half = i64::try_from(lost_after.as_millis() / 2).unwrap_or(i64::MAX);
+    if now_ms.saturating_sub(previous_pass_ms) >= half {
+        now_ms
+    } else {
+        since_ms
+    }
+}
+
 /// Runs the loop until `shutdown` turns `true`.
 pub async fn run(liveness: Liveness, mut shutdown: tokio::sync::watch::Receiver<bool>) {
-    let since_ms = liveness.clock.now_millis();
+    let mut since_ms = liveness.clock.now_millis();
+    let mut previous_ms = since_ms;
     let mut tick = tokio::time::interval(tick(liveness.lost_after));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -284,6 +302,9 @@ pub async fn run(liveness: Liveness, mut shutdown: tokio::sync::watch::Receiver<
             _ = tick.tick() => {}
             _ = shutdown.wait_for(|stop| *stop) => return,
         }
+        let now = liveness.clock.now_millis();
+        since_ms = counted_from(since_ms, previous_ms, now, liveness.lost_after);
+        previous_ms = now;
         if let Err(e) = liveness.pass(since_ms).await {
             tracing::warn!(error = %e, "instance liveness pass failed");
         }
@@ -340,6 +361,13 @@ mod tests {
         // The server came up at 100 s: the agent gets the whole grace from then.
         assert!(step(&all, 120_000, 100_000, Duration::from_secs(30)).is_empty());
         assert_eq!(step(&all, 130_000, 100_000, Duration::from_secs(30)).len(), 1);
+    }
+
+    #[test]
+    fn a_loop_held_up_for_half_the_grace_counts_silence_afresh() {
+        let grace = Duration::from_secs(30);
+        assert_eq!(counted_from(0, 100_000, 101_000, grace), 0);
+        assert_eq!(counted_from(0, 100_000, 116_000, grace), 116_000, "suspended for 16 s");
     }
 
     #[test]

@@ -293,6 +293,23 @@ fn hosts_join_over_the_network_and_tasks_spread_over_their_zones() {
             );
         }
     }
+    // `wharf ps` says which host each task is on.
+    let ps = Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args(["ps", "--endpoint", &endpoint, "--cluster", "fleet"])
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("wharf ps");
+    let ps = String::from_utf8_lossy(&ps.stdout).into_owned();
+    for t in &tasks {
+        let arn = t["taskArn"].as_str().unwrap();
+        let short = &arn.rsplit('/').next().unwrap()[..12];
+        let ci =
+            all.iter().find(|c| c["containerInstanceArn"] == t["containerInstanceArn"]).unwrap();
+        let address = attribute(ci, "wharf.address").unwrap();
+        let row =
+            ps.lines().find(|l| l.contains(short)).unwrap_or_else(|| panic!("{short} not in {ps}"));
+        assert!(row.contains(&address), "ps shows task {short} on {address}: {row}");
+    }
     // memberOf on a custom attribute picks the one host that has it.
     let run = ecs(
         &server,

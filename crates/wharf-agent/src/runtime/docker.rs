@@ -451,7 +451,14 @@ impl Runtime for DockerRuntime {
                     .into_iter()
                     .filter_map(|c| c.subnet)
                     .collect();
-                let Some(spec) = spec.filter(|s| !subnets.contains(&s.subnet)) else {
+                let masquerades = n
+                    .options
+                    .as_ref()
+                    .and_then(|o| o.get("com.docker.network.bridge.enable_ip_masquerade"))
+                    .is_none_or(|v| v != "false");
+                let Some(spec) =
+                    spec.filter(|s| !subnets.contains(&s.subnet) || s.masquerade != masquerades)
+                else {
                     return Ok(());
                 };
                 if n.containers.is_some_and(|c| !c.is_empty()) {
@@ -486,7 +493,10 @@ impl Runtime for DockerRuntime {
             });
             request.options = Some(HashMap::from([
                 ("com.docker.network.bridge.name".to_owned(), crate::hostnet::BRIDGE.to_owned()),
-                ("com.docker.network.bridge.enable_ip_masquerade".to_owned(), "false".to_owned()),
+                (
+                    "com.docker.network.bridge.enable_ip_masquerade".to_owned(),
+                    spec.masquerade.to_string(),
+                ),
             ]));
         }
         match timed("create network", self.timeouts.volume, self.docker.create_network(request))
