@@ -21,6 +21,12 @@ timestamps are `IsoTimestamp` (ISO 8601 text, as Query answers carry them),
 and `ERRORS` lists each exception's wire code and HTTP status, which Query
 services declare in the model and which differ from the shape names.
 
+Members the model types as plain strings but that hold ECS's status vocabulary
+(a task's `lastStatus`, a service's `status`, ...) are given the types of
+`wharf_model::ecs::status` instead (`VOCABULARY` below), or an enum the model
+declares elsewhere (a task's `desiredStatus` is a `DesiredStatus`), so that
+statuses are compared as values everywhere.
+
 Requires `pip install botocore`. The output is committed; regenerate it when
 the model is updated and review the diff.
 """
@@ -35,6 +41,23 @@ RUST_KEYWORDS = {
     "struct", "enum", "loop", "move", "mut", "pub", "return", "static", "use",
     "where", "while", "as", "break", "const", "continue", "else", "extern", "false",
     "for", "if", "in", "let", "true", "unsafe", "async", "await", "dyn", "box",
+}
+
+
+# (shape, member) -> type, per service: string members that hold a closed
+# vocabulary. Types not generated here come from `super::status`.
+VOCABULARY = {
+    "ecs": {
+        ("Task", "lastStatus"): "TaskStatus",
+        ("Task", "desiredStatus"): "DesiredStatus",
+        ("Container", "lastStatus"): "ContainerLastStatus",
+        ("Service", "status"): "ServiceStatus",
+        ("Deployment", "status"): "DeploymentStatus",
+        ("TaskSet", "status"): "TaskSetStatus",
+        ("ContainerInstance", "status"): "InstanceStatus",
+        ("Cluster", "status"): "ClusterStatus",
+        ("Attachment", "status"): "AttachmentStatus",
+    },
 }
 
 
@@ -201,6 +224,10 @@ def main():
     w("")
     w("use serde::{Deserialize, Serialize};")
     w("")
+    vocabulary = VOCABULARY.get(service, {})
+    imported = sorted({t for t in vocabulary.values() if t not in shapes})
+    if imported:
+        w("use super::status::{%s};" % ", ".join(imported))
     w("use crate::wire::{%s};" % ("IsoTimestamp, Shape" if query else "Shape, Timestamp"))
     w("")
 
@@ -305,7 +332,7 @@ def main():
             w("#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]")
             w("pub struct %s {" % name)
             for mname, m in members.items():
-                ty = rust_type(m["shape"])
+                ty = vocabulary.get((name, mname)) or rust_type(m["shape"])
                 target = shapes[m["shape"]]
                 if target["type"] == "structure" and (m["shape"] == name or reaches(m["shape"], name, set())):
                     ty = "Box<%s>" % ty

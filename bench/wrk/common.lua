@@ -21,13 +21,23 @@ end
 -- signature); Wharf gets unsigned requests, which it takes as us-east-1.
 local fake_sigv4 = os.getenv("BENCH_SIGV4_SCOPE") == "1"
 
+-- BENCH_AMZ_DATE and BENCH_AUTHORIZATION: a valid SigV4 signature of the request (made by
+-- bench/sign.py for the exact host, headers and body), replayed within its 15 minutes.
+local signed_date = os.getenv("BENCH_AMZ_DATE")
+local signed_auth = os.getenv("BENCH_AUTHORIZATION")
+
 -- The request for `op` with JSON `body`.
 function M.request(op, body)
    local headers = {
       ["Content-Type"] = "application/x-amz-json-1.1",
       ["X-Amz-Target"] = "AmazonEC2ContainerServiceV20141113." .. op,
    }
-   if fake_sigv4 then
+   if signed_date and signed_auth then
+      -- A real signature over this very request (bench/sign.py), which a
+      -- server with --credentials verifies on every request.
+      headers["X-Amz-Date"] = signed_date
+      headers["Authorization"] = signed_auth
+   elseif fake_sigv4 then
       headers["X-Amz-Date"] = "20260101T000000Z"
       headers["Authorization"] = "AWS4-HMAC-SHA256 " ..
          "Credential=test/20260101/us-east-1/ecs/aws4_request, " ..

@@ -21,7 +21,8 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use wharf_model::agent::{Assignment, Heartbeat, WatchEvent};
 use wharf_model::clock::Clock;
-use wharf_model::ecs::shapes::{HealthStatus, TaskStopCode};
+use wharf_model::ecs::shapes::{DesiredStatus, HealthStatus, TaskStopCode};
+use wharf_model::ecs::status::TaskStatus;
 
 use crate::driver::{requested_stop, Route, Routes, Shared, TaskDriver};
 use crate::event::Event;
@@ -397,8 +398,9 @@ impl Agent {
             registry = registry.with_secret(&secret);
         }
         let (served, runtime) = (registry.clone(), self.shared.runtime.clone());
+        let credentials = config.credentials.minted_by(self.shared.link.clone());
         tokio::spawn(async move {
-            if let Err(e) = metadata::serve(listener, served, runtime, config.credentials).await {
+            if let Err(e) = metadata::serve(listener, served, runtime, credentials).await {
                 tracing::error!(error = %e, "the task metadata endpoint stopped");
             }
         });
@@ -449,7 +451,7 @@ impl Agent {
         done: &mpsc::UnboundedSender<String>,
     ) {
         let arn = a.task.task_arn.clone().unwrap_or_default();
-        let wants_stop = a.task.desired_status.as_deref() == Some("STOPPED");
+        let wants_stop = a.task.desired_status == Some(DesiredStatus::Stopped);
         if let Some(running) = tasks.get_mut(&arn) {
             if wants_stop && !running.desired_stopped {
                 running.desired_stopped = true;
@@ -458,7 +460,7 @@ impl Agent {
             }
             return;
         }
-        if a.task.last_status.as_deref() == Some("STOPPED") {
+        if a.task.last_status == Some(TaskStatus::Stopped) {
             return;
         }
         // Its inbox gathers Docker's events while its containers are looked up.

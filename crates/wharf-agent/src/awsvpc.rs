@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use wharf_model::agent::Assignment;
 use wharf_model::ecs::shapes::{Attachment, Container, KeyValuePair, NetworkInterface, Task};
+use wharf_model::ecs::status::AttachmentStatus;
 
 use crate::pause::{pause_program, rootfs_tar, PAUSE_COMMAND, PAUSE_CONTAINER_NAME, PAUSE_IMAGE};
 use crate::runtime::{
@@ -104,7 +105,7 @@ fn mac_of(ip: &str) -> String {
 
 /// The report of the task's ENI attachment in `status` (`ATTACHED`, then
 /// `DELETED`), with the containers' network interfaces.
-pub fn report(assignment: &Assignment, network: &TaskNetwork, status: &str) -> Task {
+pub fn report(assignment: &Assignment, network: &TaskNetwork, status: AttachmentStatus) -> Task {
     let task = &assignment.task;
     let region = task
         .task_arn
@@ -132,7 +133,7 @@ pub fn report(assignment: &Assignment, network: &TaskNetwork, status: &str) -> T
     let attachment = Attachment {
         id: Some(attachment_id.clone()),
         r#type: Some("ElasticNetworkInterface".to_owned()),
-        status: Some(status.to_owned()),
+        status: Some(status),
         details: Some(vec![
             kv("subnetId", subnet),
             kv(

@@ -5,10 +5,10 @@
 use std::time::Duration;
 
 use wharf_model::ecs::shapes::{ContainerDefinition, HealthStatus, NetworkBinding};
+use wharf_model::ecs::status::ContainerStatus;
 
 use crate::dependencies::Dependency;
 use crate::report::ContainerReport;
-use crate::status::ContainerStatus;
 use crate::stop::NamedError;
 
 /// The time between SIGTERM and SIGKILL for a container with no

@@ -9,10 +9,10 @@
 //! (`initializeContainerOrdering`: links add START, volumesFrom adds CREATE).
 
 use wharf_model::ecs::shapes::{ContainerCondition, ContainerDefinition, HealthStatus};
+use wharf_model::ecs::status::ContainerStatus;
 
 use crate::container::Container;
 use crate::machine::DefinitionError;
-use crate::status::ContainerStatus;
 use crate::stop::NamedError;
 
 /// When a dependency lets its dependent go ahead.

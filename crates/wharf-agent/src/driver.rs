@@ -18,9 +18,11 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::mpsc;
 use wharf_model::agent::{Assignment, LogDestination};
 use wharf_model::clock::Clock;
+use wharf_model::ecs::resolved::ResolvedTask;
 use wharf_model::ecs::shapes::{
     ContainerDefinition, DesiredStatus, NetworkBinding, Task, TaskStopCode, TransportProtocol,
 };
+use wharf_model::ecs::status::AttachmentStatus;
 
 use crate::event::{Action, Event};
 use crate::link::{LinkError, ServerLink};
@@ -33,7 +35,7 @@ use crate::s3::S3Endpoint;
 use crate::spec::{self, NetworkAttachment, TaskContext};
 use crate::stats::{ContainerLabels, ContainerStats};
 use crate::stop::{NamedError, StopReason};
-use crate::{awslogs, awsvpc, cleanup, metadata, overrides, wire};
+use crate::{awslogs, awsvpc, cleanup, metadata, wire};
 
 /// How long a stopping task waits for its containers' awslogs output to be stored.
 const LOG_FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
@@ -153,17 +155,13 @@ impl TaskDriver {
         inbox: mpsc::UnboundedSender<Event>,
         adopted: HashMap<String, ContainerInfo>,
     ) -> Result<Self, String> {
+        // RunTask's overrides applied to the definition, read as placement
+        // read them: the containers are bounded by what the task was placed
+        // with.
         let mut assignment = assignment;
-        // RunTask's task-level cpu and memory replace the definition's: the
-        // containers are bounded by what the task was placed with.
-        if let Some(o) = &assignment.task.overrides {
-            if o.cpu.is_some() {
-                assignment.definition.cpu = o.cpu.clone();
-            }
-            if o.memory.is_some() {
-                assignment.definition.memory = o.memory.clone();
-            }
-        }
+        assignment.definition =
+            ResolvedTask::new(&assignment.definition, assignment.task.overrides.as_ref())
+                .definition;
         let vanished = assignment
             .task
             .containers
@@ -176,16 +174,9 @@ impl TaskDriver {
             .collect();
         let task_arn = assignment.task.task_arn.clone().unwrap_or_default();
         let task_id = wharf_model::arn::resource_id(&task_arn, "task").0.to_owned();
-        let defs = assignment.definition.container_definitions.clone().unwrap_or_default();
-        let definitions: Vec<ContainerDefinition> = defs
-            .into_iter()
-            .map(|d| {
-                let name = d.name.clone().unwrap_or_default();
-                let o = overrides::for_container(assignment.task.overrides.as_ref(), &name);
-                overrides::apply(d, o)
-            })
-            .collect();
-        let desired = if assignment.task.desired_status.as_deref() == Some("STOPPED") {
+        let definitions: Vec<ContainerDefinition> =
+            assignment.definition.container_definitions.clone().unwrap_or_default();
+        let desired = if assignment.task.desired_status == Some(DesiredStatus::Stopped) {
             DesiredStatus::Stopped
         } else {
             DesiredStatus::Running
@@ -231,7 +222,7 @@ impl TaskDriver {
     /// Runs the task to `STOPPED`, taking events from `inbox`.
     pub(crate) async fn run(mut self, mut inbox: mpsc::UnboundedReceiver<Event>) {
         let mut calls: FuturesUnordered<Call> = FuturesUnordered::new();
-        let first = if self.assignment.task.desired_status.as_deref() == Some("STOPPED") {
+        let first = if self.assignment.task.desired_status == Some(DesiredStatus::Stopped) {
             Event::StopRequested { reason: requested_stop(&self.assignment.task) }
         } else {
             Event::Start
@@ -339,8 +330,11 @@ impl TaskDriver {
         vec![match outcome {
             Outcome::Provisioned(Ok(p)) => {
                 if let Some(network) = &p.network {
-                    let _ =
-                        self.reports.send(awsvpc::report(&self.assignment, network, "ATTACHED"));
+                    let _ = self.reports.send(awsvpc::report(
+                        &self.assignment,
+                        network,
+                        AttachmentStatus::Attached,
+                    ));
                 }
                 self.provisioned = Some(p);
                 Event::Provisioned
@@ -547,7 +541,11 @@ impl TaskDriver {
                     }
                     if let Some(network) = network {
                         awsvpc::release(&*runtime, &network).await;
-                        let _ = reports.send(awsvpc::report(&assignment, &network, "DELETED"));
+                        let _ = reports.send(awsvpc::report(
+                            &assignment,
+                            &network,
+                            AttachmentStatus::Deleted,
+                        ));
                     }
                     Outcome::CleanedUp
                 }))
@@ -712,7 +710,7 @@ async fn pull(
     }
     let auth =
         match def.repository_credentials.as_ref().and_then(|r| r.credentials_parameter.as_ref()) {
-            Some(parameter) => Some(provision::registry_auth(link, parameter).await?),
+            Some(parameter) => Some(provision::registry_auth(link, task_arn, parameter).await?),
             None => None,
         };
     let container = def.name.clone().unwrap_or_default();

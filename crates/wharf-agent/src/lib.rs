@@ -1,5 +1,13 @@
-//! The Wharf agent. This first slice is its heart: the per-task state machine,
-//! with ECS's statuses, dependency rules, stop codes and reasons, and no I/O.
+//! The Wharf agent: runs the tasks the server places on its instance, on
+//! Docker Engine, and reports their state back. It registers its host as a
+//! container instance ([`host`]), hears of its tasks through the
+//! [`link::ServerLink`] (in process, or over HTTP for a remote agent), and
+//! gives each task a driver ([`agent`]) that owns a per-task state machine and
+//! turns its actions into runtime calls ([`runtime`]: Docker, or a fake for
+//! tests). Around the containers: `awsvpc` pause containers ([`awsvpc`],
+//! [`pause`]), volumes and secrets ([`provision`]), `awslogs` shipping
+//! ([`awslogs`]), the task metadata and credentials endpoints ([`metadata`]),
+//! container stats ([`stats`]) and cleanup of stopped tasks ([`cleanup`]).
 //!
 //! # One owner per task
 //!
@@ -21,13 +29,15 @@
 //!   request to the runtime is made once and answered by one event.
 //! - The first known reason for a stop is the one reported.
 //!
-//! # What comes next
+//! # Around the machine
 //!
 //! The runtime seam turns [`Action`]s into Docker calls and Docker's answers
 //! and events back into [`Event`]s; one tokio task per ECS task owns a machine,
 //! fed through a channel, and sleeps until [`TaskMachine::next_deadline`]
 //! rather than polling. The server link delivers `Start` and `StopRequested`
-//! and forwards [`TaskReport`]s and [`ContainerReport`]s.
+//! and forwards [`TaskReport`]s and [`ContainerReport`]s. What a task runs is
+//! its definition with RunTask's overrides applied, read once by
+//! `wharf_model::ecs::resolved` for placement and the agent alike.
 #![warn(missing_docs)]
 
 pub mod agent;
@@ -43,7 +53,6 @@ pub mod hostnet;
 pub mod link;
 mod machine;
 pub mod metadata;
-pub mod overrides;
 pub mod pause;
 pub mod provision;
 mod pull_progress;
@@ -52,7 +61,6 @@ pub mod runtime;
 pub mod s3;
 pub mod spec;
 pub mod stats;
-pub mod status;
 pub mod stop;
 pub mod wire;
 
@@ -61,5 +69,5 @@ pub use container::DEFAULT_STOP_TIMEOUT;
 pub use event::{Action, Event};
 pub use machine::{DefinitionError, TaskMachine};
 pub use report::{ContainerReport, TaskReport, TaskTimes};
-pub use status::{ContainerStatus, TaskStatus};
 pub use stop::{NamedError, StopReason};
+pub use wharf_model::ecs::status::{ContainerStatus, TaskStatus};

@@ -6,7 +6,8 @@
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 use wharf_model::agent::{
-    Heartbeat, HeartbeatReply, LogBatch, LogDestination, PullProgressReport, WatchEvent,
+    Heartbeat, HeartbeatReply, LogBatch, LogDestination, PullProgressReport, RoleKind,
+    TaskRoleCredentials, WatchEvent,
 };
 use wharf_model::ecs::shapes::{ContainerInstance, RegisterContainerInstanceRequest, Task};
 
@@ -77,6 +78,43 @@ pub trait ServerLink: Send + Sync + std::fmt::Debug + 'static {
 
     /// The cursor last stored with [`ServerLink::ship_logs`] for a stream.
     async fn log_cursor(&self, destination: &LogDestination) -> Result<Option<String>, LinkError>;
+
+    /// [`ServerLink::resolve_secret`] for one task: a server that checks
+    /// permissions reads the value with the task's execution role, and
+    /// refuses (with IAM's words) what that role may not read.
+    async fn resolve_task_secret(
+        &self,
+        task_arn: &str,
+        value_from: &str,
+    ) -> Result<String, LinkError> {
+        let _ = task_arn;
+        self.resolve_secret(value_from).await
+    }
+
+    /// Whether the task's execution role may perform `action` on `resource`
+    /// (`s3:GetObject` on an environment file, say), asked before the agent
+    /// reads it for the task. `Refused` with IAM's sentence when not.
+    async fn check_execution_role(
+        &self,
+        task_arn: &str,
+        action: &str,
+        resource: &str,
+    ) -> Result<(), LinkError> {
+        let _ = (task_arn, action, resource);
+        Ok(())
+    }
+
+    /// Temporary credentials for a task's role, minted by the server (its
+    /// STS) for the credentials endpoint. `Refused` when the task has no
+    /// such role or the role cannot be assumed by ECS tasks.
+    async fn role_credentials(
+        &self,
+        task_arn: &str,
+        kind: RoleKind,
+    ) -> Result<TaskRoleCredentials, LinkError> {
+        let _ = (task_arn, kind);
+        Err(LinkError::Refused("this server mints no task role credentials".into()))
+    }
 
     /// Tells how far an image pull has come, for people watching; sent a
     /// few times a second while a pull runs, and once when it ends. Losing

@@ -9,12 +9,12 @@
 //! timestamps; report what the API would show differently.
 
 use wharf_model::ecs::shapes::{ContainerDefinition, DesiredStatus, HealthStatus};
+use wharf_model::ecs::status::{ContainerStatus, TaskStatus};
 
 use crate::container::Container;
 use crate::dependencies::{self, Gate};
 use crate::event::{Action, Event};
 use crate::report::{ContainerReport, TaskReport, TaskTimes};
-use crate::status::{ContainerStatus, TaskStatus};
 use crate::stop::{NamedError, StopReason};
 
 /// The exit code the agent gives a container that will never start because a

@@ -114,6 +114,15 @@ pub async fn provision(
             .collect();
         for file in def.environment_files.as_deref().unwrap_or(&[]) {
             let location = file.value.clone().unwrap_or_default();
+            if let Some(object) = location.strip_prefix("arn:aws:s3:::") {
+                let arn = format!("arn:aws:s3:::{object}");
+                link.check_execution_role(&task_arn, "s3:GetObject", &arn).await.map_err(|e| {
+                    let (LinkError::Refused(detail) | LinkError::Unavailable(detail)) = e;
+                    NamedError::ResourceInitialization(format!(
+                        "failed to download env files: file {location}: {detail}"
+                    ))
+                })?;
+            }
             for (k, v) in read_env_file(&location, s3).await? {
                 // `environment` wins over a file; an earlier file over a later one.
                 if !explicit.contains(&k.as_str()) && !env.iter().any(|(e, _)| *e == k) {
@@ -124,7 +133,7 @@ pub async fn provision(
         for secret in def.secrets.as_deref().unwrap_or(&[]) {
             let var = secret.name.clone().unwrap_or_default();
             let from = secret.value_from.clone().unwrap_or_default();
-            let value = link.resolve_secret(&from).await.map_err(|e| match e {
+            let value = link.resolve_task_secret(&task_arn, &from).await.map_err(|e| match e {
                 LinkError::Refused(detail) | LinkError::Unavailable(detail) => {
                     NamedError::secrets(detail)
                 }
@@ -184,9 +193,10 @@ pub fn parse_env_file(text: &str) -> Vec<(String, String)> {
 /// `{"username": ..., "password": ...}` (`repositoryCredentials`).
 pub async fn registry_auth(
     link: &dyn ServerLink,
+    task_arn: &str,
     parameter: &str,
 ) -> Result<RegistryAuth, NamedError> {
-    let value = link.resolve_secret(parameter).await.map_err(|e| match e {
+    let value = link.resolve_task_secret(task_arn, parameter).await.map_err(|e| match e {
         LinkError::Refused(detail) | LinkError::Unavailable(detail) => NamedError::secrets(detail),
     })?;
     #[derive(serde::Deserialize)]

@@ -6,8 +6,8 @@
 //! along with the report of the change that set them.
 
 use wharf_model::ecs::shapes::{DesiredStatus, HealthStatus, NetworkBinding};
+use wharf_model::ecs::status::{ContainerLastStatus, ContainerStatus, TaskStatus};
 
-use crate::status::{ContainerStatus, TaskStatus};
 use crate::stop::{NamedError, StopReason};
 
 /// A task as the agent sees it.
@@ -76,7 +76,7 @@ pub struct ContainerReport {
 
 impl ContainerReport {
     /// The container's `lastStatus`: `PENDING`, `RUNNING` or `STOPPED`.
-    pub fn last_status(&self) -> &'static str {
+    pub fn last_status(&self) -> ContainerLastStatus {
         self.status.last_status()
     }
 

@@ -15,8 +15,8 @@ pub fn task_change(task_arn: &str, report: &TaskReport) -> Task {
     let t = &report.times;
     Task {
         task_arn: Some(task_arn.to_owned()),
-        last_status: Some(report.status.as_str().to_owned()),
-        desired_status: Some(report.desired_status.as_str().to_owned()),
+        last_status: Some(report.status),
+        desired_status: Some(report.desired_status.clone()),
         health_status: Some(report.health_status.clone()),
         stop_code: report.stop.as_ref().map(|s| s.code.clone()),
         stopped_reason: report.stop.as_ref().map(|s| s.message.clone()),
@@ -37,7 +37,7 @@ pub fn task_change(task_arn: &str, report: &TaskReport) -> Task {
 pub fn container_change(report: &ContainerReport) -> Container {
     Container {
         name: Some(report.name.clone()),
-        last_status: Some(report.last_status().to_owned()),
+        last_status: Some(report.last_status()),
         exit_code: report.exit_code,
         reason: report.reason.as_ref().map(ToString::to_string),
         health_status: Some(report.health_status.clone()),

@@ -21,6 +21,7 @@ use wharf_model::agent::{
 };
 use wharf_model::clock::SystemClock;
 use wharf_model::ecs::shapes::{ContainerInstance, RegisterContainerInstanceRequest, Task};
+use wharf_model::ecs::status::TaskStatus;
 
 /// Sends assignments as the server's watch does.
 trait SendAssigned {
@@ -228,7 +229,7 @@ async fn a_task_runs_reports_and_stops_when_its_essential_container_exits() {
     runtime.add_image("img:1");
     let (link, tx, _stop) = start(&runtime);
     tx.send_assigned(assignment("RUNNING")).await.unwrap();
-    let t = until(&link, "RUNNING", |t| t.last_status.as_deref() == Some("RUNNING")).await;
+    let t = until(&link, "RUNNING", |t| t.last_status == Some(TaskStatus::Running)).await;
     assert!(t.started_at.is_some() && t.pull_started_at.is_some());
     let containers = t.containers.unwrap();
     assert!(containers.iter().all(|c| c.runtime_id.is_some()));
@@ -239,7 +240,7 @@ async fn a_task_runs_reports_and_stops_when_its_essential_container_exits() {
     assert!(env.contains(&"MODE=test".to_owned()), "{env:?}");
 
     assert!(runtime.exit("app", 2));
-    let t = until(&link, "STOPPED", |t| t.last_status.as_deref() == Some("STOPPED")).await;
+    let t = until(&link, "STOPPED", |t| t.last_status == Some(TaskStatus::Stopped)).await;
     assert_eq!(t.stopped_reason.as_deref(), Some("Essential container in task exited"));
     let app =
         t.containers.as_ref().unwrap().iter().find(|c| c.name.as_deref() == Some("app")).cloned();
@@ -256,7 +257,7 @@ async fn running_containers_are_sampled_until_they_exit() {
     let stats = StatsConfig { samples: samples.clone(), interval: Duration::from_millis(20) };
     let (tx, _stop) = start_on(&runtime, &link, Some(stats));
     tx.send_assigned(assignment("RUNNING")).await.unwrap();
-    until(&link, "RUNNING", |t| t.last_status.as_deref() == Some("RUNNING")).await;
+    until(&link, "RUNNING", |t| t.last_status == Some(TaskStatus::Running)).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while samples.latest().len() < 2 {
         assert!(tokio::time::Instant::now() < deadline, "no samples of both containers");
@@ -281,7 +282,7 @@ async fn running_containers_are_sampled_until_they_exit() {
     }
     assert_eq!(samples.latest()[0].labels.container, "app");
     assert!(runtime.exit("app", 0));
-    until(&link, "STOPPED", |t| t.last_status.as_deref() == Some("STOPPED")).await;
+    until(&link, "STOPPED", |t| t.last_status == Some(TaskStatus::Stopped)).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while !samples.latest().is_empty() {
         assert!(tokio::time::Instant::now() < deadline, "a stopped task is still sampled");
@@ -295,9 +296,9 @@ async fn a_late_assignment_of_a_finished_task_does_not_run_it_again() {
     runtime.add_image("img:1");
     let (link, tx, _stop) = start(&runtime);
     tx.send_assigned(assignment("RUNNING")).await.unwrap();
-    let running = until(&link, "RUNNING", |t| t.last_status.as_deref() == Some("RUNNING")).await;
+    let running = until(&link, "RUNNING", |t| t.last_status == Some(TaskStatus::Running)).await;
     assert!(runtime.exit("app", 0));
-    until(&link, "STOPPED", |t| t.last_status.as_deref() == Some("STOPPED")).await;
+    until(&link, "STOPPED", |t| t.last_status == Some(TaskStatus::Stopped)).await;
     // Let the driver finish, then deliver the task as the watch saw it while
     // it ran (queued before the STOPPED report was stored).
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -322,7 +323,7 @@ async fn a_task_looks_up_its_own_containers_before_creating_any() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     runtime.fail_next(Op::ListManaged, RuntimeError::Unavailable("docker restarting".into()));
     tx.send_assigned(assignment("RUNNING")).await.unwrap();
-    until(&link, "RUNNING", |t| t.last_status.as_deref() == Some("RUNNING")).await;
+    until(&link, "RUNNING", |t| t.last_status == Some(TaskStatus::Running)).await;
     let calls = runtime.calls();
     let first_create = calls.iter().position(|c| matches!(c, Call::Create(_))).expect("created");
     let lookups = calls[..first_create].iter().filter(|c| matches!(c, Call::ListManaged)).count();
@@ -337,12 +338,12 @@ async fn the_server_stopping_a_task_stops_its_containers() {
     runtime.exit_on_stop("side", 0);
     let (link, tx, _stop) = start(&runtime);
     tx.send_assigned(assignment("RUNNING")).await.unwrap();
-    until(&link, "RUNNING", |t| t.last_status.as_deref() == Some("RUNNING")).await;
+    until(&link, "RUNNING", |t| t.last_status == Some(TaskStatus::Running)).await;
     let mut stop = assignment("STOPPED");
     stop.task.stopped_reason = Some("enough".into());
     stop.task.stop_code = Some(wharf_model::ecs::shapes::TaskStopCode::UserInitiated);
     tx.send_assigned(stop).await.unwrap();
-    let t = until(&link, "STOPPED", |t| t.last_status.as_deref() == Some("STOPPED")).await;
+    let t = until(&link, "STOPPED", |t| t.last_status == Some(TaskStatus::Stopped)).await;
     assert_eq!(t.stopped_reason.as_deref(), Some("enough"));
     assert!(t.stopping_at.is_some());
 }
@@ -356,7 +357,7 @@ async fn a_missing_secret_fails_the_task_to_start() {
     a.definition.container_definitions.as_mut().unwrap()[0].secrets =
         Some(vec![serde_json::from_value(json!({"name": "X", "valueFrom": "/nope"})).unwrap()]);
     tx.send_assigned(a).await.unwrap();
-    let t = until(&link, "STOPPED", |t| t.last_status.as_deref() == Some("STOPPED")).await;
+    let t = until(&link, "STOPPED", |t| t.last_status == Some(TaskStatus::Stopped)).await;
     assert_eq!(t.stop_code, Some(wharf_model::ecs::shapes::TaskStopCode::TaskFailedToStart));
     let reason = t.stopped_reason.unwrap();
     assert!(
@@ -405,7 +406,7 @@ async fn awslogs_output_arrives_in_its_stream_in_order() {
     ))
     .await
     .unwrap();
-    until(&link, "RUNNING", |t| t.last_status.as_deref() == Some("RUNNING")).await;
+    until(&link, "RUNNING", |t| t.last_status == Some(TaskStatus::Running)).await;
     runtime.write_log("app", LogSource::Stdout, "first\n");
     runtime.write_log("app", LogSource::Stderr, "an error\n");
     runtime.write_log("app", LogSource::Stdout, "\n");
@@ -433,15 +434,15 @@ async fn a_task_is_stopped_only_once_its_last_output_is_stored() {
     ))
     .await
     .unwrap();
-    until(&link, "RUNNING", |t| t.last_status.as_deref() == Some("RUNNING")).await;
+    until(&link, "RUNNING", |t| t.last_status == Some(TaskStatus::Running)).await;
     link.logs_down.store(true, Ordering::SeqCst);
     runtime.write_log("app", LogSource::Stdout, "last words\n");
     assert!(runtime.exit("app", 0));
     tokio::time::sleep(Duration::from_millis(500)).await;
     let status = link.task.lock().unwrap().clone().unwrap().last_status;
-    assert_ne!(status.as_deref(), Some("STOPPED"), "STOPPED before its output was stored");
+    assert_ne!(status, Some(TaskStatus::Stopped), "STOPPED before its output was stored");
     link.logs_down.store(false, Ordering::SeqCst);
-    until(&link, "STOPPED", |t| t.last_status.as_deref() == Some("STOPPED")).await;
+    until(&link, "STOPPED", |t| t.last_status == Some(TaskStatus::Stopped)).await;
     assert_eq!(link.messages("/ecs/f", STREAM), ["last words"]);
 }
 
@@ -457,7 +458,7 @@ async fn awslogs_multiline_events_gather_their_lines() {
     ))
     .await
     .unwrap();
-    until(&link, "RUNNING", |t| t.last_status.as_deref() == Some("RUNNING")).await;
+    until(&link, "RUNNING", |t| t.last_status == Some(TaskStatus::Running)).await;
     // The engine stamps output with the wall clock the flush interval runs on.
     runtime.set_now_ms(wharf_model::clock::Clock::now_millis(&SystemClock));
     for line in ["INFO up", "ERROR boom", "  at a()", "  at b()", "INFO still up"] {
@@ -482,7 +483,7 @@ async fn awslogs_without_its_log_group_fails_the_container_as_docker_does() {
     ))
     .await
     .unwrap();
-    let t = until(&link, "STOPPED", |t| t.last_status.as_deref() == Some("STOPPED")).await;
+    let t = until(&link, "STOPPED", |t| t.last_status == Some(TaskStatus::Stopped)).await;
     let reason = t.stopped_reason.unwrap();
     assert_eq!(
         reason,
@@ -503,7 +504,7 @@ async fn awslogs_options_docker_refuses_fail_the_container_at_create() {
     ))
     .await
     .unwrap();
-    let t = until(&link, "STOPPED", |t| t.last_status.as_deref() == Some("STOPPED")).await;
+    let t = until(&link, "STOPPED", |t| t.last_status == Some(TaskStatus::Stopped)).await;
     assert_eq!(
         t.stopped_reason.as_deref(),
         Some("CannotCreateContainerError: Error response from daemon: unknown log opt 'awslogs-colour' for awslogs log driver")
@@ -521,7 +522,7 @@ async fn awslogs_shipping_survives_an_outage_and_an_agent_restart() {
     let options =
         json!({"awslogs-group": "/ecs/f", "awslogs-stream-prefix": "ecs", "mode": "blocking"});
     tx.send_assigned(with_awslogs("RUNNING", options.clone())).await.unwrap();
-    until(&link, "RUNNING", |t| t.last_status.as_deref() == Some("RUNNING")).await;
+    until(&link, "RUNNING", |t| t.last_status == Some(TaskStatus::Running)).await;
     let mut now = 1_000;
     let mut write = |from: usize, to: usize| {
         for i in from..to {
@@ -582,7 +583,7 @@ async fn a_task_the_server_no_longer_names_after_a_new_watch_is_stopped() {
     runtime.add_image("img:1");
     let (link, tx, _stop) = start(&runtime);
     tx.send_assigned(assignment("RUNNING")).await.unwrap();
-    until(&link, "RUNNING", |t| t.last_status.as_deref() == Some("RUNNING")).await;
+    until(&link, "RUNNING", |t| t.last_status == Some(TaskStatus::Running)).await;
     assert!(!link.heartbeats.lock().unwrap().is_empty(), "the agent sends heartbeats");
     // The watch breaks (a cut link); the next one names no task: the server
     // declared the instance lost meanwhile and the task was replaced elsewhere.
@@ -590,7 +591,7 @@ async fn a_task_the_server_no_longer_names_after_a_new_watch_is_stopped() {
     *link.watch.lock().unwrap() = Some(rx2);
     drop(tx);
     tx2.send(WatchEvent::Synced).await.unwrap();
-    let t = until(&link, "STOPPED", |t| t.last_status.as_deref() == Some("STOPPED")).await;
+    let t = until(&link, "STOPPED", |t| t.last_status == Some(TaskStatus::Stopped)).await;
     assert!(
         t.stopped_reason.as_deref().is_some_and(|r| r.contains("no longer has it")),
         "{:?}",
@@ -605,7 +606,7 @@ async fn an_agent_started_again_stops_containers_of_tasks_the_server_no_longer_n
     runtime.add_image("img:1");
     let (link, tx, stop) = start(&runtime);
     tx.send_assigned(assignment("RUNNING")).await.unwrap();
-    until(&link, "RUNNING", |t| t.last_status.as_deref() == Some("RUNNING")).await;
+    until(&link, "RUNNING", |t| t.last_status == Some(TaskStatus::Running)).await;
     // The agent goes away; its containers keep running.
     stop.send(()).unwrap();
     tokio::time::sleep(Duration::from_millis(20)).await;
@@ -652,7 +653,7 @@ async fn awsvpc_tasks_take_addresses_from_the_instances_slice() {
     *link.task.lock().unwrap() = Some(a.task.clone());
     let (tx, _stop) = start_on(&runtime, &link, None);
     tx.send_assigned(a).await.unwrap();
-    until(&link, "RUNNING", |t| t.last_status.as_deref() == Some("RUNNING")).await;
+    until(&link, "RUNNING", |t| t.last_status == Some(TaskStatus::Running)).await;
     assert_eq!(
         runtime.network_spec("wharf-awsvpc"),
         Some(Some(wharf_agent::hostnet::NetworkSpec {

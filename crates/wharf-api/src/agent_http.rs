@@ -3,8 +3,13 @@
 //! `/_wharf/agent/v1/`, and the assignment watch as a streamed response of
 //! newline-delimited JSON that stays open for as long as the agent listens.
 //!
-//! When the server has an agent token, every request must carry it as
-//! `Authorization: Bearer <token>`.
+//! When the server has a credentials file, every request must be SigV4-signed
+//! (service `ecs`) by a principal whose policies allow the agent operation
+//! on the agent's own cluster: `ecs:RegisterContainerInstance` (register),
+//! `ecs:Poll` (watch, secrets), `ecs:SubmitTaskStateChange` (report, pull
+//! progress) and `logs:CreateLogStream`/`logs:PutLogEvents`/`logs:GetLogEvents`
+//! (log shipping) — see `agent_check`. Otherwise, when the server has an
+//! agent token, every request must carry it as `Authorization: Bearer <token>`.
 
 use axum::body::Body;
 use axum::extract::{Query, State};
@@ -12,8 +17,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use bytes::Bytes;
-use http::{HeaderMap, StatusCode};
+use http::{HeaderMap, Method, StatusCode, Uri};
 use serde::Deserialize;
+use wharf_auth::policy::{self, Context, Decision};
+use wharf_auth::AuthError;
 use wharf_model::agent::{Heartbeat, LogBatch, LogDestination, PullProgressReport};
 use wharf_model::ecs::shapes::{RegisterContainerInstanceRequest, Task};
 
@@ -33,6 +40,9 @@ pub fn routes() -> Router<AppState> {
         .route("/_wharf/agent/v1/logs/ship", post(logs_ship))
         .route("/_wharf/agent/v1/logs/cursor", post(logs_cursor))
         .route("/_wharf/agent/v1/pull-progress", post(pull_progress))
+        .route("/_wharf/agent/v1/role-credentials", post(role_credentials))
+        .route("/_wharf/agent/v1/task-secret", post(task_secret))
+        .route("/_wharf/agent/v1/execution-check", post(execution_check))
 }
 
 /// Where a call applies.
@@ -52,6 +62,31 @@ struct SecretRequest {
     value_from: String,
 }
 
+/// A task's role credentials to mint.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RoleCredentialsRequest {
+    task_arn: String,
+    kind: wharf_model::agent::RoleKind,
+}
+
+/// A task's secret to resolve with its execution role.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TaskSecretRequest {
+    task_arn: String,
+    value_from: String,
+}
+
+/// Whether a task's execution role may do something.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ExecutionCheck {
+    task_arn: String,
+    action: String,
+    resource: String,
+}
+
 /// A log stream to make ready before its container starts.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -59,6 +94,124 @@ struct PrepareLogs {
     destination: LogDestination,
     #[serde(default)]
     create_group: bool,
+}
+
+/// What an agent request asks to do, as IAM sees it.
+#[derive(Debug, Clone, Copy)]
+enum AgentOp {
+    Register,
+    Watch,
+    Heartbeat,
+    Report,
+    Secret,
+    Logs(&'static str),
+    PullProgress,
+}
+
+/// The IAM check of an agent operation at `place` (the cluster the agent
+/// named; for `register`, the cluster in its request).
+fn agent_check(state: &AppState, op: AgentOp, place: &Place, body: &[u8]) -> Context {
+    let scope = wharf_model::arn::Scope { region: &place.region, account: &state.ops.account_id };
+    let named = |c: &str| if c.is_empty() { "default".to_owned() } else { c.to_owned() };
+    let cluster_name = named(&place.cluster);
+    let cluster = scope.cluster_arn(&cluster_name);
+    match op {
+        AgentOp::Register => {
+            let requested = serde_json::from_slice::<serde_json::Value>(body)
+                .ok()
+                .and_then(|v| v.get("cluster").and_then(|c| c.as_str()).map(str::to_owned))
+                .unwrap_or_else(|| cluster_name.clone());
+            let arn = if requested.starts_with("arn:") {
+                requested
+            } else {
+                scope.cluster_arn(&requested)
+            };
+            Context::new("ecs:RegisterContainerInstance", arn)
+        }
+        AgentOp::Watch | AgentOp::Heartbeat => {
+            Context::new("ecs:Poll", scope.container_instance_arn(&cluster_name, &place.instance))
+                .with("ecs:cluster", cluster)
+        }
+        AgentOp::Secret => Context::new("ecs:Poll", cluster.clone()).with("ecs:cluster", cluster),
+        AgentOp::Report | AgentOp::PullProgress => {
+            Context::new("ecs:SubmitTaskStateChange", cluster.clone()).with("ecs:cluster", cluster)
+        }
+        AgentOp::Logs(action) => {
+            let group = serde_json::from_slice::<serde_json::Value>(body)
+                .ok()
+                .and_then(|v| {
+                    let d = v.get("destination").unwrap_or(&v);
+                    d.get("group").and_then(|g| g.as_str()).map(str::to_owned)
+                })
+                .unwrap_or_default();
+            Context::new(
+                action,
+                format!(
+                    "arn:aws:logs:{}:{}:log-group:{group}:*",
+                    place.region, state.ops.account_id
+                ),
+            )
+        }
+    }
+}
+
+/// Admits an agent request: its SigV4 signature and its policy when the
+/// server has credentials, else its token when the server has one. The
+/// refusal, if any.
+fn admit(
+    state: &AppState,
+    op: AgentOp,
+    place: &Place,
+    request: &AgentRequest<'_>,
+) -> Option<Response> {
+    if state.auth.is_none() {
+        return denied(state, request.headers);
+    }
+    match refusal(state, op, place, request) {
+        Ok(()) => None,
+        Err(e) => Some(failure(&ApiError {
+            type_name: e.json_type().into(),
+            message: e.to_string(),
+            status: StatusCode::from_u16(e.json_status()).unwrap_or(StatusCode::FORBIDDEN),
+        })),
+    }
+}
+
+fn refusal(
+    state: &AppState,
+    op: AgentOp,
+    place: &Place,
+    request: &AgentRequest<'_>,
+) -> Result<(), AuthError> {
+    let Some(auth) = &state.auth else { return Ok(()) };
+    let signed = wharf_auth::sigv4::Request {
+        method: request.method.as_str(),
+        path: request.uri.path(),
+        query: request.uri.query().unwrap_or(""),
+        headers: request.headers,
+        authority: request.uri.authority().map(|a| a.as_str()),
+        body: request.body,
+    };
+    let caller = auth.authenticate(&signed, state.ops.clock.now_millis().div_euclid(1000))?;
+    if caller.service != "ecs" {
+        return Err(AuthError::WrongScope(
+            "Credential should be scoped to correct service: 'ecs'. ".into(),
+        ));
+    }
+    let check = agent_check(state, op, place, request.body);
+    let decision = policy::evaluate(&caller.principal.policies, &check);
+    if decision != Decision::Allow {
+        return Err(AuthError::AccessDenied(policy::denied_message(&caller.arn, &check, decision)));
+    }
+    Ok(())
+}
+
+/// The parts of an agent request its signature covers.
+struct AgentRequest<'a> {
+    method: &'a Method,
+    uri: &'a Uri,
+    headers: &'a HeaderMap,
+    body: &'a [u8],
 }
 
 /// The refusal for a request without the agent token, if one is required.
@@ -88,17 +241,24 @@ fn json<T: serde::Serialize>(value: &T) -> Response {
     }
 }
 
-/// Checks the token, reads the JSON body and runs `f` on it; its answer or
-/// the error's.
-async fn guarded<T, F, Fut>(state: &AppState, headers: &HeaderMap, body: &[u8], f: F) -> Response
+/// Admits the request, reads the JSON body and runs `f` on it; its answer
+/// or the error's.
+async fn guarded<T, F, Fut>(
+    state: &AppState,
+    op: AgentOp,
+    place: &Place,
+    request: AgentRequest<'_>,
+    f: F,
+) -> Response
 where
     T: serde::de::DeserializeOwned,
     F: FnOnce(T) -> Fut,
     Fut: std::future::Future<Output = Result<Response, ApiError>>,
 {
-    if let Some(r) = denied(state, headers) {
+    if let Some(r) = admit(state, op, place, &request) {
         return r;
     }
+    let body = request.body;
     let request = match protocol::parse(body) {
         Ok(r) => r,
         Err(e) => return failure(&e),
@@ -109,22 +269,33 @@ where
 async fn register(
     State(state): State<AppState>,
     Query(place): Query<Place>,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let (state, place) = (&state, &place);
-    guarded(state, &headers, &body, |request: RegisterContainerInstanceRequest| async move {
-        Ok(json(&agent_link::register(state, &place.region, request).await?))
-    })
+    guarded(
+        state,
+        AgentOp::Register,
+        place,
+        AgentRequest { method: &method, uri: &uri, headers: &headers, body: &body },
+        |request: RegisterContainerInstanceRequest| async move {
+            Ok(json(&agent_link::register(state, &place.region, request).await?))
+        },
+    )
     .await
 }
 
 async fn watch(
     State(state): State<AppState>,
     Query(place): Query<Place>,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(r) = denied(&state, &headers) {
+    let request = AgentRequest { method: &method, uri: &uri, headers: &headers, body: &[] };
+    if let Some(r) = admit(&state, AgentOp::Watch, &place, &request) {
         return r;
     }
     let rx = match agent_link::watch(&state, &place.region, &place.cluster, &place.instance).await {
@@ -152,91 +323,250 @@ async fn watch(
 async fn heartbeat(
     State(state): State<AppState>,
     Query(place): Query<Place>,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let (state, place) = (&state, &place);
-    guarded(state, &headers, &body, |beat: Heartbeat| async move {
-        let reply =
-            agent_link::heartbeat(state, &place.region, &place.cluster, &place.instance, beat)
-                .await?;
-        Ok(json(&reply))
-    })
+    guarded(
+        state,
+        AgentOp::Heartbeat,
+        place,
+        AgentRequest { method: &method, uri: &uri, headers: &headers, body: &body },
+        |beat: Heartbeat| async move {
+            let reply =
+                agent_link::heartbeat(state, &place.region, &place.cluster, &place.instance, beat)
+                    .await?;
+            Ok(json(&reply))
+        },
+    )
     .await
 }
 
 async fn report(
     State(state): State<AppState>,
     Query(place): Query<Place>,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let (state, place) = (&state, &place);
-    guarded(state, &headers, &body, |change: Task| async move {
-        agent_link::report(state, &place.region, &place.cluster, change).await?;
-        Ok(StatusCode::NO_CONTENT.into_response())
-    })
+    guarded(
+        state,
+        AgentOp::Report,
+        place,
+        AgentRequest { method: &method, uri: &uri, headers: &headers, body: &body },
+        |change: Task| async move {
+            agent_link::report(state, &place.region, &place.cluster, change).await?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        },
+    )
     .await
 }
 
 async fn secret(
     State(state): State<AppState>,
     Query(place): Query<Place>,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let (state, place) = (&state, &place);
-    guarded(state, &headers, &body, |request: SecretRequest| async move {
-        let now = state.clock.now();
-        match crate::secrets::resolve(&*state.store, &place.region, &request.value_from, now).await
-        {
-            Ok(value) => Ok(json(&serde_json::json!({ "value": value }))),
-            Err(e) => {
-                let (type_name, status) = match e {
-                    crate::secrets::ResolveError::Internal(_) => {
-                        ("ServerException", StatusCode::INTERNAL_SERVER_ERROR)
-                    }
-                    _ => ("ResourceInitializationError", StatusCode::BAD_REQUEST),
-                };
-                Err(ApiError { type_name: type_name.into(), message: e.to_string(), status })
+    guarded(
+        state,
+        AgentOp::Secret,
+        place,
+        AgentRequest { method: &method, uri: &uri, headers: &headers, body: &body },
+        |request: SecretRequest| async move {
+            let now = state.ops.clock.now();
+            match crate::secrets::resolve(
+                &*state.ops.store,
+                &place.region,
+                &request.value_from,
+                now,
+            )
+            .await
+            {
+                Ok(value) => Ok(json(&serde_json::json!({ "value": value }))),
+                Err(e) => {
+                    let (type_name, status) = match e {
+                        crate::secrets::ResolveError::Internal(_) => {
+                            ("ServerException", StatusCode::INTERNAL_SERVER_ERROR)
+                        }
+                        _ => ("ResourceInitializationError", StatusCode::BAD_REQUEST),
+                    };
+                    Err(ApiError { type_name: type_name.into(), message: e.to_string(), status })
+                }
             }
-        }
+        },
+    )
+    .await
+}
+
+async fn logs_prepare(
+    State(state): State<AppState>,
+    Query(place): Query<Place>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let place = &place;
+    let state = &state;
+    guarded(
+        state,
+        AgentOp::Logs("logs:CreateLogStream"),
+        place,
+        AgentRequest { method: &method, uri: &uri, headers: &headers, body: &body },
+        |r: PrepareLogs| async move {
+            logs::agent::prepare_stream(state, &r.destination, r.create_group).await?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        },
+    )
+    .await
+}
+
+async fn logs_ship(
+    State(state): State<AppState>,
+    Query(place): Query<Place>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let place = &place;
+    let state = &state;
+    guarded(
+        state,
+        AgentOp::Logs("logs:PutLogEvents"),
+        place,
+        AgentRequest { method: &method, uri: &uri, headers: &headers, body: &body },
+        |batch: LogBatch| async move {
+            let events = batch.events.into_iter().map(|e| (e.timestamp, e.message)).collect();
+            logs::agent::append(state, &batch.destination, events, batch.cursor).await?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        },
+    )
+    .await
+}
+
+async fn logs_cursor(
+    State(state): State<AppState>,
+    Query(place): Query<Place>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let place = &place;
+    let state = &state;
+    guarded(
+        state,
+        AgentOp::Logs("logs:GetLogEvents"),
+        place,
+        AgentRequest { method: &method, uri: &uri, headers: &headers, body: &body },
+        |destination: LogDestination| async move {
+            let cursor = logs::agent::cursor(state, &destination).await?;
+            Ok(json(&serde_json::json!({ "cursor": cursor })))
+        },
+    )
+    .await
+}
+
+async fn pull_progress(
+    State(state): State<AppState>,
+    Query(place): Query<Place>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let place = &place;
+    let state = &state;
+    guarded(
+        state,
+        AgentOp::PullProgress,
+        place,
+        AgentRequest { method: &method, uri: &uri, headers: &headers, body: &body },
+        |report: PullProgressReport| async move {
+            state.pulls.record(report, state.ops.clock.now_millis());
+            Ok(StatusCode::NO_CONTENT.into_response())
+        },
+    )
+    .await
+}
+
+async fn role_credentials(
+    State(state): State<AppState>,
+    Query(place): Query<Place>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (state, place) = (&state, &place);
+    let request = AgentRequest { method: &method, uri: &uri, headers: &headers, body: &body };
+    guarded(state, AgentOp::Secret, place, request, |r: RoleCredentialsRequest| async move {
+        let c = crate::task_roles::role_credentials(
+            state,
+            &place.region,
+            &place.cluster,
+            &r.task_arn,
+            r.kind,
+        )
+        .await?;
+        Ok(json(&c))
     })
     .await
 }
 
-async fn logs_prepare(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let state = &state;
-    guarded(state, &headers, &body, |r: PrepareLogs| async move {
-        logs::agent::prepare_stream(state, &r.destination, r.create_group).await?;
-        Ok(StatusCode::NO_CONTENT.into_response())
+async fn task_secret(
+    State(state): State<AppState>,
+    Query(place): Query<Place>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (state, place) = (&state, &place);
+    let request = AgentRequest { method: &method, uri: &uri, headers: &headers, body: &body };
+    guarded(state, AgentOp::Secret, place, request, |r: TaskSecretRequest| async move {
+        let value = crate::task_roles::resolve_task_secret(
+            state,
+            &place.region,
+            &place.cluster,
+            &r.task_arn,
+            &r.value_from,
+        )
+        .await?;
+        Ok(json(&serde_json::json!({ "value": value })))
     })
     .await
 }
 
-async fn logs_ship(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let state = &state;
-    guarded(state, &headers, &body, |batch: LogBatch| async move {
-        let events = batch.events.into_iter().map(|e| (e.timestamp, e.message)).collect();
-        logs::agent::append(state, &batch.destination, events, batch.cursor).await?;
-        Ok(StatusCode::NO_CONTENT.into_response())
-    })
-    .await
-}
-
-async fn logs_cursor(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let state = &state;
-    guarded(state, &headers, &body, |destination: LogDestination| async move {
-        let cursor = logs::agent::cursor(state, &destination).await?;
-        Ok(json(&serde_json::json!({ "cursor": cursor })))
-    })
-    .await
-}
-
-async fn pull_progress(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let state = &state;
-    guarded(state, &headers, &body, |report: PullProgressReport| async move {
-        state.pulls.record(report, state.clock.now_millis());
+async fn execution_check(
+    State(state): State<AppState>,
+    Query(place): Query<Place>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (state, place) = (&state, &place);
+    let request = AgentRequest { method: &method, uri: &uri, headers: &headers, body: &body };
+    guarded(state, AgentOp::Secret, place, request, |r: ExecutionCheck| async move {
+        crate::task_roles::check_execution_role(
+            state,
+            &place.region,
+            &place.cluster,
+            &r.task_arn,
+            &r.action,
+            &r.resource,
+        )
+        .await?;
         Ok(StatusCode::NO_CONTENT.into_response())
     })
     .await

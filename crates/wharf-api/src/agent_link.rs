@@ -9,22 +9,31 @@
 //! nothing writes nothing.
 
 use tokio::sync::{broadcast, mpsc};
-pub use wharf_model::agent::{merge, Assignment};
 use wharf_model::agent::{Heartbeat, HeartbeatReply, WatchEvent};
 use wharf_model::ecs::shapes::{
     ContainerInstance, ContainerInstanceHealthStatus, CreateClusterRequest,
     InstanceHealthCheckResult, InstanceHealthCheckState, InstanceHealthCheckType,
     RegisterContainerInstanceRequest, Task, TaskDefinition,
 };
+use wharf_model::ecs::status::InstanceStatus;
+use wharf_model::ecs::status::TaskStatus;
 use wharf_model::EcsError;
+use wharf_ops::lookup::DEFAULT_CLUSTER;
 use wharf_store::TaskUpdate;
 
 use crate::context::{AppState, Ctx};
 use crate::ecs::{cluster, container_instance, task};
 use crate::protocol::ApiError;
 
+pub use wharf_model::agent::{merge, Assignment};
+
 fn ctx(state: &AppState, region: &str) -> Ctx {
-    Ctx { state: state.clone(), region: region.to_owned(), request_id: "agent".to_owned() }
+    Ctx {
+        state: state.clone(),
+        region: region.to_owned(),
+        request_id: "agent".to_owned(),
+        caller: None,
+    }
 }
 
 /// Creates the cluster if it does not exist (as the ECS agent does for its
@@ -35,7 +44,7 @@ pub async fn register(
     req: RegisterContainerInstanceRequest,
 ) -> Result<ContainerInstance, ApiError> {
     let ctx = ctx(state, region);
-    let name = req.cluster.clone().unwrap_or_else(|| cluster::DEFAULT_CLUSTER.to_owned());
+    let name = req.cluster.clone().unwrap_or_else(|| DEFAULT_CLUSTER.to_owned());
     cluster::create_cluster(
         &ctx,
         CreateClusterRequest { cluster_name: Some(name), ..Default::default() },
@@ -54,7 +63,7 @@ pub async fn assignment(
     cluster: &str,
     task_id: &str,
 ) -> Result<Option<Assignment>, ApiError> {
-    let Some(stored) = state.store.get_task(region, cluster, task_id).await? else {
+    let Some(stored) = state.ops.store.get_task(region, cluster, task_id).await? else {
         return Ok(None);
     };
     Ok(Some(with_definition(state, region, cluster, task::parse(&stored)?).await?))
@@ -73,6 +82,7 @@ async fn with_definition(
         _ => return Err(missing().into()),
     };
     let stored = state
+        .ops
         .store
         .get_task_definition(region, family, Some(i32::try_from(revision).map_err(|_| missing())?))
         .await?
@@ -113,7 +123,7 @@ pub async fn assigned(
     cluster: &str,
     instance_id: &str,
 ) -> Result<Vec<Assignment>, ApiError> {
-    let stored = state.store.unstopped_tasks_on(region, cluster, instance_id).await?;
+    let stored = state.ops.store.unstopped_tasks_on(region, cluster, instance_id).await?;
     let mut out = Vec::with_capacity(stored.len());
     for s in stored {
         out.push(with_definition(state, region, cluster, task::parse(&s)?).await?);
@@ -144,8 +154,9 @@ async fn registered(
     cluster: &str,
     instance_id: &str,
 ) -> Result<bool, ApiError> {
-    let found = state.store.instances(region, cluster, Some(vec![instance_id.to_owned()])).await?;
-    Ok(found.first().is_some_and(|u| u.instance.status != "INACTIVE"))
+    let found =
+        state.ops.store.instances(region, cluster, Some(vec![instance_id.to_owned()])).await?;
+    Ok(found.first().is_some_and(|u| u.instance.status != InstanceStatus::Inactive))
 }
 
 /// The tasks placed on an instance: first every one not yet `STOPPED`, then
@@ -161,7 +172,7 @@ pub async fn watch(
         return Err(inactive(instance_id));
     }
     // Subscribe before reading, so no change falls between the two.
-    let changes = state.store.task_changes();
+    let changes = state.ops.store.task_changes();
     let initial = assigned(state, region, cluster, instance_id).await?;
     let (tx, rx) = mpsc::channel(WATCH_BUFFER);
     let (state, region, cluster, instance_id) =
@@ -178,6 +189,7 @@ pub async fn watch(
 /// Records whether the instance's agent is connected (`agentConnected`).
 async fn set_connected(state: &AppState, region: &str, cluster: &str, instance_id: &str, up: bool) {
     let result = state
+        .ops
         .store
         .update_instance(
             region,
@@ -282,17 +294,19 @@ pub async fn heartbeat(
     }
     if let Some(containers) = beat.containers.clone() {
         let key = format!("{region}/{cluster}/{instance_id}");
-        state.agent_stats.record(key, containers, state.clock.now_millis());
+        state.agent_stats.record(key, containers, state.ops.clock.now_millis());
     }
-    let now = state.clock.now();
+    let now = state.ops.clock.now();
     state
+        .ops
         .store
         .update_instance(
             region,
             cluster,
             instance_id,
             Box::new(move |current| {
-                let Some(u) = current.filter(|u| u.instance.status != "INACTIVE") else {
+                let Some(u) = current.filter(|u| u.instance.status != InstanceStatus::Inactive)
+                else {
                     return Ok(None);
                 };
                 let mut ci = container_instance::parse(&u.instance)?;
@@ -348,8 +362,9 @@ pub async fn report(
     let arn = change.task_arn.clone().unwrap_or_default();
     let (task_id, _) = wharf_model::arn::resource_id(&arn, "task");
     let task_id = task_id.to_owned();
-    let now = state.clock.now_millis();
+    let now = state.ops.clock.now_millis();
     state
+        .ops
         .store
         .update_task(
             region,
@@ -360,10 +375,13 @@ pub async fn report(
                 if !merge(&mut t, change) {
                     return Ok(None);
                 }
-                let last = t.last_status.clone().unwrap_or_default();
-                let stopped = last == "STOPPED";
+                let last = t.last_status.unwrap_or(stored.last_status);
+                let stopped = last == TaskStatus::Stopped;
                 Ok(Some(TaskUpdate {
-                    desired_status: t.desired_status.clone().unwrap_or_default(),
+                    desired_status: t
+                        .desired_status
+                        .clone()
+                        .unwrap_or_else(|| stored.desired_status.clone()),
                     json: serde_json::to_string(&t)
                         .map_err(|e| EcsError::server(format!("task not written: {e}")))?,
                     last_status: last,

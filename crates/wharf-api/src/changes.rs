@@ -94,7 +94,7 @@ async fn next_line(listening: &mut Listening) -> Option<String> {
 async fn changes(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
     let listening = Listening {
         filter: Filter::parse(query.as_deref().unwrap_or_default()),
-        tasks: state.store.task_changes(),
+        tasks: state.ops.store.task_changes(),
         appends: state.logs.appends(),
     };
     let stream = futures_util::stream::unfold(listening, |mut l| async move {

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use wharf_model::arn::Scope;
 use wharf_model::clock::Clock;
+use wharf_ops::{Ops, Region};
 use wharf_store::{LogStore, Store};
 
 use crate::metrics::ApiMetrics;
@@ -11,14 +12,10 @@ use crate::metrics::ApiMetrics;
 /// State shared by every request.
 #[derive(Debug, Clone)]
 pub struct AppState {
-    /// Where everything is kept.
-    pub store: Arc<dyn Store>,
+    /// The operations, over the store, the clock and the account.
+    pub ops: Ops,
     /// Log groups, streams and events (CloudWatch Logs), in their own database.
     pub logs: Arc<LogStore>,
-    /// The time source.
-    pub clock: Arc<dyn Clock>,
-    /// The account id that ARNs carry.
-    pub account_id: Arc<str>,
     /// Whether `POST /_wharf/reset` exists.
     pub allow_reset: bool,
     /// The token remote agents must present, if any.
@@ -29,14 +26,23 @@ pub struct AppState {
     pub pulls: Arc<crate::pulls::PullBoard>,
     /// Containers' latest figures, as agents on other hosts report them.
     pub agent_stats: Arc<crate::agent_stats::AgentStats>,
-    /// The random part of new ids (fixed by tests that make draws coincide).
-    pub entropy: Arc<dyn wharf_model::ids::Entropy>,
     /// How often agents send heartbeats, in milliseconds (a fraction of the
     /// time after which a silent instance is declared lost).
     pub heartbeat_interval_ms: u64,
     /// The pool clusters' awsvpc ranges come from (`--vpc-cidr`); `None`:
     /// awsvpc tasks take Docker's own addresses on each host, unrouted.
     pub vpc_pool: Option<wharf_model::ecs::network::Ipv4Net>,
+    /// Who may call, when the server has a credentials file: every AWS
+    /// request must then be signed by one of its keys (or by temporary
+    /// credentials Wharf issued) and is authorised by its policies. `None`:
+    /// requests are not checked (loopback servers without `--credentials`).
+    pub auth: Option<Arc<wharf_auth::Authenticator>>,
+    /// Mints temporary credentials (STS AssumeRole, task roles).
+    pub sts: Arc<wharf_auth::sts::Issuer>,
+    /// Token buckets per caller, when the server throttles (`--throttle`).
+    pub throttle: Option<Arc<crate::throttle::Throttle>>,
+    /// Where mutating calls are recorded (`--audit-log`).
+    pub audit: Option<Arc<crate::audit::AuditLog>>,
 }
 
 /// Agents' heartbeat interval unless the server says otherwise.
@@ -52,18 +58,19 @@ impl AppState {
         account_id: &str,
     ) -> Self {
         Self {
-            store,
+            ops: Ops::new(store, clock, account_id),
             logs,
-            clock,
-            account_id: account_id.into(),
             allow_reset: false,
             agent_token: None,
             metrics: Arc::new(ApiMetrics::new()),
             pulls: Arc::default(),
             agent_stats: Arc::default(),
-            entropy: Arc::new(wharf_model::ids::SystemEntropy),
             heartbeat_interval_ms: DEFAULT_HEARTBEAT_INTERVAL_MS,
             vpc_pool: wharf_model::ecs::network::DEFAULT_POOL.parse().ok(),
+            auth: None,
+            sts: Arc::new(wharf_auth::sts::Issuer::new(crate::random::bytes())),
+            throttle: None,
+            audit: None,
         }
     }
 }
@@ -77,21 +84,36 @@ pub struct Ctx {
     pub region: String,
     /// The `x-amzn-RequestId` of this request.
     pub request_id: String,
+    /// Who signed the request, when the server checks signatures.
+    pub caller: Option<Arc<wharf_auth::Caller>>,
 }
 
 impl Ctx {
     /// The store.
     pub fn store(&self) -> &dyn Store {
-        &*self.state.store
+        &*self.state.ops.store
+    }
+
+    /// The operations of the request's region.
+    pub fn ops(&self) -> Region<'_> {
+        self.state.ops.region(&self.region)
     }
 
     /// The region and account ARNs are built in.
     pub fn scope(&self) -> Scope<'_> {
-        Scope { region: &self.region, account: &self.state.account_id }
+        Scope { region: &self.region, account: &self.state.ops.account_id }
+    }
+
+    /// The caller's ARN: the signer's, else the account's root.
+    pub fn principal_arn(&self) -> String {
+        match &self.caller {
+            Some(c) => c.arn.clone(),
+            None => self.root_principal(),
+        }
     }
 
     /// The ARN of the account's root principal.
     pub fn root_principal(&self) -> String {
-        format!("arn:aws:iam::{}:root", self.state.account_id)
+        format!("arn:aws:iam::{}:root", self.state.ops.account_id)
     }
 }

@@ -7,13 +7,17 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
-use bytes::Bytes;
-use http::{HeaderMap, StatusCode};
+use std::sync::Arc;
+
+use http::{HeaderMap, Method, StatusCode, Uri};
+use wharf_auth::{sigv4 as verify, AuthError, Caller};
 
 use crate::context::{AppState, Ctx};
 use crate::metrics::UNKNOWN_OPERATION;
 use crate::protocol::{self, ApiError};
-use crate::{ecs, elbv2, logs, query, request_id, secretsmanager, sigv4, ssm};
+use crate::{
+    audit, authz, body_limit, ecs, elbv2, logs, query, request_id, secretsmanager, sigv4, ssm, sts,
+};
 
 /// The `X-Amz-Target` prefix of Amazon ECS.
 pub const ECS_TARGET_PREFIX: &str = "AmazonEC2ContainerServiceV20141113";
@@ -38,23 +42,70 @@ pub fn router(state: AppState) -> Router {
     router.with_state(state)
 }
 
-async fn aws(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn aws(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
+    body: axum::body::Body,
+) -> Response {
+    let source = peer.map(|axum::Extension(axum::extract::ConnectInfo(a))| a);
     let started = Instant::now();
     let request_id = request_id::next();
-    let region = sigv4::region(&headers).unwrap_or(sigv4::DEFAULT_REGION).to_owned();
     let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
-    let ctx = Ctx { state, region, request_id };
-    if target.is_empty() && is_form(&headers) {
-        return query_request(&ctx, &body, started).await;
-    }
-    let (service, op, result) = match target.split_once('.') {
-        Some((ECS_TARGET_PREFIX, op)) => ("ecs", op, ecs::handle(&ctx, op, &body).await),
-        Some((SSM_TARGET_PREFIX, op)) => ("ssm", op, ssm::handle(&ctx, op, &body).await),
-        Some((LOGS_TARGET_PREFIX, op)) => ("logs", op, logs::handle(&ctx, op, &body).await),
-        Some((SECRETS_MANAGER_TARGET_PREFIX, op)) => {
-            ("secretsmanager", op, secretsmanager::handle(&ctx, op, &body).await)
+    let form = target.is_empty() && is_form(&headers);
+    let body = match body_limit::read(&headers, body).await {
+        Ok(body) => body,
+        Err(e) => return too_large(&state, &request_id, form, e, started),
+    };
+    let caller = match authenticate(&state, &method, &uri, &headers, &body) {
+        Ok(caller) => caller,
+        Err(e) => {
+            let service = if form { "query" } else { "json" };
+            state.metrics.record(service, UNKNOWN_OPERATION, e.json_type(), started.elapsed());
+            tracing::debug!(error = e.json_type(), "request not authenticated");
+            return if form {
+                query_error(&request_id, wharf_model::elbv2::XML_NAMESPACE, &AuthRefusal(&e))
+            } else {
+                protocol::error(&request_id, &auth_error(&e))
+            };
         }
-        _ => ("unknown", UNKNOWN_OPERATION, Err(ApiError::unknown_operation())),
+    };
+    let region = match &caller {
+        Some(c) => c.region.clone(),
+        None => sigv4::region(&headers).unwrap_or(sigv4::DEFAULT_REGION).to_owned(),
+    };
+    let ctx = Ctx { state, region, request_id, caller };
+    let user_agent = headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok());
+    let origin = Origin { source, user_agent };
+    if form {
+        return query_request(&ctx, &body, started, origin).await;
+    }
+    let (service, op) = match target.split_once('.') {
+        Some((ECS_TARGET_PREFIX, op)) => ("ecs", op),
+        Some((SSM_TARGET_PREFIX, op)) => ("ssm", op),
+        Some((LOGS_TARGET_PREFIX, op)) => ("logs", op),
+        Some((SECRETS_MANAGER_TARGET_PREFIX, op)) => ("secretsmanager", op),
+        _ => ("unknown", UNKNOWN_OPERATION),
+    };
+    if !admitted(&ctx, service, op) {
+        ctx.state.metrics.record(service, op, "ThrottlingException", started.elapsed());
+        return protocol::error(&ctx.request_id, &throttled());
+    }
+    let allowed = match &ctx.caller {
+        Some(caller) if service != "unknown" => permit(&ctx, caller, service, op, &body).await,
+        _ => Ok(()),
+    };
+    let result = match allowed {
+        Err(e) => Err(auth_error(&e)),
+        Ok(()) => match service {
+            "ecs" => ecs::handle(&ctx, op, &body).await,
+            "ssm" => ssm::handle(&ctx, op, &body).await,
+            "logs" => logs::handle(&ctx, op, &body).await,
+            "secretsmanager" => secretsmanager::handle(&ctx, op, &body).await,
+            _ => Err(ApiError::unknown_operation()),
+        },
     };
     let (operation, outcome) = match &result {
         Ok(_) => (op, "200"),
@@ -64,6 +115,10 @@ async fn aws(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> 
         Err(e) => (op, &*e.type_name),
     };
     ctx.state.metrics.record(service, operation, outcome, started.elapsed());
+    if ctx.state.audit.is_some() && service != "unknown" {
+        let error = result.as_ref().err().map(|e| (&*e.type_name, e.message.as_str()));
+        audit::record(&ctx, origin.facts(service, op, &body, error)).await;
+    }
     match result {
         Ok(body) => protocol::ok(&ctx.request_id, body),
         Err(e) => {
@@ -71,6 +126,204 @@ async fn aws(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> 
             protocol::error(&ctx.request_id, &e)
         }
     }
+}
+
+/// The answer to a body over the limit (or one that broke off).
+fn too_large(
+    state: &AppState,
+    request_id: &str,
+    form: bool,
+    e: body_limit::BodyError,
+    started: Instant,
+) -> Response {
+    let (code, status) = match e {
+        body_limit::BodyError::TooLarge { .. } => {
+            ("RequestEntityTooLargeException", StatusCode::PAYLOAD_TOO_LARGE)
+        }
+        body_limit::BodyError::Broken => ("SerializationException", StatusCode::BAD_REQUEST),
+    };
+    let message = match e {
+        body_limit::BodyError::TooLarge { .. } => body_limit::BodyError::message(),
+        body_limit::BodyError::Broken => "The request body could not be read.".to_owned(),
+    };
+    state.metrics.record(
+        if form { "query" } else { "json" },
+        UNKNOWN_OPERATION,
+        code,
+        started.elapsed(),
+    );
+    let mut response = if form {
+        let doc = query::error_document(
+            wharf_model::elbv2::XML_NAMESPACE,
+            "Sender",
+            code.trim_end_matches("Exception"),
+            &message,
+            request_id,
+        );
+        query_response(request_id, status, doc)
+    } else {
+        protocol::error(request_id, &ApiError { type_name: code.into(), message, status })
+    };
+    if e == (body_limit::BodyError::TooLarge { drained: false }) {
+        response
+            .headers_mut()
+            .insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+    }
+    response
+}
+
+/// Where a request came from, for the audit trail.
+#[derive(Debug, Clone, Copy)]
+struct Origin<'a> {
+    source: Option<std::net::SocketAddr>,
+    user_agent: Option<&'a str>,
+}
+
+impl<'a> Origin<'a> {
+    fn facts<'b>(
+        &self,
+        service: &'b str,
+        op: &'b str,
+        body: &'b [u8],
+        error: Option<(&'b str, &'b str)>,
+    ) -> audit::CallFacts<'b>
+    where
+        'a: 'b,
+    {
+        audit::CallFacts {
+            service,
+            op,
+            body,
+            source: self.source,
+            user_agent: self.user_agent,
+            error,
+        }
+    }
+}
+
+/// Whether the caller's token bucket for this operation has a token (always,
+/// when the server does not throttle).
+fn admitted(ctx: &Ctx, service: &str, op: &str) -> bool {
+    let Some(throttle) = &ctx.state.throttle else { return true };
+    let principal = match &ctx.caller {
+        Some(c) => c.arn.as_str(),
+        None => "",
+    };
+    throttle.admit(principal, service, op, ctx.state.ops.clock.now_millis())
+}
+
+/// ECS's answer to a throttled call.
+fn throttled() -> ApiError {
+    ApiError {
+        type_name: "ThrottlingException".into(),
+        message: "Rate exceeded".into(),
+        status: StatusCode::BAD_REQUEST,
+    }
+}
+
+/// The signer of a request, when the server checks signatures (`Ok(None)`
+/// when it does not).
+fn authenticate(
+    state: &AppState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Option<Arc<Caller>>, AuthError> {
+    let Some(auth) = &state.auth else { return Ok(None) };
+    let request = verify::Request {
+        method: method.as_str(),
+        path: uri.path(),
+        query: uri.query().unwrap_or(""),
+        headers,
+        authority: uri.authority().map(|a| a.as_str()),
+        body,
+    };
+    let now = state.ops.clock.now_millis().div_euclid(1000);
+    auth.authenticate(&request, now).map(|c| Some(Arc::new(c)))
+}
+
+/// The caller's credential is scoped to the service called, and its
+/// policies allow the operation.
+async fn permit(
+    ctx: &Ctx,
+    caller: &Caller,
+    service: &str,
+    op: &str,
+    body: &[u8],
+) -> Result<(), AuthError> {
+    let expected = authz::signing_name(service);
+    if caller.service != expected {
+        return Err(AuthError::WrongScope(format!(
+            "Credential should be scoped to correct service: '{expected}'. "
+        )));
+    }
+    authz::authorize(ctx, caller, service, op, body).await
+}
+
+/// A refusal as the JSON services send it.
+fn auth_error(e: &AuthError) -> ApiError {
+    ApiError {
+        type_name: e.json_type().into(),
+        message: e.to_string(),
+        status: StatusCode::from_u16(e.json_status()).unwrap_or(StatusCode::BAD_REQUEST),
+    }
+}
+
+/// An error as a Query service writes it.
+trait QueryError {
+    fn code(&self) -> &str;
+    fn status(&self) -> u16;
+    fn message(&self) -> String;
+    fn fault(&self) -> &'static str {
+        if self.status() >= 500 {
+            "Receiver"
+        } else {
+            "Sender"
+        }
+    }
+}
+
+struct AuthRefusal<'a>(&'a AuthError);
+
+impl QueryError for AuthRefusal<'_> {
+    fn code(&self) -> &str {
+        self.0.query_code()
+    }
+    fn status(&self) -> u16 {
+        self.0.query_status()
+    }
+    fn message(&self) -> String {
+        self.0.query_message()
+    }
+}
+
+impl QueryError for sts::StsError {
+    fn code(&self) -> &str {
+        self.code
+    }
+    fn status(&self) -> u16 {
+        self.status
+    }
+    fn message(&self) -> String {
+        self.message.clone()
+    }
+}
+
+fn query_error(request_id: &str, namespace: &str, e: &dyn QueryError) -> Response {
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let doc = query::error_document(namespace, e.fault(), e.code(), &e.message(), request_id);
+    query_response(request_id, status, doc)
+}
+
+fn query_response(request_id: &str, status: StatusCode, xml: String) -> Response {
+    let mut response = (status, xml).into_response();
+    let h = response.headers_mut();
+    h.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(query::CONTENT_TYPE));
+    if let Ok(v) = http::HeaderValue::from_str(request_id) {
+        h.insert("x-amzn-requestid", v);
+    }
+    response
 }
 
 /// Whether a request's body is a form (`application/x-www-form-urlencoded`):
@@ -84,11 +337,28 @@ fn is_form(headers: &HeaderMap) -> bool {
 
 /// A Query-protocol request, routed by its `Action` (ELBv2 is the one Query
 /// service Wharf serves).
-async fn query_request(ctx: &Ctx, body: &[u8], started: Instant) -> Response {
+async fn query_request(ctx: &Ctx, body: &[u8], started: Instant, origin: Origin<'_>) -> Response {
     use wharf_model::elbv2::{ElbError, ElbErrorKind, API_VERSION, XML_NAMESPACE};
     let params = query::params(body);
     let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
     let action = get("Action").unwrap_or("");
+    if sts::ACTIONS.contains(&action) || get("Version") == Some(sts::API_VERSION) {
+        let (response, error) = sts_request(ctx, action, &params, started);
+        let error = error.as_ref().map(|(code, message)| (code.as_str(), message.as_str()));
+        audit::record(ctx, origin.facts("sts", action, body, error)).await;
+        return response;
+    }
+    if !admitted(ctx, "elbv2", action) {
+        ctx.state.metrics.record("elbv2", action, "Throttling", started.elapsed());
+        let e = sts::StsError { code: "Throttling", status: 400, message: "Rate exceeded".into() };
+        return query_error(&ctx.request_id, XML_NAMESPACE, &e);
+    }
+    if let Some(caller) = &ctx.caller {
+        if let Err(e) = permit(ctx, caller, "elbv2", action, body).await {
+            ctx.state.metrics.record("elbv2", action, e.query_code(), started.elapsed());
+            return query_error(&ctx.request_id, XML_NAMESPACE, &AuthRefusal(&e));
+        }
+    }
     let result = match (action, get("Version")) {
         ("", _) => Err(ElbError::new(ElbErrorKind::InvalidAction, "The request has no Action.")),
         (_, Some(v)) if v != API_VERSION => Err(ElbError::new(
@@ -108,35 +378,71 @@ async fn query_request(ctx: &Ctx, body: &[u8], started: Instant) -> Response {
         Err(e) => (action, e.kind.code()),
     };
     ctx.state.metrics.record("elbv2", operation, outcome, started.elapsed());
-    let (status, xml) = match result {
-        Ok(xml) => (StatusCode::OK, xml),
+    let error = result.as_ref().err().map(|e| (e.kind.code(), e.message.as_str()));
+    audit::record(ctx, origin.facts("elbv2", action, body, error)).await;
+    match result {
+        Ok(xml) => query_response(&ctx.request_id, StatusCode::OK, xml),
         Err(e) => {
             tracing::debug!(action, error = e.kind.code(), message = %e.message, "request refused");
-            let status = StatusCode::from_u16(e.kind.http_status())
-                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let doc = query::error_document(
-                XML_NAMESPACE,
-                e.kind.fault(),
-                e.kind.code(),
-                &e.message,
-                &ctx.request_id,
-            );
-            (status, doc)
+            query_error(&ctx.request_id, XML_NAMESPACE, &e)
         }
-    };
-    let mut response = (status, xml).into_response();
-    let h = response.headers_mut();
-    h.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(query::CONTENT_TYPE));
-    if let Ok(v) = http::HeaderValue::from_str(&ctx.request_id) {
-        h.insert("x-amzn-requestid", v);
     }
-    response
+}
+
+impl QueryError for wharf_model::elbv2::ElbError {
+    fn code(&self) -> &str {
+        self.kind.code()
+    }
+    fn status(&self) -> u16 {
+        self.kind.http_status()
+    }
+    fn message(&self) -> String {
+        self.message.clone()
+    }
+    fn fault(&self) -> &'static str {
+        self.kind.fault()
+    }
+}
+
+/// An STS request (GetCallerIdentity needs no permission, as in AWS; the
+/// credential must still be scoped to `sts`): the answer, and the error code
+/// and message for the audit trail.
+fn sts_request(
+    ctx: &Ctx,
+    action: &str,
+    params: &[(String, String)],
+    started: Instant,
+) -> (Response, Option<(String, String)>) {
+    let scoped = match &ctx.caller {
+        Some(c) if c.service != "sts" => Err(AuthError::WrongScope(
+            "Credential should be scoped to correct service: 'sts'. ".into(),
+        )),
+        _ => Ok(()),
+    };
+    if let Err(e) = scoped {
+        ctx.state.metrics.record("sts", action, e.query_code(), started.elapsed());
+        let error = (e.query_code().to_owned(), e.query_message());
+        return (query_error(&ctx.request_id, sts::XML_NAMESPACE, &AuthRefusal(&e)), Some(error));
+    }
+    let result = sts::handle(ctx, action, params);
+    let outcome = match &result {
+        Ok(_) => "200",
+        Err(e) => e.code,
+    };
+    ctx.state.metrics.record("sts", action, outcome, started.elapsed());
+    match result {
+        Ok(xml) => (query_response(&ctx.request_id, StatusCode::OK, xml), None),
+        Err(e) => {
+            let error = (e.code.to_owned(), e.message.clone());
+            (query_error(&ctx.request_id, sts::XML_NAMESPACE, &e), Some(error))
+        }
+    }
 }
 
 async fn reset(State(state): State<AppState>) -> Response {
     let logs =
         state.logs.reset().await.map_err(|e| wharf_store::StoreError::Database(e.to_string()));
-    match state.store.reset().await.and(logs) {
+    match state.ops.store.reset().await.and(logs) {
         Ok(()) => {
             tracing::info!("state reset");
             StatusCode::NO_CONTENT.into_response()

@@ -17,6 +17,9 @@
 pub mod agent_http;
 pub mod agent_link;
 pub mod agent_stats;
+pub mod audit;
+pub mod authz;
+pub mod body_limit;
 pub mod changes;
 pub mod context;
 pub mod dispatch;
@@ -28,12 +31,16 @@ pub mod pagination;
 pub mod protocol;
 pub mod pulls;
 pub mod query;
+pub mod random;
 mod records;
 pub mod request_id;
 pub mod secrets;
 pub mod secretsmanager;
 pub mod sigv4;
 pub mod ssm;
+pub mod sts;
+pub mod task_roles;
+pub mod throttle;
 
 pub use context::AppState;
 pub use dispatch::router;

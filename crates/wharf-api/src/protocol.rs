@@ -166,3 +166,12 @@ where
     let resp = handler(ctx, req).await.map_err(Into::into)?;
     to_body(&resp)
 }
+
+impl From<wharf_ops::OpsError> for ApiError {
+    fn from(e: wharf_ops::OpsError) -> Self {
+        if let wharf_ops::OpsError::Store(e) = &e {
+            tracing::error!(error = %e, "store failure");
+        }
+        EcsError::from(e).into()
+    }
+}

@@ -21,11 +21,9 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// The vendored task definitions (`tests/corpus/taskdefs`).
 fn corpus_dir() -> PathBuf {
-    match std::env::var_os("WHARF_SHARED_DIR") {
-        Some(d) => PathBuf::from(d).join("taskdefs/corpus"),
-        None => repo().join("../shared/taskdefs/corpus"),
-    }
+    repo().join("tests/corpus/taskdefs")
 }
 
 async fn post(router: &Router, op: &str, body: Vec<u8>) -> (u16, Value) {

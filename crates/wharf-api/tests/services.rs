@@ -15,6 +15,7 @@ use tower::ServiceExt;
 use wharf_api::AppState;
 use wharf_model::clock::FakeClock;
 use wharf_model::ecs::service::{ServiceRecord, TaskNotes};
+use wharf_model::ecs::status::ServiceStatus;
 use wharf_store::{Kind, SqliteStore, Write};
 
 const REGION: &str = "us-east-1";
@@ -40,7 +41,8 @@ fn server_drawing(entropy: Arc<dyn wharf_model::ids::Entropy>) -> Server {
         Arc::new(FakeClock::at(1_700_000_000_000)),
         ACCOUNT,
     );
-    let state = AppState { entropy, ..state };
+    let mut state = state;
+    state.ops.entropy = entropy;
     Server { router: wharf_api::router(state.clone()), state, _dir: dir }
 }
 
@@ -96,7 +98,7 @@ fn xml_first(xml: &str, tag: &str) -> String {
 
 async fn record(s: &Server, cluster: &str, name: &str) -> ServiceRecord {
     let key = wharf_model::ecs::service::key(cluster, name);
-    let json = s.state.store.get(Kind::Service, REGION, &key).await.unwrap().unwrap();
+    let json = s.state.ops.store.get(Kind::Service, REGION, &key).await.unwrap().unwrap();
     serde_json::from_str(&json).unwrap()
 }
 
@@ -109,6 +111,7 @@ async fn scheduler_writes(
 ) {
     let key = wharf_model::ecs::service::key(cluster, name);
     s.state
+        .ops
         .store
         .update(
             Kind::Service,
@@ -451,7 +454,7 @@ async fn bad_input_gets_ecs_errors_naming_the_field_and_writes_nothing() {
     }
     let v = ok(&s, "ListServices", json!({})).await;
     assert_eq!(v["serviceArns"], json!([]));
-    assert!(s.state.store.list(Kind::Service, REGION, None, 10).await.unwrap().is_empty());
+    assert!(s.state.ops.store.list(Kind::Service, REGION, None, 10).await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -587,7 +590,7 @@ async fn create_is_idempotent_only_for_an_identical_request() {
     let (_, m) = refused(&s, "CreateService", svc("web", 0)).await;
     assert_eq!(m, "Creation of service was not idempotent.");
     scheduler_writes(&s, "default", "web", |r| {
-        r.service.status = Some("INACTIVE".into());
+        r.service.status = Some(ServiceStatus::Inactive);
         r.inactive_ms = Some(1_700_000_000_000);
     })
     .await;
@@ -775,7 +778,7 @@ async fn delete_drains_and_the_cluster_waits_for_its_services() {
     assert_eq!(k, "ClusterContainsServicesException");
 
     scheduler_writes(&s, "default", "web", |r| {
-        r.service.status = Some("INACTIVE".into());
+        r.service.status = Some(ServiceStatus::Inactive);
         r.inactive_ms = Some(1_700_000_000_000);
     })
     .await;
@@ -1185,6 +1188,7 @@ mod interposed {
     use std::sync::{Arc, Mutex};
 
     use async_trait::async_trait;
+    use wharf_model::ecs::launch::{Launch, Placement};
     use wharf_model::ecs::service::ServiceRecord;
     use wharf_store::elb::{ElbRead, ElbWrite};
     use wharf_store::*;
@@ -1321,14 +1325,8 @@ mod interposed {
         ) -> Result<Option<StoredInstance>, StoreError> {
             self.inner.update_instance(r, cluster, id, decide).await
         }
-        async fn place_tasks(
-            &self,
-            r: &str,
-            cluster: &str,
-            ids: Option<Vec<String>>,
-            place: PlaceTasks,
-        ) -> Result<Vec<NewTask>, StoreError> {
-            self.inner.place_tasks(r, cluster, ids, place).await
+        async fn launch_tasks(&self, r: &str, launch: Launch) -> Result<Placement, StoreError> {
+            self.inner.launch_tasks(r, launch).await
         }
         async fn get_task(
             &self,
@@ -1610,7 +1608,7 @@ async fn deployment_ids_stay_unique_when_every_draw_coincides() {
     }
     ok(&s, "DeleteService", json!({"service": "web", "force": true})).await;
     scheduler_writes(&s, "default", "web", |r| {
-        r.service.status = Some("INACTIVE".into());
+        r.service.status = Some(ServiceStatus::Inactive);
         r.service.deployments = Some(vec![]);
         r.deployments.clear();
     })

@@ -21,10 +21,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use wharf_model::clock::Clock;
-use wharf_model::ecs::shapes::{ContainerInstance, InstanceHealthCheckType, Task, TaskStopCode};
+use wharf_model::ecs::shapes::{ContainerInstance, InstanceHealthCheckType, TaskStopCode};
+use wharf_model::ecs::status::InstanceStatus;
 use wharf_model::EcsError;
-use wharf_store::{Kind, Store, StoreError, StoredInstance, TaskUpdate};
+use wharf_ops::{Ops, OpsError};
+use wharf_store::{Kind, StoredInstance};
 
 /// How long an agent may be silent before its instance is declared lost,
 /// unless the server says otherwise.
@@ -120,10 +121,8 @@ pub fn last_heard_ms(ci: &ContainerInstance) -> Option<i64> {
 /// Everything the loop works with.
 #[derive(Clone)]
 pub struct Liveness {
-    /// The store.
-    pub store: Arc<dyn Store>,
-    /// The time.
-    pub clock: Arc<dyn Clock>,
+    /// The operations (the store and the clock among them).
+    pub ops: Ops,
     /// How long an agent may be silent.
     pub lost_after: Duration,
 }
@@ -136,17 +135,18 @@ impl std::fmt::Debug for Liveness {
 
 impl Liveness {
     /// Every registered (not `INACTIVE`) instance of every region.
-    pub async fn observe(&self) -> Result<Vec<InstanceView>, StoreError> {
+    pub async fn observe(&self) -> Result<Vec<InstanceView>, OpsError> {
         let mut out = Vec::new();
-        for region in self.store.regions(Kind::Cluster).await? {
+        for region in self.ops.store.regions(Kind::Cluster).await? {
             let mut after: Option<String> = None;
             loop {
-                let page = self.store.list(Kind::Cluster, &region, after.as_deref(), 500).await?;
+                let page =
+                    self.ops.store.list(Kind::Cluster, &region, after.as_deref(), 500).await?;
                 let Some(last) = page.last() else { break };
                 after = Some(last.0.clone());
                 for (cluster, _) in &page {
-                    for u in self.store.instances(&region, cluster, None).await? {
-                        if u.instance.status == "INACTIVE" {
+                    for u in self.ops.store.instances(&region, cluster, None).await? {
+                        if u.instance.status == InstanceStatus::Inactive {
                             continue;
                         }
                         let Ok(ci) = serde_json::from_str::<ContainerInstance>(&u.instance.json)
@@ -170,12 +170,13 @@ impl Liveness {
     }
 
     /// Applies one action.
-    pub async fn apply(&self, action: Action) -> Result<(), StoreError> {
+    pub async fn apply(&self, action: Action) -> Result<(), OpsError> {
         let Action::DeclareLost { region, cluster, id, heard_ms, reason } = action;
         // The mark first, on the condition that no heartbeat came meanwhile.
         let still_silent = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let flag = still_silent.clone();
-        self.store
+        self.ops
+            .store
             .update_instance(
                 &region,
                 &cluster,
@@ -203,70 +204,28 @@ impl Liveness {
         if !still_silent.load(std::sync::atomic::Ordering::SeqCst) {
             return Ok(());
         }
-        let tasks = self.store.unstopped_tasks_on(&region, &cluster, &id).await?;
-        if !tasks.is_empty() {
-            tracing::warn!(instance = %id, cluster = %cluster, tasks = tasks.len(), "instance declared lost: its tasks are stopped");
-        }
-        for t in tasks {
-            stop_lost_task(
-                &*self.store,
-                &region,
-                &cluster,
-                &t.id,
-                reason.clone(),
-                self.clock.now_millis(),
-            )
-            .await?;
+        let stopped = wharf_ops::stop::declare_stopped_on_instance(
+            self.ops.region(&region),
+            &cluster,
+            &id,
+            TaskStopCode::TerminationNotice,
+            &reason,
+        )
+        .await?;
+        if stopped > 0 {
+            tracing::warn!(instance = %id, cluster = %cluster, tasks = stopped, "instance declared lost: its tasks are stopped");
         }
         Ok(())
     }
 
     /// One pass: observe, step, apply.
-    pub async fn pass(&self, since_ms: i64) -> Result<(), StoreError> {
+    pub async fn pass(&self, since_ms: i64) -> Result<(), OpsError> {
         let seen = self.observe().await?;
-        for action in step(&seen, self.clock.now_millis(), since_ms, self.lost_after) {
+        for action in step(&seen, self.ops.clock.now_millis(), since_ms, self.lost_after) {
             self.apply(action).await?;
         }
         Ok(())
     }
-}
-
-/// Records a lost instance's task as stopped: no agent will report it.
-async fn stop_lost_task(
-    store: &dyn Store,
-    region: &str,
-    cluster: &str,
-    id: &str,
-    reason: String,
-    now_ms: i64,
-) -> Result<(), StoreError> {
-    store
-        .update_task(
-            region,
-            cluster,
-            id,
-            Box::new(move |stored| {
-                let mut t: Task = serde_json::from_str(&stored.json)
-                    .map_err(|_| EcsError::server("A stored task could not be read."))?;
-                if !wharf_model::ecs::task::declare_stopped(
-                    &mut t,
-                    TaskStopCode::TerminationNotice,
-                    reason,
-                    now_ms,
-                ) {
-                    return Ok(None);
-                }
-                Ok(Some(TaskUpdate {
-                    last_status: "STOPPED".to_owned(),
-                    desired_status: "STOPPED".to_owned(),
-                    json: serde_json::to_string(&t)
-                        .map_err(|e| EcsError::server(format!("task not written: {e}")))?,
-                    stopped_ms: Some(now_ms),
-                }))
-            }),
-        )
-        .await?;
-    Ok(())
 }
 
 /// How often the loop looks: a tenth of the grace, between 100 ms and 1 s.
@@ -293,7 +252,7 @@ pub fn counted_from(
 
 /// Runs the loop until `shutdown` turns `true`.
 pub async fn run(liveness: Liveness, mut shutdown: tokio::sync::watch::Receiver<bool>) {
-    let mut since_ms = liveness.clock.now_millis();
+    let mut since_ms = liveness.ops.clock.now_millis();
     let mut previous_ms = since_ms;
     let mut tick = tokio::time::interval(tick(liveness.lost_after));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -302,7 +261,7 @@ pub async fn run(liveness: Liveness, mut shutdown: tokio::sync::watch::Receiver<
             _ = tick.tick() => {}
             _ = shutdown.wait_for(|stop| *stop) => return,
         }
-        let now = liveness.clock.now_millis();
+        let now = liveness.ops.clock.now_millis();
         since_ms = counted_from(since_ms, previous_ms, now, liveness.lost_after);
         previous_ms = now;
         if let Err(e) = liveness.pass(since_ms).await {

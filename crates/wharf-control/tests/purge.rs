@@ -4,24 +4,35 @@
 use std::sync::Arc;
 
 use wharf_control::cleanup::stopped_task_cutoff;
-use wharf_store::{NewTask, Reservation, SqliteStore, Store, StoredTask, TaskUpdate};
+use wharf_model::ecs::launch::{Launch, Placement};
+use wharf_model::ecs::shapes::Tag;
+use wharf_model::ecs::status::InstanceStatus;
+use wharf_store::{SqliteStore, Store, StoredInstance, TaskUpdate};
 
-fn new_task(id: &str) -> NewTask {
-    NewTask {
-        task: StoredTask {
-            cluster: "default".into(),
-            id: id.into(),
-            arn: format!("arn:aws:ecs:us-east-1:0:task/default/{id}"),
-            instance_id: Some("i".into()),
-            last_status: "PROVISIONING".into(),
-            desired_status: "RUNNING".into(),
-            json: "{}".into(),
-        },
-        family: "f".into(),
-        started_by: None,
-        service: None,
-        reservation: Reservation::default(),
-        tags: vec![("k".into(), "v".into())],
+/// An instance with room for the tasks, and three tasks on it tagged `k=v`;
+/// their IDs.
+async fn three_tasks(store: &dyn Store) -> Vec<String> {
+    let instance = serde_json::json!({
+        "containerInstanceArn": "arn:aws:ecs:us-east-1:000000000000:container-instance/default/i",
+        "status": "ACTIVE",
+        "registeredResources": [
+            {"name": "CPU", "integerValue": 4096}, {"name": "MEMORY", "integerValue": 8192}]
+    });
+    let row = StoredInstance {
+        cluster: "default".into(),
+        id: "i".into(),
+        status: InstanceStatus::Active,
+        json: instance.to_string(),
+    };
+    store
+        .update_instance("us-east-1", "default", "i", Box::new(move |_| Ok(Some(row))))
+        .await
+        .unwrap();
+    let tag = Tag { key: Some("k".into()), value: Some("v".into()) };
+    let launch = Launch::minimal("us-east-1", "default", "f", 3, vec![tag]);
+    match store.launch_tasks("us-east-1", launch).await.unwrap() {
+        Placement::Placed { tasks, .. } => tasks.into_iter().map(|t| t.id).collect(),
+        Placement::NoContainerInstances => panic!("the instance is registered"),
     }
 }
 
@@ -29,17 +40,10 @@ fn new_task(id: &str) -> NewTask {
 async fn tasks_stopped_over_an_hour_ago_are_forgotten() {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("db")).unwrap());
-    store
-        .place_tasks(
-            "us-east-1",
-            "default",
-            None,
-            Box::new(|_| Ok(vec![new_task("old"), new_task("new"), new_task("live")])),
-        )
-        .await
-        .unwrap();
+    let ids = three_tasks(&*store).await;
+    let (old, new, live) = (ids[0].clone(), ids[1].clone(), ids[2].clone());
     let now = 100_000_000;
-    for (id, stopped) in [("old", now - 3_600_001), ("new", now - 3_599_000)] {
+    for (id, stopped) in [(&old, now - 3_600_001), (&new, now - 3_599_000)] {
         store
             .update_task(
                 "us-east-1",
@@ -47,7 +51,7 @@ async fn tasks_stopped_over_an_hour_ago_are_forgotten() {
                 id,
                 Box::new(move |_| {
                     Ok(Some(TaskUpdate {
-                        last_status: "STOPPED".into(),
+                        last_status: "STOPPED".parse().unwrap(),
                         desired_status: "STOPPED".into(),
                         json: "{}".into(),
                         stopped_ms: Some(stopped),
@@ -58,16 +62,10 @@ async fn tasks_stopped_over_an_hour_ago_are_forgotten() {
             .unwrap();
     }
     assert_eq!(store.purge_stopped_tasks(stopped_task_cutoff(now)).await.unwrap(), 1);
-    assert!(store.get_task("us-east-1", "default", "old").await.unwrap().is_none());
-    assert!(store.get_task("us-east-1", "default", "new").await.unwrap().is_some());
-    assert!(store.get_task("us-east-1", "default", "live").await.unwrap().is_some());
-    assert!(store
-        .tags("us-east-1", "arn:aws:ecs:us-east-1:0:task/default/old")
-        .await
-        .unwrap()
-        .is_empty());
-    assert_eq!(
-        store.tags("us-east-1", "arn:aws:ecs:us-east-1:0:task/default/new").await.unwrap().len(),
-        1
-    );
+    assert!(store.get_task("us-east-1", "default", &old).await.unwrap().is_none());
+    assert!(store.get_task("us-east-1", "default", &new).await.unwrap().is_some());
+    assert!(store.get_task("us-east-1", "default", &live).await.unwrap().is_some());
+    let arn = |id: &str| format!("arn:aws:ecs:us-east-1:000000000000:task/default/{id}");
+    assert!(store.tags("us-east-1", &arn(&old)).await.unwrap().is_empty());
+    assert_eq!(store.tags("us-east-1", &arn(&new)).await.unwrap().len(), 1);
 }

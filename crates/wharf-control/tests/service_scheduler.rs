@@ -1,125 +1,104 @@
 //! The service scheduler's loop against a real store: it reads a service's
-//! tasks, launches what is missing through its launcher, replaces a task
-//! that stopped, records events, and wakes up on task changes by itself.
+//! tasks, launches what is missing through the operations layer (placed on
+//! a registered instance, as RunTask's are), replaces a task that stopped,
+//! records events, and wakes up on task changes by itself.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use wharf_control::services::{run, BoxFuture, Launched, Launcher, Scheduler};
+use serde_json::json;
+use wharf_control::services::{run, Scheduler};
 use wharf_model::clock::FakeClock;
 use wharf_model::ecs::service::{key, new_deployment, DeploymentNotes, ServiceRecord};
-use wharf_model::ecs::shapes::{Service, Task, TaskStopCode};
-use wharf_model::wire::Timestamp;
-use wharf_model::EcsError;
+use wharf_model::ecs::shapes::{Service, Task, TaskDefinitionStatus, TaskStopCode};
+use wharf_model::ecs::status::{InstanceStatus, ServiceStatus, TaskStatus};
+use wharf_ops::Ops;
 use wharf_store::{
-    Kind, NewTask, Reservation, SqliteStore, Store, StoredTask, TaskQuery, TaskUpdate, Write,
+    Kind, NewTaskDefinition, SqliteStore, Store, StoredInstance, StoredTask, TaskQuery, TaskUpdate,
+    Write,
 };
 
 const REGION: &str = "us-east-1";
+const ACCOUNT: &str = "000000000000";
+const TD: &str = "arn:aws:ecs:us-east-1:000000000000:task-definition/web:1";
 
-/// Stores PROVISIONING tasks as the API's launch would, minus placement.
-struct StoreLauncher {
-    store: Arc<dyn Store>,
-    now_ms: i64,
+/// Puts a document as JSON.
+async fn put(store: &dyn Store, kind: Kind, key: &str, v: serde_json::Value) {
+    let body = v.to_string();
+    store.update(kind, REGION, key, Box::new(move |_| Ok(Write::Put(body)))).await.unwrap();
 }
 
-impl Launcher for StoreLauncher {
-    fn launch<'a>(
-        &'a self,
-        region: &'a str,
-        record: &'a ServiceRecord,
-        unit: &'a str,
-        count: usize,
-        _instance: Option<&'a str>,
-    ) -> BoxFuture<'a, Result<Launched, EcsError>> {
-        let name = record.service.service_name.clone().unwrap_or_default();
-        let unit = unit.to_owned();
-        let now = self.now_ms;
-        Box::pin(async move {
-            let placed = self
-                .store
-                .place_tasks(
-                    region,
-                    "default",
-                    None,
-                    Box::new(move |_| {
-                        Ok((0..count)
-                            .map(|_| {
-                                let id = uuid_like();
-                                let task = Task {
-                                    task_arn: Some(format!(
-                                        "arn:aws:ecs:{REGION}:0:task/default/{id}"
-                                    )),
-                                    last_status: Some("PROVISIONING".into()),
-                                    desired_status: Some("RUNNING".into()),
-                                    started_by: Some(unit.clone()),
-                                    created_at: Some(Timestamp::from_millis(now)),
-                                    ..Default::default()
-                                };
-                                NewTask {
-                                    task: StoredTask {
-                                        cluster: "default".into(),
-                                        id: id.clone(),
-                                        arn: task.task_arn.clone().unwrap_or_default(),
-                                        instance_id: Some("i1".into()),
-                                        last_status: "PROVISIONING".into(),
-                                        desired_status: "RUNNING".into(),
-                                        json: serde_json::to_string(&task).unwrap_or_default(),
-                                    },
-                                    family: "web".into(),
-                                    started_by: Some(unit.clone()),
-                                    service: Some(name.clone()),
-                                    reservation: Reservation::default(),
-                                    tags: vec![],
-                                }
-                            })
-                            .collect())
-                    }),
-                )
-                .await
-                .map_err(|e| EcsError::server(e.to_string()))?;
-            Ok(Launched {
-                task_ids: placed.into_iter().map(|t| t.task.id).collect(),
-                unplaced: None,
-            })
-        })
-    }
-}
-
-fn uuid_like() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(1);
-    format!("{:032x}", N.fetch_add(1, Ordering::Relaxed))
+/// An ACTIVE cluster `default` with one instance (4 vCPU, 8 GiB) and the
+/// task definition `web:1`, as the API would have stored them.
+async fn cluster(store: &dyn Store) {
+    put(
+        store,
+        Kind::Cluster,
+        "default",
+        json!({
+            "clusterName": "default", "status": "ACTIVE",
+            "clusterArn": format!("arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/default")
+        }),
+    )
+    .await;
+    let td = json!({
+        "family": "web", "revision": 1, "status": "ACTIVE", "taskDefinitionArn": TD,
+        "compatibilities": ["EC2"],
+        "containerDefinitions": [{"name": "app", "image": "busybox", "cpu": 128, "memory": 128}]
+    });
+    store
+        .register_task_definition(
+            REGION,
+            "web",
+            Box::new(move |_| {
+                Ok(NewTaskDefinition {
+                    arn: TD.into(),
+                    status: TaskDefinitionStatus::Active,
+                    json: td.to_string(),
+                    tags: vec![],
+                })
+            }),
+        )
+        .await
+        .unwrap();
+    let instance = json!({
+        "containerInstanceArn": format!("arn:aws:ecs:{REGION}:{ACCOUNT}:container-instance/default/i1"),
+        "status": "ACTIVE", "agentConnected": true,
+        "registeredResources": [
+            {"name": "CPU", "type": "INTEGER", "integerValue": 4096},
+            {"name": "MEMORY", "type": "INTEGER", "integerValue": 8192}]
+    });
+    let row = StoredInstance {
+        cluster: "default".into(),
+        id: "i1".into(),
+        status: InstanceStatus::Active,
+        json: instance.to_string(),
+    };
+    store.update_instance(REGION, "default", "i1", Box::new(move |_| Ok(Some(row)))).await.unwrap();
 }
 
 async fn setup(desired: i32) -> (Arc<dyn Store>, Scheduler, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("db")).unwrap());
+    cluster(&*store).await;
+    let mut deployment = new_deployment("ecs-svc/1", desired, 0);
+    deployment.task_definition = Some(TD.into());
     let mut rec = ServiceRecord {
         service: Service {
             service_name: Some("web".into()),
-            cluster_arn: Some(format!("arn:aws:ecs:{REGION}:0:cluster/default")),
-            status: Some("ACTIVE".into()),
+            cluster_arn: Some(format!("arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/default")),
+            status: Some(ServiceStatus::Active),
             desired_count: Some(desired),
-            deployments: Some(vec![new_deployment("ecs-svc/1", desired, 0)]),
+            task_definition: Some(TD.into()),
+            deployments: Some(vec![deployment]),
             ..Default::default()
         },
         ..Default::default()
     };
     rec.deployments.insert("ecs-svc/1".into(), DeploymentNotes::default());
-    let body = serde_json::to_string(&rec).unwrap();
-    store
-        .update(
-            Kind::Service,
-            REGION,
-            &key("default", "web"),
-            Box::new(move |_| Ok(Write::Put(body))),
-        )
-        .await
-        .unwrap();
+    put(&*store, Kind::Service, &key("default", "web"), serde_json::to_value(&rec).unwrap()).await;
     let clock = Arc::new(FakeClock::at(1_000_000));
-    let launcher = Arc::new(StoreLauncher { store: store.clone(), now_ms: 1_000_000 });
-    let scheduler = Scheduler { store: store.clone(), clock, launcher };
+    let scheduler = Scheduler { ops: Ops::new(store.clone(), clock, ACCOUNT) };
     (store, scheduler, dir)
 }
 
@@ -151,12 +130,12 @@ async fn stop_as_agent(store: &dyn Store, id: &str) {
             id,
             Box::new(|stored| {
                 let mut t: Task = serde_json::from_str(&stored.json).unwrap_or_default();
-                t.last_status = Some("STOPPED".into());
-                t.desired_status = Some("STOPPED".into());
+                t.last_status = Some(TaskStatus::Stopped);
+                t.desired_status = Some(wharf_model::ecs::shapes::DesiredStatus::Stopped);
                 t.stop_code = Some(TaskStopCode::EssentialContainerExited);
                 Ok(Some(TaskUpdate {
-                    last_status: "STOPPED".into(),
-                    desired_status: "STOPPED".into(),
+                    last_status: TaskStatus::Stopped,
+                    desired_status: wharf_model::ecs::shapes::DesiredStatus::Stopped,
                     json: serde_json::to_string(&t).unwrap_or_default(),
                     stopped_ms: Some(1_000_000),
                 }))
@@ -175,9 +154,12 @@ async fn a_pass_launches_the_desired_count_once_and_says_so() {
     let rec = record(&*store).await;
     let events: Vec<String> =
         rec.service.events.iter().flatten().filter_map(|e| e.message.clone()).collect();
-    assert_eq!(
-        events,
-        [format!("(service web) has started 2 tasks: (task {}) (task {}).", t[0].id, t[1].id)]
+    // The event names the tasks in the order they were placed.
+    let started =
+        |a: &str, b: &str| format!("(service web) has started 2 tasks: (task {a}) (task {b}).");
+    assert!(
+        events == [started(&t[0].id, &t[1].id)] || events == [started(&t[1].id, &t[0].id)],
+        "{events:?}"
     );
     assert_eq!(rec.service.pending_count, Some(0), "counts are from the last step's view");
     // A second pass sees them pending and launches nothing more.
@@ -198,8 +180,11 @@ async fn the_loop_replaces_a_stopped_task_without_waiting_for_its_tick() {
     let at = std::time::Instant::now();
     stop_as_agent(&*store, &first.id).await;
     let replaced = loop {
-        let live: Vec<StoredTask> =
-            tasks(&*store).await.into_iter().filter(|t| t.last_status != "STOPPED").collect();
+        let live: Vec<StoredTask> = tasks(&*store)
+            .await
+            .into_iter()
+            .filter(|t| t.last_status != TaskStatus::Stopped)
+            .collect();
         if let Some(t) = live.into_iter().next() {
             break t;
         }

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ecs::shapes::{Container, Task, TaskDefinition};
+use crate::ecs::shapes::{Container, DesiredStatus, Task, TaskDefinition};
 
 /// A task placed on an agent's instance, with the definition it runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -180,39 +180,16 @@ pub struct PullProgressReport {
     pub done: bool,
 }
 
-/// The task statuses in the order a task goes through them.
-const TASK_ORDER: [&str; 8] = [
-    "PROVISIONING",
-    "PENDING",
-    "ACTIVATING",
-    "RUNNING",
-    "DEACTIVATING",
-    "STOPPING",
-    "DEPROVISIONING",
-    "STOPPED",
-];
-
-fn task_rank(s: Option<&str>) -> usize {
-    s.and_then(|s| TASK_ORDER.iter().position(|o| *o == s)).unwrap_or(0)
-}
-
-fn container_rank(s: Option<&str>) -> usize {
-    match s {
-        Some("RUNNING") => 1,
-        Some("STOPPED") => 2,
-        _ => 0,
-    }
-}
-
 /// Applies a report to a task; whether anything changed. Statuses move only
 /// forward; the stop reason, the stop code and each timestamp are kept once
 /// set; a STOPPED desired status is never undone.
 pub fn merge(t: &mut Task, r: Task) -> bool {
     let before = t.clone();
-    if task_rank(r.last_status.as_deref()) > task_rank(t.last_status.as_deref()) {
+    // `None` orders before every status.
+    if r.last_status > t.last_status {
         t.last_status = r.last_status;
     }
-    if r.desired_status.as_deref() == Some("STOPPED") {
+    if r.desired_status == Some(DesiredStatus::Stopped) {
         t.desired_status = r.desired_status;
     }
     if t.stop_code.is_none() {
@@ -256,7 +233,7 @@ pub fn merge(t: &mut Task, r: Task) -> bool {
 }
 
 fn merge_container(c: &mut Container, r: Container) {
-    if container_rank(r.last_status.as_deref()) > container_rank(c.last_status.as_deref()) {
+    if r.last_status > c.last_status {
         c.last_status = r.last_status;
     }
     macro_rules! some {
@@ -276,6 +253,7 @@ fn merge_container(c: &mut Container, r: Container) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ecs::status::{ContainerLastStatus, TaskStatus};
     use serde_json::json;
 
     fn task(v: serde_json::Value) -> Task {
@@ -297,7 +275,7 @@ mod tests {
         ));
         assert_eq!(t.version, Some(2));
         assert!(!merge(&mut t, task(json!({"lastStatus": "PENDING", "startedAt": 5.0}))));
-        assert_eq!(t.last_status.as_deref(), Some("RUNNING"));
+        assert_eq!(t.last_status, Some(TaskStatus::Running));
         assert_eq!(t.started_at.map(|s| s.as_millis()), Some(10_000));
         assert!(merge(
             &mut t,
@@ -313,11 +291,48 @@ mod tests {
             task(json!({"stoppedReason": "later", "desiredStatus": "RUNNING"}))
         ));
         assert_eq!(t.stopped_reason.as_deref(), Some("Essential container in task exited"));
-        assert_eq!(t.desired_status.as_deref(), Some("STOPPED"));
+        assert_eq!(t.desired_status, Some(DesiredStatus::Stopped));
         let c = &t.containers.as_ref().unwrap()[0];
         assert_eq!(
-            (c.last_status.as_deref(), c.exit_code, c.runtime_id.as_deref()),
-            (Some("STOPPED"), Some(3), Some("abc"))
+            (c.last_status, c.exit_code, c.runtime_id.as_deref()),
+            (Some(ContainerLastStatus::Stopped), Some(3), Some("abc"))
         );
+    }
+}
+
+/// Which of a task's roles credentials are for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RoleKind {
+    /// `taskRoleArn`: what the containers' own code may do.
+    TaskApplication,
+    /// `executionRoleArn`: what the agent may read for the task (secrets,
+    /// registry credentials, environment files).
+    TaskExecution,
+}
+
+/// Temporary credentials the server minted for one task's role, as the
+/// credentials endpoint serves them. `Debug` hides the secret and token.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskRoleCredentials {
+    /// The role.
+    pub role_arn: String,
+    /// `ASIA...`.
+    pub access_key_id: String,
+    /// The secret.
+    pub secret_access_key: String,
+    /// The session token.
+    pub token: String,
+    /// Expiry, Unix seconds.
+    pub expiration: i64,
+}
+
+impl std::fmt::Debug for TaskRoleCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskRoleCredentials")
+            .field("role_arn", &self.role_arn)
+            .field("access_key_id", &self.access_key_id)
+            .field("expiration", &self.expiration)
+            .finish_non_exhaustive()
     }
 }

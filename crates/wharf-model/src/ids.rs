@@ -55,6 +55,22 @@ impl Entropy for FixedEntropy {
     }
 }
 
+/// 128 fresh random bits, distinct for each call within the process.
+pub fn random_u128() -> u128 {
+    let hi = next_random();
+    let lo = splitmix64(hi ^ seed().rotate_left(41));
+    (u128::from(hi) << 64) | u128::from(lo)
+}
+
+/// A fresh task ID: 32 lowercase hex digits, as ECS's. Distinct for each
+/// call within the process (the high half is a bijection of a counter) and
+/// unpredictable across processes.
+pub fn task_id() -> String {
+    let hi = next_random();
+    let lo = splitmix64(hi ^ seed().rotate_left(29));
+    format!("{hi:016x}{lo:016x}")
+}
+
 /// A fresh id in the UUID version 4 text form.
 pub fn uuid_v4() -> String {
     let seed = seed();
@@ -77,6 +93,13 @@ pub fn uuid_v4() -> String {
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
+
+    #[test]
+    fn task_ids_are_32_hex_digits_and_distinct() {
+        let ids: HashSet<String> = (0..10_000).map(|_| super::task_id()).collect();
+        assert_eq!(ids.len(), 10_000);
+        assert!(ids.iter().all(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())));
+    }
 
     #[test]
     fn ids_are_uuid_shaped_and_distinct() {

@@ -3,13 +3,11 @@
 //! file's bytes are sent as a RegisterTaskDefinition body, and what
 //! `wharf validate` says about the file.
 //!
-//! The corpus lives in `shared/taskdefs/corpus` beside the repository
-//! (`$CARGO_MANIFEST_DIR/../../../shared/taskdefs/corpus`), or under
-//! `$WHARF_SHARED_DIR/taskdefs/corpus`. Set `WHARF_CORPUS_PRINT=1` to print the
+//! The corpus lives in `tests/corpus/taskdefs` (repository root). Set `WHARF_CORPUS_PRINT=1` to print the
 //! rows the code produces (for review, never to overwrite the expectations).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use wharf_model::ecs::task_definition::{
     check_document_size, decode_document, decode_register, validate_register, DecodeError,
@@ -81,11 +79,10 @@ fn manifest() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The task definitions, vendored at `tests/corpus/taskdefs` (repository
+/// root; provenance in its `SOURCES.tsv`).
 fn corpus_dir() -> PathBuf {
-    match std::env::var_os("WHARF_SHARED_DIR") {
-        Some(dir) => Path::new(&dir).join("taskdefs/corpus"),
-        None => manifest().join("../../../shared/taskdefs/corpus"),
-    }
+    manifest().join("../../tests/corpus/taskdefs")
 }
 
 /// `file → (api, cli)` from the expectations file.

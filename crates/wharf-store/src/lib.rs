@@ -21,6 +21,7 @@
 #![warn(missing_docs)]
 
 mod checkpoint;
+mod columns;
 pub mod elb;
 mod error;
 pub mod logs;
@@ -34,15 +35,16 @@ mod td_cache;
 mod writer;
 
 use async_trait::async_trait;
+use wharf_model::ecs::launch::{Launch, Placement};
+use wharf_model::ecs::shapes::{TaskDefinitionFamilyStatus, TaskDefinitionStatus};
 use wharf_model::EcsError;
 
 pub use error::StoreError;
 pub use logs::LogStore;
 pub use sqlite::SqliteStore;
 pub use tasks::{
-    DecideInstance, DecideTask, InstanceStatusCount, InstanceUsage, NewTask, PlaceTasks,
-    Reservation, StatusCounts, StoredInstance, StoredTask, TaskChanged, TaskQuery, TaskStatusCount,
-    TaskUpdate,
+    DecideInstance, DecideTask, InstanceStatusCount, InstanceUsage, NewTask, Reservation,
+    StatusCounts, StoredInstance, StoredTask, TaskChanged, TaskQuery, TaskStatusCount, TaskUpdate,
 };
 
 /// A kind of simple resource kept as one JSON document per key.
@@ -105,7 +107,7 @@ pub type BuildRevision = Box<dyn FnOnce(i32) -> Result<NewTaskDefinition, EcsErr
 /// A pure decision about one task definition revision: given the stored
 /// record, the new (status, JSON) to store, or `None` to leave it as it is.
 pub type DecideRevision = Box<
-    dyn FnOnce(&StoredTaskDefinition) -> Result<Option<(String, String)>, EcsError>
+    dyn FnOnce(&StoredTaskDefinition) -> Result<Option<(TaskDefinitionStatus, String)>, EcsError>
         + Send
         + 'static,
 >;
@@ -116,7 +118,7 @@ pub struct NewTaskDefinition {
     /// Its ARN (tags are kept by ARN).
     pub arn: String,
     /// Its status (`ACTIVE` for a new registration).
-    pub status: String,
+    pub status: TaskDefinitionStatus,
     /// The `TaskDefinition` JSON as DescribeTaskDefinition returns it.
     pub json: String,
     /// Tags given at registration.
@@ -131,7 +133,7 @@ pub struct StoredTaskDefinition {
     /// Its revision number.
     pub revision: i32,
     /// `ACTIVE`, `INACTIVE` or `DELETE_IN_PROGRESS`.
-    pub status: String,
+    pub status: TaskDefinitionStatus,
     /// The `TaskDefinition` JSON.
     pub json: String,
 }
@@ -142,7 +144,7 @@ pub struct TaskDefinitionQuery {
     /// Only revisions whose family is exactly this.
     pub family: Option<String>,
     /// Only revisions in this status; `None` for all.
-    pub status: Option<String>,
+    pub status: Option<TaskDefinitionStatus>,
     /// Newest family/revision first instead of oldest.
     pub descending: bool,
     /// Resume after this (family, revision), exclusive.
@@ -157,8 +159,8 @@ pub struct FamilyQuery {
     /// Only families starting with this.
     pub prefix: Option<String>,
     /// `ACTIVE`: families with an active revision; `INACTIVE`: families with
-    /// none; `None`: all.
-    pub status: Option<String>,
+    /// none; `None` (or `ALL`): all.
+    pub status: Option<TaskDefinitionFamilyStatus>,
     /// Resume after this family, exclusive.
     pub after: Option<String>,
     /// At most this many.
@@ -275,16 +277,12 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         decide: DecideInstance,
     ) -> Result<Option<StoredInstance>, StoreError>;
 
-    /// Places tasks: `place` sees the cluster's instances (or those in `ids`)
-    /// with their usage, inside the write transaction, and returns the tasks
-    /// to insert. Agents watching [`Store::task_changes`] hear of each.
-    async fn place_tasks(
-        &self,
-        region: &str,
-        cluster: &str,
-        ids: Option<Vec<String>>,
-        place: PlaceTasks,
-    ) -> Result<Vec<NewTask>, StoreError>;
+    /// Launches tasks: places `launch` ([`wharf_model::ecs::launch::place`])
+    /// on its cluster's instances (or the named ones) as they are inside the
+    /// write transaction, and inserts the tasks placed, so no two launches
+    /// take the same resources. Agents watching [`Store::task_changes`] hear
+    /// of each task.
+    async fn launch_tasks(&self, region: &str, launch: Launch) -> Result<Placement, StoreError>;
 
     /// One task by cluster name and task ID.
     async fn get_task(

@@ -10,19 +10,22 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
+use wharf_model::ecs::launch::{self, Launch, Placement};
+use wharf_model::ecs::shapes::TaskDefinitionFamilyStatus;
+use wharf_model::ids;
 use wharf_model::EcsError;
 
 use crate::checkpoint;
+use crate::columns::listed;
 use crate::pool::ReadPool;
 use crate::sqlite_elb::SqliteElb;
 use crate::sqlite_tasks;
 use crate::td_cache::TdCache;
 use crate::writer::Writer;
 use crate::{
-    schema, BuildRevision, Decide, DecideInstance, DecideRevision, DecideTask, FamilyQuery,
-    InstanceUsage, Kind, NewTask, NewTaskDefinition, PlaceTasks, StatusCounts, Store, StoreError,
-    StoredInstance, StoredTask, StoredTaskDefinition, TaskChanged, TaskDefinitionQuery, TaskQuery,
-    Write,
+    schema, tasks, BuildRevision, Decide, DecideInstance, DecideRevision, DecideTask, FamilyQuery,
+    InstanceUsage, Kind, NewTaskDefinition, StatusCounts, Store, StoreError, StoredInstance,
+    StoredTask, StoredTaskDefinition, TaskChanged, TaskDefinitionQuery, TaskQuery, Write,
 };
 
 /// How many task changes a slow watcher may fall behind before it must
@@ -89,7 +92,7 @@ fn read_td(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredTaskDefinition> {
     Ok(StoredTaskDefinition {
         family: row.get(0)?,
         revision: row.get(1)?,
-        status: row.get(2)?,
+        status: listed(row, 2)?,
         json: row.get(3)?,
     })
 }
@@ -223,7 +226,13 @@ impl Store for SqliteStore {
                     "INSERT INTO task_definitions (region, family, revision, status, body) \
                      VALUES (?1, ?2, ?3, ?4, ?5)",
                 )?
-                .execute(params![region, family, revision, new.status, new.json])?;
+                .execute(params![
+                    region,
+                    family,
+                    revision,
+                    new.status.as_str(),
+                    new.json
+                ])?;
                 let mut tag = c.prepare_cached(
                     "INSERT INTO tags (region, arn, key, value) VALUES (?1, ?2, ?3, ?4) \
                      ON CONFLICT (region, arn, key) DO UPDATE SET value = excluded.value",
@@ -300,7 +309,13 @@ impl Store for SqliteStore {
                     "UPDATE task_definitions SET status = ?4, body = ?5 \
                      WHERE region = ?1 AND family = ?2 AND revision = ?3",
                 )?
-                .execute(params![region, family, revision, status, json])?;
+                .execute(params![
+                    region,
+                    family,
+                    revision,
+                    status.as_str(),
+                    json
+                ])?;
                 Ok(StoredTaskDefinition { status, json, ..current })
             })
             .await;
@@ -322,7 +337,8 @@ impl Store for SqliteStore {
         // Conditions are left out rather than written as `?n IS NULL OR ...`,
         // so SQLite can seek the primary key to the family and the position.
         let family = if q.family.is_some() { "AND family = ?2" } else { "AND ?2 IS NULL" };
-        let status = if q.status.is_some() { "AND status = ?3" } else { "AND ?3 IS NULL" };
+        let wanted = q.status.as_ref().map(|s| s.as_str());
+        let status = if wanted.is_some() { "AND status = ?3" } else { "AND ?3 IS NULL" };
         let after = if after_family.is_some() && q.family.is_some() {
             // Within one family the position is the revision alone.
             format!("AND ?4 = ?4 AND revision {cmp} ?5")
@@ -338,7 +354,7 @@ impl Store for SqliteStore {
         self.read(|c| {
             let mut stmt = c.prepare_cached(&sql)?;
             let rows = stmt.query_map(
-                params![region, q.family, q.status, after_family, after_rev, q.limit as i64],
+                params![region, q.family, wanted, after_family, after_rev, q.limit as i64],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
             rows.collect()
@@ -350,9 +366,9 @@ impl Store for SqliteStore {
         region: &str,
         q: FamilyQuery,
     ) -> Result<Vec<String>, StoreError> {
-        let active = match q.status.as_deref() {
-            Some("ACTIVE") => Some(true),
-            Some("INACTIVE") => Some(false),
+        let active = match q.status {
+            Some(TaskDefinitionFamilyStatus::Active) => Some(true),
+            Some(TaskDefinitionFamilyStatus::Inactive) => Some(false),
             _ => None,
         };
         self.read(|c| {
@@ -469,27 +485,28 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn place_tasks(
-        &self,
-        region: &str,
-        cluster: &str,
-        ids: Option<Vec<String>>,
-        place: PlaceTasks,
-    ) -> Result<Vec<NewTask>, StoreError> {
-        let (region_w, cluster) = (region.to_owned(), cluster.to_owned());
-        let placed = self
+    async fn launch_tasks(&self, region: &str, launch: Launch) -> Result<Placement, StoreError> {
+        let region_w = region.to_owned();
+        let (placement, inserted) = self
             .writer
             .write(move |c| {
-                let usage = sqlite_tasks::instances(c, &region_w, &cluster, ids.as_deref())?;
-                let tasks = place(usage)?;
-                sqlite_tasks::insert_tasks(c, &region_w, &tasks)?;
-                Ok(tasks)
+                let cluster = &launch.template.cluster;
+                let usage =
+                    sqlite_tasks::instances(c, &region_w, cluster, launch.instances.as_deref())?;
+                let mut candidates = tasks::candidates(&usage, &format!("{region_w}a"))?;
+                let placement = launch::place(&launch, &mut candidates, &mut ids::task_id);
+                let rows = match &placement {
+                    Placement::Placed { tasks, .. } => tasks::new_tasks(&launch, &usage, tasks)?,
+                    Placement::NoContainerInstances => Vec::new(),
+                };
+                sqlite_tasks::insert_tasks(c, &region_w, &rows)?;
+                Ok((placement, rows))
             })
             .await?;
-        for new in &placed {
+        for new in &inserted {
             self.announce(region, &new.task);
         }
-        Ok(placed)
+        Ok(placement)
     }
 
     async fn get_task(

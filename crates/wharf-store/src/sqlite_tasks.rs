@@ -4,6 +4,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use crate::columns::{listed, vocabulary};
 use crate::tasks::{
     InstanceStatusCount, InstanceUsage, NewTask, StatusCounts, StoredInstance, StoredTask,
     TaskQuery, TaskStatusCount, TaskUpdate,
@@ -17,8 +18,8 @@ fn read_task(row: &Row<'_>) -> rusqlite::Result<StoredTask> {
         id: row.get(1)?,
         arn: row.get(2)?,
         instance_id: row.get(3)?,
-        last_status: row.get(4)?,
-        desired_status: row.get(5)?,
+        last_status: vocabulary(row, 4)?,
+        desired_status: listed(row, 5)?,
         json: row.get(6)?,
     })
 }
@@ -52,7 +53,7 @@ pub(crate) fn instances(
             instance: StoredInstance {
                 cluster: r.get(0)?,
                 id: r.get(1)?,
-                status: r.get(2)?,
+                status: vocabulary(r, 2)?,
                 json: r.get(3)?,
             },
             cpu: r.get(4)?,
@@ -86,7 +87,7 @@ pub(crate) fn put_instance(
         region,
         instance.cluster,
         instance.id,
-        instance.status,
+        instance.status.as_str(),
         instance.json
     ])?;
     Ok(())
@@ -117,8 +118,8 @@ pub(crate) fn insert_tasks(
             new.family,
             new.started_by,
             new.service,
-            t.last_status,
-            t.desired_status,
+            t.last_status.as_str(),
+            t.desired_status.as_str(),
             new.reservation.cpu,
             new.reservation.memory,
             new.reservation.ports.join(","),
@@ -164,8 +165,8 @@ pub(crate) fn update_task(
         region,
         cluster,
         id,
-        update.last_status,
-        update.desired_status,
+        update.last_status.as_str(),
+        update.desired_status.as_str(),
         update.json,
         update.stopped_ms
     ])?;
@@ -180,18 +181,19 @@ pub(crate) fn list_tasks(
 ) -> rusqlite::Result<Vec<StoredTask>> {
     // Conditions left out rather than `?n IS NULL OR ...`, so indexes apply.
     let mut sql = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE region = ?1 AND cluster = ?2");
-    let opt = |sql: &mut String, n: usize, column: &str, v: &Option<String>| {
+    let opt = |sql: &mut String, n: usize, column: &str, v: Option<&str>| {
         if v.is_some() {
             sql.push_str(&format!(" AND {column} = ?{n}"));
         } else {
             sql.push_str(&format!(" AND ?{n} IS NULL"));
         }
     };
-    opt(&mut sql, 3, "family", &q.family);
-    opt(&mut sql, 4, "started_by", &q.started_by);
-    opt(&mut sql, 5, "service", &q.service);
-    opt(&mut sql, 6, "instance_id", &q.instance_id);
-    opt(&mut sql, 7, "desired_status", &q.desired_status);
+    opt(&mut sql, 3, "family", q.family.as_deref());
+    opt(&mut sql, 4, "started_by", q.started_by.as_deref());
+    opt(&mut sql, 5, "service", q.service.as_deref());
+    opt(&mut sql, 6, "instance_id", q.instance_id.as_deref());
+    let desired = q.desired_status.as_ref().map(|d| d.as_str());
+    opt(&mut sql, 7, "desired_status", desired);
     sql.push_str(" AND id > ?8 ORDER BY id LIMIT ?9");
     let mut stmt = c.prepare_cached(&sql)?;
     let rows = stmt.query_map(
@@ -202,7 +204,7 @@ pub(crate) fn list_tasks(
             q.started_by,
             q.service,
             q.instance_id,
-            q.desired_status,
+            desired,
             q.after.as_deref().unwrap_or(""),
             q.limit as i64
         ],
@@ -255,8 +257,8 @@ pub(crate) fn status_counts(c: &Connection) -> rusqlite::Result<StatusCounts> {
             Ok(TaskStatusCount {
                 region: r.get(0)?,
                 cluster: r.get(1)?,
-                last_status: r.get(2)?,
-                desired_status: r.get(3)?,
+                last_status: vocabulary(r, 2)?,
+                desired_status: listed(r, 3)?,
                 count: r.get(4)?,
             })
         })?
@@ -270,7 +272,7 @@ pub(crate) fn status_counts(c: &Connection) -> rusqlite::Result<StatusCounts> {
             Ok(InstanceStatusCount {
                 region: r.get(0)?,
                 cluster: r.get(1)?,
-                status: r.get(2)?,
+                status: vocabulary(r, 2)?,
                 count: r.get(3)?,
             })
         })?

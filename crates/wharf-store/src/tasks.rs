@@ -6,7 +6,13 @@
 //! same transaction that places new ones. There is no second counter to
 //! drift: a task reported `STOPPED` frees its resources by that write alone.
 
+use wharf_model::ecs::launch::{Launch, PlacedTask};
+use wharf_model::ecs::placement::{Candidate, Used};
+use wharf_model::ecs::shapes::{ContainerInstance, DesiredStatus};
+use wharf_model::ecs::status::{InstanceStatus, TaskStatus};
 use wharf_model::EcsError;
+
+use crate::StoreError;
 
 /// A container instance as stored: its wire JSON (`ContainerInstance`) and
 /// the columns queries need.
@@ -17,7 +23,7 @@ pub struct StoredInstance {
     /// The instance ID (the last part of its ARN).
     pub id: String,
     /// `ACTIVE`, `DRAINING`, `INACTIVE`, ...
-    pub status: String,
+    pub status: InstanceStatus,
     /// The `ContainerInstance` wire JSON.
     pub json: String,
 }
@@ -66,9 +72,9 @@ pub struct StoredTask {
     /// The container instance it was placed on.
     pub instance_id: Option<String>,
     /// `lastStatus`.
-    pub last_status: String,
+    pub last_status: TaskStatus,
     /// `desiredStatus`.
-    pub desired_status: String,
+    pub desired_status: DesiredStatus,
     /// The `Task` wire JSON.
     pub json: String,
 }
@@ -94,9 +100,9 @@ pub struct NewTask {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskUpdate {
     /// The new `lastStatus`.
-    pub last_status: String,
+    pub last_status: TaskStatus,
     /// The new `desiredStatus`.
-    pub desired_status: String,
+    pub desired_status: DesiredStatus,
     /// The new `Task` wire JSON.
     pub json: String,
     /// When it reached `STOPPED` (ms since the epoch), for expiry.
@@ -118,7 +124,7 @@ pub struct TaskQuery {
     /// Only tasks on this container instance (its ID).
     pub instance_id: Option<String>,
     /// Only tasks with this `desiredStatus`.
-    pub desired_status: Option<String>,
+    pub desired_status: Option<DesiredStatus>,
     /// Start after this task ID.
     pub after: Option<String>,
     /// At most this many.
@@ -138,12 +144,6 @@ pub struct TaskChanged {
     /// The instance it is placed on.
     pub instance_id: Option<String>,
 }
-
-/// Decides the tasks to create given the cluster's instances and what they
-/// hold; runs inside the write transaction, so no two placements can both
-/// take the same resources.
-pub type PlaceTasks =
-    Box<dyn FnOnce(Vec<InstanceUsage>) -> Result<Vec<NewTask>, EcsError> + Send + 'static>;
 
 /// Decides a task's change from its stored form: `None` keeps it.
 pub type DecideTask =
@@ -173,9 +173,9 @@ pub struct TaskStatusCount {
     /// The cluster's name.
     pub cluster: String,
     /// `lastStatus`.
-    pub last_status: String,
+    pub last_status: TaskStatus,
     /// `desiredStatus`.
-    pub desired_status: String,
+    pub desired_status: DesiredStatus,
     /// How many tasks.
     pub count: i64,
 }
@@ -188,7 +188,78 @@ pub struct InstanceStatusCount {
     /// The cluster's name.
     pub cluster: String,
     /// `ACTIVE`, `DRAINING`, ...
-    pub status: String,
+    pub status: InstanceStatus,
     /// How many instances.
     pub count: i64,
+}
+
+/// The placement candidates for a cluster's instances, each with what its
+/// unstopped tasks hold. Instances that report no Availability Zone are in
+/// `default_zone`. Every store implementation places through this.
+pub fn candidates(
+    usage: &[InstanceUsage],
+    default_zone: &str,
+) -> Result<Vec<Candidate>, StoreError> {
+    usage
+        .iter()
+        .map(|u| {
+            let ci: ContainerInstance = serde_json::from_str(&u.instance.json).map_err(|e| {
+                StoreError::Database(format!(
+                    "container instance {} unreadable: {e}",
+                    u.instance.id
+                ))
+            })?;
+            let used = Used {
+                cpu: u.cpu,
+                memory: u.memory,
+                ports: u.ports.clone(),
+                running_tasks: u.running_tasks,
+                pending_tasks: u.pending_tasks,
+                task_groups: u.task_groups.clone(),
+            };
+            Ok(Candidate::with_usage(&ci, default_zone, used))
+        })
+        .collect()
+}
+
+/// The rows to insert for the tasks a launch placed on `usage`'s instances.
+pub fn new_tasks(
+    launch: &Launch,
+    usage: &[InstanceUsage],
+    placed: &[PlacedTask],
+) -> Result<Vec<NewTask>, StoreError> {
+    let demand = launch.demand();
+    let template = &launch.template;
+    let tags: Vec<(String, String)> = template
+        .tags
+        .iter()
+        .filter_map(|t| Some((t.key.clone()?, t.value.clone().unwrap_or_default())))
+        .collect();
+    placed
+        .iter()
+        .map(|p| {
+            let json = serde_json::to_string(&p.task)
+                .map_err(|e| StoreError::Database(format!("task not written: {e}")))?;
+            Ok(NewTask {
+                task: StoredTask {
+                    cluster: template.cluster.clone(),
+                    id: p.id.clone(),
+                    arn: p.task.task_arn.clone().unwrap_or_default(),
+                    instance_id: usage.get(p.instance).map(|u| u.instance.id.clone()),
+                    last_status: TaskStatus::Provisioning,
+                    desired_status: DesiredStatus::Running,
+                    json,
+                },
+                family: template.family().to_owned(),
+                started_by: template.started_by.clone(),
+                service: template.service.clone(),
+                reservation: Reservation {
+                    cpu: demand.cpu,
+                    memory: demand.memory,
+                    ports: demand.ports.clone(),
+                },
+                tags: tags.clone(),
+            })
+        })
+        .collect()
 }

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use wharf_model::ecs::shapes::TaskDefinitionStatus;
 use wharf_model::EcsError;
 use wharf_store::{
     FamilyQuery, Kind, NewTaskDefinition, SqliteStore, Store, StoreError, TaskDefinitionQuery,
@@ -136,7 +137,7 @@ async fn listings_page_in_both_directions_and_filter_by_status() {
         .unwrap();
     let page = |after, descending, status: Option<&str>| TaskDefinitionQuery {
         family: None,
-        status: status.map(str::to_owned),
+        status: status.map(Into::into),
         descending,
         after,
         limit: 4,
@@ -159,7 +160,7 @@ async fn listings_page_in_both_directions_and_filter_by_status() {
 
     let fams = |status: Option<&str>, prefix: Option<&str>| FamilyQuery {
         prefix: prefix.map(str::to_owned),
-        status: status.map(str::to_owned),
+        status: status.map(Into::into),
         after: None,
         limit: 10,
     };
@@ -215,7 +216,7 @@ async fn cached_reads_follow_every_write() {
     assert_eq!(latest.revision, 2);
     assert_eq!(
         store.get_task_definition("us-east-1", "web", Some(2)).await.unwrap().unwrap().status,
-        "ACTIVE"
+        TaskDefinitionStatus::Active
     );
     store
         .update_task_definition(
@@ -232,7 +233,7 @@ async fn cached_reads_follow_every_write() {
     );
     assert_eq!(
         store.get_task_definition("us-east-1", "web", Some(2)).await.unwrap().unwrap().status,
-        "INACTIVE"
+        TaskDefinitionStatus::Inactive
     );
     register(&store, "web").await.unwrap();
     assert_eq!(

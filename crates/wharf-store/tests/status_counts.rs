@@ -1,44 +1,44 @@
 //! `Store::status_counts`: tasks and container instances counted by region, cluster and
 //! status, as the writes leave them.
 
+use wharf_model::ecs::launch::{Launch, Placement};
 use wharf_store::{
-    InstanceStatusCount, NewTask, Reservation, SqliteStore, Store, StoredInstance, StoredTask,
-    TaskStatusCount, TaskUpdate,
+    InstanceStatusCount, SqliteStore, Store, StoredInstance, TaskStatusCount, TaskUpdate,
 };
 
-fn task(cluster: &str, id: &str) -> NewTask {
-    NewTask {
-        task: StoredTask {
-            cluster: cluster.to_owned(),
-            id: id.to_owned(),
-            arn: format!("arn:aws:ecs:us-east-1:000000000000:task/{cluster}/{id}"),
-            instance_id: Some("i-1".to_owned()),
-            last_status: "PROVISIONING".to_owned(),
-            desired_status: "RUNNING".to_owned(),
-            json: "{}".to_owned(),
-        },
-        family: "web".to_owned(),
-        started_by: None,
-        service: None,
-        reservation: Reservation::default(),
-        tags: Vec::new(),
+/// `count` tasks of family `web` placed in `cluster`; their IDs.
+async fn launch(store: &SqliteStore, region: &str, cluster: &str, count: usize) -> Vec<String> {
+    let launch = Launch::minimal(region, cluster, "web", count, vec![]);
+    match store.launch_tasks(region, launch).await.unwrap() {
+        Placement::Placed { tasks, failures } => {
+            assert!(failures.is_empty(), "{failures:?}");
+            tasks.into_iter().map(|t| t.id).collect()
+        }
+        Placement::NoContainerInstances => panic!("no instance in {cluster}"),
     }
 }
 
 async fn instance(store: &SqliteStore, region: &str, cluster: &str, id: &str, status: &str) {
+    let json = serde_json::json!({
+        "containerInstanceArn":
+            format!("arn:aws:ecs:{region}:000000000000:container-instance/{cluster}/{id}"),
+        "status": status,
+        "registeredResources": [
+            {"name": "CPU", "integerValue": 4096}, {"name": "MEMORY", "integerValue": 8192}]
+    });
     let new = StoredInstance {
         cluster: cluster.to_owned(),
         id: id.to_owned(),
-        status: status.to_owned(),
-        json: "{}".to_owned(),
+        status: status.parse().unwrap(),
+        json: json.to_string(),
     };
     store.update_instance(region, cluster, id, Box::new(move |_| Ok(Some(new)))).await.unwrap();
 }
 
 async fn set_status(store: &SqliteStore, cluster: &str, id: &str, last: &str, desired: &str) {
     let update = TaskUpdate {
-        last_status: last.to_owned(),
-        desired_status: desired.to_owned(),
+        last_status: last.parse().unwrap(),
+        desired_status: desired.into(),
         json: "{}".to_owned(),
         stopped_ms: None,
     };
@@ -51,8 +51,8 @@ fn tasks(region: &str, cluster: &str, last: &str, desired: &str, count: i64) -> 
     TaskStatusCount {
         region: region.to_owned(),
         cluster: cluster.to_owned(),
-        last_status: last.to_owned(),
-        desired_status: desired.to_owned(),
+        last_status: last.parse().unwrap(),
+        desired_status: desired.into(),
         count,
     }
 }
@@ -65,21 +65,15 @@ async fn tasks_and_instances_are_counted_by_cluster_and_status() {
 
     instance(&store, "us-east-1", "a", "i-1", "ACTIVE").await;
     instance(&store, "us-east-1", "a", "i-2", "ACTIVE").await;
-    instance(&store, "us-east-1", "b", "i-3", "DRAINING").await;
+    instance(&store, "us-east-1", "b", "i-3", "ACTIVE").await;
     instance(&store, "eu-west-1", "a", "i-4", "ACTIVE").await;
-    let placed = |cluster: &'static str, ids: &'static [&'static str]| {
-        let tasks: Vec<NewTask> = ids.iter().map(|id| task(cluster, id)).collect();
-        Box::new(move |_| Ok(tasks)) as wharf_store::PlaceTasks
-    };
-    store
-        .place_tasks("us-east-1", "a", None, placed("a", &["t1", "t2", "t3", "t4"]))
-        .await
-        .unwrap();
-    store.place_tasks("us-east-1", "b", None, placed("b", &["t5"])).await.unwrap();
-    store.place_tasks("eu-west-1", "a", None, placed("a", &["t6"])).await.unwrap();
-    set_status(&store, "a", "t1", "RUNNING", "RUNNING").await;
-    set_status(&store, "a", "t2", "RUNNING", "RUNNING").await;
-    set_status(&store, "a", "t3", "RUNNING", "STOPPED").await;
+    let a = launch(&store, "us-east-1", "a", 4).await;
+    launch(&store, "us-east-1", "b", 1).await;
+    launch(&store, "eu-west-1", "a", 1).await;
+    instance(&store, "us-east-1", "b", "i-3", "DRAINING").await;
+    set_status(&store, "a", &a[0], "RUNNING", "RUNNING").await;
+    set_status(&store, "a", &a[1], "RUNNING", "RUNNING").await;
+    set_status(&store, "a", &a[2], "RUNNING", "STOPPED").await;
 
     let counts = store.status_counts().await.unwrap();
     assert_eq!(
@@ -95,7 +89,7 @@ async fn tasks_and_instances_are_counted_by_cluster_and_status() {
     let instances = |region: &str, cluster: &str, status: &str, count| InstanceStatusCount {
         region: region.to_owned(),
         cluster: cluster.to_owned(),
-        status: status.to_owned(),
+        status: status.parse().unwrap(),
         count,
     };
     assert_eq!(

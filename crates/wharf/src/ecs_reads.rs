@@ -11,6 +11,7 @@ use anyhow::{bail, Context};
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
+use wharf_model::ecs::shapes::DesiredStatus;
 
 use crate::api_client::{ApiClient, Service};
 
@@ -105,12 +106,12 @@ pub async fn describe_tasks(
 pub async fn all_tasks(
     client: &ApiClient,
     cluster: &str,
-    desired: &[&str],
+    desired: &[DesiredStatus],
 ) -> anyhow::Result<Vec<Value>> {
     let mut describing: JoinSet<anyhow::Result<(Vec<Value>, Vec<Value>)>> = JoinSet::new();
     let in_flight = Arc::new(Semaphore::new(IN_FLIGHT));
     for status in desired {
-        let input = json!({"cluster": cluster, "desiredStatus": status});
+        let input = json!({"cluster": cluster, "desiredStatus": status.as_str()});
         let mut token = None;
         loop {
             let (arns, next) = list_page(client, "ListTasks", &input, "taskArns", token).await?;
@@ -221,8 +222,8 @@ pub async fn task_matches(
         return Ok(Vec::new());
     }
     let mut matches = Vec::new();
-    for status in ["RUNNING", "STOPPED"] {
-        let input = json!({"cluster": cluster, "desiredStatus": status});
+    for status in [DesiredStatus::Running, DesiredStatus::Stopped] {
+        let input = json!({"cluster": cluster, "desiredStatus": status.as_str()});
         for arn in list_all(client, "ListTasks", &input, "taskArns").await? {
             if short_name(&arn).starts_with(prefix) && !matches.contains(&arn) {
                 matches.push(arn);

@@ -10,7 +10,8 @@ use wharf_api::protocol::ApiError;
 use wharf_api::AppState;
 use wharf_api::{agent_link, logs, secrets};
 use wharf_model::agent::{
-    Heartbeat, HeartbeatReply, LogBatch, LogDestination, PullProgressReport, WatchEvent,
+    Heartbeat, HeartbeatReply, LogBatch, LogDestination, PullProgressReport, RoleKind,
+    TaskRoleCredentials, WatchEvent,
 };
 use wharf_model::ecs::shapes::{ContainerInstance, RegisterContainerInstanceRequest, Task};
 
@@ -36,8 +37,70 @@ fn link_error(e: ApiError) -> LinkError {
     }
 }
 
+/// The cluster a (long-format) task ARN names.
+fn cluster_of(task_arn: &str) -> &str {
+    wharf_model::arn::resource_id(task_arn, "task").1.unwrap_or("default")
+}
+
+/// A refusal of the task-role calls: their message alone (it is already the
+/// ECS agent's wording), a server failure as unavailable.
+fn role_error(e: ApiError) -> LinkError {
+    if e.status.is_server_error() {
+        LinkError::Unavailable(e.message)
+    } else {
+        LinkError::Refused(e.message)
+    }
+}
+
 #[async_trait]
 impl ServerLink for EmbeddedLink {
+    async fn resolve_task_secret(
+        &self,
+        task_arn: &str,
+        value_from: &str,
+    ) -> Result<String, LinkError> {
+        let cluster = cluster_of(task_arn);
+        wharf_api::task_roles::resolve_task_secret(
+            &self.state,
+            &self.region,
+            cluster,
+            task_arn,
+            value_from,
+        )
+        .await
+        .map_err(role_error)
+    }
+
+    async fn check_execution_role(
+        &self,
+        task_arn: &str,
+        action: &str,
+        resource: &str,
+    ) -> Result<(), LinkError> {
+        let cluster = cluster_of(task_arn);
+        wharf_api::task_roles::check_execution_role(
+            &self.state,
+            &self.region,
+            cluster,
+            task_arn,
+            action,
+            resource,
+        )
+        .await
+        .map_err(role_error)
+    }
+
+    async fn role_credentials(
+        &self,
+        task_arn: &str,
+        kind: RoleKind,
+    ) -> Result<TaskRoleCredentials, LinkError> {
+        let cluster = cluster_of(task_arn);
+        wharf_api::task_roles::role_credentials(&self.state, &self.region, cluster, task_arn, kind)
+            .await
+            .map_err(role_error)
+    }
+
     async fn register(
         &self,
         request: RegisterContainerInstanceRequest,
@@ -71,8 +134,8 @@ impl ServerLink for EmbeddedLink {
     }
 
     async fn resolve_secret(&self, value_from: &str) -> Result<String, LinkError> {
-        let now = self.state.clock.now();
-        secrets::resolve(&*self.state.store, &self.region, value_from, now).await.map_err(|e| {
+        let now = self.state.ops.clock.now();
+        secrets::resolve(&*self.state.ops.store, &self.region, value_from, now).await.map_err(|e| {
             match e {
                 secrets::ResolveError::Internal(m) => LinkError::Unavailable(m),
                 secrets::ResolveError::NotFound(m) | secrets::ResolveError::Invalid(m) => {
@@ -104,7 +167,7 @@ impl ServerLink for EmbeddedLink {
     }
 
     async fn pull_progress(&self, report: PullProgressReport) -> Result<(), LinkError> {
-        self.state.pulls.record(report, self.state.clock.now_millis());
+        self.state.pulls.record(report, self.state.ops.clock.now_millis());
         Ok(())
     }
 }

@@ -12,11 +12,12 @@ mod container_logs;
 mod ecs_reads;
 mod embedded_link;
 mod lb_config;
+mod listen;
 mod load_balancing;
 mod metrics;
 mod query_xml;
 mod remote_link;
-mod service_launcher;
+mod security;
 mod table;
 mod vpc_routes;
 
@@ -61,6 +62,8 @@ enum Command {
     Stop(commands::stop::StopArgs),
     /// Show what changed between two task definitions (family:rev, ARN or JSON file).
     Diff(commands::diff::DiffArgs),
+    /// Show the audit trail: who made which mutating call, on what, from where, with what outcome.
+    Audit(commands::audit::AuditArgs),
     /// Write a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
     Completions(commands::completions::CompletionsArgs),
 }
@@ -85,6 +88,7 @@ fn main() -> ExitCode {
         Command::Describe(args) => commands::describe::run(args),
         Command::Stop(args) => commands::stop::run(args),
         Command::Diff(args) => commands::diff::run(args),
+        Command::Audit(args) => commands::audit::run(args),
         Command::Completions(args) => commands::completions::run(&args, &mut Cli::command()),
     };
     match result {

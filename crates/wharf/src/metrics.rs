@@ -24,6 +24,7 @@ use wharf_agent::stats::{ContainerSample, ContainerStats};
 use wharf_api::metrics::ApiMetrics;
 use wharf_lb::Traffic;
 use wharf_metrics::{Encoder, MetricType};
+use wharf_model::ecs::status::ServiceStatus;
 use wharf_store::{Kind, StatusCounts, Store, StoreError};
 
 /// Service records read per store call.
@@ -96,8 +97,8 @@ fn encode_counts(counts: &StatusCounts, encoder: &mut Encoder) {
         let labels = [
             ("region", t.region.as_str()),
             ("cluster", &t.cluster),
-            ("last_status", &t.last_status),
-            ("desired_status", &t.desired_status),
+            ("last_status", t.last_status.as_str()),
+            ("desired_status", t.desired_status.as_str()),
         ];
         tasks.sample(&labels, t.count as f64);
     }
@@ -108,7 +109,7 @@ fn encode_counts(counts: &StatusCounts, encoder: &mut Encoder) {
     );
     for i in &counts.instances {
         let labels =
-            [("region", i.region.as_str()), ("cluster", &i.cluster), ("status", &i.status)];
+            [("region", i.region.as_str()), ("cluster", &i.cluster), ("status", i.status.as_str())];
         instances.sample(&labels, i.count as f64);
     }
 }
@@ -122,7 +123,7 @@ struct StoredService {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ServiceCounts {
-    status: Option<String>,
+    status: Option<ServiceStatus>,
     desired_count: Option<i64>,
     running_count: Option<i64>,
     pending_count: Option<i64>,
@@ -150,7 +151,7 @@ async fn encode_services(store: &dyn Store, encoder: &mut Encoder) -> Result<(),
                     tracing::warn!(service = %key, "a stored service could not be read");
                     continue;
                 };
-                if record.service.status.as_deref() == Some("INACTIVE") {
+                if record.service.status == Some(ServiceStatus::Inactive) {
                     continue;
                 }
                 rows.push(ServiceRow {

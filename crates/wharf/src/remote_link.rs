@@ -2,6 +2,10 @@
 //! [`ServerLink`] as HTTP requests to the server's `/_wharf/agent/v1/`
 //! endpoints, and the assignment watch as one long streamed response read
 //! line by line.
+//!
+//! With credentials ([`RemoteLink::signed_by`]) every request is SigV4-signed
+//! for service `ecs`, as the ECS agent signs its calls; the server then
+//! authorises each by the credentials' policies, for this agent's cluster.
 
 use std::time::Duration;
 
@@ -9,14 +13,15 @@ use crate::api_client::encode;
 use async_trait::async_trait;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use tokio::sync::mpsc;
 use wharf_agent::link::{LinkError, ServerLink};
 use wharf_model::agent::{
-    Heartbeat, HeartbeatReply, LogBatch, LogDestination, PullProgressReport, WatchEvent,
-    WATCH_SILENCE_MS,
+    Heartbeat, HeartbeatReply, LogBatch, LogDestination, PullProgressReport, RoleKind,
+    TaskRoleCredentials, WatchEvent, WATCH_SILENCE_MS,
 };
 use wharf_model::ecs::shapes::{ContainerInstance, RegisterContainerInstanceRequest, Task};
 
@@ -27,28 +32,59 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// quickly and the next one tried.
 const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// The HTTP link.
+/// The HTTP (or HTTPS) link.
 #[derive(Debug, Clone)]
 pub struct RemoteLink {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     endpoint: String,
     region: String,
     token: Option<String>,
+    /// The agent's own credentials, which sign every request when given.
+    credentials: Option<wharf_auth::sigv4::SigningCredentials>,
+    /// The agent's cluster, named in calls that concern no other.
+    cluster: String,
 }
 
 impl RemoteLink {
     /// A link to the server at `endpoint` (`http://host:port`).
-    pub fn new(endpoint: &str, region: &str, token: Option<String>) -> Self {
-        let client = Client::builder(TokioExecutor::new()).build_http();
+    /// Its `https://` connections trust `tls` (see [`tls_client`]).
+    pub fn new(
+        endpoint: &str,
+        region: &str,
+        token: Option<String>,
+        tls: rustls::ClientConfig,
+    ) -> Self {
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .build();
+        let client = Client::builder(TokioExecutor::new()).build(connector);
         Self {
             client,
             endpoint: endpoint.trim_end_matches('/').to_owned(),
             region: region.to_owned(),
             token,
+            credentials: None,
+            cluster: String::new(),
         }
     }
 
+    /// Signs every request with the agent's own credentials.
+    pub fn signed_by(mut self, credentials: wharf_auth::sigv4::SigningCredentials) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    /// Names the agent's cluster in the calls that carry none of their own
+    /// (secrets, logs, pull progress), so the server authorises them for it.
+    pub fn for_cluster(mut self, cluster: &str) -> Self {
+        self.cluster = cluster.to_owned();
+        self
+    }
+
     fn url(&self, path: &str, cluster: &str, instance: &str) -> String {
+        let cluster = if cluster.is_empty() { &self.cluster } else { cluster };
         format!(
             "{}/_wharf/agent/v1/{path}?region={}&cluster={}&instance={}",
             self.endpoint,
@@ -64,15 +100,52 @@ impl RemoteLink {
         url: String,
         body: Vec<u8>,
     ) -> Result<http::Response<hyper::body::Incoming>, LinkError> {
-        let mut req = http::Request::builder().method(method).uri(&url);
-        if let Some(t) = &self.token {
-            req = req.header(http::header::AUTHORIZATION, format!("Bearer {t}"));
-        }
-        let req = req
+        let mut req = http::Request::builder()
+            .method(method.clone())
+            .uri(&url)
             .header(http::header::CONTENT_TYPE, "application/json")
-            .body(Full::new(Bytes::from(body)))
+            .body(Full::new(Bytes::new()))
             .map_err(|e| LinkError::Refused(e.to_string()))?;
+        if let Some(t) = &self.token {
+            let value = http::HeaderValue::from_str(&format!("Bearer {t}"))
+                .map_err(|e| LinkError::Refused(e.to_string()))?;
+            req.headers_mut().insert(http::header::AUTHORIZATION, value);
+        }
+        if let Some(credentials) = &self.credentials {
+            self.sign(&mut req, credentials, &body);
+        }
+        let req = req.map(|_| Full::new(Bytes::from(body)));
         self.client.request(req).await.map_err(|e| LinkError::Unavailable(e.to_string()))
+    }
+
+    /// Adds the SigV4 headers (`host` included, which the client would add anyway).
+    fn sign(
+        &self,
+        req: &mut http::Request<Full<Bytes>>,
+        credentials: &wharf_auth::sigv4::SigningCredentials,
+        body: &[u8],
+    ) {
+        let uri = req.uri().clone();
+        if let Some(host) =
+            uri.authority().and_then(|a| http::HeaderValue::from_str(a.as_str()).ok())
+        {
+            req.headers_mut().insert(http::header::HOST, host);
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let method = req.method().clone();
+        wharf_auth::sigv4::sign(
+            method.as_str(),
+            uri.path(),
+            uri.query().unwrap_or(""),
+            req.headers_mut(),
+            body,
+            credentials,
+            &self.region,
+            "ecs",
+            now,
+        );
     }
 
     /// A call with a JSON answer (or none).
@@ -106,6 +179,26 @@ impl RemoteLink {
         .await;
         answer.unwrap_or_else(|_| Err(LinkError::Unavailable(format!("{path} timed out"))))
     }
+}
+
+/// The TLS client configuration of the link: the public web's roots (Mozilla's,
+/// from webpki-roots) and the certificates of `extra` (a private CA, or the
+/// server's own self-signed certificate: `wharf agent --tls-ca`).
+pub fn tls_client(
+    extra: &[rustls::pki_types::CertificateDer<'static>],
+) -> anyhow::Result<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    for cert in extra {
+        roots.add(cert.clone()).map_err(|e| anyhow::anyhow!("a --tls-ca certificate: {e}"))?;
+    }
+    // ring, as the server uses (see crate::listen).
+    #[allow(deprecated)]
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
 }
 
 /// A failed answer as a link error: a server error may be retried, a
@@ -248,6 +341,43 @@ impl ServerLink for RemoteLink {
         serde_json::from_slice::<Answer>(&answer)
             .map(|a| a.cursor)
             .map_err(|e| LinkError::Unavailable(e.to_string()))
+    }
+
+    async fn resolve_task_secret(
+        &self,
+        task_arn: &str,
+        value_from: &str,
+    ) -> Result<String, LinkError> {
+        let body = serde_json::json!({ "taskArn": task_arn, "valueFrom": value_from });
+        let answer = self.call("task-secret", "", to_json(&body)?).await?;
+        #[derive(serde::Deserialize)]
+        struct Value {
+            value: String,
+        }
+        serde_json::from_slice::<Value>(&answer)
+            .map(|v| v.value)
+            .map_err(|e| LinkError::Unavailable(e.to_string()))
+    }
+
+    async fn check_execution_role(
+        &self,
+        task_arn: &str,
+        action: &str,
+        resource: &str,
+    ) -> Result<(), LinkError> {
+        let body =
+            serde_json::json!({ "taskArn": task_arn, "action": action, "resource": resource });
+        self.call("execution-check", "", to_json(&body)?).await.map(|_| ())
+    }
+
+    async fn role_credentials(
+        &self,
+        task_arn: &str,
+        kind: RoleKind,
+    ) -> Result<TaskRoleCredentials, LinkError> {
+        let body = serde_json::json!({ "taskArn": task_arn, "kind": kind });
+        let answer = self.call("role-credentials", "", to_json(&body)?).await?;
+        serde_json::from_slice(&answer).map_err(|e| LinkError::Unavailable(e.to_string()))
     }
 
     async fn pull_progress(&self, report: PullProgressReport) -> Result<(), LinkError> {

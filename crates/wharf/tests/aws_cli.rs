@@ -13,21 +13,10 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use support::{Aws, Server};
 
-/// `../shared` beside the repository, or `WHARF_SHARED_DIR`.
-fn shared_dir() -> PathBuf {
-    match std::env::var_os("WHARF_SHARED_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"),
-    }
-}
-
+/// A vendored task definition (`tests/corpus/taskdefs` at the repository root).
 fn corpus_file(name: &str) -> PathBuf {
-    let path = shared_dir().join("taskdefs/corpus").join(name);
-    assert!(
-        path.is_file(),
-        "corpus file {} not found; set WHARF_SHARED_DIR to the shared directory",
-        path.display()
-    );
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/corpus/taskdefs").join(name);
+    assert!(path.is_file(), "corpus file {} not found", path.display());
     path.canonicalize().expect("canonical corpus path")
 }
 

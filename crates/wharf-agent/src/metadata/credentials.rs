@@ -1,11 +1,16 @@
-//! Where task role credentials come from: a mapping from role ARN to
-//! credentials, given by the operator (there is no STS behind Wharf).
+//! Where task role credentials come from: the server's STS, through the
+//! agent link (temporary credentials minted for the task's role, cached and
+//! fetched again before they expire), or a mapping from role ARN to
+//! credentials given by the operator (`--task-credentials`), which wins.
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use serde::Deserialize;
+use wharf_model::agent::{RoleKind, TaskRoleCredentials};
+
+use crate::link::ServerLink;
 
 use super::MetadataError;
 
@@ -65,7 +70,15 @@ impl std::fmt::Debug for RoleCredentials {
 #[derive(Clone, Default)]
 pub struct CredentialsSource {
     roles: Arc<HashMap<String, RoleCredentials>>,
+    /// The server, which mints credentials for roles without an entry.
+    minter: Option<Arc<dyn ServerLink>>,
+    /// Minted credentials by task ARN.
+    minted: Arc<Mutex<HashMap<String, TaskRoleCredentials>>>,
 }
+
+/// Minted credentials are fetched again when less than this is left of
+/// them (seconds), so an SDK never holds credentials about to expire.
+pub const REFRESH_BEFORE_EXPIRY_SECS: i64 = 15 * 60;
 
 impl std::fmt::Debug for CredentialsSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -84,7 +97,7 @@ impl CredentialsSource {
 
     /// Credentials from a map of role ARN (or [`ANY_ROLE`]) to credentials.
     pub fn from_roles(roles: HashMap<String, RoleCredentials>) -> Self {
-        Self { roles: Arc::new(roles) }
+        Self { roles: Arc::new(roles), ..Self::default() }
     }
 
     /// Parses the JSON form (see the type's documentation). Errors name the
@@ -124,6 +137,57 @@ impl CredentialsSource {
     /// Whether there are no entries at all.
     pub fn is_empty(&self) -> bool {
         self.roles.is_empty()
+    }
+
+    /// Asks `link` (the server's STS) for the roles without an entry.
+    pub fn minted_by(mut self, link: Arc<dyn ServerLink>) -> Self {
+        self.minter = Some(link);
+        self
+    }
+
+    /// Credentials for a task's role at `now` (Unix seconds): the operator's
+    /// entry for the role, else the server's, minted for this task and kept
+    /// until [`REFRESH_BEFORE_EXPIRY_SECS`] before they expire. `None` when
+    /// neither has any (the reason is logged, never a secret).
+    pub async fn for_task(
+        &self,
+        task_arn: &str,
+        role_arn: &str,
+        now: i64,
+    ) -> Option<RoleCredentials> {
+        if let Some(c) = self.lookup(role_arn) {
+            return Some(c.clone());
+        }
+        let minter = self.minter.as_ref()?;
+        let cached = self.minted.lock().ok().and_then(|m| m.get(task_arn).cloned());
+        let fresh = match cached {
+            Some(c) if c.expiration - now > REFRESH_BEFORE_EXPIRY_SECS => c,
+            _ => match minter.role_credentials(task_arn, RoleKind::TaskApplication).await {
+                Ok(c) => {
+                    if let Ok(mut m) = self.minted.lock() {
+                        m.insert(task_arn.to_owned(), c.clone());
+                    }
+                    c
+                }
+                Err(e) => {
+                    tracing::warn!(task = %task_arn, error = %e, "task credentials: the server minted none");
+                    return None;
+                }
+            },
+        };
+        Some(RoleCredentials {
+            access_key_id: fresh.access_key_id,
+            secret_access_key: fresh.secret_access_key,
+            token: Some(fresh.token),
+            expiration: Some(super::response::rfc3339_seconds(fresh.expiration)),
+        })
+    }
+
+    /// Forgets a task's minted credentials (when the task is gone).
+    pub fn forget(&self, task_arn: &str) {
+        if let Ok(mut m) = self.minted.lock() {
+            m.remove(task_arn);
+        }
     }
 }
 

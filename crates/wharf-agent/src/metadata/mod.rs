@@ -8,7 +8,8 @@
 //!   which container, what each task and container looks like now. The task
 //!   driver feeds it; the server reads it.
 //! - [`serve`] (or [`router`]): the HTTP server, on axum.
-//! - [`CredentialsSource`]: role ARN → credentials, from the operator.
+//! - [`CredentialsSource`]: a task's role credentials, minted by the
+//!   server's STS through the agent link (or pinned by the operator).
 //! - [`ensure_link_local_address`]: puts ECS's address, `169.254.170.2`, on
 //!   the loopback interface, so that containers reach the server at the URLs
 //!   they would use on ECS.
@@ -37,7 +38,8 @@
 //! associations, `/v2/metadata` (awsvpc-only, by source address), the v4
 //! `network_rate_stats`, `ClockDrift`, `EphemeralStorageMetrics`, `VPCID`,
 //! `ContainerInstanceTags`, `Volumes` and `RestartCount`; no rate limit.
-//! Credentials come from a [`CredentialsSource`], not from STS.
+//! Task role credentials are minted by Wharf's own STS (see
+//! [`CredentialsSource::for_task`]), not AWS's.
 
 mod credentials;
 mod registry;
@@ -48,7 +50,7 @@ mod tests;
 
 use std::process::Command;
 
-pub use credentials::{CredentialsSource, RoleCredentials, ANY_ROLE};
+pub use credentials::{CredentialsSource, RoleCredentials, ANY_ROLE, REFRESH_BEFORE_EXPIRY_SECS};
 pub use registry::{Registry, TaskTokens};
 pub use server::{router, serve};
 

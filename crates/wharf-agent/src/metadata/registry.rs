@@ -7,13 +7,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use wharf_model::agent::{merge, Assignment};
+use wharf_model::ecs::resolved::ResolvedTask;
 use wharf_model::ecs::shapes::{ContainerDefinition, HealthStatus, Task, TaskDefinition};
-
-use crate::overrides;
-use crate::pause::{PAUSE_CONTAINER_NAME, PAUSE_IMAGE};
-use crate::runtime::{ContainerInfo, ContainerState, Health, PortBinding};
+use wharf_model::ecs::status::ContainerLastStatus;
 
 use super::DEFAULT_BASE_URL;
+use crate::pause::{PAUSE_CONTAINER_NAME, PAUSE_IMAGE};
+use crate::runtime::{ContainerInfo, ContainerState, Health, PortBinding};
 
 /// `Type` of a task definition's container.
 pub(super) const TYPE_NORMAL: &str = "NORMAL";
@@ -285,25 +285,17 @@ impl Registry {
     /// the same tokens again.
     pub fn add_task(&self, assignment: &Assignment, instance_arn: &str) -> TaskTokens {
         let task_arn = assignment.task.task_arn.clone().unwrap_or_default();
-        let role_arn = assignment
-            .task
-            .overrides
-            .as_ref()
-            .and_then(|o| o.task_role_arn.clone())
-            .or_else(|| assignment.definition.task_role_arn.clone())
-            .filter(|r| !r.is_empty());
+        let resolved =
+            ResolvedTask::new(&assignment.definition, assignment.task.overrides.as_ref());
+        let role_arn = resolved.definition.task_role_arn.clone().filter(|r| !r.is_empty());
         let credentials_id = role_arn.as_ref().map(|_| self.derive("credentials", &task_arn, ""));
-        let containers: Vec<ContainerRecord> = assignment
-            .definition
-            .container_definitions
-            .as_deref()
-            .unwrap_or_default()
+        let containers: Vec<ContainerRecord> = resolved
+            .containers()
             .iter()
             .map(|d| {
                 let name = d.name.clone().unwrap_or_default();
-                let o = overrides::for_container(assignment.task.overrides.as_ref(), &name);
                 let token = self.derive("container", &task_arn, &name);
-                ContainerRecord::new(&name, Some(token), Some(overrides::apply(d.clone(), o)))
+                ContainerRecord::new(&name, Some(token), Some(d.clone()))
             })
             .collect();
         let tokens = TaskTokens {
@@ -370,9 +362,11 @@ impl Registry {
                     entry.set_health(health.as_str(), now);
                 }
             }
-            match c.last_status.as_deref() {
-                Some("STOPPED") => entry.stopped(c.exit_code, None, now),
-                Some("RUNNING") if entry.exit_code.is_none() && entry.finished_at_ms.is_none() => {
+            match c.last_status {
+                Some(ContainerLastStatus::Stopped) => entry.stopped(c.exit_code, None, now),
+                Some(ContainerLastStatus::Running)
+                    if entry.exit_code.is_none() && entry.finished_at_ms.is_none() =>
+                {
                     entry.running = true;
                     entry.started_at_ms.get_or_insert(now);
                 }

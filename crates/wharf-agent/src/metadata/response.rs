@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use wharf_model::ecs::shapes::NetworkMode;
+use wharf_model::ecs::status::{ContainerLastStatus, ContainerStatus, TaskStatus};
 use wharf_model::ecs::task_definition::{parse_task_cpu, parse_task_memory};
 
 use super::registry::{ContainerRecord, TaskRecord, TYPE_CNI_PAUSE};
@@ -231,7 +232,7 @@ fn network_mode(record: &TaskRecord) -> NetworkMode {
 
 /// The container's status in the ECS agent's words (`NONE`, `PULLED`,
 /// `CREATED`, `RUNNING`, `STOPPED`).
-fn known_status(record: &TaskRecord, c: &ContainerRecord) -> &'static str {
+fn known_status(record: &TaskRecord, c: &ContainerRecord) -> ContainerStatus {
     let reported = record
         .task
         .containers
@@ -239,24 +240,24 @@ fn known_status(record: &TaskRecord, c: &ContainerRecord) -> &'static str {
         .unwrap_or_default()
         .iter()
         .find(|t| t.name.as_deref() == Some(c.name.as_str()))
-        .and_then(|t| t.last_status.as_deref());
-    if c.exit_code.is_some() || c.finished_at_ms.is_some() || reported == Some("STOPPED") {
-        "STOPPED"
-    } else if c.running || reported == Some("RUNNING") {
-        "RUNNING"
+        .and_then(|t| t.last_status);
+    let stopped = reported == Some(ContainerLastStatus::Stopped);
+    if c.exit_code.is_some() || c.finished_at_ms.is_some() || stopped {
+        ContainerStatus::Stopped
+    } else if c.running || reported == Some(ContainerLastStatus::Running) {
+        ContainerStatus::Running
     } else if c.docker_id.is_some() {
-        "CREATED"
+        ContainerStatus::Created
     } else if record.task.pull_stopped_at.is_some() {
-        "PULLED"
+        ContainerStatus::Pulled
     } else {
-        "NONE"
+        ContainerStatus::None
     }
 }
 
 fn desired_status(record: &TaskRecord) -> String {
-    match record.task.desired_status.as_deref() {
-        Some("STOPPED") => "STOPPED".to_owned(),
-        Some(s) if !s.is_empty() => s.to_owned(),
+    match &record.task.desired_status {
+        Some(d) if !d.as_str().is_empty() => d.as_str().to_owned(),
         _ => "RUNNING".to_owned(),
     }
 }
@@ -409,7 +410,7 @@ pub(super) fn container(
         ports: ports(record, c),
         labels,
         desired_status: desired_status(record),
-        known_status: known_status(record, c).to_owned(),
+        known_status: known_status(record, c).as_str().to_owned(),
         exit_code: c.exit_code.or_else(|| reported.and_then(|r| r.exit_code)),
         limits: Limits {
             cpu: Some(f64::from(def.and_then(|d| d.cpu).unwrap_or(0))),
@@ -459,7 +460,7 @@ pub(super) fn task(record: &TaskRecord, version: Version, with_tags: bool) -> Ta
         family: td.family.clone().unwrap_or_default(),
         revision: td.revision.unwrap_or_default().to_string(),
         desired_status: desired_status(record),
-        known_status: t.last_status.clone().unwrap_or_else(|| "NONE".to_owned()),
+        known_status: t.last_status.map_or("NONE", TaskStatus::as_str).to_owned(),
         limits,
         pull_started_at: t.pull_started_at.map(|s| rfc3339(s.as_millis())),
         pull_stopped_at: t.pull_stopped_at.map(|s| rfc3339(s.as_millis())),

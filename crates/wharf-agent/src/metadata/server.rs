@@ -291,11 +291,11 @@ async fn v3_task_stats(State(app): State<App>, Path(token): Path<String>) -> Res
 }
 
 async fn credentials_v2(State(app): State<App>, Path(id): Path<String>) -> Response {
-    credentials(&app, &id, 2)
+    credentials(&app, &id, 2).await
 }
 
 async fn credentials_v2_without_id(State(app): State<App>) -> Response {
-    credentials(&app, "", 2)
+    credentials(&app, "", 2).await
 }
 
 async fn credentials_v1(State(app): State<App>, RawQuery(query): RawQuery) -> Response {
@@ -306,7 +306,7 @@ async fn credentials_v1(State(app): State<App>, RawQuery(query): RawQuery) -> Re
         .find_map(|pair| pair.strip_prefix("id="))
         .unwrap_or_default()
         .to_owned();
-    credentials(&app, &id, 1)
+    credentials(&app, &id, 1).await
 }
 
 fn credentials_error(status: StatusCode, code: &'static str, message: String) -> Response {
@@ -317,7 +317,7 @@ fn credentials_error(status: StatusCode, code: &'static str, message: String) ->
 /// an ID, 400 `InvalidIdInRequest` for an unknown one; Wharf adds 400
 /// `NoCredentialsAssociated` (a code the agent defines) for a role its
 /// [`CredentialsSource`] has nothing for. Secrets are never logged.
-fn credentials(app: &App, id: &str, api_version: u8) -> Response {
+async fn credentials(app: &App, id: &str, api_version: u8) -> Response {
     let prefix = format!("CredentialsV{api_version}Request: ");
     if id.is_empty() {
         return credentials_error(
@@ -342,7 +342,8 @@ fn credentials(app: &App, id: &str, api_version: u8) -> Response {
         );
     };
     let role_arn = role_arn.unwrap_or_default();
-    let Some(creds) = app.credentials.lookup(&role_arn) else {
+    let now = now_ms().div_euclid(1000);
+    let Some(creds) = app.credentials.for_task(&task_arn, &role_arn, now).await else {
         tracing::warn!(task = %task_arn, role = %role_arn, "task credentials: none configured for the role");
         return credentials_error(
             StatusCode::BAD_REQUEST,

@@ -10,9 +10,10 @@ use wharf_model::ecs::shapes::{
     PutAccountSettingRequest, PutAccountSettingResponse, Setting, SettingName, SettingType,
 };
 use wharf_model::EcsError;
+use wharf_ops::docs::{self, Change};
 use wharf_store::{Kind, Write};
 
-use super::docs::{self, required, Change};
+use super::input::required;
 use crate::context::Ctx;
 use crate::pagination;
 use crate::protocol::ApiError;
@@ -63,15 +64,18 @@ fn key(principal: &str, name: &str) -> String {
 }
 
 async fn stored(ctx: &Ctx, principal: &str, name: &str) -> Result<Option<Setting>, ApiError> {
-    docs::get(ctx, Kind::AccountSetting, &key(principal, name)).await
+    Ok(docs::get(ctx.ops(), Kind::AccountSetting, &key(principal, name)).await?)
 }
 
 async fn put(ctx: &Ctx, principal: &str, setting: Setting) -> Result<Setting, ApiError> {
     let name = setting.name.as_ref().map(|n| n.as_str().to_owned()).unwrap_or_default();
     let put = setting.clone();
-    docs::update::<Setting, _>(ctx, Kind::AccountSetting, &key(principal, &name), move |_| {
-        Ok(Change::Put(put))
-    })
+    docs::update::<Setting, _>(
+        ctx.ops(),
+        Kind::AccountSetting,
+        &key(principal, &name),
+        move |_| Ok(Change::Put(put)),
+    )
     .await?;
     Ok(setting)
 }

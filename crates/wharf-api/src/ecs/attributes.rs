@@ -12,14 +12,16 @@ use wharf_model::ecs::shapes::{
     ListAttributesRequest, ListAttributesResponse, PutAttributesRequest, PutAttributesResponse,
     TargetType,
 };
+use wharf_model::ecs::status::InstanceStatus;
 use wharf_model::{EcsError, EcsErrorKind};
 use wharf_store::StoredInstance;
 
-use super::container_instance::{active_cluster, parse};
-use super::docs::required;
+use super::container_instance::parse;
+use super::input::required;
 use crate::context::Ctx;
 use crate::pagination;
 use crate::protocol::ApiError;
+use wharf_ops::lookup::active_cluster;
 
 /// At most this many attributes per PutAttributes or DeleteAttributes call.
 const MAX_PER_CALL: usize = 10;
@@ -114,7 +116,8 @@ async fn change_instance(
             cluster,
             id,
             Box::new(move |current| {
-                let Some(u) = current.filter(|u| u.instance.status != "INACTIVE") else {
+                let Some(u) = current.filter(|u| u.instance.status != InstanceStatus::Inactive)
+                else {
                     return Err(target_not_found(&target));
                 };
                 let mut ci: ContainerInstance = parse(&u.instance)?;
@@ -139,7 +142,7 @@ pub(crate) async fn put_attributes(
     ctx: &Ctx,
     req: PutAttributesRequest,
 ) -> Result<PutAttributesResponse, ApiError> {
-    let cluster = active_cluster(ctx, req.cluster.as_deref()).await?;
+    let cluster = active_cluster(ctx.ops(), req.cluster.as_deref()).await?;
     let given = required(req.attributes, "attributes")?;
     let groups = by_target(given.clone(), true)?;
     for (id, wanted) in groups {
@@ -173,7 +176,7 @@ pub(crate) async fn delete_attributes(
     ctx: &Ctx,
     req: DeleteAttributesRequest,
 ) -> Result<DeleteAttributesResponse, ApiError> {
-    let cluster = active_cluster(ctx, req.cluster.as_deref()).await?;
+    let cluster = active_cluster(ctx.ops(), req.cluster.as_deref()).await?;
     let given = required(req.attributes, "attributes")?;
     for (id, gone) in by_target(given.clone(), false)? {
         change_instance(ctx, &cluster, &id, move |attributes| {
@@ -193,7 +196,7 @@ pub(crate) async fn list_attributes(
     ctx: &Ctx,
     req: ListAttributesRequest,
 ) -> Result<ListAttributesResponse, ApiError> {
-    let cluster = active_cluster(ctx, req.cluster.as_deref()).await?;
+    let cluster = active_cluster(ctx.ops(), req.cluster.as_deref()).await?;
     match required(req.target_type, "targetType")? {
         TargetType::ContainerInstance => {}
         other => {
@@ -214,7 +217,7 @@ pub(crate) async fn list_attributes(
     let after = req.next_token.as_deref().map(pagination::decode).transpose()?;
     let all = ctx.store().instances(&ctx.region, &cluster, None).await?;
     let mut rows: Vec<(String, Attribute)> = Vec::new();
-    for u in all.iter().filter(|u| u.instance.status != "INACTIVE") {
+    for u in all.iter().filter(|u| u.instance.status != InstanceStatus::Inactive) {
         let ci = parse(&u.instance)?;
         let target = ctx.scope().container_instance_arn(&cluster, &u.instance.id);
         let mut seen: HashMap<&str, ()> = HashMap::new();

@@ -11,11 +11,14 @@ use wharf_model::ecs::shapes::{
     DescribeCapacityProvidersRequest, DescribeCapacityProvidersResponse, Failure,
     ManagedInstancesProvider, UpdateCapacityProviderRequest, UpdateCapacityProviderResponse,
 };
+use wharf_model::ecs::status::ClusterStatus;
+use wharf_model::ecs::tags as ecs_tags;
 use wharf_model::{arn, EcsError, EcsErrorKind};
+use wharf_ops::docs::{self, Change};
+use wharf_ops::lookup::{add_tags, tags_of};
 use wharf_store::Kind;
 
-use super::docs::{self, required, Change};
-use super::tags;
+use super::input::{is_resource_name, required};
 use crate::context::Ctx;
 use crate::pagination;
 use crate::protocol::ApiError;
@@ -52,13 +55,13 @@ pub(crate) async fn find(
     let name = short_name(name_or_arn);
     match built_in(ctx, name) {
         Some(p) => Ok(Some(p)),
-        None => docs::get(ctx, Kind::CapacityProvider, name).await,
+        None => Ok(docs::get(ctx.ops(), Kind::CapacityProvider, name).await?),
     }
 }
 
 /// Every created (not built-in) provider, in name order.
 pub(crate) async fn all_created(ctx: &Ctx) -> Result<Vec<CapacityProvider>, ApiError> {
-    let all = docs::list_all::<CapacityProvider>(ctx, Kind::CapacityProvider).await?;
+    let all = docs::list_all::<CapacityProvider>(ctx.ops(), Kind::CapacityProvider).await?;
     Ok(all.into_iter().map(|(_, p)| p).collect())
 }
 
@@ -120,9 +123,9 @@ pub(crate) async fn check_cluster_strategy(
 
 /// The first ACTIVE cluster whose providers include `name`.
 async fn cluster_using(ctx: &Ctx, name: &str) -> Result<Option<String>, ApiError> {
-    let clusters = docs::list_all::<Cluster>(ctx, Kind::Cluster).await?;
+    let clusters = docs::list_all::<Cluster>(ctx.ops(), Kind::Cluster).await?;
     Ok(clusters.into_iter().find_map(|(key, c)| {
-        let uses = c.status.as_deref() == Some("ACTIVE")
+        let uses = c.status == Some(ClusterStatus::Active)
             && c.capacity_providers.iter().flatten().any(|p| short_name(p) == name);
         uses.then_some(key)
     }))
@@ -134,7 +137,7 @@ pub(crate) async fn create_capacity_provider(
     req: CreateCapacityProviderRequest,
 ) -> Result<CreateCapacityProviderResponse, ApiError> {
     let name = required(req.name, "name")?;
-    if !docs::is_resource_name(&name) {
+    if !is_resource_name(&name) {
         return Err(EcsError::invalid_parameter(
             "The capacity provider name is not valid. Up to 255 letters (uppercase and lowercase), \
              numbers, underscores, and hyphens are allowed.",
@@ -162,7 +165,7 @@ pub(crate) async fn create_capacity_provider(
         }
     };
     let tag_list = req.tags.unwrap_or_default();
-    tags::validate(&tag_list)?;
+    ecs_tags::validate(&tag_list)?;
     if let Some(asg) =
         req.auto_scaling_group_provider.as_ref().and_then(|a| a.auto_scaling_group_arn.as_deref())
     {
@@ -196,22 +199,20 @@ pub(crate) async fn create_capacity_provider(
         ..CapacityProvider::default()
     };
     let exists_msg = format!("The specified capacity provider '{name}' already exists.");
-    let created = docs::update::<CapacityProvider, _>(
-        ctx,
-        Kind::CapacityProvider,
-        &name,
-        move |cur| match cur {
-            Some(_) => Err(EcsError::client(exists_msg)),
-            None => Ok(Change::Put(provider)),
-        },
-    )
-    .await?
-    .ok_or_else(|| EcsError::server("The capacity provider was not created."))?;
+    let created =
+        docs::update::<CapacityProvider, _>(ctx.ops(), Kind::CapacityProvider, &name, move |cur| {
+            match cur {
+                Some(_) => Err(EcsError::client(exists_msg)),
+                None => Ok(Change::Put(provider)),
+            }
+        })
+        .await?
+        .ok_or_else(|| EcsError::server("The capacity provider was not created."))?;
     let arn = created.capacity_provider_arn.clone().unwrap_or_default();
     if !tag_list.is_empty() {
-        tags::add(ctx, &arn, tag_list).await?;
+        add_tags(ctx.ops(), &arn, tag_list).await?;
     }
-    let tags = tags::of(ctx, &arn).await?;
+    let tags = tags_of(ctx.ops(), &arn).await?;
     Ok(CreateCapacityProviderResponse {
         capacity_provider: Some(CapacityProvider { tags: Some(tags), ..created }),
     })
@@ -270,7 +271,7 @@ pub(crate) async fn describe_capacity_providers(
     }
     for p in &mut found {
         let arn = p.capacity_provider_arn.clone().unwrap_or_default();
-        p.tags = Some(if with_tags { tags::of(ctx, &arn).await? } else { vec![] });
+        p.tags = Some(if with_tags { tags_of(ctx.ops(), &arn).await? } else { vec![] });
     }
     Ok(DescribeCapacityProvidersResponse {
         capacity_providers: Some(found),
@@ -294,7 +295,7 @@ pub(crate) async fn update_capacity_provider(
     let asg = req.auto_scaling_group_provider;
     let missing = format!("The specified capacity provider '{name}' does not exist.");
     let updated =
-        docs::update::<CapacityProvider, _>(ctx, Kind::CapacityProvider, &name, move |cur| {
+        docs::update::<CapacityProvider, _>(ctx.ops(), Kind::CapacityProvider, &name, move |cur| {
             let mut p =
                 cur.ok_or_else(|| EcsError::new(EcsErrorKind::ResourceNotFoundException, missing))?;
             if let (Some(change), Some(current)) = (asg, p.auto_scaling_group_provider.as_mut()) {
@@ -337,21 +338,25 @@ pub(crate) async fn delete_capacity_provider(
              {cluster}. Remove the capacity provider from the cluster and try again."
         );
         let missing = format!("The specified capacity provider '{name}' does not exist.");
-        let failed =
-            docs::update::<CapacityProvider, _>(ctx, Kind::CapacityProvider, &name, move |cur| {
+        let failed = docs::update::<CapacityProvider, _>(
+            ctx.ops(),
+            Kind::CapacityProvider,
+            &name,
+            move |cur| {
                 let mut p = cur.ok_or_else(|| {
                     EcsError::new(EcsErrorKind::ResourceNotFoundException, missing)
                 })?;
                 p.update_status = Some(CapacityProviderUpdateStatus::DeleteFailed);
                 p.update_status_reason = Some(reason);
                 Ok(Change::Put(p))
-            })
-            .await?;
+            },
+        )
+        .await?;
         return Ok(DeleteCapacityProviderResponse { capacity_provider: failed });
     }
     let missing = format!("The specified capacity provider '{name}' does not exist.");
     let not_found = EcsError::new(EcsErrorKind::ResourceNotFoundException, missing);
-    let current = docs::get::<CapacityProvider>(ctx, Kind::CapacityProvider, &name).await?;
+    let current = docs::get::<CapacityProvider>(ctx.ops(), Kind::CapacityProvider, &name).await?;
     let Some(mut p) = current else {
         return Err(not_found.into());
     };

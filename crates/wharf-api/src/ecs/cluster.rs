@@ -14,22 +14,20 @@ use wharf_model::ecs::shapes::{
     UpdateClusterRequest, UpdateClusterResponse, UpdateClusterSettingsRequest,
     UpdateClusterSettingsResponse,
 };
+use wharf_model::ecs::status::ClusterStatus;
+use wharf_model::ecs::tags as ecs_tags;
 use wharf_model::EcsError;
+use wharf_ops::docs::{self, Change};
+use wharf_ops::lookup::{add_tags, tags_of, DEFAULT_CLUSTER};
+use wharf_ops::service::{active_count, has_live_services};
 use wharf_store::Kind;
 
 use super::capacity_provider;
 use super::container_instance;
-use super::docs::{self, required, Change};
-use super::tags;
+use super::input::{is_resource_name, required};
 use crate::context::Ctx;
 use crate::pagination;
 use crate::protocol::ApiError;
-
-/// The cluster ECS uses when a request names none.
-pub(crate) const DEFAULT_CLUSTER: &str = "default";
-
-const ACTIVE: &str = "ACTIVE";
-const INACTIVE: &str = "INACTIVE";
 
 fn validate_settings(settings: &[ClusterSetting]) -> Result<(), EcsError> {
     for s in settings {
@@ -65,7 +63,7 @@ fn new_cluster(ctx: &Ctx, name: &str) -> Cluster {
     Cluster {
         cluster_arn: Some(ctx.scope().cluster_arn(name)),
         cluster_name: Some(name.to_owned()),
-        status: Some(ACTIVE.to_owned()),
+        status: Some(ClusterStatus::Active),
         registered_container_instances_count: Some(0),
         running_tasks_count: Some(0),
         pending_tasks_count: Some(0),
@@ -87,14 +85,15 @@ where
     F: FnOnce(&mut Cluster) -> Result<(), EcsError> + Send + 'static,
 {
     let name = arn::cluster_name(name_or_arn).to_owned();
-    let updated = docs::update::<Cluster, _>(ctx, Kind::Cluster, &name, move |cur| match cur {
-        Some(mut c) if c.status.as_deref() == Some(ACTIVE) => {
-            change(&mut c)?;
-            Ok(Change::Put(c))
-        }
-        _ => Err(EcsError::cluster_not_found()),
-    })
-    .await?;
+    let updated =
+        docs::update::<Cluster, _>(ctx.ops(), Kind::Cluster, &name, move |cur| match cur {
+            Some(mut c) if c.status == Some(ClusterStatus::Active) => {
+                change(&mut c)?;
+                Ok(Change::Put(c))
+            }
+            _ => Err(EcsError::cluster_not_found()),
+        })
+        .await?;
     updated.ok_or_else(|| EcsError::cluster_not_found().into())
 }
 
@@ -108,14 +107,14 @@ async fn with_counts(ctx: &Ctx, mut c: Cluster) -> Result<Cluster, ApiError> {
     c.registered_container_instances_count = int(instances);
     c.running_tasks_count = int(running);
     c.pending_tasks_count = int(pending);
-    c.active_services_count = Some(super::service::active_count(ctx, &name).await?);
+    c.active_services_count = Some(active_count(ctx.ops(), &name).await?);
     Ok(c)
 }
 
 /// Adds the cluster's tags to the answer.
 async fn with_tags(ctx: &Ctx, mut c: Cluster) -> Result<Cluster, ApiError> {
     let arn = c.cluster_arn.clone().unwrap_or_default();
-    c.tags = Some(tags::of(ctx, &arn).await?);
+    c.tags = Some(tags_of(ctx.ops(), &arn).await?);
     Ok(c)
 }
 
@@ -126,7 +125,7 @@ pub(crate) async fn create_cluster(
     req: CreateClusterRequest,
 ) -> Result<CreateClusterResponse, ApiError> {
     let name = req.cluster_name.unwrap_or_else(|| DEFAULT_CLUSTER.to_owned());
-    if !docs::is_resource_name(&name) {
+    if !is_resource_name(&name) {
         return Err(EcsError::invalid_parameter(
             "Invalid cluster name. Up to 255 letters (uppercase and lowercase), numbers, \
              underscores, and hyphens are allowed.",
@@ -136,7 +135,7 @@ pub(crate) async fn create_cluster(
     let settings = req.settings.unwrap_or_default();
     validate_settings(&settings)?;
     let tag_list = req.tags.unwrap_or_default();
-    tags::validate(&tag_list)?;
+    ecs_tags::validate(&tag_list)?;
     let providers = req.capacity_providers.unwrap_or_default();
     let strategy = req.default_capacity_provider_strategy.unwrap_or_default();
     capacity_provider::check_cluster_strategy(ctx, &providers, &strategy).await?;
@@ -149,9 +148,9 @@ pub(crate) async fn create_cluster(
     fresh.service_connect_defaults = req
         .service_connect_defaults
         .map(|d| ClusterServiceConnectDefaults { namespace: d.namespace });
-    let created = docs::update::<Cluster, _>(ctx, Kind::Cluster, &name, move |cur| {
+    let created = docs::update::<Cluster, _>(ctx.ops(), Kind::Cluster, &name, move |cur| {
         Ok(match cur {
-            Some(c) if c.status.as_deref() == Some(ACTIVE) => Change::Keep,
+            Some(c) if c.status == Some(ClusterStatus::Active) => Change::Keep,
             _ => Change::Put(fresh),
         })
     })
@@ -159,7 +158,7 @@ pub(crate) async fn create_cluster(
     .ok_or_else(|| EcsError::server("The cluster was not created."))?;
     let arn = created.cluster_arn.clone().unwrap_or_default();
     if !tag_list.is_empty() {
-        tags::add(ctx, &arn, tag_list).await?;
+        add_tags(ctx.ops(), &arn, tag_list).await?;
     }
     Ok(CreateClusterResponse { cluster: Some(with_tags(ctx, created).await?) })
 }
@@ -179,7 +178,7 @@ pub(crate) async fn describe_clusters(
     let (mut clusters, mut failures) = (Vec::new(), Vec::new());
     for given in names {
         let name = arn::cluster_name(&given);
-        match docs::get::<Cluster>(ctx, Kind::Cluster, name).await? {
+        match docs::get::<Cluster>(ctx.ops(), Kind::Cluster, name).await? {
             Some(c) => {
                 let mut c = with_counts(ctx, c).await?;
                 if !wants(ClusterField::Configurations) {
@@ -213,7 +212,8 @@ pub(crate) async fn list_clusters(
     let mut arns = Vec::new();
     // INACTIVE clusters are skipped, so read pages until this one is full.
     loop {
-        let page = docs::list::<Cluster>(ctx, Kind::Cluster, after.as_deref(), limit + 1).await?;
+        let page =
+            docs::list::<Cluster>(ctx.ops(), Kind::Cluster, after.as_deref(), limit + 1).await?;
         let exhausted = page.len() <= limit;
         for (key, c) in page {
             if arns.len() == limit {
@@ -223,7 +223,7 @@ pub(crate) async fn list_clusters(
                 });
             }
             after = Some(key);
-            if c.status.as_deref() == Some(ACTIVE) {
+            if c.status == Some(ClusterStatus::Active) {
                 arns.extend(c.cluster_arn);
             }
         }
@@ -308,13 +308,13 @@ pub(crate) async fn delete_cluster(
         .into());
     }
     let short = arn::cluster_name(&name).to_owned();
-    let counted = match docs::get::<Cluster>(ctx, Kind::Cluster, &short).await? {
+    let counted = match docs::get::<Cluster>(ctx.ops(), Kind::Cluster, &short).await? {
         Some(c) => with_counts(ctx, c).await?,
         None => return Err(EcsError::cluster_not_found().into()),
     };
     // Services count while ACTIVE or DRAINING: a DRAINING one still has tasks
     // to stop (the scheduler makes it INACTIVE when they are gone).
-    let live_services = super::service::has_live_services(ctx, &short).await?;
+    let live_services = has_live_services(ctx.ops(), &short).await?;
     let c = modify_active(ctx, &name, move |c| {
         let c_counts = &counted;
         if c_counts.registered_container_instances_count.unwrap_or(0) > 0 {
@@ -336,7 +336,7 @@ pub(crate) async fn delete_cluster(
                 "The Cluster cannot be deleted while Tasks are active.",
             ));
         }
-        c.status = Some(INACTIVE.to_owned());
+        c.status = Some(ClusterStatus::Inactive);
         Ok(())
     })
     .await?;

@@ -9,28 +9,26 @@
 use std::collections::HashMap;
 
 use wharf_model::arn;
+use wharf_model::ecs::placement;
 use wharf_model::ecs::shapes::TaskStopCode;
 use wharf_model::ecs::shapes::{
-    Cluster, ContainerInstance, ContainerInstanceField, ContainerInstanceStatus,
+    ContainerInstance, ContainerInstanceField, ContainerInstanceStatus,
     DeregisterContainerInstanceRequest, DeregisterContainerInstanceResponse,
     DescribeContainerInstancesRequest, DescribeContainerInstancesResponse, Failure,
     ListContainerInstancesRequest, ListContainerInstancesResponse,
     RegisterContainerInstanceRequest, RegisterContainerInstanceResponse, Resource,
     UpdateContainerInstancesStateRequest, UpdateContainerInstancesStateResponse,
 };
+use wharf_model::ecs::status::InstanceStatus;
+use wharf_model::ecs::tags as ecs_tags;
 use wharf_model::EcsError;
-use wharf_store::{InstanceUsage, Kind, StoredInstance, TaskUpdate};
+use wharf_ops::lookup::{active_cluster, add_tags, tags_of};
+use wharf_store::{InstanceUsage, StoredInstance};
 
-use super::cluster::DEFAULT_CLUSTER;
-use super::docs::{self, required};
-use super::tags;
+use super::input::required;
 use crate::context::Ctx;
 use crate::pagination;
 use crate::protocol::ApiError;
-
-const ACTIVE: &str = "ACTIVE";
-const DRAINING: &str = "DRAINING";
-const INACTIVE: &str = "INACTIVE";
 
 /// The ports the ECS agent reserves on every instance
 /// (`ECS_RESERVED_PORTS`' default: SSH, Docker, the agent's introspection).
@@ -39,30 +37,6 @@ pub const RESERVED_PORTS: [&str; 5] = ["22", "2375", "2376", "51678", "51679"];
 fn corrupt(e: serde_json::Error) -> EcsError {
     tracing::error!(error = %e, "a stored container instance could not be read");
     EcsError::server("A stored container instance could not be read.")
-}
-
-/// The name of an ACTIVE cluster, or `ClusterNotFoundException`.
-pub(crate) async fn active_cluster(ctx: &Ctx, given: Option<&str>) -> Result<String, ApiError> {
-    let name = arn::cluster_name(given.unwrap_or(DEFAULT_CLUSTER)).to_owned();
-    match docs::get::<Cluster>(ctx, Kind::Cluster, &name).await? {
-        Some(c) if c.status.as_deref() == Some(ACTIVE) => Ok(name),
-        _ => Err(EcsError::cluster_not_found().into()),
-    }
-}
-
-/// The value of a named integer resource (`CPU`, `MEMORY`).
-pub fn integer_resource(resources: &[Resource], name: &str) -> i64 {
-    resources
-        .iter()
-        .find(|r| r.name.as_deref() == Some(name))
-        .map(|r| {
-            r.integer_value
-                .map(i64::from)
-                .or(r.long_value)
-                .or(r.double_value.map(|d| d as i64))
-                .unwrap_or(0)
-        })
-        .unwrap_or(0)
 }
 
 fn integer(name: &str, value: i64) -> Resource {
@@ -101,8 +75,10 @@ pub(crate) fn described(usage: &InstanceUsage) -> Result<ContainerInstance, EcsE
     for r in &registered {
         let name = r.name.as_deref().unwrap_or("");
         remaining.push(match name {
-            "CPU" => integer("CPU", integer_resource(&registered, "CPU") - usage.cpu),
-            "MEMORY" => integer("MEMORY", integer_resource(&registered, "MEMORY") - usage.memory),
+            "CPU" => integer("CPU", placement::integer_resource(&registered, "CPU") - usage.cpu),
+            "MEMORY" => {
+                integer("MEMORY", placement::integer_resource(&registered, "MEMORY") - usage.memory)
+            }
             "PORTS" | "PORTS_UDP" => {
                 let protocol = if name == "PORTS" { "tcp" } else { "udp" };
                 let mut ports = r.string_set_value.clone().unwrap_or_default();
@@ -130,10 +106,10 @@ pub(crate) async fn register_container_instance(
     ctx: &Ctx,
     req: RegisterContainerInstanceRequest,
 ) -> Result<RegisterContainerInstanceResponse, ApiError> {
-    let cluster = active_cluster(ctx, req.cluster.as_deref()).await?;
+    let cluster = active_cluster(ctx.ops(), req.cluster.as_deref()).await?;
     let total = required(req.total_resources, "totalResources")?;
     for name in ["CPU", "MEMORY"] {
-        if integer_resource(&total, name) <= 0 {
+        if placement::integer_resource(&total, name) <= 0 {
             return Err(EcsError::invalid_parameter(format!(
                 "totalResources must include a positive {name} value."
             ))
@@ -141,7 +117,7 @@ pub(crate) async fn register_container_instance(
         }
     }
     let given_tags = req.tags.unwrap_or_default();
-    tags::validate(&given_tags)?;
+    ecs_tags::validate(&given_tags)?;
     let id = match req.container_instance_arn.as_deref() {
         Some(given) => {
             let (id, _) = arn::resource_id(given, "container-instance");
@@ -156,18 +132,18 @@ pub(crate) async fn register_container_instance(
             registered.push(string_set(name, default.into_iter().map(str::to_owned).collect()));
         }
     }
-    let now = ctx.state.clock.now();
+    let now = ctx.state.ops.clock.now();
     let mut attributes = req.attributes.unwrap_or_default();
     if let Some(given) = super::vpc::allocate(&ctx.state, &ctx.region, &cluster, &id).await? {
         super::vpc::describe(&ctx.region, &cluster, &given, &mut attributes);
     }
     let ci = ContainerInstance {
         container_instance_arn: Some(instance_arn.clone()),
-        ec2_instance_id: Some(format!("wharf-{}", &id[..id.len().min(17)])),
+        ec2_instance_id: Some(ec2_instance_id(&id)),
         version: Some(1),
         version_info: req.version_info,
         registered_resources: Some(registered),
-        status: Some(ACTIVE.to_owned()),
+        status: Some(InstanceStatus::Active),
         agent_connected: Some(true),
         attributes: Some(attributes),
         registered_at: Some(now),
@@ -175,8 +151,12 @@ pub(crate) async fn register_container_instance(
         ..ContainerInstance::default()
     };
     let json = serde_json::to_string(&ci).map_err(corrupt)?;
-    let stored =
-        StoredInstance { cluster: cluster.clone(), id: id.clone(), status: ACTIVE.into(), json };
+    let stored = StoredInstance {
+        cluster: cluster.clone(),
+        id: id.clone(),
+        status: InstanceStatus::Active,
+        json,
+    };
     let written = ctx
         .store()
         .update_instance(
@@ -200,14 +180,14 @@ pub(crate) async fn register_container_instance(
         )
         .await?;
     if !given_tags.is_empty() {
-        tags::add(ctx, &instance_arn, given_tags).await?;
+        add_tags(ctx.ops(), &instance_arn, given_tags).await?;
     }
     let usage = ctx.store().instances(&ctx.region, &cluster, Some(vec![id])).await?;
     let mut ci = match usage.first() {
         Some(u) => described(u)?,
         None => parse(&written.ok_or_else(|| EcsError::server("The instance was not stored."))?)?,
     };
-    ci.tags = Some(tags::of(ctx, &instance_arn).await?);
+    ci.tags = Some(tags_of(ctx.ops(), &instance_arn).await?);
     Ok(RegisterContainerInstanceResponse { container_instance: Some(ci) })
 }
 
@@ -261,7 +241,7 @@ pub(crate) async fn describe_container_instances(
     ctx: &Ctx,
     req: DescribeContainerInstancesRequest,
 ) -> Result<DescribeContainerInstancesResponse, ApiError> {
-    let cluster = active_cluster(ctx, req.cluster.as_deref()).await?;
+    let cluster = active_cluster(ctx.ops(), req.cluster.as_deref()).await?;
     let given = required(req.container_instances, "containerInstances")?;
     if given.is_empty() || given.len() > 100 {
         return Err(EcsError::invalid_parameter(
@@ -276,7 +256,7 @@ pub(crate) async fn describe_container_instances(
         let mut ci = described(u)?;
         if with_tags {
             ci.tags =
-                Some(tags::of(ctx, ci.container_instance_arn.as_deref().unwrap_or("")).await?);
+                Some(tags_of(ctx.ops(), ci.container_instance_arn.as_deref().unwrap_or("")).await?);
         }
         out.push(ci);
     }
@@ -293,7 +273,7 @@ pub(crate) async fn list_container_instances(
     ctx: &Ctx,
     req: ListContainerInstancesRequest,
 ) -> Result<ListContainerInstancesResponse, ApiError> {
-    let cluster = active_cluster(ctx, req.cluster.as_deref()).await?;
+    let cluster = active_cluster(ctx.ops(), req.cluster.as_deref()).await?;
     if req.filter.as_deref().is_some_and(|f| !f.trim().is_empty()) {
         return Err(EcsError::invalid_parameter(
             "filter: the cluster query language is not supported by Wharf yet.",
@@ -302,7 +282,7 @@ pub(crate) async fn list_container_instances(
     }
     let status = match req.status {
         None => None,
-        Some(s) if s.is_known() => Some(s.as_str().to_owned()),
+        Some(s) if s.is_known() => s.as_str().parse::<InstanceStatus>().ok(),
         Some(s) => {
             return Err(EcsError::invalid_parameter(format!(
                 "Invalid status '{s}'. Valid values: {}.",
@@ -320,7 +300,7 @@ pub(crate) async fn list_container_instances(
         .filter(|u| match &status {
             Some(s) => u.instance.status == *s,
             // Without a status filter, deregistered instances are not listed.
-            None => u.instance.status != INACTIVE,
+            None => u.instance.status != InstanceStatus::Inactive,
         })
         .take(limit + 1)
         .collect();
@@ -344,7 +324,7 @@ async fn set_status(
     cluster: &str,
     id: &str,
     check: impl FnOnce(&InstanceUsage) -> Result<(), EcsError> + Send + 'static,
-    status: &'static str,
+    status: InstanceStatus,
 ) -> Result<ContainerInstance, ApiError> {
     ctx.store()
         .update_instance(
@@ -359,16 +339,16 @@ async fn set_status(
                 };
                 check(u)?;
                 let mut ci = parse(&u.instance)?;
-                if ci.status.as_deref() == Some(status) {
+                if ci.status == Some(status) {
                     return Ok(None);
                 }
-                ci.status = Some(status.to_owned());
+                ci.status = Some(status);
                 ci.version = Some(ci.version.unwrap_or(0) + 1);
-                if status == INACTIVE {
+                if status == InstanceStatus::Inactive {
                     ci.agent_connected = Some(false);
                 }
                 let json = serde_json::to_string(&ci).map_err(corrupt)?;
-                Ok(Some(StoredInstance { status: status.to_owned(), json, ..u.instance.clone() }))
+                Ok(Some(StoredInstance { status, json, ..u.instance.clone() }))
             }),
         )
         .await?;
@@ -386,7 +366,7 @@ pub(crate) async fn deregister_container_instance(
     ctx: &Ctx,
     req: DeregisterContainerInstanceRequest,
 ) -> Result<DeregisterContainerInstanceResponse, ApiError> {
-    let cluster = active_cluster(ctx, req.cluster.as_deref()).await?;
+    let cluster = active_cluster(ctx.ops(), req.cluster.as_deref()).await?;
     let given = required(req.container_instance, "containerInstance")?;
     let (id, _) = arn::resource_id(&given, "container-instance");
     let force = req.force.unwrap_or(false);
@@ -402,44 +382,23 @@ pub(crate) async fn deregister_container_instance(
             }
             Ok(())
         },
-        INACTIVE,
+        InstanceStatus::Inactive,
     )
     .await?;
     super::vpc::release(&ctx.state, &ctx.region, &cluster, id).await?;
-    let orphaned = ctx.store().unstopped_tasks_on(&ctx.region, &cluster, id).await?;
-    if orphaned.is_empty() {
-        return Ok(DeregisterContainerInstanceResponse { container_instance: Some(ci) });
-    }
     // Forced: the tasks are no longer accounted for (their containers are left
     // running, orphaned, as ECS leaves them: the agent is not told), and a
     // service starts others in their place.
-    let now = ctx.state.clock.now_millis();
-    for t in orphaned {
-        ctx.store()
-            .update_task(
-                &ctx.region,
-                &cluster,
-                &t.id,
-                Box::new(move |stored| {
-                    let mut task = super::task::parse(stored)?;
-                    if !wharf_model::ecs::task::declare_stopped(
-                        &mut task,
-                        TaskStopCode::UserInitiated,
-                        FORCED_DEREGISTRATION.to_owned(),
-                        now,
-                    ) {
-                        return Ok(None);
-                    }
-                    Ok(Some(TaskUpdate {
-                        last_status: "STOPPED".to_owned(),
-                        desired_status: "STOPPED".to_owned(),
-                        json: serde_json::to_string(&task)
-                            .map_err(|e| EcsError::server(format!("task not written: {e}")))?,
-                        stopped_ms: Some(now),
-                    }))
-                }),
-            )
-            .await?;
+    let stopped = wharf_ops::stop::declare_stopped_on_instance(
+        ctx.ops(),
+        &cluster,
+        id,
+        TaskStopCode::UserInitiated,
+        FORCED_DEREGISTRATION,
+    )
+    .await?;
+    if stopped == 0 {
+        return Ok(DeregisterContainerInstanceResponse { container_instance: Some(ci) });
     }
     let usage = ctx.store().instances(&ctx.region, &cluster, Some(vec![id.to_owned()])).await?;
     let ci = match usage.first() {
@@ -458,7 +417,7 @@ pub(crate) async fn update_container_instances_state(
     ctx: &Ctx,
     req: UpdateContainerInstancesStateRequest,
 ) -> Result<UpdateContainerInstancesStateResponse, ApiError> {
-    let cluster = active_cluster(ctx, req.cluster.as_deref()).await?;
+    let cluster = active_cluster(ctx.ops(), req.cluster.as_deref()).await?;
     let given = required(req.container_instances, "containerInstances")?;
     if given.is_empty() || given.len() > 10 {
         return Err(EcsError::invalid_parameter(
@@ -466,9 +425,9 @@ pub(crate) async fn update_container_instances_state(
         )
         .into());
     }
-    let status: &'static str = match required(req.status, "status")?.as_str() {
-        "ACTIVE" => ACTIVE,
-        "DRAINING" => DRAINING,
+    let status = match required(req.status, "status")?.as_str() {
+        "ACTIVE" => InstanceStatus::Active,
+        "DRAINING" => InstanceStatus::Draining,
         other => {
             return Err(EcsError::invalid_parameter(format!(
                 "Container instances status can only be updated to ACTIVE or DRAINING, \
@@ -480,7 +439,7 @@ pub(crate) async fn update_container_instances_state(
     let (found, mut failures) = find(ctx, &cluster, &given).await?;
     let mut out = Vec::new();
     for u in found {
-        if u.instance.status == INACTIVE {
+        if u.instance.status == InstanceStatus::Inactive {
             failures.push(Failure {
                 arn: Some(ctx.scope().container_instance_arn(&cluster, &u.instance.id)),
                 reason: Some("INACTIVE".to_owned()),
@@ -500,5 +459,31 @@ pub(crate) async fn update_container_instances_state(
 /// DescribeClusters and DeleteCluster.
 pub(crate) async fn registered_count(ctx: &Ctx, cluster: &str) -> Result<i64, ApiError> {
     let all = ctx.store().instances(&ctx.region, cluster, None).await?;
-    Ok(all.iter().filter(|u| u.instance.status != INACTIVE).count() as i64)
+    Ok(all.iter().filter(|u| u.instance.status != InstanceStatus::Inactive).count() as i64)
+}
+
+/// The `ec2InstanceId` a Wharf host is known by, in EC2's form (`i-` and 17
+/// hexadecimal digits), from its container instance ID: what an `instance`
+/// target group registers, so RegisterTargets accepts it as ELBv2 accepts an
+/// EC2 instance.
+fn ec2_instance_id(container_instance_id: &str) -> String {
+    let hex: String =
+        container_instance_id.chars().filter(char::is_ascii_hexdigit).take(17).collect();
+    format!("i-{hex:0<17}").to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use wharf_model::elbv2::shapes::{TargetDescription, TargetGroup};
+
+    /// An `instance` target group takes a Wharf host's instance ID, as
+    /// ELBv2 takes an EC2 instance's.
+    #[test]
+    fn a_hosts_instance_id_is_an_ec2_instance_id() {
+        let id = super::ec2_instance_id("4f1e9c0b2a7d4e5f8a9b0c1d2e3f4a5b");
+        assert_eq!(id, "i-4f1e9c0b2a7d4e5f8");
+        let target = TargetDescription { id: Some(id), port: Some(80), ..Default::default() };
+        assert!(wharf_model::elbv2::validate::target(&TargetGroup::default(), &target).is_ok());
+        assert_eq!(super::ec2_instance_id("ab"), "i-ab000000000000000");
+    }
 }

@@ -9,9 +9,8 @@ mod attributes;
 mod capacity_provider;
 pub(crate) mod cluster;
 pub(crate) mod container_instance;
-mod docs;
+mod input;
 pub(crate) mod service;
-pub mod service_launch;
 mod tags;
 pub(crate) mod task;
 mod task_definition;
@@ -19,6 +18,16 @@ pub mod vpc;
 
 use crate::context::Ctx;
 use crate::protocol::{self, ApiError};
+
+/// A task definition by family, family:revision or ARN (the latest ACTIVE
+/// revision for a family): its family, revision and JSON, for authorization.
+pub(crate) async fn task_definition_lookup(
+    ctx: &Ctx,
+    given: &str,
+) -> Option<(String, i32, String)> {
+    let found = task_definition::find(ctx, given).await.ok().flatten()?;
+    Some((found.family, found.revision, found.json))
+}
 
 /// Runs one ECS operation on a request body; the answer body or the error.
 pub async fn handle(ctx: &Ctx, op: &str, body: &[u8]) -> Result<Vec<u8>, ApiError> {

@@ -17,12 +17,13 @@ use wharf_model::ecs::shapes::{
     SortOrder, Tag, TaskDefinition, TaskDefinitionFamilyStatus, TaskDefinitionField,
     TaskDefinitionStatus,
 };
+use wharf_model::ecs::tags as ecs_tags;
 use wharf_model::ecs::task_definition::{self as rules, Registration};
 use wharf_model::EcsError;
+use wharf_ops::lookup::tags_of;
 use wharf_store::{FamilyQuery, NewTaskDefinition, StoredTaskDefinition, TaskDefinitionQuery};
 
-use super::docs::required;
-use super::tags;
+use super::input::required;
 use crate::context::Ctx;
 use crate::pagination;
 use crate::protocol::ApiError;
@@ -98,13 +99,13 @@ pub(crate) async fn register_task_definition(
     rules::validate_register(&req)?;
     let family = required(req.family.clone(), "family")?;
     let tag_list = req.tags.clone().unwrap_or_default();
-    tags::validate(&tag_list)?;
+    ecs_tags::validate(&tag_list)?;
     // Everything but the number is built here, on the request's own thread;
     // the store's single writer only splices the number in.
     let reg = Registration {
         arn: String::new(),
         revision: 0,
-        registered_at: ctx.state.clock.now(),
+        registered_at: ctx.state.ops.clock.now(),
         registered_by: Some(ctx.root_principal()),
     };
     let (mut td, _) = rules::normalize(req, reg);
@@ -112,7 +113,7 @@ pub(crate) async fn register_task_definition(
     td.revision = None;
     let unnumbered = to_json(&td)?;
     let arn_prefix = ctx.scope().ecs_arn(&format!("task-definition/{family}:"));
-    let pairs = tags::pairs(tag_list.clone());
+    let pairs = ecs_tags::pairs(tag_list.clone());
     let stored = ctx
         .store()
         .register_task_definition(
@@ -123,7 +124,7 @@ pub(crate) async fn register_task_definition(
                 Ok(NewTaskDefinition {
                     json: numbered(&unnumbered, &arn, revision),
                     arn,
-                    status: "ACTIVE".to_owned(),
+                    status: TaskDefinitionStatus::Active,
                     tags: pairs,
                 })
             }),
@@ -143,7 +144,7 @@ pub(crate) async fn describe_task_definition(
     let stored = find(ctx, &given).await?.ok_or_else(unable_to_describe)?;
     let tags = if req.include.unwrap_or_default().contains(&TaskDefinitionField::Tags) {
         let arn = ctx.scope().task_definition_arn(&stored.family, i64::from(stored.revision));
-        Some(tags::of(ctx, &arn).await?)
+        Some(tags_of(ctx.ops(), &arn).await?)
     } else {
         None
     };
@@ -185,7 +186,7 @@ pub(crate) async fn list_task_definitions(
     let after = req.next_token.as_deref().map(decode_revision_token).transpose()?;
     let query = TaskDefinitionQuery {
         family: req.family_prefix,
-        status: Some(status.as_str().to_owned()),
+        status: Some(status.as_str().into()),
         descending,
         after,
         limit: limit + 1,
@@ -211,8 +212,9 @@ pub(crate) async fn list_task_definition_families(
     let limit = pagination::max_results(req.max_results, 100)?;
     let status = match req.status {
         None | Some(TaskDefinitionFamilyStatus::All) => None,
-        Some(TaskDefinitionFamilyStatus::Active) => Some("ACTIVE".to_owned()),
-        Some(TaskDefinitionFamilyStatus::Inactive) => Some("INACTIVE".to_owned()),
+        Some(s @ (TaskDefinitionFamilyStatus::Active | TaskDefinitionFamilyStatus::Inactive)) => {
+            Some(s)
+        }
         Some(other) => {
             return Err(EcsError::invalid_parameter(format!(
                 "Invalid status '{other}'. Valid values: ACTIVE, INACTIVE, ALL."
@@ -251,7 +253,7 @@ pub(crate) async fn deregister_task_definition(
 ) -> Result<DeregisterTaskDefinitionResponse, ApiError> {
     let given = required(req.task_definition, "taskDefinition")?;
     let (family, revision) = revision_of(&given)?;
-    let now = ctx.state.clock.now();
+    let now = ctx.state.ops.clock.now();
     let stored = ctx
         .store()
         .update_task_definition(
@@ -259,13 +261,13 @@ pub(crate) async fn deregister_task_definition(
             &family,
             revision,
             Box::new(move |cur| {
-                if cur.status != "ACTIVE" {
+                if cur.status != TaskDefinitionStatus::Active {
                     return Ok(None);
                 }
                 let mut td = parse_stored(cur)?;
                 td.status = Some(TaskDefinitionStatus::Inactive);
                 td.deregistered_at = Some(now);
-                Ok(Some(("INACTIVE".to_owned(), to_json(&td)?)))
+                Ok(Some((TaskDefinitionStatus::Inactive, to_json(&td)?)))
             }),
         )
         .await
@@ -300,22 +302,22 @@ pub(crate) async fn delete_task_definitions(
             failures.push(failure("The specified task definition identifier is not valid."));
             continue;
         };
-        let now = ctx.state.clock.now();
+        let now = ctx.state.ops.clock.now();
         let result = ctx
             .store()
             .update_task_definition(
                 &ctx.region,
                 &family,
                 revision,
-                Box::new(move |cur| match cur.status.as_str() {
-                    "ACTIVE" => Err(EcsError::client(
+                Box::new(move |cur| match cur.status {
+                    TaskDefinitionStatus::Active => Err(EcsError::client(
                         "The specified task definition is still ACTIVE. Deregister it first.",
                     )),
-                    "INACTIVE" => {
+                    TaskDefinitionStatus::Inactive => {
                         let mut td = parse_stored(cur)?;
                         td.status = Some(TaskDefinitionStatus::DeleteInProgress);
                         td.delete_requested_at = Some(now);
-                        Ok(Some(("DELETE_IN_PROGRESS".to_owned(), to_json(&td)?)))
+                        Ok(Some((TaskDefinitionStatus::DeleteInProgress, to_json(&td)?)))
                     }
                     _ => Ok(None),
                 }),

@@ -7,6 +7,7 @@ use wharf_model::agent::{NetworkPlan, Peer};
 use wharf_model::ecs::attributes::{self, value_of};
 use wharf_model::ecs::network::{self, Allocation, VpcAllocations};
 use wharf_model::ecs::shapes::{Attribute, ContainerInstance};
+use wharf_model::ecs::status::InstanceStatus;
 use wharf_model::EcsError;
 use wharf_store::{Kind, Write};
 
@@ -36,6 +37,7 @@ pub(crate) async fn allocate(
     let (region_in, cluster_in, instance_in) =
         (region.to_owned(), cluster.to_owned(), instance.to_owned());
     state
+        .ops
         .store
         .update(
             Kind::Network,
@@ -74,6 +76,7 @@ pub(crate) async fn release(
 ) -> Result<(), ApiError> {
     let (region, cluster, instance) = (region.to_owned(), cluster.to_owned(), instance.to_owned());
     state
+        .ops
         .store
         .update(
             Kind::Network,
@@ -110,7 +113,7 @@ pub async fn plan(
     instance: &str,
 ) -> Result<Option<NetworkPlan>, ApiError> {
     let Some(pool) = state.vpc_pool else { return Ok(None) };
-    let mut all = match state.store.get(Kind::Network, REGION, KEY).await? {
+    let mut all = match state.ops.store.get(Kind::Network, REGION, KEY).await? {
         Some(body) => serde_json::from_str::<VpcAllocations>(&body).map_err(|_| corrupt())?,
         None => return Ok(None),
     };
@@ -120,8 +123,8 @@ pub async fn plan(
     }
     let mine = all.allocate(pool, region, cluster, instance).map_err(EcsError::server)?;
     let mut peers = Vec::new();
-    for u in state.store.instances(region, cluster, None).await? {
-        if u.instance.id == instance || u.instance.status == "INACTIVE" {
+    for u in state.ops.store.instances(region, cluster, None).await? {
+        if u.instance.id == instance || u.instance.status == InstanceStatus::Inactive {
             continue;
         }
         let Ok(ci) = serde_json::from_str::<ContainerInstance>(&u.instance.json) else { continue };
@@ -149,15 +152,15 @@ pub async fn all_slices(state: &AppState) -> Result<Vec<Peer>, ApiError> {
     if state.vpc_pool.is_none() {
         return Ok(out);
     }
-    for region in state.store.regions(Kind::Cluster).await? {
+    for region in state.ops.store.regions(Kind::Cluster).await? {
         let mut after: Option<String> = None;
         loop {
-            let page = state.store.list(Kind::Cluster, &region, after.as_deref(), 500).await?;
+            let page = state.ops.store.list(Kind::Cluster, &region, after.as_deref(), 500).await?;
             let Some(last) = page.last() else { break };
             after = Some(last.0.clone());
             for (cluster, _) in &page {
-                for u in state.store.instances(&region, cluster, None).await? {
-                    if u.instance.status == "INACTIVE" {
+                for u in state.ops.store.instances(&region, cluster, None).await? {
+                    if u.instance.status == InstanceStatus::Inactive {
                         continue;
                     }
                     let Ok(ci) = serde_json::from_str::<ContainerInstance>(&u.instance.json) else {

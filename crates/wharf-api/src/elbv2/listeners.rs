@@ -8,9 +8,9 @@ use wharf_model::elbv2::shapes::{
     ModifyListenerOutput, ProtocolEnum,
 };
 use wharf_model::elbv2::{self as elb, rules, validate, ElbError, ElbErrorKind, ListenerRecord};
+use wharf_ops::elb_state::{read, write};
 use wharf_store::elb::ElbKind;
 
-use super::state::{read, write};
 use super::{check_arn, check_forwards, new_id, page, required, resume};
 use crate::context::Ctx;
 

@@ -14,9 +14,9 @@ use wharf_model::elbv2::{
     self as elb, attributes, validate, ElbError, ElbErrorKind, LoadBalancerRecord,
 };
 use wharf_model::IsoTimestamp;
+use wharf_ops::elb_state::{read, write};
 use wharf_store::elb::ElbKind;
 
-use super::state::{read, write};
 use super::{check_arn, new_id, page, required, resume};
 use crate::context::Ctx;
 
@@ -100,7 +100,7 @@ pub(crate) async fn create_load_balancer(
         load_balancer_arn: Some(arn.clone()),
         dns_name: Some(elb::dns_name(&name, number, &ctx.region, internal)),
         canonical_hosted_zone_id: Some(elb::canonical_hosted_zone_id(&ctx.region).to_owned()),
-        created_time: Some(IsoTimestamp::from_millis(ctx.state.clock.now_millis())),
+        created_time: Some(IsoTimestamp::from_millis(ctx.state.ops.clock.now_millis())),
         load_balancer_name: Some(name.clone()),
         scheme: Some(scheme.clone()),
         vpc_id: Some(elb::DEFAULT_VPC_ID.to_owned()),

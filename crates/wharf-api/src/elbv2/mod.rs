@@ -6,7 +6,6 @@
 mod listeners;
 mod load_balancers;
 mod rules;
-mod state;
 mod tags;
 mod target_groups;
 mod targets;
@@ -17,12 +16,12 @@ use serde_json::Value;
 use wharf_model::elbv2::arn::{self, ElbArnKind};
 use wharf_model::elbv2::shapes::TargetGroup;
 use wharf_model::elbv2::{ElbError, ElbErrorKind, TargetGroupRecord, XML_NAMESPACE};
+use wharf_ops::elb_state::Elb;
 use wharf_store::elb::ElbView;
 
 use crate::context::Ctx;
 use crate::pagination;
 use crate::query;
-use state::Elb;
 
 /// Whether `action` is an ELBv2 operation Wharf serves.
 pub fn serves(action: &str) -> bool {

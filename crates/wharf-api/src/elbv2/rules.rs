@@ -11,9 +11,9 @@ use wharf_model::elbv2::shapes::{
     SetRulePrioritiesOutput,
 };
 use wharf_model::elbv2::{self as elb, rules, validate, ElbError, ElbErrorKind, ListenerRecord};
+use wharf_ops::elb_state::{read, write, Elb};
 use wharf_store::elb::{ElbKind, ElbView};
 
-use super::state::{read, write, Elb};
 use super::{check_arn, check_forwards, new_id, page, required, resume};
 use crate::context::Ctx;
 

@@ -7,10 +7,10 @@ use wharf_model::elbv2::shapes::{
     RemoveTagsOutput, Tag, TagDescription,
 };
 use wharf_model::elbv2::{validate, ElbError, ElbErrorKind, MAX_TAGS};
+use wharf_ops::elb_state::{read, write, Elb};
 use wharf_store::elb::ElbView;
 
 use super::required;
-use super::state::{read, write, Elb};
 use crate::context::Ctx;
 
 /// The most resources one tag call names.

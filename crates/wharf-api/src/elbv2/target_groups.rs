@@ -12,9 +12,9 @@ use wharf_model::elbv2::shapes::{
 use wharf_model::elbv2::{
     self as elb, attributes, validate, ElbError, ElbErrorKind, TargetGroupRecord,
 };
+use wharf_ops::elb_state::{read, write};
 use wharf_store::elb::ElbKind;
 
-use super::state::{read, write};
 use super::{check_arn, new_id, page, required, resume, with_load_balancers};
 use crate::context::Ctx;
 

@@ -39,7 +39,7 @@ pub async fn prepare_stream(
     create_group: bool,
 ) -> Result<(), ApiError> {
     check(dest)?;
-    let group = new_group(dest, state.clock.now_millis());
+    let group = new_group(dest, state.ops.clock.now_millis());
     state
         .logs
         .ensure_stream(&dest.region, group, &dest.stream, create_group)
@@ -59,7 +59,7 @@ pub async fn append(
     cursor: String,
 ) -> Result<(), ApiError> {
     check(dest)?;
-    let now = state.clock.now_millis();
+    let now = state.ops.clock.now_millis();
     let append = Append {
         group: new_group(dest, now),
         stream: dest.stream.clone(),

@@ -49,7 +49,7 @@ pub(crate) async fn put_log_events(
     let group = group_name(req.log_group_name.take())?;
     let stream = stream_name(req.log_stream_name.take())?;
     let events = input_events(&mut req)?;
-    let now = ctx.state.clock.now_millis();
+    let now = ctx.state.ops.clock.now_millis();
     let record =
         ctx.state.logs.group(&ctx.region, &group)?.ok_or_else(LogsError::group_not_found)?;
     let sizes: Vec<(i64, usize)> = events.iter().map(|(ts, m)| (*ts, m.len())).collect();

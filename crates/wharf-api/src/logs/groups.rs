@@ -15,7 +15,7 @@ use crate::pagination;
 
 /// A group as DescribeLogGroups shows it.
 fn to_wire(ctx: &Ctx, g: GroupRecord) -> LogGroup {
-    let account = &ctx.state.account_id;
+    let account = &ctx.state.ops.account_id;
     LogGroup {
         arn: Some(rules::group_arn(&ctx.region, account, &g.name)),
         log_group_arn: Some(rules::group_arn_bare(&ctx.region, account, &g.name)),
@@ -52,7 +52,7 @@ pub(crate) async fn create_log_group(
     tags::validate(&tags)?;
     let group = NewGroup {
         name,
-        created: ctx.state.clock.now_millis(),
+        created: ctx.state.ops.clock.now_millis(),
         class: class(req.log_group_class)?.unwrap_or_else(|| "STANDARD".into()),
         kms_key_id: req.kms_key_id,
         tags,

@@ -84,7 +84,7 @@ pub(crate) fn group_ref(
             let (region, name) = rules::parse_group_identifier(&id).ok_or_else(bad)?;
             rules::validate_group_name("logGroupIdentifier", name).map_err(|_| bad())?;
             let account_ok =
-                !id.starts_with("arn:") || id.split(':').nth(4) == Some(&*ctx.state.account_id);
+                !id.starts_with("arn:") || id.split(':').nth(4) == Some(&*ctx.state.ops.account_id);
             if region.is_some_and(|r| r != ctx.region) || !account_ok {
                 return Err(LogsError::group_not_found());
             }

@@ -13,7 +13,7 @@ use crate::pagination;
 
 fn to_wire(ctx: &Ctx, group: &str, s: StreamRecord) -> LogStream {
     LogStream {
-        arn: Some(rules::stream_arn(&ctx.region, &ctx.state.account_id, group, &s.name)),
+        arn: Some(rules::stream_arn(&ctx.region, &ctx.state.ops.account_id, group, &s.name)),
         creation_time: Some(s.created),
         first_event_timestamp: s.first_event,
         last_event_timestamp: s.last_event,
@@ -36,7 +36,7 @@ pub(crate) async fn create_log_stream(
     let stream = stream_name(req.log_stream_name)?;
     ctx.state
         .logs
-        .create_stream(&ctx.region, &group, &stream, ctx.state.clock.now_millis())
+        .create_stream(&ctx.region, &group, &stream, ctx.state.ops.clock.now_millis())
         .await?;
     Ok(Empty {})
 }

@@ -53,7 +53,8 @@ fn group_of_arn(ctx: &Ctx, arn: Option<String>) -> Result<String, LogsError> {
     if rules::validate_group_name("resourceArn", name).is_err() {
         return Err(bad());
     }
-    if region != Some(ctx.region.as_str()) || arn.split(':').nth(4) != Some(&*ctx.state.account_id)
+    if region != Some(ctx.region.as_str())
+        || arn.split(':').nth(4) != Some(&*ctx.state.ops.account_id)
     {
         return Err(LogsError::group_not_found());
     }

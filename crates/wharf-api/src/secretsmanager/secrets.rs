@@ -63,7 +63,9 @@ fn secret_id(value: Option<String>) -> Result<String, Error> {
 }
 
 async fn require(ctx: &Ctx, id: &str) -> Result<(String, SecretRecord), Error> {
-    find(ctx.store(), &ctx.region, ctx.state.clock.now(), id).await?.ok_or_else(Error::not_found)
+    find(ctx.store(), &ctx.region, ctx.state.ops.clock.now(), id)
+        .await?
+        .ok_or_else(Error::not_found)
 }
 
 /// What a change to an existing secret does to its document.
@@ -80,7 +82,7 @@ where
     R: Send + 'static,
     F: FnOnce(&mut SecretRecord) -> Result<(Outcome, R), Error> + Send + 'static,
 {
-    let now = ctx.state.clock.now();
+    let now = ctx.state.ops.clock.now();
     let (key, found) = require(ctx, id).await?;
     let arn = found.secret.arn;
     records::update(
@@ -246,8 +248,8 @@ pub(crate) async fn create_secret(
     let tags = req.tags.unwrap_or_default();
     check_tags(&tags)?;
     let token = token(req.client_request_token)?;
-    let now = ctx.state.clock.now();
-    let arn = rules::secret_arn(&ctx.region, &ctx.state.account_id, &name, &arn_suffix());
+    let now = ctx.state.ops.clock.now();
+    let arn = rules::secret_arn(&ctx.region, &ctx.state.ops.account_id, &name, &arn_suffix());
     let (description, kms_key_id) = (req.description, req.kms_key_id);
     let key = name.clone();
     records::update(ctx.store(), Kind::Secret, &ctx.region, &key, move |cur| {
@@ -382,7 +384,7 @@ pub(crate) async fn put_secret_value(
              constraint: Member must have length between 1 and 20, each of 1 to 256 characters",
         ));
     }
-    let now = ctx.state.clock.now();
+    let now = ctx.state.ops.clock.now();
     modify(ctx, &id, move |record| {
         if record.is_scheduled_for_deletion() {
             return Err(Error::marked_for_deletion());
@@ -411,7 +413,7 @@ pub(crate) async fn update_secret(
     check_description(req.description.as_ref())?;
     let token = token(req.client_request_token)?;
     let (description, kms_key_id) = (req.description, req.kms_key_id);
-    let now = ctx.state.clock.now();
+    let now = ctx.state.ops.clock.now();
     modify(ctx, &id, move |record| {
         if record.is_scheduled_for_deletion() {
             return Err(Error::marked_for_deletion());
@@ -556,7 +558,7 @@ pub(crate) async fn list_secrets(
         Some(t) => pagination::decode(t).ok().and_then(|s| s.parse().ok()).ok_or_else(bad_token)?,
         None => 0,
     };
-    let now = ctx.state.clock.now();
+    let now = ctx.state.ops.clock.now();
     let mut all: Vec<DescribeSecretResponse> = Vec::new();
     let mut after: Option<String> = None;
     loop {
@@ -668,7 +670,7 @@ pub(crate) async fn delete_secret(
         (Some(d), false) => d,
         (None, _) => rules::DEFAULT_RECOVERY_WINDOW_DAYS,
     };
-    let now = ctx.state.clock.now();
+    let now = ctx.state.ops.clock.now();
     modify(ctx, &id, move |record| {
         let (outcome, date) = if force {
             (Outcome::Remove, now)

@@ -78,7 +78,7 @@ fn visible_value(ctx: &Ctx, h: &ParameterHistory, decrypt: bool) -> Option<Strin
 }
 
 fn arn_of(ctx: &Ctx, h: &ParameterHistory) -> String {
-    rules::parameter_arn(&ctx.region, &ctx.state.account_id, h.name.as_deref().unwrap_or(""))
+    rules::parameter_arn(&ctx.region, &ctx.state.ops.account_id, h.name.as_deref().unwrap_or(""))
 }
 
 fn to_parameter(
@@ -227,7 +227,7 @@ pub(crate) async fn put_parameter(
     tags::validate(&new_tags)?;
     let value_len = value.chars().count();
     let user = ctx.root_principal();
-    let now = ctx.state.clock.now();
+    let now = ctx.state.ops.clock.now();
     let (requested_type, key_id, description, allowed_pattern, requested_tier) =
         (req.r#type, req.key_id, req.description, req.allowed_pattern, req.tier);
     let store_name = name.clone();

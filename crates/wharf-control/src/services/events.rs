@@ -3,7 +3,7 @@
 //! six hours.
 
 use wharf_model::ecs::service::{ServiceRecord, EVENT_QUIET_MS, MAX_EVENTS};
-use wharf_model::ecs::shapes::ServiceEvent;
+use wharf_model::ecs::shapes::{Failure, ServiceEvent};
 use wharf_model::wire::Timestamp;
 
 /// `(service X) has reached a steady state.`
@@ -83,15 +83,39 @@ pub fn stuck(service: &str) -> String {
     )
 }
 
-/// The event when no container instance can take a task: `reason` is ECS's
-/// closest-match sentence ("No Container Instances were found in your
-/// cluster." or "The closest matching (container-instance ID) has
-/// insufficient CPU units available.").
-pub fn unable_to_place(service: &str, reason: &str) -> String {
-    let reason = if reason.starts_with("No Container Instances") {
-        format!("Reason: {reason}")
-    } else {
-        reason.to_owned()
+/// Why a service's task found no instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unplaced {
+    /// The cluster has no container instance at all.
+    NoContainerInstances,
+    /// ECS's sentence for the closest matching instance's shortfall.
+    ClosestMatch(String),
+}
+
+impl Unplaced {
+    /// The closest match among a launch's `failures` (the first instance
+    /// that refused), in ECS's words.
+    pub fn closest(failures: &[Failure]) -> Self {
+        let Some(f) = failures.first() else { return Self::NoContainerInstances };
+        let id = f.arn.as_deref().and_then(|a| a.rsplit('/').next()).unwrap_or("unknown");
+        let lacks = match f.reason.as_deref() {
+            Some("RESOURCE:CPU") => "has insufficient CPU units available.",
+            Some("RESOURCE:MEMORY") => "has insufficient memory available.",
+            Some("RESOURCE:PORTS") => "is already using a port required by your task.",
+            Some("AGENT") => "encountered error \"AGENT\".",
+            _ => "is missing an attribute required by your task.",
+        };
+        Self::ClosestMatch(format!("The closest matching (container-instance {id}) {lacks}"))
+    }
+}
+
+/// The event when no container instance can take a task.
+pub fn unable_to_place(service: &str, why: &Unplaced) -> String {
+    let reason = match why {
+        Unplaced::NoContainerInstances => {
+            "Reason: No Container Instances were found in your cluster.".to_owned()
+        }
+        Unplaced::ClosestMatch(sentence) => sentence.clone(),
     };
     format!(
         "(service {service}) was unable to place a task because no container instance met all \
@@ -159,10 +183,22 @@ mod tests {
             "(service web) has stopped 1 running tasks: (task a1)."
         );
         assert_eq!(
-            unable_to_place("web", "No Container Instances were found in your cluster."),
+            unable_to_place("web", &Unplaced::NoContainerInstances),
             "(service web) was unable to place a task because no container instance met all of \
              its requirements. Reason: No Container Instances were found in your cluster. For \
              more information, see the Troubleshooting section of the Amazon ECS Developer Guide."
+        );
+        let cpu = Failure {
+            arn: Some("arn:aws:ecs:us-east-1:1:container-instance/default/abc".into()),
+            reason: Some("RESOURCE:CPU".into()),
+            detail: None,
+        };
+        assert_eq!(
+            unable_to_place("web", &Unplaced::closest(&[cpu])),
+            "(service web) was unable to place a task because no container instance met all of \
+             its requirements. The closest matching (container-instance abc) has insufficient CPU \
+             units available. For more information, see the Troubleshooting section of the \
+             Amazon ECS Developer Guide."
         );
     }
 

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use wharf_model::ecs::service::{ServiceRecord, TargetRef};
 use wharf_model::ecs::shapes::{ContainerInstance, LoadBalancer, SchedulingStrategy, Task};
+use wharf_model::ecs::status::InstanceStatus;
 use wharf_model::elbv2::shapes::TargetHealthStateEnum;
 use wharf_model::elbv2::{health, TargetGroupRecord, TargetRecord};
 use wharf_store::elb::ElbView;
@@ -83,7 +84,7 @@ pub async fn observe(
         tasks.push(ObservedTask {
             id: s.id.clone(),
             unit,
-            last_status: s.last_status.clone(),
+            last_status: s.last_status,
             desired_status: s.desired_status.clone(),
             health: task.health_status.clone(),
             started_ms: task.started_at.map(|t| t.as_millis()),
@@ -101,7 +102,7 @@ pub async fn observe(
             .iter()
             .map(|u| ObservedInstance {
                 id: u.instance.id.clone(),
-                active: u.instance.status == "ACTIVE",
+                active: u.instance.status == InstanceStatus::Active,
             })
             .collect(),
     })

@@ -14,12 +14,47 @@
 
 pub mod query;
 
+use super::attributes::AVAILABILITY_ZONE as ZONE;
 use super::shapes::{
-    ContainerDefinition, ContainerInstance, PlacementConstraint, PlacementConstraintType,
-    PlacementStrategy, PlacementStrategyType, TaskDefinition, TaskDefinitionPlacementConstraint,
-    TaskDefinitionPlacementConstraintType, TaskOverride,
+    ContainerInstance, PlacementConstraint, PlacementConstraintType, PlacementStrategy,
+    PlacementStrategyType, Resource, TaskDefinitionPlacementConstraint,
+    TaskDefinitionPlacementConstraintType,
 };
+use super::status::InstanceStatus;
 use query::Expression;
+
+/// What an instance's unstopped tasks hold, as the store counts it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Used {
+    /// CPU units reserved.
+    pub cpu: i64,
+    /// MiB reserved.
+    pub memory: i64,
+    /// Host ports reserved, as `port/protocol`.
+    pub ports: Vec<String>,
+    /// Tasks whose `lastStatus` is `RUNNING`.
+    pub running_tasks: i64,
+    /// Tasks neither `RUNNING` nor `STOPPED`.
+    pub pending_tasks: i64,
+    /// Each task's `group` (for `task:group` in `memberOf`).
+    pub task_groups: Vec<String>,
+}
+
+/// The integer value of a registered or remaining resource (`CPU`,
+/// `MEMORY`), 0 when absent.
+pub fn integer_resource(resources: &[Resource], name: &str) -> i64 {
+    resources
+        .iter()
+        .find(|r| r.name.as_deref() == Some(name))
+        .map(|r| {
+            r.integer_value
+                .map(i64::from)
+                .or(r.long_value)
+                .or(r.double_value.map(|d| d as i64))
+                .unwrap_or(0)
+        })
+        .unwrap_or(0)
+}
 
 /// ECS's `failures[].reason` for an instance a `memberOf` expression refuses.
 pub const MEMBER_OF_UNSATISFIED: &str = "MemberOf placement constraint unsatisfied.";
@@ -163,6 +198,21 @@ impl Candidate {
         rules.member_of.iter().find(|e| !e.matches(self))
     }
 
+    /// The candidate for a registered instance holding `used`: what it has
+    /// left is what it registered less what its unstopped tasks hold.
+    pub fn with_usage(ci: &ContainerInstance, availability_zone: &str, used: Used) -> Self {
+        let registered = ci.registered_resources.as_deref().unwrap_or(&[]);
+        Self {
+            cpu_free: integer_resource(registered, "CPU") - used.cpu,
+            memory_free: integer_resource(registered, "MEMORY") - used.memory,
+            ports_used: used.ports,
+            tasks: used.running_tasks + used.pending_tasks,
+            running_tasks: used.running_tasks,
+            task_groups: used.task_groups,
+            ..Self::of_instance(ci, availability_zone)
+        }
+    }
+
     /// The candidate for a registered instance: its ARN, status and what
     /// `memberOf` expressions ask about, from its record; resources and
     /// tasks are left for the caller, who knows what its tasks hold.
@@ -173,14 +223,13 @@ impl Candidate {
         let mut attribute_values: std::collections::HashMap<String, String> =
             attributes.iter().filter_map(|a| Some((a.name.clone()?, a.value.clone()?))).collect();
         let mut names: Vec<String> = attributes.iter().filter_map(|a| a.name.clone()).collect();
-        if !names.iter().any(|n| n == "ecs.availability-zone") {
-            names.push("ecs.availability-zone".to_owned());
-            attribute_values
-                .insert("ecs.availability-zone".to_owned(), availability_zone.to_owned());
+        if !names.iter().any(|n| n == ZONE) {
+            names.push(ZONE.to_owned());
+            attribute_values.insert(ZONE.to_owned(), availability_zone.to_owned());
         }
         Self {
             arn: ci.container_instance_arn.clone().unwrap_or_default(),
-            active: ci.status.as_deref() == Some("ACTIVE"),
+            active: ci.status == Some(InstanceStatus::Active),
             cpu_free: 0,
             memory_free: 0,
             ports_used: vec![],
@@ -406,7 +455,7 @@ pub fn place(
                 });
             }
             if rules.strategies.is_empty() {
-                let zone = spread_count(candidates, c, super::attributes::AVAILABILITY_ZONE, group);
+                let zone = spread_count(candidates, c, ZONE, group);
                 key.extend([zone, c.tasks_of(group), -c.memory_free]);
             }
             key.push(i as i64);
@@ -467,63 +516,6 @@ fn spread_count(
         .filter(|o| o.attribute_values.get(attribute) == value)
         .map(|o| o.tasks_of(group))
         .sum()
-}
-
-/// What a task of this definition, with these overrides, holds on an EC2
-/// instance: task-level `cpu`/`memory` when set (overrides first), else the
-/// sum over containers of `cpu` and of `memory` (or `memoryReservation`);
-/// static host ports from bridge and host mode port mappings.
-pub fn demand(definition: &TaskDefinition, overrides: Option<&TaskOverride>) -> Demand {
-    let containers = definition.container_definitions.as_deref().unwrap_or(&[]);
-    let container_override = |c: &ContainerDefinition| {
-        overrides
-            .and_then(|o| o.container_overrides.as_deref())
-            .and_then(|list| list.iter().find(|o| o.name.is_some() && o.name == c.name))
-    };
-    let task_level = |over: Option<&String>, base: Option<&String>| {
-        over.or(base).and_then(|s| s.trim().parse::<i64>().ok()).filter(|n| *n > 0)
-    };
-    let cpu = task_level(overrides.and_then(|o| o.cpu.as_ref()), definition.cpu.as_ref())
-        .unwrap_or_else(|| {
-            containers
-                .iter()
-                .map(|c| {
-                    i64::from(container_override(c).and_then(|o| o.cpu).or(c.cpu).unwrap_or(0))
-                })
-                .sum()
-        });
-    let memory = task_level(overrides.and_then(|o| o.memory.as_ref()), definition.memory.as_ref())
-        .unwrap_or_else(|| {
-            containers
-                .iter()
-                .map(|c| {
-                    let o = container_override(c);
-                    let hard = o.and_then(|o| o.memory).or(c.memory);
-                    let soft = o.and_then(|o| o.memory_reservation).or(c.memory_reservation);
-                    i64::from(hard.or(soft).unwrap_or(0))
-                })
-                .sum()
-        });
-    let awsvpc = definition.network_mode.as_ref().is_some_and(|m| m.as_str() == "awsvpc");
-    let mut ports = Vec::new();
-    if !awsvpc {
-        for c in containers {
-            for m in c.port_mappings.as_deref().unwrap_or(&[]) {
-                if let Some(port) = m.host_port.filter(|p| *p > 0) {
-                    let protocol = m.protocol.as_ref().map_or("tcp", |p| p.as_str());
-                    ports.push(format!("{port}/{protocol}"));
-                }
-            }
-        }
-    }
-    let attributes = definition
-        .requires_attributes
-        .as_deref()
-        .unwrap_or(&[])
-        .iter()
-        .filter_map(|a| a.name.clone())
-        .collect();
-    Demand { cpu, memory, ports, attributes }
 }
 
 #[cfg(test)]
@@ -797,29 +789,5 @@ mod tests {
         assert!(e("ec2InstanceId == i-1 and agentConnected == true and agentVersion == 1.2.3"));
         assert!(e("registeredAt == 2023-11-14T22:13:20Z"));
         assert!(c.active);
-    }
-
-    #[test]
-    fn demand_from_definition_and_overrides() {
-        let td: TaskDefinition = serde_json::from_value(serde_json::json!({
-            "networkMode": "bridge",
-            "containerDefinitions": [
-                {"name": "a", "cpu": 128, "memory": 256, "portMappings": [{"containerPort": 80, "hostPort": 8080}]},
-                {"name": "b", "cpu": 64, "memoryReservation": 100, "portMappings": [{"containerPort": 81, "hostPort": 0, "protocol": "udp"}]}
-            ]
-        }))
-        .unwrap();
-        assert_eq!(
-            demand(&td, None),
-            Demand { cpu: 192, memory: 356, ports: vec!["8080/tcp".into()], attributes: vec![] }
-        );
-        let o: TaskOverride = serde_json::from_value(serde_json::json!({
-            "containerOverrides": [{"name": "a", "memory": 512}]
-        }))
-        .unwrap();
-        assert_eq!(demand(&td, Some(&o)).memory, 612);
-        let o: TaskOverride =
-            serde_json::from_value(serde_json::json!({"cpu": "1024", "memory": "2048"})).unwrap();
-        assert_eq!((demand(&td, Some(&o)).cpu, demand(&td, Some(&o)).memory), (1024, 2048));
     }
 }

@@ -11,6 +11,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::status::{
+    AttachmentStatus, ClusterStatus, ContainerLastStatus, DeploymentStatus, InstanceStatus,
+    ServiceStatus, TaskSetStatus, TaskStatus,
+};
 use crate::wire::{Shape, Timestamp};
 
 /// Every operation of the service: (name, input shape, output shape).
@@ -805,7 +809,7 @@ pub struct Attachment {
     pub r#type: Option<String>,
     /// The status of the attachment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
+    pub status: Option<AttachmentStatus>,
     /// Details of the attachment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub details: Option<Vec<KeyValuePair>>,
@@ -1803,7 +1807,7 @@ pub struct Cluster {
     pub configuration: Option<ClusterConfiguration>,
     /// The status of the cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
+    pub status: Option<ClusterStatus>,
     /// The number of container instances registered into the cluster.
     #[serde(
         rename = "registeredContainerInstancesCount",
@@ -2221,7 +2225,7 @@ pub struct Container {
     pub runtime_id: Option<String>,
     /// The last known status of the container.
     #[serde(rename = "lastStatus", default, skip_serializing_if = "Option::is_none")]
-    pub last_status: Option<String>,
+    pub last_status: Option<ContainerLastStatus>,
     /// The exit code returned from the container.
     #[serde(rename = "exitCode", default, skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
@@ -2588,7 +2592,7 @@ pub struct ContainerInstance {
     pub registered_resources: Option<Vec<Resource>>,
     /// The status of the container instance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
+    pub status: Option<InstanceStatus>,
     /// The reason that the container instance reached its current status.
     #[serde(rename = "statusReason", default, skip_serializing_if = "Option::is_none")]
     pub status_reason: Option<String>,
@@ -5016,7 +5020,7 @@ pub struct Deployment {
     pub id: Option<String>,
     /// The status of the deployment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
+    pub status: Option<DeploymentStatus>,
     /// The most recent task definition that was specified for the tasks in the service to use.
     #[serde(rename = "taskDefinition", default, skip_serializing_if = "Option::is_none")]
     pub task_definition: Option<String>,
@@ -12103,7 +12107,7 @@ pub struct Service {
     pub service_registries: Option<Vec<ServiceRegistry>>,
     /// The status of the service.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
+    pub status: Option<ServiceStatus>,
     /// The desired number of instantiations of the task definition to keep running on the service.
     #[serde(rename = "desiredCount", default, skip_serializing_if = "Option::is_none")]
     pub desired_count: Option<i32>,
@@ -14188,7 +14192,7 @@ pub struct Task {
     pub created_at: Option<Timestamp>,
     /// The desired status of the task.
     #[serde(rename = "desiredStatus", default, skip_serializing_if = "Option::is_none")]
-    pub desired_status: Option<String>,
+    pub desired_status: Option<DesiredStatus>,
     /// Determines whether execute command functionality is turned on for this task.
     #[serde(rename = "enableExecuteCommand", default, skip_serializing_if = "Option::is_none")]
     pub enable_execute_command: Option<bool>,
@@ -14206,7 +14210,7 @@ pub struct Task {
     pub inference_accelerators: Option<Vec<InferenceAccelerator>>,
     /// The last known status for the task.
     #[serde(rename = "lastStatus", default, skip_serializing_if = "Option::is_none")]
-    pub last_status: Option<String>,
+    pub last_status: Option<TaskStatus>,
     /// The infrastructure where your task runs on.
     #[serde(rename = "launchType", default, skip_serializing_if = "Option::is_none")]
     pub launch_type: Option<LaunchType>,
@@ -14959,7 +14963,7 @@ pub struct TaskSet {
     pub external_id: Option<String>,
     /// The status of the task set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
+    pub status: Option<TaskSetStatus>,
     /// The task definition that the task set is using.
     #[serde(rename = "taskDefinition", default, skip_serializing_if = "Option::is_none")]
     pub task_definition: Option<String>,

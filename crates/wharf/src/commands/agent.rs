@@ -21,6 +21,21 @@ pub struct AgentCommandArgs {
     /// The token the server asks agents for (`wharf server --agent-token`).
     #[arg(long, env = "WHARF_AGENT_TOKEN")]
     token: Option<String>,
+    /// The agent's own access key id, which signs its calls (SigV4, service
+    /// `ecs`) for a server with `--credentials`; its policies must allow the
+    /// agent operations on this host's cluster (see the README).
+    #[arg(long, env = "AWS_ACCESS_KEY_ID", hide_env_values = true)]
+    access_key_id: Option<String>,
+    /// The secret of `--access-key-id` (best given through the environment).
+    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true, requires = "access_key_id")]
+    secret_access_key: Option<String>,
+    /// A session token, when the agent's credentials are temporary.
+    #[arg(long, env = "AWS_SESSION_TOKEN", hide_env_values = true)]
+    session_token: Option<String>,
+    /// A PEM file of certificates to trust for an `https://` endpoint beside
+    /// the public roots: the server's own (self-signed) certificate, or its CA.
+    #[arg(long, env = "WHARF_TLS_CA")]
+    tls_ca: Option<PathBuf>,
     /// Where the agent keeps its state (default: the data directory's `agent/`).
     #[arg(long, env = "WHARF_AGENT_STATE_DIR")]
     state_dir: Option<PathBuf>,
@@ -105,7 +120,27 @@ pub fn run(args: AgentCommandArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let link = RemoteLink::new(&args.endpoint, &args.agent.region, args.token);
+    let extra = match &args.tls_ca {
+        Some(path) => {
+            use rustls::pki_types::pem::PemObject;
+            rustls::pki_types::CertificateDer::pem_file_iter(path)
+                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+                .with_context(|| format!("cannot read certificates from {}", path.display()))?
+        }
+        None => Vec::new(),
+    };
+    let tls = crate::remote_link::tls_client(&extra)?;
+    let mut link = RemoteLink::new(&args.endpoint, &args.agent.region, args.token, tls)
+        .for_cluster(&args.agent.cluster);
+    if let (Some(access_key_id), Some(secret_access_key)) =
+        (args.access_key_id, args.secret_access_key)
+    {
+        link = link.signed_by(wharf_auth::sigv4::SigningCredentials {
+            access_key_id,
+            secret_access_key,
+            session_token: args.session_token,
+        });
+    }
     let server = server_ip(&args.endpoint);
     runtime.block_on(async {
         // Inside the runtime: the signal handlers need its reactor.

@@ -11,6 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::bail;
 use serde_json::{json, Value};
+use wharf_model::ecs::status::TaskStatus;
 
 use super::connection::ConnectionArgs;
 use crate::api_client::{ApiClient, Service};
@@ -86,8 +87,8 @@ async fn show(args: &LogsArgs) -> anyhow::Result<ExitCode> {
         if last_look.elapsed() >= TASKS_INTERVAL {
             last_look = tokio::time::Instant::now();
             let tasks = tasks(&client, args).await?;
-            all_stopped =
-                args.service.is_none() && tasks.iter().all(|t| t["lastStatus"] == "STOPPED");
+            all_stopped = args.service.is_none()
+                && tasks.iter().all(|t| t["lastStatus"] == TaskStatus::Stopped.as_str());
             let several = tasks.len() > 1;
             for task in &tasks {
                 let definition = definition_of(&client, task).await?;

@@ -7,6 +7,8 @@ use std::process::ExitCode;
 
 use serde_json::Value;
 use tokio::task::JoinSet;
+use wharf_model::ecs::shapes::DesiredStatus;
+use wharf_model::ecs::status::TaskStatus;
 
 use super::connection::{block_on, ConnectionArgs};
 use crate::api_client::ApiClient;
@@ -35,9 +37,10 @@ pub fn run(args: PsArgs) -> anyhow::Result<ExitCode> {
     block_on(async {
         let client = args.connection.client();
         let cluster = &args.connection.cluster;
-        let mut tasks = all_tasks(&client, cluster, &["RUNNING", "STOPPED"]).await?;
+        let mut tasks =
+            all_tasks(&client, cluster, &[DesiredStatus::Running, DesiredStatus::Stopped]).await?;
         if !args.all {
-            tasks.retain(|t| t["lastStatus"] != "STOPPED");
+            tasks.retain(|t| t["lastStatus"] != TaskStatus::Stopped.as_str());
         }
         tasks.sort_by(|a, b| created(b).total_cmp(&created(a)));
         if args.json {

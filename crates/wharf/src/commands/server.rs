@@ -12,10 +12,10 @@ use wharf_agent::metadata::CredentialsSource;
 use wharf_agent::runtime::docker::DockerRuntime;
 use wharf_agent::{Agent, AgentConfig, MetadataConfig, StatsConfig};
 use wharf_api::AppState;
-
-use crate::embedded_link::EmbeddedLink;
 use wharf_model::clock::SystemClock;
 use wharf_store::{LogStore, SqliteStore};
+
+use crate::embedded_link::EmbeddedLink;
 
 /// Options of `wharf server`.
 #[derive(Debug, clap::Args)]
@@ -32,6 +32,39 @@ pub struct ServerArgs {
     /// Serve `POST /_wharf/reset`, which wipes all state (for test suites).
     #[arg(long)]
     allow_reset: bool,
+    /// The principals allowed to call (JSON: users with access keys and
+    /// policies, roles with trust policies; see the README). With it every
+    /// AWS request must be SigV4-signed by one of them and is authorised by
+    /// its policies; without it nothing is checked, which is allowed only on
+    /// a loopback address.
+    #[arg(long, env = "WHARF_CREDENTIALS")]
+    credentials: Option<PathBuf>,
+    /// Listen beyond loopback without `--credentials`: anyone who reaches
+    /// the port can do anything.
+    #[arg(long, env = "WHARF_INSECURE_NO_AUTH")]
+    insecure_no_auth: bool,
+    /// A PEM certificate chain: the API (and the agent link on the same
+    /// port) is served over TLS with it and `--tls-key`.
+    #[arg(long, env = "WHARF_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of `--tls-cert`.
+    #[arg(long, env = "WHARF_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Connections served at once; more are closed as they arrive.
+    #[arg(long, env = "WHARF_MAX_CONNECTIONS", default_value_t = 4096)]
+    max_connections: usize,
+    /// How long a client may take to send a request's headers, on a new or
+    /// an idle keep-alive connection, and to finish a TLS handshake: `20s`.
+    #[arg(long, env = "WHARF_HEADER_TIMEOUT", default_value = "20s", value_parser = parse_wait)]
+    header_timeout: std::time::Duration,
+    /// Throttle each caller with ECS's token buckets (ThrottlingException
+    /// past them), as AWS throttles an account.
+    #[arg(long, env = "WHARF_THROTTLE")]
+    throttle: bool,
+    /// The audit trail: every mutating call as a CloudTrail event, one JSON
+    /// line each (default: `audit.jsonl` in the data directory); `off` for none.
+    #[arg(long, env = "WHARF_AUDIT_LOG")]
+    audit_log: Option<String>,
     /// A token agents on other hosts must present (`wharf agent --token`).
     #[arg(long, env = "WHARF_AGENT_TOKEN")]
     agent_token: Option<String>,
@@ -144,6 +177,7 @@ pub fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
     let lock = lock_data_dir(&data_dir)?;
+    check_exposure(&args)?;
     let prepared = prepare(&args, &data_dir)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -205,6 +239,25 @@ fn heartbeat_interval(lost_after: std::time::Duration) -> std::time::Duration {
     (lost_after / 6).min(std::time::Duration::from_secs(10))
 }
 
+/// Refuses to serve beyond loopback without credentials, unless told to.
+fn check_exposure(args: &ServerArgs) -> anyhow::Result<()> {
+    if args.listen.ip().is_loopback() || args.credentials.is_some() {
+        return Ok(());
+    }
+    if args.insecure_no_auth {
+        tracing::warn!(
+            listen = %args.listen,
+            "serving beyond loopback with no authentication (--insecure-no-auth)"
+        );
+        return Ok(());
+    }
+    anyhow::bail!(
+        "--listen {} is not a loopback address: give --credentials FILE so that requests are \
+         authenticated, or --insecure-no-auth to serve it to anyone who can reach it",
+        args.listen
+    )
+}
+
 /// What [`serve`] runs: the state, and the parts to start beside the API.
 struct Prepared {
     state: AppState,
@@ -215,6 +268,10 @@ struct Prepared {
     listeners: Option<std::net::IpAddr>,
     /// How long an agent may be silent.
     instance_lost_after: std::time::Duration,
+    /// TLS for the API, when configured.
+    tls: Option<Arc<rustls::ServerConfig>>,
+    /// Connection limits.
+    limits: crate::listen::Limits,
 }
 
 /// Checks the arguments and opens the stores in `data_dir`.
@@ -239,6 +296,10 @@ fn prepare(args: &ServerArgs, data_dir: &std::path::Path) -> anyhow::Result<Prep
     );
     let mut state =
         AppState::new(Arc::new(store), Arc::new(logs), Arc::new(SystemClock), &args.account_id);
+    state.sts = Arc::new(crate::security::sts_issuer(data_dir)?);
+    if let Some(path) = &args.credentials {
+        state.auth = Some(Arc::new(crate::security::authenticator(path, &state.sts)?));
+    }
     state.allow_reset = args.allow_reset;
     if args.instance_lost_after < std::time::Duration::from_millis(600) {
         anyhow::bail!("--instance-lost-after must be at least 600ms");
@@ -257,6 +318,19 @@ fn prepare(args: &ServerArgs, data_dir: &std::path::Path) -> anyhow::Result<Prep
             Some(pool)
         }
     };
+    if args.throttle {
+        state.throttle = Some(Arc::default());
+    }
+    let audit = match args.audit_log.as_deref() {
+        Some("off") => None,
+        Some(path) => Some(PathBuf::from(path)),
+        None => Some(data_dir.join("audit.jsonl")),
+    };
+    if let Some(path) = audit {
+        let log = wharf_api::audit::AuditLog::open(&path)
+            .with_context(|| format!("cannot open the audit log {}", path.display()))?;
+        state.audit = Some(Arc::new(log));
+    }
     state.agent_token = args.agent_token.as_deref().map(Into::into);
     if args.stats_interval.is_zero() {
         anyhow::bail!("--stats-interval must be at least 1s");
@@ -267,7 +341,19 @@ fn prepare(args: &ServerArgs, data_dir: &std::path::Path) -> anyhow::Result<Prep
             format!("--listener-address {a:?} is not an IP address (or `off`)")
         })?),
     };
+    if args.max_connections == 0 {
+        anyhow::bail!("--max-connections must be at least 1");
+    }
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::listen::tls_config(cert, key)?),
+        _ => None,
+    };
     Ok(Prepared {
+        tls,
+        limits: crate::listen::Limits {
+            max_connections: args.max_connections,
+            header_timeout: args.header_timeout,
+        },
         state,
         agent: (!args.no_agent).then(|| (args.agent.clone(), data_dir.to_owned())),
         logs_retention_interval: args.logs_retention_interval,
@@ -289,17 +375,20 @@ async fn serve(
         stats_interval,
         listeners,
         instance_lost_after,
+        tls,
+        limits,
     } = prepared;
     let addr = listener.local_addr()?;
-    tracing::info!(account = %state.account_id, reset = state.allow_reset, "listening on {addr}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(account = %state.ops.account_id, reset = state.allow_reset, "listening on {scheme}://{addr}");
     let (stop_agent, agent_stopped) = tokio::sync::watch::channel(false);
     let mut metrics = crate::metrics::Sources {
-        store: state.store.clone(),
+        store: state.ops.store.clone(),
         api: state.metrics.clone(),
         lb: listeners.map(|_| Arc::new(wharf_lb::Traffic::new())),
         containers: None,
         agents: (state.agent_stats.clone(), state.heartbeat_interval_ms),
-        clock: state.clock.clone(),
+        clock: state.ops.clock.clone(),
     };
     let agent_task = agent.map(|(args, dir)| {
         let link = EmbeddedLink::new(state.clone(), args.region.clone());
@@ -325,20 +414,20 @@ async fn serve(
         })
     });
     let cleanup = tokio::spawn(wharf_control::cleanup::run(
-        state.store.clone(),
-        state.clock.clone(),
+        state.ops.store.clone(),
+        state.ops.clock.clone(),
         agent_stopped.clone(),
     ));
     let retention = tokio::spawn(wharf_control::logs_retention::run(
         state.logs.clone(),
-        state.clock.clone(),
+        state.ops.clock.clone(),
         logs_retention_interval,
         agent_stopped.clone(),
     ));
     let data_plane = listeners.zip(metrics.lb.clone()).map(|(bind, traffic)| {
         tokio::spawn(crate::load_balancing::run(
-            state.store.clone(),
-            state.clock.clone(),
+            state.ops.store.clone(),
+            state.ops.clock.clone(),
             bind,
             traffic,
             agent_stopped.clone(),
@@ -347,24 +436,19 @@ async fn serve(
     let routes = tokio::spawn(crate::vpc_routes::run(state.clone(), agent_stopped.clone()));
     let liveness = tokio::spawn(wharf_control::liveness::run(
         wharf_control::liveness::Liveness {
-            store: state.store.clone(),
-            clock: state.clock.clone(),
+            ops: state.ops.clone(),
             lost_after: instance_lost_after,
         },
         agent_stopped.clone(),
     ));
     let scheduler = tokio::spawn(wharf_control::services::run(
-        wharf_control::services::Scheduler {
-            store: state.store.clone(),
-            clock: state.clock.clone(),
-            launcher: Arc::new(crate::service_launcher::ApiLauncher { state: state.clone() }),
-        },
+        wharf_control::services::Scheduler { ops: state.ops.clone() },
         agent_stopped.clone(),
     ));
     let app = wharf_api::router(state.clone())
         .merge(crate::console::routes().with_state(state))
         .merge(crate::metrics::router(metrics));
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    crate::listen::serve(listener, app, tls, limits, shutdown).await?;
     let _ = stop_agent.send(true);
     let _ = cleanup.await;
     let _ = retention.await;

@@ -5,6 +5,7 @@
 use std::process::ExitCode;
 
 use serde_json::Value;
+use wharf_model::ecs::status::DeploymentStatus;
 
 use super::connection::{block_on, ConnectionArgs};
 use crate::ecs_reads::{all_services, family_revision};
@@ -62,7 +63,7 @@ fn count(v: &Value) -> String {
 /// are while one is in progress (`IN_PROGRESS (2 deployments)`).
 pub fn rollout(service: &Value) -> String {
     let deployments = service["deployments"].as_array().map_or(&[][..], Vec::as_slice);
-    let primary = deployments.iter().find(|d| d["status"] == "PRIMARY");
+    let primary = deployments.iter().find(|d| d["status"] == DeploymentStatus::Primary.as_str());
     let Some(state) = primary.and_then(|d| d["rolloutState"].as_str()) else {
         return "-".to_owned();
     };

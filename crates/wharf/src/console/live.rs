@@ -72,9 +72,9 @@ pub async fn events(
     // Subscribed before the answer's headers go out: a page that fetches
     // once the stream is open misses no change made after its fetch.
     let heard = Heard {
-        tasks: state.store.task_changes(),
-        services: state.store.service_changes(),
-        elb: state.store.elb_changes(),
+        tasks: state.ops.store.task_changes(),
+        services: state.ops.store.service_changes(),
+        elb: state.ops.store.elb_changes(),
         appends: state.logs.appends(),
     };
     let (tx, rx) = mpsc::channel::<Event>(64);
@@ -143,7 +143,7 @@ async fn run(
     heard: Heard,
     tx: &mpsc::Sender<Event>,
 ) -> Result<(), Closed> {
-    let store: Arc<dyn Store> = state.store.clone();
+    let store: Arc<dyn Store> = state.ops.store.clone();
     let Heard { mut tasks, mut services, mut elb, mut appends } = heard;
     let mut follower = Follower::new(state.logs.clone());
     let followed = sub.cluster.clone().zip(sub.task.clone());

@@ -111,11 +111,11 @@ fn answer<T: Serialize>(result: Result<T, ViewError>) -> Response {
 }
 
 async fn regions(State(s): State<AppState>, Query(q): Query<Scope>) -> Response {
-    answer(async { clusters::regions(&*s.store, q.region()?).await }.await)
+    answer(async { clusters::regions(&*s.ops.store, q.region()?).await }.await)
 }
 
 async fn cluster_list(State(s): State<AppState>, Query(q): Query<Scope>) -> Response {
-    answer(async { clusters::clusters(&*s.store, q.region()?).await }.await)
+    answer(async { clusters::clusters(&*s.ops.store, q.region()?).await }.await)
 }
 
 async fn cluster(
@@ -123,7 +123,7 @@ async fn cluster(
     Query(q): Query<Scope>,
     Path(name): Path<String>,
 ) -> Response {
-    answer(async { clusters::cluster(&*s.store, q.region()?, &name).await }.await)
+    answer(async { clusters::cluster(&*s.ops.store, q.region()?, &name).await }.await)
 }
 
 async fn service(
@@ -131,8 +131,10 @@ async fn service(
     Query(q): Query<Scope>,
     Path((cluster, name)): Path<(String, String)>,
 ) -> Response {
-    let now = s.clock.now_millis();
-    answer(async { services::service(&*s.store, q.region()?, &cluster, &name, now).await }.await)
+    let now = s.ops.clock.now_millis();
+    answer(
+        async { services::service(&*s.ops.store, q.region()?, &cluster, &name, now).await }.await,
+    )
 }
 
 async fn task(
@@ -140,11 +142,11 @@ async fn task(
     Query(q): Query<Scope>,
     Path((cluster, id)): Path<(String, String)>,
 ) -> Response {
-    answer(async { tasks::task(&*s.store, q.region()?, &cluster, &id).await }.await)
+    answer(async { tasks::task(&*s.ops.store, q.region()?, &cluster, &id).await }.await)
 }
 
 async fn families(State(s): State<AppState>, Query(q): Query<Scope>) -> Response {
-    answer(async { task_definitions::families(&*s.store, q.region()?).await }.await)
+    answer(async { task_definitions::families(&*s.ops.store, q.region()?).await }.await)
 }
 
 async fn family(
@@ -152,7 +154,7 @@ async fn family(
     Query(q): Query<Scope>,
     Path(family): Path<String>,
 ) -> Response {
-    answer(async { task_definitions::family(&*s.store, q.region()?, &family).await }.await)
+    answer(async { task_definitions::family(&*s.ops.store, q.region()?, &family).await }.await)
 }
 
 /// A revision number from the path, or an error naming it.
@@ -170,7 +172,7 @@ async fn revision(
     answer(
         async {
             let n = revision_number(&revision)?;
-            task_definitions::revision(&*s.store, q.region()?, &family, n).await
+            task_definitions::revision(&*s.ops.store, q.region()?, &family, n).await
         }
         .await,
     )
@@ -184,14 +186,14 @@ async fn diff(
     answer(
         async {
             let (a, b) = (revision_number(&a)?, revision_number(&b)?);
-            task_definitions::diff(&*s.store, q.region()?, &family, a, b).await
+            task_definitions::diff(&*s.ops.store, q.region()?, &family, a, b).await
         }
         .await,
     )
 }
 
 async fn load_balancer_list(State(s): State<AppState>, Query(q): Query<Scope>) -> Response {
-    answer(async { load_balancers::load_balancers(&*s.store, q.region()?).await }.await)
+    answer(async { load_balancers::load_balancers(&*s.ops.store, q.region()?).await }.await)
 }
 
 async fn load_balancer(
@@ -199,8 +201,10 @@ async fn load_balancer(
     Query(q): Query<Scope>,
     Path(name): Path<String>,
 ) -> Response {
-    let now = s.clock.now_millis();
-    answer(async { load_balancers::load_balancer(&*s.store, q.region()?, &name, now).await }.await)
+    let now = s.ops.clock.now_millis();
+    answer(
+        async { load_balancers::load_balancer(&*s.ops.store, q.region()?, &name, now).await }.await,
+    )
 }
 
 async fn unknown(Path(rest): Path<String>) -> Response {

@@ -46,11 +46,7 @@ impl Harness {
             AppState::new(Arc::new(store), Arc::new(logs), Arc::new(SystemClock), "000000000000");
         let (stop, stopped) = tokio::sync::watch::channel(false);
         tokio::spawn(wharf_control::services::run(
-            wharf_control::services::Scheduler {
-                store: state.store.clone(),
-                clock: state.clock.clone(),
-                launcher: Arc::new(crate::service_launcher::ApiLauncher { state: state.clone() }),
-            },
+            wharf_control::services::Scheduler { ops: state.ops.clone() },
             stopped,
         ));
         let app = wharf_api::router(state.clone()).merge(super::routes().with_state(state.clone()));
@@ -63,7 +59,7 @@ impl Harness {
 
     /// The store.
     pub fn store(&self) -> &dyn Store {
-        &*self.state.store
+        &*self.state.ops.store
     }
 
     /// Calls an ECS operation; panics on an error.

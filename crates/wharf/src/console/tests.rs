@@ -4,6 +4,8 @@
 //! assets' validators, and the live stream.
 
 use serde_json::{json, Value};
+use wharf_model::ecs::shapes::DesiredStatus;
+use wharf_model::ecs::status::TaskStatus;
 use wharf_store::logs::{Append, NewGroup};
 
 use super::testing::{eventually, xml_field, Harness, REGION};
@@ -79,7 +81,7 @@ async fn cluster_page_lists_services_tasks_and_instances() {
     let last = page.tasks.last().expect("rows");
     assert_eq!((last.id.as_str(), last.last_status.as_str()), (ids[1].as_str(), "STOPPED"));
     assert_eq!(last.stopped_reason.as_deref(), Some("Essential container in task exited"));
-    assert!(page.tasks[..4].iter().all(|t| t.last_status != "STOPPED"));
+    assert!(page.tasks[..4].iter().all(|t| t.last_status != TaskStatus::Stopped));
     assert!(page.tasks.iter().all(|t| t.task_definition == "shop:1"));
     assert_eq!(page.tasks.iter().filter(|t| t.group.as_deref() == Some("service:web")).count(), 2);
     let web = &page.service_rows[0];
@@ -127,8 +129,8 @@ async fn task_page_shows_containers_stop_and_log_streams() {
     .await;
 
     let page = tasks::task(h.store(), REGION, "default", &id).await.expect("page");
-    assert_eq!(page.row.last_status, "STOPPED");
-    assert_eq!(page.row.desired_status, "STOPPED");
+    assert_eq!(page.row.last_status, TaskStatus::Stopped);
+    assert_eq!(page.row.desired_status, DesiredStatus::Stopped);
     assert_eq!(page.row.stopped_reason.as_deref(), Some("Scaling down <now>"));
     assert_eq!(page.stop_code.as_ref().map(|c| c.as_str()), Some("UserInitiated"));
     assert_eq!(page.row.stopped_at, Some(1_700_000_000_500));
@@ -196,7 +198,7 @@ async fn service_page_has_deployments_events_and_target_health() {
     let page = services::service(h.store(), REGION, "default", "web", 0).await.expect("page");
     let task_id = page.tasks[0].id.clone();
     report_running(&h, "default", &task_id, 32771).await;
-    let now = || h.state.clock.now_millis();
+    let now = || h.state.ops.clock.now_millis();
     eventually("the task registered as a target", || async {
         let page =
             services::service(h.store(), REGION, "default", "web", now()).await.expect("page");
@@ -298,7 +300,7 @@ async fn load_balancer_page_reads_listeners_rules_and_targets() {
     assert_eq!(list[0].listeners, ["HTTP:18081"]);
     assert!(list[0].dns_name.starts_with("front-"), "{}", list[0].dns_name);
 
-    let now = h.state.clock.now_millis();
+    let now = h.state.ops.clock.now_millis();
     let page = load_balancers::load_balancer(h.store(), REGION, "front", now).await.expect("page");
     let rules = &page.listener_rules[0].rules;
     assert_eq!(rules.len(), 2);
@@ -469,7 +471,7 @@ async fn live_stream_sends_backlog_new_lines_and_changed_rows() {
     let definition = h.task_definition("live", "wharf-test/busybox:1").await;
     let id = run_tasks(&h, "default", &definition, 1).await.remove(0);
     let stream = format!("ecs/app/{id}");
-    let t0 = h.state.clock.now_millis();
+    let t0 = h.state.ops.clock.now_millis();
     h.state
         .logs
         .append(REGION, log_append("/ecs/live", &stream, &[(t0, "first"), (t0 + 1, "second")]))

@@ -100,7 +100,7 @@ impl Server {
         format!("http://{}", self.addr)
     }
 
-    /// What the server has logged so far.
+    /// What the server has written to stdout and stderr so far.
     pub fn log(&self) -> String {
         read_log(self.dir.path())
     }

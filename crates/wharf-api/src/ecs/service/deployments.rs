@@ -17,7 +17,7 @@ async fn records_for(
         if out.contains_key(&k) {
             continue;
         }
-        if let Some(r) = load(ctx, &Names::new(ctx, cluster, service)).await? {
+        if let Some(r) = load(ctx.ops(), &Names::new(&ctx.scope(), cluster, service)).await? {
             out.insert(k, r);
         }
     }
@@ -76,7 +76,7 @@ pub(crate) async fn list_service_deployments(
         )));
     }
     let (before, after_t) = req.created_at.map(|c| (c.before, c.after)).unwrap_or((None, None));
-    let rec = load(ctx, &names).await?.ok_or_else(service_not_found)?;
+    let rec = load(ctx.ops(), &names).await?.ok_or_else(service_not_found)?;
     let resume = req.next_token.as_deref().map(pagination::decode).transpose()?;
     let mut seen_resume = resume.is_none();
     let mut out = Vec::new();

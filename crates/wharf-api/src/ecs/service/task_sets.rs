@@ -3,6 +3,10 @@
 //! DescribeTaskSets. The scheduler runs each task set's tasks like a
 //! deployment's, at its computed count.
 
+use wharf_model::ecs::status::{ServiceStatus, TaskSetStatus};
+use wharf_model::ecs::tags as ecs_tags;
+use wharf_ops::lookup::{add_tags, tags_of};
+
 use super::*;
 
 /// A task set id from an id or ARN: `ecs-svc/<digits>`; `None` if it is
@@ -41,7 +45,7 @@ pub(super) fn computed_desired(desired: i32, scale: &Scale) -> i32 {
 /// The service of a task set call: it must exist and use the EXTERNAL
 /// controller.
 async fn external_service(ctx: &Ctx, names: &Names) -> Result<ServiceRecord, ApiError> {
-    let rec = load(ctx, names).await?.ok_or_else(service_not_found)?;
+    let rec = load(ctx.ops(), names).await?.ok_or_else(service_not_found)?;
     if !is_external(&rec.service) {
         return Err(invalid(NOT_EXTERNAL));
     }
@@ -60,7 +64,7 @@ where
     F: FnOnce(&mut Service, usize) -> Result<(), EcsError> + Send + 'static,
 {
     let id2 = id.clone();
-    let rec = modify_active(ctx, names, move |r| {
+    let rec = update_active(ctx.ops(), names, move |r| {
         if !is_external(&r.service) {
             return Err(EcsError::invalid_parameter(NOT_EXTERNAL));
         }
@@ -90,7 +94,7 @@ pub(crate) async fn create_task_set(
 ) -> Result<CreateTaskSetResponse, ApiError> {
     let names = target(ctx, req.cluster.as_deref(), req.service).await?;
     let current = external_service(ctx, &names).await?;
-    if current.service.status.as_deref() != Some(status::ACTIVE) {
+    if current.service.status != Some(ServiceStatus::Active) {
         return Err(service_not_active().into());
     }
     refuse_unsupported(
@@ -99,7 +103,8 @@ pub(crate) async fn create_task_set(
         false,
         false,
     )?;
-    let td = runnable_definition(ctx, &required(req.task_definition, "taskDefinition")?).await?;
+    let td =
+        runnable_definition(ctx.ops(), &required(req.task_definition, "taskDefinition")?).await?;
     let (lt, cps) = placement_source(
         ctx,
         &names.cluster,
@@ -124,16 +129,16 @@ pub(crate) async fn create_task_set(
         return Err(invalid("clientToken can be up to 36 characters long."));
     }
     let tag_list = req.tags.unwrap_or_default();
-    tags::validate(&tag_list)?;
+    ecs_tags::validate(&tag_list)?;
 
     // The id comes from the service's own sequence, inside the update below.
-    let random = ctx.state.entropy.next_u64();
-    let now = Some(Timestamp::from_millis(ctx.state.clock.now_millis()));
+    let random = ctx.state.ops.entropy.next_u64();
+    let now = Some(Timestamp::from_millis(ctx.state.ops.clock.now_millis()));
     let task_set = TaskSet {
         service_arn: Some(names.service_arn.clone()),
         cluster_arn: Some(names.cluster_arn.clone()),
         external_id: req.external_id,
-        status: Some("ACTIVE".to_owned()),
+        status: Some(TaskSetStatus::Active),
         task_definition: td.task_definition_arn.clone(),
         computed_desired_count: Some(0),
         pending_count: Some(0),
@@ -161,7 +166,7 @@ pub(crate) async fn create_task_set(
     let new_id: Arc<Mutex<String>> = Arc::default();
     let new_id_in = new_id.clone();
     let ts = task_set;
-    let rec = modify_active(ctx, &names, move |r| {
+    let rec = update_active(ctx.ops(), &names, move |r| {
         if !is_external(&r.service) {
             return Err(EcsError::invalid_parameter(NOT_EXTERNAL));
         }
@@ -191,7 +196,7 @@ pub(crate) async fn create_task_set(
     let id = new_id.lock().map(|n| n.clone()).unwrap_or_default();
     let arn = format!("{}{id}", names.task_set_prefix);
     if !tag_list.is_empty() {
-        tags::add(ctx, &arn, tag_list).await?;
+        add_tags(ctx.ops(), &arn, tag_list).await?;
     }
     let mut created = rec
         .service
@@ -200,7 +205,7 @@ pub(crate) async fn create_task_set(
         .into_iter()
         .find(|t| t.id.as_deref() == Some(id.as_str()))
         .ok_or_else(task_set_not_found)?;
-    created.tags = Some(tags::of(ctx, &arn).await?);
+    created.tags = Some(tags_of(ctx.ops(), &arn).await?);
     Ok(CreateTaskSetResponse { task_set: Some(created) })
 }
 
@@ -222,12 +227,12 @@ pub(crate) async fn update_task_set(
     let scale = required(req.scale, "scale")?;
     check_scale(&scale)?;
     let scale = Scale { value: scale.value, unit: Some(ScaleUnit::Percent) };
-    let now = Some(Timestamp::from_millis(ctx.state.clock.now_millis()));
+    let now = Some(Timestamp::from_millis(ctx.state.ops.clock.now_millis()));
     let ts = modify_task_set(ctx, &names, id, move |s, i| {
         let Some(t) = s.task_sets.as_mut().and_then(|v| v.get_mut(i)) else {
             return Err(task_set_not_found());
         };
-        if t.status.as_deref() == Some("DRAINING") {
+        if t.status == Some(TaskSetStatus::Draining) {
             return Err(EcsError::invalid_parameter(
                 "The task set is DRAINING and cannot be updated.",
             ));
@@ -252,20 +257,20 @@ pub(crate) async fn update_service_primary_task_set(
     let names = target(ctx, req.cluster.as_deref(), req.service).await?;
     external_service(ctx, &names).await?;
     let id = given_task_set(req.primary_task_set, "primaryTaskSet")?;
-    let now = Some(Timestamp::from_millis(ctx.state.clock.now_millis()));
+    let now = Some(Timestamp::from_millis(ctx.state.ops.clock.now_millis()));
     let ts = modify_task_set(ctx, &names, id, move |s, i| {
         let sets = s.task_sets.get_or_insert_with(Vec::new);
-        if sets.get(i).and_then(|t| t.status.as_deref()) == Some("DRAINING") {
+        if sets.get(i).and_then(|t| t.status) == Some(TaskSetStatus::Draining) {
             return Err(EcsError::invalid_parameter(
                 "A DRAINING task set cannot be made the primary task set.",
             ));
         }
         for (j, t) in sets.iter_mut().enumerate() {
             if j == i {
-                t.status = Some("PRIMARY".to_owned());
+                t.status = Some(TaskSetStatus::Primary);
                 t.updated_at = now;
-            } else if t.status.as_deref() == Some("PRIMARY") {
-                t.status = Some("ACTIVE".to_owned());
+            } else if t.status == Some(TaskSetStatus::Primary) {
+                t.status = Some(TaskSetStatus::Active);
                 t.updated_at = now;
             }
         }
@@ -294,7 +299,7 @@ pub(crate) async fn delete_task_set(
     external_service(ctx, &names).await?;
     let id = given_task_set(req.task_set, "taskSet")?;
     let force = req.force.unwrap_or(false);
-    let now = Some(Timestamp::from_millis(ctx.state.clock.now_millis()));
+    let now = Some(Timestamp::from_millis(ctx.state.ops.clock.now_millis()));
     let ts = modify_task_set(ctx, &names, id, move |s, i| {
         let desired = s.desired_count.unwrap_or(0);
         let Some(t) = s.task_sets.as_mut().and_then(|v| v.get_mut(i)) else {
@@ -307,7 +312,7 @@ pub(crate) async fn delete_task_set(
                  or use force.",
             ));
         }
-        t.status = Some("DRAINING".to_owned());
+        t.status = Some(TaskSetStatus::Draining);
         t.updated_at = now;
         Ok(())
     })
@@ -353,7 +358,7 @@ pub(crate) async fn describe_task_sets(
     }
     for t in &mut found {
         t.tags = if with_tags {
-            Some(tags::of(ctx, t.task_set_arn.as_deref().unwrap_or_default()).await?)
+            Some(tags_of(ctx.ops(), t.task_set_arn.as_deref().unwrap_or_default()).await?)
         } else {
             None
         };

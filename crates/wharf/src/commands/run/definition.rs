@@ -4,7 +4,9 @@
 use std::path::Path;
 
 use anyhow::{bail, Context};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
+use wharf_model::ecs::resolved::merge_environment;
+use wharf_model::ecs::shapes::{ContainerOverride, KeyValuePair, TaskOverride};
 use wharf_model::ecs::task_definition::{decode_document, validate_register};
 
 /// The log group `wharf run` gives containers that log nowhere, as the ECS
@@ -63,13 +65,16 @@ pub fn add_default_logging(definition: &mut Value, region: &str) -> Vec<String> 
 /// The `overrides` of RunTask from `--override` (a TaskOverride as JSON, or
 /// `@file`) and `--env` (`KEY=VALUE` for every container, or
 /// `CONTAINER:KEY=VALUE` for one), for a definition with these containers.
+/// An `--env` variable is merged into the container's override as ECS merges
+/// an override into a definition (`wharf_model::ecs::resolved`): it
+/// replaces the entry of the same name, or is added.
 pub fn overrides(
     json_override: Option<&str>,
     env: &[String],
     containers: &[String],
-) -> anyhow::Result<Option<Value>> {
+) -> anyhow::Result<Option<TaskOverride>> {
     let mut overrides = match json_override {
-        None => Map::new(),
+        None => TaskOverride::default(),
         Some(text) => {
             let text = match text.strip_prefix('@') {
                 Some(path) => std::fs::read_to_string(path)
@@ -77,18 +82,12 @@ pub fn overrides(
                 None => text.to_owned(),
             };
             match serde_json::from_str::<Value>(&text) {
-                Ok(Value::Object(map)) => map,
+                Ok(v @ Value::Object(_)) => serde_json::from_value(v)
+                    .map_err(|e| anyhow::anyhow!("--override is not ECS's TaskOverride: {e}"))?,
                 Ok(_) => bail!("--override must be a JSON object (ECS's TaskOverride)"),
                 Err(e) => bail!("--override is not JSON: {e}"),
             }
         }
-    };
-    if env.is_empty() {
-        return Ok((!overrides.is_empty()).then_some(Value::Object(overrides)));
-    }
-    let list = overrides.entry("containerOverrides").or_insert_with(|| json!([]));
-    let Some(list) = list.as_array_mut() else {
-        bail!("--override: containerOverrides must be a list");
     };
     for setting in env {
         let (target, pair) = match setting.split_once('=') {
@@ -108,27 +107,21 @@ pub fn overrides(
                 bail!("--env {setting:?}: the task definition has no container {name:?}");
             }
         }
+        let variable = KeyValuePair { name: Some(key.to_owned()), value: Some(value.to_owned()) };
+        let list = overrides.container_overrides.get_or_insert_with(Vec::new);
         for name in containers.iter().filter(|c| target.is_none_or(|t| t == c.as_str())) {
-            let entry = match list.iter_mut().position(|o| o["name"] == name.as_str()) {
-                Some(i) => &mut list[i],
+            let at = match list.iter().position(|o| o.name.as_deref() == Some(name)) {
+                Some(i) => i,
                 None => {
-                    list.push(json!({"name": name}));
-                    list.last_mut().context("just pushed")?
+                    list.push(ContainerOverride { name: Some(name.clone()), ..Default::default() });
+                    list.len() - 1
                 }
             };
-            let vars = entry
-                .as_object_mut()
-                .context("--override: a containerOverride must be an object")?
-                .entry("environment")
-                .or_insert_with(|| json!([]));
-            let Some(vars) = vars.as_array_mut() else {
-                bail!("--override: environment must be a list");
-            };
-            vars.retain(|v| v["name"] != key);
-            vars.push(json!({"name": key, "value": value}));
+            let vars = list[at].environment.get_or_insert_with(Vec::new);
+            merge_environment(vars, std::slice::from_ref(&variable));
         }
     }
-    Ok(Some(Value::Object(overrides)))
+    Ok((overrides != TaskOverride::default()).then_some(overrides))
 }
 
 /// The names of a definition's containers, in order.
@@ -163,6 +156,7 @@ mod tests {
     fn env_flags_become_container_overrides() {
         let containers = vec!["web".to_owned(), "db".to_owned()];
         let o = overrides(None, &["A=1".into(), "db:B=x=y".into()], &containers).unwrap().unwrap();
+        let o = serde_json::to_value(o).unwrap();
         assert_eq!(
             o["containerOverrides"],
             json!([
@@ -171,7 +165,7 @@ mod tests {
             ])
         );
         let o = overrides(Some(r#"{"cpu": "512"}"#), &[], &containers).unwrap().unwrap();
-        assert_eq!(o, json!({"cpu": "512"}));
+        assert_eq!(serde_json::to_value(o).unwrap(), json!({"cpu": "512"}));
         assert!(overrides(None, &[], &containers).unwrap().is_none());
         let e = overrides(None, &["cache:A=1".into()], &containers).unwrap_err();
         assert!(e.to_string().contains("no container \"cache\""), "{e}");
@@ -184,6 +178,7 @@ mod tests {
     fn a_later_env_flag_replaces_an_earlier_one() {
         let containers = vec!["web".to_owned()];
         let o = overrides(None, &["A=1".into(), "A=2".into()], &containers).unwrap().unwrap();
+        let o = serde_json::to_value(o).unwrap();
         assert_eq!(o["containerOverrides"][0]["environment"], json!([{"name": "A", "value": "2"}]));
     }
 }

@@ -26,6 +26,7 @@ use clap::Parser;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use wharf_model::agent::PullProgressReport;
+use wharf_model::ecs::status::{ContainerLastStatus, InstanceStatus, TaskStatus};
 
 use crate::api_client::{encode, ApiClient, Service};
 use crate::commands::server::{EmbeddedServer, ServerArgs};
@@ -248,7 +249,7 @@ async fn wait_for_agent(client: &ApiClient, cluster: &str) -> anyhow::Result<()>
             .call(
                 Service::Ecs,
                 "ListContainerInstances",
-                &json!({"cluster": cluster, "status": "ACTIVE"}),
+                &json!({"cluster": cluster, "status": InstanceStatus::Active.as_str()}),
             )
             .await;
         if let Ok(a) = answer {
@@ -321,7 +322,7 @@ async fn run_on(
         "startedBy": "wharf-run",
     });
     if let Some(o) = overrides {
-        request["overrides"] = o;
+        request["overrides"] = serde_json::to_value(o)?;
     }
     if definition["networkMode"] == "awsvpc" {
         request["networkConfiguration"] = json!({"awsvpcConfiguration": {"subnets": args.subnets}});
@@ -459,7 +460,7 @@ async fn follow(
                 .as_array()
                 .into_iter()
                 .flatten()
-                .any(|c| c["lastStatus"] == "PENDING");
+                .any(|c| c["lastStatus"] == ContainerLastStatus::Pending.as_str());
             // Once more after the last container left PENDING: a quick pull
             // may have ended between two looks.
             let last_look = !pulling && !pulls_seen_through.contains(&task_arn);
@@ -510,7 +511,8 @@ async fn follow(
             interrupted = 1;
             interrupt(client, display, args, arns, definition, interrupted).await;
         }
-        let all_stopped = !tasks.is_empty() && tasks.iter().all(|t| t["lastStatus"] == "STOPPED");
+        let all_stopped = !tasks.is_empty()
+            && tasks.iter().all(|t| t["lastStatus"] == TaskStatus::Stopped.as_str());
         if all_stopped {
             let at = *stopped_at.get_or_insert_with(Instant::now);
             if quiet_since.elapsed() >= DRAIN_QUIET || at.elapsed() >= DRAIN_AT_MOST {

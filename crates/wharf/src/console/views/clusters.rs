@@ -4,6 +4,7 @@
 use serde::Serialize;
 use wharf_model::ecs::service::ServiceRecord;
 use wharf_model::ecs::shapes::{Cluster, ContainerInstance};
+use wharf_model::ecs::status::{InstanceStatus, ServiceStatus};
 use wharf_store::{InstanceUsage, Kind, Store, TaskQuery};
 
 use super::services::{services_of, ServiceRow};
@@ -90,7 +91,7 @@ async fn cluster_record(
 }
 
 fn registered(usage: &InstanceUsage) -> bool {
-    matches!(usage.instance.status.as_str(), "ACTIVE" | "DRAINING")
+    matches!(usage.instance.status, InstanceStatus::Active | InstanceStatus::Draining)
 }
 
 /// A cluster's row, with the services and instances it was counted from.
@@ -104,10 +105,13 @@ async fn row(
     let services = services_of(store, region, &name).await?;
     let instances = store.instances(region, &name, None).await?;
     let row = ClusterRow {
-        status: c.status.clone().unwrap_or_default(),
+        status: c.status.map(|s| s.to_string()).unwrap_or_default(),
         running,
         pending,
-        services: services.iter().filter(|s| s.service.status.as_deref() == Some("ACTIVE")).count(),
+        services: services
+            .iter()
+            .filter(|s| s.service.status == Some(ServiceStatus::Active))
+            .count(),
         instances: instances.iter().filter(|i| registered(i)).count(),
         name,
     };
@@ -159,7 +163,7 @@ fn instance_row(usage: &InstanceUsage) -> InstanceRow {
         address: attribute(wharf_model::ecs::attributes::ADDRESS),
         zone: attribute(wharf_model::ecs::attributes::AVAILABILITY_ZONE),
         id: i.id.clone(),
-        status: i.status.clone(),
+        status: i.status.to_string(),
         agent_connected: connected,
         running: usage.running_tasks,
         pending: usage.pending_tasks,

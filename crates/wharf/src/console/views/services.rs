@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use wharf_model::ecs::service::ServiceRecord;
 use wharf_model::ecs::shapes::{DeploymentRolloutState, Service};
+use wharf_model::ecs::status::DeploymentStatus;
 use wharf_store::{Kind, Store, TaskQuery};
 
 use super::load_balancers::{target_group_health, TargetGroupHealth};
@@ -46,11 +47,11 @@ impl ServiceRow {
     /// The row of a service.
     pub fn of(cluster: &str, s: &Service) -> Self {
         let primary =
-            s.deployments.iter().flatten().find(|d| d.status.as_deref() == Some("PRIMARY"));
+            s.deployments.iter().flatten().find(|d| d.status == Some(DeploymentStatus::Primary));
         Self {
             name: s.service_name.clone().unwrap_or_default(),
             cluster: cluster.to_owned(),
-            status: s.status.clone().unwrap_or_default(),
+            status: s.status.map(|s| s.to_string()).unwrap_or_default(),
             desired: s.desired_count.unwrap_or(0),
             running: s.running_count.unwrap_or(0),
             pending: s.pending_count.unwrap_or(0),
@@ -197,7 +198,7 @@ pub async fn service(
         .flatten()
         .map(|d| DeploymentView {
             id: d.id.clone().unwrap_or_default(),
-            status: d.status.clone().unwrap_or_default(),
+            status: d.status.map(|s| s.to_string()).unwrap_or_default(),
             task_definition: family_revision(d.task_definition.as_deref().unwrap_or("")).to_owned(),
             desired: d.desired_count.unwrap_or(0),
             pending: d.pending_count.unwrap_or(0),

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use serde_json::Value;
+use wharf_model::ecs::shapes::TaskDefinitionStatus;
 use wharf_model::ecs::task_definition_diff::Change;
 use wharf_store::{Store, TaskDefinitionQuery};
 
@@ -65,7 +66,7 @@ pub struct FamilyPage {
 /// Every family of the region with its counts, in name order.
 pub async fn families(store: &dyn Store, region: &str) -> Result<Vec<FamilyRow>, ViewError> {
     let all = TaskDefinitionQuery { limit: MAX_ROWS, ..Default::default() };
-    let active = TaskDefinitionQuery { status: Some("ACTIVE".into()), ..all.clone() };
+    let active = TaskDefinitionQuery { status: Some(TaskDefinitionStatus::Active), ..all.clone() };
     let mut rows: BTreeMap<String, FamilyRow> = BTreeMap::new();
     for (family, revision) in store.list_task_definitions(region, all).await? {
         let row = rows.entry(family.clone()).or_insert(FamilyRow {
@@ -130,7 +131,7 @@ pub async fn family(
         if let Some(stored) = store.get_task_definition(region, family, Some(revision)).await? {
             let key = format!("{family}:{revision}");
             if let Some(json) = parse::<Value>("task definition", &key, &stored.json) {
-                revisions.push(revision_row(revision, stored.status, &json));
+                revisions.push(revision_row(revision, stored.status.to_string(), &json));
             }
         }
     }

@@ -4,7 +4,8 @@
 //! its containers' awslogs output is.
 
 use serde::{Deserialize, Serialize};
-use wharf_model::ecs::shapes::{Container, HealthStatus, Task, TaskStopCode};
+use wharf_model::ecs::shapes::{Container, DesiredStatus, HealthStatus, Task, TaskStopCode};
+use wharf_model::ecs::status::{ContainerLastStatus, TaskStatus};
 use wharf_model::wire::Timestamp;
 use wharf_store::{Store, StoredTask, TaskQuery};
 
@@ -19,9 +20,9 @@ pub struct TaskRow {
     /// Its cluster.
     pub cluster: String,
     /// `lastStatus`.
-    pub last_status: String,
+    pub last_status: TaskStatus,
     /// `desiredStatus`.
-    pub desired_status: String,
+    pub desired_status: DesiredStatus,
     /// `healthStatus`, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub health: Option<HealthStatus>,
@@ -101,7 +102,7 @@ impl TaskRow {
         Some(Self {
             id: stored.id.clone(),
             cluster: stored.cluster.clone(),
-            last_status: stored.last_status.clone(),
+            last_status: stored.last_status,
             desired_status: stored.desired_status.clone(),
             health: f.health_status,
             task_definition: family_revision(f.task_definition_arn.as_deref().unwrap_or(""))
@@ -120,7 +121,7 @@ impl TaskRow {
         Self {
             id: stored.id.clone(),
             cluster: stored.cluster.clone(),
-            last_status: stored.last_status.clone(),
+            last_status: stored.last_status,
             desired_status: stored.desired_status.clone(),
             health: task.health_status.clone(),
             task_definition: family_revision(task.task_definition_arn.as_deref().unwrap_or(""))
@@ -159,7 +160,7 @@ pub async fn rows(
         }
     };
     rows.sort_by(|a, b| {
-        let stopped = |r: &TaskRow| r.last_status == "STOPPED";
+        let stopped = |r: &TaskRow| r.last_status == TaskStatus::Stopped;
         stopped(a).cmp(&stopped(b)).then(b.created_at.cmp(&a.created_at)).then(a.id.cmp(&b.id))
     });
     with_hosts(&mut rows, &hosts(store, region, &query.cluster).await?);
@@ -176,7 +177,7 @@ pub struct ContainerView {
     pub image: String,
     /// `lastStatus`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_status: Option<String>,
+    pub last_status: Option<ContainerLastStatus>,
     /// `healthStatus`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub health: Option<HealthStatus>,
@@ -221,7 +222,7 @@ impl ContainerView {
         Self {
             name: c.name.clone().unwrap_or_default(),
             image: c.image.clone().unwrap_or_default(),
-            last_status: c.last_status.clone(),
+            last_status: c.last_status,
             health: c.health_status.clone(),
             exit_code: c.exit_code,
             reason: c.reason.clone(),

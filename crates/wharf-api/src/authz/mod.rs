@@ -1,0 +1,112 @@
+//! Authorization, IAM-style, at the front door: what each operation asks to
+//! do (its IAM action, the resources it touches, the condition keys ECS
+//! documents for it), decided by [`wharf_auth::policy::evaluate`] against
+//! the caller's identity policies. Explicit deny wins; nothing allowed is
+//! denied; the refusal is IAM's sentence in an `AccessDeniedException`.
+//!
+//! The mapping per service lives beside this file (`ecs.rs`, `others.rs`);
+//! it reads the request body only for the operations whose resources are in
+//! it, and the store only for what a request names indirectly (a task
+//! definition's roles for `iam:PassRole`, a resource's tags when a policy
+//! asks for `aws:ResourceTag/...`).
+
+mod ecs;
+mod others;
+
+use wharf_auth::policy::{self, Context, Decision};
+use wharf_auth::{AuthError, Caller};
+
+use crate::context::Ctx;
+
+/// The IAM service prefix of each service Wharf serves, by its name in the
+/// front door.
+pub fn action_prefix(service: &str) -> &str {
+    match service {
+        "elbv2" => "elasticloadbalancing",
+        other => other,
+    }
+}
+
+/// The SigV4 signing name a service's requests are scoped to.
+pub fn signing_name(service: &str) -> &str {
+    action_prefix(service)
+}
+
+/// Decides whether `caller` may run `op` of `service` with this body.
+pub async fn authorize(
+    ctx: &Ctx,
+    caller: &Caller,
+    service: &str,
+    op: &str,
+    body: &[u8],
+) -> Result<(), AuthError> {
+    let mut checks = match service {
+        "ecs" => ecs::contexts(ctx, op, body).await,
+        _ => others::contexts(ctx, service, op, body).await,
+    };
+    if checks.is_empty() {
+        checks.push(Context::new(format!("{}:{op}", action_prefix(service)), "*"));
+    }
+    let wants_tags =
+        caller.principal.policies.iter().any(|p| p.uses_key_prefix("aws:resourcetag/"));
+    for mut check in checks {
+        add_principal_keys(&mut check, caller, &ctx.region);
+        if wants_tags && check.resource.starts_with("arn:") {
+            let tags = ctx.store().tags(&ctx.region, &check.resource).await.unwrap_or_default();
+            for (k, v) in tags {
+                check.set(&format!("aws:ResourceTag/{k}"), v);
+            }
+        }
+        let decision = policy::evaluate(&caller.principal.policies, &check);
+        if decision != Decision::Allow {
+            return Err(AuthError::AccessDenied(policy::denied_message(
+                &caller.arn,
+                &check,
+                decision,
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The resources an operation names (for the audit trail): what
+/// authorization checks, without `*`.
+pub async fn resources(ctx: &Ctx, service: &str, op: &str, body: &[u8]) -> Vec<String> {
+    let checks = match service {
+        "ecs" => ecs::contexts(ctx, op, body).await,
+        "sts" => vec![],
+        _ => others::contexts(ctx, service, op, body).await,
+    };
+    let mut out: Vec<String> =
+        checks.into_iter().map(|c| c.resource).filter(|r| r != "*").collect();
+    out.dedup();
+    out
+}
+
+/// The global condition keys every request carries.
+fn add_principal_keys(check: &mut Context, caller: &Caller, region: &str) {
+    check.set("aws:PrincipalArn", caller.principal.arn.clone());
+    check.set("aws:PrincipalAccount", caller.account().to_owned());
+    check.set("aws:RequestedRegion", region.to_owned());
+    if caller.session.is_none() {
+        check.set("aws:username", caller.principal.name.clone());
+    }
+    check.set("aws:userid", caller.user_id());
+}
+
+/// `tags: [{key, value}]` (ECS) as `aws:RequestTag/KEY` and `aws:TagKeys`.
+pub(crate) fn request_tags(
+    check: &mut Context,
+    tags: Option<&serde_json::Value>,
+    key: &str,
+    value: &str,
+) {
+    let Some(serde_json::Value::Array(tags)) = tags else { return };
+    for tag in tags {
+        if let Some(k) = tag.get(key).and_then(|k| k.as_str()) {
+            let v = tag.get(value).and_then(|v| v.as_str()).unwrap_or("");
+            check.set(&format!("aws:RequestTag/{k}"), v.to_owned());
+            check.set("aws:TagKeys", k.to_owned());
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! The checks of a service request that read Wharf's state: target groups
+//! and the cluster's capacity providers.
+
+use super::*;
+
+/// Checks that each load balancer's target group exists, is used by a
+/// listener or rule, and has a target type the network mode can register.
+pub(super) async fn check_target_groups(
+    ctx: &Ctx,
+    td: &TaskDefinition,
+    lbs: &[LoadBalancer],
+) -> Result<(), ApiError> {
+    if lbs.is_empty() {
+        return Ok(());
+    }
+    let arns: Vec<String> = lbs.iter().filter_map(|l| l.target_group_arn.clone()).collect();
+    type Found = Vec<Option<(String, bool)>>;
+    let slot: Arc<Mutex<Option<Found>>> = Arc::new(Mutex::new(None));
+    let out = slot.clone();
+    let wanted = arns.clone();
+    ctx.store()
+        .elb_read(
+            &ctx.region,
+            Box::new(move |v| {
+                let mut found = Vec::with_capacity(wanted.len());
+                for arn in &wanted {
+                    found.push(match v.get(arn)? {
+                        Some(row) if row.kind == ElbKind::TargetGroup => {
+                            Some((row.body, !v.uses_of(arn)?.is_empty()))
+                        }
+                        _ => None,
+                    });
+                }
+                if let Ok(mut s) = out.lock() {
+                    *s = Some(found);
+                }
+                Ok(())
+            }),
+        )
+        .await?;
+    let found = slot
+        .lock()
+        .ok()
+        .and_then(|mut s| s.take())
+        .ok_or_else(|| EcsError::server("The target groups could not be read."))?;
+    let mode = network_mode(td);
+    for (arn, f) in arns.iter().zip(found) {
+        let Some((body, used)) = f else {
+            return Err(invalid(format!(
+                "The target group with targetGroupArn {arn} does not exist."
+            )));
+        };
+        if !used {
+            return Err(invalid(format!(
+                "The target group with targetGroupArn {arn} does not have an associated load \
+                 balancer."
+            )));
+        }
+        let record: TargetGroupRecord = serde_json::from_str(&body).map_err(|e| {
+            tracing::error!(error = %e, arn = %arn, "stored target group does not parse");
+            EcsError::server("Wharf could not read its state.")
+        })?;
+        let target_type =
+            record.target_group.target_type.clone().unwrap_or(TargetTypeEnum::Instance);
+        let fits = match target_type {
+            TargetTypeEnum::Ip => mode == NetworkMode::Awsvpc,
+            TargetTypeEnum::Instance => matches!(mode, NetworkMode::Bridge | NetworkMode::Host),
+            _ => false,
+        };
+        if !fits {
+            return Err(invalid(format!(
+                "The provided target group {arn} has target type {}, which is incompatible with \
+                 the {mode} network mode specified in the task definition.",
+                target_type.as_str()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Checks `loadBalancers` completely: count, containers, target groups.
+pub(super) async fn check_load_balancers(
+    ctx: &Ctx,
+    td: &TaskDefinition,
+    lbs: &[LoadBalancer],
+    max: usize,
+) -> Result<(), ApiError> {
+    if lbs.len() > max {
+        return Err(invalid(format!("loadBalancers can have at most {max} items.")));
+    }
+    check_containers(td, lbs)?;
+    check_target_groups(ctx, td, lbs).await
+}
+
+/// The launch type or capacity provider strategy a service or task set
+/// runs with, checked against the definition and the cluster.
+pub(super) async fn placement_source(
+    ctx: &Ctx,
+    cluster: &str,
+    td: &TaskDefinition,
+    given_launch: Option<LaunchType>,
+    given_strategy: Option<Vec<CapacityProviderStrategyItem>>,
+    daemon: bool,
+) -> Result<(Option<LaunchType>, Option<Vec<CapacityProviderStrategyItem>>), ApiError> {
+    let strategy = given_strategy.filter(|s| !s.is_empty());
+    if strategy.is_some() && given_launch.is_some() {
+        return Err(invalid(BOTH_LAUNCH));
+    }
+    if let Some(lt) = given_launch {
+        return Ok((Some(launch_type(td, Some(lt))?), None));
+    }
+    let c = docs::get::<Cluster>(ctx.ops(), Kind::Cluster, cluster)
+        .await?
+        .ok_or_else(EcsError::cluster_not_found)?;
+    let strategy = match strategy {
+        Some(s) => Some(s),
+        None => c.default_capacity_provider_strategy.clone().filter(|s| !s.is_empty()),
+    };
+    let Some(strategy) = strategy else {
+        return Ok((Some(launch_type(td, None)?), None));
+    };
+    if daemon {
+        return Err(invalid(DAEMON_PROVIDERS));
+    }
+    if strategy.len() > 20 {
+        return Err(invalid("capacityProviderStrategy can have at most 20 items."));
+    }
+    let associated = c.capacity_providers.unwrap_or_default();
+    for item in &strategy {
+        let name = required(
+            item.capacity_provider.as_deref(),
+            "capacityProviderStrategy.capacityProvider",
+        )?;
+        let short = |n: &str| n.rsplit('/').next().unwrap_or(n).to_owned();
+        if !associated.iter().any(|a| short(a) == short(name)) {
+            return Err(invalid(
+                "The specified capacity provider strategy cannot contain a capacity provider \
+                 that is not associated with the cluster. Associate the capacity provider with \
+                 the cluster or specify a valid capacity provider and try again.",
+            ));
+        }
+        if item.weight.is_some_and(|w| !(0..=1000).contains(&w)) {
+            return Err(invalid("capacityProviderStrategy.weight must be between 0 and 1000."));
+        }
+        if item.base.is_some_and(|b| !(0..=100_000).contains(&b)) {
+            return Err(invalid("capacityProviderStrategy.base must be between 0 and 100000."));
+        }
+    }
+    let fargate = strategy
+        .iter()
+        .any(|i| i.capacity_provider.as_deref().is_some_and(|n| n.starts_with("FARGATE")));
+    launch_type(td, Some(if fargate { LaunchType::Fargate } else { LaunchType::Ec2 }))?;
+    Ok((None, Some(strategy)))
+}

@@ -1,0 +1,64 @@
+//! The deployment circuit breaker: fails the primary deployment at ECS's
+//! threshold and rolls back to the last completed one.
+
+use super::*;
+
+impl Step<'_> {
+    /// Fails the PRIMARY deployment once its failures reach the threshold,
+    /// and rolls back to the last completed deployment when asked to.
+    pub(super) fn circuit_breaker(&mut self) {
+        if self.external() || self.draining_service() {
+            return;
+        }
+        let config = self.rec.service.deployment_configuration.clone();
+        let (enabled, rollback) = circuit_breaker(config.as_ref());
+        let Some(primary) = self.units().into_iter().find(|u| u.primary) else { return };
+        let in_progress = self
+            .deployment(&primary.id)
+            .is_some_and(|d| d.rollout_state == Some(DeploymentRolloutState::InProgress));
+        let failures = self.rec.deployments.get(&primary.id).map_or(0, |n| n.failures);
+        let threshold = failure_threshold(self.rec.service.desired_count.unwrap_or(0));
+        if !enabled || !in_progress || failures < threshold {
+            return;
+        }
+        let now = Timestamp::from_millis(self.now);
+        if let Some(d) = self.deployment_mut(&primary.id) {
+            d.rollout_state = Some(DeploymentRolloutState::Failed);
+            d.rollout_state_reason = Some(FAILED_REASON.to_owned());
+            d.updated_at = Some(now);
+        }
+        let msg = events::deployment_failed(&self.name, &primary.id);
+        self.emit(msg);
+        let target = self
+            .rec
+            .last_completed
+            .clone()
+            .filter(|d| rollback && d.id.as_deref() != Some(&primary.id));
+        let status_after = if target.is_some() {
+            ServiceDeploymentStatus::RollbackInProgress
+        } else {
+            ServiceDeploymentStatus::Stopped
+        };
+        self.history_status(&primary.id, status_after, Some(FAILED_REASON));
+        let Some(mut back) = target else { return };
+        let back_id = back.id.clone().unwrap_or_default();
+        let deployments = self.rec.service.deployments.get_or_insert_with(Vec::new);
+        for d in deployments.iter_mut() {
+            if d.status == Some(DeploymentStatus::Primary) {
+                d.status = Some(DeploymentStatus::Active);
+                d.desired_count = Some(0);
+            }
+        }
+        deployments.retain(|d| d.id.as_deref() != Some(&back_id));
+        back.status = Some(DeploymentStatus::Primary);
+        back.desired_count = self.rec.service.desired_count;
+        back.rollout_state = Some(DeploymentRolloutState::InProgress);
+        back.rollout_state_reason = Some(service::rollback_reason(&back_id));
+        back.updated_at = Some(now);
+        self.rec.service.task_definition = back.task_definition.clone();
+        deployments.insert(0, back);
+        self.rec.throttle = Throttle::default();
+        let msg = events::rolling_back(&self.name, &back_id);
+        self.emit(msg);
+    }
+}

@@ -1,0 +1,88 @@
+//! The crate dependency rule of docs/architecture.md, checked on what Cargo
+//! itself says each workspace crate depends on: `wharf-model` at the bottom
+//! knows no other crate; `wharf-store` stands on the model; the operations
+//! layer on model and store; `wharf-api`, `wharf-control` and `wharf-lb` on
+//! those and never on each other; the agent on the model alone (it knows the
+//! server only through its link); only the binary wires everything.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Command;
+
+use serde_json::Value;
+
+/// Each library crate and the workspace crates it may depend on (normal and
+/// dev dependencies alike: a test that reaches across the rule is a design
+/// leak too, so it must be allowed here on purpose).
+const ALLOWED: &[(&str, &[&str])] = &[
+    ("wharf-model", &[]),
+    ("wharf-metrics", &[]),
+    ("wharf-store", &["wharf-model"]),
+    ("wharf-ops", &["wharf-model", "wharf-store"]),
+    ("wharf-api", &["wharf-model", "wharf-store", "wharf-ops", "wharf-metrics"]),
+    ("wharf-control", &["wharf-model", "wharf-store", "wharf-ops"]),
+    ("wharf-lb", &["wharf-model", "wharf-metrics"]),
+    ("wharf-agent", &["wharf-model"]),
+];
+
+/// Crates that stand beside each other and must never depend on one another.
+const PEERS: &[&str] = &["wharf-api", "wharf-control", "wharf-lb", "wharf-agent"];
+
+fn workspace_dependencies() -> BTreeMap<String, BTreeSet<String>> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let out = Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("cargo metadata runs");
+    assert!(out.status.success(), "cargo metadata: {}", String::from_utf8_lossy(&out.stderr));
+    let meta: Value = serde_json::from_slice(&out.stdout).expect("cargo metadata JSON");
+    let packages = meta["packages"].as_array().expect("packages");
+    let names: BTreeSet<String> =
+        packages.iter().filter_map(|p| p["name"].as_str()).map(str::to_owned).collect();
+    packages
+        .iter()
+        .map(|p| {
+            let deps = p["dependencies"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|d| d["name"].as_str())
+                .filter(|d| names.contains(*d))
+                .map(str::to_owned)
+                .collect();
+            (p["name"].as_str().unwrap_or_default().to_owned(), deps)
+        })
+        .collect()
+}
+
+#[test]
+fn every_crate_depends_only_on_the_layers_below_it() {
+    let deps = workspace_dependencies();
+    let mut broken = Vec::new();
+    for (krate, allowed) in ALLOWED {
+        let Some(has) = deps.get(*krate) else {
+            broken.push(format!("{krate} is not in the workspace"));
+            continue;
+        };
+        for d in has {
+            if !allowed.contains(&d.as_str()) {
+                broken.push(format!("{krate} depends on {d}"));
+            }
+        }
+    }
+    for a in PEERS {
+        for b in PEERS {
+            if deps.get(*a).is_some_and(|d| d.contains(*b)) {
+                broken.push(format!("{a} depends on its peer {b}"));
+            }
+        }
+    }
+    // A new crate must be placed in the rule before it can land.
+    for krate in deps.keys() {
+        let known = ALLOWED.iter().any(|(k, _)| k == krate);
+        if !known && krate != "wharf" && krate != "wharf-sdk-tests" {
+            broken.push(format!("{krate} has no place in the layering rule (tests/layering.rs)"));
+        }
+    }
+    assert!(broken.is_empty(), "the crate dependency rule is broken:\n{}", broken.join("\n"));
+}
