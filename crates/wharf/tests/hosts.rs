@@ -118,13 +118,23 @@ fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) 
 }
 
 /// A server on the rig's gateway that runs no agent of its own, its load
-/// balancers' listeners on the gateway too, with `extra` arguments.
+/// balancers' listeners on the gateway too, with `extra` arguments. It serves
+/// the rig's private bridge without credentials (`--insecure-no-auth`): these
+/// tests are about hosts; agents signing with their own keys across the
+/// network is tested in `security.rs`.
 fn rig_server(rig: &Rig, extra: &[&str]) -> support::Server {
     let gateway = rig.gateway.to_string();
     // A pool of VPC ranges of the rig's own (two clusters' worth): servers of two
     // rigs would otherwise route the same slices.
     let pool = format!("10.{}.0.0/15", 160 + 2 * u32::from(rig.gateway.octets()[2]));
-    let mut args = vec!["--no-agent", "--listener-address", &gateway, "--vpc-cidr", &pool];
+    let mut args = vec![
+        "--no-agent",
+        "--insecure-no-auth",
+        "--listener-address",
+        &gateway,
+        "--vpc-cidr",
+        &pool,
+    ];
     args.extend_from_slice(extra);
     support::Server::start_at(rig.gateway, &args, &[])
 }
