@@ -70,6 +70,9 @@ pub enum Kind {
     /// ECS services, keyed by `<cluster>/<name>`; the document is the
     /// service's `wharf_model::ecs::service::ServiceRecord`.
     Service,
+    /// The awsvpc ranges given to clusters and instances: one document,
+    /// `wharf_model::ecs::network::VpcAllocations`, in region `*`.
+    Network,
 }
 
 impl Kind {
@@ -82,6 +85,7 @@ impl Kind {
             Self::Parameter => "ssm-parameter",
             Self::Secret => "secretsmanager-secret",
             Self::Service => "ecs-service",
+            Self::Network => "awsvpc-network",
         }
     }
 }

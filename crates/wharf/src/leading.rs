@@ -1,5 +1,5 @@
 //! The reconcilers, on the one server that leads: the service scheduler,
-//! stopped-task expiry and log retention run only while this server's term
+//! instance liveness, stopped-task expiry and log retention run only while this server's term
 //! lasts, and write through the term's store, so that a server that lost
 //! its term (its etcd lease expired while it was paused or cut off) has its
 //! late writes refused. With SQLite the only server always leads.
@@ -17,6 +17,8 @@ use wharf_store::Leadership;
 pub struct Intervals {
     /// Log retention and the log store's budget.
     pub logs_retention: Duration,
+    /// How long an agent may be silent before its instance is declared lost.
+    pub instance_lost_after: Duration,
 }
 
 /// Campaigns, runs the reconcilers for each term won, until `shutdown`;
@@ -58,6 +60,13 @@ pub async fn run(
                 state.logs.clone(),
                 state.ops.clock.clone(),
                 intervals.logs_retention,
+                stopping.clone(),
+            )),
+            tokio::spawn(wharf_control::liveness::run(
+                wharf_control::liveness::Liveness {
+                    ops: fenced.clone(),
+                    lost_after: intervals.instance_lost_after,
+                },
                 stopping.clone(),
             )),
             tokio::spawn(wharf_control::services::run(

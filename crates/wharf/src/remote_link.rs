@@ -7,8 +7,8 @@
 //! server it last reached; when that one does not answer (or answers with a
 //! server error) the call moves on to the next, so a report is delivered as
 //! long as one server lives (reports are merges: delivering one twice is
-//! harmless). A watch that hears nothing, not even the server's heartbeat,
-//! for [`WATCH_SILENCE`] is given up, and the agent watches again through
+//! harmless). A watch that hears nothing, not even the server's keepalive,
+//! for [`WATCH_SILENCE_MS`] is given up, and the agent watches again through
 //! another server.
 //!
 //! With credentials ([`RemoteLink::signed_by`]) every request is SigV4-signed
@@ -30,16 +30,17 @@ use hyper_util::rt::TokioExecutor;
 use tokio::sync::mpsc;
 use wharf_agent::link::{LinkError, ServerLink};
 use wharf_model::agent::{
-    Assignment, LogBatch, LogDestination, PullProgressReport, RoleKind, TaskRoleCredentials,
+    Heartbeat, HeartbeatReply, LogBatch, LogDestination, PullProgressReport, RoleKind,
+    TaskRoleCredentials, WatchEvent, WATCH_SILENCE_MS,
 };
 use wharf_model::ecs::shapes::{ContainerInstance, RegisterContainerInstanceRequest, Task};
 
 /// How long a request other than the watch may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// How long a watch may hear nothing (servers send a heartbeat every 5 s)
-/// before it is taken for dead.
-pub const WATCH_SILENCE: Duration = Duration::from_secs(16);
+/// How long a heartbeat may take: one that hangs on a dead link is given up
+/// quickly and the next one tried.
+const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The HTTP (or HTTPS) link.
 #[derive(Debug, Clone)]
@@ -201,18 +202,20 @@ impl RemoteLink {
 
     /// A call with a JSON answer (or none), on whichever server answers.
     async fn call(&self, path: &str, cluster: &str, body: Vec<u8>) -> Result<Bytes, LinkError> {
-        self.on_any(|at| self.call_at(at, path, cluster, body.clone())).await
+        self.on_any(|at| self.call_at(at, CALL_TIMEOUT, (path, cluster, ""), body.clone())).await
     }
 
+    /// A call to server `at` that must be answered within `timeout`, at
+    /// `(path, cluster, instance)`.
     async fn call_at(
         &self,
         at: usize,
-        path: &str,
-        cluster: &str,
+        timeout: Duration,
+        (path, cluster, instance): (&str, &str, &str),
         body: Vec<u8>,
     ) -> Result<Bytes, LinkError> {
-        let url = self.url(at, path, cluster, "");
-        let answer = tokio::time::timeout(CALL_TIMEOUT, async {
+        let url = self.url(at, path, cluster, instance);
+        let answer = tokio::time::timeout(timeout, async {
             let resp = self.send(http::Method::POST, url, body).await?;
             let status = resp.status();
             let bytes = resp
@@ -294,7 +297,7 @@ impl ServerLink for RemoteLink {
         &self,
         cluster: &str,
         instance_arn: &str,
-    ) -> Result<mpsc::Receiver<Assignment>, LinkError> {
+    ) -> Result<mpsc::Receiver<WatchEvent>, LinkError> {
         let (instance, _) = wharf_model::arn::resource_id(instance_arn, "container-instance");
         let resp = self
             .on_any(|at| async move {
@@ -314,30 +317,30 @@ impl ServerLink for RemoteLink {
             .await?;
         let (tx, rx) = mpsc::channel(1024);
         let mut body = resp.into_body();
+        let silence = Duration::from_millis(WATCH_SILENCE_MS);
         tokio::spawn(async move {
             let mut pending: Vec<u8> = Vec::new();
             loop {
-                // Silence longer than a few heartbeats: the server is gone.
-                let frame = match tokio::time::timeout(WATCH_SILENCE, body.frame()).await {
-                    Ok(Some(frame)) => frame,
-                    Ok(None) => return,
+                // The server sends at least an empty line every few seconds:
+                // silence means the link is gone, and the agent watches again.
+                let frame = match tokio::time::timeout(silence, body.frame()).await {
+                    Ok(Some(Ok(frame))) => frame,
+                    Ok(_) => return,
                     Err(_) => {
-                        tracing::warn!("the assignment watch went silent; watching elsewhere");
+                        tracing::warn!("the assignment watch fell silent");
                         return;
                     }
                 };
-                let Ok(frame) = frame else { return };
                 let Some(data) = frame.data_ref() else { continue };
                 pending.extend_from_slice(data);
                 while let Some(end) = pending.iter().position(|b| *b == b'\n') {
                     let line: Vec<u8> = pending.drain(..=end).collect();
                     if line.iter().all(u8::is_ascii_whitespace) {
-                        // A heartbeat.
                         continue;
                     }
-                    match serde_json::from_slice::<Assignment>(&line) {
-                        Ok(a) => {
-                            if tx.send(a).await.is_err() {
+                    match serde_json::from_slice::<WatchEvent>(&line) {
+                        Ok(event) => {
+                            if tx.send(event).await.is_err() {
                                 return;
                             }
                         }
@@ -347,6 +350,19 @@ impl ServerLink for RemoteLink {
             }
         });
         Ok(rx)
+    }
+
+    async fn heartbeat(
+        &self,
+        cluster: &str,
+        instance_arn: &str,
+        heartbeat: Heartbeat,
+    ) -> Result<HeartbeatReply, LinkError> {
+        let (instance, _) = wharf_model::arn::resource_id(instance_arn, "container-instance");
+        let beat = to_json(&heartbeat)?;
+        let at = ("heartbeat", cluster, instance);
+        let body = self.on_any(|n| self.call_at(n, HEARTBEAT_TIMEOUT, at, beat.clone())).await?;
+        serde_json::from_slice(&body).map_err(|e| LinkError::Unavailable(e.to_string()))
     }
 
     async fn report(&self, cluster: &str, change: Task) -> Result<(), LinkError> {
