@@ -73,6 +73,9 @@ pub enum Kind {
     /// The awsvpc ranges given to clusters and instances: one document,
     /// `wharf_model::ecs::network::VpcAllocations`, in region `*`.
     Network,
+    /// Keys every server of a control plane must share (the STS key that
+    /// seals temporary credentials), keyed by name, in region `*`.
+    ServerKey,
 }
 
 impl Kind {
@@ -86,6 +89,7 @@ impl Kind {
             Self::Secret => "secretsmanager-secret",
             Self::Service => "ecs-service",
             Self::Network => "awsvpc-network",
+            Self::ServerKey => "server-key",
         }
     }
 }
