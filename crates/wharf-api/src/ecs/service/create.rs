@@ -47,6 +47,8 @@ pub(crate) async fn create_service(
         req.vpc_lattice_configurations.as_ref().is_some_and(|v| !v.is_empty()),
     )?;
     let config = deployment_configuration(req.deployment_configuration, &strategy)?;
+    let load_balancers = req.load_balancers.unwrap_or_default();
+    check_strategy(&config, &controller, &load_balancers)?;
     check_grace_period(req.health_check_grace_period_seconds)?;
     check_propagate(req.propagate_tags.as_ref())?;
     let tag_list = req.tags.unwrap_or_default();
@@ -54,7 +56,6 @@ pub(crate) async fn create_service(
 
     let names = Names::new(&ctx.scope(), &cluster, &name);
     let now = ctx.state.ops.clock.now_millis();
-    let load_balancers = req.load_balancers.unwrap_or_default();
     let mut service = Service {
         service_arn: Some(names.service_arn.clone()),
         service_name: Some(name.clone()),

@@ -29,10 +29,10 @@ use wharf_model::ecs::service::deployment::{
 };
 use wharf_model::ecs::service::validate::{
     check_containers, check_grace_period, check_network, check_placement, check_propagate,
-    deployment_configuration, deployment_controller, is_awsvpc, merge_configuration, network_mode,
-    platform_version, refuse_for_external, refuse_for_external_update, refuse_unsupported,
-    scheduling, uses_fargate, BOTH_LAUNCH, DAEMON_DESIRED, DAEMON_PROVIDERS, DAEMON_STRATEGY,
-    MAX_LOAD_BALANCERS, MAX_TASK_SETS,
+    check_strategy, deployment_configuration, deployment_controller, is_awsvpc,
+    merge_configuration, network_mode, platform_version, refuse_for_external,
+    refuse_for_external_update, refuse_unsupported, scheduling, uses_fargate, BOTH_LAUNCH,
+    DAEMON_DESIRED, DAEMON_PROVIDERS, DAEMON_STRATEGY, MAX_LOAD_BALANCERS, MAX_TASK_SETS,
 };
 use wharf_model::ecs::service::{
     self as model, forgotten, is_external, is_live, service_not_active, service_not_found,
@@ -167,7 +167,7 @@ mod describe;
 mod task_sets;
 mod update;
 
-use checks::{check_load_balancers, placement_source};
+use checks::{check_listener_rules, check_load_balancers, placement_source};
 
 pub(crate) use create::create_service;
 pub(crate) use delete::delete_service;

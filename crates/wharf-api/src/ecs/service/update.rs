@@ -43,9 +43,25 @@ pub(crate) async fn update_service(
         az: req.availability_zone_rebalancing,
         ..ServiceUpdate::default()
     };
-    if let Some(given) = req.deployment_configuration {
+    if let Some(given) = req.deployment_configuration.clone() {
         let merged = merge_configuration(s.deployment_configuration.as_ref(), given);
         up.config = Some(deployment_configuration(Some(merged), &strategy)?);
+    }
+    if !external && (req.deployment_configuration.is_some() || req.load_balancers.is_some()) {
+        let config = up.config.as_ref().or(s.deployment_configuration.as_ref());
+        let lbs = req.load_balancers.as_ref().or(s.load_balancers.as_ref());
+        let controller = s
+            .deployment_controller
+            .as_ref()
+            .and_then(|c| c.r#type.clone())
+            .unwrap_or(DeploymentControllerType::Ecs);
+        if let Some(config) = config {
+            check_strategy(config, &controller, lbs.map_or(&[][..], Vec::as_slice))?;
+        }
+        if req.load_balancers.is_none() {
+            // A strategy that now shifts traffic needs the rules it names.
+            check_listener_rules(ctx, lbs.map_or(&[][..], Vec::as_slice)).await?;
+        }
     }
 
     // What the tasks would run with after this update. Only a change to

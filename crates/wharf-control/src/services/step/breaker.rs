@@ -60,5 +60,15 @@ impl Step<'_> {
         self.rec.throttle = Throttle::default();
         let msg = events::rolling_back(&self.name, &back_id);
         self.emit(msg);
+        let shifted_from_back = self
+            .rec
+            .deployments
+            .get(&primary.id)
+            .and_then(|n| n.shift.as_ref())
+            .is_some_and(|s| s.blue.as_deref() == Some(&back_id));
+        if shifted_from_back {
+            let msg = events::traffic_restored(&self.name, &back_id);
+            self.emit(msg);
+        }
     }
 }

@@ -11,6 +11,7 @@
 //! targets, and writes both parts back in one atomic update.
 
 pub mod deployment;
+pub mod shift;
 pub mod validate;
 
 use std::collections::BTreeMap;
@@ -174,6 +175,10 @@ pub struct DeploymentNotes {
     /// The ARN of the service revision it deploys.
     #[serde(default)]
     pub service_revision_arn: String,
+    /// Where a blue/green, linear or canary deployment stands (none for a
+    /// rolling one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shift: Option<shift::Shift>,
 }
 
 /// What the scheduler is doing with one task.
