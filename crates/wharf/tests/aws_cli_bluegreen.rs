@@ -491,3 +491,101 @@ fn a_green_that_never_gets_healthy_is_rolled_back_and_production_never_leaves_bl
     let deployments = w.service_deployments();
     assert!(deployments.iter().any(|d| d["status"] == "ROLLBACK_SUCCESSFUL"), "{deployments:#?}");
 }
+
+/// `n` requests in a row to `port`: how many each revision answered, and the failures.
+fn sample(port: u16, n: usize) -> (std::collections::BTreeMap<String, usize>, usize) {
+    let mut counts = std::collections::BTreeMap::new();
+    let mut failed = 0;
+    for _ in 0..n {
+        match get(port) {
+            Ok((200, rev)) => *counts.entry(rev).or_insert(0) += 1,
+            _ => failed += 1,
+        }
+    }
+    (counts, failed)
+}
+
+#[test]
+fn a_canary_splits_production_traffic_and_a_requested_rollback_restores_blue_at_once() {
+    let w = World::start("canary");
+    let pair = w.pair("bgc");
+    let blue = w.register("bgc-web", "blue", true);
+    w.create_service(
+        &blue,
+        &pair,
+        json!({"strategy": "CANARY", "canaryConfiguration": {"canaryPercent": 10.0}}),
+    );
+    w.wait_completed(":1", 90);
+    wait_for(
+        "production to answer from blue",
+        Duration::from_secs(30),
+        || get(pair.prod_port).ok().filter(|r| r.0 == 200),
+        String::new,
+    );
+    let load = Load::start(pair.prod_port, 2);
+    let green = w.register("bgc-web", "green", true);
+    w.ecs().ok(&[
+        "update-service",
+        "--cluster",
+        w.cluster(),
+        "--service",
+        "web",
+        "--task-definition",
+        &green,
+    ]);
+    // The canary share stays for canaryBakeTimeInMinutes (10 by default).
+    let last = RefCell::new(Value::Null);
+    let canary = wait_for(
+        "the canary step",
+        Duration::from_secs(120),
+        || {
+            let ds = w.service_deployments();
+            *last.borrow_mut() = json!(ds);
+            ds.into_iter().find(|d| {
+                d["status"] == "IN_PROGRESS" && d["lifecycleStage"] == "PRODUCTION_TRAFFIC_SHIFT"
+            })
+        },
+        || format!("last seen: {:#}", last.borrow()),
+    );
+    let (counts, failed) = sample(pair.prod_port, 1000);
+    let green_share = counts.get("green").copied().unwrap_or(0) as f64 / 10.0;
+    eprintln!("canary step: {counts:?}, {failed} failed: {green_share}% on green");
+    assert_eq!(failed, 0);
+    assert!((5.0..=15.0).contains(&green_share), "10% configured, {green_share}% measured");
+
+    let arn = s(&canary["serviceDeploymentArn"]);
+    let stopped = w.ecs().ok(&[
+        "stop-service-deployment",
+        "--service-deployment-arn",
+        &arn,
+        "--stop-type",
+        "ROLLBACK",
+    ]);
+    assert_eq!(stopped["serviceDeploymentArn"], arn.as_str());
+    let asked = Instant::now();
+    // All traffic back on blue: 200 answers in a row from it.
+    let mut streak = 0;
+    while streak < 200 {
+        assert!(
+            asked.elapsed() < Duration::from_secs(5),
+            "not all on blue within one health check interval"
+        );
+        match get(pair.prod_port) {
+            Ok((200, rev)) if rev == "blue" => streak += 1,
+            Ok((200, _)) => streak = 0,
+            other => panic!("a failed request during the rollback: {other:?}"),
+        }
+    }
+    let restored = asked.elapsed();
+    eprintln!("rollback: all traffic on blue {restored:?} after StopServiceDeployment");
+    w.wait_completed(":1", 90);
+    let (ok, failures, _) = load.finish();
+    assert!(ok > 100);
+    assert!(failures.is_empty(), "{failures:?}");
+    let ds = w.service_deployments();
+    let rolled =
+        ds.iter().find(|d| d["serviceDeploymentArn"] == arn.as_str()).expect("the stopped one");
+    assert_eq!(rolled["status"], "ROLLBACK_SUCCESSFUL", "{rolled:#}");
+    let again = w.ecs().fails(&["stop-service-deployment", "--service-deployment-arn", &arn]);
+    assert!(again.contains("ConflictException"), "{again}");
+}

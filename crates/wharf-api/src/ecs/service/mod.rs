@@ -49,9 +49,10 @@ use wharf_model::ecs::shapes::{
     ListServicesByNamespaceRequest, ListServicesByNamespaceResponse, ListServicesRequest,
     ListServicesResponse, LoadBalancer, NetworkMode, PropagateTags, Scale, ScaleUnit,
     SchedulingStrategy, Service, ServiceDeploymentBrief, ServiceDeploymentStatus, ServiceField,
-    StabilityStatus, TaskDefinition, TaskSet, TaskSetField, UpdateServicePrimaryTaskSetRequest,
-    UpdateServicePrimaryTaskSetResponse, UpdateServiceRequest, UpdateServiceResponse,
-    UpdateTaskSetRequest, UpdateTaskSetResponse,
+    StabilityStatus, StopServiceDeploymentRequest, StopServiceDeploymentResponse,
+    StopServiceDeploymentStopType, TaskDefinition, TaskSet, TaskSetField,
+    UpdateServicePrimaryTaskSetRequest, UpdateServicePrimaryTaskSetResponse, UpdateServiceRequest,
+    UpdateServiceResponse, UpdateTaskSetRequest, UpdateTaskSetResponse,
 };
 use wharf_model::ecs::status::{ClusterStatus, ServiceStatus, TaskSetStatus};
 use wharf_model::ecs::tags as ecs_tags;
@@ -173,6 +174,7 @@ pub(crate) use create::create_service;
 pub(crate) use delete::delete_service;
 pub(crate) use deployments::{
     describe_service_deployments, describe_service_revisions, list_service_deployments,
+    stop_service_deployment,
 };
 pub(crate) use describe::{describe_services, list_services, list_services_by_namespace};
 pub(crate) use task_sets::{

@@ -435,3 +435,31 @@ fn a_stage_that_moves_traffic_waits_for_the_rule_to_forward_as_asked() {
     assert_eq!(stage(&rec, &green), Stage::TestTrafficShift);
     assert_eq!(share_on(&obs, PROD, A), 100.0);
 }
+
+#[test]
+fn a_requested_rollback_puts_production_back_on_blue_in_the_step_that_sees_it() {
+    let (mut rec, mut obs, blue) = completed_first(DeploymentStrategy::Canary);
+    let green = deploy(&mut rec, "td:2", 10 * S);
+    run(&mut rec, &mut obs, 11 * S);
+    green_up(&mut rec, &mut obs, &green, 12 * S);
+    run(&mut rec, &mut obs, 13 * S);
+    run(&mut rec, &mut obs, 14 * S);
+    assert_eq!(share_on(&obs, PROD, B), 5.0);
+    // StopServiceDeployment (ROLLBACK) as the API writes it.
+    let arn = rec.deployments[&green].service_deployment_arn.clone();
+    let h = rec.history.iter_mut().find(|h| h.service_deployment_arn.as_ref() == Some(&arn));
+    h.expect("its record").status = Some(ServiceDeploymentStatus::RollbackRequested);
+    let actions = run(&mut rec, &mut obs, 15 * S);
+    assert_eq!(primary_id(&rec), blue);
+    assert_eq!(share_on(&obs, PROD, A), 100.0);
+    assert_eq!(share_on(&obs, TEST, A), 100.0);
+    assert_eq!(forwards(&actions).len(), 2);
+    assert_eq!(history_status(&rec, &green), Some(ServiceDeploymentStatus::RollbackInProgress));
+    let mut gone = stopping(&rec);
+    gone.sort();
+    assert_eq!(gone, ["g1", "g2"], "green's tasks stop, blue's stay");
+    obs.tasks.retain(|t| t.unit.as_deref() == Some(&*blue));
+    run(&mut rec, &mut obs, 16 * S);
+    assert_eq!(rollout(&rec, &blue), Some(DeploymentRolloutState::Completed));
+    assert_eq!(history_status(&rec, &green), Some(ServiceDeploymentStatus::RollbackSuccessful));
+}

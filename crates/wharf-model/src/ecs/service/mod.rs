@@ -290,6 +290,13 @@ pub fn completed_reason(id: &str) -> String {
 /// `rolloutStateReason` of a deployment the circuit breaker failed.
 pub const FAILED_REASON: &str = "ECS deployment circuit breaker: tasks failed to start.";
 
+/// `statusReason` of a service deployment StopServiceDeployment asked to
+/// roll back.
+pub const ROLLBACK_REQUESTED_REASON: &str = "A rollback of the service deployment was requested.";
+
+/// `rolloutStateReason` of a deployment a StopServiceDeployment rolled back.
+pub const STOPPED_REASON: &str = "ECS deployment stopped: a rollback was requested.";
+
 /// `rolloutStateReason` of the deployment a rollback reactivates.
 pub fn rollback_reason(id: &str) -> String {
     format!("ECS deployment circuit breaker: rolling back to deploymentId {id}.")
