@@ -65,6 +65,11 @@ pub enum Kind {
     /// ECS services, keyed by `<cluster>/<name>`; the document is the
     /// service's `wharf_model::ecs::service::ServiceRecord`.
     Service,
+    /// CodeDeploy applications, keyed by name; one document holds the
+    /// application, its tags and its deployment groups.
+    CodeDeployApplication,
+    /// CodeDeploy custom deployment configurations, keyed by name.
+    CodeDeployConfig,
 }
 
 impl Kind {
@@ -77,6 +82,8 @@ impl Kind {
             Self::Parameter => "ssm-parameter",
             Self::Secret => "secretsmanager-secret",
             Self::Service => "ecs-service",
+            Self::CodeDeployApplication => "codedeploy-application",
+            Self::CodeDeployConfig => "codedeploy-config",
         }
     }
 }
