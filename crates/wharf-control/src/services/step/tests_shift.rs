@@ -463,3 +463,34 @@ fn a_requested_rollback_puts_production_back_on_blue_in_the_step_that_sees_it() 
     assert_eq!(rollout(&rec, &blue), Some(DeploymentRolloutState::Completed));
     assert_eq!(history_status(&rec, &green), Some(ServiceDeploymentStatus::RollbackSuccessful));
 }
+
+#[test]
+fn a_new_deployment_during_a_shift_replaces_green_and_keeps_blue_serving() {
+    let mut c = config(DeploymentStrategy::Canary);
+    c.canary_configuration = Some(CanaryConfiguration {
+        canary_percent: Some(10.0),
+        canary_bake_time_in_minutes: Some(5),
+    });
+    let (mut rec, mut obs, blue) = completed_first(DeploymentStrategy::Canary);
+    rec.service.deployment_configuration = Some(c);
+    let green = deploy(&mut rec, "td:2", 10 * S);
+    run(&mut rec, &mut obs, 11 * S);
+    green_up(&mut rec, &mut obs, &green, 12 * S);
+    run(&mut rec, &mut obs, 13 * S);
+    run(&mut rec, &mut obs, 14 * S);
+    assert_eq!(share_on(&obs, PROD, B), 10.0);
+
+    // td:3 while td:2 has 10% of production: blue is still the last completed one.
+    let third = deploy(&mut rec, "td:3", 20 * S);
+    assert_eq!(rec.deployments[&third].shift.as_ref().unwrap().blue.as_deref(), Some(&*blue));
+    assert_eq!(rec.deployments[&third].load_balancers[0].target_group_arn.as_deref(), Some(B));
+    let actions = run(&mut rec, &mut obs, 21 * S);
+    // Production goes back to blue at once; td:2's tasks stop; td:3 starts; blue stays.
+    assert_eq!(share_on(&obs, PROD, A), 100.0);
+    assert_eq!(share_on(&obs, TEST, A), 100.0);
+    assert_eq!(started(&actions, &third), 2);
+    let mut gone = stopping(&rec);
+    gone.sort();
+    assert_eq!(gone, ["g1", "g2"]);
+    assert_eq!(history_status(&rec, &green), Some(ServiceDeploymentStatus::Stopped));
+}
