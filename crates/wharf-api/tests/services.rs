@@ -411,7 +411,8 @@ async fn bad_input_gets_ecs_errors_naming_the_field_and_writes_nothing() {
         (
             with(svc("x", 1), json!({"deploymentController": {"type": "CODE_DEPLOY"}})),
             ip,
-            "deploymentController type CODE_DEPLOY is not supported",
+            "A service using the CODE_DEPLOY deployment controller requires exactly one \
+             loadBalancers entry",
         ),
         (
             with(svc("x", 1), json!({"taskDefinition": "nope"})),

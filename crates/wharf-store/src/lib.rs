@@ -70,6 +70,8 @@ pub enum Kind {
     CodeDeployApplication,
     /// CodeDeploy custom deployment configurations, keyed by name.
     CodeDeployConfig,
+    /// CodeDeploy deployments, keyed by deployment id.
+    CodeDeployDeployment,
 }
 
 impl Kind {
@@ -84,6 +86,7 @@ impl Kind {
             Self::Service => "ecs-service",
             Self::CodeDeployApplication => "codedeploy-application",
             Self::CodeDeployConfig => "codedeploy-config",
+            Self::CodeDeployDeployment => "codedeploy-deployment",
         }
     }
 }

@@ -4,7 +4,8 @@
 //! deployment under load from clients on loopback drops no request, the test listener
 //! serves green before production traffic moves, DescribeServiceDeployments reports the
 //! lifecycle stages, and a green that fails its health checks is rolled back with all
-//! traffic restored to blue. Needs Docker (scripts/docker-up) and the `aws` CLI: without
+//! traffic restored to blue. A CodeDeploy linear deployment to a CODE_DEPLOY service with
+//! `aws ecs deploy` under load drops no request either. Needs Docker (scripts/docker-up) and the `aws` CLI: without
 //! them the tests fail saying so, they never skip.
 
 mod support;
@@ -588,4 +589,194 @@ fn a_canary_splits_production_traffic_and_a_requested_rollback_restores_blue_at_
     assert_eq!(rolled["status"], "ROLLBACK_SUCCESSFUL", "{rolled:#}");
     let again = w.ecs().fails(&["stop-service-deployment", "--service-deployment-arn", &arn]);
     assert!(again.contains("ConflictException"), "{again}");
+}
+
+/// CodeDeploy for ECS end to end, as a pipeline runs it: a CODE_DEPLOY service, an
+/// application and deployment group with a custom linear configuration, and `aws ecs
+/// deploy` (it registers the task definition, creates the deployment and waits) under load
+/// through the production listener: no failed request, the replacement task set PRIMARY,
+/// the original drained.
+#[test]
+fn aws_ecs_deploy_runs_a_linear_codedeploy_deployment_without_dropping_a_request() {
+    let cluster = format!("cd-{}", std::process::id());
+    let w = support::ClusterServer::launch(
+        cluster.clone(),
+        &["--allow-reset", "--listener-address", "127.0.0.1"],
+    );
+    let ecs = Aws::new(&w.server, "ecs");
+    let elb = Aws::new(&w.server, "elbv2");
+    let deploy = Aws::new(&w.server, "deploy");
+    let td = |answer: &str| {
+        json!({
+            "family": "cd-web",
+            "networkMode": "bridge",
+            "containerDefinitions": [{
+                "name": "web",
+                "image": support::TEST_IMAGE,
+                "memory": 32,
+                "essential": true,
+                "stopTimeout": 2,
+                "portMappings": [{"containerPort": 80, "hostPort": 0, "protocol": "tcp"}],
+                "command": ["sh", "-c", format!(
+                    "mkdir -p /www && echo \"{answer} $(hostname)\" > /www/index.html && \
+                     exec httpd -f -p 80 -h /www")],
+                "healthCheck": {
+                    "command": ["CMD-SHELL", "wget -q -O /dev/null http://127.0.0.1/"],
+                    "interval": 5, "timeout": 2, "retries": 2,
+                },
+            }],
+        })
+    };
+    let blue_td =
+        s(&ecs.ok(&["register-task-definition", "--cli-input-json", &td("blue").to_string()])
+            ["taskDefinition"]["taskDefinitionArn"]);
+    let a = elb.quick_target_group("cde-a", "instance", Some(2));
+    let b = elb.quick_target_group("cde-b", "instance", Some(2));
+    let port = free_port();
+    let actions = json!([{"Type": "forward", "ForwardConfig": {"TargetGroups": [
+        {"TargetGroupArn": a, "Weight": 1}, {"TargetGroupArn": b, "Weight": 0}]}}])
+    .to_string();
+    let lb = s(&elb.ok(&[
+        "create-load-balancer",
+        "--name",
+        "cde-lb",
+        "--subnets",
+        "subnet-1",
+        "subnet-2",
+    ])["LoadBalancers"][0]["LoadBalancerArn"]);
+    let prod = s(&elb.ok(&[
+        "create-listener",
+        "--load-balancer-arn",
+        &lb,
+        "--protocol",
+        "HTTP",
+        "--port",
+        &port.to_string(),
+        "--default-actions",
+        &actions,
+    ])["Listeners"][0]["ListenerArn"]);
+    let created = ecs.ok(&[
+        "create-service",
+        "--cluster",
+        &cluster,
+        "--service-name",
+        "web",
+        "--task-definition",
+        &blue_td,
+        "--desired-count",
+        "2",
+        "--deployment-controller",
+        "type=CODE_DEPLOY",
+        "--load-balancers",
+        &format!("targetGroupArn={a},containerName=web,containerPort=80"),
+    ])["service"]
+        .clone();
+    assert_eq!(created["taskSets"].as_array().map(Vec::len), Some(1), "{created:#}");
+    assert_eq!(created["taskSets"][0]["status"], "PRIMARY");
+    let start = Instant::now();
+    while get(port).map(|r| r.1) != Ok("blue".to_owned()) {
+        assert!(start.elapsed() < Duration::from_secs(90), "blue never answered");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let refused = ecs.fails(&[
+        "update-service",
+        "--cluster",
+        &cluster,
+        "--service",
+        "web",
+        "--task-definition",
+        &blue_td,
+    ]);
+    assert!(refused.contains("CODE_DEPLOY"), "{refused}");
+
+    let app = format!("AppECS-{cluster}-web");
+    let group = format!("DgpECS-{cluster}-web");
+    deploy.ok(&["create-application", "--application-name", &app, "--compute-platform", "ECS"]);
+    deploy.ok(&[
+        "create-deployment-config",
+        "--deployment-config-name",
+        "Linear50Every1",
+        "--compute-platform",
+        "ECS",
+        "--traffic-routing-config",
+        "type=TimeBasedLinear,timeBasedLinear={linearPercentage=50,linearInterval=1}",
+    ]);
+    let dg = json!({
+        "applicationName": app,
+        "deploymentGroupName": group,
+        "deploymentConfigName": "Linear50Every1",
+        "serviceRoleArn": "arn:aws:iam::000000000000:role/codedeploy",
+        "deploymentStyle": {"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"},
+        "blueGreenDeploymentConfiguration": {
+            "terminateBlueInstancesOnDeploymentSuccess": {"action": "TERMINATE", "terminationWaitTimeInMinutes": 0},
+            "deploymentReadyOption": {"actionOnTimeout": "CONTINUE_DEPLOYMENT", "waitTimeInMinutes": 0},
+        },
+        "loadBalancerInfo": {"targetGroupPairInfoList": [{
+            "targetGroups": [{"name": "cde-a"}, {"name": "cde-b"}],
+            "prodTrafficRoute": {"listenerArns": [prod]},
+        }]},
+        "ecsServices": [{"serviceName": "web", "clusterName": cluster}],
+    });
+    deploy.ok(&["create-deployment-group", "--cli-input-json", &dg.to_string()]);
+
+    let dir = tempfile::tempdir().expect("dir");
+    let td_file = dir.path().join("taskdef.json");
+    std::fs::write(&td_file, td("green").to_string()).expect("taskdef");
+    let appspec = dir.path().join("appspec.json");
+    std::fs::write(
+        &appspec,
+        json!({"version": 0.0, "Resources": [{"TargetService": {
+        "Type": "AWS::ECS::Service",
+        "Properties": {"TaskDefinition": "<TASK_DEFINITION>",
+                       "LoadBalancerInfo": {"ContainerName": "web", "ContainerPort": 80}}}}]})
+        .to_string(),
+    )
+    .expect("appspec");
+
+    let load = Load::start(port, 2);
+    // `aws ecs deploy` makes its CodeDeploy client from the configuration, not from
+    // --endpoint-url: the CLI's per-service endpoint variable points it at Wharf.
+    let out = ecs
+        .command(&[
+            "deploy",
+            "--cluster",
+            &cluster,
+            "--service",
+            "web",
+            "--task-definition",
+            td_file.to_str().unwrap(),
+            "--codedeploy-appspec",
+            appspec.to_str().unwrap(),
+        ])
+        .env("AWS_ENDPOINT_URL_CODEDEPLOY", w.server.endpoint())
+        .output()
+        .expect("aws ecs deploy");
+    let (ok, failures, seen) = load.finish();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "aws ecs deploy failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("Successfully deployed"), "{stdout}");
+    eprintln!("CodeDeploy linear under load: {ok} answered, {} failed", failures.len());
+    assert!(ok > 100);
+    assert!(failures.is_empty(), "{failures:?}");
+    assert!(first(&seen, "green").is_some());
+    assert_eq!(get(port).expect("answer").1, "green");
+    let sets = ecs.ok(&["describe-task-sets", "--cluster", &cluster, "--service", "web"]);
+    let primary: Vec<&Value> =
+        sets["taskSets"].as_array().unwrap().iter().filter(|t| t["status"] == "PRIMARY").collect();
+    assert_eq!(primary.len(), 1, "{sets:#}");
+    assert!(primary[0]["taskDefinition"].as_str().unwrap().ends_with(":2"), "{sets:#}");
+    let listed = deploy.ok(&[
+        "list-deployments",
+        "--application-name",
+        &app,
+        "--deployment-group-name",
+        &group,
+    ]);
+    let id = s(&listed["deployments"][0]);
+    let info = deploy.ok(&["get-deployment", "--deployment-id", &id])["deploymentInfo"].clone();
+    assert_eq!(info["status"], "Succeeded", "{info:#}");
 }

@@ -207,7 +207,6 @@ fn applications_deployment_groups_and_configs_as_codedeploy_serves_them() {
     deploy.ok(&["delete-deployment-config", "--deployment-config-name", "Linear20Every2"]);
     deploy.ok(&["delete-application", "--application-name", "web"]);
     assert_eq!(deploy.ok(&["list-applications"])["applications"], json!([]));
-    // Deployments are not served yet: said plainly, never accepted and left to rot.
-    let unserved = deploy.fails(&["get-deployment", "--deployment-id", "d-ABCDEFGHI"]);
-    assert!(unserved.contains("UnknownOperation"), "{unserved}");
+    let unknown = deploy.fails(&["get-deployment", "--deployment-id", "d-ABCDEFGHI"]);
+    assert!(unknown.contains("DeploymentDoesNotExistException"), "{unknown}");
 }

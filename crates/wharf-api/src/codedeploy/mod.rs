@@ -1,10 +1,7 @@
 //! AWS CodeDeploy on AWS JSON 1.1 (`X-Amz-Target: CodeDeploy_20141006.<Operation>`), for
 //! the ECS compute platform: applications, deployment groups and deployment
-//! configurations. One handler per operation; the rules live in
-//! `wharf_model::codedeploy`.
-//!
-//! Deployments (CreateDeployment and the calls that follow one) are not served yet: they
-//! answer `UnknownOperationException` rather than accept a deployment nothing would run.
+//! configurations, and deployments ([`deployments`]). One handler per operation; the rules
+//! live in `wharf_model::codedeploy`.
 
 use wharf_model::codedeploy::shapes::{
     ApplicationInfo, ComputePlatform, CreateApplicationInput, CreateApplicationOutput,
@@ -28,6 +25,8 @@ use crate::context::Ctx;
 use crate::protocol::{self, ApiError};
 use crate::records::{self, Change};
 
+mod deployments;
+
 /// Runs one CodeDeploy operation on a request body; the answer body or the error.
 pub async fn handle(ctx: &Ctx, op: &str, body: &[u8]) -> Result<Vec<u8>, ApiError> {
     protocol::operations!(ctx, op, body, {
@@ -44,6 +43,12 @@ pub async fn handle(ctx: &Ctx, op: &str, body: &[u8]) -> Result<Vec<u8>, ApiErro
         "GetDeploymentConfig" => get_deployment_config,
         "ListDeploymentConfigs" => list_deployment_configs,
         "DeleteDeploymentConfig" => delete_deployment_config,
+        "CreateDeployment" => deployments::create_deployment,
+        "GetDeployment" => deployments::get_deployment,
+        "BatchGetDeployments" => deployments::batch_get_deployments,
+        "ListDeployments" => deployments::list_deployments,
+        "StopDeployment" => deployments::stop_deployment,
+        "ContinueDeployment" => deployments::continue_deployment,
     })
 }
 

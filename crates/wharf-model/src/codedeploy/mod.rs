@@ -11,6 +11,7 @@
 //! are refused by name, and so are the EC2 and on-premises members of a
 //! deployment group.
 
+pub mod deployment;
 mod error;
 pub mod shapes;
 
@@ -54,6 +55,16 @@ pub const RAISED: &[&str] = &[
     "InvalidInputException",
     "InvalidNextTokenException",
     "InvalidTagsToAddException",
+    "InvalidRevisionException",
+    "RevisionRequiredException",
+    "DeploymentDoesNotExistException",
+    "DeploymentIdRequiredException",
+    "InvalidDeploymentIdException",
+    "DeploymentAlreadyCompletedException",
+    "DeploymentLimitExceededException",
+    "DeploymentIsNotInReadyStateException",
+    "InvalidDeploymentWaitTypeException",
+    "InvalidDeploymentConfigNameException",
 ];
 
 /// An application as the store keeps it: its info, tags and deployment

@@ -369,6 +369,10 @@ async fn serve(
         wharf_control::services::Scheduler { ops: state.ops.clone() },
         agent_stopped.clone(),
     ));
+    let deployer = tokio::spawn(wharf_control::codedeploy::run(
+        wharf_control::codedeploy::Deployer { ops: state.ops.clone() },
+        agent_stopped.clone(),
+    ));
     let app = wharf_api::router(state.clone())
         .merge(crate::console::routes().with_state(state))
         .merge(crate::metrics::router(metrics));
@@ -377,6 +381,7 @@ async fn serve(
     let _ = cleanup.await;
     let _ = retention.await;
     let _ = scheduler.await;
+    let _ = deployer.await;
     if let Some(task) = data_plane {
         let _ = task.await;
     }

@@ -34,6 +34,16 @@ pub(crate) async fn update_service(
         req.vpc_lattice_configurations.as_ref().is_some_and(|v| !v.is_empty()),
     )?;
     check_update(&req, external, daemon)?;
+    if model::is_code_deploy(s) {
+        refuse_for_code_deploy_update(&[
+            (req.task_definition.is_some(), "taskDefinition"),
+            (req.load_balancers.is_some(), "loadBalancers"),
+            (req.network_configuration.is_some(), "networkConfiguration"),
+            (req.platform_version.is_some(), "platformVersion"),
+            (req.capacity_provider_strategy.is_some(), "capacityProviderStrategy"),
+            (req.force_new_deployment == Some(true), "forceNewDeployment"),
+        ])?;
+    }
     let mut up = ServiceUpdate {
         desired: req.desired_count,
         grace: req.health_check_grace_period_seconds,
@@ -74,7 +84,7 @@ pub(crate) async fn update_service(
         || req.platform_version.is_some()
         || req.force_new_deployment == Some(true);
     let mut td = None;
-    if !external {
+    if !external && !model::is_code_deploy(s) {
         td = match req.task_definition.as_deref() {
             Some(given) => Some(runnable_definition(ctx.ops(), given).await?),
             None => {

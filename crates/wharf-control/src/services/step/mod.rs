@@ -29,8 +29,8 @@ use wharf_model::ecs::service::{
     UNCHECKED_HEALTHY_AFTER_MS,
 };
 use wharf_model::ecs::shapes::{
-    DeploymentControllerType, DeploymentRolloutState, DesiredStatus, HealthStatus,
-    SchedulingStrategy, ServiceDeploymentStatus, StabilityStatus, TaskStopCode,
+    DeploymentRolloutState, DesiredStatus, HealthStatus, SchedulingStrategy,
+    ServiceDeploymentStatus, StabilityStatus, TaskStopCode,
 };
 use wharf_model::ecs::status::{DeploymentStatus, ServiceStatus, TaskSetStatus, TaskStatus};
 use wharf_model::wire::Timestamp;
@@ -235,13 +235,9 @@ impl Step<'_> {
         events::emit(self.rec, message, self.now, id)
     }
 
+    /// Whether the service's units are task sets (EXTERNAL and CODE_DEPLOY).
     fn external(&self) -> bool {
-        self.rec
-            .service
-            .deployment_controller
-            .as_ref()
-            .and_then(|c| c.r#type.as_ref())
-            .is_some_and(|t| *t == DeploymentControllerType::External)
+        service::uses_task_sets(&self.rec.service)
     }
 
     fn daemon(&self) -> bool {

@@ -12,6 +12,7 @@
 
 pub mod deployment;
 pub mod shift;
+pub mod task_set;
 pub mod validate;
 
 use std::collections::BTreeMap;
@@ -402,6 +403,18 @@ pub fn is_live(r: &ServiceRecord) -> bool {
 pub fn is_external(s: &Service) -> bool {
     s.deployment_controller.as_ref().and_then(|c| c.r#type.as_ref())
         == Some(&DeploymentControllerType::External)
+}
+
+/// Whether a service uses the CODE_DEPLOY deployment controller.
+pub fn is_code_deploy(s: &Service) -> bool {
+    s.deployment_controller.as_ref().and_then(|c| c.r#type.as_ref())
+        == Some(&DeploymentControllerType::CodeDeploy)
+}
+
+/// Whether a service's tasks belong to task sets (EXTERNAL and CODE_DEPLOY)
+/// rather than deployments.
+pub fn uses_task_sets(s: &Service) -> bool {
+    is_external(s) || is_code_deploy(s)
 }
 
 #[cfg(test)]

@@ -454,22 +454,33 @@ pub fn spec(s: &Service) -> Value {
         .into()
 }
 
-/// The deployment controller a CreateService asks for (`ECS` when none);
-/// `CODE_DEPLOY` is refused by name.
+/// The deployment controller a CreateService asks for (`ECS` when none).
 pub fn deployment_controller(
     given: Option<DeploymentController>,
 ) -> Result<DeploymentControllerType, EcsError> {
     let controller = given.and_then(|c| c.r#type).unwrap_or(DeploymentControllerType::Ecs);
     match &controller {
-        DeploymentControllerType::Ecs | DeploymentControllerType::External => Ok(controller),
-        DeploymentControllerType::CodeDeploy => Err(EcsError::invalid_parameter(
-            "deploymentController type CODE_DEPLOY is not supported by Wharf; use ECS or \
-             EXTERNAL.",
-        )),
+        DeploymentControllerType::Ecs
+        | DeploymentControllerType::External
+        | DeploymentControllerType::CodeDeploy => Ok(controller),
         other => Err(EcsError::invalid_parameter(format!(
             "Invalid deploymentController type '{other}'. Valid values: ECS, CODE_DEPLOY, \
              EXTERNAL."
         ))),
+    }
+}
+
+/// Refuses, by name, what an UpdateService of a service of the CODE_DEPLOY
+/// controller may not change: what its tasks run changes with a CodeDeploy
+/// deployment.
+pub fn refuse_for_code_deploy_update(fields: &[(bool, &str)]) -> Result<(), EcsError> {
+    match fields.iter().find(|(given, _)| *given) {
+        Some((_, field)) => Err(EcsError::invalid_parameter(format!(
+            "Unable to update {field} on a service using the CODE_DEPLOY deployment controller. \
+             Use AWS CodeDeploy to deploy a new task definition, network configuration, platform \
+             version or load balancer."
+        ))),
+        None => Ok(()),
     }
 }
 
