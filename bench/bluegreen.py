@@ -15,6 +15,9 @@ testListenerRule), under steady load from client threads on loopback. Four deplo
 4. A CANARY stopped at its canary step with StopServiceDeployment (ROLLBACK): the time from
    the call to the first of 200 answers in a row from blue, against one health check
    interval (5 s); failed requests.
+5. CodeDeploy, on a second service of the CODE_DEPLOY controller: a linear deployment (a
+   custom configuration, 25% every minute) measured as 3., then one stopped with
+   StopDeployment --auto-rollback-enabled at its first step, measured as 4.
 
 Budgets: zero failed requests; each step within 5 points of its configured weight; the
 rollback within one health check interval; the test listener first.
@@ -327,6 +330,122 @@ def main():
                  "< 5,000 ms (one health check interval)", restored is not None and restored < 5))
     rows.append(("Rollback: failed requests", f"{load.failed + failed} of {load.ok + load.failed}",
                  "0", load.failed + failed == 0))
+
+    # 5. CodeDeploy: a CODE_DEPLOY service, a linear deployment, then one stopped with rollback.
+    log("CodeDeploy linear deployment (25% every minute) under load")
+    cd_a, cd_b = tg("bench-cd-a"), tg("bench-cd-b")
+    cd_port = free_port()
+    cd_actions = json.dumps([{"Type": "forward", "ForwardConfig": {"TargetGroups": [
+        {"TargetGroupArn": cd_a, "Weight": 1}, {"TargetGroupArn": cd_b, "Weight": 0}]}}])
+    cd_listener = aws("elbv2", "create-listener", "--load-balancer-arn", lb, "--protocol", "HTTP",
+                      "--port", str(cd_port), "--default-actions",
+                      cd_actions)["Listeners"][0]["ListenerArn"]
+    cd_rule = next(r["RuleArn"] for r in aws("elbv2", "describe-rules", "--listener-arn",
+                                              cd_listener)["Rules"] if r["IsDefault"])
+    cd_first = register("c1")
+    aws("ecs", "create-service", "--cluster", cluster, "--service-name", "cdweb",
+        "--task-definition", cd_first, "--desired-count", "2", "--deployment-controller",
+        "type=CODE_DEPLOY", "--load-balancers",
+        f"targetGroupArn={cd_a},containerName=web,containerPort=80")
+    start = time.monotonic()
+    while get(cd_port) != (200, "c1"):
+        if time.monotonic() - start > 120:
+            raise SystemExit("the CODE_DEPLOY service never answered")
+        time.sleep(0.3)
+    aws("deploy", "create-application", "--application-name", "bench", "--compute-platform", "ECS")
+    aws("deploy", "create-deployment-config", "--deployment-config-name", "Linear25Every1",
+        "--compute-platform", "ECS", "--traffic-routing-config",
+        "type=TimeBasedLinear,timeBasedLinear={linearPercentage=25,linearInterval=1}")
+    aws("deploy", "create-deployment-group", "--cli-input-json", json.dumps({
+        "applicationName": "bench", "deploymentGroupName": "bench",
+        "deploymentConfigName": "Linear25Every1",
+        "serviceRoleArn": "arn:aws:iam::000000000000:role/codedeploy",
+        "deploymentStyle": {"deploymentType": "BLUE_GREEN",
+                            "deploymentOption": "WITH_TRAFFIC_CONTROL"},
+        "blueGreenDeploymentConfiguration": {
+            "terminateBlueInstancesOnDeploymentSuccess": {"action": "TERMINATE",
+                                                          "terminationWaitTimeInMinutes": 0},
+            "deploymentReadyOption": {"actionOnTimeout": "CONTINUE_DEPLOYMENT",
+                                      "waitTimeInMinutes": 0}},
+        "autoRollbackConfiguration": {"enabled": True, "events": ["DEPLOYMENT_STOP_ON_REQUEST"]},
+        "loadBalancerInfo": {"targetGroupPairInfoList": [{
+            "targetGroups": [{"name": "bench-cd-a"}, {"name": "bench-cd-b"}],
+            "prodTrafficRoute": {"listenerArns": [cd_listener]}}]},
+        "ecsServices": [{"serviceName": "cdweb", "clusterName": cluster}]}))
+
+    def cd_deploy(answer):
+        td = register(answer)
+        content = json.dumps({"version": 0.0, "Resources": [{"TargetService": {
+            "Type": "AWS::ECS::Service", "Properties": {
+                "TaskDefinition": td,
+                "LoadBalancerInfo": {"ContainerName": "web", "ContainerPort": 80}}}}]})
+        return aws("deploy", "create-deployment", "--application-name", "bench",
+                   "--deployment-group-name", "bench", "--revision",
+                   json.dumps({"revisionType": "AppSpecContent",
+                               "appSpecContent": {"content": content}}))["deploymentId"]
+
+    def cd_status(dep):
+        return aws("deploy", "get-deployment", "--deployment-id", dep)["deploymentInfo"]["status"]
+
+    def cd_green_pct(green_group):
+        r = aws("elbv2", "describe-rules", "--rule-arns", cd_rule)["Rules"][0]
+        groups = r["Actions"][0]["ForwardConfig"]["TargetGroups"]
+        total = sum(g.get("Weight", 1) for g in groups)
+        g = sum(g.get("Weight", 1) for g in groups if g["TargetGroupArn"] == green_group)
+        return round(g * 100.0 / total, 1) if total else 0.0
+
+    load = Load(cd_port, 2)
+    dep = cd_deploy("c2")
+    seen = []
+    start = time.monotonic()
+    while time.monotonic() - start < 600:
+        pct = cd_green_pct(cd_b)
+        if pct > 0 and (not seen or pct != seen[-1][0]):
+            measured, failed = share(cd_port, 1000, "c2")
+            log(f"  step at {pct}%: {measured:.1f}% of 1,000 requests on the replacement")
+            seen.append((pct, measured, failed))
+        if cd_status(dep) in ("Succeeded", "Failed", "Stopped"):
+            break
+        time.sleep(0.5)
+    status = cd_status(dep)
+    load.finish()
+    for want, (pct, measured, failed) in zip([25, 50, 75, 100], seen):
+        rows.append((f"CodeDeploy linear: step {want}%", f"{measured:.1f}% of 1,000 ({failed} failed)",
+                     f"{want} ± 5", abs(measured - want) <= 5 and failed == 0))
+    rows.append(("CodeDeploy linear: status, failed requests",
+                 f"{status}, {load.failed} of {load.ok + load.failed}", "Succeeded, 0",
+                 status == "Succeeded" and load.failed == 0))
+
+    log("CodeDeploy deployment stopped with rollback at its first step")
+    load = Load(cd_port, 2)
+    dep = cd_deploy("c3")
+    while cd_green_pct(cd_a) <= 0:
+        time.sleep(0.5)
+    time.sleep(2)
+    asked = time.monotonic()
+    aws("deploy", "stop-deployment", "--deployment-id", dep, "--auto-rollback-enabled")
+    answered = time.monotonic() - asked
+    streak, first_orig, failed = 0, None, 0
+    while streak < 200 and time.monotonic() - asked < 30:
+        status_code, rev = get(cd_port)
+        if status_code != 200:
+            failed += 1
+        elif rev == "c2":
+            if streak == 0:
+                first_orig = time.monotonic()
+            streak += 1
+        else:
+            streak = 0
+    time.sleep(1)
+    load.finish()
+    restored = (first_orig - asked) if first_orig and streak >= 200 else None
+    rows.append(("CodeDeploy StopDeployment (rollback) to all traffic on the original",
+                 (f"{restored * 1000:.0f} ms from starting the CLI call (the call itself took "
+                  f"{answered * 1000:.0f} ms)") if restored is not None else "not restored",
+                 "< 5,000 ms", restored is not None and restored < 5))
+    rows.append(("CodeDeploy rollback: status, failed requests",
+                 f"{cd_status(dep)}, {load.failed + failed} of {load.ok + load.failed}",
+                 "Stopped, 0", cd_status(dep) == "Stopped" and load.failed + failed == 0))
 
     print("| Measure | Wharf | Budget | Met |")
     print("|---|---|---|---|")

@@ -74,6 +74,9 @@ pub(crate) struct Shared {
     pub(crate) stats: Option<ContainerStats>,
     /// This host's container instance ARN.
     pub(crate) instance_arn: String,
+    /// How the awsvpc network is made (the instance's slice), once the
+    /// server has said; `None`: Docker's own addresses.
+    pub(crate) network: tokio::sync::watch::Receiver<Option<crate::hostnet::NetworkSpec>>,
     /// Turns true when the agent shuts down: log shippers stop (the next
     /// agent resumes them where the server's cursor says).
     pub(crate) stopping: tokio::sync::watch::Receiver<bool>,
@@ -415,6 +418,7 @@ impl TaskDriver {
                     (self.assignment.clone(), self.definitions.clone(), self.task_id.clone());
                 let pause = self.adopted.get(PAUSE_CONTAINER_NAME).cloned();
                 let s3 = self.shared.s3.clone();
+                let network = self.shared.network.borrow().clone();
                 Some(Box::pin(async move {
                     let r = provision::provision(
                         &*runtime,
@@ -424,6 +428,7 @@ impl TaskDriver {
                         &task_id,
                         pause.as_ref(),
                         s3.as_ref(),
+                        network.as_ref(),
                     )
                     .await;
                     Outcome::Provisioned(r)

@@ -32,9 +32,10 @@ pub fn task_volume_name(family: &str, revision: i32, volume: &str, task_id: &str
     format!("ecs-{family}-{revision}-{volume}-{task_id}")
 }
 
-/// Sets up the task's network (awsvpc), volumes, secrets and environment
-/// files. `adopted_pause` is the task's pause container found running after
-/// an agent restart.
+/// Sets up the task's network (awsvpc, on the network `network` describes
+/// when given), volumes, secrets and environment files. `adopted_pause` is the
+/// task's pause container found running after an agent restart.
+#[allow(clippy::too_many_arguments)]
 pub async fn provision(
     runtime: &dyn Runtime,
     link: &dyn ServerLink,
@@ -43,11 +44,13 @@ pub async fn provision(
     task_id: &str,
     adopted_pause: Option<&ContainerInfo>,
     s3: Option<&S3Endpoint>,
+    network: Option<&crate::hostnet::NetworkSpec>,
 ) -> Result<Provisioned, NamedError> {
     let mut out = Provisioned::default();
     let td = &assignment.definition;
     if td.network_mode.as_ref().is_some_and(|m| m.as_str() == "awsvpc") {
-        out.network = Some(awsvpc::provision(runtime, assignment, task_id, adopted_pause).await?);
+        out.network =
+            Some(awsvpc::provision(runtime, assignment, task_id, adopted_pause, network).await?);
     }
     let family = td.family.clone().unwrap_or_default();
     let revision = td.revision.unwrap_or(0);

@@ -389,7 +389,7 @@ impl Deployer {
         let actions = step(&mut d, &view, now);
         if d != before {
             // The API only sets stop/continue flags: keep a flag set meanwhile.
-            let mut d_in = d.clone();
+            let d_in = d.clone();
             self.ops
                 .store
                 .update(
@@ -398,6 +398,7 @@ impl Deployer {
                     key,
                     Box::new(move |cur| {
                         let Some(cur) = cur else { return Ok(Write::Keep) };
+                        let mut d_in = d_in.clone();
                         let cur: Option<DeploymentRecord> = serde_json::from_str(&cur).ok();
                         if let Some(c) = cur {
                             if c.progress.stop.is_some() && d_in.progress.stop.is_none() {
@@ -460,7 +461,7 @@ impl Deployer {
                             .clone()
                             .or(s.network_configuration.clone()),
                         load_balancers: vec![LoadBalancer {
-                            target_group_arn: Some(target_group),
+                            target_group_arn: Some(target_group.clone()),
                             container_name: Some(appspec.container_name.clone()),
                             container_port: Some(appspec.container_port),
                             ..LoadBalancer::default()
@@ -468,7 +469,7 @@ impl Deployer {
                         health_checked: health_checked(&td),
                         container_images: vec![],
                     };
-                    let (ts, notes) = new_task_set(&names2, &rev, 100.0, external, now);
+                    let (ts, notes) = new_task_set(&names2, &rev, 100.0, external.clone(), now);
                     r.add_task_set(ts, notes, &names2.task_set_prefix, random).map(|_| ())
                 })
                 .await

@@ -15,6 +15,7 @@ async fn three_tasks(store: &dyn Store) -> Vec<String> {
     let instance = serde_json::json!({
         "containerInstanceArn": "arn:aws:ecs:us-east-1:000000000000:container-instance/default/i",
         "status": "ACTIVE",
+        "agentConnected": true,
         "registeredResources": [
             {"name": "CPU", "integerValue": 4096}, {"name": "MEMORY", "integerValue": 8192}]
     });
@@ -25,7 +26,7 @@ async fn three_tasks(store: &dyn Store) -> Vec<String> {
         json: instance.to_string(),
     };
     store
-        .update_instance("us-east-1", "default", "i", Box::new(move |_| Ok(Some(row))))
+        .update_instance("us-east-1", "default", "i", Box::new(move |_| Ok(Some(row.clone()))))
         .await
         .unwrap();
     let tag = Tag { key: Some("k".into()), value: Some("v".into()) };

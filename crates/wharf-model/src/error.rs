@@ -26,6 +26,8 @@ pub enum EcsErrorKind {
     PlatformUnknownException,
     ServiceDeploymentNotFoundException,
     ConflictException,
+    TargetNotFoundException,
+    AttributeLimitExceededException,
 }
 
 impl EcsErrorKind {
@@ -54,6 +56,8 @@ impl EcsErrorKind {
             Self::PlatformUnknownException => "PlatformUnknownException",
             Self::ServiceDeploymentNotFoundException => "ServiceDeploymentNotFoundException",
             Self::ConflictException => "ConflictException",
+            Self::TargetNotFoundException => "TargetNotFoundException",
+            Self::AttributeLimitExceededException => "AttributeLimitExceededException",
         }
     }
 

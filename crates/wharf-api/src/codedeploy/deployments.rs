@@ -239,7 +239,10 @@ pub(super) async fn create_deployment(
         if (cur as Option<DeploymentRecord>).is_some() {
             return Err(Error::internal());
         }
-        Ok((Change::Put(record), CreateDeploymentOutput { deployment_id: Some(id) }))
+        Ok((
+            Change::Put(record.clone()),
+            CreateDeploymentOutput { deployment_id: Some(id.clone()) },
+        ))
     })
     .await
 }

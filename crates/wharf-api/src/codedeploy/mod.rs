@@ -117,16 +117,16 @@ async fn create_application(
         let record = ApplicationRecord {
             application: ApplicationInfo {
                 application_id: Some(id.clone()),
-                application_name: Some(name),
+                application_name: Some(name.clone()),
                 create_time: Some(now),
                 linked_to_git_hub: Some(false),
-                compute_platform: Some(platform),
+                compute_platform: Some(platform.clone()),
                 ..ApplicationInfo::default()
             },
-            tags,
+            tags: tags.clone(),
             ..ApplicationRecord::default()
         };
-        Ok((Change::Put(record), CreateApplicationOutput { application_id: Some(id) }))
+        Ok((Change::Put(record), CreateApplicationOutput { application_id: Some(id.clone()) }))
     })
     .await
 }
@@ -281,8 +281,11 @@ async fn create_deployment_group(
                     "The ECS service is already associated with a deployment group.",
                 ));
             }
-            rec.groups.insert(group, info);
-            Ok((Change::Put(rec), CreateDeploymentGroupOutput { deployment_group_id: Some(id) }))
+            rec.groups.insert(group.clone(), info.clone());
+            Ok((
+                Change::Put(rec),
+                CreateDeploymentGroupOutput { deployment_group_id: Some(id.clone()) },
+            ))
         },
     )
     .await
@@ -360,7 +363,7 @@ async fn update_deployment_group(
                 ecs_services,
                 termination_hook_enabled
             );
-            let name = req.new_deployment_group_name.clone().unwrap_or(current);
+            let name = req.new_deployment_group_name.clone().unwrap_or_else(|| current.clone());
             if rec.groups.contains_key(&name) {
                 return Err(Error::new(
                     "DeploymentGroupAlreadyExistsException",
@@ -451,7 +454,10 @@ async fn create_deployment_config(
                 format!("A deployment configuration with the name {name} already exists."),
             ));
         }
-        Ok((Change::Put(info), CreateDeploymentConfigOutput { deployment_config_id: Some(id) }))
+        Ok((
+            Change::Put(info.clone()),
+            CreateDeploymentConfigOutput { deployment_config_id: Some(id.clone()) },
+        ))
     })
     .await
 }

@@ -13,7 +13,7 @@ use wharf_agent::runtime::docker::DockerRuntime;
 use wharf_agent::{Agent, AgentConfig, MetadataConfig, StatsConfig};
 use wharf_api::AppState;
 use wharf_model::clock::SystemClock;
-use wharf_store::{LogStore, SqliteStore};
+use wharf_store::{EtcdConfig, EtcdStore, Leadership, LogStore, Solo, SqliteStore, Store};
 
 use crate::embedded_link::EmbeddedLink;
 
@@ -26,6 +26,16 @@ pub struct ServerArgs {
     /// Directory holding Wharf's state (default: $XDG_DATA_HOME/wharf or ~/.local/share/wharf).
     #[arg(long, env = "WHARF_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// Where the control plane's state lives: `sqlite` (a database in the data
+    /// directory, one server) or `etcd://HOST:PORT[,HOST:PORT...][/PREFIX]` (an etcd
+    /// cluster that any number of servers share; see docs/etcd.md).
+    #[arg(long, env = "WHARF_STORE", default_value = "sqlite")]
+    store: String,
+    /// With an etcd store: the time to live of the lease the leading server (the one
+    /// that runs the reconcilers) holds; another server takes over this long after
+    /// the leader dies. Whole seconds, at least 2.
+    #[arg(long, env = "WHARF_LEADER_LEASE", default_value = "5s", value_parser = parse_wait)]
+    leader_lease: std::time::Duration,
     /// The AWS account id that ARNs carry.
     #[arg(long, env = "WHARF_ACCOUNT_ID", default_value = "000000000000")]
     account_id: String,
@@ -73,9 +83,10 @@ pub struct ServerArgs {
     #[arg(long, env = "WHARF_NO_AGENT")]
     no_agent: bool,
     /// The most bytes of log events kept (as CloudWatch counts `storedBytes`);
-    /// beyond it the oldest events are deleted first.
-    #[arg(long, env = "WHARF_LOGS_MAX_BYTES", default_value_t = 10 * 1024 * 1024 * 1024)]
-    logs_max_bytes: i64,
+    /// beyond it the oldest events are deleted first. Default: 10 GiB with SQLite,
+    /// 256 MiB with etcd (where the logs live in etcd: see docs/etcd.md).
+    #[arg(long, env = "WHARF_LOGS_MAX_BYTES")]
+    logs_max_bytes: Option<i64>,
     /// How often log retention runs: `90s`, `30m`, `1h`.
     #[arg(long, env = "WHARF_LOGS_RETENTION_INTERVAL", default_value = "60s", value_parser = parse_wait)]
     logs_retention_interval: std::time::Duration,
@@ -87,6 +98,16 @@ pub struct ServerArgs {
     /// `/metrics`: `10s`, `1m`.
     #[arg(long, env = "WHARF_STATS_INTERVAL", default_value = "10s", value_parser = parse_wait)]
     stats_interval: std::time::Duration,
+    /// How long an instance's agent may be silent (no heartbeat) before the
+    /// instance is declared lost: its tasks are stopped and its service tasks
+    /// replaced elsewhere. `30s`, `2m`. Agents send heartbeats six times as often.
+    #[arg(long, env = "WHARF_INSTANCE_LOST_AFTER", default_value = "30s", value_parser = parse_wait)]
+    instance_lost_after: std::time::Duration,
+    /// The range clusters' awsvpc VPC ranges (a /16 each) are carved from, each
+    /// instance taking a /24 slice of its cluster's; `off`: awsvpc tasks take
+    /// Docker's addresses on each host, unrouted between hosts.
+    #[arg(long, env = "WHARF_VPC_CIDR", default_value = wharf_model::ecs::network::DEFAULT_POOL)]
+    vpc_cidr: String,
     #[command(flatten)]
     agent: AgentArgs,
 }
@@ -123,6 +144,24 @@ pub struct AgentArgs {
     /// credentials endpoint hands out: {"arn:...": {"AccessKeyId": ..., "SecretAccessKey": ..., "Token": ...}}.
     #[arg(long, env = "WHARF_TASK_CREDENTIALS")]
     pub task_credentials: Option<PathBuf>,
+    /// This host's Availability Zone (`ecs.availability-zone`); default: the region's `a`.
+    #[arg(long, env = "WHARF_AVAILABILITY_ZONE")]
+    pub availability_zone: Option<String>,
+    /// This host's `ecs.instance-type`; default: `wharf.c<cores>m<GiB of memory>`.
+    #[arg(long, env = "WHARF_INSTANCE_TYPE")]
+    pub instance_type: Option<String>,
+    /// A custom attribute of this container instance, `name=value` or `name`; repeatable.
+    #[arg(long = "attribute", value_name = "NAME=VALUE", value_parser = parse_attribute)]
+    pub attributes: Vec<(String, Option<String>)>,
+    /// The address the load balancer and other hosts reach this host at (its
+    /// `instance` targets, its awsvpc tasks); default: the address it reaches
+    /// the server from.
+    #[arg(long, env = "WHARF_ADDRESS")]
+    pub address: Option<std::net::IpAddr>,
+}
+
+fn parse_attribute(s: &str) -> Result<(String, Option<String>), String> {
+    wharf_model::ecs::attributes::parse_pair(s)
 }
 
 fn parse_wait(s: &str) -> Result<std::time::Duration, String> {
@@ -150,12 +189,12 @@ pub fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
     let lock = lock_data_dir(&data_dir)?;
     check_exposure(&args)?;
-    let prepared = prepare(&args, &data_dir)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
+        let prepared = prepare(&args, &data_dir).await?;
         // Before the port accepts anything: a SIGTERM from then on stops the server cleanly.
         let shutdown = shutdown_signal();
         let listener = tokio::net::TcpListener::bind(args.listen)
@@ -187,7 +226,7 @@ impl EmbeddedServer {
         std::fs::create_dir_all(&data_dir)
             .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
         args.listen = SocketAddr::from(([127, 0, 0, 1], 0));
-        let prepared = prepare(&args, &data_dir)?;
+        let prepared = prepare(&args, &data_dir).await?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .context("cannot listen on a loopback port")?;
@@ -204,6 +243,11 @@ impl EmbeddedServer {
         let _ = self.stop.send(());
         self.running.await.context("the embedded server panicked")?
     }
+}
+
+/// How often agents send heartbeats: six to a grace period, at most every 10 s.
+fn heartbeat_interval(lost_after: std::time::Duration) -> std::time::Duration {
+    (lost_after / 6).min(std::time::Duration::from_secs(10))
 }
 
 /// Refuses to serve beyond loopback without credentials, unless told to.
@@ -228,30 +272,75 @@ fn check_exposure(args: &ServerArgs) -> anyhow::Result<()> {
 /// What [`serve`] runs: the state, and the parts to start beside the API.
 struct Prepared {
     state: AppState,
+    /// How this server comes to run the reconcilers.
+    leadership: Arc<dyn Leadership>,
     agent: Option<(AgentArgs, PathBuf)>,
     logs_retention_interval: std::time::Duration,
     /// How often the embedded agent samples its containers' stats.
     stats_interval: std::time::Duration,
     listeners: Option<std::net::IpAddr>,
+    /// How long an agent may be silent.
+    instance_lost_after: std::time::Duration,
     /// TLS for the API, when configured.
     tls: Option<Arc<rustls::ServerConfig>>,
     /// Connection limits.
     limits: crate::listen::Limits,
 }
 
+/// Opens the control plane's store as `--store` says, and how this server
+/// comes to lead.
+/// The default budget of log events with SQLite: 10 GiB.
+const SQLITE_LOGS_MAX_BYTES: i64 = 10 * 1024 * 1024 * 1024;
+
+/// The default budget of log events with etcd: 256 MiB (etcd's default quota
+/// is 2 GiB, and deleted events stay in its history until compacted).
+const ETCD_LOGS_MAX_BYTES: i64 = 256 * 1024 * 1024;
+
+/// The opened store, how this server comes to lead, and the etcd store when
+/// it is one (the logs live there too).
+type Opened = (Arc<dyn Store>, Arc<dyn Leadership>, Option<EtcdStore>);
+
+async fn open_store(args: &ServerArgs, data_dir: &std::path::Path) -> anyhow::Result<Opened> {
+    if args.store == "sqlite" {
+        let db = data_dir.join("wharf.db");
+        let store: Arc<dyn Store> = Arc::new(
+            SqliteStore::open(&db).with_context(|| format!("cannot open {}", db.display()))?,
+        );
+        return Ok((store.clone(), Arc::new(Solo(store)), None));
+    }
+    let config = EtcdConfig::parse(&args.store)
+        .map_err(|e| anyhow::anyhow!("--store: {e} (sqlite, or etcd://HOST:PORT,...)"))?;
+    if args.leader_lease.as_secs() < 2 || args.leader_lease.subsec_nanos() != 0 {
+        anyhow::bail!("--leader-lease must be whole seconds, at least 2s");
+    }
+    let store = EtcdStore::open(config)
+        .await
+        .with_context(|| format!("cannot open the etcd store {}", args.store))?;
+    let election =
+        wharf_store::etcd::Election::new(&store, args.leader_lease, &args.listen.to_string());
+    Ok((Arc::new(store.clone()), Arc::new(election), Some(store)))
+}
+
 /// Checks the arguments and opens the stores in `data_dir`.
-fn prepare(args: &ServerArgs, data_dir: &std::path::Path) -> anyhow::Result<Prepared> {
+async fn prepare(args: &ServerArgs, data_dir: &std::path::Path) -> anyhow::Result<Prepared> {
     if args.account_id.len() != 12 || !args.account_id.bytes().all(|b| b.is_ascii_digit()) {
         anyhow::bail!("--account-id must be twelve digits, not {:?}", args.account_id);
     }
-    let db = data_dir.join("wharf.db");
-    let store = SqliteStore::open(&db).with_context(|| format!("cannot open {}", db.display()))?;
-    if args.logs_max_bytes <= 0 {
-        anyhow::bail!("--logs-max-bytes must be positive, not {}", args.logs_max_bytes);
+    let (store, leadership, etcd) = open_store(args, data_dir).await?;
+    let logs_max_bytes = args.logs_max_bytes.unwrap_or(if etcd.is_some() {
+        ETCD_LOGS_MAX_BYTES
+    } else {
+        SQLITE_LOGS_MAX_BYTES
+    });
+    if logs_max_bytes <= 0 {
+        anyhow::bail!("--logs-max-bytes must be positive, not {logs_max_bytes}");
     }
     let logs_db = data_dir.join("logs.sqlite3");
-    let logs = LogStore::open(&logs_db, args.logs_max_bytes)
-        .with_context(|| format!("cannot open {}", logs_db.display()))?;
+    let logs = match &etcd {
+        None => LogStore::open(&logs_db, logs_max_bytes),
+        Some(etcd) => LogStore::open_replicated(&logs_db, logs_max_bytes, etcd).await,
+    }
+    .with_context(|| format!("cannot open {}", logs_db.display()))?;
     let usage = logs.usage();
     tracing::info!(
         stored_bytes = usage.stored_bytes,
@@ -259,13 +348,29 @@ fn prepare(args: &ServerArgs, data_dir: &std::path::Path) -> anyhow::Result<Prep
         file_bytes = usage.file_bytes,
         "log store open"
     );
-    let mut state =
-        AppState::new(Arc::new(store), Arc::new(logs), Arc::new(SystemClock), &args.account_id);
+    let mut state = AppState::new(store, Arc::new(logs), Arc::new(SystemClock), &args.account_id);
     state.sts = Arc::new(crate::security::sts_issuer(data_dir)?);
     if let Some(path) = &args.credentials {
         state.auth = Some(Arc::new(crate::security::authenticator(path, &state.sts)?));
     }
     state.allow_reset = args.allow_reset;
+    if args.instance_lost_after < std::time::Duration::from_millis(600) {
+        anyhow::bail!("--instance-lost-after must be at least 600ms");
+    }
+    state.heartbeat_interval_ms = heartbeat_interval(args.instance_lost_after).as_millis() as u64;
+    state.vpc_pool = match args.vpc_cidr.as_str() {
+        "off" | "" => None,
+        cidr => {
+            let pool: wharf_model::ecs::network::Ipv4Net =
+                cidr.parse().map_err(|e| anyhow::anyhow!("--vpc-cidr: {e}"))?;
+            if pool.count(wharf_model::ecs::network::VPC_PREFIX) == 0 {
+                anyhow::bail!(
+                    "--vpc-cidr {cidr} must be a /16 or larger (each cluster takes a /16)"
+                );
+            }
+            Some(pool)
+        }
+    };
     if args.throttle {
         state.throttle = Some(Arc::default());
     }
@@ -303,10 +408,12 @@ fn prepare(args: &ServerArgs, data_dir: &std::path::Path) -> anyhow::Result<Prep
             header_timeout: args.header_timeout,
         },
         state,
+        leadership,
         agent: (!args.no_agent).then(|| (args.agent.clone(), data_dir.to_owned())),
         logs_retention_interval: args.logs_retention_interval,
         stats_interval: args.stats_interval,
         listeners,
+        instance_lost_after: args.instance_lost_after,
     })
 }
 
@@ -315,8 +422,17 @@ async fn serve(
     prepared: Prepared,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let Prepared { state, agent, logs_retention_interval, stats_interval, listeners, tls, limits } =
-        prepared;
+    let Prepared {
+        state,
+        leadership,
+        agent,
+        logs_retention_interval,
+        stats_interval,
+        listeners,
+        instance_lost_after,
+        tls,
+        limits,
+    } = prepared;
     let addr = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(account = %state.ops.account_id, reset = state.allow_reset, "listening on {scheme}://{addr}");
@@ -326,6 +442,8 @@ async fn serve(
         api: state.metrics.clone(),
         lb: listeners.map(|_| Arc::new(wharf_lb::Traffic::new())),
         containers: None,
+        agents: (state.agent_stats.clone(), state.heartbeat_interval_ms),
+        clock: state.ops.clock.clone(),
     };
     let agent_task = agent.map(|(args, dir)| {
         let link = EmbeddedLink::new(state.clone(), args.region.clone());
@@ -337,23 +455,25 @@ async fn serve(
             let shutdown = async move {
                 let _ = stopped.wait_for(|s| *s).await;
             };
-            if let Err(e) = run_agent(args, Arc::new(link), Some(dir), Some(stats), shutdown).await
-            {
+            let placement = AgentPlacement {
+                stats: Some(stats),
+                report_stats: false,
+                server: Some(addr.ip()),
+                host_network: wharf_agent::HostNetworking::Rules,
+            };
+            if let Err(e) = run_agent(args, Arc::new(link), Some(dir), placement, shutdown).await {
                 tracing::error!(
                     "the embedded agent stopped: {e:#}; tasks will not run on this host"
                 );
             }
         })
     });
-    let cleanup = tokio::spawn(wharf_control::cleanup::run(
-        state.ops.store.clone(),
-        state.ops.clock.clone(),
-        agent_stopped.clone(),
-    ));
-    let retention = tokio::spawn(wharf_control::logs_retention::run(
-        state.logs.clone(),
-        state.ops.clock.clone(),
-        logs_retention_interval,
+    let (leading_tx, leading) = tokio::sync::watch::channel(false);
+    let reconcilers = tokio::spawn(crate::leading::run(
+        leadership,
+        state.clone(),
+        crate::leading::Intervals { logs_retention: logs_retention_interval, instance_lost_after },
+        leading_tx,
         agent_stopped.clone(),
     ));
     let data_plane = listeners.zip(metrics.lb.clone()).map(|(bind, traffic)| {
@@ -362,26 +482,18 @@ async fn serve(
             state.ops.clock.clone(),
             bind,
             traffic,
+            leading.clone(),
             agent_stopped.clone(),
         ))
     });
-    let scheduler = tokio::spawn(wharf_control::services::run(
-        wharf_control::services::Scheduler { ops: state.ops.clone() },
-        agent_stopped.clone(),
-    ));
-    let deployer = tokio::spawn(wharf_control::codedeploy::run(
-        wharf_control::codedeploy::Deployer { ops: state.ops.clone() },
-        agent_stopped.clone(),
-    ));
+    let routes = tokio::spawn(crate::vpc_routes::run(state.clone(), agent_stopped.clone()));
     let app = wharf_api::router(state.clone())
         .merge(crate::console::routes().with_state(state))
         .merge(crate::metrics::router(metrics));
     crate::listen::serve(listener, app, tls, limits, shutdown).await?;
     let _ = stop_agent.send(true);
-    let _ = cleanup.await;
-    let _ = retention.await;
-    let _ = scheduler.await;
-    let _ = deployer.await;
+    let _ = reconcilers.await;
+    let _ = routes.await;
     if let Some(task) = data_plane {
         let _ = task.await;
     }
@@ -392,15 +504,49 @@ async fn serve(
     Ok(())
 }
 
-/// Connects to Docker and runs an agent until `shutdown`, sampling its containers' stats
-/// into `stats` when given.
+/// The address an agent reports: `--address`, else the one this host reaches
+/// `server` (its IP) from, else loopback (a server that listens on every
+/// address: this host's address toward the rest of the network).
+fn agent_address(args: &AgentArgs, server: Option<std::net::IpAddr>) -> std::net::IpAddr {
+    use std::net::{IpAddr, Ipv4Addr};
+    if let Some(a) = args.address {
+        return a;
+    }
+    match server {
+        Some(ip) if ip.is_loopback() => ip,
+        Some(ip) if !ip.is_unspecified() => {
+            wharf_agent::host::address_toward(&format!("{ip}:9")).unwrap_or(ip)
+        }
+        // Any address routed the way the rest of the network is.
+        _ => wharf_agent::host::address_toward("192.0.2.1:9")
+            .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+    }
+}
+
+/// Where an agent runs relative to its server, and what follows from it.
+#[derive(Debug)]
+pub struct AgentPlacement {
+    /// Its containers' stats are sampled here, when given.
+    pub stats: Option<StatsConfig>,
+    /// Whether the samples go to the server with the heartbeats (an agent
+    /// on another host; the embedded agent's are read in place).
+    pub report_stats: bool,
+    /// The server's address, which the host's own address is found from when
+    /// `--address` does not give it.
+    pub server: Option<std::net::IpAddr>,
+    /// How much of the awsvpc network plan it applies to this host.
+    pub host_network: wharf_agent::HostNetworking,
+}
+
+/// Connects to Docker and runs an agent until `shutdown`.
 pub async fn run_agent(
     args: AgentArgs,
     link: Arc<dyn wharf_agent::link::ServerLink>,
     state_dir: Option<PathBuf>,
-    stats: Option<StatsConfig>,
+    placement: AgentPlacement,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    let AgentPlacement { stats, report_stats, server, host_network } = placement;
     let runtime = DockerRuntime::connect().await.context("cannot reach Docker Engine")?;
     let metadata = match args.metadata_address.as_str() {
         "off" | "" => None,
@@ -415,7 +561,19 @@ pub async fn run_agent(
             },
         }),
     };
+    let identity = wharf_agent::host::HostIdentity {
+        availability_zone: args
+            .availability_zone
+            .clone()
+            .unwrap_or_else(|| format!("{}a", args.region)),
+        instance_type: args.instance_type.clone(),
+        address: Some(agent_address(&args, server).to_string()),
+        attributes: args.attributes.clone(),
+    };
     let config = AgentConfig {
+        report_stats,
+        host_network,
+        identity,
         cluster: args.cluster,
         reserved_memory_mib: args.reserved_memory,
         always_pull: args.always_pull,

@@ -57,7 +57,7 @@ async fn modify_task_set<F>(
     change: F,
 ) -> Result<TaskSet, ApiError>
 where
-    F: FnOnce(&mut ServiceRecord, &str) -> Result<(), EcsError> + Send + 'static,
+    F: Fn(&mut ServiceRecord, &str) -> Result<(), EcsError> + Send + 'static,
 {
     let id2 = id.clone();
     let rec = update_active(ctx.ops(), names, move |r| {
@@ -146,7 +146,7 @@ pub(crate) async fn create_task_set(
         if !is_external(&r.service) {
             return Err(EcsError::invalid_parameter(NOT_EXTERNAL));
         }
-        let id = r.add_task_set(ts, notes, &prefix, random)?;
+        let id = r.add_task_set(ts.clone(), notes.clone(), &prefix, random)?;
         if let Ok(mut n) = new_id_in.lock() {
             *n = id;
         }
