@@ -206,6 +206,14 @@ pub fn step(d: &mut DeploymentRecord, v: &View, now: i64) -> Vec<CdAction> {
     };
     let repl = replacement(d, svc);
 
+    // The replacement's tasks keep failing (the service circuit breaker's
+    // threshold): the deployment fails, rolled back when configured so.
+    let failures = repl.as_deref().and_then(|r| svc.deployments.get(r)).map_or(0, |n| n.failures);
+    let failed = d.progress.stop.is_none()
+        && failures >= ecs_service::failure_threshold(svc.service.desired_count.unwrap_or(0));
+    if failed {
+        d.progress.stop = Some(d.auto_rollback);
+    }
     // A stop: with rollback, every rule back on the original and the
     // replacement drained, in this step.
     if let Some(rollback) = d.progress.stop {
@@ -233,11 +241,24 @@ pub fn step(d: &mut DeploymentRecord, v: &View, now: i64) -> Vec<CdAction> {
                 ..RollbackInfo::default()
             });
         }
+        let (status, code, message) = if failed {
+            (
+                DeploymentStatus::Failed,
+                "ECS_UPDATE_ERROR",
+                "The replacement task set's tasks failed to start or failed their health checks.",
+            )
+        } else {
+            (
+                DeploymentStatus::Stopped,
+                "DEPLOYMENT_STOPPED",
+                "The deployment was stopped by a user request.",
+            )
+        };
         d.info.error_information = Some(ErrorInformation {
-            code: Some(ErrorCode::from("DEPLOYMENT_STOPPED")),
-            message: Some("The deployment was stopped by a user request.".into()),
+            code: Some(ErrorCode::from(code)),
+            message: Some(message.into()),
         });
-        set_status(d, DeploymentStatus::Stopped, now);
+        set_status(d, status, now);
         go(d, Stage::Done, now);
         return actions;
     }
@@ -687,6 +708,28 @@ mod tests {
         let acts = step(&mut d, &v, 3000 + 6 * MIN);
         assert_eq!(acts, vec![CdAction::Drain(original)]);
         assert_eq!(d.info.status, Some(DeploymentStatus::Succeeded));
+    }
+
+    #[test]
+    fn a_replacement_whose_tasks_keep_failing_fails_the_deployment_and_rolls_back() {
+        let mut d = deployment(None);
+        let mut svc = service();
+        let mut v = View { service: Some(svc.clone()), ..View::default() };
+        let acts = step(&mut d, &v, 0);
+        apply_forwards(&mut v, &acts);
+        let repl = with_replacement(&mut svc, false);
+        svc.deployments.get_mut(&repl).expect("notes").failures = 2;
+        v.service = Some(svc.clone());
+        assert!(step(&mut d, &v, 1000).iter().all(|a| !matches!(a, CdAction::Drain(_))));
+        svc.deployments.get_mut(&repl).expect("notes").failures = 3;
+        v.service = Some(svc.clone());
+        let acts = step(&mut d, &v, 2000);
+        assert!(acts.contains(&CdAction::Drain(repl)), "{acts:?}");
+        assert_eq!(d.info.status, Some(DeploymentStatus::Failed));
+        let code = d.info.error_information.as_ref().and_then(|e| e.code.clone());
+        assert_eq!(code, Some(ErrorCode::from("ECS_UPDATE_ERROR")));
+        apply_forwards(&mut v, &acts);
+        assert_eq!(green_share(&v), 0);
     }
 
     #[test]
