@@ -80,6 +80,9 @@ pub enum Kind {
     /// The awsvpc ranges given to clusters and instances: one document,
     /// `wharf_model::ecs::network::VpcAllocations`, in region `*`.
     Network,
+    /// Keys every server of a control plane must share (the STS key that
+    /// seals temporary credentials), keyed by name, in region `*`.
+    ServerKey,
 }
 
 impl Kind {
@@ -96,6 +99,7 @@ impl Kind {
             Self::CodeDeployConfig => "codedeploy-config",
             Self::CodeDeployDeployment => "codedeploy-deployment",
             Self::Network => "awsvpc-network",
+            Self::ServerKey => "server-key",
         }
     }
 }

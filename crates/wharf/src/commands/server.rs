@@ -349,7 +349,12 @@ async fn prepare(args: &ServerArgs, data_dir: &std::path::Path) -> anyhow::Resul
         "log store open"
     );
     let mut state = AppState::new(store, Arc::new(logs), Arc::new(SystemClock), &args.account_id);
-    state.sts = Arc::new(crate::security::sts_issuer(data_dir)?);
+    // Servers sharing an etcd store share the STS key too; one server keeps it
+    // in its data directory.
+    state.sts = Arc::new(match &etcd {
+        Some(_) => crate::security::shared_sts_issuer(&*state.ops.store).await?,
+        None => crate::security::sts_issuer(data_dir)?,
+    });
     if let Some(path) = &args.credentials {
         state.auth = Some(Arc::new(crate::security::authenticator(path, &state.sts)?));
     }
