@@ -16,7 +16,8 @@ use crate::context::{AppState, Ctx};
 use crate::metrics::UNKNOWN_OPERATION;
 use crate::protocol::{self, ApiError};
 use crate::{
-    audit, authz, body_limit, ecs, elbv2, logs, query, request_id, secretsmanager, sigv4, ssm, sts,
+    audit, authz, body_limit, codedeploy, ecs, elbv2, logs, query, request_id, secretsmanager,
+    sigv4, ssm, sts,
 };
 
 /// The `X-Amz-Target` prefix of Amazon ECS.
@@ -27,6 +28,9 @@ pub const SSM_TARGET_PREFIX: &str = "AmazonSSM";
 pub const LOGS_TARGET_PREFIX: &str = "Logs_20140328";
 /// The `X-Amz-Target` prefix of AWS Secrets Manager.
 pub const SECRETS_MANAGER_TARGET_PREFIX: &str = "secretsmanager";
+
+/// The `X-Amz-Target` prefix of AWS CodeDeploy.
+pub const CODEDEPLOY_TARGET_PREFIX: &str = "CodeDeploy_20141006";
 
 /// The HTTP router: the AWS endpoint at `/`, plus `/_wharf/reset` when the
 /// server was started with `--allow-reset`.
@@ -87,6 +91,7 @@ async fn aws(
         Some((SSM_TARGET_PREFIX, op)) => ("ssm", op),
         Some((LOGS_TARGET_PREFIX, op)) => ("logs", op),
         Some((SECRETS_MANAGER_TARGET_PREFIX, op)) => ("secretsmanager", op),
+        Some((CODEDEPLOY_TARGET_PREFIX, op)) => ("codedeploy", op),
         _ => ("unknown", UNKNOWN_OPERATION),
     };
     if !admitted(&ctx, service, op) {
@@ -104,6 +109,7 @@ async fn aws(
             "ssm" => ssm::handle(&ctx, op, &body).await,
             "logs" => logs::handle(&ctx, op, &body).await,
             "secretsmanager" => secretsmanager::handle(&ctx, op, &body).await,
+            "codedeploy" => codedeploy::handle(&ctx, op, &body).await,
             _ => Err(ApiError::unknown_operation()),
         },
     };

@@ -2,10 +2,12 @@
 //! what should be done, inside a thin loop that applies it; the steps are
 //! tested with plain values and a fake clock, the loops with a real store:
 //! stopped-task expiry ([`cleanup`]), log retention ([`logs_retention`]),
-//! instance liveness ([`liveness`]) and the service scheduler ([`services`]).
+//! instance liveness ([`liveness`]), the service scheduler ([`services`]) and
+//! CodeDeploy's deployments to ECS services ([`codedeploy`]).
 #![warn(missing_docs)]
 
 pub mod cleanup;
+pub mod codedeploy;
 pub mod liveness;
 pub mod logs_retention;
 pub mod services;

@@ -24,6 +24,8 @@ pub enum EcsErrorKind {
     NamespaceNotFoundException,
     TaskSetNotFoundException,
     PlatformUnknownException,
+    ServiceDeploymentNotFoundException,
+    ConflictException,
     TargetNotFoundException,
     AttributeLimitExceededException,
 }
@@ -52,6 +54,8 @@ impl EcsErrorKind {
             Self::NamespaceNotFoundException => "NamespaceNotFoundException",
             Self::TaskSetNotFoundException => "TaskSetNotFoundException",
             Self::PlatformUnknownException => "PlatformUnknownException",
+            Self::ServiceDeploymentNotFoundException => "ServiceDeploymentNotFoundException",
+            Self::ConflictException => "ConflictException",
             Self::TargetNotFoundException => "TargetNotFoundException",
             Self::AttributeLimitExceededException => "AttributeLimitExceededException",
         }

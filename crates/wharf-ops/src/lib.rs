@@ -26,6 +26,7 @@ pub mod lookup;
 pub mod service;
 pub mod stop;
 pub mod targets;
+pub mod traffic;
 
 use std::sync::Arc;
 

@@ -1,4 +1,5 @@
-//! The reconcilers, on the one server that leads: the service scheduler,
+//! The reconcilers, on the one server that leads: the service scheduler, the
+//! CodeDeploy deployer,
 //! instance liveness, stopped-task expiry and log retention run only while this server's term
 //! lasts, and write through the term's store, so that a server that lost
 //! its term (its etcd lease expired while it was paused or cut off) has its
@@ -70,7 +71,11 @@ pub async fn run(
                 stopping.clone(),
             )),
             tokio::spawn(wharf_control::services::run(
-                wharf_control::services::Scheduler { ops: fenced },
+                wharf_control::services::Scheduler { ops: fenced.clone() },
+                stopping.clone(),
+            )),
+            tokio::spawn(wharf_control::codedeploy::run(
+                wharf_control::codedeploy::Deployer { ops: fenced },
                 stopping,
             )),
         ];
