@@ -14,7 +14,7 @@ use wharf_model::ecs::status::AttachmentStatus;
 use crate::pause::{pause_program, rootfs_tar, PAUSE_COMMAND, PAUSE_CONTAINER_NAME, PAUSE_IMAGE};
 use crate::runtime::{
     ContainerCreateBody, ContainerInfo, ContainerState, Runtime, LABEL_CLUSTER,
-    LABEL_CONTAINER_NAME, LABEL_FAMILY, LABEL_REVISION, LABEL_TASK_ARN,
+    LABEL_CONTAINER_NAME, LABEL_FAMILY, LABEL_INSTANCE, LABEL_REVISION, LABEL_TASK_ARN,
 };
 use crate::stop::NamedError;
 
@@ -43,6 +43,7 @@ pub async fn provision(
     task_id: &str,
     adopted: Option<&ContainerInfo>,
     network: Option<&crate::hostnet::NetworkSpec>,
+    instance_arn: &str,
 ) -> Result<TaskNetwork, NamedError> {
     if let Some(info) = adopted.filter(|i| i.state == ContainerState::Running) {
         if let Some(ip) = info.addresses.get(AWSVPC_NETWORK) {
@@ -64,6 +65,7 @@ pub async fn provision(
         (LABEL_TASK_ARN.to_owned(), task_arn),
         (LABEL_CONTAINER_NAME.to_owned(), PAUSE_CONTAINER_NAME.to_owned()),
         (LABEL_CLUSTER.to_owned(), assignment.cluster.clone()),
+        (LABEL_INSTANCE.to_owned(), instance_arn.to_owned()),
         (LABEL_FAMILY.to_owned(), family.clone()),
         (LABEL_REVISION.to_owned(), revision.to_string()),
     ]);

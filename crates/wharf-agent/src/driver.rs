@@ -419,6 +419,7 @@ impl TaskDriver {
                 let pause = self.adopted.get(PAUSE_CONTAINER_NAME).cloned();
                 let s3 = self.shared.s3.clone();
                 let network = self.shared.network.borrow().clone();
+                let instance_arn = self.shared.instance_arn.clone();
                 Some(Box::pin(async move {
                     let r = provision::provision(
                         &*runtime,
@@ -429,6 +430,7 @@ impl TaskDriver {
                         pause.as_ref(),
                         s3.as_ref(),
                         network.as_ref(),
+                        &instance_arn,
                     )
                     .await;
                     Outcome::Provisioned(r)
@@ -626,6 +628,7 @@ impl TaskDriver {
         let ctx = TaskContext {
             task_arn: &self.task_arn,
             cluster: &self.assignment.cluster,
+            instance_arn: &self.shared.instance_arn,
             definition: &self.assignment.definition,
             docker_names: &self.docker_names,
             volume_names: &p.volumes,

@@ -34,7 +34,8 @@ pub fn task_volume_name(family: &str, revision: i32, volume: &str, task_id: &str
 
 /// Sets up the task's network (awsvpc, on the network `network` describes
 /// when given), volumes, secrets and environment files. `adopted_pause` is the
-/// task's pause container found running after an agent restart.
+/// task's pause container found running after an agent restart; the task runs
+/// on `instance_arn` (its containers' label).
 #[allow(clippy::too_many_arguments)]
 pub async fn provision(
     runtime: &dyn Runtime,
@@ -45,12 +46,15 @@ pub async fn provision(
     adopted_pause: Option<&ContainerInfo>,
     s3: Option<&S3Endpoint>,
     network: Option<&crate::hostnet::NetworkSpec>,
+    instance_arn: &str,
 ) -> Result<Provisioned, NamedError> {
     let mut out = Provisioned::default();
     let td = &assignment.definition;
     if td.network_mode.as_ref().is_some_and(|m| m.as_str() == "awsvpc") {
-        out.network =
-            Some(awsvpc::provision(runtime, assignment, task_id, adopted_pause, network).await?);
+        out.network = Some(
+            awsvpc::provision(runtime, assignment, task_id, adopted_pause, network, instance_arn)
+                .await?,
+        );
     }
     let family = td.family.clone().unwrap_or_default();
     let revision = td.revision.unwrap_or(0);

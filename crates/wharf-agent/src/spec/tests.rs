@@ -49,6 +49,7 @@ impl Fixture {
         TaskContext {
             task_arn: ARN,
             cluster: "arn:aws:ecs:us-east-1:123456789012:cluster/default",
+            instance_arn: "arn:aws:ecs:us-east-1:123456789012:container-instance/default/i1",
             definition: &self.def,
             docker_names: &self.docker_names,
             volume_names: &self.volume_names,
