@@ -92,6 +92,7 @@ async fn aws(
         Some((LOGS_TARGET_PREFIX, op)) => ("logs", op),
         Some((SECRETS_MANAGER_TARGET_PREFIX, op)) => ("secretsmanager", op),
         Some((CODEDEPLOY_TARGET_PREFIX, op)) => ("codedeploy", op),
+        Some((crate::wharf_ops_api::TARGET_PREFIX, op)) => ("wharf", op),
         _ => ("unknown", UNKNOWN_OPERATION),
     };
     if !admitted(&ctx, service, op) {
@@ -110,6 +111,7 @@ async fn aws(
             "logs" => logs::handle(&ctx, op, &body).await,
             "secretsmanager" => secretsmanager::handle(&ctx, op, &body).await,
             "codedeploy" => codedeploy::handle(&ctx, op, &body).await,
+            "wharf" => crate::wharf_ops_api::handle(&ctx, op, &body).await,
             _ => Err(ApiError::unknown_operation()),
         },
     };

@@ -42,6 +42,7 @@ pub mod ssm;
 pub mod sts;
 pub mod task_roles;
 pub mod throttle;
+pub mod wharf_ops_api;
 
 pub use context::AppState;
 pub use dispatch::router;

@@ -5,6 +5,7 @@
 //!
 //! - [`launch`]: place and launch tasks (RunTask, StartTask, services);
 //! - [`stop`]: stop a task (StopTask, the service scheduler);
+//! - [`spot`]: interrupt a Fargate Spot task (Wharf's own command);
 //! - [`targets`]: register and deregister load balancer targets
 //!   (RegisterTargets/DeregisterTargets, the service scheduler);
 //! - [`service`]: read a service's record, change it atomically while it
@@ -24,6 +25,7 @@ mod error;
 pub mod launch;
 pub mod lookup;
 pub mod service;
+pub mod spot;
 pub mod stop;
 pub mod targets;
 pub mod traffic;

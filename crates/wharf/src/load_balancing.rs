@@ -18,7 +18,7 @@ use wharf_model::ecs::shapes::ContainerInstance;
 use wharf_model::elbv2::shapes::{TargetHealthReasonEnum, TargetHealthStateEnum};
 use wharf_model::elbv2::{ObservedHealth, TargetRecord};
 use wharf_store::elb::TargetRow;
-use wharf_store::{Kind, Store, StoreError};
+use wharf_store::{Store, StoreError};
 
 use crate::lb_config::InstanceAddresses;
 
@@ -86,21 +86,16 @@ async fn instance_addresses(
     region: &str,
 ) -> Result<InstanceAddresses, StoreError> {
     let mut out = InstanceAddresses::new();
-    let mut after: Option<String> = None;
-    loop {
-        let clusters = store.list(Kind::Cluster, region, after.as_deref(), 500).await?;
-        let Some(last) = clusters.last() else { break };
-        after = Some(last.0.clone());
-        for (cluster, _) in &clusters {
-            for u in store.instances(region, cluster, None).await? {
-                let Ok(ci) = serde_json::from_str::<ContainerInstance>(&u.instance.json) else {
-                    continue;
-                };
-                let attributes = ci.attributes.as_deref().unwrap_or(&[]);
-                let address = value_of(attributes, ADDRESS).and_then(|a| a.parse().ok());
-                if let (Some(id), Some(address)) = (ci.ec2_instance_id, address) {
-                    out.insert(id, address);
-                }
+    let clusters = wharf_ops::lookup::instance_clusters(store, region).await?;
+    for cluster in &clusters {
+        for u in store.instances(region, cluster, None).await? {
+            let Ok(ci) = serde_json::from_str::<ContainerInstance>(&u.instance.json) else {
+                continue;
+            };
+            let attributes = ci.attributes.as_deref().unwrap_or(&[]);
+            let address = value_of(attributes, ADDRESS).and_then(|a| a.parse().ok());
+            if let (Some(id), Some(address)) = (ci.ec2_instance_id, address) {
+                out.insert(id, address);
             }
         }
     }

@@ -107,6 +107,16 @@ pub(crate) async fn register_container_instance(
     req: RegisterContainerInstanceRequest,
 ) -> Result<RegisterContainerInstanceResponse, ApiError> {
     let cluster = active_cluster(ctx.ops(), req.cluster.as_deref()).await?;
+    register_in(ctx, cluster, req).await
+}
+
+/// Registers an instance in `cluster` (an ACTIVE cluster, or the Fargate
+/// pool for an agent that joined as Fargate capacity).
+pub(crate) async fn register_in(
+    ctx: &Ctx,
+    cluster: String,
+    req: RegisterContainerInstanceRequest,
+) -> Result<RegisterContainerInstanceResponse, ApiError> {
     let total = required(req.total_resources, "totalResources")?;
     for name in ["CPU", "MEMORY"] {
         if placement::integer_resource(&total, name) <= 0 {

@@ -153,26 +153,20 @@ pub async fn all_slices(state: &AppState) -> Result<Vec<Peer>, ApiError> {
         return Ok(out);
     }
     for region in state.ops.store.regions(Kind::Cluster).await? {
-        let mut after: Option<String> = None;
-        loop {
-            let page = state.ops.store.list(Kind::Cluster, &region, after.as_deref(), 500).await?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.0.clone());
-            for (cluster, _) in &page {
-                for u in state.ops.store.instances(&region, cluster, None).await? {
-                    if u.instance.status == InstanceStatus::Inactive {
-                        continue;
-                    }
-                    let Ok(ci) = serde_json::from_str::<ContainerInstance>(&u.instance.json) else {
-                        continue;
-                    };
-                    let attrs = ci.attributes.as_deref().unwrap_or(&[]);
-                    if let (Some(address), Some(slice)) = (
-                        value_of(attrs, attributes::ADDRESS),
-                        value_of(attrs, attributes::SUBNET_CIDR),
-                    ) {
-                        out.push(Peer { address: address.to_owned(), slice: slice.to_owned() });
-                    }
+        let clusters = wharf_ops::lookup::instance_clusters(&*state.ops.store, &region).await?;
+        for cluster in &clusters {
+            for u in state.ops.store.instances(&region, cluster, None).await? {
+                if u.instance.status == InstanceStatus::Inactive {
+                    continue;
+                }
+                let Ok(ci) = serde_json::from_str::<ContainerInstance>(&u.instance.json) else {
+                    continue;
+                };
+                let attrs = ci.attributes.as_deref().unwrap_or(&[]);
+                if let (Some(address), Some(slice)) =
+                    (value_of(attrs, attributes::ADDRESS), value_of(attrs, attributes::SUBNET_CIDR))
+                {
+                    out.push(Peer { address: address.to_owned(), slice: slice.to_owned() });
                 }
             }
         }

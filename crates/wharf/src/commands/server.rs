@@ -82,6 +82,10 @@ pub struct ServerArgs {
     /// agents elsewhere to run.
     #[arg(long, env = "WHARF_NO_AGENT")]
     no_agent: bool,
+    /// The embedded agent does not serve the Fargate pool (by default it runs
+    /// the region's FARGATE and FARGATE_SPOT tasks as well as its cluster's).
+    #[arg(long, env = "WHARF_NO_FARGATE")]
+    no_fargate: bool,
     /// The most bytes of log events kept (as CloudWatch counts `storedBytes`);
     /// beyond it the oldest events are deleted first. Default: 10 GiB with SQLite,
     /// 256 MiB with etcd (where the logs live in etcd: see docs/etcd.md).
@@ -158,6 +162,27 @@ pub struct AgentArgs {
     /// the server from.
     #[arg(long, env = "WHARF_ADDRESS")]
     pub address: Option<std::net::IpAddr>,
+    /// Join as Fargate capacity only: this host runs the region's `FARGATE`
+    /// and `FARGATE_SPOT` tasks, of every cluster, and is no cluster's
+    /// container instance (ListContainerInstances does not list it).
+    #[arg(long, env = "WHARF_FARGATE", conflicts_with = "auto_scaling_group")]
+    pub fargate: bool,
+    /// The group (Auto Scaling group) this host belongs to: a capacity
+    /// provider whose `autoScalingGroupProvider` names it places its tasks
+    /// on the cluster's hosts of this group.
+    #[arg(long, env = "WHARF_AUTO_SCALING_GROUP")]
+    pub auto_scaling_group: Option<String>,
+}
+
+impl AgentArgs {
+    /// The cluster the host registers in: the Fargate pool's for `--fargate`.
+    pub fn registered_cluster(&self) -> String {
+        if self.fargate {
+            wharf_model::ecs::capacity::FARGATE_POOL.to_owned()
+        } else {
+            self.cluster.clone()
+        }
+    }
 }
 
 fn parse_attribute(s: &str) -> Result<(String, Option<String>), String> {
@@ -275,6 +300,8 @@ struct Prepared {
     /// How this server comes to run the reconcilers.
     leadership: Arc<dyn Leadership>,
     agent: Option<(AgentArgs, PathBuf)>,
+    /// Whether the embedded agent serves the Fargate pool too.
+    embedded_fargate: bool,
     logs_retention_interval: std::time::Duration,
     /// How often the embedded agent samples its containers' stats.
     stats_interval: std::time::Duration,
@@ -415,6 +442,7 @@ async fn prepare(args: &ServerArgs, data_dir: &std::path::Path) -> anyhow::Resul
         state,
         leadership,
         agent: (!args.no_agent).then(|| (args.agent.clone(), data_dir.to_owned())),
+        embedded_fargate: !args.no_fargate,
         logs_retention_interval: args.logs_retention_interval,
         stats_interval: args.stats_interval,
         listeners,
@@ -431,6 +459,7 @@ async fn serve(
         state,
         leadership,
         agent,
+        embedded_fargate,
         logs_retention_interval,
         stats_interval,
         listeners,
@@ -465,6 +494,7 @@ async fn serve(
                 report_stats: false,
                 server: Some(addr.ip()),
                 host_network: wharf_agent::HostNetworking::Rules,
+                also_fargate: embedded_fargate,
             };
             if let Err(e) = run_agent(args, Arc::new(link), Some(dir), placement, shutdown).await {
                 tracing::error!(
@@ -541,6 +571,9 @@ pub struct AgentPlacement {
     pub server: Option<std::net::IpAddr>,
     /// How much of the awsvpc network plan it applies to this host.
     pub host_network: wharf_agent::HostNetworking,
+    /// Whether it serves the Fargate pool beside its cluster (the embedded
+    /// agent, unless `--no-fargate`).
+    pub also_fargate: bool,
 }
 
 /// Connects to Docker and runs an agent until `shutdown`.
@@ -551,7 +584,7 @@ pub async fn run_agent(
     placement: AgentPlacement,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let AgentPlacement { stats, report_stats, server, host_network } = placement;
+    let AgentPlacement { stats, report_stats, server, host_network, also_fargate } = placement;
     let runtime = DockerRuntime::connect().await.context("cannot reach Docker Engine")?;
     let metadata = match args.metadata_address.as_str() {
         "off" | "" => None,
@@ -574,12 +607,14 @@ pub async fn run_agent(
         instance_type: args.instance_type.clone(),
         address: Some(agent_address(&args, server).to_string()),
         attributes: args.attributes.clone(),
+        fargate: args.fargate || also_fargate,
+        group: args.auto_scaling_group.clone(),
     };
     let config = AgentConfig {
         report_stats,
         host_network,
         identity,
-        cluster: args.cluster,
+        cluster: args.registered_cluster(),
         reserved_memory_mib: args.reserved_memory,
         always_pull: args.always_pull,
         state_dir,
