@@ -392,3 +392,53 @@ async fn a_spot_interruption_stops_fargate_spot_tasks_only() {
     let d = ok(&s, "DescribeTasks", json!({"cluster": "dev", "tasks": [on_demand]})).await;
     assert_eq!(d["tasks"][0]["desiredStatus"], "RUNNING", "the on-demand task runs on");
 }
+
+#[tokio::test]
+async fn a_custom_provider_reads_back_with_ecs_defaults() {
+    let s = server();
+    let created = ok(
+        &s,
+        "CreateCapacityProvider",
+        json!({"name": "web", "autoScalingGroupProvider": {"autoScalingGroupArn": "web-asg"}}),
+    )
+    .await;
+    let asg = &created["capacityProvider"]["autoScalingGroupProvider"];
+    assert_eq!(
+        asg["managedScaling"],
+        json!({"status": "DISABLED", "targetCapacity": 100, "minimumScalingStepSize": 1,
+               "maximumScalingStepSize": 10000, "instanceWarmupPeriod": 300})
+    );
+    assert_eq!(asg["managedTerminationProtection"], "DISABLED");
+    assert_eq!(asg["managedDraining"], "ENABLED");
+    let updated = ok(
+        &s,
+        "UpdateCapacityProvider",
+        json!({"name": "web", "autoScalingGroupProvider": {
+            "managedScaling": {"status": "ENABLED", "targetCapacity": 80},
+            "managedTerminationProtection": "ENABLED"}}),
+    )
+    .await;
+    let p = &updated["capacityProvider"];
+    assert_eq!(p["updateStatus"], "UPDATE_COMPLETE");
+    let m = &p["autoScalingGroupProvider"]["managedScaling"];
+    assert_eq!((m["status"].as_str(), m["targetCapacity"].as_i64()), (Some("ENABLED"), Some(80)));
+    assert_eq!(m["maximumScalingStepSize"], 10000, "what the update did not name stays");
+    let described =
+        ok(&s, "DescribeCapacityProviders", json!({"capacityProviders": ["web"]})).await;
+    assert_eq!(described["capacityProviders"][0], *p);
+    let (_, m) = refused(
+        &s,
+        "UpdateCapacityProvider",
+        json!({"name": "web", "autoScalingGroupProvider": {"managedScaling": {"targetCapacity": 101}}}),
+    )
+    .await;
+    assert!(m.contains("targetCapacity must be between 1 and 100"), "{m}");
+    let (_, m) = refused(
+        &s,
+        "CreateCapacityProvider",
+        json!({"name": "other", "autoScalingGroupProvider": {"autoScalingGroupArn": "other-asg",
+               "managedTerminationProtection": "ENABLED"}}),
+    )
+    .await;
+    assert!(m.contains("managed scaling must be enabled"), "{m}");
+}

@@ -839,3 +839,92 @@ fn hosts_every_host_serves_metadata_reports_stats_runs_daemons_and_ships_logs_th
         running.iter().map(|(_, a)| a).collect::<std::collections::BTreeSet<_>>()
     );
 }
+
+/// A host that joined as Fargate capacity only (`wharf agent --fargate`) is no
+/// cluster's instance, runs the cluster's Fargate tasks (reached at their awsvpc
+/// addresses from the server's host), and a custom capacity provider places on the
+/// cluster's hosts of its group (`--auto-scaling-group`).
+#[test]
+fn hosts_a_fargate_host_runs_fargate_tasks_and_a_group_runs_its_providers() {
+    let rig = Rig::up("fargate", 2);
+    let server = rig_server(&rig, &[]);
+    let endpoint = server.endpoint();
+    let _ec2 = rig.host(1).agent(&endpoint, &["--cluster", "cap", "--auto-scaling-group", "blue"]);
+    let _pool = rig.host(2).agent(&endpoint, &["--fargate"]);
+    wait_for("host 1 to join", Duration::from_secs(30), || {
+        let i = instances(&server, "cap");
+        (i.len() == 1 && i[0]["agentConnected"] == true).then_some(())
+    });
+    let created = ecs(
+        &server,
+        "CreateCapacityProvider",
+        serde_json::json!({"name": "blue", "autoScalingGroupProvider": {"autoScalingGroupArn":
+            "arn:aws:autoscaling:us-east-1:000000000000:autoScalingGroup:1:autoScalingGroupName/blue"}}),
+    );
+    assert_eq!(created["capacityProvider"]["name"], "blue", "{created}");
+    ecs(
+        &server,
+        "PutClusterCapacityProviders",
+        serde_json::json!({"cluster": "cap", "capacityProviders": ["FARGATE", "FARGATE_SPOT", "blue"],
+            "defaultCapacityProviderStrategy": []}),
+    );
+    let td = ecs(
+        &server,
+        "RegisterTaskDefinition",
+        serde_json::json!({"family": "fg", "networkMode": "awsvpc", "cpu": "256", "memory": "512",
+            "containerDefinitions": [{"name": "web", "image": support::TEST_IMAGE, "stopTimeout": 1,
+                "portMappings": [{"containerPort": 80}],
+                "command": ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 80 -h /www"]}]}),
+    );
+    assert!(td["taskDefinition"]["revision"].is_number(), "{td}");
+    let network = serde_json::json!({"awsvpcConfiguration": {"subnets": ["subnet-a"]}});
+    // The pool's host took time to register: retry until the pool has room.
+    let run = wait_for("the Fargate pool", Duration::from_secs(30), || {
+        let r = ecs(
+            &server,
+            "RunTask",
+            serde_json::json!({"cluster": "cap", "taskDefinition": "fg", "count": 2,
+                "networkConfiguration": network,
+                "capacityProviderStrategy": [{"capacityProvider": "FARGATE_SPOT", "weight": 1}]}),
+        );
+        (r["tasks"].as_array().is_some_and(|t| t.len() == 2)).then_some(r)
+    });
+    assert_eq!(instances(&server, "cap").len(), 1, "the Fargate host is listed by no cluster");
+    let fargate: Vec<serde_json::Value> =
+        wait_for("the Fargate tasks running", Duration::from_secs(60), || {
+            let t = tasks(&server, "cap", "RUNNING");
+            let f: Vec<serde_json::Value> = t
+                .into_iter()
+                .filter(|t| t["lastStatus"] == "RUNNING" && task_address(t).is_some())
+                .collect();
+            (f.len() == 2).then_some(f)
+        });
+    let arns: Vec<&str> =
+        run["tasks"].as_array().unwrap().iter().filter_map(|t| t["taskArn"].as_str()).collect();
+    for t in &fargate {
+        let arn = t["taskArn"].as_str().unwrap();
+        assert!(arns.contains(&arn));
+        assert_eq!(t["capacityProviderName"], "FARGATE_SPOT");
+        assert!(rig.host(1).task_containers(arn).is_empty(), "not on the EC2 host");
+        assert!(!rig.host(2).task_containers(arn).is_empty(), "on the Fargate host");
+        let address = task_address(t).unwrap();
+        // Reached once the server routes the pool host's slice (it reads them every 2 s).
+        wait_for("the server's host to reach a Fargate task", Duration::from_secs(20), || {
+            get(std::net::SocketAddr::from((address, 80))).filter(|(status, _)| *status == 200)
+        });
+    }
+    // The group's provider: on host 1, the group's only host.
+    let run = ecs(
+        &server,
+        "RunTask",
+        serde_json::json!({"cluster": "cap", "taskDefinition": "fg", "networkConfiguration": network,
+            "capacityProviderStrategy": [{"capacityProvider": "blue", "weight": 1}]}),
+    );
+    let t = &run["tasks"][0];
+    assert_eq!(t["capacityProviderName"], "blue", "{run}");
+    assert_eq!(t["launchType"], "EC2");
+    let arn = t["taskArn"].as_str().unwrap().to_owned();
+    wait_for("the group's task on host 1", Duration::from_secs(60), || {
+        (!rig.host(1).task_containers(&arn).is_empty()).then_some(())
+    });
+}

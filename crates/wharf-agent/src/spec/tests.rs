@@ -55,6 +55,7 @@ impl Fixture {
             volume_names: &self.volume_names,
             extra_env: &self.extra_env,
             network: self.network.clone(),
+            cgroup_parent: None,
         }
     }
 

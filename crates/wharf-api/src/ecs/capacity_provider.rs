@@ -4,6 +4,7 @@
 //! `FARGATE` and `FARGATE_SPOT` always exist, in every region, as in ECS; they
 //! are not stored and cannot be changed or deleted.
 
+use wharf_model::ecs::capacity::provider;
 use wharf_model::ecs::shapes::{
     CapacityProvider, CapacityProviderField, CapacityProviderStatus, CapacityProviderStrategyItem,
     CapacityProviderType, CapacityProviderUpdateStatus, Cluster, CreateCapacityProviderRequest,
@@ -153,7 +154,10 @@ pub(crate) async fn create_capacity_provider(
     }
     let kind = match (&req.auto_scaling_group_provider, &req.managed_instances_provider) {
         (Some(asg), None) => {
-            required(asg.auto_scaling_group_arn.as_deref(), "autoScalingGroupProvider.autoScalingGroupArn")?;
+            required(
+                asg.auto_scaling_group_arn.as_deref(),
+                "autoScalingGroupProvider.autoScalingGroupArn",
+            )?;
             CapacityProviderType::Ec2Autoscaling
         }
         (None, Some(_)) => CapacityProviderType::ManagedInstances,
@@ -188,12 +192,13 @@ pub(crate) async fn create_capacity_provider(
         infrastructure_optimization: m.infrastructure_optimization,
         auto_repair_configuration: m.auto_repair_configuration,
     });
+    let asg_provider = req.auto_scaling_group_provider.map(provider::created).transpose()?;
     let provider = CapacityProvider {
         capacity_provider_arn: Some(ctx.scope().capacity_provider_arn(&name)),
         name: Some(name.clone()),
         cluster: req.cluster,
         status: Some(CapacityProviderStatus::Active),
-        auto_scaling_group_provider: req.auto_scaling_group_provider,
+        auto_scaling_group_provider: asg_provider,
         managed_instances_provider: managed,
         r#type: Some(kind),
         ..CapacityProvider::default()
@@ -300,24 +305,20 @@ pub(crate) async fn update_capacity_provider(
                 EcsError::new(EcsErrorKind::ResourceNotFoundException, missing.clone())
             })?;
             if let (Some(change), Some(current)) =
-                (asg.clone(), p.auto_scaling_group_provider.as_mut())
+                (asg.clone(), p.auto_scaling_group_provider.take())
             {
-                if change.managed_scaling.is_some() {
-                    current.managed_scaling = change.managed_scaling;
-                }
-                if change.managed_termination_protection.is_some() {
-                    current.managed_termination_protection = change.managed_termination_protection;
-                }
-                if change.managed_draining.is_some() {
-                    current.managed_draining = change.managed_draining;
-                }
+                p.auto_scaling_group_provider = Some(provider::updated(current, change)?);
             }
             p.update_status = Some(CapacityProviderUpdateStatus::UpdateComplete);
             Ok(Change::Put(p))
         })
         .await?
         .ok_or_else(|| EcsError::server("The capacity provider was not updated."))?;
-    Ok(UpdateCapacityProviderResponse { capacity_provider: Some(updated) })
+    let arn = updated.capacity_provider_arn.clone().unwrap_or_default();
+    let tags = tags_of(ctx.ops(), &arn).await?;
+    Ok(UpdateCapacityProviderResponse {
+        capacity_provider: Some(CapacityProvider { tags: Some(tags), ..updated }),
+    })
 }
 
 /// DeleteCapacityProvider: refused for the built-in providers; for one a

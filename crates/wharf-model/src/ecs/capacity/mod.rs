@@ -19,6 +19,8 @@
 //! ties to the earlier item), so every prefix of a launch is as close to the
 //! weights as whole tasks allow.
 
+pub mod provider;
+
 use super::resolved::ResolvedTask;
 use super::shapes::{CPUArchitecture, CapacityProviderStrategyItem, LaunchType, OSFamily};
 use crate::EcsError;
