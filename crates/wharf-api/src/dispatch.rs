@@ -16,7 +16,8 @@ use crate::context::{AppState, Ctx};
 use crate::metrics::UNKNOWN_OPERATION;
 use crate::protocol::{self, ApiError};
 use crate::{
-    audit, authz, body_limit, ecs, elbv2, logs, query, request_id, secretsmanager, sigv4, ssm, sts,
+    audit, authz, body_limit, ec2, ecs, elbv2, logs, query, request_id, secretsmanager, sigv4, ssm,
+    sts,
 };
 
 /// The `X-Amz-Target` prefix of Amazon ECS.
@@ -348,6 +349,10 @@ async fn query_request(ctx: &Ctx, body: &[u8], started: Instant, origin: Origin<
         audit::record(ctx, origin.facts("sts", action, body, error)).await;
         return response;
     }
+    if get("Version") == Some(wharf_model::ec2::API_VERSION) {
+        let action = action.to_owned();
+        return ec2_request(ctx, &action, params.clone(), body, started, origin).await;
+    }
     if !admitted(ctx, "elbv2", action) {
         ctx.state.metrics.record("elbv2", action, "Throttling", started.elapsed());
         let e = sts::StsError { code: "Throttling", status: 400, message: "Rate exceeded".into() };
@@ -401,6 +406,57 @@ impl QueryError for wharf_model::elbv2::ElbError {
     }
     fn fault(&self) -> &'static str {
         self.kind.fault()
+    }
+}
+
+/// An EC2 request (its `Version` is EC2's): throttled, authorised as
+/// `ec2:<Action>`, answered in EC2's XML.
+async fn ec2_request(
+    ctx: &Ctx,
+    action: &str,
+    params: Vec<(String, String)>,
+    body: &[u8],
+    started: Instant,
+    origin: Origin<'_>,
+) -> Response {
+    use wharf_model::ec2::Ec2Error;
+    let refused = |e: Ec2Error| {
+        let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+        query_response(&ctx.request_id, status, ec2::error_document(&e, &ctx.request_id))
+    };
+    if !admitted(ctx, "ec2", action) {
+        ctx.state.metrics.record("ec2", action, "RequestLimitExceeded", started.elapsed());
+        return refused(Ec2Error::new("RequestLimitExceeded", "Request limit exceeded."));
+    }
+    if let Some(caller) = &ctx.caller {
+        if let Err(e) = permit(ctx, caller, "ec2", action, body).await {
+            ctx.state.metrics.record("ec2", action, e.query_code(), started.elapsed());
+            let code = match e.query_code() {
+                "AccessDenied" => "UnauthorizedOperation",
+                other => other,
+            };
+            return refused(Ec2Error {
+                code: code.into(),
+                status: 403,
+                message: e.query_message(),
+            });
+        }
+    }
+    let result = ec2::handle(ctx, action, params).await;
+    let (operation, outcome) = match &result {
+        Ok(_) => (action, "200"),
+        Err(e) if e.code == "InvalidAction" => (UNKNOWN_OPERATION, "InvalidAction"),
+        Err(e) => (action, e.code.as_str()),
+    };
+    ctx.state.metrics.record("ec2", operation, outcome, started.elapsed());
+    let error = result.as_ref().err().map(|e| (e.code.as_str(), e.message.as_str()));
+    audit::record(ctx, origin.facts("ec2", action, body, error)).await;
+    match result {
+        Ok(xml) => query_response(&ctx.request_id, StatusCode::OK, xml),
+        Err(e) => {
+            tracing::debug!(action, error = %e.code, message = %e.message, "request refused");
+            refused(e)
+        }
     }
 }
 

@@ -22,6 +22,7 @@ pub mod body_limit;
 pub mod changes;
 pub mod context;
 pub mod dispatch;
+pub mod ec2;
 pub mod ecs;
 pub mod elbv2;
 pub mod logs;

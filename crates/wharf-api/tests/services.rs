@@ -58,6 +58,15 @@ async fn call(s: &Server, op: &str, body: Value) -> (u16, Value) {
     (status, serde_json::from_slice(&bytes).unwrap())
 }
 
+/// The region's first default subnet (the default VPC is made on first use).
+async fn default_subnet(s: &Server) -> String {
+    let zones = wharf_model::ec2::zones::of_region(REGION, &[]);
+    let network = wharf_ops::network::read(s.state.ops.region(REGION), &zones).await.unwrap();
+    let mut subnets: Vec<_> = network.subnets.values().filter(|s| s.default_for_az).collect();
+    subnets.sort_by(|a, b| a.availability_zone.cmp(&b.availability_zone));
+    subnets[0].id.clone()
+}
+
 /// A call that must succeed.
 async fn ok(s: &Server, op: &str, body: Value) -> Value {
     let (status, v) = call(s, op, body).await;
@@ -272,12 +281,13 @@ async fn health_checks_fargate_and_daemon_defaults() {
                "memory": "512"}),
     )
     .await;
+    let subnet = default_subnet(&s).await;
     let v = ok(
         &s,
         "CreateService",
         json!({"serviceName": "fg", "taskDefinition": "fg", "desiredCount": 1,
                "launchType": "FARGATE",
-               "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-1"]}}}),
+               "networkConfiguration": {"awsvpcConfiguration": {"subnets": [subnet]}}}),
     )
     .await;
     assert_eq!(v["service"]["platformVersion"], "LATEST");
@@ -296,7 +306,7 @@ async fn health_checks_fargate_and_daemon_defaults() {
     assert_eq!(v["service"]["deployments"][0]["platformVersion"], "LATEST");
     assert_eq!(
         v["service"]["networkConfiguration"]["awsvpcConfiguration"]["subnets"],
-        json!(["subnet-1"])
+        json!([subnet])
     );
 
     let v = ok(
@@ -554,7 +564,7 @@ async fn load_balancers_are_checked_against_elbv2_and_the_definition() {
 
     // awsvpc with an instance group is refused; with the ip group it is taken.
     register(&s, "vpc", json!({"networkMode": "awsvpc"})).await;
-    let net = json!({"awsvpcConfiguration": {"subnets": ["subnet-1"]}});
+    let net = json!({"awsvpcConfiguration": {"subnets": [default_subnet(&s).await]}});
     let body = with(
         lbs(&inst, "app", 80),
         json!({"serviceName": "v", "taskDefinition": "vpc", "networkConfiguration": net}),
@@ -1456,7 +1466,7 @@ async fn capacity_providers_come_from_the_request_or_the_clusters_default() {
                "memory": "512"}),
     )
     .await;
-    let net = json!({"awsvpcConfiguration": {"subnets": ["subnet-1"]}});
+    let net = json!({"awsvpcConfiguration": {"subnets": [default_subnet(&s).await]}});
     let v = ok(
         &s,
         "CreateService",

@@ -78,6 +78,8 @@ impl Launched {
 pub async fn launch(r: Region<'_>, req: LaunchRequest) -> Result<Launched, OpsError> {
     let cluster = active_cluster(r, req.cluster.as_deref()).await?;
     let td = runnable_definition(r, &req.task_definition).await?;
+    let network = req.network.clone();
+    let of_service = req.service.is_some();
     let template = TaskTemplate::new(
         &td,
         TaskRequest {
@@ -94,6 +96,10 @@ pub async fn launch(r: Region<'_>, req: LaunchRequest) -> Result<Launched, OpsEr
             now_ms: r.now_ms(),
         },
     )?;
+    if !of_service {
+        // A service's configuration was checked when it was created or updated.
+        crate::network::check_awsvpc(r, network.as_ref()).await?;
+    }
     let rules = placement::rules(&req.placement_strategy, &req.placement_constraints)
         .map_err(EcsError::invalid_parameter)?;
     let mut rules = Rules { group: Some(template.group.clone()), ..rules };

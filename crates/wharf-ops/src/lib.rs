@@ -23,6 +23,7 @@ pub mod elb_state;
 mod error;
 pub mod launch;
 pub mod lookup;
+pub mod network;
 pub mod service;
 pub mod stop;
 pub mod targets;

@@ -65,6 +65,15 @@ pub enum Kind {
     /// ECS services, keyed by `<cluster>/<name>`; the document is the
     /// service's `wharf_model::ecs::service::ServiceRecord`.
     Service,
+    /// A region's EC2 network (VPCs, subnets, security groups): one
+    /// document, `wharf_model::ec2::network::Network`, keyed `network`.
+    Ec2Network,
+    /// Cloud Map namespaces, keyed by id (`ns-...`).
+    DiscoveryNamespace,
+    /// Cloud Map services with their instances, keyed by id (`srv-...`).
+    DiscoveryService,
+    /// Cloud Map operations, keyed by id.
+    DiscoveryOperation,
 }
 
 impl Kind {
@@ -77,6 +86,10 @@ impl Kind {
             Self::Parameter => "ssm-parameter",
             Self::Secret => "secretsmanager-secret",
             Self::Service => "ecs-service",
+            Self::Ec2Network => "ec2-network",
+            Self::DiscoveryNamespace => "servicediscovery-namespace",
+            Self::DiscoveryService => "servicediscovery-service",
+            Self::DiscoveryOperation => "servicediscovery-operation",
         }
     }
 }

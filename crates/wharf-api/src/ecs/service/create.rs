@@ -1,6 +1,7 @@
 //! CreateService.
 
 use super::*;
+use wharf_ops::network;
 
 /// A role name as ECS shows it: a full IAM role ARN.
 fn role_arn(ctx: &Ctx, role: String) -> String {
@@ -119,6 +120,7 @@ pub(crate) async fn create_service(
                 "You cannot specify an IAM role for services that require a service linked role.",
             ));
         }
+        network::check_awsvpc(ctx.ops(), req.network_configuration.as_ref()).await?;
         check_load_balancers(ctx, &td, &load_balancers, MAX_LOAD_BALANCERS).await?;
         let rev = Revision {
             task_definition: td.task_definition_arn.clone().unwrap_or_default(),

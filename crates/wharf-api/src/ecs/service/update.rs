@@ -1,6 +1,7 @@
 //! UpdateService.
 
 use super::*;
+use wharf_ops::network;
 
 /// UpdateService: a desired count change scales the PRIMARY deployment; a
 /// change to what the tasks run (task definition, network, load balancers,
@@ -105,6 +106,9 @@ pub(crate) async fn update_service(
             None => None,
         };
         check_network(td, network.as_ref())?;
+        if req.network_configuration.is_some() {
+            network::check_awsvpc(ctx.ops(), network.as_ref()).await?;
+        }
         if req.load_balancers.is_some() || req.task_definition.is_some() {
             check_load_balancers(ctx, td, &lbs, MAX_LOAD_BALANCERS).await?;
         }
