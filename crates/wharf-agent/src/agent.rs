@@ -55,6 +55,10 @@ pub struct AgentConfig {
     pub metadata: Option<MetadataConfig>,
     /// Containers' CPU and memory sampled in the background, if anyone reads them.
     pub stats: Option<StatsConfig>,
+    /// The DNS servers containers use when their definition names none
+    /// (`dnsServers`): Wharf's resolver, which answers Cloud Map private
+    /// namespaces and forwards other names. Empty: Docker's default.
+    pub dns_servers: Vec<String>,
 }
 
 /// Where and how often running containers' stats are sampled.
@@ -151,6 +155,7 @@ impl Agent {
             s3: config.s3.clone(),
             metadata: None,
             stats: config.stats.as_ref().map(|s| s.samples.clone()),
+            dns_servers: config.dns_servers.clone().into(),
             instance_arn: String::new(),
             stopping: stopping_rx,
         };

@@ -42,6 +42,7 @@ pub async fn provision(
     assignment: &Assignment,
     task_id: &str,
     adopted: Option<&ContainerInfo>,
+    dns: &[String],
 ) -> Result<TaskNetwork, NamedError> {
     if let Some(info) = adopted.filter(|i| i.state == ContainerState::Running) {
         if let Some(ip) = info.addresses.get(AWSVPC_NETWORK) {
@@ -72,6 +73,9 @@ pub async fn provision(
         labels: Some(labels),
         host_config: Some(bollard::models::HostConfig {
             network_mode: Some(AWSVPC_NETWORK.to_owned()),
+            // The task's containers share the pause container's network and
+            // resolver: Docker's, which forwards to these servers.
+            dns: task_dns(&td.container_definitions, dns),
             ..Default::default()
         }),
         ..Default::default()
@@ -85,6 +89,16 @@ pub async fn provision(
         .cloned()
         .ok_or_else(|| failed("the pause container got no address"))?;
     Ok(TaskNetwork { pause_id: id, ip })
+}
+
+/// The DNS servers of an awsvpc task's network: the first `dnsServers` a
+/// container names, else the agent's (`None`: Docker's default).
+fn task_dns(
+    defs: &Option<Vec<wharf_model::ecs::shapes::ContainerDefinition>>,
+    agent: &[String],
+) -> Option<Vec<String>> {
+    let named = defs.iter().flatten().find_map(|d| d.dns_servers.clone().filter(|s| !s.is_empty()));
+    named.or_else(|| (!agent.is_empty()).then(|| agent.to_vec()))
 }
 
 /// Stops and removes the pause container: the task's address is released.

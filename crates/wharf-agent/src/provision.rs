@@ -32,6 +32,15 @@ pub fn task_volume_name(family: &str, revision: i32, volume: &str, task_id: &str
     format!("ecs-{family}-{revision}-{volume}-{task_id}")
 }
 
+/// The agent's settings a task's provisioning reads.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings<'a> {
+    /// Where `environmentFiles` of type `s3` are read from.
+    pub s3: Option<&'a S3Endpoint>,
+    /// The DNS servers of an awsvpc task's network, unless it names its own.
+    pub dns: &'a [String],
+}
+
 /// Sets up the task's network (awsvpc), volumes, secrets and environment
 /// files. `adopted_pause` is the task's pause container found running after
 /// an agent restart.
@@ -42,12 +51,14 @@ pub async fn provision(
     definitions: &[ContainerDefinition],
     task_id: &str,
     adopted_pause: Option<&ContainerInfo>,
-    s3: Option<&S3Endpoint>,
+    settings: Settings<'_>,
 ) -> Result<Provisioned, NamedError> {
+    let Settings { s3, dns } = settings;
     let mut out = Provisioned::default();
     let td = &assignment.definition;
     if td.network_mode.as_ref().is_some_and(|m| m.as_str() == "awsvpc") {
-        out.network = Some(awsvpc::provision(runtime, assignment, task_id, adopted_pause).await?);
+        out.network =
+            Some(awsvpc::provision(runtime, assignment, task_id, adopted_pause, dns).await?);
     }
     let family = td.family.clone().unwrap_or_default();
     let revision = td.revision.unwrap_or(0);

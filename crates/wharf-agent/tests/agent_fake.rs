@@ -185,6 +185,7 @@ fn start_on(
         s3: None,
         metadata: None,
         stats,
+        dns_servers: vec![],
     };
     let agent = Agent::new(Arc::new(runtime.clone()), link.clone(), Arc::new(SystemClock), config);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

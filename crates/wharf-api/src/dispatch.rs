@@ -16,8 +16,8 @@ use crate::context::{AppState, Ctx};
 use crate::metrics::UNKNOWN_OPERATION;
 use crate::protocol::{self, ApiError};
 use crate::{
-    audit, authz, body_limit, ec2, ecs, elbv2, logs, query, request_id, secretsmanager, sigv4, ssm,
-    sts,
+    audit, authz, body_limit, ec2, ecs, elbv2, logs, query, request_id, secretsmanager,
+    servicediscovery, sigv4, ssm, sts,
 };
 
 /// The `X-Amz-Target` prefix of Amazon ECS.
@@ -26,6 +26,8 @@ pub const ECS_TARGET_PREFIX: &str = "AmazonEC2ContainerServiceV20141113";
 pub const SSM_TARGET_PREFIX: &str = "AmazonSSM";
 /// The `X-Amz-Target` prefix of Amazon CloudWatch Logs.
 pub const LOGS_TARGET_PREFIX: &str = "Logs_20140328";
+/// The `X-Amz-Target` prefix of AWS Cloud Map.
+pub const SERVICE_DISCOVERY_TARGET_PREFIX: &str = "Route53AutoNaming_v20170314";
 /// The `X-Amz-Target` prefix of AWS Secrets Manager.
 pub const SECRETS_MANAGER_TARGET_PREFIX: &str = "secretsmanager";
 
@@ -88,6 +90,7 @@ async fn aws(
         Some((SSM_TARGET_PREFIX, op)) => ("ssm", op),
         Some((LOGS_TARGET_PREFIX, op)) => ("logs", op),
         Some((SECRETS_MANAGER_TARGET_PREFIX, op)) => ("secretsmanager", op),
+        Some((SERVICE_DISCOVERY_TARGET_PREFIX, op)) => ("servicediscovery", op),
         _ => ("unknown", UNKNOWN_OPERATION),
     };
     if !admitted(&ctx, service, op) {
@@ -105,6 +108,7 @@ async fn aws(
             "ssm" => ssm::handle(&ctx, op, &body).await,
             "logs" => logs::handle(&ctx, op, &body).await,
             "secretsmanager" => secretsmanager::handle(&ctx, op, &body).await,
+            "servicediscovery" => servicediscovery::handle(&ctx, op, &body).await,
             _ => Err(ApiError::unknown_operation()),
         },
     };

@@ -36,6 +36,7 @@ mod records;
 pub mod request_id;
 pub mod secrets;
 pub mod secretsmanager;
+pub mod servicediscovery;
 pub mod sigv4;
 pub mod ssm;
 pub mod sts;

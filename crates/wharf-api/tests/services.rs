@@ -449,7 +449,7 @@ async fn bad_input_gets_ecs_errors_naming_the_field_and_writes_nothing() {
         (
             with(svc("x", 1), json!({"serviceRegistries": [{"registryArn": "arn:x"}]})),
             ip,
-            "serviceRegistries is not supported by Wharf.",
+            "The registryArn 'arn:x' is not a Cloud Map service ARN.",
         ),
         (
             with(svc("x", 1), json!({"cluster": "nowhere"})),

@@ -2,9 +2,11 @@
 //! what should be done, inside a thin loop that applies it; the steps are
 //! tested with plain values and a fake clock, the loops with a real store:
 //! stopped-task expiry ([`cleanup`]), log retention ([`logs_retention`]) and
-//! the service scheduler ([`services`]).
+//! the service scheduler ([`services`]) and the registration of service
+//! tasks in Cloud Map ([`discovery`]).
 #![warn(missing_docs)]
 
 pub mod cleanup;
+pub mod discovery;
 pub mod logs_retention;
 pub mod services;

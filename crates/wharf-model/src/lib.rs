@@ -19,6 +19,7 @@ pub mod error;
 pub mod ids;
 pub mod logs;
 pub mod secretsmanager;
+pub mod servicediscovery;
 pub mod ssm;
 pub mod wire;
 

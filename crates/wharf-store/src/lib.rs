@@ -68,12 +68,10 @@ pub enum Kind {
     /// A region's EC2 network (VPCs, subnets, security groups): one
     /// document, `wharf_model::ec2::network::Network`, keyed `network`.
     Ec2Network,
-    /// Cloud Map namespaces, keyed by id (`ns-...`).
-    DiscoveryNamespace,
-    /// Cloud Map services with their instances, keyed by id (`srv-...`).
-    DiscoveryService,
-    /// Cloud Map operations, keyed by id.
-    DiscoveryOperation,
+    /// A region's Cloud Map namespaces, services, instances and operations:
+    /// one document, `wharf_model::servicediscovery::Registry`, keyed
+    /// `registry`.
+    Discovery,
 }
 
 impl Kind {
@@ -87,9 +85,7 @@ impl Kind {
             Self::Secret => "secretsmanager-secret",
             Self::Service => "ecs-service",
             Self::Ec2Network => "ec2-network",
-            Self::DiscoveryNamespace => "servicediscovery-namespace",
-            Self::DiscoveryService => "servicediscovery-service",
-            Self::DiscoveryOperation => "servicediscovery-operation",
+            Self::Discovery => "servicediscovery-registry",
         }
     }
 }

@@ -9,6 +9,7 @@ mod commands;
 mod compose;
 mod console;
 mod container_logs;
+mod dns;
 mod ecs_reads;
 mod embedded_link;
 mod lb_config;

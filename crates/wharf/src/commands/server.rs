@@ -87,6 +87,13 @@ pub struct ServerArgs {
     /// `/metrics`: `10s`, `1m`.
     #[arg(long, env = "WHARF_STATS_INTERVAL", default_value = "10s", value_parser = parse_wait)]
     stats_interval: std::time::Duration,
+    /// Where the DNS resolver for containers listens (UDP; answers Cloud Map
+    /// private namespaces, forwards other names to this host's resolvers):
+    /// `169.254.170.2:53` by default (a 169.254.x.y address is put on the
+    /// loopback interface), `off` for none. The embedded agent's containers
+    /// use it unless their definition names `dnsServers`.
+    #[arg(long, env = "WHARF_DNS_ADDRESS", default_value = "169.254.170.2:53")]
+    dns_address: String,
     #[command(flatten)]
     agent: AgentArgs,
 }
@@ -119,6 +126,10 @@ pub struct AgentArgs {
     /// 169.254.170.2:80 (added to the loopback interface), `off` for none.
     #[arg(long, env = "WHARF_METADATA_ADDRESS", default_value = "169.254.170.2:80")]
     pub metadata_address: String,
+    /// DNS servers for containers whose definition names none (`dnsServers`),
+    /// e.g. a Wharf server's resolver; the embedded agent uses its server's.
+    #[arg(long = "dns-server", env = "WHARF_DNS_SERVERS", value_delimiter = ',')]
+    pub dns_servers: Vec<String>,
     /// A JSON file mapping task role ARNs (or "*") to the credentials the
     /// credentials endpoint hands out: {"arn:...": {"AccessKeyId": ..., "SecretAccessKey": ..., "Token": ...}}.
     #[arg(long, env = "WHARF_TASK_CREDENTIALS")]
@@ -233,6 +244,8 @@ struct Prepared {
     /// How often the embedded agent samples its containers' stats.
     stats_interval: std::time::Duration,
     listeners: Option<std::net::IpAddr>,
+    /// Where the DNS resolver listens, if anywhere.
+    dns: Option<SocketAddr>,
     /// TLS for the API, when configured.
     tls: Option<Arc<rustls::ServerConfig>>,
     /// Connection limits.
@@ -296,7 +309,15 @@ fn prepare(args: &ServerArgs, data_dir: &std::path::Path) -> anyhow::Result<Prep
         (Some(cert), Some(key)) => Some(crate::listen::tls_config(cert, key)?),
         _ => None,
     };
+    let dns =
+        match args.dns_address.as_str() {
+            "off" | "" => None,
+            a => Some(a.parse::<SocketAddr>().with_context(|| {
+                format!("--dns-address {a:?} is not an address:port (or `off`)")
+            })?),
+        };
     Ok(Prepared {
+        dns,
         tls,
         limits: crate::listen::Limits {
             max_connections: args.max_connections,
@@ -315,8 +336,16 @@ async fn serve(
     prepared: Prepared,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let Prepared { state, agent, logs_retention_interval, stats_interval, listeners, tls, limits } =
-        prepared;
+    let Prepared {
+        state,
+        mut agent,
+        logs_retention_interval,
+        stats_interval,
+        listeners,
+        dns,
+        tls,
+        limits,
+    } = prepared;
     let addr = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(account = %state.ops.account_id, reset = state.allow_reset, "listening on {scheme}://{addr}");
@@ -327,6 +356,15 @@ async fn serve(
         lb: listeners.map(|_| Arc::new(wharf_lb::Traffic::new())),
         containers: None,
     };
+    let resolver = match dns {
+        Some(addr) => start_resolver(addr, &state, agent_stopped.clone()).await,
+        None => None,
+    };
+    if let (Some(addr), Some((args, _))) = (resolver, agent.as_mut()) {
+        if args.dns_servers.is_empty() {
+            args.dns_servers = vec![addr.ip().to_string()];
+        }
+    }
     let agent_task = agent.map(|(args, dir)| {
         let link = EmbeddedLink::new(state.clone(), args.region.clone());
         let samples = wharf_agent::stats::ContainerStats::new();
@@ -369,6 +407,10 @@ async fn serve(
         wharf_control::services::Scheduler { ops: state.ops.clone() },
         agent_stopped.clone(),
     ));
+    let registrar = tokio::spawn(wharf_control::discovery::run(
+        wharf_control::discovery::Registrar { ops: state.ops.clone(), host_ip: host_address() },
+        agent_stopped.clone(),
+    ));
     let app = wharf_api::router(state.clone())
         .merge(crate::console::routes().with_state(state))
         .merge(crate::metrics::router(metrics));
@@ -377,6 +419,7 @@ async fn serve(
     let _ = cleanup.await;
     let _ = retention.await;
     let _ = scheduler.await;
+    let _ = registrar.await;
     if let Some(task) = data_plane {
         let _ = task.await;
     }
@@ -423,10 +466,49 @@ pub async fn run_agent(
         }),
         metadata,
         stats,
+        dns_servers: args.dns_servers,
     };
     let agent = Agent::new(Arc::new(runtime), link, Arc::new(SystemClock), config);
     agent.run(shutdown).await?;
     Ok(())
+}
+
+/// Binds and starts the DNS resolver (after putting a 169.254.x.y address
+/// on the loopback interface); its address, or `None` (logged) when it
+/// cannot listen there, in which case containers keep Docker's resolver.
+async fn start_resolver(
+    addr: SocketAddr,
+    state: &AppState,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Option<SocketAddr> {
+    if let std::net::IpAddr::V4(ip) = addr.ip() {
+        if ip.is_link_local() {
+            if let Err(e) = wharf_agent::metadata::ensure_loopback_address(&ip.to_string()) {
+                tracing::warn!(error = %e, "no DNS resolver for containers: cannot add {ip}");
+                return None;
+            }
+        }
+    }
+    match crate::dns::Resolver::bind(addr).await {
+        Ok(resolver) => {
+            let bound = resolver.local_addr().ok()?;
+            tracing::info!(address = %bound, "DNS resolver for containers listening");
+            tokio::spawn(resolver.run(state.ops.clone(), stop));
+            Some(bound)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, %addr, "no DNS resolver for containers: cannot listen");
+            None
+        }
+    }
+}
+
+/// This host's address as its containers reach it (the source address of
+/// its default route), for `bridge` and `host` tasks' SRV records.
+fn host_address() -> Option<String> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    socket.connect("192.0.2.1:9").ok()?;
+    Some(socket.local_addr().ok()?.ip().to_string())
 }
 
 /// Resolves on SIGINT or SIGTERM. The handlers are installed when this is

@@ -29,8 +29,14 @@ impl Server {
         Self::start_with_env(extra, &[])
     }
 
-    /// Starts a server with extra arguments and environment variables.
+    /// Starts a server with extra arguments and environment variables. Its
+    /// DNS resolver for containers is off unless `extra` names a
+    /// `--dns-address` (servers of the suite would share ECS's address).
     pub fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> Server {
+        let mut extra = extra.to_vec();
+        if !extra.contains(&"--dns-address") {
+            extra.extend(["--dns-address", "off"]);
+        }
         let dir = tempfile::tempdir().expect("temporary directory");
         let addr = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port");
         let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
@@ -40,7 +46,7 @@ impl Server {
             .arg(addr.to_string())
             .arg("--data-dir")
             .arg(dir.path().join("data"))
-            .args(extra)
+            .args(&extra)
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log file"))

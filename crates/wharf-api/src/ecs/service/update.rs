@@ -29,7 +29,7 @@ pub(crate) async fn update_service(
         }
     }
     refuse_unsupported(
-        req.service_registries.as_ref().is_some_and(|r| !r.is_empty()),
+        false,
         req.service_connect_configuration.as_ref().is_some_and(|c| c.enabled == Some(true)),
         req.volume_configurations.as_ref().is_some_and(|v| !v.is_empty()),
         req.vpc_lattice_configurations.as_ref().is_some_and(|v| !v.is_empty()),
@@ -70,6 +70,16 @@ pub(crate) async fn update_service(
         if reshapes && td.is_none() {
             return Err(EcsError::client("TaskDefinition not found.").into());
         }
+    }
+    if let Some(registries) = req.service_registries.clone() {
+        match td.as_ref() {
+            Some(td) => checks::check_registries(ctx, td, &registries).await?,
+            None if !registries.is_empty() => {
+                return Err(invalid("serviceRegistries need the service's task definition."))
+            }
+            None => {}
+        }
+        up.registries = Some(registries);
     }
     let strategies = req.placement_strategy.clone();
     let constraints = req.placement_constraints.clone();
