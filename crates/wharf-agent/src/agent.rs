@@ -19,9 +19,9 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
-use wharf_model::agent::Assignment;
+use wharf_model::agent::{Assignment, Heartbeat, WatchEvent};
 use wharf_model::clock::Clock;
-use wharf_model::ecs::shapes::{DesiredStatus, HealthStatus};
+use wharf_model::ecs::shapes::{DesiredStatus, HealthStatus, TaskStopCode};
 use wharf_model::ecs::status::TaskStatus;
 
 use crate::driver::{requested_stop, Route, Routes, Shared, TaskDriver};
@@ -29,11 +29,12 @@ use crate::event::Event;
 use crate::host::{self, HostResources};
 use crate::link::{LinkError, ServerLink};
 use crate::runtime::{
-    ContainerInfo, ContainerState, Health, Runtime, RuntimeEvent, LABEL_CONTAINER_NAME,
-    LABEL_TASK_ARN,
+    ContainerInfo, ContainerState, Health, Runtime, RuntimeEvent, LABEL_CLUSTER,
+    LABEL_CONTAINER_NAME, LABEL_TASK_ARN,
 };
 use crate::stats::ContainerStats;
-use crate::{cleanup, metadata};
+use crate::stop::StopReason;
+use crate::{cleanup, hostnet, metadata};
 
 /// How the agent is set up.
 #[derive(Debug, Clone)]
@@ -59,6 +60,28 @@ pub struct AgentConfig {
     /// (`dnsServers`): Wharf's resolver, which answers Cloud Map private
     /// namespaces and forwards other names. Empty: Docker's default.
     pub dns_servers: Vec<String>,
+    /// The host's Availability Zone, address and attributes.
+    pub identity: host::HostIdentity,
+    /// What the agent does to this host's network for awsvpc across hosts.
+    pub host_network: HostNetworking,
+    /// Whether its containers' samples ([`AgentConfig::stats`]) go to the
+    /// server with each heartbeat (an agent on another host: the server's
+    /// `/metrics` shows them).
+    pub report_stats: bool,
+}
+
+/// How much of the server's network plan the agent applies to its host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostNetworking {
+    /// Nothing: the engine is not on this host (`DOCKER_HOST` names another),
+    /// or the host is not the agent's to change. awsvpc tasks still take
+    /// their slice's addresses.
+    Off,
+    /// The filter and NAT rules, not the routes (the server routes its own
+    /// host, where the embedded agent runs).
+    Rules,
+    /// Rules and routes to the other hosts' slices.
+    Full,
 }
 
 /// Where and how often running containers' stats are sampled.
@@ -93,6 +116,8 @@ pub enum AgentError {
 pub struct Agent {
     shared: Shared,
     config: AgentConfig,
+    /// Where the network plan's awsvpc network spec is published to drivers.
+    network: tokio::sync::watch::Sender<Option<hostnet::NetworkSpec>>,
     /// Tells the log shippers that the agent stops.
     stopping: tokio::sync::watch::Sender<bool>,
 }
@@ -105,6 +130,12 @@ struct Running {
 }
 
 const INSTANCE_FILE: &str = "agent-instance-arn";
+/// The heartbeat interval until the server names its own.
+const FIRST_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
+/// Why the agent stops a task the server no longer has on this instance.
+const NO_LONGER_ASSIGNED: &str =
+    "Task stopped by the agent: the server no longer has it on this instance (the instance was \
+     declared lost while the agent was away, and the task was replaced)";
 /// How many finished tasks the agent remembers, to ignore late assignments.
 const FINISHED_REMEMBERED: usize = 4096;
 /// How long after start the agent looks for finished containers to clean
@@ -145,6 +176,7 @@ impl Agent {
         config: AgentConfig,
     ) -> Self {
         let (stopping, stopping_rx) = tokio::sync::watch::channel(false);
+        let (network, network_rx) = tokio::sync::watch::channel(None);
         let shared = Shared {
             runtime,
             link,
@@ -158,8 +190,9 @@ impl Agent {
             dns_servers: config.dns_servers.clone().into(),
             instance_arn: String::new(),
             stopping: stopping_rx,
+            network: network_rx,
         };
-        Self { shared, config, stopping }
+        Self { shared, config, stopping, network }
     }
 
     /// Registers this host and returns its container instance ARN, reusing
@@ -169,7 +202,13 @@ impl Agent {
             std::fs::read_to_string(d.join(INSTANCE_FILE)).ok().map(|s| s.trim().to_owned())
         });
         let resources = HostResources::detect(self.config.reserved_memory_mib);
-        let request = host::registration(&self.config.cluster, &resources, None, previous);
+        let request = host::registration(
+            &self.config.cluster,
+            &resources,
+            &self.config.identity,
+            None,
+            previous,
+        );
         let mut backoff = Duration::from_millis(100);
         let instance = loop {
             match self.shared.link.register(request.clone()).await {
@@ -205,11 +244,34 @@ impl Agent {
         // In the background: tasks are not held up by a host full of
         // finished containers. Each task finds its own containers to adopt.
         tokio::spawn(schedule_cleanups(self.shared.clone()));
+        let mut beats = Heartbeats {
+            shared: self.shared.clone(),
+            cluster: self.config.cluster.clone(),
+            instance_arn: instance_arn.clone(),
+            host_network: self.config.host_network,
+            network: self.network.clone(),
+            applied: None,
+            interval: FIRST_HEARTBEAT_INTERVAL,
+            stats: if self.config.report_stats { self.shared.stats.clone() } else { None },
+            warned: false,
+        };
+        // The first before any task: its answer says which addresses awsvpc
+        // tasks take here.
+        for _ in 0..3 {
+            if beats.beat().await {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        tokio::spawn(beats.run(self.stopping.subscribe()));
         let mut events = self.shared.runtime.events();
         let mut watch = self.watch(&instance_arn).await;
+        // The tasks the watch names before its `Synced` mark.
+        let mut named: Option<HashSet<String>> = Some(HashSet::new());
         let mut tasks: HashMap<String, Running> = HashMap::new();
         let mut finished = Finished::default();
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<String>();
+        let (strays_tx, mut strays_rx) = mpsc::unbounded_channel::<Strays>();
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -217,16 +279,28 @@ impl Agent {
                     let _ = self.stopping.send(true);
                     break;
                 }
-                assignment = watch.recv() => match assignment {
-                    // A task whose driver has finished never runs again: a
-                    // late assignment of it (queued before its STOPPED report
-                    // was stored) must not start a second driver.
-                    Some(a) if finished.contains(a.task.task_arn.as_deref().unwrap_or_default()) => {}
-                    Some(a) => self.assign(a, &mut tasks, &done_tx),
+                event = watch.recv() => match event {
+                    Some(WatchEvent::Assigned(a)) => {
+                        let arn = a.task.task_arn.clone().unwrap_or_default();
+                        if let Some(named) = named.as_mut() {
+                            named.insert(arn.clone());
+                        }
+                        // A task whose driver has finished never runs again:
+                        // a late assignment of it (queued before its STOPPED
+                        // report was stored) must not start a second driver.
+                        if !finished.contains(&arn) {
+                            self.assign(*a, &mut tasks, &done_tx);
+                        }
+                    }
+                    Some(WatchEvent::Synced) => {
+                        let named = named.take().unwrap_or_default();
+                        self.stop_unassigned(&named, &mut tasks, &strays_tx);
+                    }
                     None => {
                         tracing::warn!("the assignment watch ended; watching again");
                         tokio::time::sleep(Duration::from_millis(200)).await;
                         watch = self.watch(&instance_arn).await;
+                        named = Some(HashSet::new());
                     }
                 },
                 event = events.next() => match event {
@@ -243,9 +317,62 @@ impl Agent {
                     tasks.remove(&arn);
                     finished.insert(arn);
                 }
+                Some(strays) = strays_rx.recv() => self.stop_strays(strays, &tasks),
             }
         }
         Ok(())
+    }
+
+    /// After the watch's `Synced` mark: every task this agent runs that the
+    /// server did not name is no longer this instance's (it was stopped while
+    /// the agent was away). Drivers of such tasks are told to stop; running
+    /// containers of this cluster that belong to no driver are looked up in
+    /// the background and stopped by [`Agent::stop_strays`].
+    fn stop_unassigned(
+        &self,
+        named: &HashSet<String>,
+        tasks: &mut HashMap<String, Running>,
+        strays: &mpsc::UnboundedSender<Strays>,
+    ) {
+        for (arn, running) in tasks.iter_mut() {
+            if named.contains(arn) || running.desired_stopped {
+                continue;
+            }
+            tracing::warn!(task = %arn, "stopping a task the server no longer has here");
+            running.desired_stopped = true;
+            let reason = StopReason::new(TaskStopCode::TerminationNotice, NO_LONGER_ASSIGNED);
+            let _ = running.inbox.send(Event::StopRequested { reason });
+        }
+        let (runtime, cluster) = (self.shared.runtime.clone(), self.config.cluster.clone());
+        let (named, strays) = (named.clone(), strays.clone());
+        tokio::spawn(async move {
+            match runtime.list_managed(&[(LABEL_CLUSTER, &cluster)]).await {
+                Ok(listed) => {
+                    let running =
+                        listed.into_iter().filter(|c| c.state == ContainerState::Running).collect();
+                    let _ = strays.send(Strays { named, containers: running });
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot look for containers of stopped tasks"),
+            }
+        });
+    }
+
+    /// Stops the running containers of tasks the server did not name and no
+    /// driver runs: a task never keeps running on two hosts.
+    fn stop_strays(&self, strays: Strays, tasks: &HashMap<String, Running>) {
+        for c in strays.containers {
+            let Some(arn) = c.labels.get(LABEL_TASK_ARN) else { continue };
+            if strays.named.contains(arn) || tasks.contains_key(arn) {
+                continue;
+            }
+            tracing::warn!(task = %arn, container = %c.id, "stopping a container of a task the server no longer has here");
+            let runtime = self.shared.runtime.clone();
+            tokio::spawn(async move {
+                if let Err(e) = runtime.stop_container(&c.id, crate::DEFAULT_STOP_TIMEOUT).await {
+                    tracing::warn!(error = %e, container = %c.id, "could not stop a stray container");
+                }
+            });
+        }
     }
 
     /// Starts the task metadata and credentials endpoints; `None` (logged)
@@ -306,7 +433,7 @@ impl Agent {
     }
 
     /// Watches the instance's assignments, retrying until the server answers.
-    async fn watch(&self, instance_arn: &str) -> mpsc::Receiver<Assignment> {
+    async fn watch(&self, instance_arn: &str) -> mpsc::Receiver<WatchEvent> {
         let mut backoff = Duration::from_millis(100);
         loop {
             match self.shared.link.watch(&self.config.cluster, instance_arn).await {
@@ -403,6 +530,111 @@ impl Agent {
             RuntimeEvent::Started { .. } => Event::ProcessStarted { container },
         };
         let _ = route.inbox.send(event);
+    }
+}
+
+/// Running containers found after a watch's `Synced` mark, with the tasks
+/// the mark covered.
+#[derive(Debug)]
+struct Strays {
+    named: HashSet<String>,
+    containers: Vec<ContainerInfo>,
+}
+
+/// The heartbeat loop's state: who the agent is, and the network plan it
+/// applied last.
+struct Heartbeats {
+    shared: Shared,
+    cluster: String,
+    instance_arn: String,
+    host_network: HostNetworking,
+    network: tokio::sync::watch::Sender<Option<hostnet::NetworkSpec>>,
+    applied: Option<wharf_model::agent::NetworkPlan>,
+    interval: Duration,
+    /// The samples to send, if the server wants them.
+    stats: Option<ContainerStats>,
+    /// Whether the plan's failure to apply was logged already.
+    warned: bool,
+}
+
+impl Heartbeats {
+    /// Sends one heartbeat and applies the network plan of its answer when it
+    /// changed; whether the server answered.
+    async fn beat(&mut self) -> bool {
+        let runtime_healthy = self.shared.runtime.ping().await.is_ok();
+        let containers =
+            self.stats.as_ref().map(|s| s.latest().iter().map(|c| c.to_wire()).collect());
+        let beat = Heartbeat { runtime_healthy, containers };
+        match self.shared.link.heartbeat(&self.cluster, &self.instance_arn, beat).await {
+            Ok(reply) => {
+                self.interval = Duration::from_millis(reply.interval_ms.max(100));
+                if reply.network != self.applied {
+                    self.apply(reply.network).await;
+                }
+                true
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "heartbeat failed");
+                false
+            }
+        }
+    }
+
+    /// Applies the plan's rules and routes to this host, then publishes its
+    /// awsvpc network to the drivers (masqueraded by Docker when this host's
+    /// own NAT rules could not be set). The plan is kept as applied only if
+    /// the rules were, so a failure is tried again at the next heartbeat; it
+    /// is logged once.
+    async fn apply(&mut self, plan: Option<wharf_model::agent::NetworkPlan>) {
+        let Some(p) = plan.clone() else {
+            self.network.send_replace(None);
+            self.applied = None;
+            return;
+        };
+        let routes = match self.host_network {
+            HostNetworking::Off => {
+                self.network.send_replace(hostnet::NetworkSpec::of(&p, true));
+                self.applied = plan;
+                return;
+            }
+            HostNetworking::Rules => false,
+            HostNetworking::Full => true,
+        };
+        let done = tokio::task::spawn_blocking(move || hostnet::apply(&p, routes))
+            .await
+            .unwrap_or_else(|e| Err(hostnet::HostNetError::Plan(e.to_string())));
+        let applied = match done {
+            Ok(()) => {
+                tracing::info!(slice = %plan.as_ref().map_or("", |p| p.slice.as_str()), "awsvpc network applied");
+                self.warned = false;
+                true
+            }
+            Err(e) => {
+                if !self.warned {
+                    tracing::warn!(error = %e, "the awsvpc routes and rules could not be set on this host: awsvpc tasks are masqueraded and not reachable from other hosts");
+                    self.warned = true;
+                }
+                false
+            }
+        };
+        self.network
+            .send_replace(plan.as_ref().and_then(|p| hostnet::NetworkSpec::of(p, !applied)));
+        if applied {
+            self.applied = plan;
+        }
+    }
+
+    /// Sends heartbeats at the interval the server names until the agent
+    /// stops. A failed one is tried again at the same interval: the server
+    /// declares the instance lost only after its own `--instance-lost-after`.
+    async fn run(mut self, mut stopping: tokio::sync::watch::Receiver<bool>) {
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(self.interval) => {}
+                _ = stopping.wait_for(|s| *s) => return,
+            }
+            self.beat().await;
+        }
     }
 }
 

@@ -34,14 +34,15 @@ fn failed(detail: impl std::fmt::Display) -> NamedError {
     NamedError::ResourceInitialization(format!("failed to set up the task network: {detail}"))
 }
 
-/// Sets up the task's network: the pause image and the network if missing,
-/// then the pause container (or the one already running for this task,
-/// after an agent restart).
+/// Sets up the task's network: the pause image and the network if missing
+/// (on the instance's slice when `network` says), then the pause container
+/// (or the one already running for this task, after an agent restart).
 pub async fn provision(
     runtime: &dyn Runtime,
     assignment: &Assignment,
     task_id: &str,
     adopted: Option<&ContainerInfo>,
+    network: Option<&crate::hostnet::NetworkSpec>,
     dns: &[String],
 ) -> Result<TaskNetwork, NamedError> {
     if let Some(info) = adopted.filter(|i| i.state == ContainerState::Running) {
@@ -55,7 +56,7 @@ pub async fn provision(
     let program = pause_program(std::env::consts::ARCH)
         .ok_or_else(|| failed(format!("no pause program for {}", std::env::consts::ARCH)))?;
     runtime.import_image(PAUSE_IMAGE, rootfs_tar("pause", &program)).await.map_err(failed)?;
-    runtime.ensure_network(AWSVPC_NETWORK).await.map_err(failed)?;
+    runtime.ensure_network(AWSVPC_NETWORK, network).await.map_err(failed)?;
     let td = &assignment.definition;
     let family = td.family.clone().unwrap_or_default();
     let revision = td.revision.unwrap_or(0);

@@ -76,6 +76,9 @@ pub(crate) struct Shared {
     pub(crate) dns_servers: Arc<[String]>,
     /// This host's container instance ARN.
     pub(crate) instance_arn: String,
+    /// How the awsvpc network is made (the instance's slice), once the
+    /// server has said; `None`: Docker's own addresses.
+    pub(crate) network: tokio::sync::watch::Receiver<Option<crate::hostnet::NetworkSpec>>,
     /// Turns true when the agent shuts down: log shippers stop (the next
     /// agent resumes them where the server's cursor says).
     pub(crate) stopping: tokio::sync::watch::Receiver<bool>,
@@ -418,6 +421,7 @@ impl TaskDriver {
                 let pause = self.adopted.get(PAUSE_CONTAINER_NAME).cloned();
                 let s3 = self.shared.s3.clone();
                 let dns = self.shared.dns_servers.clone();
+                let network = self.shared.network.borrow().clone();
                 Some(Box::pin(async move {
                     let r = provision::provision(
                         &*runtime,
@@ -426,7 +430,11 @@ impl TaskDriver {
                         &definitions,
                         &task_id,
                         pause.as_ref(),
-                        provision::Settings { s3: s3.as_ref(), dns: &dns },
+                        provision::Settings {
+                            s3: s3.as_ref(),
+                            dns: &dns,
+                            network: network.as_ref(),
+                        },
                     )
                     .await;
                     Outcome::Provisioned(r)

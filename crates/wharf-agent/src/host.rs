@@ -2,9 +2,8 @@
 //! (1,024 per core), memory in MiB less a reserve, and the attributes the
 //! ECS agent advertises for the capabilities Wharf's agent has.
 
-use wharf_model::ecs::shapes::{
-    Attribute, RegisterContainerInstanceRequest, Resource, VersionInfo,
-};
+use wharf_model::ecs::attributes::{self, attribute};
+use wharf_model::ecs::shapes::{RegisterContainerInstanceRequest, Resource, VersionInfo};
 
 /// The agent version Wharf reports in `versionInfo`.
 pub const AGENT_VERSION: &str = concat!("wharf-", env!("CARGO_PKG_VERSION"));
@@ -95,14 +94,48 @@ impl HostResources {
     }
 }
 
-fn attribute(name: String, value: Option<&str>) -> Attribute {
-    Attribute { name: Some(name), value: value.map(str::to_owned), ..Attribute::default() }
+/// Who this host is, beyond its resources: what `wharf agent`'s flags say
+/// (ECS's agent reads the same from EC2's instance metadata and
+/// `ECS_INSTANCE_ATTRIBUTES`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostIdentity {
+    /// `ecs.availability-zone`.
+    pub availability_zone: String,
+    /// `ecs.instance-type`; `None`: named after the host's size.
+    pub instance_type: Option<String>,
+    /// The address the load balancer and other hosts reach this host at.
+    pub address: Option<String>,
+    /// Custom attributes (`--attribute name=value`).
+    pub attributes: Vec<(String, Option<String>)>,
+}
+
+impl HostIdentity {
+    /// The instance type reported: the one given, else `wharf.c<cores>m<GiB>`
+    /// after the host's CPU units and memory.
+    pub fn instance_type(&self, resources: &HostResources) -> String {
+        self.instance_type.clone().unwrap_or_else(|| {
+            format!("wharf.c{}m{}", resources.cpu / 1024, (resources.memory + 512) / 1024)
+        })
+    }
+}
+
+/// The address this host sends from to reach `server` (`host:port`): the
+/// one the server, and the hosts beside it, reach this host at. Asks the
+/// routing table (a UDP socket's `connect` sends nothing); `None` when the
+/// name does not resolve or there is no route.
+pub fn address_toward(server: &str) -> Option<std::net::IpAddr> {
+    use std::net::{ToSocketAddrs, UdpSocket};
+    let target = server.to_socket_addrs().ok()?.find(|a| a.is_ipv4())?;
+    let socket = UdpSocket::bind(("0.0.0.0", 0)).ok()?;
+    socket.connect(target).ok()?;
+    Some(socket.local_addr().ok()?.ip())
 }
 
 /// The RegisterContainerInstance request for this host.
 pub fn registration(
     cluster: &str,
     resources: &HostResources,
+    identity: &HostIdentity,
     docker_version: Option<String>,
     previous_arn: Option<String>,
 ) -> RegisterContainerInstanceRequest {
@@ -117,10 +150,16 @@ pub fn registration(
         other => other,
     };
     let mut attributes = vec![
-        attribute("ecs.os-type".into(), Some("linux")),
-        attribute("ecs.os-family".into(), Some("LINUX")),
-        attribute("ecs.cpu-architecture".into(), Some(arch)),
+        attribute(attributes::OS_TYPE, Some("linux")),
+        attribute("ecs.os-family", Some("LINUX")),
+        attribute(attributes::CPU_ARCHITECTURE, Some(arch)),
+        attribute(attributes::AVAILABILITY_ZONE, Some(&identity.availability_zone)),
+        attribute(attributes::INSTANCE_TYPE, Some(&identity.instance_type(resources))),
     ];
+    if let Some(address) = &identity.address {
+        attributes.push(attribute(attributes::ADDRESS, Some(address)));
+    }
+    attributes.extend(identity.attributes.iter().map(|(n, v)| attribute(n.clone(), v.as_deref())));
     attributes.extend(
         CAPABILITIES.iter().map(|c| attribute(format!("com.amazonaws.ecs.capability.{c}"), None)),
     );
@@ -153,13 +192,32 @@ mod tests {
     }
 
     #[test]
+    fn the_address_toward_a_server_is_a_local_one() {
+        assert_eq!(address_toward("127.0.0.1:4590"), Some("127.0.0.1".parse().unwrap()));
+        assert_eq!(address_toward("no-such-host.invalid:1"), None);
+    }
+
+    #[test]
     fn registration_names_resources_and_capabilities() {
-        let req = registration("default", &HostResources { cpu: 2048, memory: 1000 }, None, None);
+        let identity = HostIdentity {
+            availability_zone: "eu-west-1b".into(),
+            instance_type: None,
+            address: Some("10.0.0.7".into()),
+            attributes: vec![("stack".into(), Some("prod".into())), ("gpu".into(), None)],
+        };
+        let resources = HostResources { cpu: 2048, memory: 3900 };
+        let req = registration("default", &resources, &identity, None, None);
         let total = req.total_resources.unwrap();
         assert_eq!(total[0].integer_value, Some(2048));
-        assert_eq!(total[1].integer_value, Some(1000));
-        let names: Vec<String> =
-            req.attributes.unwrap().into_iter().filter_map(|a| a.name).collect();
+        assert_eq!(total[1].integer_value, Some(3900));
+        let all = req.attributes.unwrap();
+        let value = |n: &str| attributes::value_of(&all, n).map(str::to_owned);
+        assert_eq!(value("ecs.availability-zone").as_deref(), Some("eu-west-1b"));
+        assert_eq!(value("ecs.instance-type").as_deref(), Some("wharf.c2m4"));
+        assert_eq!(value("wharf.address").as_deref(), Some("10.0.0.7"));
+        assert_eq!(value("stack").as_deref(), Some("prod"));
+        let names: Vec<String> = all.into_iter().filter_map(|a| a.name).collect();
+        assert!(names.contains(&"gpu".to_owned()));
         assert!(names.contains(&"ecs.capability.container-ordering".to_owned()));
         assert!(names.contains(&"com.amazonaws.ecs.capability.docker-remote-api.1.41".to_owned()));
     }

@@ -49,6 +49,7 @@ mod dependencies;
 mod driver;
 mod event;
 pub mod host;
+pub mod hostnet;
 pub mod link;
 mod machine;
 pub mod metadata;
@@ -63,7 +64,7 @@ pub mod stats;
 pub mod stop;
 pub mod wire;
 
-pub use agent::{Agent, AgentConfig, AgentError, MetadataConfig, StatsConfig};
+pub use agent::{Agent, AgentConfig, AgentError, HostNetworking, MetadataConfig, StatsConfig};
 pub use container::DEFAULT_STOP_TIMEOUT;
 pub use event::{Action, Event};
 pub use machine::{DefinitionError, TaskMachine};

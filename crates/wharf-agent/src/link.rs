@@ -6,7 +6,8 @@
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 use wharf_model::agent::{
-    Assignment, LogBatch, LogDestination, PullProgressReport, RoleKind, TaskRoleCredentials,
+    Heartbeat, HeartbeatReply, LogBatch, LogDestination, PullProgressReport, RoleKind,
+    TaskRoleCredentials, WatchEvent,
 };
 use wharf_model::ecs::shapes::{ContainerInstance, RegisterContainerInstanceRequest, Task};
 
@@ -32,14 +33,25 @@ pub trait ServerLink: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<ContainerInstance, LinkError>;
 
     /// The tasks placed on the instance: first every one not yet `STOPPED`,
-    /// then each task again whenever it changes. The same task may arrive
-    /// many times; the receiver keeps what is new. The channel closes if the
-    /// watch breaks, and the agent watches again.
+    /// then [`WatchEvent::Synced`], then each task again whenever it changes.
+    /// The same task may arrive many times; the receiver keeps what is new.
+    /// The channel closes if the watch breaks (or, over a network, falls
+    /// silent), and the agent watches again.
     async fn watch(
         &self,
         cluster: &str,
         instance_arn: &str,
-    ) -> Result<mpsc::Receiver<Assignment>, LinkError>;
+    ) -> Result<mpsc::Receiver<WatchEvent>, LinkError>;
+
+    /// Tells the server the instance's agent is alive (an instance silent for
+    /// longer than the server's `--instance-lost-after` is declared lost);
+    /// the answer says when the next heartbeat is due.
+    async fn heartbeat(
+        &self,
+        cluster: &str,
+        instance_arn: &str,
+        heartbeat: Heartbeat,
+    ) -> Result<HeartbeatReply, LinkError>;
 
     /// Reports a change to a task: a partial `Task` carrying its ARN and
     /// what changed (statuses, timestamps, stop code and reason, containers).

@@ -39,11 +39,14 @@ pub struct Settings<'a> {
     pub s3: Option<&'a S3Endpoint>,
     /// The DNS servers of an awsvpc task's network, unless it names its own.
     pub dns: &'a [String],
+    /// The network awsvpc tasks join, when the server plans one.
+    pub network: Option<&'a crate::hostnet::NetworkSpec>,
 }
 
-/// Sets up the task's network (awsvpc), volumes, secrets and environment
-/// files. `adopted_pause` is the task's pause container found running after
-/// an agent restart.
+/// Sets up the task's network (awsvpc, on the network `settings.network`
+/// describes when given), volumes, secrets and environment files.
+/// `adopted_pause` is the task's pause container found running after an
+/// agent restart.
 pub async fn provision(
     runtime: &dyn Runtime,
     link: &dyn ServerLink,
@@ -53,12 +56,13 @@ pub async fn provision(
     adopted_pause: Option<&ContainerInfo>,
     settings: Settings<'_>,
 ) -> Result<Provisioned, NamedError> {
-    let Settings { s3, dns } = settings;
+    let Settings { s3, dns, network } = settings;
     let mut out = Provisioned::default();
     let td = &assignment.definition;
     if td.network_mode.as_ref().is_some_and(|m| m.as_str() == "awsvpc") {
-        out.network =
-            Some(awsvpc::provision(runtime, assignment, task_id, adopted_pause, dns).await?);
+        out.network = Some(
+            awsvpc::provision(runtime, assignment, task_id, adopted_pause, network, dns).await?,
+        );
     }
     let family = td.family.clone().unwrap_or_default();
     let revision = td.revision.unwrap_or(0);

@@ -57,6 +57,43 @@ pub struct ContainerSample {
     pub usage: Usage,
 }
 
+impl ContainerSample {
+    /// The sample as an agent sends it to the server.
+    pub fn to_wire(&self) -> wharf_model::agent::ContainerUsage {
+        let (l, u) = (&*self.labels, &self.usage);
+        wharf_model::agent::ContainerUsage {
+            cluster: l.cluster.clone(),
+            task_id: l.task_id.clone(),
+            container: l.container.clone(),
+            task_definition: l.task_definition.clone(),
+            cpu_seconds: u.cpu_seconds,
+            memory_bytes: u.memory_bytes,
+            memory_limit_bytes: u.memory_limit_bytes,
+            network_rx_bytes: u.network_rx_bytes,
+            network_tx_bytes: u.network_tx_bytes,
+        }
+    }
+
+    /// A sample an agent sent.
+    pub fn from_wire(w: &wharf_model::agent::ContainerUsage) -> Self {
+        Self {
+            labels: Arc::new(ContainerLabels {
+                cluster: w.cluster.clone(),
+                task_id: w.task_id.clone(),
+                container: w.container.clone(),
+                task_definition: w.task_definition.clone(),
+            }),
+            usage: Usage {
+                cpu_seconds: w.cpu_seconds,
+                memory_bytes: w.memory_bytes,
+                memory_limit_bytes: w.memory_limit_bytes,
+                network_rx_bytes: w.network_rx_bytes,
+                network_tx_bytes: w.network_tx_bytes,
+            },
+        }
+    }
+}
+
 /// Reads the figures out of Docker's stats JSON (the Engine API's, cgroup v1 or v2);
 /// `None` for a container that is not running (its stats carry no memory usage).
 pub fn usage(stats: &Value) -> Option<Usage> {

@@ -15,16 +15,34 @@ use wharf_agent::runtime::fake::{Call, FakeRuntime, Op};
 use wharf_agent::runtime::{LogSource, RuntimeError};
 use wharf_agent::stats::ContainerStats;
 use wharf_agent::{Agent, AgentConfig, StatsConfig};
-use wharf_model::agent::{merge, Assignment, LogBatch, LogDestination, ShippedEvent};
+use wharf_model::agent::{
+    merge, Assignment, Heartbeat, HeartbeatReply, LogBatch, LogDestination, ShippedEvent,
+    WatchEvent,
+};
 use wharf_model::clock::SystemClock;
 use wharf_model::ecs::shapes::{ContainerInstance, RegisterContainerInstanceRequest, Task};
 use wharf_model::ecs::status::TaskStatus;
+
+/// Sends assignments as the server's watch does.
+trait SendAssigned {
+    async fn send_assigned(&self, a: Assignment) -> Result<(), mpsc::error::SendError<WatchEvent>>;
+}
+
+impl SendAssigned for mpsc::Sender<WatchEvent> {
+    async fn send_assigned(&self, a: Assignment) -> Result<(), mpsc::error::SendError<WatchEvent>> {
+        self.send(WatchEvent::Assigned(Box::new(a))).await
+    }
+}
 
 /// A server in miniature: assignments pushed by the test, reports merged
 /// into one task view as the real server merges them.
 #[derive(Debug, Default)]
 struct FakeLink {
-    watch: Mutex<Option<mpsc::Receiver<Assignment>>>,
+    watch: Mutex<Option<mpsc::Receiver<WatchEvent>>>,
+    /// Heartbeats received.
+    heartbeats: Mutex<Vec<Heartbeat>>,
+    /// The network plan heartbeats are answered with.
+    plan: Mutex<Option<wharf_model::agent::NetworkPlan>>,
     task: Mutex<Option<Task>>,
     registered: Mutex<Vec<RegisterContainerInstanceRequest>>,
     /// Log groups that exist.
@@ -64,8 +82,13 @@ impl ServerLink for FakeLink {
         })
     }
 
-    async fn watch(&self, _: &str, _: &str) -> Result<mpsc::Receiver<Assignment>, LinkError> {
+    async fn watch(&self, _: &str, _: &str) -> Result<mpsc::Receiver<WatchEvent>, LinkError> {
         self.watch.lock().unwrap().take().ok_or_else(|| LinkError::Unavailable("once".into()))
+    }
+
+    async fn heartbeat(&self, _: &str, _: &str, h: Heartbeat) -> Result<HeartbeatReply, LinkError> {
+        self.heartbeats.lock().unwrap().push(h);
+        Ok(HeartbeatReply { interval_ms: 50, network: self.plan.lock().unwrap().clone() })
     }
 
     async fn report(&self, _: &str, change: Task) -> Result<(), LinkError> {
@@ -161,7 +184,7 @@ async fn until(link: &FakeLink, what: &str, f: impl Fn(&Task) -> bool) -> Task {
 
 fn start(
     runtime: &FakeRuntime,
-) -> (Arc<FakeLink>, mpsc::Sender<Assignment>, tokio::sync::oneshot::Sender<()>) {
+) -> (Arc<FakeLink>, mpsc::Sender<WatchEvent>, tokio::sync::oneshot::Sender<()>) {
     let link = Arc::new(FakeLink::default());
     *link.task.lock().unwrap() = Some(assignment("RUNNING").task);
     let (tx, stop) = start_on(runtime, &link, None);
@@ -173,7 +196,7 @@ fn start_on(
     runtime: &FakeRuntime,
     link: &Arc<FakeLink>,
     stats: Option<StatsConfig>,
-) -> (mpsc::Sender<Assignment>, tokio::sync::oneshot::Sender<()>) {
+) -> (mpsc::Sender<WatchEvent>, tokio::sync::oneshot::Sender<()>) {
     let (tx, rx) = mpsc::channel(16);
     *link.watch.lock().unwrap() = Some(rx);
     let config = AgentConfig {
@@ -186,6 +209,12 @@ fn start_on(
         metadata: None,
         stats,
         dns_servers: vec![],
+        host_network: wharf_agent::HostNetworking::Off,
+        report_stats: false,
+        identity: wharf_agent::host::HostIdentity {
+            availability_zone: "us-east-1a".into(),
+            ..Default::default()
+        },
     };
     let agent = Agent::new(Arc::new(runtime.clone()), link.clone(), Arc::new(SystemClock), config);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -200,7 +229,7 @@ async fn a_task_runs_reports_and_stops_when_its_essential_container_exits() {
     let runtime = FakeRuntime::new();
     runtime.add_image("img:1");
     let (link, tx, _stop) = start(&runtime);
-    tx.send(assignment("RUNNING")).await.unwrap();
+    tx.send_assigned(assignment("RUNNING")).await.unwrap();
     let t = until(&link, "RUNNING", |t| t.last_status == Some(TaskStatus::Running)).await;
     assert!(t.started_at.is_some() && t.pull_started_at.is_some());
     let containers = t.containers.unwrap();
@@ -228,7 +257,7 @@ async fn running_containers_are_sampled_until_they_exit() {
     let samples = ContainerStats::new();
     let stats = StatsConfig { samples: samples.clone(), interval: Duration::from_millis(20) };
     let (tx, _stop) = start_on(&runtime, &link, Some(stats));
-    tx.send(assignment("RUNNING")).await.unwrap();
+    tx.send_assigned(assignment("RUNNING")).await.unwrap();
     until(&link, "RUNNING", |t| t.last_status == Some(TaskStatus::Running)).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while samples.latest().len() < 2 {
@@ -267,7 +296,7 @@ async fn a_late_assignment_of_a_finished_task_does_not_run_it_again() {
     let runtime = FakeRuntime::new();
     runtime.add_image("img:1");
     let (link, tx, _stop) = start(&runtime);
-    tx.send(assignment("RUNNING")).await.unwrap();
+    tx.send_assigned(assignment("RUNNING")).await.unwrap();
     let running = until(&link, "RUNNING", |t| t.last_status == Some(TaskStatus::Running)).await;
     assert!(runtime.exit("app", 0));
     until(&link, "STOPPED", |t| t.last_status == Some(TaskStatus::Stopped)).await;
@@ -276,7 +305,7 @@ async fn a_late_assignment_of_a_finished_task_does_not_run_it_again() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     let mut late = assignment("RUNNING");
     late.task = running;
-    tx.send(late).await.unwrap();
+    tx.send_assigned(late).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let t = link.task.lock().unwrap().clone().unwrap();
     let app = t.containers.unwrap().into_iter().find(|c| c.name.as_deref() == Some("app")).unwrap();
@@ -294,7 +323,7 @@ async fn a_task_looks_up_its_own_containers_before_creating_any() {
     let (link, tx, _stop) = start(&runtime);
     tokio::time::sleep(Duration::from_millis(50)).await;
     runtime.fail_next(Op::ListManaged, RuntimeError::Unavailable("docker restarting".into()));
-    tx.send(assignment("RUNNING")).await.unwrap();
+    tx.send_assigned(assignment("RUNNING")).await.unwrap();
     until(&link, "RUNNING", |t| t.last_status == Some(TaskStatus::Running)).await;
     let calls = runtime.calls();
     let first_create = calls.iter().position(|c| matches!(c, Call::Create(_))).expect("created");
@@ -309,12 +338,12 @@ async fn the_server_stopping_a_task_stops_its_containers() {
     runtime.exit_on_stop("app", 143);
     runtime.exit_on_stop("side", 0);
     let (link, tx, _stop) = start(&runtime);
-    tx.send(assignment("RUNNING")).await.unwrap();
+    tx.send_assigned(assignment("RUNNING")).await.unwrap();
     until(&link, "RUNNING", |t| t.last_status == Some(TaskStatus::Running)).await;
     let mut stop = assignment("STOPPED");
     stop.task.stopped_reason = Some("enough".into());
     stop.task.stop_code = Some(wharf_model::ecs::shapes::TaskStopCode::UserInitiated);
-    tx.send(stop).await.unwrap();
+    tx.send_assigned(stop).await.unwrap();
     let t = until(&link, "STOPPED", |t| t.last_status == Some(TaskStatus::Stopped)).await;
     assert_eq!(t.stopped_reason.as_deref(), Some("enough"));
     assert!(t.stopping_at.is_some());
@@ -328,7 +357,7 @@ async fn a_missing_secret_fails_the_task_to_start() {
     let mut a = assignment("RUNNING");
     a.definition.container_definitions.as_mut().unwrap()[0].secrets =
         Some(vec![serde_json::from_value(json!({"name": "X", "valueFrom": "/nope"})).unwrap()]);
-    tx.send(a).await.unwrap();
+    tx.send_assigned(a).await.unwrap();
     let t = until(&link, "STOPPED", |t| t.last_status == Some(TaskStatus::Stopped)).await;
     assert_eq!(t.stop_code, Some(wharf_model::ecs::shapes::TaskStopCode::TaskFailedToStart));
     let reason = t.stopped_reason.unwrap();
@@ -372,7 +401,7 @@ async fn awslogs_output_arrives_in_its_stream_in_order() {
     runtime.add_image("img:1");
     let (link, tx, _stop) = start(&runtime);
     link.groups.lock().unwrap().insert("/ecs/f".into());
-    tx.send(with_awslogs(
+    tx.send_assigned(with_awslogs(
         "RUNNING",
         json!({"awslogs-group": "/ecs/f", "awslogs-stream-prefix": "ecs"}),
     ))
@@ -400,7 +429,7 @@ async fn a_task_is_stopped_only_once_its_last_output_is_stored() {
     runtime.add_image("img:1");
     let (link, tx, _stop) = start(&runtime);
     link.groups.lock().unwrap().insert("/ecs/f".into());
-    tx.send(with_awslogs(
+    tx.send_assigned(with_awslogs(
         "RUNNING",
         json!({"awslogs-group": "/ecs/f", "awslogs-stream-prefix": "ecs"}),
     ))
@@ -423,7 +452,7 @@ async fn awslogs_multiline_events_gather_their_lines() {
     let runtime = FakeRuntime::new();
     runtime.add_image("img:1");
     let (link, tx, _stop) = start(&runtime);
-    tx.send(with_awslogs(
+    tx.send_assigned(with_awslogs(
         "RUNNING",
         json!({"awslogs-group": "/ecs/f", "awslogs-stream-prefix": "ecs",
                "awslogs-create-group": "true", "awslogs-multiline-pattern": "^ERROR|^INFO"}),
@@ -449,7 +478,7 @@ async fn awslogs_without_its_log_group_fails_the_container_as_docker_does() {
     let runtime = FakeRuntime::new();
     runtime.add_image("img:1");
     let (link, tx, _stop) = start(&runtime);
-    tx.send(with_awslogs(
+    tx.send_assigned(with_awslogs(
         "RUNNING",
         json!({"awslogs-group": "/ecs/f", "awslogs-stream-prefix": "ecs"}),
     ))
@@ -470,9 +499,12 @@ async fn awslogs_options_docker_refuses_fail_the_container_at_create() {
     let runtime = FakeRuntime::new();
     runtime.add_image("img:1");
     let (link, tx, _stop) = start(&runtime);
-    tx.send(with_awslogs("RUNNING", json!({"awslogs-group": "/ecs/f", "awslogs-colour": "red"})))
-        .await
-        .unwrap();
+    tx.send_assigned(with_awslogs(
+        "RUNNING",
+        json!({"awslogs-group": "/ecs/f", "awslogs-colour": "red"}),
+    ))
+    .await
+    .unwrap();
     let t = until(&link, "STOPPED", |t| t.last_status == Some(TaskStatus::Stopped)).await;
     assert_eq!(
         t.stopped_reason.as_deref(),
@@ -490,7 +522,7 @@ async fn awslogs_shipping_survives_an_outage_and_an_agent_restart() {
     link.groups.lock().unwrap().insert("/ecs/f".into());
     let options =
         json!({"awslogs-group": "/ecs/f", "awslogs-stream-prefix": "ecs", "mode": "blocking"});
-    tx.send(with_awslogs("RUNNING", options.clone())).await.unwrap();
+    tx.send_assigned(with_awslogs("RUNNING", options.clone())).await.unwrap();
     until(&link, "RUNNING", |t| t.last_status == Some(TaskStatus::Running)).await;
     let mut now = 1_000;
     let mut write = |from: usize, to: usize| {
@@ -520,11 +552,116 @@ async fn awslogs_shipping_survives_an_outage_and_an_agent_restart() {
     let (tx2, _stop2) = start_on(&runtime, &link, None);
     let mut again = with_awslogs("RUNNING", options);
     again.task = link.task.lock().unwrap().clone().unwrap();
-    tx2.send(again).await.unwrap();
+    tx2.send_assigned(again).await.unwrap();
     let got = until_logged(&link, STREAM, 6000).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
     let got_after = link.messages("/ecs/f", STREAM);
     assert_eq!(got_after.len(), got.len(), "nothing more arrives: no duplicates");
     let expected: Vec<String> = (0..6000).map(|i| format!("line {i}")).collect();
     assert_eq!(got_after, expected);
+}
+
+/// Waits until every container the fake holds has exited.
+async fn until_all_exited(runtime: &FakeRuntime) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while runtime
+        .containers()
+        .iter()
+        .any(|c| c.state == wharf_agent::runtime::ContainerState::Running)
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "containers still run: {:?}",
+            runtime.containers()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_task_the_server_no_longer_names_after_a_new_watch_is_stopped() {
+    let runtime = FakeRuntime::new();
+    runtime.add_image("img:1");
+    let (link, tx, _stop) = start(&runtime);
+    tx.send_assigned(assignment("RUNNING")).await.unwrap();
+    until(&link, "RUNNING", |t| t.last_status == Some(TaskStatus::Running)).await;
+    assert!(!link.heartbeats.lock().unwrap().is_empty(), "the agent sends heartbeats");
+    // The watch breaks (a cut link); the next one names no task: the server
+    // declared the instance lost meanwhile and the task was replaced elsewhere.
+    let (tx2, rx2) = mpsc::channel(16);
+    *link.watch.lock().unwrap() = Some(rx2);
+    drop(tx);
+    tx2.send(WatchEvent::Synced).await.unwrap();
+    let t = until(&link, "STOPPED", |t| t.last_status == Some(TaskStatus::Stopped)).await;
+    assert!(
+        t.stopped_reason.as_deref().is_some_and(|r| r.contains("no longer has it")),
+        "{:?}",
+        t.stopped_reason
+    );
+    until_all_exited(&runtime).await;
+}
+
+#[tokio::test]
+async fn an_agent_started_again_stops_containers_of_tasks_the_server_no_longer_names() {
+    let runtime = FakeRuntime::new();
+    runtime.add_image("img:1");
+    let (link, tx, stop) = start(&runtime);
+    tx.send_assigned(assignment("RUNNING")).await.unwrap();
+    until(&link, "RUNNING", |t| t.last_status == Some(TaskStatus::Running)).await;
+    // The agent goes away; its containers keep running.
+    stop.send(()).unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(runtime
+        .containers()
+        .iter()
+        .any(|c| c.state == wharf_agent::runtime::ContainerState::Running));
+    // Another agent starts; the server names no task for it.
+    let (tx2, _stop2) = start_on(&runtime, &link, None);
+    tx2.send(WatchEvent::Synced).await.unwrap();
+    until_all_exited(&runtime).await;
+    // A task it is told about after the mark is its own, and runs.
+    let mut second = assignment("RUNNING");
+    second.task.task_arn = Some("arn:aws:ecs:us-east-1:0:task/default/second".into());
+    tx2.send_assigned(second).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !runtime.containers().iter().any(|c| {
+        c.state == wharf_agent::runtime::ContainerState::Running
+            && c.config
+                .labels
+                .as_ref()
+                .and_then(|l| l.get("com.amazonaws.ecs.task-arn"))
+                .map(String::as_str)
+                == Some("arn:aws:ecs:us-east-1:0:task/default/second")
+    }) {
+        assert!(tokio::time::Instant::now() < deadline, "the new task does not run");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn awsvpc_tasks_take_addresses_from_the_instances_slice() {
+    let runtime = FakeRuntime::new();
+    runtime.add_image("img:1");
+    let link = Arc::new(FakeLink::default());
+    *link.plan.lock().unwrap() = Some(wharf_model::agent::NetworkPlan {
+        pool: "10.208.0.0/12".into(),
+        vpc: "10.208.0.0/16".into(),
+        slice: "10.208.7.0/24".into(),
+        peers: vec![],
+    });
+    let mut a = assignment("RUNNING");
+    a.definition.network_mode = Some(wharf_model::ecs::shapes::NetworkMode::Awsvpc);
+    *link.task.lock().unwrap() = Some(a.task.clone());
+    let (tx, _stop) = start_on(&runtime, &link, None);
+    tx.send_assigned(a).await.unwrap();
+    until(&link, "RUNNING", |t| t.last_status == Some(TaskStatus::Running)).await;
+    assert_eq!(
+        runtime.network_spec("wharf-awsvpc"),
+        Some(Some(wharf_agent::hostnet::NetworkSpec {
+            subnet: "10.208.7.0/24".into(),
+            gateway: "10.208.7.1".into(),
+            // Host networking is off here: Docker masquerades.
+            masquerade: true,
+        }))
+    );
 }

@@ -21,7 +21,7 @@ use http::{HeaderMap, Method, StatusCode, Uri};
 use serde::Deserialize;
 use wharf_auth::policy::{self, Context, Decision};
 use wharf_auth::AuthError;
-use wharf_model::agent::{LogBatch, LogDestination, PullProgressReport};
+use wharf_model::agent::{Heartbeat, LogBatch, LogDestination, PullProgressReport};
 use wharf_model::ecs::shapes::{RegisterContainerInstanceRequest, Task};
 
 use crate::context::AppState;
@@ -33,6 +33,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/_wharf/agent/v1/register", post(register))
         .route("/_wharf/agent/v1/watch", get(watch))
+        .route("/_wharf/agent/v1/heartbeat", post(heartbeat))
         .route("/_wharf/agent/v1/report", post(report))
         .route("/_wharf/agent/v1/secret", post(secret))
         .route("/_wharf/agent/v1/logs/prepare", post(logs_prepare))
@@ -100,6 +101,7 @@ struct PrepareLogs {
 enum AgentOp {
     Register,
     Watch,
+    Heartbeat,
     Report,
     Secret,
     Logs(&'static str),
@@ -126,7 +128,7 @@ fn agent_check(state: &AppState, op: AgentOp, place: &Place, body: &[u8]) -> Con
             };
             Context::new("ecs:RegisterContainerInstance", arn)
         }
-        AgentOp::Watch => {
+        AgentOp::Watch | AgentOp::Heartbeat => {
             Context::new("ecs:Poll", scope.container_instance_arn(&cluster_name, &place.instance))
                 .with("ecs:cluster", cluster)
         }
@@ -300,14 +302,46 @@ async fn watch(
         Ok(rx) => rx,
         Err(e) => return failure(&e),
     };
-    let lines = futures_util::stream::unfold(rx, |mut rx| async move {
-        let a = rx.recv().await?;
-        let mut line = serde_json::to_vec(&a).unwrap_or_default();
-        line.push(b'\n');
+    // One event per line; an empty line when there has been nothing to say
+    // for a while, so the agent can tell a quiet watch from a dead link.
+    let keepalive = std::time::Duration::from_millis(wharf_model::agent::WATCH_KEEPALIVE_MS);
+    let lines = futures_util::stream::unfold(rx, move |mut rx| async move {
+        let line = match tokio::time::timeout(keepalive, rx.recv()).await {
+            Ok(event) => {
+                let mut line = serde_json::to_vec(&event?).unwrap_or_default();
+                line.push(b'\n');
+                line
+            }
+            Err(_) => b"\n".to_vec(),
+        };
         Some((Ok::<_, std::convert::Infallible>(Bytes::from(line)), rx))
     });
     ([(http::header::CONTENT_TYPE, "application/x-ndjson")], Body::from_stream(lines))
         .into_response()
+}
+
+async fn heartbeat(
+    State(state): State<AppState>,
+    Query(place): Query<Place>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (state, place) = (&state, &place);
+    guarded(
+        state,
+        AgentOp::Heartbeat,
+        place,
+        AgentRequest { method: &method, uri: &uri, headers: &headers, body: &body },
+        |beat: Heartbeat| async move {
+            let reply =
+                agent_link::heartbeat(state, &place.region, &place.cluster, &place.instance, beat)
+                    .await?;
+            Ok(json(&reply))
+        },
+    )
+    .await
 }
 
 async fn report(

@@ -9,9 +9,13 @@
 //! nothing writes nothing.
 
 use tokio::sync::{broadcast, mpsc};
+use wharf_model::agent::{Heartbeat, HeartbeatReply, WatchEvent};
 use wharf_model::ecs::shapes::{
-    ContainerInstance, CreateClusterRequest, RegisterContainerInstanceRequest, Task, TaskDefinition,
+    ContainerInstance, ContainerInstanceHealthStatus, CreateClusterRequest,
+    InstanceHealthCheckResult, InstanceHealthCheckState, InstanceHealthCheckType,
+    RegisterContainerInstanceRequest, Task, TaskDefinition,
 };
+use wharf_model::ecs::status::InstanceStatus;
 use wharf_model::ecs::status::TaskStatus;
 use wharf_model::EcsError;
 use wharf_ops::lookup::DEFAULT_CLUSTER;
@@ -130,14 +134,43 @@ pub async fn assigned(
 /// How many assignments may wait for an agent before the watch waits.
 const WATCH_BUFFER: usize = 1024;
 
+/// The refusal an agent of a deregistered (`INACTIVE`) or unknown instance
+/// gets, as ECS's agent gets `InactiveInstanceException`.
+fn inactive(instance_id: &str) -> ApiError {
+    ApiError {
+        type_name: "InactiveInstanceException".into(),
+        message: format!(
+            "The container instance {instance_id} is not registered (or was deregistered): \
+             register the host again."
+        ),
+        status: http::StatusCode::BAD_REQUEST,
+    }
+}
+
+/// Whether the instance is registered (not `INACTIVE`).
+async fn registered(
+    state: &AppState,
+    region: &str,
+    cluster: &str,
+    instance_id: &str,
+) -> Result<bool, ApiError> {
+    let found =
+        state.ops.store.instances(region, cluster, Some(vec![instance_id.to_owned()])).await?;
+    Ok(found.first().is_some_and(|u| u.instance.status != InstanceStatus::Inactive))
+}
+
 /// The tasks placed on an instance: first every one not yet `STOPPED`, then
-/// each task again whenever it changes, until the receiver is dropped.
+/// [`WatchEvent::Synced`], then each task again whenever it changes, until
+/// the receiver is dropped or the instance is deregistered.
 pub async fn watch(
     state: &AppState,
     region: &str,
     cluster: &str,
     instance_id: &str,
-) -> Result<mpsc::Receiver<Assignment>, ApiError> {
+) -> Result<mpsc::Receiver<WatchEvent>, ApiError> {
+    if !registered(state, region, cluster, instance_id).await? {
+        return Err(inactive(instance_id));
+    }
     // Subscribe before reading, so no change falls between the two.
     let changes = state.ops.store.task_changes();
     let initial = assigned(state, region, cluster, instance_id).await?;
@@ -180,8 +213,10 @@ async fn set_connected(state: &AppState, region: &str, cluster: &str, instance_i
     }
 }
 
-/// Sends the initial assignments, then each change of the instance's tasks,
-/// until the receiver is dropped.
+/// Sends the initial assignments and the mark after them, then each change
+/// of the instance's tasks, until the receiver is dropped or the instance is
+/// deregistered (its tasks are orphaned, as ECS leaves them: its agent is
+/// not told of them again).
 async fn forward(
     state: &AppState,
     region: &str,
@@ -189,13 +224,16 @@ async fn forward(
     instance_id: &str,
     initial: Vec<Assignment>,
     mut changes: broadcast::Receiver<wharf_store::TaskChanged>,
-    tx: mpsc::Sender<Assignment>,
+    tx: mpsc::Sender<WatchEvent>,
 ) {
     {
         for a in initial {
-            if tx.send(a).await.is_err() {
+            if tx.send(WatchEvent::Assigned(Box::new(a))).await.is_err() {
                 return;
             }
+        }
+        if tx.send(WatchEvent::Synced).await.is_err() {
+            return;
         }
         loop {
             let next = tokio::select! {
@@ -209,6 +247,9 @@ async fn forward(
                         || c.instance_id.as_deref() != Some(instance_id)
                     {
                         continue;
+                    }
+                    if !registered(state, region, cluster, instance_id).await.unwrap_or(true) {
+                        return;
                     }
                     match assignment(state, region, cluster, &c.id).await {
                         Ok(Some(a)) => vec![a],
@@ -229,11 +270,84 @@ async fn forward(
                 Err(broadcast::error::RecvError::Closed) => return,
             };
             for a in resend {
-                if tx.send(a).await.is_err() {
+                if tx.send(WatchEvent::Assigned(Box::new(a))).await.is_err() {
                     return;
                 }
             }
         }
+    }
+}
+
+/// Records an agent's heartbeat: the instance's agent is connected, and its
+/// container runtime's health (`healthStatus`, whose `lastUpdated` is the
+/// heartbeat's time: the instance liveness reconciler reads it). Refused for
+/// an instance that is not registered.
+pub async fn heartbeat(
+    state: &AppState,
+    region: &str,
+    cluster: &str,
+    instance_id: &str,
+    beat: Heartbeat,
+) -> Result<HeartbeatReply, ApiError> {
+    if !registered(state, region, cluster, instance_id).await? {
+        return Err(inactive(instance_id));
+    }
+    if let Some(containers) = beat.containers.clone() {
+        let key = format!("{region}/{cluster}/{instance_id}");
+        state.agent_stats.record(key, containers, state.ops.clock.now_millis());
+    }
+    let now = state.ops.clock.now();
+    state
+        .ops
+        .store
+        .update_instance(
+            region,
+            cluster,
+            instance_id,
+            Box::new(move |current| {
+                let Some(u) = current.filter(|u| u.instance.status != InstanceStatus::Inactive)
+                else {
+                    return Ok(None);
+                };
+                let mut ci = container_instance::parse(&u.instance)?;
+                ci.agent_connected = Some(true);
+                ci.health_status =
+                    Some(runtime_health(ci.health_status.take(), beat.runtime_healthy, now));
+                let json = serde_json::to_string(&ci)
+                    .map_err(|e| EcsError::server(format!("instance not written: {e}")))?;
+                Ok(Some(wharf_store::StoredInstance { json, ..u.instance.clone() }))
+            }),
+        )
+        .await?;
+    let network = crate::ecs::vpc::plan(state, region, cluster, instance_id).await?;
+    Ok(HeartbeatReply { interval_ms: state.heartbeat_interval_ms, network })
+}
+
+/// The instance's health after a heartbeat: its container runtime's check,
+/// updated now (its status change kept from before when it did not change).
+fn runtime_health(
+    before: Option<ContainerInstanceHealthStatus>,
+    healthy: bool,
+    now: wharf_model::wire::Timestamp,
+) -> ContainerInstanceHealthStatus {
+    let status =
+        if healthy { InstanceHealthCheckState::Ok } else { InstanceHealthCheckState::Impaired };
+    let previous = before.as_ref().and_then(|h| h.details.as_deref()).and_then(|d| {
+        d.iter().find(|c| c.r#type == Some(InstanceHealthCheckType::ContainerRuntime)).cloned()
+    });
+    let changed_at = match &previous {
+        Some(p) if p.status.as_ref() == Some(&status) => p.last_status_change.unwrap_or(now),
+        _ => now,
+    };
+    ContainerInstanceHealthStatus {
+        overall_status: Some(status.clone()),
+        details: Some(vec![InstanceHealthCheckResult {
+            r#type: Some(InstanceHealthCheckType::ContainerRuntime),
+            status_reason: (!healthy).then(|| "The container runtime does not answer.".to_owned()),
+            status: Some(status),
+            last_updated: Some(now),
+            last_status_change: Some(changed_at),
+        }]),
     }
 }
 

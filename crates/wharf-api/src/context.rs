@@ -24,6 +24,14 @@ pub struct AppState {
     pub metrics: Arc<ApiMetrics>,
     /// Image pulls under way, as agents report them.
     pub pulls: Arc<crate::pulls::PullBoard>,
+    /// Containers' latest figures, as agents on other hosts report them.
+    pub agent_stats: Arc<crate::agent_stats::AgentStats>,
+    /// How often agents send heartbeats, in milliseconds (a fraction of the
+    /// time after which a silent instance is declared lost).
+    pub heartbeat_interval_ms: u64,
+    /// The pool clusters' awsvpc ranges come from (`--vpc-cidr`); `None`:
+    /// awsvpc tasks take Docker's own addresses on each host, unrouted.
+    pub vpc_pool: Option<wharf_model::ecs::network::Ipv4Net>,
     /// Who may call, when the server has a credentials file: every AWS
     /// request must then be signed by one of its keys (or by temporary
     /// credentials Wharf issued) and is authorised by its policies. `None`:
@@ -36,6 +44,9 @@ pub struct AppState {
     /// Where mutating calls are recorded (`--audit-log`).
     pub audit: Option<Arc<crate::audit::AuditLog>>,
 }
+
+/// Agents' heartbeat interval unless the server says otherwise.
+pub const DEFAULT_HEARTBEAT_INTERVAL_MS: u64 = 10_000;
 
 impl AppState {
     /// The state over these stores and clock, for this account; no reset
@@ -53,6 +64,9 @@ impl AppState {
             agent_token: None,
             metrics: Arc::new(ApiMetrics::new()),
             pulls: Arc::default(),
+            agent_stats: Arc::default(),
+            heartbeat_interval_ms: DEFAULT_HEARTBEAT_INTERVAL_MS,
+            vpc_pool: wharf_model::ecs::network::DEFAULT_POOL.parse().ok(),
             auth: None,
             sts: Arc::new(wharf_auth::sts::Issuer::new(crate::random::bytes())),
             throttle: None,

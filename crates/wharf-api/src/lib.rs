@@ -16,6 +16,7 @@
 
 pub mod agent_http;
 pub mod agent_link;
+pub mod agent_stats;
 pub mod audit;
 pub mod authz;
 pub mod body_limit;

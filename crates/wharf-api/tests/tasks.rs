@@ -537,3 +537,160 @@ async fn the_change_stream_tells_of_chosen_tasks_and_log_groups_only() {
     let id = mine.rsplit('/').next().unwrap();
     assert_eq!(next_notice(&mut body).await, json!({"task": id}));
 }
+
+#[tokio::test]
+async fn custom_attributes_are_put_listed_deleted_and_placed_on() {
+    let s = server();
+    let first = setup(&s, 1024, 1024).await;
+    let second = ecs(
+        &s,
+        "RegisterContainerInstance",
+        json!({"totalResources": resources(1024, 1024),
+               "attributes": [{"name": "ecs.availability-zone", "value": "us-east-1b"}]}),
+    )
+    .await["containerInstance"]["containerInstanceArn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let second_id = second.rsplit('/').next().unwrap();
+    // By ARN, and by ID with its target type.
+    let put = ecs(
+        &s,
+        "PutAttributes",
+        json!({"attributes": [
+            {"name": "stack", "value": "prod", "targetId": first},
+            {"name": "stack", "value": "dev", "targetId": second_id, "targetType": "container-instance"},
+            {"name": "gpu", "targetId": second}]}),
+    )
+    .await;
+    assert_eq!(put["attributes"].as_array().map(Vec::len), Some(3), "{put}");
+    let listed = ecs(
+        &s,
+        "ListAttributes",
+        json!({"targetType": "container-instance", "attributeName": "stack"}),
+    )
+    .await;
+    let pairs: Vec<(String, String)> = listed["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (a["targetId"].as_str().unwrap().to_owned(), a["value"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    assert_eq!(pairs.len(), 2);
+    assert!(pairs.contains(&(first.clone(), "prod".into())));
+    assert!(pairs.contains(&(second.clone(), "dev".into())));
+    let only_dev = ecs(
+        &s,
+        "ListAttributes",
+        json!({"targetType": "container-instance", "attributeName": "stack", "attributeValue": "dev"}),
+    )
+    .await;
+    assert_eq!(only_dev["attributes"][0]["targetId"], second.as_str());
+    assert_eq!(only_dev["attributes"].as_array().unwrap().len(), 1);
+    // Pages of one.
+    let page =
+        ecs(&s, "ListAttributes", json!({"targetType": "container-instance", "maxResults": 1}))
+            .await;
+    let next = page["nextToken"].as_str().expect("a next page").to_owned();
+    let page2 = ecs(
+        &s,
+        "ListAttributes",
+        json!({"targetType": "container-instance", "maxResults": 1, "nextToken": next}),
+    )
+    .await;
+    assert_ne!(page["attributes"][0], page2["attributes"][0]);
+
+    // memberOf reads custom attributes; spread reads the zone.
+    let run = ecs(
+        &s,
+        "RunTask",
+        json!({"taskDefinition": "web", "placementConstraints": [
+            {"type": "memberOf", "expression": "attribute:stack == dev"}]}),
+    )
+    .await;
+    assert_eq!(run["tasks"][0]["containerInstanceArn"], second.as_str(), "{run}");
+    assert_eq!(run["tasks"][0]["availabilityZone"], "us-east-1b");
+
+    // Bad input gets ECS's errors.
+    let r =
+        ecs(&s, "PutAttributes", json!({"attributes": [{"name": "x", "targetId": "nope"}]})).await;
+    assert_eq!(r["__type"], "InvalidParameterException", "{r}");
+    let r = ecs(
+        &s,
+        "PutAttributes",
+        json!({"attributes": [{"name": "x", "targetId": "0123", "targetType": "container-instance"}]}),
+    )
+    .await;
+    assert_eq!(r["__type"], "TargetNotFoundException", "{r}");
+    let r =
+        ecs(&s, "PutAttributes", json!({"attributes": [{"name": "bad name", "targetId": first}]}))
+            .await;
+    assert!(r["message"].as_str().unwrap().starts_with("attributes[0].name"), "{r}");
+    let r = ecs(
+        &s,
+        "PutAttributes",
+        json!({"attributes": [{"name": "ecs.availability-zone", "value": "x", "targetId": first}]}),
+    )
+    .await;
+    assert_eq!(r["__type"], "InvalidParameterException", "{r}");
+    let many: Vec<Value> = (0..10)
+        .map(|i| json!({"name": format!("k{i}"), "value": "v", "targetId": first}))
+        .collect();
+    let r = ecs(&s, "PutAttributes", json!({"attributes": many})).await;
+    assert_eq!(r["__type"], "AttributeLimitExceededException", "{r}");
+    let r = ecs(
+        &s,
+        "ListAttributes",
+        json!({"targetType": "container-instance", "attributeValue": "x"}),
+    )
+    .await;
+    assert_eq!(r["__type"], "InvalidParameterException");
+    let r = ecs(&s, "ListAttributes", json!({})).await;
+    assert_eq!(r["__type"], "InvalidParameterException");
+
+    // Deleted, and gone from what placement sees.
+    ecs(&s, "DeleteAttributes", json!({"attributes": [{"name": "stack", "targetId": second}]}))
+        .await;
+    let run = ecs(
+        &s,
+        "RunTask",
+        json!({"taskDefinition": "web", "placementConstraints": [
+            {"type": "memberOf", "expression": "attribute:stack == dev"}]}),
+    )
+    .await;
+    assert_eq!(run["tasks"].as_array().map(Vec::len), Some(0), "{run}");
+    // A registration again keeps the attributes put on the instance.
+    ecs(
+        &s,
+        "RegisterContainerInstance",
+        json!({"totalResources": resources(1024, 1024), "containerInstanceArn": first}),
+    )
+    .await;
+    let listed = ecs(
+        &s,
+        "ListAttributes",
+        json!({"targetType": "container-instance", "attributeName": "stack"}),
+    )
+    .await;
+    assert_eq!(listed["attributes"][0]["targetId"], first.as_str(), "{listed}");
+}
+
+#[tokio::test]
+async fn deregistering_an_instance_with_tasks_needs_force_and_stops_them_in_the_api() {
+    let s = server();
+    let ci = setup(&s, 1024, 1024).await;
+    let run = ecs(&s, "RunTask", json!({"taskDefinition": "web"})).await;
+    let task = run["tasks"][0]["taskArn"].as_str().unwrap().to_owned();
+    let refused = ecs(&s, "DeregisterContainerInstance", json!({"containerInstance": ci})).await;
+    assert_eq!(refused["__type"], "InvalidParameterException", "{refused}");
+    let d = ecs(&s, "DeregisterContainerInstance", json!({"containerInstance": ci, "force": true}))
+        .await;
+    assert_eq!(d["containerInstance"]["status"], "INACTIVE", "{d}");
+    assert_eq!(d["containerInstance"]["pendingTasksCount"], 0);
+    let t = &ecs(&s, "DescribeTasks", json!({"tasks": [task]})).await["tasks"][0];
+    assert_eq!(t["lastStatus"], "STOPPED");
+    assert_eq!(t["stoppedReason"], "Container instance deregistration forced by user");
+    assert!(t["stoppedAt"].is_number());
+}

@@ -15,6 +15,7 @@ async fn three_tasks(store: &dyn Store) -> Vec<String> {
     let instance = serde_json::json!({
         "containerInstanceArn": "arn:aws:ecs:us-east-1:000000000000:container-instance/default/i",
         "status": "ACTIVE",
+        "agentConnected": true,
         "registeredResources": [
             {"name": "CPU", "integerValue": 4096}, {"name": "MEMORY", "integerValue": 8192}]
     });

@@ -18,6 +18,105 @@ pub struct Assignment {
     pub definition: TaskDefinition,
 }
 
+/// What the assignment watch delivers: the instance's tasks, one at a time,
+/// and a mark after the first of them (every task not yet `STOPPED` when the
+/// watch began): a task the agent runs that the mark has not named is no
+/// longer the instance's (it was stopped while the agent was away: its
+/// instance was declared lost), and the agent stops it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum WatchEvent {
+    /// A task, as stored, with its definition.
+    Assigned(Box<Assignment>),
+    /// Every task not yet `STOPPED` when the watch began has been sent.
+    Synced,
+}
+
+/// How often the assignment watch, over a network, sends an empty line when
+/// it has nothing else to send, so the agent knows the link is alive.
+pub const WATCH_KEEPALIVE_MS: u64 = 5_000;
+
+/// How long an agent waits on a silent watch before it gives it up and
+/// watches again (three keep-alives missed).
+pub const WATCH_SILENCE_MS: u64 = 3 * WATCH_KEEPALIVE_MS;
+
+/// What an agent tells the server at each heartbeat, besides being alive.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Heartbeat {
+    /// Whether its container runtime (Docker) answers.
+    pub runtime_healthy: bool,
+    /// Its running containers' latest figures, when it samples them for the
+    /// server's `/metrics` (an agent on another host).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub containers: Option<Vec<ContainerUsage>>,
+}
+
+/// One running container's latest figures, from Docker's stats.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerUsage {
+    /// The cluster's name.
+    pub cluster: String,
+    /// The task's ID.
+    pub task_id: String,
+    /// The container's name in the task definition.
+    pub container: String,
+    /// `family:revision`.
+    pub task_definition: String,
+    /// CPU time used since it started, in seconds.
+    pub cpu_seconds: f64,
+    /// Memory in use, as `docker stats` counts it.
+    pub memory_bytes: u64,
+    /// Its memory limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_limit_bytes: Option<u64>,
+    /// Bytes received, if it has a network of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_rx_bytes: Option<u64>,
+    /// Bytes sent, if it has a network of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_tx_bytes: Option<u64>,
+}
+
+/// The server's answer to a heartbeat.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HeartbeatReply {
+    /// How long until the next heartbeat is due, in milliseconds.
+    pub interval_ms: u64,
+    /// The instance's awsvpc network, when the server gives out VPC ranges.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkPlan>,
+}
+
+/// What an instance's host must do for its cluster's `awsvpc` network: give
+/// its tasks addresses from its slice, route the other hosts' slices through
+/// them, and keep other VPCs out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkPlan {
+    /// Every VPC range the server gives out (its pool): traffic between this
+    /// VPC and the others is refused.
+    pub pool: String,
+    /// The cluster's VPC range.
+    pub vpc: String,
+    /// This instance's slice: its awsvpc tasks' addresses.
+    pub slice: String,
+    /// The cluster's other instances: their addresses and slices.
+    pub peers: Vec<Peer>,
+}
+
+/// Another host of the cluster.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Peer {
+    /// Its address (`wharf.address`).
+    pub address: String,
+    /// Its slice.
+    pub slice: String,
+}
+
 /// Where one container's `awslogs` output goes: a log group and stream in a
 /// region (the container's `awslogs-region`, else the agent's own).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -24,6 +24,8 @@ pub enum EcsErrorKind {
     NamespaceNotFoundException,
     TaskSetNotFoundException,
     PlatformUnknownException,
+    TargetNotFoundException,
+    AttributeLimitExceededException,
 }
 
 impl EcsErrorKind {
@@ -50,6 +52,8 @@ impl EcsErrorKind {
             Self::NamespaceNotFoundException => "NamespaceNotFoundException",
             Self::TaskSetNotFoundException => "TaskSetNotFoundException",
             Self::PlatformUnknownException => "PlatformUnknownException",
+            Self::TargetNotFoundException => "TargetNotFoundException",
+            Self::AttributeLimitExceededException => "AttributeLimitExceededException",
         }
     }
 

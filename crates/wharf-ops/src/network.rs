@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use wharf_model::ec2::interface::{self, Interface};
 use wharf_model::ec2::network::{AwsvpcNames, Network};
 use wharf_model::ec2::{zones, Ec2Error};
-use wharf_model::ecs::placement;
+use wharf_model::ecs::attributes;
 use wharf_model::ecs::shapes::{Cluster, ContainerInstance, NetworkConfiguration, Task};
 use wharf_model::EcsError;
 use wharf_store::{Kind, StoreError, TaskQuery, Write};
@@ -46,7 +46,7 @@ pub async fn zones(r: Region<'_>) -> Result<Vec<String>, OpsError> {
                 .attributes
                 .iter()
                 .flatten()
-                .find(|a| a.name.as_deref() == Some(placement::ZONE))
+                .find(|a| a.name.as_deref() == Some(attributes::AVAILABILITY_ZONE))
                 .and_then(|a| a.value.clone());
             if let Some(z) = zone.filter(|z| !reported.contains(z)) {
                 reported.push(z);

@@ -1,9 +1,12 @@
 //! Stopping a task: StopTask and the service scheduler ask the same way.
 //! Only the desired status changes (with the stop code and reason, once);
-//! the task's agent stops its containers and reports `STOPPED`.
+//! the task's agent stops its containers and reports `STOPPED`. When no
+//! agent will ever report (its instance was lost, or deregistered by force),
+//! the control plane records the tasks stopped itself.
 
 use wharf_model::ecs::shapes::{DesiredStatus, Task, TaskStopCode};
-use wharf_model::ecs::task::request_stop;
+use wharf_model::ecs::status::TaskStatus;
+use wharf_model::ecs::task::{declare_stopped, request_stop};
 use wharf_model::EcsError;
 use wharf_store::{StoredTask, TaskUpdate};
 
@@ -46,4 +49,50 @@ pub async fn stop_task(
         )
         .await?;
     Ok(stored)
+}
+
+/// Records every task on `instance` of `cluster` not yet `STOPPED` as
+/// stopped with `code` and `reason` (the instance's agent will not report
+/// them: it was declared lost, or deregistered by force). How many are
+/// now stopped.
+pub async fn declare_stopped_on_instance(
+    r: Region<'_>,
+    cluster: &str,
+    instance: &str,
+    code: TaskStopCode,
+    reason: &str,
+) -> Result<usize, OpsError> {
+    let mut stopped = 0;
+    for t in r.store().unstopped_tasks_on(r.name, cluster, instance).await? {
+        let now_ms = r.now_ms();
+        let (code, reason) = (code.clone(), reason.to_owned());
+        let changed = r
+            .store()
+            .update_task(
+                r.name,
+                cluster,
+                &t.id,
+                Box::new(move |stored| {
+                    let mut task: Task = serde_json::from_str(&stored.json).map_err(|e| {
+                        tracing::error!(error = %e, task = %stored.id, "a stored task could not be read");
+                        EcsError::server("A stored task could not be read.")
+                    })?;
+                    if !declare_stopped(&mut task, code.clone(), reason.clone(), now_ms) {
+                        return Ok(None);
+                    }
+                    Ok(Some(TaskUpdate {
+                        last_status: TaskStatus::Stopped,
+                        desired_status: DesiredStatus::Stopped,
+                        json: serde_json::to_string(&task)
+                            .map_err(|e| EcsError::server(format!("task not written: {e}")))?,
+                        stopped_ms: Some(now_ms),
+                    }))
+                }),
+            )
+            .await?;
+        if changed.is_some_and(|s| s.last_status == TaskStatus::Stopped) {
+            stopped += 1;
+        }
+    }
+    Ok(stopped)
 }

@@ -65,6 +65,9 @@ pub enum Kind {
     /// ECS services, keyed by `<cluster>/<name>`; the document is the
     /// service's `wharf_model::ecs::service::ServiceRecord`.
     Service,
+    /// The awsvpc ranges given to clusters and instances: one document,
+    /// `wharf_model::ecs::network::VpcAllocations`, in region `*`.
+    Network,
     /// A region's EC2 network (VPCs, subnets, security groups): one
     /// document, `wharf_model::ec2::network::Network`, keyed `network`.
     Ec2Network,
@@ -84,6 +87,7 @@ impl Kind {
             Self::Parameter => "ssm-parameter",
             Self::Secret => "secretsmanager-secret",
             Self::Service => "ecs-service",
+            Self::Network => "awsvpc-network",
             Self::Ec2Network => "ec2-network",
             Self::Discovery => "servicediscovery-registry",
         }

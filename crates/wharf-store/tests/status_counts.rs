@@ -23,6 +23,7 @@ async fn instance(store: &SqliteStore, region: &str, cluster: &str, id: &str, st
         "containerInstanceArn":
             format!("arn:aws:ecs:{region}:000000000000:container-instance/{cluster}/{id}"),
         "status": status,
+        "agentConnected": true,
         "registeredResources": [
             {"name": "CPU", "integerValue": 4096}, {"name": "MEMORY", "integerValue": 8192}]
     });

@@ -142,6 +142,39 @@ pub async fn all_tasks(
     Ok(tasks)
 }
 
+/// The host each of `cluster`'s container instances is on (its `wharf.address`,
+/// else its EC2 instance ID), by instance ARN. An instance that cannot be
+/// described is left out: its tasks show no host.
+pub async fn instance_hosts(
+    client: &ApiClient,
+    cluster: &str,
+    arns: &[String],
+) -> anyhow::Result<std::collections::HashMap<String, String>> {
+    let mut out = std::collections::HashMap::new();
+    for batch in arns.chunks(100) {
+        let answer: Value = client
+            .call(
+                Service::Ecs,
+                "DescribeContainerInstances",
+                &json!({"cluster": cluster, "containerInstances": batch}),
+            )
+            .await?;
+        for ci in answer["containerInstances"].as_array().into_iter().flatten() {
+            let Some(arn) = ci["containerInstanceArn"].as_str() else { continue };
+            let address = ci["attributes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|a| a["name"] == "wharf.address")
+                .and_then(|a| a["value"].as_str());
+            if let Some(host) = address.or_else(|| ci["ec2InstanceId"].as_str()) {
+                out.insert(arn.to_owned(), host.to_owned());
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Every service of `cluster`, described, in ListServices' order.
 pub async fn all_services(client: &ApiClient, cluster: &str) -> anyhow::Result<Vec<Value>> {
     let arns =

@@ -10,7 +10,8 @@ use wharf_api::protocol::ApiError;
 use wharf_api::AppState;
 use wharf_api::{agent_link, logs, secrets};
 use wharf_model::agent::{
-    Assignment, LogBatch, LogDestination, PullProgressReport, RoleKind, TaskRoleCredentials,
+    Heartbeat, HeartbeatReply, LogBatch, LogDestination, PullProgressReport, RoleKind,
+    TaskRoleCredentials, WatchEvent,
 };
 use wharf_model::ecs::shapes::{ContainerInstance, RegisterContainerInstanceRequest, Task};
 
@@ -111,9 +112,21 @@ impl ServerLink for EmbeddedLink {
         &self,
         cluster: &str,
         instance_arn: &str,
-    ) -> Result<mpsc::Receiver<Assignment>, LinkError> {
+    ) -> Result<mpsc::Receiver<WatchEvent>, LinkError> {
         let (instance_id, _) = wharf_model::arn::resource_id(instance_arn, "container-instance");
         agent_link::watch(&self.state, &self.region, cluster, instance_id).await.map_err(link_error)
+    }
+
+    async fn heartbeat(
+        &self,
+        cluster: &str,
+        instance_arn: &str,
+        heartbeat: Heartbeat,
+    ) -> Result<HeartbeatReply, LinkError> {
+        let (instance_id, _) = wharf_model::arn::resource_id(instance_arn, "container-instance");
+        agent_link::heartbeat(&self.state, &self.region, cluster, instance_id, heartbeat)
+            .await
+            .map_err(link_error)
     }
 
     async fn report(&self, cluster: &str, change: Task) -> Result<(), LinkError> {

@@ -3,9 +3,12 @@
 //! read on one snapshot of a region's ELBv2 state. Pure but for the reads.
 //!
 //! Targets of type `ip` are reached at their address; targets of type `instance`
-//! (a container instance and a host port) on this host's loopback, as every agent
-//! of a one-host Wharf runs here. Targets that have finished draining are left out.
+//! (a container instance's EC2 ID and a host port) at the address the instance's
+//! agent reported (`wharf.address`), on whichever host it runs; an ID no instance
+//! has is tried on this host's loopback. Targets that have finished draining are
+//! left out.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
@@ -21,11 +24,16 @@ use wharf_store::StoreError;
 /// More rows than any one parent holds (ELBv2 allows 100 rules per listener).
 const ALL: usize = 100_000;
 
-/// Reads a region's whole ELBv2 state into `config`, binding listeners on `bind`.
+/// Where each container instance is, by EC2 instance ID: what `instance` targets name.
+pub type InstanceAddresses = HashMap<String, IpAddr>;
+
+/// Reads a region's whole ELBv2 state into `config`, binding listeners on `bind`;
+/// `instance` targets are found in `instances`.
 pub fn read_region(
     view: &dyn ElbView,
     bind: IpAddr,
     now_ms: i64,
+    instances: &InstanceAddresses,
     config: &mut LbConfig,
 ) -> Result<(), StoreError> {
     let mut used: Vec<String> = Vec::new();
@@ -62,7 +70,7 @@ pub fn read_region(
             .into_iter()
             .filter_map(|t| serde_json::from_str::<TargetRecord>(&t.body).ok())
             .collect::<Vec<_>>();
-        config.target_groups.push(target_group(&record, &targets, now_ms));
+        config.target_groups.push(target_group(&record, &targets, instances, now_ms));
     }
     Ok(())
 }
@@ -195,7 +203,12 @@ fn condition(c: &elb::RuleCondition) -> Option<Condition> {
 }
 
 /// A stored target group and its targets that have not finished draining.
-fn target_group(record: &TargetGroupRecord, targets: &[TargetRecord], now_ms: i64) -> TargetGroup {
+fn target_group(
+    record: &TargetGroupRecord,
+    targets: &[TargetRecord],
+    instances: &InstanceAddresses,
+    now_ms: i64,
+) -> TargetGroup {
     let g = &record.target_group;
     let port = g.port.and_then(|p| u16::try_from(p).ok()).unwrap_or(80);
     let mut out = TargetGroup::new(g.target_group_arn.clone().unwrap_or_default(), port);
@@ -230,7 +243,11 @@ fn target_group(record: &TargetGroupRecord, targets: &[TargetRecord], now_ms: i6
         .filter(|t| !health::is_gone(t, delay_ms, now_ms))
         .filter_map(|t| {
             let id = t.target.id.clone()?;
-            let address = if is_ip { id.parse().ok()? } else { IpAddr::V4(Ipv4Addr::LOCALHOST) };
+            let address = if is_ip {
+                id.parse().ok()?
+            } else {
+                instances.get(&id).copied().unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
+            };
             Some(Target {
                 id,
                 address,
@@ -315,7 +332,7 @@ mod tests {
             target("10.0.0.2", Some(1_000)),
             target("10.0.0.3", Some(0)),
         ];
-        let g = target_group(&record, &targets, 10_500);
+        let g = target_group(&record, &targets, &InstanceAddresses::new(), 10_500);
         assert_eq!(g.port, 8080);
         assert_eq!(g.health_check.path, "/health");
         assert_eq!(g.health_check.interval, Duration::from_secs(5));
@@ -327,5 +344,30 @@ mod tests {
         assert_eq!(ids, ["10.0.0.1", "10.0.0.2"], "10.0.0.3 has drained");
         assert_eq!(g.targets[1].deregistering_since, Some(1_000));
         assert_eq!(g.targets[0].address, "10.0.0.1".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn instance_targets_are_reached_where_their_instance_is() {
+        let record: TargetGroupRecord = serde_json::from_value(json!({
+            "TargetGroup": {"TargetGroupArn": "tg", "Port": 80, "TargetType": "instance"},
+            "Attributes": []
+        }))
+        .unwrap();
+        let target = |id: &str| TargetRecord {
+            target: elb::TargetDescription {
+                id: Some(id.into()),
+                port: Some(32768),
+                ..Default::default()
+            },
+            registered_ms: 0,
+            deregistered_ms: None,
+            health: None,
+        };
+        let instances =
+            InstanceAddresses::from([("wharf-a".to_owned(), "10.77.0.11".parse().unwrap())]);
+        let g = target_group(&record, &[target("wharf-a"), target("i-unknown")], &instances, 0);
+        assert_eq!(g.targets[0].address, "10.77.0.11".parse::<IpAddr>().unwrap());
+        assert_eq!(g.targets[1].address, IpAddr::V4(Ipv4Addr::LOCALHOST));
+        assert_eq!(g.targets[0].port, Some(32768));
     }
 }

@@ -12,10 +12,18 @@ use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc, watch};
 use wharf_lb::{HealthReport, LbConfig, LoadBalancer, Traffic};
 use wharf_model::clock::Clock;
+use wharf_model::ecs::attributes::{value_of, ADDRESS};
+use wharf_model::ecs::shapes::ContainerInstance;
 use wharf_model::elbv2::shapes::{TargetHealthReasonEnum, TargetHealthStateEnum};
 use wharf_model::elbv2::{ObservedHealth, TargetRecord};
 use wharf_store::elb::TargetRow;
-use wharf_store::{Store, StoreError};
+use wharf_store::{Kind, Store, StoreError};
+
+use crate::lb_config::InstanceAddresses;
+
+/// How often instances' addresses are read again, for `instance` targets whose instance
+/// registered again from elsewhere (target changes are applied at once).
+const INSTANCE_REFRESH: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Runs the data plane until `shutdown` turns true. Listeners bind on `bind`; what they
 /// serve is counted in `traffic`.
@@ -37,6 +45,8 @@ pub async fn run(
     let writer = tokio::spawn(write_health(store.clone(), clock.clone(), health));
     let mut changes = store.elb_changes();
     let mut running: Option<LbConfig> = None;
+    let mut refresh = tokio::time::interval(INSTANCE_REFRESH);
+    refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         match read(&*store, bind, clock.now_millis()).await {
             Ok(config) if running.as_ref() != Some(&config) => {
@@ -56,6 +66,7 @@ pub async fn run(
                 }
                 Err(broadcast::error::RecvError::Closed) => break,
             },
+            _ = refresh.tick() => {}
             _ = shutdown.wait_for(|stop| *stop) => break,
         }
     }
@@ -63,17 +74,46 @@ pub async fn run(
     writer.abort();
 }
 
+/// Every container instance of a region with the address its agent reported, by
+/// EC2 instance ID.
+async fn instance_addresses(
+    store: &dyn Store,
+    region: &str,
+) -> Result<InstanceAddresses, StoreError> {
+    let mut out = InstanceAddresses::new();
+    let mut after: Option<String> = None;
+    loop {
+        let clusters = store.list(Kind::Cluster, region, after.as_deref(), 500).await?;
+        let Some(last) = clusters.last() else { break };
+        after = Some(last.0.clone());
+        for (cluster, _) in &clusters {
+            for u in store.instances(region, cluster, None).await? {
+                let Ok(ci) = serde_json::from_str::<ContainerInstance>(&u.instance.json) else {
+                    continue;
+                };
+                let attributes = ci.attributes.as_deref().unwrap_or(&[]);
+                let address = value_of(attributes, ADDRESS).and_then(|a| a.parse().ok());
+                if let (Some(id), Some(address)) = (ci.ec2_instance_id, address) {
+                    out.insert(id, address);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Every region's ELBv2 state, on one snapshot per region.
 async fn read(store: &dyn Store, bind: IpAddr, now_ms: i64) -> Result<LbConfig, StoreError> {
     let mut config = LbConfig::default();
     for region in store.elb_regions().await? {
+        let instances = instance_addresses(store, &region).await?;
         let (tx, rx) = std::sync::mpsc::channel();
         store
             .elb_read(
                 &region,
                 Box::new(move |view| {
                     let mut part = LbConfig::default();
-                    crate::lb_config::read_region(view, bind, now_ms, &mut part)?;
+                    crate::lb_config::read_region(view, bind, now_ms, &instances, &mut part)?;
                     let _ = tx.send(part);
                     Ok(())
                 }),

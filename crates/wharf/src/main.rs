@@ -20,6 +20,7 @@ mod query_xml;
 mod remote_link;
 mod security;
 mod table;
+mod vpc_routes;
 
 /// mimalloc: the API's request path allocates many small, short-lived
 /// buffers across threads, which glibc's allocator serves measurably slower.

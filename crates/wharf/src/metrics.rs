@@ -5,8 +5,9 @@
 //! ([`wharf_api::metrics`]), tasks and container instances from the store (grouped counts,
 //! no record read), services' desired and running counts from their records, load balancer
 //! traffic from the data plane ([`wharf_lb::traffic`]), and running containers' CPU and
-//! memory from the embedded agent's background sampler ([`wharf_agent::stats`]; agents on
-//! other hosts keep theirs). A scrape only reads: nothing here calls Docker.
+//! memory from the embedded agent's background sampler ([`wharf_agent::stats`]) and from
+//! what agents on other hosts send with their heartbeats. A scrape only reads: nothing here
+//! calls Docker.
 
 mod process;
 
@@ -40,6 +41,10 @@ pub struct Sources {
     pub lb: Option<Arc<Traffic>>,
     /// The embedded agent's container samples, when it runs.
     pub containers: Option<ContainerStats>,
+    /// What agents on other hosts sent with their heartbeats, and their interval (ms).
+    pub agents: (Arc<wharf_api::agent_stats::AgentStats>, u64),
+    /// The time, for how fresh the agents' figures are.
+    pub clock: Arc<dyn wharf_model::clock::Clock>,
 }
 
 /// The `/metrics` route.
@@ -67,9 +72,16 @@ pub async fn gather(sources: &Sources) -> Result<String, StoreError> {
     if let Some(lb) = &sources.lb {
         lb.encode(&mut encoder);
     }
-    if let Some(containers) = &sources.containers {
-        encode_containers(&containers.latest(), &mut encoder);
-    }
+    let mut samples = sources.containers.as_ref().map(ContainerStats::latest).unwrap_or_default();
+    let (agents, interval_ms) = &sources.agents;
+    samples.extend(
+        agents
+            .latest(sources.clock.now_millis(), *interval_ms)
+            .iter()
+            .map(ContainerSample::from_wire),
+    );
+    samples.sort_by(|a, b| a.labels.cmp(&b.labels));
+    encode_containers(&samples, &mut encoder);
     process::encode(&mut encoder);
     Ok(encoder.finish())
 }

@@ -20,12 +20,17 @@ use hyper_util::rt::TokioExecutor;
 use tokio::sync::mpsc;
 use wharf_agent::link::{LinkError, ServerLink};
 use wharf_model::agent::{
-    Assignment, LogBatch, LogDestination, PullProgressReport, RoleKind, TaskRoleCredentials,
+    Heartbeat, HeartbeatReply, LogBatch, LogDestination, PullProgressReport, RoleKind,
+    TaskRoleCredentials, WatchEvent, WATCH_SILENCE_MS,
 };
 use wharf_model::ecs::shapes::{ContainerInstance, RegisterContainerInstanceRequest, Task};
 
 /// How long a request other than the watch may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a heartbeat may take: one that hangs on a dead link is given up
+/// quickly and the next one tried.
+const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The HTTP (or HTTPS) link.
 #[derive(Debug, Clone)]
@@ -145,8 +150,18 @@ impl RemoteLink {
 
     /// A call with a JSON answer (or none).
     async fn call(&self, path: &str, cluster: &str, body: Vec<u8>) -> Result<Bytes, LinkError> {
-        let url = self.url(path, cluster, "");
-        let answer = tokio::time::timeout(CALL_TIMEOUT, async {
+        self.call_within(CALL_TIMEOUT, self.url(path, cluster, ""), body).await
+    }
+
+    /// A call to `url` that must be answered within `timeout`.
+    async fn call_within(
+        &self,
+        timeout: Duration,
+        url: String,
+        body: Vec<u8>,
+    ) -> Result<Bytes, LinkError> {
+        let path = url.clone();
+        let answer = tokio::time::timeout(timeout, async {
             let resp = self.send(http::Method::POST, url, body).await?;
             let status = resp.status();
             let bytes = resp
@@ -228,7 +243,7 @@ impl ServerLink for RemoteLink {
         &self,
         cluster: &str,
         instance_arn: &str,
-    ) -> Result<mpsc::Receiver<Assignment>, LinkError> {
+    ) -> Result<mpsc::Receiver<WatchEvent>, LinkError> {
         let (instance, _) = wharf_model::arn::resource_id(instance_arn, "container-instance");
         let url = self.url("watch", cluster, instance);
         let resp = tokio::time::timeout(CALL_TIMEOUT, self.send(http::Method::GET, url, vec![]))
@@ -241,17 +256,30 @@ impl ServerLink for RemoteLink {
         }
         let (tx, rx) = mpsc::channel(1024);
         let mut body = resp.into_body();
+        let silence = Duration::from_millis(WATCH_SILENCE_MS);
         tokio::spawn(async move {
             let mut pending: Vec<u8> = Vec::new();
-            while let Some(frame) = body.frame().await {
-                let Ok(frame) = frame else { return };
+            loop {
+                // The server sends at least an empty line every few seconds:
+                // silence means the link is gone, and the agent watches again.
+                let frame = match tokio::time::timeout(silence, body.frame()).await {
+                    Ok(Some(Ok(frame))) => frame,
+                    Ok(_) => return,
+                    Err(_) => {
+                        tracing::warn!("the assignment watch fell silent");
+                        return;
+                    }
+                };
                 let Some(data) = frame.data_ref() else { continue };
                 pending.extend_from_slice(data);
                 while let Some(end) = pending.iter().position(|b| *b == b'\n') {
                     let line: Vec<u8> = pending.drain(..=end).collect();
-                    match serde_json::from_slice::<Assignment>(&line) {
-                        Ok(a) => {
-                            if tx.send(a).await.is_err() {
+                    if line.iter().all(u8::is_ascii_whitespace) {
+                        continue;
+                    }
+                    match serde_json::from_slice::<WatchEvent>(&line) {
+                        Ok(event) => {
+                            if tx.send(event).await.is_err() {
                                 return;
                             }
                         }
@@ -261,6 +289,18 @@ impl ServerLink for RemoteLink {
             }
         });
         Ok(rx)
+    }
+
+    async fn heartbeat(
+        &self,
+        cluster: &str,
+        instance_arn: &str,
+        heartbeat: Heartbeat,
+    ) -> Result<HeartbeatReply, LinkError> {
+        let (instance, _) = wharf_model::arn::resource_id(instance_arn, "container-instance");
+        let url = self.url("heartbeat", cluster, instance);
+        let body = self.call_within(HEARTBEAT_TIMEOUT, url, to_json(&heartbeat)?).await?;
+        serde_json::from_slice(&body).map_err(|e| LinkError::Unavailable(e.to_string()))
     }
 
     async fn report(&self, cluster: &str, change: Task) -> Result<(), LinkError> {

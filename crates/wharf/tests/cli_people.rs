@@ -173,7 +173,8 @@ fn ps_describe_and_stop_a_running_task() {
     let ps = world.ok(&["ps"]);
     assert!(ps.starts_with("TASK "), "a header first: {ps}");
     let row = line_with(&ps, short);
-    for column in ["people-web:1", "RUNNING", "HEALTHY", &port, "family:people-web"] {
+    // The embedded agent's host is the server's own, on loopback.
+    for column in ["people-web:1", "RUNNING", "HEALTHY", "127.0.0.1", &port, "family:people-web"] {
         assert!(row.contains(column), "{column:?} missing from the ps row: {row}");
     }
     assert!(!row.contains(&id), "ps shows a short id: {row}");

@@ -2,7 +2,8 @@
 //! itself says each workspace crate depends on: `wharf-model` at the bottom
 //! knows no other crate; `wharf-store` stands on the model; the operations
 //! layer on model and store; `wharf-api`, `wharf-control` and `wharf-lb` on
-//! those and never on each other; the agent on the model alone (it knows the
+//! those (the API also on `wharf-auth`, which verifies who calls) and never
+//! on each other; the agent on the model alone (it knows the
 //! server only through its link); only the binary wires everything.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -16,9 +17,10 @@ use serde_json::Value;
 const ALLOWED: &[(&str, &[&str])] = &[
     ("wharf-model", &[]),
     ("wharf-metrics", &[]),
+    ("wharf-auth", &["wharf-model"]),
     ("wharf-store", &["wharf-model"]),
     ("wharf-ops", &["wharf-model", "wharf-store"]),
-    ("wharf-api", &["wharf-model", "wharf-store", "wharf-ops", "wharf-metrics"]),
+    ("wharf-api", &["wharf-model", "wharf-store", "wharf-ops", "wharf-metrics", "wharf-auth"]),
     ("wharf-control", &["wharf-model", "wharf-store", "wharf-ops"]),
     ("wharf-lb", &["wharf-model", "wharf-metrics"]),
     ("wharf-agent", &["wharf-model"]),

@@ -243,6 +243,12 @@ fn registry_of(image: &str) -> String {
 
 #[async_trait]
 impl Runtime for DockerRuntime {
+    async fn ping(&self) -> Result<(), RuntimeError> {
+        timed("ping", self.timeouts.inspect.min(Duration::from_secs(5)), self.docker.ping())
+            .await
+            .map(|_| ())
+    }
+
     async fn image_present(&self, image: &str) -> Result<bool, RuntimeError> {
         match timed("inspect image", self.timeouts.image_inspect, self.docker.inspect_image(image))
             .await
@@ -425,7 +431,11 @@ impl Runtime for DockerRuntime {
         }
     }
 
-    async fn ensure_network(&self, name: &str) -> Result<(), RuntimeError> {
+    async fn ensure_network(
+        &self,
+        name: &str,
+        spec: Option<&crate::hostnet::NetworkSpec>,
+    ) -> Result<(), RuntimeError> {
         let found = timed("inspect network", self.timeouts.volume, async {
             self.docker
                 .inspect_network(name, None::<bollard::query_parameters::InspectNetworkOptions>)
@@ -433,16 +443,62 @@ impl Runtime for DockerRuntime {
         })
         .await;
         match found {
-            Ok(_) => return Ok(()),
+            Ok(n) => {
+                let subnets: Vec<String> = n
+                    .ipam
+                    .and_then(|i| i.config)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|c| c.subnet)
+                    .collect();
+                let masquerades = n
+                    .options
+                    .as_ref()
+                    .and_then(|o| o.get("com.docker.network.bridge.enable_ip_masquerade"))
+                    .is_none_or(|v| v != "false");
+                let Some(spec) =
+                    spec.filter(|s| !subnets.contains(&s.subnet) || s.masquerade != masquerades)
+                else {
+                    return Ok(());
+                };
+                if n.containers.is_some_and(|c| !c.is_empty()) {
+                    tracing::warn!(
+                        network = name,
+                        have = ?subnets,
+                        want = %spec.subnet,
+                        "the awsvpc network has another subnet and containers on it; kept as it is"
+                    );
+                    return Ok(());
+                }
+                timed("remove network", self.timeouts.volume, self.docker.remove_network(name))
+                    .await?;
+            }
             Err(RuntimeError::NotFound(_)) => {}
             Err(e) => return Err(e),
         }
-        let request = bollard::models::NetworkCreateRequest {
+        let mut request = bollard::models::NetworkCreateRequest {
             name: name.to_owned(),
             driver: Some("bridge".to_owned()),
             labels: Some(HashMap::from([(LABEL_MANAGED.to_owned(), "true".to_owned())])),
             ..Default::default()
         };
+        if let Some(spec) = spec {
+            request.ipam = Some(bollard::models::Ipam {
+                config: Some(vec![bollard::models::IpamConfig {
+                    subnet: Some(spec.subnet.clone()),
+                    gateway: Some(spec.gateway.clone()),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            });
+            request.options = Some(HashMap::from([
+                ("com.docker.network.bridge.name".to_owned(), crate::hostnet::BRIDGE.to_owned()),
+                (
+                    "com.docker.network.bridge.enable_ip_masquerade".to_owned(),
+                    spec.masquerade.to_string(),
+                ),
+            ]));
+        }
         match timed("create network", self.timeouts.volume, self.docker.create_network(request))
             .await
         {
@@ -745,65 +801,24 @@ pub(crate) fn rfc3339_ns(s: &str) -> Option<i64> {
     Some(secs * 1_000_000_000 + nanos)
 }
 
-/// Gives each dynamic host port (`HostPort: ""`) a port that is free on this
-/// host for IPv4 and IPv6 alike, as the ECS agent picks its dynamic host
-/// ports itself: Docker 20.10 allocates the two families separately, and
-/// can publish one container port on two different host ports.
+/// Has the engine choose each dynamic host port (`HostPort: ""`), on IPv4
+/// (`HostIp: 0.0.0.0`): Docker 20.10 allocates the two families separately and
+/// could publish one container port on two different host ports, so a dynamic
+/// port is published once. The port is chosen where the engine runs, which
+/// need not be where the agent runs (`DOCKER_HOST` may name another host's
+/// engine); the agent reads it back from the started container.
 fn pick_dynamic_host_ports(config: &mut ContainerCreateBody) {
     let Some(bindings) = config.host_config.as_mut().and_then(|h| h.port_bindings.as_mut()) else {
         return;
     };
-    let mut taken = std::collections::HashSet::new();
-    for (key, list) in bindings.iter_mut() {
-        let udp = key.ends_with("/udp");
+    for list in bindings.values_mut() {
         for b in list.iter_mut().flatten() {
-            if b.host_port.as_deref().is_some_and(|p| !p.is_empty()) {
-                continue;
-            }
-            // None: leave it to Docker, as before.
-            if let Some(port) = free_host_port(udp, &mut taken) {
-                b.host_port = Some(port.to_string());
+            let dynamic = b.host_port.as_deref().is_none_or(str::is_empty);
+            if dynamic && b.host_ip.as_deref().is_none_or(str::is_empty) {
+                b.host_ip = Some("0.0.0.0".to_owned());
             }
         }
     }
-}
-
-/// An ephemeral port free for both address families (or for IPv4 where the
-/// host has no IPv6), not already chosen for this container.
-fn free_host_port(udp: bool, taken: &mut std::collections::HashSet<u16>) -> Option<u16> {
-    use std::net::{Ipv4Addr, Ipv6Addr, TcpListener, UdpSocket};
-    let bind = |v6: bool, port: u16| -> std::io::Result<u16> {
-        let addr: std::net::SocketAddr = if v6 {
-            (Ipv6Addr::UNSPECIFIED, port).into()
-        } else {
-            (Ipv4Addr::UNSPECIFIED, port).into()
-        };
-        if udp {
-            UdpSocket::bind(addr)?.local_addr().map(|a| a.port())
-        } else {
-            TcpListener::bind(addr)?.local_addr().map(|a| a.port())
-        }
-    };
-    for _ in 0..64 {
-        let Ok(port) = bind(false, 0) else { return None };
-        if taken.contains(&port) {
-            continue;
-        }
-        let v6_free = match bind(true, port) {
-            Ok(_) => true,
-            Err(e) => {
-                matches!(
-                    e.kind(),
-                    std::io::ErrorKind::AddrNotAvailable | std::io::ErrorKind::Unsupported
-                ) || e.raw_os_error() == Some(97)
-            } // EAFNOSUPPORT: no IPv6 here
-        };
-        if v6_free {
-            taken.insert(port);
-            return Some(port);
-        }
-    }
-    None
 }
 
 #[cfg(test)]
@@ -822,7 +837,7 @@ mod tests {
     }
 
     #[test]
-    fn dynamic_host_ports_are_chosen_once_for_both_address_families() {
+    fn dynamic_host_ports_are_left_to_the_engine_on_ipv4() {
         let binding = |p: &str| {
             Some(vec![bollard::models::PortBinding { host_ip: None, host_port: Some(p.into()) }])
         };
@@ -830,7 +845,6 @@ mod tests {
             host_config: Some(bollard::models::HostConfig {
                 port_bindings: Some(HashMap::from([
                     ("80/tcp".to_owned(), binding("")),
-                    ("81/tcp".to_owned(), binding("")),
                     ("53/udp".to_owned(), binding("")),
                     ("443/tcp".to_owned(), binding("8443")),
                 ])),
@@ -840,14 +854,13 @@ mod tests {
         };
         pick_dynamic_host_ports(&mut config);
         let bindings = config.host_config.unwrap().port_bindings.unwrap();
-        let port = |k: &str| -> u16 {
-            bindings[k].as_ref().unwrap()[0].host_port.as_deref().unwrap().parse().unwrap()
-        };
-        assert_eq!(port("443/tcp"), 8443, "a static port is left as asked");
-        assert_ne!(port("80/tcp"), port("81/tcp"), "two mappings, two ports");
-        for k in ["80/tcp", "81/tcp", "53/udp"] {
-            assert!(port(k) >= 1024, "{k}: an ephemeral port");
+        let only = |k: &str| bindings[k].as_ref().unwrap()[0].clone();
+        for k in ["80/tcp", "53/udp"] {
+            assert_eq!(only(k).host_ip.as_deref(), Some("0.0.0.0"), "{k}: IPv4 only");
+            assert_eq!(only(k).host_port.as_deref(), Some(""), "{k}: the engine picks");
         }
+        assert_eq!(only("443/tcp").host_ip, None, "a static port is left as asked");
+        assert_eq!(only("443/tcp").host_port.as_deref(), Some("8443"));
     }
 
     #[test]

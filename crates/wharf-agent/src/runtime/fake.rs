@@ -166,6 +166,7 @@ struct State {
     containers: BTreeMap<String, FakeContainer>,
     volumes: BTreeMap<String, VolumeSpec>,
     networks: std::collections::BTreeSet<String>,
+    network_specs: HashMap<String, Option<crate::hostnet::NetworkSpec>>,
     calls: Vec<Call>,
     events: broadcast::Sender<RuntimeEvent>,
     /// Each container's output, by ID, in the order written.
@@ -253,6 +254,7 @@ impl FakeRuntime {
             containers: BTreeMap::new(),
             volumes: BTreeMap::new(),
             networks: std::collections::BTreeSet::new(),
+            network_specs: HashMap::new(),
             calls: Vec::new(),
             events,
             logs: HashMap::new(),
@@ -416,7 +418,12 @@ impl FakeRuntime {
         self.lock().volumes.values().cloned().collect()
     }
 
-    /// Whether an image is present.
+    /// How the network `name` was last asked for, if it was.
+    pub fn network_spec(&self, name: &str) -> Option<Option<crate::hostnet::NetworkSpec>> {
+        self.lock().network_specs.get(name).cloned()
+    }
+
+    /// Whether the image is present.
     pub fn has_image(&self, image: &str) -> bool {
         self.lock().images.contains(image)
     }
@@ -424,6 +431,10 @@ impl FakeRuntime {
 
 #[async_trait]
 impl Runtime for FakeRuntime {
+    async fn ping(&self) -> Result<(), RuntimeError> {
+        Ok(())
+    }
+
     async fn image_present(&self, image: &str) -> Result<bool, RuntimeError> {
         let mut s = self.lock();
         s.calls.push(Call::ImagePresent(image.to_owned()));
@@ -689,9 +700,14 @@ impl Runtime for FakeRuntime {
         Ok(())
     }
 
-    async fn ensure_network(&self, name: &str) -> Result<(), RuntimeError> {
+    async fn ensure_network(
+        &self,
+        name: &str,
+        spec: Option<&crate::hostnet::NetworkSpec>,
+    ) -> Result<(), RuntimeError> {
         let mut s = self.lock();
         s.networks.insert(name.to_owned());
+        s.network_specs.insert(name.to_owned(), spec.cloned());
         Ok(())
     }
 

@@ -208,6 +208,9 @@ pub struct VolumeSpec {
 /// The container engine, as the agent uses it.
 #[async_trait]
 pub trait Runtime: Send + Sync + std::fmt::Debug + 'static {
+    /// Whether the engine answers (the agent's heartbeat reports it).
+    async fn ping(&self) -> Result<(), RuntimeError>;
+
     /// Whether the image is present locally.
     async fn image_present(&self, image: &str) -> Result<bool, RuntimeError>;
 
@@ -261,8 +264,15 @@ pub trait Runtime: Send + Sync + std::fmt::Debug + 'static {
     async fn remove_volume(&self, name: &str) -> Result<(), RuntimeError>;
 
     /// Makes sure a bridge network of this name exists, creating it
-    /// (labelled [`LABEL_MANAGED`]) if not.
-    async fn ensure_network(&self, name: &str) -> Result<(), RuntimeError>;
+    /// (labelled [`LABEL_MANAGED`]) if not. With a `spec`, the network has
+    /// that subnet, no masquerading and the bridge interface
+    /// [`crate::hostnet::BRIDGE`]; one with another subnet is made again when
+    /// no container uses it.
+    async fn ensure_network(
+        &self,
+        name: &str,
+        spec: Option<&crate::hostnet::NetworkSpec>,
+    ) -> Result<(), RuntimeError>;
 
     /// Makes sure the image `reference` exists, importing it from a root
     /// filesystem tarball (`docker import`) if not.

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 
 use wharf_model::arn;
 use wharf_model::ecs::placement;
+use wharf_model::ecs::shapes::TaskStopCode;
 use wharf_model::ecs::shapes::{
     ContainerInstance, ContainerInstanceField, ContainerInstanceStatus,
     DeregisterContainerInstanceRequest, DeregisterContainerInstanceResponse,
@@ -132,6 +133,10 @@ pub(crate) async fn register_container_instance(
         }
     }
     let now = ctx.state.ops.clock.now();
+    let mut attributes = req.attributes.unwrap_or_default();
+    if let Some(given) = super::vpc::allocate(&ctx.state, &ctx.region, &cluster, &id).await? {
+        super::vpc::describe(&ctx.region, &cluster, &given, &mut attributes);
+    }
     let ci = ContainerInstance {
         container_instance_arn: Some(instance_arn.clone()),
         ec2_instance_id: Some(ec2_instance_id(&id)),
@@ -140,7 +145,7 @@ pub(crate) async fn register_container_instance(
         registered_resources: Some(registered),
         status: Some(InstanceStatus::Active),
         agent_connected: Some(true),
-        attributes: Some(req.attributes.unwrap_or_default()),
+        attributes: Some(attributes),
         registered_at: Some(now),
         attachments: Some(vec![]),
         ..ContainerInstance::default()
@@ -159,13 +164,16 @@ pub(crate) async fn register_container_instance(
             &cluster,
             &id,
             Box::new(move |current| {
-                let version = match current {
-                    Some(u) => parse(&u.instance)?.version.unwrap_or(0) + 1,
-                    None => 1,
-                };
                 let mut ci: ContainerInstance =
                     serde_json::from_str(&stored.json).map_err(corrupt)?;
-                ci.version = Some(version);
+                ci.version = Some(match current {
+                    Some(u) => {
+                        let before = parse(&u.instance)?;
+                        keep_custom_attributes(&before, &mut ci);
+                        before.version.unwrap_or(0) + 1
+                    }
+                    None => 1,
+                });
                 let json = serde_json::to_string(&ci).map_err(corrupt)?;
                 Ok(Some(StoredInstance { json, ..stored }))
             }),
@@ -181,6 +189,21 @@ pub(crate) async fn register_container_instance(
     };
     ci.tags = Some(tags_of(ctx.ops(), &instance_arn).await?);
     Ok(RegisterContainerInstanceResponse { container_instance: Some(ci) })
+}
+
+/// Keeps the custom attributes PutAttributes gave the instance before it
+/// registered again, unless its agent now reports them itself.
+fn keep_custom_attributes(before: &ContainerInstance, again: &mut ContainerInstance) {
+    let attributes = again.attributes.get_or_insert_with(Vec::new);
+    for a in before.attributes.iter().flatten() {
+        let name = a.name.as_deref().unwrap_or_default();
+        if wharf_model::ecs::attributes::is_builtin(name)
+            || attributes.iter().any(|b| b.name == a.name)
+        {
+            continue;
+        }
+        attributes.push(a.clone());
+    }
 }
 
 /// Finds instances of a cluster by ARN or ID: those found, and failures
@@ -362,8 +385,31 @@ pub(crate) async fn deregister_container_instance(
         InstanceStatus::Inactive,
     )
     .await?;
+    super::vpc::release(&ctx.state, &ctx.region, &cluster, id).await?;
+    // Forced: the tasks are no longer accounted for (their containers are left
+    // running, orphaned, as ECS leaves them: the agent is not told), and a
+    // service starts others in their place.
+    let stopped = wharf_ops::stop::declare_stopped_on_instance(
+        ctx.ops(),
+        &cluster,
+        id,
+        TaskStopCode::UserInitiated,
+        FORCED_DEREGISTRATION,
+    )
+    .await?;
+    if stopped == 0 {
+        return Ok(DeregisterContainerInstanceResponse { container_instance: Some(ci) });
+    }
+    let usage = ctx.store().instances(&ctx.region, &cluster, Some(vec![id.to_owned()])).await?;
+    let ci = match usage.first() {
+        Some(u) => described(u)?,
+        None => ci,
+    };
     Ok(DeregisterContainerInstanceResponse { container_instance: Some(ci) })
 }
+
+/// The `stoppedReason` of the tasks of an instance deregistered by force.
+pub const FORCED_DEREGISTRATION: &str = "Container instance deregistration forced by user";
 
 /// UpdateContainerInstancesState: ACTIVE or DRAINING. A draining instance
 /// takes no new tasks; its service tasks are replaced elsewhere.

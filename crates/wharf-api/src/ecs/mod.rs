@@ -5,6 +5,7 @@
 //! what the operation means.
 
 pub(crate) mod account_setting;
+mod attributes;
 mod capacity_provider;
 pub(crate) mod cluster;
 pub(crate) mod container_instance;
@@ -13,6 +14,7 @@ pub(crate) mod service;
 mod tags;
 pub(crate) mod task;
 mod task_definition;
+pub mod vpc;
 
 use crate::context::Ctx;
 use crate::protocol::{self, ApiError};
@@ -64,6 +66,9 @@ pub async fn handle(ctx: &Ctx, op: &str, body: &[u8]) -> Result<Vec<u8>, ApiErro
         "DescribeContainerInstances" => container_instance::describe_container_instances,
         "ListContainerInstances" => container_instance::list_container_instances,
         "UpdateContainerInstancesState" => container_instance::update_container_instances_state,
+        "PutAttributes" => attributes::put_attributes,
+        "ListAttributes" => attributes::list_attributes,
+        "DeleteAttributes" => attributes::delete_attributes,
         "RunTask" => task::run_task,
         "StartTask" => task::start_task,
         "StopTask" => task::stop_task,

@@ -45,12 +45,15 @@ pub async fn observe(
             },
         )
         .await?;
-    // Instances matter to DAEMON services (one task each) and to instance
-    // targets (their EC2 ids); most passes of other services skip the read.
+    // Instances matter to DAEMON services (one task each), to instance
+    // targets (their EC2 ids), and to every service with a task on a DRAINING
+    // instance (it is replaced); a service with no task skips the read.
     let daemon = rec.service.scheduling_strategy == Some(SchedulingStrategy::Daemon);
-    let balanced = rec.deployments.values().any(|n| !n.load_balancers.is_empty());
-    let instances =
-        if daemon || balanced { store.instances(region, &cluster, None).await? } else { vec![] };
+    let instances = if daemon || !stored.is_empty() {
+        store.instances(region, &cluster, None).await?
+    } else {
+        vec![]
+    };
     let ec2_ids: BTreeMap<String, String> = instances
         .iter()
         .filter_map(|u| {

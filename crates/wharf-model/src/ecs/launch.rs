@@ -211,7 +211,10 @@ impl TaskTemplate {
                 value: Some(architecture),
                 ..Default::default()
             }]),
-            availability_zone: instance.attribute_values.get(placement::ZONE).cloned(),
+            availability_zone: instance
+                .attribute_values
+                .get(super::attributes::AVAILABILITY_ZONE)
+                .cloned(),
             cluster_arn: Some(scope.cluster_arn(&self.cluster)),
             // Fargate tasks have no container instance on the wire, though
             // Wharf runs them on one.

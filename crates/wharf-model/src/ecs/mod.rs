@@ -1,6 +1,8 @@
 //! Amazon ECS: wire shapes and the rules ECS applies to them.
 
+pub mod attributes;
 pub mod launch;
+pub mod network;
 pub mod placement;
 pub mod resolved;
 pub mod service;

@@ -14,6 +14,7 @@
 
 pub mod query;
 
+use super::attributes::AVAILABILITY_ZONE as ZONE;
 use super::shapes::{
     ContainerInstance, PlacementConstraint, PlacementConstraintType, PlacementStrategy,
     PlacementStrategyType, Resource, TaskDefinitionPlacementConstraint,
@@ -21,9 +22,6 @@ use super::shapes::{
 };
 use super::status::InstanceStatus;
 use query::Expression;
-
-/// The attribute that names an instance's Availability Zone.
-pub const ZONE: &str = "ecs.availability-zone";
 
 /// What an instance's unstopped tasks hold, as the store counts it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -142,7 +140,7 @@ impl query::Facts for Candidate {
 /// Why an instance cannot take a task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shortfall {
-    /// Not `ACTIVE` (draining or inactive).
+    /// Not `ACTIVE` (draining or inactive), or its agent is disconnected.
     NotActive,
     /// Not enough CPU units.
     Cpu,
@@ -168,9 +166,10 @@ impl Shortfall {
 }
 
 impl Candidate {
-    /// Whether it can take `demand` now, or the first thing it lacks.
+    /// Whether it can take `demand` now, or the first thing it lacks. An
+    /// instance whose agent is disconnected takes nothing, as in ECS.
     pub fn fits(&self, demand: &Demand) -> Result<(), Shortfall> {
-        if !self.active {
+        if !self.active || !self.agent_connected {
             return Err(Shortfall::NotActive);
         }
         if self.missing_attribute(demand).is_some() {
@@ -246,6 +245,16 @@ impl Candidate {
         }
     }
 
+    /// Its tasks of `group` not yet stopped (all its tasks without a group):
+    /// what spreading counts, as ECS spreads a service's tasks or a task
+    /// group's.
+    fn tasks_of(&self, group: Option<&str>) -> i64 {
+        match group {
+            Some(g) => self.task_groups.iter().filter(|t| *t == g).count() as i64,
+            None => self.tasks,
+        }
+    }
+
     fn take(&mut self, demand: &Demand, group: Option<&str>) {
         self.cpu_free -= demand.cpu;
         self.memory_free -= demand.memory;
@@ -282,8 +291,8 @@ pub enum Strategy {
 /// What the request asks of placement beyond resources.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Rules {
-    /// Strategies, the first deciding first; none: spread by instance, ties
-    /// to the most memory left.
+    /// Strategies, the first deciding first; none: spread over Availability
+    /// Zones, then over instances, ties to the most memory left.
     pub strategies: Vec<Strategy>,
     /// `distinctInstance`: no two of these tasks on one instance.
     pub distinct_instance: bool,
@@ -422,6 +431,7 @@ pub fn place(
 ) -> Placement {
     let mut placement = Placement::default();
     let random = std::collections::hash_map::RandomState::new();
+    let group = rules.group.as_deref();
     for _ in 0..count {
         let allowed = |i: usize, c: &Candidate| {
             c.fits(demand).is_ok()
@@ -436,21 +446,17 @@ pub fn place(
                         use std::hash::BuildHasher;
                         (random.hash_one((i, placement.chosen.len())) >> 1) as i64
                     }
-                    Strategy::Spread(None) => c.tasks,
+                    Strategy::Spread(None) => c.tasks_of(group),
                     Strategy::Spread(Some(attribute)) => {
-                        let value = c.attribute_values.get(attribute);
-                        candidates
-                            .iter()
-                            .filter(|o| o.attribute_values.get(attribute) == value)
-                            .map(|o| o.tasks)
-                            .sum()
+                        spread_count(candidates, c, attribute, group)
                     }
                     Strategy::BinpackCpu => c.cpu_free,
                     Strategy::BinpackMemory => c.memory_free,
                 });
             }
             if rules.strategies.is_empty() {
-                key.extend([c.tasks, -c.memory_free]);
+                let zone = spread_count(candidates, c, ZONE, group);
+                key.extend([zone, c.tasks_of(group), -c.memory_free]);
             }
             key.push(i as i64);
             key
@@ -496,6 +502,22 @@ pub fn place(
     placement
 }
 
+/// The tasks of `group` on every instance whose `attribute` has the same
+/// value as `c`'s (instances without it count together).
+fn spread_count(
+    candidates: &[Candidate],
+    c: &Candidate,
+    attribute: &str,
+    group: Option<&str>,
+) -> i64 {
+    let value = c.attribute_values.get(attribute);
+    candidates
+        .iter()
+        .filter(|o| o.attribute_values.get(attribute) == value)
+        .map(|o| o.tasks_of(group))
+        .sum()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -536,6 +558,60 @@ mod tests {
             p.failures,
             vec![("a".into(), "RESOURCE:MEMORY", None), ("b".into(), "RESOURCE:MEMORY", None)]
         );
+    }
+
+    fn in_zone(arn: &str, zone: &str) -> Candidate {
+        let mut c = candidate(arn, 8192, 8192);
+        c.attribute_values.insert("ecs.availability-zone".into(), zone.into());
+        c
+    }
+
+    #[test]
+    fn spreads_a_groups_tasks_over_zones_whatever_else_runs() {
+        // Zone a has two hosts, b and c one each; host a1 is busy with other work.
+        let mut cs = vec![
+            in_zone("a1", "z-a"),
+            in_zone("a2", "z-a"),
+            in_zone("b", "z-b"),
+            in_zone("c", "z-c"),
+        ];
+        cs[0].tasks = 9;
+        cs[0].task_groups = vec!["family:other".into(); 9];
+        let d = Demand { cpu: 10, memory: 10, ..Demand::default() };
+        let rules = |strategies: Vec<Strategy>| Rules {
+            strategies,
+            group: Some("service:web".into()),
+            ..Rules::default()
+        };
+        for strategies in [vec![], vec![Strategy::Spread(Some("ecs.availability-zone".into()))]] {
+            let mut cs = cs.clone();
+            let p = place(&mut cs, &d, 6, &rules(strategies.clone()));
+            let per_zone = |z: &str| {
+                p.chosen
+                    .iter()
+                    .filter(|i| cs[**i].attribute_values["ecs.availability-zone"] == z)
+                    .count()
+            };
+            assert_eq!(
+                (per_zone("z-a"), per_zone("z-b"), per_zone("z-c")),
+                (2, 2, 2),
+                "{strategies:?}"
+            );
+        }
+        // Spread by instance counts only the group's tasks: a1's other work does not count.
+        let p = place(&mut cs, &d, 4, &rules(vec![Strategy::Spread(None)]));
+        let mut chosen = p.chosen.clone();
+        chosen.sort();
+        assert_eq!(chosen, vec![0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn a_disconnected_agent_takes_no_task() {
+        let mut cs = vec![candidate("a", 1000, 1000)];
+        cs[0].agent_connected = false;
+        let p = place(&mut cs, &Demand::default(), 1, &Rules::default());
+        assert!(p.chosen.is_empty());
+        assert_eq!(p.failures, vec![("a".into(), "AGENT", None)]);
     }
 
     #[test]

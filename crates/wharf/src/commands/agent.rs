@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use super::server::{default_data_dir, run_agent, shutdown_signal, AgentArgs};
+use super::server::{default_data_dir, run_agent, shutdown_signal, AgentArgs, AgentPlacement};
 use crate::remote_link::RemoteLink;
 
 /// Options of `wharf agent`.
@@ -39,8 +39,18 @@ pub struct AgentCommandArgs {
     /// Where the agent keeps its state (default: the data directory's `agent/`).
     #[arg(long, env = "WHARF_AGENT_STATE_DIR")]
     state_dir: Option<PathBuf>,
+    /// How often its running containers' Docker stats are sampled for the server's
+    /// `/metrics` (sent with the next heartbeat): `10s`, `1m`.
+    #[arg(long, env = "WHARF_STATS_INTERVAL", default_value = "10s", value_parser = parse_interval)]
+    stats_interval: std::time::Duration,
     #[command(flatten)]
     agent: AgentArgs,
+}
+
+fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
+    wharf_agent::cleanup::parse_wait(s)
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("{s:?} is not an interval such as 10s or 1m"))
 }
 
 /// The mimalloc option that makes the allocator commit its first arena lazily.
@@ -67,6 +77,34 @@ fn with_lazy_arena_commit() -> anyhow::Result<()> {
 #[cfg(not(unix))]
 fn with_lazy_arena_commit() -> anyhow::Result<()> {
     Ok(())
+}
+
+/// The server's IP address from its endpoint URL (`http://10.0.0.1:4590`),
+/// resolving a name; `None` when it does not resolve.
+fn server_ip(endpoint: &str) -> Option<std::net::IpAddr> {
+    use std::net::ToSocketAddrs;
+    let rest = endpoint.split_once("://").map_or(endpoint, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let with_port = if authority.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) {
+        authority.to_owned()
+    } else if endpoint.starts_with("https://") {
+        format!("{authority}:443")
+    } else {
+        format!("{authority}:80")
+    };
+    with_port.to_socket_addrs().ok()?.map(|a| a.ip()).find(|ip| ip.is_ipv4())
+}
+
+/// The whole network plan when the engine is on this host (`DOCKER_HOST`
+/// unset or a unix socket); none of it when the engine is elsewhere.
+fn host_networking() -> wharf_agent::HostNetworking {
+    match std::env::var("DOCKER_HOST") {
+        Ok(h) if !h.is_empty() && !h.starts_with("unix://") => {
+            tracing::warn!(docker_host = %h, "the engine is on another host: awsvpc routes and rules are left to it");
+            wharf_agent::HostNetworking::Off
+        }
+        _ => wharf_agent::HostNetworking::Full,
+    }
 }
 
 /// Runs the agent until SIGINT or SIGTERM.
@@ -103,9 +141,20 @@ pub fn run(args: AgentCommandArgs) -> anyhow::Result<ExitCode> {
             session_token: args.session_token,
         });
     }
+    let server = server_ip(&args.endpoint);
     runtime.block_on(async {
         // Inside the runtime: the signal handlers need its reactor.
-        run_agent(args.agent, Arc::new(link), Some(state_dir), None, shutdown_signal()).await
+        let shutdown = shutdown_signal();
+        let placement = AgentPlacement {
+            stats: Some(wharf_agent::StatsConfig {
+                samples: wharf_agent::stats::ContainerStats::new(),
+                interval: args.stats_interval,
+            }),
+            report_stats: true,
+            server,
+            host_network: host_networking(),
+        };
+        run_agent(args.agent, Arc::new(link), Some(state_dir), placement, shutdown).await
     })?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,5 +1,5 @@
 //! `wharf ps`: a cluster's tasks as a table (task, definition, status,
-//! health, ports, age, group), newest first, like `docker ps`; `-a` adds the
+//! health, host, ports, age, group), newest first, like `docker ps`; `-a` adds the
 //! stopped ones, `--json` prints the tasks as DescribeTasks answers them.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -12,7 +12,7 @@ use wharf_model::ecs::status::TaskStatus;
 
 use super::connection::{block_on, ConnectionArgs};
 use crate::api_client::ApiClient;
-use crate::ecs_reads::{all_tasks, family_revision, short_name, task_definition};
+use crate::ecs_reads::{all_tasks, family_revision, instance_hosts, short_name, task_definition};
 use crate::table::{age, emit, now_seconds, Cell, Paint, Table};
 
 /// How many characters of a task id `ps` shows (enough to be unique; `wharf
@@ -48,9 +48,24 @@ pub fn run(args: PsArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         let container_ports = awsvpc_port_mappings(&client, &tasks).await;
+        let instances: Vec<String> = tasks
+            .iter()
+            .filter_map(|t| t["containerInstanceArn"].as_str().map(str::to_owned))
+            .collect::<BTreeSet<String>>()
+            .into_iter()
+            .collect();
+        let hosts = instance_hosts(&client, cluster, &instances).await.unwrap_or_default();
         let now = now_seconds();
-        let mut table =
-            Table::new(&["TASK", "DEFINITION", "STATUS", "HEALTH", "PORTS", "AGE", "GROUP"]);
+        let mut table = Table::new(&[
+            "TASK",
+            "DEFINITION",
+            "STATUS",
+            "HEALTH",
+            "HOST",
+            "PORTS",
+            "AGE",
+            "GROUP",
+        ]);
         for task in &tasks {
             let definition = task["taskDefinitionArn"].as_str().unwrap_or_default();
             let mappings = container_ports.get(definition);
@@ -59,6 +74,11 @@ pub fn run(args: PsArgs) -> anyhow::Result<ExitCode> {
                 family_revision(definition).into(),
                 Cell::status(status(task)),
                 Cell::status(task["healthStatus"].as_str().unwrap_or("-")),
+                task["containerInstanceArn"]
+                    .as_str()
+                    .and_then(|i| hosts.get(i))
+                    .map_or("-", String::as_str)
+                    .into(),
                 ports(task, mappings).into(),
                 age(now - created(task)).into(),
                 task["group"].as_str().unwrap_or_default().into(),

@@ -87,6 +87,16 @@ pub struct ServerArgs {
     /// `/metrics`: `10s`, `1m`.
     #[arg(long, env = "WHARF_STATS_INTERVAL", default_value = "10s", value_parser = parse_wait)]
     stats_interval: std::time::Duration,
+    /// How long an instance's agent may be silent (no heartbeat) before the
+    /// instance is declared lost: its tasks are stopped and its service tasks
+    /// replaced elsewhere. `30s`, `2m`. Agents send heartbeats six times as often.
+    #[arg(long, env = "WHARF_INSTANCE_LOST_AFTER", default_value = "30s", value_parser = parse_wait)]
+    instance_lost_after: std::time::Duration,
+    /// The range clusters' awsvpc VPC ranges (a /16 each) are carved from, each
+    /// instance taking a /24 slice of its cluster's; `off`: awsvpc tasks take
+    /// Docker's addresses on each host, unrouted between hosts.
+    #[arg(long, env = "WHARF_VPC_CIDR", default_value = wharf_model::ecs::network::DEFAULT_POOL)]
+    vpc_cidr: String,
     /// Where the DNS resolver for containers listens (UDP; answers Cloud Map
     /// private namespaces, forwards other names to this host's resolvers):
     /// `169.254.170.2:53` by default (a 169.254.x.y address is put on the
@@ -134,6 +144,24 @@ pub struct AgentArgs {
     /// credentials endpoint hands out: {"arn:...": {"AccessKeyId": ..., "SecretAccessKey": ..., "Token": ...}}.
     #[arg(long, env = "WHARF_TASK_CREDENTIALS")]
     pub task_credentials: Option<PathBuf>,
+    /// This host's Availability Zone (`ecs.availability-zone`); default: the region's `a`.
+    #[arg(long, env = "WHARF_AVAILABILITY_ZONE")]
+    pub availability_zone: Option<String>,
+    /// This host's `ecs.instance-type`; default: `wharf.c<cores>m<GiB of memory>`.
+    #[arg(long, env = "WHARF_INSTANCE_TYPE")]
+    pub instance_type: Option<String>,
+    /// A custom attribute of this container instance, `name=value` or `name`; repeatable.
+    #[arg(long = "attribute", value_name = "NAME=VALUE", value_parser = parse_attribute)]
+    pub attributes: Vec<(String, Option<String>)>,
+    /// The address the load balancer and other hosts reach this host at (its
+    /// `instance` targets, its awsvpc tasks); default: the address it reaches
+    /// the server from.
+    #[arg(long, env = "WHARF_ADDRESS")]
+    pub address: Option<std::net::IpAddr>,
+}
+
+fn parse_attribute(s: &str) -> Result<(String, Option<String>), String> {
+    wharf_model::ecs::attributes::parse_pair(s)
 }
 
 fn parse_wait(s: &str) -> Result<std::time::Duration, String> {
@@ -217,6 +245,11 @@ impl EmbeddedServer {
     }
 }
 
+/// How often agents send heartbeats: six to a grace period, at most every 10 s.
+fn heartbeat_interval(lost_after: std::time::Duration) -> std::time::Duration {
+    (lost_after / 6).min(std::time::Duration::from_secs(10))
+}
+
 /// Refuses to serve beyond loopback without credentials, unless told to.
 fn check_exposure(args: &ServerArgs) -> anyhow::Result<()> {
     if args.listen.ip().is_loopback() || args.credentials.is_some() {
@@ -244,6 +277,8 @@ struct Prepared {
     /// How often the embedded agent samples its containers' stats.
     stats_interval: std::time::Duration,
     listeners: Option<std::net::IpAddr>,
+    /// How long an agent may be silent.
+    instance_lost_after: std::time::Duration,
     /// Where the DNS resolver listens, if anywhere.
     dns: Option<SocketAddr>,
     /// TLS for the API, when configured.
@@ -279,6 +314,23 @@ fn prepare(args: &ServerArgs, data_dir: &std::path::Path) -> anyhow::Result<Prep
         state.auth = Some(Arc::new(crate::security::authenticator(path, &state.sts)?));
     }
     state.allow_reset = args.allow_reset;
+    if args.instance_lost_after < std::time::Duration::from_millis(600) {
+        anyhow::bail!("--instance-lost-after must be at least 600ms");
+    }
+    state.heartbeat_interval_ms = heartbeat_interval(args.instance_lost_after).as_millis() as u64;
+    state.vpc_pool = match args.vpc_cidr.as_str() {
+        "off" | "" => None,
+        cidr => {
+            let pool: wharf_model::ecs::network::Ipv4Net =
+                cidr.parse().map_err(|e| anyhow::anyhow!("--vpc-cidr: {e}"))?;
+            if pool.count(wharf_model::ecs::network::VPC_PREFIX) == 0 {
+                anyhow::bail!(
+                    "--vpc-cidr {cidr} must be a /16 or larger (each cluster takes a /16)"
+                );
+            }
+            Some(pool)
+        }
+    };
     if args.throttle {
         state.throttle = Some(Arc::default());
     }
@@ -328,6 +380,7 @@ fn prepare(args: &ServerArgs, data_dir: &std::path::Path) -> anyhow::Result<Prep
         logs_retention_interval: args.logs_retention_interval,
         stats_interval: args.stats_interval,
         listeners,
+        instance_lost_after: args.instance_lost_after,
     })
 }
 
@@ -342,6 +395,7 @@ async fn serve(
         logs_retention_interval,
         stats_interval,
         listeners,
+        instance_lost_after,
         dns,
         tls,
         limits,
@@ -355,6 +409,8 @@ async fn serve(
         api: state.metrics.clone(),
         lb: listeners.map(|_| Arc::new(wharf_lb::Traffic::new())),
         containers: None,
+        agents: (state.agent_stats.clone(), state.heartbeat_interval_ms),
+        clock: state.ops.clock.clone(),
     };
     let resolver = match dns {
         Some(addr) => start_resolver(addr, &state, agent_stopped.clone()).await,
@@ -375,8 +431,13 @@ async fn serve(
             let shutdown = async move {
                 let _ = stopped.wait_for(|s| *s).await;
             };
-            if let Err(e) = run_agent(args, Arc::new(link), Some(dir), Some(stats), shutdown).await
-            {
+            let placement = AgentPlacement {
+                stats: Some(stats),
+                report_stats: false,
+                server: Some(addr.ip()),
+                host_network: wharf_agent::HostNetworking::Rules,
+            };
+            if let Err(e) = run_agent(args, Arc::new(link), Some(dir), placement, shutdown).await {
                 tracing::error!(
                     "the embedded agent stopped: {e:#}; tasks will not run on this host"
                 );
@@ -403,6 +464,14 @@ async fn serve(
             agent_stopped.clone(),
         ))
     });
+    let routes = tokio::spawn(crate::vpc_routes::run(state.clone(), agent_stopped.clone()));
+    let liveness = tokio::spawn(wharf_control::liveness::run(
+        wharf_control::liveness::Liveness {
+            ops: state.ops.clone(),
+            lost_after: instance_lost_after,
+        },
+        agent_stopped.clone(),
+    ));
     let scheduler = tokio::spawn(wharf_control::services::run(
         wharf_control::services::Scheduler { ops: state.ops.clone() },
         agent_stopped.clone(),
@@ -419,6 +488,8 @@ async fn serve(
     let _ = cleanup.await;
     let _ = retention.await;
     let _ = scheduler.await;
+    let _ = liveness.await;
+    let _ = routes.await;
     let _ = registrar.await;
     if let Some(task) = data_plane {
         let _ = task.await;
@@ -430,15 +501,49 @@ async fn serve(
     Ok(())
 }
 
-/// Connects to Docker and runs an agent until `shutdown`, sampling its containers' stats
-/// into `stats` when given.
+/// The address an agent reports: `--address`, else the one this host reaches
+/// `server` (its IP) from, else loopback (a server that listens on every
+/// address: this host's address toward the rest of the network).
+fn agent_address(args: &AgentArgs, server: Option<std::net::IpAddr>) -> std::net::IpAddr {
+    use std::net::{IpAddr, Ipv4Addr};
+    if let Some(a) = args.address {
+        return a;
+    }
+    match server {
+        Some(ip) if ip.is_loopback() => ip,
+        Some(ip) if !ip.is_unspecified() => {
+            wharf_agent::host::address_toward(&format!("{ip}:9")).unwrap_or(ip)
+        }
+        // Any address routed the way the rest of the network is.
+        _ => wharf_agent::host::address_toward("192.0.2.1:9")
+            .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+    }
+}
+
+/// Where an agent runs relative to its server, and what follows from it.
+#[derive(Debug)]
+pub struct AgentPlacement {
+    /// Its containers' stats are sampled here, when given.
+    pub stats: Option<StatsConfig>,
+    /// Whether the samples go to the server with the heartbeats (an agent
+    /// on another host; the embedded agent's are read in place).
+    pub report_stats: bool,
+    /// The server's address, which the host's own address is found from when
+    /// `--address` does not give it.
+    pub server: Option<std::net::IpAddr>,
+    /// How much of the awsvpc network plan it applies to this host.
+    pub host_network: wharf_agent::HostNetworking,
+}
+
+/// Connects to Docker and runs an agent until `shutdown`.
 pub async fn run_agent(
     args: AgentArgs,
     link: Arc<dyn wharf_agent::link::ServerLink>,
     state_dir: Option<PathBuf>,
-    stats: Option<StatsConfig>,
+    placement: AgentPlacement,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    let AgentPlacement { stats, report_stats, server, host_network } = placement;
     let runtime = DockerRuntime::connect().await.context("cannot reach Docker Engine")?;
     let metadata = match args.metadata_address.as_str() {
         "off" | "" => None,
@@ -453,7 +558,19 @@ pub async fn run_agent(
             },
         }),
     };
+    let identity = wharf_agent::host::HostIdentity {
+        availability_zone: args
+            .availability_zone
+            .clone()
+            .unwrap_or_else(|| format!("{}a", args.region)),
+        instance_type: args.instance_type.clone(),
+        address: Some(agent_address(&args, server).to_string()),
+        attributes: args.attributes.clone(),
+    };
     let config = AgentConfig {
+        report_stats,
+        host_network,
+        identity,
         cluster: args.cluster,
         reserved_memory_mib: args.reserved_memory,
         always_pull: args.always_pull,

@@ -260,6 +260,10 @@ async fn send_task_rows(
     if rows.is_empty() {
         return Ok(());
     }
+    match super::views::tasks::hosts(store, region, cluster).await {
+        Ok(hosts) => super::views::tasks::with_hosts(&mut rows, &hosts),
+        Err(e) => tracing::warn!(error = %e, "console: cannot read the cluster's hosts"),
+    }
     send(tx, "tasks", &rows).await
 }
 

@@ -22,6 +22,9 @@ use crate::api_client::{ApiClient, Service};
 /// The region the tests use.
 pub const REGION: &str = "us-east-1";
 
+/// The address the harness's instances report as their host's.
+pub const HOST_ADDRESS: &str = "10.0.0.5";
+
 /// A running server for one test.
 pub struct Harness {
     /// Its state (store, log store, clock).
@@ -98,10 +101,15 @@ impl Harness {
     }
 
     /// Registers a container instance in `cluster` (creating the cluster),
-    /// as an agent would; its ID.
+    /// as an agent would, at [`HOST_ADDRESS`]; its ID.
     pub async fn instance(&self, cluster: &str) -> String {
         let resources = wharf_agent::host::HostResources { cpu: 1024 * 64, memory: 1024 * 256 };
-        let req = wharf_agent::host::registration(cluster, &resources, None, None);
+        let identity = wharf_agent::host::HostIdentity {
+            availability_zone: format!("{REGION}a"),
+            address: Some(HOST_ADDRESS.to_owned()),
+            ..Default::default()
+        };
+        let req = wharf_agent::host::registration(cluster, &resources, &identity, None, None);
         let ci = wharf_api::agent_link::register(&self.state, REGION, req).await.expect("register");
         crate::console::views::short_id(&ci.container_instance_arn.unwrap_or_default()).to_owned()
     }

@@ -91,6 +91,14 @@ async fn cluster_page_lists_services_tasks_and_instances() {
     assert_eq!(page.instance_rows.len(), 1);
     assert_eq!(page.instance_rows[0].id, instance);
     assert_eq!(page.instance_rows[0].cpu, format!("0 / {}", 1024 * 64));
+    // Which host each task is on, and where each instance is.
+    assert_eq!(page.instance_rows[0].address.as_deref(), Some(super::testing::HOST_ADDRESS));
+    assert_eq!(page.instance_rows[0].zone.as_deref(), Some("us-east-1a"));
+    assert!(
+        page.tasks.iter().all(|t| t.host.as_deref() == Some(super::testing::HOST_ADDRESS)),
+        "{:?}",
+        page.tasks
+    );
 
     let list = clusters::clusters(h.store(), REGION).await.expect("list");
     assert_eq!(list.len(), 1);

@@ -3,6 +3,8 @@
 //! The CLI is required: when it is missing a test fails saying how to install it.
 #![allow(dead_code)]
 
+pub mod hosts;
+
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -16,6 +18,8 @@ pub struct Server {
     /// Where it listens.
     pub addr: SocketAddr,
     dir: tempfile::TempDir,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
 }
 
 impl Server {
@@ -33,21 +37,38 @@ impl Server {
     /// DNS resolver for containers is off unless `extra` names a
     /// `--dns-address` (servers of the suite would share ECS's address).
     pub fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> Server {
-        let mut extra = extra.to_vec();
-        if !extra.contains(&"--dns-address") {
-            extra.extend(["--dns-address", "off"]);
-        }
+        Self::start_at(std::net::Ipv4Addr::LOCALHOST, extra, env)
+    }
+
+    /// Starts a server listening on a free port of `ip` (a test rig's
+    /// gateway, say), with extra arguments and environment variables.
+    pub fn start_at(ip: std::net::Ipv4Addr, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let addr = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port");
-        let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
+        let addr = TcpListener::bind((ip, 0)).and_then(|l| l.local_addr()).expect("port");
+        let mut args: Vec<String> = extra.iter().map(|a| (*a).to_owned()).collect();
+        if !extra.contains(&"--dns-address") {
+            args.extend(["--dns-address".to_owned(), "off".to_owned()]);
+        }
+        let env: Vec<(String, String)> =
+            env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let child = Self::spawn(addr, dir.path(), &args, &env);
+        Server { child, addr, dir, args, env }
+    }
+
+    fn spawn(addr: SocketAddr, dir: &Path, args: &[String], env: &[(String, String)]) -> Child {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("server.log"))
+            .expect("log file");
         let mut child = Command::new(env!("CARGO_BIN_EXE_wharf"))
             .arg("server")
             .arg("--listen")
             .arg(addr.to_string())
             .arg("--data-dir")
-            .arg(dir.path().join("data"))
-            .args(&extra)
-            .envs(env.iter().copied())
+            .arg(dir.join("data"))
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log file"))
             .stderr(log)
@@ -56,15 +77,27 @@ impl Server {
         let deadline = Instant::now() + Duration::from_secs(20);
         while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
             if let Ok(Some(status)) = child.try_wait() {
-                panic!("wharf server exited with {status}:\n{}", read_log(dir.path()));
+                panic!("wharf server exited with {status}:\n{}", read_log(dir));
             }
             if Instant::now() > deadline {
                 let _ = child.kill();
-                panic!("wharf server is not listening on {addr}:\n{}", read_log(dir.path()));
+                panic!("wharf server is not listening on {addr}:\n{}", read_log(dir));
             }
             std::thread::sleep(Duration::from_millis(10));
         }
-        Server { child, addr, dir }
+        child
+    }
+
+    /// Kills the server (SIGKILL): an outage, until [`Server::start_again`].
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again on the same address and data directory.
+    pub fn start_again(&mut self) {
+        self.kill();
+        self.child = Self::spawn(self.addr, self.dir.path(), &self.args, &self.env);
     }
 
     /// `http://<addr>`.

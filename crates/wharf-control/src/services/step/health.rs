@@ -56,12 +56,17 @@ impl Step<'_> {
             notes.counted = true;
             let by_scheduler = notes.stopping.is_some();
             let by_user = t.stop_code == Some(TaskStopCode::UserInitiated);
+            // A host lost or reclaimed is no failure of the deployment.
+            let by_host = matches!(
+                t.stop_code,
+                Some(TaskStopCode::TerminationNotice | TaskStopCode::SpotInterruption)
+            );
             // Its targets go with it.
             let targets = std::mem::take(&mut notes.targets);
             if !targets.is_empty() {
                 self.deregister(targets);
             }
-            if by_scheduler || by_user {
+            if by_scheduler || by_user || by_host {
                 continue;
             }
             if let Some(n) = t.unit.as_deref().and_then(|u| self.rec.deployments.get_mut(u)) {

@@ -55,8 +55,12 @@ impl Step<'_> {
         let desired = primary.desired;
         let (max_total, min_healthy) =
             rolling_bounds(desired as i32, self.rec.service.deployment_configuration.as_ref());
-        let (mine, old): (Vec<&ObservedTask>, Vec<&ObservedTask>) =
-            active.iter().copied().partition(|t| owner(&units, t) == Some(primary_at));
+        // Tasks on a DRAINING instance are the primary's no longer: they are
+        // replaced and stopped within the deployment's bounds, as old ones are.
+        let (mine, old): (Vec<&ObservedTask>, Vec<&ObservedTask>) = active
+            .iter()
+            .copied()
+            .partition(|t| owner(&units, t) == Some(primary_at) && !self.on_draining_instance(t));
         let mut stops: Vec<&ObservedTask> = Vec::new();
         // Scale in the primary.
         if mine.len() as i64 > desired {
@@ -164,6 +168,12 @@ impl Step<'_> {
                 instance: Some(instance),
             });
         }
+    }
+
+    /// Whether the task's instance is being drained (registered, not ACTIVE).
+    fn on_draining_instance(&self, t: &ObservedTask) -> bool {
+        let Some(id) = t.instance_id.as_deref() else { return false };
+        self.obs.instances.iter().any(|i| i.id == id && !i.active)
     }
 
     pub(super) fn may_launch(&self) -> bool {

@@ -469,3 +469,86 @@ fn a_new_deployment_with_a_finished_ones_id_still_rolls_out() {
     assert_eq!(ds[0].rollout_state, Some(DeploymentRolloutState::Completed));
     assert_eq!(ds[0].running_count, Some(2));
 }
+
+/// Three tasks on i1, i2 and i3, RUNNING for a minute (healthy: no checks).
+fn three_spread(draining: &str) -> Observed {
+    let mut tasks = Vec::new();
+    for (id, instance) in [("a", "i1"), ("b", "i2"), ("c", "i3")] {
+        let mut t = task(id, "ecs-svc/1", "RUNNING", Some(0));
+        t.instance_id = Some(instance.into());
+        tasks.push(t);
+    }
+    Observed {
+        tasks,
+        instances: ["i1", "i2", "i3"]
+            .iter()
+            .map(|i| ObservedInstance { id: (*i).into(), active: *i != draining })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_draining_instance_s_tasks_are_replaced_first_then_stopped() {
+    // Minimum healthy 100%, maximum 200% (the defaults): a replacement starts
+    // while the draining instance's task keeps serving.
+    let mut rec = record(3, false);
+    let mut obs = three_spread("i3");
+    let actions = run(&mut rec, &obs, 60 * S);
+    assert_eq!(starts(&actions), 1, "{actions:?}");
+    assert!(stops(&actions).is_empty(), "nothing stops before its replacement is healthy");
+    // The replacement runs and is healthy (40 s without checks): now c goes.
+    let mut d = task("d", "ecs-svc/1", "RUNNING", Some(61 * S));
+    d.instance_id = Some("i1".into());
+    obs.tasks.push(d);
+    let actions = run(&mut rec, &obs, 70 * S);
+    assert!(stops(&actions).is_empty(), "the replacement is not healthy yet: {actions:?}");
+    let actions = run(&mut rec, &obs, 102 * S);
+    assert_eq!(stops(&actions), ["c"]);
+    assert_eq!(starts(&actions), 0);
+}
+
+#[test]
+fn with_room_below_the_minimum_a_draining_task_stops_at_once() {
+    // Minimum healthy 50% of 3 (2 tasks), maximum 100%: no room for an extra task,
+    // so the draining one stops first and its replacement starts after.
+    let mut rec = record(3, false);
+    rec.service.deployment_configuration = Some(DeploymentConfiguration {
+        minimum_healthy_percent: Some(50),
+        maximum_percent: Some(100),
+        ..Default::default()
+    });
+    let obs = three_spread("i2");
+    let actions = run(&mut rec, &obs, 60 * S);
+    assert_eq!(stops(&actions), ["b"]);
+    assert_eq!(starts(&actions), 0);
+}
+
+#[test]
+fn a_pending_task_on_a_draining_instance_stops_at_once() {
+    let mut rec = record(3, false);
+    let mut obs = three_spread("i3");
+    obs.tasks[2].last_status = TaskStatus::Pending;
+    obs.tasks[2].started_ms = None;
+    let actions = run(&mut rec, &obs, 60 * S);
+    assert_eq!(stops(&actions), ["c"]);
+    assert_eq!(starts(&actions), 1);
+}
+
+#[test]
+fn a_task_lost_with_its_host_is_replaced_and_is_no_failure() {
+    let mut rec = record(2, false);
+    let mut obs = Observed {
+        tasks: vec![
+            task("a", "ecs-svc/1", "RUNNING", Some(0)),
+            task("b", "ecs-svc/1", "RUNNING", Some(0)),
+        ],
+        ..Default::default()
+    };
+    run(&mut rec, &obs, 45 * S);
+    obs.tasks[0] = task("a", "ecs-svc/1", "STOPPED", Some(0));
+    obs.tasks[0].stop_code = Some(TaskStopCode::TerminationNotice);
+    let actions = run(&mut rec, &obs, 50 * S);
+    assert_eq!(starts(&actions), 1);
+    assert_eq!(rec.deployments["ecs-svc/1"].failures, 0);
+}

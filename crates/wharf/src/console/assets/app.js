@@ -50,16 +50,17 @@
 
   // --- rows shared by several views ----------------------------------------------------
 
-  const TASK_HEADS = ['Task', 'Last status', 'Desired', 'Health', 'Task definition', 'Group', 'Started', 'Stopped reason'];
+  const TASK_HEADS = ['Task', 'Last status', 'Desired', 'Health', 'Task definition', 'Group', 'Host', 'Started', 'Stopped reason'];
   function taskRow(t) {
     const stopped = t.lastStatus === 'STOPPED';
     return `<tr id="t-${esc(t.id)}"${stopped ? ' class="stopped"' : ''}>` +
       td('Task', `<a class="task-link mono" href="${esc(href('clusters', t.cluster, 'tasks', t.id))}">${esc(t.id.slice(0, 12))}</a>`) +
       td('Last status', st(t.lastStatus)) + td('Desired', esc(t.desiredStatus)) + td('Health', st(t.health)) +
       td('Task definition', esc(t.taskDefinition)) + td('Group', esc(t.group)) +
+      td('Host', `<span class="mono">${esc(t.host || t.instance)}</span>`) +
       td('Started', age(t.startedAt || t.createdAt)) + td('Stopped reason', esc(t.stoppedReason)) + '</tr>';
   }
-  const TASK_COLS = '<colgroup><col class="w-id"><col class="w-st"><col class="w-st"><col class="w-st"><col><col><col class="w-age"><col></colgroup>';
+  const TASK_COLS = '<colgroup><col class="w-id"><col class="w-st"><col class="w-st"><col class="w-st"><col><col><col class="w-host"><col class="w-age"><col></colgroup>';
 
   // A task table that paints its first rows at once and adds the others in chunks after
   // that first paint (one string each, appended below), so a cluster of thousands of tasks
@@ -197,8 +198,9 @@
             `<h2>Tasks (${esc(c.tasks.length)}${c.truncated ? '+, the newest shown' : ''})</h2>` +
             `<div class="tools"><input id="filter" type="search" placeholder="Filter tasks" aria-label="Filter tasks"></div>` +
             `<div id="task-table">${list.html(c.tasks)}</div>` +
-            `<h2>Container instances</h2>` + table('instances', ['Instance', 'Status', 'Agent', 'Running', 'Pending', 'CPU', 'Memory'],
-              c.instanceRows.map((i) => '<tr>' + td('Instance', `<span class="mono">${esc(i.id)}</span>`) + td('Status', st(i.status)) +
+            `<h2>Container instances</h2>` + table('instances', ['Instance', 'Address', 'Zone', 'Status', 'Agent', 'Running', 'Pending', 'CPU', 'Memory'],
+              c.instanceRows.map((i) => '<tr>' + td('Instance', `<span class="mono">${esc(i.id)}</span>`) +
+                td('Address', `<span class="mono">${esc(i.address)}</span>`) + td('Zone', esc(i.zone)) + td('Status', st(i.status)) +
                 td('Agent', i.agentConnected ? 'connected' : 'disconnected') + td('Running', esc(i.running)) + td('Pending', esc(i.pending)) +
                 td('CPU', esc(i.cpu)) + td('Memory', esc(i.memory)) + '</tr>').join(''));
         },
@@ -261,7 +263,7 @@
         facts([['Last status', st(t.lastStatus), { id: 'task-status' }], ['Desired status', esc(t.desiredStatus), {}],
           ['Health', st(t.health), {}], ['Task definition', definitionLink(t.taskDefinition), {}],
           ['Group', t.group], ['Started by', t.startedBy], ['Launch type', t.launchType], ['CPU / memory', [t.cpu, t.memory].filter(Boolean).join(' / ')],
-          ['Container instance', t.containerInstance], ['Created', when(t.createdAt)], ['Pull started', when(t.pullStartedAt)],
+          ['Container instance', t.containerInstance], ['Host', t.host], ['Created', when(t.createdAt)], ['Pull started', when(t.pullStartedAt)],
           ['Pull stopped', when(t.pullStoppedAt)], ['Started', when(t.startedAt)], ['Stopping', when(t.stoppingAt)], ['Stopped', when(t.stoppedAt)],
           ['Stop code', t.stopCode], ['Stopped reason', esc(t.stoppedReason), { id: 'task-reason' }], ['ARN', t.arn]]) +
         `<h2>Containers</h2>` + table('containers', ['Container', 'Last status', 'Health', 'Exit code', 'Reason', 'Ports', 'Image', 'Runtime id'],

@@ -47,6 +47,12 @@ pub struct InstanceRow {
     pub cpu: String,
     /// MiB reserved / registered.
     pub memory: String,
+    /// The host's address (`wharf.address`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// Its Availability Zone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
 }
 
 /// A cluster's page.
@@ -147,7 +153,15 @@ fn instance_row(usage: &InstanceUsage) -> InstanceRow {
         Some(w) => (resource(w, "CPU"), resource(w, "MEMORY"), w.agent_connected.unwrap_or(false)),
         None => (0, 0, false),
     };
+    let attribute = |name: &str| {
+        wire.as_ref().and_then(|w| {
+            wharf_model::ecs::attributes::value_of(w.attributes.as_deref().unwrap_or(&[]), name)
+                .map(str::to_owned)
+        })
+    };
     InstanceRow {
+        address: attribute(wharf_model::ecs::attributes::ADDRESS),
+        zone: attribute(wharf_model::ecs::attributes::AVAILABILITY_ZONE),
         id: i.id.clone(),
         status: i.status.to_string(),
         agent_connected: connected,

@@ -43,6 +43,42 @@ pub struct TaskRow {
     /// `stoppedReason`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stopped_reason: Option<String>,
+    /// The container instance it is on (its ID).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    /// The host it is on: its instance's address (`wharf.address`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+}
+
+/// Each container instance's host address, by instance ID, in a cluster.
+pub async fn hosts(
+    store: &dyn Store,
+    region: &str,
+    cluster: &str,
+) -> Result<std::collections::HashMap<String, String>, ViewError> {
+    use wharf_model::ecs::attributes::{value_of, ADDRESS};
+    let mut out = std::collections::HashMap::new();
+    for u in store.instances(region, cluster, None).await? {
+        let Some(ci) = parse::<wharf_model::ecs::shapes::ContainerInstance>(
+            "container instance",
+            &u.instance.id,
+            &u.instance.json,
+        ) else {
+            continue;
+        };
+        if let Some(a) = value_of(ci.attributes.as_deref().unwrap_or(&[]), ADDRESS) {
+            out.insert(u.instance.id.clone(), a.to_owned());
+        }
+    }
+    Ok(out)
+}
+
+/// Fills each row's `host` from its instance.
+pub fn with_hosts(rows: &mut [TaskRow], hosts: &std::collections::HashMap<String, String>) {
+    for r in rows {
+        r.host = r.instance.as_ref().and_then(|i| hosts.get(i)).cloned();
+    }
 }
 
 /// The fields of a stored task a row shows: read alone, a thousand rows
@@ -76,6 +112,8 @@ impl TaskRow {
             started_at: ms(f.started_at),
             stopped_at: ms(f.stopped_at),
             stopped_reason: f.stopped_reason,
+            instance: stored.instance_id.clone(),
+            host: None,
         })
     }
 
@@ -93,6 +131,8 @@ impl TaskRow {
             started_at: ms(task.started_at),
             stopped_at: ms(task.stopped_at),
             stopped_reason: task.stopped_reason.clone(),
+            instance: stored.instance_id.clone(),
+            host: None,
         }
     }
 }
@@ -123,6 +163,7 @@ pub async fn rows(
         let stopped = |r: &TaskRow| r.last_status == TaskStatus::Stopped;
         stopped(a).cmp(&stopped(b)).then(b.created_at.cmp(&a.created_at)).then(a.id.cmp(&b.id))
     });
+    with_hosts(&mut rows, &hosts(store, region, &query.cluster).await?);
     Ok((rows, truncated))
 }
 
@@ -259,8 +300,10 @@ pub async fn task(
     let stored = store.get_task(region, cluster, id).await?.ok_or_else(not_found)?;
     let task: Task = parse("task", id, &stored.json).ok_or_else(not_found)?;
     let logs = log_sources(store, region, &task).await?;
+    let mut row = TaskRow::from_task(&stored, &task);
+    with_hosts(std::slice::from_mut(&mut row), &hosts(store, region, cluster).await?);
     Ok(TaskPage {
-        row: TaskRow::from_task(&stored, &task),
+        row,
         arn: stored.arn.clone(),
         container_instance: stored.instance_id.clone(),
         launch_type: task.launch_type.as_ref().map(|l| l.as_str().to_owned()),

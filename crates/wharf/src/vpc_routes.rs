@@ -1,0 +1,62 @@
+//! The server's own host reaches every awsvpc task address: a thin loop that
+//! routes each registered instance's slice through that instance's address
+//! (`ip route ... proto 78`), as the agents route their peers' slices. The
+//! load balancer then reaches `ip` targets on any host, without NAT.
+//!
+//! Slices of instances on this host itself need no route (their bridge is
+//! here). The routes are removed when the server stops.
+
+use std::time::Duration;
+
+use wharf_agent::hostnet::{self, Route, SERVER_ROUTE_PROTO};
+use wharf_api::AppState;
+
+/// How often the instances are read again.
+const INTERVAL: Duration = Duration::from_secs(2);
+
+/// Keeps this host's routes to every slice until `shutdown` turns true, then removes them.
+pub async fn run(state: AppState, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let mut applied: Option<Vec<Route>> = None;
+    let mut warned = false;
+    loop {
+        match wharf_api::ecs::vpc::all_slices(&state).await {
+            Ok(slices) => {
+                let wanted = tokio::task::spawn_blocking(move || {
+                    hostnet::wanted_routes(&slices, &hostnet::local_addresses())
+                })
+                .await
+                .unwrap_or_default();
+                if applied.as_ref() != Some(&wanted) {
+                    let routes = wanted.clone();
+                    let done = tokio::task::spawn_blocking(move || {
+                        hostnet::sync_routes(&routes, SERVER_ROUTE_PROTO)
+                    })
+                    .await;
+                    match done {
+                        Ok(Ok(())) => {
+                            tracing::info!(
+                                routes = wanted.len(),
+                                "routes to awsvpc slices applied"
+                            );
+                            applied = Some(wanted);
+                            warned = false;
+                        }
+                        Ok(Err(e)) if !warned => {
+                            warned = true;
+                            tracing::warn!(error = %e, "routes to other hosts' awsvpc tasks could not be set");
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e.message, "instances not read for awsvpc routes"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(INTERVAL) => {}
+            _ = shutdown.wait_for(|stop| *stop) => break,
+        }
+    }
+    if applied.is_some_and(|a| !a.is_empty()) {
+        let _ = tokio::task::spawn_blocking(|| hostnet::sync_routes(&[], SERVER_ROUTE_PROTO)).await;
+    }
+}
