@@ -1019,7 +1019,7 @@ async fn task_sets_on_an_external_service() {
                "deploymentController": {"type": "EXTERNAL"}}),
     )
     .await;
-    assert!(m.starts_with("taskDefinition cannot be specified"), "{m}");
+    assert_eq!(m, "TaskDefinition must be blank.");
     let v = ok(
         &s,
         "CreateService",

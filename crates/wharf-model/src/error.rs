@@ -25,6 +25,7 @@ pub enum EcsErrorKind {
     TaskSetNotFoundException,
     PlatformUnknownException,
     TargetNotFoundException,
+    TargetNotConnectedException,
     AttributeLimitExceededException,
 }
 
@@ -53,6 +54,7 @@ impl EcsErrorKind {
             Self::TaskSetNotFoundException => "TaskSetNotFoundException",
             Self::PlatformUnknownException => "PlatformUnknownException",
             Self::TargetNotFoundException => "TargetNotFoundException",
+            Self::TargetNotConnectedException => "TargetNotConnectedException",
             Self::AttributeLimitExceededException => "AttributeLimitExceededException",
         }
     }

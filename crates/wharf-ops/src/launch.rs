@@ -49,6 +49,8 @@ pub struct LaunchRequest {
     pub count: usize,
     /// Only these instances (their IDs).
     pub instances: Option<Vec<String>>,
+    /// `enableExecuteCommand`.
+    pub execute_command: bool,
     /// The service that owns the tasks.
     pub service: Option<String>,
 }
@@ -94,6 +96,7 @@ pub async fn launch(r: Region<'_>, req: LaunchRequest) -> Result<Launched, OpsEr
             network: req.network,
             service: req.service,
             now_ms: r.now_ms(),
+            execute_command: req.execute_command,
         },
     )?;
     if !of_service {
@@ -154,6 +157,7 @@ pub async fn for_service(
             count,
             instances: instance.map(|i| vec![i.to_owned()]),
             service: Some(name),
+            execute_command: s.enable_execute_command.unwrap_or(false),
             ..LaunchRequest::default()
         },
     )

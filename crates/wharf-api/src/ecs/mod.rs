@@ -72,6 +72,7 @@ pub async fn handle(ctx: &Ctx, op: &str, body: &[u8]) -> Result<Vec<u8>, ApiErro
         "RunTask" => task::run_task,
         "StartTask" => task::start_task,
         "StopTask" => task::stop_task,
+        "ExecuteCommand" => task::execute_command,
         "DescribeTasks" => task::describe_tasks,
         "ListTasks" => task::list_tasks,
         "CreateService" => service::create_service,

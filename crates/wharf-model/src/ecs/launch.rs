@@ -83,6 +83,8 @@ pub struct TaskRequest {
     pub network: Option<NetworkConfiguration>,
     /// The service that owns the tasks.
     pub service: Option<String>,
+    /// `enableExecuteCommand`.
+    pub execute_command: bool,
     /// When the tasks are created (ms since the epoch).
     pub now_ms: i64,
 }
@@ -111,6 +113,8 @@ pub struct TaskTemplate {
     pub tags: Vec<Tag>,
     /// The subnets of an `awsvpc` task (its ENI attachment names the first).
     pub subnets: Option<Vec<String>>,
+    /// `enableExecuteCommand`.
+    pub execute_command: bool,
     /// When the tasks are created (ms since the epoch).
     pub created_ms: i64,
 }
@@ -151,6 +155,7 @@ impl TaskTemplate {
             tags,
             subnets,
             created_ms: req.now_ms,
+            execute_command: req.execute_command,
         })
     }
 
@@ -229,7 +234,7 @@ impl TaskTemplate {
                 .map(|m| m.to_string()),
             created_at: Some(Timestamp::from_millis(self.created_ms)),
             desired_status: Some(DesiredStatus::Running),
-            enable_execute_command: Some(false),
+            enable_execute_command: Some(self.execute_command),
             group: Some(self.group.clone()),
             health_status: Some(HealthStatus::Unknown),
             last_status: Some(TaskStatus::Provisioning),
@@ -297,6 +302,7 @@ impl Launch {
             tags,
             subnets: None,
             created_ms: 0,
+            execute_command: false,
         };
         Self { template, count, instances: None, rules: Rules::default() }
     }
@@ -403,6 +409,7 @@ mod tests {
             tags: vec![],
             subnets: None,
             created_ms: 1_000,
+            execute_command: false,
         }
     }
 

@@ -83,6 +83,10 @@ pub(crate) async fn create_service(
         ..Service::default()
     };
     let revision = if external {
+        if req.task_definition.is_some() {
+            // ECS's words: the task definition goes on the task set.
+            return Err(invalid("TaskDefinition must be blank."));
+        }
         refuse_for_external(&[
             (req.task_definition.is_some(), "taskDefinition"),
             (!load_balancers.is_empty(), "loadBalancers"),
