@@ -372,7 +372,7 @@ pub async fn report(
             &task_id,
             Box::new(move |stored| {
                 let mut t = task::parse(stored)?;
-                if !merge(&mut t, change) {
+                if !merge(&mut t, change.clone()) {
                     return Ok(None);
                 }
                 let last = t.last_status.unwrap_or(stored.last_status);

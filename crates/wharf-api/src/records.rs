@@ -136,7 +136,7 @@ where
     T: Serialize + DeserializeOwned,
     E: Fault,
     R: Send + 'static,
-    F: FnOnce(Option<T>) -> Result<(Change<T>, R), E> + Send + 'static,
+    F: Fn(Option<T>) -> Result<(Change<T>, R), E> + Send + 'static,
 {
     let slot: Arc<Mutex<Option<Result<R, E>>>> = Arc::new(Mutex::new(None));
     let out = Arc::clone(&slot);

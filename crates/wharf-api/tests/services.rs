@@ -116,7 +116,7 @@ async fn scheduler_writes(
     s: &Server,
     cluster: &str,
     name: &str,
-    f: impl FnOnce(&mut ServiceRecord) + Send + 'static,
+    f: impl Fn(&mut ServiceRecord) + Send + 'static,
 ) {
     let key = wharf_model::ecs::service::key(cluster, name);
     s.state
@@ -1203,7 +1203,7 @@ mod interposed {
     use wharf_store::elb::{ElbRead, ElbWrite};
     use wharf_store::*;
 
-    type Hook = Box<dyn FnOnce(&mut ServiceRecord) + Send>;
+    type Hook = Box<dyn Fn(&mut ServiceRecord) + Send>;
 
     #[derive(Debug)]
     pub struct Store {
@@ -1588,7 +1588,8 @@ async fn a_service_whose_revision_is_gone_can_still_scale() {
     let v = ok(&s, "UpdateService", json!({"service": "web", "desiredCount": 2})).await;
     assert_eq!(v["service"]["desiredCount"], 2);
     let gone = td.replace("web:1", "web:99");
-    scheduler_writes(&s, "default", "web", move |r| r.service.task_definition = Some(gone)).await;
+    scheduler_writes(&s, "default", "web", move |r| r.service.task_definition = Some(gone.clone()))
+        .await;
     let v = ok(&s, "UpdateService", json!({"service": "web", "desiredCount": 3})).await;
     assert_eq!(v["service"]["desiredCount"], 3);
     let (k, m) =

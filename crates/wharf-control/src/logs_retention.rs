@@ -86,10 +86,26 @@ pub async fn run(
 ) {
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // With logs in etcd, appends do not trim (every server appends, one
+    // trims): the leader trims as soon as an append takes the logs over
+    // their budget, so they exceed it by at most the appends of one trim.
+    let mut appends = logs.appends();
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            _ = shutdown.wait_for(|stop| *stop) => return,
+            appended = appends.recv(), if logs.is_replicated() => {
+                if matches!(appended, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
+                    return;
+                }
+                let usage = logs.usage();
+                if usage.stored_bytes > usage.max_bytes {
+                    if let Err(e) = logs.trim_to_budget().await {
+                        tracing::error!(error = %e, "the log store is over its budget");
+                    }
+                }
+                continue;
+            }
+            () = wharf_store::leadership::until_true(&mut shutdown) => return,
         }
         run_once(&logs, clock.now_millis()).await;
     }

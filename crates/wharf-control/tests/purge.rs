@@ -26,7 +26,7 @@ async fn three_tasks(store: &dyn Store) -> Vec<String> {
         json: instance.to_string(),
     };
     store
-        .update_instance("us-east-1", "default", "i", Box::new(move |_| Ok(Some(row))))
+        .update_instance("us-east-1", "default", "i", Box::new(move |_| Ok(Some(row.clone()))))
         .await
         .unwrap();
     let tag = Tag { key: Some("k".into()), value: Some("v".into()) };

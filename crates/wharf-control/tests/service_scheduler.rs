@@ -25,7 +25,7 @@ const TD: &str = "arn:aws:ecs:us-east-1:000000000000:task-definition/web:1";
 /// Puts a document as JSON.
 async fn put(store: &dyn Store, kind: Kind, key: &str, v: serde_json::Value) {
     let body = v.to_string();
-    store.update(kind, REGION, key, Box::new(move |_| Ok(Write::Put(body)))).await.unwrap();
+    store.update(kind, REGION, key, Box::new(move |_| Ok(Write::Put(body.clone())))).await.unwrap();
 }
 
 /// An ACTIVE cluster `default` with one instance (4 vCPU, 8 GiB) and the
@@ -74,7 +74,10 @@ async fn cluster(store: &dyn Store) {
         status: InstanceStatus::Active,
         json: instance.to_string(),
     };
-    store.update_instance(REGION, "default", "i1", Box::new(move |_| Ok(Some(row)))).await.unwrap();
+    store
+        .update_instance(REGION, "default", "i1", Box::new(move |_| Ok(Some(row.clone()))))
+        .await
+        .unwrap();
 }
 
 async fn setup(desired: i32) -> (Arc<dyn Store>, Scheduler, tempfile::TempDir) {

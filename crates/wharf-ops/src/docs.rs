@@ -78,7 +78,7 @@ pub async fn update<T, F>(
 ) -> Result<Option<T>, OpsError>
 where
     T: Serialize + DeserializeOwned,
-    F: FnOnce(Option<T>) -> Result<Change<T>, EcsError> + Send + 'static,
+    F: Fn(Option<T>) -> Result<Change<T>, EcsError> + Send + 'static,
 {
     let after = r
         .store()

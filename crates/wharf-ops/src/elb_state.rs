@@ -313,7 +313,7 @@ where
 pub async fn write<T, F>(store: &dyn Store, region: &str, f: F) -> Result<T, ElbError>
 where
     T: Send + 'static,
-    F: for<'a> FnOnce(&Elb<'a, dyn ElbTx + 'a>) -> Result<T, ElbError> + Send + 'static,
+    F: for<'a> Fn(&Elb<'a, dyn ElbTx + 'a>) -> Result<T, ElbError> + Send + 'static,
 {
     let slot: Slot<T> = Arc::new(Mutex::new(None));
     let out = Arc::clone(&slot);

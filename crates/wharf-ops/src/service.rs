@@ -27,14 +27,15 @@ pub async fn load(r: Region<'_>, names: &Names) -> Result<Option<ServiceRecord>,
 }
 
 /// Applies `change` to the ACTIVE service the names point at, inside one
-/// atomic update of its current record; the record afterwards.
+/// atomic update of its current record; the record afterwards. `change` may
+/// run more than once (a compare-and-swap store runs it again on fresh state).
 pub async fn update_active<F>(
     r: Region<'_>,
     names: &Names,
     change: F,
 ) -> Result<ServiceRecord, OpsError>
 where
-    F: FnOnce(&mut ServiceRecord) -> Result<(), EcsError> + Send + 'static,
+    F: Fn(&mut ServiceRecord) -> Result<(), EcsError> + Send + 'static,
 {
     let now = r.now_ms();
     let updated =
@@ -110,6 +111,7 @@ pub async fn create(
     let created = Arc::new(AtomicBool::new(false));
     let created_in = created.clone();
     let rec = docs::update::<ServiceRecord, _>(r, Kind::Service, &names.key(), move |cur| {
+        created_in.store(false, Ordering::Relaxed);
         if let Some(existing) = cur.as_ref().filter(|c| model::is_live(c)) {
             // A DRAINING service still holds its name: ECS refuses any
             // CreateService of it, identical or not.
@@ -121,7 +123,8 @@ pub async fn create(
             };
         }
         let unit_ids = cur.map(|old| old.unit_ids).unwrap_or_default();
-        let mut rec = ServiceRecord { service, unit_ids, ..ServiceRecord::default() };
+        let mut rec =
+            ServiceRecord { service: service.clone(), unit_ids, ..ServiceRecord::default() };
         if let Some(rev) = &revision {
             start_deployment(&mut rec, &names2, rev, now, random);
         }
@@ -154,7 +157,7 @@ pub async fn update(
     let random = r.ops.entropy.next_u64();
     let names2 = names.clone();
     update_active(r, names, move |rec| {
-        change.apply(rec, &names2, now, random);
+        change.clone().apply(rec, &names2, now, random);
         Ok(())
     })
     .await

@@ -34,7 +34,7 @@ pub async fn stop_task(
                     EcsError::server("A stored task could not be read.")
                 })?;
                 if stored.desired_status == DesiredStatus::Stopped
-                    || !request_stop(&mut t, code, reason)
+                    || !request_stop(&mut t, code.clone(), reason.clone())
                 {
                     return Ok(None);
                 }

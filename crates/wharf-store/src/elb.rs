@@ -152,5 +152,7 @@ pub trait ElbTx: ElbView {
 /// A read: runs on a snapshot; its answer goes out through what it captured.
 pub type ElbRead = Box<dyn FnOnce(&dyn ElbView) -> Result<(), StoreError> + Send>;
 
-/// A write: runs in one transaction; an `Err` rolls all of it back.
-pub type ElbWrite = Box<dyn FnOnce(&dyn ElbTx) -> Result<(), StoreError> + Send>;
+/// A write: runs in one transaction; an `Err` rolls all of it back. May run
+/// more than once (see [`crate::Decide`]): what it reports through captured
+/// state must be set afresh by each run.
+pub type ElbWrite = Box<dyn Fn(&dyn ElbTx) -> Result<(), StoreError> + Send>;

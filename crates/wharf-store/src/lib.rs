@@ -2,8 +2,9 @@
 //!
 //! Everything the API accepts is written here before the answer goes out; the
 //! reconcilers read their snapshots from here. [`Store`] is the seam: the SQLite
-//! implementation ([`SqliteStore`]) is the one Wharf ships, and an etcd backend
-//! for a highly available control plane can implement the same trait.
+//! implementation ([`SqliteStore`]) keeps one server's state in its data
+//! directory; the etcd implementation ([`EtcdStore`]) keeps it in an etcd
+//! cluster that any number of servers share ([`etcd`]).
 //!
 //! Invariants every implementation keeps:
 //! - A write is durable when its future resolves `Ok`; a crash at any moment
@@ -24,6 +25,8 @@ mod checkpoint;
 mod columns;
 pub mod elb;
 mod error;
+pub mod etcd;
+pub mod leadership;
 pub mod logs;
 mod pool;
 mod schema;
@@ -40,6 +43,8 @@ use wharf_model::ecs::shapes::{TaskDefinitionFamilyStatus, TaskDefinitionStatus}
 use wharf_model::EcsError;
 
 pub use error::StoreError;
+pub use etcd::{EtcdConfig, EtcdStore};
+pub use leadership::{Lead, Leadership, Solo};
 pub use logs::LogStore;
 pub use sqlite::SqliteStore;
 pub use tasks::{
@@ -68,6 +73,9 @@ pub enum Kind {
     /// The awsvpc ranges given to clusters and instances: one document,
     /// `wharf_model::ecs::network::VpcAllocations`, in region `*`.
     Network,
+    /// Keys every server of a control plane must share (the STS key that
+    /// seals temporary credentials), keyed by name, in region `*`.
+    ServerKey,
     /// A region's EC2 network (VPCs, subnets, security groups): one
     /// document, `wharf_model::ec2::network::Network`, keyed `network`.
     Ec2Network,
@@ -88,6 +96,7 @@ impl Kind {
             Self::Secret => "secretsmanager-secret",
             Self::Service => "ecs-service",
             Self::Network => "awsvpc-network",
+            Self::ServerKey => "server-key",
             Self::Ec2Network => "ec2-network",
             Self::Discovery => "servicediscovery-registry",
         }
@@ -107,16 +116,23 @@ pub enum Write {
 
 /// A pure decision about one document: given its current JSON (if any), what
 /// to write. Returning an error refuses the write and nothing changes.
-pub type Decide = Box<dyn FnOnce(Option<String>) -> Result<Write, EcsError> + Send>;
+///
+/// Decisions are `Fn`, not `FnOnce`: a store that checks what a write read
+/// only when it commits (etcd's compare-and-swap) runs the decision again
+/// on fresh state when another write got there first. Whatever a decision
+/// reports through captured state must therefore be overwritten, not
+/// accumulated, by each run.
+pub type Decide = Box<dyn Fn(Option<String>) -> Result<Write, EcsError> + Send>;
 
 /// Builds a new task definition revision once the store has allocated its
-/// number: returns the record to store.
-pub type BuildRevision = Box<dyn FnOnce(i32) -> Result<NewTaskDefinition, EcsError> + Send>;
+/// number: returns the record to store. May run more than once (see [`Decide`]).
+pub type BuildRevision = Box<dyn Fn(i32) -> Result<NewTaskDefinition, EcsError> + Send>;
 
 /// A pure decision about one task definition revision: given the stored
 /// record, the new (status, JSON) to store, or `None` to leave it as it is.
+/// May run more than once (see [`Decide`]).
 pub type DecideRevision = Box<
-    dyn FnOnce(&StoredTaskDefinition) -> Result<Option<(TaskDefinitionStatus, String)>, EcsError>
+    dyn Fn(&StoredTaskDefinition) -> Result<Option<(TaskDefinitionStatus, String)>, EcsError>
         + Send
         + 'static,
 >;

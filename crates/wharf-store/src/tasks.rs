@@ -145,14 +145,15 @@ pub struct TaskChanged {
     pub instance_id: Option<String>,
 }
 
-/// Decides a task's change from its stored form: `None` keeps it.
+/// Decides a task's change from its stored form: `None` keeps it. May run
+/// more than once (see [`crate::Decide`]).
 pub type DecideTask =
-    Box<dyn FnOnce(&StoredTask) -> Result<Option<TaskUpdate>, EcsError> + Send + 'static>;
+    Box<dyn Fn(&StoredTask) -> Result<Option<TaskUpdate>, EcsError> + Send + 'static>;
 
 /// Decides an instance's new form from its stored one (`None`: not there):
-/// `None` keeps it as it is.
+/// `None` keeps it as it is. May run more than once (see [`crate::Decide`]).
 pub type DecideInstance = Box<
-    dyn FnOnce(Option<&InstanceUsage>) -> Result<Option<StoredInstance>, EcsError> + Send + 'static,
+    dyn Fn(Option<&InstanceUsage>) -> Result<Option<StoredInstance>, EcsError> + Send + 'static,
 >;
 
 /// How many tasks and container instances there are in each status: what `/metrics`

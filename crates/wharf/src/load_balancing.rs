@@ -6,6 +6,7 @@
 //! The loop is thin: it waits for the store's ELBv2 change feed, reads every region on one
 //! snapshot each, and applies the result when it differs from what runs.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -26,12 +27,16 @@ use crate::lb_config::InstanceAddresses;
 const INSTANCE_REFRESH: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Runs the data plane until `shutdown` turns true. Listeners bind on `bind`; what they
-/// serve is counted in `traffic`.
+/// serve is counted in `traffic`. Every server runs one, as every node of an ALB routes;
+/// the health each observes is written back only while `leading` (the leading server's
+/// observations are the ones DescribeTargetHealth shows, so servers do not overwrite each
+/// other's).
 pub async fn run(
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     bind: IpAddr,
     traffic: Arc<Traffic>,
+    leading: watch::Receiver<bool>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let (reports, health) = mpsc::unbounded_channel::<HealthReport>();
@@ -42,7 +47,7 @@ pub async fn run(
             return;
         }
     };
-    let writer = tokio::spawn(write_health(store.clone(), clock.clone(), health));
+    let writer = tokio::spawn(write_health(store.clone(), clock.clone(), leading, health));
     let mut changes = store.elb_changes();
     let mut running: Option<LbConfig> = None;
     let mut refresh = tokio::time::interval(INSTANCE_REFRESH);
@@ -132,35 +137,66 @@ async fn read(store: &dyn Store, bind: IpAddr, now_ms: i64) -> Result<LbConfig, 
 async fn write_health(
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    mut leading: watch::Receiver<bool>,
     mut reports: mpsc::UnboundedReceiver<HealthReport>,
 ) {
-    while let Some(report) = reports.recv().await {
-        let Some(region) = report.target_group_arn.split(':').nth(3).map(str::to_owned) else {
-            continue;
+    // What this server last saw of each target while another led: written
+    // when it comes to lead, so a change seen meanwhile is not lost.
+    let mut unwritten: HashMap<(String, String, u16), HealthReport> = HashMap::new();
+    loop {
+        let report = tokio::select! {
+            report = reports.recv() => match report {
+                Some(r) => r,
+                None => return,
+            },
+            changed = leading.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                if *leading.borrow_and_update() {
+                    for (_, report) in unwritten.drain() {
+                        store_health(&*store, &*clock, report).await;
+                    }
+                }
+                continue;
+            }
         };
-        let observed = ObservedHealth {
-            state: TargetHealthStateEnum::from(report.state.as_str()),
-            reason: report.reason.map(|r| TargetHealthReasonEnum::from(r.code())),
-            description: report.description.clone(),
-            observed_ms: clock.now_millis(),
-        };
-        let write = Box::new(move |tx: &dyn wharf_store::elb::ElbTx| {
-            let port = i32::from(report.port);
-            let rows = tx.targets(&report.target_group_arn)?;
-            let Some(row) = rows.into_iter().find(|r| r.id == report.target_id && r.port == port)
-            else {
-                return Ok(());
-            };
-            let Ok(mut record) = serde_json::from_str::<TargetRecord>(&row.body) else {
-                return Ok(());
-            };
-            record.health = Some(observed);
-            let body = serde_json::to_string(&record)
-                .map_err(|e| StoreError::Database(format!("a target record: {e}")))?;
-            tx.put_target(&report.target_group_arn, &TargetRow { id: row.id, port, body })
-        });
-        if let Err(e) = store.elb_write(&region, write).await {
-            tracing::warn!(error = %e, "a target's health could not be stored");
+        if *leading.borrow() {
+            store_health(&*store, &*clock, report).await;
+        } else {
+            let at = (report.target_group_arn.clone(), report.target_id.clone(), report.port);
+            unwritten.insert(at, report);
         }
+    }
+}
+
+/// Writes one observation into its target's record.
+async fn store_health(store: &dyn Store, clock: &dyn Clock, report: HealthReport) {
+    let Some(region) = report.target_group_arn.split(':').nth(3).map(str::to_owned) else {
+        return;
+    };
+    let observed = ObservedHealth {
+        state: TargetHealthStateEnum::from(report.state.as_str()),
+        reason: report.reason.map(|r| TargetHealthReasonEnum::from(r.code())),
+        description: report.description.clone(),
+        observed_ms: clock.now_millis(),
+    };
+    let write = Box::new(move |tx: &dyn wharf_store::elb::ElbTx| {
+        let port = i32::from(report.port);
+        let rows = tx.targets(&report.target_group_arn)?;
+        let Some(row) = rows.into_iter().find(|r| r.id == report.target_id && r.port == port)
+        else {
+            return Ok(());
+        };
+        let Ok(mut record) = serde_json::from_str::<TargetRecord>(&row.body) else {
+            return Ok(());
+        };
+        record.health = Some(observed.clone());
+        let body = serde_json::to_string(&record)
+            .map_err(|e| StoreError::Database(format!("a target record: {e}")))?;
+        tx.put_target(&report.target_group_arn, &TargetRow { id: row.id, port, body })
+    });
+    if let Err(e) = store.elb_write(&region, write).await {
+        tracing::warn!(error = %e, "a target's health could not be stored");
     }
 }

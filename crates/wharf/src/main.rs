@@ -13,6 +13,7 @@ mod dns;
 mod ecs_reads;
 mod embedded_link;
 mod lb_config;
+mod leading;
 mod listen;
 mod load_balancing;
 mod metrics;
@@ -42,9 +43,9 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the control plane: the ECS API on one port, state in a data directory.
-    Server(commands::server::ServerArgs),
+    Server(Box<commands::server::ServerArgs>),
     /// Run only the agent: join a server elsewhere and run its tasks on this host's Docker.
-    Agent(commands::agent::AgentCommandArgs),
+    Agent(Box<commands::agent::AgentCommandArgs>),
     /// Check task definition files offline, as RegisterTaskDefinition would.
     Validate(commands::validate::ValidateArgs),
     /// Show a task's or a service's container output (awslogs), interleaved; -f to follow.
@@ -74,11 +75,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Server(args) => {
             init_logging();
-            commands::server::run(args)
+            commands::server::run(*args)
         }
         Command::Agent(args) => {
             init_logging();
-            commands::agent::run(args)
+            commands::agent::run(*args)
         }
         Command::Validate(args) => commands::validate::run(&args),
         Command::Logs(args) => commands::logs::run(args),

@@ -3,10 +3,20 @@
 //! endpoints, and the assignment watch as one long streamed response read
 //! line by line.
 //!
+//! The link knows every server (`--endpoint a,b,c`). A call goes to the
+//! server it last reached; when that one does not answer (or answers with a
+//! server error) the call moves on to the next, so a report is delivered as
+//! long as one server lives (reports are merges: delivering one twice is
+//! harmless). A watch that hears nothing, not even the server's keepalive,
+//! for [`WATCH_SILENCE_MS`] is given up, and the agent watches again through
+//! another server.
+//!
 //! With credentials ([`RemoteLink::signed_by`]) every request is SigV4-signed
 //! for service `ecs`, as the ECS agent signs its calls; the server then
 //! authorises each by the credentials' policies, for this agent's cluster.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::api_client::encode;
@@ -36,7 +46,10 @@ const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(3);
 #[derive(Debug, Clone)]
 pub struct RemoteLink {
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
-    endpoint: String,
+    /// Every server, `http://host:port`.
+    endpoints: Arc<[String]>,
+    /// The one calls go to first.
+    current: Arc<AtomicUsize>,
     region: String,
     token: Option<String>,
     /// The agent's own credentials, which sign every request when given.
@@ -46,10 +59,10 @@ pub struct RemoteLink {
 }
 
 impl RemoteLink {
-    /// A link to the server at `endpoint` (`http://host:port`).
+    /// A link to the servers at `endpoints` (`http://host:port`, comma-separated).
     /// Its `https://` connections trust `tls` (see [`tls_client`]).
     pub fn new(
-        endpoint: &str,
+        endpoints: &str,
         region: &str,
         token: Option<String>,
         tls: rustls::ClientConfig,
@@ -60,9 +73,15 @@ impl RemoteLink {
             .enable_http1()
             .build();
         let client = Client::builder(TokioExecutor::new()).build(connector);
+        let endpoints: Vec<String> = endpoints
+            .split(',')
+            .map(|e| e.trim().trim_end_matches('/').to_owned())
+            .filter(|e| !e.is_empty())
+            .collect();
         Self {
             client,
-            endpoint: endpoint.trim_end_matches('/').to_owned(),
+            endpoints: endpoints.into(),
+            current: Arc::default(),
             region: region.to_owned(),
             token,
             credentials: None,
@@ -83,15 +102,48 @@ impl RemoteLink {
         self
     }
 
-    fn url(&self, path: &str, cluster: &str, instance: &str) -> String {
+    fn url(&self, at: usize, path: &str, cluster: &str, instance: &str) -> String {
         let cluster = if cluster.is_empty() { &self.cluster } else { cluster };
         format!(
             "{}/_wharf/agent/v1/{path}?region={}&cluster={}&instance={}",
-            self.endpoint,
+            self.endpoints[at % self.endpoints.len().max(1)],
             encode(&self.region),
             encode(cluster),
             encode(instance)
         )
+    }
+
+    /// Tries `attempt` on each server in turn from the current one, until
+    /// one answers (or refuses); the next calls start at the one that did.
+    async fn on_any<T, F, Fut>(&self, attempt: F) -> Result<T, LinkError>
+    where
+        F: Fn(usize) -> Fut,
+        Fut: std::future::Future<Output = Result<T, LinkError>>,
+    {
+        let n = self.endpoints.len();
+        if n == 0 {
+            return Err(LinkError::Refused("no server endpoint was given".into()));
+        }
+        let start = self.current.load(Ordering::Relaxed);
+        let mut last = LinkError::Unavailable("no server answered".into());
+        for i in 0..n {
+            let at = (start + i) % n;
+            match attempt(at).await {
+                Err(LinkError::Unavailable(e)) => {
+                    tracing::debug!(server = %self.endpoints[at], error = %e, "trying the next server");
+                    last = LinkError::Unavailable(format!("{}: {e}", self.endpoints[at]));
+                }
+                other => {
+                    if i > 0 {
+                        self.current.store(at, Ordering::Relaxed);
+                    }
+                    return other;
+                }
+            }
+        }
+        // None answered: start the next call at another server.
+        self.current.store((start + 1) % n, Ordering::Relaxed);
+        Err(last)
     }
 
     async fn send(
@@ -148,19 +200,21 @@ impl RemoteLink {
         );
     }
 
-    /// A call with a JSON answer (or none).
+    /// A call with a JSON answer (or none), on whichever server answers.
     async fn call(&self, path: &str, cluster: &str, body: Vec<u8>) -> Result<Bytes, LinkError> {
-        self.call_within(CALL_TIMEOUT, self.url(path, cluster, ""), body).await
+        self.on_any(|at| self.call_at(at, CALL_TIMEOUT, (path, cluster, ""), body.clone())).await
     }
 
-    /// A call to `url` that must be answered within `timeout`.
-    async fn call_within(
+    /// A call to server `at` that must be answered within `timeout`, at
+    /// `(path, cluster, instance)`.
+    async fn call_at(
         &self,
+        at: usize,
         timeout: Duration,
-        url: String,
+        (path, cluster, instance): (&str, &str, &str),
         body: Vec<u8>,
     ) -> Result<Bytes, LinkError> {
-        let path = url.clone();
+        let url = self.url(at, path, cluster, instance);
         let answer = tokio::time::timeout(timeout, async {
             let resp = self.send(http::Method::POST, url, body).await?;
             let status = resp.status();
@@ -179,26 +233,6 @@ impl RemoteLink {
         .await;
         answer.unwrap_or_else(|_| Err(LinkError::Unavailable(format!("{path} timed out"))))
     }
-}
-
-/// The TLS client configuration of the link: the public web's roots (Mozilla's,
-/// from webpki-roots) and the certificates of `extra` (a private CA, or the
-/// server's own self-signed certificate: `wharf agent --tls-ca`).
-pub fn tls_client(
-    extra: &[rustls::pki_types::CertificateDer<'static>],
-) -> anyhow::Result<rustls::ClientConfig> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    for cert in extra {
-        roots.add(cert.clone()).map_err(|e| anyhow::anyhow!("a --tls-ca certificate: {e}"))?;
-    }
-    // ring, as the server uses (see crate::listen).
-    #[allow(deprecated)]
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
 }
 
 /// A failed answer as a link error: a server error may be retried, a
@@ -224,6 +258,26 @@ fn error_message(body: &[u8]) -> String {
         .unwrap_or_else(|_| String::from_utf8_lossy(body).into_owned())
 }
 
+/// The TLS client configuration of the link: the public web's roots (Mozilla's,
+/// from webpki-roots) and the certificates of `extra` (a private CA, or the
+/// server's own self-signed certificate: `wharf agent --tls-ca`).
+pub fn tls_client(
+    extra: &[rustls::pki_types::CertificateDer<'static>],
+) -> anyhow::Result<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    for cert in extra {
+        roots.add(cert.clone()).map_err(|e| anyhow::anyhow!("a --tls-ca certificate: {e}"))?;
+    }
+    // ring, as the server uses (see crate::listen).
+    #[allow(deprecated)]
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
 fn to_json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, LinkError> {
     serde_json::to_vec(value).map_err(|e| LinkError::Refused(e.to_string()))
 }
@@ -245,15 +299,22 @@ impl ServerLink for RemoteLink {
         instance_arn: &str,
     ) -> Result<mpsc::Receiver<WatchEvent>, LinkError> {
         let (instance, _) = wharf_model::arn::resource_id(instance_arn, "container-instance");
-        let url = self.url("watch", cluster, instance);
-        let resp = tokio::time::timeout(CALL_TIMEOUT, self.send(http::Method::GET, url, vec![]))
-            .await
-            .map_err(|_| LinkError::Unavailable("watch timed out".into()))??;
-        if !resp.status().is_success() {
-            let status = resp.status();
-            let bytes = resp.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-            return Err(answer_error(status, &bytes));
-        }
+        let resp = self
+            .on_any(|at| async move {
+                let url = self.url(at, "watch", cluster, instance);
+                let resp =
+                    tokio::time::timeout(CALL_TIMEOUT, self.send(http::Method::GET, url, vec![]))
+                        .await
+                        .map_err(|_| LinkError::Unavailable("watch timed out".into()))??;
+                if !resp.status().is_success() {
+                    let status = resp.status();
+                    let bytes =
+                        resp.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                    return Err(answer_error(status, &bytes));
+                }
+                Ok(resp)
+            })
+            .await?;
         let (tx, rx) = mpsc::channel(1024);
         let mut body = resp.into_body();
         let silence = Duration::from_millis(WATCH_SILENCE_MS);
@@ -298,8 +359,9 @@ impl ServerLink for RemoteLink {
         heartbeat: Heartbeat,
     ) -> Result<HeartbeatReply, LinkError> {
         let (instance, _) = wharf_model::arn::resource_id(instance_arn, "container-instance");
-        let url = self.url("heartbeat", cluster, instance);
-        let body = self.call_within(HEARTBEAT_TIMEOUT, url, to_json(&heartbeat)?).await?;
+        let beat = to_json(&heartbeat)?;
+        let at = ("heartbeat", cluster, instance);
+        let body = self.on_any(|n| self.call_at(n, HEARTBEAT_TIMEOUT, at, beat.clone())).await?;
         serde_json::from_slice(&body).map_err(|e| LinkError::Unavailable(e.to_string()))
     }
 
@@ -343,6 +405,10 @@ impl ServerLink for RemoteLink {
             .map_err(|e| LinkError::Unavailable(e.to_string()))
     }
 
+    async fn pull_progress(&self, report: PullProgressReport) -> Result<(), LinkError> {
+        self.call("pull-progress", "", to_json(&report)?).await.map(|_| ())
+    }
+
     async fn resolve_task_secret(
         &self,
         task_arn: &str,
@@ -378,9 +444,5 @@ impl ServerLink for RemoteLink {
         let body = serde_json::json!({ "taskArn": task_arn, "kind": kind });
         let answer = self.call("role-credentials", "", to_json(&body)?).await?;
         serde_json::from_slice(&answer).map_err(|e| LinkError::Unavailable(e.to_string()))
-    }
-
-    async fn pull_progress(&self, report: PullProgressReport) -> Result<(), LinkError> {
-        self.call("pull-progress", "", to_json(&report)?).await.map(|_| ())
     }
 }

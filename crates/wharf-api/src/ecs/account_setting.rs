@@ -77,7 +77,7 @@ async fn put(ctx: &Ctx, principal: &str, setting: Setting) -> Result<Setting, Ap
         ctx.ops(),
         Kind::AccountSetting,
         &key(principal, &name),
-        move |_| Ok(Change::Put(put)),
+        move |_| Ok(Change::Put(put.clone())),
     )
     .await?;
     Ok(setting)

@@ -107,7 +107,7 @@ async fn change_instance(
     ctx: &Ctx,
     cluster: &str,
     id: &str,
-    change: impl FnOnce(&mut Vec<Attribute>) -> Result<bool, EcsError> + Send + 'static,
+    change: impl Fn(&mut Vec<Attribute>) -> Result<bool, EcsError> + Send + 'static,
 ) -> Result<(), ApiError> {
     let target = ctx.scope().container_instance_arn(cluster, id);
     ctx.store()

@@ -202,8 +202,8 @@ pub(crate) async fn create_capacity_provider(
     let created =
         docs::update::<CapacityProvider, _>(ctx.ops(), Kind::CapacityProvider, &name, move |cur| {
             match cur {
-                Some(_) => Err(EcsError::client(exists_msg)),
-                None => Ok(Change::Put(provider)),
+                Some(_) => Err(EcsError::client(exists_msg.clone())),
+                None => Ok(Change::Put(provider.clone())),
             }
         })
         .await?
@@ -296,9 +296,12 @@ pub(crate) async fn update_capacity_provider(
     let missing = format!("The specified capacity provider '{name}' does not exist.");
     let updated =
         docs::update::<CapacityProvider, _>(ctx.ops(), Kind::CapacityProvider, &name, move |cur| {
-            let mut p =
-                cur.ok_or_else(|| EcsError::new(EcsErrorKind::ResourceNotFoundException, missing))?;
-            if let (Some(change), Some(current)) = (asg, p.auto_scaling_group_provider.as_mut()) {
+            let mut p = cur.ok_or_else(|| {
+                EcsError::new(EcsErrorKind::ResourceNotFoundException, missing.clone())
+            })?;
+            if let (Some(change), Some(current)) =
+                (asg.clone(), p.auto_scaling_group_provider.as_mut())
+            {
                 if change.managed_scaling.is_some() {
                     current.managed_scaling = change.managed_scaling;
                 }
@@ -344,10 +347,10 @@ pub(crate) async fn delete_capacity_provider(
             &name,
             move |cur| {
                 let mut p = cur.ok_or_else(|| {
-                    EcsError::new(EcsErrorKind::ResourceNotFoundException, missing)
+                    EcsError::new(EcsErrorKind::ResourceNotFoundException, missing.clone())
                 })?;
                 p.update_status = Some(CapacityProviderUpdateStatus::DeleteFailed);
-                p.update_status_reason = Some(reason);
+                p.update_status_reason = Some(reason.clone());
                 Ok(Change::Put(p))
             },
         )
@@ -360,6 +363,7 @@ pub(crate) async fn delete_capacity_provider(
     let Some(mut p) = current else {
         return Err(not_found.into());
     };
+    let gone = not_found.clone();
     // A concurrent delete may win between the read and this write; the loser
     // then hears that the provider does not exist.
     ctx.store()
@@ -369,7 +373,7 @@ pub(crate) async fn delete_capacity_provider(
             &name,
             Box::new(move |cur| match cur {
                 Some(_) => Ok(wharf_store::Write::Delete),
-                None => Err(not_found),
+                None => Err(gone.clone()),
             }),
         )
         .await?;

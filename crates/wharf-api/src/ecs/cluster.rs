@@ -86,7 +86,7 @@ pub(crate) async fn ensure_default(ctx: &Ctx) -> Result<(), ApiError> {
     docs::update::<Cluster, _>(ctx.ops(), Kind::Cluster, DEFAULT_CLUSTER, move |cur| {
         Ok(match cur {
             Some(c) if c.status == Some(ClusterStatus::Active) => Change::Keep,
-            _ => Change::Put(fresh),
+            _ => Change::Put(fresh.clone()),
         })
     })
     .await?;
@@ -96,7 +96,7 @@ pub(crate) async fn ensure_default(ctx: &Ctx) -> Result<(), ApiError> {
 /// Applies an in-place change to an ACTIVE cluster; the cluster afterwards.
 async fn modify_active<F>(ctx: &Ctx, name_or_arn: &str, change: F) -> Result<Cluster, ApiError>
 where
-    F: FnOnce(&mut Cluster) -> Result<(), EcsError> + Send + 'static,
+    F: Fn(&mut Cluster) -> Result<(), EcsError> + Send + 'static,
 {
     let name = arn::cluster_name(name_or_arn).to_owned();
     let updated =
@@ -165,7 +165,7 @@ pub(crate) async fn create_cluster(
     let created = docs::update::<Cluster, _>(ctx.ops(), Kind::Cluster, &name, move |cur| {
         Ok(match cur {
             Some(c) if c.status == Some(ClusterStatus::Active) => Change::Keep,
-            _ => Change::Put(fresh),
+            _ => Change::Put(fresh.clone()),
         })
     })
     .await?
@@ -257,11 +257,11 @@ pub(crate) async fn update_cluster(
     validate_settings(&settings)?;
     let (configuration, connect) = (req.configuration, req.service_connect_defaults);
     let c = modify_active(ctx, &name, move |c| {
-        merge_settings(c.settings.get_or_insert_with(Vec::new), settings);
+        merge_settings(c.settings.get_or_insert_with(Vec::new), settings.clone());
         if configuration.is_some() {
-            c.configuration = configuration;
+            c.configuration = configuration.clone();
         }
-        if let Some(d) = connect {
+        if let Some(d) = connect.clone() {
             c.service_connect_defaults =
                 Some(ClusterServiceConnectDefaults { namespace: d.namespace });
         }
@@ -280,7 +280,7 @@ pub(crate) async fn update_cluster_settings(
     let settings = required(req.settings, "settings")?;
     validate_settings(&settings)?;
     let c = modify_active(ctx, &name, move |c| {
-        merge_settings(c.settings.get_or_insert_with(Vec::new), settings);
+        merge_settings(c.settings.get_or_insert_with(Vec::new), settings.clone());
         Ok(())
     })
     .await?;
@@ -299,8 +299,8 @@ pub(crate) async fn put_cluster_capacity_providers(
         required(req.default_capacity_provider_strategy, "defaultCapacityProviderStrategy")?;
     capacity_provider::check_cluster_strategy(ctx, &providers, &strategy).await?;
     let c = modify_active(ctx, &name, move |c| {
-        c.capacity_providers = Some(providers);
-        c.default_capacity_provider_strategy = Some(strategy);
+        c.capacity_providers = Some(providers.clone());
+        c.default_capacity_provider_strategy = Some(strategy.clone());
         Ok(())
     })
     .await?;

@@ -175,7 +175,7 @@ pub(crate) async fn register_container_instance(
                     None => 1,
                 });
                 let json = serde_json::to_string(&ci).map_err(corrupt)?;
-                Ok(Some(StoredInstance { json, ..stored }))
+                Ok(Some(StoredInstance { json, ..stored.clone() }))
             }),
         )
         .await?;
@@ -336,7 +336,7 @@ async fn set_status(
     ctx: &Ctx,
     cluster: &str,
     id: &str,
-    check: impl FnOnce(&InstanceUsage) -> Result<(), EcsError> + Send + 'static,
+    check: impl Fn(&InstanceUsage) -> Result<(), EcsError> + Send + 'static,
     status: InstanceStatus,
 ) -> Result<ContainerInstance, ApiError> {
     ctx.store()

@@ -125,7 +125,7 @@ pub(crate) async fn register_task_definition(
                     json: numbered(&unnumbered, &arn, revision),
                     arn,
                     status: TaskDefinitionStatus::Active,
-                    tags: pairs,
+                    tags: pairs.clone(),
                 })
             }),
         )

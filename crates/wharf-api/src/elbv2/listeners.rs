@@ -58,6 +58,7 @@ pub(crate) async fn create_listener(
         default_rule_arn,
     };
     let listener = write(ctx.store(), &ctx.region, move |elb| {
+        let record = record.clone();
         elb.load_balancer(&lb)?.ok_or_else(ElbError::load_balancer_not_found)?;
         if elb.listener_on(&lb, port)?.is_some() {
             return Err(duplicate(&lb));
@@ -131,13 +132,15 @@ pub(crate) async fn modify_listener(
     ctx: &Ctx,
     req: ModifyListenerInput,
 ) -> Result<ModifyListenerOutput, ElbError> {
-    let arn = required(req.listener_arn, "listenerArn")?;
+    let arn = required(req.listener_arn.clone(), "listenerArn")?;
     check_arn(ElbArnKind::Listener, &arn)?;
     if let Some(p) = req.port {
         validate::port("port", p)?;
     }
-    let actions = req.default_actions.map(|a| rules::actions(&a)).transpose()?;
+    let actions = req.default_actions.clone().map(|a| rules::actions(&a)).transpose()?;
     let listener = write(ctx.store(), &ctx.region, move |elb| {
+        let actions = actions.clone();
+        let req = req.clone();
         let mut record = elb.listener(&arn)?.ok_or_else(ElbError::listener_not_found)?;
         let lb = record.listener.load_balancer_arn.clone().unwrap_or_default();
         let l = &mut record.listener;

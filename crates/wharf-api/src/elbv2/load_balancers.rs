@@ -123,6 +123,7 @@ pub(crate) async fn create_load_balancer(
             .collect(),
     };
     let (mut lb, created) = write(ctx.store(), &ctx.region, move |elb| {
+        let record = record.clone();
         if let Some(existing) = elb.load_balancer_named(&name)? {
             let same = existing.load_balancer.scheme.as_ref() == Some(&scheme);
             if !same {

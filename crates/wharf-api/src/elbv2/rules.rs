@@ -93,6 +93,7 @@ pub(crate) async fn create_rule(
         ..Default::default()
     };
     let rule = write(ctx.store(), &ctx.region, move |elb| {
+        let rule = rule.clone();
         let l = elb.listener(&listener)?.ok_or_else(ElbError::listener_not_found)?;
         let lb = l.listener.load_balancer_arn.unwrap_or_default();
         if elb.rule_at(&listener, priority)?.is_some() {
@@ -182,6 +183,8 @@ pub(crate) async fn modify_rule(
     let conditions = req.conditions.map(|c| rules::conditions(&c)).transpose()?;
     let actions = req.actions.map(|a| rules::actions(&a)).transpose()?;
     let rule = write(ctx.store(), &ctx.region, move |elb| {
+        let actions = actions.clone();
+        let conditions = conditions.clone();
         let (mut rule, listener) = find(elb, &arn)?;
         let (listener_arn, lb) = parents(&arn)?;
         if let Some(mut l) = listener {

@@ -56,6 +56,7 @@ pub(crate) async fn create_target_group(
             .collect(),
     };
     let tg = write(ctx.store(), &ctx.region, move |elb| {
+        let record = record.clone();
         if let Some(existing) = elb.target_group_named(&name)? {
             let (a, b) = (&existing.target_group, &record.target_group);
             let same = a.protocol == b.protocol
@@ -160,6 +161,7 @@ pub(crate) async fn modify_target_group(
     let arn = required(req.target_group_arn.clone(), "targetGroupArn")?;
     check_arn(ElbArnKind::TargetGroup, &arn)?;
     let tg = write(ctx.store(), &ctx.region, move |elb| {
+        let req = req.clone();
         let mut record = elb.target_group(&arn)?.ok_or_else(ElbError::target_group_not_found)?;
         let tg = &mut record.target_group;
         macro_rules! set {

@@ -80,7 +80,7 @@ enum Outcome {
 async fn modify<R, F>(ctx: &Ctx, id: &str, change: F) -> Result<R, Error>
 where
     R: Send + 'static,
-    F: FnOnce(&mut SecretRecord) -> Result<(Outcome, R), Error> + Send + 'static,
+    F: Fn(&mut SecretRecord) -> Result<(Outcome, R), Error> + Send + 'static,
 {
     let now = ctx.state.ops.clock.now();
     let (key, found) = require(ctx, id).await?;
@@ -253,6 +253,13 @@ pub(crate) async fn create_secret(
     let (description, kms_key_id) = (req.description, req.kms_key_id);
     let key = name.clone();
     records::update(ctx.store(), Kind::Secret, &ctx.region, &key, move |cur| {
+        let arn = arn.clone();
+        let description = description.clone();
+        let kms_key_id = kms_key_id.clone();
+        let name = name.clone();
+        let tags = tags.clone();
+        let token = token.clone();
+        let value = value.clone();
         let cur: Option<SecretRecord> = cur;
         if let Some(existing) = cur.filter(|r| !r.is_expired(now)) {
             if existing.is_scheduled_for_deletion() {
@@ -386,6 +393,9 @@ pub(crate) async fn put_secret_value(
     }
     let now = ctx.state.ops.clock.now();
     modify(ctx, &id, move |record| {
+        let stages = stages.clone();
+        let token = token.clone();
+        let value = value.clone();
         if record.is_scheduled_for_deletion() {
             return Err(Error::marked_for_deletion());
         }
@@ -415,6 +425,10 @@ pub(crate) async fn update_secret(
     let (description, kms_key_id) = (req.description, req.kms_key_id);
     let now = ctx.state.ops.clock.now();
     modify(ctx, &id, move |record| {
+        let description = description.clone();
+        let kms_key_id = kms_key_id.clone();
+        let token = token.clone();
+        let value = value.clone();
         if record.is_scheduled_for_deletion() {
             return Err(Error::marked_for_deletion());
         }
@@ -723,6 +737,7 @@ pub(crate) async fn tag_resource(ctx: &Ctx, req: TagResourceRequest) -> Result<E
     let new = req.tags.ok_or_else(|| Error::missing("tags"))?;
     check_tags(&new)?;
     modify(ctx, &id, move |record| {
+        let new = new.clone();
         if record.is_scheduled_for_deletion() {
             return Err(Error::marked_for_deletion());
         }

@@ -233,6 +233,15 @@ pub(crate) async fn put_parameter(
     let store_name = name.clone();
 
     records::update(ctx.store(), Kind::Parameter, &ctx.region, &name, move |cur| {
+        let allowed_pattern = allowed_pattern.clone();
+        let data_type = data_type.clone();
+        let description = description.clone();
+        let key_id = key_id.clone();
+        let new_tags = new_tags.clone();
+        let requested_type = requested_type.clone();
+        let store_name = store_name.clone();
+        let user = user.clone();
+        let value = value.clone();
         let cur: Option<ParameterRecord> = cur;
         let last = cur.as_ref().and_then(|r| r.current().cloned());
         if last.is_some() && !overwrite {

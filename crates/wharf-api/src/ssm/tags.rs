@@ -90,7 +90,7 @@ async fn target(
 /// Applies a change to a parameter's tags in one transaction.
 async fn change_tags<F>(ctx: &Ctx, key: &str, change: F) -> Result<(), SsmError>
 where
-    F: FnOnce(&mut Vec<Tag>) -> Result<(), SsmError> + Send + 'static,
+    F: Fn(&mut Vec<Tag>) -> Result<(), SsmError> + Send + 'static,
 {
     records::update(ctx.store(), Kind::Parameter, &ctx.region, key, move |cur| {
         let cur: Option<ParameterRecord> = cur;
@@ -115,6 +115,7 @@ pub(crate) async fn add_tags_to_resource(
     validate(&new)?;
     let key = target(ctx, req.resource_type, req.resource_id).await?;
     change_tags(ctx, &key, move |tags| {
+        let new = new.clone();
         for t in new {
             match tags.iter_mut().find(|x| x.key == t.key) {
                 Some(x) => x.value = t.value,

@@ -211,12 +211,12 @@ impl Scheduler {
                         let msg = events::started(&name, &note.task_ids);
                         changed |= events::emit(&mut rec, msg, now, new_event_id());
                     }
-                    if let Some(why) = note.unplaced {
-                        let msg = events::unable_to_place(&name, &why);
+                    if let Some(why) = &note.unplaced {
+                        let msg = events::unable_to_place(&name, why);
                         changed |= events::emit(&mut rec, msg, now, new_event_id());
                     }
-                    if let Some(error) = note.error {
-                        let msg = events::unable_to_launch(&name, &error);
+                    if let Some(error) = &note.error {
+                        let msg = events::unable_to_launch(&name, error);
                         changed |= events::emit(&mut rec, msg, now, new_event_id());
                     }
                     if !changed {

@@ -299,6 +299,14 @@ impl LogStore {
     /// Appends events (and the cursor) to a stream in one transaction; the
     /// events are readable when this returns. Returns the bytes added.
     pub async fn append(&self, region: &str, append: Append) -> Result<i64, LogStoreError> {
+        if let Some(r) = &self.0.replica {
+            // The mirror announces the append when it applies it; trimming
+            // to the budget is the leader's (retention).
+            r.append(region, &append).await?;
+            let bytes =
+                append.events.iter().map(|(_, m)| (m.len() + limits::EVENT_OVERHEAD) as i64).sum();
+            return Ok(bytes);
+        }
         let notice = Appended {
             region: region.to_owned(),
             group: append.group.name.clone(),

@@ -112,6 +112,15 @@ impl LogStore {
         group_id: i64,
         cutoff_ms: i64,
     ) -> Result<usize, LogStoreError> {
+        if let Some(r) = &self.0.replica {
+            // Whole batches whose newest event is past the cutoff, in etcd;
+            // every server's mirror drops their events.
+            let batches =
+                self.read(|c| Ok(super::mirror::batches_before(c, group_id, cutoff_ms)?))?;
+            let keys: Vec<String> = batches.iter().map(|(k, _)| k.clone()).collect();
+            r.delete_batches(&keys).await?;
+            return Ok(batches.iter().map(|(_, n)| *n as usize).sum());
+        }
         let mut deleted = 0;
         loop {
             let n = self
@@ -129,6 +138,22 @@ impl LogStore {
     pub async fn trim_to_budget(&self) -> Result<usize, LogStoreError> {
         let _one_at_a_time = self.0.trim_lock.lock().await;
         let target = self.0.max_bytes - self.0.max_bytes / 20;
+        if let Some(r) = &self.0.replica {
+            let mut deleted = 0;
+            loop {
+                let need = self.0.total.load(Ordering::SeqCst) - target;
+                if need <= 0 {
+                    return Ok(deleted);
+                }
+                let batches = self.read(|c| Ok(super::mirror::oldest_batches(c, need)?))?;
+                if batches.is_empty() {
+                    return Ok(deleted);
+                }
+                let keys: Vec<String> = batches.iter().map(|(k, _)| k.clone()).collect();
+                r.delete_batches(&keys).await?;
+                deleted += batches.iter().map(|(_, n)| *n as usize).sum::<usize>();
+            }
+        }
         let mut deleted = 0;
         loop {
             let need = self.0.total.load(Ordering::SeqCst) - target;

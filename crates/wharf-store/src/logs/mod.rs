@@ -11,6 +11,8 @@
 
 mod events;
 mod expiry;
+mod mirror;
+mod replica;
 mod schema;
 
 use std::collections::BTreeMap;
@@ -188,6 +190,8 @@ struct Inner {
     trim_lock: tokio::sync::Mutex<()>,
     /// Told of every committed append.
     appended: tokio::sync::broadcast::Sender<Appended>,
+    /// With an etcd store: etcd holds the logs, this database mirrors them.
+    replica: Option<Arc<replica::Replica>>,
 }
 
 /// Events were appended to a stream (and are readable).
@@ -294,6 +298,41 @@ impl LogStore {
     /// Opens (creating if needed) the log database at `path`, with a budget of
     /// `max_bytes` of events.
     pub fn open(path: &Path, max_bytes: i64) -> Result<Self, StoreError> {
+        Self::open_with(path, max_bytes, None)
+    }
+
+    /// Opens the log store of a server sharing an etcd store: the logs live
+    /// in etcd (under the store's prefix), and the database at `path` mirrors
+    /// them; returns once the mirror has caught up.
+    pub async fn open_replicated(
+        path: &Path,
+        max_bytes: i64,
+        etcd: &crate::EtcdStore,
+    ) -> Result<Self, StoreError> {
+        let replica = Arc::new(replica::Replica::new(etcd.client().clone(), &etcd.config().prefix));
+        let store = Self::open_with(path, max_bytes, Some(replica.clone()))?;
+        store.start_mirror(replica).await?;
+        let total: i64 = store
+            .read(|c| {
+                Ok(c.query_row("SELECT COALESCE(SUM(stored_bytes), 0) FROM log_groups", [], |r| {
+                    r.get(0)
+                })?)
+            })
+            .map_err(|e| StoreError::Database(e.to_string()))?;
+        store.0.total.store(total, Ordering::SeqCst);
+        Ok(store)
+    }
+
+    /// Whether the logs live in etcd (this database mirrors them).
+    pub fn is_replicated(&self) -> bool {
+        self.0.replica.is_some()
+    }
+
+    fn open_with(
+        path: &Path,
+        max_bytes: i64,
+        replica: Option<Arc<replica::Replica>>,
+    ) -> Result<Self, StoreError> {
         let mut conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
@@ -316,6 +355,7 @@ impl LogStore {
             trimming: AtomicBool::new(false),
             trim_lock: tokio::sync::Mutex::new(()),
             appended: tokio::sync::broadcast::channel(APPENDED_BUFFER).0,
+            replica,
         })))
     }
 
@@ -356,6 +396,9 @@ impl LogStore {
 
     /// Creates a log group.
     pub async fn create_group(&self, region: &str, group: NewGroup) -> Result<(), LogStoreError> {
+        if let Some(r) = &self.0.replica {
+            return r.create_group(region, &group).await;
+        }
         let region = region.to_owned();
         self.0.writer.write_as(move |c| insert_group(c, &region, &group).map(|_| ())).await
     }
@@ -363,6 +406,9 @@ impl LogStore {
     /// Deletes a log group and its streams; its events are removed in batches
     /// afterwards, invisible from now on.
     pub async fn delete_group(&self, region: &str, name: &str) -> Result<(), LogStoreError> {
+        if let Some(r) = &self.0.replica {
+            return r.delete_group(region, name).await;
+        }
         let (region, name) = (region.to_owned(), name.to_owned());
         let freed = self
             .0
@@ -426,6 +472,14 @@ impl LogStore {
         name: &str,
         days: Option<i32>,
     ) -> Result<(), LogStoreError> {
+        if let Some(r) = &self.0.replica {
+            return r
+                .change_group(region, name, |g| {
+                    g.retention_days = days;
+                    Ok(())
+                })
+                .await;
+        }
         let (region, name) = (region.to_owned(), name.to_owned());
         self.0
             .writer
@@ -449,7 +503,7 @@ impl LogStore {
         max: usize,
     ) -> Result<(), LogStoreError> {
         self.update_tags(region, name, move |current| {
-            current.extend(tags);
+            current.extend(tags.clone());
             if current.len() > max {
                 return Err(LogStoreError::TooManyTags(max));
             }
@@ -478,8 +532,11 @@ impl LogStore {
         &self,
         region: &str,
         name: &str,
-        change: impl FnOnce(&mut BTreeMap<String, String>) -> Result<(), LogStoreError> + Send + 'static,
+        change: impl Fn(&mut BTreeMap<String, String>) -> Result<(), LogStoreError> + Send + 'static,
     ) -> Result<(), LogStoreError> {
+        if let Some(r) = &self.0.replica {
+            return r.change_group(region, name, |g| change(&mut g.tags)).await;
+        }
         let (region, name) = (region.to_owned(), name.to_owned());
         self.0
             .writer
@@ -507,6 +564,16 @@ impl LogStore {
         stream: &str,
         created: i64,
     ) -> Result<(), LogStoreError> {
+        if let Some(r) = &self.0.replica {
+            let g = NewGroup {
+                name: group.to_owned(),
+                created,
+                class: String::new(),
+                kms_key_id: None,
+                tags: BTreeMap::new(),
+            };
+            return r.create_stream(region, &g, false, stream, created, false).await;
+        }
         let (region, group, stream) = (region.to_owned(), group.to_owned(), stream.to_owned());
         self.0
             .writer
@@ -525,6 +592,10 @@ impl LogStore {
         stream: &str,
         create_group: bool,
     ) -> Result<(), LogStoreError> {
+        if let Some(r) = &self.0.replica {
+            let created = group.created;
+            return r.create_stream(region, &group, create_group, stream, created, true).await;
+        }
         let (region, stream) = (region.to_owned(), stream.to_owned());
         self.0
             .writer
@@ -550,6 +621,9 @@ impl LogStore {
         group: &str,
         stream: &str,
     ) -> Result<(), LogStoreError> {
+        if let Some(r) = &self.0.replica {
+            return r.delete_stream(region, group, stream).await;
+        }
         let (region, group, stream) = (region.to_owned(), group.to_owned(), stream.to_owned());
         let freed = self
             .0
@@ -626,6 +700,9 @@ impl LogStore {
 
     /// Wipes every group, stream and event.
     pub async fn reset(&self) -> Result<(), LogStoreError> {
+        if let Some(r) = &self.0.replica {
+            return r.reset().await;
+        }
         self.0
             .writer
             .write_as(|c| {

@@ -7,7 +7,8 @@
 //! and streams is maintained exactly by every insert and delete.
 
 /// Migrations of the log database, applied in order (append only).
-pub(crate) const MIGRATIONS: &[&str] = &[r#"
+pub(crate) const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE log_groups (
     id             INTEGER PRIMARY KEY AUTOINCREMENT,
     region         TEXT NOT NULL,
@@ -49,4 +50,26 @@ CREATE TABLE log_purge (
     group_id  INTEGER,
     stream_id INTEGER
 );
-"#];
+"#,
+    r#"
+-- With an etcd store this database mirrors the log keys in etcd: each batch
+-- of events appended is one etcd key; its events carry ids derived from the
+-- key's create revision (revision * 10000 + index), the same on every server.
+CREATE TABLE log_batches (
+    key       TEXT PRIMARY KEY,
+    group_id  INTEGER NOT NULL,
+    stream_id INTEGER NOT NULL,
+    first_id  INTEGER NOT NULL,
+    count     INTEGER NOT NULL,
+    max_ts    INTEGER NOT NULL,
+    bytes     INTEGER NOT NULL
+);
+CREATE INDEX log_batches_by_group ON log_batches (group_id, max_ts);
+CREATE INDEX log_batches_by_first ON log_batches (first_id);
+-- Which etcd keyspace is mirrored, and up to which revision.
+CREATE TABLE log_mirror (
+    source   TEXT NOT NULL,
+    revision INTEGER NOT NULL
+);
+"#,
+];

@@ -15,7 +15,8 @@ use crate::remote_link::RemoteLink;
 /// Options of `wharf agent`.
 #[derive(Debug, clap::Args)]
 pub struct AgentCommandArgs {
-    /// The server's address.
+    /// The server's address; with several servers (an etcd store), each of them,
+    /// comma-separated: the agent moves to the next when one does not answer.
     #[arg(long, env = "WHARF_ENDPOINT", default_value = "http://127.0.0.1:4590")]
     endpoint: String,
     /// The token the server asks agents for (`wharf server --agent-token`).

@@ -13,7 +13,7 @@ use wharf_agent::runtime::docker::DockerRuntime;
 use wharf_agent::{Agent, AgentConfig, MetadataConfig, StatsConfig};
 use wharf_api::AppState;
 use wharf_model::clock::SystemClock;
-use wharf_store::{LogStore, SqliteStore};
+use wharf_store::{EtcdConfig, EtcdStore, Leadership, LogStore, Solo, SqliteStore, Store};
 
 use crate::embedded_link::EmbeddedLink;
 
@@ -26,6 +26,16 @@ pub struct ServerArgs {
     /// Directory holding Wharf's state (default: $XDG_DATA_HOME/wharf or ~/.local/share/wharf).
     #[arg(long, env = "WHARF_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// Where the control plane's state lives: `sqlite` (a database in the data
+    /// directory, one server) or `etcd://HOST:PORT[,HOST:PORT...][/PREFIX]` (an etcd
+    /// cluster that any number of servers share; see docs/etcd.md).
+    #[arg(long, env = "WHARF_STORE", default_value = "sqlite")]
+    store: String,
+    /// With an etcd store: the time to live of the lease the leading server (the one
+    /// that runs the reconcilers) holds; another server takes over this long after
+    /// the leader dies. Whole seconds, at least 2.
+    #[arg(long, env = "WHARF_LEADER_LEASE", default_value = "5s", value_parser = parse_wait)]
+    leader_lease: std::time::Duration,
     /// The AWS account id that ARNs carry.
     #[arg(long, env = "WHARF_ACCOUNT_ID", default_value = "000000000000")]
     account_id: String,
@@ -73,9 +83,10 @@ pub struct ServerArgs {
     #[arg(long, env = "WHARF_NO_AGENT")]
     no_agent: bool,
     /// The most bytes of log events kept (as CloudWatch counts `storedBytes`);
-    /// beyond it the oldest events are deleted first.
-    #[arg(long, env = "WHARF_LOGS_MAX_BYTES", default_value_t = 10 * 1024 * 1024 * 1024)]
-    logs_max_bytes: i64,
+    /// beyond it the oldest events are deleted first. Default: 10 GiB with SQLite,
+    /// 256 MiB with etcd (where the logs live in etcd: see docs/etcd.md).
+    #[arg(long, env = "WHARF_LOGS_MAX_BYTES")]
+    logs_max_bytes: Option<i64>,
     /// How often log retention runs: `90s`, `30m`, `1h`.
     #[arg(long, env = "WHARF_LOGS_RETENTION_INTERVAL", default_value = "60s", value_parser = parse_wait)]
     logs_retention_interval: std::time::Duration,
@@ -189,12 +200,12 @@ pub fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
     let lock = lock_data_dir(&data_dir)?;
     check_exposure(&args)?;
-    let prepared = prepare(&args, &data_dir)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
+        let prepared = prepare(&args, &data_dir).await?;
         // Before the port accepts anything: a SIGTERM from then on stops the server cleanly.
         let shutdown = shutdown_signal();
         let listener = tokio::net::TcpListener::bind(args.listen)
@@ -226,7 +237,7 @@ impl EmbeddedServer {
         std::fs::create_dir_all(&data_dir)
             .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
         args.listen = SocketAddr::from(([127, 0, 0, 1], 0));
-        let prepared = prepare(&args, &data_dir)?;
+        let prepared = prepare(&args, &data_dir).await?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .context("cannot listen on a loopback port")?;
@@ -272,6 +283,8 @@ fn check_exposure(args: &ServerArgs) -> anyhow::Result<()> {
 /// What [`serve`] runs: the state, and the parts to start beside the API.
 struct Prepared {
     state: AppState,
+    /// How this server comes to run the reconcilers.
+    leadership: Arc<dyn Leadership>,
     agent: Option<(AgentArgs, PathBuf)>,
     logs_retention_interval: std::time::Duration,
     /// How often the embedded agent samples its containers' stats.
@@ -287,19 +300,60 @@ struct Prepared {
     limits: crate::listen::Limits,
 }
 
+/// Opens the control plane's store as `--store` says, and how this server
+/// comes to lead.
+/// The default budget of log events with SQLite: 10 GiB.
+const SQLITE_LOGS_MAX_BYTES: i64 = 10 * 1024 * 1024 * 1024;
+
+/// The default budget of log events with etcd: 256 MiB (etcd's default quota
+/// is 2 GiB, and deleted events stay in its history until compacted).
+const ETCD_LOGS_MAX_BYTES: i64 = 256 * 1024 * 1024;
+
+/// The opened store, how this server comes to lead, and the etcd store when
+/// it is one (the logs live there too).
+type Opened = (Arc<dyn Store>, Arc<dyn Leadership>, Option<EtcdStore>);
+
+async fn open_store(args: &ServerArgs, data_dir: &std::path::Path) -> anyhow::Result<Opened> {
+    if args.store == "sqlite" {
+        let db = data_dir.join("wharf.db");
+        let store: Arc<dyn Store> = Arc::new(
+            SqliteStore::open(&db).with_context(|| format!("cannot open {}", db.display()))?,
+        );
+        return Ok((store.clone(), Arc::new(Solo(store)), None));
+    }
+    let config = EtcdConfig::parse(&args.store)
+        .map_err(|e| anyhow::anyhow!("--store: {e} (sqlite, or etcd://HOST:PORT,...)"))?;
+    if args.leader_lease.as_secs() < 2 || args.leader_lease.subsec_nanos() != 0 {
+        anyhow::bail!("--leader-lease must be whole seconds, at least 2s");
+    }
+    let store = EtcdStore::open(config)
+        .await
+        .with_context(|| format!("cannot open the etcd store {}", args.store))?;
+    let election =
+        wharf_store::etcd::Election::new(&store, args.leader_lease, &args.listen.to_string());
+    Ok((Arc::new(store.clone()), Arc::new(election), Some(store)))
+}
+
 /// Checks the arguments and opens the stores in `data_dir`.
-fn prepare(args: &ServerArgs, data_dir: &std::path::Path) -> anyhow::Result<Prepared> {
+async fn prepare(args: &ServerArgs, data_dir: &std::path::Path) -> anyhow::Result<Prepared> {
     if args.account_id.len() != 12 || !args.account_id.bytes().all(|b| b.is_ascii_digit()) {
         anyhow::bail!("--account-id must be twelve digits, not {:?}", args.account_id);
     }
-    let db = data_dir.join("wharf.db");
-    let store = SqliteStore::open(&db).with_context(|| format!("cannot open {}", db.display()))?;
-    if args.logs_max_bytes <= 0 {
-        anyhow::bail!("--logs-max-bytes must be positive, not {}", args.logs_max_bytes);
+    let (store, leadership, etcd) = open_store(args, data_dir).await?;
+    let logs_max_bytes = args.logs_max_bytes.unwrap_or(if etcd.is_some() {
+        ETCD_LOGS_MAX_BYTES
+    } else {
+        SQLITE_LOGS_MAX_BYTES
+    });
+    if logs_max_bytes <= 0 {
+        anyhow::bail!("--logs-max-bytes must be positive, not {logs_max_bytes}");
     }
     let logs_db = data_dir.join("logs.sqlite3");
-    let logs = LogStore::open(&logs_db, args.logs_max_bytes)
-        .with_context(|| format!("cannot open {}", logs_db.display()))?;
+    let logs = match &etcd {
+        None => LogStore::open(&logs_db, logs_max_bytes),
+        Some(etcd) => LogStore::open_replicated(&logs_db, logs_max_bytes, etcd).await,
+    }
+    .with_context(|| format!("cannot open {}", logs_db.display()))?;
     let usage = logs.usage();
     tracing::info!(
         stored_bytes = usage.stored_bytes,
@@ -307,9 +361,13 @@ fn prepare(args: &ServerArgs, data_dir: &std::path::Path) -> anyhow::Result<Prep
         file_bytes = usage.file_bytes,
         "log store open"
     );
-    let mut state =
-        AppState::new(Arc::new(store), Arc::new(logs), Arc::new(SystemClock), &args.account_id);
-    state.sts = Arc::new(crate::security::sts_issuer(data_dir)?);
+    let mut state = AppState::new(store, Arc::new(logs), Arc::new(SystemClock), &args.account_id);
+    // Servers sharing an etcd store share the STS key too; one server keeps it
+    // in its data directory.
+    state.sts = Arc::new(match &etcd {
+        Some(_) => crate::security::shared_sts_issuer(&*state.ops.store).await?,
+        None => crate::security::sts_issuer(data_dir)?,
+    });
     if let Some(path) = &args.credentials {
         state.auth = Some(Arc::new(crate::security::authenticator(path, &state.sts)?));
     }
@@ -376,6 +434,7 @@ fn prepare(args: &ServerArgs, data_dir: &std::path::Path) -> anyhow::Result<Prep
             header_timeout: args.header_timeout,
         },
         state,
+        leadership,
         agent: (!args.no_agent).then(|| (args.agent.clone(), data_dir.to_owned())),
         logs_retention_interval: args.logs_retention_interval,
         stats_interval: args.stats_interval,
@@ -391,6 +450,7 @@ async fn serve(
 ) -> anyhow::Result<()> {
     let Prepared {
         state,
+        leadership,
         mut agent,
         logs_retention_interval,
         stats_interval,
@@ -444,15 +504,12 @@ async fn serve(
             }
         })
     });
-    let cleanup = tokio::spawn(wharf_control::cleanup::run(
-        state.ops.store.clone(),
-        state.ops.clock.clone(),
-        agent_stopped.clone(),
-    ));
-    let retention = tokio::spawn(wharf_control::logs_retention::run(
-        state.logs.clone(),
-        state.ops.clock.clone(),
-        logs_retention_interval,
+    let (leading_tx, leading) = tokio::sync::watch::channel(false);
+    let reconcilers = tokio::spawn(crate::leading::run(
+        leadership,
+        state.clone(),
+        crate::leading::Intervals { logs_retention: logs_retention_interval, instance_lost_after },
+        leading_tx,
         agent_stopped.clone(),
     ));
     let data_plane = listeners.zip(metrics.lb.clone()).map(|(bind, traffic)| {
@@ -461,36 +518,18 @@ async fn serve(
             state.ops.clock.clone(),
             bind,
             traffic,
+            leading.clone(),
             agent_stopped.clone(),
         ))
     });
     let routes = tokio::spawn(crate::vpc_routes::run(state.clone(), agent_stopped.clone()));
-    let liveness = tokio::spawn(wharf_control::liveness::run(
-        wharf_control::liveness::Liveness {
-            ops: state.ops.clone(),
-            lost_after: instance_lost_after,
-        },
-        agent_stopped.clone(),
-    ));
-    let scheduler = tokio::spawn(wharf_control::services::run(
-        wharf_control::services::Scheduler { ops: state.ops.clone() },
-        agent_stopped.clone(),
-    ));
-    let registrar = tokio::spawn(wharf_control::discovery::run(
-        wharf_control::discovery::Registrar { ops: state.ops.clone(), host_ip: host_address() },
-        agent_stopped.clone(),
-    ));
     let app = wharf_api::router(state.clone())
         .merge(crate::console::routes().with_state(state))
         .merge(crate::metrics::router(metrics));
     crate::listen::serve(listener, app, tls, limits, shutdown).await?;
     let _ = stop_agent.send(true);
-    let _ = cleanup.await;
-    let _ = retention.await;
-    let _ = scheduler.await;
-    let _ = liveness.await;
+    let _ = reconcilers.await;
     let _ = routes.await;
-    let _ = registrar.await;
     if let Some(task) = data_plane {
         let _ = task.await;
     }
@@ -622,7 +661,7 @@ async fn start_resolver(
 
 /// This host's address as its containers reach it (the source address of
 /// its default route), for `bridge` and `host` tasks' SRV records.
-fn host_address() -> Option<String> {
+pub(crate) fn host_address() -> Option<String> {
     let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
     socket.connect("192.0.2.1:9").ok()?;
     Some(socket.local_addr().ok()?.ip().to_string())

@@ -62,7 +62,7 @@ async fn modify_task_set<F>(
     change: F,
 ) -> Result<TaskSet, ApiError>
 where
-    F: FnOnce(&mut Service, usize) -> Result<(), EcsError> + Send + 'static,
+    F: Fn(&mut Service, usize) -> Result<(), EcsError> + Send + 'static,
 {
     let id2 = id.clone();
     let rec = update_active(ctx.ops(), names, move |r| {
@@ -179,7 +179,7 @@ pub(crate) async fn create_task_set(
                  this exceeds the maximum limit."
             )));
         }
-        let mut ts = ts;
+        let mut ts = ts.clone();
         let id = r.new_unit_id(random);
         ts.task_set_arn = Some(format!("{prefix}{id}"));
         ts.id = Some(id.clone());
@@ -188,7 +188,7 @@ pub(crate) async fn create_task_set(
                 Some(computed_desired(r.service.desired_count.unwrap_or(0), scale));
         }
         r.service.task_sets.get_or_insert_with(Vec::new).push(ts);
-        r.deployments.insert(id.clone(), notes);
+        r.deployments.insert(id.clone(), notes.clone());
         if let Ok(mut n) = new_id_in.lock() {
             *n = id;
         }
@@ -239,7 +239,7 @@ pub(crate) async fn update_task_set(
                 "The task set is DRAINING and cannot be updated.",
             ));
         }
-        t.scale = Some(scale);
+        t.scale = Some(scale.clone());
         t.updated_at = now;
         t.stability_status = Some(StabilityStatus::Stabilizing);
         t.stability_status_at = now;

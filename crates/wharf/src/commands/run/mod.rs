@@ -172,6 +172,8 @@ async fn connect(
         "wharf",
         "--data-dir",
         &dir,
+        "--store",
+        "sqlite",
         "--cluster",
         &args.cluster,
         "--region",

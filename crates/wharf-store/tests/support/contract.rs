@@ -1,0 +1,546 @@
+//! What every [`Store`] guarantees, as functions over `Arc<dyn Store>`: the
+//! SQLite tests run each on a fresh database, the etcd tests on a fresh key
+//! prefix of one cluster.
+
+use std::sync::{Arc, Mutex};
+
+use wharf_model::ecs::launch::{Launch, Placement};
+use wharf_model::ecs::resolved::ResolvedTask;
+use wharf_model::ecs::shapes::{Tag, TaskDefinition, TaskDefinitionStatus};
+use wharf_model::EcsError;
+use wharf_store::elb::{ElbKind, ElbRow, TargetRow};
+use wharf_store::{
+    FamilyQuery, InstanceStatusCount, Kind, NewTaskDefinition, Store, StoreError, StoredInstance,
+    TaskDefinitionQuery, TaskQuery, TaskStatusCount, TaskUpdate, Write,
+};
+
+/// Registers a revision of `family` in us-east-1; its number.
+pub async fn register(store: &dyn Store, family: &str) -> Result<i32, StoreError> {
+    let family_owned = family.to_owned();
+    let new = store
+        .register_task_definition(
+            "us-east-1",
+            family,
+            Box::new(move |rev| {
+                Ok(NewTaskDefinition {
+                    arn: format!("arn:td/{family_owned}:{rev}"),
+                    status: "ACTIVE".into(),
+                    json: format!(r#"{{"family":"{family_owned}","revision":{rev}}}"#),
+                    tags: vec![("k".into(), rev.to_string())],
+                })
+            }),
+        )
+        .await?;
+    Ok(new.arn.rsplit(':').next().and_then(|r| r.parse().ok()).unwrap_or(-1))
+}
+
+pub async fn concurrent_registrations_get_distinct_sequential_revisions(store: Arc<dyn Store>) {
+    let handles: Vec<_> = (0..200)
+        .map(|_| {
+            let s = store.clone();
+            tokio::spawn(async move { register(&*s, "web").await.unwrap() })
+        })
+        .collect();
+    let mut revs = Vec::new();
+    for h in handles {
+        revs.push(h.await.unwrap());
+    }
+    revs.sort_unstable();
+    assert_eq!(revs, (1..=200).collect::<Vec<_>>());
+    let latest = store.get_task_definition("us-east-1", "web", None).await.unwrap().unwrap();
+    assert_eq!(latest.revision, 200);
+    let tags = store.tags("us-east-1", "arn:td/web:17").await.unwrap();
+    assert_eq!(tags, vec![("k".to_owned(), "17".to_owned())]);
+}
+
+pub async fn a_refused_write_does_not_disturb_the_rest_of_its_group(store: Arc<dyn Store>) {
+    let handles: Vec<_> = (0..100)
+        .map(|i| {
+            let s = store.clone();
+            tokio::spawn(async move {
+                s.update(
+                    Kind::Cluster,
+                    "us-east-1",
+                    &format!("c{i:03}"),
+                    Box::new(move |_| {
+                        if i % 3 == 0 {
+                            Err(EcsError::client("refused"))
+                        } else {
+                            Ok(Write::Put(format!("{{\"n\":{i}}}")))
+                        }
+                    }),
+                )
+                .await
+            })
+        })
+        .collect();
+    for (i, h) in handles.into_iter().enumerate() {
+        let r = h.await.unwrap();
+        if i % 3 == 0 {
+            assert!(matches!(r, Err(StoreError::Rejected(_))), "write {i} should be refused");
+        } else {
+            assert_eq!(r.unwrap(), Some(format!("{{\"n\":{i}}}")));
+        }
+    }
+    let all = store.list(Kind::Cluster, "us-east-1", None, 1000).await.unwrap();
+    assert_eq!(all.len(), 66);
+    assert!(all.iter().all(|(k, _)| k[1..].parse::<u32>().unwrap() % 3 != 0));
+    let page = store.list(Kind::Cluster, "us-east-1", Some("c050"), 2).await.unwrap();
+    assert_eq!(page.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), ["c052", "c053"]);
+    assert_eq!(store.regions(Kind::Cluster).await.unwrap(), ["us-east-1"]);
+}
+
+pub async fn documents_are_read_decided_and_written_atomically(store: Arc<dyn Store>) {
+    // Concurrent read-modify-writes of one document lose nothing.
+    let handles: Vec<_> = (0..50)
+        .map(|_| {
+            let s = store.clone();
+            tokio::spawn(async move {
+                s.update(
+                    Kind::Service,
+                    "us-east-1",
+                    "default/web",
+                    Box::new(|cur| {
+                        let n: u64 = cur.map_or(0, |c| c.parse().unwrap());
+                        Ok(Write::Put((n + 1).to_string()))
+                    }),
+                )
+                .await
+                .unwrap()
+            })
+        })
+        .collect();
+    for h in handles {
+        h.await.unwrap();
+    }
+    let n = store.get(Kind::Service, "us-east-1", "default/web").await.unwrap();
+    assert_eq!(n.as_deref(), Some("50"));
+    let kept = store
+        .update(Kind::Service, "us-east-1", "default/web", Box::new(|_| Ok(Write::Keep)))
+        .await
+        .unwrap();
+    assert_eq!(kept.as_deref(), Some("50"));
+    let gone = store
+        .update(Kind::Service, "us-east-1", "default/web", Box::new(|_| Ok(Write::Delete)))
+        .await
+        .unwrap();
+    assert_eq!(gone, None);
+    assert_eq!(store.get(Kind::Service, "us-east-1", "default/web").await.unwrap(), None);
+    // Keys with slashes (SSM parameter names) are kept as given.
+    store
+        .update(
+            Kind::Parameter,
+            "eu-west-1",
+            "/app/db/host",
+            Box::new(|_| Ok(Write::Put("1".into()))),
+        )
+        .await
+        .unwrap();
+    let listed = store.list(Kind::Parameter, "eu-west-1", None, 10).await.unwrap();
+    assert_eq!(listed, vec![("/app/db/host".to_owned(), "1".to_owned())]);
+}
+
+pub async fn state_is_kept_per_region(store: Arc<dyn Store>) {
+    register(&*store, "web").await.unwrap();
+    assert!(store.get_task_definition("eu-west-1", "web", None).await.unwrap().is_none());
+    let q = FamilyQuery { limit: 10, ..FamilyQuery::default() };
+    assert!(store.list_task_definition_families("eu-west-1", q.clone()).await.unwrap().is_empty());
+    assert_eq!(store.list_task_definition_families("us-east-1", q).await.unwrap(), vec!["web"]);
+}
+
+pub async fn listings_page_in_both_directions_and_filter_by_status(store: Arc<dyn Store>) {
+    for f in ["a", "b", "c", "b-x"] {
+        for _ in 0..3 {
+            register(&*store, f).await.unwrap();
+        }
+    }
+    store
+        .update_task_definition(
+            "us-east-1",
+            "b",
+            2,
+            Box::new(|cur| Ok(Some(("INACTIVE".into(), cur.json.clone())))),
+        )
+        .await
+        .unwrap();
+    let page = |after, descending, status: Option<&str>| TaskDefinitionQuery {
+        family: None,
+        status: status.map(Into::into),
+        descending,
+        after,
+        limit: 4,
+    };
+    let first =
+        store.list_task_definitions("us-east-1", page(None, false, Some("ACTIVE"))).await.unwrap();
+    assert_eq!(first, vec![("a".into(), 1), ("a".into(), 2), ("a".into(), 3), ("b".into(), 1)]);
+    let second = store
+        .list_task_definitions("us-east-1", page(Some(("b".into(), 1)), false, Some("ACTIVE")))
+        .await
+        .unwrap();
+    assert_eq!(
+        second,
+        vec![("b".into(), 3), ("b-x".into(), 1), ("b-x".into(), 2), ("b-x".into(), 3)]
+    );
+    let desc = store.list_task_definitions("us-east-1", page(None, true, None)).await.unwrap();
+    assert_eq!(desc, vec![("c".into(), 3), ("c".into(), 2), ("c".into(), 1), ("b-x".into(), 3)]);
+    let inactive = store
+        .list_task_definitions("us-east-1", page(None, false, Some("INACTIVE")))
+        .await
+        .unwrap();
+    assert_eq!(inactive, vec![("b".into(), 2)]);
+    let one = TaskDefinitionQuery { family: Some("b".into()), limit: 10, ..Default::default() };
+    let revs = store.list_task_definitions("us-east-1", one).await.unwrap();
+    assert_eq!(revs, vec![("b".into(), 1), ("b".into(), 2), ("b".into(), 3)]);
+
+    let fams = |status: Option<&str>, prefix: Option<&str>| FamilyQuery {
+        prefix: prefix.map(str::to_owned),
+        status: status.map(Into::into),
+        after: None,
+        limit: 10,
+    };
+    assert_eq!(
+        store.list_task_definition_families("us-east-1", fams(Some("ACTIVE"), None)).await.unwrap(),
+        vec!["a", "b", "b-x", "c"]
+    );
+    assert_eq!(
+        store.list_task_definition_families("us-east-1", fams(None, Some("b"))).await.unwrap(),
+        vec!["b", "b-x"]
+    );
+}
+
+pub async fn reset_wipes_everything_and_numbering_restarts(store: Arc<dyn Store>) {
+    register(&*store, "web").await.unwrap();
+    store
+        .update(Kind::Cluster, "us-east-1", "c", Box::new(|_| Ok(Write::Put("{}".into()))))
+        .await
+        .unwrap();
+    store.reset().await.unwrap();
+    assert!(store.get(Kind::Cluster, "us-east-1", "c").await.unwrap().is_none());
+    assert!(store.get_task_definition("us-east-1", "web", Some(1)).await.unwrap().is_none());
+    assert_eq!(register(&*store, "web").await.unwrap(), 1);
+}
+
+pub async fn tag_limit_is_enforced_atomically(store: Arc<dyn Store>) {
+    let tags =
+        |n: usize, p: &str| (0..n).map(|i| (format!("{p}{i}"), String::new())).collect::<Vec<_>>();
+    store.tag("us-east-1", "arn:r", tags(40, "a"), 50).await.unwrap();
+    let over = store.tag("us-east-1", "arn:r", tags(11, "b"), 50).await;
+    assert!(matches!(over, Err(StoreError::Rejected(_))));
+    assert_eq!(store.tags("us-east-1", "arn:r").await.unwrap().len(), 40, "nothing half-written");
+    store.untag("us-east-1", "arn:r", vec!["a0".into(), "a1".into()]).await.unwrap();
+    assert_eq!(store.tags("us-east-1", "arn:r").await.unwrap().len(), 38);
+}
+
+pub async fn reads_follow_every_write(store: Arc<dyn Store>) {
+    register(&*store, "web").await.unwrap();
+    register(&*store, "web").await.unwrap();
+    let latest = store.get_task_definition("us-east-1", "web", None).await.unwrap().unwrap();
+    assert_eq!(latest.revision, 2);
+    assert_eq!(
+        store.get_task_definition("us-east-1", "web", Some(2)).await.unwrap().unwrap().status,
+        TaskDefinitionStatus::Active
+    );
+    store
+        .update_task_definition(
+            "us-east-1",
+            "web",
+            2,
+            Box::new(|c| Ok(Some(("INACTIVE".into(), c.json.clone())))),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_task_definition("us-east-1", "web", None).await.unwrap().unwrap().revision,
+        1
+    );
+    assert_eq!(
+        store.get_task_definition("us-east-1", "web", Some(2)).await.unwrap().unwrap().status,
+        TaskDefinitionStatus::Inactive
+    );
+    register(&*store, "web").await.unwrap();
+    assert_eq!(
+        store.get_task_definition("us-east-1", "web", None).await.unwrap().unwrap().revision,
+        3
+    );
+    store.reset().await.unwrap();
+    assert!(store.get_task_definition("us-east-1", "web", Some(1)).await.unwrap().is_none());
+}
+
+fn row(kind: ElbKind, arn: &str, parent: &str, sort: &str) -> ElbRow {
+    ElbRow { kind, arn: arn.into(), parent: parent.into(), sort: sort.into(), body: "{}".into() }
+}
+
+pub async fn elb_writes_are_atomic_and_deletes_take_dependents(store: Arc<dyn Store>) {
+    let mut changes = store.elb_changes();
+    store
+        .elb_write(
+            "r",
+            Box::new(|tx| {
+                tx.put(&row(ElbKind::LoadBalancer, "lb", "", "web"))?;
+                tx.put(&row(ElbKind::Listener, "l80", "lb", "00080"))?;
+                tx.put(&row(ElbKind::Listener, "l8080", "lb", "08080"))?;
+                tx.put(&row(ElbKind::TargetGroup, "tg", "", "web"))?;
+                tx.set_uses("l80", "lb", &["tg".to_owned()])?;
+                tx.put_target(
+                    "tg",
+                    &TargetRow { id: "10.0.0.1".into(), port: 80, body: "{}".into() },
+                )?;
+                tx.put_tags("tg", &[("k".into(), "v".into())])
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(changes.recv().await.unwrap(), "r");
+    assert_eq!(store.elb_regions().await.unwrap(), ["r"]);
+    // A refused write leaves nothing behind.
+    let refused = store
+        .elb_write(
+            "r",
+            Box::new(|tx| {
+                tx.put(&row(ElbKind::LoadBalancer, "lb2", "", "other"))?;
+                Err(StoreError::Rejected(EcsError::client("no")))
+            }),
+        )
+        .await;
+    assert!(refused.is_err());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let out = Arc::clone(&seen);
+    store
+        .elb_read(
+            "r",
+            Box::new(move |v| {
+                let mut o = out.lock().unwrap();
+                o.push(v.get("lb2")?.is_none().to_string());
+                for l in v.list(ElbKind::Listener, "lb", None, 10)? {
+                    o.push(l.arn);
+                }
+                o.push(v.uses_of("tg")?.len().to_string());
+                o.push(v.targets("tg")?.len().to_string());
+                o.push(v.find(ElbKind::TargetGroup, "", "web")?.map(|r| r.arn).unwrap_or_default());
+                Ok(())
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(*seen.lock().unwrap(), ["true", "l80", "l8080", "1", "1", "tg"]);
+    store
+        .elb_write(
+            "r",
+            Box::new(|tx| {
+                tx.delete("l80")?;
+                tx.delete("tg")
+            }),
+        )
+        .await
+        .unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let out = Arc::clone(&seen);
+    store
+        .elb_read(
+            "r",
+            Box::new(move |v| {
+                let mut o = out.lock().unwrap();
+                o.push(v.uses_in("lb")?.len());
+                o.push(v.targets("tg")?.len());
+                o.push(v.tags("tg")?.len());
+                o.push(v.count(ElbKind::Listener, "lb")?);
+                Ok(())
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(*seen.lock().unwrap(), [0, 0, 0, 1]);
+}
+
+/// A launch of `count` tasks of `web` (200 CPU units, 400 MiB each) in
+/// `cluster`, in group `service:web`, started by `me`, tagged `t=web`.
+fn launch(region: &str, cluster: &str, count: usize) -> Launch {
+    let mut l = Launch::minimal(
+        region,
+        cluster,
+        "web",
+        count,
+        vec![Tag { key: Some("t".into()), value: Some("web".into()) }],
+    );
+    let td: TaskDefinition = serde_json::from_value(serde_json::json!({
+        "family": "web", "revision": 1, "compatibilities": ["EC2"],
+        "containerDefinitions": [{"name": "app", "image": "busybox", "cpu": 200, "memory": 400}]
+    }))
+    .unwrap();
+    l.template.resolved = ResolvedTask::new(&td, None);
+    l.template.group = "service:web".into();
+    l.template.started_by = Some("me".into());
+    l
+}
+
+/// The tasks a launch placed (their IDs); none when nothing fit.
+async fn launched(store: &dyn Store, region: &str, cluster: &str, count: usize) -> Vec<String> {
+    match store.launch_tasks(region, launch(region, cluster, count)).await.unwrap() {
+        Placement::Placed { tasks, .. } => tasks.into_iter().map(|t| t.id).collect(),
+        Placement::NoContainerInstances => panic!("no instance in {cluster}"),
+    }
+}
+
+/// Registers instance `id` (1,000 CPU units, 2,000 MiB, its agent connected).
+async fn instance(store: &dyn Store, region: &str, cluster: &str, id: &str, status: &str) {
+    let json = serde_json::json!({
+        "containerInstanceArn":
+            format!("arn:aws:ecs:{region}:000000000000:container-instance/{cluster}/{id}"),
+        "status": status,
+        "agentConnected": true,
+        "registeredResources": [
+            {"name": "CPU", "integerValue": 1000}, {"name": "MEMORY", "integerValue": 2000}]
+    });
+    let new = StoredInstance {
+        cluster: cluster.to_owned(),
+        id: id.to_owned(),
+        status: status.parse().unwrap(),
+        json: json.to_string(),
+    };
+    store
+        .update_instance(region, cluster, id, Box::new(move |_| Ok(Some(new.clone()))))
+        .await
+        .unwrap();
+}
+
+async fn set_status(store: &dyn Store, cluster: &str, id: &str, last: &str, desired: &str) {
+    let update = TaskUpdate {
+        last_status: last.parse().unwrap(),
+        desired_status: desired.into(),
+        json: "{}".to_owned(),
+        stopped_ms: (last == "STOPPED").then_some(1_000),
+    };
+    let changed = store
+        .update_task("us-east-1", cluster, id, Box::new(move |_| Ok(Some(update.clone()))))
+        .await;
+    assert!(changed.unwrap().is_some());
+}
+
+/// Placement sees what each instance holds; no two placements take the
+/// same resources; STOPPED frees them.
+pub async fn placement_holds_resources_until_stopped(store: Arc<dyn Store>) {
+    instance(&*store, "us-east-1", "a", "i-1", "ACTIVE").await;
+    instance(&*store, "us-east-1", "a", "i-2", "ACTIVE").await;
+    let mut changes = store.task_changes();
+    // 20 concurrent launches of one task each (200 CPU units) on two
+    // instances of 1,000: 10 fit, 5 on each (spread).
+    let handles: Vec<_> = (0..20)
+        .map(|_| {
+            let s = store.clone();
+            tokio::spawn(
+                async move { s.launch_tasks("us-east-1", launch("us-east-1", "a", 1)).await },
+            )
+        })
+        .collect();
+    let mut placed = 0;
+    for h in handles {
+        match h.await.unwrap() {
+            Ok(Placement::Placed { tasks, .. }) => placed += tasks.len(),
+            Ok(Placement::NoContainerInstances) => panic!("the instances were not seen"),
+            Err(e) => panic!("placement failed: {e}"),
+        }
+    }
+    assert_eq!(placed, 10);
+    let first = changes.recv().await.unwrap();
+    assert_eq!((first.region.as_str(), first.cluster.as_str()), ("us-east-1", "a"));
+    let usage = store.instances("us-east-1", "a", None).await.unwrap();
+    assert_eq!(usage.len(), 2);
+    for u in &usage {
+        assert_eq!((u.cpu, u.memory, u.pending_tasks, u.running_tasks), (1000, 2000, 5, 0));
+        assert!(u.ports.is_empty());
+        assert_eq!(u.task_groups, vec!["service:web"; 5]);
+    }
+    let on_1 = store.unstopped_tasks_on("us-east-1", "a", "i-1").await.unwrap();
+    assert_eq!(on_1.len(), 5);
+    let t = on_1[0].clone();
+    set_status(&*store, "a", &t.id, "RUNNING", "RUNNING").await;
+    let u = &store.instances("us-east-1", "a", Some(vec!["i-1".into()])).await.unwrap()[0];
+    assert_eq!((u.cpu, u.pending_tasks, u.running_tasks), (1000, 4, 1));
+    assert_eq!(store.task_counts("us-east-1", "a").await.unwrap(), (1, 9));
+    set_status(&*store, "a", &t.id, "STOPPED", "STOPPED").await;
+    let u = &store.instances("us-east-1", "a", Some(vec!["i-1".into()])).await.unwrap()[0];
+    assert_eq!((u.cpu, u.memory, u.pending_tasks, u.running_tasks), (800, 1600, 4, 0));
+    assert_eq!(store.unstopped_tasks_on("us-east-1", "a", "i-1").await.unwrap().len(), 4);
+    let got = store.get_task("us-east-1", "a", &t.id).await.unwrap().unwrap();
+    assert_eq!((got.last_status.as_str(), got.desired_status.as_str()), ("STOPPED", "STOPPED"));
+    assert_eq!(store.tags("us-east-1", &t.arn).await.unwrap(), vec![("t".into(), "web".into())]);
+
+    let query = |desired: Option<&str>, after: Option<String>| TaskQuery {
+        cluster: "a".into(),
+        desired_status: desired.map(Into::into),
+        after,
+        limit: 3,
+        ..Default::default()
+    };
+    let page = store.list_tasks("us-east-1", query(Some("RUNNING"), None)).await.unwrap();
+    assert_eq!(page.len(), 3);
+    assert!(page.windows(2).all(|w| w[0].id < w[1].id));
+    let rest = store
+        .list_tasks("us-east-1", query(Some("RUNNING"), Some(page[2].id.clone())))
+        .await
+        .unwrap();
+    assert!(rest.iter().all(|r| r.id > page[2].id && r.id != t.id));
+    let by_me = TaskQuery {
+        cluster: "a".into(),
+        started_by: Some("me".into()),
+        instance_id: Some("i-2".into()),
+        limit: 100,
+        ..Default::default()
+    };
+    assert_eq!(store.list_tasks("us-east-1", by_me).await.unwrap().len(), 5);
+
+    // Stopped an hour ago: purged with its tags; the others stay.
+    assert_eq!(store.purge_stopped_tasks(500).await.unwrap(), 0);
+    assert_eq!(store.purge_stopped_tasks(2_000).await.unwrap(), 1);
+    assert!(store.get_task("us-east-1", "a", &t.id).await.unwrap().is_none());
+    assert!(store.tags("us-east-1", &t.arn).await.unwrap().is_empty());
+    assert_eq!(store.task_counts("us-east-1", "a").await.unwrap(), (0, 9));
+}
+
+pub async fn tasks_and_instances_are_counted_by_cluster_and_status(store: Arc<dyn Store>) {
+    assert_eq!(store.status_counts().await.unwrap(), Default::default());
+    instance(&*store, "us-east-1", "a", "i-1", "ACTIVE").await;
+    instance(&*store, "us-east-1", "a", "i-2", "ACTIVE").await;
+    instance(&*store, "us-east-1", "b", "i-3", "ACTIVE").await;
+    instance(&*store, "eu-west-1", "a", "i-4", "ACTIVE").await;
+    let a = launched(&*store, "us-east-1", "a", 4).await;
+    launched(&*store, "us-east-1", "b", 1).await;
+    launched(&*store, "eu-west-1", "a", 1).await;
+    instance(&*store, "us-east-1", "b", "i-3", "DRAINING").await;
+    set_status(&*store, "a", &a[0], "RUNNING", "RUNNING").await;
+    set_status(&*store, "a", &a[1], "RUNNING", "RUNNING").await;
+    set_status(&*store, "a", &a[2], "RUNNING", "STOPPED").await;
+
+    let tasks = |region: &str, cluster: &str, last: &str, desired: &str, count| TaskStatusCount {
+        region: region.to_owned(),
+        cluster: cluster.to_owned(),
+        last_status: last.parse().unwrap(),
+        desired_status: desired.into(),
+        count,
+    };
+    let counts = store.status_counts().await.unwrap();
+    assert_eq!(
+        counts.tasks,
+        vec![
+            tasks("eu-west-1", "a", "PROVISIONING", "RUNNING", 1),
+            tasks("us-east-1", "a", "PROVISIONING", "RUNNING", 1),
+            tasks("us-east-1", "a", "RUNNING", "RUNNING", 2),
+            tasks("us-east-1", "a", "RUNNING", "STOPPED", 1),
+            tasks("us-east-1", "b", "PROVISIONING", "RUNNING", 1),
+        ]
+    );
+    let instances = |region: &str, cluster: &str, status: &str, count| InstanceStatusCount {
+        region: region.to_owned(),
+        cluster: cluster.to_owned(),
+        status: status.parse().unwrap(),
+        count,
+    };
+    assert_eq!(
+        counts.instances,
+        vec![
+            instances("eu-west-1", "a", "ACTIVE", 1),
+            instances("us-east-1", "a", "ACTIVE", 2),
+            instances("us-east-1", "b", "DRAINING", 1),
+        ]
+    );
+}
