@@ -16,7 +16,7 @@ use crate::context::{AppState, Ctx};
 use crate::metrics::UNKNOWN_OPERATION;
 use crate::protocol::{self, ApiError};
 use crate::{
-    audit, authz, body_limit, ec2, ecs, elbv2, logs, query, request_id, secretsmanager,
+    audit, authz, body_limit, codedeploy, ec2, ecs, elbv2, logs, query, request_id, secretsmanager,
     servicediscovery, sigv4, ssm, sts,
 };
 
@@ -30,6 +30,9 @@ pub const LOGS_TARGET_PREFIX: &str = "Logs_20140328";
 pub const SERVICE_DISCOVERY_TARGET_PREFIX: &str = "Route53AutoNaming_v20170314";
 /// The `X-Amz-Target` prefix of AWS Secrets Manager.
 pub const SECRETS_MANAGER_TARGET_PREFIX: &str = "secretsmanager";
+
+/// The `X-Amz-Target` prefix of AWS CodeDeploy.
+pub const CODEDEPLOY_TARGET_PREFIX: &str = "CodeDeploy_20141006";
 
 /// The HTTP router: the AWS endpoint at `/`, plus `/_wharf/reset` when the
 /// server was started with `--allow-reset`.
@@ -91,6 +94,7 @@ async fn aws(
         Some((LOGS_TARGET_PREFIX, op)) => ("logs", op),
         Some((SECRETS_MANAGER_TARGET_PREFIX, op)) => ("secretsmanager", op),
         Some((SERVICE_DISCOVERY_TARGET_PREFIX, op)) => ("servicediscovery", op),
+        Some((CODEDEPLOY_TARGET_PREFIX, op)) => ("codedeploy", op),
         _ => ("unknown", UNKNOWN_OPERATION),
     };
     if !admitted(&ctx, service, op) {
@@ -109,6 +113,7 @@ async fn aws(
             "logs" => logs::handle(&ctx, op, &body).await,
             "secretsmanager" => secretsmanager::handle(&ctx, op, &body).await,
             "servicediscovery" => servicediscovery::handle(&ctx, op, &body).await,
+            "codedeploy" => codedeploy::handle(&ctx, op, &body).await,
             _ => Err(ApiError::unknown_operation()),
         },
     };

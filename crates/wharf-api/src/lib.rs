@@ -21,6 +21,7 @@ pub mod audit;
 pub mod authz;
 pub mod body_limit;
 pub mod changes;
+pub mod codedeploy;
 pub mod context;
 pub mod dispatch;
 pub mod ec2;

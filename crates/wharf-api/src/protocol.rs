@@ -68,6 +68,7 @@ service_errors!(
     wharf_model::secretsmanager::SecretsManagerError,
     wharf_model::logs::LogsError,
     wharf_model::servicediscovery::DiscoveryError,
+    wharf_model::codedeploy::CodeDeployError,
 );
 
 impl From<wharf_store::StoreError> for ApiError {

@@ -31,6 +31,12 @@ impl Fault for wharf_model::secretsmanager::SecretsManagerError {
     }
 }
 
+impl Fault for wharf_model::codedeploy::CodeDeployError {
+    fn internal() -> Self {
+        Self::internal()
+    }
+}
+
 /// What a typed update decides.
 #[derive(Debug)]
 pub(crate) enum Change<T> {

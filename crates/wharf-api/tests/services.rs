@@ -367,14 +367,62 @@ async fn bad_input_gets_ecs_errors_naming_the_field_and_writes_nothing() {
             "deploymentConfiguration.maximumPercent must be at least 100.",
         ),
         (
-            with(svc("x", 1), json!({"deploymentConfiguration": {"strategy": "BLUE_GREEN"}})),
+            with(svc("x", 1), json!({"deploymentConfiguration": {"strategy": "LINEAR"}})),
             ip,
-            "deploymentConfiguration.strategy BLUE_GREEN is not supported",
+            "The LINEAR deployment strategy requires loadBalancers with an advancedConfiguration.",
+        ),
+        (
+            with(svc("x", 1), json!({"deploymentConfiguration": {"strategy": "SIDEWAYS"}})),
+            ip,
+            "Invalid deploymentConfiguration.strategy 'SIDEWAYS'. Valid values: ROLLING, \
+             BLUE_GREEN, LINEAR, CANARY.",
+        ),
+        (
+            with(
+                svc("x", 1),
+                json!({"deploymentConfiguration": {"strategy": "BLUE_GREEN",
+                       "canaryConfiguration": {"canaryPercent": 10.0}}}),
+            ),
+            ip,
+            "deploymentConfiguration.canaryConfiguration is only valid with the CANARY strategy.",
+        ),
+        (
+            with(
+                svc("x", 1),
+                json!({"deploymentConfiguration": {"strategy": "LINEAR",
+                       "linearConfiguration": {"stepPercent": 2.5}}}),
+            ),
+            ip,
+            "deploymentConfiguration.linearConfiguration.stepPercent must be a multiple of 0.1 \
+             from 3.0 to 100.0.",
+        ),
+        (
+            with(
+                svc("x", 1),
+                json!({"deploymentConfiguration": {"strategy": "BLUE_GREEN", "lifecycleHooks": [
+                    {"hookTargetArn": "arn:aws:lambda:us-east-1:000000000000:function:f",
+                     "roleArn": "arn:aws:iam::000000000000:role/r",
+                     "lifecycleStages": ["POST_SCALE_UP"]}]}}),
+            ),
+            ip,
+            "deploymentConfiguration.lifecycleHooks are not supported by Wharf: ECS invokes them \
+             as AWS Lambda functions, and Wharf cannot run Lambda functions.",
+        ),
+        (
+            with(
+                svc("x", 1),
+                json!({"deploymentController": {"type": "EXTERNAL"}, "taskDefinition": null,
+                       "deploymentConfiguration": {"strategy": "BLUE_GREEN"}}),
+            ),
+            ip,
+            "deploymentConfiguration.strategy BLUE_GREEN is only supported with the ECS \
+             deployment controller.",
         ),
         (
             with(svc("x", 1), json!({"deploymentController": {"type": "CODE_DEPLOY"}})),
             ip,
-            "deploymentController type CODE_DEPLOY is not supported",
+            "A service using the CODE_DEPLOY deployment controller requires exactly one \
+             loadBalancers entry",
         ),
         (
             with(svc("x", 1), json!({"taskDefinition": "nope"})),

@@ -2,11 +2,13 @@
 //! what should be done, inside a thin loop that applies it; the steps are
 //! tested with plain values and a fake clock, the loops with a real store:
 //! stopped-task expiry ([`cleanup`]), log retention ([`logs_retention`]),
-//! instance liveness ([`liveness`]), the service scheduler ([`services`])
-//! and the registration of service tasks in Cloud Map ([`discovery`]).
+//! instance liveness ([`liveness`]), the service scheduler ([`services`]),
+//! CodeDeploy's deployments to ECS services ([`codedeploy`]) and the
+//! registration of service tasks in Cloud Map ([`discovery`]).
 #![warn(missing_docs)]
 
 pub mod cleanup;
+pub mod codedeploy;
 pub mod discovery;
 pub mod liveness;
 pub mod logs_retention;

@@ -12,6 +12,7 @@
 pub mod agent;
 pub mod arn;
 pub mod clock;
+pub mod codedeploy;
 pub mod ec2;
 pub mod ecs;
 pub mod elbv2;

@@ -30,6 +30,7 @@ pub mod network;
 pub mod service;
 pub mod stop;
 pub mod targets;
+pub mod traffic;
 
 use std::sync::Arc;
 

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use wharf_model::ecs::service::deployment::{start_deployment, Names, Revision, ServiceUpdate};
+use wharf_model::ecs::service::task_set::new_task_set;
 use wharf_model::ecs::service::validate::spec;
 use wharf_model::ecs::service::{self as model, ServiceRecord};
 use wharf_model::ecs::shapes::{Service, Tag};
@@ -125,8 +126,15 @@ pub async fn create(
         let unit_ids = cur.map(|old| old.unit_ids).unwrap_or_default();
         let mut rec =
             ServiceRecord { service: service.clone(), unit_ids, ..ServiceRecord::default() };
-        if let Some(rev) = &revision {
-            start_deployment(&mut rec, &names2, rev, now, random);
+        match &revision {
+            Some(rev) if model::is_code_deploy(&rec.service) => {
+                // CODE_DEPLOY: the service's first task set, PRIMARY at 100%.
+                let (ts, notes) = new_task_set(&names2, rev, 100.0, None, now);
+                let id = rec.add_task_set(ts, notes, &names2.task_set_prefix, random)?;
+                rec.make_primary(&id, now)?;
+            }
+            Some(rev) => start_deployment(&mut rec, &names2, rev, now, random),
+            None => {}
         }
         created_in.store(true, Ordering::Relaxed);
         Ok(Change::Put(rec))

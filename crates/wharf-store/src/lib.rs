@@ -70,6 +70,13 @@ pub enum Kind {
     /// ECS services, keyed by `<cluster>/<name>`; the document is the
     /// service's `wharf_model::ecs::service::ServiceRecord`.
     Service,
+    /// CodeDeploy applications, keyed by name; one document holds the
+    /// application, its tags and its deployment groups.
+    CodeDeployApplication,
+    /// CodeDeploy custom deployment configurations, keyed by name.
+    CodeDeployConfig,
+    /// CodeDeploy deployments, keyed by deployment id.
+    CodeDeployDeployment,
     /// The awsvpc ranges given to clusters and instances: one document,
     /// `wharf_model::ecs::network::VpcAllocations`, in region `*`.
     Network,
@@ -95,6 +102,9 @@ impl Kind {
             Self::Parameter => "ssm-parameter",
             Self::Secret => "secretsmanager-secret",
             Self::Service => "ecs-service",
+            Self::CodeDeployApplication => "codedeploy-application",
+            Self::CodeDeployConfig => "codedeploy-config",
+            Self::CodeDeployDeployment => "codedeploy-deployment",
             Self::Network => "awsvpc-network",
             Self::ServerKey => "server-key",
             Self::Ec2Network => "ec2-network",

@@ -1,5 +1,6 @@
-//! The reconcilers, on the one server that leads: the service scheduler,
-//! the registration of service tasks in Cloud Map, instance liveness, stopped-task expiry and log retention run only while this server's term
+//! The reconcilers, on the one server that leads: the service scheduler, the
+//! CodeDeploy deployer, the registration of service tasks in Cloud Map,
+//! instance liveness, stopped-task expiry and log retention run only while this server's term
 //! lasts, and write through the term's store, so that a server that lost
 //! its term (its etcd lease expired while it was paused or cut off) has its
 //! late writes refused. With SQLite the only server always leads.
@@ -77,7 +78,11 @@ pub async fn run(
                 stopping.clone(),
             )),
             tokio::spawn(wharf_control::services::run(
-                wharf_control::services::Scheduler { ops: fenced },
+                wharf_control::services::Scheduler { ops: fenced.clone() },
+                stopping.clone(),
+            )),
+            tokio::spawn(wharf_control::codedeploy::run(
+                wharf_control::codedeploy::Deployer { ops: fenced },
                 stopping,
             )),
         ];

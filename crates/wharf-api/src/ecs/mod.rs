@@ -84,6 +84,7 @@ pub async fn handle(ctx: &Ctx, op: &str, body: &[u8]) -> Result<Vec<u8>, ApiErro
         "DescribeServiceDeployments" => service::describe_service_deployments,
         "ListServiceDeployments" => service::list_service_deployments,
         "DescribeServiceRevisions" => service::describe_service_revisions,
+        "StopServiceDeployment" => service::stop_service_deployment,
         "CreateTaskSet" => service::create_task_set,
         "UpdateTaskSet" => service::update_task_set,
         "DeleteTaskSet" => service::delete_task_set,

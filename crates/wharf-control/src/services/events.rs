@@ -56,6 +56,39 @@ pub fn deployment_completed(service: &str, deployment: &str) -> String {
     format!("(service {service}) (deployment {deployment}) deployment completed.")
 }
 
+/// `(service X) (deployment D) entered the S lifecycle stage.`: a
+/// blue/green, linear or canary deployment moving on.
+pub fn lifecycle_stage(service: &str, deployment: &str, stage: &str) -> String {
+    format!("(service {service}) (deployment {deployment}) entered the {stage} lifecycle stage.")
+}
+
+/// `(service X) (deployment D) shifted P% of production traffic to the new service revision.`
+pub fn production_shifted(service: &str, deployment: &str, tenths: u32) -> String {
+    let pct = if tenths.is_multiple_of(10) {
+        format!("{}", tenths / 10)
+    } else {
+        format!("{}.{}", tenths / 10, tenths % 10)
+    };
+    format!(
+        "(service {service}) (deployment {deployment}) shifted {pct}% of production traffic to \
+         the new service revision."
+    )
+}
+
+/// `(service X) (deployment D) test traffic is served by the new service revision.`
+pub fn test_shifted(service: &str, deployment: &str) -> String {
+    format!(
+        "(service {service}) (deployment {deployment}) test traffic is served by the new service \
+         revision."
+    )
+}
+
+/// `(service X) restored production traffic to deployment D.`: a rollback
+/// putting the weights back on blue.
+pub fn traffic_restored(service: &str, deployment: &str) -> String {
+    format!("(service {service}) restored production traffic to deployment {deployment}.")
+}
+
 /// `(service X) (deployment D) deployment failed: tasks failed to start.`
 pub fn deployment_failed(service: &str, deployment: &str) -> String {
     format!(

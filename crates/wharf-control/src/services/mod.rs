@@ -23,7 +23,7 @@ use wharf_model::ecs::service::{ServiceRecord, TargetRef};
 use wharf_model::elbv2::shapes::TargetDescription;
 use wharf_model::EcsError;
 use wharf_ops::targets::{self, IfMissing};
-use wharf_ops::{launch, stop, Ops, OpsError, Region};
+use wharf_ops::{launch, stop, traffic, Ops, OpsError, Region};
 use wharf_store::{Kind, StoreError, Write};
 
 use events::Unplaced;
@@ -181,6 +181,11 @@ impl Scheduler {
                     {
                         tracing::warn!(service = %key, group = %group, error = %e.message, "targets not deregistered");
                     }
+                }
+            }
+            Action::Forward { rule, groups } => {
+                if let Err(e) = traffic::set_forward(ops, &rule, groups).await {
+                    tracing::warn!(service = %key, rule = %rule, error = %e.message, "listener rule not changed");
                 }
             }
             Action::Forget => {}

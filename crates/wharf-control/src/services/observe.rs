@@ -94,9 +94,26 @@ pub async fn observe(
             targets: task_targets,
         });
     }
+    let rules: Vec<String> = rec
+        .service
+        .load_balancers
+        .iter()
+        .flatten()
+        .filter_map(|lb| lb.advanced_configuration.as_ref())
+        .flat_map(|a| [a.production_listener_rule.clone(), a.test_listener_rule.clone()])
+        .flatten()
+        .collect();
+    let forwards = match wharf_ops::traffic::forwards(store, region, rules).await {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::warn!(error = %e.message, "listener rules not read");
+            BTreeMap::new()
+        }
+    };
     Ok(Observed {
         tasks,
         targets,
+        forwards,
         delays: groups.iter().map(|(k, g)| (k.clone(), g.delay_ms)).collect(),
         instances: instances
             .iter()

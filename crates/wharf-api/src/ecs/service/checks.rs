@@ -89,7 +89,58 @@ pub(super) async fn check_load_balancers(
         return Err(invalid(format!("loadBalancers can have at most {max} items.")));
     }
     check_containers(td, lbs)?;
-    check_target_groups(ctx, td, lbs).await
+    // Each blue/green pair's alternate group is checked as its main one is.
+    let mut groups = lbs.to_vec();
+    groups.extend(lbs.iter().filter_map(|lb| {
+        let alternate = lb.advanced_configuration.as_ref()?.alternate_target_group_arn.clone()?;
+        Some(LoadBalancer { target_group_arn: Some(alternate), ..lb.clone() })
+    }));
+    check_target_groups(ctx, td, &groups).await?;
+    check_listener_rules(ctx, lbs).await
+}
+
+/// Checks that the listener rules of each `advancedConfiguration` exist and
+/// that its production rule forwards to one of the pair's target groups.
+pub(super) async fn check_listener_rules(ctx: &Ctx, lbs: &[LoadBalancer]) -> Result<(), ApiError> {
+    let mut wanted = Vec::new();
+    for lb in lbs {
+        let Some(adv) = lb.advanced_configuration.as_ref() else { continue };
+        wanted.extend(adv.production_listener_rule.clone());
+        wanted.extend(adv.test_listener_rule.clone());
+    }
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let found =
+        wharf_ops::traffic::forwards(ctx.store(), &ctx.region, wanted).await.map_err(|e| {
+            tracing::error!(error = %e.message, "listener rules not read");
+            EcsError::server("Wharf could not read its state.")
+        })?;
+    for lb in lbs {
+        let Some(adv) = lb.advanced_configuration.as_ref() else { continue };
+        for (field, rule) in [
+            ("productionListenerRule", &adv.production_listener_rule),
+            ("testListenerRule", &adv.test_listener_rule),
+        ] {
+            let Some(rule) = rule else { continue };
+            let Some(forward) = found.get(rule) else {
+                return Err(invalid(format!(
+                    "loadBalancers.advancedConfiguration.{field}: the listener rule {rule} does \
+                     not exist."
+                )));
+            };
+            let pair = [lb.target_group_arn.as_ref(), adv.alternate_target_group_arn.as_ref()];
+            if field == "productionListenerRule"
+                && !forward.iter().any(|(g, _)| pair.contains(&Some(g)))
+            {
+                return Err(invalid(format!(
+                    "loadBalancers.advancedConfiguration.productionListenerRule: the listener \
+                     rule {rule} does not forward to targetGroupArn or alternateTargetGroupArn."
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The launch type or capacity provider strategy a service or task set

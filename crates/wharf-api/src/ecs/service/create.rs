@@ -36,6 +36,13 @@ pub(crate) async fn create_service(
     let external = controller == DeploymentControllerType::External;
     let (strategy, desired) = scheduling(req.scheduling_strategy, external, req.desired_count)?;
     let daemon = strategy == SchedulingStrategy::Daemon;
+    let code_deploy = controller == DeploymentControllerType::CodeDeploy;
+    if daemon && code_deploy {
+        return Err(invalid(
+            "The daemon scheduling strategy does not support the CODE_DEPLOY deployment \
+             controller.",
+        ));
+    }
     let strategies = req.placement_strategy.unwrap_or_default();
     let constraints = req.placement_constraints.unwrap_or_default();
     if daemon && !strategies.is_empty() {
@@ -49,6 +56,8 @@ pub(crate) async fn create_service(
         req.vpc_lattice_configurations.as_ref().is_some_and(|v| !v.is_empty()),
     )?;
     let config = deployment_configuration(req.deployment_configuration, &strategy)?;
+    let load_balancers = req.load_balancers.unwrap_or_default();
+    check_strategy(&config, &controller, &load_balancers)?;
     check_grace_period(req.health_check_grace_period_seconds)?;
     check_propagate(req.propagate_tags.as_ref())?;
     let tag_list = req.tags.unwrap_or_default();
@@ -56,7 +65,6 @@ pub(crate) async fn create_service(
 
     let names = Names::new(&ctx.scope(), &cluster, &name);
     let now = ctx.state.ops.clock.now_millis();
-    let load_balancers = req.load_balancers.unwrap_or_default();
     let mut service = Service {
         service_arn: Some(names.service_arn.clone()),
         service_name: Some(name.clone()),
@@ -126,6 +134,12 @@ pub(crate) async fn create_service(
                 "You cannot specify an IAM role for services that require a service linked role.",
             ));
         }
+        if code_deploy && load_balancers.len() != 1 {
+            return Err(invalid(
+                "A service using the CODE_DEPLOY deployment controller requires exactly one \
+                 loadBalancers entry (its target group takes the first task set).",
+            ));
+        }
         network::check_awsvpc(ctx.ops(), req.network_configuration.as_ref()).await?;
         checks::check_registries(ctx, &td, &registries).await?;
         service.service_registries = Some(registries.clone());
@@ -147,6 +161,9 @@ pub(crate) async fn create_service(
         service.platform_family = rev.platform_family();
         service.network_configuration = req.network_configuration;
         service.load_balancers = Some(load_balancers);
+        if code_deploy {
+            service.task_sets = Some(vec![]);
+        }
         Some(rev)
     };
 

@@ -149,3 +149,64 @@ pub(crate) async fn describe_service_revisions(
         failures: Some(failures),
     })
 }
+
+/// StopServiceDeployment (stopType ROLLBACK, the only one ECS takes): a
+/// PENDING or IN_PROGRESS service deployment becomes ROLLBACK_REQUESTED and
+/// the scheduler rolls it back; one already stopping or rolling back goes
+/// on; a finished one is a conflict.
+pub(crate) async fn stop_service_deployment(
+    ctx: &Ctx,
+    req: StopServiceDeploymentRequest,
+) -> Result<StopServiceDeploymentResponse, ApiError> {
+    let arn = required(req.service_deployment_arn, "serviceDeploymentArn")?;
+    match req.stop_type {
+        None | Some(StopServiceDeploymentStopType::Rollback) => {}
+        Some(other) => {
+            return Err(invalid(format!(
+                "Invalid stopType '{other}'. The valid values are ROLLBACK."
+            )))
+        }
+    }
+    let not_found = || {
+        EcsError::new(
+            wharf_model::EcsErrorKind::ServiceDeploymentNotFoundException,
+            "The service deployment does not exist.",
+        )
+    };
+    let (cluster, service, _) = sub_resource(&arn, "service-deployment").ok_or_else(not_found)?;
+    let names = Names::new(&ctx.scope(), cluster, service);
+    let wanted = arn.clone();
+    update_active(ctx.ops(), &names, move |r| {
+        let h = r
+            .history
+            .iter_mut()
+            .find(|h| h.service_deployment_arn.as_deref() == Some(wanted.as_str()))
+            .ok_or_else(not_found)?;
+        match h.status {
+            Some(ServiceDeploymentStatus::Pending | ServiceDeploymentStatus::InProgress) => {
+                h.status = Some(ServiceDeploymentStatus::RollbackRequested);
+                h.status_reason = Some(model::ROLLBACK_REQUESTED_REASON.to_owned());
+                Ok(())
+            }
+            Some(
+                ServiceDeploymentStatus::StopRequested
+                | ServiceDeploymentStatus::RollbackRequested
+                | ServiceDeploymentStatus::RollbackInProgress,
+            ) => Ok(()),
+            _ => Err(EcsError::new(
+                wharf_model::EcsErrorKind::ConflictException,
+                "The service deployment is not in progress and cannot be stopped.",
+            )),
+        }
+    })
+    .await
+    .map_err(|e| match e {
+        wharf_ops::OpsError::Refused(e)
+            if e.kind == wharf_model::EcsErrorKind::ServiceNotFoundException =>
+        {
+            ApiError::from(not_found())
+        }
+        other => ApiError::from(other),
+    })?;
+    Ok(StopServiceDeploymentResponse { service_deployment_arn: Some(arn) })
+}

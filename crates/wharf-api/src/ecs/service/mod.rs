@@ -29,14 +29,14 @@ use wharf_model::ecs::service::deployment::{
 };
 use wharf_model::ecs::service::validate::{
     check_containers, check_grace_period, check_network, check_placement, check_propagate,
-    deployment_configuration, deployment_controller, is_awsvpc, merge_configuration, network_mode,
-    platform_version, refuse_for_external, refuse_for_external_update, refuse_unsupported,
-    scheduling, uses_fargate, BOTH_LAUNCH, DAEMON_DESIRED, DAEMON_PROVIDERS, DAEMON_STRATEGY,
-    MAX_LOAD_BALANCERS, MAX_TASK_SETS,
+    check_strategy, deployment_configuration, deployment_controller, is_awsvpc,
+    merge_configuration, network_mode, platform_version, refuse_for_code_deploy_update,
+    refuse_for_external, refuse_for_external_update, refuse_unsupported, scheduling, uses_fargate,
+    BOTH_LAUNCH, DAEMON_DESIRED, DAEMON_PROVIDERS, DAEMON_STRATEGY, MAX_LOAD_BALANCERS,
 };
 use wharf_model::ecs::service::{
     self as model, forgotten, is_external, is_live, service_not_active, service_not_found,
-    task_set_not_found, DeploymentNotes, ServiceRecord,
+    task_set_not_found, ServiceRecord,
 };
 use wharf_model::ecs::shapes::{
     CapacityProviderStrategyItem, Cluster, CreateServiceRequest, CreateServiceResponse,
@@ -49,7 +49,8 @@ use wharf_model::ecs::shapes::{
     ListServicesByNamespaceRequest, ListServicesByNamespaceResponse, ListServicesRequest,
     ListServicesResponse, LoadBalancer, NetworkMode, PropagateTags, Scale, ScaleUnit,
     SchedulingStrategy, Service, ServiceDeploymentBrief, ServiceDeploymentStatus, ServiceField,
-    StabilityStatus, TaskDefinition, TaskSet, TaskSetField, UpdateServicePrimaryTaskSetRequest,
+    StopServiceDeploymentRequest, StopServiceDeploymentResponse, StopServiceDeploymentStopType,
+    TaskDefinition, TaskSet, TaskSetField, UpdateServicePrimaryTaskSetRequest,
     UpdateServicePrimaryTaskSetResponse, UpdateServiceRequest, UpdateServiceResponse,
     UpdateTaskSetRequest, UpdateTaskSetResponse,
 };
@@ -103,7 +104,7 @@ async fn target(
 /// only when asked for.
 async fn shown(ctx: &Ctx, rec: &ServiceRecord, with_tags: bool) -> Result<Service, ApiError> {
     let mut s = rec.service.clone();
-    if is_external(&s) {
+    if model::uses_task_sets(&s) {
         s.task_sets.get_or_insert_with(Vec::new);
     } else {
         s.task_sets = None;
@@ -167,12 +168,13 @@ mod describe;
 mod task_sets;
 mod update;
 
-use checks::{check_load_balancers, placement_source};
+use checks::{check_listener_rules, check_load_balancers, placement_source};
 
 pub(crate) use create::create_service;
 pub(crate) use delete::delete_service;
 pub(crate) use deployments::{
     describe_service_deployments, describe_service_revisions, list_service_deployments,
+    stop_service_deployment,
 };
 pub(crate) use describe::{describe_services, list_services, list_services_by_namespace};
 pub(crate) use task_sets::{
@@ -183,8 +185,9 @@ pub(crate) use update::update_service;
 
 #[cfg(test)]
 mod tests {
-    use super::task_sets::{computed_desired, task_set_id};
+    use super::task_sets::task_set_id;
     use super::*;
+    use wharf_model::ecs::service::task_set::computed_desired;
 
     #[test]
     fn task_set_ids_come_from_ids_and_arns() {

@@ -3,7 +3,8 @@
 //! DescribeTaskSets. The scheduler runs each task set's tasks like a
 //! deployment's, at its computed count.
 
-use wharf_model::ecs::status::{ServiceStatus, TaskSetStatus};
+use wharf_model::ecs::service::task_set::new_task_set;
+use wharf_model::ecs::status::ServiceStatus;
 use wharf_model::ecs::tags as ecs_tags;
 use wharf_ops::lookup::{add_tags, tags_of};
 use wharf_ops::network;
@@ -38,11 +39,6 @@ fn check_scale(scale: &Scale) -> Result<(), EcsError> {
     }
 }
 
-pub(super) fn computed_desired(desired: i32, scale: &Scale) -> i32 {
-    let v = (f64::from(desired.max(0)) * scale.value.unwrap_or(0.0) / 100.0).ceil();
-    v.clamp(0.0, f64::from(i32::MAX)) as i32
-}
-
 /// The service of a task set call: it must exist and use the EXTERNAL
 /// controller.
 async fn external_service(ctx: &Ctx, names: &Names) -> Result<ServiceRecord, ApiError> {
@@ -62,21 +58,14 @@ async fn modify_task_set<F>(
     change: F,
 ) -> Result<TaskSet, ApiError>
 where
-    F: Fn(&mut Service, usize) -> Result<(), EcsError> + Send + 'static,
+    F: Fn(&mut ServiceRecord, &str) -> Result<(), EcsError> + Send + 'static,
 {
     let id2 = id.clone();
     let rec = update_active(ctx.ops(), names, move |r| {
         if !is_external(&r.service) {
             return Err(EcsError::invalid_parameter(NOT_EXTERNAL));
         }
-        let i = r
-            .service
-            .task_sets
-            .iter()
-            .flatten()
-            .position(|t| t.id.as_deref() == Some(id2.as_str()))
-            .ok_or_else(task_set_not_found)?;
-        change(&mut r.service, i)
+        change(r, &id2)
     })
     .await?;
     rec.service
@@ -135,60 +124,31 @@ pub(crate) async fn create_task_set(
 
     // The id comes from the service's own sequence, inside the update below.
     let random = ctx.state.ops.entropy.next_u64();
-    let now = Some(Timestamp::from_millis(ctx.state.ops.clock.now_millis()));
-    let task_set = TaskSet {
-        service_arn: Some(names.service_arn.clone()),
-        cluster_arn: Some(names.cluster_arn.clone()),
-        external_id: req.external_id,
-        status: Some(TaskSetStatus::Active),
-        task_definition: td.task_definition_arn.clone(),
-        computed_desired_count: Some(0),
-        pending_count: Some(0),
-        running_count: Some(0),
-        created_at: now,
-        updated_at: now,
+    let rev = Revision {
+        task_definition: td.task_definition_arn.clone().unwrap_or_default(),
         launch_type: lt,
         capacity_provider_strategy: cps,
         platform_version: pv,
-        platform_family: fargate.then(|| "Linux".to_owned()),
         network_configuration: req.network_configuration,
-        load_balancers: Some(lbs.clone()),
-        service_registries: Some(vec![]),
-        scale: Some(scale),
-        stability_status: Some(StabilityStatus::Stabilizing),
-        stability_status_at: now,
-        ..TaskSet::default()
-    };
-    let notes = DeploymentNotes {
         load_balancers: lbs,
         health_checked: health_checked(&td),
-        ..DeploymentNotes::default()
+        container_images: vec![],
     };
+    let (ts, notes) = new_task_set(
+        &names,
+        &rev,
+        scale.value.unwrap_or(100.0),
+        req.external_id,
+        ctx.state.ops.clock.now_millis(),
+    );
     let prefix = names.task_set_prefix.clone();
     let new_id: Arc<Mutex<String>> = Arc::default();
     let new_id_in = new_id.clone();
-    let ts = task_set;
     let rec = update_active(ctx.ops(), &names, move |r| {
         if !is_external(&r.service) {
             return Err(EcsError::invalid_parameter(NOT_EXTERNAL));
         }
-        let existing = r.service.task_sets.as_ref().map_or(0, Vec::len);
-        if existing >= MAX_TASK_SETS {
-            return Err(EcsError::invalid_parameter(format!(
-                "{existing} deployments exist on the service. Unable to create new TaskSet since \
-                 this exceeds the maximum limit."
-            )));
-        }
-        let mut ts = ts.clone();
-        let id = r.new_unit_id(random);
-        ts.task_set_arn = Some(format!("{prefix}{id}"));
-        ts.id = Some(id.clone());
-        if let Some(scale) = &ts.scale {
-            ts.computed_desired_count =
-                Some(computed_desired(r.service.desired_count.unwrap_or(0), scale));
-        }
-        r.service.task_sets.get_or_insert_with(Vec::new).push(ts);
-        r.deployments.insert(id.clone(), notes.clone());
+        let id = r.add_task_set(ts.clone(), notes.clone(), &prefix, random)?;
         if let Ok(mut n) = new_id_in.lock() {
             *n = id;
         }
@@ -229,23 +189,10 @@ pub(crate) async fn update_task_set(
     let scale = required(req.scale, "scale")?;
     check_scale(&scale)?;
     let scale = Scale { value: scale.value, unit: Some(ScaleUnit::Percent) };
-    let now = Some(Timestamp::from_millis(ctx.state.ops.clock.now_millis()));
-    let ts = modify_task_set(ctx, &names, id, move |s, i| {
-        let Some(t) = s.task_sets.as_mut().and_then(|v| v.get_mut(i)) else {
-            return Err(task_set_not_found());
-        };
-        if t.status == Some(TaskSetStatus::Draining) {
-            return Err(EcsError::invalid_parameter(
-                "The task set is DRAINING and cannot be updated.",
-            ));
-        }
-        t.scale = Some(scale.clone());
-        t.updated_at = now;
-        t.stability_status = Some(StabilityStatus::Stabilizing);
-        t.stability_status_at = now;
-        Ok(())
-    })
-    .await?;
+    let now = ctx.state.ops.clock.now_millis();
+    let percent = scale.value.unwrap_or(0.0);
+    let ts =
+        modify_task_set(ctx, &names, id, move |r, id| r.scale_task_set(id, percent, now)).await?;
     Ok(UpdateTaskSetResponse { task_set: Some(ts) })
 }
 
@@ -259,34 +206,8 @@ pub(crate) async fn update_service_primary_task_set(
     let names = target(ctx, req.cluster.as_deref(), req.service).await?;
     external_service(ctx, &names).await?;
     let id = given_task_set(req.primary_task_set, "primaryTaskSet")?;
-    let now = Some(Timestamp::from_millis(ctx.state.ops.clock.now_millis()));
-    let ts = modify_task_set(ctx, &names, id, move |s, i| {
-        let sets = s.task_sets.get_or_insert_with(Vec::new);
-        if sets.get(i).and_then(|t| t.status) == Some(TaskSetStatus::Draining) {
-            return Err(EcsError::invalid_parameter(
-                "A DRAINING task set cannot be made the primary task set.",
-            ));
-        }
-        for (j, t) in sets.iter_mut().enumerate() {
-            if j == i {
-                t.status = Some(TaskSetStatus::Primary);
-                t.updated_at = now;
-            } else if t.status == Some(TaskSetStatus::Primary) {
-                t.status = Some(TaskSetStatus::Active);
-                t.updated_at = now;
-            }
-        }
-        let Some(p) = sets.get(i).cloned() else { return Err(task_set_not_found()) };
-        s.task_definition = p.task_definition;
-        s.launch_type = p.launch_type;
-        s.capacity_provider_strategy = p.capacity_provider_strategy;
-        s.platform_version = p.platform_version;
-        s.platform_family = p.platform_family;
-        s.network_configuration = p.network_configuration;
-        s.load_balancers = p.load_balancers;
-        Ok(())
-    })
-    .await?;
+    let now = ctx.state.ops.clock.now_millis();
+    let ts = modify_task_set(ctx, &names, id, move |r, id| r.make_primary(id, now)).await?;
     Ok(UpdateServicePrimaryTaskSetResponse { task_set: Some(ts) })
 }
 
@@ -301,22 +222,18 @@ pub(crate) async fn delete_task_set(
     external_service(ctx, &names).await?;
     let id = given_task_set(req.task_set, "taskSet")?;
     let force = req.force.unwrap_or(false);
-    let now = Some(Timestamp::from_millis(ctx.state.ops.clock.now_millis()));
-    let ts = modify_task_set(ctx, &names, id, move |s, i| {
-        let desired = s.desired_count.unwrap_or(0);
-        let Some(t) = s.task_sets.as_mut().and_then(|v| v.get_mut(i)) else {
-            return Err(task_set_not_found());
-        };
-        let scaled = t.scale.as_ref().and_then(|sc| sc.value).unwrap_or(0.0) > 0.0;
-        if scaled && desired > 0 && !force {
+    let now = ctx.state.ops.clock.now_millis();
+    let ts = modify_task_set(ctx, &names, id, move |r, id| {
+        let desired = r.service.desired_count.unwrap_or(0);
+        let t = r.service.task_sets.iter().flatten().find(|t| t.id.as_deref() == Some(id));
+        let scaled = t.and_then(|t| t.scale.as_ref()).and_then(|sc| sc.value).unwrap_or(0.0) > 0.0;
+        if t.is_some() && scaled && desired > 0 && !force {
             return Err(EcsError::invalid_parameter(
                 "The task set cannot be deleted while it is scaled above 0. Set its scale to 0 \
                  or use force.",
             ));
         }
-        t.status = Some(TaskSetStatus::Draining);
-        t.updated_at = now;
-        Ok(())
+        r.drain_task_set(id, now)
     })
     .await?;
     Ok(DeleteTaskSetResponse { task_set: Some(ts) })
@@ -329,7 +246,11 @@ pub(crate) async fn describe_task_sets(
     req: DescribeTaskSetsRequest,
 ) -> Result<DescribeTaskSetsResponse, ApiError> {
     let names = target(ctx, req.cluster.as_deref(), req.service).await?;
-    let rec = external_service(ctx, &names).await?;
+    // CODE_DEPLOY services' task sets are described too (CodeDeploy makes them).
+    let rec = load(ctx.ops(), &names).await?.ok_or_else(service_not_found)?;
+    if !model::uses_task_sets(&rec.service) {
+        return Err(invalid(NOT_EXTERNAL));
+    }
     let include = req.include.unwrap_or_default();
     if let Some(bad) = include.iter().find(|f| !f.is_known()) {
         return Err(invalid(format!("Invalid include '{bad}'. Valid values: TAGS.")));

@@ -35,6 +35,16 @@ pub(crate) async fn update_service(
         req.vpc_lattice_configurations.as_ref().is_some_and(|v| !v.is_empty()),
     )?;
     check_update(&req, external, daemon)?;
+    if model::is_code_deploy(s) {
+        refuse_for_code_deploy_update(&[
+            (req.task_definition.is_some(), "taskDefinition"),
+            (req.load_balancers.is_some(), "loadBalancers"),
+            (req.network_configuration.is_some(), "networkConfiguration"),
+            (req.platform_version.is_some(), "platformVersion"),
+            (req.capacity_provider_strategy.is_some(), "capacityProviderStrategy"),
+            (req.force_new_deployment == Some(true), "forceNewDeployment"),
+        ])?;
+    }
     let mut up = ServiceUpdate {
         desired: req.desired_count,
         grace: req.health_check_grace_period_seconds,
@@ -44,9 +54,25 @@ pub(crate) async fn update_service(
         az: req.availability_zone_rebalancing,
         ..ServiceUpdate::default()
     };
-    if let Some(given) = req.deployment_configuration {
+    if let Some(given) = req.deployment_configuration.clone() {
         let merged = merge_configuration(s.deployment_configuration.as_ref(), given);
         up.config = Some(deployment_configuration(Some(merged), &strategy)?);
+    }
+    if !external && (req.deployment_configuration.is_some() || req.load_balancers.is_some()) {
+        let config = up.config.as_ref().or(s.deployment_configuration.as_ref());
+        let lbs = req.load_balancers.as_ref().or(s.load_balancers.as_ref());
+        let controller = s
+            .deployment_controller
+            .as_ref()
+            .and_then(|c| c.r#type.clone())
+            .unwrap_or(DeploymentControllerType::Ecs);
+        if let Some(config) = config {
+            check_strategy(config, &controller, lbs.map_or(&[][..], Vec::as_slice))?;
+        }
+        if req.load_balancers.is_none() {
+            // A strategy that now shifts traffic needs the rules it names.
+            check_listener_rules(ctx, lbs.map_or(&[][..], Vec::as_slice)).await?;
+        }
     }
 
     // What the tasks would run with after this update. Only a change to
@@ -59,7 +85,7 @@ pub(crate) async fn update_service(
         || req.platform_version.is_some()
         || req.force_new_deployment == Some(true);
     let mut td = None;
-    if !external {
+    if !external && !model::is_code_deploy(s) {
         td = match req.task_definition.as_deref() {
             Some(given) => Some(runnable_definition(ctx.ops(), given).await?),
             None => {

@@ -13,6 +13,10 @@ impl Step<'_> {
         let config = self.rec.service.deployment_configuration.clone();
         let (enabled, rollback) = circuit_breaker(config.as_ref());
         let Some(primary) = self.units().into_iter().find(|u| u.primary) else { return };
+        if self.history_is(&primary.id, &ServiceDeploymentStatus::RollbackRequested) {
+            // StopServiceDeployment asked for it, breaker or not.
+            return self.roll_back(&primary.id, service::STOPPED_REASON, true);
+        }
         let in_progress = self
             .deployment(&primary.id)
             .is_some_and(|d| d.rollout_state == Some(DeploymentRolloutState::InProgress));
@@ -21,25 +25,41 @@ impl Step<'_> {
         if !enabled || !in_progress || failures < threshold {
             return;
         }
-        let now = Timestamp::from_millis(self.now);
-        if let Some(d) = self.deployment_mut(&primary.id) {
-            d.rollout_state = Some(DeploymentRolloutState::Failed);
-            d.rollout_state_reason = Some(FAILED_REASON.to_owned());
-            d.updated_at = Some(now);
-        }
         let msg = events::deployment_failed(&self.name, &primary.id);
         self.emit(msg);
-        let target = self
-            .rec
-            .last_completed
-            .clone()
-            .filter(|d| rollback && d.id.as_deref() != Some(&primary.id));
-        let status_after = if target.is_some() {
-            ServiceDeploymentStatus::RollbackInProgress
-        } else {
-            ServiceDeploymentStatus::Stopped
+        self.roll_back(&primary.id, FAILED_REASON, rollback);
+    }
+
+    /// Whether a deployment's ServiceDeployment has this status.
+    fn history_is(&self, id: &str, status: &ServiceDeploymentStatus) -> bool {
+        let Some(arn) = self.rec.deployments.get(id).map(|n| &n.service_deployment_arn) else {
+            return false;
         };
-        self.history_status(&primary.id, status_after, Some(FAILED_REASON));
+        self.rec.history.iter().any(|h| {
+            h.service_deployment_arn.as_ref() == Some(arn) && h.status.as_ref() == Some(status)
+        })
+    }
+
+    /// Fails the PRIMARY deployment `id` with `reason` and, when `rollback`
+    /// and there is one, makes the last completed deployment PRIMARY again;
+    /// a blue/green rollback puts the traffic back on it in this same step
+    /// (see `traffic`).
+    fn roll_back(&mut self, id: &str, reason: &str, rollback: bool) {
+        let requested = self.history_is(id, &ServiceDeploymentStatus::RollbackRequested);
+        let now = Timestamp::from_millis(self.now);
+        if let Some(d) = self.deployment_mut(id) {
+            d.rollout_state = Some(DeploymentRolloutState::Failed);
+            d.rollout_state_reason = Some(reason.to_owned());
+            d.updated_at = Some(now);
+        }
+        let target =
+            self.rec.last_completed.clone().filter(|d| rollback && d.id.as_deref() != Some(id));
+        let status_after = match (&target, requested) {
+            (Some(_), _) => ServiceDeploymentStatus::RollbackInProgress,
+            (None, true) => ServiceDeploymentStatus::RollbackFailed,
+            (None, false) => ServiceDeploymentStatus::Stopped,
+        };
+        self.history_status(id, status_after, Some(reason));
         let Some(mut back) = target else { return };
         let back_id = back.id.clone().unwrap_or_default();
         let deployments = self.rec.service.deployments.get_or_insert_with(Vec::new);
@@ -60,5 +80,15 @@ impl Step<'_> {
         self.rec.throttle = Throttle::default();
         let msg = events::rolling_back(&self.name, &back_id);
         self.emit(msg);
+        let shifted_from_back = self
+            .rec
+            .deployments
+            .get(id)
+            .and_then(|n| n.shift.as_ref())
+            .is_some_and(|s| s.blue.as_deref() == Some(&back_id));
+        if shifted_from_back {
+            let msg = events::traffic_restored(&self.name, &back_id);
+            self.emit(msg);
+        }
     }
 }

@@ -115,7 +115,9 @@ impl Step<'_> {
             live(self.obs).filter(|t| owner(&units, t) == Some(primary_at)).collect();
         let settled = live(self.obs).all(|t| owner(&units, t) == Some(primary_at))
             && mine.len() as i64 == primary.desired
-            && mine.iter().all(|t| !self.is_stopping(t) && self.healthy(t));
+            && mine.iter().all(|t| !self.is_stopping(t) && self.healthy(t))
+            && self.shift_done(&primary.id)
+            && self.routed();
         if self.external() {
             return;
         }

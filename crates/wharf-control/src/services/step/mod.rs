@@ -11,11 +11,15 @@
 //!    once the grace period is over,
 //! 3. trips the circuit breaker (and rolls back) when a deployment has
 //!    failed too many tasks,
-//! 4. starts and stops tasks within the deployment's bounds (rolling update,
-//!    scale out and in, one task per instance for DAEMON services),
-//! 5. registers running tasks with their target groups, and deregisters and
+//! 4. moves a blue/green, linear or canary deployment through its lifecycle
+//!    stages (see [`shift`]),
+//! 5. starts and stops tasks within the deployment's bounds (rolling update,
+//!    blue and green side by side, scale out and in, one task per instance
+//!    for DAEMON services),
+//! 6. registers running tasks with their target groups, and deregisters and
 //!    drains tasks it is about to stop, stopping them when the drain ends,
-//! 6. keeps the counts, the rollout states, the events and the steady state.
+//!    and sets the blue/green listener rules' forward weights,
+//! 7. keeps the counts, the rollout states, the events and the steady state.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -25,8 +29,8 @@ use wharf_model::ecs::service::{
     UNCHECKED_HEALTHY_AFTER_MS,
 };
 use wharf_model::ecs::shapes::{
-    DeploymentControllerType, DeploymentRolloutState, DesiredStatus, HealthStatus,
-    SchedulingStrategy, ServiceDeploymentStatus, StabilityStatus, TaskStopCode,
+    DeploymentRolloutState, DesiredStatus, HealthStatus, SchedulingStrategy,
+    ServiceDeploymentStatus, StabilityStatus, TaskStopCode,
 };
 use wharf_model::ecs::status::{DeploymentStatus, ServiceStatus, TaskSetStatus, TaskStatus};
 use wharf_model::wire::Timestamp;
@@ -37,6 +41,7 @@ mod breaker;
 mod health;
 mod lifecycle;
 mod schedule;
+mod shift;
 mod targets;
 
 /// One task of the service as the scheduler sees it.
@@ -107,6 +112,10 @@ pub struct Observed {
     pub delays: BTreeMap<String, i64>,
     /// The cluster's container instances (DAEMON services place on them).
     pub instances: Vec<ObservedInstance>,
+    /// The forward target groups and weights of the listener rules named by
+    /// the service's `advancedConfiguration`s, by rule ARN (absent: the
+    /// rule does not exist or forwards nowhere).
+    pub forwards: BTreeMap<String, Vec<(String, u32)>>,
 }
 
 /// What the loop must do.
@@ -134,6 +143,14 @@ pub enum Action {
     Register(Vec<TargetRef>),
     /// Deregister targets (they drain).
     Deregister(Vec<TargetRef>),
+    /// Make a listener rule forward to these target groups with these
+    /// weights (blue/green traffic shifting).
+    Forward {
+        /// The rule's ARN (a listener's default rule included).
+        rule: String,
+        /// Target groups and their weights.
+        groups: Vec<(String, u32)>,
+    },
     /// Remove the record: the service has been INACTIVE for an hour.
     Forget,
 }
@@ -199,9 +216,11 @@ pub fn step(
     s.note_health();
     s.stop_unhealthy();
     s.circuit_breaker();
+    s.shift();
     s.schedule();
     s.release_drained();
     s.register();
+    s.traffic();
     s.counts();
     s.lifecycle();
     if !s.stopped_now.is_empty() {
@@ -216,13 +235,9 @@ impl Step<'_> {
         events::emit(self.rec, message, self.now, id)
     }
 
+    /// Whether the service's units are task sets (EXTERNAL and CODE_DEPLOY).
     fn external(&self) -> bool {
-        self.rec
-            .service
-            .deployment_controller
-            .as_ref()
-            .and_then(|c| c.r#type.as_ref())
-            .is_some_and(|t| *t == DeploymentControllerType::External)
+        service::uses_task_sets(&self.rec.service)
     }
 
     fn daemon(&self) -> bool {
@@ -309,9 +324,20 @@ impl Step<'_> {
         }
         let units: BTreeSet<String> = self.units().into_iter().map(|u| u.id).collect();
         let keep_completed = self.rec.last_completed.as_ref().and_then(|d| d.id.clone());
-        self.rec
-            .deployments
-            .retain(|id, _| units.contains(id) || Some(id) == keep_completed.as_ref());
+        // A failed deployment's notes stay until the rollback away from it
+        // ends, so its ServiceDeployment can say how it ended.
+        let rolling_back: BTreeSet<String> = self
+            .rec
+            .history
+            .iter()
+            .filter(|h| h.status == Some(ServiceDeploymentStatus::RollbackInProgress))
+            .filter_map(|h| h.service_deployment_arn.clone())
+            .collect();
+        self.rec.deployments.retain(|id, n| {
+            units.contains(id)
+                || Some(id) == keep_completed.as_ref()
+                || rolling_back.contains(&n.service_deployment_arn)
+        });
     }
 
     fn deployment(&self, id: &str) -> Option<&wharf_model::ecs::shapes::Deployment> {
@@ -348,3 +374,5 @@ fn newest_first(mut v: Vec<&ObservedTask>) -> Vec<&ObservedTask> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_shift;

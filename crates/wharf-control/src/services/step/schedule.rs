@@ -52,6 +52,9 @@ impl Step<'_> {
             return;
         };
         let primary = units[primary_at].clone();
+        if let Some((_, shift)) = self.primary_shift().filter(|(id, _)| *id == primary.id) {
+            return self.schedule_side_by_side(&units, primary_at, &shift);
+        }
         let desired = primary.desired;
         let (max_total, min_healthy) =
             rolling_bounds(desired as i32, self.rec.service.deployment_configuration.as_ref());

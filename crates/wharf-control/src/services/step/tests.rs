@@ -2,7 +2,8 @@
 
 use wharf_model::ecs::service::{new_deployment, DeploymentNotes};
 use wharf_model::ecs::shapes::{
-    DeploymentCircuitBreaker, DeploymentConfiguration, LoadBalancer, Service,
+    DeploymentCircuitBreaker, DeploymentConfiguration, DeploymentControllerType, LoadBalancer,
+    Service,
 };
 use wharf_model::ecs::status::{DeploymentStatus, ServiceStatus, TaskSetStatus, TaskStatus};
 

@@ -3,7 +3,7 @@
 //! as CreateService, UpdateService and a rollback do.
 
 use super::{
-    circuit_breaker, failure_threshold, key, new_deployment, DeploymentNotes, ServiceRecord,
+    circuit_breaker, failure_threshold, key, new_deployment, shift, DeploymentNotes, ServiceRecord,
     Throttle, MAX_HISTORY,
 };
 use crate::arn::Scope;
@@ -148,6 +148,16 @@ pub fn start_deployment(
     d.platform_family = rev.platform_family();
     d.network_configuration = rev.network_configuration.clone();
 
+    let config = rec.service.deployment_configuration.clone();
+    let (load_balancers, shift) = if shift::shifts(config.as_ref()) {
+        let blue = blue_of(rec);
+        let blue_lbs =
+            blue.as_ref().and_then(|b| rec.deployments.get(b)).map(|n| n.load_balancers.clone());
+        let green = shift::green_load_balancers(&rev.load_balancers, blue_lbs.as_deref());
+        (green, Some(shift::Shift::new(blue, now)))
+    } else {
+        (rev.load_balancers.clone(), None)
+    };
     let deployments = rec.service.deployments.get_or_insert_with(Vec::new);
     let mut sources = Vec::new();
     for old in deployments.iter_mut() {
@@ -185,11 +195,12 @@ pub fn start_deployment(
     rec.deployments.insert(
         id,
         DeploymentNotes {
-            load_balancers: rev.load_balancers.clone(),
+            load_balancers,
             health_checked: rev.health_checked,
             failures: 0,
             service_deployment_arn: deployment_arn.clone(),
             service_revision_arn: revision_arn.clone(),
+            shift: shift.clone(),
         },
     );
     let at = Some(Timestamp::from_millis(now));
@@ -209,7 +220,6 @@ pub fn start_deployment(
         created_at: at,
         ..ServiceRevision::default()
     });
-    let config = rec.service.deployment_configuration.clone();
     let (breaker_on, _) = circuit_breaker(config.as_ref());
     rec.history.push(ServiceDeployment {
         service_deployment_arn: Some(deployment_arn.clone()),
@@ -221,6 +231,7 @@ pub fn start_deployment(
         source_service_revisions: Some(sources),
         target_service_revision: Some(target),
         status: Some(ServiceDeploymentStatus::InProgress),
+        lifecycle_stage: shift.map(|s| s.stage),
         deployment_configuration: config,
         deployment_circuit_breaker: Some(ServiceDeploymentCircuitBreaker {
             status: Some(if breaker_on {
@@ -242,6 +253,22 @@ pub fn start_deployment(
     rec.throttle = Throttle::default();
     rec.service.current_service_deployment = Some(deployment_arn);
     rec.service.current_service_revisions = Some(current);
+}
+
+/// The deployment serving production traffic when a new one starts: the
+/// last completed one while it still has tasks, else the PRIMARY.
+fn blue_of(rec: &ServiceRecord) -> Option<String> {
+    let listed =
+        |id: &str| rec.service.deployments.iter().flatten().any(|d| d.id.as_deref() == Some(id));
+    let completed = rec.last_completed.as_ref().and_then(|d| d.id.clone());
+    completed.filter(|id| listed(id)).or_else(|| {
+        rec.service
+            .deployments
+            .iter()
+            .flatten()
+            .find(|d| d.status == Some(DeploymentStatus::Primary))
+            .and_then(|d| d.id.clone())
+    })
 }
 
 /// What an UpdateService changes (or an auto scaling action, with only

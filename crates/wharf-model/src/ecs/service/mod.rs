@@ -12,6 +12,8 @@
 
 pub mod deployment;
 pub mod registries;
+pub mod shift;
+pub mod task_set;
 pub mod validate;
 
 use std::collections::BTreeMap;
@@ -175,6 +177,10 @@ pub struct DeploymentNotes {
     /// The ARN of the service revision it deploys.
     #[serde(default)]
     pub service_revision_arn: String,
+    /// Where a blue/green, linear or canary deployment stands (none for a
+    /// rolling one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shift: Option<shift::Shift>,
 }
 
 /// What the scheduler is doing with one task.
@@ -286,6 +292,13 @@ pub fn completed_reason(id: &str) -> String {
 /// `rolloutStateReason` of a deployment the circuit breaker failed.
 pub const FAILED_REASON: &str = "ECS deployment circuit breaker: tasks failed to start.";
 
+/// `statusReason` of a service deployment StopServiceDeployment asked to
+/// roll back.
+pub const ROLLBACK_REQUESTED_REASON: &str = "A rollback of the service deployment was requested.";
+
+/// `rolloutStateReason` of a deployment a StopServiceDeployment rolled back.
+pub const STOPPED_REASON: &str = "ECS deployment stopped: a rollback was requested.";
+
 /// `rolloutStateReason` of the deployment a rollback reactivates.
 pub fn rollback_reason(id: &str) -> String {
     format!("ECS deployment circuit breaker: rolling back to deploymentId {id}.")
@@ -391,6 +404,18 @@ pub fn is_live(r: &ServiceRecord) -> bool {
 pub fn is_external(s: &Service) -> bool {
     s.deployment_controller.as_ref().and_then(|c| c.r#type.as_ref())
         == Some(&DeploymentControllerType::External)
+}
+
+/// Whether a service uses the CODE_DEPLOY deployment controller.
+pub fn is_code_deploy(s: &Service) -> bool {
+    s.deployment_controller.as_ref().and_then(|c| c.r#type.as_ref())
+        == Some(&DeploymentControllerType::CodeDeploy)
+}
+
+/// Whether a service's tasks belong to task sets (EXTERNAL and CODE_DEPLOY)
+/// rather than deployments.
+pub fn uses_task_sets(s: &Service) -> bool {
+    is_external(s) || is_code_deploy(s)
 }
 
 #[cfg(test)]

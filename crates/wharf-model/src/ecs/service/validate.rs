@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::percents;
+use super::{percents, shift};
 use crate::ecs::placement;
 use crate::ecs::shapes::{
     CapacityProviderStrategyItem, DeploymentCircuitBreaker, DeploymentConfiguration,
@@ -155,25 +155,59 @@ pub fn deployment_configuration(
     strategy: &SchedulingStrategy,
 ) -> Result<DeploymentConfiguration, EcsError> {
     let mut c = given.unwrap_or_default();
-    match &c.strategy {
-        None | Some(DeploymentStrategy::Rolling) => {}
-        Some(other) => {
-            return Err(EcsError::invalid_parameter(format!(
-                "deploymentConfiguration.strategy {other} is not supported by Wharf; only ROLLING \
-                 is."
-            )))
+    let chosen = c.strategy.clone().unwrap_or(DeploymentStrategy::Rolling);
+    if !chosen.is_known() {
+        return Err(EcsError::invalid_parameter(format!(
+            "Invalid deploymentConfiguration.strategy '{chosen}'. Valid values: ROLLING, \
+             BLUE_GREEN, LINEAR, CANARY."
+        )));
+    }
+    if chosen != DeploymentStrategy::Rolling && *strategy == SchedulingStrategy::Daemon {
+        return Err(EcsError::invalid_parameter(format!(
+            "deploymentConfiguration.strategy {chosen} is not supported for services using the \
+             DAEMON scheduling strategy."
+        )));
+    }
+    if c.linear_configuration.is_some() && chosen != DeploymentStrategy::Linear {
+        return Err(EcsError::invalid_parameter(
+            "deploymentConfiguration.linearConfiguration is only valid with the LINEAR strategy.",
+        ));
+    }
+    if c.canary_configuration.is_some() && chosen != DeploymentStrategy::Canary {
+        return Err(EcsError::invalid_parameter(
+            "deploymentConfiguration.canaryConfiguration is only valid with the CANARY strategy.",
+        ));
+    }
+    if let Some(l) = &c.linear_configuration {
+        if l.step_percent.is_some_and(|p| !tenths_between(p, 30, 1000)) {
+            return Err(EcsError::invalid_parameter(
+                "deploymentConfiguration.linearConfiguration.stepPercent must be a multiple of \
+                 0.1 from 3.0 to 100.0.",
+            ));
+        }
+        if l.step_bake_time_in_minutes.is_some_and(|b| !(0..=1440).contains(&b)) {
+            return Err(EcsError::invalid_parameter(
+                "deploymentConfiguration.linearConfiguration.stepBakeTimeInMinutes must be \
+                 between 0 and 1440.",
+            ));
         }
     }
-    if c.linear_configuration.is_some() || c.canary_configuration.is_some() {
-        return Err(EcsError::invalid_parameter(
-            "deploymentConfiguration.linearConfiguration and canaryConfiguration apply only to \
-             the LINEAR and CANARY strategies, which Wharf does not support.",
-        ));
+    if let Some(k) = &c.canary_configuration {
+        if k.canary_percent.is_some_and(|p| !tenths_between(p, 1, 1000)) {
+            return Err(EcsError::invalid_parameter(
+                "deploymentConfiguration.canaryConfiguration.canaryPercent must be a multiple of \
+                 0.1 from 0.1 to 100.0.",
+            ));
+        }
+        if k.canary_bake_time_in_minutes.is_some_and(|b| !(0..=1440).contains(&b)) {
+            return Err(EcsError::invalid_parameter(
+                "deploymentConfiguration.canaryConfiguration.canaryBakeTimeInMinutes must be \
+                 between 0 and 1440.",
+            ));
+        }
     }
     if c.lifecycle_hooks.as_ref().is_some_and(|h| !h.is_empty()) {
-        return Err(EcsError::invalid_parameter(
-            "deploymentConfiguration.lifecycleHooks are not supported by Wharf.",
-        ));
+        return Err(EcsError::invalid_parameter(LIFECYCLE_HOOKS));
     }
     let (max, min) = percents(Some(&c), strategy);
     if !(0..=100).contains(&min) {
@@ -209,8 +243,86 @@ pub fn deployment_configuration(
     c.minimum_healthy_percent = Some(min);
     c.deployment_circuit_breaker
         .get_or_insert(DeploymentCircuitBreaker { enable: Some(false), rollback: Some(false) });
-    c.strategy = Some(DeploymentStrategy::Rolling);
+    c.strategy = Some(chosen);
+    shift::fill_defaults(&mut c);
     Ok(c)
+}
+
+/// The refusal of `deploymentConfiguration.lifecycleHooks`: ECS runs them as
+/// AWS Lambda functions, which Wharf cannot invoke.
+pub const LIFECYCLE_HOOKS: &str = "deploymentConfiguration.lifecycleHooks are not supported by \
+     Wharf: ECS invokes them as AWS Lambda functions, and Wharf cannot run Lambda functions. \
+     Remove lifecycleHooks and try again.";
+
+/// Whether `p` is a multiple of 0.1 within `lo..=hi` tenths.
+fn tenths_between(p: f64, lo: u32, hi: u32) -> bool {
+    let t = p * 10.0;
+    p.is_finite()
+        && (t - t.round()).abs() < 1e-6
+        && t.round() >= f64::from(lo)
+        && t.round() <= f64::from(hi)
+}
+
+/// Checks that a traffic-shifting strategy goes with the ECS deployment
+/// controller, and each load balancer's `advancedConfiguration` with
+/// such a strategy: the alternate target group and production listener
+/// rule it needs (LINEAR and CANARY shift traffic, so they need a load
+/// balancer).
+pub fn check_strategy(
+    config: &DeploymentConfiguration,
+    controller: &DeploymentControllerType,
+    lbs: &[LoadBalancer],
+) -> Result<(), EcsError> {
+    let chosen = config.strategy.clone().unwrap_or(DeploymentStrategy::Rolling);
+    if chosen == DeploymentStrategy::Rolling {
+        return Ok(());
+    }
+    if *controller != DeploymentControllerType::Ecs {
+        return Err(EcsError::invalid_parameter(format!(
+            "deploymentConfiguration.strategy {chosen} is only supported with the ECS \
+             deployment controller."
+        )));
+    }
+    if lbs.is_empty() && chosen != DeploymentStrategy::BlueGreen {
+        return Err(EcsError::invalid_parameter(format!(
+            "The {chosen} deployment strategy requires loadBalancers with an \
+             advancedConfiguration."
+        )));
+    }
+    for lb in lbs {
+        let Some(adv) = lb.advanced_configuration.as_ref() else {
+            return Err(EcsError::invalid_parameter(format!(
+                "loadBalancers.advancedConfiguration must be specified for the {chosen} \
+                 deployment strategy."
+            )));
+        };
+        let alternate = adv.alternate_target_group_arn.as_deref().unwrap_or_default();
+        if alternate.is_empty() {
+            return Err(EcsError::invalid_parameter(
+                "loadBalancers.advancedConfiguration.alternateTargetGroupArn must be specified.",
+            ));
+        }
+        if Some(alternate) == lb.target_group_arn.as_deref() {
+            return Err(EcsError::invalid_parameter(
+                "loadBalancers.advancedConfiguration.alternateTargetGroupArn must differ from \
+                 targetGroupArn.",
+            ));
+        }
+        if adv.production_listener_rule.as_deref().is_none_or(str::is_empty) {
+            return Err(EcsError::invalid_parameter(
+                "loadBalancers.advancedConfiguration.productionListenerRule must be specified.",
+            ));
+        }
+        if adv.test_listener_rule.is_some()
+            && adv.test_listener_rule == adv.production_listener_rule
+        {
+            return Err(EcsError::invalid_parameter(
+                "loadBalancers.advancedConfiguration.testListenerRule must differ from \
+                 productionListenerRule.",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Merges an UpdateService deployment configuration over the current one.
@@ -219,6 +331,11 @@ pub fn merge_configuration(
     given: DeploymentConfiguration,
 ) -> DeploymentConfiguration {
     let mut c = current.cloned().unwrap_or_default();
+    if given.strategy.is_some() && given.strategy != c.strategy {
+        // The old strategy's own settings go with it.
+        c.linear_configuration = None;
+        c.canary_configuration = None;
+    }
     macro_rules! over {
         ($($f:ident),*) => { $( if given.$f.is_some() { c.$f = given.$f; } )* };
     }
@@ -337,22 +454,33 @@ pub fn spec(s: &Service) -> Value {
         .into()
 }
 
-/// The deployment controller a CreateService asks for (`ECS` when none);
-/// `CODE_DEPLOY` is refused by name.
+/// The deployment controller a CreateService asks for (`ECS` when none).
 pub fn deployment_controller(
     given: Option<DeploymentController>,
 ) -> Result<DeploymentControllerType, EcsError> {
     let controller = given.and_then(|c| c.r#type).unwrap_or(DeploymentControllerType::Ecs);
     match &controller {
-        DeploymentControllerType::Ecs | DeploymentControllerType::External => Ok(controller),
-        DeploymentControllerType::CodeDeploy => Err(EcsError::invalid_parameter(
-            "deploymentController type CODE_DEPLOY is not supported by Wharf; use ECS or \
-             EXTERNAL.",
-        )),
+        DeploymentControllerType::Ecs
+        | DeploymentControllerType::External
+        | DeploymentControllerType::CodeDeploy => Ok(controller),
         other => Err(EcsError::invalid_parameter(format!(
             "Invalid deploymentController type '{other}'. Valid values: ECS, CODE_DEPLOY, \
              EXTERNAL."
         ))),
+    }
+}
+
+/// Refuses, by name, what an UpdateService of a service of the CODE_DEPLOY
+/// controller may not change: what its tasks run changes with a CodeDeploy
+/// deployment.
+pub fn refuse_for_code_deploy_update(fields: &[(bool, &str)]) -> Result<(), EcsError> {
+    match fields.iter().find(|(given, _)| *given) {
+        Some((_, field)) => Err(EcsError::invalid_parameter(format!(
+            "Unable to update {field} on a service using the CODE_DEPLOY deployment controller. \
+             Use AWS CodeDeploy to deploy a new task definition, network configuration, platform \
+             version or load balancer."
+        ))),
+        None => Ok(()),
     }
 }
 
