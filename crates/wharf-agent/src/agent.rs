@@ -30,7 +30,7 @@ use crate::host::{self, HostResources};
 use crate::link::{LinkError, ServerLink};
 use crate::runtime::{
     ContainerInfo, ContainerState, Health, Runtime, RuntimeEvent, LABEL_CLUSTER,
-    LABEL_CONTAINER_NAME, LABEL_TASK_ARN,
+    LABEL_CONTAINER_NAME, LABEL_INSTANCE, LABEL_TASK_ARN,
 };
 use crate::stats::ContainerStats;
 use crate::stop::StopReason;
@@ -344,9 +344,13 @@ impl Agent {
             let _ = running.inbox.send(Event::StopRequested { reason });
         }
         let (runtime, cluster) = (self.shared.runtime.clone(), self.config.cluster.clone());
+        let instance = self.shared.instance_arn.clone();
         let (named, strays) = (named.clone(), strays.clone());
         tokio::spawn(async move {
-            match runtime.list_managed(&[(LABEL_CLUSTER, &cluster)]).await {
+            // This instance's own containers only: another agent on the same
+            // engine (another server's, for a cluster of the same name) runs its own.
+            let mine = [(LABEL_CLUSTER, cluster.as_str()), (LABEL_INSTANCE, instance.as_str())];
+            match runtime.list_managed(&mine).await {
                 Ok(listed) => {
                     let running =
                         listed.into_iter().filter(|c| c.state == ContainerState::Running).collect();

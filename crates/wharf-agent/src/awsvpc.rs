@@ -14,7 +14,7 @@ use wharf_model::ecs::status::AttachmentStatus;
 use crate::pause::{pause_program, rootfs_tar, PAUSE_COMMAND, PAUSE_CONTAINER_NAME, PAUSE_IMAGE};
 use crate::runtime::{
     ContainerCreateBody, ContainerInfo, ContainerState, Runtime, LABEL_CLUSTER,
-    LABEL_CONTAINER_NAME, LABEL_FAMILY, LABEL_REVISION, LABEL_TASK_ARN,
+    LABEL_CONTAINER_NAME, LABEL_FAMILY, LABEL_INSTANCE, LABEL_REVISION, LABEL_TASK_ARN,
 };
 use crate::stop::NamedError;
 
@@ -35,16 +35,17 @@ fn failed(detail: impl std::fmt::Display) -> NamedError {
 }
 
 /// Sets up the task's network: the pause image and the network if missing
-/// (on the instance's slice when `network` says), then the pause container
-/// (or the one already running for this task, after an agent restart).
+/// (on the instance's slice when `settings.network` says), then the pause
+/// container (or the one already running for this task, after an agent
+/// restart), labelled with `settings.instance_arn`.
 pub async fn provision(
     runtime: &dyn Runtime,
     assignment: &Assignment,
     task_id: &str,
     adopted: Option<&ContainerInfo>,
-    network: Option<&crate::hostnet::NetworkSpec>,
-    dns: &[String],
+    settings: crate::provision::Settings<'_>,
 ) -> Result<TaskNetwork, NamedError> {
+    let crate::provision::Settings { dns, network, instance_arn, .. } = settings;
     if let Some(info) = adopted.filter(|i| i.state == ContainerState::Running) {
         if let Some(ip) = info.addresses.get(AWSVPC_NETWORK) {
             return Ok(TaskNetwork { pause_id: info.id.clone(), ip: ip.clone() });
@@ -65,6 +66,7 @@ pub async fn provision(
         (LABEL_TASK_ARN.to_owned(), task_arn),
         (LABEL_CONTAINER_NAME.to_owned(), PAUSE_CONTAINER_NAME.to_owned()),
         (LABEL_CLUSTER.to_owned(), assignment.cluster.clone()),
+        (LABEL_INSTANCE.to_owned(), instance_arn.to_owned()),
         (LABEL_FAMILY.to_owned(), family.clone()),
         (LABEL_REVISION.to_owned(), revision.to_string()),
     ]);

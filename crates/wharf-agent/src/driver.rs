@@ -422,6 +422,7 @@ impl TaskDriver {
                 let s3 = self.shared.s3.clone();
                 let dns = self.shared.dns_servers.clone();
                 let network = self.shared.network.borrow().clone();
+                let instance_arn = self.shared.instance_arn.clone();
                 Some(Box::pin(async move {
                     let r = provision::provision(
                         &*runtime,
@@ -434,6 +435,7 @@ impl TaskDriver {
                             s3: s3.as_ref(),
                             dns: &dns,
                             network: network.as_ref(),
+                            instance_arn: &instance_arn,
                         },
                     )
                     .await;
@@ -632,6 +634,7 @@ impl TaskDriver {
         let ctx = TaskContext {
             task_arn: &self.task_arn,
             cluster: &self.assignment.cluster,
+            instance_arn: &self.shared.instance_arn,
             definition: &self.assignment.definition,
             docker_names: &self.docker_names,
             volume_names: &p.volumes,

@@ -41,6 +41,8 @@ pub struct Settings<'a> {
     pub dns: &'a [String],
     /// The network awsvpc tasks join, when the server plans one.
     pub network: Option<&'a crate::hostnet::NetworkSpec>,
+    /// The container instance the task runs on (its containers' label).
+    pub instance_arn: &'a str,
 }
 
 /// Sets up the task's network (awsvpc, on the network `settings.network`
@@ -56,13 +58,12 @@ pub async fn provision(
     adopted_pause: Option<&ContainerInfo>,
     settings: Settings<'_>,
 ) -> Result<Provisioned, NamedError> {
-    let Settings { s3, dns, network } = settings;
+    let s3 = settings.s3;
     let mut out = Provisioned::default();
     let td = &assignment.definition;
     if td.network_mode.as_ref().is_some_and(|m| m.as_str() == "awsvpc") {
-        out.network = Some(
-            awsvpc::provision(runtime, assignment, task_id, adopted_pause, network, dns).await?,
-        );
+        out.network =
+            Some(awsvpc::provision(runtime, assignment, task_id, adopted_pause, settings).await?);
     }
     let family = td.family.clone().unwrap_or_default();
     let revision = td.revision.unwrap_or(0);

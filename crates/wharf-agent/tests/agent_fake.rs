@@ -51,6 +51,8 @@ struct FakeLink {
     streams: Mutex<BTreeMap<(String, String), FakeStream>>,
     /// While true, log calls answer `Unavailable`.
     logs_down: AtomicBool,
+    /// The container instance ARN registration answers (default: `.../i1`).
+    instance: Mutex<Option<String>>,
 }
 
 /// One log stream in the fake server: its events and the cursor stored with them.
@@ -74,9 +76,12 @@ impl ServerLink for FakeLink {
         r: RegisterContainerInstanceRequest,
     ) -> Result<ContainerInstance, LinkError> {
         self.registered.lock().unwrap().push(r);
+        let arn = self.instance.lock().unwrap().clone();
         Ok(ContainerInstance {
             container_instance_arn: Some(
-                "arn:aws:ecs:us-east-1:0:container-instance/default/i1".into(),
+                arn.unwrap_or_else(|| {
+                    "arn:aws:ecs:us-east-1:0:container-instance/default/i1".into()
+                }),
             ),
             ..Default::default()
         })
@@ -599,6 +604,30 @@ async fn a_task_the_server_no_longer_names_after_a_new_watch_is_stopped() {
         t.stopped_reason
     );
     until_all_exited(&runtime).await;
+}
+
+#[tokio::test]
+async fn another_servers_agent_on_the_same_engine_leaves_this_ones_containers_alone() {
+    let runtime = FakeRuntime::new();
+    runtime.add_image("img:1");
+    let (link, tx, _stop) = start(&runtime);
+    tx.send_assigned(assignment("RUNNING")).await.unwrap();
+    until(&link, "RUNNING", |t| t.last_status == Some(TaskStatus::Running)).await;
+    // A second server's agent on the same Docker engine, for a cluster of the
+    // same name, on its own instance: its server names none of these tasks.
+    let other = Arc::new(FakeLink::default());
+    *other.instance.lock().unwrap() =
+        Some("arn:aws:ecs:us-east-1:0:container-instance/default/i2".into());
+    let (tx2, _stop2) = start_on(&runtime, &other, None);
+    tx2.send(WatchEvent::Synced).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let running = runtime
+        .containers()
+        .iter()
+        .filter(|c| c.state == wharf_agent::runtime::ContainerState::Running)
+        .count();
+    assert_eq!(running, 2, "the other agent stopped containers it does not run");
+    assert_eq!(link.task.lock().unwrap().as_ref().unwrap().last_status, Some(TaskStatus::Running));
 }
 
 #[tokio::test]

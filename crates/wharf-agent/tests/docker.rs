@@ -137,6 +137,7 @@ async fn create_start_inspect_a_mapped_container() {
     let ctx = TaskContext {
         task_arn: &arn,
         cluster: "default",
+        instance_arn: "arn:aws:ecs:us-east-1:000000000000:container-instance/default/i1",
         definition: &def,
         docker_names: &names,
         volume_names: &volumes,

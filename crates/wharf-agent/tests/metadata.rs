@@ -400,6 +400,7 @@ echo ok"#
     let ctx = TaskContext {
         task_arn: TASK_ARN,
         cluster: "default",
+        instance_arn: "arn:aws:ecs:us-east-1:000000000000:container-instance/default/i1",
         definition: &a.definition,
         docker_names: &HashMap::new(),
         volume_names: &HashMap::new(),

@@ -90,7 +90,9 @@ async fn ingest(state: &AppState, router: &Router, seconds: u64) {
                 let events: Vec<(i64, String)> =
                     (0..BATCH as u64).map(|i| (now, line(n + i))).collect();
                 n += BATCH as u64;
-                agent::append(&state, &dest, events, format!("offset:{n}")).await.expect("append");
+                agent::append(&state, &dest, events, format!("offset:{n}"), None)
+                    .await
+                    .expect("append");
                 lines.fetch_add(BATCH as u64, Ordering::Relaxed);
             }
         }));
@@ -115,6 +117,7 @@ async fn ingest(state: &AppState, router: &Router, seconds: u64) {
             &probe,
             vec![(SystemClock.now_millis(), marker.clone())],
             i.to_string(),
+            None,
         )
         .await
         .expect("append");

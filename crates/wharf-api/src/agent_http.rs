@@ -446,7 +446,8 @@ async fn logs_ship(
         AgentRequest { method: &method, uri: &uri, headers: &headers, body: &body },
         |batch: LogBatch| async move {
             let events = batch.events.into_iter().map(|e| (e.timestamp, e.message)).collect();
-            logs::agent::append(state, &batch.destination, events, batch.cursor).await?;
+            logs::agent::append(state, &batch.destination, events, batch.cursor, batch.after)
+                .await?;
             Ok(StatusCode::NO_CONTENT.into_response())
         },
     )

@@ -614,6 +614,38 @@ async fn tags_by_arn_and_by_name() {
 }
 
 #[tokio::test]
+async fn a_batch_sent_again_after_a_lost_answer_is_stored_once() {
+    let s = server();
+    let dest = LogDestination {
+        region: "us-east-1".into(),
+        group: "/ecs/again".into(),
+        stream: "ecs/app/1".into(),
+    };
+    agent::prepare_stream(&s.state, &dest, true).await.unwrap();
+    let batch = |from: i64| (0..3).map(move |i| (NOW_MS + from + i, format!("line {}", from + i)));
+    let send = |events: Vec<(i64, String)>, cursor: &str, after: &str| {
+        agent::append(&s.state, &dest, events, cursor.into(), Some(after.into()))
+    };
+    send(batch(0).collect(), "c3", "c0").await.unwrap();
+    // Its answer was lost: the same batch again is acknowledged, not stored.
+    send(batch(0).collect(), "c3", "c0").await.unwrap();
+    // A batch whose cursor stayed where the last one left it is new.
+    send(batch(3).collect(), "c3", "c3").await.unwrap();
+    send(batch(6).collect(), "c9", "c3").await.unwrap();
+    let got = logs(
+        &s,
+        "GetLogEvents",
+        json!({"logGroupName": "/ecs/again", "logStreamName": "ecs/app/1", "startFromHead": true}),
+    )
+    .await
+    .ok();
+    let messages: Vec<&str> =
+        got["events"].as_array().unwrap().iter().map(|e| e["message"].as_str().unwrap()).collect();
+    let want: Vec<String> = (0..9).map(|i| format!("line {i}")).collect();
+    assert_eq!(messages, want);
+}
+
+#[tokio::test]
 async fn the_agent_prepares_appends_and_resumes_by_cursor() {
     let s = server();
     let dest = LogDestination {
@@ -631,7 +663,7 @@ async fn the_agent_prepares_appends_and_resumes_by_cursor() {
     let mut events: Vec<(i64, String)> =
         (0..12_000).map(|i| (NOW_MS + i, format!("line {i}"))).collect();
     events.swap(0, 1);
-    agent::append(&s.state, &dest, events, "stdout:12000".into()).await.unwrap();
+    agent::append(&s.state, &dest, events, "stdout:12000".into(), None).await.unwrap();
     assert_eq!(agent::cursor(&s.state, &dest).await.unwrap().as_deref(), Some("stdout:12000"));
     let got = logs(
         &s,
@@ -642,10 +674,10 @@ async fn the_agent_prepares_appends_and_resumes_by_cursor() {
     .ok();
     assert_eq!(messages(&got), ["line 0", "line 1", "line 2"]);
     let bad = LogDestination { stream: "a:b".into(), ..dest.clone() };
-    let err = agent::append(&s.state, &bad, vec![], "c".into()).await.unwrap_err();
+    let err = agent::append(&s.state, &bad, vec![], "c".into(), None).await.unwrap_err();
     assert_eq!(err.type_name, "InvalidParameterException");
     let missing = LogDestination { stream: "other".into(), ..dest.clone() };
-    let err = agent::append(&s.state, &missing, vec![(NOW_MS, "x".into())], "c".into())
+    let err = agent::append(&s.state, &missing, vec![(NOW_MS, "x".into())], "c".into(), None)
         .await
         .unwrap_err();
     assert_eq!(err.message, "The specified log stream does not exist.");

@@ -154,6 +154,12 @@ pub struct LogBatch {
     pub events: Vec<ShippedEvent>,
     /// Opaque to the server: the agent's resume position after these events.
     pub cursor: String,
+    /// The cursor of the batch before this one (the position these events
+    /// were read from): a batch whose `cursor` the stream already holds while
+    /// it holds something other than `after` was stored before, and is sent
+    /// again because its answer was lost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
 }
 
 /// How far the image pull of one of a task's containers has come, as the

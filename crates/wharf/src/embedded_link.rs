@@ -157,7 +157,7 @@ impl ServerLink for EmbeddedLink {
 
     async fn ship_logs(&self, batch: LogBatch) -> Result<(), LinkError> {
         let events = batch.events.into_iter().map(|e| (e.timestamp, e.message)).collect();
-        logs::agent::append(&self.state, &batch.destination, events, batch.cursor)
+        logs::agent::append(&self.state, &batch.destination, events, batch.cursor, batch.after)
             .await
             .map_err(link_error)
     }

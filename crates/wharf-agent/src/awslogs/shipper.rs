@@ -64,7 +64,8 @@ pub async fn ship(
     };
     let permits = Arc::new(Semaphore::new(budget));
     let (tx, rx) = mpsc::unbounded_channel::<(Piece, usize)>();
-    let sender = tokio::spawn(send(link, config.destination.clone(), rx, permits.clone()));
+    let sender =
+        tokio::spawn(send(link, config.destination.clone(), rx, permits.clone(), cursor.encode()));
     let file = runtime.json_log_file(&config.container_id).await;
     tracing::debug!(container = %config.container_id, file = ?file, "shipping awslogs output");
     read(&*runtime, file.as_deref(), &*clock, &config, cursor, &tx, &permits, budget).await;
@@ -264,6 +265,7 @@ async fn send(
     destination: LogDestination,
     mut rx: mpsc::UnboundedReceiver<(Piece, usize)>,
     permits: Arc<Semaphore>,
+    mut after: String,
 ) {
     while let Some(first) = rx.recv().await {
         let mut events: Vec<ShippedEvent> = Vec::new();
@@ -277,11 +279,19 @@ async fn send(
             cursor = piece.cursor;
             bytes += b;
         }
-        let batch = LogBatch { destination: destination.clone(), events, cursor: cursor.encode() };
+        let batch = LogBatch {
+            destination: destination.clone(),
+            events,
+            cursor: cursor.encode(),
+            after: Some(after.clone()),
+        };
         let mut backoff = Duration::from_millis(100);
         loop {
             match link.ship_logs(batch.clone()).await {
-                Ok(()) => break,
+                Ok(()) => {
+                    after = batch.cursor.clone();
+                    break;
+                }
                 Err(LinkError::Refused(e)) => {
                     tracing::warn!(error = %e, group = %destination.group, stream = %destination.stream, "the server refused log events; they are dropped");
                     break;

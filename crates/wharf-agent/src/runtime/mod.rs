@@ -31,6 +31,11 @@ pub const LABEL_CLUSTER: &str = "com.amazonaws.ecs.cluster";
 pub const LABEL_FAMILY: &str = "com.amazonaws.ecs.task-definition-family";
 /// Label: the task definition revision.
 pub const LABEL_REVISION: &str = "com.amazonaws.ecs.task-definition-version";
+/// Label: the container instance whose agent made the container. An agent
+/// that looks for containers of tasks stopped while it was away looks only
+/// at its own: one Docker engine may serve agents of several servers whose
+/// clusters share a name (a test suite's servers, say).
+pub const LABEL_INSTANCE: &str = "dev.wharf.container-instance";
 /// Label that marks everything Wharf created (containers, volumes, networks),
 /// so that adoption and cleanup never touch anything else.
 pub const LABEL_MANAGED: &str = "dev.wharf.managed";

@@ -35,7 +35,8 @@ use wharf_model::ecs::shapes::{
 use wharf_model::ecs::task_definition::{parse_task_cpu, parse_task_memory};
 
 use crate::runtime::{
-    LABEL_CLUSTER, LABEL_CONTAINER_NAME, LABEL_FAMILY, LABEL_REVISION, LABEL_TASK_ARN,
+    LABEL_CLUSTER, LABEL_CONTAINER_NAME, LABEL_FAMILY, LABEL_INSTANCE, LABEL_REVISION,
+    LABEL_TASK_ARN,
 };
 
 #[cfg(test)]
@@ -107,6 +108,8 @@ pub struct TaskContext<'a> {
     pub task_arn: &'a str,
     /// The cluster, short name or ARN (the label carries the short name).
     pub cluster: &'a str,
+    /// The container instance running the task (label [`LABEL_INSTANCE`]).
+    pub instance_arn: &'a str,
     /// The task definition: `family`, `revision`, `cpu`, `memory`,
     /// `volumes`, `pidMode`, `ipcMode` are read.
     pub definition: &'a TaskDefinition,
@@ -852,6 +855,7 @@ fn labels(
     labels.insert(LABEL_TASK_ARN.to_owned(), ctx.task_arn.to_owned());
     labels.insert(LABEL_CONTAINER_NAME.to_owned(), name.to_owned());
     labels.insert(LABEL_CLUSTER.to_owned(), cluster_short_name(ctx.cluster).to_owned());
+    labels.insert(LABEL_INSTANCE.to_owned(), ctx.instance_arn.to_owned());
     labels.insert(LABEL_FAMILY.to_owned(), family.to_owned());
     labels.insert(LABEL_REVISION.to_owned(), revision.to_string());
     Ok(labels)

@@ -51,6 +51,7 @@ impl Fixture {
         TaskContext {
             task_arn: ARN,
             cluster: "arn:aws:ecs:us-east-1:123456789012:cluster/default",
+            instance_arn: "arn:aws:ecs:us-east-1:123456789012:container-instance/default/i1",
             definition: &self.def,
             docker_names: &self.docker_names,
             volume_names: &self.volume_names,
@@ -407,16 +408,14 @@ fn docker_names() {
     assert_eq!(cluster_short_name("prod"), "prod");
 }
 
-/// Every container of every task definition in the shared corpus maps, once
-/// its volumes and containers are resolved the way the driver resolves them.
+/// Every container of every task definition in the corpus (vendored under
+/// `tests/corpus/taskdefs`, provenance in its README) maps, once its volumes
+/// and containers are resolved the way the driver resolves them.
 #[test]
 fn corpus_maps() {
-    let dir =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/taskdefs/corpus");
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        // The corpus lives outside the repository; nothing to check without it.
-        return;
-    };
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/corpus/taskdefs");
+    let entries = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("the vendored corpus {}: {e}", dir.display()));
     let mut mapped = 0;
     let mut failures = Vec::new();
     for entry in entries.flatten() {

@@ -52,13 +52,23 @@ pub async fn prepare_stream(
 /// (the agent's opaque position in the container's output) on the stream in
 /// the same transaction, so after a crash the cursor and the events agree.
 /// Any number of events: PutLogEvents' per-call limits do not apply here.
+/// A batch sent again (the stream holds its `cursor`, and not the `after` it
+/// was read from) was stored before: it is acknowledged and not stored twice.
 pub async fn append(
     state: &AppState,
     dest: &LogDestination,
     events: Vec<(i64, String)>,
     cursor: String,
+    after: Option<String>,
 ) -> Result<(), ApiError> {
     check(dest)?;
+    if let Some(after) = after {
+        let stored =
+            state.logs.cursor(&dest.region, &dest.group, &dest.stream).map_err(LogsError::from)?;
+        if stored.as_deref() == Some(cursor.as_str()) && stored.as_deref() != Some(after.as_str()) {
+            return Ok(());
+        }
+    }
     let now = state.ops.clock.now_millis();
     let append = Append {
         group: new_group(dest, now),

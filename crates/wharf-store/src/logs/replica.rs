@@ -431,11 +431,6 @@ impl Replica {
             if batch.is_none() && a.cursor.is_none() && ops.is_empty() && !creating {
                 return Ok(None);
             }
-            // A batch whose cursor the stream already has was stored before (the
-            // agent sent it again after losing the answer): nothing to write.
-            if a.cursor.is_some() && batch.is_some() && stream.cursor == a.cursor {
-                return Ok(None);
-            }
             if a.cursor.is_some() {
                 stream.cursor = a.cursor.clone();
             }

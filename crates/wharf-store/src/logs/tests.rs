@@ -90,23 +90,6 @@ async fn logs_groups_and_streams_are_created_listed_and_refused_twice() {
 }
 
 #[tokio::test]
-async fn logs_a_batch_sent_again_with_its_cursor_is_stored_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = open(&dir, i64::MAX);
-    let batch = |from: usize, cursor: &str| {
-        let mut a = append("/g", "s", lines(3, T0 + from as i64));
-        a.cursor = Some(cursor.into());
-        a
-    };
-    s.append(R, batch(0, "after-3")).await.unwrap();
-    // The answer was lost: the agent sends the same batch again, then the next.
-    s.append(R, batch(0, "after-3")).await.unwrap();
-    s.append(R, batch(3, "after-6")).await.unwrap();
-    assert_eq!(read(&s, "/g", "s", ReadFrom::Head, 100).len(), 6);
-    assert_eq!(s.cursor(R, "/g", "s").unwrap().as_deref(), Some("after-6"));
-}
-
-#[tokio::test]
 async fn logs_read_forward_backward_with_cursor_in_the_same_transaction() {
     let dir = tempfile::tempdir().unwrap();
     let s = open(&dir, i64::MAX);
