@@ -82,7 +82,13 @@ async fn aws(
         Some(c) => c.region.clone(),
         None => sigv4::region(&headers).unwrap_or(sigv4::DEFAULT_REGION).to_owned(),
     };
-    let ctx = Ctx { state, region, request_id, caller };
+    // HTTP/2 names the host in the URI's authority, not in a Host header.
+    let host = headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| uri.authority().map(|a| a.to_string()));
+    let ctx = Ctx { state, region, request_id, caller, host };
     let user_agent = headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok());
     let origin = Origin { source, user_agent };
     if form {

@@ -1284,6 +1284,20 @@ mod interposed {
         async fn regions(&self, k: Kind) -> Result<Vec<String>, StoreError> {
             self.inner.regions(k).await
         }
+        async fn task_definitions_in_deletion(
+            &self,
+        ) -> Result<Vec<(String, wharf_store::StoredTaskDefinition)>, StoreError> {
+            self.inner.task_definitions_in_deletion().await
+        }
+        async fn purge_task_definition(
+            &self,
+            r: &str,
+            family: &str,
+            revision: i32,
+            arn: &str,
+        ) -> Result<bool, StoreError> {
+            self.inner.purge_task_definition(r, family, revision, arn).await
+        }
         fn service_changes(&self) -> tokio::sync::broadcast::Receiver<(String, String)> {
             self.inner.service_changes()
         }

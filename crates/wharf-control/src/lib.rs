@@ -3,8 +3,9 @@
 //! tested with plain values and a fake clock, the loops with a real store:
 //! stopped-task expiry ([`cleanup`]), log retention ([`logs_retention`]),
 //! instance liveness ([`liveness`]), the service scheduler ([`services`]),
-//! CodeDeploy's deployments to ECS services ([`codedeploy`]) and the
-//! registration of service tasks in Cloud Map ([`discovery`]).
+//! CodeDeploy's deployments to ECS services ([`codedeploy`]), the
+//! registration of service tasks in Cloud Map ([`discovery`]) and the purge
+//! of deleted task definition revisions ([`task_definitions`]).
 #![warn(missing_docs)]
 
 pub mod cleanup;
@@ -13,3 +14,4 @@ pub mod discovery;
 pub mod liveness;
 pub mod logs_retention;
 pub mod services;
+pub mod task_definitions;

@@ -270,6 +270,23 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         query: TaskDefinitionQuery,
     ) -> Result<Vec<(String, i32)>, StoreError>;
 
+    /// Every revision in `DELETE_IN_PROGRESS`, of every region, as
+    /// (region, revision).
+    async fn task_definitions_in_deletion(
+        &self,
+    ) -> Result<Vec<(String, StoredTaskDefinition)>, StoreError>;
+
+    /// Deletes a `DELETE_IN_PROGRESS` revision for good, with the tags of
+    /// `arn` (its ARN); its number is never given again. `false` when the
+    /// revision is gone or no longer in `DELETE_IN_PROGRESS`.
+    async fn purge_task_definition(
+        &self,
+        region: &str,
+        family: &str,
+        revision: i32,
+        arn: &str,
+    ) -> Result<bool, StoreError>;
+
     /// Lists family names.
     async fn list_task_definition_families(
         &self,

@@ -1,7 +1,8 @@
 //! ECS behaviours found missing by running real clients (issue 20), through the
 //! real `aws` CLI against a real `wharf server`: RunTask without a cluster makes
 //! `default`, read-back defaults, refusals in ECS's words, ListContainerInstances'
-//! `filter`, and ExecuteCommand's checks.
+//! `filter`, DiscoverPollEndpoint, ExecuteCommand's checks, DeleteTaskDefinitions'
+//! purge and `aws ecs wait`.
 
 mod support;
 
@@ -71,6 +72,13 @@ fn read_backs_and_refusals_read_as_ecs() {
     let short = "arn:aws:ecs:us-east-1:000000000000:service/web";
     let tagged = ecs.fails(&["tag-resource", "--resource-arn", short, "--tags", "key=a,value=b"]);
     assert!(tagged.contains("Long arn format must be used for tagging operations"), "{tagged}");
+
+    // Agents are told to poll this server itself.
+    let poll = ecs.ok(&["discover-poll-endpoint", "--cluster", "default"]);
+    let me = format!("http://{}", server.addr);
+    assert_eq!(poll["endpoint"], json!(me), "{poll}");
+    assert_eq!(poll["telemetryEndpoint"], json!(me), "{poll}");
+    assert_eq!(poll["serviceConnectEndpoint"], json!(me), "{poll}");
 
     let settings = ecs.ok(&["list-account-settings", "--effective-settings"]);
     let names: Vec<&str> = settings["settings"]
@@ -188,4 +196,93 @@ fn ecs_call(server: &Server, operation: &str, body: &Value) -> String {
     let mut answer = String::new();
     s.read_to_string(&mut answer).expect("answer");
     answer
+}
+
+/// Whether DescribeTaskDefinition still finds `given`.
+fn described(ecs: &Aws, given: &str) -> Option<Value> {
+    let out = ecs.run(&["describe-task-definition", "--task-definition", given]);
+    if out.status.success() {
+        return serde_json::from_slice::<Value>(&out.stdout).ok();
+    }
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Unable to describe task definition."), "{err}");
+    None
+}
+
+#[test]
+fn deleted_revisions_are_purged_once_no_task_runs_them_and_the_waiters_see_tasks_come_and_go() {
+    let cluster = format!("purge-{}", std::process::id());
+    let world = ClusterServer::launch(
+        cluster.clone(),
+        &["--metadata-address", "off", "--listener-address", "off"],
+    );
+    let ecs = Aws::new(&world.server, "ecs");
+    let td = json!({"family": "doomed", "containerDefinitions": [
+        {"name": "a", "image": support::TEST_IMAGE, "memory": 16, "stopTimeout": 1,
+         "command": ["sleep", "600"]}]});
+    for _ in 0..2 {
+        ecs.ok(&[
+            "register-task-definition",
+            "--cli-input-json",
+            &td.to_string(),
+            "--tags",
+            "key=team,value=a",
+        ]);
+    }
+    let ran = ecs.ok(&["run-task", "--cluster", &cluster, "--task-definition", "doomed:1"]);
+    let task = ran["tasks"][0]["taskArn"].as_str().expect("a task").to_owned();
+    let _containers = support::TaskContainers(task.clone());
+    // boto's waiter, as `aws ecs wait` runs it: returns once the task is RUNNING.
+    ecs.ok(&["wait", "tasks-running", "--cluster", &cluster, "--tasks", &task]);
+    let t = &ecs.ok(&["describe-tasks", "--cluster", &cluster, "--tasks", &task])["tasks"][0];
+    assert_eq!(t["lastStatus"], "RUNNING");
+
+    // An ACTIVE revision is not deleted; INACTIVE ones go to DELETE_IN_PROGRESS.
+    let active = ecs.ok(&["delete-task-definitions", "--task-definitions", "doomed:1"]);
+    assert_eq!(active["taskDefinitions"], json!([]), "{active}");
+    assert!(active["failures"][0]["reason"].as_str().unwrap_or("").contains("ACTIVE"), "{active}");
+    for rev in ["doomed:1", "doomed:2"] {
+        ecs.ok(&["deregister-task-definition", "--task-definition", rev]);
+    }
+    let deleted =
+        ecs.ok(&["delete-task-definitions", "--task-definitions", "doomed:1", "doomed:2"]);
+    let statuses: Vec<&str> = deleted["taskDefinitions"]
+        .as_array()
+        .expect("deleted")
+        .iter()
+        .filter_map(|t| t["status"].as_str())
+        .collect();
+    assert_eq!(statuses, ["DELETE_IN_PROGRESS", "DELETE_IN_PROGRESS"], "{deleted}");
+    assert!(deleted["taskDefinitions"][0]["deleteRequestedAt"].is_number(), "{deleted}");
+    let arn1 = deleted["taskDefinitions"][0]["taskDefinitionArn"].as_str().unwrap().to_owned();
+    let arn2 = deleted["taskDefinitions"][1]["taskDefinitionArn"].as_str().unwrap().to_owned();
+    let listed = ecs.ok(&["list-task-definitions", "--status", "DELETE_IN_PROGRESS"]);
+    assert!(listed["taskDefinitionArns"].as_array().unwrap().contains(&json!(arn1)), "{listed}");
+
+    // Revision 2 runs nowhere: it is purged, with its tags. Revision 1 stays
+    // while its task runs.
+    wait_for("revision 2 purged", Duration::from_secs(30), || {
+        described(&ecs, "doomed:2").is_none().then_some(())
+    });
+    let tags = ecs.fails(&["list-tags-for-resource", "--resource-arn", &arn2]);
+    assert!(tags.contains("Unable to describe task definition."), "{tags}");
+    let tags = ecs.ok(&["list-tags-for-resource", "--resource-arn", &arn1]);
+    assert_eq!(tags["tags"], json!([{"key": "team", "value": "a"}]), "{tags}");
+    let kept = described(&ecs, "doomed:1").expect("revision 1 is kept while its task runs");
+    assert_eq!(kept["taskDefinition"]["status"], "DELETE_IN_PROGRESS");
+    let families = ecs.ok(&["list-task-definition-families", "--status", "ALL"]);
+    assert!(families["families"].as_array().unwrap().contains(&json!("doomed")), "{families}");
+
+    ecs.ok(&["stop-task", "--cluster", &cluster, "--task", &task]);
+    ecs.ok(&["wait", "tasks-stopped", "--cluster", &cluster, "--tasks", &task]);
+    let t = &ecs.ok(&["describe-tasks", "--cluster", &cluster, "--tasks", &task])["tasks"][0];
+    assert_eq!(t["lastStatus"], "STOPPED");
+    wait_for("revision 1 purged", Duration::from_secs(30), || {
+        described(&ecs, "doomed:1").is_none().then_some(())
+    });
+    let families = ecs.ok(&["list-task-definition-families", "--status", "ALL"]);
+    assert!(!families["families"].as_array().unwrap().contains(&json!("doomed")), "{families}");
+    // The family's numbers are not given again.
+    let again = ecs.ok(&["register-task-definition", "--cli-input-json", &td.to_string()]);
+    assert_eq!(again["taskDefinition"]["revision"], 3, "{again}");
 }

@@ -14,7 +14,8 @@ use wharf_model::ecs::shapes::TaskStopCode;
 use wharf_model::ecs::shapes::{
     ContainerInstance, ContainerInstanceField, ContainerInstanceStatus,
     DeregisterContainerInstanceRequest, DeregisterContainerInstanceResponse,
-    DescribeContainerInstancesRequest, DescribeContainerInstancesResponse, Failure,
+    DescribeContainerInstancesRequest, DescribeContainerInstancesResponse,
+    DiscoverPollEndpointRequest, DiscoverPollEndpointResponse, Failure,
     ListContainerInstancesRequest, ListContainerInstancesResponse,
     RegisterContainerInstanceRequest, RegisterContainerInstanceResponse, Resource,
     UpdateContainerInstancesStateRequest, UpdateContainerInstancesStateResponse,
@@ -470,6 +471,25 @@ pub(crate) async fn update_container_instances_state(
 
 /// How many instances a cluster has registered (ACTIVE or DRAINING), for
 /// DescribeClusters and DeleteCluster.
+/// DiscoverPollEndpoint: where an agent reaches the control plane. Wharf's
+/// agents talk to the server itself for everything (assignments, state
+/// changes, telemetry), so every endpoint is this server's, as the client
+/// addressed it.
+pub(crate) async fn discover_poll_endpoint(
+    ctx: &Ctx,
+    req: DiscoverPollEndpointRequest,
+) -> Result<DiscoverPollEndpointResponse, ApiError> {
+    let _ = (req.cluster, req.container_instance);
+    let endpoint = ctx
+        .endpoint()
+        .ok_or_else(|| EcsError::client("The request names no Host to answer endpoints for."))?;
+    Ok(DiscoverPollEndpointResponse {
+        endpoint: Some(endpoint.clone()),
+        telemetry_endpoint: Some(endpoint.clone()),
+        service_connect_endpoint: Some(endpoint),
+    })
+}
+
 pub(crate) async fn registered_count(ctx: &Ctx, cluster: &str) -> Result<i64, ApiError> {
     let all = ctx.store().instances(&ctx.region, cluster, None).await?;
     Ok(all.iter().filter(|u| u.instance.status != InstanceStatus::Inactive).count() as i64)

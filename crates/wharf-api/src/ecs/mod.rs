@@ -66,6 +66,7 @@ pub async fn handle(ctx: &Ctx, op: &str, body: &[u8]) -> Result<Vec<u8>, ApiErro
         "DescribeContainerInstances" => container_instance::describe_container_instances,
         "ListContainerInstances" => container_instance::list_container_instances,
         "UpdateContainerInstancesState" => container_instance::update_container_instances_state,
+        "DiscoverPollEndpoint" => container_instance::discover_poll_endpoint,
         "PutAttributes" => attributes::put_attributes,
         "ListAttributes" => attributes::list_attributes,
         "DeleteAttributes" => attributes::delete_attributes,

@@ -419,6 +419,7 @@ async fn prepare(args: &ServerArgs, data_dir: &std::path::Path) -> anyhow::Resul
         (Some(cert), Some(key)) => Some(crate::listen::tls_config(cert, key)?),
         _ => None,
     };
+    state.tls = tls.is_some();
     let dns =
         match args.dns_address.as_str() {
             "off" | "" => None,
