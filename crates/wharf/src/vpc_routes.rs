@@ -4,7 +4,10 @@
 //! load balancer then reaches `ip` targets on any host, without NAT.
 //!
 //! Slices of instances on this host itself need no route (their bridge is
-//! here). The routes are removed when the server stops.
+//! here). The routes are removed when the server stops. Only routes into the
+//! server's own VPC pool are its: several servers may share a host (the test
+//! suite's do), each with its pool, and none removes another's routes. The
+//! routes are checked on every pass, so one removed by hand comes back.
 
 use std::time::Duration;
 
@@ -16,6 +19,7 @@ const INTERVAL: Duration = Duration::from_secs(2);
 
 /// Keeps this host's routes to every slice until `shutdown` turns true, then removes them.
 pub async fn run(state: AppState, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let Some(pool) = state.vpc_pool else { return };
     let mut applied: Option<Vec<Route>> = None;
     let mut warned = false;
     loop {
@@ -26,27 +30,27 @@ pub async fn run(state: AppState, mut shutdown: tokio::sync::watch::Receiver<boo
                 })
                 .await
                 .unwrap_or_default();
-                if applied.as_ref() != Some(&wanted) {
-                    let routes = wanted.clone();
-                    let done = tokio::task::spawn_blocking(move || {
-                        hostnet::sync_routes(&routes, SERVER_ROUTE_PROTO)
-                    })
-                    .await;
-                    match done {
-                        Ok(Ok(())) => {
+                let routes = wanted.clone();
+                let done = tokio::task::spawn_blocking(move || {
+                    hostnet::sync_routes(&routes, SERVER_ROUTE_PROTO, &pool)
+                })
+                .await;
+                match done {
+                    Ok(Ok(())) => {
+                        if applied.as_ref() != Some(&wanted) {
                             tracing::info!(
                                 routes = wanted.len(),
                                 "routes to awsvpc slices applied"
                             );
-                            applied = Some(wanted);
-                            warned = false;
                         }
-                        Ok(Err(e)) if !warned => {
-                            warned = true;
-                            tracing::warn!(error = %e, "routes to other hosts' awsvpc tasks could not be set");
-                        }
-                        _ => {}
+                        applied = Some(wanted);
+                        warned = false;
                     }
+                    Ok(Err(e)) if !warned => {
+                        warned = true;
+                        tracing::warn!(error = %e, "routes to other hosts' awsvpc tasks could not be set");
+                    }
+                    _ => {}
                 }
             }
             Err(e) => tracing::warn!(error = %e.message, "instances not read for awsvpc routes"),
@@ -57,6 +61,9 @@ pub async fn run(state: AppState, mut shutdown: tokio::sync::watch::Receiver<boo
         }
     }
     if applied.is_some_and(|a| !a.is_empty()) {
-        let _ = tokio::task::spawn_blocking(|| hostnet::sync_routes(&[], SERVER_ROUTE_PROTO)).await;
+        let _ = tokio::task::spawn_blocking(move || {
+            hostnet::sync_routes(&[], SERVER_ROUTE_PROTO, &pool)
+        })
+        .await;
     }
 }

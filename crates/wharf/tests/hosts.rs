@@ -653,7 +653,12 @@ fn hosts_awsvpc_tasks_reach_each_other_across_hosts_without_nat_and_not_across_v
         seen.contains(&addresses[0].to_string()),
         "no NAT: task 2 saw task 1's address: {seen}"
     );
-    // The server's host reaches both at their addresses.
+    // The server's host reaches both at their addresses, also while another
+    // server runs on this host (its route keeping leaves this pool's routes alone).
+    let neighbour = support::Server::start_with(&["--no-agent"]);
+    wait_for("the other server's first pass over its routes", Duration::from_secs(20), || {
+        neighbour.log().contains("routes to awsvpc slices applied").then_some(())
+    });
     for a in &addresses {
         let got = wait_for("the server's host to reach a task", Duration::from_secs(20), || {
             get(std::net::SocketAddr::from((*a, 80)))
