@@ -70,15 +70,16 @@ pub async fn provision(
         (LABEL_FAMILY.to_owned(), family.clone()),
         (LABEL_REVISION.to_owned(), revision.to_string()),
     ]);
+    let servers = task_dns(&td.container_definitions, dns);
     let config = ContainerCreateBody {
         image: Some(PAUSE_IMAGE.to_owned()),
         cmd: Some(vec![PAUSE_COMMAND.to_owned()]),
         labels: Some(labels),
         host_config: Some(bollard::models::HostConfig {
             network_mode: Some(AWSVPC_NETWORK.to_owned()),
-            // The task's containers share the pause container's network and
-            // resolver: Docker's, which forwards to these servers.
-            dns: task_dns(&td.container_definitions, dns),
+            // Docker's embedded resolver forwards to these servers until the
+            // task's resolv.conf names them itself (below).
+            dns: servers.clone(),
             ..Default::default()
         }),
         ..Default::default()
@@ -91,6 +92,17 @@ pub async fn provision(
         .get(AWSVPC_NETWORK)
         .cloned()
         .ok_or_else(|| failed("the pause container got no address"))?;
+    if let Some(servers) = servers {
+        // As an ECS task's ENI names its VPC's resolver: the task's containers
+        // ask these servers directly, not through Docker's embedded resolver
+        // (a hop that costs its own latency; ECS tasks do not rely on the
+        // container names it serves).
+        match runtime.set_resolvers(&id, &servers).await {
+            Ok(true) => {}
+            Ok(false) => tracing::debug!("the engine's resolv.conf is not on this host"),
+            Err(e) => tracing::warn!(error = %e, "the task keeps Docker's resolver"),
+        }
+    }
     Ok(TaskNetwork { pause_id: id, ip })
 }
 

@@ -213,6 +213,16 @@ fn cloud_map_api_and_an_ecs_service_found_by_dns() {
     for ip in &ips {
         assert!(text.contains(ip.as_str()), "{name} answers {ip}:\n{text}");
     }
+    // The awsvpc task asks Wharf's resolver directly, as an ECS task asks its
+    // VPC's, not through Docker's embedded resolver.
+    let resolv = Command::new("docker")
+        .args(["exec", &container, "cat", "/etc/resolv.conf"])
+        .output()
+        .expect("docker exec cat");
+    let resolv = String::from_utf8_lossy(&resolv.stdout).into_owned();
+    let resolver_ip = dns.rsplit_once(':').map_or(dns.as_str(), |(ip, _)| ip);
+    assert!(resolv.contains(&format!("nameserver {resolver_ip}\n")), "{resolv}");
+    assert!(!resolv.contains("127.0.0.11"), "{resolv}");
     // Other names are forwarded, as Docker's resolver does: the answer is
     // the host's resolver's (here: whatever it says about a reserved name).
     let nx = Command::new("docker")

@@ -144,6 +144,12 @@ impl DockerRuntime {
     /// Where the engine keeps container `id`'s `json-file` log, if that is
     /// a file this process can read: the engine runs on this host.
     async fn local_json_log(&self, id: &str) -> Option<PathBuf> {
+        self.local_container_file(id, &format!("{id}-json.log")).await
+    }
+
+    /// A file of the engine's directory for a container (`resolv.conf`,
+    /// `<id>-json.log`), when it exists on this host.
+    async fn local_container_file(&self, id: &str, name: &str) -> Option<PathBuf> {
         // A full container ID, never a name or a path.
         if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
@@ -154,7 +160,7 @@ impl DockerRuntime {
             .get_or_init(|| engine_root_dir(self.docker.clone(), timeout))
             .await
             .as_ref()?;
-        let path = root.join("containers").join(id).join(format!("{id}-json.log"));
+        let path = root.join("containers").join(id).join(name);
         std::fs::File::open(&path).is_ok().then_some(path)
     }
 
@@ -548,6 +554,25 @@ impl Runtime for DockerRuntime {
         // Readable here: an engine on another host, or one whose files this
         // process may not read, is read through its API instead.
         (driver == "json-file" && std::fs::File::open(&path).is_ok()).then_some(path)
+    }
+
+    async fn set_resolvers(&self, id: &str, nameservers: &[String]) -> Result<bool, RuntimeError> {
+        let Some(path) = self.local_container_file(id, "resolv.conf").await else {
+            return Ok(false);
+        };
+        let io = |e: std::io::Error| {
+            RuntimeError::Refused(format!("cannot rewrite {}: {e}", path.display()))
+        };
+        let current = std::fs::read_to_string(&path).map_err(io)?;
+        // In place: the container's bind mount holds this inode.
+        let mut file =
+            std::fs::OpenOptions::new().write(true).truncate(true).open(&path).map_err(io)?;
+        std::io::Write::write_all(
+            &mut file,
+            super::with_nameservers(&current, nameservers).as_bytes(),
+        )
+        .map_err(io)?;
+        Ok(true)
     }
 
     fn logs(
