@@ -27,6 +27,7 @@ pub mod dispatch;
 pub mod ec2;
 pub mod ecs;
 pub mod elbv2;
+pub mod exec;
 pub mod logs;
 pub mod metrics;
 pub mod pagination;

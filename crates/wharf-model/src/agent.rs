@@ -342,3 +342,87 @@ impl std::fmt::Debug for TaskRoleCredentials {
             .finish_non_exhaustive()
     }
 }
+
+/// An ECS Exec session the server granted (ExecuteCommand): sealed into the
+/// session's token, read back by the server when the task's agent presents
+/// the token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecGrant {
+    /// `ecs-execute-command-...`: the session, used once.
+    pub session_id: String,
+    /// The task.
+    pub task_arn: String,
+    /// The container instance it runs on.
+    pub container_instance_arn: String,
+    /// The container's name in the task.
+    pub container_name: String,
+    /// The container's Docker ID.
+    pub runtime_id: String,
+    /// The command, as ExecuteCommand took it (split as a shell splits
+    /// words, without expanding anything).
+    pub command: String,
+    /// When the token stops opening a session, Unix seconds.
+    pub expires: i64,
+}
+
+/// How long a session's token opens it after ExecuteCommand.
+pub const EXEC_TOKEN_SECONDS: i64 = 120;
+
+/// The path of an exec session's WebSocket, after the endpoint.
+pub const EXEC_PATH: &str = "/v1/data-channel/";
+
+/// The first message of an exec session's WebSocket, from the client (a
+/// text frame): the token and how to run the command.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecOpen {
+    /// ExecuteCommand's `session.tokenValue`.
+    pub token_value: String,
+    /// Allocate a pseudo-terminal (`docker exec -t`).
+    #[serde(default)]
+    pub tty: bool,
+    /// Keep the command's standard input open (`docker exec -i`).
+    #[serde(default)]
+    pub stdin: bool,
+    /// The terminal's columns, with `tty`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cols: Option<u16>,
+    /// The terminal's rows, with `tty`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<u16>,
+}
+
+/// A control message of an exec session (a text frame). Data goes in
+/// binary frames: from the client, standard input; from the agent, one
+/// byte naming the stream ([`EXEC_STDOUT`], [`EXEC_STDERR`]) and the bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ExecControl {
+    /// The client's terminal changed size.
+    Resize {
+        /// Columns.
+        cols: u16,
+        /// Rows.
+        rows: u16,
+    },
+    /// The client's standard input ended.
+    Eof,
+    /// The agent: the command is running.
+    Started,
+    /// The agent: the command exited with this code (the last message).
+    Exit {
+        /// The exit code, as `docker exec` returns it.
+        code: i64,
+    },
+    /// The agent: the session could not be opened or broke (the last message).
+    Error {
+        /// Why.
+        message: String,
+    },
+}
+
+/// The stream byte of standard output in an agent's binary frame.
+pub const EXEC_STDOUT: u8 = 1;
+/// The stream byte of standard error in an agent's binary frame.
+pub const EXEC_STDERR: u8 = 2;

@@ -62,6 +62,8 @@ enum Command {
     Describe(commands::describe::DescribeArgs),
     /// Stop tasks (StopTask), with a reason.
     Stop(commands::stop::StopArgs),
+    /// Run a command in a task's container (ECS Exec): -it for an interactive shell.
+    Exec(commands::exec::ExecArgs),
     /// Show what changed between two task definitions (family:rev, ARN or JSON file).
     Diff(commands::diff::DiffArgs),
     /// Show the audit trail: who made which mutating call, on what, from where, with what outcome.
@@ -89,6 +91,7 @@ fn main() -> ExitCode {
         Command::Services(args) => commands::services::run(args),
         Command::Describe(args) => commands::describe::run(args),
         Command::Stop(args) => commands::stop::run(args),
+        Command::Exec(args) => commands::exec::run(args),
         Command::Diff(args) => commands::diff::run(args),
         Command::Audit(args) => commands::audit::run(args),
         Command::Completions(args) => commands::completions::run(&args, &mut Cli::command()),

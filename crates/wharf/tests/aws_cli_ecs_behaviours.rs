@@ -172,10 +172,25 @@ fn container_instances_filter_and_execute_command_checks() {
     assert!(which.contains("Container name is required"), "{which}");
     let nope = exec(&enabled, Some("zzz"));
     assert!(nope.contains("The container zzz does not exist"), "{nope}");
-    let refused = exec(&enabled, Some("a"));
-    assert!(
-        refused.contains("TargetNotConnectedException") && refused.contains("docker exec -it"),
-        "{refused}"
+    // Past the checks, a session on the task's agent (`wharf exec` uses it:
+    // tests/exec.rs).
+    let granted = ecs_call(
+        &world.server,
+        "ExecuteCommand",
+        &json!({"cluster": cluster, "task": enabled, "container": "a", "interactive": true,
+                "command": "sh"}),
+    );
+    assert!(granted.starts_with("HTTP/1.1 200"), "{granted}");
+    let body: Value =
+        serde_json::from_str(granted.split_once("\r\n\r\n").map_or("", |(_, b)| b)).unwrap();
+    let session = &body["session"];
+    assert!(session["sessionId"].as_str().unwrap().starts_with("ecs-execute-command-"), "{body}");
+    assert!(session["streamUrl"].as_str().unwrap().starts_with("ws://127.0.0.1:"), "{body}");
+    assert!(session["streamUrl"].as_str().unwrap().contains("/v1/data-channel/ecs-execute"));
+    assert!(!session["tokenValue"].as_str().unwrap().is_empty(), "{body}");
+    assert_eq!(
+        (body["containerName"].as_str(), body["interactive"].as_bool()),
+        (Some("a"), Some(true))
     );
     let _: Value = ecs.ok(&["stop-task", "--cluster", &cluster, "--task", &plain]);
     ecs.ok(&["stop-task", "--cluster", &cluster, "--task", &enabled]);

@@ -29,8 +29,9 @@ use bollard::Docker;
 use futures_util::stream::{BoxStream, StreamExt};
 
 use super::{
-    ContainerCreateBody, ContainerInfo, ContainerState, Health, LogMessage, LogSource, PortBinding,
-    PullProgress, RegistryAuth, Runtime, RuntimeError, RuntimeEvent, VolumeSpec, LABEL_MANAGED,
+    ContainerCreateBody, ContainerInfo, ContainerState, ExecIo, ExecOutput, ExecSpec, Health,
+    LogMessage, LogSource, PortBinding, PullProgress, RegistryAuth, Runtime, RuntimeError,
+    RuntimeEvent, VolumeSpec, LABEL_MANAGED,
 };
 
 /// How long each Docker call may take. The defaults are the ECS agent's
@@ -554,6 +555,54 @@ impl Runtime for DockerRuntime {
         // Readable here: an engine on another host, or one whose files this
         // process may not read, is read through its API instead.
         (driver == "json-file" && std::fs::File::open(&path).is_ok()).then_some(path)
+    }
+
+    async fn exec(&self, id: &str, spec: ExecSpec) -> Result<ExecIo, RuntimeError> {
+        let config = bollard::models::ExecConfig {
+            attach_stdin: Some(spec.stdin),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            tty: Some(spec.tty),
+            cmd: Some(spec.cmd),
+            ..Default::default()
+        };
+        let created = timed("create exec", self.timeouts.inspect, async {
+            self.docker.create_exec(id, config).await
+        })
+        .await?;
+        let options =
+            bollard::exec::StartExecOptions { detach: false, tty: spec.tty, output_capacity: None };
+        let started = timed("start exec", self.timeouts.start, async {
+            self.docker.start_exec(&created.id, Some(options)).await
+        })
+        .await?;
+        let bollard::exec::StartExecResults::Attached { output, input } = started else {
+            return Err(RuntimeError::Refused("start exec: the engine did not attach".into()));
+        };
+        let output = output
+            .filter_map(|item| async move {
+                match item {
+                    Ok(LogOutput::StdErr { message }) => Some(Ok(ExecOutput::Stderr(message))),
+                    Ok(LogOutput::StdOut { message } | LogOutput::Console { message }) => {
+                        Some(Ok(ExecOutput::Stdout(message)))
+                    }
+                    Ok(LogOutput::StdIn { .. }) => None,
+                    Err(e) => Some(Err(RuntimeError::Unavailable(format!("exec output: {e}")))),
+                }
+            })
+            .boxed();
+        Ok(ExecIo { id: created.id, output, input })
+    }
+
+    async fn resize_exec(&self, exec_id: &str, cols: u16, rows: u16) -> Result<(), RuntimeError> {
+        let size = bollard::exec::ResizeExecOptions { height: rows, width: cols };
+        timed("resize exec", self.timeouts.inspect, self.docker.resize_exec(exec_id, size)).await
+    }
+
+    async fn exec_exit_code(&self, exec_id: &str) -> Result<Option<i64>, RuntimeError> {
+        let r =
+            timed("inspect exec", self.timeouts.inspect, self.docker.inspect_exec(exec_id)).await?;
+        Ok(if r.running == Some(true) { None } else { r.exit_code })
     }
 
     async fn set_resolvers(&self, id: &str, nameservers: &[String]) -> Result<bool, RuntimeError> {

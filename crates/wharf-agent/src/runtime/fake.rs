@@ -727,6 +727,19 @@ impl Runtime for FakeRuntime {
         Ok(())
     }
 
+    async fn exec(&self, _id: &str, _spec: super::ExecSpec) -> Result<super::ExecIo, RuntimeError> {
+        // Nothing runs in the fake's containers; exec is tested on Docker.
+        Err(RuntimeError::Refused("the fake engine runs no commands in containers".into()))
+    }
+
+    async fn resize_exec(&self, exec_id: &str, _: u16, _: u16) -> Result<(), RuntimeError> {
+        Err(RuntimeError::NotFound(format!("No such exec instance: {exec_id}")))
+    }
+
+    async fn exec_exit_code(&self, exec_id: &str) -> Result<Option<i64>, RuntimeError> {
+        Err(RuntimeError::NotFound(format!("No such exec instance: {exec_id}")))
+    }
+
     async fn set_resolvers(&self, id: &str, nameservers: &[String]) -> Result<bool, RuntimeError> {
         let mut s = self.lock();
         if !s.containers.contains_key(id) {

@@ -210,6 +210,43 @@ pub struct VolumeSpec {
     pub labels: HashMap<String, String>,
 }
 
+/// A command to run in a running container (`docker exec`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecSpec {
+    /// The command and its arguments.
+    pub cmd: Vec<String>,
+    /// Allocate a pseudo-terminal (`-t`): output comes as one stream.
+    pub tty: bool,
+    /// Attach standard input (`-i`).
+    pub stdin: bool,
+}
+
+/// Output of an exec, by stream (a pseudo-terminal's is all `Stdout`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExecOutput {
+    /// Standard output (or the terminal).
+    Stdout(bytes::Bytes),
+    /// Standard error.
+    Stderr(bytes::Bytes),
+}
+
+/// A started exec: its output until the command ends, and its input.
+pub struct ExecIo {
+    /// The engine's exec ID (for [`Runtime::resize_exec`] and
+    /// [`Runtime::exec_exit_code`]).
+    pub id: String,
+    /// What the command writes, until it exits.
+    pub output: BoxStream<'static, Result<ExecOutput, RuntimeError>>,
+    /// The command's standard input; shutting it down is end of input.
+    pub input: std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>,
+}
+
+impl std::fmt::Debug for ExecIo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExecIo").field("id", &self.id).finish_non_exhaustive()
+    }
+}
+
 /// The container engine, as the agent uses it.
 #[async_trait]
 pub trait Runtime: Send + Sync + std::fmt::Debug + 'static {
@@ -309,6 +346,15 @@ pub trait Runtime: Send + Sync + std::fmt::Debug + 'static {
     /// them. The `search` and `options` lines stay. `Ok(false)` when the
     /// engine's file cannot be written from this host (a remote engine).
     async fn set_resolvers(&self, id: &str, nameservers: &[String]) -> Result<bool, RuntimeError>;
+
+    /// Runs a command in a running container, attached (`docker exec`).
+    async fn exec(&self, id: &str, spec: ExecSpec) -> Result<ExecIo, RuntimeError>;
+
+    /// Resizes an exec's pseudo-terminal.
+    async fn resize_exec(&self, exec_id: &str, cols: u16, rows: u16) -> Result<(), RuntimeError>;
+
+    /// An exec's exit code once its command has exited; `None` while it runs.
+    async fn exec_exit_code(&self, exec_id: &str) -> Result<Option<i64>, RuntimeError>;
 
     /// The engine's container events for managed containers, from now on.
     /// The stream ends if the engine goes away; the caller subscribes again

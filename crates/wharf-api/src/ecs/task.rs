@@ -120,10 +120,9 @@ pub(crate) async fn start_task(
 }
 
 /// ExecuteCommand: ECS's checks (interactive only, the task RUNNING with
-/// execute command enabled, the container named when the task has several).
-/// Wharf does not serve exec sessions (the Session Manager data channel),
-/// so a command that passes them is refused with `TargetNotConnectedException`
-/// naming the `docker exec` that does the same on the task's host.
+/// execute command enabled, the container named when the task has several),
+/// then a session on the task's agent ([`crate::exec::start`]): its id, the
+/// WebSocket URL `wharf exec` connects to, and the token it presents.
 pub(crate) async fn execute_command(
     ctx: &Ctx,
     req: ExecuteCommandRequest,
@@ -176,15 +175,15 @@ pub(crate) async fn execute_command(
             .into())
         }
     };
-    let runtime = container.runtime_id.as_deref().unwrap_or("<container>");
-    Err(EcsError::new(
-        wharf_model::EcsErrorKind::TargetNotConnectedException,
-        format!(
-            "Wharf does not serve ECS Exec sessions yet. On the task's host, run: docker exec -it \
-             {runtime} {command}"
-        ),
-    )
-    .into())
+    let session = crate::exec::start(ctx, &cluster, &stored, container, &command).await?;
+    Ok(ExecuteCommandResponse {
+        cluster_arn: task.cluster_arn.clone(),
+        container_arn: container.container_arn.clone(),
+        container_name: container.name.clone(),
+        interactive: Some(true),
+        session: Some(session),
+        task_arn: task.task_arn.clone(),
+    })
 }
 
 /// Finds a task of a cluster by ARN or ID.

@@ -169,6 +169,11 @@ pub struct AgentArgs {
     /// the server from.
     #[arg(long, env = "WHARF_ADDRESS")]
     pub address: Option<std::net::IpAddr>,
+    /// Where ECS Exec sessions to this host's tasks are served (`wharf exec`
+    /// connects here; the instance reports it): `IP:PORT`, by default this
+    /// host's `--address` and a free port; `off` for none.
+    #[arg(long, env = "WHARF_EXEC_ADDRESS")]
+    pub exec_address: Option<String>,
 }
 
 fn parse_attribute(s: &str) -> Result<(String, Option<String>), String> {
@@ -598,14 +603,21 @@ pub async fn run_agent(
             },
         }),
     };
+    let address = agent_address(&args, server);
+    let exec = bind_exec(args.exec_address.as_deref(), address).await?;
+    let exec_endpoint = match &exec {
+        Some(l) => Some(format!("http://{}", l.local_addr()?)),
+        None => None,
+    };
     let identity = wharf_agent::host::HostIdentity {
         availability_zone: args
             .availability_zone
             .clone()
             .unwrap_or_else(|| format!("{}a", args.region)),
         instance_type: args.instance_type.clone(),
-        address: Some(agent_address(&args, server).to_string()),
+        address: Some(address.to_string()),
         attributes: args.attributes.clone(),
+        exec_endpoint,
     };
     let config = AgentConfig {
         report_stats,
@@ -625,9 +637,41 @@ pub async fn run_agent(
         stats,
         dns_servers: args.dns_servers,
     };
-    let agent = Agent::new(Arc::new(runtime), link, Arc::new(SystemClock), config);
+    let mut agent = Agent::new(Arc::new(runtime), link, Arc::new(SystemClock), config);
+    if let Some(listener) = exec {
+        tracing::info!(address = %listener.local_addr()?, "serving ECS Exec sessions");
+        agent = agent.with_exec_listener(listener);
+    }
     agent.run(shutdown).await?;
     Ok(())
+}
+
+/// The ECS Exec listener: `--exec-address` (`off`: none), by default the
+/// agent's address and a free port. A fixed address that cannot be bound
+/// is an error; the default one is logged and left out.
+async fn bind_exec(
+    given: Option<&str>,
+    address: std::net::IpAddr,
+) -> anyhow::Result<Option<tokio::net::TcpListener>> {
+    match given {
+        Some("off") => Ok(None),
+        Some(a) => {
+            let at: SocketAddr = a
+                .parse()
+                .with_context(|| format!("--exec-address {a:?} is not an IP:PORT (or `off`)"))?;
+            let listener = tokio::net::TcpListener::bind(at)
+                .await
+                .with_context(|| format!("cannot listen on --exec-address {at}"))?;
+            Ok(Some(listener))
+        }
+        None => match tokio::net::TcpListener::bind(SocketAddr::new(address, 0)).await {
+            Ok(l) => Ok(Some(l)),
+            Err(e) => {
+                tracing::warn!(error = %e, %address, "no ECS Exec sessions: cannot listen");
+                Ok(None)
+            }
+        },
+    }
 }
 
 /// Binds and starts the DNS resolver (after putting a 169.254.x.y address
