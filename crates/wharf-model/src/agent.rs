@@ -4,7 +4,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ecs::shapes::{Container, DesiredStatus, Task, TaskDefinition};
+use crate::ecs::shapes::{
+    Container, DesiredStatus, ManagedAgent, ManagedAgentName, Task, TaskDefinition,
+};
+use crate::ecs::status::ContainerLastStatus;
+use crate::wire::Timestamp;
 
 /// A task placed on an agent's instance, with the definition it runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -231,11 +235,53 @@ pub fn merge(t: &mut Task, r: Task) -> bool {
             merge_container(c, rc);
         }
     }
+    let started = t.started_at;
+    for c in containers.iter_mut() {
+        follow_exec_agent(c, started);
+    }
     let changed = *t != before;
     if changed {
         t.version = Some(t.version.unwrap_or(0) + 1);
     }
     changed
+}
+
+/// `managedAgents[].lastStatus` of an ExecuteCommandAgent not yet running.
+pub const MANAGED_AGENT_PENDING: &str = "PENDING";
+/// `managedAgents[].lastStatus` of a running ExecuteCommandAgent.
+pub const MANAGED_AGENT_RUNNING: &str = "RUNNING";
+/// `managedAgents[].lastStatus` of a stopped ExecuteCommandAgent.
+pub const MANAGED_AGENT_STOPPED: &str = "STOPPED";
+
+/// The ExecuteCommandAgent entry of a container's `managedAgents`.
+pub fn exec_agent(status: &str, started: Option<Timestamp>) -> ManagedAgent {
+    ManagedAgent {
+        name: Some(ManagedAgentName::ExecuteCommandAgent),
+        last_status: Some(status.to_owned()),
+        last_started_at: started,
+        reason: None,
+    }
+}
+
+/// ECS Exec's agent is Wharf's own agent on the container's host, which
+/// needs nothing in the container: it runs while the container runs (since
+/// the task started) and stops with it.
+fn follow_exec_agent(c: &mut Container, task_started: Option<Timestamp>) {
+    let Some(agents) = c.managed_agents.as_mut() else { return };
+    for a in agents.iter_mut().filter(|a| a.name == Some(ManagedAgentName::ExecuteCommandAgent)) {
+        match c.last_status {
+            Some(ContainerLastStatus::Running) => {
+                a.last_status = Some(MANAGED_AGENT_RUNNING.to_owned());
+                if a.last_started_at.is_none() {
+                    a.last_started_at = task_started;
+                }
+            }
+            Some(ContainerLastStatus::Stopped) => {
+                a.last_status = Some(MANAGED_AGENT_STOPPED.to_owned());
+            }
+            _ => {}
+        }
+    }
 }
 
 fn merge_container(c: &mut Container, r: Container) {
@@ -264,6 +310,27 @@ mod tests {
 
     fn task(v: serde_json::Value) -> Task {
         serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn the_exec_agent_runs_while_its_container_runs() {
+        let mut t = task(json!({
+            "lastStatus": "PROVISIONING", "version": 1,
+            "containers": [{"name": "web", "lastStatus": "PENDING",
+                "managedAgents": [{"name": "ExecuteCommandAgent", "lastStatus": "PENDING"}]}]
+        }));
+        let agent = |t: &Task| t.containers.as_ref().unwrap()[0].managed_agents.clone().unwrap();
+        merge(
+            &mut t,
+            task(json!({"lastStatus": "RUNNING", "startedAt": 10.0,
+            "containers": [{"name": "web", "lastStatus": "RUNNING"}]})),
+        );
+        let running = agent(&t);
+        assert_eq!(running[0].last_status.as_deref(), Some("RUNNING"));
+        assert_eq!(running[0].last_started_at, t.started_at);
+        merge(&mut t, task(json!({"containers": [{"name": "web", "lastStatus": "STOPPED"}]})));
+        assert_eq!(agent(&t)[0].last_status.as_deref(), Some("STOPPED"));
+        assert_eq!(agent(&t)[0].last_started_at, running[0].last_started_at);
     }
 
     #[test]

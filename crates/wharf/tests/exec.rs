@@ -173,6 +173,16 @@ fn wharf_exec_runs_commands_in_a_tasks_container_as_docker_exec_does() {
     let attrs = described["containerInstances"][0]["attributes"].to_string();
     assert!(attrs.contains("ecs.capability.execute-command"), "{attrs}");
     assert!(attrs.contains("wharf.exec-endpoint"), "{attrs}");
+    let described = ecs_cli.ok(&["describe-tasks", "--cluster", &cluster, "--tasks", &task]);
+    for c in described["tasks"][0]["containers"].as_array().unwrap() {
+        let agent = &c["managedAgents"][0];
+        assert_eq!(
+            (agent["name"].as_str(), agent["lastStatus"].as_str()),
+            (Some("ExecuteCommandAgent"), Some("RUNNING")),
+            "{c}"
+        );
+        assert!(agent["lastStartedAt"].is_number(), "{c}");
+    }
     let id = task.rsplit('/').next().unwrap().to_owned();
     let run = |args: &[&str], command: &[&str]| -> Output {
         wharf_exec(server, &cluster, args, command).stdin(Stdio::null()).output().expect("run")

@@ -187,6 +187,9 @@ impl TaskTemplate {
                 cpu: Some(c.cpu.unwrap_or(0).to_string()),
                 memory: c.memory.map(|m| m.to_string()),
                 memory_reservation: c.memory_reservation.map(|m| m.to_string()),
+                managed_agents: self.execute_command.then(|| {
+                    vec![crate::agent::exec_agent(crate::agent::MANAGED_AGENT_PENDING, None)]
+                }),
                 ..Container::default()
             })
             .collect();
