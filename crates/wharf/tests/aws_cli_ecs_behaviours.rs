@@ -300,4 +300,24 @@ fn deleted_revisions_are_purged_once_no_task_runs_them_and_the_waiters_see_tasks
     // The family's numbers are not given again.
     let again = ecs.ok(&["register-task-definition", "--cli-input-json", &td.to_string()]);
     assert_eq!(again["taskDefinition"]["revision"], 3, "{again}");
+
+    // `aws ecs wait services-stable`: polls (every 15 s) until the service runs
+    // what it wants with one deployment.
+    ecs.ok(&[
+        "create-service",
+        "--cluster",
+        &cluster,
+        "--service-name",
+        "steady",
+        "--task-definition",
+        "doomed:3",
+        "--desired-count",
+        "2",
+    ]);
+    ecs.ok(&["wait", "services-stable", "--cluster", &cluster, "--services", "steady"]);
+    let s = &ecs.ok(&["describe-services", "--cluster", &cluster, "--services", "steady"])
+        ["services"][0];
+    assert_eq!((s["runningCount"].as_i64(), s["desiredCount"].as_i64()), (Some(2), Some(2)));
+    assert_eq!(s["deployments"].as_array().map(Vec::len), Some(1), "{s}");
+    ecs.ok(&["delete-service", "--cluster", &cluster, "--service", "steady", "--force"]);
 }
