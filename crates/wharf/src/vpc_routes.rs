@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use wharf_agent::hostnet::{self, Route, SERVER_ROUTE_PROTO};
 use wharf_api::AppState;
+use wharf_model::ecs::network::Ipv4Net;
 
 /// How often the instances are read again.
 const INTERVAL: Duration = Duration::from_secs(2);
@@ -30,27 +31,10 @@ pub async fn run(state: AppState, mut shutdown: tokio::sync::watch::Receiver<boo
                 })
                 .await
                 .unwrap_or_default();
-                let routes = wanted.clone();
-                let done = tokio::task::spawn_blocking(move || {
-                    hostnet::sync_routes(&routes, SERVER_ROUTE_PROTO, &pool)
-                })
-                .await;
-                match done {
-                    Ok(Ok(())) => {
-                        if applied.as_ref() != Some(&wanted) {
-                            tracing::info!(
-                                routes = wanted.len(),
-                                "routes to awsvpc slices applied"
-                            );
-                        }
-                        applied = Some(wanted);
-                        warned = false;
-                    }
-                    Ok(Err(e)) if !warned => {
-                        warned = true;
-                        tracing::warn!(error = %e, "routes to other hosts' awsvpc tasks could not be set");
-                    }
-                    _ => {}
+                // Nothing wanted and nothing left to remove (one host): no command to run.
+                let idle = wanted.is_empty() && applied.as_ref().is_some_and(Vec::is_empty);
+                if !idle {
+                    sync(&wanted, pool, &mut applied, &mut warned).await;
                 }
             }
             Err(e) => tracing::warn!(error = %e.message, "instances not read for awsvpc routes"),
@@ -65,5 +49,34 @@ pub async fn run(state: AppState, mut shutdown: tokio::sync::watch::Receiver<boo
             hostnet::sync_routes(&[], SERVER_ROUTE_PROTO, &pool)
         })
         .await;
+    }
+}
+
+/// Makes this host's routes into `pool` those `wanted`, noting what was applied and warning
+/// once while it cannot.
+async fn sync(
+    wanted: &[Route],
+    pool: Ipv4Net,
+    applied: &mut Option<Vec<Route>>,
+    warned: &mut bool,
+) {
+    let routes = wanted.to_vec();
+    let done = tokio::task::spawn_blocking(move || {
+        hostnet::sync_routes(&routes, SERVER_ROUTE_PROTO, &pool)
+    })
+    .await;
+    match done {
+        Ok(Ok(())) => {
+            if applied.as_deref() != Some(wanted) {
+                tracing::info!(routes = wanted.len(), "routes to awsvpc slices applied");
+            }
+            *applied = Some(wanted.to_vec());
+            *warned = false;
+        }
+        Ok(Err(e)) if !*warned => {
+            *warned = true;
+            tracing::warn!(error = %e, "routes to other hosts' awsvpc tasks could not be set");
+        }
+        _ => {}
     }
 }

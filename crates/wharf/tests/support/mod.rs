@@ -357,8 +357,9 @@ impl Drop for ClusterContainers {
         let remove = || {
             Command::new("sh")
                 .arg("-c")
+                // Bounded: Docker 20.10 can hang a removal for good (moby#44300).
                 .arg(format!(
-                    "docker ps -aq --filter label=com.amazonaws.ecs.cluster={} | xargs -r docker rm -f -v",
+                    "docker ps -aq --filter label=com.amazonaws.ecs.cluster={} | xargs -r timeout 60 docker rm -f -v",
                     self.0
                 ))
                 .output()
