@@ -112,6 +112,8 @@ pub struct HostIdentity {
     pub fargate: bool,
     /// The group (Auto Scaling group) it joined (`wharf.auto-scaling-group`).
     pub group: Option<String>,
+    /// Where the agent serves ECS Exec sessions (`http://address:port`), if it does.
+    pub exec_endpoint: Option<String>,
 }
 
 impl HostIdentity {
@@ -170,6 +172,10 @@ pub fn registration(
     if let Some(group) = &identity.group {
         attributes.push(attribute(capacity::GROUP_ATTRIBUTE, Some(group)));
     }
+    if let Some(endpoint) = &identity.exec_endpoint {
+        attributes.push(attribute(attributes::EXEC_ENDPOINT, Some(endpoint)));
+        attributes.push(attribute(attributes::EXECUTE_COMMAND, None));
+    }
     attributes.extend(identity.attributes.iter().map(|(n, v)| attribute(n.clone(), v.as_deref())));
     attributes.extend(
         CAPABILITIES.iter().map(|c| attribute(format!("com.amazonaws.ecs.capability.{c}"), None)),
@@ -217,6 +223,7 @@ mod tests {
             attributes: vec![("stack".into(), Some("prod".into())), ("gpu".into(), None)],
             fargate: true,
             group: Some("web-asg".into()),
+            exec_endpoint: Some("http://10.0.0.7:4591".into()),
         };
         let resources = HostResources { cpu: 2048, memory: 3900 };
         let req = registration("default", &resources, &identity, None, None);
@@ -231,8 +238,10 @@ mod tests {
         assert_eq!(value("stack").as_deref(), Some("prod"));
         assert_eq!(value("wharf.fargate").as_deref(), Some("true"));
         assert_eq!(value("wharf.auto-scaling-group").as_deref(), Some("web-asg"));
+        assert_eq!(value("wharf.exec-endpoint").as_deref(), Some("http://10.0.0.7:4591"));
         let names: Vec<String> = all.into_iter().filter_map(|a| a.name).collect();
         assert!(names.contains(&"gpu".to_owned()));
+        assert!(names.contains(&"ecs.capability.execute-command".to_owned()));
         assert!(names.contains(&"ecs.capability.container-ordering".to_owned()));
         assert!(names.contains(&"com.amazonaws.ecs.capability.docker-remote-api.1.41".to_owned()));
     }

@@ -144,6 +144,7 @@ async fn create_start_inspect_a_mapped_container() {
         extra_env: &extra,
         network: NetworkAttachment::Bridge,
         cgroup_parent: None,
+        default_dns: &[],
     };
     let config = spec::container_config(&ctx, &container).expect("maps");
     let (id, _cleanup) = create(&rt, "mapped", config).await;

@@ -407,6 +407,7 @@ echo ok"#
         extra_env: &env,
         network: NetworkAttachment::Bridge,
         cgroup_parent: None,
+        default_dns: &[],
     };
     let body = spec::container_config(&ctx, &definition).expect("docker config");
     let nanos = std::time::SystemTime::now()

@@ -102,8 +102,14 @@ async fn fargate_definition(s: &Server) {
     .await;
 }
 
-fn network() -> Value {
-    json!({"awsvpcConfiguration": {"subnets": ["subnet-1"]}})
+/// An awsvpcConfiguration naming the region's first default subnet (the
+/// default VPC is made on first use).
+async fn network_of(s: &Server) -> Value {
+    let zones = wharf_model::ec2::zones::of_region(REGION, &[]);
+    let network = wharf_ops::network::read(s.state.ops.region(REGION), &zones).await.unwrap();
+    let mut subnets: Vec<_> = network.subnets.values().filter(|s| s.default_for_az).collect();
+    subnets.sort_by(|a, b| a.availability_zone.cmp(&b.availability_zone));
+    json!({"awsvpcConfiguration": {"subnets": [subnets[0].id.clone()]}})
 }
 
 fn providers_of(tasks: &Value) -> (usize, usize) {
@@ -115,6 +121,8 @@ fn providers_of(tasks: &Value) -> (usize, usize) {
 #[tokio::test]
 async fn the_default_strategy_splits_fargate_tasks_by_base_and_weight() {
     let s = server();
+    let net = network_of(&s).await;
+    let network = || net.clone();
     let pool = host(&s, capacity::FARGATE_POOL, 64 * 1024, fargate_attr()).await;
     ok(
         &s,
@@ -166,6 +174,8 @@ async fn the_default_strategy_splits_fargate_tasks_by_base_and_weight() {
 #[tokio::test]
 async fn runtask_takes_a_strategy_and_an_instance_may_serve_the_pool_too() {
     let s = server();
+    let net = network_of(&s).await;
+    let network = || net.clone();
     // The embedded agent's way: an instance of `default` that also serves the pool.
     let embedded = host(&s, "default", 2048, fargate_attr()).await;
     ok(&s, "CreateCluster", json!({"clusterName": "dev"})).await;
@@ -221,6 +231,8 @@ async fn runtask_takes_a_strategy_and_an_instance_may_serve_the_pool_too() {
 #[tokio::test]
 async fn strategies_and_fargate_launches_are_checked_as_ecs_checks_them() {
     let s = server();
+    let net = network_of(&s).await;
+    let network = || net.clone();
     host(&s, capacity::FARGATE_POOL, 8192, fargate_attr()).await;
     ok(&s, "CreateCluster", json!({"clusterName": "dev", "capacityProviders": ["FARGATE"]})).await;
     fargate_definition(&s).await;
@@ -347,6 +359,8 @@ async fn a_custom_provider_places_on_its_group_of_the_cluster() {
 #[tokio::test]
 async fn a_spot_interruption_stops_fargate_spot_tasks_only() {
     let s = server();
+    let net = network_of(&s).await;
+    let network = || net.clone();
     host(&s, capacity::FARGATE_POOL, 8192, fargate_attr()).await;
     ok(
         &s,

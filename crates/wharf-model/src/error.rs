@@ -28,6 +28,7 @@ pub enum EcsErrorKind {
     ServiceDeploymentNotFoundException,
     ConflictException,
     TargetNotFoundException,
+    TargetNotConnectedException,
     AttributeLimitExceededException,
 }
 
@@ -61,6 +62,7 @@ impl EcsErrorKind {
             Self::ServiceDeploymentNotFoundException => "ServiceDeploymentNotFoundException",
             Self::ConflictException => "ConflictException",
             Self::TargetNotFoundException => "TargetNotFoundException",
+            Self::TargetNotConnectedException => "TargetNotConnectedException",
             Self::AttributeLimitExceededException => "AttributeLimitExceededException",
         }
     }

@@ -107,6 +107,11 @@ CREATE TABLE elb_targets (
 );
 "#,
     r#"
+-- The revisions DeleteTaskDefinitions marked, which the purge looks for.
+CREATE INDEX task_definitions_in_deletion ON task_definitions (status)
+    WHERE status = 'DELETE_IN_PROGRESS';
+"#,
+    r#"
 -- The cluster of the instance a task is placed on: the task's own, or
 -- another's for a Fargate task on a host of the Fargate pool, which serves
 -- every cluster. What an instance holds is summed over this column.

@@ -64,8 +64,12 @@ impl World {
         s(&out["taskDefinition"]["taskDefinitionArn"])
     }
 
-    fn network() -> String {
-        json!({"awsvpcConfiguration": {"subnets": ["subnet-00000001"]}}).to_string()
+    /// An awsvpcConfiguration naming the region's first default subnet.
+    fn network(&self) -> String {
+        let ec2 = Aws::new(&self.inner.server, "ec2");
+        let subnets = ec2.ok(&["describe-subnets", "--filters", "Name=default-for-az,Values=true"]);
+        let subnet = s(&subnets["Subnets"][0]["SubnetId"]);
+        json!({"awsvpcConfiguration": {"subnets": [subnet]}}).to_string()
     }
 
     fn describe_tasks(&self, arns: &[String]) -> Vec<Value> {
@@ -136,7 +140,7 @@ fn a_default_strategy_splits_fargate_tasks_each_in_its_own_cgroup() {
         "--count",
         "4",
         "--network-configuration",
-        &World::network(),
+        &w.network(),
     ]);
     assert_eq!(run["failures"], json!([]), "{run}");
     let tasks: Vec<Value> = run["tasks"].as_array().cloned().unwrap_or_default();
@@ -222,7 +226,7 @@ fn a_spot_interruption_stops_a_task_with_sigterm_and_its_service_replaces_it() {
         "--capacity-provider-strategy",
         "capacityProvider=FARGATE_SPOT,weight=1",
         "--network-configuration",
-        &World::network(),
+        &w.network(),
     ]);
     let first = w.wait_for("the Spot task to run", Duration::from_secs(60), || {
         w.service_tasks("spotty").into_iter().find(running)
@@ -280,7 +284,7 @@ fn one_service_moves_from_ec2_to_fargate_with_both_running_meanwhile() {
         "--launch-type",
         "EC2",
         "--network-configuration",
-        &World::network(),
+        &w.network(),
     ]);
     w.wait_for("two healthy EC2 tasks", Duration::from_secs(60), || {
         let t = w.service_tasks("mixed");

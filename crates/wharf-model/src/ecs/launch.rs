@@ -84,6 +84,8 @@ pub struct TaskRequest {
     pub network: Option<NetworkConfiguration>,
     /// The service that owns the tasks.
     pub service: Option<String>,
+    /// `enableExecuteCommand`.
+    pub execute_command: bool,
     /// When the tasks are created (ms since the epoch).
     pub now_ms: i64,
 }
@@ -114,6 +116,8 @@ pub struct TaskTemplate {
     pub subnets: Option<Vec<String>>,
     /// The Fargate platform version its Fargate tasks run on (`1.4.0`).
     pub platform_version: String,
+    /// `enableExecuteCommand`.
+    pub execute_command: bool,
     /// When the tasks are created (ms since the epoch).
     pub created_ms: i64,
 }
@@ -155,6 +159,7 @@ impl TaskTemplate {
             subnets,
             platform_version: capacity::LATEST_PLATFORM_VERSION.to_owned(),
             created_ms: req.now_ms,
+            execute_command: req.execute_command,
         })
     }
 
@@ -194,6 +199,9 @@ impl TaskTemplate {
                 cpu: Some(c.cpu.unwrap_or(0).to_string()),
                 memory: c.memory.map(|m| m.to_string()),
                 memory_reservation: c.memory_reservation.map(|m| m.to_string()),
+                managed_agents: self.execute_command.then(|| {
+                    vec![crate::agent::exec_agent(crate::agent::MANAGED_AGENT_PENDING, None)]
+                }),
                 ..Container::default()
             })
             .collect();
@@ -243,7 +251,7 @@ impl TaskTemplate {
                 .map(|m| m.to_string()),
             created_at: Some(Timestamp::from_millis(self.created_ms)),
             desired_status: Some(DesiredStatus::Running),
-            enable_execute_command: Some(false),
+            enable_execute_command: Some(self.execute_command),
             group: Some(self.group.clone()),
             health_status: Some(HealthStatus::Unknown),
             last_status: Some(TaskStatus::Provisioning),
@@ -333,6 +341,7 @@ impl Launch {
             subnets: None,
             platform_version: capacity::LATEST_PLATFORM_VERSION.to_owned(),
             created_ms: 0,
+            execute_command: false,
         };
         Self {
             template,
@@ -595,6 +604,7 @@ mod tests {
             subnets: None,
             platform_version: "1.4.0".into(),
             created_ms: 1_000,
+            execute_command: false,
         }
     }
 
