@@ -5,6 +5,7 @@
 //!
 //! - [`launch`]: place and launch tasks (RunTask, StartTask, services);
 //! - [`stop`]: stop a task (StopTask, the service scheduler);
+//! - [`instances`]: a container instance's status (draining, deregistering);
 //! - [`spot`]: interrupt a Fargate Spot task (Wharf's own command);
 //! - [`targets`]: register and deregister load balancer targets
 //!   (RegisterTargets/DeregisterTargets, the service scheduler);
@@ -25,6 +26,7 @@ pub mod discovery;
 pub mod docs;
 pub mod elb_state;
 mod error;
+pub mod instances;
 pub mod launch;
 pub mod lookup;
 pub mod network;

@@ -90,6 +90,10 @@ pub enum Kind {
     /// one document, `wharf_model::servicediscovery::Registry`, keyed
     /// `registry`.
     Discovery,
+    /// A custom capacity provider's managed scaling in one cluster
+    /// (`wharf_model::ecs::capacity::scaling::Status`), keyed
+    /// `<cluster>/<provider>`.
+    CapacityScaling,
 }
 
 impl Kind {
@@ -109,6 +113,7 @@ impl Kind {
             Self::ServerKey => "server-key",
             Self::Ec2Network => "ec2-network",
             Self::Discovery => "servicediscovery-registry",
+            Self::CapacityScaling => "capacity-scaling",
         }
     }
 }

@@ -119,8 +119,29 @@ pub struct ServerArgs {
     /// use it unless their definition names `dnsServers`.
     #[arg(long, env = "WHARF_DNS_ADDRESS", default_value = "169.254.170.2:53")]
     dns_address: String,
+    /// The metric period: how often services' and capacity providers'
+    /// metrics are gathered and their alarms evaluated (CloudWatch's is 60s);
+    /// shorter for tests and demos: `5s`.
+    #[arg(long, env = "WHARF_METRICS_PERIOD", default_value = "60s", value_parser = parse_period)]
+    metrics_period: std::time::Duration,
+    /// A command (run with `sh -c`) that adds or removes the hosts of a
+    /// capacity provider's group when managed scaling wants another count:
+    /// told the cluster, provider, group, desired and current counts and the
+    /// hosts to remove in `WHARF_*` variables (see docs/capacity.md).
+    #[arg(long, env = "WHARF_SCALING_HOOK")]
+    scaling_hook: Option<String>,
     #[command(flatten)]
     agent: AgentArgs,
+}
+
+fn parse_period(s: &str) -> Result<std::time::Duration, String> {
+    parse_wait(s).and_then(|d| {
+        if d < std::time::Duration::from_secs(1) {
+            Err(format!("{s:?} is shorter than a second"))
+        } else {
+            Ok(d)
+        }
+    })
 }
 
 /// Options of the agent embedded in `wharf server` (and of `wharf agent`).
@@ -324,6 +345,10 @@ struct Prepared {
     listeners: Option<std::net::IpAddr>,
     /// How long an agent may be silent.
     instance_lost_after: std::time::Duration,
+    /// The metric period.
+    metrics_period: std::time::Duration,
+    /// The capacity providers' scaling hook.
+    scaling_hook: Option<String>,
     /// Where the DNS resolver listens, if anywhere.
     dns: Option<SocketAddr>,
     /// TLS for the API, when configured.
@@ -474,6 +499,8 @@ async fn prepare(args: &ServerArgs, data_dir: &std::path::Path) -> anyhow::Resul
         stats_interval: args.stats_interval,
         listeners,
         instance_lost_after: args.instance_lost_after,
+        metrics_period: args.metrics_period,
+        scaling_hook: args.scaling_hook.clone(),
     })
 }
 
@@ -491,6 +518,8 @@ async fn serve(
         stats_interval,
         listeners,
         instance_lost_after,
+        metrics_period,
+        scaling_hook,
         dns,
         tls,
         limits,
@@ -544,7 +573,12 @@ async fn serve(
     let reconcilers = tokio::spawn(crate::leading::run(
         leadership,
         state.clone(),
-        crate::leading::Intervals { logs_retention: logs_retention_interval, instance_lost_after },
+        crate::leading::Intervals {
+            logs_retention: logs_retention_interval,
+            instance_lost_after,
+            metrics_period,
+        },
+        crate::leading::Hooks { scaling: scaling_hook },
         leading_tx,
         agent_stopped.clone(),
     ));

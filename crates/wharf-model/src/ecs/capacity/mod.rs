@@ -20,6 +20,7 @@
 //! weights as whole tasks allow.
 
 pub mod provider;
+pub mod scaling;
 
 use super::resolved::ResolvedTask;
 use super::shapes::{CPUArchitecture, CapacityProviderStrategyItem, LaunchType, OSFamily};
