@@ -102,6 +102,10 @@ async fn aws(
         Some((SERVICE_DISCOVERY_TARGET_PREFIX, op)) => ("servicediscovery", op),
         Some((CODEDEPLOY_TARGET_PREFIX, op)) => ("codedeploy", op),
         Some((crate::wharf_ops_api::TARGET_PREFIX, op)) => ("wharf", op),
+        Some((crate::application_autoscaling::TARGET_PREFIX, op)) => {
+            ("application-autoscaling", op)
+        }
+        Some((crate::cloudwatch_metrics::TARGET_PREFIX, op)) => ("cloudwatch", op),
         _ => ("unknown", UNKNOWN_OPERATION),
     };
     if !admitted(&ctx, service, op) {
@@ -122,6 +126,10 @@ async fn aws(
             "servicediscovery" => servicediscovery::handle(&ctx, op, &body).await,
             "codedeploy" => codedeploy::handle(&ctx, op, &body).await,
             "wharf" => crate::wharf_ops_api::handle(&ctx, op, &body).await,
+            "application-autoscaling" => {
+                crate::application_autoscaling::handle(&ctx, op, &body).await
+            }
+            "cloudwatch" => crate::cloudwatch_metrics::handle(&ctx, op, &body).await,
             _ => Err(ApiError::unknown_operation()),
         },
     };

@@ -17,10 +17,12 @@
 pub mod agent_http;
 pub mod agent_link;
 pub mod agent_stats;
+pub mod application_autoscaling;
 pub mod audit;
 pub mod authz;
 pub mod body_limit;
 pub mod changes;
+pub mod cloudwatch_metrics;
 pub mod codedeploy;
 pub mod context;
 pub mod dispatch;

@@ -10,8 +10,10 @@
 #![warn(missing_docs)]
 
 pub mod agent;
+pub mod application_autoscaling;
 pub mod arn;
 pub mod clock;
+pub mod cloudwatch_metrics;
 pub mod codedeploy;
 pub mod ec2;
 pub mod ecs;

@@ -16,12 +16,16 @@
 //!   registry, each one document changed atomically;
 //! - [`lookup`]: the reads every operation shares (an ACTIVE cluster, a
 //!   runnable task definition, a resource's tags);
-//! - [`docs`] and [`elb_state`]: typed access to the store's records.
+//! - [`docs`] and [`elb_state`]: typed access to the store's records;
+//! - [`metrics`]: the CloudWatch metric data this server holds;
+//! - [`autoscaling`]: scalable targets' records and the scaling of a
+//!   service's desired count.
 //!
 //! It stands on `wharf-model` (the rules, pure) and `wharf-store` (the
 //! state); `wharf-api` and `wharf-control` stand on it and never on each
 //! other.
 
+pub mod autoscaling;
 pub mod discovery;
 pub mod docs;
 pub mod elb_state;
@@ -29,6 +33,7 @@ mod error;
 pub mod instances;
 pub mod launch;
 pub mod lookup;
+pub mod metrics;
 pub mod network;
 pub mod service;
 pub mod spot;
@@ -60,6 +65,8 @@ pub struct Ops {
     /// Counts this server's Cloud Map writes, so that the DNS answers follow
     /// them at once ([`discovery::changes`]).
     pub discovery_changes: Arc<tokio::sync::watch::Sender<u64>>,
+    /// CloudWatch metric data this server holds.
+    pub metrics: Arc<metrics::MetricStore>,
 }
 
 impl Ops {
@@ -71,6 +78,7 @@ impl Ops {
             account_id: account_id.into(),
             entropy: Arc::new(SystemEntropy),
             discovery_changes: Arc::new(tokio::sync::watch::channel(0).0),
+            metrics: Arc::new(metrics::MetricStore::new()),
         }
     }
 

@@ -94,6 +94,11 @@ pub enum Kind {
     /// (`wharf_model::ecs::capacity::scaling::Status`), keyed
     /// `<cluster>/<provider>`.
     CapacityScaling,
+    /// Application Auto Scaling's scalable targets with their policies,
+    /// scheduled actions and activities
+    /// (`wharf_model::application_autoscaling::record::TargetRecord`), keyed
+    /// `<resource id>|<scalable dimension>`.
+    ScalableTarget,
 }
 
 impl Kind {
@@ -114,6 +119,7 @@ impl Kind {
             Self::Ec2Network => "ec2-network",
             Self::Discovery => "servicediscovery-registry",
             Self::CapacityScaling => "capacity-scaling",
+            Self::ScalableTarget => "scalable-target",
         }
     }
 }

@@ -433,6 +433,7 @@ async fn prepare(args: &ServerArgs, data_dir: &std::path::Path) -> anyhow::Resul
         anyhow::bail!("--instance-lost-after must be at least 600ms");
     }
     state.heartbeat_interval_ms = heartbeat_interval(args.instance_lost_after).as_millis() as u64;
+    state.metrics_period = args.metrics_period;
     state.vpc_pool = match args.vpc_cidr.as_str() {
         "off" | "" => None,
         cidr => {

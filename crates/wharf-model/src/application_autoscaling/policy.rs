@@ -1,0 +1,291 @@
+//! How target tracking decides, as Application Auto Scaling documents it.
+//! A policy's high alarm (the metric above the target for three periods)
+//! asks for `ceil(capacity × metric / target)` tasks, at least one more;
+//! its low alarm (below 90% of the target for fifteen periods) asks for as
+//! many, fewer. The target scales out when any policy asks (the largest
+//! capacity asked wins) and in only when every policy that may scale in
+//! asks (again the largest). Capacities stay within the target's minimum
+//! and maximum; a scale out waits for the scale-out cooldown unless it asks
+//! for more than the last one did; a scale in waits for the scale-in
+//! cooldown and for the scale-out cooldown after a scale out, and never
+//! happens while the service is deploying. Suspended scaling does nothing.
+
+use super::record::{AlarmRecord, Memory, PolicyRecord};
+use super::rules::DEFAULT_COOLDOWN_S;
+use super::shapes::{PolicyType, SuspendedState};
+
+/// What one policy asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ask {
+    /// The capacity.
+    pub capacity: i32,
+    /// Why: `monitor alarm <name> in state ALARM triggered policy <policy>`.
+    pub cause: String,
+}
+
+/// What target tracking decides for one target.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Set the capacity.
+    Scale {
+        /// The new capacity.
+        to: i32,
+        /// Why.
+        cause: String,
+        /// Whether it is a scale out.
+        out: bool,
+    },
+    /// Nothing.
+    Hold,
+}
+
+fn cooldown_ms(v: Option<i32>) -> i64 {
+    i64::from(v.unwrap_or(DEFAULT_COOLDOWN_S)) * 1000
+}
+
+/// `ceil(capacity × value / target)`.
+pub fn proportional(capacity: i32, value: f64, target: f64) -> i32 {
+    let want = (f64::from(capacity) * value / target).ceil();
+    if want.is_finite() {
+        want.clamp(0.0, f64::from(i32::MAX)) as i32
+    } else {
+        capacity
+    }
+}
+
+/// What one target tracking policy asks for, given its alarms' states and
+/// latest values, at `capacity`.
+pub fn ask(p: &PolicyRecord, capacity: i32) -> (Option<Ask>, Option<Ask>) {
+    let (Some(config), Some(PolicyType::TargetTrackingScaling)) =
+        (&p.policy.target_tracking_scaling_policy_configuration, &p.policy.policy_type)
+    else {
+        return (None, None);
+    };
+    let target = config.target_value.unwrap_or(0.0);
+    let name = p.policy.policy_name.clone().unwrap_or_default();
+    let cause = |a: &AlarmRecord| {
+        format!("monitor alarm {} in state ALARM triggered policy {name}", a.name)
+    };
+    let alarmed = |high: bool| p.alarms.iter().find(|a| a.high == high && a.state == "ALARM");
+    let out = alarmed(true).and_then(|a| {
+        let v = a.last_value?;
+        Some(Ask { capacity: proportional(capacity, v, target).max(capacity + 1), cause: cause(a) })
+    });
+    let scale_in = !config.disable_scale_in.unwrap_or(false);
+    let inward = alarmed(false).filter(|_| scale_in).and_then(|a| {
+        let v = a.last_value?;
+        let to = proportional(capacity, v, target);
+        (to < capacity).then(|| Ask { capacity: to, cause: cause(a) })
+    });
+    (out, inward)
+}
+
+/// The decision for a target at `capacity` (the service's desired count)
+/// within `min`..=`max`.
+pub fn decide(
+    policies: &[PolicyRecord],
+    capacity: i32,
+    (min, max): (i32, i32),
+    memory: &Memory,
+    suspended: Option<&SuspendedState>,
+    deploying: bool,
+    now_ms: i64,
+) -> Decision {
+    let tracking: Vec<&PolicyRecord> = policies
+        .iter()
+        .filter(|p| p.policy.policy_type == Some(PolicyType::TargetTrackingScaling))
+        .collect();
+    if tracking.is_empty() {
+        return Decision::Hold;
+    }
+    let asks: Vec<(Option<Ask>, Option<Ask>)> = tracking.iter().map(|p| ask(p, capacity)).collect();
+    let out_suspended = suspended.and_then(|s| s.dynamic_scaling_out_suspended).unwrap_or(false);
+    let in_suspended = suspended.and_then(|s| s.dynamic_scaling_in_suspended).unwrap_or(false);
+    let cooldowns = |f: fn(&PolicyRecord) -> Option<i32>| {
+        tracking.iter().map(|p| cooldown_ms(f(p))).max().unwrap_or(0)
+    };
+    let out_cooldown = cooldowns(|p| {
+        p.policy.target_tracking_scaling_policy_configuration.as_ref()?.scale_out_cooldown
+    });
+    let in_cooldown = cooldowns(|p| {
+        p.policy.target_tracking_scaling_policy_configuration.as_ref()?.scale_in_cooldown
+    });
+    // Scale out: any policy; the largest capacity.
+    if let Some(best) = asks.iter().filter_map(|(o, _)| o.as_ref()).max_by_key(|a| a.capacity) {
+        let to = best.capacity.clamp(min, max);
+        let cooling = memory.scaled_out_ms.is_some_and(|at| now_ms - at < out_cooldown);
+        let beyond_last = memory.scaled_out_to.is_none_or(|last| to > last);
+        if !out_suspended && to > capacity && (!cooling || beyond_last) {
+            return Decision::Scale { to, cause: best.cause.clone(), out: true };
+        }
+        return Decision::Hold;
+    }
+    // Scale in: every policy that may scale in asks; the largest capacity.
+    let may_scale_in: Vec<&(Option<Ask>, Option<Ask>)> = tracking
+        .iter()
+        .zip(&asks)
+        .filter(|(p, _)| {
+            !p.policy
+                .target_tracking_scaling_policy_configuration
+                .as_ref()
+                .and_then(|c| c.disable_scale_in)
+                .unwrap_or(false)
+        })
+        .map(|(_, a)| a)
+        .collect();
+    if may_scale_in.is_empty() || !may_scale_in.iter().all(|(_, i)| i.is_some()) {
+        return Decision::Hold;
+    }
+    let Some(best) = may_scale_in.iter().filter_map(|(_, i)| i.as_ref()).max_by_key(|a| a.capacity)
+    else {
+        return Decision::Hold;
+    };
+    let to = best.capacity.clamp(min, max);
+    let cooling_in = memory.scaled_in_ms.is_some_and(|at| now_ms - at < in_cooldown);
+    let cooling_out = memory.scaled_out_ms.is_some_and(|at| now_ms - at < out_cooldown);
+    if in_suspended || deploying || cooling_in || cooling_out || to >= capacity {
+        return Decision::Hold;
+    }
+    Decision::Scale { to, cause: best.cause.clone(), out: false }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::application_autoscaling::shapes::{
+        ScalingPolicy, TargetTrackingScalingPolicyConfiguration,
+    };
+
+    fn policy(
+        name: &str,
+        target: f64,
+        high: Option<f64>,
+        low: Option<f64>,
+        no_in: bool,
+    ) -> PolicyRecord {
+        let alarm = |is_high: bool, v: Option<f64>| AlarmRecord {
+            name: format!("{name}-{}", if is_high { "AlarmHigh" } else { "AlarmLow" }),
+            high: is_high,
+            state: if v.is_some() { "ALARM".into() } else { "OK".into() },
+            last_value: v,
+            ..AlarmRecord::default()
+        };
+        PolicyRecord {
+            policy: ScalingPolicy {
+                policy_name: Some(name.into()),
+                policy_type: Some(PolicyType::TargetTrackingScaling),
+                target_tracking_scaling_policy_configuration: Some(
+                    TargetTrackingScalingPolicyConfiguration {
+                        target_value: Some(target),
+                        scale_out_cooldown: Some(60),
+                        scale_in_cooldown: Some(120),
+                        disable_scale_in: Some(no_in),
+                        ..Default::default()
+                    },
+                ),
+                ..Default::default()
+            },
+            alarms: vec![alarm(true, high), alarm(false, low)],
+        }
+    }
+
+    const NOW: i64 = 1_000_000;
+
+    #[test]
+    fn a_high_alarm_scales_out_proportionally_within_the_maximum() {
+        let p = [policy("cpu", 50.0, Some(100.0), None, false)];
+        let d = decide(&p, 1, (1, 10), &Memory::default(), None, false, NOW);
+        assert_eq!(
+            d,
+            Decision::Scale {
+                to: 2,
+                cause: "monitor alarm cpu-AlarmHigh in state ALARM triggered policy cpu".into(),
+                out: true
+            }
+        );
+        let hot = [policy("cpu", 50.0, Some(400.0), None, false)];
+        assert!(matches!(
+            decide(&hot, 2, (1, 10), &Memory::default(), None, false, NOW),
+            Decision::Scale { to: 10, .. }
+        ));
+        assert!(matches!(
+            decide(&hot, 2, (1, 5), &Memory::default(), None, false, NOW),
+            Decision::Scale { to: 5, .. }
+        ));
+        // Just above the target still adds one.
+        let warm = [policy("cpu", 50.0, Some(51.0), None, false)];
+        assert!(matches!(
+            decide(&warm, 4, (1, 10), &Memory::default(), None, false, NOW),
+            Decision::Scale { to: 5, .. }
+        ));
+    }
+
+    #[test]
+    fn the_scale_out_cooldown_lets_only_a_larger_scale_out_through() {
+        let hot = [policy("cpu", 50.0, Some(100.0), None, false)];
+        let m = Memory {
+            scaled_out_ms: Some(NOW - 10_000),
+            scaled_out_to: Some(4),
+            ..Memory::default()
+        };
+        assert_eq!(
+            decide(&hot, 2, (1, 10), &m, None, false, NOW),
+            Decision::Hold,
+            "4 asked already"
+        );
+        let hotter = [policy("cpu", 50.0, Some(150.0), None, false)];
+        assert!(matches!(
+            decide(&hotter, 2, (1, 10), &m, None, false, NOW),
+            Decision::Scale { to: 6, .. }
+        ));
+        assert!(matches!(
+            decide(&hot, 2, (1, 10), &m, None, false, NOW + 60_000),
+            Decision::Scale { to: 4, .. }
+        ));
+    }
+
+    #[test]
+    fn a_scale_in_needs_every_policy_and_waits() {
+        let cold = [policy("cpu", 50.0, None, Some(10.0), false)];
+        assert!(matches!(
+            decide(&cold, 10, (1, 20), &Memory::default(), None, false, NOW),
+            Decision::Scale { to: 2, out: false, .. }
+        ));
+        // Never below the minimum.
+        assert!(matches!(
+            decide(&cold, 10, (4, 20), &Memory::default(), None, false, NOW),
+            Decision::Scale { to: 4, .. }
+        ));
+        // Another policy not ready: no scale in.
+        let mixed =
+            [policy("cpu", 50.0, None, Some(10.0), false), policy("mem", 50.0, None, None, false)];
+        assert_eq!(
+            decide(&mixed, 10, (1, 20), &Memory::default(), None, false, NOW),
+            Decision::Hold
+        );
+        // Scale-in disabled on one: the other decides alone.
+        let off =
+            [policy("cpu", 50.0, None, Some(10.0), false), policy("mem", 50.0, None, None, true)];
+        assert!(matches!(
+            decide(&off, 10, (1, 20), &Memory::default(), None, false, NOW),
+            Decision::Scale { to: 2, .. }
+        ));
+        // Cooldowns, deployments and suspension.
+        let m = Memory { scaled_in_ms: Some(NOW - 60_000), ..Memory::default() };
+        assert_eq!(decide(&cold, 10, (1, 20), &m, None, false, NOW), Decision::Hold);
+        let m = Memory { scaled_out_ms: Some(NOW - 30_000), ..Memory::default() };
+        assert_eq!(decide(&cold, 10, (1, 20), &m, None, false, NOW), Decision::Hold);
+        assert_eq!(decide(&cold, 10, (1, 20), &Memory::default(), None, true, NOW), Decision::Hold);
+        let s = SuspendedState { dynamic_scaling_in_suspended: Some(true), ..Default::default() };
+        assert_eq!(
+            decide(&cold, 10, (1, 20), &Memory::default(), Some(&s), false, NOW),
+            Decision::Hold
+        );
+        // A disabled scale in never scales in.
+        let never = [policy("cpu", 50.0, None, Some(10.0), true)];
+        assert_eq!(
+            decide(&never, 10, (1, 20), &Memory::default(), None, false, NOW),
+            Decision::Hold
+        );
+    }
+}
