@@ -20,6 +20,7 @@ mod metrics;
 mod query_xml;
 mod remote_link;
 mod security;
+mod service_metrics;
 mod table;
 mod vpc_routes;
 

@@ -550,7 +550,10 @@ async fn serve(
         let link = EmbeddedLink::new(state.clone(), args.region.clone());
         let samples = wharf_agent::stats::ContainerStats::new();
         metrics.containers = Some(samples.clone());
-        let stats = StatsConfig { samples, interval: stats_interval };
+        // At least two samples a metric period, so services' CPU is measured over it.
+        let interval =
+            stats_interval.min(metrics_period / 2).max(std::time::Duration::from_secs(1));
+        let stats = StatsConfig { samples, interval };
         let mut stopped = agent_stopped.clone();
         tokio::spawn(async move {
             let shutdown = async move {
@@ -594,6 +597,15 @@ async fn serve(
         ))
     });
     let routes = tokio::spawn(crate::vpc_routes::run(state.clone(), agent_stopped.clone()));
+    let gatherer = tokio::spawn(crate::service_metrics::run(
+        crate::service_metrics::Gatherer {
+            state: state.clone(),
+            embedded: metrics.containers.clone(),
+            lb: metrics.lb.clone(),
+            period: metrics_period,
+        },
+        agent_stopped.clone(),
+    ));
     let app = wharf_api::router(state.clone())
         .merge(crate::console::routes().with_state(state))
         .merge(crate::metrics::router(metrics));
@@ -601,6 +613,7 @@ async fn serve(
     let _ = stop_agent.send(true);
     let _ = reconcilers.await;
     let _ = routes.await;
+    let _ = gatherer.await;
     if let Some(task) = data_plane {
         let _ = task.await;
     }
