@@ -1,6 +1,7 @@
 //! The reconcilers, on the one server that leads: the service scheduler, the
 //! CodeDeploy deployer, the registration of service tasks in Cloud Map,
-//! capacity providers' managed scaling, instance liveness, stopped-task expiry, the purge of deleted task
+//! capacity providers' managed scaling, services' auto scaling, instance
+//! liveness, stopped-task expiry, the purge of deleted task
 //! definitions and log retention run only while this server's term
 //! lasts, and write through the term's store, so that a server that lost
 //! its term (its etcd lease expired while it was paused or cut off) has its
@@ -109,6 +110,11 @@ pub async fn run(
                     period: intervals.metrics_period,
                 }),
                 scaling_tick(intervals.metrics_period),
+                stopping.clone(),
+            )),
+            tokio::spawn(wharf_control::service_scaling::run(
+                wharf_control::service_scaling::ServiceScaling { ops: fenced.clone() },
+                intervals.metrics_period,
                 stopping.clone(),
             )),
             tokio::spawn(wharf_control::codedeploy::run(
