@@ -376,23 +376,34 @@ fn uuid_from(a: u64, b: u64) -> String {
     )
 }
 
-/// Runs a pass every `period` until `shutdown` turns `true`.
+/// Runs a pass a quarter of a period after each period ends (the server's
+/// metric gatherer writes the period's values a tenth of a period after
+/// its end), until `shutdown` turns `true`.
 pub async fn run(
     scaling: ServiceScaling,
     period: Duration,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
-    let mut tick = tokio::time::interval(period);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let period_ms = i64::try_from(period.as_millis()).unwrap_or(60_000).max(1);
     loop {
+        let now = scaling.ops.clock.now_millis();
+        let wait =
+            Duration::from_millis(u64::try_from(next_pass(now, period_ms) - now).unwrap_or(0));
         tokio::select! {
-            _ = tick.tick() => {}
+            () = tokio::time::sleep(wait) => {}
             _ = shutdown.wait_for(|stop| *stop) => return,
         }
         if let Err(e) = scaling.pass().await {
             tracing::warn!(error = %e, "service auto scaling pass failed");
         }
     }
+}
+
+/// When the pass after `now_ms` runs: a quarter of a period after the next
+/// period boundary.
+pub fn next_pass(now_ms: i64, period_ms: i64) -> i64 {
+    let boundary = (now_ms - period_ms / 4).div_euclid(period_ms) * period_ms;
+    boundary + period_ms + period_ms / 4
 }
 
 #[cfg(test)]
@@ -460,6 +471,14 @@ mod tests {
     }
 
     const SERVICE: ServiceView = ServiceView { desired: 1, deploying: false };
+
+    #[test]
+    fn passes_run_after_the_gatherer() {
+        assert_eq!(next_pass(0, 60_000), 15_000);
+        assert_eq!(next_pass(14_999, 60_000), 15_000);
+        assert_eq!(next_pass(15_000, 60_000), 75_000);
+        assert_eq!(next_pass(70_000, 60_000), 75_000);
+    }
 
     #[test]
     fn three_hot_periods_scale_out_proportionally() {

@@ -35,6 +35,8 @@ pub enum Service {
     Logs,
     /// Wharf's own operations (`wharf_api::wharf_ops_api`).
     Wharf,
+    /// Application Auto Scaling.
+    ApplicationAutoScaling,
 }
 
 impl Service {
@@ -43,6 +45,7 @@ impl Service {
             Self::Ecs => "AmazonEC2ContainerServiceV20141113",
             Self::Logs => "Logs_20140328",
             Self::Wharf => wharf_api::wharf_ops_api::TARGET_PREFIX,
+            Self::ApplicationAutoScaling => wharf_api::application_autoscaling::TARGET_PREFIX,
         }
     }
 }

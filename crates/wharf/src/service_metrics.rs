@@ -6,7 +6,7 @@
 //!   containers used since the last period (from their Docker stats, sampled
 //!   by the agents) against the CPU units it reserves, and the memory they
 //!   use against the MiB it reserves, in percent, as ECS computes a
-//!   service's utilization; one value per task.
+//!   service's utilization (`wharf_model::cloudwatch_metrics::ecs`).
 //! - `AWS/ApplicationELB` `RequestCount` by `LoadBalancer` and
 //!   `TargetGroup`, and `RequestCountPerTarget` by `TargetGroup` (requests
 //!   over the group's healthy targets), from the load balancers' counters.
@@ -23,11 +23,11 @@ use wharf_agent::stats::ContainerStats;
 use wharf_api::AppState;
 use wharf_lb::Traffic;
 use wharf_model::agent::ContainerUsage;
+use wharf_model::cloudwatch_metrics::ecs as ecs_metrics;
 use wharf_model::cloudwatch_metrics::series::{MetricKey, Stats};
 use wharf_model::ecs::service::ServiceRecord;
 use wharf_model::ecs::shapes::{DesiredStatus, Task};
 use wharf_model::ecs::status::{ServiceStatus, TaskStatus};
-use wharf_model::ecs::task_definition::{parse_task_cpu, parse_task_memory};
 use wharf_store::{Kind, Store, StoreError, TaskQuery};
 
 /// Where the figures come from.
@@ -117,23 +117,17 @@ impl Gatherer {
                         },
                     )
                     .await?;
-                let (mut cpu, mut mem): (Option<Stats>, Option<Stats>) = (None, None);
+                let (mut cpu, mut mem) = (Vec::new(), Vec::new());
                 for t in tasks.iter().filter(|t| t.last_status == TaskStatus::Running) {
                     let Some(u) = uses.get(&t.id) else { continue };
                     let Ok(task) = serde_json::from_str::<Task>(&t.json) else { continue };
-                    let reserved_cpu = task.cpu.as_deref().and_then(parse_task_cpu).unwrap_or(0);
-                    let reserved_mem =
-                        task.memory.as_deref().and_then(parse_task_memory).unwrap_or(0);
-                    let add = |acc: &mut Option<Stats>, v: f64| {
-                        *acc = Some(acc.map_or(Stats::one(v), |a| a.merge(Stats::one(v))));
-                    };
-                    if reserved_cpu > 0 && !first {
-                        add(&mut cpu, u.cpu_units * 100.0 / f64::from(reserved_cpu));
+                    let (reserved_cpu, reserved_mem) = ecs_metrics::reservation(&task);
+                    if !first {
+                        cpu.push((u.cpu_units, f64::from(reserved_cpu)));
                     }
-                    if reserved_mem > 0 {
-                        add(&mut mem, u.memory_mib * 100.0 / f64::from(reserved_mem));
-                    }
+                    mem.push((u.memory_mib, f64::from(reserved_mem)));
                 }
+                let (cpu, mem) = (ecs_metrics::utilization(&cpu), ecs_metrics::utilization(&mem));
                 let dims = [("ClusterName", cluster.as_str()), ("ServiceName", name.as_str())];
                 for (metric, value) in [("CPUUtilization", cpu), ("MemoryUtilization", mem)] {
                     if let Some(v) = value {

@@ -7,6 +7,7 @@
 //! another helper's): this one is what service auto scaling needs.
 
 pub mod alarm;
+pub mod ecs;
 pub mod series;
 pub mod shapes;
 
