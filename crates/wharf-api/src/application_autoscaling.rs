@@ -374,15 +374,7 @@ async fn put_scaling_policy(
                     "StepScalingPolicyConfiguration is required for a policy of type StepScaling.",
                 )
             })?;
-            if config.adjustment_type.is_none() {
-                return Err(null("stepScalingPolicyConfiguration.adjustmentType").into());
-            }
-            if config.step_adjustments.as_ref().is_none_or(Vec::is_empty) {
-                return Err(ScalingError::validation(
-                    "StepScalingPolicyConfiguration must have at least one step adjustment.",
-                )
-                .into());
-            }
+            wharf_model::application_autoscaling::step::check(config)?;
         }
         other => {
             return Err(ScalingError::validation(format!(

@@ -136,6 +136,7 @@ pub fn step(
     rec: &TargetRecord,
     service: ServiceView,
     data: &AlarmData,
+    steps: &[policy::StepAsk],
     now_ms: i64,
     new_id: &mut dyn FnMut() -> String,
 ) -> (TargetRecord, Option<SetDesired>) {
@@ -192,6 +193,7 @@ pub fn step(
     } else {
         match policy::decide(
             &rec.policies,
+            steps,
             current,
             (min, max),
             &rec.memory,
@@ -296,11 +298,11 @@ impl ServiceScaling {
                     let stored: TargetRecord =
                         serde_json::from_str(&current).map_err(|_| unreadable())?;
                     let mut new_id = || uuid_from(entropy.next_u64(), entropy.next_u64());
-                    let (after, set) = step(&stored, view, &data, now, &mut new_id);
+                    let (after, set) = step(&stored, view, &data, &[], now, &mut new_id);
                     if let Ok(mut o) = out.lock() {
                         *o = set;
                     }
-                    if after == stored {
+                    if unchanged_but_readings(&after, &stored) {
                         return Ok(Write::Keep);
                     }
                     serde_json::to_string(&after).map(Write::Put).map_err(|_| unreadable())
@@ -363,6 +365,21 @@ impl ServiceScaling {
         .await?;
         Ok(())
     }
+}
+
+/// Whether `after` differs from `stored` only in what each pass reads
+/// afresh (the alarms' latest values and evaluation times): then nothing
+/// is written, so a pass over targets whose alarms keep their state costs
+/// no store write.
+fn unchanged_but_readings(after: &TargetRecord, stored: &TargetRecord) -> bool {
+    let mut a = after.clone();
+    for (p, sp) in a.policies.iter_mut().zip(&stored.policies) {
+        for (alarm, kept) in p.alarms.iter_mut().zip(&sp.alarms) {
+            alarm.last_value = kept.last_value;
+            alarm.updated_ms = kept.updated_ms;
+        }
+    }
+    a == *stored
 }
 
 fn uuid_from(a: u64, b: u64) -> String {
@@ -485,11 +502,11 @@ mod tests {
         let rec = record(false);
         // Two hot periods: not yet.
         let d = data(&[None, Some(95.0), Some(95.0)], &[None; 15]);
-        let (after, set) = step(&rec, SERVICE, &d, 180_000, &mut ids());
+        let (after, set) = step(&rec, SERVICE, &d, &[], 180_000, &mut ids());
         assert_eq!(set, None);
         assert_eq!(after.policies[0].alarms[0].state, "OK");
         let d = data(&[Some(95.0), Some(95.0), Some(100.0)], &[None; 15]);
-        let (after, set) = step(&rec, SERVICE, &d, 240_000, &mut ids());
+        let (after, set) = step(&rec, SERVICE, &d, &[], 240_000, &mut ids());
         let set = set.expect("a scale out");
         assert_eq!(set.to, 2, "ceil(1 × 100 / 50)");
         assert_eq!(after.policies[0].alarms[0].state, "ALARM");
@@ -501,8 +518,14 @@ mod tests {
         assert_eq!(after.memory.scaled_out_to, Some(2));
         // Hotter at 2 tasks: 2 × 180 / 50 = 7.2 → 8.
         let d = data(&[Some(180.0); 3], &[None; 15]);
-        let (_, set) =
-            step(&after, ServiceView { desired: 2, deploying: false }, &d, 300_000, &mut ids());
+        let (_, set) = step(
+            &after,
+            ServiceView { desired: 2, deploying: false },
+            &d,
+            &[],
+            300_000,
+            &mut ids(),
+        );
         assert_eq!(set.map(|s| s.to), Some(8));
     }
 
@@ -511,15 +534,29 @@ mod tests {
         let rec = record(false);
         let cool = vec![Some(5.0); 15];
         let d = data(&[Some(5.0); 3], &cool);
-        let (_, set) =
-            step(&rec, ServiceView { desired: 6, deploying: false }, &d, 1_000_000, &mut ids());
+        let (_, set) = step(
+            &rec,
+            ServiceView { desired: 6, deploying: false },
+            &d,
+            &[],
+            1_000_000,
+            &mut ids(),
+        );
         assert_eq!(set.map(|s| s.to), Some(1), "ceil(6 × 5 / 50) = 1");
         // Fourteen are not enough.
         let mut fourteen = cool.clone();
         fourteen[0] = None;
         let d = data(&[Some(5.0); 3], &fourteen);
         assert_eq!(
-            step(&rec, ServiceView { desired: 6, deploying: false }, &d, 1_000_000, &mut ids()).1,
+            step(
+                &rec,
+                ServiceView { desired: 6, deploying: false },
+                &d,
+                &[],
+                1_000_000,
+                &mut ids()
+            )
+            .1,
             None
         );
         // Scale in disabled: nothing.
@@ -529,6 +566,7 @@ mod tests {
                 &record(true),
                 ServiceView { desired: 6, deploying: false },
                 &d,
+                &[],
                 1_000_000,
                 &mut ids()
             )
@@ -537,8 +575,14 @@ mod tests {
         );
         // No data: no scaling, no scale in.
         let d = data(&[None; 3], &[None; 15]);
-        let (after, set) =
-            step(&rec, ServiceView { desired: 6, deploying: false }, &d, 1_000_000, &mut ids());
+        let (after, set) = step(
+            &rec,
+            ServiceView { desired: 6, deploying: false },
+            &d,
+            &[],
+            1_000_000,
+            &mut ids(),
+        );
         assert_eq!(set, None);
         assert_eq!(after.policies[0].alarms[1].state, "INSUFFICIENT_DATA");
     }
@@ -557,9 +601,9 @@ mod tests {
             ..ScheduledAction::default()
         });
         let d = data(&[None; 3], &[None; 15]);
-        let (before, set) = step(&rec, SERVICE, &d, 599_000, &mut ids());
+        let (before, set) = step(&rec, SERVICE, &d, &[], 599_000, &mut ids());
         assert_eq!((before.target.min_capacity, set), (Some(1), None));
-        let (after, set) = step(&rec, SERVICE, &d, 600_000, &mut ids());
+        let (after, set) = step(&rec, SERVICE, &d, &[], 600_000, &mut ids());
         assert_eq!((after.target.min_capacity, after.target.max_capacity), (Some(3), Some(5)));
         assert_eq!(
             after.activities[0].cause.as_deref(),
@@ -570,8 +614,14 @@ mod tests {
         assert_eq!(set.to, 3);
         assert_eq!(set.activity.cause.as_deref(), Some("minimum capacity was set to 3"));
         // It ran once.
-        let (again, _) =
-            step(&after, ServiceView { desired: 3, deploying: false }, &d, 700_000, &mut ids());
+        let (again, _) = step(
+            &after,
+            ServiceView { desired: 3, deploying: false },
+            &d,
+            &[],
+            700_000,
+            &mut ids(),
+        );
         assert_eq!(again.activities.len(), after.activities.len());
     }
 }

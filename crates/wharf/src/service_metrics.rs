@@ -15,7 +15,7 @@
 //!
 //! The values of a period are dated at its start, once it has ended.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,6 +29,9 @@ use wharf_model::ecs::service::ServiceRecord;
 use wharf_model::ecs::shapes::{DesiredStatus, Task};
 use wharf_model::ecs::status::{ServiceStatus, TaskStatus};
 use wharf_store::{Kind, Store, StoreError, TaskQuery};
+
+/// Tasks read a page at a time.
+const TASK_PAGE: usize = 1_000;
 
 /// Where the figures come from.
 #[derive(Clone)]
@@ -103,30 +106,56 @@ impl Gatherer {
         let store = &*self.state.ops.store;
         let metrics = &self.state.ops.metrics;
         for region in store.regions(Kind::Service).await? {
-            for rec in services(store, &region).await? {
-                let (cluster, name) = names(&rec);
-                let tasks = store
-                    .list_tasks(
-                        &region,
-                        TaskQuery {
-                            cluster: cluster.clone(),
-                            service: Some(name.clone()),
-                            desired_status: Some(DesiredStatus::Running),
-                            limit: 10_000,
-                            ..TaskQuery::default()
-                        },
-                    )
-                    .await?;
-                let (mut cpu, mut mem) = (Vec::new(), Vec::new());
-                for t in tasks.iter().filter(|t| t.last_status == TaskStatus::Running) {
-                    let Some(u) = uses.get(&t.id) else { continue };
-                    let Ok(task) = serde_json::from_str::<Task>(&t.json) else { continue };
-                    let (reserved_cpu, reserved_mem) = ecs_metrics::reservation(&task);
-                    if !first {
-                        cpu.push((u.cpu_units, f64::from(reserved_cpu)));
+            // Each cluster's running tasks once (not once per service), and
+            // only those some agent measured are read.
+            type Usage = (Vec<(f64, f64)>, Vec<(f64, f64)>);
+            let mut by_service: BTreeMap<(String, String), Usage> = services(store, &region)
+                .await?
+                .iter()
+                .map(|rec| (names(rec), Usage::default()))
+                .collect();
+            let clusters: BTreeSet<String> = by_service.keys().map(|(c, _)| c.clone()).collect();
+            for cluster in clusters {
+                let mut after = None;
+                loop {
+                    let page = store
+                        .list_tasks(
+                            &region,
+                            TaskQuery {
+                                cluster: cluster.clone(),
+                                desired_status: Some(DesiredStatus::Running),
+                                after: after.clone(),
+                                limit: TASK_PAGE,
+                                ..TaskQuery::default()
+                            },
+                        )
+                        .await?;
+                    after = page.last().map(|t| t.id.clone());
+                    for t in page.iter().filter(|t| t.last_status == TaskStatus::Running) {
+                        let Some(u) = uses.get(&t.id) else { continue };
+                        let Ok(task) = serde_json::from_str::<Task>(&t.json) else { continue };
+                        let Some(service) =
+                            task.group.as_deref().and_then(|g| g.strip_prefix("service:"))
+                        else {
+                            continue;
+                        };
+                        let Some((cpu, mem)) =
+                            by_service.get_mut(&(cluster.clone(), service.to_owned()))
+                        else {
+                            continue;
+                        };
+                        let (reserved_cpu, reserved_mem) = ecs_metrics::reservation(&task);
+                        if !first {
+                            cpu.push((u.cpu_units, f64::from(reserved_cpu)));
+                        }
+                        mem.push((u.memory_mib, f64::from(reserved_mem)));
                     }
-                    mem.push((u.memory_mib, f64::from(reserved_mem)));
+                    if page.len() < TASK_PAGE {
+                        break;
+                    }
                 }
+            }
+            for ((cluster, name), (cpu, mem)) in by_service {
                 let (cpu, mem) = (ecs_metrics::utilization(&cpu), ecs_metrics::utilization(&mem));
                 let dims = [("ClusterName", cluster.as_str()), ("ServiceName", name.as_str())];
                 for (metric, value) in [("CPUUtilization", cpu), ("MemoryUtilization", mem)] {

@@ -1,14 +1,15 @@
 //! Application Auto Scaling for ECS services (`ecs:service:DesiredCount`):
 //! the wire shapes, the error type, the checks and names
 //! ([`rules`]), what is kept per scalable target ([`record`]), how target
-//! tracking decides ([`policy`]) and when scheduled actions run
-//! ([`schedule`]).
+//! tracking decides ([`policy`]), what step scaling asks ([`step`]) and
+//! when scheduled actions run ([`schedule`]).
 
 pub mod policy;
 pub mod record;
 pub mod rules;
 pub mod schedule;
 pub mod shapes;
+pub mod step;
 
 use shapes::EXCEPTIONS;
 

@@ -9,6 +9,9 @@
 //! for more than the last one did; a scale in waits for the scale-in
 //! cooldown and for the scale-out cooldown after a scale out, and never
 //! happens while the service is deploying. Suspended scaling does nothing.
+//! Step scaling policies whose alarms are in ALARM ask too ([`StepAsk`],
+//! each with its own cooldown); the largest capacity asked wins, for scale
+//! out as for scale in.
 
 use super::record::{AlarmRecord, Memory, PolicyRecord};
 use super::rules::DEFAULT_COOLDOWN_S;
@@ -23,7 +26,19 @@ pub struct Ask {
     pub cause: String,
 }
 
-/// What target tracking decides for one target.
+/// What a step scaling policy whose alarm is in ALARM asks for
+/// ([`super::step::capacity`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepAsk {
+    /// The capacity.
+    pub capacity: i32,
+    /// Why: `monitor alarm <name> in state ALARM triggered policy <policy>`.
+    pub cause: String,
+    /// The policy's cooldown, ms.
+    pub cooldown_ms: i64,
+}
+
+/// What the policies decide for one target.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
     /// Set the capacity.
@@ -81,9 +96,12 @@ pub fn ask(p: &PolicyRecord, capacity: i32) -> (Option<Ask>, Option<Ask>) {
 }
 
 /// The decision for a target at `capacity` (the service's desired count)
-/// within `min`..=`max`.
+/// within `min`..=`max`, from its target tracking policies and the step
+/// scaling policies whose alarms are in ALARM (`steps`).
+#[allow(clippy::too_many_arguments)]
 pub fn decide(
     policies: &[PolicyRecord],
+    steps: &[StepAsk],
     capacity: i32,
     (min, max): (i32, i32),
     memory: &Memory,
@@ -95,9 +113,6 @@ pub fn decide(
         .iter()
         .filter(|p| p.policy.policy_type == Some(PolicyType::TargetTrackingScaling))
         .collect();
-    if tracking.is_empty() {
-        return Decision::Hold;
-    }
     let asks: Vec<(Option<Ask>, Option<Ask>)> = tracking.iter().map(|p| ask(p, capacity)).collect();
     let out_suspended = suspended.and_then(|s| s.dynamic_scaling_out_suspended).unwrap_or(false);
     let in_suspended = suspended.and_then(|s| s.dynamic_scaling_in_suspended).unwrap_or(false);
@@ -111,16 +126,27 @@ pub fn decide(
         p.policy.target_tracking_scaling_policy_configuration.as_ref()?.scale_in_cooldown
     });
     // Scale out: any policy; the largest capacity.
-    if let Some(best) = asks.iter().filter_map(|(o, _)| o.as_ref()).max_by_key(|a| a.capacity) {
-        let to = best.capacity.clamp(min, max);
-        let cooling = memory.scaled_out_ms.is_some_and(|at| now_ms - at < out_cooldown);
+    let outs = asks
+        .iter()
+        .filter_map(|(o, _)| o.as_ref())
+        .map(|a| (a.capacity, &a.cause, out_cooldown))
+        .chain(
+            steps
+                .iter()
+                .filter(|s| s.capacity > capacity)
+                .map(|s| (s.capacity, &s.cause, s.cooldown_ms)),
+        );
+    if let Some((want, cause, cooldown)) = outs.max_by_key(|(c, _, _)| *c) {
+        let to = want.clamp(min, max);
+        let cooling = memory.scaled_out_ms.is_some_and(|at| now_ms - at < cooldown);
         let beyond_last = memory.scaled_out_to.is_none_or(|last| to > last);
         if !out_suspended && to > capacity && (!cooling || beyond_last) {
-            return Decision::Scale { to, cause: best.cause.clone(), out: true };
+            return Decision::Scale { to, cause: cause.clone(), out: true };
         }
         return Decision::Hold;
     }
-    // Scale in: every policy that may scale in asks; the largest capacity.
+    // Scale in: every target tracking policy that may scale in asks (the
+    // largest capacity), or a step policy asks; the largest capacity.
     let may_scale_in: Vec<&(Option<Ask>, Option<Ask>)> = tracking
         .iter()
         .zip(&asks)
@@ -133,20 +159,32 @@ pub fn decide(
         })
         .map(|(_, a)| a)
         .collect();
-    if may_scale_in.is_empty() || !may_scale_in.iter().all(|(_, i)| i.is_some()) {
-        return Decision::Hold;
-    }
-    let Some(best) = may_scale_in.iter().filter_map(|(_, i)| i.as_ref()).max_by_key(|a| a.capacity)
+    let tracking_in = if !may_scale_in.is_empty() && may_scale_in.iter().all(|(_, i)| i.is_some()) {
+        may_scale_in
+            .iter()
+            .filter_map(|(_, i)| i.as_ref())
+            .max_by_key(|a| a.capacity)
+            .map(|a| (a.capacity, &a.cause, in_cooldown, out_cooldown))
+    } else {
+        None
+    };
+    let step_in = steps
+        .iter()
+        .filter(|s| s.capacity < capacity)
+        .map(|s| (s.capacity, &s.cause, s.cooldown_ms, s.cooldown_ms))
+        .max_by_key(|(c, _, _, _)| *c);
+    let Some((want, cause, in_cooldown, out_cooldown)) =
+        tracking_in.into_iter().chain(step_in).max_by_key(|(c, _, _, _)| *c)
     else {
         return Decision::Hold;
     };
-    let to = best.capacity.clamp(min, max);
+    let to = want.clamp(min, max);
     let cooling_in = memory.scaled_in_ms.is_some_and(|at| now_ms - at < in_cooldown);
     let cooling_out = memory.scaled_out_ms.is_some_and(|at| now_ms - at < out_cooldown);
     if in_suspended || deploying || cooling_in || cooling_out || to >= capacity {
         return Decision::Hold;
     }
-    Decision::Scale { to, cause: best.cause.clone(), out: false }
+    Decision::Scale { to, cause: cause.clone(), out: false }
 }
 
 #[cfg(test)]
@@ -194,7 +232,7 @@ mod tests {
     #[test]
     fn a_high_alarm_scales_out_proportionally_within_the_maximum() {
         let p = [policy("cpu", 50.0, Some(100.0), None, false)];
-        let d = decide(&p, 1, (1, 10), &Memory::default(), None, false, NOW);
+        let d = decide(&p, &[], 1, (1, 10), &Memory::default(), None, false, NOW);
         assert_eq!(
             d,
             Decision::Scale {
@@ -205,17 +243,17 @@ mod tests {
         );
         let hot = [policy("cpu", 50.0, Some(400.0), None, false)];
         assert!(matches!(
-            decide(&hot, 2, (1, 10), &Memory::default(), None, false, NOW),
+            decide(&hot, &[], 2, (1, 10), &Memory::default(), None, false, NOW),
             Decision::Scale { to: 10, .. }
         ));
         assert!(matches!(
-            decide(&hot, 2, (1, 5), &Memory::default(), None, false, NOW),
+            decide(&hot, &[], 2, (1, 5), &Memory::default(), None, false, NOW),
             Decision::Scale { to: 5, .. }
         ));
         // Just above the target still adds one.
         let warm = [policy("cpu", 50.0, Some(51.0), None, false)];
         assert!(matches!(
-            decide(&warm, 4, (1, 10), &Memory::default(), None, false, NOW),
+            decide(&warm, &[], 4, (1, 10), &Memory::default(), None, false, NOW),
             Decision::Scale { to: 5, .. }
         ));
     }
@@ -229,17 +267,17 @@ mod tests {
             ..Memory::default()
         };
         assert_eq!(
-            decide(&hot, 2, (1, 10), &m, None, false, NOW),
+            decide(&hot, &[], 2, (1, 10), &m, None, false, NOW),
             Decision::Hold,
             "4 asked already"
         );
         let hotter = [policy("cpu", 50.0, Some(150.0), None, false)];
         assert!(matches!(
-            decide(&hotter, 2, (1, 10), &m, None, false, NOW),
+            decide(&hotter, &[], 2, (1, 10), &m, None, false, NOW),
             Decision::Scale { to: 6, .. }
         ));
         assert!(matches!(
-            decide(&hot, 2, (1, 10), &m, None, false, NOW + 60_000),
+            decide(&hot, &[], 2, (1, 10), &m, None, false, NOW + 60_000),
             Decision::Scale { to: 4, .. }
         ));
     }
@@ -248,44 +286,83 @@ mod tests {
     fn a_scale_in_needs_every_policy_and_waits() {
         let cold = [policy("cpu", 50.0, None, Some(10.0), false)];
         assert!(matches!(
-            decide(&cold, 10, (1, 20), &Memory::default(), None, false, NOW),
+            decide(&cold, &[], 10, (1, 20), &Memory::default(), None, false, NOW),
             Decision::Scale { to: 2, out: false, .. }
         ));
         // Never below the minimum.
         assert!(matches!(
-            decide(&cold, 10, (4, 20), &Memory::default(), None, false, NOW),
+            decide(&cold, &[], 10, (4, 20), &Memory::default(), None, false, NOW),
             Decision::Scale { to: 4, .. }
         ));
         // Another policy not ready: no scale in.
         let mixed =
             [policy("cpu", 50.0, None, Some(10.0), false), policy("mem", 50.0, None, None, false)];
         assert_eq!(
-            decide(&mixed, 10, (1, 20), &Memory::default(), None, false, NOW),
+            decide(&mixed, &[], 10, (1, 20), &Memory::default(), None, false, NOW),
             Decision::Hold
         );
         // Scale-in disabled on one: the other decides alone.
         let off =
             [policy("cpu", 50.0, None, Some(10.0), false), policy("mem", 50.0, None, None, true)];
         assert!(matches!(
-            decide(&off, 10, (1, 20), &Memory::default(), None, false, NOW),
+            decide(&off, &[], 10, (1, 20), &Memory::default(), None, false, NOW),
             Decision::Scale { to: 2, .. }
         ));
         // Cooldowns, deployments and suspension.
         let m = Memory { scaled_in_ms: Some(NOW - 60_000), ..Memory::default() };
-        assert_eq!(decide(&cold, 10, (1, 20), &m, None, false, NOW), Decision::Hold);
+        assert_eq!(decide(&cold, &[], 10, (1, 20), &m, None, false, NOW), Decision::Hold);
         let m = Memory { scaled_out_ms: Some(NOW - 30_000), ..Memory::default() };
-        assert_eq!(decide(&cold, 10, (1, 20), &m, None, false, NOW), Decision::Hold);
-        assert_eq!(decide(&cold, 10, (1, 20), &Memory::default(), None, true, NOW), Decision::Hold);
+        assert_eq!(decide(&cold, &[], 10, (1, 20), &m, None, false, NOW), Decision::Hold);
+        assert_eq!(
+            decide(&cold, &[], 10, (1, 20), &Memory::default(), None, true, NOW),
+            Decision::Hold
+        );
         let s = SuspendedState { dynamic_scaling_in_suspended: Some(true), ..Default::default() };
         assert_eq!(
-            decide(&cold, 10, (1, 20), &Memory::default(), Some(&s), false, NOW),
+            decide(&cold, &[], 10, (1, 20), &Memory::default(), Some(&s), false, NOW),
             Decision::Hold
         );
         // A disabled scale in never scales in.
         let never = [policy("cpu", 50.0, None, Some(10.0), true)];
         assert_eq!(
-            decide(&never, 10, (1, 20), &Memory::default(), None, false, NOW),
+            decide(&never, &[], 10, (1, 20), &Memory::default(), None, false, NOW),
             Decision::Hold
         );
+    }
+
+    #[test]
+    fn step_policies_ask_beside_target_tracking_and_the_largest_wins() {
+        let step = |capacity: i32| StepAsk {
+            capacity,
+            cause: format!("step to {capacity}"),
+            cooldown_ms: 30_000,
+        };
+        // A step alone scales out, and in.
+        assert!(matches!(
+            decide(&[], &[step(4)], 2, (1, 10), &Memory::default(), None, false, NOW),
+            Decision::Scale { to: 4, out: true, .. }
+        ));
+        assert!(matches!(
+            decide(&[], &[step(1)], 3, (1, 10), &Memory::default(), None, false, NOW),
+            Decision::Scale { to: 1, out: false, .. }
+        ));
+        // Beside a target tracking scale out, the larger wins.
+        let hot = [policy("cpu", 50.0, Some(100.0), None, false)];
+        let d = decide(&hot, &[step(7)], 2, (1, 10), &Memory::default(), None, false, NOW);
+        assert_eq!(d, Decision::Scale { to: 7, cause: "step to 7".into(), out: true });
+        let d = decide(&hot, &[step(3)], 2, (1, 10), &Memory::default(), None, false, NOW);
+        assert!(matches!(d, Decision::Scale { to: 4, .. }), "{d:?}");
+        // A step scale in waits for its own cooldown after a scale in.
+        let m = Memory { scaled_in_ms: Some(NOW - 10_000), ..Memory::default() };
+        assert_eq!(decide(&[], &[step(1)], 3, (1, 10), &m, None, false, NOW), Decision::Hold);
+        assert!(matches!(
+            decide(&[], &[step(1)], 3, (1, 10), &m, None, false, NOW + 20_000),
+            Decision::Scale { to: 1, .. }
+        ));
+        // Never beyond the bounds.
+        assert!(matches!(
+            decide(&[], &[step(0)], 3, (2, 10), &Memory::default(), None, false, NOW),
+            Decision::Scale { to: 2, .. }
+        ));
     }
 }

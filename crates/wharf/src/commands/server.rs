@@ -145,9 +145,7 @@ fn parse_period(s: &str) -> Result<std::time::Duration, String> {
         if whole && (matches!(secs, 1 | 5 | 10 | 30) || (secs > 0 && secs % 60 == 0)) {
             Ok(d)
         } else {
-            Err(format!(
-                "{s:?} is not a CloudWatch period: 1s, 5s, 10s, 30s or a multiple of 60s"
-            ))
+            Err(format!("{s:?} is not a CloudWatch period: 1s, 5s, 10s, 30s or a multiple of 60s"))
         }
     })
 }
