@@ -19,60 +19,12 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 WHARF=${WHARF_BIN:-$ROOT/target/release/wharf}
-[ -z "${WHARF_BIN:-}" ] || SKIP_BUILD=1
-
-log() { printf '%s\n' "$*" >&2; }
-die() { log "bench: $*"; exit 1; }
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 
 command -v python3 >/dev/null || die "python3 is not installed"
-command -v docker >/dev/null || die "the docker CLI is not installed"
-if [ "${SKIP_BUILD:-0}" != 1 ]; then
-    log "building wharf (release)"
-    (cd "$ROOT" && cargo build --release -p wharf --bin wharf >&2)
-fi
-[ -x "$WHARF" ] || die "$WHARF does not exist"
-if [ "${SKIP_DOCKER_UP:-0}" != 1 ]; then
-    log "making sure Docker and the test images are up (scripts/docker-up)"
-    WHARF_SKIP_REGISTRY=1 bash "$ROOT/scripts/docker-up" >&2
-fi
-docker image inspect wharf-test/busybox:1 >/dev/null 2>&1 \
-    || die "image wharf-test/busybox:1 is missing (run scripts/docker-up)"
-
-TAG="wharf-bench-$$"
-WORK=$(mktemp -d -t wharf-bluegreen-bench.XXXXXX)
-SPID=
-cleanup() {
-    if [ -n "$SPID" ]; then
-        kill "$SPID" 2>/dev/null || true
-        wait "$SPID" 2>/dev/null || true
-    fi
-    local ids
-    ids=$( { docker ps -aq --filter "label=com.amazonaws.ecs.cluster=$TAG"
-             docker ps -aq --filter "name=^/wharf-bench-anchor-"; } 2>/dev/null | sort -u)
-    if [ -n "$ids" ]; then
-        log "removing $(wc -l <<<"$ids") container(s) left by the benchmark"
-        # shellcheck disable=SC2086
-        docker rm -f -v $ids >/dev/null 2>&1 || true
-    fi
-    if [ "${KEEP_LOG:-0}" = 1 ]; then
-        log "server log kept in $WORK/wharf.log"
-        rm -rf "$WORK/data"
-    else
-        rm -rf "$WORK"
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$WHARF" server --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" --cluster "$TAG" \
-    --listener-address 127.0.0.1 >"$WORK/wharf.log" 2>&1 &
-SPID=$!
-for _ in $(seq 1 600); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
-    kill -0 "$SPID" 2>/dev/null || { cat "$WORK/wharf.log" >&2; die "wharf server exited"; }
-    sleep 0.05
-done
-log "wharf server on 127.0.0.1:$PORT (pid $SPID, cluster $TAG); load $(cut -d' ' -f1-3 /proc/loadavg)"
+build_wharf
+docker_ready
+serve_cluster bluegreen
 
 python3 "$ROOT/bench/bluegreen.py" --endpoint "http://127.0.0.1:$PORT" --cluster "$TAG"

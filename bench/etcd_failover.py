@@ -192,7 +192,11 @@ class FakeAgent(threading.Thread):
                         break
                     if not line.strip():
                         continue
-                    task = json.loads(line)["task"]
+                    event = json.loads(line)
+                    # {"assigned": {"task": ..., ...}} or the "synced" mark.
+                    if not isinstance(event, dict) or "assigned" not in event:
+                        continue
+                    task = event["assigned"]["task"]
                     arn = task["taskArn"]
                     if task.get("desiredStatus") == "RUNNING" and arn not in self.reported:
                         change = {

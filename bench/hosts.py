@@ -117,6 +117,16 @@ def docker(host, *args, check=True):
                           capture_output=True, text=True)
 
 
+def listening(host, port):
+    """Whether something accepts connections at host:port."""
+    import socket
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
 def wait(what, timeout, f, every=0.1):
     deadline = time.monotonic() + timeout
     while True:
@@ -215,15 +225,19 @@ def main():
     server_log = open(os.path.join(work, "server.log"), "ab")
     server = subprocess.Popen(
         [a.wharf, "server", "--listen", f"{gw}:{port}", "--data-dir", os.path.join(work, "data"),
-         "--no-agent", "--listener-address", gw, "--instance-lost-after", lost_after],
+         "--no-agent", "--insecure-no-auth", "--listener-address", gw,
+         "--instance-lost-after", lost_after],
         stdin=subprocess.DEVNULL, stdout=server_log, stderr=server_log,
         env=dict(os.environ, RUST_LOG="warn"))
     api = Api(gw, port)
     agents = []
     nginx = None
     try:
-        wait("the server", 20, lambda: api.ecs("ListClusters", {}) is not None)
+        wait("the server", 20, lambda: listening(gw, port) or server.poll() is not None)
+        if server.poll() is not None:
+            raise RuntimeError(f"the server exited: see {work}/server.log")
         endpoint = f"http://{gw}:{port}"
+        api.ecs("CreateCluster", {"clusterName": CLUSTER})
         for h in hosts:
             d = os.path.join(work, f"agent{h['index']}")
             os.makedirs(d)

@@ -56,6 +56,10 @@ pub struct AgentConfig {
     pub metadata: Option<MetadataConfig>,
     /// Containers' CPU and memory sampled in the background, if anyone reads them.
     pub stats: Option<StatsConfig>,
+    /// The DNS servers containers use when their definition names none
+    /// (`dnsServers`): Wharf's resolver, which answers Cloud Map private
+    /// namespaces and forwards other names. Empty: Docker's default.
+    pub dns_servers: Vec<String>,
     /// The host's Availability Zone, address and attributes.
     pub identity: host::HostIdentity,
     /// What the agent does to this host's network for awsvpc across hosts.
@@ -116,6 +120,11 @@ pub struct Agent {
     network: tokio::sync::watch::Sender<Option<hostnet::NetworkSpec>>,
     /// Tells the log shippers that the agent stops.
     stopping: tokio::sync::watch::Sender<bool>,
+    /// This agent's container instance ARN, once registered (the exec
+    /// service reads it).
+    instance: Arc<std::sync::OnceLock<String>>,
+    /// Where ECS Exec sessions are served, if they are.
+    exec_listener: Option<tokio::net::TcpListener>,
 }
 
 /// A running task's handle.
@@ -183,11 +192,31 @@ impl Agent {
             s3: config.s3.clone(),
             metadata: None,
             stats: config.stats.as_ref().map(|s| s.samples.clone()),
+            dns_servers: config.dns_servers.clone().into(),
             instance_arn: String::new(),
             stopping: stopping_rx,
             network: network_rx,
         };
-        Self { shared, config, stopping, network }
+        let (instance, exec_listener) = (Arc::default(), None);
+        Self { shared, config, stopping, network, instance, exec_listener }
+    }
+
+    /// Serves ECS Exec sessions on `listener` while the agent runs (its
+    /// address is `config.identity.exec_endpoint`, which the instance reports).
+    pub fn with_exec_listener(mut self, listener: tokio::net::TcpListener) -> Self {
+        self.exec_listener = Some(listener);
+        self
+    }
+
+    /// The ECS Exec service of this agent (its WebSocket routes).
+    pub fn exec_service(&self) -> crate::exec::ExecService {
+        crate::exec::ExecService::new(
+            self.shared.runtime.clone(),
+            self.shared.link.clone(),
+            self.shared.clock.clone(),
+            self.config.cluster.clone(),
+            self.instance.clone(),
+        )
     }
 
     /// Registers this host and returns its container instance ARN, reusing
@@ -231,6 +260,16 @@ impl Agent {
     pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Result<(), AgentError> {
         let instance_arn = self.register().await?;
         self.shared.instance_arn = instance_arn.clone();
+        let _ = self.instance.set(instance_arn.clone());
+        let exec = self.exec_listener.take().map(|listener| {
+            let service = self.exec_service();
+            tokio::spawn(async move {
+                if let Err(e) = service.serve(listener).await {
+                    tracing::error!(error = %e, "ECS Exec sessions are no longer served");
+                }
+            })
+        });
+        let _exec = AbortOnDrop(exec);
         self.shared.metadata = self.start_metadata().await;
         if let Some(stats) = &self.config.stats {
             let (runtime, stopping) = (self.shared.runtime.clone(), self.stopping.subscribe());
@@ -699,5 +738,17 @@ mod tests {
         assert!(!finished.contains("t0"), "the oldest is forgotten");
         assert!(finished.contains("t1") && finished.contains(&format!("t{FINISHED_REMEMBERED}")));
         assert_eq!(finished.order.len(), FINISHED_REMEMBERED);
+    }
+}
+
+/// Stops a background task when dropped (the agent's own servers end with it).
+#[derive(Debug)]
+struct AbortOnDrop(Option<tokio::task::JoinHandle<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(task) = &self.0 {
+            task.abort();
+        }
     }
 }

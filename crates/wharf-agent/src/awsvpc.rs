@@ -35,16 +35,17 @@ fn failed(detail: impl std::fmt::Display) -> NamedError {
 }
 
 /// Sets up the task's network: the pause image and the network if missing
-/// (on the instance's slice when `network` says), then the pause container
-/// (or the one already running for this task, after an agent restart).
+/// (on the instance's slice when `settings.network` says), then the pause
+/// container (or the one already running for this task, after an agent
+/// restart), labelled with `settings.instance_arn`.
 pub async fn provision(
     runtime: &dyn Runtime,
     assignment: &Assignment,
     task_id: &str,
     adopted: Option<&ContainerInfo>,
-    network: Option<&crate::hostnet::NetworkSpec>,
-    instance_arn: &str,
+    settings: crate::provision::Settings<'_>,
 ) -> Result<TaskNetwork, NamedError> {
+    let crate::provision::Settings { dns, network, instance_arn, .. } = settings;
     if let Some(info) = adopted.filter(|i| i.state == ContainerState::Running) {
         if let Some(ip) = info.addresses.get(AWSVPC_NETWORK) {
             return Ok(TaskNetwork { pause_id: info.id.clone(), ip: ip.clone() });
@@ -69,12 +70,16 @@ pub async fn provision(
         (LABEL_FAMILY.to_owned(), family.clone()),
         (LABEL_REVISION.to_owned(), revision.to_string()),
     ]);
+    let servers = task_dns(&td.container_definitions, dns);
     let config = ContainerCreateBody {
         image: Some(PAUSE_IMAGE.to_owned()),
         cmd: Some(vec![PAUSE_COMMAND.to_owned()]),
         labels: Some(labels),
         host_config: Some(bollard::models::HostConfig {
             network_mode: Some(AWSVPC_NETWORK.to_owned()),
+            // Docker's embedded resolver forwards to these servers until the
+            // task's resolv.conf names them itself (below).
+            dns: servers.clone(),
             ..Default::default()
         }),
         ..Default::default()
@@ -87,7 +92,28 @@ pub async fn provision(
         .get(AWSVPC_NETWORK)
         .cloned()
         .ok_or_else(|| failed("the pause container got no address"))?;
+    if let Some(servers) = servers {
+        // As an ECS task's ENI names its VPC's resolver: the task's containers
+        // ask these servers directly, not through Docker's embedded resolver
+        // (a hop that costs its own latency; ECS tasks do not rely on the
+        // container names it serves).
+        match runtime.set_resolvers(&id, &servers).await {
+            Ok(true) => {}
+            Ok(false) => tracing::debug!("the engine's resolv.conf is not on this host"),
+            Err(e) => tracing::warn!(error = %e, "the task keeps Docker's resolver"),
+        }
+    }
     Ok(TaskNetwork { pause_id: id, ip })
+}
+
+/// The DNS servers of an awsvpc task's network: the first `dnsServers` a
+/// container names, else the agent's (`None`: Docker's default).
+fn task_dns(
+    defs: &Option<Vec<wharf_model::ecs::shapes::ContainerDefinition>>,
+    agent: &[String],
+) -> Option<Vec<String>> {
+    let named = defs.iter().flatten().find_map(|d| d.dns_servers.clone().filter(|s| !s.is_empty()));
+    named.or_else(|| (!agent.is_empty()).then(|| agent.to_vec()))
 }
 
 /// Stops and removes the pause container: the task's address is released.

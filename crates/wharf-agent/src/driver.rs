@@ -72,6 +72,8 @@ pub(crate) struct Shared {
     pub(crate) metadata: Option<metadata::Registry>,
     /// The containers whose stats are sampled, when anyone reads them.
     pub(crate) stats: Option<ContainerStats>,
+    /// The DNS servers of containers whose definition names none.
+    pub(crate) dns_servers: Arc<[String]>,
     /// This host's container instance ARN.
     pub(crate) instance_arn: String,
     /// How the awsvpc network is made (the instance's slice), once the
@@ -418,6 +420,7 @@ impl TaskDriver {
                     (self.assignment.clone(), self.definitions.clone(), self.task_id.clone());
                 let pause = self.adopted.get(PAUSE_CONTAINER_NAME).cloned();
                 let s3 = self.shared.s3.clone();
+                let dns = self.shared.dns_servers.clone();
                 let network = self.shared.network.borrow().clone();
                 let instance_arn = self.shared.instance_arn.clone();
                 Some(Box::pin(async move {
@@ -428,9 +431,12 @@ impl TaskDriver {
                         &definitions,
                         &task_id,
                         pause.as_ref(),
-                        s3.as_ref(),
-                        network.as_ref(),
-                        &instance_arn,
+                        provision::Settings {
+                            s3: s3.as_ref(),
+                            dns: &dns,
+                            network: network.as_ref(),
+                            instance_arn: &instance_arn,
+                        },
                     )
                     .await;
                     Outcome::Provisioned(r)
@@ -634,6 +640,7 @@ impl TaskDriver {
             volume_names: &p.volumes,
             extra_env: &extra_env,
             network,
+            default_dns: &self.shared.dns_servers,
         };
         spec::container_config(&ctx, def).map_err(|e| e.to_string())
     }

@@ -107,6 +107,8 @@ pub struct HostIdentity {
     pub address: Option<String>,
     /// Custom attributes (`--attribute name=value`).
     pub attributes: Vec<(String, Option<String>)>,
+    /// Where the agent serves ECS Exec sessions (`http://address:port`), if it does.
+    pub exec_endpoint: Option<String>,
 }
 
 impl HostIdentity {
@@ -159,6 +161,10 @@ pub fn registration(
     if let Some(address) = &identity.address {
         attributes.push(attribute(attributes::ADDRESS, Some(address)));
     }
+    if let Some(endpoint) = &identity.exec_endpoint {
+        attributes.push(attribute(attributes::EXEC_ENDPOINT, Some(endpoint)));
+        attributes.push(attribute(attributes::EXECUTE_COMMAND, None));
+    }
     attributes.extend(identity.attributes.iter().map(|(n, v)| attribute(n.clone(), v.as_deref())));
     attributes.extend(
         CAPABILITIES.iter().map(|c| attribute(format!("com.amazonaws.ecs.capability.{c}"), None)),
@@ -204,6 +210,7 @@ mod tests {
             instance_type: None,
             address: Some("10.0.0.7".into()),
             attributes: vec![("stack".into(), Some("prod".into())), ("gpu".into(), None)],
+            exec_endpoint: Some("http://10.0.0.7:4591".into()),
         };
         let resources = HostResources { cpu: 2048, memory: 3900 };
         let req = registration("default", &resources, &identity, None, None);
@@ -216,8 +223,10 @@ mod tests {
         assert_eq!(value("ecs.instance-type").as_deref(), Some("wharf.c2m4"));
         assert_eq!(value("wharf.address").as_deref(), Some("10.0.0.7"));
         assert_eq!(value("stack").as_deref(), Some("prod"));
+        assert_eq!(value("wharf.exec-endpoint").as_deref(), Some("http://10.0.0.7:4591"));
         let names: Vec<String> = all.into_iter().filter_map(|a| a.name).collect();
         assert!(names.contains(&"gpu".to_owned()));
+        assert!(names.contains(&"ecs.capability.execute-command".to_owned()));
         assert!(names.contains(&"ecs.capability.container-ordering".to_owned()));
         assert!(names.contains(&"com.amazonaws.ecs.capability.docker-remote-api.1.41".to_owned()));
     }

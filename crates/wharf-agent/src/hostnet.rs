@@ -136,11 +136,18 @@ pub fn wanted_routes(peers: &[Peer], local: &[Ipv4Addr]) -> Vec<Route> {
 }
 
 /// What to add (or replace) and what to delete to go from `current` to `wanted`.
-pub fn route_changes(current: &[Route], wanted: &[Route]) -> (Vec<Route>, Vec<Route>) {
+/// Only routes into `pool` are deleted: other servers on this host tag their
+/// routes the same way, each for a pool of its own, and are left alone.
+pub fn route_changes(
+    current: &[Route],
+    wanted: &[Route],
+    pool: &Ipv4Net,
+) -> (Vec<Route>, Vec<Route>) {
     let add = wanted.iter().filter(|w| !current.contains(w)).cloned().collect();
     let delete = current
         .iter()
         .filter(|c| !wanted.iter().any(|w| w.destination == c.destination))
+        .filter(|c| c.destination.parse::<Ipv4Net>().is_ok_and(|d| pool.covers(&d)))
         .cloned()
         .collect();
     (add, delete)
@@ -179,10 +186,10 @@ fn program_chain(table: &str, parent: &str, rules: &[Vec<String>]) -> Result<(),
     Ok(())
 }
 
-/// Makes this host's routes tagged `proto` those to `wanted`.
-pub fn sync_routes(wanted: &[Route], proto: &str) -> Result<(), HostNetError> {
+/// Makes this host's routes tagged `proto` into `pool` those to `wanted`.
+pub fn sync_routes(wanted: &[Route], proto: &str, pool: &Ipv4Net) -> Result<(), HostNetError> {
     let current = parse_routes(&run(&["ip", "-4", "route", "show", "proto", proto])?);
-    let (add, delete) = route_changes(&current, wanted);
+    let (add, delete) = route_changes(&current, wanted, pool);
     for r in delete {
         run(&["ip", "route", "del", &r.destination, "via", &r.via, "proto", proto])?;
     }
@@ -207,7 +214,8 @@ pub fn local_addresses() -> Vec<Ipv4Addr> {
 /// Applies a plan on this host: the filter and nat rules, and (with `routes`)
 /// the routes to the peers' slices. Blocking: a handful of short commands.
 pub fn apply(plan: &NetworkPlan, routes: bool) -> Result<(), HostNetError> {
-    for net in [&plan.pool, &plan.vpc, &plan.slice] {
+    let pool: Ipv4Net = plan.pool.parse().map_err(HostNetError::Plan)?;
+    for net in [&plan.vpc, &plan.slice] {
         net.parse::<Ipv4Net>().map_err(HostNetError::Plan)?;
     }
     // Docker makes DOCKER-USER when it starts; before that, FORWARD is the place.
@@ -219,7 +227,7 @@ pub fn apply(plan: &NetworkPlan, routes: bool) -> Result<(), HostNetError> {
     program_chain("filter", parent, &filter_rules(plan))?;
     program_chain("nat", "POSTROUTING", &nat_rules(plan))?;
     if routes {
-        sync_routes(&wanted_routes(&plan.peers, &local_addresses()), AGENT_ROUTE_PROTO)?;
+        sync_routes(&wanted_routes(&plan.peers, &local_addresses()), AGENT_ROUTE_PROTO, &pool)?;
     }
     Ok(())
 }
@@ -276,7 +284,7 @@ mod tests {
     }
 
     #[test]
-    fn routes_go_through_peers_and_stale_ones_are_deleted() {
+    fn routes_go_through_peers_and_stale_ones_of_this_pool_are_deleted() {
         let local: Vec<Ipv4Addr> = vec!["10.77.0.11".parse().unwrap()];
         let wanted = wanted_routes(&plan().peers, &local);
         assert_eq!(
@@ -287,14 +295,17 @@ mod tests {
         let current = parse_routes(
             "10.209.4.0/24 via 10.77.0.99 dev eth0 proto 77\n\
              10.209.7.0/24 via 10.77.0.13 dev eth0 proto 77\n\
-             10.209.8.0/24 dev eth0 proto 77 scope link\n",
+             10.209.8.0/24 dev eth0 proto 77 scope link\n\
+             10.170.2.0/24 via 10.77.3.12 dev whb3 proto 77\n",
         );
-        assert_eq!(current.len(), 2);
-        let (add, delete) = route_changes(&current, &wanted);
+        assert_eq!(current.len(), 3);
+        let pool: Ipv4Net = plan().pool.parse().unwrap();
+        let (add, delete) = route_changes(&current, &wanted, &pool);
         assert_eq!(add, wanted, "a moved peer is replaced");
         assert_eq!(
             delete,
-            [Route { destination: "10.209.7.0/24".into(), via: "10.77.0.13".into() }]
+            [Route { destination: "10.209.7.0/24".into(), via: "10.77.0.13".into() }],
+            "another server's route, outside this pool, is left alone"
         );
     }
 }

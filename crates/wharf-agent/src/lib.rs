@@ -7,7 +7,8 @@
 //! tests). Around the containers: `awsvpc` pause containers ([`awsvpc`],
 //! [`pause`]), volumes and secrets ([`provision`]), `awslogs` shipping
 //! ([`awslogs`]), the task metadata and credentials endpoints ([`metadata`]),
-//! container stats ([`stats`]) and cleanup of stopped tasks ([`cleanup`]).
+//! container stats ([`stats`]), ECS Exec sessions ([`exec`]) and cleanup of
+//! stopped tasks ([`cleanup`]).
 //!
 //! # One owner per task
 //!
@@ -48,6 +49,7 @@ mod container;
 mod dependencies;
 mod driver;
 mod event;
+pub mod exec;
 pub mod host;
 pub mod hostnet;
 pub mod link;

@@ -6,7 +6,7 @@
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 use wharf_model::agent::{
-    Heartbeat, HeartbeatReply, LogBatch, LogDestination, PullProgressReport, RoleKind,
+    ExecGrant, Heartbeat, HeartbeatReply, LogBatch, LogDestination, PullProgressReport, RoleKind,
     TaskRoleCredentials, WatchEvent,
 };
 use wharf_model::ecs::shapes::{ContainerInstance, RegisterContainerInstanceRequest, Task};
@@ -114,6 +114,21 @@ pub trait ServerLink: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<TaskRoleCredentials, LinkError> {
         let _ = (task_arn, kind);
         Err(LinkError::Refused("this server mints no task role credentials".into()))
+    }
+
+    /// Opens the token of an ECS Exec session a client presented to this
+    /// agent (the instance `instance_arn` of `cluster`) for `session_id`:
+    /// what to run and where, when the server sealed it for this instance,
+    /// it has not expired and the task still runs; `Refused` otherwise.
+    async fn open_exec(
+        &self,
+        cluster: &str,
+        instance_arn: &str,
+        session_id: &str,
+        token: &str,
+    ) -> Result<ExecGrant, LinkError> {
+        let _ = (cluster, instance_arn, session_id, token);
+        Err(LinkError::Refused("this server grants no exec sessions".into()))
     }
 
     /// Tells how far an image pull has come, for people watching; sent a

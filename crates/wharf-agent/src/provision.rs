@@ -32,11 +32,23 @@ pub fn task_volume_name(family: &str, revision: i32, volume: &str, task_id: &str
     format!("ecs-{family}-{revision}-{volume}-{task_id}")
 }
 
-/// Sets up the task's network (awsvpc, on the network `network` describes
-/// when given), volumes, secrets and environment files. `adopted_pause` is the
-/// task's pause container found running after an agent restart; the task runs
-/// on `instance_arn` (its containers' label).
-#[allow(clippy::too_many_arguments)]
+/// The agent's settings a task's provisioning reads.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings<'a> {
+    /// Where `environmentFiles` of type `s3` are read from.
+    pub s3: Option<&'a S3Endpoint>,
+    /// The DNS servers of an awsvpc task's network, unless it names its own.
+    pub dns: &'a [String],
+    /// The network awsvpc tasks join, when the server plans one.
+    pub network: Option<&'a crate::hostnet::NetworkSpec>,
+    /// The container instance the task runs on (its containers' label).
+    pub instance_arn: &'a str,
+}
+
+/// Sets up the task's network (awsvpc, on the network `settings.network`
+/// describes when given), volumes, secrets and environment files.
+/// `adopted_pause` is the task's pause container found running after an
+/// agent restart.
 pub async fn provision(
     runtime: &dyn Runtime,
     link: &dyn ServerLink,
@@ -44,17 +56,14 @@ pub async fn provision(
     definitions: &[ContainerDefinition],
     task_id: &str,
     adopted_pause: Option<&ContainerInfo>,
-    s3: Option<&S3Endpoint>,
-    network: Option<&crate::hostnet::NetworkSpec>,
-    instance_arn: &str,
+    settings: Settings<'_>,
 ) -> Result<Provisioned, NamedError> {
+    let s3 = settings.s3;
     let mut out = Provisioned::default();
     let td = &assignment.definition;
     if td.network_mode.as_ref().is_some_and(|m| m.as_str() == "awsvpc") {
-        out.network = Some(
-            awsvpc::provision(runtime, assignment, task_id, adopted_pause, network, instance_arn)
-                .await?,
-        );
+        out.network =
+            Some(awsvpc::provision(runtime, assignment, task_id, adopted_pause, settings).await?);
     }
     let family = td.family.clone().unwrap_or_default();
     let revision = td.revision.unwrap_or(0);

@@ -213,6 +213,7 @@ fn start_on(
         s3: None,
         metadata: None,
         stats,
+        dns_servers: vec![],
         host_network: wharf_agent::HostNetworking::Off,
         report_stats: false,
         identity: wharf_agent::host::HostIdentity {

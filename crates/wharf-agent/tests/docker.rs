@@ -143,6 +143,7 @@ async fn create_start_inspect_a_mapped_container() {
         volume_names: &volumes,
         extra_env: &extra,
         network: NetworkAttachment::Bridge,
+        default_dns: &[],
     };
     let config = spec::container_config(&ctx, &container).expect("maps");
     let (id, _cleanup) = create(&rt, "mapped", config).await;

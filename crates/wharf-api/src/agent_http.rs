@@ -43,6 +43,7 @@ pub fn routes() -> Router<AppState> {
         .route("/_wharf/agent/v1/role-credentials", post(role_credentials))
         .route("/_wharf/agent/v1/task-secret", post(task_secret))
         .route("/_wharf/agent/v1/execution-check", post(execution_check))
+        .route("/_wharf/agent/v1/exec-session", post(exec_session))
 }
 
 /// Where a call applies.
@@ -85,6 +86,14 @@ struct ExecutionCheck {
     task_arn: String,
     action: String,
     resource: String,
+}
+
+/// An exec session's token a client presented to the agent.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ExecSessionRequest {
+    session_id: String,
+    token_value: String,
 }
 
 /// A log stream to make ready before its container starts.
@@ -569,6 +578,29 @@ async fn execution_check(
         )
         .await?;
         Ok(StatusCode::NO_CONTENT.into_response())
+    })
+    .await
+}
+
+async fn exec_session(
+    State(state): State<AppState>,
+    Query(place): Query<Place>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (state, place) = (&state, &place);
+    let request = AgentRequest { method: &method, uri: &uri, headers: &headers, body: &body };
+    // The agent proves it is the instance, as its watch and heartbeats do.
+    guarded(state, AgentOp::Heartbeat, place, request, |r: ExecSessionRequest| async move {
+        let scope =
+            wharf_model::arn::Scope { region: &place.region, account: &state.ops.account_id };
+        let instance = scope.container_instance_arn(&place.cluster, &place.instance);
+        let grant =
+            crate::exec::open(state, &place.region, &instance, &r.session_id, &r.token_value)
+                .await?;
+        Ok(json(&grant))
     })
     .await
 }

@@ -33,6 +33,7 @@ fn ctx(state: &AppState, region: &str) -> Ctx {
         region: region.to_owned(),
         request_id: "agent".to_owned(),
         caller: None,
+        host: None,
     }
 }
 

@@ -43,6 +43,8 @@ pub struct AppState {
     pub throttle: Option<Arc<crate::throttle::Throttle>>,
     /// Where mutating calls are recorded (`--audit-log`).
     pub audit: Option<Arc<crate::audit::AuditLog>>,
+    /// Whether the API is served over TLS (its endpoints are `https://`).
+    pub tls: bool,
 }
 
 /// Agents' heartbeat interval unless the server says otherwise.
@@ -71,6 +73,7 @@ impl AppState {
             sts: Arc::new(wharf_auth::sts::Issuer::new(crate::random::bytes())),
             throttle: None,
             audit: None,
+            tls: false,
         }
     }
 }
@@ -86,9 +89,18 @@ pub struct Ctx {
     pub request_id: String,
     /// Who signed the request, when the server checks signatures.
     pub caller: Option<Arc<wharf_auth::Caller>>,
+    /// The `Host` the client addressed the request to, if it named one.
+    pub host: Option<String>,
 }
 
 impl Ctx {
+    /// This server's endpoint as the client reached it (`http://host:port`),
+    /// when the request said which host it addressed.
+    pub fn endpoint(&self) -> Option<String> {
+        let scheme = if self.state.tls { "https" } else { "http" };
+        self.host.as_ref().map(|h| format!("{scheme}://{h}"))
+    }
+
     /// The store.
     pub fn store(&self) -> &dyn Store {
         &*self.state.ops.store

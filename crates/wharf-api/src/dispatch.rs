@@ -16,8 +16,8 @@ use crate::context::{AppState, Ctx};
 use crate::metrics::UNKNOWN_OPERATION;
 use crate::protocol::{self, ApiError};
 use crate::{
-    audit, authz, body_limit, codedeploy, ecs, elbv2, logs, query, request_id, secretsmanager,
-    sigv4, ssm, sts,
+    audit, authz, body_limit, codedeploy, ec2, ecs, elbv2, logs, query, request_id, secretsmanager,
+    servicediscovery, sigv4, ssm, sts,
 };
 
 /// The `X-Amz-Target` prefix of Amazon ECS.
@@ -26,6 +26,8 @@ pub const ECS_TARGET_PREFIX: &str = "AmazonEC2ContainerServiceV20141113";
 pub const SSM_TARGET_PREFIX: &str = "AmazonSSM";
 /// The `X-Amz-Target` prefix of Amazon CloudWatch Logs.
 pub const LOGS_TARGET_PREFIX: &str = "Logs_20140328";
+/// The `X-Amz-Target` prefix of AWS Cloud Map.
+pub const SERVICE_DISCOVERY_TARGET_PREFIX: &str = "Route53AutoNaming_v20170314";
 /// The `X-Amz-Target` prefix of AWS Secrets Manager.
 pub const SECRETS_MANAGER_TARGET_PREFIX: &str = "secretsmanager";
 
@@ -80,7 +82,13 @@ async fn aws(
         Some(c) => c.region.clone(),
         None => sigv4::region(&headers).unwrap_or(sigv4::DEFAULT_REGION).to_owned(),
     };
-    let ctx = Ctx { state, region, request_id, caller };
+    // HTTP/2 names the host in the URI's authority, not in a Host header.
+    let host = headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| uri.authority().map(|a| a.to_string()));
+    let ctx = Ctx { state, region, request_id, caller, host };
     let user_agent = headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok());
     let origin = Origin { source, user_agent };
     if form {
@@ -91,6 +99,7 @@ async fn aws(
         Some((SSM_TARGET_PREFIX, op)) => ("ssm", op),
         Some((LOGS_TARGET_PREFIX, op)) => ("logs", op),
         Some((SECRETS_MANAGER_TARGET_PREFIX, op)) => ("secretsmanager", op),
+        Some((SERVICE_DISCOVERY_TARGET_PREFIX, op)) => ("servicediscovery", op),
         Some((CODEDEPLOY_TARGET_PREFIX, op)) => ("codedeploy", op),
         _ => ("unknown", UNKNOWN_OPERATION),
     };
@@ -109,6 +118,7 @@ async fn aws(
             "ssm" => ssm::handle(&ctx, op, &body).await,
             "logs" => logs::handle(&ctx, op, &body).await,
             "secretsmanager" => secretsmanager::handle(&ctx, op, &body).await,
+            "servicediscovery" => servicediscovery::handle(&ctx, op, &body).await,
             "codedeploy" => codedeploy::handle(&ctx, op, &body).await,
             _ => Err(ApiError::unknown_operation()),
         },
@@ -354,6 +364,10 @@ async fn query_request(ctx: &Ctx, body: &[u8], started: Instant, origin: Origin<
         audit::record(ctx, origin.facts("sts", action, body, error)).await;
         return response;
     }
+    if get("Version") == Some(wharf_model::ec2::API_VERSION) {
+        let action = action.to_owned();
+        return ec2_request(ctx, &action, params.clone(), body, started, origin).await;
+    }
     if !admitted(ctx, "elbv2", action) {
         ctx.state.metrics.record("elbv2", action, "Throttling", started.elapsed());
         let e = sts::StsError { code: "Throttling", status: 400, message: "Rate exceeded".into() };
@@ -407,6 +421,57 @@ impl QueryError for wharf_model::elbv2::ElbError {
     }
     fn fault(&self) -> &'static str {
         self.kind.fault()
+    }
+}
+
+/// An EC2 request (its `Version` is EC2's): throttled, authorised as
+/// `ec2:<Action>`, answered in EC2's XML.
+async fn ec2_request(
+    ctx: &Ctx,
+    action: &str,
+    params: Vec<(String, String)>,
+    body: &[u8],
+    started: Instant,
+    origin: Origin<'_>,
+) -> Response {
+    use wharf_model::ec2::Ec2Error;
+    let refused = |e: Ec2Error| {
+        let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+        query_response(&ctx.request_id, status, ec2::error_document(&e, &ctx.request_id))
+    };
+    if !admitted(ctx, "ec2", action) {
+        ctx.state.metrics.record("ec2", action, "RequestLimitExceeded", started.elapsed());
+        return refused(Ec2Error::new("RequestLimitExceeded", "Request limit exceeded."));
+    }
+    if let Some(caller) = &ctx.caller {
+        if let Err(e) = permit(ctx, caller, "ec2", action, body).await {
+            ctx.state.metrics.record("ec2", action, e.query_code(), started.elapsed());
+            let code = match e.query_code() {
+                "AccessDenied" => "UnauthorizedOperation",
+                other => other,
+            };
+            return refused(Ec2Error {
+                code: code.into(),
+                status: 403,
+                message: e.query_message(),
+            });
+        }
+    }
+    let result = ec2::handle(ctx, action, params).await;
+    let (operation, outcome) = match &result {
+        Ok(_) => (action, "200"),
+        Err(e) if e.code == "InvalidAction" => (UNKNOWN_OPERATION, "InvalidAction"),
+        Err(e) => (action, e.code.as_str()),
+    };
+    ctx.state.metrics.record("ec2", operation, outcome, started.elapsed());
+    let error = result.as_ref().err().map(|e| (e.code.as_str(), e.message.as_str()));
+    audit::record(ctx, origin.facts("ec2", action, body, error)).await;
+    match result {
+        Ok(xml) => query_response(&ctx.request_id, StatusCode::OK, xml),
+        Err(e) => {
+            tracing::debug!(action, error = %e.code, message = %e.message, "request refused");
+            refused(e)
+        }
     }
 }
 

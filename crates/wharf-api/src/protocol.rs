@@ -67,6 +67,7 @@ service_errors!(
     wharf_model::ssm::SsmError,
     wharf_model::secretsmanager::SecretsManagerError,
     wharf_model::logs::LogsError,
+    wharf_model::servicediscovery::DiscoveryError,
     wharf_model::codedeploy::CodeDeployError,
 );
 

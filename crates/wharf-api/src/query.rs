@@ -290,7 +290,8 @@ impl<'de, I: Iterator<Item = (&'de String, &'de Value)>> MapAccess<'de> for Map<
     }
 }
 
-fn escape(out: &mut String, s: &str) {
+/// Appends `s` with XML's special characters escaped.
+pub(crate) fn escape(out: &mut String, s: &str) {
     for c in s.chars() {
         match c {
             '&' => out.push_str("&amp;"),

@@ -58,6 +58,15 @@ async fn call(s: &Server, op: &str, body: Value) -> (u16, Value) {
     (status, serde_json::from_slice(&bytes).unwrap())
 }
 
+/// The region's first default subnet (the default VPC is made on first use).
+async fn default_subnet(s: &Server) -> String {
+    let zones = wharf_model::ec2::zones::of_region(REGION, &[]);
+    let network = wharf_ops::network::read(s.state.ops.region(REGION), &zones).await.unwrap();
+    let mut subnets: Vec<_> = network.subnets.values().filter(|s| s.default_for_az).collect();
+    subnets.sort_by(|a, b| a.availability_zone.cmp(&b.availability_zone));
+    subnets[0].id.clone()
+}
+
 /// A call that must succeed.
 async fn ok(s: &Server, op: &str, body: Value) -> Value {
     let (status, v) = call(s, op, body).await;
@@ -272,12 +281,13 @@ async fn health_checks_fargate_and_daemon_defaults() {
                "memory": "512"}),
     )
     .await;
+    let subnet = default_subnet(&s).await;
     let v = ok(
         &s,
         "CreateService",
         json!({"serviceName": "fg", "taskDefinition": "fg", "desiredCount": 1,
                "launchType": "FARGATE",
-               "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-1"]}}}),
+               "networkConfiguration": {"awsvpcConfiguration": {"subnets": [subnet]}}}),
     )
     .await;
     assert_eq!(v["service"]["platformVersion"], "LATEST");
@@ -296,7 +306,7 @@ async fn health_checks_fargate_and_daemon_defaults() {
     assert_eq!(v["service"]["deployments"][0]["platformVersion"], "LATEST");
     assert_eq!(
         v["service"]["networkConfiguration"]["awsvpcConfiguration"]["subnets"],
-        json!(["subnet-1"])
+        json!([subnet])
     );
 
     let v = ok(
@@ -487,7 +497,7 @@ async fn bad_input_gets_ecs_errors_naming_the_field_and_writes_nothing() {
         (
             with(svc("x", 1), json!({"serviceRegistries": [{"registryArn": "arn:x"}]})),
             ip,
-            "serviceRegistries is not supported by Wharf.",
+            "The registryArn 'arn:x' is not a Cloud Map service ARN.",
         ),
         (
             with(svc("x", 1), json!({"cluster": "nowhere"})),
@@ -602,7 +612,7 @@ async fn load_balancers_are_checked_against_elbv2_and_the_definition() {
 
     // awsvpc with an instance group is refused; with the ip group it is taken.
     register(&s, "vpc", json!({"networkMode": "awsvpc"})).await;
-    let net = json!({"awsvpcConfiguration": {"subnets": ["subnet-1"]}});
+    let net = json!({"awsvpcConfiguration": {"subnets": [default_subnet(&s).await]}});
     let body = with(
         lbs(&inst, "app", 80),
         json!({"serviceName": "v", "taskDefinition": "vpc", "networkConfiguration": net}),
@@ -1057,7 +1067,7 @@ async fn task_sets_on_an_external_service() {
                "deploymentController": {"type": "EXTERNAL"}}),
     )
     .await;
-    assert!(m.starts_with("taskDefinition cannot be specified"), "{m}");
+    assert_eq!(m, "TaskDefinition must be blank.");
     let v = ok(
         &s,
         "CreateService",
@@ -1273,6 +1283,20 @@ mod interposed {
         }
         async fn regions(&self, k: Kind) -> Result<Vec<String>, StoreError> {
             self.inner.regions(k).await
+        }
+        async fn task_definitions_in_deletion(
+            &self,
+        ) -> Result<Vec<(String, wharf_store::StoredTaskDefinition)>, StoreError> {
+            self.inner.task_definitions_in_deletion().await
+        }
+        async fn purge_task_definition(
+            &self,
+            r: &str,
+            family: &str,
+            revision: i32,
+            arn: &str,
+        ) -> Result<bool, StoreError> {
+            self.inner.purge_task_definition(r, family, revision, arn).await
         }
         fn service_changes(&self) -> tokio::sync::broadcast::Receiver<(String, String)> {
             self.inner.service_changes()
@@ -1504,7 +1528,7 @@ async fn capacity_providers_come_from_the_request_or_the_clusters_default() {
                "memory": "512"}),
     )
     .await;
-    let net = json!({"awsvpcConfiguration": {"subnets": ["subnet-1"]}});
+    let net = json!({"awsvpcConfiguration": {"subnets": [default_subnet(&s).await]}});
     let v = ok(
         &s,
         "CreateService",

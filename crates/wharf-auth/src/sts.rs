@@ -130,6 +130,24 @@ impl Issuer {
         }
     }
 
+    /// Seals `body` for `purpose` (`exec`, say): the body and its HMAC under
+    /// this issuer's key, URL-safe. Only [`Issuer::unseal`] with the same
+    /// purpose and key opens it; the body is not secret, only authentic.
+    pub fn seal(&self, purpose: &str, body: &[u8]) -> String {
+        let seal = self.mac(purpose.as_bytes(), body);
+        format!("{}.{}", URL_SAFE_NO_PAD.encode(body), URL_SAFE_NO_PAD.encode(seal))
+    }
+
+    /// The body [`Issuer::seal`] sealed for `purpose`, or `None` when the
+    /// token was not sealed so (forged, altered, another key or purpose).
+    pub fn unseal(&self, purpose: &str, token: &str) -> Option<Vec<u8>> {
+        let (body, seal) = token.split_once('.')?;
+        let body = URL_SAFE_NO_PAD.decode(body).ok()?;
+        let seal: [u8; 32] = URL_SAFE_NO_PAD.decode(seal).ok()?.try_into().ok()?;
+        let expected = self.mac(purpose.as_bytes(), &body);
+        crate::sigv4::same_signature(&seal, &expected).then_some(body)
+    }
+
     /// Opens a session token: `UnknownKey` when it is not one of this
     /// issuer's, `ExpiredToken` when it has expired.
     pub fn open(&self, token: &str, now: i64) -> Result<Session, AuthError> {
@@ -193,6 +211,20 @@ mod tests {
         assert_eq!(s.task_arn.as_deref(), Some("arn:task"));
         assert_eq!(issuer.open(&c.session_token, 1000), Err(AuthError::ExpiredToken));
         assert!(!format!("{c:?}").contains(&c.secret_access_key));
+    }
+
+    #[test]
+    fn sealed_bodies_open_only_for_their_purpose_and_key() {
+        let issuer = Issuer::new([7; 32]);
+        let token = issuer.seal("exec", b"{\"a\":1}");
+        assert_eq!(issuer.unseal("exec", &token).as_deref(), Some(&b"{\"a\":1}"[..]));
+        assert_eq!(issuer.unseal("token", &token), None, "another purpose");
+        assert_eq!(Issuer::new([8; 32]).unseal("exec", &token), None, "another key");
+        let (body, seal) = token.split_once('.').unwrap();
+        let altered = format!("{}.{seal}", URL_SAFE_NO_PAD.encode(b"{\"a\":2}"));
+        assert_ne!(body, URL_SAFE_NO_PAD.encode(b"{\"a\":2}"));
+        assert_eq!(issuer.unseal("exec", &altered), None, "an altered body");
+        assert_eq!(issuer.unseal("exec", "garbage"), None);
     }
 
     #[test]

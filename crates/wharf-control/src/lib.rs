@@ -2,12 +2,16 @@
 //! what should be done, inside a thin loop that applies it; the steps are
 //! tested with plain values and a fake clock, the loops with a real store:
 //! stopped-task expiry ([`cleanup`]), log retention ([`logs_retention`]),
-//! instance liveness ([`liveness`]), the service scheduler ([`services`]) and
-//! CodeDeploy's deployments to ECS services ([`codedeploy`]).
+//! instance liveness ([`liveness`]), the service scheduler ([`services`]),
+//! CodeDeploy's deployments to ECS services ([`codedeploy`]), the
+//! registration of service tasks in Cloud Map ([`discovery`]) and the purge
+//! of deleted task definition revisions ([`task_definitions`]).
 #![warn(missing_docs)]
 
 pub mod cleanup;
 pub mod codedeploy;
+pub mod discovery;
 pub mod liveness;
 pub mod logs_retention;
 pub mod services;
+pub mod task_definitions;

@@ -4,7 +4,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ecs::shapes::{Container, DesiredStatus, Task, TaskDefinition};
+use crate::ecs::shapes::{
+    Container, DesiredStatus, ManagedAgent, ManagedAgentName, Task, TaskDefinition,
+};
+use crate::ecs::status::ContainerLastStatus;
+use crate::wire::Timestamp;
 
 /// A task placed on an agent's instance, with the definition it runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -231,11 +235,53 @@ pub fn merge(t: &mut Task, r: Task) -> bool {
             merge_container(c, rc);
         }
     }
+    let started = t.started_at;
+    for c in containers.iter_mut() {
+        follow_exec_agent(c, started);
+    }
     let changed = *t != before;
     if changed {
         t.version = Some(t.version.unwrap_or(0) + 1);
     }
     changed
+}
+
+/// `managedAgents[].lastStatus` of an ExecuteCommandAgent not yet running.
+pub const MANAGED_AGENT_PENDING: &str = "PENDING";
+/// `managedAgents[].lastStatus` of a running ExecuteCommandAgent.
+pub const MANAGED_AGENT_RUNNING: &str = "RUNNING";
+/// `managedAgents[].lastStatus` of a stopped ExecuteCommandAgent.
+pub const MANAGED_AGENT_STOPPED: &str = "STOPPED";
+
+/// The ExecuteCommandAgent entry of a container's `managedAgents`.
+pub fn exec_agent(status: &str, started: Option<Timestamp>) -> ManagedAgent {
+    ManagedAgent {
+        name: Some(ManagedAgentName::ExecuteCommandAgent),
+        last_status: Some(status.to_owned()),
+        last_started_at: started,
+        reason: None,
+    }
+}
+
+/// ECS Exec's agent is Wharf's own agent on the container's host, which
+/// needs nothing in the container: it runs while the container runs (since
+/// the task started) and stops with it.
+fn follow_exec_agent(c: &mut Container, task_started: Option<Timestamp>) {
+    let Some(agents) = c.managed_agents.as_mut() else { return };
+    for a in agents.iter_mut().filter(|a| a.name == Some(ManagedAgentName::ExecuteCommandAgent)) {
+        match c.last_status {
+            Some(ContainerLastStatus::Running) => {
+                a.last_status = Some(MANAGED_AGENT_RUNNING.to_owned());
+                if a.last_started_at.is_none() {
+                    a.last_started_at = task_started;
+                }
+            }
+            Some(ContainerLastStatus::Stopped) => {
+                a.last_status = Some(MANAGED_AGENT_STOPPED.to_owned());
+            }
+            _ => {}
+        }
+    }
 }
 
 fn merge_container(c: &mut Container, r: Container) {
@@ -264,6 +310,27 @@ mod tests {
 
     fn task(v: serde_json::Value) -> Task {
         serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn the_exec_agent_runs_while_its_container_runs() {
+        let mut t = task(json!({
+            "lastStatus": "PROVISIONING", "version": 1,
+            "containers": [{"name": "web", "lastStatus": "PENDING",
+                "managedAgents": [{"name": "ExecuteCommandAgent", "lastStatus": "PENDING"}]}]
+        }));
+        let agent = |t: &Task| t.containers.as_ref().unwrap()[0].managed_agents.clone().unwrap();
+        merge(
+            &mut t,
+            task(json!({"lastStatus": "RUNNING", "startedAt": 10.0,
+            "containers": [{"name": "web", "lastStatus": "RUNNING"}]})),
+        );
+        let running = agent(&t);
+        assert_eq!(running[0].last_status.as_deref(), Some("RUNNING"));
+        assert_eq!(running[0].last_started_at, t.started_at);
+        merge(&mut t, task(json!({"containers": [{"name": "web", "lastStatus": "STOPPED"}]})));
+        assert_eq!(agent(&t)[0].last_status.as_deref(), Some("STOPPED"));
+        assert_eq!(agent(&t)[0].last_started_at, running[0].last_started_at);
     }
 
     #[test]
@@ -342,3 +409,87 @@ impl std::fmt::Debug for TaskRoleCredentials {
             .finish_non_exhaustive()
     }
 }
+
+/// An ECS Exec session the server granted (ExecuteCommand): sealed into the
+/// session's token, read back by the server when the task's agent presents
+/// the token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecGrant {
+    /// `ecs-execute-command-...`: the session, used once.
+    pub session_id: String,
+    /// The task.
+    pub task_arn: String,
+    /// The container instance it runs on.
+    pub container_instance_arn: String,
+    /// The container's name in the task.
+    pub container_name: String,
+    /// The container's Docker ID.
+    pub runtime_id: String,
+    /// The command, as ExecuteCommand took it (split as a shell splits
+    /// words, without expanding anything).
+    pub command: String,
+    /// When the token stops opening a session, Unix seconds.
+    pub expires: i64,
+}
+
+/// How long a session's token opens it after ExecuteCommand.
+pub const EXEC_TOKEN_SECONDS: i64 = 120;
+
+/// The path of an exec session's WebSocket, after the endpoint.
+pub const EXEC_PATH: &str = "/v1/data-channel/";
+
+/// The first message of an exec session's WebSocket, from the client (a
+/// text frame): the token and how to run the command.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecOpen {
+    /// ExecuteCommand's `session.tokenValue`.
+    pub token_value: String,
+    /// Allocate a pseudo-terminal (`docker exec -t`).
+    #[serde(default)]
+    pub tty: bool,
+    /// Keep the command's standard input open (`docker exec -i`).
+    #[serde(default)]
+    pub stdin: bool,
+    /// The terminal's columns, with `tty`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cols: Option<u16>,
+    /// The terminal's rows, with `tty`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<u16>,
+}
+
+/// A control message of an exec session (a text frame). Data goes in
+/// binary frames: from the client, standard input; from the agent, one
+/// byte naming the stream ([`EXEC_STDOUT`], [`EXEC_STDERR`]) and the bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ExecControl {
+    /// The client's terminal changed size.
+    Resize {
+        /// Columns.
+        cols: u16,
+        /// Rows.
+        rows: u16,
+    },
+    /// The client's standard input ended.
+    Eof,
+    /// The agent: the command is running.
+    Started,
+    /// The agent: the command exited with this code (the last message).
+    Exit {
+        /// The exit code, as `docker exec` returns it.
+        code: i64,
+    },
+    /// The agent: the session could not be opened or broke (the last message).
+    Error {
+        /// Why.
+        message: String,
+    },
+}
+
+/// The stream byte of standard output in an agent's binary frame.
+pub const EXEC_STDOUT: u8 = 1;
+/// The stream byte of standard error in an agent's binary frame.
+pub const EXEC_STDERR: u8 = 2;

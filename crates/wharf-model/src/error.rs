@@ -27,6 +27,7 @@ pub enum EcsErrorKind {
     ServiceDeploymentNotFoundException,
     ConflictException,
     TargetNotFoundException,
+    TargetNotConnectedException,
     AttributeLimitExceededException,
 }
 
@@ -57,6 +58,7 @@ impl EcsErrorKind {
             Self::ServiceDeploymentNotFoundException => "ServiceDeploymentNotFoundException",
             Self::ConflictException => "ConflictException",
             Self::TargetNotFoundException => "TargetNotFoundException",
+            Self::TargetNotConnectedException => "TargetNotConnectedException",
             Self::AttributeLimitExceededException => "AttributeLimitExceededException",
         }
     }

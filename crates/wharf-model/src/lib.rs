@@ -13,12 +13,14 @@ pub mod agent;
 pub mod arn;
 pub mod clock;
 pub mod codedeploy;
+pub mod ec2;
 pub mod ecs;
 pub mod elbv2;
 pub mod error;
 pub mod ids;
 pub mod logs;
 pub mod secretsmanager;
+pub mod servicediscovery;
 pub mod ssm;
 pub mod wire;
 

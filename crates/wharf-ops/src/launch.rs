@@ -49,6 +49,8 @@ pub struct LaunchRequest {
     pub count: usize,
     /// Only these instances (their IDs).
     pub instances: Option<Vec<String>>,
+    /// `enableExecuteCommand`.
+    pub execute_command: bool,
     /// The service that owns the tasks.
     pub service: Option<String>,
 }
@@ -78,6 +80,8 @@ impl Launched {
 pub async fn launch(r: Region<'_>, req: LaunchRequest) -> Result<Launched, OpsError> {
     let cluster = active_cluster(r, req.cluster.as_deref()).await?;
     let td = runnable_definition(r, &req.task_definition).await?;
+    let network = req.network.clone();
+    let of_service = req.service.is_some();
     let template = TaskTemplate::new(
         &td,
         TaskRequest {
@@ -92,8 +96,13 @@ pub async fn launch(r: Region<'_>, req: LaunchRequest) -> Result<Launched, OpsEr
             network: req.network,
             service: req.service,
             now_ms: r.now_ms(),
+            execute_command: req.execute_command,
         },
     )?;
+    if !of_service {
+        // A service's configuration was checked when it was created or updated.
+        crate::network::check_awsvpc(r, network.as_ref()).await?;
+    }
     let rules = placement::rules(&req.placement_strategy, &req.placement_constraints)
         .map_err(EcsError::invalid_parameter)?;
     let mut rules = Rules { group: Some(template.group.clone()), ..rules };
@@ -148,6 +157,7 @@ pub async fn for_service(
             count,
             instances: instance.map(|i| vec![i.to_owned()]),
             service: Some(name),
+            execute_command: s.enable_execute_command.unwrap_or(false),
             ..LaunchRequest::default()
         },
     )

@@ -10,6 +10,8 @@
 //! - [`service`]: read a service's record, change it atomically while it
 //!   is ACTIVE (CreateService's deployment, UpdateService, DeleteService,
 //!   task sets);
+//! - [`network`] and [`discovery`]: a region's EC2 network and Cloud Map
+//!   registry, each one document changed atomically;
 //! - [`lookup`]: the reads every operation shares (an ACTIVE cluster, a
 //!   runnable task definition, a resource's tags);
 //! - [`docs`] and [`elb_state`]: typed access to the store's records.
@@ -18,11 +20,13 @@
 //! state); `wharf-api` and `wharf-control` stand on it and never on each
 //! other.
 
+pub mod discovery;
 pub mod docs;
 pub mod elb_state;
 mod error;
 pub mod launch;
 pub mod lookup;
+pub mod network;
 pub mod service;
 pub mod stop;
 pub mod targets;
@@ -49,12 +53,21 @@ pub struct Ops {
     pub account_id: Arc<str>,
     /// The random part of new ids (tests fix it to make draws coincide).
     pub entropy: Arc<dyn Entropy>,
+    /// Counts this server's Cloud Map writes, so that the DNS answers follow
+    /// them at once ([`discovery::changes`]).
+    pub discovery_changes: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl Ops {
     /// Operations over this store and clock, for this account.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, account_id: &str) -> Self {
-        Self { store, clock, account_id: account_id.into(), entropy: Arc::new(SystemEntropy) }
+        Self {
+            store,
+            clock,
+            account_id: account_id.into(),
+            entropy: Arc::new(SystemEntropy),
+            discovery_changes: Arc::new(tokio::sync::watch::channel(0).0),
+        }
     }
 
     /// The operations of one region.

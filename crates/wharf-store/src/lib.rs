@@ -83,6 +83,13 @@ pub enum Kind {
     /// Keys every server of a control plane must share (the STS key that
     /// seals temporary credentials), keyed by name, in region `*`.
     ServerKey,
+    /// A region's EC2 network (VPCs, subnets, security groups): one
+    /// document, `wharf_model::ec2::network::Network`, keyed `network`.
+    Ec2Network,
+    /// A region's Cloud Map namespaces, services, instances and operations:
+    /// one document, `wharf_model::servicediscovery::Registry`, keyed
+    /// `registry`.
+    Discovery,
 }
 
 impl Kind {
@@ -100,6 +107,8 @@ impl Kind {
             Self::CodeDeployDeployment => "codedeploy-deployment",
             Self::Network => "awsvpc-network",
             Self::ServerKey => "server-key",
+            Self::Ec2Network => "ec2-network",
+            Self::Discovery => "servicediscovery-registry",
         }
     }
 }
@@ -260,6 +269,23 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         region: &str,
         query: TaskDefinitionQuery,
     ) -> Result<Vec<(String, i32)>, StoreError>;
+
+    /// Every revision in `DELETE_IN_PROGRESS`, of every region, as
+    /// (region, revision).
+    async fn task_definitions_in_deletion(
+        &self,
+    ) -> Result<Vec<(String, StoredTaskDefinition)>, StoreError>;
+
+    /// Deletes a `DELETE_IN_PROGRESS` revision for good, with the tags of
+    /// `arn` (its ARN); its number is never given again. `false` when the
+    /// revision is gone or no longer in `DELETE_IN_PROGRESS`.
+    async fn purge_task_definition(
+        &self,
+        region: &str,
+        family: &str,
+        revision: i32,
+        arn: &str,
+    ) -> Result<bool, StoreError>;
 
     /// Lists family names.
     async fn list_task_definition_families(

@@ -106,6 +106,11 @@ CREATE TABLE elb_targets (
     PRIMARY KEY (region, target_group, id, port)
 );
 "#,
+    r#"
+-- The revisions DeleteTaskDefinitions marked, which the purge looks for.
+CREATE INDEX task_definitions_in_deletion ON task_definitions (status)
+    WHERE status = 'DELETE_IN_PROGRESS';
+"#,
 ];
 
 /// Every table, for a reset.

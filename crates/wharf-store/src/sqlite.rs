@@ -323,6 +323,65 @@ impl Store for SqliteStore {
         result
     }
 
+    async fn task_definitions_in_deletion(
+        &self,
+    ) -> Result<Vec<(String, StoredTaskDefinition)>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT region, family, revision, status, body FROM task_definitions \
+                 WHERE status = 'DELETE_IN_PROGRESS'",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    StoredTaskDefinition {
+                        family: r.get(1)?,
+                        revision: r.get(2)?,
+                        status: listed(r, 3)?,
+                        json: r.get(4)?,
+                    },
+                ))
+            })?;
+            rows.collect()
+        })
+    }
+
+    async fn purge_task_definition(
+        &self,
+        region: &str,
+        family: &str,
+        revision: i32,
+        arn: &str,
+    ) -> Result<bool, StoreError> {
+        let (region, family, arn) = (region.to_owned(), family.to_owned(), arn.to_owned());
+        let (region_key, family_key) = (region.clone(), family.clone());
+        let result = self
+            .writer
+            .write(move |c| {
+                let gone = c
+                    .prepare_cached(
+                        "DELETE FROM task_definitions WHERE region = ?1 AND family = ?2 \
+                         AND revision = ?3 AND status = 'DELETE_IN_PROGRESS'",
+                    )?
+                    .execute(params![region, family, revision])?;
+                if gone == 0 {
+                    return Ok(false);
+                }
+                // The number stays taken: the next revision counts on from here.
+                c.prepare_cached(
+                    "UPDATE task_definition_families SET revision_floor = max(revision_floor, ?3) \
+                     WHERE region = ?1 AND family = ?2",
+                )?
+                .execute(params![region, family, revision])?;
+                c.prepare_cached("DELETE FROM tags WHERE region = ?1 AND arn = ?2")?
+                    .execute(params![region, arn])?;
+                Ok(true)
+            })
+            .await;
+        self.td_cache.invalidate(&region_key, &family_key);
+        result
+    }
+
     async fn list_task_definitions(
         &self,
         region: &str,

@@ -93,6 +93,34 @@ impl ApiClient {
         Ok(document[format!("{action}Result")].take())
     }
 
+    /// Calls one EC2 (its Query protocol) operation with its form parameters
+    /// (`Filter.1.Name`, ...); the `<Op>Response` element as JSON, or the
+    /// server's error as `<Code>: <message>`.
+    pub async fn ec2(&self, action: &str, params: &[(&str, &str)]) -> anyhow::Result<Value> {
+        let mut form = form_urlencoded::Serializer::new(String::new());
+        form.append_pair("Action", action).append_pair("Version", wharf_model::ec2::API_VERSION);
+        for (k, v) in params {
+            form.append_pair(k, v);
+        }
+        let request = http::Request::post(format!("{}/", self.endpoint))
+            .header(http::header::CONTENT_TYPE, "application/x-www-form-urlencoded; charset=utf-8")
+            .header(http::header::AUTHORIZATION, self.authorization("ec2"))
+            .body(Full::new(Bytes::from(form.finish())))?;
+        let (status, bytes) = self.send(action, request).await?;
+        let text = String::from_utf8_lossy(&bytes);
+        let (_, document) = crate::query_xml::parse(&text)
+            .with_context(|| format!("{action}: unreadable answer ({status})"))?;
+        if !status.is_success() {
+            let error = &document["Errors"]["Error"];
+            bail!(
+                "{}: {}",
+                error["Code"].as_str().unwrap_or(status.as_str()),
+                error["Message"].as_str().unwrap_or_default()
+            );
+        }
+        Ok(document)
+    }
+
     /// A SigV4-shaped `Authorization` header naming the region: only the
     /// credential scope's region matters to Wharf; the signature is not checked.
     fn authorization(&self, service: &str) -> String {

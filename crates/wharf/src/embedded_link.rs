@@ -10,7 +10,7 @@ use wharf_api::protocol::ApiError;
 use wharf_api::AppState;
 use wharf_api::{agent_link, logs, secrets};
 use wharf_model::agent::{
-    Heartbeat, HeartbeatReply, LogBatch, LogDestination, PullProgressReport, RoleKind,
+    ExecGrant, Heartbeat, HeartbeatReply, LogBatch, LogDestination, PullProgressReport, RoleKind,
     TaskRoleCredentials, WatchEvent,
 };
 use wharf_model::ecs::shapes::{ContainerInstance, RegisterContainerInstanceRequest, Task};
@@ -99,6 +99,18 @@ impl ServerLink for EmbeddedLink {
         wharf_api::task_roles::role_credentials(&self.state, &self.region, cluster, task_arn, kind)
             .await
             .map_err(role_error)
+    }
+
+    async fn open_exec(
+        &self,
+        _cluster: &str,
+        instance_arn: &str,
+        session_id: &str,
+        token: &str,
+    ) -> Result<ExecGrant, LinkError> {
+        wharf_api::exec::open(&self.state, &self.region, instance_arn, session_id, token)
+            .await
+            .map_err(link_error)
     }
 
     async fn register(

@@ -1,6 +1,7 @@
 //! The reconcilers, on the one server that leads: the service scheduler, the
-//! CodeDeploy deployer,
-//! instance liveness, stopped-task expiry and log retention run only while this server's term
+//! CodeDeploy deployer, the registration of service tasks in Cloud Map,
+//! instance liveness, stopped-task expiry, the purge of deleted task
+//! definitions and log retention run only while this server's term
 //! lasts, and write through the term's store, so that a server that lost
 //! its term (its etcd lease expired while it was paused or cut off) has its
 //! late writes refused. With SQLite the only server always leads.
@@ -68,6 +69,17 @@ pub async fn run(
                     ops: fenced.clone(),
                     lost_after: intervals.instance_lost_after,
                 },
+                stopping.clone(),
+            )),
+            tokio::spawn(wharf_control::discovery::run(
+                wharf_control::discovery::Registrar {
+                    ops: fenced.clone(),
+                    host_ip: crate::commands::server::host_address(),
+                },
+                stopping.clone(),
+            )),
+            tokio::spawn(wharf_control::task_definitions::run(
+                wharf_control::task_definitions::Purge { ops: fenced.clone() },
                 stopping.clone(),
             )),
             tokio::spawn(wharf_control::services::run(

@@ -9,6 +9,7 @@ mod commands;
 mod compose;
 mod console;
 mod container_logs;
+mod dns;
 mod ecs_reads;
 mod embedded_link;
 mod lb_config;
@@ -42,9 +43,9 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the control plane: the ECS API on one port, state in a data directory.
-    Server(commands::server::ServerArgs),
+    Server(Box<commands::server::ServerArgs>),
     /// Run only the agent: join a server elsewhere and run its tasks on this host's Docker.
-    Agent(commands::agent::AgentCommandArgs),
+    Agent(Box<commands::agent::AgentCommandArgs>),
     /// Check task definition files offline, as RegisterTaskDefinition would.
     Validate(commands::validate::ValidateArgs),
     /// Show a task's or a service's container output (awslogs), interleaved; -f to follow.
@@ -61,6 +62,8 @@ enum Command {
     Describe(commands::describe::DescribeArgs),
     /// Stop tasks (StopTask), with a reason.
     Stop(commands::stop::StopArgs),
+    /// Run a command in a task's container (ECS Exec): -it for an interactive shell.
+    Exec(commands::exec::ExecArgs),
     /// Show what changed between two task definitions (family:rev, ARN or JSON file).
     Diff(commands::diff::DiffArgs),
     /// Show the audit trail: who made which mutating call, on what, from where, with what outcome.
@@ -74,11 +77,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Server(args) => {
             init_logging();
-            commands::server::run(args)
+            commands::server::run(*args)
         }
         Command::Agent(args) => {
             init_logging();
-            commands::agent::run(args)
+            commands::agent::run(*args)
         }
         Command::Validate(args) => commands::validate::run(&args),
         Command::Logs(args) => commands::logs::run(args),
@@ -88,6 +91,7 @@ fn main() -> ExitCode {
         Command::Services(args) => commands::services::run(args),
         Command::Describe(args) => commands::describe::run(args),
         Command::Stop(args) => commands::stop::run(args),
+        Command::Exec(args) => commands::exec::run(args),
         Command::Diff(args) => commands::diff::run(args),
         Command::Audit(args) => commands::audit::run(args),
         Command::Completions(args) => commands::completions::run(&args, &mut Cli::command()),

@@ -1,7 +1,8 @@
 //! Reads a Query-protocol (ELBv2) XML answer into JSON, the way the CLI's
 //! other answers arrive: elements become fields, `<member>` lists become
 //! arrays, text becomes strings (numbers and booleans stay strings, as the
-//! XML has no types), empty elements become `null`. Enough XML for what a
+//! XML has no types), empty elements become `null`; EC2's `<item>` lists
+//! become arrays too. Enough XML for what a
 //! Query service writes (elements, attributes, entities, a prolog), not a
 //! general parser.
 
@@ -97,7 +98,7 @@ impl Reader<'_> {
             } else {
                 Value::String(text)
             }
-        } else if children.iter().all(|(n, _)| n == "member") {
+        } else if children.iter().all(|(n, _)| n == "member" || n == "item") {
             Value::Array(children.into_iter().map(|(_, v)| v).collect())
         } else {
             Value::Object(children.into_iter().collect::<Map<String, Value>>())

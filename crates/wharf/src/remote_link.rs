@@ -30,7 +30,7 @@ use hyper_util::rt::TokioExecutor;
 use tokio::sync::mpsc;
 use wharf_agent::link::{LinkError, ServerLink};
 use wharf_model::agent::{
-    Heartbeat, HeartbeatReply, LogBatch, LogDestination, PullProgressReport, RoleKind,
+    ExecGrant, Heartbeat, HeartbeatReply, LogBatch, LogDestination, PullProgressReport, RoleKind,
     TaskRoleCredentials, WatchEvent, WATCH_SILENCE_MS,
 };
 use wharf_model::ecs::shapes::{ContainerInstance, RegisterContainerInstanceRequest, Task};
@@ -363,6 +363,20 @@ impl ServerLink for RemoteLink {
         let at = ("heartbeat", cluster, instance);
         let body = self.on_any(|n| self.call_at(n, HEARTBEAT_TIMEOUT, at, beat.clone())).await?;
         serde_json::from_slice(&body).map_err(|e| LinkError::Unavailable(e.to_string()))
+    }
+
+    async fn open_exec(
+        &self,
+        cluster: &str,
+        instance_arn: &str,
+        session_id: &str,
+        token: &str,
+    ) -> Result<ExecGrant, LinkError> {
+        let (instance, _) = wharf_model::arn::resource_id(instance_arn, "container-instance");
+        let body = to_json(&serde_json::json!({ "sessionId": session_id, "tokenValue": token }))?;
+        let at = ("exec-session", cluster, instance);
+        let answer = self.on_any(|n| self.call_at(n, CALL_TIMEOUT, at, body.clone())).await?;
+        serde_json::from_slice(&answer).map_err(|e| LinkError::Unavailable(e.to_string()))
     }
 
     async fn report(&self, cluster: &str, change: Task) -> Result<(), LinkError> {

@@ -290,6 +290,7 @@ impl Load {
         let ok = Arc::new(AtomicU64::new(0));
         let failures = Arc::new(Mutex::new(Vec::new()));
         let first_seen: Arc<Mutex<Vec<(String, Instant)>>> = Arc::default();
+        let began = Instant::now();
         let threads = (0..clients)
             .map(|_| {
                 let (stop, ok, failures, first_seen) =
@@ -305,10 +306,14 @@ impl Load {
                                     seen.push((rev, at));
                                 }
                             }
-                            Ok((code, body)) => {
-                                failures.lock().unwrap().push(format!("{code} {body}"))
-                            }
-                            Err(e) => failures.lock().unwrap().push(e),
+                            Ok((code, body)) => failures
+                                .lock()
+                                .unwrap()
+                                .push(format!("{code} {body} after {:?}", began.elapsed())),
+                            Err(e) => failures
+                                .lock()
+                                .unwrap()
+                                .push(format!("{e} after {:?}", began.elapsed())),
                         }
                     }
                 })

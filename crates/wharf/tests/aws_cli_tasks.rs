@@ -107,6 +107,24 @@ fn the_seed_web_server_runs_on_awsvpc_with_a_secret_from_ssm() {
     ]);
     assert_eq!(registered["taskDefinition"]["revision"], 1);
 
+    // The default VPC's subnet and security group, as deploy code finds them.
+    let ec2 = Aws::new(&server, "ec2");
+    let subnets = ec2.ok(&["describe-subnets", "--filters", "Name=default-for-az,Values=true"]);
+    let subnet = subnets["Subnets"][0]["SubnetId"].as_str().expect("a default subnet").to_owned();
+    let groups = ec2.ok(&["describe-security-groups", "--group-names", "default"]);
+    let group = groups["SecurityGroups"][0]["GroupId"].as_str().expect("default group").to_owned();
+    let missing = ecs.fails(&[
+        "run-task",
+        "--task-definition",
+        "webserver",
+        "--network-configuration",
+        "awsvpcConfiguration={subnets=[subnet-12345678]}",
+    ]);
+    assert!(
+        missing.contains("InvalidParameterException")
+            && missing.contains("The subnet ID 'subnet-12345678' does not exist"),
+        "{missing}"
+    );
     let run = ecs.ok(&[
         "run-task",
         "--task-definition",
@@ -114,7 +132,9 @@ fn the_seed_web_server_runs_on_awsvpc_with_a_secret_from_ssm() {
         "--launch-type",
         "FARGATE",
         "--network-configuration",
-        "awsvpcConfiguration={subnets=[subnet-12345678],securityGroups=[sg-12345678],assignPublicIp=ENABLED}",
+        &format!(
+            "awsvpcConfiguration={{subnets=[{subnet}],securityGroups=[{group}],assignPublicIp=ENABLED}}"
+        ),
     ]);
     let task = &run["tasks"][0];
     assert_eq!(task["launchType"], "FARGATE");
@@ -140,10 +160,19 @@ fn the_seed_web_server_runs_on_awsvpc_with_a_secret_from_ssm() {
             .find(|d| d["name"] == name)
             .map(|d| d["value"].clone())
     };
-    assert_eq!(detail("subnetId"), Some(json!("subnet-12345678")));
+    assert_eq!(detail("subnetId"), Some(json!(subnet)));
     let ip = detail("privateIPv4Address")
         .and_then(|v| v.as_str().map(str::to_owned))
         .expect("task address");
+    // The ENI id in the attachment resolves in EC2, with the task's address.
+    let eni_id = detail("networkInterfaceId").and_then(|v| v.as_str().map(str::to_owned));
+    let eni_id = eni_id.expect("networkInterfaceId");
+    let enis = ec2.ok(&["describe-network-interfaces", "--network-interface-ids", &eni_id]);
+    let described = &enis["NetworkInterfaces"][0];
+    assert_eq!(described["PrivateIpAddress"], ip.as_str(), "{enis}");
+    assert_eq!(described["SubnetId"], subnet.as_str());
+    assert_eq!(described["Status"], "in-use");
+    assert_eq!(described["VpcId"], subnets["Subnets"][0]["VpcId"]);
     assert_eq!(running["containers"][0]["networkInterfaces"][0]["privateIpv4Address"], ip.as_str());
 
     let page =
@@ -161,6 +190,8 @@ fn the_seed_web_server_runs_on_awsvpc_with_a_secret_from_ssm() {
     assert_eq!(stopped["stopCode"], "UserInitiated");
     assert_eq!(stopped["stoppedReason"], "seed flow done");
     assert_eq!(stopped["attachments"][0]["status"], "DELETED");
+    let gone = ec2.fails(&["describe-network-interfaces", "--network-interface-ids", &eni_id]);
+    assert!(gone.contains("InvalidNetworkInterfaceID.NotFound"), "{gone}");
     let left = Command::new("docker")
         .args(["ps", "-q", "--filter", &format!("label=com.amazonaws.ecs.task-arn={arn}")])
         .output()

@@ -243,6 +243,9 @@ fn ps_shows_an_awsvpc_task_at_its_address() {
         }]
     });
     world.ecs().ok(&["register-task-definition", "--cli-input-json", &td.to_string()]);
+    let ec2 = Aws::new(&world.server, "ec2");
+    let subnets = ec2.ok(&["describe-subnets", "--filters", "Name=default-for-az,Values=true"]);
+    let subnet = subnets["Subnets"][0]["SubnetId"].as_str().expect("a default subnet").to_owned();
     let arn = world.ecs().ok(&[
         "run-task",
         "--cluster",
@@ -250,7 +253,7 @@ fn ps_shows_an_awsvpc_task_at_its_address() {
         "--task-definition",
         "people-vpc",
         "--network-configuration",
-        "awsvpcConfiguration={subnets=[subnet-12345678]}",
+        &format!("awsvpcConfiguration={{subnets=[{subnet}]}}"),
     ])["tasks"][0]["taskArn"]
         .as_str()
         .expect("task ARN")

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use support::{Aws, Server};
+use support::{Aws, ClusterServer};
 
 const IMAGE: &str = "wharf-test/busybox:1";
 const REGISTRY: &str = "127.0.0.1:5000";
@@ -213,8 +213,9 @@ fn under_a_terminal_it_colours_and_a_second_ctrl_c_kills() {
 
 #[test]
 fn runs_a_registered_family_on_the_server_at_wharf_endpoint() {
-    let server = Server::start();
-    let ecs = Aws::new(&server, "ecs");
+    let cs = ClusterServer::launch(format!("cli-run-family-{}", std::process::id()), &[]);
+    let server = &cs.server;
+    let ecs = Aws::new(server, "ecs");
     let td = json!({"family": "greeter", "containerDefinitions": [{
         "name": "app", "image": IMAGE, "memory": 64,
         "entryPoint": ["/bin/busybox"], "command": ["sh", "-c", "echo \"greeting=$GREETING\""],
@@ -224,6 +225,7 @@ fn runs_a_registered_family_on_the_server_at_wharf_endpoint() {
     ecs.ok(&["register-task-definition", "--cli-input-json", &td.to_string()]);
     let out = wharf()
         .args(["run", "--family", "greeter:1", "--count", "2", "--env", "GREETING=hi"])
+        .args(["--cluster", &cs.cluster])
         .env("WHARF_ENDPOINT", server.endpoint())
         .output()
         .unwrap();
@@ -231,8 +233,15 @@ fn runs_a_registered_family_on_the_server_at_wharf_endpoint() {
     assert_eq!(out.status.code(), Some(0), "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert_eq!(stdout.matches("/app | greeting=hi").count(), 2, "both tasks' output:\n{stdout}");
     assert!(!stderr.contains("inside this command"), "used the running server:\n{stderr}");
-    let stopped =
-        ecs.ok(&["list-tasks", "--desired-status", "STOPPED", "--started-by", "wharf-run"]);
+    let stopped = ecs.ok(&[
+        "list-tasks",
+        "--cluster",
+        &cs.cluster,
+        "--desired-status",
+        "STOPPED",
+        "--started-by",
+        "wharf-run",
+    ]);
     assert_eq!(stopped["taskArns"].as_array().map(Vec::len), Some(2), "{stopped}");
 }
 
@@ -328,9 +337,10 @@ fn push_unique_image() -> String {
 
 #[test]
 fn an_image_pull_is_shown_with_its_bytes() {
-    let server = Server::start();
+    let cs = ClusterServer::launch(format!("cli-run-pull-{}", std::process::id()), &[]);
+    let server = &cs.server;
     let image = push_unique_image();
-    let sm = Aws::new(&server, "secretsmanager");
+    let sm = Aws::new(server, "secretsmanager");
     let secret = sm.ok(&[
         "create-secret",
         "--name",
@@ -346,8 +356,13 @@ fn an_image_pull_is_shown_with_its_bytes() {
                 "repositoryCredentials": {"credentialsParameter": secret["ARN"]},
                 "entryPoint": ["/bin/busybox"], "command": ["sh", "-c", "echo pulled and running"]}]),
     );
-    let out =
-        wharf().arg("run").arg(&file).env("WHARF_ENDPOINT", server.endpoint()).output().unwrap();
+    let out = wharf()
+        .arg("run")
+        .arg(&file)
+        .args(["--cluster", &cs.cluster])
+        .env("WHARF_ENDPOINT", server.endpoint())
+        .output()
+        .unwrap();
     let _ = Command::new("docker").args(["rmi", &image]).output();
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(0), "stdout:\n{stdout}\nstderr:\n{stderr}");

@@ -613,12 +613,16 @@ fn hosts_awsvpc_tasks_reach_each_other_across_hosts_without_nat_and_not_across_v
     let tg = elb.quick_target_group("web-vpc", "ip", Some(5));
     let port = free_port(rig.gateway);
     elb.forwarding_listener("web-vpc", port, &tg);
+    // The region's default subnets: awsvpcConfiguration must name subnets that exist.
+    let ec2 = support::Aws::new(&server, "ec2");
+    let subnets = ec2.ok(&["describe-subnets", "--filters", "Name=default-for-az,Values=true"]);
+    let subnet = |i: usize| subnets["Subnets"][i]["SubnetId"].as_str().expect("subnet").to_owned();
     ecs(
         &server,
         "CreateService",
         serde_json::json!({"cluster": "vpc-a", "serviceName": "web", "taskDefinition": "web",
             "desiredCount": 2,
-            "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-a"]}},
+            "networkConfiguration": {"awsvpcConfiguration": {"subnets": [subnet(0)]}},
             "loadBalancers": [{"targetGroupArn": tg, "containerName": "web", "containerPort": 80}]}),
     );
     let web = wait_for("two running awsvpc tasks", Duration::from_secs(90), || {
@@ -649,7 +653,12 @@ fn hosts_awsvpc_tasks_reach_each_other_across_hosts_without_nat_and_not_across_v
         seen.contains(&addresses[0].to_string()),
         "no NAT: task 2 saw task 1's address: {seen}"
     );
-    // The server's host reaches both at their addresses.
+    // The server's host reaches both at their addresses, also while another
+    // server runs on this host (its route keeping leaves this pool's routes alone).
+    let neighbour = support::Server::start_with(&["--no-agent"]);
+    wait_for("the other server's first pass over its routes", Duration::from_secs(20), || {
+        neighbour.log().contains("routes to awsvpc slices applied").then_some(())
+    });
     for a in &addresses {
         let got = wait_for("the server's host to reach a task", Duration::from_secs(20), || {
             get(std::net::SocketAddr::from((*a, 80)))
@@ -673,7 +682,7 @@ fn hosts_awsvpc_tasks_reach_each_other_across_hosts_without_nat_and_not_across_v
         &server,
         "RunTask",
         serde_json::json!({"cluster": "vpc-b", "taskDefinition": "web",
-            "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-b"]}}}),
+            "networkConfiguration": {"awsvpcConfiguration": {"subnets": [subnet(1)]}}}),
     );
     let other = wait_for("the other VPC's task running", Duration::from_secs(60), || {
         tasks(&server, "vpc-b", "RUNNING")

@@ -185,12 +185,51 @@ fn a_remote_agent_runs_the_servers_tasks() {
             .then(|| body["events"].clone())
     });
     assert_eq!(events[0]["message"], "from afar");
+    // ECS Exec through the remote agent: it opens the session's token over
+    // its link (with its token) and runs the command on its engine.
+    ecs(
+        addr,
+        "RegisterTaskDefinition",
+        json!({"family": "shell", "containerDefinitions": [{
+            "name": "main", "image": "wharf-test/busybox:1", "memory": 32, "stopTimeout": 1,
+            "command": ["sleep", "600"]}]}),
+    );
+    let run =
+        ecs(addr, "RunTask", json!({"taskDefinition": "shell", "enableExecuteCommand": true}));
+    let shell = run["tasks"][0]["taskArn"].as_str().expect("a task").to_owned();
+    wait_for("the shell task running", Duration::from_secs(30), || {
+        let d = ecs(addr, "DescribeTasks", json!({"tasks": [shell]}));
+        (d["tasks"][0]["lastStatus"] == "RUNNING").then_some(Value::Null)
+    });
+    let out = Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args(["exec", &shell, "--", "sh", "-c", "echo remote; exit 4"])
+        .env("WHARF_ENDPOINT", &endpoint)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("wharf exec");
+    assert_eq!(out.status.code(), Some(4), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "remote\n");
     // The agent goes away: the server sees its watch end.
     drop(agent);
     wait_for("agentConnected false", Duration::from_secs(10), || {
         let d = ecs(addr, "DescribeContainerInstances", json!({"containerInstances": [instance]}));
         (d["containerInstances"][0]["agentConnected"] == false).then_some(Value::Null)
     });
+    let (status, refused) = http(
+        addr,
+        "POST",
+        "/",
+        &[("X-Amz-Target", "AmazonEC2ContainerServiceV20141113.ExecuteCommand")],
+        &json!({"task": shell, "interactive": true, "command": "sh"}).to_string(),
+    );
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(refused["__type"], "TargetNotConnectedException", "{refused}");
+    let _ = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "docker ps -aq --filter label=com.amazonaws.ecs.task-arn={shell} | xargs -r docker rm -f"
+        ))
+        .output();
     let _ = Command::new("sh")
         .arg("-c")
         .arg(format!(

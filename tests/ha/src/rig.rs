@@ -314,7 +314,9 @@ impl Drop for Rig {
             })
             .unwrap_or_default();
         if !ids.is_empty() {
-            let _ = Command::new("docker").arg("rm").arg("-f").args(&ids).output();
+            // Bounded: Docker 20.10 can hang a removal for good (moby#44300),
+            // and a test must end.
+            let _ = Command::new("timeout").args(["60", "docker", "rm", "-f"]).args(&ids).output();
         }
     }
 }

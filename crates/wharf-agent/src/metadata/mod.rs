@@ -102,7 +102,13 @@ fn run(args: &[&str]) -> Result<std::process::Output, MetadataError> {
 /// and the agent can carry on without the endpoints. Blocks briefly (two
 /// short commands).
 pub fn ensure_link_local_address() -> Result<(), MetadataError> {
-    let wanted = format!("{LINK_LOCAL_ADDRESS}/32");
+    ensure_loopback_address(LINK_LOCAL_ADDRESS)
+}
+
+/// Puts `ip/32` on the loopback interface unless it is there already (see
+/// [`ensure_link_local_address`]).
+pub fn ensure_loopback_address(ip: &str) -> Result<(), MetadataError> {
+    let wanted = format!("{ip}/32");
     let has = |out: &[u8]| String::from_utf8_lossy(out).split_whitespace().any(|w| w == wanted);
     let show = run(&["ip", "-o", "addr", "show", "dev", "lo"])?;
     if show.status.success() && has(&show.stdout) {

@@ -29,8 +29,9 @@ use bollard::Docker;
 use futures_util::stream::{BoxStream, StreamExt};
 
 use super::{
-    ContainerCreateBody, ContainerInfo, ContainerState, Health, LogMessage, LogSource, PortBinding,
-    PullProgress, RegistryAuth, Runtime, RuntimeError, RuntimeEvent, VolumeSpec, LABEL_MANAGED,
+    ContainerCreateBody, ContainerInfo, ContainerState, ExecIo, ExecOutput, ExecSpec, Health,
+    LogMessage, LogSource, PortBinding, PullProgress, RegistryAuth, Runtime, RuntimeError,
+    RuntimeEvent, VolumeSpec, LABEL_MANAGED,
 };
 
 /// How long each Docker call may take. The defaults are the ECS agent's
@@ -144,6 +145,12 @@ impl DockerRuntime {
     /// Where the engine keeps container `id`'s `json-file` log, if that is
     /// a file this process can read: the engine runs on this host.
     async fn local_json_log(&self, id: &str) -> Option<PathBuf> {
+        self.local_container_file(id, &format!("{id}-json.log")).await
+    }
+
+    /// A file of the engine's directory for a container (`resolv.conf`,
+    /// `<id>-json.log`), when it exists on this host.
+    async fn local_container_file(&self, id: &str, name: &str) -> Option<PathBuf> {
         // A full container ID, never a name or a path.
         if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
@@ -154,7 +161,7 @@ impl DockerRuntime {
             .get_or_init(|| engine_root_dir(self.docker.clone(), timeout))
             .await
             .as_ref()?;
-        let path = root.join("containers").join(id).join(format!("{id}-json.log"));
+        let path = root.join("containers").join(id).join(name);
         std::fs::File::open(&path).is_ok().then_some(path)
     }
 
@@ -548,6 +555,73 @@ impl Runtime for DockerRuntime {
         // Readable here: an engine on another host, or one whose files this
         // process may not read, is read through its API instead.
         (driver == "json-file" && std::fs::File::open(&path).is_ok()).then_some(path)
+    }
+
+    async fn exec(&self, id: &str, spec: ExecSpec) -> Result<ExecIo, RuntimeError> {
+        let config = bollard::models::ExecConfig {
+            attach_stdin: Some(spec.stdin),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            tty: Some(spec.tty),
+            cmd: Some(spec.cmd),
+            ..Default::default()
+        };
+        let created = timed("create exec", self.timeouts.inspect, async {
+            self.docker.create_exec(id, config).await
+        })
+        .await?;
+        let options =
+            bollard::exec::StartExecOptions { detach: false, tty: spec.tty, output_capacity: None };
+        let started = timed("start exec", self.timeouts.start, async {
+            self.docker.start_exec(&created.id, Some(options)).await
+        })
+        .await?;
+        let bollard::exec::StartExecResults::Attached { output, input } = started else {
+            return Err(RuntimeError::Refused("start exec: the engine did not attach".into()));
+        };
+        let output = output
+            .filter_map(|item| async move {
+                match item {
+                    Ok(LogOutput::StdErr { message }) => Some(Ok(ExecOutput::Stderr(message))),
+                    Ok(LogOutput::StdOut { message } | LogOutput::Console { message }) => {
+                        Some(Ok(ExecOutput::Stdout(message)))
+                    }
+                    Ok(LogOutput::StdIn { .. }) => None,
+                    Err(e) => Some(Err(RuntimeError::Unavailable(format!("exec output: {e}")))),
+                }
+            })
+            .boxed();
+        Ok(ExecIo { id: created.id, output, input })
+    }
+
+    async fn resize_exec(&self, exec_id: &str, cols: u16, rows: u16) -> Result<(), RuntimeError> {
+        let size = bollard::exec::ResizeExecOptions { height: rows, width: cols };
+        timed("resize exec", self.timeouts.inspect, self.docker.resize_exec(exec_id, size)).await
+    }
+
+    async fn exec_exit_code(&self, exec_id: &str) -> Result<Option<i64>, RuntimeError> {
+        let r =
+            timed("inspect exec", self.timeouts.inspect, self.docker.inspect_exec(exec_id)).await?;
+        Ok(if r.running == Some(true) { None } else { r.exit_code })
+    }
+
+    async fn set_resolvers(&self, id: &str, nameservers: &[String]) -> Result<bool, RuntimeError> {
+        let Some(path) = self.local_container_file(id, "resolv.conf").await else {
+            return Ok(false);
+        };
+        let io = |e: std::io::Error| {
+            RuntimeError::Refused(format!("cannot rewrite {}: {e}", path.display()))
+        };
+        let current = std::fs::read_to_string(&path).map_err(io)?;
+        // In place: the container's bind mount holds this inode.
+        let mut file =
+            std::fs::OpenOptions::new().write(true).truncate(true).open(&path).map_err(io)?;
+        std::io::Write::write_all(
+            &mut file,
+            super::with_nameservers(&current, nameservers).as_bytes(),
+        )
+        .map_err(io)?;
+        Ok(true)
     }
 
     fn logs(

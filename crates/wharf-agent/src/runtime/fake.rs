@@ -167,6 +167,7 @@ struct State {
     volumes: BTreeMap<String, VolumeSpec>,
     networks: std::collections::BTreeSet<String>,
     network_specs: HashMap<String, Option<crate::hostnet::NetworkSpec>>,
+    resolvers: HashMap<String, Vec<String>>,
     calls: Vec<Call>,
     events: broadcast::Sender<RuntimeEvent>,
     /// Each container's output, by ID, in the order written.
@@ -255,6 +256,7 @@ impl FakeRuntime {
             volumes: BTreeMap::new(),
             networks: std::collections::BTreeSet::new(),
             network_specs: HashMap::new(),
+            resolvers: HashMap::new(),
             calls: Vec::new(),
             events,
             logs: HashMap::new(),
@@ -421,6 +423,11 @@ impl FakeRuntime {
     /// How the network `name` was last asked for, if it was.
     pub fn network_spec(&self, name: &str) -> Option<Option<crate::hostnet::NetworkSpec>> {
         self.lock().network_specs.get(name).cloned()
+    }
+
+    /// The DNS servers [`Runtime::set_resolvers`] gave a container, if any.
+    pub fn resolvers(&self, id: &str) -> Option<Vec<String>> {
+        self.lock().resolvers.get(id).cloned()
     }
 
     /// Whether the image is present.
@@ -718,6 +725,28 @@ impl Runtime for FakeRuntime {
     ) -> Result<(), RuntimeError> {
         self.add_image(reference);
         Ok(())
+    }
+
+    async fn exec(&self, _id: &str, _spec: super::ExecSpec) -> Result<super::ExecIo, RuntimeError> {
+        // Nothing runs in the fake's containers; exec is tested on Docker.
+        Err(RuntimeError::Refused("the fake engine runs no commands in containers".into()))
+    }
+
+    async fn resize_exec(&self, exec_id: &str, _: u16, _: u16) -> Result<(), RuntimeError> {
+        Err(RuntimeError::NotFound(format!("No such exec instance: {exec_id}")))
+    }
+
+    async fn exec_exit_code(&self, exec_id: &str) -> Result<Option<i64>, RuntimeError> {
+        Err(RuntimeError::NotFound(format!("No such exec instance: {exec_id}")))
+    }
+
+    async fn set_resolvers(&self, id: &str, nameservers: &[String]) -> Result<bool, RuntimeError> {
+        let mut s = self.lock();
+        if !s.containers.contains_key(id) {
+            return Err(RuntimeError::NotFound(format!("No such container: {id}")));
+        }
+        s.resolvers.insert(id.to_owned(), nameservers.to_vec());
+        Ok(true)
     }
 
     async fn json_log_file(&self, _id: &str) -> Option<std::path::PathBuf> {

@@ -124,6 +124,8 @@ pub struct TaskContext<'a> {
     pub extra_env: &'a [(String, String)],
     /// The network the container joins.
     pub network: NetworkAttachment,
+    /// The DNS servers when the definition names none (`dnsServers`).
+    pub default_dns: &'a [String],
 }
 
 /// A container definition Wharf cannot turn into a Docker configuration.
@@ -255,7 +257,11 @@ pub fn container_config(
         privileged: def.privileged,
         security_opt: non_empty(def.docker_security_options.clone()),
         extra_hosts: if joins_container { None } else { extra_hosts(def, &at)? },
-        dns: if joins_container { None } else { non_empty(def.dns_servers.clone()) },
+        dns: if joins_container {
+            None
+        } else {
+            non_empty(def.dns_servers.clone()).or_else(|| non_empty(Some(ctx.default_dns.to_vec())))
+        },
         dns_search: if joins_container { None } else { non_empty(def.dns_search_domains.clone()) },
         sysctls: sysctls(def, &at)?,
         log_config: log_config(def),

@@ -19,6 +19,7 @@ struct Fixture {
     volume_names: HashMap<String, String>,
     extra_env: Vec<(String, String)>,
     network: NetworkAttachment,
+    default_dns: Vec<String>,
 }
 
 impl Fixture {
@@ -42,6 +43,7 @@ impl Fixture {
             volume_names: HashMap::new(),
             extra_env: Vec::new(),
             network: NetworkAttachment::Bridge,
+            default_dns: Vec::new(),
         }
     }
 
@@ -55,6 +57,7 @@ impl Fixture {
             volume_names: &self.volume_names,
             extra_env: &self.extra_env,
             network: self.network.clone(),
+            default_dns: &self.default_dns,
         }
     }
 
@@ -193,6 +196,15 @@ fn ports_by_network_mode() {
     f.network = NetworkAttachment::None;
     let b = f.ok(c.clone());
     assert_eq!((b.exposed_ports.clone(), host(&b).port_bindings.clone()), (None, None));
+
+    // Wharf's resolver when the definition names no DNS servers; the
+    // definition's own when it does.
+    f.network = NetworkAttachment::Bridge;
+    f.default_dns = vec!["169.254.170.2".into()];
+    let b = f.ok(json!({"name": "a", "image": "x"}));
+    assert_eq!(host(&b).dns, Some(vec!["169.254.170.2".to_owned()]));
+    let b = f.ok(json!({"name": "a", "image": "x", "dnsServers": ["1.1.1.1"]}));
+    assert_eq!(host(&b).dns, Some(vec!["1.1.1.1".to_owned()]));
 
     f.network = NetworkAttachment::Container("pause-id".into());
     let b = f.ok(json!({"name": "a", "image": "x", "hostname": "h", "dnsServers": ["1.1.1.1"],

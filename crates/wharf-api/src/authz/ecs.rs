@@ -85,7 +85,8 @@ pub(super) async fn contexts(ctx: &Ctx, op: &str, body: &[u8]) -> Vec<Context> {
         | "PutClusterCapacityProviders"
         | "DeleteCluster"
         | "ListContainerInstances"
-        | "RegisterContainerInstance" => {
+        | "RegisterContainerInstance"
+        | "DiscoverPollEndpoint" => {
             vec![Context::new(action.clone(), cluster.clone())]
         }
         "ListServices" | "ListTasks" => vec![in_cluster("*".into())],
@@ -97,6 +98,13 @@ pub(super) async fn contexts(ctx: &Ctx, op: &str, body: &[u8]) -> Vec<Context> {
         }
         "DescribeTasks" => each("tasks", &task_arn),
         "StopTask" => vec![in_cluster(task_arn(s("task").unwrap_or("")))],
+        "ExecuteCommand" => {
+            let mut c = in_cluster(task_arn(s("task").unwrap_or("")));
+            if let Some(name) = s("container") {
+                c.set("ecs:container-name", name.to_owned());
+            }
+            vec![c]
+        }
         "RunTask" | "StartTask" => {
             let (td_arn, mut roles) = task_definition(ctx, s("taskDefinition").unwrap_or("")).await;
             let mut c = in_cluster(td_arn);

@@ -21,13 +21,16 @@ use crate::protocol::ApiError;
 /// The principal key under which account-wide defaults are kept.
 const ACCOUNT_DEFAULT: &str = "*account-default*";
 
-/// Each setting's AWS default and the values it accepts.
+/// Each setting's AWS default and the values it accepts: every name ECS's
+/// API reference lists (`dualStackIPv6` is not in the SDK model's enum, but
+/// ECS takes it and lists it).
 const RULES: &[(&str, &str, &[&str])] = &[
     ("serviceLongArnFormat", "enabled", &["enabled", "disabled"]),
     ("taskLongArnFormat", "enabled", &["enabled", "disabled"]),
     ("containerInstanceLongArnFormat", "enabled", &["enabled", "disabled"]),
     ("awsvpcTrunking", "disabled", &["enabled", "disabled"]),
     ("containerInsights", "disabled", &["enabled", "disabled", "enhanced"]),
+    ("dualStackIPv6", "disabled", &["enabled", "disabled"]),
     ("fargateFIPSMode", "disabled", &["enabled", "disabled"]),
     ("tagResourceAuthorization", "on", &["on", "off"]),
     ("fargateTaskRetirementWaitPeriod", "7", &["0", "7", "14"]),
@@ -42,7 +45,7 @@ fn rule(
     RULES.iter().find(|(n, _, _)| *n == name.as_str()).ok_or_else(|| {
         EcsError::invalid_parameter(format!(
             "Invalid setting name '{name}'. Valid values: {}.",
-            SettingName::VALUES.join(", ")
+            RULES.iter().map(|(n, _, _)| *n).collect::<Vec<_>>().join(", ")
         ))
     })
 }

@@ -79,6 +79,20 @@ fn new_cluster(ctx: &Ctx, name: &str) -> Cluster {
     }
 }
 
+/// Makes the `default` cluster if it is not ACTIVE (RunTask without a
+/// cluster creates it, as ECS does).
+pub(crate) async fn ensure_default(ctx: &Ctx) -> Result<(), ApiError> {
+    let fresh = new_cluster(ctx, DEFAULT_CLUSTER);
+    docs::update::<Cluster, _>(ctx.ops(), Kind::Cluster, DEFAULT_CLUSTER, move |cur| {
+        Ok(match cur {
+            Some(c) if c.status == Some(ClusterStatus::Active) => Change::Keep,
+            _ => Change::Put(fresh.clone()),
+        })
+    })
+    .await?;
+    Ok(())
+}
+
 /// Applies an in-place change to an ACTIVE cluster; the cluster afterwards.
 async fn modify_active<F>(ctx: &Ctx, name_or_arn: &str, change: F) -> Result<Cluster, ApiError>
 where

@@ -14,7 +14,8 @@ use wharf_model::ecs::shapes::TaskStopCode;
 use wharf_model::ecs::shapes::{
     ContainerInstance, ContainerInstanceField, ContainerInstanceStatus,
     DeregisterContainerInstanceRequest, DeregisterContainerInstanceResponse,
-    DescribeContainerInstancesRequest, DescribeContainerInstancesResponse, Failure,
+    DescribeContainerInstancesRequest, DescribeContainerInstancesResponse,
+    DiscoverPollEndpointRequest, DiscoverPollEndpointResponse, Failure,
     ListContainerInstancesRequest, ListContainerInstancesResponse,
     RegisterContainerInstanceRequest, RegisterContainerInstanceResponse, Resource,
     UpdateContainerInstancesStateRequest, UpdateContainerInstancesStateResponse,
@@ -243,7 +244,10 @@ pub(crate) async fn describe_container_instances(
 ) -> Result<DescribeContainerInstancesResponse, ApiError> {
     let cluster = active_cluster(ctx.ops(), req.cluster.as_deref()).await?;
     let given = required(req.container_instances, "containerInstances")?;
-    if given.is_empty() || given.len() > 100 {
+    if given.is_empty() {
+        return Err(EcsError::invalid_parameter("Container instance cannot be empty.").into());
+    }
+    if given.len() > 100 {
         return Err(EcsError::invalid_parameter(
             "containerInstances must have between 1 and 100 items.",
         )
@@ -266,20 +270,21 @@ pub(crate) async fn describe_container_instances(
     })
 }
 
-/// ListContainerInstances: ARNs in ID order, filtered by `status`,
-/// paginated. The cluster query language `filter` is not supported yet and
-/// is refused rather than ignored.
+/// ListContainerInstances: ARNs in ID order, filtered by `status` and by
+/// `filter` (the cluster query language, as `memberOf` constraints read it),
+/// paginated.
 pub(crate) async fn list_container_instances(
     ctx: &Ctx,
     req: ListContainerInstancesRequest,
 ) -> Result<ListContainerInstancesResponse, ApiError> {
     let cluster = active_cluster(ctx.ops(), req.cluster.as_deref()).await?;
-    if req.filter.as_deref().is_some_and(|f| !f.trim().is_empty()) {
-        return Err(EcsError::invalid_parameter(
-            "filter: the cluster query language is not supported by Wharf yet.",
-        )
-        .into());
-    }
+    let filter = match req.filter.as_deref().filter(|f| !f.trim().is_empty()) {
+        None => None,
+        Some(f) => Some(
+            wharf_model::ecs::placement::query::Expression::parse(f)
+                .map_err(|e| EcsError::invalid_parameter(format!("filter: {e}")))?,
+        ),
+    };
     let status = match req.status {
         None => None,
         Some(s) if s.is_known() => s.as_str().parse::<InstanceStatus>().ok(),
@@ -293,7 +298,16 @@ pub(crate) async fn list_container_instances(
     };
     let limit = pagination::max_results(req.max_results, 100)?;
     let after = req.next_token.as_deref().map(pagination::decode).transpose()?;
-    let all = ctx.store().instances(&ctx.region, &cluster, None).await?;
+    let mut all = ctx.store().instances(&ctx.region, &cluster, None).await?;
+    if let Some(expr) = &filter {
+        let candidates = wharf_store::tasks::candidates(&all, &format!("{}a", ctx.region))?;
+        let keep: Vec<bool> = candidates.iter().map(|c| expr.matches(c)).collect();
+        let mut i = 0;
+        all.retain(|_| {
+            i += 1;
+            keep[i - 1]
+        });
+    }
     let mut page: Vec<&InstanceUsage> = all
         .iter()
         .filter(|u| after.as_deref().is_none_or(|a| u.instance.id.as_str() > a))
@@ -457,6 +471,25 @@ pub(crate) async fn update_container_instances_state(
 
 /// How many instances a cluster has registered (ACTIVE or DRAINING), for
 /// DescribeClusters and DeleteCluster.
+/// DiscoverPollEndpoint: where an agent reaches the control plane. Wharf's
+/// agents talk to the server itself for everything (assignments, state
+/// changes, telemetry), so every endpoint is this server's, as the client
+/// addressed it.
+pub(crate) async fn discover_poll_endpoint(
+    ctx: &Ctx,
+    req: DiscoverPollEndpointRequest,
+) -> Result<DiscoverPollEndpointResponse, ApiError> {
+    let _ = (req.cluster, req.container_instance);
+    let endpoint = ctx
+        .endpoint()
+        .ok_or_else(|| EcsError::client("The request names no Host to answer endpoints for."))?;
+    Ok(DiscoverPollEndpointResponse {
+        endpoint: Some(endpoint.clone()),
+        telemetry_endpoint: Some(endpoint.clone()),
+        service_connect_endpoint: Some(endpoint),
+    })
+}
+
 pub(crate) async fn registered_count(ctx: &Ctx, cluster: &str) -> Result<i64, ApiError> {
     let all = ctx.store().instances(&ctx.region, cluster, None).await?;
     Ok(all.iter().filter(|u| u.instance.status != InstanceStatus::Inactive).count() as i64)

@@ -27,6 +27,16 @@ async fn check_exists(ctx: &Ctx, resource_arn: &str) -> Result<(), ApiError> {
         )
         .into());
     }
+    // The short ARN format (`service/name`, `task/id`, without the cluster)
+    // names no cluster: ECS tags only through the long one.
+    if matches!(parsed.kind, "service" | "task" | "container-instance")
+        && !parsed.rest.contains('/')
+    {
+        return Err(EcsError::invalid_parameter(
+            "Long arn format must be used for tagging operations",
+        )
+        .into());
+    }
     let missing = match parsed.kind {
         "cluster" => match docs::get::<Cluster>(ctx.ops(), Kind::Cluster, parsed.rest).await? {
             Some(c) if c.status == Some(ClusterStatus::Active) => None,

@@ -9,9 +9,10 @@
 
 use wharf_model::arn;
 use wharf_model::ecs::shapes::{
-    DescribeTasksRequest, DescribeTasksResponse, DesiredStatus, Failure, ListTasksRequest,
-    ListTasksResponse, RunTaskRequest, RunTaskResponse, StartTaskRequest, StartTaskResponse,
-    StopTaskRequest, StopTaskResponse, Task, TaskField, TaskStopCode,
+    DescribeTasksRequest, DescribeTasksResponse, DesiredStatus, ExecuteCommandRequest,
+    ExecuteCommandResponse, Failure, ListTasksRequest, ListTasksResponse, RunTaskRequest,
+    RunTaskResponse, StartTaskRequest, StartTaskResponse, StopTaskRequest, StopTaskResponse, Task,
+    TaskField, TaskStopCode,
 };
 use wharf_model::EcsError;
 use wharf_ops::launch::{launch, LaunchRequest};
@@ -53,11 +54,15 @@ pub(crate) async fn run_task(ctx: &Ctx, req: RunTaskRequest) -> Result<RunTaskRe
         )
         .into());
     }
+    let task_definition = required(req.task_definition, "taskDefinition")?;
+    if req.cluster.is_none() {
+        super::cluster::ensure_default(ctx).await?;
+    }
     let launched = launch(
         ctx.ops(),
         LaunchRequest {
             cluster: req.cluster,
-            task_definition: required(req.task_definition, "taskDefinition")?,
+            task_definition,
             overrides: req.overrides,
             launch_type: req.launch_type,
             started_by: req.started_by,
@@ -68,6 +73,7 @@ pub(crate) async fn run_task(ctx: &Ctx, req: RunTaskRequest) -> Result<RunTaskRe
             placement_constraints: req.placement_constraints.unwrap_or_default(),
             definition_constraints: true,
             count: count as usize,
+            execute_command: req.enable_execute_command.unwrap_or(false),
             ..LaunchRequest::default()
         },
     )
@@ -113,6 +119,73 @@ pub(crate) async fn start_task(
     Ok(StartTaskResponse { tasks: Some(tasks), failures: Some(failures) })
 }
 
+/// ExecuteCommand: ECS's checks (interactive only, the task RUNNING with
+/// execute command enabled, the container named when the task has several),
+/// then a session on the task's agent ([`crate::exec::start`]): its id, the
+/// WebSocket URL `wharf exec` connects to, and the token it presents.
+pub(crate) async fn execute_command(
+    ctx: &Ctx,
+    req: ExecuteCommandRequest,
+) -> Result<ExecuteCommandResponse, ApiError> {
+    let cluster = active_cluster(ctx.ops(), req.cluster.as_deref()).await?;
+    let command = required(req.command, "command")?;
+    let given = required(req.task, "task")?;
+    if command.trim().is_empty() {
+        return Err(EcsError::invalid_parameter("command can not be blank.").into());
+    }
+    if req.interactive != Some(true) {
+        return Err(EcsError::invalid_parameter(
+            "Interactive is the only mode supported currently.",
+        )
+        .into());
+    }
+    let stored = find_task(ctx, &cluster, &given)
+        .await?
+        .ok_or_else(|| EcsError::invalid_parameter("The referenced task was not found."))?;
+    let task = parse(&stored)?;
+    if task.enable_execute_command != Some(true) {
+        return Err(EcsError::invalid_parameter(
+            "The execute command failed because execute command was not enabled when the task \
+             was run or the execute command agent isn't running. Wait and try the command again \
+             or run a new task with execute command enabled and try again.",
+        )
+        .into());
+    }
+    if stored.last_status != wharf_model::ecs::status::TaskStatus::Running {
+        return Err(EcsError::invalid_parameter(format!(
+            "The execute command failed because the task is {}, not RUNNING.",
+            stored.last_status
+        ))
+        .into());
+    }
+    let containers = task.containers.as_deref().unwrap_or(&[]);
+    let container = match (&req.container, containers) {
+        (Some(name), _) => {
+            containers.iter().find(|c| c.name.as_deref() == Some(name)).ok_or_else(|| {
+                EcsError::invalid_parameter(format!(
+                    "The container {name} does not exist in the task."
+                ))
+            })?
+        }
+        (None, [only]) => only,
+        (None, _) => {
+            return Err(EcsError::invalid_parameter(
+                "Container name is required for tasks with more than one container.",
+            )
+            .into())
+        }
+    };
+    let session = crate::exec::start(ctx, &cluster, &stored, container, &command).await?;
+    Ok(ExecuteCommandResponse {
+        cluster_arn: task.cluster_arn.clone(),
+        container_arn: container.container_arn.clone(),
+        container_name: container.name.clone(),
+        interactive: Some(true),
+        session: Some(session),
+        task_arn: task.task_arn.clone(),
+    })
+}
+
 /// Finds a task of a cluster by ARN or ID.
 async fn find_task(ctx: &Ctx, cluster: &str, given: &str) -> Result<Option<StoredTask>, ApiError> {
     let (id, in_cluster) = arn::resource_id(given, "task");
@@ -156,7 +229,10 @@ pub(crate) async fn describe_tasks(
 ) -> Result<DescribeTasksResponse, ApiError> {
     let cluster = active_cluster(ctx.ops(), req.cluster.as_deref()).await?;
     let given = required(req.tasks, "tasks")?;
-    if given.is_empty() || given.len() > 100 {
+    if given.is_empty() {
+        return Err(EcsError::invalid_parameter("Tasks cannot be empty.").into());
+    }
+    if given.len() > 100 {
         return Err(EcsError::invalid_parameter("tasks must have between 1 and 100 items.").into());
     }
     let with_tags = req.include.unwrap_or_default().contains(&TaskField::Tags);

@@ -32,6 +32,10 @@ pub const SUBNET_CIDR: &str = "wharf.subnet-cidr";
 
 /// How many custom attributes one instance may have (PutAttributes).
 pub const MAX_CUSTOM: usize = 10;
+/// The capability of an instance whose agent serves ECS Exec sessions.
+pub const EXECUTE_COMMAND: &str = "ecs.capability.execute-command";
+/// Where an instance's agent serves ECS Exec sessions (`http://address:port`).
+pub const EXEC_ENDPOINT: &str = "wharf.exec-endpoint";
 
 /// Whether `name` describes the instance itself rather than being custom.
 pub fn is_builtin(name: &str) -> bool {

@@ -83,6 +83,8 @@ pub struct TaskRequest {
     pub network: Option<NetworkConfiguration>,
     /// The service that owns the tasks.
     pub service: Option<String>,
+    /// `enableExecuteCommand`.
+    pub execute_command: bool,
     /// When the tasks are created (ms since the epoch).
     pub now_ms: i64,
 }
@@ -111,6 +113,8 @@ pub struct TaskTemplate {
     pub tags: Vec<Tag>,
     /// The subnets of an `awsvpc` task (its ENI attachment names the first).
     pub subnets: Option<Vec<String>>,
+    /// `enableExecuteCommand`.
+    pub execute_command: bool,
     /// When the tasks are created (ms since the epoch).
     pub created_ms: i64,
 }
@@ -151,6 +155,7 @@ impl TaskTemplate {
             tags,
             subnets,
             created_ms: req.now_ms,
+            execute_command: req.execute_command,
         })
     }
 
@@ -182,6 +187,9 @@ impl TaskTemplate {
                 cpu: Some(c.cpu.unwrap_or(0).to_string()),
                 memory: c.memory.map(|m| m.to_string()),
                 memory_reservation: c.memory_reservation.map(|m| m.to_string()),
+                managed_agents: self.execute_command.then(|| {
+                    vec![crate::agent::exec_agent(crate::agent::MANAGED_AGENT_PENDING, None)]
+                }),
                 ..Container::default()
             })
             .collect();
@@ -229,7 +237,7 @@ impl TaskTemplate {
                 .map(|m| m.to_string()),
             created_at: Some(Timestamp::from_millis(self.created_ms)),
             desired_status: Some(DesiredStatus::Running),
-            enable_execute_command: Some(false),
+            enable_execute_command: Some(self.execute_command),
             group: Some(self.group.clone()),
             health_status: Some(HealthStatus::Unknown),
             last_status: Some(TaskStatus::Provisioning),
@@ -297,6 +305,7 @@ impl Launch {
             tags,
             subnets: None,
             created_ms: 0,
+            execute_command: false,
         };
         Self { template, count, instances: None, rules: Rules::default() }
     }
@@ -403,6 +412,7 @@ mod tests {
             tags: vec![],
             subnets: None,
             created_ms: 1_000,
+            execute_command: false,
         }
     }
 

@@ -255,6 +255,54 @@ impl Store for EtcdStore {
         .await
     }
 
+    async fn task_definitions_in_deletion(
+        &self,
+    ) -> Result<Vec<(String, StoredTaskDefinition)>, StoreError> {
+        self.sync().await?;
+        let state = self.core.cache.read();
+        let mut out = Vec::new();
+        for (k, e) in state.scan(&prefix(&["td"])) {
+            let (head, _) = open_envelope(&e.value);
+            let deleting = serde_json::from_str::<RevisionHeader>(head)
+                .is_ok_and(|h| h.status == TaskDefinitionStatus::DeleteInProgress);
+            if !deleting {
+                continue;
+            }
+            let parts = keys::parts(k);
+            let (Some(region), Some((family, revision))) = (parts.get(1), td_name(k)) else {
+                continue;
+            };
+            out.push((region.clone(), read_td(&family, revision, &e.value)?));
+        }
+        Ok(out)
+    }
+
+    async fn purge_task_definition(
+        &self,
+        region: &str,
+        family: &str,
+        revision: i32,
+        arn: &str,
+    ) -> Result<bool, StoreError> {
+        let (family, k) = (family.to_owned(), td_key(region, family, revision));
+        let tags = tag_key(region, arn);
+        // The family's revision counter stays: numbers are never reused.
+        self.write(move |tx| {
+            let Some(current) = tx.get(&k) else { return Ok(false) };
+            if read_td(&family, revision, &current)?.status
+                != TaskDefinitionStatus::DeleteInProgress
+            {
+                return Ok(false);
+            }
+            tx.delete(k.clone());
+            if tx.get(&tags).is_some() {
+                tx.delete(tags.clone());
+            }
+            Ok(true)
+        })
+        .await
+    }
+
     async fn list_task_definitions(
         &self,
         region: &str,

@@ -231,6 +231,52 @@ pub async fn tag_limit_is_enforced_atomically(store: Arc<dyn Store>) {
     assert_eq!(store.tags("us-east-1", "arn:r").await.unwrap().len(), 38);
 }
 
+pub async fn purged_revisions_go_with_their_tags_and_their_numbers_stay_taken(
+    store: Arc<dyn Store>,
+) {
+    for _ in 0..3 {
+        register(&*store, "web").await.unwrap();
+    }
+    let mark = |status: TaskDefinitionStatus| {
+        Box::new(move |cur: &wharf_store::StoredTaskDefinition| {
+            Ok(Some((status.clone(), cur.json.clone())))
+        }) as wharf_store::DecideRevision
+    };
+    // Only a revision in DELETE_IN_PROGRESS is purged.
+    assert!(!store.purge_task_definition("us-east-1", "web", 3, "arn:td/web:3").await.unwrap());
+    for rev in [2, 3] {
+        store
+            .update_task_definition(
+                "us-east-1",
+                "web",
+                rev,
+                mark(TaskDefinitionStatus::DeleteInProgress),
+            )
+            .await
+            .unwrap();
+    }
+    let deleting = store.task_definitions_in_deletion().await.unwrap();
+    let found: Vec<(String, i32)> = deleting.iter().map(|(r, t)| (r.clone(), t.revision)).collect();
+    assert_eq!(found, [("us-east-1".to_owned(), 2), ("us-east-1".to_owned(), 3)]);
+    assert!(store.purge_task_definition("us-east-1", "web", 3, "arn:td/web:3").await.unwrap());
+    assert!(!store.purge_task_definition("us-east-1", "web", 3, "arn:td/web:3").await.unwrap());
+    assert!(store.get_task_definition("us-east-1", "web", Some(3)).await.unwrap().is_none());
+    assert!(store.tags("us-east-1", "arn:td/web:3").await.unwrap().is_empty());
+    assert_eq!(store.tags("us-east-1", "arn:td/web:2").await.unwrap().len(), 1);
+    assert_eq!(store.task_definitions_in_deletion().await.unwrap().len(), 1);
+    // The highest number was purged; it is not given again.
+    assert_eq!(register(&*store, "web").await.unwrap(), 4);
+    assert!(store.purge_task_definition("us-east-1", "web", 2, "arn:td/web:2").await.unwrap());
+    let left = store
+        .list_task_definitions(
+            "us-east-1",
+            TaskDefinitionQuery { limit: 10, ..TaskDefinitionQuery::default() },
+        )
+        .await
+        .unwrap();
+    assert_eq!(left, [("web".to_owned(), 1), ("web".to_owned(), 4)]);
+}
+
 pub async fn reads_follow_every_write(store: Arc<dyn Store>) {
     register(&*store, "web").await.unwrap();
     register(&*store, "web").await.unwrap();

@@ -14,6 +14,7 @@ macro_rules! each_contract {
         $m!(listings_page_in_both_directions_and_filter_by_status);
         $m!(reset_wipes_everything_and_numbering_restarts);
         $m!(tag_limit_is_enforced_atomically);
+        $m!(purged_revisions_go_with_their_tags_and_their_numbers_stay_taken);
         $m!(reads_follow_every_write);
         $m!(elb_writes_are_atomic_and_deletes_take_dependents);
         $m!(placement_holds_resources_until_stopped);

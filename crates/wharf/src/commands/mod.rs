@@ -7,6 +7,7 @@ pub mod compose;
 pub mod connection;
 pub mod describe;
 pub mod diff;
+pub mod exec;
 pub mod logs;
 pub mod ps;
 pub mod run;

@@ -108,6 +108,13 @@ pub struct ServerArgs {
     /// Docker's addresses on each host, unrouted between hosts.
     #[arg(long, env = "WHARF_VPC_CIDR", default_value = wharf_model::ecs::network::DEFAULT_POOL)]
     vpc_cidr: String,
+    /// Where the DNS resolver for containers listens (UDP; answers Cloud Map
+    /// private namespaces, forwards other names to this host's resolvers):
+    /// `169.254.170.2:53` by default (a 169.254.x.y address is put on the
+    /// loopback interface), `off` for none. The embedded agent's containers
+    /// use it unless their definition names `dnsServers`.
+    #[arg(long, env = "WHARF_DNS_ADDRESS", default_value = "169.254.170.2:53")]
+    dns_address: String,
     #[command(flatten)]
     agent: AgentArgs,
 }
@@ -140,6 +147,10 @@ pub struct AgentArgs {
     /// 169.254.170.2:80 (added to the loopback interface), `off` for none.
     #[arg(long, env = "WHARF_METADATA_ADDRESS", default_value = "169.254.170.2:80")]
     pub metadata_address: String,
+    /// DNS servers for containers whose definition names none (`dnsServers`),
+    /// e.g. a Wharf server's resolver; the embedded agent uses its server's.
+    #[arg(long = "dns-server", env = "WHARF_DNS_SERVERS", value_delimiter = ',')]
+    pub dns_servers: Vec<String>,
     /// A JSON file mapping task role ARNs (or "*") to the credentials the
     /// credentials endpoint hands out: {"arn:...": {"AccessKeyId": ..., "SecretAccessKey": ..., "Token": ...}}.
     #[arg(long, env = "WHARF_TASK_CREDENTIALS")]
@@ -158,6 +169,11 @@ pub struct AgentArgs {
     /// the server from.
     #[arg(long, env = "WHARF_ADDRESS")]
     pub address: Option<std::net::IpAddr>,
+    /// Where ECS Exec sessions to this host's tasks are served (`wharf exec`
+    /// connects here; the instance reports it): `IP:PORT`, by default this
+    /// host's `--address` and a free port; `off` for none.
+    #[arg(long, env = "WHARF_EXEC_ADDRESS")]
+    pub exec_address: Option<String>,
 }
 
 fn parse_attribute(s: &str) -> Result<(String, Option<String>), String> {
@@ -281,6 +297,8 @@ struct Prepared {
     listeners: Option<std::net::IpAddr>,
     /// How long an agent may be silent.
     instance_lost_after: std::time::Duration,
+    /// Where the DNS resolver listens, if anywhere.
+    dns: Option<SocketAddr>,
     /// TLS for the API, when configured.
     tls: Option<Arc<rustls::ServerConfig>>,
     /// Connection limits.
@@ -406,7 +424,16 @@ async fn prepare(args: &ServerArgs, data_dir: &std::path::Path) -> anyhow::Resul
         (Some(cert), Some(key)) => Some(crate::listen::tls_config(cert, key)?),
         _ => None,
     };
+    state.tls = tls.is_some();
+    let dns =
+        match args.dns_address.as_str() {
+            "off" | "" => None,
+            a => Some(a.parse::<SocketAddr>().with_context(|| {
+                format!("--dns-address {a:?} is not an address:port (or `off`)")
+            })?),
+        };
     Ok(Prepared {
+        dns,
         tls,
         limits: crate::listen::Limits {
             max_connections: args.max_connections,
@@ -430,11 +457,12 @@ async fn serve(
     let Prepared {
         state,
         leadership,
-        agent,
+        mut agent,
         logs_retention_interval,
         stats_interval,
         listeners,
         instance_lost_after,
+        dns,
         tls,
         limits,
     } = prepared;
@@ -450,6 +478,15 @@ async fn serve(
         agents: (state.agent_stats.clone(), state.heartbeat_interval_ms),
         clock: state.ops.clock.clone(),
     };
+    let resolver = match dns {
+        Some(addr) => start_resolver(addr, &state, agent_stopped.clone()).await,
+        None => None,
+    };
+    if let (Some(addr), Some((args, _))) = (resolver, agent.as_mut()) {
+        if args.dns_servers.is_empty() {
+            args.dns_servers = vec![addr.ip().to_string()];
+        }
+    }
     let agent_task = agent.map(|(args, dir)| {
         let link = EmbeddedLink::new(state.clone(), args.region.clone());
         let samples = wharf_agent::stats::ContainerStats::new();
@@ -566,14 +603,21 @@ pub async fn run_agent(
             },
         }),
     };
+    let address = agent_address(&args, server);
+    let exec = bind_exec(args.exec_address.as_deref(), address).await?;
+    let exec_endpoint = match &exec {
+        Some(l) => Some(format!("http://{}", l.local_addr()?)),
+        None => None,
+    };
     let identity = wharf_agent::host::HostIdentity {
         availability_zone: args
             .availability_zone
             .clone()
             .unwrap_or_else(|| format!("{}a", args.region)),
         instance_type: args.instance_type.clone(),
-        address: Some(agent_address(&args, server).to_string()),
+        address: Some(address.to_string()),
         attributes: args.attributes.clone(),
+        exec_endpoint,
     };
     let config = AgentConfig {
         report_stats,
@@ -591,10 +635,81 @@ pub async fn run_agent(
         }),
         metadata,
         stats,
+        dns_servers: args.dns_servers,
     };
-    let agent = Agent::new(Arc::new(runtime), link, Arc::new(SystemClock), config);
+    let mut agent = Agent::new(Arc::new(runtime), link, Arc::new(SystemClock), config);
+    if let Some(listener) = exec {
+        tracing::info!(address = %listener.local_addr()?, "serving ECS Exec sessions");
+        agent = agent.with_exec_listener(listener);
+    }
     agent.run(shutdown).await?;
     Ok(())
+}
+
+/// The ECS Exec listener: `--exec-address` (`off`: none), by default the
+/// agent's address and a free port. A fixed address that cannot be bound
+/// is an error; the default one is logged and left out.
+async fn bind_exec(
+    given: Option<&str>,
+    address: std::net::IpAddr,
+) -> anyhow::Result<Option<tokio::net::TcpListener>> {
+    match given {
+        Some("off") => Ok(None),
+        Some(a) => {
+            let at: SocketAddr = a
+                .parse()
+                .with_context(|| format!("--exec-address {a:?} is not an IP:PORT (or `off`)"))?;
+            let listener = tokio::net::TcpListener::bind(at)
+                .await
+                .with_context(|| format!("cannot listen on --exec-address {at}"))?;
+            Ok(Some(listener))
+        }
+        None => match tokio::net::TcpListener::bind(SocketAddr::new(address, 0)).await {
+            Ok(l) => Ok(Some(l)),
+            Err(e) => {
+                tracing::warn!(error = %e, %address, "no ECS Exec sessions: cannot listen");
+                Ok(None)
+            }
+        },
+    }
+}
+
+/// Binds and starts the DNS resolver (after putting a 169.254.x.y address
+/// on the loopback interface); its address, or `None` (logged) when it
+/// cannot listen there, in which case containers keep Docker's resolver.
+async fn start_resolver(
+    addr: SocketAddr,
+    state: &AppState,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Option<SocketAddr> {
+    if let std::net::IpAddr::V4(ip) = addr.ip() {
+        if ip.is_link_local() {
+            if let Err(e) = wharf_agent::metadata::ensure_loopback_address(&ip.to_string()) {
+                tracing::warn!(error = %e, "no DNS resolver for containers: cannot add {ip}");
+                return None;
+            }
+        }
+    }
+    match crate::dns::Resolver::bind(addr).await {
+        Ok(resolver) => {
+            let bound = resolver.local_addr().ok()?;
+            tracing::info!(address = %bound, "DNS resolver for containers listening");
+            tokio::spawn(resolver.run(state.ops.clone(), stop));
+            Some(bound)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, %addr, "no DNS resolver for containers: cannot listen");
+            None
+        }
+    }
+}
+
+/// This host's address as its containers reach it (the source address of
+/// its default route), for `bridge` and `host` tasks' SRV records.
+pub(crate) fn host_address() -> Option<String> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    socket.connect("192.0.2.1:9").ok()?;
+    Some(socket.local_addr().ok()?.ip().to_string())
 }
 
 /// Resolves on SIGINT or SIGTERM. The handlers are installed when this is

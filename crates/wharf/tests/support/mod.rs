@@ -33,7 +33,9 @@ impl Server {
         Self::start_with_env(extra, &[])
     }
 
-    /// Starts a server with extra arguments and environment variables.
+    /// Starts a server with extra arguments and environment variables. Its
+    /// DNS resolver for containers is off unless `extra` names a
+    /// `--dns-address` (servers of the suite would share ECS's address).
     pub fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> Server {
         Self::start_at(std::net::Ipv4Addr::LOCALHOST, extra, env)
     }
@@ -43,7 +45,10 @@ impl Server {
     pub fn start_at(ip: std::net::Ipv4Addr, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let dir = tempfile::tempdir().expect("temporary directory");
         let addr = TcpListener::bind((ip, 0)).and_then(|l| l.local_addr()).expect("port");
-        let args: Vec<String> = extra.iter().map(|a| (*a).to_owned()).collect();
+        let mut args: Vec<String> = extra.iter().map(|a| (*a).to_owned()).collect();
+        if !extra.contains(&"--dns-address") {
+            args.extend(["--dns-address".to_owned(), "off".to_owned()]);
+        }
         let env: Vec<(String, String)> =
             env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         let child = Self::spawn(addr, dir.path(), &args, &env);
@@ -352,8 +357,9 @@ impl Drop for ClusterContainers {
         let remove = || {
             Command::new("sh")
                 .arg("-c")
+                // Bounded: Docker 20.10 can hang a removal for good (moby#44300).
                 .arg(format!(
-                    "docker ps -aq --filter label=com.amazonaws.ecs.cluster={} | xargs -r docker rm -f -v",
+                    "docker ps -aq --filter label=com.amazonaws.ecs.cluster={} | xargs -r timeout 60 docker rm -f -v",
                     self.0
                 ))
                 .output()

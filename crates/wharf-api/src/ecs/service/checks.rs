@@ -203,3 +203,18 @@ pub(super) async fn placement_source(
     launch_type(td, Some(if fargate { LaunchType::Fargate } else { LaunchType::Ec2 }))?;
     Ok((None, Some(strategy)))
 }
+
+/// `serviceRegistries` as ECS checks them against the task definition and
+/// the region's Cloud Map services.
+pub(super) async fn check_registries(
+    ctx: &Ctx,
+    td: &TaskDefinition,
+    registries: &[wharf_model::ecs::shapes::ServiceRegistry],
+) -> Result<(), ApiError> {
+    if registries.is_empty() {
+        return Ok(());
+    }
+    let registry =
+        wharf_ops::discovery::read(ctx.ops()).await.map_err(|e| EcsError::server(e.message))?;
+    Ok(wharf_model::ecs::service::registries::check(td, registries, &registry)?)
+}

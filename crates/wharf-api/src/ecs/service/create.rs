@@ -1,6 +1,7 @@
 //! CreateService.
 
 use super::*;
+use wharf_ops::network;
 
 /// A role name as ECS shows it: a full IAM role ARN.
 fn role_arn(ctx: &Ctx, role: String) -> String {
@@ -47,8 +48,9 @@ pub(crate) async fn create_service(
     if daemon && !strategies.is_empty() {
         return Err(invalid(DAEMON_STRATEGY));
     }
+    let registries = req.service_registries.clone().unwrap_or_default();
     refuse_unsupported(
-        req.service_registries.as_ref().is_some_and(|r| !r.is_empty()),
+        false,
         req.service_connect_configuration.as_ref().is_some_and(|c| c.enabled == Some(true)),
         req.volume_configurations.as_ref().is_some_and(|v| !v.is_empty()),
         req.vpc_lattice_configurations.as_ref().is_some_and(|v| !v.is_empty()),
@@ -89,6 +91,10 @@ pub(crate) async fn create_service(
         ..Service::default()
     };
     let revision = if external {
+        if req.task_definition.is_some() {
+            // ECS's words: the task definition goes on the task set.
+            return Err(invalid("TaskDefinition must be blank."));
+        }
         refuse_for_external(&[
             (req.task_definition.is_some(), "taskDefinition"),
             (!load_balancers.is_empty(), "loadBalancers"),
@@ -96,6 +102,7 @@ pub(crate) async fn create_service(
             (req.launch_type.is_some(), "launchType"),
             (req.capacity_provider_strategy.is_some(), "capacityProviderStrategy"),
             (req.platform_version.is_some(), "platformVersion"),
+            (!registries.is_empty(), "serviceRegistries"),
         ])?;
         check_placement(None, &strategies, &constraints)?;
         service.task_sets = Some(vec![]);
@@ -133,6 +140,9 @@ pub(crate) async fn create_service(
                  loadBalancers entry (its target group takes the first task set).",
             ));
         }
+        network::check_awsvpc(ctx.ops(), req.network_configuration.as_ref()).await?;
+        checks::check_registries(ctx, &td, &registries).await?;
+        service.service_registries = Some(registries.clone());
         check_load_balancers(ctx, &td, &load_balancers, MAX_LOAD_BALANCERS).await?;
         let rev = Revision {
             task_definition: td.task_definition_arn.clone().unwrap_or_default(),

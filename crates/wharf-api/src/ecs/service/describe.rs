@@ -104,35 +104,74 @@ pub(crate) async fn list_services(
     }
 }
 
-/// ListServicesByNamespace. Wharf has no Cloud Map and no Service Connect,
-/// so no service is ever in a namespace: a namespace that a cluster names
-/// as its Service Connect default (which ECS would have created) lists no
-/// services; any other is NamespaceNotFoundException, as ECS answers for a
-/// namespace that does not exist.
+/// ListServicesByNamespace: the services (of every cluster) whose
+/// `serviceRegistries` register with a Cloud Map service of the namespace
+/// (given by name, id or ARN). Wharf has no Service Connect, so a namespace
+/// a cluster names as its Service Connect default lists only those.
 pub(crate) async fn list_services_by_namespace(
     ctx: &Ctx,
     req: ListServicesByNamespaceRequest,
 ) -> Result<ListServicesByNamespaceResponse, ApiError> {
     let namespace = required(req.namespace, "namespace")?;
-    pagination::max_results(req.max_results, 10)?;
-    if let Some(t) = req.next_token.as_deref() {
-        pagination::decode(t)?;
-    }
+    let max = pagination::max_results(req.max_results, 10)?;
+    let after = match req.next_token.as_deref() {
+        Some(t) => Some(pagination::decode(t)?),
+        None => None,
+    };
     let short = namespace.rsplit('/').next().unwrap_or(&namespace).to_owned();
+    let registry =
+        wharf_ops::discovery::read(ctx.ops()).await.map_err(|e| EcsError::server(e.message))?;
+    let found = registry.namespaces.values().find(|n| {
+        let ns = &n.namespace;
+        ns.id.as_deref() == Some(short.as_str())
+            || ns.name.as_deref() == Some(namespace.as_str())
+            || ns.arn.as_deref() == Some(namespace.as_str())
+    });
     let clusters = docs::list_all::<Cluster>(ctx.ops(), Kind::Cluster).await?;
-    let known = clusters.iter().any(|(_, c)| {
+    let connect_default = clusters.iter().any(|(_, c)| {
         c.status == Some(ClusterStatus::Active)
             && c.service_connect_defaults
                 .as_ref()
                 .and_then(|d| d.namespace.as_deref())
                 .is_some_and(|n| n == namespace || n.rsplit('/').next() == Some(short.as_str()))
     });
-    if !known {
+    let Some(ns) = found else {
+        if connect_default {
+            return Ok(ListServicesByNamespaceResponse {
+                service_arns: Some(vec![]),
+                next_token: None,
+            });
+        }
         return Err(EcsError::new(
             EcsErrorKind::NamespaceNotFoundException,
             "The specified namespace wasn't found.",
         )
         .into());
+    };
+    let ns_id = ns.namespace.id.clone().unwrap_or_default();
+    let in_namespace = |arn: &str| {
+        wharf_model::ecs::service::registries::service_id(arn)
+            .and_then(|id| registry.services.get(id))
+            .is_some_and(|s| s.service.namespace_id.as_deref() == Some(ns_id.as_str()))
+    };
+    let mut arns: Vec<String> = docs::list_all::<ServiceRecord>(ctx.ops(), Kind::Service)
+        .await?
+        .into_iter()
+        .filter(|(_, r)| is_live(r))
+        .filter(|(_, r)| {
+            r.service
+                .service_registries
+                .iter()
+                .flatten()
+                .any(|g| g.registry_arn.as_deref().is_some_and(in_namespace))
+        })
+        .filter_map(|(_, r)| r.service.service_arn)
+        .collect();
+    arns.sort();
+    if let Some(after) = after {
+        arns.retain(|a| *a > after);
     }
-    Ok(ListServicesByNamespaceResponse { service_arns: Some(vec![]), next_token: None })
+    let next = (arns.len() > max).then(|| pagination::encode(&arns[max - 1]));
+    arns.truncate(max);
+    Ok(ListServicesByNamespaceResponse { service_arns: Some(arns), next_token: next })
 }

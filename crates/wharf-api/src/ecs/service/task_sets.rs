@@ -7,6 +7,7 @@ use wharf_model::ecs::service::task_set::new_task_set;
 use wharf_model::ecs::status::ServiceStatus;
 use wharf_model::ecs::tags as ecs_tags;
 use wharf_ops::lookup::{add_tags, tags_of};
+use wharf_ops::network;
 
 use super::*;
 
@@ -106,6 +107,7 @@ pub(crate) async fn create_task_set(
     let fargate = uses_fargate(lt.as_ref(), cps.as_ref());
     let pv = platform_version(fargate, req.platform_version)?;
     check_network(&td, req.network_configuration.as_ref())?;
+    network::check_awsvpc(ctx.ops(), req.network_configuration.as_ref()).await?;
     let lbs = req.load_balancers.unwrap_or_default();
     check_load_balancers(ctx, &td, &lbs, 1).await?;
     let scale = req.scale.unwrap_or(Scale { value: Some(100.0), unit: Some(ScaleUnit::Percent) });

@@ -1,6 +1,7 @@
 //! UpdateService.
 
 use super::*;
+use wharf_ops::network;
 
 /// UpdateService: a desired count change scales the PRIMARY deployment; a
 /// change to what the tasks run (task definition, network, load balancers,
@@ -28,7 +29,7 @@ pub(crate) async fn update_service(
         }
     }
     refuse_unsupported(
-        req.service_registries.as_ref().is_some_and(|r| !r.is_empty()),
+        false,
         req.service_connect_configuration.as_ref().is_some_and(|c| c.enabled == Some(true)),
         req.volume_configurations.as_ref().is_some_and(|v| !v.is_empty()),
         req.vpc_lattice_configurations.as_ref().is_some_and(|v| !v.is_empty()),
@@ -96,6 +97,16 @@ pub(crate) async fn update_service(
             return Err(EcsError::client("TaskDefinition not found.").into());
         }
     }
+    if let Some(registries) = req.service_registries.clone() {
+        match td.as_ref() {
+            Some(td) => checks::check_registries(ctx, td, &registries).await?,
+            None if !registries.is_empty() => {
+                return Err(invalid("serviceRegistries need the service's task definition."))
+            }
+            None => {}
+        }
+        up.registries = Some(registries);
+    }
     let strategies = req.placement_strategy.clone();
     let constraints = req.placement_constraints.clone();
     if strategies.is_some() || constraints.is_some() {
@@ -131,6 +142,9 @@ pub(crate) async fn update_service(
             None => None,
         };
         check_network(td, network.as_ref())?;
+        if req.network_configuration.is_some() {
+            network::check_awsvpc(ctx.ops(), network.as_ref()).await?;
+        }
         if req.load_balancers.is_some() || req.task_definition.is_some() {
             check_load_balancers(ctx, td, &lbs, MAX_LOAD_BALANCERS).await?;
         }

@@ -69,8 +69,11 @@ impl Step<'_> {
         if mine.len() as i64 > desired {
             stops.extend(pick_to_stop(&mine, mine.len() - desired as usize, |t| self.healthy(t)));
         }
-        // A failed deployment launches nothing and the old tasks stay.
-        let old: Vec<&ObservedTask> = if primary.failed { Vec::new() } else { old };
+        // A failed deployment launches nothing and the old tasks stay; so do
+        // they while a blue/green rule still forwards to their group (a
+        // rollback moves the weights first, then stops green's tasks).
+        let old: Vec<&ObservedTask> =
+            if primary.failed || !self.routed() { Vec::new() } else { old };
         // Old tasks that never reached RUNNING hold no capacity: stop them.
         stops.extend(old.iter().copied().filter(|t| !t.running()));
         // Old running tasks, as far as the healthy minimum allows.

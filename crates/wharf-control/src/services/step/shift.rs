@@ -161,6 +161,9 @@ impl Step<'_> {
             stops.extend(pick_to_stop(&mine, extra, |t| self.healthy(t)));
         }
         let keep_blue = !shift.cleaning_up();
+        // Old tasks stop only once the rules forward as this step wants: until
+        // then their group may still take requests.
+        let old = if self.routed() { old } else { Vec::new() };
         for t in old {
             let is_blue = blue_at.is_some() && owner(units, t) == blue_at;
             if !(is_blue && keep_blue) {

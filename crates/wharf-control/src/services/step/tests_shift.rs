@@ -455,11 +455,16 @@ fn a_requested_rollback_puts_production_back_on_blue_in_the_step_that_sees_it() 
     assert_eq!(share_on(&obs, TEST, A), 100.0);
     assert_eq!(forwards(&actions).len(), 2);
     assert_eq!(history_status(&rec, &green), Some(ServiceDeploymentStatus::RollbackInProgress));
+    assert!(
+        stopping(&rec).is_empty(),
+        "green's tasks serve until the rules no longer send them requests"
+    );
+    run(&mut rec, &mut obs, 16 * S);
     let mut gone = stopping(&rec);
     gone.sort();
     assert_eq!(gone, ["g1", "g2"], "green's tasks stop, blue's stay");
     obs.tasks.retain(|t| t.unit.as_deref() == Some(&*blue));
-    run(&mut rec, &mut obs, 16 * S);
+    run(&mut rec, &mut obs, 17 * S);
     assert_eq!(rollout(&rec, &blue), Some(DeploymentRolloutState::Completed));
     assert_eq!(history_status(&rec, &green), Some(ServiceDeploymentStatus::RollbackSuccessful));
 }
@@ -485,10 +490,13 @@ fn a_new_deployment_during_a_shift_replaces_green_and_keeps_blue_serving() {
     assert_eq!(rec.deployments[&third].shift.as_ref().unwrap().blue.as_deref(), Some(&*blue));
     assert_eq!(rec.deployments[&third].load_balancers[0].target_group_arn.as_deref(), Some(B));
     let actions = run(&mut rec, &mut obs, 21 * S);
-    // Production goes back to blue at once; td:2's tasks stop; td:3 starts; blue stays.
+    // Production goes back to blue at once; td:3 starts; blue stays; td:2's
+    // tasks stop once the rules no longer send them requests.
     assert_eq!(share_on(&obs, PROD, A), 100.0);
     assert_eq!(share_on(&obs, TEST, A), 100.0);
     assert_eq!(started(&actions, &third), 2);
+    assert!(stopping(&rec).is_empty());
+    run(&mut rec, &mut obs, 22 * S);
     let mut gone = stopping(&rec);
     gone.sort();
     assert_eq!(gone, ["g1", "g2"]);

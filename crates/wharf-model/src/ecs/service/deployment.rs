@@ -296,6 +296,8 @@ pub struct ServiceUpdate {
     pub exec: Option<bool>,
     /// `availabilityZoneRebalancing`.
     pub az: Option<AvailabilityZoneRebalancing>,
+    /// `serviceRegistries` (already checked).
+    pub registries: Option<Vec<super::super::shapes::ServiceRegistry>>,
 }
 
 impl ServiceUpdate {
@@ -330,6 +332,9 @@ impl ServiceUpdate {
         }
         if self.propagate.is_some() {
             s.propagate_tags = self.propagate;
+        }
+        if self.registries.is_some() {
+            s.service_registries = self.registries;
         }
         if self.exec.is_some() {
             s.enable_execute_command = self.exec;

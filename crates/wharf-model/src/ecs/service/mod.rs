@@ -11,6 +11,7 @@
 //! targets, and writes both parts back in one atomic update.
 
 pub mod deployment;
+pub mod registries;
 pub mod shift;
 pub mod task_set;
 pub mod validate;

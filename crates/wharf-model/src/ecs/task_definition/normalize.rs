@@ -7,7 +7,7 @@
 
 use crate::ecs::shapes::{
     Compatibility, ContainerDefinition, HealthCheck, RegisterTaskDefinitionRequest, Tag,
-    TaskDefinition, TaskDefinitionStatus, TransportProtocol,
+    TaskDefinition, TaskDefinitionStatus, TransportProtocol, Volume,
 };
 use crate::wire::Timestamp;
 
@@ -73,7 +73,7 @@ pub fn normalize(
         execution_role_arn,
         network_mode: network,
         revision: Some(reg.revision),
-        volumes: Some(volumes.unwrap_or_default()),
+        volumes: Some(volume_defaults(volumes.unwrap_or_default())),
         status: Some(TaskDefinitionStatus::Active),
         requires_attributes: Some(requires),
         placement_constraints: Some(placement_constraints.unwrap_or_default()),
@@ -120,6 +120,17 @@ pub(crate) fn compatibilities(
         out.push(Compatibility::Fargate);
     }
     out
+}
+
+/// The defaults ECS shows for volumes: an EFS volume's `rootDirectory` is
+/// `/` when omitted.
+fn volume_defaults(mut volumes: Vec<Volume>) -> Vec<Volume> {
+    for v in &mut volumes {
+        if let Some(efs) = &mut v.efs_volume_configuration {
+            efs.root_directory.get_or_insert_with(|| "/".to_owned());
+        }
+    }
+    volumes
 }
 
 /// The defaults ECS shows for a container in describe output.

@@ -92,8 +92,9 @@ pub struct RunArgs {
     /// The region.
     #[arg(long, env = "AWS_DEFAULT_REGION", default_value = "us-east-1")]
     region: String,
-    /// Subnets for an `awsvpc` task's network configuration.
-    #[arg(long = "subnet", default_value = "subnet-wharf")]
+    /// Subnets for an `awsvpc` task's network configuration (the region's
+    /// first default subnet when none is given).
+    #[arg(long = "subnet")]
     subnets: Vec<String>,
     /// Leave containers without a logConfiguration as they are (their output
     /// is then not shown) instead of giving them awslogs to `/ecs/<family>`.
@@ -327,7 +328,11 @@ async fn run_on(
         request["overrides"] = serde_json::to_value(o)?;
     }
     if definition["networkMode"] == "awsvpc" {
-        request["networkConfiguration"] = json!({"awsvpcConfiguration": {"subnets": args.subnets}});
+        let subnets = match args.subnets.is_empty() {
+            false => args.subnets.clone(),
+            true => vec![default_subnet(client).await?],
+        };
+        request["networkConfiguration"] = json!({"awsvpcConfiguration": {"subnets": subnets}});
     }
     let ran: Value = client.call(Service::Ecs, "RunTask", &request).await?;
     let arns: Vec<String> = ran["tasks"]
@@ -625,4 +630,28 @@ async fn interrupt(
             }
         }
     }
+}
+
+/// The region's first default subnet (as `aws ec2 describe-subnets
+/// --filters Name=default-for-az,Values=true` finds it).
+async fn default_subnet(client: &ApiClient) -> anyhow::Result<String> {
+    let found = client
+        .ec2(
+            "DescribeSubnets",
+            &[("Filter.1.Name", "default-for-az"), ("Filter.1.Value.1", "true")],
+        )
+        .await?;
+    let mut ids: Vec<(String, String)> = found["subnetSet"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| {
+            Some((s["availabilityZone"].as_str()?.to_owned(), s["subnetId"].as_str()?.to_owned()))
+        })
+        .collect();
+    ids.sort();
+    ids.into_iter()
+        .next()
+        .map(|(_, id)| id)
+        .context("the region has no default subnet: name one with --subnet")
 }
