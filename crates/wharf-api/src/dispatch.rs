@@ -16,8 +16,8 @@ use crate::context::{AppState, Ctx};
 use crate::metrics::UNKNOWN_OPERATION;
 use crate::protocol::{self, ApiError};
 use crate::{
-    audit, authz, body_limit, codedeploy, ec2, ecs, elbv2, logs, query, request_id, secretsmanager,
-    servicediscovery, sigv4, ssm, sts,
+    acm, audit, authz, body_limit, codedeploy, ec2, ecs, elbv2, logs, query, request_id,
+    secretsmanager, servicediscovery, sigv4, ssm, sts,
 };
 
 /// The `X-Amz-Target` prefix of Amazon ECS.
@@ -30,6 +30,9 @@ pub const LOGS_TARGET_PREFIX: &str = "Logs_20140328";
 pub const SERVICE_DISCOVERY_TARGET_PREFIX: &str = "Route53AutoNaming_v20170314";
 /// The `X-Amz-Target` prefix of AWS Secrets Manager.
 pub const SECRETS_MANAGER_TARGET_PREFIX: &str = "secretsmanager";
+
+/// The `X-Amz-Target` prefix of AWS Certificate Manager.
+pub const ACM_TARGET_PREFIX: &str = "CertificateManager";
 
 /// The `X-Amz-Target` prefix of AWS CodeDeploy.
 pub const CODEDEPLOY_TARGET_PREFIX: &str = "CodeDeploy_20141006";
@@ -101,6 +104,7 @@ async fn aws(
         Some((SECRETS_MANAGER_TARGET_PREFIX, op)) => ("secretsmanager", op),
         Some((SERVICE_DISCOVERY_TARGET_PREFIX, op)) => ("servicediscovery", op),
         Some((CODEDEPLOY_TARGET_PREFIX, op)) => ("codedeploy", op),
+        Some((ACM_TARGET_PREFIX, op)) => ("acm", op),
         _ => ("unknown", UNKNOWN_OPERATION),
     };
     if !admitted(&ctx, service, op) {
@@ -120,6 +124,7 @@ async fn aws(
             "secretsmanager" => secretsmanager::handle(&ctx, op, &body).await,
             "servicediscovery" => servicediscovery::handle(&ctx, op, &body).await,
             "codedeploy" => codedeploy::handle(&ctx, op, &body).await,
+            "acm" => acm::handle(&ctx, op, &body).await,
             _ => Err(ApiError::unknown_operation()),
         },
     };

@@ -14,6 +14,7 @@
 //! parameters and secrets kept there, for the agent.
 #![warn(missing_docs)]
 
+pub mod acm;
 pub mod agent_http;
 pub mod agent_link;
 pub mod agent_stats;

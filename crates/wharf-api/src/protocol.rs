@@ -69,6 +69,7 @@ service_errors!(
     wharf_model::logs::LogsError,
     wharf_model::servicediscovery::DiscoveryError,
     wharf_model::codedeploy::CodeDeployError,
+    wharf_model::acm::AcmError,
 );
 
 impl From<wharf_store::StoreError> for ApiError {

@@ -9,6 +9,7 @@
 //! format by construction rather than a hand-kept copy of it.
 #![warn(missing_docs)]
 
+pub mod acm;
 pub mod agent;
 pub mod arn;
 pub mod clock;
