@@ -22,6 +22,7 @@ pub mod audit;
 pub mod authz;
 pub mod body_limit;
 pub mod changes;
+pub mod cloudwatch;
 pub mod codedeploy;
 pub mod context;
 pub mod dispatch;

@@ -70,6 +70,7 @@ service_errors!(
     wharf_model::servicediscovery::DiscoveryError,
     wharf_model::codedeploy::CodeDeployError,
     wharf_model::acm::AcmError,
+    wharf_model::cloudwatch::CloudWatchError,
 );
 
 impl From<wharf_store::StoreError> for ApiError {

@@ -37,6 +37,12 @@ impl Fault for wharf_model::acm::AcmError {
     }
 }
 
+impl Fault for wharf_model::cloudwatch::CloudWatchError {
+    fn internal() -> Self {
+        Self::internal()
+    }
+}
+
 impl Fault for wharf_model::codedeploy::CodeDeployError {
     fn internal() -> Self {
         Self::internal()

@@ -13,6 +13,7 @@ pub mod acm;
 pub mod agent;
 pub mod arn;
 pub mod clock;
+pub mod cloudwatch;
 pub mod codedeploy;
 pub mod ec2;
 pub mod ecs;

@@ -29,7 +29,10 @@ pub fn action_prefix(service: &str) -> &str {
 
 /// The SigV4 signing name a service's requests are scoped to.
 pub fn signing_name(service: &str) -> &str {
-    action_prefix(service)
+    match service {
+        "cloudwatch" => "monitoring",
+        other => action_prefix(other),
+    }
 }
 
 /// Decides whether `caller` may run `op` of `service` with this body.
