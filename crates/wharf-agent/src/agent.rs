@@ -60,6 +60,11 @@ pub struct AgentConfig {
     /// (`dnsServers`): Wharf's resolver, which answers Cloud Map private
     /// namespaces and forwards other names. Empty: Docker's default.
     pub dns_servers: Vec<String>,
+    /// Where the agent runs a DNS resolver for its host's containers (its
+    /// table of Cloud Map names fetched from the server), given to them when
+    /// `dns_servers` is empty; `None` for none (the embedded agent's server
+    /// runs one).
+    pub dns_listen: Option<std::net::SocketAddr>,
     /// The host's Availability Zone, address and attributes.
     pub identity: host::HostIdentity,
     /// What the agent does to this host's network for awsvpc across hosts.
@@ -270,6 +275,7 @@ impl Agent {
             })
         });
         let _exec = AbortOnDrop(exec);
+        self.start_resolver().await;
         self.shared.metadata = self.start_metadata().await;
         if let Some(stats) = &self.config.stats {
             let (runtime, stopping) = (self.shared.runtime.clone(), self.stopping.subscribe());
@@ -411,6 +417,30 @@ impl Agent {
                 }
             });
         }
+    }
+
+    /// Starts the host's DNS resolver when configured, and makes it the
+    /// containers' DNS server unless `dns_servers` names others. Logged and
+    /// left out when it cannot listen.
+    async fn start_resolver(&mut self) {
+        let Some(addr) = self.config.dns_listen else { return };
+        let resolver = match crate::dns::Resolver::bind(addr).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, %addr, "no DNS resolver for containers: cannot listen");
+                return;
+            }
+        };
+        let (tables, table) = tokio::sync::watch::channel(Arc::default());
+        let stop = self.stopping.subscribe();
+        tokio::spawn(crate::dns::follow_server(self.shared.link.clone(), tables, stop.clone()));
+        if let Ok(bound) = resolver.local_addr() {
+            tracing::info!(address = %bound, "DNS resolver for containers listening");
+            if self.config.dns_servers.is_empty() {
+                self.shared.dns_servers = vec![bound.ip().to_string()].into();
+            }
+        }
+        tokio::spawn(resolver.run(table, stop));
     }
 
     /// Starts the task metadata and credentials endpoints; `None` (logged)

@@ -47,6 +47,7 @@ pub mod awsvpc;
 pub mod cleanup;
 mod container;
 mod dependencies;
+pub mod dns;
 mod driver;
 mod event;
 pub mod exec;

@@ -116,6 +116,12 @@ pub trait ServerLink: Send + Sync + std::fmt::Debug + 'static {
         Err(LinkError::Refused("this server mints no task role credentials".into()))
     }
 
+    /// The DNS answers of Cloud Map's private namespaces, for the resolver
+    /// this agent runs for its host's containers.
+    async fn dns_table(&self) -> Result<wharf_model::servicediscovery::dns::Table, LinkError> {
+        Err(LinkError::Refused("this server serves no DNS table".into()))
+    }
+
     /// Opens the token of an ECS Exec session a client presented to this
     /// agent (the instance `instance_arn` of `cluster`) for `session_id`:
     /// what to run and where, when the server sealed it for this instance,

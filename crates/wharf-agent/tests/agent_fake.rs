@@ -214,6 +214,7 @@ fn start_on(
         metadata: None,
         stats,
         dns_servers: vec![],
+        dns_listen: None,
         host_network: wharf_agent::HostNetworking::Off,
         report_stats: false,
         identity: wharf_agent::host::HostIdentity {

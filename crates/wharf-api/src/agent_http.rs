@@ -44,6 +44,7 @@ pub fn routes() -> Router<AppState> {
         .route("/_wharf/agent/v1/task-secret", post(task_secret))
         .route("/_wharf/agent/v1/execution-check", post(execution_check))
         .route("/_wharf/agent/v1/exec-session", post(exec_session))
+        .route("/_wharf/agent/v1/dns-table", post(dns_table))
 }
 
 /// Where a call applies.
@@ -601,6 +602,25 @@ async fn exec_session(
             crate::exec::open(state, &place.region, &instance, &r.session_id, &r.token_value)
                 .await?;
         Ok(json(&grant))
+    })
+    .await
+}
+
+async fn dns_table(
+    State(state): State<AppState>,
+    Query(place): Query<Place>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (state, place) = (&state, &place);
+    let request = AgentRequest { method: &method, uri: &uri, headers: &headers, body: &body };
+    guarded(state, AgentOp::Secret, place, request, |_: serde_json::Value| async move {
+        let table = wharf_ops::discovery::dns_table(&state.ops)
+            .await
+            .map_err(|e| ApiError::from(wharf_model::EcsError::server(e.message)))?;
+        Ok(json(&table))
     })
     .await
 }

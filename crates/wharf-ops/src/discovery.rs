@@ -4,6 +4,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use wharf_model::servicediscovery::dns::Table;
 use wharf_model::servicediscovery::{DiscoveryError, Env, Registry};
 use wharf_model::EcsError;
 use wharf_store::{Kind, StoreError, Write};
@@ -28,6 +29,22 @@ fn parse(json: Option<String>) -> Result<Registry, DiscoveryError> {
 /// The registry as it is.
 pub async fn read(r: Region<'_>) -> Result<Registry, DiscoveryError> {
     parse(r.store().get(Kind::Discovery, r.name, KEY).await.map_err(failed)?)
+}
+
+/// The DNS answers of every region's private namespaces: what the resolvers
+/// of every host answer from.
+pub async fn dns_table(ops: &crate::Ops) -> Result<Table, DiscoveryError> {
+    let mut table = Table::default();
+    for region in ops.store.regions(Kind::Discovery).await.map_err(failed)? {
+        let registry = read(ops.region(&region)).await?;
+        table.zones.extend(registry.private_zones());
+        for (name, answers) in registry.dns() {
+            let slot = table.names.entry(name).or_default();
+            slot.a.extend(answers.a);
+            slot.srv.extend(answers.srv);
+        }
+    }
+    Ok(table)
 }
 
 /// A receiver that sees a new value after each Cloud Map write this server

@@ -1,401 +1,44 @@
-//! Wharf's DNS resolver: what containers use (the agent gives them its
-//! address as their DNS server) to find Cloud Map services by name.
-//!
-//! Names under a private DNS namespace (`web.internal`) are answered from
-//! the registry (`Registry::dns`): A records for the healthy instances'
-//! addresses, SRV records with their ports. Every other name is forwarded,
-//! as Docker's resolver forwards, to the host's resolvers
-//! (`/etc/resolv.conf`), and the answer relayed unchanged. UDP only; a name
-//! in a private namespace with no such service is `NXDOMAIN`.
-//!
-//! The table is rebuilt from the store when this server writes Cloud Map
-//! (`wharf_ops::discovery::changes`) and every [`REFRESH`] (writes of other
-//! servers sharing the store).
+//! The server's DNS resolver for containers: Wharf's resolver
+//! (`wharf_agent::dns`) on `--dns-address`, its table of Cloud Map's private
+//! namespaces (`wharf_ops::discovery::dns_table`) rebuilt from the store when
+//! this server writes Cloud Map (`wharf_ops::discovery::changes`) and every
+//! [`REFRESH`] (writes of other servers sharing the store). Agents on other
+//! hosts run the same resolver with the table they fetch from a server.
 
-use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::UdpSocket;
-use wharf_model::servicediscovery::DnsAnswers;
+use tokio::sync::watch;
+use wharf_model::servicediscovery::dns::Table;
 use wharf_ops::Ops;
-use wharf_store::Kind;
 
 /// How often the table is rebuilt without a change heard of.
 pub const REFRESH: Duration = Duration::from_secs(1);
-/// How long a forwarded query waits for the upstream resolver.
-const FORWARD_TIMEOUT: Duration = Duration::from_secs(3);
 
-const TYPE_A: u16 = 1;
-const TYPE_AAAA: u16 = 28;
-const TYPE_SRV: u16 = 33;
-const TYPE_ANY: u16 = 255;
-const CLASS_IN: u16 = 1;
-const RCODE_FORMERR: u8 = 1;
-const RCODE_NXDOMAIN: u8 = 3;
-
-/// What the resolver answers from: the private zones and their names.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Table {
-    /// The private namespaces' names (lowercase).
-    pub zones: Vec<String>,
-    /// Each name's answers.
-    pub names: BTreeMap<String, DnsAnswers>,
-}
-
-impl Table {
-    fn zone_of(&self, name: &str) -> Option<&str> {
-        self.zones
-            .iter()
-            .find(|z| {
-                name == z.as_str()
-                    || name.strip_suffix(z.as_str()).is_some_and(|p| p.ends_with('.'))
-            })
-            .map(String::as_str)
-    }
-}
-
-/// A query's question.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Question {
-    name: String,
-    qtype: u16,
-    qclass: u16,
-    /// Where the question ends in the packet.
-    end: usize,
-}
-
-fn read_question(packet: &[u8]) -> Option<Question> {
-    if packet.len() < 12 || u16::from_be_bytes([packet[4], packet[5]]) != 1 {
-        return None;
-    }
-    let mut at = 12;
-    let mut labels = Vec::new();
+/// Keeps `tables` at the store's table until `shutdown` turns true.
+pub async fn feed(
+    ops: Ops,
+    tables: watch::Sender<Arc<Table>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut changes = ops.discovery_changes.subscribe();
     loop {
-        let len = usize::from(*packet.get(at)?);
-        at += 1;
-        if len == 0 {
-            break;
-        }
-        if len > 63 {
-            return None; // compression or a bad label: not in a question
-        }
-        let label = packet.get(at..at + len)?;
-        labels.push(String::from_utf8_lossy(label).to_ascii_lowercase());
-        at += len;
-    }
-    let qtype = u16::from_be_bytes([*packet.get(at)?, *packet.get(at + 1)?]);
-    let qclass = u16::from_be_bytes([*packet.get(at + 2)?, *packet.get(at + 3)?]);
-    Some(Question { name: labels.join("."), qtype, qclass, end: at + 4 })
-}
-
-fn push_name(out: &mut Vec<u8>, name: &str) {
-    for label in name.split('.').filter(|l| !l.is_empty()) {
-        let bytes = &label.as_bytes()[..label.len().min(63)];
-        out.push(bytes.len() as u8);
-        out.extend_from_slice(bytes);
-    }
-    out.push(0);
-}
-
-fn push_record(out: &mut Vec<u8>, name: Option<&str>, rtype: u16, ttl: u32, rdata: &[u8]) {
-    match name {
-        None => out.extend_from_slice(&[0xc0, 12]), // the question's name
-        Some(n) => push_name(out, n),
-    }
-    out.extend_from_slice(&rtype.to_be_bytes());
-    out.extend_from_slice(&CLASS_IN.to_be_bytes());
-    out.extend_from_slice(&ttl.to_be_bytes());
-    out.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
-    out.extend_from_slice(rdata);
-}
-
-fn header(query: &[u8], rcode: u8, answers: u16, additional: u16) -> Vec<u8> {
-    let mut out = Vec::with_capacity(512);
-    out.extend_from_slice(&query[0..2]);
-    // QR, the query's opcode and RD, AA; RA.
-    out.push(0x80 | (query[2] & 0x79) | 0x04);
-    out.push(0x80 | (rcode & 0x0f));
-    out.extend_from_slice(&1u16.to_be_bytes());
-    out.extend_from_slice(&answers.to_be_bytes());
-    out.extend_from_slice(&0u16.to_be_bytes());
-    out.extend_from_slice(&additional.to_be_bytes());
-    out
-}
-
-/// What to do with a query: answer it from the table, or forward it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reply {
-    /// This answer.
-    Answer(Vec<u8>),
-    /// Not a private name: ask the upstream resolvers.
-    Forward,
-}
-
-/// Answers a query packet from the table (pure). A records come in a
-/// rotating order (`rotation`), as Route 53's multivalue answers vary.
-pub fn answer(table: &Table, query: &[u8], rotation: usize) -> Reply {
-    if query.len() < 12 {
-        return Reply::Answer(Vec::new());
-    }
-    let Some(q) = read_question(query) else {
-        let mut out = header(query, RCODE_FORMERR, 0, 0);
-        // No question is echoed.
-        out[4] = 0;
-        out[5] = 0;
-        return Reply::Answer(out);
-    };
-    if table.zone_of(&q.name).is_none() || q.qclass != CLASS_IN {
-        return Reply::Forward;
-    }
-    let Some(found) = table.names.get(&q.name) else {
-        let mut out = header(query, RCODE_NXDOMAIN, 0, 0);
-        out.extend_from_slice(&query[12..q.end]);
-        return Reply::Answer(out);
-    };
-    let mut answers: Vec<u8> = Vec::new();
-    let mut additional: Vec<u8> = Vec::new();
-    let (mut an, mut ar) = (0u16, 0u16);
-    if matches!(q.qtype, TYPE_A | TYPE_ANY) && !found.a.is_empty() {
-        let n = found.a.len();
-        for i in 0..n.min(8) {
-            let (ip, ttl) = found.a[(i + rotation) % n];
-            push_record(&mut answers, None, TYPE_A, ttl, &ip.octets());
-            an += 1;
-        }
-    }
-    if matches!(q.qtype, TYPE_SRV | TYPE_ANY) {
-        for (port, target, ttl) in &found.srv {
-            let mut rdata = Vec::with_capacity(32);
-            rdata.extend_from_slice(&1u16.to_be_bytes());
-            rdata.extend_from_slice(&1u16.to_be_bytes());
-            rdata.extend_from_slice(&port.to_be_bytes());
-            push_name(&mut rdata, target);
-            push_record(&mut answers, None, TYPE_SRV, *ttl, &rdata);
-            an += 1;
-            for (ip, ttl) in table.names.get(target).map(|t| t.a.as_slice()).unwrap_or(&[]) {
-                push_record(&mut additional, Some(target), TYPE_A, *ttl, &ip.octets());
-                ar += 1;
+        match wharf_ops::discovery::dns_table(&ops).await {
+            Ok(fresh) => {
+                tables.send_if_modified(|t| {
+                    let changed = **t != fresh;
+                    if changed {
+                        *t = Arc::new(fresh);
+                    }
+                    changed
+                });
             }
+            Err(e) => tracing::warn!(error = %e.message, "DNS table not refreshed"),
         }
-    }
-    let _ = TYPE_AAAA; // AAAA: the name exists with no IPv6 records (NOERROR, empty).
-    let mut out = header(query, 0, an, ar);
-    out.extend_from_slice(&query[12..q.end]);
-    out.extend_from_slice(&answers);
-    out.extend_from_slice(&additional);
-    Reply::Answer(out)
-}
-
-/// The table of every region's registry.
-async fn load(ops: &Ops) -> Table {
-    let mut table = Table::default();
-    let regions = ops.store.regions(Kind::Discovery).await.unwrap_or_default();
-    for region in regions {
-        match wharf_ops::discovery::read(ops.region(&region)).await {
-            Ok(registry) => {
-                table.zones.extend(registry.private_zones());
-                for (name, answers) in registry.dns() {
-                    let slot = table.names.entry(name).or_default();
-                    slot.a.extend(answers.a);
-                    slot.srv.extend(answers.srv);
-                }
-            }
-            Err(e) => tracing::warn!(region, error = %e.message, "DNS table not refreshed"),
+        tokio::select! {
+            _ = changes.changed() => {}
+            _ = tokio::time::sleep(REFRESH) => {}
+            _ = shutdown.wait_for(|s| *s) => return,
         }
-    }
-    table
-}
-
-/// The host's resolvers (`nameserver` lines of `/etc/resolv.conf`), port 53.
-pub fn upstreams(resolv_conf: &str, own: SocketAddr) -> Vec<SocketAddr> {
-    resolv_conf
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("nameserver"))
-        .filter_map(|a| a.trim().parse::<std::net::IpAddr>().ok())
-        .map(|ip| SocketAddr::new(ip, 53))
-        .filter(|a| *a != own)
-        .collect()
-}
-
-async fn forward(upstreams: &[SocketAddr], query: &[u8]) -> Option<Vec<u8>> {
-    for upstream in upstreams {
-        let bind: SocketAddr = if upstream.is_ipv4() {
-            (Ipv4Addr::UNSPECIFIED, 0).into()
-        } else {
-            (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
-        };
-        let Ok(socket) = UdpSocket::bind(bind).await else { continue };
-        if socket.send_to(query, upstream).await.is_err() {
-            continue;
-        }
-        let mut buf = vec![0u8; 4096];
-        if let Ok(Ok(n)) = tokio::time::timeout(FORWARD_TIMEOUT, socket.recv(&mut buf)).await {
-            buf.truncate(n);
-            return Some(buf);
-        }
-    }
-    None
-}
-
-/// The resolver, bound to its address.
-#[derive(Debug)]
-pub struct Resolver {
-    socket: Arc<UdpSocket>,
-    table: Arc<RwLock<Table>>,
-    upstreams: Arc<Vec<SocketAddr>>,
-}
-
-impl Resolver {
-    /// Binds `addr` (UDP).
-    pub async fn bind(addr: SocketAddr) -> std::io::Result<Self> {
-        let socket = UdpSocket::bind(addr).await?;
-        let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-        let own = socket.local_addr()?;
-        Ok(Self {
-            socket: Arc::new(socket),
-            table: Arc::default(),
-            upstreams: Arc::new(upstreams(&resolv, own)),
-        })
-    }
-
-    /// The address it answers on.
-    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.socket.local_addr()
-    }
-
-    /// Answers queries until `shutdown` turns true, with the table kept
-    /// fresh from `ops`.
-    pub async fn run(self, ops: Ops, mut shutdown: tokio::sync::watch::Receiver<bool>) {
-        let table = self.table.clone();
-        let refresh_ops = ops.clone();
-        let mut stop = shutdown.clone();
-        let refresher = tokio::spawn(async move {
-            let mut changes = refresh_ops.discovery_changes.subscribe();
-            loop {
-                let fresh = load(&refresh_ops).await;
-                if let Ok(mut t) = table.write() {
-                    *t = fresh;
-                }
-                tokio::select! {
-                    _ = changes.changed() => {}
-                    _ = tokio::time::sleep(REFRESH) => {}
-                    _ = stop.wait_for(|s| *s) => return,
-                }
-            }
-        });
-        let mut buf = vec![0u8; 4096];
-        let mut rotation = 0usize;
-        loop {
-            let received = tokio::select! {
-                r = self.socket.recv_from(&mut buf) => r,
-                _ = shutdown.wait_for(|s| *s) => break,
-            };
-            let Ok((n, from)) = received else { continue };
-            let query = buf[..n].to_vec();
-            rotation = rotation.wrapping_add(1);
-            let reply = match self.table.read() {
-                Ok(t) => answer(&t, &query, rotation),
-                Err(_) => Reply::Forward,
-            };
-            match reply {
-                Reply::Answer(bytes) if !bytes.is_empty() => {
-                    let _ = self.socket.send_to(&bytes, from).await;
-                }
-                Reply::Answer(_) => {}
-                Reply::Forward => {
-                    let (socket, upstreams) = (self.socket.clone(), self.upstreams.clone());
-                    tokio::spawn(async move {
-                        if let Some(bytes) = forward(&upstreams, &query).await {
-                            let _ = socket.send_to(&bytes, from).await;
-                        }
-                    });
-                }
-            }
-        }
-        refresher.abort();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn query(name: &str, qtype: u16) -> Vec<u8> {
-        let mut q = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
-        push_name(&mut q, name);
-        q.extend_from_slice(&qtype.to_be_bytes());
-        q.extend_from_slice(&CLASS_IN.to_be_bytes());
-        q
-    }
-
-    fn table() -> Table {
-        let mut names = BTreeMap::new();
-        names.insert(
-            "web.internal".to_owned(),
-            DnsAnswers {
-                a: vec![(Ipv4Addr::new(10, 0, 0, 1), 10), (Ipv4Addr::new(10, 0, 0, 2), 10)],
-                srv: vec![],
-            },
-        );
-        names.insert(
-            "db.internal".to_owned(),
-            DnsAnswers { a: vec![], srv: vec![(5432, "t1.db.internal".into(), 10)] },
-        );
-        names.insert(
-            "t1.db.internal".to_owned(),
-            DnsAnswers { a: vec![(Ipv4Addr::new(10, 0, 1, 1), 10)], srv: vec![] },
-        );
-        Table { zones: vec!["internal".into()], names }
-    }
-
-    fn bytes(r: Reply) -> Vec<u8> {
-        match r {
-            Reply::Answer(b) => b,
-            Reply::Forward => panic!("forwarded"),
-        }
-    }
-
-    #[test]
-    fn a_records_for_a_private_name() {
-        let a = bytes(answer(&table(), &query("WEB.internal", TYPE_A), 0));
-        assert_eq!(&a[0..2], &[0x12, 0x34], "the query's id");
-        assert_eq!(a[2] & 0x80, 0x80, "a response");
-        assert_eq!(a[3] & 0x0f, 0, "NOERROR");
-        assert_eq!(u16::from_be_bytes([a[6], a[7]]), 2, "two answers");
-        let q = query("web.internal", TYPE_A);
-        let first = &a[q.len()..];
-        assert_eq!(&first[0..2], &[0xc0, 12]);
-        assert_eq!(&first[12..16], &[10, 0, 0, 1]);
-        let rotated = bytes(answer(&table(), &q, 1));
-        assert_eq!(&rotated[q.len() + 12..q.len() + 16], &[10, 0, 0, 2]);
-    }
-
-    #[test]
-    fn srv_with_its_target_address_and_nxdomain_and_forwarding() {
-        let q = query("db.internal", TYPE_SRV);
-        let a = bytes(answer(&table(), &q, 0));
-        assert_eq!(u16::from_be_bytes([a[6], a[7]]), 1);
-        assert_eq!(u16::from_be_bytes([a[10], a[11]]), 1, "the target's A in additional");
-        let rdata = &a[q.len() + 12..];
-        assert_eq!(u16::from_be_bytes([rdata[4], rdata[5]]), 5432);
-        let none = bytes(answer(&table(), &query("nope.internal", TYPE_A), 0));
-        assert_eq!(none[3] & 0x0f, RCODE_NXDOMAIN);
-        let v6 = bytes(answer(&table(), &query("web.internal", TYPE_AAAA), 0));
-        assert_eq!((v6[3] & 0x0f, v6[7]), (0, 0), "exists, no IPv6 records");
-        assert_eq!(answer(&table(), &query("example.com", TYPE_A), 0), Reply::Forward);
-        assert_eq!(answer(&table(), &query("notinternal", TYPE_A), 0), Reply::Forward);
-    }
-
-    #[test]
-    fn upstreams_come_from_resolv_conf() {
-        let own: SocketAddr = "169.254.170.2:53".parse().expect("addr");
-        let conf = "# c\nnameserver 10.0.0.2\nnameserver 169.254.170.2\nsearch x\nnameserver ::1\n";
-        let got = upstreams(conf, own);
-        assert_eq!(
-            got,
-            ["10.0.0.2:53".parse::<SocketAddr>().expect("a"), "[::1]:53".parse().expect("b")]
-        );
     }
 }

@@ -101,6 +101,12 @@ impl ServerLink for EmbeddedLink {
             .map_err(role_error)
     }
 
+    async fn dns_table(&self) -> Result<wharf_model::servicediscovery::dns::Table, LinkError> {
+        wharf_ops::discovery::dns_table(&self.state.ops)
+            .await
+            .map_err(|e| LinkError::Unavailable(e.message))
+    }
+
     async fn open_exec(
         &self,
         _cluster: &str,

@@ -365,6 +365,11 @@ impl ServerLink for RemoteLink {
         serde_json::from_slice(&body).map_err(|e| LinkError::Unavailable(e.to_string()))
     }
 
+    async fn dns_table(&self) -> Result<wharf_model::servicediscovery::dns::Table, LinkError> {
+        let answer = self.call("dns-table", "", b"{}".to_vec()).await?;
+        serde_json::from_slice(&answer).map_err(|e| LinkError::Unavailable(e.to_string()))
+    }
+
     async fn open_exec(
         &self,
         cluster: &str,

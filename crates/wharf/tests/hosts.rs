@@ -617,13 +617,32 @@ fn hosts_awsvpc_tasks_reach_each_other_across_hosts_without_nat_and_not_across_v
     let ec2 = support::Aws::new(&server, "ec2");
     let subnets = ec2.ok(&["describe-subnets", "--filters", "Name=default-for-az,Values=true"]);
     let subnet = |i: usize| subnets["Subnets"][i]["SubnetId"].as_str().expect("subnet").to_owned();
+    // Registered in Cloud Map, found by name from a container of any host.
+    let sd = support::Aws::new(&server, "servicediscovery");
+    let vpc = ec2.ok(&["describe-vpcs"])["Vpcs"][0]["VpcId"].as_str().unwrap().to_owned();
+    let op = sd.ok(&["create-private-dns-namespace", "--name", "rig.internal", "--vpc", &vpc]);
+    let op = sd.ok(&["get-operation", "--operation-id", op["OperationId"].as_str().unwrap()]);
+    let namespace = op["Operation"]["Targets"]["NAMESPACE"].as_str().unwrap().to_owned();
+    let registry = sd.ok(&[
+        "create-service",
+        "--name",
+        "web",
+        "--namespace-id",
+        &namespace,
+        "--dns-config",
+        "DnsRecords=[{Type=A,TTL=10}]",
+        "--health-check-custom-config",
+        "FailureThreshold=1",
+    ]);
+    let registry_arn = registry["Service"]["Arn"].as_str().unwrap().to_owned();
     ecs(
         &server,
         "CreateService",
         serde_json::json!({"cluster": "vpc-a", "serviceName": "web", "taskDefinition": "web",
             "desiredCount": 2,
             "networkConfiguration": {"awsvpcConfiguration": {"subnets": [subnet(0)]}},
-            "loadBalancers": [{"targetGroupArn": tg, "containerName": "web", "containerPort": 80}]}),
+            "loadBalancers": [{"targetGroupArn": tg, "containerName": "web", "containerPort": 80}],
+            "serviceRegistries": [{"registryArn": registry_arn}]}),
     );
     let web = wait_for("two running awsvpc tasks", Duration::from_secs(90), || {
         let t = tasks(&server, "vpc-a", "RUNNING");
@@ -653,6 +672,14 @@ fn hosts_awsvpc_tasks_reach_each_other_across_hosts_without_nat_and_not_across_v
         seen.contains(&addresses[0].to_string()),
         "no NAT: task 2 saw task 1's address: {seen}"
     );
+    // Each host's agent runs a resolver with the server's Cloud Map names: a
+    // task on host 1 finds both tasks of the service by name.
+    let found = wait_for("web.rig.internal from a task", Duration::from_secs(30), || {
+        let out = hosts_of[0].docker(&["exec", &first_container, "nslookup", "web.rig.internal"]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        addresses.iter().all(|a| text.contains(&a.to_string())).then_some(text)
+    });
+    assert!(found.contains("169.254.170.2"), "asked the host's resolver: {found}");
     // The server's host reaches both at their addresses, also while another
     // server runs on this host (its route keeping leaves this pool's routes alone).
     let neighbour = support::Server::start_with(&["--no-agent"]);

@@ -8,6 +8,7 @@
 //! namespace, registering an instance) are done at once and recorded as
 //! `SUCCESS`, so `GetOperation` answers what a poller waits for.
 
+pub mod dns;
 pub mod error;
 pub mod shapes;
 
@@ -119,7 +120,7 @@ pub struct NewNamespace {
 }
 
 /// One DNS name's answers in a private namespace.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DnsAnswers {
     /// A records: address and TTL.
     pub a: Vec<(Ipv4Addr, u32)>,

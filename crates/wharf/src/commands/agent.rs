@@ -44,6 +44,13 @@ pub struct AgentCommandArgs {
     /// `/metrics` (sent with the next heartbeat): `10s`, `1m`.
     #[arg(long, env = "WHARF_STATS_INTERVAL", default_value = "10s", value_parser = parse_interval)]
     stats_interval: std::time::Duration,
+    /// Where this host's DNS resolver for containers listens (UDP; answers Cloud
+    /// Map private namespaces from the server's table, forwards other names to
+    /// this host's resolvers): `169.254.170.2:53` by default (the address is put
+    /// on the loopback interface), `off` for none. Containers use it unless
+    /// `--dns-server` or their definition's `dnsServers` name others.
+    #[arg(long, env = "WHARF_DNS_ADDRESS", default_value = "169.254.170.2:53")]
+    dns_address: String,
     #[command(flatten)]
     agent: AgentArgs,
 }
@@ -143,6 +150,13 @@ pub fn run(args: AgentCommandArgs) -> anyhow::Result<ExitCode> {
         });
     }
     let server = server_ip(&args.endpoint);
+    let dns_listen =
+        match args.dns_address.as_str() {
+            "off" | "" => None,
+            a => Some(a.parse::<std::net::SocketAddr>().with_context(|| {
+                format!("--dns-address {a:?} is not an address:port (or `off`)")
+            })?),
+        };
     runtime.block_on(async {
         // Inside the runtime: the signal handlers need its reactor.
         let shutdown = shutdown_signal();
@@ -154,6 +168,7 @@ pub fn run(args: AgentCommandArgs) -> anyhow::Result<ExitCode> {
             report_stats: true,
             server,
             host_network: host_networking(),
+            dns_listen,
         };
         run_agent(args.agent, Arc::new(link), Some(state_dir), placement, shutdown).await
     })?;

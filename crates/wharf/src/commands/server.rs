@@ -502,6 +502,8 @@ async fn serve(
                 report_stats: false,
                 server: Some(addr.ip()),
                 host_network: wharf_agent::HostNetworking::Rules,
+                // The server's own resolver serves this host.
+                dns_listen: None,
             };
             if let Err(e) = run_agent(args, Arc::new(link), Some(dir), placement, shutdown).await {
                 tracing::error!(
@@ -578,6 +580,9 @@ pub struct AgentPlacement {
     pub server: Option<std::net::IpAddr>,
     /// How much of the awsvpc network plan it applies to this host.
     pub host_network: wharf_agent::HostNetworking,
+    /// Where it runs a DNS resolver for its containers (an agent on another
+    /// host than its server's resolver), if anywhere.
+    pub dns_listen: Option<SocketAddr>,
 }
 
 /// Connects to Docker and runs an agent until `shutdown`.
@@ -588,7 +593,7 @@ pub async fn run_agent(
     placement: AgentPlacement,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let AgentPlacement { stats, report_stats, server, host_network } = placement;
+    let AgentPlacement { stats, report_stats, server, host_network, dns_listen } = placement;
     let runtime = DockerRuntime::connect().await.context("cannot reach Docker Engine")?;
     let metadata = match args.metadata_address.as_str() {
         "off" | "" => None,
@@ -636,6 +641,7 @@ pub async fn run_agent(
         metadata,
         stats,
         dns_servers: args.dns_servers,
+        dns_listen,
     };
     let mut agent = Agent::new(Arc::new(runtime), link, Arc::new(SystemClock), config);
     if let Some(listener) = exec {
@@ -674,27 +680,21 @@ async fn bind_exec(
     }
 }
 
-/// Binds and starts the DNS resolver (after putting a 169.254.x.y address
-/// on the loopback interface); its address, or `None` (logged) when it
+/// Binds and starts the DNS resolver (a 169.254.x.y address is put on the
+/// loopback interface first); its address, or `None` (logged) when it
 /// cannot listen there, in which case containers keep Docker's resolver.
 async fn start_resolver(
     addr: SocketAddr,
     state: &AppState,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> Option<SocketAddr> {
-    if let std::net::IpAddr::V4(ip) = addr.ip() {
-        if ip.is_link_local() {
-            if let Err(e) = wharf_agent::metadata::ensure_loopback_address(&ip.to_string()) {
-                tracing::warn!(error = %e, "no DNS resolver for containers: cannot add {ip}");
-                return None;
-            }
-        }
-    }
-    match crate::dns::Resolver::bind(addr).await {
+    match wharf_agent::dns::Resolver::bind(addr).await {
         Ok(resolver) => {
             let bound = resolver.local_addr().ok()?;
             tracing::info!(address = %bound, "DNS resolver for containers listening");
-            tokio::spawn(resolver.run(state.ops.clone(), stop));
+            let (tables, table) = tokio::sync::watch::channel(Arc::default());
+            tokio::spawn(crate::dns::feed(state.ops.clone(), tables, stop.clone()));
+            tokio::spawn(resolver.run(table, stop));
             Some(bound)
         }
         Err(e) => {
