@@ -7,13 +7,11 @@
 //! Kept apart from other CloudWatch work (deployment alarms): this module is
 //! service auto scaling's.
 
-use wharf_model::application_autoscaling::record::AlarmRecord;
 use wharf_model::cloudwatch_metrics::series::{MetricKey, Stats};
 use wharf_model::cloudwatch_metrics::shapes::{
-    ComparisonOperator, Datapoint, DescribeAlarmsInput, DescribeAlarmsOutput, Dimension,
-    GetMetricDataInput, GetMetricDataOutput, GetMetricStatisticsInput, GetMetricStatisticsOutput,
-    ListMetricsInput, ListMetricsOutput, Metric, MetricAlarm, MetricDataResult, PutMetricDataInput,
-    RecentlyActive, ScanBy, StandardUnit, StateValue, Statistic, StatusCode,
+    Datapoint, Dimension, GetMetricDataInput, GetMetricDataOutput, GetMetricStatisticsInput,
+    GetMetricStatisticsOutput, ListMetricsInput, ListMetricsOutput, Metric, MetricDataResult,
+    PutMetricDataInput, RecentlyActive, ScanBy, StandardUnit, Statistic, StatusCode,
 };
 use wharf_model::cloudwatch_metrics::CloudWatchError;
 use wharf_model::wire::Timestamp;
@@ -24,6 +22,11 @@ use crate::protocol::{self, ApiError};
 /// The `X-Amz-Target` prefix of CloudWatch's JSON protocol.
 pub const TARGET_PREFIX: &str = "GraniteServiceVersion20100801";
 
+/// Whether this module serves `op` (the metric operations).
+pub fn serves(op: &str) -> bool {
+    matches!(op, "PutMetricData" | "GetMetricStatistics" | "GetMetricData" | "ListMetrics")
+}
+
 /// Runs one CloudWatch operation on a request body.
 pub async fn handle(ctx: &Ctx, op: &str, body: &[u8]) -> Result<Vec<u8>, ApiError> {
     protocol::operations!(ctx, op, body, {
@@ -31,7 +34,6 @@ pub async fn handle(ctx: &Ctx, op: &str, body: &[u8]) -> Result<Vec<u8>, ApiErro
         "GetMetricStatistics" => get_metric_statistics,
         "GetMetricData" => get_metric_data,
         "ListMetrics" => list_metrics,
-        "DescribeAlarms" => describe_alarms,
     })
 }
 
@@ -353,86 +355,5 @@ async fn list_metrics(ctx: &Ctx, req: ListMetricsInput) -> Result<ListMetricsOut
         ),
         next_token: (end < all.len()).then(|| end.to_string()),
         ..Default::default()
-    })
-}
-
-fn wire_alarm(a: &AlarmRecord, policy_arn: &str) -> MetricAlarm {
-    let state = match a.state.as_str() {
-        "ALARM" => StateValue::Alarm,
-        "OK" => StateValue::Ok,
-        _ => StateValue::InsufficientData,
-    };
-    MetricAlarm {
-        alarm_name: Some(a.name.clone()),
-        alarm_arn: Some(a.arn.clone()),
-        alarm_description: Some(format!(
-            "DO NOT EDIT OR DELETE. For TargetTrackingScaling policy {policy_arn}."
-        )),
-        alarm_configuration_updated_timestamp: Some(Timestamp::from_millis(a.state_changed_ms)),
-        actions_enabled: Some(true),
-        ok_actions: Some(vec![]),
-        alarm_actions: Some(vec![policy_arn.to_owned()]),
-        insufficient_data_actions: Some(vec![]),
-        state_value: Some(state),
-        state_reason: Some(a.state_reason.clone()),
-        state_updated_timestamp: Some(Timestamp::from_millis(a.state_changed_ms)),
-        metric_name: Some(a.metric_name.clone()),
-        namespace: Some(a.namespace.clone()),
-        statistic: Some(Statistic::from(a.statistic.as_str())),
-        dimensions: Some(
-            a.dimensions
-                .iter()
-                .map(|(n, v)| Dimension { name: Some(n.clone()), value: Some(v.clone()) })
-                .collect(),
-        ),
-        period: i32::try_from(a.period_s).ok(),
-        unit: a.unit.as_deref().map(StandardUnit::from),
-        evaluation_periods: i32::try_from(a.evaluation_periods).ok(),
-        datapoints_to_alarm: i32::try_from(a.datapoints_to_alarm).ok(),
-        threshold: Some(a.threshold),
-        comparison_operator: Some(ComparisonOperator::from(a.comparison.as_str())),
-        state_transitioned_timestamp: Some(Timestamp::from_millis(a.state_changed_ms)),
-        ..MetricAlarm::default()
-    }
-}
-
-async fn describe_alarms(
-    ctx: &Ctx,
-    req: DescribeAlarmsInput,
-) -> Result<DescribeAlarmsOutput, ApiError> {
-    let limit = match req.max_records {
-        None => 50,
-        Some(n) if (1..=100).contains(&n) => n as usize,
-        Some(_) => {
-            return Err(CloudWatchError::invalid(
-                "The parameter MaxRecords must be between 1 and 100.",
-            )
-            .into())
-        }
-    };
-    let names = req.alarm_names.unwrap_or_default();
-    let mut all: Vec<MetricAlarm> = crate::application_autoscaling::tracking_alarms_of_region(ctx)
-        .await?
-        .iter()
-        .filter(|(a, _)| names.is_empty() || names.contains(&a.name))
-        .filter(|(a, _)| req.alarm_name_prefix.as_ref().is_none_or(|p| a.name.starts_with(p)))
-        .filter(|(_, policy)| req.action_prefix.as_ref().is_none_or(|p| policy.starts_with(p)))
-        .map(|(a, policy)| wire_alarm(a, policy))
-        .filter(|a| req.state_value.as_ref().is_none_or(|s| a.state_value.as_ref() == Some(s)))
-        .collect();
-    all.sort_by(|a, b| a.alarm_name.cmp(&b.alarm_name));
-    let start = match req.next_token.as_deref() {
-        None => 0,
-        Some(t) => t
-            .parse::<usize>()
-            .ok()
-            .filter(|i| *i <= all.len())
-            .ok_or_else(CloudWatchError::next_token)?,
-    };
-    let end = (start + limit).min(all.len());
-    Ok(DescribeAlarmsOutput {
-        metric_alarms: Some(all[start..end].to_vec()),
-        composite_alarms: Some(vec![]),
-        next_token: (end < all.len()).then(|| end.to_string()),
     })
 }

@@ -71,6 +71,8 @@ service_errors!(
     wharf_model::codedeploy::CodeDeployError,
     wharf_model::application_autoscaling::ScalingError,
     wharf_model::cloudwatch_metrics::CloudWatchError,
+    wharf_model::acm::AcmError,
+    wharf_model::cloudwatch::CloudWatchError,
 );
 
 impl From<wharf_store::StoreError> for ApiError {

@@ -9,10 +9,12 @@
 //! format by construction rather than a hand-kept copy of it.
 #![warn(missing_docs)]
 
+pub mod acm;
 pub mod agent;
 pub mod application_autoscaling;
 pub mod arn;
 pub mod clock;
+pub mod cloudwatch;
 pub mod cloudwatch_metrics;
 pub mod codedeploy;
 pub mod ec2;
