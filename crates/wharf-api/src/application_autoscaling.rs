@@ -1,14 +1,14 @@
 //! Application Auto Scaling on AWS JSON 1.1 (`X-Amz-Target:
 //! AnyScaleFrontendService.<Operation>`), for ECS services' desired count:
 //! scalable targets, scaling policies (target tracking makes its two
-//! CloudWatch alarms; step scaling is stored), scheduled actions and the
+//! CloudWatch alarms, ordinary alarms in CloudWatch's store; step scaling
+//! acts when an alarm that names it is in ALARM), scheduled actions and the
 //! scaling activities the leader's `wharf_control::service_scaling`
 //! records. Each target is one document (`wharf_ops::autoscaling`).
 
-use wharf_model::application_autoscaling::record::{AlarmRecord, PolicyRecord, TargetRecord};
+use wharf_model::application_autoscaling::record::{PolicyRecord, TargetRecord};
 use wharf_model::application_autoscaling::rules::{
-    self, alarm_arn, check_capacities, check_name, no_target, null, HIGH_PERIODS, LOW_PERIODS,
-    LOW_SHARE,
+    self, check_capacities, check_name, no_target, null, HIGH_PERIODS, LOW_PERIODS, LOW_SHARE,
 };
 use wharf_model::application_autoscaling::schedule;
 use wharf_model::application_autoscaling::shapes::{
@@ -24,6 +24,9 @@ use wharf_model::application_autoscaling::shapes::{
     ScalableTarget, ScalingPolicy, ScheduledAction, ServiceNamespace, SuspendedState,
 };
 use wharf_model::application_autoscaling::ScalingError;
+use wharf_model::cloudwatch::shapes::{
+    ComparisonOperator, Dimension, MetricAlarm, StandardUnit, Statistic,
+};
 use wharf_model::ecs::service::deployment::Names;
 use wharf_model::ecs::status::ServiceStatus;
 use wharf_model::wire::Timestamp;
@@ -286,52 +289,82 @@ async fn deregister_scalable_target(
         "No scalable target found for service namespace: ecs, resource ID: {resource_id}, \
          scalable dimension: ecs:service:DesiredCount"
     );
+    let alarms: Vec<String> = autoscaling::get(ctx.ops(), &resource_id)
+        .await
+        .map_err(internal)?
+        .into_iter()
+        .flat_map(|r| r.policies)
+        .flat_map(|p| alarm_names(&p.policy))
+        .collect();
     autoscaling::update(ctx.ops(), &resource_id, move |cur| match cur {
         Some(_) => Ok(None),
         None => Err(carry(ScalingError::not_found(missing.clone()))),
     })
     .await
     .map_err(uncarry)?;
+    delete_alarms(ctx, &alarms).await?;
     Ok(DeregisterScalableTargetResponse {})
 }
 
-/// The alarms a target tracking policy makes: the high one (the metric
-/// above the target for three periods) and, unless scale in is disabled,
-/// the low one (below 90% of it for fifteen).
+/// The alarms a target tracking policy makes, as Application Auto Scaling
+/// makes them: the high one (the metric above the target for three
+/// periods) and, unless scale in is disabled, the low one (below 90% of it
+/// for fifteen), named `TargetTracking-<resource>-AlarmHigh-<uuid>` (names
+/// kept from `existing` when the policy is replaced), their action the
+/// policy.
 fn tracking_alarms(
     ctx: &Ctx,
     resource_id: &str,
     tracked: &rules::Tracked,
     target: f64,
     scale_in: bool,
-    existing: &[AlarmRecord],
-) -> Vec<AlarmRecord> {
-    let period_s = u32::try_from(ctx.state.metrics_period.as_secs()).unwrap_or(60).max(1);
+    policy_arn: &str,
+    existing: &[String],
+) -> Vec<MetricAlarm> {
+    let period = i32::try_from(ctx.state.metrics_period.as_secs()).unwrap_or(60).max(1);
     let make = |high: bool| {
         let which = if high { "AlarmHigh" } else { "AlarmLow" };
         let name =
-            existing.iter().find(|a| a.high == high).map(|a| a.name.clone()).unwrap_or_else(|| {
-                format!("TargetTracking-{resource_id}-{which}-{}", random_id(ctx))
-            });
-        AlarmRecord {
-            arn: alarm_arn(&ctx.region, &ctx.state.ops.account_id, &name),
-            name,
-            high,
-            namespace: tracked.namespace.clone(),
-            metric_name: tracked.name.clone(),
-            dimensions: tracked.dimensions.clone(),
-            statistic: tracked.statistic.clone(),
-            unit: tracked.unit.clone(),
-            threshold: if high { target } else { target * LOW_SHARE },
-            comparison: if high { "GreaterThanThreshold" } else { "LessThanThreshold" }.into(),
-            evaluation_periods: if high { HIGH_PERIODS } else { LOW_PERIODS },
-            datapoints_to_alarm: if high { HIGH_PERIODS } else { LOW_PERIODS },
-            period_s,
-            state: "INSUFFICIENT_DATA".into(),
-            state_reason: "Unchecked: Initial alarm creation".into(),
-            state_changed_ms: now(ctx),
-            updated_ms: now(ctx),
-            last_value: None,
+            existing.iter().find(|n| n.contains(&format!("-{which}-"))).cloned().unwrap_or_else(
+                || format!("TargetTracking-{resource_id}-{which}-{}", random_id(ctx)),
+            );
+        let periods = if high { HIGH_PERIODS } else { LOW_PERIODS } as i32;
+        MetricAlarm {
+            alarm_arn: Some(wharf_model::cloudwatch::alarm_arn(
+                &ctx.region,
+                &ctx.state.ops.account_id,
+                &name,
+            )),
+            alarm_name: Some(name),
+            alarm_description: Some(format!(
+                "DO NOT EDIT OR DELETE. For TargetTrackingScaling policy {policy_arn}."
+            )),
+            alarm_configuration_updated_timestamp: Some(Timestamp::from_millis(now(ctx))),
+            actions_enabled: Some(true),
+            ok_actions: Some(vec![]),
+            alarm_actions: Some(vec![policy_arn.to_owned()]),
+            insufficient_data_actions: Some(vec![]),
+            metric_name: Some(tracked.name.clone()),
+            namespace: Some(tracked.namespace.clone()),
+            statistic: Some(Statistic::from(tracked.statistic.as_str())),
+            dimensions: Some(
+                tracked
+                    .dimensions
+                    .iter()
+                    .map(|(n, v)| Dimension { name: Some(n.clone()), value: Some(v.clone()) })
+                    .collect(),
+            ),
+            period: Some(period),
+            unit: tracked.unit.as_deref().map(StandardUnit::from),
+            evaluation_periods: Some(periods),
+            datapoints_to_alarm: Some(periods),
+            threshold: Some(if high { target } else { target * LOW_SHARE }),
+            comparison_operator: Some(if high {
+                ComparisonOperator::GreaterThanThreshold
+            } else {
+                ComparisonOperator::LessThanThreshold
+            }),
+            ..MetricAlarm::default()
         }
     };
     let mut out = vec![make(true)];
@@ -339,6 +372,19 @@ fn tracking_alarms(
         out.push(make(false));
     }
     out
+}
+
+/// The names of a policy's alarms.
+fn alarm_names(p: &ScalingPolicy) -> Vec<String> {
+    p.alarms.iter().flatten().filter_map(|a| a.alarm_name.clone()).collect()
+}
+
+/// Deletes the named alarms.
+async fn delete_alarms(ctx: &Ctx, names: &[String]) -> Result<(), ApiError> {
+    for name in names {
+        wharf_ops::alarms::delete(ctx.ops(), name).await.map_err(internal)?;
+    }
+    Ok(())
 }
 
 async fn put_scaling_policy(
@@ -385,21 +431,42 @@ async fn put_scaling_policy(
     }
     let existing = autoscaling::get(ctx.ops(), &resource_id).await.map_err(internal)?;
     let Some(existing) = existing else { return Err(no_target(&resource_id).into()) };
-    let old_alarms = existing
+    let before = existing
         .policies
         .iter()
         .find(|p| p.policy.policy_name.as_deref() == Some(name.as_str()))
-        .map(|p| p.alarms.clone())
-        .unwrap_or_default();
+        .map(|p| p.policy.clone());
+    let old_alarms = before.as_ref().map(alarm_names).unwrap_or_default();
+    let policy_arn = before.as_ref().and_then(|p| p.policy_arn.clone()).unwrap_or_else(|| {
+        rules::policy_arn(
+            &ctx.region,
+            &ctx.state.ops.account_id,
+            &random_id(ctx),
+            &resource_id,
+            &name,
+        )
+    });
     let alarms = match &alarms_for {
-        Some((tracked, target, scale_in)) => {
-            tracking_alarms(ctx, &resource_id, tracked, *target, *scale_in, &old_alarms)
-        }
+        Some((tracked, target, scale_in)) => tracking_alarms(
+            ctx,
+            &resource_id,
+            tracked,
+            *target,
+            *scale_in,
+            &policy_arn,
+            &old_alarms,
+        ),
         None => vec![],
     };
-    let (region, account, at) =
-        (ctx.region.clone(), ctx.state.ops.account_id.to_string(), now(ctx));
-    let new_id = random_id(ctx);
+    for alarm in &alarms {
+        wharf_ops::alarms::put(ctx.ops(), alarm.clone(), Timestamp::from_millis(now(ctx)))
+            .await
+            .map_err(internal)?;
+    }
+    let kept: Vec<String> = alarms.iter().filter_map(|a| a.alarm_name.clone()).collect();
+    let gone: Vec<String> = old_alarms.into_iter().filter(|n| !kept.contains(n)).collect();
+    delete_alarms(ctx, &gone).await?;
+    let at = now(ctx);
     let (rid, pname) = (resource_id.clone(), name.clone());
     let rec = autoscaling::update(ctx.ops(), &resource_id, move |cur| {
         let mut rec = cur.ok_or_else(|| carry(no_target(&rid)))?;
@@ -407,15 +474,12 @@ async fn put_scaling_policy(
             .policies
             .iter()
             .position(|p| p.policy.policy_name.as_deref() == Some(pname.as_str()));
-        let (arn, created) = match before.map(|i| &rec.policies[i].policy) {
-            Some(p) => (p.policy_arn.clone(), p.creation_time),
-            None => (
-                Some(rules::policy_arn(&region, &account, &new_id, &rid, &pname)),
-                Some(Timestamp::from_millis(at)),
-            ),
+        let created = match before.map(|i| &rec.policies[i].policy) {
+            Some(p) => p.creation_time,
+            None => Some(Timestamp::from_millis(at)),
         };
         let policy = ScalingPolicy {
-            policy_arn: arn,
+            policy_arn: Some(policy_arn.clone()),
             policy_name: Some(pname.clone()),
             service_namespace: Some(ServiceNamespace::Ecs),
             resource_id: Some(rid.clone()),
@@ -429,15 +493,15 @@ async fn put_scaling_policy(
                 alarms
                     .iter()
                     .map(|a| Alarm {
-                        alarm_name: Some(a.name.clone()),
-                        alarm_arn: Some(a.arn.clone()),
+                        alarm_name: a.alarm_name.clone(),
+                        alarm_arn: a.alarm_arn.clone(),
                     })
                     .collect(),
             ),
             creation_time: created,
             ..ScalingPolicy::default()
         };
-        let record = PolicyRecord { policy, alarms: alarms.clone() };
+        let record = PolicyRecord { policy };
         match before {
             Some(i) => rec.policies[i] = record,
             None => rec.policies.push(record),
@@ -496,6 +560,14 @@ async fn delete_scaling_policy(
         "No scaling policy found for service namespace: ecs, resource ID: {resource_id}, \
          scalable dimension: ecs:service:DesiredCount, policy name: {name}"
     );
+    let alarms: Vec<String> = autoscaling::get(ctx.ops(), &resource_id)
+        .await
+        .map_err(internal)?
+        .into_iter()
+        .flat_map(|r| r.policies)
+        .filter(|p| p.policy.policy_name.as_deref() == Some(name.as_str()))
+        .flat_map(|p| alarm_names(&p.policy))
+        .collect();
     autoscaling::update(ctx.ops(), &resource_id, move |cur| {
         let mut rec = cur.ok_or_else(|| carry(ScalingError::not_found(missing.clone())))?;
         let before = rec.policies.len();
@@ -507,6 +579,7 @@ async fn delete_scaling_policy(
     })
     .await
     .map_err(uncarry)?;
+    delete_alarms(ctx, &alarms).await?;
     Ok(DeleteScalingPolicyResponse {})
 }
 
@@ -688,17 +761,4 @@ async fn delete_scheduled_action(
     .await
     .map_err(uncarry)?;
     Ok(DeleteScheduledActionResponse {})
-}
-
-/// The alarms of every target tracking policy of the region, for
-/// DescribeAlarms.
-pub async fn tracking_alarms_of_region(ctx: &Ctx) -> Result<Vec<(AlarmRecord, String)>, ApiError> {
-    let mut out = Vec::new();
-    for r in autoscaling::all(ctx.ops()).await.map_err(internal)? {
-        for p in r.policies {
-            let arn = p.policy.policy_arn.clone().unwrap_or_default();
-            out.extend(p.alarms.into_iter().map(|a| (a, arn.clone())));
-        }
-    }
-    Ok(out)
 }

@@ -134,9 +134,6 @@ async fn aws(
                 crate::application_autoscaling::handle(&ctx, op, &body).await
             }
             "acm" => acm::handle(&ctx, op, &body).await,
-            "cloudwatch" if crate::cloudwatch_metrics::serves(op) => {
-                crate::cloudwatch_metrics::handle(&ctx, op, &body).await
-            }
             "cloudwatch" => cloudwatch::handle(&ctx, op, &body).await,
             _ => Err(ApiError::unknown_operation()),
         },

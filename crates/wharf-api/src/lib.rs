@@ -24,7 +24,6 @@ pub mod authz;
 pub mod body_limit;
 pub mod changes;
 pub mod cloudwatch;
-pub mod cloudwatch_metrics;
 pub mod codedeploy;
 pub mod context;
 pub mod dispatch;

@@ -70,7 +70,6 @@ service_errors!(
     wharf_model::servicediscovery::DiscoveryError,
     wharf_model::codedeploy::CodeDeployError,
     wharf_model::application_autoscaling::ScalingError,
-    wharf_model::cloudwatch_metrics::CloudWatchError,
     wharf_model::acm::AcmError,
     wharf_model::cloudwatch::CloudWatchError,
 );

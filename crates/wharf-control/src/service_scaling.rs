@@ -1,31 +1,34 @@
-//! Service auto scaling: Application Auto Scaling's scalable targets for
-//! ECS services, evaluated once a metric period on the leading server.
+//! Service auto scaling and the evaluation of CloudWatch alarms, once a
+//! metric period on the leading server.
 //!
-//! [`step`] is pure: from a target's record, the service as it is (its
-//! desired count, whether it is deploying), the statistic of each alarm's
-//! recent periods and the time, it decides the alarms' states, runs the
-//! scheduled actions that are due (new minimum and maximum), keeps the
-//! desired count within them, and lets target tracking scale
+//! Each pass first evaluates every alarm of the region on the metric data
+//! this server holds (`wharf_ops::alarms`: the verdict of its periods fed to
+//! the one state rule) and writes each change of state into the alarm; then
+//! it steps each scalable target. [`step`] is pure: from a target's record,
+//! the service as it is (its desired count, whether it is deploying), the
+//! alarms as the policies read them and the step scaling policies' asks, it
+//! runs the scheduled actions that are due (new minimum and maximum), keeps
+//! the desired count within them, and lets the policies scale
 //! (`wharf_model::application_autoscaling::policy::decide`); each change is
-//! a scaling activity. The loop gathers the metrics (`Ops::metrics`, fed by
-//! the server's metric gatherer), steps inside the record's atomic update,
+//! a scaling activity. The loop steps inside the record's atomic update,
 //! then sets the service's desired count as UpdateService does and adds the
 //! activity to its events.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use wharf_model::application_autoscaling::policy::{self, Decision};
-use wharf_model::application_autoscaling::record::{AlarmRecord, TargetRecord};
-use wharf_model::application_autoscaling::rules::{self, MAX_ACTIVITIES};
-use wharf_model::application_autoscaling::schedule;
-use wharf_model::application_autoscaling::shapes::{
-    ScalableDimension, ScalingActivity, ScalingActivityStatusCode, ServiceNamespace,
+use wharf_model::application_autoscaling::policy::{
+    self, AlarmView, AlarmViews, Decision, StepAsk,
 };
-use wharf_model::cloudwatch_metrics::alarm::{self, Rule};
-use wharf_model::cloudwatch_metrics::series::MetricKey;
-use wharf_model::cloudwatch_metrics::shapes::{ComparisonOperator, StateValue, Statistic};
+use wharf_model::application_autoscaling::record::TargetRecord;
+use wharf_model::application_autoscaling::rules::{self, DEFAULT_COOLDOWN_S, MAX_ACTIVITIES};
+use wharf_model::application_autoscaling::shapes::{
+    PolicyType, ScalableDimension, ScalingActivity, ScalingActivityStatusCode, ServiceNamespace,
+};
+use wharf_model::application_autoscaling::{schedule, step as steps};
+use wharf_model::cloudwatch::evaluate;
+use wharf_model::cloudwatch::shapes::StateValue;
+use wharf_model::cloudwatch::state;
 use wharf_model::ecs::service::deployment::{Names, ServiceUpdate};
 use wharf_model::ecs::status::ServiceStatus;
 use wharf_model::wire::Timestamp;
@@ -42,10 +45,6 @@ pub struct ServiceView {
     pub deploying: bool,
 }
 
-/// The statistic of each of an alarm's recent periods, oldest first
-/// (`None`: no data), by alarm name.
-pub type AlarmData = BTreeMap<String, Vec<Option<f64>>>;
-
 /// A change to make to the service.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SetDesired {
@@ -55,53 +54,39 @@ pub struct SetDesired {
     pub activity: ScalingActivity,
 }
 
-fn state_name(s: &StateValue) -> &'static str {
-    match s {
-        StateValue::Alarm => "ALARM",
-        StateValue::Ok => "OK",
-        _ => "INSUFFICIENT_DATA",
-    }
-}
-
-/// An alarm's new state from its periods.
-fn evaluate(a: &mut AlarmRecord, data: &[Option<f64>], now_ms: i64) {
-    let rule = Rule {
-        threshold: a.threshold,
-        comparison: ComparisonOperator::from(a.comparison.as_str()),
-        evaluation_periods: a.evaluation_periods as usize,
-        datapoints_to_alarm: a.datapoints_to_alarm as usize,
-        treat_missing: "missing".into(),
-    };
-    let current = match a.state.as_str() {
-        "ALARM" => StateValue::Alarm,
-        "OK" => StateValue::Ok,
-        _ => StateValue::InsufficientData,
-    };
-    let next = alarm::evaluate(&rule, data, &current);
-    a.last_value = data.iter().rev().flatten().next().copied();
-    a.updated_ms = now_ms;
-    if next != current {
-        let shown: Vec<String> = data
-            .iter()
-            .rev()
-            .take(a.evaluation_periods as usize)
-            .map(|v| v.map_or("missing".to_owned(), |v| format!("{v:.3}")))
-            .collect();
-        a.state = state_name(&next).to_owned();
-        a.state_reason = match next {
-            StateValue::InsufficientData => {
-                format!("Insufficient Data: {} datapoints were unknown.", a.evaluation_periods)
-            }
-            _ => format!(
-                "Threshold Crossed: {} datapoint(s) [{}] {} the threshold ({}).",
-                shown.len(),
-                shown.join(", "),
-                if next == StateValue::Alarm { "breached" } else { "did not breach" },
-                a.threshold
-            ),
+/// What each step scaling policy of `rec` whose alarm is in ALARM asks for
+/// at `capacity`: the alarms that name the policy in their actions.
+pub fn step_asks(
+    rec: &TargetRecord,
+    alarms: &[(String, Vec<String>, AlarmView)],
+    capacity: i32,
+) -> Vec<StepAsk> {
+    let mut out = Vec::new();
+    for p in &rec.policies {
+        let (Some(PolicyType::StepScaling), Some(config), Some(arn)) = (
+            &p.policy.policy_type,
+            &p.policy.step_scaling_policy_configuration,
+            &p.policy.policy_arn,
+        ) else {
+            continue;
         };
-        a.state_changed_ms = now_ms;
+        let name = p.policy.policy_name.clone().unwrap_or_default();
+        for (alarm, actions, view) in alarms {
+            if !view.in_alarm || !actions.contains(arn) {
+                continue;
+            }
+            let Some(value) = view.last_value else { continue };
+            let Some(to) = steps::capacity(config, capacity, value, view.threshold) else {
+                continue;
+            };
+            out.push(StepAsk {
+                capacity: to,
+                cause: format!("monitor alarm {alarm} in state ALARM triggered policy {name}"),
+                cooldown_ms: i64::from(config.cooldown.unwrap_or(DEFAULT_COOLDOWN_S)) * 1000,
+            });
+        }
     }
+    out
 }
 
 fn activity(
@@ -135,18 +120,12 @@ fn push_activity(rec: &mut TargetRecord, a: ScalingActivity) {
 pub fn step(
     rec: &TargetRecord,
     service: ServiceView,
-    data: &AlarmData,
-    steps: &[policy::StepAsk],
+    alarms: &AlarmViews,
+    steps: &[StepAsk],
     now_ms: i64,
     new_id: &mut dyn FnMut() -> String,
 ) -> (TargetRecord, Option<SetDesired>) {
     let mut rec = rec.clone();
-    for p in &mut rec.policies {
-        for a in &mut p.alarms {
-            let periods = data.get(&a.name).map(Vec::as_slice).unwrap_or(&[]);
-            evaluate(a, periods, now_ms);
-        }
-    }
     let suspended = rec.target.suspended_state.clone();
     // Scheduled actions that are due: new bounds.
     if !suspended.as_ref().and_then(|s| s.scheduled_scaling_suspended).unwrap_or(false) {
@@ -193,6 +172,7 @@ pub fn step(
     } else {
         match policy::decide(
             &rec.policies,
+            alarms,
             steps,
             current,
             (min, max),
@@ -218,26 +198,6 @@ pub fn step(
     (rec, Some(SetDesired { to, activity: a }))
 }
 
-/// The recent periods' statistic of an alarm's metric, oldest first, from
-/// this server's metric data: `evaluation_periods` whole periods ending at
-/// the last period boundary before `now_ms`.
-pub fn alarm_periods(ops: &Ops, region: &str, a: &AlarmRecord, now_ms: i64) -> Vec<Option<f64>> {
-    let period = i64::from(a.period_s.max(1)) * 1000;
-    let end = now_ms.div_euclid(period) * period;
-    let start = end - i64::from(a.evaluation_periods.max(1)) * period;
-    let dims: Vec<(&str, &str)> =
-        a.dimensions.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-    let key = MetricKey::new(&a.namespace, &a.metric_name, &dims);
-    let got = ops.metrics.query(region, &key, start, end, period);
-    let statistic = Statistic::from(a.statistic.as_str());
-    (0..a.evaluation_periods.max(1))
-        .map(|i| {
-            let at = start + i64::from(i) * period;
-            got.iter().find(|(t, _)| *t == at).and_then(|(_, s)| s.statistic(&statistic))
-        })
-        .collect()
-}
-
 /// Everything the loop works with.
 #[derive(Debug, Clone)]
 pub struct ServiceScaling {
@@ -250,12 +210,17 @@ fn unreadable() -> EcsError {
 }
 
 impl ServiceScaling {
-    /// One pass over every scalable target of every region.
+    /// One pass: every region's alarms, then its scalable targets.
     pub async fn pass(&self) -> Result<(), OpsError> {
-        for region in self.ops.store.regions(Kind::ScalableTarget).await? {
+        let mut regions = self.ops.store.regions(Kind::ScalableTarget).await?;
+        regions.extend(self.ops.store.regions(Kind::MetricAlarm).await?);
+        regions.sort();
+        regions.dedup();
+        for region in regions {
+            let alarms = self.evaluate_alarms(&region).await?;
             let r = self.ops.region(&region);
             for rec in wharf_ops::autoscaling::all(r).await? {
-                if let Err(e) = self.one(&region, rec).await {
+                if let Err(e) = self.one(&region, rec, &alarms).await {
                     tracing::warn!(error = %e, "a scalable target was not evaluated");
                 }
             }
@@ -263,7 +228,43 @@ impl ServiceScaling {
         Ok(())
     }
 
-    async fn one(&self, region: &str, rec: TargetRecord) -> Result<(), OpsError> {
+    /// Evaluates every alarm of the region on this server's metric data,
+    /// writes the changes of state, and returns each alarm as the policies
+    /// read it, with its actions.
+    pub async fn evaluate_alarms(
+        &self,
+        region: &str,
+    ) -> Result<Vec<(String, Vec<String>, AlarmView)>, OpsError> {
+        let r = self.ops.region(region);
+        let now = self.ops.clock.now_millis();
+        let mut out = Vec::new();
+        for record in wharf_ops::alarms::all(r).await? {
+            let name = record.alarm.alarm_name.clone().unwrap_or_default();
+            let periods = wharf_ops::alarms::periods(&self.ops.metrics, region, &record.alarm, now)
+                .unwrap_or_default();
+            let verdict = evaluate::verdict(&record.alarm, &periods);
+            let st = state::state(&record, verdict.as_ref(), now);
+            if st.value != record.alarm.state_value.clone().unwrap_or(StateValue::InsufficientData)
+                || record.set.is_some()
+            {
+                wharf_ops::alarms::persist(r, &name, verdict, now).await?;
+            }
+            let view = AlarmView {
+                in_alarm: st.value == StateValue::Alarm,
+                last_value: periods.iter().rev().flatten().next().copied(),
+                threshold: record.alarm.threshold.unwrap_or(0.0),
+            };
+            out.push((name, record.alarm.alarm_actions.clone().unwrap_or_default(), view));
+        }
+        Ok(out)
+    }
+
+    async fn one(
+        &self,
+        region: &str,
+        rec: TargetRecord,
+        alarms: &[(String, Vec<String>, AlarmView)],
+    ) -> Result<(), OpsError> {
         let r = self.ops.region(region);
         let resource_id = rec.target.resource_id.clone().unwrap_or_default();
         let Ok((cluster, service)) = rules::service_of(&resource_id) else { return Ok(()) };
@@ -277,12 +278,8 @@ impl ServiceScaling {
             deploying: svc.service.deployments.as_ref().is_some_and(|d| d.len() > 1),
         };
         let now = self.ops.clock.now_millis();
-        let mut data = AlarmData::new();
-        for p in &rec.policies {
-            for a in &p.alarms {
-                data.insert(a.name.clone(), alarm_periods(&self.ops, region, a, now));
-            }
-        }
+        let views: AlarmViews = alarms.iter().map(|(n, _, v)| (n.clone(), v.clone())).collect();
+        let asks = step_asks(&rec, alarms, view.desired);
         let decided: Arc<Mutex<Option<SetDesired>>> = Arc::new(Mutex::new(None));
         let out = decided.clone();
         let entropy = self.ops.entropy.clone();
@@ -298,11 +295,11 @@ impl ServiceScaling {
                     let stored: TargetRecord =
                         serde_json::from_str(&current).map_err(|_| unreadable())?;
                     let mut new_id = || uuid_from(entropy.next_u64(), entropy.next_u64());
-                    let (after, set) = step(&stored, view, &data, &[], now, &mut new_id);
+                    let (after, set) = step(&stored, view, &views, &asks, now, &mut new_id);
                     if let Ok(mut o) = out.lock() {
                         *o = set;
                     }
-                    if unchanged_but_readings(&after, &stored) {
+                    if after == stored {
                         return Ok(Write::Keep);
                     }
                     serde_json::to_string(&after).map(Write::Put).map_err(|_| unreadable())
@@ -367,21 +364,6 @@ impl ServiceScaling {
     }
 }
 
-/// Whether `after` differs from `stored` only in what each pass reads
-/// afresh (the alarms' latest values and evaluation times): then nothing
-/// is written, so a pass over targets whose alarms keep their state costs
-/// no store write.
-fn unchanged_but_readings(after: &TargetRecord, stored: &TargetRecord) -> bool {
-    let mut a = after.clone();
-    for (p, sp) in a.policies.iter_mut().zip(&stored.policies) {
-        for (alarm, kept) in p.alarms.iter_mut().zip(&sp.alarms) {
-            alarm.last_value = kept.last_value;
-            alarm.updated_ms = kept.updated_ms;
-        }
-    }
-    a == *stored
-}
-
 fn uuid_from(a: u64, b: u64) -> String {
     format!(
         "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
@@ -428,23 +410,13 @@ mod tests {
     use super::*;
     use wharf_model::application_autoscaling::record::PolicyRecord;
     use wharf_model::application_autoscaling::shapes::{
-        PolicyType, ScalableTarget, ScalableTargetAction, ScalingPolicy, ScheduledAction,
+        AdjustmentType, Alarm, ScalableTarget, ScalableTargetAction, ScalingPolicy,
+        ScheduledAction, StepAdjustment, StepScalingPolicyConfiguration,
         TargetTrackingScalingPolicyConfiguration,
     };
 
-    fn alarm(name: &str, high: bool, threshold: f64, periods: u32) -> AlarmRecord {
-        AlarmRecord {
-            name: name.into(),
-            high,
-            threshold,
-            comparison: if high { "GreaterThanThreshold" } else { "LessThanThreshold" }.into(),
-            evaluation_periods: periods,
-            datapoints_to_alarm: periods,
-            period_s: 60,
-            state: "INSUFFICIENT_DATA".into(),
-            ..AlarmRecord::default()
-        }
-    }
+    const HIGH: &str = "TargetTracking-service/c/web-AlarmHigh-1";
+    const LOW: &str = "TargetTracking-service/c/web-AlarmLow-2";
 
     fn record(disable_in: bool) -> TargetRecord {
         TargetRecord {
@@ -467,9 +439,14 @@ mod tests {
                             ..Default::default()
                         },
                     ),
+                    alarms: Some(
+                        [HIGH, LOW]
+                            .iter()
+                            .map(|n| Alarm { alarm_name: Some((*n).into()), alarm_arn: None })
+                            .collect(),
+                    ),
                     ..ScalingPolicy::default()
                 },
-                alarms: vec![alarm("high", true, 50.0, 3), alarm("low", false, 45.0, 15)],
             }],
             ..TargetRecord::default()
         }
@@ -483,11 +460,16 @@ mod tests {
         }
     }
 
-    fn data(high: &[Option<f64>], low: &[Option<f64>]) -> AlarmData {
-        AlarmData::from([("high".to_owned(), high.to_vec()), ("low".to_owned(), low.to_vec())])
+    /// The two alarms: in ALARM when given a value.
+    fn views(high: Option<f64>, low: Option<f64>) -> AlarmViews {
+        let view =
+            |v: Option<f64>| AlarmView { in_alarm: v.is_some(), last_value: v, threshold: 0.0 };
+        AlarmViews::from([(HIGH.to_owned(), view(high)), (LOW.to_owned(), view(low))])
     }
 
-    const SERVICE: ServiceView = ServiceView { desired: 1, deploying: false };
+    fn at(desired: i32) -> ServiceView {
+        ServiceView { desired, deploying: false }
+    }
 
     #[test]
     fn passes_run_after_the_gatherer() {
@@ -498,93 +480,89 @@ mod tests {
     }
 
     #[test]
-    fn three_hot_periods_scale_out_proportionally() {
+    fn the_high_alarm_scales_out_proportionally() {
         let rec = record(false);
-        // Two hot periods: not yet.
-        let d = data(&[None, Some(95.0), Some(95.0)], &[None; 15]);
-        let (after, set) = step(&rec, SERVICE, &d, &[], 180_000, &mut ids());
-        assert_eq!(set, None);
-        assert_eq!(after.policies[0].alarms[0].state, "OK");
-        let d = data(&[Some(95.0), Some(95.0), Some(100.0)], &[None; 15]);
-        let (after, set) = step(&rec, SERVICE, &d, &[], 240_000, &mut ids());
+        let (_, set) = step(&rec, at(1), &views(None, None), &[], 180_000, &mut ids());
+        assert_eq!(set, None, "no alarm, no scaling");
+        let (after, set) = step(&rec, at(1), &views(Some(100.0), None), &[], 240_000, &mut ids());
         let set = set.expect("a scale out");
         assert_eq!(set.to, 2, "ceil(1 × 100 / 50)");
-        assert_eq!(after.policies[0].alarms[0].state, "ALARM");
         assert_eq!(
             set.activity.cause.as_deref(),
-            Some("monitor alarm high in state ALARM triggered policy cpu50")
+            Some(format!("monitor alarm {HIGH} in state ALARM triggered policy cpu50").as_str())
         );
         assert_eq!(set.activity.description.as_deref(), Some("Setting desired count to 2."));
         assert_eq!(after.memory.scaled_out_to, Some(2));
         // Hotter at 2 tasks: 2 × 180 / 50 = 7.2 → 8.
-        let d = data(&[Some(180.0); 3], &[None; 15]);
-        let (_, set) = step(
-            &after,
-            ServiceView { desired: 2, deploying: false },
-            &d,
-            &[],
-            300_000,
-            &mut ids(),
-        );
+        let (_, set) = step(&after, at(2), &views(Some(180.0), None), &[], 300_000, &mut ids());
         assert_eq!(set.map(|s| s.to), Some(8));
     }
 
     #[test]
-    fn fifteen_cool_periods_scale_in_to_the_minimum_at_most() {
+    fn the_low_alarm_scales_in_to_the_minimum_at_most() {
         let rec = record(false);
-        let cool = vec![Some(5.0); 15];
-        let d = data(&[Some(5.0); 3], &cool);
-        let (_, set) = step(
-            &rec,
-            ServiceView { desired: 6, deploying: false },
-            &d,
-            &[],
-            1_000_000,
-            &mut ids(),
-        );
+        let (_, set) = step(&rec, at(6), &views(None, Some(5.0)), &[], 1_000_000, &mut ids());
         assert_eq!(set.map(|s| s.to), Some(1), "ceil(6 × 5 / 50) = 1");
-        // Fourteen are not enough.
-        let mut fourteen = cool.clone();
-        fourteen[0] = None;
-        let d = data(&[Some(5.0); 3], &fourteen);
-        assert_eq!(
-            step(
-                &rec,
-                ServiceView { desired: 6, deploying: false },
-                &d,
-                &[],
-                1_000_000,
-                &mut ids()
-            )
-            .1,
-            None
-        );
         // Scale in disabled: nothing.
-        let d = data(&[Some(5.0); 3], &cool);
+        let (_, set) =
+            step(&record(true), at(6), &views(None, Some(5.0)), &[], 1_000_000, &mut ids());
+        assert_eq!(set, None);
+        // Deploying: nothing.
+        let deploying = ServiceView { desired: 6, deploying: true };
         assert_eq!(
-            step(
-                &record(true),
-                ServiceView { desired: 6, deploying: false },
-                &d,
-                &[],
-                1_000_000,
-                &mut ids()
-            )
-            .1,
+            step(&rec, deploying, &views(None, Some(5.0)), &[], 1_000_000, &mut ids()).1,
             None
         );
-        // No data: no scaling, no scale in.
-        let d = data(&[None; 3], &[None; 15]);
-        let (after, set) = step(
-            &rec,
-            ServiceView { desired: 6, deploying: false },
-            &d,
-            &[],
-            1_000_000,
-            &mut ids(),
-        );
-        assert_eq!(set, None);
-        assert_eq!(after.policies[0].alarms[1].state, "INSUFFICIENT_DATA");
+    }
+
+    #[test]
+    fn a_step_policy_acts_on_the_alarms_that_name_it() {
+        let mut rec = record(false);
+        rec.policies.push(PolicyRecord {
+            policy: ScalingPolicy {
+                policy_name: Some("burst".into()),
+                policy_arn: Some("arn:policy/burst".into()),
+                policy_type: Some(PolicyType::StepScaling),
+                step_scaling_policy_configuration: Some(StepScalingPolicyConfiguration {
+                    adjustment_type: Some(AdjustmentType::ChangeInCapacity),
+                    step_adjustments: Some(vec![
+                        StepAdjustment {
+                            metric_interval_lower_bound: Some(0.0),
+                            metric_interval_upper_bound: Some(20.0),
+                            scaling_adjustment: Some(1),
+                        },
+                        StepAdjustment {
+                            metric_interval_lower_bound: Some(20.0),
+                            metric_interval_upper_bound: None,
+                            scaling_adjustment: Some(3),
+                        },
+                    ]),
+                    cooldown: Some(60),
+                    ..Default::default()
+                }),
+                ..ScalingPolicy::default()
+            },
+        });
+        let alarm = |in_alarm: bool, value: f64| AlarmView {
+            in_alarm,
+            last_value: Some(value),
+            threshold: 70.0,
+        };
+        let named = vec!["arn:policy/burst".to_owned()];
+        let alarms = vec![
+            ("busy".to_owned(), named.clone(), alarm(true, 95.0)),
+            ("other".to_owned(), vec![], alarm(true, 95.0)),
+        ];
+        let asks = step_asks(&rec, &alarms, 2);
+        assert_eq!(asks.len(), 1, "only the alarm naming the policy");
+        assert_eq!(asks[0].capacity, 5, "95 - 70 = 25: the second step adds 3");
+        assert_eq!(asks[0].cause, "monitor alarm busy in state ALARM triggered policy burst");
+        assert_eq!(asks[0].cooldown_ms, 60_000);
+        let (_, set) = step(&rec, at(2), &views(None, None), &asks, 1_000_000, &mut ids());
+        assert_eq!(set.map(|s| s.to), Some(5));
+        // Not in ALARM: nothing.
+        let quiet = vec![("busy".to_owned(), named, alarm(false, 95.0))];
+        assert!(step_asks(&rec, &quiet, 2).is_empty());
     }
 
     #[test]
@@ -600,10 +578,10 @@ mod tests {
             }),
             ..ScheduledAction::default()
         });
-        let d = data(&[None; 3], &[None; 15]);
-        let (before, set) = step(&rec, SERVICE, &d, &[], 599_000, &mut ids());
+        let none = views(None, None);
+        let (before, set) = step(&rec, at(1), &none, &[], 599_000, &mut ids());
         assert_eq!((before.target.min_capacity, set), (Some(1), None));
-        let (after, set) = step(&rec, SERVICE, &d, &[], 600_000, &mut ids());
+        let (after, set) = step(&rec, at(1), &none, &[], 600_000, &mut ids());
         assert_eq!((after.target.min_capacity, after.target.max_capacity), (Some(3), Some(5)));
         assert_eq!(
             after.activities[0].cause.as_deref(),
@@ -614,14 +592,7 @@ mod tests {
         assert_eq!(set.to, 3);
         assert_eq!(set.activity.cause.as_deref(), Some("minimum capacity was set to 3"));
         // It ran once.
-        let (again, _) = step(
-            &after,
-            ServiceView { desired: 3, deploying: false },
-            &d,
-            &[],
-            700_000,
-            &mut ids(),
-        );
+        let (again, _) = step(&after, at(3), &none, &[], 700_000, &mut ids());
         assert_eq!(again.activities.len(), after.activities.len());
     }
 }

@@ -15,7 +15,6 @@ pub mod application_autoscaling;
 pub mod arn;
 pub mod clock;
 pub mod cloudwatch;
-pub mod cloudwatch_metrics;
 pub mod codedeploy;
 pub mod ec2;
 pub mod ecs;

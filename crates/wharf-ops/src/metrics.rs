@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use wharf_model::cloudwatch_metrics::series::{MetricKey, Series, Stats};
+use wharf_model::cloudwatch::series::{MetricKey, Series, Stats};
 
 /// How long points are kept: three hours.
 pub const RETENTION_MS: i64 = 3 * 3600 * 1000;
@@ -96,7 +96,7 @@ impl MetricStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wharf_model::cloudwatch_metrics::shapes::Statistic;
+    use wharf_model::cloudwatch::shapes::Statistic;
 
     #[test]
     fn series_are_kept_per_region_and_metric() {

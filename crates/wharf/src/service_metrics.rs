@@ -6,7 +6,7 @@
 //!   containers used since the last period (from their Docker stats, sampled
 //!   by the agents) against the CPU units it reserves, and the memory they
 //!   use against the MiB it reserves, in percent, as ECS computes a
-//!   service's utilization (`wharf_model::cloudwatch_metrics::ecs`).
+//!   service's utilization (`wharf_model::cloudwatch::ecs`).
 //! - `AWS/ApplicationELB` `RequestCount` by `LoadBalancer` and
 //!   `TargetGroup`, and `RequestCountPerTarget` by `TargetGroup` (requests
 //!   over the group's healthy targets), from the load balancers' counters.
@@ -23,8 +23,8 @@ use wharf_agent::stats::ContainerStats;
 use wharf_api::AppState;
 use wharf_lb::Traffic;
 use wharf_model::agent::ContainerUsage;
-use wharf_model::cloudwatch_metrics::ecs as ecs_metrics;
-use wharf_model::cloudwatch_metrics::series::{MetricKey, Stats};
+use wharf_model::cloudwatch::ecs as ecs_metrics;
+use wharf_model::cloudwatch::series::{MetricKey, Stats};
 use wharf_model::ecs::service::ServiceRecord;
 use wharf_model::ecs::shapes::{DesiredStatus, Task};
 use wharf_model::ecs::status::{ServiceStatus, TaskStatus};

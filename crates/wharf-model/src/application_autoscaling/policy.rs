@@ -13,9 +13,32 @@
 //! each with its own cooldown); the largest capacity asked wins, for scale
 //! out as for scale in.
 
-use super::record::{AlarmRecord, Memory, PolicyRecord};
+use std::collections::BTreeMap;
+
+use super::record::{Memory, PolicyRecord};
 use super::rules::DEFAULT_COOLDOWN_S;
 use super::shapes::{PolicyType, SuspendedState};
+
+/// An alarm as the policies read it: in ALARM or not, and the latest
+/// value of its metric's statistic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlarmView {
+    /// Whether it is in ALARM.
+    pub in_alarm: bool,
+    /// The statistic of its latest period with data.
+    pub last_value: Option<f64>,
+    /// Its threshold.
+    pub threshold: f64,
+}
+
+/// The alarms of a region as the policies read them, by name.
+pub type AlarmViews = BTreeMap<String, AlarmView>;
+
+/// Whether a target tracking alarm is the high one (scale out), by the name
+/// Application Auto Scaling gives it.
+pub fn is_high(name: &str) -> bool {
+    name.contains("-AlarmHigh-")
+}
 
 /// What one policy asks for.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,8 +92,8 @@ pub fn proportional(capacity: i32, value: f64, target: f64) -> i32 {
 }
 
 /// What one target tracking policy asks for, given its alarms' states and
-/// latest values, at `capacity`.
-pub fn ask(p: &PolicyRecord, capacity: i32) -> (Option<Ask>, Option<Ask>) {
+/// latest values, at `capacity`: (scale out, scale in).
+pub fn ask(p: &PolicyRecord, capacity: i32, alarms: &AlarmViews) -> (Option<Ask>, Option<Ask>) {
     let (Some(config), Some(PolicyType::TargetTrackingScaling)) =
         (&p.policy.target_tracking_scaling_policy_configuration, &p.policy.policy_type)
     else {
@@ -78,19 +101,23 @@ pub fn ask(p: &PolicyRecord, capacity: i32) -> (Option<Ask>, Option<Ask>) {
     };
     let target = config.target_value.unwrap_or(0.0);
     let name = p.policy.policy_name.clone().unwrap_or_default();
-    let cause = |a: &AlarmRecord| {
-        format!("monitor alarm {} in state ALARM triggered policy {name}", a.name)
+    let alarmed = |high: bool| {
+        p.policy.alarms.iter().flatten().find_map(|a| {
+            let alarm = a.alarm_name.as_deref()?;
+            let view = alarms.get(alarm)?;
+            (is_high(alarm) == high && view.in_alarm).then(|| {
+                let cause = format!("monitor alarm {alarm} in state ALARM triggered policy {name}");
+                (view.last_value, cause)
+            })
+        })
     };
-    let alarmed = |high: bool| p.alarms.iter().find(|a| a.high == high && a.state == "ALARM");
-    let out = alarmed(true).and_then(|a| {
-        let v = a.last_value?;
-        Some(Ask { capacity: proportional(capacity, v, target).max(capacity + 1), cause: cause(a) })
+    let out = alarmed(true).and_then(|(v, cause)| {
+        Some(Ask { capacity: proportional(capacity, v?, target).max(capacity + 1), cause })
     });
     let scale_in = !config.disable_scale_in.unwrap_or(false);
-    let inward = alarmed(false).filter(|_| scale_in).and_then(|a| {
-        let v = a.last_value?;
-        let to = proportional(capacity, v, target);
-        (to < capacity).then(|| Ask { capacity: to, cause: cause(a) })
+    let inward = alarmed(false).filter(|_| scale_in).and_then(|(v, cause)| {
+        let to = proportional(capacity, v?, target);
+        (to < capacity).then_some(Ask { capacity: to, cause })
     });
     (out, inward)
 }
@@ -101,6 +128,7 @@ pub fn ask(p: &PolicyRecord, capacity: i32) -> (Option<Ask>, Option<Ask>) {
 #[allow(clippy::too_many_arguments)]
 pub fn decide(
     policies: &[PolicyRecord],
+    alarms: &AlarmViews,
     steps: &[StepAsk],
     capacity: i32,
     (min, max): (i32, i32),
@@ -113,7 +141,8 @@ pub fn decide(
         .iter()
         .filter(|p| p.policy.policy_type == Some(PolicyType::TargetTrackingScaling))
         .collect();
-    let asks: Vec<(Option<Ask>, Option<Ask>)> = tracking.iter().map(|p| ask(p, capacity)).collect();
+    let asks: Vec<(Option<Ask>, Option<Ask>)> =
+        tracking.iter().map(|p| ask(p, capacity, alarms)).collect();
     let out_suspended = suspended.and_then(|s| s.dynamic_scaling_out_suspended).unwrap_or(false);
     let in_suspended = suspended.and_then(|s| s.dynamic_scaling_in_suspended).unwrap_or(false);
     let cooldowns = |f: fn(&PolicyRecord) -> Option<i32>| {
@@ -191,7 +220,7 @@ pub fn decide(
 mod tests {
     use super::*;
     use crate::application_autoscaling::shapes::{
-        ScalingPolicy, TargetTrackingScalingPolicyConfiguration,
+        Alarm, ScalingPolicy, TargetTrackingScalingPolicyConfiguration,
     };
 
     fn policy(
@@ -200,15 +229,13 @@ mod tests {
         high: Option<f64>,
         low: Option<f64>,
         no_in: bool,
-    ) -> PolicyRecord {
-        let alarm = |is_high: bool, v: Option<f64>| AlarmRecord {
-            name: format!("{name}-{}", if is_high { "AlarmHigh" } else { "AlarmLow" }),
-            high: is_high,
-            state: if v.is_some() { "ALARM".into() } else { "OK".into() },
-            last_value: v,
-            ..AlarmRecord::default()
-        };
-        PolicyRecord {
+    ) -> (PolicyRecord, AlarmViews) {
+        let alarm = |which: &str| format!("TargetTracking-service/c/w-{which}-{name}");
+        let view =
+            |v: Option<f64>| AlarmView { in_alarm: v.is_some(), last_value: v, threshold: 0.0 };
+        let views =
+            AlarmViews::from([(alarm("AlarmHigh"), view(high)), (alarm("AlarmLow"), view(low))]);
+        let record = PolicyRecord {
             policy: ScalingPolicy {
                 policy_name: Some(name.into()),
                 policy_type: Some(PolicyType::TargetTrackingScaling),
@@ -221,10 +248,33 @@ mod tests {
                         ..Default::default()
                     },
                 ),
+                alarms: Some(
+                    ["AlarmHigh", "AlarmLow"]
+                        .iter()
+                        .map(|w| Alarm { alarm_name: Some(alarm(w)), alarm_arn: None })
+                        .collect(),
+                ),
                 ..Default::default()
             },
-            alarms: vec![alarm(true, high), alarm(false, low)],
-        }
+        };
+        (record, views)
+    }
+
+    /// `decide` over policies made by [`policy`].
+    #[allow(clippy::too_many_arguments)]
+    fn decide_all(
+        policies: &[(PolicyRecord, AlarmViews)],
+        steps: &[StepAsk],
+        capacity: i32,
+        bounds: (i32, i32),
+        memory: &Memory,
+        suspended: Option<&SuspendedState>,
+        deploying: bool,
+        now_ms: i64,
+    ) -> Decision {
+        let records: Vec<PolicyRecord> = policies.iter().map(|(p, _)| p.clone()).collect();
+        let views: AlarmViews = policies.iter().flat_map(|(_, v)| v.clone()).collect();
+        decide(&records, &views, steps, capacity, bounds, memory, suspended, deploying, now_ms)
     }
 
     const NOW: i64 = 1_000_000;
@@ -232,28 +282,28 @@ mod tests {
     #[test]
     fn a_high_alarm_scales_out_proportionally_within_the_maximum() {
         let p = [policy("cpu", 50.0, Some(100.0), None, false)];
-        let d = decide(&p, &[], 1, (1, 10), &Memory::default(), None, false, NOW);
+        let d = decide_all(&p, &[], 1, (1, 10), &Memory::default(), None, false, NOW);
         assert_eq!(
             d,
             Decision::Scale {
                 to: 2,
-                cause: "monitor alarm cpu-AlarmHigh in state ALARM triggered policy cpu".into(),
+                cause: "monitor alarm TargetTracking-service/c/w-AlarmHigh-cpu in state ALARM triggered policy cpu".into(),
                 out: true
             }
         );
         let hot = [policy("cpu", 50.0, Some(400.0), None, false)];
         assert!(matches!(
-            decide(&hot, &[], 2, (1, 10), &Memory::default(), None, false, NOW),
+            decide_all(&hot, &[], 2, (1, 10), &Memory::default(), None, false, NOW),
             Decision::Scale { to: 10, .. }
         ));
         assert!(matches!(
-            decide(&hot, &[], 2, (1, 5), &Memory::default(), None, false, NOW),
+            decide_all(&hot, &[], 2, (1, 5), &Memory::default(), None, false, NOW),
             Decision::Scale { to: 5, .. }
         ));
         // Just above the target still adds one.
         let warm = [policy("cpu", 50.0, Some(51.0), None, false)];
         assert!(matches!(
-            decide(&warm, &[], 4, (1, 10), &Memory::default(), None, false, NOW),
+            decide_all(&warm, &[], 4, (1, 10), &Memory::default(), None, false, NOW),
             Decision::Scale { to: 5, .. }
         ));
     }
@@ -267,17 +317,17 @@ mod tests {
             ..Memory::default()
         };
         assert_eq!(
-            decide(&hot, &[], 2, (1, 10), &m, None, false, NOW),
+            decide_all(&hot, &[], 2, (1, 10), &m, None, false, NOW),
             Decision::Hold,
             "4 asked already"
         );
         let hotter = [policy("cpu", 50.0, Some(150.0), None, false)];
         assert!(matches!(
-            decide(&hotter, &[], 2, (1, 10), &m, None, false, NOW),
+            decide_all(&hotter, &[], 2, (1, 10), &m, None, false, NOW),
             Decision::Scale { to: 6, .. }
         ));
         assert!(matches!(
-            decide(&hot, &[], 2, (1, 10), &m, None, false, NOW + 60_000),
+            decide_all(&hot, &[], 2, (1, 10), &m, None, false, NOW + 60_000),
             Decision::Scale { to: 4, .. }
         ));
     }
@@ -286,46 +336,46 @@ mod tests {
     fn a_scale_in_needs_every_policy_and_waits() {
         let cold = [policy("cpu", 50.0, None, Some(10.0), false)];
         assert!(matches!(
-            decide(&cold, &[], 10, (1, 20), &Memory::default(), None, false, NOW),
+            decide_all(&cold, &[], 10, (1, 20), &Memory::default(), None, false, NOW),
             Decision::Scale { to: 2, out: false, .. }
         ));
         // Never below the minimum.
         assert!(matches!(
-            decide(&cold, &[], 10, (4, 20), &Memory::default(), None, false, NOW),
+            decide_all(&cold, &[], 10, (4, 20), &Memory::default(), None, false, NOW),
             Decision::Scale { to: 4, .. }
         ));
         // Another policy not ready: no scale in.
         let mixed =
             [policy("cpu", 50.0, None, Some(10.0), false), policy("mem", 50.0, None, None, false)];
         assert_eq!(
-            decide(&mixed, &[], 10, (1, 20), &Memory::default(), None, false, NOW),
+            decide_all(&mixed, &[], 10, (1, 20), &Memory::default(), None, false, NOW),
             Decision::Hold
         );
         // Scale-in disabled on one: the other decides alone.
         let off =
             [policy("cpu", 50.0, None, Some(10.0), false), policy("mem", 50.0, None, None, true)];
         assert!(matches!(
-            decide(&off, &[], 10, (1, 20), &Memory::default(), None, false, NOW),
+            decide_all(&off, &[], 10, (1, 20), &Memory::default(), None, false, NOW),
             Decision::Scale { to: 2, .. }
         ));
         // Cooldowns, deployments and suspension.
         let m = Memory { scaled_in_ms: Some(NOW - 60_000), ..Memory::default() };
-        assert_eq!(decide(&cold, &[], 10, (1, 20), &m, None, false, NOW), Decision::Hold);
+        assert_eq!(decide_all(&cold, &[], 10, (1, 20), &m, None, false, NOW), Decision::Hold);
         let m = Memory { scaled_out_ms: Some(NOW - 30_000), ..Memory::default() };
-        assert_eq!(decide(&cold, &[], 10, (1, 20), &m, None, false, NOW), Decision::Hold);
+        assert_eq!(decide_all(&cold, &[], 10, (1, 20), &m, None, false, NOW), Decision::Hold);
         assert_eq!(
-            decide(&cold, &[], 10, (1, 20), &Memory::default(), None, true, NOW),
+            decide_all(&cold, &[], 10, (1, 20), &Memory::default(), None, true, NOW),
             Decision::Hold
         );
         let s = SuspendedState { dynamic_scaling_in_suspended: Some(true), ..Default::default() };
         assert_eq!(
-            decide(&cold, &[], 10, (1, 20), &Memory::default(), Some(&s), false, NOW),
+            decide_all(&cold, &[], 10, (1, 20), &Memory::default(), Some(&s), false, NOW),
             Decision::Hold
         );
         // A disabled scale in never scales in.
         let never = [policy("cpu", 50.0, None, Some(10.0), true)];
         assert_eq!(
-            decide(&never, &[], 10, (1, 20), &Memory::default(), None, false, NOW),
+            decide_all(&never, &[], 10, (1, 20), &Memory::default(), None, false, NOW),
             Decision::Hold
         );
     }
@@ -339,29 +389,29 @@ mod tests {
         };
         // A step alone scales out, and in.
         assert!(matches!(
-            decide(&[], &[step(4)], 2, (1, 10), &Memory::default(), None, false, NOW),
+            decide_all(&[], &[step(4)], 2, (1, 10), &Memory::default(), None, false, NOW),
             Decision::Scale { to: 4, out: true, .. }
         ));
         assert!(matches!(
-            decide(&[], &[step(1)], 3, (1, 10), &Memory::default(), None, false, NOW),
+            decide_all(&[], &[step(1)], 3, (1, 10), &Memory::default(), None, false, NOW),
             Decision::Scale { to: 1, out: false, .. }
         ));
         // Beside a target tracking scale out, the larger wins.
         let hot = [policy("cpu", 50.0, Some(100.0), None, false)];
-        let d = decide(&hot, &[step(7)], 2, (1, 10), &Memory::default(), None, false, NOW);
+        let d = decide_all(&hot, &[step(7)], 2, (1, 10), &Memory::default(), None, false, NOW);
         assert_eq!(d, Decision::Scale { to: 7, cause: "step to 7".into(), out: true });
-        let d = decide(&hot, &[step(3)], 2, (1, 10), &Memory::default(), None, false, NOW);
+        let d = decide_all(&hot, &[step(3)], 2, (1, 10), &Memory::default(), None, false, NOW);
         assert!(matches!(d, Decision::Scale { to: 4, .. }), "{d:?}");
         // A step scale in waits for its own cooldown after a scale in.
         let m = Memory { scaled_in_ms: Some(NOW - 10_000), ..Memory::default() };
-        assert_eq!(decide(&[], &[step(1)], 3, (1, 10), &m, None, false, NOW), Decision::Hold);
+        assert_eq!(decide_all(&[], &[step(1)], 3, (1, 10), &m, None, false, NOW), Decision::Hold);
         assert!(matches!(
-            decide(&[], &[step(1)], 3, (1, 10), &m, None, false, NOW + 20_000),
+            decide_all(&[], &[step(1)], 3, (1, 10), &m, None, false, NOW + 20_000),
             Decision::Scale { to: 1, .. }
         ));
         // Never beyond the bounds.
         assert!(matches!(
-            decide(&[], &[step(0)], 3, (2, 10), &Memory::default(), None, false, NOW),
+            decide_all(&[], &[step(0)], 3, (2, 10), &Memory::default(), None, false, NOW),
             Decision::Scale { to: 2, .. }
         ));
     }

@@ -121,11 +121,6 @@ pub fn scheduled_action_arn(
     )
 }
 
-/// A CloudWatch alarm's ARN.
-pub fn alarm_arn(region: &str, account: &str, name: &str) -> String {
-    format!("arn:aws:cloudwatch:{region}:{account}:alarm:{name}")
-}
-
 /// Checks a policy or action name: 1 to 256 characters, no `:`, `/` or `|`.
 pub fn check_name(name: &str, member: &str) -> Result<(), ScalingError> {
     let ok = (1..=256).contains(&name.chars().count()) && !name.contains([':', '/', '|']);

@@ -49,7 +49,7 @@ pub fn utilization(tasks: &[(f64, f64)]) -> Option<Stats> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cloudwatch_metrics::shapes::Statistic;
+    use crate::cloudwatch::shapes::Statistic;
     use crate::ecs::shapes::Container;
 
     #[test]

@@ -1,41 +1,18 @@
-//! Amazon CloudWatch metrics on AWS JSON 1.0 (`X-Amz-Target:
-//! GraniteServiceVersion20100801.<Operation>`, as the AWS CLI and current
-//! SDKs call it): PutMetricData, GetMetricStatistics, GetMetricData,
-//! ListMetrics over this server's metric data (`wharf_ops::metrics`), and
-//! DescribeAlarms for the alarms target tracking policies make.
-//!
-//! Kept apart from other CloudWatch work (deployment alarms): this module is
-//! service auto scaling's.
+//! Metrics: PutMetricData, GetMetricStatistics, GetMetricData, ListMetrics
+//! over this server's metric data (`wharf_ops::metrics`: what Wharf gathers
+//! from what runs, and what PutMetricData is given).
 
-use wharf_model::cloudwatch_metrics::series::{MetricKey, Stats};
-use wharf_model::cloudwatch_metrics::shapes::{
+use wharf_model::cloudwatch::series::{MetricKey, Stats};
+use wharf_model::cloudwatch::shapes::{
     Datapoint, Dimension, GetMetricDataInput, GetMetricDataOutput, GetMetricStatisticsInput,
     GetMetricStatisticsOutput, ListMetricsInput, ListMetricsOutput, Metric, MetricDataResult,
     PutMetricDataInput, RecentlyActive, ScanBy, StandardUnit, Statistic, StatusCode,
 };
-use wharf_model::cloudwatch_metrics::CloudWatchError;
+use wharf_model::cloudwatch::CloudWatchError;
 use wharf_model::wire::Timestamp;
 
 use crate::context::Ctx;
-use crate::protocol::{self, ApiError};
-
-/// The `X-Amz-Target` prefix of CloudWatch's JSON protocol.
-pub const TARGET_PREFIX: &str = "GraniteServiceVersion20100801";
-
-/// Whether this module serves `op` (the metric operations).
-pub fn serves(op: &str) -> bool {
-    matches!(op, "PutMetricData" | "GetMetricStatistics" | "GetMetricData" | "ListMetrics")
-}
-
-/// Runs one CloudWatch operation on a request body.
-pub async fn handle(ctx: &Ctx, op: &str, body: &[u8]) -> Result<Vec<u8>, ApiError> {
-    protocol::operations!(ctx, op, body, {
-        "PutMetricData" => put_metric_data,
-        "GetMetricStatistics" => get_metric_statistics,
-        "GetMetricData" => get_metric_data,
-        "ListMetrics" => list_metrics,
-    })
-}
+use crate::protocol::ApiError;
 
 fn required<T>(v: Option<T>, name: &str) -> Result<T, CloudWatchError> {
     v.ok_or_else(|| CloudWatchError::missing(name))
@@ -63,7 +40,7 @@ fn check_dimensions(dims: &[Dimension], at: &str) -> Result<(), CloudWatchError>
     Ok(())
 }
 
-async fn put_metric_data(ctx: &Ctx, req: PutMetricDataInput) -> Result<Empty, ApiError> {
+pub(crate) async fn put_metric_data(ctx: &Ctx, req: PutMetricDataInput) -> Result<Empty, ApiError> {
     let namespace = required(req.namespace, "Namespace")?;
     if namespace.starts_with("AWS/") || namespace.is_empty() || namespace.len() > 255 {
         return Err(CloudWatchError::invalid(format!(
@@ -177,9 +154,9 @@ fn unit_of(ctx: &Ctx, key: &MetricKey) -> StandardUnit {
 
 /// An output with no members: `{}`.
 #[derive(Debug, serde::Serialize)]
-struct Empty {}
+pub(crate) struct Empty {}
 
-async fn get_metric_statistics(
+pub(crate) async fn get_metric_statistics(
     ctx: &Ctx,
     req: GetMetricStatisticsInput,
 ) -> Result<GetMetricStatisticsOutput, ApiError> {
@@ -235,7 +212,7 @@ async fn get_metric_statistics(
     Ok(GetMetricStatisticsOutput { label: Some(name), datapoints: Some(datapoints) })
 }
 
-async fn get_metric_data(
+pub(crate) async fn get_metric_data(
     ctx: &Ctx,
     req: GetMetricDataInput,
 ) -> Result<GetMetricDataOutput, ApiError> {
@@ -311,7 +288,10 @@ async fn get_metric_data(
     })
 }
 
-async fn list_metrics(ctx: &Ctx, req: ListMetricsInput) -> Result<ListMetricsOutput, ApiError> {
+pub(crate) async fn list_metrics(
+    ctx: &Ctx,
+    req: ListMetricsInput,
+) -> Result<ListMetricsOutput, ApiError> {
     const PAGE: usize = 500;
     let filters = req.dimensions.unwrap_or_default();
     if filters.len() > 10 {
