@@ -65,6 +65,7 @@ pub mod s3;
 pub mod spec;
 pub mod stats;
 pub mod stop;
+pub mod task_cgroup;
 pub mod wire;
 
 pub use agent::{Agent, AgentConfig, AgentError, HostNetworking, MetadataConfig, StatsConfig};

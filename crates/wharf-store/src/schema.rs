@@ -111,6 +111,14 @@ CREATE TABLE elb_targets (
 CREATE INDEX task_definitions_in_deletion ON task_definitions (status)
     WHERE status = 'DELETE_IN_PROGRESS';
 "#,
+    r#"
+-- The cluster of the instance a task is placed on: the task's own, or
+-- another's for a Fargate task on a host of the Fargate pool, which serves
+-- every cluster. What an instance holds is summed over this column.
+ALTER TABLE tasks ADD COLUMN instance_cluster TEXT;
+UPDATE tasks SET instance_cluster = cluster WHERE instance_id IS NOT NULL;
+CREATE INDEX tasks_by_host ON tasks (region, instance_cluster, instance_id, last_status);
+"#,
 ];
 
 /// Every table, for a reset.

@@ -4,13 +4,16 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use wharf_model::ecs::capacity;
+
 use crate::columns::{listed, vocabulary};
 use crate::tasks::{
     InstanceStatusCount, InstanceUsage, NewTask, StatusCounts, StoredInstance, StoredTask,
     TaskQuery, TaskStatusCount, TaskUpdate,
 };
 
-const TASK_COLUMNS: &str = "cluster, id, arn, instance_id, last_status, desired_status, body";
+const TASK_COLUMNS: &str =
+    "cluster, id, arn, instance_id, last_status, desired_status, body, instance_cluster";
 
 fn read_task(row: &Row<'_>) -> rusqlite::Result<StoredTask> {
     Ok(StoredTask {
@@ -21,6 +24,7 @@ fn read_task(row: &Row<'_>) -> rusqlite::Result<StoredTask> {
         last_status: vocabulary(row, 4)?,
         desired_status: listed(row, 5)?,
         json: row.get(6)?,
+        instance_cluster: row.get(7)?,
     })
 }
 
@@ -32,7 +36,39 @@ pub(crate) fn instances(
     cluster: &str,
     ids: Option<&[String]>,
 ) -> rusqlite::Result<Vec<InstanceUsage>> {
-    let mut stmt = c.prepare_cached(
+    let mut all = usage_where(c, "i.region = ?1 AND i.cluster = ?2", params![region, cluster])?;
+    if let Some(ids) = ids {
+        all.retain(|u| ids.contains(&u.instance.id));
+    }
+    Ok(all)
+}
+
+/// The instances that may serve the Fargate pool, of every cluster of the
+/// region but `cluster`: those registered in the pool, and those whose
+/// record names the pool's attribute (the caller reads them to be sure).
+pub(crate) fn pool_instances(
+    c: &Connection,
+    region: &str,
+    cluster: &str,
+) -> rusqlite::Result<Vec<InstanceUsage>> {
+    usage_where(
+        c,
+        "i.region = ?1 AND i.cluster != ?2 AND (i.cluster = ?3 OR instr(i.body, ?4) > 0)",
+        params![
+            region,
+            cluster,
+            capacity::FARGATE_POOL,
+            format!("\"{}\"", capacity::FARGATE_ATTRIBUTE)
+        ],
+    )
+}
+
+fn usage_where(
+    c: &Connection,
+    condition: &str,
+    args: &[&dyn rusqlite::ToSql],
+) -> rusqlite::Result<Vec<InstanceUsage>> {
+    let mut stmt = c.prepare_cached(&format!(
         "SELECT i.cluster, i.id, i.status, i.body, \
                 coalesce(sum(t.cpu), 0), coalesce(sum(t.memory), 0), \
                 coalesce(group_concat(nullif(t.host_ports, ''), ','), ''), \
@@ -41,12 +77,12 @@ pub(crate) fn instances(
                 json_group_array(json_extract(t.body, '$.group')) \
                     FILTER (WHERE json_type(t.body, '$.group') = 'text') \
          FROM container_instances i \
-         LEFT JOIN tasks t ON t.region = i.region AND t.cluster = i.cluster \
+         LEFT JOIN tasks t ON t.region = i.region AND t.instance_cluster = i.cluster \
               AND t.instance_id = i.id AND t.last_status != 'STOPPED' \
-         WHERE i.region = ?1 AND i.cluster = ?2 \
-         GROUP BY i.id ORDER BY i.id",
-    )?;
-    let rows = stmt.query_map(params![region, cluster], |r| {
+         WHERE {condition} \
+         GROUP BY i.cluster, i.id ORDER BY i.id"
+    ))?;
+    let rows = stmt.query_map(args, |r| {
         let ports: String = r.get(6)?;
         let groups: String = r.get(9)?;
         Ok(InstanceUsage {
@@ -65,11 +101,7 @@ pub(crate) fn instances(
             task_groups: serde_json::from_str(&groups).unwrap_or_default(),
         })
     })?;
-    let mut all: Vec<InstanceUsage> = rows.collect::<rusqlite::Result<_>>()?;
-    if let Some(ids) = ids {
-        all.retain(|u| ids.contains(&u.instance.id));
-    }
-    Ok(all)
+    rows.collect()
 }
 
 /// Inserts or replaces an instance.
@@ -101,8 +133,8 @@ pub(crate) fn insert_tasks(
 ) -> rusqlite::Result<()> {
     let mut insert = c.prepare_cached(
         "INSERT INTO tasks (region, cluster, id, instance_id, family, started_by, service, \
-         last_status, desired_status, cpu, memory, host_ports, body, arn) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+         last_status, desired_status, cpu, memory, host_ports, body, arn, instance_cluster) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     )?;
     let mut tag = c.prepare_cached(
         "INSERT INTO tags (region, arn, key, value) VALUES (?1, ?2, ?3, ?4) \
@@ -124,7 +156,8 @@ pub(crate) fn insert_tasks(
             new.reservation.memory,
             new.reservation.ports.join(","),
             t.json,
-            t.arn
+            t.arn,
+            t.instance_cluster
         ])?;
         if !new.tags.is_empty() {
             for (k, v) in &new.tags {
@@ -213,8 +246,8 @@ pub(crate) fn list_tasks(
     rows.collect()
 }
 
-/// Tasks on an instance that an agent must still act on or report: every one
-/// not yet `STOPPED`.
+/// Tasks on an instance (of `cluster`) that an agent must still act on or
+/// report: every one not yet `STOPPED`, of whatever cluster.
 pub(crate) fn unstopped_on_instance(
     c: &Connection,
     region: &str,
@@ -222,7 +255,7 @@ pub(crate) fn unstopped_on_instance(
     instance_id: &str,
 ) -> rusqlite::Result<Vec<StoredTask>> {
     let mut stmt = c.prepare_cached(&format!(
-        "SELECT {TASK_COLUMNS} FROM tasks WHERE region = ?1 AND cluster = ?2 \
+        "SELECT {TASK_COLUMNS} FROM tasks WHERE region = ?1 AND instance_cluster = ?2 \
          AND instance_id = ?3 AND last_status != 'STOPPED' ORDER BY id"
     ))?;
     let rows = stmt.query_map(params![region, cluster, instance_id], read_task)?;

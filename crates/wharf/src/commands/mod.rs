@@ -13,5 +13,6 @@ pub mod ps;
 pub mod run;
 pub mod server;
 pub mod services;
+pub mod spot;
 pub mod stop;
 pub mod validate;
