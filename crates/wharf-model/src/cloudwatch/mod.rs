@@ -5,7 +5,9 @@
 //! Wharf keeps no metric data yet, so an alarm's state is what its
 //! `TreatMissingData` makes of missing data (see [`state`]): the one rule
 //! every reader goes through, ready to take evaluated metric data when
-//! Wharf has metrics.
+//! Wharf has metrics. Metric operations (PutMetricData, GetMetricData, ...)
+//! belong in this module too, beside the alarms: one set of generated
+//! shapes over the union of operations, one error type.
 
 pub mod error;
 pub mod shapes;

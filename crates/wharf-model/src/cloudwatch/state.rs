@@ -46,8 +46,12 @@ pub fn window_ms(record: &AlarmRecord) -> i64 {
 }
 
 /// The state of `record` at `now_ms`. `evaluated` is the verdict of its
-/// metric data when there is some (`None`: no data, as always in Wharf
-/// today).
+/// metric data at its latest evaluation when there is some (an M-of-N
+/// evaluation of its last `EvaluationPeriods` periods against the
+/// threshold, which also applies `TreatMissingData` to periods without
+/// data); `None` means no period had data, as always in Wharf today, and
+/// `TreatMissingData` alone decides. Either way a state SetAlarmState gave
+/// holds until the next evaluation.
 pub fn state(record: &AlarmRecord, evaluated: Option<StateValue>, now_ms: i64) -> AlarmState {
     let a = &record.alarm;
     let created_ms = a.state_updated_timestamp.map_or(0, |t| t.as_millis());
