@@ -639,6 +639,8 @@ impl Heartbeats {
                 self.interval = Duration::from_millis(reply.interval_ms.max(100));
                 if reply.network != self.applied {
                     self.apply(reply.network).await;
+                } else if self.host_network != HostNetworking::Off {
+                    self.keep_slice_route().await;
                 }
                 true
             }
@@ -646,6 +648,16 @@ impl Heartbeats {
                 tracing::warn!(error = %e, "heartbeat failed");
                 false
             }
+        }
+    }
+
+    /// Puts back the route to this host's slice if something took it away
+    /// (see [`hostnet::keep_slice_route`]); logged when it had to.
+    async fn keep_slice_route(&self) {
+        let Some(spec) = self.network.borrow().clone() else { return };
+        let kept = tokio::task::spawn_blocking(move || hostnet::keep_slice_route(&spec)).await;
+        if let Ok(Ok(true)) = kept {
+            tracing::warn!("the route to this host's awsvpc slice was gone; put back");
         }
     }
 

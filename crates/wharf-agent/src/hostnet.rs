@@ -221,6 +221,40 @@ pub fn sync_routes(wanted: &[Route], proto: &str, pool: &Ipv4Net) -> Result<(), 
     Ok(())
 }
 
+/// Puts back the route to this host's own slice through the awsvpc bridge
+/// when something took it away (an `ip route replace` over it, then a
+/// delete, by another program): without it the host answers its tasks out
+/// of the default route, and they reach nothing of it (the DNS resolver, the
+/// metadata endpoint). Whether it had to. Nothing is done while the bridge
+/// does not hold the slice's gateway, or while any route takes the slice.
+pub fn keep_slice_route(spec: &NetworkSpec) -> Result<bool, HostNetError> {
+    let addresses = run(&["ip", "-4", "-o", "addr", "show", "dev", BRIDGE]).unwrap_or_default();
+    let holds_gateway =
+        addresses.split_whitespace().any(|w| w.split('/').next() == Some(spec.gateway.as_str()));
+    if !holds_gateway
+        || !run(&["ip", "-4", "route", "show", "exact", &spec.subnet, "table", "main"])?
+            .trim()
+            .is_empty()
+    {
+        return Ok(false);
+    }
+    run(&[
+        "ip",
+        "route",
+        "add",
+        &spec.subnet,
+        "dev",
+        BRIDGE,
+        "proto",
+        "kernel",
+        "scope",
+        "link",
+        "src",
+        &spec.gateway,
+    ])?;
+    Ok(true)
+}
+
 /// This host's IPv4 addresses (`ip -4 -o addr`).
 pub fn local_addresses() -> Vec<Ipv4Addr> {
     let Ok(text) = run(&["ip", "-4", "-o", "addr", "show"]) else { return vec![] };

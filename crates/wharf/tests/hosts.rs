@@ -680,6 +680,33 @@ fn hosts_awsvpc_tasks_reach_each_other_across_hosts_without_nat_and_not_across_v
         addresses.iter().all(|a| text.contains(&a.to_string())).then_some(text)
     });
     assert!(found.contains("169.254.170.2"), "asked the host's resolver: {found}");
+    // When something takes away the route to a host's own slice (another
+    // program's `ip route replace` over it, then a delete), its agent puts it
+    // back, and the host answers its tasks again.
+    let host_slice = instances(&server, "vpc-a")
+        .iter()
+        .find(|c| attribute(c, "wharf.address") == Some(hosts_of[0].address.to_string()))
+        .and_then(|c| attribute(c, "wharf.subnet-cidr"))
+        .expect("host 1's slice");
+    let deleted = hosts_of[0]
+        .command("ip")
+        .args(["route", "del", &host_slice, "dev", "wharf-awsvpc"])
+        .status()
+        .expect("ip route del");
+    assert!(deleted.success(), "the slice's route deleted on host {}", hosts_of[0].index);
+    wait_for("the agent to put the slice's route back", Duration::from_secs(30), || {
+        let out = hosts_of[0]
+            .command("ip")
+            .args(["-4", "route", "show", "exact", &host_slice])
+            .output()
+            .expect("ip route show");
+        String::from_utf8_lossy(&out.stdout).contains("wharf-awsvpc").then_some(())
+    });
+    wait_for("web.rig.internal from a task again", Duration::from_secs(30), || {
+        let out = hosts_of[0].docker(&["exec", &first_container, "nslookup", "web.rig.internal"]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        addresses.iter().all(|a| text.contains(&a.to_string())).then_some(())
+    });
     // The server's host reaches both at their addresses, also while another
     // server runs on this host (its route keeping leaves this pool's routes alone).
     let neighbour = support::Server::start_with(&["--no-agent"]);
