@@ -55,11 +55,15 @@ pub struct SetDesired {
 }
 
 /// What each step scaling policy of `rec` whose alarm is in ALARM asks for
-/// at `capacity`: the alarms that name the policy in their actions.
+/// at `capacity`: the alarms that name the policy in their actions. While
+/// the policy's cooldown after a scale out lasts, a scale out counts from
+/// the capacity before it (the capacity it added counts toward the next
+/// one, as Application Auto Scaling documents).
 pub fn step_asks(
     rec: &TargetRecord,
     alarms: &[(String, Vec<String>, AlarmView)],
     capacity: i32,
+    now_ms: i64,
 ) -> Vec<StepAsk> {
     let mut out = Vec::new();
     for p in &rec.policies {
@@ -76,13 +80,19 @@ pub fn step_asks(
                 continue;
             }
             let Some(value) = view.last_value else { continue };
-            let Some(to) = steps::capacity(config, capacity, value, view.threshold) else {
+            let cooldown_ms = i64::from(config.cooldown.unwrap_or(DEFAULT_COOLDOWN_S)) * 1000;
+            let Some(mut to) = steps::capacity(config, capacity, value, view.threshold) else {
                 continue;
             };
+            let m = &rec.memory;
+            if to > capacity && m.scaled_out_ms.is_some_and(|at| now_ms - at < cooldown_ms) {
+                let from = m.scaled_out_from.unwrap_or(capacity);
+                to = steps::capacity(config, from, value, view.threshold).unwrap_or(to);
+            }
             out.push(StepAsk {
                 capacity: to,
                 cause: format!("monitor alarm {alarm} in state ALARM triggered policy {name}"),
-                cooldown_ms: i64::from(config.cooldown.unwrap_or(DEFAULT_COOLDOWN_S)) * 1000,
+                cooldown_ms,
             });
         }
     }
@@ -191,6 +201,7 @@ pub fn step(
     if out {
         rec.memory.scaled_out_ms = Some(now_ms);
         rec.memory.scaled_out_to = Some(to);
+        rec.memory.scaled_out_from = Some(current);
     } else {
         rec.memory.scaled_in_ms = Some(now_ms);
     }
@@ -279,7 +290,7 @@ impl ServiceScaling {
         };
         let now = self.ops.clock.now_millis();
         let views: AlarmViews = alarms.iter().map(|(n, _, v)| (n.clone(), v.clone())).collect();
-        let asks = step_asks(&rec, alarms, view.desired);
+        let asks = step_asks(&rec, alarms, view.desired, now);
         let decided: Arc<Mutex<Option<SetDesired>>> = Arc::new(Mutex::new(None));
         let out = decided.clone();
         let entropy = self.ops.entropy.clone();
@@ -553,16 +564,25 @@ mod tests {
             ("busy".to_owned(), named.clone(), alarm(true, 95.0)),
             ("other".to_owned(), vec![], alarm(true, 95.0)),
         ];
-        let asks = step_asks(&rec, &alarms, 2);
+        let asks = step_asks(&rec, &alarms, 2, 1_000_000);
         assert_eq!(asks.len(), 1, "only the alarm naming the policy");
         assert_eq!(asks[0].capacity, 5, "95 - 70 = 25: the second step adds 3");
         assert_eq!(asks[0].cause, "monitor alarm busy in state ALARM triggered policy burst");
         assert_eq!(asks[0].cooldown_ms, 60_000);
-        let (_, set) = step(&rec, at(2), &views(None, None), &asks, 1_000_000, &mut ids());
+        let (after, set) = step(&rec, at(2), &views(None, None), &asks, 1_000_000, &mut ids());
         assert_eq!(set.map(|s| s.to), Some(5));
+        // Within the cooldown the alarm still in ALARM adds nothing: its 3
+        // count from the 2 before the scale out.
+        let asks = step_asks(&after, &alarms, 5, 1_030_000);
+        assert_eq!(asks[0].capacity, 5);
+        assert_eq!(step(&after, at(5), &views(None, None), &asks, 1_030_000, &mut ids()).1, None);
+        // After it, it adds again.
+        let asks = step_asks(&after, &alarms, 5, 1_060_000);
+        let (_, set) = step(&after, at(5), &views(None, None), &asks, 1_060_000, &mut ids());
+        assert_eq!(set.map(|s| s.to), Some(8));
         // Not in ALARM: nothing.
         let quiet = vec![("busy".to_owned(), named, alarm(false, 95.0))];
-        assert!(step_asks(&rec, &quiet, 2).is_empty());
+        assert!(step_asks(&rec, &quiet, 2, 1_000_000).is_empty());
     }
 
     #[test]

@@ -371,3 +371,219 @@ fn target_tracking_scales_a_cpu_burning_service_out_to_what_its_cpu_asks_and_bac
     assert_eq!(inward["Description"], "Setting desired count to 1.");
     assert_eq!(inward["StatusCode"], "Successful");
 }
+
+/// `at(yyyy-mm-ddThh:mm:ss)` of `from_now` from now, in UTC.
+fn at_from_now(from_now: Duration) -> String {
+    let t = std::time::SystemTime::now() + from_now;
+    let secs = t.duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_secs() as i64;
+    let (y, m, d) = wharf_model::clock::civil_from_days(secs.div_euclid(86_400));
+    let s = secs.rem_euclid(86_400);
+    format!("at({y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02})", s / 3600, s % 3600 / 60, s % 60)
+}
+
+#[test]
+fn a_step_policy_acts_on_a_custom_metric_alarm_and_a_scheduled_action_raises_the_minimum() {
+    let cluster = format!("step-{}", std::process::id());
+    let w = ClusterServer::launch(cluster.clone(), &["--allow-reset", "--metrics-period", "5s"]);
+    let ecs = Aws::new(&w.server, "ecs");
+    let aas = Aws::new(&w.server, "application-autoscaling");
+    let cw = Aws::new(&w.server, "cloudwatch");
+    let td = json!({
+        "family": "queue",
+        "containerDefinitions": [{
+            "name": "worker", "image": TEST_IMAGE, "memory": 16, "essential": true,
+            "stopTimeout": 2, "command": ["sleep", "3600"],
+        }],
+    });
+    let rev = s(&ecs.ok(&["register-task-definition", "--cli-input-json", &td.to_string()])
+        ["taskDefinition"]["taskDefinitionArn"]);
+    ecs.ok(&[
+        "create-service",
+        "--cluster",
+        &cluster,
+        "--service-name",
+        "queue",
+        "--task-definition",
+        &rev,
+        "--desired-count",
+        "1",
+    ]);
+    let resource = format!("service/{cluster}/queue");
+    let target = [
+        "--service-namespace",
+        "ecs",
+        "--resource-id",
+        &resource,
+        "--scalable-dimension",
+        "ecs:service:DesiredCount",
+    ];
+    let with = |extra: &[&str]| -> Vec<String> {
+        target.iter().chain(extra).map(|a| (*a).to_owned()).collect()
+    };
+    let run = |op: &str, extra: &[&str]| {
+        let args: Vec<String> = std::iter::once(op.to_owned()).chain(with(extra)).collect();
+        aas.ok(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    run("register-scalable-target", &["--min-capacity", "1", "--max-capacity", "5"]);
+    // +1 for a backlog up to 30 over the threshold, +2 beyond; a minute's cooldown.
+    let config = json!({
+        "AdjustmentType": "ChangeInCapacity",
+        "StepAdjustments": [
+            {"MetricIntervalLowerBound": 0, "MetricIntervalUpperBound": 30, "ScalingAdjustment": 1},
+            {"MetricIntervalLowerBound": 30, "ScalingAdjustment": 2},
+        ],
+        "Cooldown": 60,
+    });
+    let policy = run(
+        "put-scaling-policy",
+        &[
+            "--policy-name",
+            "backlog",
+            "--policy-type",
+            "StepScaling",
+            "--step-scaling-policy-configuration",
+            &config.to_string(),
+        ],
+    );
+    let policy_arn = s(&policy["PolicyARN"]);
+    // A step policy with overlapping steps is refused, naming the problem.
+    let bad = json!({"AdjustmentType": "ChangeInCapacity", "StepAdjustments": [
+        {"MetricIntervalLowerBound": 0, "MetricIntervalUpperBound": 30, "ScalingAdjustment": 1},
+        {"MetricIntervalLowerBound": 10, "ScalingAdjustment": 2}]});
+    let args: Vec<String> = std::iter::once("put-scaling-policy".to_owned())
+        .chain(with(&[
+            "--policy-name",
+            "bad",
+            "--policy-type",
+            "StepScaling",
+            "--step-scaling-policy-configuration",
+            &bad.to_string(),
+        ]))
+        .collect();
+    let err = aas.fails(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(err.contains("ValidationException") && err.contains("overlap"), "{err}");
+    cw.ok(&[
+        "put-metric-alarm",
+        "--alarm-name",
+        "queue-backlog-high",
+        "--namespace",
+        "Wharf/Test",
+        "--metric-name",
+        "Backlog",
+        "--dimensions",
+        "Name=ServiceName,Value=queue",
+        "--statistic",
+        "Average",
+        "--period",
+        "10",
+        "--evaluation-periods",
+        "1",
+        "--threshold",
+        "50",
+        "--comparison-operator",
+        "GreaterThanThreshold",
+        "--alarm-actions",
+        &policy_arn,
+    ]);
+    let describe = || {
+        ecs.ok(&["describe-services", "--cluster", &cluster, "--services", "queue"])["services"][0]
+            .clone()
+    };
+    // The backlog, 100 (50 over the threshold), put every second.
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !stop.load(Ordering::SeqCst) {
+                cw.ok(&[
+                    "put-metric-data",
+                    "--namespace",
+                    "Wharf/Test",
+                    "--metric-name",
+                    "Backlog",
+                    "--dimensions",
+                    "ServiceName=queue",
+                    "--value",
+                    "100",
+                ]);
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        });
+        wait_for(
+            "the step policy's scale out to 3",
+            Duration::from_secs(40),
+            || (describe()["desiredCount"] == 3).then_some(()),
+            || format!("{:#}", describe()),
+        );
+        let alarm = cw.ok(&["describe-alarms", "--alarm-names", "queue-backlog-high"]);
+        assert_eq!(alarm["MetricAlarms"][0]["StateValue"], "ALARM", "{alarm:#}");
+        let reason = s(&alarm["MetricAlarms"][0]["StateReason"]);
+        assert!(
+            reason.starts_with("Threshold Crossed: 1 out of the last 1 datapoints [100.0]"),
+            "{reason}"
+        );
+        // The cooldown: the alarm stays in ALARM, but the +2 counts from 1 again.
+        std::thread::sleep(Duration::from_secs(12));
+        assert_eq!(describe()["desiredCount"], 3, "held by the cooldown");
+        stop.store(true, Ordering::SeqCst);
+    });
+    let activities = run("describe-scaling-activities", &[]);
+    let first = &activities["ScalingActivities"][0];
+    assert_eq!(first["Description"], "Setting desired count to 3.");
+    assert_eq!(
+        first["Cause"],
+        "monitor alarm queue-backlog-high in state ALARM triggered policy backlog"
+    );
+    assert_eq!(first["StatusCode"], "Successful");
+
+    // A scheduled action raises the minimum on time; the service follows.
+    let when = at_from_now(Duration::from_secs(8));
+    run(
+        "put-scheduled-action",
+        &[
+            "--scheduled-action-name",
+            "morning",
+            "--schedule",
+            &when,
+            "--scalable-target-action",
+            "MinCapacity=4,MaxCapacity=5",
+        ],
+    );
+    let listed = run("describe-scheduled-actions", &[]);
+    assert_eq!(listed["ScheduledActions"][0]["Schedule"], when.as_str());
+    let raised = Instant::now();
+    wait_for(
+        "the minimum of 4",
+        Duration::from_secs(30),
+        || (describe()["desiredCount"] == 4).then_some(()),
+        || format!("{:#}", run("describe-scaling-activities", &[])),
+    );
+    assert!(raised.elapsed() >= Duration::from_secs(6), "not before its time");
+    let targets = run("describe-scalable-targets", &[]);
+    assert_eq!(targets["ScalableTargets"][0]["MinCapacity"], 4);
+    let causes: Vec<String> = run("describe-scaling-activities", &[])["ScalingActivities"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|a| s(&a["Cause"]))
+        .collect();
+    assert!(
+        causes.contains(&"scheduled action name morning was triggered".to_owned()),
+        "{causes:#?}"
+    );
+    assert!(causes.contains(&"minimum capacity was set to 4".to_owned()), "{causes:#?}");
+
+    // Deleting the policy leaves the user's alarm; deregistering the target ends it.
+    run("delete-scaling-policy", &["--policy-name", "backlog"]);
+    run("deregister-scalable-target", &[]);
+    let args: Vec<String> = std::iter::once("delete-scaling-policy".to_owned())
+        .chain(with(&["--policy-name", "backlog"]))
+        .collect();
+    let err = aas.fails(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(err.contains("ObjectNotFoundException"), "{err}");
+    assert_eq!(
+        cw.ok(&["describe-alarms", "--alarm-names", "queue-backlog-high"])["MetricAlarms"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+}

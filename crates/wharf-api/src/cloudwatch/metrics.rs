@@ -122,11 +122,11 @@ pub(crate) async fn put_metric_data(ctx: &Ctx, req: PutMetricDataInput) -> Resul
     Ok(Empty {})
 }
 
-/// Checks a period as CloudWatch does: 1, 5, 10, 30 or a multiple of 60.
+/// Checks a period as CloudWatch does: 1, 5, 10, 20, 30 or a multiple of 60.
 fn check_period(period: i32, member: &str) -> Result<i64, CloudWatchError> {
-    if period <= 0 || !(matches!(period, 1 | 5 | 10 | 30) || period % 60 == 0) {
+    if period <= 0 || !(matches!(period, 1 | 5 | 10 | 20 | 30) || period % 60 == 0) {
         return Err(CloudWatchError::invalid(format!(
-            "The parameter {member} must be 1, 5, 10, 30, or a multiple of 60."
+            "The parameter {member} must be 1, 5, 10, 20, 30, or a multiple of 60."
         )));
     }
     Ok(i64::from(period) * 1000)

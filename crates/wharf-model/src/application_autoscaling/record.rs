@@ -41,6 +41,10 @@ pub struct Memory {
     /// The capacity the last scale out set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scaled_out_to: Option<i32>,
+    /// The capacity the last scale out started from: while its cooldown
+    /// lasts, a step policy's change counts from there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scaled_out_from: Option<i32>,
     /// When it last scaled in (ms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scaled_in_ms: Option<i64>,

@@ -121,8 +121,8 @@ pub struct ServerArgs {
     dns_address: String,
     /// The metric period: how often services' and capacity providers'
     /// metrics are gathered and their alarms evaluated (CloudWatch's is 60s);
-    /// shorter for tests and demos: `5s` (1s, 5s, 10s, 30s or a multiple of
-    /// 60s, as CloudWatch's periods).
+    /// shorter for tests and demos: `5s` (1s, 5s, 10s, 20s, 30s or a multiple
+    /// of 60s, as CloudWatch's periods).
     #[arg(long, env = "WHARF_METRICS_PERIOD", default_value = "60s", value_parser = parse_period)]
     metrics_period: std::time::Duration,
     /// A command (run with `sh -c`) that adds or removes the hosts of a
@@ -135,17 +135,19 @@ pub struct ServerArgs {
     agent: AgentArgs,
 }
 
-/// A metric period: one CloudWatch accepts as an alarm's `Period` (1, 5, 10
-/// or 30 seconds, or a multiple of 60), since target tracking's alarms
-/// take it.
+/// A metric period: one CloudWatch accepts as a metric's period (1, 5, 10,
+/// 20 or 30 seconds, or a multiple of 60), since target tracking's alarms
+/// and the metrics take it.
 fn parse_period(s: &str) -> Result<std::time::Duration, String> {
     parse_wait(s).and_then(|d| {
         let secs = d.as_secs();
         let whole = d.subsec_nanos() == 0;
-        if whole && (matches!(secs, 1 | 5 | 10 | 30) || (secs > 0 && secs % 60 == 0)) {
+        if whole && (matches!(secs, 1 | 5 | 10 | 20 | 30) || (secs > 0 && secs % 60 == 0)) {
             Ok(d)
         } else {
-            Err(format!("{s:?} is not a CloudWatch period: 1s, 5s, 10s, 30s or a multiple of 60s"))
+            Err(format!(
+                "{s:?} is not a CloudWatch period: 1s, 5s, 10s, 20s, 30s or a multiple of 60s"
+            ))
         }
     })
 }
