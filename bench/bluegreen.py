@@ -466,20 +466,9 @@ def main():
     asked = time.monotonic()
     aws("deploy", "stop-deployment", "--deployment-id", dep, "--auto-rollback-enabled")
     answered = time.monotonic() - asked
-    streak, first_orig, failed = 0, None, 0
-    while streak < 200 and time.monotonic() - asked < 30:
-        status_code, rev = get(cd_port)
-        if status_code != 200:
-            failed += 1
-        elif rev == "c2":
-            if streak == 0:
-                first_orig = time.monotonic()
-            streak += 1
-        else:
-            streak = 0
+    restored, failed = back_on(cd_port, "c2", asked)
     time.sleep(1)
     load.finish()
-    restored = (first_orig - asked) if first_orig and streak >= 200 else None
     rows.append(("CodeDeploy StopDeployment (rollback) to all traffic on the original",
                  (f"{restored * 1000:.0f} ms from starting the CLI call (the call itself took "
                   f"{answered * 1000:.0f} ms)") if restored is not None else "not restored",
