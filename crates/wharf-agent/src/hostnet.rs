@@ -210,7 +210,13 @@ fn program_chain(table: &str, parent: &str, rules: &[Vec<String>]) -> Result<(),
 /// Makes this host's routes tagged `proto` into `pool` those to `wanted`.
 pub fn sync_routes(wanted: &[Route], proto: &str, pool: &Ipv4Net) -> Result<(), HostNetError> {
     let current = parse_routes(&run(&["ip", "-4", "route", "show", "proto", proto])?);
-    let foreign = foreign_destinations(&run(&["ip", "-4", "route", "show"])?, proto);
+    // The whole table is read only when a route is to be added: a pass with
+    // nothing to add (the usual one) runs one command.
+    let foreign = if wanted.iter().any(|w| !current.contains(w)) {
+        foreign_destinations(&run(&["ip", "-4", "route", "show"])?, proto)
+    } else {
+        Vec::new()
+    };
     let (add, delete) = route_changes(&current, wanted, &foreign, pool);
     for r in delete {
         run(&["ip", "route", "del", &r.destination, "via", &r.via, "proto", proto])?;
