@@ -30,7 +30,6 @@ use wharf_model::cloudwatch::shapes::{
 use wharf_model::ecs::service::deployment::Names;
 use wharf_model::ecs::status::ServiceStatus;
 use wharf_model::wire::Timestamp;
-use wharf_model::EcsError;
 use wharf_ops::autoscaling;
 
 use crate::context::Ctx;
@@ -66,29 +65,12 @@ fn internal(e: wharf_ops::OpsError) -> ApiError {
     }
 }
 
-/// A decision refused inside a store update (whose decisions answer ECS
-/// errors), carried as an ECS error holding the scaling exception's name and
-/// message; [`uncarry`] turns it back.
-fn carry(e: ScalingError) -> EcsError {
-    EcsError::new(
-        wharf_model::EcsErrorKind::ClientException,
-        format!("{}\u{0}{}", e.kind.wire_name(), e.message),
-    )
-}
-
-/// The scaling error [`carry`] put in an ECS error, or the error as it is.
-fn uncarry(e: wharf_ops::OpsError) -> ApiError {
-    if let wharf_ops::OpsError::Refused(inner) = &e {
-        if let Some((kind, message)) = inner.message.split_once('\u{0}') {
-            let code = wharf_model::application_autoscaling::shapes::EXCEPTIONS
-                .iter()
-                .find(|c| **c == kind)
-                .copied()
-                .unwrap_or("ValidationException");
-            return ScalingError::new(code, message).into();
-        }
+/// An operation's failure as Application Auto Scaling answers it.
+fn refused(e: wharf_ops::OpsError) -> ApiError {
+    match e {
+        wharf_ops::OpsError::ScalingRefused(e) => e.into(),
+        other => internal(other),
     }
-    internal(e)
 }
 
 fn now(ctx: &Ctx) -> i64 {
@@ -196,10 +178,10 @@ async fn register_scalable_target(
             Some(rec) => rec,
             None => {
                 let (Some(min), Some(max)) = (req.min_capacity, req.max_capacity) else {
-                    return Err(carry(ScalingError::validation(
+                    return Err(ScalingError::validation(
                         "MinCapacity and MaxCapacity are required to register a new scalable \
                          target.",
-                    )));
+                    ));
                 };
                 TargetRecord {
                     target: ScalableTarget {
@@ -225,7 +207,7 @@ async fn register_scalable_target(
         let t = &mut rec.target;
         let min = req.min_capacity.or(t.min_capacity).unwrap_or(0);
         let max = req.max_capacity.or(t.max_capacity).unwrap_or(0);
-        check_capacities(min, max).map_err(carry)?;
+        check_capacities(min, max)?;
         t.min_capacity = Some(min);
         t.max_capacity = Some(max);
         if let Some(s) = &req.suspended_state {
@@ -243,7 +225,7 @@ async fn register_scalable_target(
         Ok(Some(rec))
     })
     .await
-    .map_err(uncarry)?
+    .map_err(refused)?
     .ok_or_else(ScalingError::internal)?;
     Ok(RegisterScalableTargetResponse { scalable_target_arn: rec.target.scalable_target_arn })
 }
@@ -298,10 +280,10 @@ async fn deregister_scalable_target(
         .collect();
     autoscaling::update(ctx.ops(), &resource_id, move |cur| match cur {
         Some(_) => Ok(None),
-        None => Err(carry(ScalingError::not_found(missing.clone()))),
+        None => Err(ScalingError::not_found(missing.clone())),
     })
     .await
-    .map_err(uncarry)?;
+    .map_err(refused)?;
     delete_alarms(ctx, &alarms).await?;
     Ok(DeregisterScalableTargetResponse {})
 }
@@ -469,7 +451,7 @@ async fn put_scaling_policy(
     let at = now(ctx);
     let (rid, pname) = (resource_id.clone(), name.clone());
     let rec = autoscaling::update(ctx.ops(), &resource_id, move |cur| {
-        let mut rec = cur.ok_or_else(|| carry(no_target(&rid)))?;
+        let mut rec = cur.ok_or_else(|| no_target(&rid))?;
         let before = rec
             .policies
             .iter()
@@ -509,7 +491,7 @@ async fn put_scaling_policy(
         Ok(Some(rec))
     })
     .await
-    .map_err(uncarry)?
+    .map_err(refused)?
     .ok_or_else(ScalingError::internal)?;
     let p = rec
         .policies
@@ -569,16 +551,16 @@ async fn delete_scaling_policy(
         .flat_map(|p| alarm_names(&p.policy))
         .collect();
     autoscaling::update(ctx.ops(), &resource_id, move |cur| {
-        let mut rec = cur.ok_or_else(|| carry(ScalingError::not_found(missing.clone())))?;
+        let mut rec = cur.ok_or_else(|| ScalingError::not_found(missing.clone()))?;
         let before = rec.policies.len();
         rec.policies.retain(|p| p.policy.policy_name.as_deref() != Some(name.as_str()));
         if rec.policies.len() == before {
-            return Err(carry(ScalingError::not_found(missing.clone())));
+            return Err(ScalingError::not_found(missing.clone()));
         }
         Ok(Some(rec))
     })
     .await
-    .map_err(uncarry)?;
+    .map_err(refused)?;
     delete_alarms(ctx, &alarms).await?;
     Ok(DeleteScalingPolicyResponse {})
 }
@@ -654,7 +636,7 @@ async fn put_scheduled_action(
         (ctx.region.clone(), ctx.state.ops.account_id.to_string(), now(ctx), random_id(ctx));
     let rid = resource_id.clone();
     autoscaling::update(ctx.ops(), &resource_id, move |cur| {
-        let mut rec = cur.ok_or_else(|| carry(no_target(&rid)))?;
+        let mut rec = cur.ok_or_else(|| no_target(&rid))?;
         let i = rec
             .scheduled
             .iter()
@@ -663,7 +645,7 @@ async fn put_scheduled_action(
         let schedule =
             req.schedule.clone().or_else(|| before.as_ref().and_then(|b| b.schedule.clone()));
         if schedule.is_none() {
-            return Err(carry(null("schedule")));
+            return Err(null("schedule"));
         }
         let action = ScheduledAction {
             scheduled_action_name: Some(name.clone()),
@@ -701,7 +683,7 @@ async fn put_scheduled_action(
         Ok(Some(rec))
     })
     .await
-    .map_err(uncarry)?;
+    .map_err(refused)?;
     Ok(PutScheduledActionResponse {})
 }
 
@@ -749,16 +731,16 @@ async fn delete_scheduled_action(
          scalable dimension: ecs:service:DesiredCount, scheduled action name: {name}"
     );
     autoscaling::update(ctx.ops(), &resource_id, move |cur| {
-        let mut rec = cur.ok_or_else(|| carry(ScalingError::not_found(missing.clone())))?;
+        let mut rec = cur.ok_or_else(|| ScalingError::not_found(missing.clone()))?;
         let before = rec.scheduled.len();
         rec.scheduled.retain(|a| a.scheduled_action_name.as_deref() != Some(name.as_str()));
         if rec.scheduled.len() == before {
-            return Err(carry(ScalingError::not_found(missing.clone())));
+            return Err(ScalingError::not_found(missing.clone()));
         }
         rec.memory.scheduled_runs.remove(&name);
         Ok(Some(rec))
     })
     .await
-    .map_err(uncarry)?;
+    .map_err(refused)?;
     Ok(DeleteScheduledActionResponse {})
 }
