@@ -21,7 +21,8 @@ use wharf_model::application_autoscaling::shapes::{
     DescribeScheduledActionsResponse, PolicyType, PutScalingPolicyRequest,
     PutScalingPolicyResponse, PutScheduledActionRequest, PutScheduledActionResponse,
     RegisterScalableTargetRequest, RegisterScalableTargetResponse, ScalableDimension,
-    ScalableTarget, ScalingPolicy, ScheduledAction, ServiceNamespace, SuspendedState,
+    ScalableTarget, ScalingActivity, ScalingPolicy, ScheduledAction, ServiceNamespace,
+    SuspendedState,
 };
 use wharf_model::application_autoscaling::ScalingError;
 use wharf_model::cloudwatch::shapes::{
@@ -119,6 +120,37 @@ fn page<T: Clone>(
     let end = (start + limit).min(items.len());
     let next = (end < items.len()).then(|| crate::pagination::encode(&key(&items[end - 1])));
     Ok((items[start..end].to_vec(), next))
+}
+
+/// The region's target records that a request's filters select.
+async fn selected(
+    ctx: &Ctx,
+    resource: Option<&str>,
+    dimension: Option<&ScalableDimension>,
+) -> Result<Vec<TargetRecord>, ApiError> {
+    Ok(autoscaling::all(ctx.ops())
+        .await
+        .map_err(internal)?
+        .into_iter()
+        .filter(|r| selects(&r.target, resource, dimension))
+        .collect())
+}
+
+/// A page of the `items` whose `name` is among `names` (all of them when
+/// `names` is empty), in the order of their `resource|name` key.
+fn page_by_name<T: Clone>(
+    items: impl Iterator<Item = T>,
+    names: &[String],
+    name: impl Fn(&T) -> Option<String>,
+    resource: impl Fn(&T) -> Option<String>,
+    token: Option<&str>,
+    limit: usize,
+) -> Result<(Vec<T>, Option<String>), ApiError> {
+    let kept: Vec<T> =
+        items.filter(|i| names.is_empty() || name(i).is_some_and(|n| names.contains(&n))).collect();
+    let key =
+        |i: &T| format!("{}|{}", resource(i).unwrap_or_default(), name(i).unwrap_or_default());
+    page(&kept, key, token, limit)
 }
 
 /// Whether a request's filters select this target.
@@ -240,12 +272,10 @@ async fn describe_scalable_targets(
     if wanted.len() > 50 {
         return Err(ScalingError::validation("resourceIds can have at most 50 items.").into());
     }
-    let all: Vec<ScalableTarget> = autoscaling::all(ctx.ops())
-        .await
-        .map_err(internal)?
+    let all: Vec<ScalableTarget> = selected(ctx, None, req.scalable_dimension.as_ref())
+        .await?
         .into_iter()
         .map(|r| r.target)
-        .filter(|t| selects(t, None, req.scalable_dimension.as_ref()))
         .filter(|t| wanted.is_empty() || wanted.iter().any(|w| t.resource_id.as_deref() == Some(w)))
         .collect();
     let (targets, next_token) = page(
@@ -508,22 +538,14 @@ async fn describe_scaling_policies(
     namespace_ok(req.service_namespace.as_ref())?;
     let limit = max_results(req.max_results)?;
     let names = req.policy_names.unwrap_or_default();
-    let all: Vec<ScalingPolicy> = autoscaling::all(ctx.ops())
-        .await
-        .map_err(internal)?
+    let all = selected(ctx, req.resource_id.as_deref(), req.scalable_dimension.as_ref())
+        .await?
         .into_iter()
-        .filter(|r| selects(&r.target, req.resource_id.as_deref(), req.scalable_dimension.as_ref()))
-        .flat_map(|r| r.policies.into_iter().map(|p| p.policy))
-        .filter(|p| names.is_empty() || names.iter().any(|n| p.policy_name.as_ref() == Some(n)))
-        .collect();
-    let key = |p: &ScalingPolicy| {
-        format!(
-            "{}|{}",
-            p.resource_id.clone().unwrap_or_default(),
-            p.policy_name.clone().unwrap_or_default()
-        )
-    };
-    let (policies, next_token) = page(&all, key, req.next_token.as_deref(), limit)?;
+        .flat_map(|r| r.policies.into_iter().map(|p| p.policy));
+    let name = |p: &ScalingPolicy| p.policy_name.clone();
+    let resource = |p: &ScalingPolicy| p.resource_id.clone();
+    let (policies, next_token) =
+        page_by_name(all, &names, name, resource, req.next_token.as_deref(), limit)?;
     Ok(DescribeScalingPoliciesResponse { scaling_policies: Some(policies), next_token })
 }
 
@@ -571,27 +593,27 @@ async fn describe_scaling_activities(
 ) -> Result<DescribeScalingActivitiesResponse, ApiError> {
     namespace_ok(req.service_namespace.as_ref())?;
     let limit = max_results(req.max_results)?;
-    let mut all = Vec::new();
-    for r in autoscaling::all(ctx.ops()).await.map_err(internal)? {
-        if selects(&r.target, req.resource_id.as_deref(), req.scalable_dimension.as_ref()) {
-            all.extend(r.activities);
-        }
-    }
-    // Newest first across targets; the token is the activity's start and id.
-    all.sort_by(|a, b| {
-        let t = |x: &wharf_model::application_autoscaling::shapes::ScalingActivity| {
-            x.start_time.map_or(0, Timestamp::as_millis)
-        };
-        t(b).cmp(&t(a)).then(a.activity_id.cmp(&b.activity_id))
-    });
-    let keyed: Vec<(String, _)> =
-        all.into_iter().enumerate().map(|(i, a)| (format!("{i:012}"), a)).collect();
-    let (page_items, next_token) =
-        page(&keyed, |(k, _)| k.clone(), req.next_token.as_deref(), limit)?;
+    let mut all: Vec<ScalingActivity> =
+        selected(ctx, req.resource_id.as_deref(), req.scalable_dimension.as_ref())
+            .await?
+            .into_iter()
+            .flat_map(|r| r.activities)
+            .collect();
+    all.sort_by_cached_key(activity_key);
+    let (scaling_activities, next_token) =
+        page(&all, activity_key, req.next_token.as_deref(), limit)?;
     Ok(DescribeScalingActivitiesResponse {
-        scaling_activities: Some(page_items.into_iter().map(|(_, a)| a).collect()),
+        scaling_activities: Some(scaling_activities),
         next_token,
     })
+}
+
+/// Where an activity sorts: newest first across targets, then by id. The
+/// page token is this key, so a page stays where it was when newer
+/// activities arrive meanwhile.
+fn activity_key(a: &ScalingActivity) -> String {
+    let start = a.start_time.map_or(0, Timestamp::as_millis);
+    format!("{:020}|{}", i64::MAX - start, a.activity_id.as_deref().unwrap_or_default())
 }
 
 /// Time zones Wharf's schedules run in.
@@ -694,24 +716,14 @@ async fn describe_scheduled_actions(
     namespace_ok(req.service_namespace.as_ref())?;
     let limit = max_results(req.max_results)?;
     let names = req.scheduled_action_names.unwrap_or_default();
-    let all: Vec<ScheduledAction> = autoscaling::all(ctx.ops())
-        .await
-        .map_err(internal)?
+    let all = selected(ctx, req.resource_id.as_deref(), req.scalable_dimension.as_ref())
+        .await?
         .into_iter()
-        .filter(|r| selects(&r.target, req.resource_id.as_deref(), req.scalable_dimension.as_ref()))
-        .flat_map(|r| r.scheduled)
-        .filter(|a| {
-            names.is_empty() || names.iter().any(|n| a.scheduled_action_name.as_ref() == Some(n))
-        })
-        .collect();
-    let key = |a: &ScheduledAction| {
-        format!(
-            "{}|{}",
-            a.resource_id.clone().unwrap_or_default(),
-            a.scheduled_action_name.clone().unwrap_or_default()
-        )
-    };
-    let (actions, next_token) = page(&all, key, req.next_token.as_deref(), limit)?;
+        .flat_map(|r| r.scheduled);
+    let name = |a: &ScheduledAction| a.scheduled_action_name.clone();
+    let resource = |a: &ScheduledAction| a.resource_id.clone();
+    let (actions, next_token) =
+        page_by_name(all, &names, name, resource, req.next_token.as_deref(), limit)?;
     Ok(DescribeScheduledActionsResponse { scheduled_actions: Some(actions), next_token })
 }
 
@@ -743,4 +755,35 @@ async fn delete_scheduled_action(
     .await
     .map_err(refused)?;
     Ok(DeleteScheduledActionResponse {})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn activity(id: &str, start_ms: i64) -> ScalingActivity {
+        ScalingActivity {
+            activity_id: Some(id.to_owned()),
+            start_time: Some(Timestamp::from_millis(start_ms)),
+            ..ScalingActivity::default()
+        }
+    }
+
+    #[test]
+    fn activities_page_newest_first_and_stay_put_when_newer_ones_arrive() {
+        let mut all = vec![activity("a", 1_000), activity("c", 3_000), activity("b", 2_000)];
+        all.sort_by_cached_key(activity_key);
+        let ids = |v: &[ScalingActivity]| -> Vec<String> {
+            v.iter().map(|a| a.activity_id.clone().unwrap_or_default()).collect()
+        };
+        assert_eq!(ids(&all), ["c", "b", "a"]);
+        let (first, token) = page(&all, activity_key, None, 2).expect("a page");
+        assert_eq!(ids(&first), ["c", "b"]);
+        // A newer activity arrives before the next page is asked for.
+        all.push(activity("d", 4_000));
+        all.sort_by_cached_key(activity_key);
+        let (second, token) = page(&all, activity_key, token.as_deref(), 2).expect("a page");
+        assert_eq!(ids(&second), ["a"]);
+        assert_eq!(token, None);
+    }
 }
