@@ -7,7 +7,8 @@
 //! registration of service tasks in Cloud Map ([`discovery`]), the purge
 //! of deleted task definition revisions ([`task_definitions`]) and the
 //! managed scaling of custom capacity providers ([`capacity_scaling`]) and
-//! Application Auto Scaling of services ([`service_scaling`]).
+//! Application Auto Scaling of services ([`service_scaling`]), and the
+//! sharing and expiry of stored metric data ([`metric_batches`]).
 #![warn(missing_docs)]
 
 pub mod capacity_scaling;
@@ -16,6 +17,7 @@ pub mod codedeploy;
 pub mod discovery;
 pub mod liveness;
 pub mod logs_retention;
+pub mod metric_batches;
 pub mod service_scaling;
 pub mod services;
 pub mod task_definitions;

@@ -105,6 +105,11 @@ pub enum Kind {
     /// (`wharf_model::application_autoscaling::record::TargetRecord`), keyed
     /// `<resource id>|<scalable dimension>`.
     ScalableTarget,
+    /// CloudWatch data points, one document per write
+    /// (`wharf_model::cloudwatch::series::MetricBatch`), keyed
+    /// `<ms since the epoch, 13 digits>-<random>` so that keys sort by the
+    /// time of the write.
+    MetricBatch,
 }
 
 impl Kind {
@@ -128,6 +133,7 @@ impl Kind {
             Self::Discovery => "servicediscovery-registry",
             Self::CapacityScaling => "capacity-scaling",
             Self::ScalableTarget => "scalable-target",
+            Self::MetricBatch => "cloudwatch-metric-batch",
         }
     }
 }

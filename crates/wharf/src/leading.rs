@@ -2,7 +2,8 @@
 //! CodeDeploy deployer, the registration of service tasks in Cloud Map,
 //! capacity providers' managed scaling, services' auto scaling, instance
 //! liveness, stopped-task expiry, the purge of deleted task
-//! definitions and log retention run only while this server's term
+//! definitions, the expiry of stored metric data and log retention run
+//! only while this server's term
 //! lasts, and write through the term's store, so that a server that lost
 //! its term (its etcd lease expired while it was paused or cut off) has its
 //! late writes refused. With SQLite the only server always leads.
@@ -117,6 +118,7 @@ pub async fn run(
                 intervals.metrics_period,
                 stopping.clone(),
             )),
+            tokio::spawn(wharf_control::metric_batches::expire(fenced.clone(), stopping.clone())),
             tokio::spawn(wharf_control::codedeploy::run(
                 wharf_control::codedeploy::Deployer { ops: fenced },
                 stopping,

@@ -24,10 +24,11 @@ use wharf_api::AppState;
 use wharf_lb::Traffic;
 use wharf_model::agent::ContainerUsage;
 use wharf_model::cloudwatch::ecs as ecs_metrics;
-use wharf_model::cloudwatch::series::{MetricKey, Stats};
+use wharf_model::cloudwatch::series::{Datum, MetricKey, Stats};
 use wharf_model::ecs::service::ServiceRecord;
 use wharf_model::ecs::shapes::{DesiredStatus, Task};
 use wharf_model::ecs::status::{ServiceStatus, TaskStatus};
+use wharf_ops::OpsError;
 use wharf_store::{Kind, Store, StoreError, TaskQuery};
 
 /// Tasks read a page at a time.
@@ -63,6 +64,21 @@ struct Previous {
     at_ms: Option<i64>,
 }
 
+/// The points of one pass, by region.
+#[derive(Debug, Default)]
+struct Out {
+    /// The start of the period they are dated at (ms).
+    at: i64,
+    by_region: BTreeMap<String, Vec<Datum>>,
+}
+
+impl Out {
+    fn put(&mut self, region: &str, key: MetricKey, ts_ms: i64, stats: Stats, unit: &str) {
+        let datum = Datum { key, ts_ms, stats, unit: Some(unit.to_owned()) };
+        self.by_region.entry(region.to_owned()).or_default().push(datum);
+    }
+}
+
 /// A task's use in the last period: CPU units and MiB.
 #[derive(Debug, Default, Clone, Copy)]
 struct Use {
@@ -82,9 +98,29 @@ impl Gatherer {
     }
 
     /// One pass at `now_ms`: the period that just ended.
-    async fn pass(&self, prev: &mut Previous, now_ms: i64) -> Result<(), StoreError> {
+    async fn pass(&self, prev: &mut Previous, now_ms: i64) -> Result<(), OpsError> {
+        let mut out = Out::default();
+        self.services(prev, now_ms, &mut out).await?;
+        let at = out.at;
+        self.load_balancers(prev, at, now_ms, &mut out).await?;
+        self.capacity_providers(at, &mut out).await?;
+        // One write per region: the period's points, kept and shared.
+        for (region, datums) in out.by_region {
+            wharf_ops::metrics::record(self.state.ops.region(&region), datums).await?;
+        }
+        Ok(())
+    }
+
+    /// Services' CPU and memory utilization over the period that ended.
+    async fn services(
+        &self,
+        prev: &mut Previous,
+        now_ms: i64,
+        out: &mut Out,
+    ) -> Result<(), StoreError> {
         let period_ms = i64::try_from(self.period.as_millis()).unwrap_or(60_000).max(1);
         let at = now_ms.div_euclid(period_ms) * period_ms - period_ms;
+        out.at = at;
         let elapsed_s = prev.at_ms.map(|p| (now_ms - p) as f64 / 1000.0);
         prev.at_ms = Some(now_ms);
         // Each task's use since the last pass.
@@ -104,7 +140,6 @@ impl Gatherer {
         let first = prev.cpu.is_empty();
         prev.cpu = cpu_now;
         let store = &*self.state.ops.store;
-        let metrics = &self.state.ops.metrics;
         for region in store.regions(Kind::Service).await? {
             // Each cluster's running tasks once (not once per service), and
             // only those some agent measured are read.
@@ -161,21 +196,21 @@ impl Gatherer {
                 for (metric, value) in [("CPUUtilization", cpu), ("MemoryUtilization", mem)] {
                     if let Some(v) = value {
                         let key = MetricKey::new("AWS/ECS", metric, &dims);
-                        metrics.put(&region, key, at, v, Some("Percent".into()), now_ms);
+                        out.put(&region, key, at, v, "Percent");
                     }
                 }
             }
         }
-        self.load_balancers(prev, at, now_ms).await?;
-        self.capacity_providers(at, now_ms).await?;
         Ok(())
     }
 
+    /// Load balancers' requests over the period that ended.
     async fn load_balancers(
         &self,
         prev: &mut Previous,
         at: i64,
         now_ms: i64,
+        out: &mut Out,
     ) -> Result<(), StoreError> {
         let Some(lb) = &self.lb else { return Ok(()) };
         let store = &*self.state.ops.store;
@@ -196,14 +231,7 @@ impl Gatherer {
                 let dims =
                     [("LoadBalancer", load_balancer.as_str()), ("TargetGroup", group.as_str())];
                 let key = MetricKey::new("AWS/ApplicationELB", "RequestCount", &dims);
-                self.state.ops.metrics.put(
-                    region,
-                    key,
-                    at,
-                    Stats::one(n),
-                    Some("Count".into()),
-                    now_ms,
-                );
+                out.put(region, key, at, Stats::one(n), "Count");
             }
         }
         prev.requests = now_counts;
@@ -222,20 +250,14 @@ impl Gatherer {
                     "RequestCountPerTarget",
                     &[("TargetGroup", group)],
                 );
-                self.state.ops.metrics.put(
-                    region,
-                    key,
-                    at,
-                    Stats::one(per_target),
-                    Some("Count".into()),
-                    now_ms,
-                );
+                out.put(region, key, at, Stats::one(per_target), "Count");
             }
         }
         Ok(())
     }
 
-    async fn capacity_providers(&self, at: i64, now_ms: i64) -> Result<(), StoreError> {
+    /// Capacity providers' reservation now.
+    async fn capacity_providers(&self, at: i64, out: &mut Out) -> Result<(), StoreError> {
         use wharf_model::ecs::capacity::scaling::Status;
         let store = &*self.state.ops.store;
         for region in store.regions(Kind::CapacityScaling).await? {
@@ -246,7 +268,7 @@ impl Gatherer {
                 let key =
                     MetricKey::new("AWS/ECS/ManagedScaling", "CapacityProviderReservation", &dims);
                 let v = Stats::one(s.capacity_provider_reservation);
-                self.state.ops.metrics.put(&region, key, at, v, Some("Percent".into()), now_ms);
+                out.put(&region, key, at, v, "Percent");
             }
         }
         Ok(())

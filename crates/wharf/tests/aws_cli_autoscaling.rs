@@ -587,3 +587,66 @@ fn a_step_policy_acts_on_a_custom_metric_alarm_and_a_scheduled_action_raises_the
         Some(1)
     );
 }
+
+/// Data points PutMetricData accepted are kept: a server killed with SIGKILL
+/// and started again on its data directory still answers them.
+#[test]
+fn metric_data_survives_a_killed_server() {
+    let mut server = support::Server::start();
+    let cw = Aws::new(&server, "cloudwatch");
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_secs();
+    let args = |value: &str| {
+        vec![
+            "put-metric-data".to_owned(),
+            "--namespace".to_owned(),
+            "Wharf/Durable".to_owned(),
+            "--metric-name".to_owned(),
+            "Backlog".to_owned(),
+            "--dimensions".to_owned(),
+            "Queue=q".to_owned(),
+            "--timestamp".to_owned(),
+            now.to_string(),
+            "--value".to_owned(),
+            value.to_owned(),
+        ]
+    };
+    for v in ["3", "4"] {
+        cw.ok(&args(v).iter().map(String::as_str).collect::<Vec<_>>());
+    }
+    let (start, end) = ((now - 600).to_string(), (now + 60).to_string());
+    let stats = [
+        "get-metric-statistics",
+        "--namespace",
+        "Wharf/Durable",
+        "--metric-name",
+        "Backlog",
+        "--dimensions",
+        "Name=Queue,Value=q",
+        "--start-time",
+        &start,
+        "--end-time",
+        &end,
+        "--period",
+        "660",
+        "--statistics",
+        "Sum",
+        "SampleCount",
+    ];
+    let sum = |v: &Value| {
+        v["Datapoints"][0]["Sum"].as_f64().zip(v["Datapoints"][0]["SampleCount"].as_f64())
+    };
+    assert_eq!(sum(&cw.ok(&stats)), Some((7.0, 2.0)));
+
+    server.start_again();
+    let cw = Aws::new(&server, "cloudwatch");
+    let after = wait_for(
+        "the points back after the restart",
+        Duration::from_secs(20),
+        || sum(&cw.ok(&stats)),
+        || server.log(),
+    );
+    assert_eq!(after, (7.0, 2.0), "each point once, none lost");
+    let listed = cw.ok(&["list-metrics", "--namespace", "Wharf/Durable"]);
+    assert_eq!(listed["Metrics"].as_array().map(Vec::len), Some(1), "{listed:#}");
+}

@@ -1,8 +1,9 @@
 //! Metrics: PutMetricData, GetMetricStatistics, GetMetricData, ListMetrics
-//! over this server's metric data (`wharf_ops::metrics`: what Wharf gathers
-//! from what runs, and what PutMetricData is given).
+//! over the metric data (`wharf_ops::metrics`: what Wharf gathers from what
+//! runs, and what PutMetricData is given, kept in the store and read from
+//! this server's copy).
 
-use wharf_model::cloudwatch::series::{MetricKey, Stats};
+use wharf_model::cloudwatch::series::{Datum, MetricKey, Stats};
 use wharf_model::cloudwatch::shapes::{
     Datapoint, Dimension, GetMetricDataInput, GetMetricDataOutput, GetMetricStatisticsInput,
     GetMetricStatisticsOutput, ListMetricsInput, ListMetricsOutput, Metric, MetricDataResult,
@@ -57,7 +58,7 @@ pub(crate) async fn put_metric_data(ctx: &Ctx, req: PutMetricDataInput) -> Resul
     }
     // Checked whole before anything is kept: all or nothing.
     let at = now(ctx);
-    let mut puts: Vec<(MetricKey, i64, Stats, Option<String>)> = Vec::new();
+    let mut datums: Vec<Datum> = Vec::with_capacity(data.len());
     for (i, d) in data.iter().enumerate() {
         let member = format!("MetricData.member.{}", i + 1);
         let name = required(d.metric_name.clone(), &format!("{member}.MetricName"))?;
@@ -114,11 +115,12 @@ pub(crate) async fn put_metric_data(ctx: &Ctx, req: PutMetricDataInput) -> Resul
             }
         };
         let unit = d.unit.as_ref().map(|u| u.as_str().to_owned());
-        puts.push((MetricKey::of(&namespace, &name, &dims), ts, stats, unit));
+        datums.push(Datum { key: MetricKey::of(&namespace, &name, &dims), ts_ms: ts, stats, unit });
     }
-    for (key, ts, stats, unit) in puts {
-        ctx.state.ops.metrics.put(&ctx.region, key, ts, stats, unit, at);
-    }
+    wharf_ops::metrics::record(ctx.ops(), datums).await.map_err(|e| {
+        tracing::error!(error = %e, "PutMetricData: the data points were not kept");
+        CloudWatchError::internal()
+    })?;
     Ok(Empty {})
 }
 

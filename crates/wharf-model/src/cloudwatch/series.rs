@@ -1,21 +1,26 @@
 //! Metric series: one metric (namespace, name, dimensions) and its data
 //! points, kept as statistic sets, and the statistics CloudWatch derives
-//! from them over a period. Pure: the server keeps the series
-//! (`wharf_ops::metrics`).
+//! from them over a period; and the batch of data points one write keeps.
+//! Pure: the server keeps the series (`wharf_ops::metrics`).
 
 use std::collections::VecDeque;
+
+use serde::{Deserialize, Serialize};
 
 use super::shapes::{Dimension, Statistic};
 
 /// A metric: namespace, name and dimensions (sorted by name, as
 /// CloudWatch treats them: a set).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct MetricKey {
     /// `AWS/ECS`, or a custom namespace.
+    #[serde(rename = "ns")]
     pub namespace: String,
     /// `CPUUtilization`.
+    #[serde(rename = "n")]
     pub name: String,
     /// (name, value), sorted by name.
+    #[serde(rename = "d", default, skip_serializing_if = "Vec::is_empty")]
     pub dimensions: Vec<(String, String)>,
 }
 
@@ -48,7 +53,9 @@ impl MetricKey {
 }
 
 /// A statistic set: what CloudWatch keeps of the values of one moment.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// Stored as `[count, sum, min, max]`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(from = "[f64; 4]", into = "[f64; 4]")]
 pub struct Stats {
     /// How many values.
     pub count: f64,
@@ -58,6 +65,18 @@ pub struct Stats {
     pub min: f64,
     /// The largest.
     pub max: f64,
+}
+
+impl From<[f64; 4]> for Stats {
+    fn from([count, sum, min, max]: [f64; 4]) -> Self {
+        Self { count, sum, min, max }
+    }
+}
+
+impl From<Stats> for [f64; 4] {
+    fn from(s: Stats) -> Self {
+        [s.count, s.sum, s.min, s.max]
+    }
 }
 
 impl Stats {
@@ -87,6 +106,32 @@ impl Stats {
             Statistic::Unlisted(_) => None,
         }
     }
+}
+
+/// One data point of one metric, as a write gives it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Datum {
+    /// The metric.
+    #[serde(rename = "k")]
+    pub key: MetricKey,
+    /// Its time, ms since the epoch.
+    #[serde(rename = "t")]
+    pub ts_ms: i64,
+    /// Its values.
+    #[serde(rename = "s")]
+    pub stats: Stats,
+    /// The unit they were given in, if any.
+    #[serde(rename = "u", default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+}
+
+/// The data points of one write (a PutMetricData, or one period of the
+/// metrics Wharf gathers), as the store keeps them until they expire.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MetricBatch {
+    /// The points.
+    #[serde(rename = "p")]
+    pub datums: Vec<Datum>,
 }
 
 /// A series' points, oldest first: (time in ms, the values then).
@@ -174,6 +219,24 @@ mod tests {
         s.put(10_000, Stats::one(3.0), 100, 0);
         let last = *s.aggregate(10_000, 10_001, 1).last().unwrap();
         assert_eq!(last.1.statistic(&Statistic::Average), Some(2.0));
+    }
+
+    #[test]
+    fn a_batch_is_stored_compactly_and_reads_back() {
+        let batch = MetricBatch {
+            datums: vec![Datum {
+                key: MetricKey::new("App", "Backlog", &[("Queue", "q")]),
+                ts_ms: 60_000,
+                stats: Stats { count: 2.0, sum: 3.0, min: 1.0, max: 2.0 },
+                unit: Some("Count".into()),
+            }],
+        };
+        let json = serde_json::to_string(&batch).expect("JSON");
+        assert_eq!(
+            json,
+            r#"{"p":[{"k":{"ns":"App","n":"Backlog","d":[["Queue","q"]]},"t":60000,"s":[2.0,3.0,1.0,2.0],"u":"Count"}]}"#
+        );
+        assert_eq!(serde_json::from_str::<MetricBatch>(&json).expect("parses"), batch);
     }
 
     #[test]

@@ -607,6 +607,10 @@ async fn serve(
         ))
     });
     let routes = tokio::spawn(crate::vpc_routes::run(state.clone(), agent_stopped.clone()));
+    let metric_data = tokio::spawn(wharf_control::metric_batches::follow(
+        state.ops.clone(),
+        agent_stopped.clone(),
+    ));
     let gatherer = tokio::spawn(crate::service_metrics::run(
         crate::service_metrics::Gatherer {
             state: state.clone(),
@@ -623,6 +627,7 @@ async fn serve(
     let _ = stop_agent.send(true);
     let _ = reconcilers.await;
     let _ = routes.await;
+    let _ = metric_data.await;
     let _ = gatherer.await;
     if let Some(task) = data_plane {
         let _ = task.await;
