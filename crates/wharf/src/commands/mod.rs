@@ -13,5 +13,6 @@ pub mod ps;
 pub mod run;
 pub mod server;
 pub mod services;
+pub mod sim;
 pub mod stop;
 pub mod validate;
