@@ -15,6 +15,9 @@
 #   LOST_AFTER     the server's --instance-lost-after (default 60s: heartbeats every 10 s)
 #   SKIP_BUILD=1, WHARF_BIN=path (implies SKIP_BUILD), KEEP_LOG=1 (keep the logs)
 #
+# The server runs with `--vpc-cidr off`: a cluster's awsvpc range is a /16 of /24 slices, one
+# per instance, so with it a cluster takes 256 instances at most (the rest are refused).
+#
 # Output: each run's Markdown summary and its line
 #   SCALE_RESULT instances=N tasks=N placements_per_s=N p99_api_ms=N rss_mib=N
 # (rss_mib: the server's peak resident memory, VmHWM); the last line is the last run's.
@@ -65,6 +68,7 @@ for N in "$@"; do
     CLUSTER="wharf-scale-$$-$N"
     "$WHARF" server --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" --no-agent \
         --agent-token "$TOKEN" --dns-address off --instance-lost-after "$LOST_AFTER" \
+        --vpc-cidr off \
         >"$WORK/server.log" 2>&1 &
     SPID=$!
     wait_port "$PORT" "$SPID" "wharf server" "$WORK/server.log"
