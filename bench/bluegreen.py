@@ -14,7 +14,8 @@ testListenerRule), under steady load from client threads on loopback. Four deplo
 3. LINEAR (stepPercent 25, stepBakeTimeInMinutes 1): the same at each of the four steps.
 4. A CANARY stopped at its canary step with StopServiceDeployment (ROLLBACK): the time from
    the call to the first of 200 answers in a row from blue, against one health check
-   interval (5 s); failed requests.
+   interval (5 s); failed requests. Then a CANARY with deploymentConfiguration.alarms whose
+   CloudWatch alarm is set to ALARM (SetAlarmState) at its canary step: measured the same.
 5. CodeDeploy, on a second service of the CODE_DEPLOY controller: a linear deployment (a
    custom configuration, 25% every minute) measured as 3., then one stopped with
    StopDeployment --auto-rollback-enabled at its first step, measured as 4.
@@ -330,6 +331,51 @@ def main():
                  "< 5,000 ms (one health check interval)", restored is not None and restored < 5))
     rows.append(("Rollback: failed requests", f"{load.failed + failed} of {load.ok + load.failed}",
                  "0", load.failed + failed == 0))
+
+    # 4b. Rollback by a tripped alarm (deploymentConfiguration.alarms) at the canary step.
+    log("CANARY rolled back by a CloudWatch alarm set to ALARM at its canary step")
+    blue_now()
+    aws("cloudwatch", "put-metric-alarm", "--alarm-name", "bench-bg-errors",
+        "--namespace", "Bench", "--metric-name", "Errors", "--statistic", "Sum",
+        "--period", "60", "--evaluation-periods", "1", "--threshold", "1",
+        "--comparison-operator", "GreaterThanOrEqualToThreshold")
+    configure({"strategy": "CANARY", "canaryConfiguration": {"canaryPercent": 10.0,
+                                                             "canaryBakeTimeInMinutes": 10},
+               "alarms": {"alarmNames": ["bench-bg-errors"], "enable": True, "rollback": True}})
+    load = Load(prod_port, 2)
+    td = register("r6")
+    aws("ecs", "update-service", "--cluster", cluster, "--service", "web", "--task-definition", td)
+    while True:
+        w = weights()
+        if any(weight > 0 for tg, weight in w.items() if tg not in seen_groups_blue[0]):
+            break
+        time.sleep(0.5)
+    time.sleep(2)
+    asked = time.monotonic()
+    aws("cloudwatch", "set-alarm-state", "--alarm-name", "bench-bg-errors",
+        "--state-value", "ALARM", "--state-reason", "bench: errors")
+    answered = time.monotonic() - asked
+    streak, first_blue, failed = 0, None, 0
+    while streak < 200 and time.monotonic() - asked < 30:
+        status, rev = get(prod_port)
+        if status != 200:
+            failed += 1
+        elif rev == "r4":
+            if streak == 0:
+                first_blue = time.monotonic()
+            streak += 1
+        else:
+            streak = 0
+    restored = (first_blue - asked) if first_blue and streak >= 200 else None
+    wait_completed(4)
+    load.finish()
+    rows.append(("Rollback: alarm set to ALARM to all traffic on blue",
+                 (f"{restored * 1000:.0f} ms from starting the CLI call (the call itself took "
+                  f"{answered * 1000:.0f} ms)") if restored is not None else "not restored",
+                 "< 5,000 ms (one health check interval)", restored is not None and restored < 5))
+    rows.append(("Alarm rollback: failed requests",
+                 f"{load.failed + failed} of {load.ok + load.failed}", "0",
+                 load.failed + failed == 0))
 
     # 5. CodeDeploy: a CODE_DEPLOY service, a linear deployment, then one stopped with rollback.
     log("CodeDeploy linear deployment (25% every minute) under load")

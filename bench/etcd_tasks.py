@@ -41,11 +41,21 @@ def main():
         b.register()
         b.sample_wharf()  # warm-up
     totals = {"sqlite": [], "etcd": []}
+    # Where the time goes: the RunTask answer, then Docker's create and start events
+    # and the first DescribeTasks that shows RUNNING, each from the previous step.
+    phases = {k: {"RunTask answered": [], "→ container created": [], "→ started": [],
+                  "→ RUNNING seen": []} for k in totals}
     for i in range(a.samples):
         order = ["sqlite", "etcd"] if i % 2 == 0 else ["etcd", "sqlite"]
         for k in order:
             s = benches[k].sample_wharf()
             totals[k].append(ms(s["total"]))
+            if s["create_ev"] and s["start_ev"]:
+                ph = phases[k]
+                ph["RunTask answered"].append(ms(s["runtask_rtt"]))
+                ph["→ container created"].append(ms(s["create_ev"] - s["t0"]))
+                ph["→ started"].append(ms(s["start_ev"] - s["create_ev"]))
+                ph["→ RUNNING seen"].append(ms(s["seen"] - s["start_ev"]))
             log(f"sample {i + 1} {k}: {s['total'] * 1000:.0f} ms")
     sq, et = median(totals["sqlite"]), median(totals["etcd"])
     ratio = et / sq if sq else float("nan")
@@ -53,6 +63,11 @@ def main():
     print("|---|---|---|")
     print(f"| SQLite store | {fmt(sq)} | {fmt(p90(totals['sqlite']))} |")
     print(f"| etcd store (3 members, linearizable reads) | {fmt(et)} | {fmt(p90(totals['etcd']))} |")
+    print("\n| Phase (median ms) | SQLite | etcd |")
+    print("|---|---|---|")
+    for name in phases["sqlite"]:
+        print(f"| {name} | {fmt(median(phases['sqlite'][name]))} | "
+              f"{fmt(median(phases['etcd'][name]))} |")
     print(f"\netcd ÷ SQLite (medians): {ratio:.2f}× — budget ≤ 1.2×: "
           f"{'met' if ratio <= 1.2 else '**not met**'} ({a.samples} samples each, alternated)")
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Issue 14's budgets on a rig of three hosts (run by bench/hosts.sh, which brings the rig up).
 
-A `wharf server` on the rig's gateway (no agent of its own), a `wharf agent` inside each host
+A `wharf server` on the rig's gateway (no agent of its own), a `wharf-agent` inside each host
 (zones us-east-1a/b/c), then, in order:
 
 1. each agent's idle RSS;
@@ -93,7 +93,7 @@ class Agent:
         self.log = open(os.path.join(self.state, "agent.log"), "ab")
         env = dict(os.environ, DOCKER_HOST=self.host["docker_host"], RUST_LOG="warn")
         self.proc = subprocess.Popen(
-            ["nsenter", f"--net={self.host['netns']}", "--", self.wharf, "agent",
+            ["nsenter", f"--net={self.host['netns']}", "--", self.wharf + "-agent",
              "--endpoint", self.endpoint, "--cluster", CLUSTER,
              "--availability-zone", ZONES[self.host["index"] - 1],
              "--state-dir", os.path.join(self.state, "state")],

@@ -95,11 +95,14 @@ if [ "${SKIP_AGENT:-0}" != 1 ] && "$WHARF" agent --help >/dev/null 2>&1; then
     APID_SERVER=$!
     PIDS+=("$APID_SERVER")
     wait_port "$APORT" "$APID_SERVER" "wharf server --no-agent" "$WORK/agent-server.log"
-    "$WHARF" agent --endpoint "http://127.0.0.1:$APORT" --token "$TOKEN" \
+    # The agent's own program (`wharf-agent`, beside `wharf`) where it was built; else `wharf agent`.
+    AGENT_CMD=("$WHARF" agent)
+    [ -x "$WHARF-agent" ] && AGENT_CMD=("$WHARF-agent")
+    "${AGENT_CMD[@]}" --endpoint "http://127.0.0.1:$APORT" --token "$TOKEN" \
         --state-dir "$WORK/agent-state" --cluster "$TAG-agent" >"$WORK/agent.log" 2>&1 &
     APID=$!
     PIDS+=("$APID")
-    log "wharf agent (pid $APID) for a server on 127.0.0.1:$APORT (pid $APID_SERVER)"
+    log "${AGENT_CMD[*]##*/} (pid $APID) for a server on 127.0.0.1:$APORT (pid $APID_SERVER)"
     AGENT_ARGS=(--agent-endpoint "http://127.0.0.1:$APORT" --agent-pid "$APID"
         --agent-server-pid "$APID_SERVER" --agent-cluster "$TAG-agent")
 else

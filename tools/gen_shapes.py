@@ -356,8 +356,10 @@ def main():
     if not any("BTreeMap<" in line for line in lines):
         lines.remove("use std::collections::BTreeMap;")
         lines.remove("")  # the blank line after it
-    if not any(re.search(r"\bTimestamp\b", line) for line in lines if not line.lstrip().startswith(("use ", "//"))):
-        lines[lines.index("use crate::wire::{Shape, Timestamp};")] = "use crate::wire::Shape;"
+    timestamps = "use crate::wire::{Shape, Timestamp};"
+    unused = not any(re.search(r"\bTimestamp\b", line) for line in lines if not line.lstrip().startswith(("use ", "//")))
+    if unused and timestamps in lines:  # Query models import IsoTimestamp instead
+        lines[lines.index(timestamps)] = "use crate::wire::Shape;"
 
     with open(out_path, "w") as f:
         f.write("\n".join(lines).rstrip() + "\n")

@@ -135,15 +135,36 @@ pub fn wanted_routes(peers: &[Peer], local: &[Ipv4Addr]) -> Vec<Route> {
     out
 }
 
+/// The destinations of the routes in an `ip -4 route show` text that are not
+/// tagged `proto`: networks connected to this host (a bridge holding an
+/// awsvpc slice), the administrator's routes, other programs'.
+pub fn foreign_destinations(text: &str, proto: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| {
+            let words: Vec<&str> = l.split_whitespace().collect();
+            let tagged = words.iter().position(|w| *w == "proto").and_then(|i| words.get(i + 1));
+            let destination = *words.first()?;
+            (tagged != Some(&proto)).then(|| destination.to_owned())
+        })
+        .collect()
+}
+
 /// What to add (or replace) and what to delete to go from `current` to `wanted`.
 /// Only routes into `pool` are deleted: other servers on this host tag their
-/// routes the same way, each for a pool of its own, and are left alone.
+/// routes the same way, each for a pool of its own, and are left alone. A
+/// destination a `foreign` route already takes is never added: replacing it
+/// would take away, say, the connected route of a slice served on this host.
 pub fn route_changes(
     current: &[Route],
     wanted: &[Route],
+    foreign: &[String],
     pool: &Ipv4Net,
 ) -> (Vec<Route>, Vec<Route>) {
-    let add = wanted.iter().filter(|w| !current.contains(w)).cloned().collect();
+    let add = wanted
+        .iter()
+        .filter(|w| !current.contains(w) && !foreign.contains(&w.destination))
+        .cloned()
+        .collect();
     let delete = current
         .iter()
         .filter(|c| !wanted.iter().any(|w| w.destination == c.destination))
@@ -189,7 +210,8 @@ fn program_chain(table: &str, parent: &str, rules: &[Vec<String>]) -> Result<(),
 /// Makes this host's routes tagged `proto` into `pool` those to `wanted`.
 pub fn sync_routes(wanted: &[Route], proto: &str, pool: &Ipv4Net) -> Result<(), HostNetError> {
     let current = parse_routes(&run(&["ip", "-4", "route", "show", "proto", proto])?);
-    let (add, delete) = route_changes(&current, wanted, pool);
+    let foreign = foreign_destinations(&run(&["ip", "-4", "route", "show"])?, proto);
+    let (add, delete) = route_changes(&current, wanted, &foreign, pool);
     for r in delete {
         run(&["ip", "route", "del", &r.destination, "via", &r.via, "proto", proto])?;
     }
@@ -300,12 +322,33 @@ mod tests {
         );
         assert_eq!(current.len(), 3);
         let pool: Ipv4Net = plan().pool.parse().unwrap();
-        let (add, delete) = route_changes(&current, &wanted, &pool);
+        let (add, delete) = route_changes(&current, &wanted, &[], &pool);
         assert_eq!(add, wanted, "a moved peer is replaced");
         assert_eq!(
             delete,
             [Route { destination: "10.209.7.0/24".into(), via: "10.77.0.13".into() }],
             "another server's route, outside this pool, is left alone"
+        );
+    }
+
+    #[test]
+    fn a_destination_another_route_takes_is_never_replaced() {
+        let all = "default via 10.0.0.1 dev eth0\n\
+                   10.209.4.0/24 dev wharf-awsvpc proto kernel scope link src 10.209.4.1\n\
+                   10.209.7.0/24 via 10.77.0.13 dev eth0 proto 77\n\
+                   10.209.9.0/24 via 10.77.0.14 dev eth0 proto static\n";
+        let foreign = foreign_destinations(all, "77");
+        assert_eq!(foreign, ["default", "10.209.4.0/24", "10.209.9.0/24"]);
+        let wanted = [
+            Route { destination: "10.209.4.0/24".into(), via: "10.77.0.12".into() },
+            Route { destination: "10.209.5.0/24".into(), via: "10.77.0.12".into() },
+        ];
+        let pool: Ipv4Net = plan().pool.parse().unwrap();
+        let (add, _) = route_changes(&[], &wanted, &foreign, &pool);
+        assert_eq!(
+            add,
+            [Route { destination: "10.209.5.0/24".into(), via: "10.77.0.12".into() }],
+            "the slice connected here keeps its kernel route"
         );
     }
 }

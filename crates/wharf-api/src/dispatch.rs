@@ -16,8 +16,8 @@ use crate::context::{AppState, Ctx};
 use crate::metrics::UNKNOWN_OPERATION;
 use crate::protocol::{self, ApiError};
 use crate::{
-    audit, authz, body_limit, codedeploy, ec2, ecs, elbv2, logs, query, request_id, secretsmanager,
-    servicediscovery, sigv4, ssm, sts,
+    acm, audit, authz, body_limit, cloudwatch, codedeploy, ec2, ecs, elbv2, logs, query,
+    request_id, secretsmanager, servicediscovery, sigv4, ssm, sts,
 };
 
 /// The `X-Amz-Target` prefix of Amazon ECS.
@@ -30,6 +30,9 @@ pub const LOGS_TARGET_PREFIX: &str = "Logs_20140328";
 pub const SERVICE_DISCOVERY_TARGET_PREFIX: &str = "Route53AutoNaming_v20170314";
 /// The `X-Amz-Target` prefix of AWS Secrets Manager.
 pub const SECRETS_MANAGER_TARGET_PREFIX: &str = "secretsmanager";
+
+/// The `X-Amz-Target` prefix of AWS Certificate Manager.
+pub const ACM_TARGET_PREFIX: &str = "CertificateManager";
 
 /// The `X-Amz-Target` prefix of AWS CodeDeploy.
 pub const CODEDEPLOY_TARGET_PREFIX: &str = "CodeDeploy_20141006";
@@ -101,6 +104,8 @@ async fn aws(
         Some((SECRETS_MANAGER_TARGET_PREFIX, op)) => ("secretsmanager", op),
         Some((SERVICE_DISCOVERY_TARGET_PREFIX, op)) => ("servicediscovery", op),
         Some((CODEDEPLOY_TARGET_PREFIX, op)) => ("codedeploy", op),
+        Some((ACM_TARGET_PREFIX, op)) => ("acm", op),
+        Some((wharf_model::cloudwatch::TARGET_PREFIX, op)) => ("cloudwatch", op),
         _ => ("unknown", UNKNOWN_OPERATION),
     };
     if !admitted(&ctx, service, op) {
@@ -120,6 +125,8 @@ async fn aws(
             "secretsmanager" => secretsmanager::handle(&ctx, op, &body).await,
             "servicediscovery" => servicediscovery::handle(&ctx, op, &body).await,
             "codedeploy" => codedeploy::handle(&ctx, op, &body).await,
+            "acm" => acm::handle(&ctx, op, &body).await,
+            "cloudwatch" => cloudwatch::handle(&ctx, op, &body).await,
             _ => Err(ApiError::unknown_operation()),
         },
     };
@@ -135,12 +142,33 @@ async fn aws(
         let error = result.as_ref().err().map(|e| (&*e.type_name, e.message.as_str()));
         audit::record(&ctx, origin.facts(service, op, &body, error)).await;
     }
-    match result {
+    let mut response = match result {
         Ok(body) => protocol::ok(&ctx.request_id, body),
         Err(e) => {
             tracing::debug!(target, error = %e.type_name, message = %e.message, "request refused");
             protocol::error(&ctx.request_id, &e)
         }
+    };
+    if service == "cloudwatch" {
+        json_1_0(&mut response);
+    }
+    response
+}
+
+/// CloudWatch speaks AWS JSON 1.0 (its content type), and gives its errors'
+/// Query codes in `x-amzn-query-error` (the SDKs read the code there).
+fn json_1_0(response: &mut Response) {
+    let h = response.headers_mut();
+    h.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/x-amz-json-1.0"),
+    );
+    let code = h
+        .get("x-amzn-errortype")
+        .and_then(|v| v.to_str().ok())
+        .and_then(cloudwatch::query_error_header);
+    if let Some(v) = code.and_then(|c| http::HeaderValue::from_str(&c).ok()) {
+        h.insert("x-amzn-query-error", v);
     }
 }
 

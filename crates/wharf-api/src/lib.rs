@@ -14,6 +14,7 @@
 //! parameters and secrets kept there, for the agent.
 #![warn(missing_docs)]
 
+pub mod acm;
 pub mod agent_http;
 pub mod agent_link;
 pub mod agent_stats;
@@ -21,6 +22,7 @@ pub mod audit;
 pub mod authz;
 pub mod body_limit;
 pub mod changes;
+pub mod cloudwatch;
 pub mod codedeploy;
 pub mod context;
 pub mod dispatch;

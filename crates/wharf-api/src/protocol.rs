@@ -69,6 +69,8 @@ service_errors!(
     wharf_model::logs::LogsError,
     wharf_model::servicediscovery::DiscoveryError,
     wharf_model::codedeploy::CodeDeployError,
+    wharf_model::acm::AcmError,
+    wharf_model::cloudwatch::CloudWatchError,
 );
 
 impl From<wharf_store::StoreError> for ApiError {

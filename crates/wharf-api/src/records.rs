@@ -31,6 +31,18 @@ impl Fault for wharf_model::secretsmanager::SecretsManagerError {
     }
 }
 
+impl Fault for wharf_model::acm::AcmError {
+    fn internal() -> Self {
+        Self::internal()
+    }
+}
+
+impl Fault for wharf_model::cloudwatch::CloudWatchError {
+    fn internal() -> Self {
+        Self::internal()
+    }
+}
+
 impl Fault for wharf_model::codedeploy::CodeDeployError {
     fn internal() -> Self {
         Self::internal()

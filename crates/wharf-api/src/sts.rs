@@ -7,7 +7,7 @@
 //! AssumeRole hands out credentials for any well-formed role ARN.
 
 use serde::Serialize;
-use wharf_auth::policy::{self, trusts_aws, Context, Decision};
+use wharf_auth::policy::{trusts_aws, Context, Decision};
 use wharf_auth::time::format_iso8601;
 
 use crate::context::Ctx;
@@ -150,7 +150,7 @@ fn assume_role<'a>(
                 trusts_aws(trust, "sts:AssumeRole", &caller.principal.arn, caller.account())
                     .ok_or_else(denied)?;
             let check = Context::new("sts:AssumeRole", role_arn);
-            let decision = policy::evaluate(&caller.principal.policies, &check);
+            let decision = caller.principal.evaluate(&check);
             if decision == Decision::ExplicitDeny || (by_account && decision != Decision::Allow) {
                 return Err(denied());
             }

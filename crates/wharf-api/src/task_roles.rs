@@ -144,7 +144,7 @@ pub async fn check_execution_role(
     let check = Context::new(action, resource)
         .with("aws:PrincipalArn", principal.arn.clone())
         .with("aws:RequestedRegion", region.to_owned());
-    let decision = policy::evaluate(&principal.policies, &check);
+    let decision = principal.evaluate(&check);
     if decision == Decision::Allow {
         return Ok(());
     }

@@ -6,20 +6,34 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use crate::identity::{Caller, Directory};
-use crate::sigv4::{self, Request};
+use crate::sigv4::{self, Request, SigningKey};
 use crate::sts::Issuer;
 use crate::AuthError;
 
-/// How many derived signing keys are kept before the cache starts afresh.
+/// How many access keys the signing key cache holds before it starts afresh.
 const KEY_CACHE_LIMIT: usize = 4096;
+/// How many scopes (date, region, service) it keeps per access key; the
+/// oldest goes first. A client signs for one date at a time, a few regions
+/// and services.
+const SCOPES_PER_KEY: usize = 16;
+
+/// A cached signing key and the scope it was derived for.
+#[derive(Debug)]
+struct Scoped {
+    date: String,
+    region: String,
+    service: String,
+    key: SigningKey,
+}
 
 /// Verifies requests against a [`Directory`] and an STS [`Issuer`].
 #[derive(Debug)]
 pub struct Authenticator {
     directory: Arc<Directory>,
     issuer: Issuer,
-    /// `access-key/date/region/service` → signing key.
-    keys: RwLock<HashMap<String, [u8; 32]>>,
+    /// Access key id → the signing keys derived for its scopes, ready to
+    /// sign (looked up without allocating).
+    keys: RwLock<HashMap<String, Vec<Scoped>>>,
 }
 
 impl Authenticator {
@@ -55,26 +69,24 @@ impl Authenticator {
                 (role.clone(), Some(session), None)
             }
         };
-        let scope = claim.key_scope();
-        let cached = self.keys.read().ok().and_then(|k| k.get(&scope).copied());
-        let key = match cached {
+        let key = match self.cached_key(&claim) {
             Some(k) => k,
             None => {
                 let secret = match secret {
                     Some(s) => s.to_owned(),
                     None => self.issuer.secret_for(&claim.access_key_id),
                 };
-                let k = sigv4::signing_key(&secret, &claim.date, &claim.region, &claim.service);
-                if let Ok(mut keys) = self.keys.write() {
-                    if keys.len() >= KEY_CACHE_LIMIT {
-                        keys.clear();
-                    }
-                    keys.insert(scope, k);
-                }
+                let k = SigningKey::new(&sigv4::signing_key(
+                    &secret,
+                    &claim.date,
+                    &claim.region,
+                    &claim.service,
+                ));
+                self.cache_key(&claim, k.clone());
                 k
             }
         };
-        sigv4::verify(req, &claim, &key, true)?;
+        sigv4::verify_with(req, &claim, &key, true)?;
         let arn = match &session {
             Some(s) => format!(
                 "arn:aws:sts::{}:assumed-role/{}/{}",
@@ -90,5 +102,38 @@ impl Authenticator {
             region: claim.region.into_owned(),
             service: claim.service.into_owned(),
         })
+    }
+
+    fn cached_key(&self, claim: &sigv4::Claim<'_>) -> Option<SigningKey> {
+        let keys = self.keys.read().ok()?;
+        keys.get(&*claim.access_key_id)?
+            .iter()
+            .find(|s| {
+                s.date == claim.date && s.region == claim.region && s.service == claim.service
+            })
+            .map(|s| s.key.clone())
+    }
+
+    fn cache_key(&self, claim: &sigv4::Claim<'_>, key: SigningKey) {
+        let Ok(mut keys) = self.keys.write() else { return };
+        if keys.len() >= KEY_CACHE_LIMIT && !keys.contains_key(&*claim.access_key_id) {
+            keys.clear();
+        }
+        let scopes = keys.entry(claim.access_key_id.clone().into_owned()).or_default();
+        let same = |s: &Scoped| {
+            s.date == claim.date && s.region == claim.region && s.service == claim.service
+        };
+        if scopes.iter().any(same) {
+            return;
+        }
+        if scopes.len() >= SCOPES_PER_KEY {
+            scopes.remove(0);
+        }
+        scopes.push(Scoped {
+            date: claim.date.clone().into_owned(),
+            region: claim.region.clone().into_owned(),
+            service: claim.service.clone().into_owned(),
+            key,
+        });
     }
 }

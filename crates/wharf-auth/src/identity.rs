@@ -19,7 +19,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::policy::Policy;
+use crate::policy::{ActionIndex, Context, Decision, Policy};
 use crate::sts::Session;
 
 /// Whether a principal is a user or a role.
@@ -50,6 +50,42 @@ pub struct Principal {
     pub trust: Option<Policy>,
     /// The longest session a role grants, in seconds (IAM's default: 3600).
     pub max_session_duration: i64,
+    /// The condition keys its identity policies name, lower-case (sorted):
+    /// only these are worth building for a request.
+    pub condition_keys: Vec<String>,
+    /// Its identity policies precompiled per action.
+    pub index: ActionIndex,
+}
+
+impl Principal {
+    /// IAM's decision on a request by its identity policies.
+    pub fn evaluate(&self, ctx: &Context) -> Decision {
+        self.index.evaluate(&self.policies, ctx)
+    }
+
+    /// Whether a condition of its identity policies names `key` (lower-case).
+    pub fn uses_key(&self, key: &str) -> bool {
+        self.condition_keys.binary_search_by(|k| k.as_str().cmp(key)).is_ok()
+    }
+
+    /// Whether a condition of its identity policies names a key starting
+    /// with `prefix` (lower-case), e.g. `aws:resourcetag/`.
+    pub fn uses_key_prefix(&self, prefix: &str) -> bool {
+        self.condition_keys.iter().any(|k| k.starts_with(prefix))
+    }
+}
+
+/// The condition keys `policies` name, lower-case, sorted, once each.
+fn condition_keys(policies: &[Policy]) -> Vec<String> {
+    let mut keys: Vec<String> = policies
+        .iter()
+        .flat_map(|p| &p.statements)
+        .flat_map(|s| &s.conditions)
+        .map(|c| c.key.clone())
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
 }
 
 /// Who a verified request comes from.
@@ -147,6 +183,8 @@ impl Directory {
                 parse_arn(&u.arn, "user").map_err(|e| DirectoryError(format!("{at}.arn: {e}")))?;
             let policies = compile(&u.policies, &at)?;
             let principal = Arc::new(Principal {
+                condition_keys: condition_keys(&policies),
+                index: ActionIndex::default(),
                 id: unique_id("AIDA", &u.arn),
                 arn: u.arn,
                 account,
@@ -199,9 +237,12 @@ impl Directory {
                     "{at}.maxSessionDuration must be 3600 to 43200"
                 )));
             }
+            let policies = compile(&r.policies, &at)?;
             let role = Arc::new(Principal {
+                condition_keys: condition_keys(&policies),
+                index: ActionIndex::default(),
                 id: unique_id("AROA", &r.arn),
-                policies: compile(&r.policies, &at)?,
+                policies,
                 arn: r.arn.clone(),
                 account,
                 name,

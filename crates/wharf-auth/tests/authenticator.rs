@@ -125,3 +125,34 @@ fn sts_credentials_act_as_the_assumed_role_until_they_expire() {
         AuthError::UnknownKey
     );
 }
+
+#[test]
+fn cached_keys_are_per_scope_and_a_wrong_signature_still_fails() {
+    let a = authenticator();
+    let sign_for = |region: &str, service: &str, at: i64| {
+        let mut h = http::HeaderMap::new();
+        h.insert("host", "127.0.0.1:4590".parse().unwrap());
+        sigv4::sign("POST", "/", "", &mut h, b"{}", &alice(), region, service, at);
+        h
+    };
+    // Several scopes of one key, each verified twice (derived, then cached),
+    // interleaved; a day later the date's scope is new again.
+    for round in 0..2 {
+        for (region, service) in [("eu-west-1", "ecs"), ("us-east-1", "ecs"), ("eu-west-1", "logs")]
+        {
+            let at = NOW + round * 86_400;
+            let caller = check(&a, &sign_for(region, service, at), b"{}", at).unwrap();
+            assert_eq!((caller.region.as_str(), caller.service.as_str()), (region, service));
+        }
+    }
+    // A signature made with another secret under a cached scope is refused.
+    let mut wrong = alice();
+    wrong.secret_access_key = "not-alice-secret-000000".into();
+    let mut h = http::HeaderMap::new();
+    h.insert("host", "127.0.0.1:4590".parse().unwrap());
+    sigv4::sign("POST", "/", "", &mut h, b"{}", &wrong, "eu-west-1", "ecs", NOW);
+    assert!(matches!(check(&a, &h, b"{}", NOW), Err(AuthError::BadSignature { .. })));
+    // So is a good signature over another body.
+    let good = sign_for("eu-west-1", "ecs", NOW);
+    assert!(matches!(check(&a, &good, b"{\"x\":1}", NOW), Err(AuthError::BadSignature { .. })));
+}

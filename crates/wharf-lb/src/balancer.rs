@@ -16,7 +16,7 @@ use crate::config::{Action, HealthCheck, LbConfig, Listener, TargetGroup};
 use crate::error::LbError;
 use crate::health::{CodeMatcher, TargetState};
 use crate::listener;
-use crate::proxy::{Forward, ListenerShared, RouteAction, Routes};
+use crate::proxy::{Forward, ListenerShared, RouteAction, Routes, Transport};
 use crate::report::HealthSink;
 use crate::respond::Fixed;
 use crate::rules::{sort_rules, CompiledRule, Matcher};
@@ -89,6 +89,25 @@ impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         if let Some(handle) = &self.0 {
             handle.abort();
+        }
+    }
+}
+
+/// How a listener takes connections: HTTP, or HTTPS with its certificates
+/// (problems loading them are reported; an HTTPS listener never falls back
+/// to HTTP).
+fn transport(listener: &Listener, errors: &mut Vec<LbError>) -> Transport {
+    let Some(tls) = &listener.tls else { return Transport::Plain };
+    match crate::tls::server_config(tls) {
+        Ok((config, problems)) => {
+            for p in problems {
+                errors.push(LbError::InvalidConfig(format!("listener {}: {p}", listener.arn)));
+            }
+            Transport::Tls(tokio_rustls::TlsAcceptor::from(config))
+        }
+        Err(e) => {
+            errors.push(LbError::InvalidConfig(format!("listener {}: {e}", listener.arn)));
+            Transport::Refuse
         }
     }
 }
@@ -175,11 +194,15 @@ impl LoadBalancer {
             let addr = SocketAddr::new(listener.bind_address, listener.port);
             wanted.insert(addr);
             let routes = compile_routes(listener, &state.groups, &self.traffic, &mut errors);
+            let transport = transport(listener, &mut errors);
             match state.listeners.get(&addr) {
-                Some(live) => live.shared.routes.store(Arc::new(routes)),
+                Some(live) => {
+                    live.shared.routes.store(Arc::new(routes));
+                    live.shared.transport.store(Arc::new(transport));
+                }
                 None => match self.bind(addr) {
                     Ok(sockets) => {
-                        let shared = Arc::new(ListenerShared::new(addr.port(), routes));
+                        let shared = Arc::new(ListenerShared::new(addr.port(), routes, transport));
                         let tasks = sockets
                             .into_iter()
                             .zip(self.workers.handles())

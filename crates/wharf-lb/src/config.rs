@@ -29,6 +29,49 @@ pub struct Listener {
     /// How long a target may take to answer before the client gets 504
     /// (`idle_timeout.timeout_seconds`, 60 s by default).
     pub idle_timeout: Duration,
+    /// For an HTTPS listener: its certificates and TLS versions. `None`: HTTP.
+    pub tls: Option<ListenerTls>,
+}
+
+/// An HTTPS listener's TLS: its certificates (the default first; the others
+/// are chosen by SNI) and the TLS versions its security policy allows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListenerTls {
+    /// The certificates, the default first.
+    pub certificates: Vec<TlsCertificate>,
+    /// TLS 1.2 allowed.
+    pub tls12: bool,
+    /// TLS 1.3 allowed.
+    pub tls13: bool,
+}
+
+/// One certificate with its key.
+#[derive(Clone, PartialEq)]
+pub struct TlsCertificate {
+    /// The certificate's ARN (for logs).
+    pub arn: String,
+    /// The host names it is for (`*.example.com` covers one label).
+    pub names: Vec<String>,
+    /// Whether its key is an elliptic curve key (preferred over RSA when
+    /// several certificates match, as an ALB prefers them).
+    pub ec: bool,
+    /// Its size in bits (larger preferred among matches).
+    pub key_bits: u32,
+    /// `NotAfter`, Unix seconds (the later preferred among matches).
+    pub not_after: i64,
+    /// The certificate then its chain, PEM.
+    pub chain_pem: String,
+    /// The private key, PEM.
+    pub key_pem: String,
+}
+
+impl std::fmt::Debug for TlsCertificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsCertificate")
+            .field("arn", &self.arn)
+            .field("names", &self.names)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Listener {
@@ -41,6 +84,7 @@ impl Listener {
             rules: Vec::new(),
             default_action,
             idle_timeout: Duration::from_secs(60),
+            tls: None,
         }
     }
 }

@@ -27,14 +27,16 @@ pub mod respond;
 pub mod rules;
 pub mod select;
 pub mod target;
+pub mod tls;
 pub mod traffic;
 pub mod wildcard;
 pub mod workers;
 
 pub use balancer::LoadBalancer;
 pub use config::{
-    Action, Algorithm, Condition, FixedResponse, HealthCheck, LbConfig, Listener, QueryPair,
-    Redirect, RedirectCode, Rule, Target, TargetGroup, WeightedTargetGroup,
+    Action, Algorithm, Condition, FixedResponse, HealthCheck, LbConfig, Listener, ListenerTls,
+    QueryPair, Redirect, RedirectCode, Rule, Target, TargetGroup, TlsCertificate,
+    WeightedTargetGroup,
 };
 pub use error::LbError;
 pub use health::{Reason, TargetState};

@@ -88,6 +88,27 @@ impl Forward {
     }
 }
 
+/// How a listener takes connections.
+pub enum Transport {
+    /// HTTP.
+    Plain,
+    /// HTTPS, with this TLS configuration.
+    Tls(tokio_rustls::TlsAcceptor),
+    /// HTTPS whose TLS could not be set up: connections are closed (never
+    /// answered in plain HTTP).
+    Refuse,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Plain => "Plain",
+            Self::Tls(_) => "Tls",
+            Self::Refuse => "Refuse",
+        })
+    }
+}
+
 /// What a listener's connections share.
 #[derive(Debug)]
 pub struct ListenerShared {
@@ -96,12 +117,19 @@ pub struct ListenerShared {
     port_header: HeaderValue,
     /// The current rules.
     pub routes: ArcSwap<Routes>,
+    /// HTTP or HTTPS, swapped when the listener changes.
+    pub transport: ArcSwap<Transport>,
 }
 
 impl ListenerShared {
-    /// A listener on `port` serving `routes`.
-    pub fn new(port: u16, routes: Routes) -> Self {
-        Self { port, port_header: HeaderValue::from(port), routes: ArcSwap::from_pointee(routes) }
+    /// A listener on `port` serving `routes` over `transport`.
+    pub fn new(port: u16, routes: Routes, transport: Transport) -> Self {
+        Self {
+            port,
+            port_header: HeaderValue::from(port),
+            routes: ArcSwap::from_pointee(routes),
+            transport: ArcSwap::from_pointee(transport),
+        }
     }
 }
 
@@ -119,8 +147,10 @@ pub async fn handle(
     shared: &ListenerShared,
     req: Request<Incoming>,
     client_addr: SocketAddr,
+    secure: bool,
 ) -> Response<LbBody> {
-    let (req, mut in_flight, idle_timeout, traffic) = match route(shared, req, client_addr) {
+    let (req, mut in_flight, idle_timeout, traffic) = match route(shared, req, client_addr, secure)
+    {
         Routed::Forward(req, in_flight, idle_timeout, traffic) => {
             (req, in_flight, idle_timeout, traffic)
         }
@@ -170,7 +200,13 @@ fn answer(traffic: &GroupTraffic, response: Response<LbBody>) -> Routed {
 }
 
 /// The synchronous part: the route snapshot is held only here, never across an await.
-fn route(shared: &ListenerShared, mut req: Request<Incoming>, client_addr: SocketAddr) -> Routed {
+fn route(
+    shared: &ListenerShared,
+    mut req: Request<Incoming>,
+    client_addr: SocketAddr,
+    secure: bool,
+) -> Routed {
+    let protocol = if secure { "https" } else { "http" };
     let routes = shared.routes.load();
     let host = req
         .headers()
@@ -194,7 +230,7 @@ fn route(shared: &ListenerShared, mut req: Request<Incoming>, client_addr: Socke
                 .filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()))
                 .map_or(host, |(h, _)| h);
             let src = RedirectSource {
-                protocol: "http",
+                protocol,
                 host,
                 port: shared.port,
                 path: view.path,
@@ -237,7 +273,7 @@ fn route(shared: &ListenerShared, mut req: Request<Incoming>, client_addr: Socke
     let headers = req.headers_mut();
     strip_hop_by_hop(headers);
     append_forwarded_for(headers, client_addr);
-    headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
+    headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(protocol));
     headers.insert(X_FORWARDED_PORT.clone(), shared.port_header.clone());
     if !headers.contains_key(&X_AMZN_TRACE_ID) {
         headers.insert(X_AMZN_TRACE_ID.clone(), trace_id());

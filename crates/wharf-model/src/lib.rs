@@ -9,9 +9,11 @@
 //! format by construction rather than a hand-kept copy of it.
 #![warn(missing_docs)]
 
+pub mod acm;
 pub mod agent;
 pub mod arn;
 pub mod clock;
+pub mod cloudwatch;
 pub mod codedeploy;
 pub mod ec2;
 pub mod ecs;

@@ -12,6 +12,7 @@
 //!   task sets);
 //! - [`network`] and [`discovery`]: a region's EC2 network and Cloud Map
 //!   registry, each one document changed atomically;
+//! - [`alarms`]: the CloudWatch alarms deployments watch, by one rule;
 //! - [`lookup`]: the reads every operation shares (an ACTIVE cluster, a
 //!   runnable task definition, a resource's tags);
 //! - [`docs`] and [`elb_state`]: typed access to the store's records.
@@ -20,6 +21,7 @@
 //! state); `wharf-api` and `wharf-control` stand on it and never on each
 //! other.
 
+pub mod alarms;
 pub mod discovery;
 pub mod docs;
 pub mod elb_state;

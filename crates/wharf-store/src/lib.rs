@@ -80,6 +80,12 @@ pub enum Kind {
     /// The awsvpc ranges given to clusters and instances: one document,
     /// `wharf_model::ecs::network::VpcAllocations`, in region `*`.
     Network,
+    /// ACM certificates, keyed by certificate id; the document is a
+    /// `wharf_model::acm::CertificateRecord` (certificate, chain, key, tags).
+    Certificate,
+    /// CloudWatch metric alarms, keyed by name; the document is a
+    /// `wharf_model::cloudwatch::AlarmRecord`.
+    MetricAlarm,
     /// Keys every server of a control plane must share (the STS key that
     /// seals temporary credentials), keyed by name, in region `*`.
     ServerKey,
@@ -107,6 +113,8 @@ impl Kind {
             Self::CodeDeployDeployment => "codedeploy-deployment",
             Self::Network => "awsvpc-network",
             Self::ServerKey => "server-key",
+            Self::Certificate => "acm-certificate",
+            Self::MetricAlarm => "cloudwatch-alarm",
             Self::Ec2Network => "ec2-network",
             Self::Discovery => "servicediscovery-registry",
         }

@@ -13,10 +13,13 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use wharf_lb::{
-    Action, Algorithm, Condition, FixedResponse, HealthCheck, LbConfig, Listener, QueryPair,
-    Redirect, RedirectCode, Rule, Target, TargetGroup, WeightedTargetGroup,
+    Action, Algorithm, Condition, FixedResponse, HealthCheck, LbConfig, Listener, ListenerTls,
+    QueryPair, Redirect, RedirectCode, Rule, Target, TargetGroup, TlsCertificate,
+    WeightedTargetGroup,
 };
+use wharf_model::acm::CertificateRecord;
 use wharf_model::elbv2::shapes::{self as elb, ActionTypeEnum, RedirectActionStatusCodeEnum};
+use wharf_model::elbv2::ssl_policy;
 use wharf_model::elbv2::{health, ListenerRecord, TargetGroupRecord, TargetRecord};
 use wharf_store::elb::{ElbKind, ElbView};
 use wharf_store::StoreError;
@@ -27,6 +30,9 @@ const ALL: usize = 100_000;
 /// Where each container instance is, by EC2 instance ID: what `instance` targets name.
 pub type InstanceAddresses = HashMap<String, IpAddr>;
 
+/// A region's ACM certificates by ARN: what HTTPS listeners serve.
+pub type Certificates = HashMap<String, CertificateRecord>;
+
 /// Reads a region's whole ELBv2 state into `config`, binding listeners on `bind`;
 /// `instance` targets are found in `instances`.
 pub fn read_region(
@@ -34,6 +40,7 @@ pub fn read_region(
     bind: IpAddr,
     now_ms: i64,
     instances: &InstanceAddresses,
+    certificates: &Certificates,
     config: &mut LbConfig,
 ) -> Result<(), StoreError> {
     let mut used: Vec<String> = Vec::new();
@@ -49,7 +56,7 @@ pub fn read_region(
                 .filter_map(|r| serde_json::from_str::<elb::Rule>(&r.body).ok())
                 .filter_map(rule)
                 .collect::<Vec<_>>();
-            let Some(listener) = listener(&record, rules, bind) else { continue };
+            let Some(listener) = listener(&record, rules, bind, certificates) else { continue };
             forwarded_groups(&listener.default_action, &mut used);
             for r in &listener.rules {
                 forwarded_groups(&r.action, &mut used);
@@ -81,20 +88,76 @@ fn forwarded_groups(action: &Action, into: &mut Vec<String>) {
     }
 }
 
-/// A stored listener and its rules; `None` for one the data plane cannot serve (not HTTP).
-fn listener(record: &ListenerRecord, rules: Vec<Rule>, bind: IpAddr) -> Option<Listener> {
+/// A stored listener and its rules; `None` for one the data plane cannot serve (neither
+/// HTTP nor HTTPS).
+fn listener(
+    record: &ListenerRecord,
+    rules: Vec<Rule>,
+    bind: IpAddr,
+    certificates: &Certificates,
+) -> Option<Listener> {
     let l = &record.listener;
-    if l.protocol.as_ref().is_some_and(|p| p.as_str() != "HTTP") {
-        tracing::warn!(listener = ?l.listener_arn, "only HTTP listeners are served");
-        return None;
-    }
+    let tls = match l.protocol.as_ref().map(|p| p.as_str()) {
+        None | Some("HTTP") => None,
+        Some("HTTPS") => Some(listener_tls(record, certificates)),
+        Some(_) => {
+            tracing::warn!(listener = ?l.listener_arn, "only HTTP and HTTPS listeners are served");
+            return None;
+        }
+    };
     let port = u16::try_from(l.port?).ok()?;
     let default_action = terminal_action(l.default_actions.as_deref().unwrap_or(&[]))?;
     let mut listener =
         Listener::new(l.listener_arn.clone().unwrap_or_default(), port, default_action);
     listener.bind_address = bind;
     listener.rules = rules;
+    listener.tls = tls;
     Some(listener)
+}
+
+/// An HTTPS listener's certificates (the default first) and its policy's TLS versions.
+fn listener_tls(record: &ListenerRecord, certificates: &Certificates) -> ListenerTls {
+    let policy = record.listener.ssl_policy.as_deref().unwrap_or(ssl_policy::DEFAULT);
+    let versions = ssl_policy::versions(policy)
+        .or_else(|| ssl_policy::versions(ssl_policy::DEFAULT))
+        .unwrap_or(ssl_policy::Versions { legacy: false, tls12: true, tls13: true });
+    let certificates = record
+        .certificate_arns()
+        .iter()
+        .filter_map(|arn| {
+            let found = certificates.get(arn);
+            if found.is_none() {
+                tracing::warn!(certificate = %arn, "a listener's certificate is not in ACM");
+            }
+            found.map(|c| tls_certificate(arn, c))
+        })
+        .collect();
+    ListenerTls { certificates, tls12: versions.tls12, tls13: versions.tls13 }
+}
+
+fn tls_certificate(arn: &str, c: &CertificateRecord) -> TlsCertificate {
+    let algorithm = c.detail.key_algorithm.as_ref().map(|k| k.as_str()).unwrap_or("");
+    let (ec, key_bits) = match algorithm.split_once('-') {
+        Some(("EC", "prime256v1")) => (true, 256),
+        Some(("EC", "secp384r1")) => (true, 384),
+        Some(("EC", _)) => (true, 521),
+        Some((_, bits)) => (false, bits.parse().unwrap_or(0)),
+        None => (false, 0),
+    };
+    let mut chain_pem = c.certificate.clone();
+    if let Some(chain) = &c.chain {
+        chain_pem.push('\n');
+        chain_pem.push_str(chain);
+    }
+    TlsCertificate {
+        arn: arn.to_owned(),
+        names: c.names.clone(),
+        ec,
+        key_bits,
+        not_after: c.detail.not_after.map_or(0, |t| t.0 as i64),
+        chain_pem,
+        key_pem: c.private_key.clone(),
+    }
 }
 
 /// A stored non-default rule.

@@ -20,7 +20,8 @@ use wharf_model::elbv2::{ObservedHealth, TargetRecord};
 use wharf_store::elb::TargetRow;
 use wharf_store::{Kind, Store, StoreError};
 
-use crate::lb_config::InstanceAddresses;
+use crate::lb_config::{Certificates, InstanceAddresses};
+use wharf_model::acm::CertificateRecord;
 
 /// How often instances' addresses are read again, for `instance` targets whose instance
 /// registered again from elsewhere (target changes are applied at once).
@@ -107,18 +108,50 @@ async fn instance_addresses(
     Ok(out)
 }
 
+/// A region's ACM certificates, by ARN (what HTTPS listeners serve).
+async fn certificates(store: &dyn Store, region: &str) -> Result<Certificates, StoreError> {
+    let mut out = Certificates::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store.list(Kind::Certificate, region, after.as_deref(), 500).await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.0.clone());
+        for (id, json) in &page {
+            match serde_json::from_str::<CertificateRecord>(json) {
+                Ok(c) => {
+                    if let Some(arn) = c.detail.certificate_arn.clone() {
+                        out.insert(arn, c);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(certificate = %id, error = %e, "a stored certificate could not be read")
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Every region's ELBv2 state, on one snapshot per region.
 async fn read(store: &dyn Store, bind: IpAddr, now_ms: i64) -> Result<LbConfig, StoreError> {
     let mut config = LbConfig::default();
     for region in store.elb_regions().await? {
         let instances = instance_addresses(store, &region).await?;
+        let certificates = certificates(store, &region).await?;
         let (tx, rx) = std::sync::mpsc::channel();
         store
             .elb_read(
                 &region,
                 Box::new(move |view| {
                     let mut part = LbConfig::default();
-                    crate::lb_config::read_region(view, bind, now_ms, &instances, &mut part)?;
+                    crate::lb_config::read_region(
+                        view,
+                        bind,
+                        now_ms,
+                        &instances,
+                        &certificates,
+                        &mut part,
+                    )?;
                     let _ = tx.send(part);
                     Ok(())
                 }),

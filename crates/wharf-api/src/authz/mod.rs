@@ -1,6 +1,6 @@
 //! Authorization, IAM-style, at the front door: what each operation asks to
 //! do (its IAM action, the resources it touches, the condition keys ECS
-//! documents for it), decided by [`wharf_auth::policy::evaluate`] against
+//! documents for it), decided by [`wharf_auth::identity::Principal::evaluate`] against
 //! the caller's identity policies. Explicit deny wins; nothing allowed is
 //! denied; the refusal is IAM's sentence in an `AccessDeniedException`.
 //!
@@ -29,7 +29,10 @@ pub fn action_prefix(service: &str) -> &str {
 
 /// The SigV4 signing name a service's requests are scoped to.
 pub fn signing_name(service: &str) -> &str {
-    action_prefix(service)
+    match service {
+        "cloudwatch" => "monitoring",
+        other => action_prefix(other),
+    }
 }
 
 /// Decides whether `caller` may run `op` of `service` with this body.
@@ -47,8 +50,7 @@ pub async fn authorize(
     if checks.is_empty() {
         checks.push(Context::new(format!("{}:{op}", action_prefix(service)), "*"));
     }
-    let wants_tags =
-        caller.principal.policies.iter().any(|p| p.uses_key_prefix("aws:resourcetag/"));
+    let wants_tags = caller.principal.uses_key_prefix("aws:resourcetag/");
     for mut check in checks {
         add_principal_keys(&mut check, caller, &ctx.region);
         if wants_tags && check.resource.starts_with("arn:") {
@@ -57,7 +59,7 @@ pub async fn authorize(
                 check.set(&format!("aws:ResourceTag/{k}"), v);
             }
         }
-        let decision = policy::evaluate(&caller.principal.policies, &check);
+        let decision = caller.principal.evaluate(&check);
         if decision != Decision::Allow {
             return Err(AuthError::AccessDenied(policy::denied_message(
                 &caller.arn,
@@ -83,15 +85,28 @@ pub async fn resources(ctx: &Ctx, service: &str, op: &str, body: &[u8]) -> Vec<S
     out
 }
 
-/// The global condition keys every request carries.
+/// The global condition keys every request carries, those the caller's
+/// policies name (a key no condition names cannot change the decision).
 fn add_principal_keys(check: &mut Context, caller: &Caller, region: &str) {
-    check.set("aws:PrincipalArn", caller.principal.arn.clone());
-    check.set("aws:PrincipalAccount", caller.account().to_owned());
-    check.set("aws:RequestedRegion", region.to_owned());
-    if caller.session.is_none() {
-        check.set("aws:username", caller.principal.name.clone());
+    let p = &caller.principal;
+    if p.condition_keys.is_empty() {
+        return;
     }
-    check.set("aws:userid", caller.user_id());
+    if p.uses_key("aws:principalarn") {
+        check.set("aws:PrincipalArn", p.arn.clone());
+    }
+    if p.uses_key("aws:principalaccount") {
+        check.set("aws:PrincipalAccount", caller.account().to_owned());
+    }
+    if p.uses_key("aws:requestedregion") {
+        check.set("aws:RequestedRegion", region.to_owned());
+    }
+    if caller.session.is_none() && p.uses_key("aws:username") {
+        check.set("aws:username", p.name.clone());
+    }
+    if p.uses_key("aws:userid") {
+        check.set("aws:userid", caller.user_id());
+    }
 }
 
 /// `tags: [{key, value}]` (ECS) as `aws:RequestTag/KEY` and `aws:TagKeys`.

@@ -1,6 +1,7 @@
-//! CloudWatch Logs, SSM Parameter Store, Secrets Manager and ELBv2
+//! CloudWatch Logs, SSM Parameter Store, Secrets Manager, ELBv2 and ACM
 //! operations as IAM sees them: the resource is the log group (or stream),
-//! parameter, secret, or load balancing resource the request names.
+//! parameter, secret, load balancing resource or certificate the request
+//! names.
 
 use serde_json::Value;
 use wharf_auth::policy::Context;
@@ -91,6 +92,13 @@ pub(super) async fn contexts(ctx: &Ctx, service: &str, op: &str, body: &[u8]) ->
                 c.set("aws:TagKeys", k);
                 i += 1;
             }
+            vec![c]
+        }
+        "acm" => {
+            let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+            let resource = body.get("CertificateArn").and_then(Value::as_str).unwrap_or("*");
+            let mut c = Context::new(action, resource);
+            request_tags(&mut c, body.get("Tags"), "Key", "Value");
             vec![c]
         }
         _ => vec![],

@@ -71,10 +71,17 @@ pub struct Statement {
 impl Statement {
     /// Whether the statement's action, resource and conditions all match.
     pub fn applies(&self, ctx: &Context) -> bool {
-        let action = ctx.action.to_ascii_lowercase();
-        if self.actions.iter().any(|p| p.matches(&action)) == self.not_action {
-            return false;
-        }
+        self.covers_action(&ctx.action) && self.applies_beyond_action(ctx)
+    }
+
+    /// Whether its `Action` (or `NotAction`) lets it apply to `action`
+    /// (any case).
+    pub fn covers_action(&self, action: &str) -> bool {
+        self.actions.iter().any(|p| p.matches_folded(action)) != self.not_action
+    }
+
+    /// Whether its resource and conditions match (the action aside).
+    pub fn applies_beyond_action(&self, ctx: &Context) -> bool {
         if let Some(resources) = &self.resources {
             if resources.iter().any(|p| p.matches(&ctx.resource)) == self.not_resource {
                 return false;

@@ -17,12 +17,14 @@
 
 mod condition;
 mod document;
+mod index;
 mod pattern;
 
 pub use condition::Condition;
 pub use document::{
     trusts_aws, trusts_service, Effect, Policy, PolicyError, Principals, Statement,
 };
+pub use index::ActionIndex;
 pub use pattern::Pattern;
 
 /// What a request asks to do, as IAM's request context has it.
@@ -76,16 +78,23 @@ pub enum Decision {
 
 /// Evaluates a principal's identity policies for one request.
 pub fn evaluate<'p>(policies: impl IntoIterator<Item = &'p Policy>, ctx: &Context) -> Decision {
+    decide(
+        policies.into_iter().flat_map(|p| &p.statements).filter(|s| s.covers_action(&ctx.action)),
+        ctx,
+    )
+}
+
+/// IAM's decision over the statements that cover the request's action:
+/// an explicit deny wins, then an allow, else the implicit deny.
+fn decide<'s>(statements: impl IntoIterator<Item = &'s Statement>, ctx: &Context) -> Decision {
     let mut allowed = false;
-    for policy in policies {
-        for statement in &policy.statements {
-            if statement.principals.is_some() || !statement.applies(ctx) {
-                continue;
-            }
-            match statement.effect {
-                Effect::Deny => return Decision::ExplicitDeny,
-                Effect::Allow => allowed = true,
-            }
+    for statement in statements {
+        if statement.principals.is_some() || !statement.applies_beyond_action(ctx) {
+            continue;
+        }
+        match statement.effect {
+            Effect::Deny => return Decision::ExplicitDeny,
+            Effect::Allow => allowed = true,
         }
     }
     if allowed {

@@ -34,14 +34,34 @@ impl Pattern {
             Self::Glob(g) => glob(g.as_bytes(), value.as_bytes()),
         }
     }
+
+    /// Whether `value`, in any case, matches a pattern compiled
+    /// case-insensitively (lower-case).
+    pub fn matches_folded(&self, value: &str) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Exact(e) => e.eq_ignore_ascii_case(value),
+            Self::Glob(g) => glob_folded(g.as_bytes(), value.as_bytes()),
+        }
+    }
 }
 
 /// Wildcard matching with one backtrack point (linear in practice).
 pub fn glob(pattern: &[u8], text: &[u8]) -> bool {
+    glob_by(pattern, text, |b| b)
+}
+
+/// [`glob`] of a lower-case pattern against `text` in any case, folding as
+/// it goes (nothing allocated).
+pub fn glob_folded(pattern: &[u8], text: &[u8]) -> bool {
+    glob_by(pattern, text, |b| b.to_ascii_lowercase())
+}
+
+fn glob_by(pattern: &[u8], text: &[u8], fold: impl Fn(u8) -> u8) -> bool {
     let (mut p, mut t) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while t < text.len() {
-        if p < pattern.len() && (pattern[p] == b'?' || pattern[p] == text[t]) {
+        if p < pattern.len() && (pattern[p] == b'?' || pattern[p] == fold(text[t])) {
             p += 1;
             t += 1;
         } else if p < pattern.len() && pattern[p] == b'*' {
@@ -72,5 +92,9 @@ mod tests {
         assert!(glob(b"*", b""));
         assert!(glob(b"a*b*c", b"aXXbYYc"));
         assert!(!glob(b"a*b*c", b"aXXbYY"));
+        assert!(glob_folded(b"ecs:describe*", b"ecs:DescribeTasks"));
+        assert!(!glob(b"ecs:describe*", b"ecs:DescribeTasks"));
+        assert!(!glob_folded(b"ecs:list*", b"ecs:DescribeTasks"));
+        assert!(Pattern::new("ecs:RunTask", true).matches_folded("ECS:runtask"));
     }
 }

@@ -3,6 +3,8 @@
 
 use std::borrow::Cow;
 
+use super::Sink;
+
 fn unreserved(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
 }
@@ -10,15 +12,29 @@ fn unreserved(b: u8) -> bool {
 /// Appends the SigV4 encoding of `text` to `out`; `/` is kept unless
 /// `encode_slash`.
 pub fn uri_encode(text: &[u8], encode_slash: bool, out: &mut String) {
+    encode_to(text, encode_slash, out);
+}
+
+/// [`uri_encode`] into any [`Sink`]: runs of bytes that stay as they are go
+/// in whole, so a hash is fed in few calls.
+pub(crate) fn encode_to<S: Sink + ?Sized>(text: &[u8], encode_slash: bool, out: &mut S) {
     const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
-    for &b in text {
-        if unreserved(b) || (b == b'/' && !encode_slash) {
-            out.push(b as char);
-        } else {
-            out.push('%');
-            out.push(DIGITS[usize::from(b >> 4)] as char);
-            out.push(DIGITS[usize::from(b & 0x0f)] as char);
+    let kept = |b: u8| unreserved(b) || (b == b'/' && !encode_slash);
+    let mut start = 0;
+    for (i, &b) in text.iter().enumerate() {
+        if kept(b) {
+            continue;
         }
+        if start < i {
+            // Kept bytes are ASCII, so the run is always UTF-8.
+            out.put(std::str::from_utf8(&text[start..i]).unwrap_or_default());
+        }
+        let escaped = [b'%', DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 0x0f)]];
+        out.put(std::str::from_utf8(&escaped).unwrap_or_default());
+        start = i + 1;
+    }
+    if start < text.len() {
+        out.put(std::str::from_utf8(&text[start..]).unwrap_or_default());
     }
 }
 
@@ -58,6 +74,12 @@ mod tests {
         out.clear();
         uri_encode(b"a/b", true, &mut out);
         assert_eq!(out, "a%2Fb");
+        out.clear();
+        uri_encode(b"%%", true, &mut out);
+        assert_eq!(out, "%25%25");
+        out.clear();
+        uri_encode(b"", true, &mut out);
+        assert_eq!(out, "");
     }
 
     #[test]

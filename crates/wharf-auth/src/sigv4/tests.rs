@@ -91,3 +91,19 @@ fn paths_normalize_as_aws_does() {
         assert_eq!(normalize_path(path), want, "{path}");
     }
 }
+
+#[test]
+fn splitting_at_a_byte_is_str_split() {
+    for (text, sep) in [
+        ("a,b,,c,", ','),
+        ("", ','),
+        (",", ','),
+        ("abc", ','),
+        ("ሴ;x;ሴ", ';'),
+        ("AKID/20150830/us-east-1/ecs/aws4_request", '/'),
+    ] {
+        let ours: Vec<&str> = split_at_byte(text, sep as u8).collect();
+        let std: Vec<&str> = text.split(sep).collect();
+        assert_eq!(ours, std, "{text:?}");
+    }
+}

@@ -96,6 +96,12 @@ pub fn deployment_failed(service: &str, deployment: &str) -> String {
     )
 }
 
+/// `(service X) (deployment D) deployment failed: alarm detected.` (ECS
+/// names the alarms in the service deployment, not in the event).
+pub fn deployment_alarmed(service: &str, deployment: &str) -> String {
+    format!("(service {service}) (deployment {deployment}) deployment failed: alarm detected.")
+}
+
 /// `(service X) rolling back to deployment D.`
 pub fn rolling_back(service: &str, deployment: &str) -> String {
     format!("(service {service}) rolling back to deployment {deployment}.")

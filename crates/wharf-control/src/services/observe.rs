@@ -1,6 +1,6 @@
 //! Reads what the step looks at: a service's tasks, where its target groups
-//! reach each of them, the groups' view of their health, and the cluster's
-//! instances.
+//! reach each of them, the groups' view of their health, the cluster's
+//! instances, and the CloudWatch alarms its deployments watch.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -13,7 +13,8 @@ use wharf_model::elbv2::{health, TargetGroupRecord, TargetRecord};
 use wharf_store::elb::ElbView;
 use wharf_store::{Store, StoreError, TaskQuery};
 
-use super::step::{Observed, ObservedInstance, ObservedTask, TargetState};
+use super::step::{Observed, ObservedAlarm, ObservedInstance, ObservedTask, TargetState};
+use wharf_model::cloudwatch::shapes::StateValue;
 
 /// The most tasks of one service the scheduler reads.
 const MAX_TASKS: usize = 100_000;
@@ -116,10 +117,23 @@ pub async fn observe(
             BTreeMap::new()
         }
     };
+    let config = rec.service.deployment_configuration.as_ref();
+    let alarms = match wharf_model::ecs::service::watched_alarms(config) {
+        Some((names, _)) => wharf_ops::alarms::watched(store, region, names, now_ms)
+            .await?
+            .into_iter()
+            .map(|(name, a)| {
+                let in_alarm = a.state.value == StateValue::Alarm;
+                (name, ObservedAlarm { in_alarm, window_ms: a.window_ms })
+            })
+            .collect(),
+        None => BTreeMap::new(),
+    };
     Ok(Observed {
         tasks,
         targets,
         forwards,
+        alarms,
         delays: groups.iter().map(|(k, g)| (k.clone(), g.delay_ms)).collect(),
         instances: instances
             .iter()

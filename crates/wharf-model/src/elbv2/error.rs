@@ -55,6 +55,8 @@ kinds! {
     IncompatibleProtocols,
     UnsupportedProtocol,
     CertificateNotFound,
+    SSLPolicyNotFound,
+    TooManyCertificates,
     /// A member breaks a constraint (the Query protocol's generic error).
     ValidationError,
     /// An `Action` the service does not have.
@@ -137,6 +139,11 @@ impl ElbError {
     /// `ListenerNotFound`.
     pub fn listener_not_found() -> Self {
         Self::new(ElbErrorKind::ListenerNotFound, "One or more listeners not found")
+    }
+
+    /// `CertificateNotFound`, for a certificate ACM does not have.
+    pub fn certificate_not_found(arn: &str) -> Self {
+        Self::new(ElbErrorKind::CertificateNotFound, format!("Certificate '{arn}' not found"))
     }
 
     /// `RuleNotFound`.

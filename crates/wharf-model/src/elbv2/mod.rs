@@ -16,6 +16,7 @@ pub mod health;
 pub mod registration;
 pub mod rules;
 pub mod shapes;
+pub mod ssl_policy;
 pub mod validate;
 
 use serde::{Deserialize, Serialize};
@@ -37,6 +38,8 @@ pub const MAX_LOAD_BALANCERS: usize = 50;
 pub const MAX_TARGET_GROUPS: usize = 3000;
 /// Listeners per load balancer.
 pub const MAX_LISTENERS: usize = 50;
+/// Certificates per Application Load Balancer listener, the default not counted.
+pub const MAX_LISTENER_CERTIFICATES: usize = 25;
 /// Rules per load balancer, not counting default rules.
 pub const MAX_RULES: usize = 100;
 /// Targets per target group (as Wharf bounds it; ALB's quota per load balancer).
@@ -105,6 +108,22 @@ pub struct ListenerRecord {
     pub listener: Listener,
     /// The ARN DescribeRules gives the default rule.
     pub default_rule_arn: String,
+    /// The certificates AddListenerCertificates added (ACM ARNs), which an
+    /// HTTPS listener chooses among by SNI; the default certificate is the
+    /// listener's `Certificates`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_certificates: Vec<String>,
+}
+
+impl ListenerRecord {
+    /// Every certificate the listener serves: the default first.
+    pub fn certificate_arns(&self) -> Vec<String> {
+        let default = self.listener.certificates.iter().flatten();
+        default
+            .filter_map(|c| c.certificate_arn.clone())
+            .chain(self.extra_certificates.iter().cloned())
+            .collect()
+    }
 }
 
 /// One registered target as the store keeps it.

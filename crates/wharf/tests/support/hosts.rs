@@ -94,16 +94,15 @@ impl Drop for Agent {
 }
 
 impl Host {
-    /// Starts `wharf agent --endpoint <endpoint> <args>` inside this host,
-    /// with a state directory of its own and `RUST_LOG` from the test's
+    /// Starts `wharf-agent --endpoint <endpoint> <args>` (the agent's own
+    /// program) inside this host, with a state directory of its own and `RUST_LOG` from the test's
     /// environment (default `info`).
     pub fn agent(&self, endpoint: &str, args: &[&str]) -> Agent {
         let dir = tempfile::tempdir().expect("temporary directory");
         let log = dir.path().join("agent.log");
         let file = std::fs::File::create(&log).expect("log file");
         let child = self
-            .command(env!("CARGO_BIN_EXE_wharf"))
-            .arg("agent")
+            .command(env!("CARGO_BIN_EXE_wharf-agent"))
             .arg("--endpoint")
             .arg(endpoint)
             .arg("--state-dir")

@@ -30,6 +30,26 @@ impl Step<'_> {
         self.roll_back(&primary.id, FAILED_REASON, rollback);
     }
 
+    /// Records on the failed deployment `id`'s ServiceDeployment that it is
+    /// rolled back to `back_id`'s revision, why and since when.
+    fn note_rollback(&mut self, id: &str, back_id: &str, reason: &str) {
+        let revision = self.rec.deployments.get(back_id).map(|n| n.service_revision_arn.clone());
+        let Some(arn) = self.rec.deployments.get(id).map(|n| n.service_deployment_arn.clone())
+        else {
+            return;
+        };
+        let now = Timestamp::from_millis(self.now);
+        if let Some(h) =
+            self.rec.history.iter_mut().find(|h| h.service_deployment_arn.as_deref() == Some(&arn))
+        {
+            h.rollback = Some(wharf_model::ecs::shapes::Rollback {
+                reason: Some(reason.to_owned()),
+                started_at: Some(now),
+                service_revision_arn: revision.filter(|r| !r.is_empty()),
+            });
+        }
+    }
+
     /// Whether a deployment's ServiceDeployment has this status.
     fn history_is(&self, id: &str, status: &ServiceDeploymentStatus) -> bool {
         let Some(arn) = self.rec.deployments.get(id).map(|n| &n.service_deployment_arn) else {
@@ -44,7 +64,7 @@ impl Step<'_> {
     /// and there is one, makes the last completed deployment PRIMARY again;
     /// a blue/green rollback puts the traffic back on it in this same step
     /// (see `traffic`).
-    fn roll_back(&mut self, id: &str, reason: &str, rollback: bool) {
+    pub(super) fn roll_back(&mut self, id: &str, reason: &str, rollback: bool) {
         let requested = self.history_is(id, &ServiceDeploymentStatus::RollbackRequested);
         let now = Timestamp::from_millis(self.now);
         if let Some(d) = self.deployment_mut(id) {
@@ -62,6 +82,7 @@ impl Step<'_> {
         self.history_status(id, status_after, Some(reason));
         let Some(mut back) = target else { return };
         let back_id = back.id.clone().unwrap_or_default();
+        self.note_rollback(id, &back_id, reason);
         let deployments = self.rec.service.deployments.get_or_insert_with(Vec::new);
         for d in deployments.iter_mut() {
             if d.status == Some(DeploymentStatus::Primary) {

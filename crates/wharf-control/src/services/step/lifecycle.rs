@@ -125,7 +125,8 @@ impl Step<'_> {
             .deployment(&primary.id)
             .is_some_and(|d| d.rollout_state == Some(DeploymentRolloutState::InProgress));
         let mut just_completed = false;
-        if in_progress && settled {
+        let baked = in_progress && self.baked(&primary.id, settled);
+        if in_progress && settled && baked {
             let now = Timestamp::from_millis(self.now);
             let mut completed = None;
             if let Some(d) = self.deployment_mut(&primary.id) {
@@ -166,6 +167,8 @@ impl Step<'_> {
             });
             if pending {
                 self.history_status(&primary.id, ServiceDeploymentStatus::Successful, None);
+                let done = wharf_model::ecs::shapes::ServiceDeploymentRollbackMonitorsStatus::MonitoringComplete;
+                self.note_alarms(&primary.id, done, None);
             }
             let msg = events::deployment_completed(&self.name, &primary.id);
             self.rec.event_times.remove(&msg);

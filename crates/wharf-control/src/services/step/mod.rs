@@ -10,7 +10,8 @@
 //! 2. stops tasks that fail their container or target group health checks
 //!    once the grace period is over,
 //! 3. trips the circuit breaker (and rolls back) when a deployment has
-//!    failed too many tasks,
+//!    failed too many tasks, or one of the CloudWatch alarms it watches
+//!    went off (see [`alarms`]),
 //! 4. moves a blue/green, linear or canary deployment through its lifecycle
 //!    stages (see [`shift`]),
 //! 5. starts and stops tasks within the deployment's bounds (rolling update,
@@ -37,6 +38,7 @@ use wharf_model::wire::Timestamp;
 
 use super::events;
 
+mod alarms;
 mod breaker;
 mod health;
 mod lifecycle;
@@ -116,6 +118,18 @@ pub struct Observed {
     /// the service's `advancedConfiguration`s, by rule ARN (absent: the
     /// rule does not exist or forwards nowhere).
     pub forwards: BTreeMap<String, Vec<(String, u32)>>,
+    /// The CloudWatch alarms the deployment watches, by name (an alarm that
+    /// does not exist is absent).
+    pub alarms: BTreeMap<String, ObservedAlarm>,
+}
+
+/// A watched CloudWatch alarm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedAlarm {
+    /// Whether it is in the `ALARM` state.
+    pub in_alarm: bool,
+    /// `Period` × `EvaluationPeriods` (ms): how long a deployment bakes under it.
+    pub window_ms: i64,
 }
 
 /// What the loop must do.
@@ -216,6 +230,7 @@ pub fn step(
     s.note_health();
     s.stop_unhealthy();
     s.circuit_breaker();
+    s.alarms();
     s.shift();
     s.schedule();
     s.release_drained();
@@ -374,5 +389,7 @@ fn newest_first(mut v: Vec<&ObservedTask>) -> Vec<&ObservedTask> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_alarms;
 #[cfg(test)]
 mod tests_shift;

@@ -364,6 +364,40 @@ fn a_tripped_circuit_breaker_in_bake_time_puts_all_traffic_back_on_blue_at_once(
 }
 
 #[test]
+fn an_alarm_in_bake_time_puts_all_traffic_back_on_blue_at_once() {
+    use wharf_model::ecs::shapes::DeploymentAlarms;
+    let (mut rec, mut obs, blue) = completed_first(DeploymentStrategy::BlueGreen);
+    if let Some(c) = rec.service.deployment_configuration.as_mut() {
+        c.alarms = Some(DeploymentAlarms {
+            alarm_names: Some(vec!["errors".into()]),
+            enable: Some(true),
+            rollback: Some(true),
+        });
+    }
+    let green = deploy(&mut rec, "td:2", 10 * S);
+    run(&mut rec, &mut obs, 11 * S);
+    green_up(&mut rec, &mut obs, &green, 12 * S);
+    for t in 0..4 {
+        run(&mut rec, &mut obs, (13 + t) * S);
+    }
+    assert_eq!(stage(&rec, &green), Stage::BakeTime);
+    assert_eq!(share_on(&obs, PROD, B), 100.0);
+    obs.alarms.insert("errors".into(), ObservedAlarm { in_alarm: true, window_ms: 60 * S });
+    let actions = run(&mut rec, &mut obs, 20 * S);
+    assert_eq!(primary_id(&rec), blue);
+    assert_eq!(rollout(&rec, &green), Some(DeploymentRolloutState::Failed));
+    let mut f = forwards(&actions);
+    f.sort();
+    assert_eq!(
+        f,
+        vec![
+            (PROD.to_owned(), vec![(A.to_owned(), 1), (B.to_owned(), 0)]),
+            (TEST.to_owned(), vec![(A.to_owned(), 1), (B.to_owned(), 0)]),
+        ]
+    );
+}
+
+#[test]
 fn canary_shifts_its_share_waits_then_shifts_the_rest() {
     let mut c = config(DeploymentStrategy::Canary);
     c.canary_configuration = Some(CanaryConfiguration {

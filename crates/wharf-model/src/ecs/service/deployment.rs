@@ -3,8 +3,8 @@
 //! as CreateService, UpdateService and a rollback do.
 
 use super::{
-    circuit_breaker, failure_threshold, key, new_deployment, shift, DeploymentNotes, ServiceRecord,
-    Throttle, MAX_HISTORY,
+    circuit_breaker, deployment_alarms, failure_threshold, key, new_deployment, shift,
+    DeploymentNotes, ServiceRecord, Throttle, MAX_HISTORY,
 };
 use crate::arn::Scope;
 use crate::ecs::shapes::{
@@ -201,6 +201,7 @@ pub fn start_deployment(
             service_deployment_arn: deployment_arn.clone(),
             service_revision_arn: revision_arn.clone(),
             shift: shift.clone(),
+            settled_ms: None,
         },
     );
     let at = Some(Timestamp::from_millis(now));
@@ -221,6 +222,7 @@ pub fn start_deployment(
         ..ServiceRevision::default()
     });
     let (breaker_on, _) = circuit_breaker(config.as_ref());
+    let alarms = deployment_alarms(config.as_ref());
     rec.history.push(ServiceDeployment {
         service_deployment_arn: Some(deployment_arn.clone()),
         service_arn: Some(names.service_arn.clone()),
@@ -242,6 +244,7 @@ pub fn start_deployment(
             failure_count: Some(0),
             threshold: Some(failure_threshold(desired) as i32),
         }),
+        alarms: Some(alarms),
         ..ServiceDeployment::default()
     });
     while rec.history.len() > MAX_HISTORY {

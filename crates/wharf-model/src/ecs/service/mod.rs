@@ -23,7 +23,8 @@ use serde::{Deserialize, Serialize};
 use super::shapes::{
     Deployment, DeploymentConfiguration, DeploymentControllerType, DeploymentRolloutState,
     LaunchType, LoadBalancer, NetworkConfiguration, SchedulingStrategy, Service, ServiceDeployment,
-    ServiceRevision, TaskStopCode,
+    ServiceDeploymentAlarms, ServiceDeploymentRollbackMonitorsStatus, ServiceRevision,
+    TaskStopCode,
 };
 use super::status::{DeploymentStatus, ServiceStatus};
 use crate::wire::Timestamp;
@@ -181,6 +182,10 @@ pub struct DeploymentNotes {
     /// rolling one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shift: Option<shift::Shift>,
+    /// Since when (ms) it has been settled (its tasks all running and
+    /// healthy, nothing else left), while it bakes under watched alarms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settled_ms: Option<i64>,
 }
 
 /// What the scheduler is doing with one task.
@@ -291,6 +296,40 @@ pub fn completed_reason(id: &str) -> String {
 
 /// `rolloutStateReason` of a deployment the circuit breaker failed.
 pub const FAILED_REASON: &str = "ECS deployment circuit breaker: tasks failed to start.";
+
+/// `rolloutStateReason` of a deployment failed by its CloudWatch alarms.
+pub fn alarm_failed_reason(alarms: &[String]) -> String {
+    format!("ECS deployment failed: alarm(s) {} in ALARM state.", alarms.join(", "))
+}
+
+/// The alarms a deployment watches (`deploymentConfiguration.alarms` with
+/// `enable`), and whether their going off rolls it back; `None` when it
+/// watches none. Only deployments of the ECS controller watch alarms.
+pub fn watched_alarms(config: Option<&DeploymentConfiguration>) -> Option<(&[String], bool)> {
+    let alarms = config?.alarms.as_ref()?;
+    if alarms.enable != Some(true) {
+        return None;
+    }
+    let names = alarms.alarm_names.as_deref().filter(|n| !n.is_empty())?;
+    Some((names, alarms.rollback == Some(true)))
+}
+
+/// What a new ServiceDeployment says of the alarms it watches: MONITORING
+/// with their names when `deploymentConfiguration.alarms` is enabled,
+/// DISABLED otherwise.
+pub fn deployment_alarms(config: Option<&DeploymentConfiguration>) -> ServiceDeploymentAlarms {
+    let names = config.and_then(|c| c.alarms.as_ref()).and_then(|a| a.alarm_names.clone());
+    let status = if watched_alarms(config).is_some() {
+        ServiceDeploymentRollbackMonitorsStatus::Monitoring
+    } else {
+        ServiceDeploymentRollbackMonitorsStatus::Disabled
+    };
+    ServiceDeploymentAlarms {
+        status: Some(status),
+        alarm_names: names,
+        triggered_alarm_names: None,
+    }
+}
 
 /// `statusReason` of a service deployment StopServiceDeployment asked to
 /// roll back.

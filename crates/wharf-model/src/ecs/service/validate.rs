@@ -234,6 +234,13 @@ pub fn deployment_configuration(
             ));
         }
     }
+    if let Some(a) = &c.alarms {
+        if a.enable.is_none() || a.rollback.is_none() || a.alarm_names.is_none() {
+            return Err(EcsError::invalid_parameter(
+                "deploymentConfiguration.alarms requires alarmNames, enable and rollback.",
+            ));
+        }
+    }
     if c.bake_time_in_minutes.is_some_and(|b| !(0..=1440).contains(&b)) {
         return Err(EcsError::invalid_parameter(
             "deploymentConfiguration.bakeTimeInMinutes must be between 0 and 1440.",
@@ -273,6 +280,12 @@ pub fn check_strategy(
     controller: &DeploymentControllerType,
     lbs: &[LoadBalancer],
 ) -> Result<(), EcsError> {
+    let alarms_on = config.alarms.as_ref().is_some_and(|a| a.enable == Some(true));
+    if alarms_on && *controller != DeploymentControllerType::Ecs {
+        return Err(EcsError::invalid_parameter(
+            "deploymentConfiguration.alarms is only supported with the ECS deployment controller.",
+        ));
+    }
     let chosen = config.strategy.clone().unwrap_or(DeploymentStrategy::Rolling);
     if chosen == DeploymentStrategy::Rolling {
         return Ok(());
@@ -562,5 +575,36 @@ mod tests {
         assert_eq!((d.maximum_percent, d.minimum_healthy_percent), (Some(100), Some(0)));
         let bad = DeploymentConfiguration { maximum_percent: Some(200), ..Default::default() };
         assert!(deployment_configuration(Some(bad), &SchedulingStrategy::Daemon).is_err());
+    }
+
+    #[test]
+    fn deployment_alarms_need_every_member_and_the_ecs_controller() {
+        use crate::ecs::shapes::DeploymentAlarms;
+        let with =
+            |a: DeploymentAlarms| DeploymentConfiguration { alarms: Some(a), ..Default::default() };
+        let full = DeploymentAlarms {
+            alarm_names: Some(vec!["a".into()]),
+            enable: Some(true),
+            rollback: Some(false),
+        };
+        let c = deployment_configuration(Some(with(full.clone())), &SchedulingStrategy::Replica);
+        assert!(c.is_ok(), "{c:?}");
+        for partial in [
+            DeploymentAlarms { alarm_names: None, ..full.clone() },
+            DeploymentAlarms { enable: None, ..full.clone() },
+            DeploymentAlarms { rollback: None, ..full.clone() },
+        ] {
+            let err = deployment_configuration(Some(with(partial)), &SchedulingStrategy::Replica)
+                .expect_err("refused");
+            assert!(err.message.contains("deploymentConfiguration.alarms"), "{err:?}");
+        }
+        let config = with(full.clone());
+        assert!(check_strategy(&config, &DeploymentControllerType::Ecs, &[]).is_ok());
+        let err = check_strategy(&config, &DeploymentControllerType::CodeDeploy, &[])
+            .expect_err("refused");
+        assert!(err.message.contains("deploymentConfiguration.alarms"), "{err:?}");
+        // Disabled alarms are kept whatever the controller.
+        let off = with(DeploymentAlarms { enable: Some(false), ..full });
+        assert!(check_strategy(&off, &DeploymentControllerType::External, &[]).is_ok());
     }
 }
