@@ -16,7 +16,8 @@
 #   SKIP_BUILD=1, WHARF_BIN=path (implies SKIP_BUILD), KEEP_LOG=1 (keep the logs)
 #
 # The server runs with `--vpc-cidr off`: a cluster's awsvpc range is a /16 of /24 slices, one
-# per instance, so with it a cluster takes 256 instances at most (the rest are refused).
+# per instance, so with it a cluster takes 256 instances at most (the rest are refused). Every
+# host holds a watch open: the connection limit is raised to twice the hosts (plus 1,024).
 #
 # Output: each run's Markdown summary and its line
 #   SCALE_RESULT instances=N tasks=N placements_per_s=N p99_api_ms=N rss_mib=N
@@ -68,7 +69,7 @@ for N in "$@"; do
     CLUSTER="wharf-scale-$$-$N"
     "$WHARF" server --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" --no-agent \
         --agent-token "$TOKEN" --dns-address off --instance-lost-after "$LOST_AFTER" \
-        --vpc-cidr off \
+        --vpc-cidr off --max-connections $(( N * 2 + 1024 )) \
         >"$WORK/server.log" 2>&1 &
     SPID=$!
     wait_port "$PORT" "$SPID" "wharf server" "$WORK/server.log"
