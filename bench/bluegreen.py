@@ -137,6 +137,23 @@ def share(port, n, rev):
     return hits * 100.0 / n, failed
 
 
+def back_on(port, answer, asked):
+    """Seconds from `asked` until the first of 200 answers in a row from `answer` (None if not
+    within 30 s), and the requests that failed meanwhile."""
+    streak, first, failed = 0, None, 0
+    while streak < 200 and time.monotonic() - asked < 30:
+        status, rev = get(port)
+        if status != 200:
+            failed += 1
+        elif rev == answer:
+            if streak == 0:
+                first = time.monotonic()
+            streak += 1
+        else:
+            streak = 0
+    return ((first - asked) if first and streak >= 200 else None), failed
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--endpoint", required=True)
@@ -311,18 +328,7 @@ def main():
     asked = time.monotonic()
     aws("ecs", "stop-service-deployment", "--service-deployment-arn", arn, "--stop-type", "ROLLBACK")
     answered = time.monotonic() - asked
-    streak, first_blue, failed = 0, None, 0
-    while streak < 200 and time.monotonic() - asked < 30:
-        status, rev = get(prod_port)
-        if status != 200:
-            failed += 1
-        elif rev == "r4":
-            if streak == 0:
-                first_blue = time.monotonic()
-            streak += 1
-        else:
-            streak = 0
-    restored = (first_blue - asked) if first_blue and streak >= 200 else None
+    restored, failed = back_on(prod_port, "r4", asked)
     wait_completed(4)
     load.finish()
     rows.append(("Rollback: StopServiceDeployment to all traffic on blue",
@@ -355,18 +361,7 @@ def main():
     aws("cloudwatch", "set-alarm-state", "--alarm-name", "bench-bg-errors",
         "--state-value", "ALARM", "--state-reason", "bench: errors")
     answered = time.monotonic() - asked
-    streak, first_blue, failed = 0, None, 0
-    while streak < 200 and time.monotonic() - asked < 30:
-        status, rev = get(prod_port)
-        if status != 200:
-            failed += 1
-        elif rev == "r4":
-            if streak == 0:
-                first_blue = time.monotonic()
-            streak += 1
-        else:
-            streak = 0
-    restored = (first_blue - asked) if first_blue and streak >= 200 else None
+    restored, failed = back_on(prod_port, "r4", asked)
     wait_completed(4)
     load.finish()
     rows.append(("Rollback: alarm set to ALARM to all traffic on blue",
@@ -471,20 +466,9 @@ def main():
     asked = time.monotonic()
     aws("deploy", "stop-deployment", "--deployment-id", dep, "--auto-rollback-enabled")
     answered = time.monotonic() - asked
-    streak, first_orig, failed = 0, None, 0
-    while streak < 200 and time.monotonic() - asked < 30:
-        status_code, rev = get(cd_port)
-        if status_code != 200:
-            failed += 1
-        elif rev == "c2":
-            if streak == 0:
-                first_orig = time.monotonic()
-            streak += 1
-        else:
-            streak = 0
+    restored, failed = back_on(cd_port, "c2", asked)
     time.sleep(1)
     load.finish()
-    restored = (first_orig - asked) if first_orig and streak >= 200 else None
     rows.append(("CodeDeploy StopDeployment (rollback) to all traffic on the original",
                  (f"{restored * 1000:.0f} ms from starting the CLI call (the call itself took "
                   f"{answered * 1000:.0f} ms)") if restored is not None else "not restored",

@@ -49,7 +49,8 @@ docker_ready() {
 # directory (`wharf-NAME-bench.*`), its agent in a cluster of its own (`wharf-bench-<pid>`) and
 # its listeners on 127.0.0.1, and waits for it. Sets TAG, WORK, SPID and PORT. On exit the
 # server is stopped, every container of that cluster (and every `wharf-bench-anchor-*`) is
-# removed, and WORK too unless KEEP_LOG=1 (then the server's log is kept).
+# removed, and WORK too unless KEEP_LOG=1 (then the server's log is kept). WHARF_SERVER_ARGS adds
+# arguments to the server's (word-split).
 serve_cluster() {
     TAG="wharf-bench-$$"
     WORK=$(mktemp -d -t "wharf-$1-bench.XXXXXX")
@@ -58,7 +59,7 @@ serve_cluster() {
     trap 'exit 130' INT TERM
     PORT=$(free_port)
     "$WHARF" server --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" --cluster "$TAG" \
-        --listener-address 127.0.0.1 >"$WORK/wharf.log" 2>&1 &
+        --listener-address 127.0.0.1 ${WHARF_SERVER_ARGS:-} >"$WORK/wharf.log" 2>&1 &
     SPID=$!
     wait_port "$PORT" "$SPID" "wharf server" "$WORK/wharf.log"
     log "wharf server on 127.0.0.1:$PORT (pid $SPID, cluster $TAG); load $(cut -d' ' -f1-3 /proc/loadavg)"

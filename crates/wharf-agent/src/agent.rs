@@ -29,8 +29,8 @@ use crate::event::Event;
 use crate::host::{self, HostResources};
 use crate::link::{LinkError, ServerLink};
 use crate::runtime::{
-    ContainerInfo, ContainerState, Health, Runtime, RuntimeEvent, LABEL_CLUSTER,
-    LABEL_CONTAINER_NAME, LABEL_INSTANCE, LABEL_TASK_ARN,
+    ContainerInfo, ContainerState, Health, Runtime, RuntimeEvent, LABEL_CONTAINER_NAME,
+    LABEL_INSTANCE, LABEL_TASK_ARN,
 };
 use crate::stats::ContainerStats;
 use crate::stop::StopReason;
@@ -383,13 +383,14 @@ impl Agent {
             let reason = StopReason::new(TaskStopCode::TerminationNotice, NO_LONGER_ASSIGNED);
             let _ = running.inbox.send(Event::StopRequested { reason });
         }
-        let (runtime, cluster) = (self.shared.runtime.clone(), self.config.cluster.clone());
+        let runtime = self.shared.runtime.clone();
         let instance = self.shared.instance_arn.clone();
         let (named, strays) = (named.clone(), strays.clone());
         tokio::spawn(async move {
-            // This instance's own containers only: another agent on the same
-            // engine (another server's, for a cluster of the same name) runs its own.
-            let mine = [(LABEL_CLUSTER, cluster.as_str()), (LABEL_INSTANCE, instance.as_str())];
+            // This instance's own containers only (of every cluster: a host of
+            // the Fargate pool runs every cluster's tasks): another agent on
+            // the same engine (another server's) runs its own.
+            let mine = [(LABEL_INSTANCE, instance.as_str())];
             match runtime.list_managed(&mine).await {
                 Ok(listed) => {
                     let running =
@@ -638,6 +639,8 @@ impl Heartbeats {
                 self.interval = Duration::from_millis(reply.interval_ms.max(100));
                 if reply.network != self.applied {
                     self.apply(reply.network).await;
+                } else if self.host_network != HostNetworking::Off {
+                    self.keep_slice_route().await;
                 }
                 true
             }
@@ -645,6 +648,16 @@ impl Heartbeats {
                 tracing::warn!(error = %e, "heartbeat failed");
                 false
             }
+        }
+    }
+
+    /// Puts back the route to this host's slice if something took it away
+    /// (see [`hostnet::keep_slice_route`]); logged when it had to.
+    async fn keep_slice_route(&self) {
+        let Some(spec) = self.network.borrow().clone() else { return };
+        let kept = tokio::task::spawn_blocking(move || hostnet::keep_slice_route(&spec)).await;
+        if let Ok(Ok(true)) = kept {
+            tracing::warn!("the route to this host's awsvpc slice was gone; put back");
         }
     }
 

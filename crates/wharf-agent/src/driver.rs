@@ -269,6 +269,12 @@ impl TaskDriver {
             self.docker_ids.values().for_each(|id| stats.unwatch(id));
         }
         let containers: Vec<String> = self.docker_ids.values().cloned().collect();
+        if self.provisioned.as_ref().is_some_and(|p| p.cgroup_parent.is_some()) {
+            // Its containers have stopped: their cgroups are gone, and so can
+            // the task's be.
+            let (runtime, task_id) = (self.shared.runtime.clone(), self.task_id.clone());
+            tokio::spawn(async move { runtime.remove_task_cgroup(&task_id).await });
+        }
         let volumes = self.provisioned.map(|p| p.task_volumes).unwrap_or_default();
         cleanup::schedule(
             self.shared.runtime.clone(),
@@ -640,6 +646,7 @@ impl TaskDriver {
             volume_names: &p.volumes,
             extra_env: &extra_env,
             network,
+            cgroup_parent: p.cgroup_parent.as_deref(),
             default_dns: &self.shared.dns_servers,
         };
         spec::container_config(&ctx, def).map_err(|e| e.to_string())

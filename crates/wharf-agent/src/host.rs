@@ -3,6 +3,7 @@
 //! ECS agent advertises for the capabilities Wharf's agent has.
 
 use wharf_model::ecs::attributes::{self, attribute};
+use wharf_model::ecs::capacity;
 use wharf_model::ecs::shapes::{RegisterContainerInstanceRequest, Resource, VersionInfo};
 
 /// The agent version Wharf reports in `versionInfo`.
@@ -107,6 +108,10 @@ pub struct HostIdentity {
     pub address: Option<String>,
     /// Custom attributes (`--attribute name=value`).
     pub attributes: Vec<(String, Option<String>)>,
+    /// Whether it serves the region's Fargate pool (`wharf.fargate`).
+    pub fargate: bool,
+    /// The group (Auto Scaling group) it joined (`wharf.auto-scaling-group`).
+    pub group: Option<String>,
     /// Where the agent serves ECS Exec sessions (`http://address:port`), if it does.
     pub exec_endpoint: Option<String>,
 }
@@ -161,6 +166,12 @@ pub fn registration(
     if let Some(address) = &identity.address {
         attributes.push(attribute(attributes::ADDRESS, Some(address)));
     }
+    if identity.fargate {
+        attributes.push(attribute(capacity::FARGATE_ATTRIBUTE, Some("true")));
+    }
+    if let Some(group) = &identity.group {
+        attributes.push(attribute(capacity::GROUP_ATTRIBUTE, Some(group)));
+    }
     if let Some(endpoint) = &identity.exec_endpoint {
         attributes.push(attribute(attributes::EXEC_ENDPOINT, Some(endpoint)));
         attributes.push(attribute(attributes::EXECUTE_COMMAND, None));
@@ -210,6 +221,8 @@ mod tests {
             instance_type: None,
             address: Some("10.0.0.7".into()),
             attributes: vec![("stack".into(), Some("prod".into())), ("gpu".into(), None)],
+            fargate: true,
+            group: Some("web-asg".into()),
             exec_endpoint: Some("http://10.0.0.7:4591".into()),
         };
         let resources = HostResources { cpu: 2048, memory: 3900 };
@@ -223,6 +236,8 @@ mod tests {
         assert_eq!(value("ecs.instance-type").as_deref(), Some("wharf.c2m4"));
         assert_eq!(value("wharf.address").as_deref(), Some("10.0.0.7"));
         assert_eq!(value("stack").as_deref(), Some("prod"));
+        assert_eq!(value("wharf.fargate").as_deref(), Some("true"));
+        assert_eq!(value("wharf.auto-scaling-group").as_deref(), Some("web-asg"));
         assert_eq!(value("wharf.exec-endpoint").as_deref(), Some("http://10.0.0.7:4591"));
         let names: Vec<String> = all.into_iter().filter_map(|a| a.name).collect();
         assert!(names.contains(&"gpu".to_owned()));

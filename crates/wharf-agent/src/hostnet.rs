@@ -210,7 +210,13 @@ fn program_chain(table: &str, parent: &str, rules: &[Vec<String>]) -> Result<(),
 /// Makes this host's routes tagged `proto` into `pool` those to `wanted`.
 pub fn sync_routes(wanted: &[Route], proto: &str, pool: &Ipv4Net) -> Result<(), HostNetError> {
     let current = parse_routes(&run(&["ip", "-4", "route", "show", "proto", proto])?);
-    let foreign = foreign_destinations(&run(&["ip", "-4", "route", "show"])?, proto);
+    // The whole table is read only when a route is to be added: a pass with
+    // nothing to add (the usual one) runs one command.
+    let foreign = if wanted.iter().any(|w| !current.contains(w)) {
+        foreign_destinations(&run(&["ip", "-4", "route", "show"])?, proto)
+    } else {
+        Vec::new()
+    };
     let (add, delete) = route_changes(&current, wanted, &foreign, pool);
     for r in delete {
         run(&["ip", "route", "del", &r.destination, "via", &r.via, "proto", proto])?;
@@ -219,6 +225,58 @@ pub fn sync_routes(wanted: &[Route], proto: &str, pool: &Ipv4Net) -> Result<(), 
         run(&["ip", "route", "replace", &r.destination, "via", &r.via, "proto", proto])?;
     }
     Ok(())
+}
+
+/// Whether a `/proc/net/route` text (the main table) has a route to exactly
+/// `net` on interface `dev`. Its addresses and masks are hexadecimal in the
+/// host's byte order.
+pub fn has_route(table: &str, net: &Ipv4Net, dev: &str) -> bool {
+    let word = |w: &str| u32::from_str_radix(w, 16).ok().map(|v| Ipv4Addr::from(v.to_ne_bytes()));
+    table.lines().skip(1).any(|l| {
+        let words: Vec<&str> = l.split_whitespace().collect();
+        let (Some(iface), Some(dest), Some(mask)) = (words.first(), words.get(1), words.get(7))
+        else {
+            return false;
+        };
+        let prefix = word(mask).map(|m| u32::from(m).count_ones());
+        *iface == dev
+            && word(dest) == Some(net.network())
+            && prefix == Some(u32::from(net.prefix()))
+    })
+}
+
+/// Puts back the route to this host's own slice through the awsvpc bridge
+/// when something took it away (an `ip route replace` over it, then a
+/// delete, by another program): without it the host answers its tasks out
+/// of the default route, and they reach nothing of it (the DNS resolver, the
+/// metadata endpoint). Whether it had to. It reads `/proc/net/route` (no
+/// command runs while the route is there) and does nothing while the bridge
+/// does not exist; `ip` refuses the route while the bridge does not hold
+/// the slice's gateway.
+pub fn keep_slice_route(spec: &NetworkSpec) -> Result<bool, HostNetError> {
+    let net: Ipv4Net = spec.subnet.parse().map_err(HostNetError::Plan)?;
+    if !std::path::Path::new("/sys/class/net").join(BRIDGE).exists() {
+        return Ok(false);
+    }
+    let table = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
+    if has_route(&table, &net, BRIDGE) {
+        return Ok(false);
+    }
+    run(&[
+        "ip",
+        "route",
+        "add",
+        &spec.subnet,
+        "dev",
+        BRIDGE,
+        "proto",
+        "kernel",
+        "scope",
+        "link",
+        "src",
+        &spec.gateway,
+    ])?;
+    Ok(true)
 }
 
 /// This host's IPv4 addresses (`ip -4 -o addr`).
@@ -329,6 +387,28 @@ mod tests {
             [Route { destination: "10.209.7.0/24".into(), via: "10.77.0.13".into() }],
             "another server's route, outside this pool, is left alone"
         );
+    }
+
+    #[test]
+    fn a_route_is_found_in_proc_net_route() {
+        // 10.208.0.0/24 on the bridge, a default route, 10.208.1.0/24 elsewhere.
+        let hex = |a: [u8; 4]| format!("{:08X}", u32::from_ne_bytes(a));
+        let table = format!(
+            "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n\
+             eth0\t00000000\t0100000A\t0003\t0\t0\t0\t00000000\t0\t0\t0\n\
+             {BRIDGE}\t{}\t00000000\t0001\t0\t0\t0\t{}\t0\t0\t0\n\
+             eth0\t{}\t0C004D0A\t0003\t0\t0\t0\t{}\t0\t0\t0\n",
+            hex([10, 208, 0, 0]),
+            hex([255, 255, 255, 0]),
+            hex([10, 208, 1, 0]),
+            hex([255, 255, 255, 0]),
+        );
+        let net = |s: &str| s.parse::<Ipv4Net>().unwrap();
+        assert!(has_route(&table, &net("10.208.0.0/24"), BRIDGE));
+        assert!(!has_route(&table, &net("10.208.1.0/24"), BRIDGE), "on another interface");
+        assert!(!has_route(&table, &net("10.208.0.0/16"), BRIDGE), "another prefix");
+        assert!(!has_route(&table, &net("10.208.2.0/24"), BRIDGE));
+        assert!(!has_route("", &net("10.208.0.0/24"), BRIDGE));
     }
 
     #[test]

@@ -66,6 +66,7 @@ pub mod sim;
 pub mod spec;
 pub mod stats;
 pub mod stop;
+pub mod task_cgroup;
 pub mod wire;
 
 pub use agent::{Agent, AgentConfig, AgentError, HostNetworking, MetadataConfig, StatsConfig};

@@ -5,13 +5,15 @@
 use std::collections::HashMap;
 
 use wharf_model::agent::Assignment;
-use wharf_model::ecs::shapes::{ContainerDefinition, Scope};
+use wharf_model::ecs::shapes::{ContainerDefinition, LaunchType, Scope};
+use wharf_model::ecs::task_definition::{parse_task_cpu, parse_task_memory};
 
 use crate::awsvpc::{self, TaskNetwork};
 use crate::link::{LinkError, ServerLink};
 use crate::runtime::{ContainerInfo, RegistryAuth, Runtime, VolumeSpec, LABEL_TASK_ARN};
 use crate::s3::S3Endpoint;
 use crate::stop::NamedError;
+use crate::task_cgroup::TaskSize;
 
 /// What provisioning made for the task.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -25,6 +27,22 @@ pub struct Provisioned {
     pub task_volumes: Vec<String>,
     /// The awsvpc task's network, if it has one.
     pub network: Option<TaskNetwork>,
+    /// The task's own cgroup (`CgroupParent`), for a task whose size is a
+    /// hard limit (a Fargate task), when the engine allows one.
+    pub cgroup_parent: Option<String>,
+}
+
+/// The size of a Fargate task (its task-level `cpu` and `memory`, overrides
+/// applied), which its containers share; `None` for other tasks.
+pub fn fargate_size(assignment: &Assignment) -> Option<TaskSize> {
+    let t = &assignment.task;
+    if t.launch_type != Some(LaunchType::Fargate) {
+        return None;
+    }
+    Some(TaskSize {
+        cpu_units: t.cpu.as_deref().and_then(parse_task_cpu)?,
+        memory_mib: t.memory.as_deref().and_then(parse_task_memory)?,
+    })
 }
 
 /// The Docker volume name of a task-scoped volume, as the ECS agent forms it.
@@ -64,6 +82,11 @@ pub async fn provision(
     if td.network_mode.as_ref().is_some_and(|m| m.as_str() == "awsvpc") {
         out.network =
             Some(awsvpc::provision(runtime, assignment, task_id, adopted_pause, settings).await?);
+    }
+    if let Some(size) = fargate_size(assignment) {
+        out.cgroup_parent = runtime.create_task_cgroup(task_id, size).await.map_err(|e| {
+            NamedError::ResourceInitialization(format!("failed to size the task: {e}"))
+        })?;
     }
     let family = td.family.clone().unwrap_or_default();
     let revision = td.revision.unwrap_or(0);

@@ -193,6 +193,10 @@ impl SimHost {
             instance_type: Some(self.config.instance_type.clone()),
             address: None,
             attributes: self.config.attributes.clone(),
+            // Plain EC2 hosts of the cluster: neither the Fargate pool nor an
+            // Auto Scaling group.
+            fargate: false,
+            group: None,
             exec_endpoint: None,
         };
         let request =

@@ -143,6 +143,7 @@ async fn create_start_inspect_a_mapped_container() {
         volume_names: &volumes,
         extra_env: &extra,
         network: NetworkAttachment::Bridge,
+        cgroup_parent: None,
         default_dns: &[],
     };
     let config = spec::container_config(&ctx, &container).expect("maps");
@@ -533,4 +534,52 @@ async fn the_log_api_and_the_json_file_reader_agree() {
     // Following with the API ends by itself once the container has stopped.
     let followed: Vec<_> = rt.logs(&id, 0, true).collect().await;
     assert_eq!(followed.len(), api.len());
+}
+
+/// A Fargate task's size bounds its containers together: a container with
+/// no limit of its own, in a task cgroup of 16 MiB, is killed when it
+/// takes more. The cgroup carries the CPU quota too, and goes with the task.
+#[tokio::test]
+async fn a_task_cgroup_bounds_its_containers_together() {
+    use wharf_agent::task_cgroup::TaskSize;
+    let rt = runtime().await;
+    let task_id = format!("{:x}", SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos());
+    let size = TaskSize { cpu_units: 256, memory_mib: 16 };
+    let parent = rt
+        .create_task_cgroup(&task_id, size)
+        .await
+        .expect("task cgroup")
+        .expect("this engine (local, cgroupfs driver) takes a task cgroup");
+    assert_eq!(parent, format!("/wharf-tasks/{task_id}"));
+    let limits = [
+        (format!("/sys/fs/cgroup/memory/wharf-tasks/{task_id}/memory.limit_in_bytes"), "16777216"),
+        (format!("/sys/fs/cgroup/cpu/wharf-tasks/{task_id}/cpu.cfs_quota_us"), "25000"),
+        (format!("/sys/fs/cgroup/wharf-tasks/{task_id}/memory.max"), "16777216"),
+    ];
+    let found: Vec<_> = limits
+        .iter()
+        .filter_map(|(path, want)| std::fs::read_to_string(path).ok().map(|v| (v, *want)))
+        .collect();
+    assert!(!found.is_empty(), "no task cgroup file under /sys/fs/cgroup");
+    for (value, want) in found {
+        assert_eq!(value.trim(), want);
+    }
+    let mut events = rt.events();
+    let mut config =
+        busybox(&["sh", "-c", "x=$(head -c 100000000 /dev/zero | tr '\\0' a); echo ${#x}"]);
+    config.host_config =
+        Some(bollard::models::HostConfig { cgroup_parent: Some(parent), ..Default::default() });
+    let (id, cleanup) = create(&rt, "sized", config).await;
+    rt.start_container(&id).await.expect("start");
+    let died = next_event(&mut events, &id, Duration::from_secs(60), |e| {
+        matches!(e, RuntimeEvent::Died { .. })
+    })
+    .await;
+    let RuntimeEvent::Died { exit_code, .. } = died else { unreachable!() };
+    assert_eq!(exit_code, 137, "killed by the task's memory limit, not its own");
+    drop(cleanup);
+    rt.remove_container(&id).await.expect("remove");
+    rt.remove_task_cgroup(&task_id).await;
+    assert!(!std::path::Path::new(&format!("/sys/fs/cgroup/memory/wharf-tasks/{task_id}")).exists());
+    assert!(!std::path::Path::new(&format!("/sys/fs/cgroup/wharf-tasks/{task_id}")).exists());
 }

@@ -406,6 +406,7 @@ echo ok"#
         volume_names: &HashMap::new(),
         extra_env: &env,
         network: NetworkAttachment::Bridge,
+        cgroup_parent: None,
         default_dns: &[],
     };
     let body = spec::container_config(&ctx, &definition).expect("docker config");

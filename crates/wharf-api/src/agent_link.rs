@@ -10,6 +10,7 @@
 
 use tokio::sync::{broadcast, mpsc};
 use wharf_model::agent::{Heartbeat, HeartbeatReply, WatchEvent};
+use wharf_model::ecs::capacity;
 use wharf_model::ecs::shapes::{
     ContainerInstance, ContainerInstanceHealthStatus, CreateClusterRequest,
     InstanceHealthCheckResult, InstanceHealthCheckState, InstanceHealthCheckType,
@@ -38,7 +39,8 @@ fn ctx(state: &AppState, region: &str) -> Ctx {
 }
 
 /// Creates the cluster if it does not exist (as the ECS agent does for its
-/// configured cluster) and registers the instance in it.
+/// configured cluster) and registers the instance in it; an agent that
+/// joined as Fargate capacity only registers in the Fargate pool.
 pub async fn register(
     state: &AppState,
     region: &str,
@@ -46,12 +48,17 @@ pub async fn register(
 ) -> Result<ContainerInstance, ApiError> {
     let ctx = ctx(state, region);
     let name = req.cluster.clone().unwrap_or_else(|| DEFAULT_CLUSTER.to_owned());
-    cluster::create_cluster(
-        &ctx,
-        CreateClusterRequest { cluster_name: Some(name), ..Default::default() },
-    )
-    .await?;
-    let answer = container_instance::register_container_instance(&ctx, req).await?;
+    let answer = if name == capacity::FARGATE_POOL {
+        // A host that joined as Fargate capacity only: no cluster's.
+        container_instance::register_in(&ctx, name, req).await?
+    } else {
+        cluster::create_cluster(
+            &ctx,
+            CreateClusterRequest { cluster_name: Some(name), ..Default::default() },
+        )
+        .await?;
+        container_instance::register_container_instance(&ctx, req).await?
+    };
     answer
         .container_instance
         .ok_or_else(|| EcsError::server("The instance was not registered.").into())
@@ -117,7 +124,8 @@ async fn render_log_driver_mode(
     Ok(())
 }
 
-/// Every task on the instance that is not yet `STOPPED`.
+/// Every task on the instance (of `cluster`) that is not yet `STOPPED`, of
+/// whatever cluster (a host of the Fargate pool runs every cluster's).
 pub async fn assigned(
     state: &AppState,
     region: &str,
@@ -127,7 +135,7 @@ pub async fn assigned(
     let stored = state.ops.store.unstopped_tasks_on(region, cluster, instance_id).await?;
     let mut out = Vec::with_capacity(stored.len());
     for s in stored {
-        out.push(with_definition(state, region, cluster, task::parse(&s)?).await?);
+        out.push(with_definition(state, region, &s.cluster, task::parse(&s)?).await?);
     }
     Ok(out)
 }
@@ -243,8 +251,9 @@ async fn forward(
             };
             let resend = match next {
                 Ok(c) => {
+                    // The instance's tasks, of whatever cluster.
                     if c.region != region
-                        || c.cluster != cluster
+                        || c.instance_cluster.as_deref() != Some(cluster)
                         || c.instance_id.as_deref() != Some(instance_id)
                     {
                         continue;
@@ -252,7 +261,7 @@ async fn forward(
                     if !registered(state, region, cluster, instance_id).await.unwrap_or(true) {
                         return;
                     }
-                    match assignment(state, region, cluster, &c.id).await {
+                    match assignment(state, region, &c.cluster, &c.id).await {
                         Ok(Some(a)) => vec![a],
                         Ok(None) => vec![],
                         Err(e) => {

@@ -127,6 +127,7 @@ mod tests {
             cluster: "default".into(),
             id: id.into(),
             instance_id: None,
+            instance_cluster: None,
         };
         assert!(f.task(&change("eu-west-1", "abc")));
         assert!(!f.task(&change("us-east-1", "abc")), "another region");

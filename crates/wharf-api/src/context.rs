@@ -29,6 +29,9 @@ pub struct AppState {
     /// How often agents send heartbeats, in milliseconds (a fraction of the
     /// time after which a silent instance is declared lost).
     pub heartbeat_interval_ms: u64,
+    /// The metric period (CloudWatch's 60 s unless `--metrics-period`): the
+    /// period of the alarms target tracking makes.
+    pub metrics_period: std::time::Duration,
     /// The pool clusters' awsvpc ranges come from (`--vpc-cidr`); `None`:
     /// awsvpc tasks take Docker's own addresses on each host, unrouted.
     pub vpc_pool: Option<wharf_model::ecs::network::Ipv4Net>,
@@ -68,6 +71,7 @@ impl AppState {
             pulls: Arc::default(),
             agent_stats: Arc::default(),
             heartbeat_interval_ms: DEFAULT_HEARTBEAT_INTERVAL_MS,
+            metrics_period: std::time::Duration::from_secs(60),
             vpc_pool: wharf_model::ecs::network::DEFAULT_POOL.parse().ok(),
             auth: None,
             sts: Arc::new(wharf_auth::sts::Issuer::new(crate::random::bytes())),

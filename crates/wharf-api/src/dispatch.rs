@@ -104,6 +104,10 @@ async fn aws(
         Some((SECRETS_MANAGER_TARGET_PREFIX, op)) => ("secretsmanager", op),
         Some((SERVICE_DISCOVERY_TARGET_PREFIX, op)) => ("servicediscovery", op),
         Some((CODEDEPLOY_TARGET_PREFIX, op)) => ("codedeploy", op),
+        Some((crate::wharf_ops_api::TARGET_PREFIX, op)) => ("wharf", op),
+        Some((crate::application_autoscaling::TARGET_PREFIX, op)) => {
+            ("application-autoscaling", op)
+        }
         Some((ACM_TARGET_PREFIX, op)) => ("acm", op),
         Some((wharf_model::cloudwatch::TARGET_PREFIX, op)) => ("cloudwatch", op),
         _ => ("unknown", UNKNOWN_OPERATION),
@@ -125,6 +129,10 @@ async fn aws(
             "secretsmanager" => secretsmanager::handle(&ctx, op, &body).await,
             "servicediscovery" => servicediscovery::handle(&ctx, op, &body).await,
             "codedeploy" => codedeploy::handle(&ctx, op, &body).await,
+            "wharf" => crate::wharf_ops_api::handle(&ctx, op, &body).await,
+            "application-autoscaling" => {
+                crate::application_autoscaling::handle(&ctx, op, &body).await
+            }
             "acm" => acm::handle(&ctx, op, &body).await,
             "cloudwatch" => cloudwatch::handle(&ctx, op, &body).await,
             _ => Err(ApiError::unknown_operation()),

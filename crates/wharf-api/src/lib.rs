@@ -18,6 +18,7 @@ pub mod acm;
 pub mod agent_http;
 pub mod agent_link;
 pub mod agent_stats;
+pub mod application_autoscaling;
 pub mod audit;
 pub mod authz;
 pub mod body_limit;
@@ -47,6 +48,7 @@ pub mod ssm;
 pub mod sts;
 pub mod task_roles;
 pub mod throttle;
+pub mod wharf_ops_api;
 
 pub use context::AppState;
 pub use dispatch::router;

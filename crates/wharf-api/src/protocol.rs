@@ -69,6 +69,7 @@ service_errors!(
     wharf_model::logs::LogsError,
     wharf_model::servicediscovery::DiscoveryError,
     wharf_model::codedeploy::CodeDeployError,
+    wharf_model::application_autoscaling::ScalingError,
     wharf_model::acm::AcmError,
     wharf_model::cloudwatch::CloudWatchError,
 );

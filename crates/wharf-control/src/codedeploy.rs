@@ -395,7 +395,8 @@ impl Deployer {
             .and_then(|b| serde_json::from_str(&b).ok());
         let mut view = View { service: service.clone(), ..View::default() };
         if let Some(svc) = &service {
-            let observed = observe::observe(&*self.ops.store, region, svc, now).await?;
+            let observed =
+                observe::observe(&*self.ops.store, &self.ops.metrics, region, svc, now).await?;
             for (t, state) in &observed.targets {
                 if *state == TargetState::Healthy {
                     *view.healthy.entry(t.target_group_arn.clone()).or_default() += 1;

@@ -138,31 +138,24 @@ impl Liveness {
     pub async fn observe(&self) -> Result<Vec<InstanceView>, OpsError> {
         let mut out = Vec::new();
         for region in self.ops.store.regions(Kind::Cluster).await? {
-            let mut after: Option<String> = None;
-            loop {
-                let page =
-                    self.ops.store.list(Kind::Cluster, &region, after.as_deref(), 500).await?;
-                let Some(last) = page.last() else { break };
-                after = Some(last.0.clone());
-                for (cluster, _) in &page {
-                    for u in self.ops.store.instances(&region, cluster, None).await? {
-                        if u.instance.status == InstanceStatus::Inactive {
-                            continue;
-                        }
-                        let Ok(ci) = serde_json::from_str::<ContainerInstance>(&u.instance.json)
-                        else {
-                            continue;
-                        };
-                        out.push(InstanceView {
-                            region: region.clone(),
-                            cluster: cluster.clone(),
-                            id: u.instance.id.clone(),
-                            ec2_instance_id: ci.ec2_instance_id.clone().unwrap_or_default(),
-                            agent_connected: ci.agent_connected.unwrap_or(false),
-                            last_heard_ms: last_heard_ms(&ci),
-                            unstopped_tasks: u.running_tasks + u.pending_tasks,
-                        });
+            let clusters = wharf_ops::lookup::instance_clusters(&*self.ops.store, &region).await?;
+            for cluster in &clusters {
+                for u in self.ops.store.instances(&region, cluster, None).await? {
+                    if u.instance.status == InstanceStatus::Inactive {
+                        continue;
                     }
+                    let Ok(ci) = serde_json::from_str::<ContainerInstance>(&u.instance.json) else {
+                        continue;
+                    };
+                    out.push(InstanceView {
+                        region: region.clone(),
+                        cluster: cluster.clone(),
+                        id: u.instance.id.clone(),
+                        ec2_instance_id: ci.ec2_instance_id.clone().unwrap_or_default(),
+                        agent_connected: ci.agent_connected.unwrap_or(false),
+                        last_heard_ms: last_heard_ms(&ci),
+                        unstopped_tasks: u.running_tasks + u.pending_tasks,
+                    });
                 }
             }
         }

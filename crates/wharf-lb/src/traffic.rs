@@ -108,6 +108,18 @@ impl Traffic {
         groups.retain(|_, g| Arc::strong_count(g) > 1);
     }
 
+    /// Every (load balancer, target group) with the requests answered so far.
+    pub fn totals(&self) -> Vec<(String, String, u64)> {
+        let groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
+        groups
+            .values()
+            .map(|g| {
+                let total = g.requests().iter().map(|(_, n)| n).sum();
+                (g.load_balancer.to_string(), g.target_group.to_string(), total)
+            })
+            .collect()
+    }
+
     /// Writes `wharf_lb_requests_total`, `wharf_lb_request_duration_seconds` and
     /// `wharf_lb_target_connection_errors_total`.
     pub fn encode(&self, encoder: &mut Encoder) {

@@ -24,6 +24,7 @@ pub enum EcsErrorKind {
     NamespaceNotFoundException,
     TaskSetNotFoundException,
     PlatformUnknownException,
+    PlatformTaskDefinitionIncompatibilityException,
     ServiceDeploymentNotFoundException,
     ConflictException,
     TargetNotFoundException,
@@ -55,6 +56,9 @@ impl EcsErrorKind {
             Self::NamespaceNotFoundException => "NamespaceNotFoundException",
             Self::TaskSetNotFoundException => "TaskSetNotFoundException",
             Self::PlatformUnknownException => "PlatformUnknownException",
+            Self::PlatformTaskDefinitionIncompatibilityException => {
+                "PlatformTaskDefinitionIncompatibilityException"
+            }
             Self::ServiceDeploymentNotFoundException => "ServiceDeploymentNotFoundException",
             Self::ConflictException => "ConflictException",
             Self::TargetNotFoundException => "TargetNotFoundException",

@@ -11,6 +11,7 @@
 
 pub mod acm;
 pub mod agent;
+pub mod application_autoscaling;
 pub mod arn;
 pub mod clock;
 pub mod cloudwatch;

@@ -5,6 +5,8 @@
 //!
 //! - [`launch`]: place and launch tasks (RunTask, StartTask, services);
 //! - [`stop`]: stop a task (StopTask, the service scheduler);
+//! - [`instances`]: a container instance's status (draining, deregistering);
+//! - [`spot`]: interrupt a Fargate Spot task (Wharf's own command);
 //! - [`targets`]: register and deregister load balancer targets
 //!   (RegisterTargets/DeregisterTargets, the service scheduler);
 //! - [`service`]: read a service's record, change it atomically while it
@@ -15,21 +17,28 @@
 //! - [`alarms`]: the CloudWatch alarms deployments watch, by one rule;
 //! - [`lookup`]: the reads every operation shares (an ACTIVE cluster, a
 //!   runnable task definition, a resource's tags);
-//! - [`docs`] and [`elb_state`]: typed access to the store's records.
+//! - [`docs`] and [`elb_state`]: typed access to the store's records;
+//! - [`metrics`]: the CloudWatch metric data this server holds;
+//! - [`autoscaling`]: scalable targets' records and the scaling of a
+//!   service's desired count.
 //!
 //! It stands on `wharf-model` (the rules, pure) and `wharf-store` (the
 //! state); `wharf-api` and `wharf-control` stand on it and never on each
 //! other.
 
 pub mod alarms;
+pub mod autoscaling;
 pub mod discovery;
 pub mod docs;
 pub mod elb_state;
 mod error;
+pub mod instances;
 pub mod launch;
 pub mod lookup;
+pub mod metrics;
 pub mod network;
 pub mod service;
+pub mod spot;
 pub mod stop;
 pub mod targets;
 pub mod traffic;
@@ -58,6 +67,8 @@ pub struct Ops {
     /// Counts this server's Cloud Map writes, so that the DNS answers follow
     /// them at once ([`discovery::changes`]).
     pub discovery_changes: Arc<tokio::sync::watch::Sender<u64>>,
+    /// CloudWatch metric data this server holds.
+    pub metrics: Arc<metrics::MetricStore>,
 }
 
 impl Ops {
@@ -69,6 +80,7 @@ impl Ops {
             account_id: account_id.into(),
             entropy: Arc::new(SystemEntropy),
             discovery_changes: Arc::new(tokio::sync::watch::channel(0).0),
+            metrics: Arc::new(metrics::MetricStore::new()),
         }
     }
 

@@ -73,3 +73,22 @@ pub async fn tags_of(r: Region<'_>, arn: &str) -> Result<Vec<Tag>, OpsError> {
 pub async fn add_tags(r: Region<'_>, arn: &str, given: Vec<Tag>) -> Result<(), OpsError> {
     Ok(r.store().tag(r.name, arn, tags::pairs(given), tags::MAX_TAGS).await?)
 }
+
+/// The clusters of a region that may have container instances: every
+/// cluster, and the Fargate pool (hosts that joined as Fargate capacity
+/// only). What reads "every instance of a region" go through.
+pub async fn instance_clusters(
+    store: &dyn wharf_store::Store,
+    region: &str,
+) -> Result<Vec<String>, wharf_store::StoreError> {
+    let mut out = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store.list(Kind::Cluster, region, after.as_deref(), 500).await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.0.clone());
+        out.extend(page.into_iter().map(|(k, _)| k));
+    }
+    out.push(wharf_model::ecs::capacity::FARGATE_POOL.to_owned());
+    Ok(out)
+}

@@ -34,10 +34,10 @@ fn parse(json: Option<String>) -> Result<Network, EcsError> {
 }
 
 /// The region's Availability Zones: the standard three and those its
-/// container instances report (`ecs.availability-zone`).
+/// container instances (and Fargate pool hosts) report (`ecs.availability-zone`).
 pub async fn zones(r: Region<'_>) -> Result<Vec<String>, OpsError> {
     let mut reported = Vec::new();
-    for (name, _) in docs::list_all::<Cluster>(r, Kind::Cluster).await? {
+    for name in crate::lookup::instance_clusters(r.store(), r.name).await? {
         for usage in r.store().instances(r.name, &name, None).await? {
             let Ok(ci) = serde_json::from_str::<ContainerInstance>(&usage.instance.json) else {
                 continue;

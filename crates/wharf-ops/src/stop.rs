@@ -51,7 +51,8 @@ pub async fn stop_task(
     Ok(stored)
 }
 
-/// Records every task on `instance` of `cluster` not yet `STOPPED` as
+/// Records every task on `instance` of `cluster` not yet `STOPPED` (of
+/// whatever cluster: a host of the Fargate pool runs every cluster's) as
 /// stopped with `code` and `reason` (the instance's agent will not report
 /// them: it was declared lost, or deregistered by force). How many are
 /// now stopped.
@@ -70,7 +71,7 @@ pub async fn declare_stopped_on_instance(
             .store()
             .update_task(
                 r.name,
-                cluster,
+                &t.cluster,
                 &t.id,
                 Box::new(move |stored| {
                     let mut task: Task = serde_json::from_str(&stored.json).map_err(|e| {

@@ -96,6 +96,15 @@ pub enum Kind {
     /// one document, `wharf_model::servicediscovery::Registry`, keyed
     /// `registry`.
     Discovery,
+    /// A custom capacity provider's managed scaling in one cluster
+    /// (`wharf_model::ecs::capacity::scaling::Status`), keyed
+    /// `<cluster>/<provider>`.
+    CapacityScaling,
+    /// Application Auto Scaling's scalable targets with their policies,
+    /// scheduled actions and activities
+    /// (`wharf_model::application_autoscaling::record::TargetRecord`), keyed
+    /// `<resource id>|<scalable dimension>`.
+    ScalableTarget,
 }
 
 impl Kind {
@@ -117,6 +126,8 @@ impl Kind {
             Self::MetricAlarm => "cloudwatch-alarm",
             Self::Ec2Network => "ec2-network",
             Self::Discovery => "servicediscovery-registry",
+            Self::CapacityScaling => "capacity-scaling",
+            Self::ScalableTarget => "scalable-target",
         }
     }
 }

@@ -80,6 +80,7 @@ impl SqliteStore {
             cluster: task.cluster.clone(),
             id: task.id.clone(),
             instance_id: task.instance_id.clone(),
+            instance_cluster: task.instance_cluster.clone(),
         });
     }
 
@@ -550,8 +551,14 @@ impl Store for SqliteStore {
             .writer
             .write(move |c| {
                 let cluster = &launch.template.cluster;
-                let usage =
+                let mut usage =
                     sqlite_tasks::instances(c, &region_w, cluster, launch.instances.as_deref())?;
+                if launch.needs_pool() {
+                    let pool = sqlite_tasks::pool_instances(c, &region_w, cluster)?;
+                    usage.extend(
+                        pool.into_iter().filter(|u| tasks::takes_part(&launch, &u.instance)),
+                    );
+                }
                 let mut candidates = tasks::candidates(&usage, &format!("{region_w}a"))?;
                 let placement = launch::place(&launch, &mut candidates, &mut ids::task_id);
                 let rows = match &placement {

@@ -4,13 +4,16 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use wharf_model::ecs::capacity;
+
 use crate::columns::{listed, vocabulary};
 use crate::tasks::{
     InstanceStatusCount, InstanceUsage, NewTask, StatusCounts, StoredInstance, StoredTask,
     TaskQuery, TaskStatusCount, TaskUpdate,
 };
 
-const TASK_COLUMNS: &str = "cluster, id, arn, instance_id, last_status, desired_status, body";
+const TASK_COLUMNS: &str =
+    "cluster, id, arn, instance_id, last_status, desired_status, body, instance_cluster";
 
 fn read_task(row: &Row<'_>) -> rusqlite::Result<StoredTask> {
     Ok(StoredTask {
@@ -21,6 +24,7 @@ fn read_task(row: &Row<'_>) -> rusqlite::Result<StoredTask> {
         last_status: vocabulary(row, 4)?,
         desired_status: listed(row, 5)?,
         json: row.get(6)?,
+        instance_cluster: row.get(7)?,
     })
 }
 
@@ -33,7 +37,7 @@ pub(crate) fn instances(
     ids: Option<&[String]>,
 ) -> rusqlite::Result<Vec<InstanceUsage>> {
     let Some(ids) = ids else {
-        let mut stmt = c.prepare_cached(&usage_query(""))?;
+        let mut stmt = c.prepare_cached(&usage_query("i.region = ?1 AND i.cluster = ?2"))?;
         let rows = stmt.query_map(params![region, cluster], usage_row)?;
         return rows.collect();
     };
@@ -42,7 +46,8 @@ pub(crate) fn instances(
     let mut wanted: Vec<&String> = ids.iter().collect();
     wanted.sort();
     wanted.dedup();
-    let mut stmt = c.prepare_cached(&usage_query("AND i.id = ?3"))?;
+    let mut stmt =
+        c.prepare_cached(&usage_query("i.region = ?1 AND i.cluster = ?2 AND i.id = ?3"))?;
     let mut all = Vec::with_capacity(wanted.len());
     for id in wanted {
         if let Some(u) = stmt.query_row(params![region, cluster, id], usage_row).optional()? {
@@ -52,27 +57,51 @@ pub(crate) fn instances(
     Ok(all)
 }
 
-/// The instances of a cluster (narrowed by `filter`) with what their
-/// unstopped tasks hold, in ID order: one row of `instance_usage` each (kept
-/// by triggers, see the schema), their group counts, and the host ports of
-/// the few tasks that hold any.
-fn usage_query(filter: &str) -> String {
+/// The instances that may serve the Fargate pool, of every cluster of the
+/// region but `cluster`: those registered in the pool, and those whose
+/// record names the pool's attribute (the caller reads them to be sure).
+pub(crate) fn pool_instances(
+    c: &Connection,
+    region: &str,
+    cluster: &str,
+) -> rusqlite::Result<Vec<InstanceUsage>> {
+    let mut stmt = c.prepare_cached(&usage_query(
+        "i.region = ?1 AND i.cluster != ?2 AND (i.cluster = ?3 OR instr(i.body, ?4) > 0)",
+    ))?;
+    let rows = stmt.query_map(
+        params![
+            region,
+            cluster,
+            capacity::FARGATE_POOL,
+            format!("\"{}\"", capacity::FARGATE_ATTRIBUTE)
+        ],
+        usage_row,
+    )?;
+    rows.collect()
+}
+
+/// The instances `condition` picks with what their unstopped tasks hold, in
+/// ID order: one row of `instance_usage` each (kept by triggers, see the
+/// schema), their group counts, and the host ports of the few tasks that hold
+/// any. A task counts on its instance's cluster (`instance_cluster`), whatever
+/// its own.
+fn usage_query(condition: &str) -> String {
     format!(
         "SELECT i.cluster, i.id, i.status, i.body, \
                 coalesce(u.cpu, 0), coalesce(u.memory, 0), \
                 coalesce((SELECT group_concat(t.host_ports, ',') FROM tasks t \
-                          WHERE t.region = i.region AND t.cluster = i.cluster \
+                          WHERE t.region = i.region AND t.instance_cluster = i.cluster \
                                 AND t.instance_id = i.id AND t.host_ports != '' \
                                 AND t.last_status != 'STOPPED'), ''), \
                 coalesce(u.running, 0), coalesce(u.pending, 0), \
                 coalesce((SELECT json_group_array(json_array(g.grp, g.n)) \
                           FROM instance_groups g \
-                          WHERE g.region = i.region AND g.cluster = i.cluster \
+                          WHERE g.region = i.region AND g.instance_cluster = i.cluster \
                                 AND g.instance_id = i.id AND g.n > 0), '[]') \
          FROM container_instances i \
-         LEFT JOIN instance_usage u ON u.region = i.region AND u.cluster = i.cluster \
+         LEFT JOIN instance_usage u ON u.region = i.region AND u.instance_cluster = i.cluster \
               AND u.instance_id = i.id \
-         WHERE i.region = ?1 AND i.cluster = ?2 {filter} \
+         WHERE {condition} \
          ORDER BY i.id"
     )
 }
@@ -130,8 +159,8 @@ pub(crate) fn insert_tasks(
 ) -> rusqlite::Result<()> {
     let mut insert = c.prepare_cached(
         "INSERT INTO tasks (region, cluster, id, instance_id, family, started_by, service, \
-         last_status, desired_status, cpu, memory, host_ports, body, arn) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+         last_status, desired_status, cpu, memory, host_ports, body, arn, instance_cluster) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     )?;
     let mut tag = c.prepare_cached(
         "INSERT INTO tags (region, arn, key, value) VALUES (?1, ?2, ?3, ?4) \
@@ -153,7 +182,8 @@ pub(crate) fn insert_tasks(
             new.reservation.memory,
             new.reservation.ports.join(","),
             t.json,
-            t.arn
+            t.arn,
+            t.instance_cluster
         ])?;
         if !new.tags.is_empty() {
             for (k, v) in &new.tags {
@@ -242,8 +272,8 @@ pub(crate) fn list_tasks(
     rows.collect()
 }
 
-/// Tasks on an instance that an agent must still act on or report: every one
-/// not yet `STOPPED`.
+/// Tasks on an instance (of `cluster`) that an agent must still act on or
+/// report: every one not yet `STOPPED`, of whatever cluster.
 pub(crate) fn unstopped_on_instance(
     c: &Connection,
     region: &str,
@@ -251,7 +281,7 @@ pub(crate) fn unstopped_on_instance(
     instance_id: &str,
 ) -> rusqlite::Result<Vec<StoredTask>> {
     let mut stmt = c.prepare_cached(&format!(
-        "SELECT {TASK_COLUMNS} FROM tasks WHERE region = ?1 AND cluster = ?2 \
+        "SELECT {TASK_COLUMNS} FROM tasks WHERE region = ?1 AND instance_cluster = ?2 \
          AND instance_id = ?3 AND last_status != 'STOPPED' ORDER BY id"
     ))?;
     let rows = stmt.query_map(params![region, cluster, instance_id], read_task)?;

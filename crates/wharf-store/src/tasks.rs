@@ -6,6 +6,7 @@
 //! same transaction that places new ones. There is no second counter to
 //! drift: a task reported `STOPPED` frees its resources by that write alone.
 
+use wharf_model::ecs::capacity;
 use wharf_model::ecs::launch::{Launch, PlacedTask};
 use wharf_model::ecs::placement::{Candidate, Used};
 use wharf_model::ecs::shapes::{ContainerInstance, DesiredStatus};
@@ -71,6 +72,10 @@ pub struct StoredTask {
     pub arn: String,
     /// The container instance it was placed on.
     pub instance_id: Option<String>,
+    /// The cluster that instance is registered in: the task's own, or
+    /// another's for a task on the Fargate pool (which serves every
+    /// cluster).
+    pub instance_cluster: Option<String>,
     /// `lastStatus`.
     pub last_status: TaskStatus,
     /// `desiredStatus`.
@@ -143,6 +148,9 @@ pub struct TaskChanged {
     pub id: String,
     /// The instance it is placed on.
     pub instance_id: Option<String>,
+    /// The cluster that instance is registered in (see
+    /// [`StoredTask::instance_cluster`]).
+    pub instance_cluster: Option<String>,
 }
 
 /// Decides a task's change from its stored form: `None` keeps it. May run
@@ -194,9 +202,10 @@ pub struct InstanceStatusCount {
     pub count: i64,
 }
 
-/// The placement candidates for a cluster's instances, each with what its
-/// unstopped tasks hold. Instances that report no Availability Zone are in
-/// `default_zone`. Every store implementation places through this.
+/// The placement candidates for a cluster's instances (and, for a launch
+/// that needs it, the Fargate pool's), each with what its unstopped tasks
+/// hold. Instances that report no Availability Zone are in `default_zone`.
+/// Every store implementation places through this.
 pub fn candidates(
     usage: &[InstanceUsage],
     default_zone: &str,
@@ -223,6 +232,25 @@ pub fn candidates(
         .collect()
 }
 
+/// Whether a stored instance may take part in a launch: one of the launch's
+/// cluster, or one of the Fargate pool's when the launch needs the pool.
+/// `json` is read only for instances of other clusters.
+pub fn takes_part(launch: &Launch, instance: &StoredInstance) -> bool {
+    if instance.cluster == launch.template.cluster {
+        return true;
+    }
+    if !launch.needs_pool() {
+        return false;
+    }
+    instance.cluster == capacity::FARGATE_POOL
+        || serde_json::from_str::<ContainerInstance>(&instance.json).is_ok_and(|ci| {
+            ci.attributes
+                .iter()
+                .flatten()
+                .any(|a| a.name.as_deref() == Some(capacity::FARGATE_ATTRIBUTE))
+        })
+}
+
 /// The rows to insert for the tasks a launch placed on `usage`'s instances.
 pub fn new_tasks(
     launch: &Launch,
@@ -247,6 +275,7 @@ pub fn new_tasks(
                     id: p.id.clone(),
                     arn: p.task.task_arn.clone().unwrap_or_default(),
                     instance_id: usage.get(p.instance).map(|u| u.instance.id.clone()),
+                    instance_cluster: usage.get(p.instance).map(|u| u.instance.cluster.clone()),
                     last_status: TaskStatus::Provisioning,
                     desired_status: DesiredStatus::Running,
                     json,

@@ -33,6 +33,10 @@ pub enum Service {
     Ecs,
     /// CloudWatch Logs.
     Logs,
+    /// Wharf's own operations (`wharf_api::wharf_ops_api`).
+    Wharf,
+    /// Application Auto Scaling.
+    ApplicationAutoScaling,
 }
 
 impl Service {
@@ -40,6 +44,8 @@ impl Service {
         match self {
             Self::Ecs => "AmazonEC2ContainerServiceV20141113",
             Self::Logs => "Logs_20140328",
+            Self::Wharf => wharf_api::wharf_ops_api::TARGET_PREFIX,
+            Self::ApplicationAutoScaling => wharf_api::application_autoscaling::TARGET_PREFIX,
         }
     }
 }

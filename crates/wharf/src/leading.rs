@@ -1,6 +1,7 @@
 //! The reconcilers, on the one server that leads: the service scheduler, the
 //! CodeDeploy deployer, the registration of service tasks in Cloud Map,
-//! instance liveness, stopped-task expiry, the purge of deleted task
+//! capacity providers' managed scaling, services' auto scaling, instance
+//! liveness, stopped-task expiry, the purge of deleted task
 //! definitions and log retention run only while this server's term
 //! lasts, and write through the term's store, so that a server that lost
 //! its term (its etcd lease expired while it was paused or cut off) has its
@@ -21,6 +22,21 @@ pub struct Intervals {
     pub logs_retention: Duration,
     /// How long an agent may be silent before its instance is declared lost.
     pub instance_lost_after: Duration,
+    /// The metric period (CloudWatch's 60 s unless `--metrics-period`).
+    pub metrics_period: Duration,
+}
+
+/// What the reconcilers run beside the state.
+#[derive(Debug, Clone, Default)]
+pub struct Hooks {
+    /// The capacity providers' scaling hook (`--scaling-hook`).
+    pub scaling: Option<String>,
+}
+
+/// How often capacity providers' managed scaling is decided: a fifth of the
+/// metric period, between 1 and 12 seconds.
+fn scaling_tick(period: Duration) -> Duration {
+    (period / 5).clamp(Duration::from_secs(1), Duration::from_secs(12))
 }
 
 /// Campaigns, runs the reconcilers for each term won, until `shutdown`;
@@ -29,6 +45,7 @@ pub async fn run(
     leadership: Arc<dyn Leadership>,
     state: AppState,
     intervals: Intervals,
+    hooks: Hooks,
     leading: watch::Sender<bool>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -84,6 +101,20 @@ pub async fn run(
             )),
             tokio::spawn(wharf_control::services::run(
                 wharf_control::services::Scheduler { ops: fenced.clone() },
+                stopping.clone(),
+            )),
+            tokio::spawn(wharf_control::capacity_scaling::run(
+                Arc::new(wharf_control::capacity_scaling::CapacityScaling {
+                    ops: fenced.clone(),
+                    hook: hooks.scaling.clone(),
+                    period: intervals.metrics_period,
+                }),
+                scaling_tick(intervals.metrics_period),
+                stopping.clone(),
+            )),
+            tokio::spawn(wharf_control::service_scaling::run(
+                wharf_control::service_scaling::ServiceScaling { ops: fenced.clone() },
+                intervals.metrics_period,
                 stopping.clone(),
             )),
             tokio::spawn(wharf_control::codedeploy::run(

@@ -23,6 +23,7 @@ mod metrics;
 mod query_xml;
 mod remote_link;
 mod security;
+mod service_metrics;
 mod table;
 mod vpc_routes;
 
@@ -67,6 +68,8 @@ enum Command {
     Describe(commands::describe::DescribeArgs),
     /// Stop tasks (StopTask), with a reason.
     Stop(commands::stop::StopArgs),
+    /// Send Fargate Spot tasks a Spot interruption, as AWS does when it takes capacity back.
+    SpotInterrupt(commands::spot::SpotArgs),
     /// Run a command in a task's container (ECS Exec): -it for an interactive shell.
     Exec(commands::exec::ExecArgs),
     /// Show what changed between two task definitions (family:rev, ARN or JSON file).
@@ -101,6 +104,7 @@ pub fn wharf_main() -> ExitCode {
         Command::Services(args) => commands::services::run(args),
         Command::Describe(args) => commands::describe::run(args),
         Command::Stop(args) => commands::stop::run(args),
+        Command::SpotInterrupt(args) => commands::spot::run(args),
         Command::Exec(args) => commands::exec::run(args),
         Command::Diff(args) => commands::diff::run(args),
         Command::Audit(args) => commands::audit::run(args),

@@ -87,21 +87,16 @@ async fn instance_addresses(
     region: &str,
 ) -> Result<InstanceAddresses, StoreError> {
     let mut out = InstanceAddresses::new();
-    let mut after: Option<String> = None;
-    loop {
-        let clusters = store.list(Kind::Cluster, region, after.as_deref(), 500).await?;
-        let Some(last) = clusters.last() else { break };
-        after = Some(last.0.clone());
-        for (cluster, _) in &clusters {
-            for u in store.instances(region, cluster, None).await? {
-                let Ok(ci) = serde_json::from_str::<ContainerInstance>(&u.instance.json) else {
-                    continue;
-                };
-                let attributes = ci.attributes.as_deref().unwrap_or(&[]);
-                let address = value_of(attributes, ADDRESS).and_then(|a| a.parse().ok());
-                if let (Some(id), Some(address)) = (ci.ec2_instance_id, address) {
-                    out.insert(id, address);
-                }
+    let clusters = wharf_ops::lookup::instance_clusters(store, region).await?;
+    for cluster in &clusters {
+        for u in store.instances(region, cluster, None).await? {
+            let Ok(ci) = serde_json::from_str::<ContainerInstance>(&u.instance.json) else {
+                continue;
+            };
+            let attributes = ci.attributes.as_deref().unwrap_or(&[]);
+            let address = value_of(attributes, ADDRESS).and_then(|a| a.parse().ok());
+            if let (Some(id), Some(address)) = (ci.ec2_instance_id, address) {
+                out.insert(id, address);
             }
         }
     }

@@ -69,6 +69,7 @@ pub async fn gather(sources: &Sources) -> Result<String, StoreError> {
     sources.api.encode(&mut encoder);
     encode_counts(&sources.store.status_counts().await?, &mut encoder);
     encode_services(&*sources.store, &mut encoder).await?;
+    encode_capacity_scaling(&*sources.store, &mut encoder).await?;
     if let Some(lb) = &sources.lb {
         lb.encode(&mut encoder);
     }
@@ -84,6 +85,53 @@ pub async fn gather(sources: &Sources) -> Result<String, StoreError> {
     encode_containers(&samples, &mut encoder);
     process::encode(&mut encoder);
     Ok(encoder.finish())
+}
+
+/// Each custom capacity provider's managed scaling, by region, cluster and
+/// provider: `CapacityProviderReservation` and the hosts its group needs,
+/// has and should have.
+async fn encode_capacity_scaling(
+    store: &dyn Store,
+    encoder: &mut Encoder,
+) -> Result<(), StoreError> {
+    use wharf_model::ecs::capacity::scaling::Status;
+    let mut rows: Vec<(String, String, String, Status)> = Vec::new();
+    for region in store.regions(Kind::CapacityScaling).await? {
+        for (key, body) in store.list(Kind::CapacityScaling, &region, None, usize::MAX).await? {
+            let Some((cluster, provider)) = key.split_once('/') else { continue };
+            let Ok(status) = serde_json::from_str::<Status>(&body) else { continue };
+            rows.push((region.clone(), cluster.to_owned(), provider.to_owned(), status));
+        }
+    }
+    type Value = fn(&Status) -> f64;
+    let families: [(&'static str, &str, Value); 4] = [
+        (
+            "wharf_capacity_provider_reservation",
+            "CapacityProviderReservation of a custom capacity provider in a cluster (percent).",
+            |s| s.capacity_provider_reservation,
+        ),
+        ("wharf_capacity_provider_needed_hosts", "Hosts its group needs (M).", |s| {
+            f64::from(s.needed)
+        }),
+        ("wharf_capacity_provider_hosts", "Hosts its group has (N).", |s| f64::from(s.current)),
+        (
+            "wharf_capacity_provider_desired_hosts",
+            "Hosts its group should have, as managed scaling decided.",
+            |s| f64::from(s.desired),
+        ),
+    ];
+    for (name, help, value) in families {
+        let mut family = encoder.family(name, help, MetricType::Gauge);
+        for (region, cluster, provider, status) in &rows {
+            let labels = [
+                ("region", region.as_str()),
+                ("cluster", cluster.as_str()),
+                ("capacity_provider", provider.as_str()),
+            ];
+            family.sample(&labels, value(status));
+        }
+    }
+    Ok(())
 }
 
 fn encode_counts(counts: &StatusCounts, encoder: &mut Encoder) {

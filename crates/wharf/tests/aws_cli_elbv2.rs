@@ -129,7 +129,9 @@ fn elbv2_seed_flow() {
         "--target-group-arn",
         &tg_arn,
         "--attributes",
-        "Key=deregistration_delay.timeout_seconds,Value=5",
+        // Long enough that the target still drains when the next CLI call
+        // (seconds on a loaded machine) describes it.
+        "Key=deregistration_delay.timeout_seconds,Value=120",
     ]);
     let delay = attrs["Attributes"]
         .as_array()
@@ -137,7 +139,7 @@ fn elbv2_seed_flow() {
         .iter()
         .find(|a| a["Key"] == "deregistration_delay.timeout_seconds")
         .map(|a| a["Value"].clone());
-    assert_eq!(delay, Some(Value::from("5")));
+    assert_eq!(delay, Some(Value::from("120")));
     elb.ok(&["deregister-targets", "--target-group-arn", &tg_arn, "--targets", "Id=10.0.0.6"]);
     let health = elb.ok(&["describe-target-health", "--target-group-arn", &tg_arn]);
     assert_eq!(states(&health), ["initial", "draining"]);

@@ -680,6 +680,33 @@ fn hosts_awsvpc_tasks_reach_each_other_across_hosts_without_nat_and_not_across_v
         addresses.iter().all(|a| text.contains(&a.to_string())).then_some(text)
     });
     assert!(found.contains("169.254.170.2"), "asked the host's resolver: {found}");
+    // When something takes away the route to a host's own slice (another
+    // program's `ip route replace` over it, then a delete), its agent puts it
+    // back, and the host answers its tasks again.
+    let host_slice = instances(&server, "vpc-a")
+        .iter()
+        .find(|c| attribute(c, "wharf.address") == Some(hosts_of[0].address.to_string()))
+        .and_then(|c| attribute(c, "wharf.subnet-cidr"))
+        .expect("host 1's slice");
+    let deleted = hosts_of[0]
+        .command("ip")
+        .args(["route", "del", &host_slice, "dev", "wharf-awsvpc"])
+        .status()
+        .expect("ip route del");
+    assert!(deleted.success(), "the slice's route deleted on host {}", hosts_of[0].index);
+    wait_for("the agent to put the slice's route back", Duration::from_secs(30), || {
+        let out = hosts_of[0]
+            .command("ip")
+            .args(["-4", "route", "show", "exact", &host_slice])
+            .output()
+            .expect("ip route show");
+        String::from_utf8_lossy(&out.stdout).contains("wharf-awsvpc").then_some(())
+    });
+    wait_for("web.rig.internal from a task again", Duration::from_secs(30), || {
+        let out = hosts_of[0].docker(&["exec", &first_container, "nslookup", "web.rig.internal"]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        addresses.iter().all(|a| text.contains(&a.to_string())).then_some(())
+    });
     // The server's host reaches both at their addresses, also while another
     // server runs on this host (its route keeping leaves this pool's routes alone).
     let neighbour = support::Server::start_with(&["--no-agent"]);
@@ -874,4 +901,209 @@ fn hosts_every_host_serves_metadata_reports_stats_runs_daemons_and_ships_logs_th
         again.iter().map(|(_, a)| a).collect::<std::collections::BTreeSet<_>>(),
         running.iter().map(|(_, a)| a).collect::<std::collections::BTreeSet<_>>()
     );
+}
+
+/// A host that joined as Fargate capacity only (`wharf agent --fargate`) is no
+/// cluster's instance, runs the cluster's Fargate tasks (reached at their awsvpc
+/// addresses from the server's host), and a custom capacity provider places on the
+/// cluster's hosts of its group (`--auto-scaling-group`).
+#[test]
+fn hosts_a_fargate_host_runs_fargate_tasks_and_a_group_runs_its_providers() {
+    let rig = Rig::up("fargate", 2);
+    let server = rig_server(&rig, &[]);
+    let endpoint = server.endpoint();
+    let _ec2 = rig.host(1).agent(&endpoint, &["--cluster", "cap", "--auto-scaling-group", "blue"]);
+    let _pool = rig.host(2).agent(&endpoint, &["--fargate"]);
+    wait_for("host 1 to join", Duration::from_secs(30), || {
+        let i = instances(&server, "cap");
+        (i.len() == 1 && i[0]["agentConnected"] == true).then_some(())
+    });
+    let created = ecs(
+        &server,
+        "CreateCapacityProvider",
+        serde_json::json!({"name": "blue", "autoScalingGroupProvider": {"autoScalingGroupArn":
+            "arn:aws:autoscaling:us-east-1:000000000000:autoScalingGroup:1:autoScalingGroupName/blue"}}),
+    );
+    assert_eq!(created["capacityProvider"]["name"], "blue", "{created}");
+    ecs(
+        &server,
+        "PutClusterCapacityProviders",
+        serde_json::json!({"cluster": "cap", "capacityProviders": ["FARGATE", "FARGATE_SPOT", "blue"],
+            "defaultCapacityProviderStrategy": []}),
+    );
+    let td = ecs(
+        &server,
+        "RegisterTaskDefinition",
+        serde_json::json!({"family": "fg", "networkMode": "awsvpc", "cpu": "256", "memory": "512",
+            "containerDefinitions": [{"name": "web", "image": support::TEST_IMAGE, "stopTimeout": 1,
+                "portMappings": [{"containerPort": 80}],
+                "command": ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 80 -h /www"]}]}),
+    );
+    assert!(td["taskDefinition"]["revision"].is_number(), "{td}");
+    let ec2 = support::Aws::new(&server, "ec2");
+    let subnets = ec2.ok(&["describe-subnets", "--filters", "Name=default-for-az,Values=true"]);
+    let subnet = subnets["Subnets"][0]["SubnetId"].as_str().expect("a default subnet").to_owned();
+    let network = serde_json::json!({"awsvpcConfiguration": {"subnets": [subnet]}});
+    // The pool's host took time to register: retry until the pool has room.
+    let run = wait_for("the Fargate pool", Duration::from_secs(30), || {
+        let r = ecs(
+            &server,
+            "RunTask",
+            serde_json::json!({"cluster": "cap", "taskDefinition": "fg", "count": 2,
+                "networkConfiguration": network,
+                "capacityProviderStrategy": [{"capacityProvider": "FARGATE_SPOT", "weight": 1}]}),
+        );
+        (r["tasks"].as_array().is_some_and(|t| t.len() == 2)).then_some(r)
+    });
+    assert_eq!(instances(&server, "cap").len(), 1, "the Fargate host is listed by no cluster");
+    let fargate: Vec<serde_json::Value> =
+        wait_for("the Fargate tasks running", Duration::from_secs(60), || {
+            let t = tasks(&server, "cap", "RUNNING");
+            let f: Vec<serde_json::Value> = t
+                .into_iter()
+                .filter(|t| t["lastStatus"] == "RUNNING" && task_address(t).is_some())
+                .collect();
+            (f.len() == 2).then_some(f)
+        });
+    let arns: Vec<&str> =
+        run["tasks"].as_array().unwrap().iter().filter_map(|t| t["taskArn"].as_str()).collect();
+    for t in &fargate {
+        let arn = t["taskArn"].as_str().unwrap();
+        assert!(arns.contains(&arn));
+        assert_eq!(t["capacityProviderName"], "FARGATE_SPOT");
+        assert!(rig.host(1).task_containers(arn).is_empty(), "not on the EC2 host");
+        assert!(!rig.host(2).task_containers(arn).is_empty(), "on the Fargate host");
+        let address = task_address(t).unwrap();
+        // Reached once the server routes the pool host's slice (it reads them every 2 s).
+        wait_for("the server's host to reach a Fargate task", Duration::from_secs(20), || {
+            get(std::net::SocketAddr::from((address, 80))).filter(|(status, _)| *status == 200)
+        });
+    }
+    // The group's provider: on host 1, the group's only host.
+    let run = ecs(
+        &server,
+        "RunTask",
+        serde_json::json!({"cluster": "cap", "taskDefinition": "fg", "networkConfiguration": network,
+            "capacityProviderStrategy": [{"capacityProvider": "blue", "weight": 1}]}),
+    );
+    let t = &run["tasks"][0];
+    assert_eq!(t["capacityProviderName"], "blue", "{run}");
+    assert_eq!(t["launchType"], "EC2");
+    let arn = t["taskArn"].as_str().unwrap().to_owned();
+    wait_for("the group's task on host 1", Duration::from_secs(60), || {
+        (!rig.host(1).task_containers(&arn).is_empty()).then_some(())
+    });
+}
+
+/// Managed scaling of a custom capacity provider: a service short of room asks the
+/// scaling hook for another host (the test plays the Auto Scaling group: it starts an
+/// agent on a rig host when told), the service's task lands there, and once the
+/// service scales to zero the idle hosts are handed to the hook after the low alarm's
+/// fifteen periods and deregistered.
+#[test]
+fn hosts_managed_scaling_asks_the_hook_for_hosts_and_gives_idle_ones_back() {
+    let rig = Rig::up("scale", 2);
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("hook.log");
+    let hook = format!(
+        "printf '%s|%s|%s\\n' \"$WHARF_DESIRED_CAPACITY\" \"$WHARF_REMOVE_ADDRESSES\" \
+         \"$WHARF_AUTO_SCALING_GROUP\" >> {}",
+        log.display()
+    );
+    let server = rig_server(&rig, &["--metrics-period", "1s", "--scaling-hook", &hook]);
+    let endpoint = server.endpoint();
+    let _first = rig.host(1).agent(&endpoint, &["--cluster", "ms", "--auto-scaling-group", "grow"]);
+    wait_for("host 1 to join", Duration::from_secs(30), || {
+        (instances(&server, "ms").len() == 1).then_some(())
+    });
+    let cpu = instances(&server, "ms")[0]["registeredResources"]
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["name"] == "CPU"))
+        .and_then(|r| r["integerValue"].as_i64())
+        .unwrap();
+    let created = ecs(
+        &server,
+        "CreateCapacityProvider",
+        serde_json::json!({"name": "grow", "autoScalingGroupProvider": {
+            "autoScalingGroupArn": "grow",
+            "managedScaling": {"status": "ENABLED", "targetCapacity": 100, "instanceWarmupPeriod": 5},
+            "managedTerminationProtection": "ENABLED"}}),
+    );
+    assert_eq!(created["capacityProvider"]["name"], "grow", "{created}");
+    ecs(
+        &server,
+        "PutClusterCapacityProviders",
+        serde_json::json!({"cluster": "ms", "capacityProviders": ["grow"],
+            "defaultCapacityProviderStrategy": [{"capacityProvider": "grow", "weight": 1}]}),
+    );
+    // One task fills a host.
+    let td = ecs(
+        &server,
+        "RegisterTaskDefinition",
+        serde_json::json!({"family": "big", "containerDefinitions": [{"name": "app",
+            "image": support::TEST_IMAGE, "cpu": cpu - 100, "memory": 16, "stopTimeout": 1,
+            "command": ["sleep", "3600"]}]}),
+    );
+    assert!(td["taskDefinition"]["revision"].is_number(), "{td}");
+    ecs(
+        &server,
+        "CreateService",
+        serde_json::json!({"cluster": "ms", "serviceName": "big", "taskDefinition": "big",
+            "desiredCount": 2}),
+    );
+    let hook_lines = || std::fs::read_to_string(&log).unwrap_or_default();
+    wait_for("the hook asked for two hosts", Duration::from_secs(30), || {
+        hook_lines().lines().any(|l| l == "2||grow").then_some(())
+    });
+    let scaling = || {
+        let d = ecs(
+            &server,
+            "DescribeCapacityProviders",
+            serde_json::json!({"capacityProviders": ["grow"]}),
+        );
+        d["capacityProviders"][0]["wharfManagedScaling"][0].clone()
+    };
+    let s = scaling();
+    assert_eq!((s["needed"].as_i64(), s["current"].as_i64()), (Some(2), Some(1)), "{s}");
+    assert_eq!(s["capacityProviderReservation"].as_f64(), Some(200.0));
+    // The "group" grows: an agent on host 2.
+    let _second =
+        rig.host(2).agent(&endpoint, &["--cluster", "ms", "--auto-scaling-group", "grow"]);
+    let running = wait_for("both tasks running, one per host", Duration::from_secs(60), || {
+        let t = tasks(&server, "ms", "RUNNING");
+        (t.len() == 2 && t.iter().all(|t| t["lastStatus"] == "RUNNING")).then_some(t)
+    });
+    for t in &running {
+        assert_eq!(t["capacityProviderName"], "grow");
+    }
+    wait_for("the reservation at 100", Duration::from_secs(20), || {
+        let s = scaling();
+        (s["capacityProviderReservation"].as_f64() == Some(100.0) && s["desired"] == 2)
+            .then_some(())
+    });
+    let arns: Vec<serde_json::Value> =
+        instances(&server, "ms").iter().map(|i| i["containerInstanceArn"].clone()).collect();
+    assert_eq!(arns.len(), 2);
+    // Scaled to zero: the low alarm (15 periods of 1 s), then both idle hosts go.
+    ecs(
+        &server,
+        "UpdateService",
+        serde_json::json!({"cluster": "ms", "service": "big", "desiredCount": 0}),
+    );
+    let addresses: Vec<String> = rig.hosts.iter().map(|h| h.address.to_string()).collect();
+    let line = wait_for("the hook told to remove both hosts", Duration::from_secs(60), || {
+        hook_lines().lines().find(|l| l.starts_with("0|")).map(str::to_owned)
+    });
+    for a in &addresses {
+        assert!(line.contains(a.as_str()), "{line}");
+    }
+    wait_for("the removed hosts deregistered", Duration::from_secs(20), || {
+        let d = ecs(
+            &server,
+            "DescribeContainerInstances",
+            serde_json::json!({"cluster": "ms", "containerInstances": arns}),
+        );
+        let all = d["containerInstances"].as_array().cloned().unwrap_or_default();
+        (all.len() == 2 && all.iter().all(|i| i["status"] == "INACTIVE")).then_some(())
+    });
 }

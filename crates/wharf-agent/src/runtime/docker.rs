@@ -89,6 +89,16 @@ pub struct DockerRuntime {
     /// inspect, which waits on the container's lock while the engine
     /// tears a container down (about 90 ms for one that just exited).
     root_dir: Arc<tokio::sync::OnceCell<Option<PathBuf>>>,
+    /// Where task cgroups are made ([`crate::task_cgroup`]), learned on the
+    /// first one: `None` inside when the engine is elsewhere or does not
+    /// use the `cgroupfs` driver.
+    cgroups: Arc<tokio::sync::OnceCell<Option<crate::task_cgroup::Hierarchy>>>,
+    /// Whether the engine runs on this host (a unix socket).
+    local: bool,
+    /// Held while a network is looked at and made: two tasks starting at
+    /// once on a fresh host would both create the awsvpc network, and the
+    /// second fail ("Pool overlaps with other one on this address space").
+    networks: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl DockerRuntime {
@@ -125,7 +135,16 @@ impl DockerRuntime {
                 return Err(RuntimeError::Timeout { operation: "connect", after: timeouts.connect })
             }
         };
-        Ok(Self { docker, timeouts, root_dir: Arc::new(tokio::sync::OnceCell::new()) })
+        let given = host.map(str::to_owned).or_else(|| std::env::var("DOCKER_HOST").ok());
+        let local = given.is_none_or(|h| h.is_empty() || h.starts_with("unix://"));
+        Ok(Self {
+            docker,
+            timeouts,
+            root_dir: Arc::new(tokio::sync::OnceCell::new()),
+            cgroups: Arc::new(tokio::sync::OnceCell::new()),
+            local,
+            networks: Arc::new(tokio::sync::Mutex::new(())),
+        })
     }
 
     /// Asks for the engine's data directory in the background, if not yet
@@ -163,6 +182,25 @@ impl DockerRuntime {
             .as_ref()?;
         let path = root.join("containers").join(id).join(name);
         std::fs::File::open(&path).is_ok().then_some(path)
+    }
+
+    /// The cgroup hierarchy task cgroups are made in, if this engine's
+    /// containers can be put in one: it runs here with the `cgroupfs` driver.
+    async fn task_cgroups(&self) -> Option<&crate::task_cgroup::Hierarchy> {
+        self.cgroups
+            .get_or_init(|| async {
+                if !self.local {
+                    return None;
+                }
+                let info = timed("info", self.timeouts.inspect, self.docker.info()).await.ok()?;
+                if info.cgroup_driver.map(|d| d.to_string()).as_deref() != Some("cgroupfs") {
+                    tracing::warn!("the engine's cgroup driver is not cgroupfs: Fargate task sizes are not enforced as a task cgroup");
+                    return None;
+                }
+                crate::task_cgroup::Hierarchy::detect(std::path::Path::new("/sys/fs/cgroup"))
+            })
+            .await
+            .as_ref()
     }
 
     /// The negotiated Engine API version, e.g. `1.41`.
@@ -443,6 +481,7 @@ impl Runtime for DockerRuntime {
         name: &str,
         spec: Option<&crate::hostnet::NetworkSpec>,
     ) -> Result<(), RuntimeError> {
+        let _one_at_a_time = self.networks.lock().await;
         let found = timed("inspect network", self.timeouts.volume, async {
             self.docker
                 .inspect_network(name, None::<bollard::query_parameters::InspectNetworkOptions>)
@@ -555,6 +594,25 @@ impl Runtime for DockerRuntime {
         // Readable here: an engine on another host, or one whose files this
         // process may not read, is read through its API instead.
         (driver == "json-file" && std::fs::File::open(&path).is_ok()).then_some(path)
+    }
+
+    async fn create_task_cgroup(
+        &self,
+        task_id: &str,
+        size: crate::task_cgroup::TaskSize,
+    ) -> Result<Option<String>, RuntimeError> {
+        let Some(h) = self.task_cgroups().await else { return Ok(None) };
+        h.create(task_id, size)
+            .map(Some)
+            .map_err(|e| RuntimeError::Unavailable(format!("cannot make the task's cgroup: {e}")))
+    }
+
+    async fn remove_task_cgroup(&self, task_id: &str) {
+        if let Some(h) = self.task_cgroups().await {
+            if let Err(e) = h.remove(task_id) {
+                tracing::debug!(error = %e, task = task_id, "the task's cgroup was not removed");
+            }
+        }
     }
 
     async fn exec(&self, id: &str, spec: ExecSpec) -> Result<ExecIo, RuntimeError> {

@@ -339,6 +339,23 @@ pub trait Runtime: Send + Sync + std::fmt::Debug + 'static {
     /// every line. `None` for another driver, a remote engine, or no access.
     async fn json_log_file(&self, id: &str) -> Option<std::path::PathBuf>;
 
+    /// Makes (or finds) a cgroup for task `task_id` bounding its containers
+    /// together to `size` ([`crate::task_cgroup`]); the `CgroupParent` to
+    /// create them with, or `None` when this engine's containers cannot be
+    /// given one (another host's engine, the systemd cgroup driver).
+    async fn create_task_cgroup(
+        &self,
+        task_id: &str,
+        size: crate::task_cgroup::TaskSize,
+    ) -> Result<Option<String>, RuntimeError> {
+        let _ = (task_id, size);
+        Ok(None)
+    }
+
+    /// Removes task `task_id`'s cgroup once its containers have stopped.
+    async fn remove_task_cgroup(&self, task_id: &str) {
+        let _ = task_id;
+    }
     /// Gives a running container that has a network of its own these DNS
     /// servers in its `/etc/resolv.conf` (which the containers that join its
     /// network share), in place of the engine's: on a user-defined network

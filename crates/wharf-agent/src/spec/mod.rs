@@ -124,6 +124,9 @@ pub struct TaskContext<'a> {
     pub extra_env: &'a [(String, String)],
     /// The network the container joins.
     pub network: NetworkAttachment,
+    /// The task's own cgroup, when its size bounds its containers together
+    /// ([`crate::task_cgroup`]).
+    pub cgroup_parent: Option<&'a str>,
     /// The DNS servers when the definition names none (`dnsServers`).
     pub default_dns: &'a [String],
 }
@@ -265,6 +268,7 @@ pub fn container_config(
         dns_search: if joins_container { None } else { non_empty(def.dns_search_domains.clone()) },
         sysctls: sysctls(def, &at)?,
         log_config: log_config(def),
+        cgroup_parent: ctx.cgroup_parent.map(str::to_owned),
         ..Default::default()
     };
     if let Some(linux) = &def.linux_parameters {

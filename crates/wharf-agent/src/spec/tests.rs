@@ -57,6 +57,7 @@ impl Fixture {
             volume_names: &self.volume_names,
             extra_env: &self.extra_env,
             network: self.network.clone(),
+            cgroup_parent: None,
             default_dns: &self.default_dns,
         }
     }

@@ -31,8 +31,13 @@ fn alarm_name(value: Option<String>) -> Result<String, Error> {
 }
 
 /// The alarm as DescribeAlarms shows it at `now_ms`.
-fn shown(record: &AlarmRecord, now_ms: i64) -> MetricAlarm {
-    let s = wharf_ops::alarms::current(record, now_ms);
+fn shown(
+    metrics: &wharf_ops::metrics::MetricStore,
+    region: &str,
+    record: &AlarmRecord,
+    now_ms: i64,
+) -> MetricAlarm {
+    let s = wharf_ops::alarms::current(metrics, region, record, now_ms);
     let mut alarm = record.alarm.clone();
     alarm.state_value = Some(s.value);
     alarm.state_reason = Some(s.reason);
@@ -233,7 +238,7 @@ pub(crate) async fn describe_alarms(
                 if req.alarm_name_prefix.as_deref().is_some_and(|p| !key.starts_with(p)) {
                     continue;
                 }
-                let alarm = shown(&record, now);
+                let alarm = shown(&ctx.state.ops.metrics, &ctx.region, &record, now);
                 if req.state_value.as_ref().is_some_and(|v| alarm.state_value.as_ref() != Some(v)) {
                     continue;
                 }

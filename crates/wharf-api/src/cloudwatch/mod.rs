@@ -1,12 +1,15 @@
-//! Amazon CloudWatch's alarms on AWS JSON 1.0 (`X-Amz-Target:
+//! Amazon CloudWatch on AWS JSON 1.0 (`X-Amz-Target:
 //! GraniteServiceVersion20100801.<Operation>`, as the AWS CLI and SDKs
 //! call CloudWatch today; errors carry the Query code in
-//! `x-amzn-query-error`): PutMetricAlarm, DescribeAlarms, SetAlarmState,
-//! DeleteAlarms. One store document per alarm, keyed by name. States are
-//! read through [`wharf_model::cloudwatch::state`], as ECS deployments read
-//! them (`wharf_ops::alarms`).
+//! `x-amzn-query-error`): alarms ([`alarms`]: PutMetricAlarm,
+//! DescribeAlarms, SetAlarmState, DeleteAlarms; one store document per
+//! alarm, keyed by name, target tracking's among them; states read through
+//! `wharf_ops::alarms`, as ECS deployments and scaling policies read them)
+//! and metrics ([`metrics`]: PutMetricData, GetMetricData,
+//! GetMetricStatistics, ListMetrics).
 
 mod alarms;
+mod metrics;
 
 use crate::context::Ctx;
 use crate::protocol::{self, ApiError};
@@ -18,6 +21,10 @@ pub async fn handle(ctx: &Ctx, op: &str, body: &[u8]) -> Result<Vec<u8>, ApiErro
         "DescribeAlarms" => alarms::describe_alarms,
         "SetAlarmState" => alarms::set_alarm_state,
         "DeleteAlarms" => alarms::delete_alarms,
+        "PutMetricData" => metrics::put_metric_data,
+        "GetMetricStatistics" => metrics::get_metric_statistics,
+        "GetMetricData" => metrics::get_metric_data,
+        "ListMetrics" => metrics::list_metrics,
     })
 }
 

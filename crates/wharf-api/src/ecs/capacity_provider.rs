@@ -4,12 +4,14 @@
 //! `FARGATE` and `FARGATE_SPOT` always exist, in every region, as in ECS; they
 //! are not stored and cannot be changed or deleted.
 
+use wharf_model::ecs::capacity::provider;
+use wharf_model::ecs::capacity::scaling::Status;
 use wharf_model::ecs::shapes::{
     CapacityProvider, CapacityProviderField, CapacityProviderStatus, CapacityProviderStrategyItem,
     CapacityProviderType, CapacityProviderUpdateStatus, Cluster, CreateCapacityProviderRequest,
     CreateCapacityProviderResponse, DeleteCapacityProviderRequest, DeleteCapacityProviderResponse,
-    DescribeCapacityProvidersRequest, DescribeCapacityProvidersResponse, Failure,
-    ManagedInstancesProvider, UpdateCapacityProviderRequest, UpdateCapacityProviderResponse,
+    DescribeCapacityProvidersRequest, Failure, ManagedInstancesProvider,
+    UpdateCapacityProviderRequest, UpdateCapacityProviderResponse,
 };
 use wharf_model::ecs::status::ClusterStatus;
 use wharf_model::ecs::tags as ecs_tags;
@@ -153,7 +155,10 @@ pub(crate) async fn create_capacity_provider(
     }
     let kind = match (&req.auto_scaling_group_provider, &req.managed_instances_provider) {
         (Some(asg), None) => {
-            required(asg.auto_scaling_group_arn.as_deref(), "autoScalingGroupProvider.autoScalingGroupArn")?;
+            required(
+                asg.auto_scaling_group_arn.as_deref(),
+                "autoScalingGroupProvider.autoScalingGroupArn",
+            )?;
             CapacityProviderType::Ec2Autoscaling
         }
         (None, Some(_)) => CapacityProviderType::ManagedInstances,
@@ -188,12 +193,13 @@ pub(crate) async fn create_capacity_provider(
         infrastructure_optimization: m.infrastructure_optimization,
         auto_repair_configuration: m.auto_repair_configuration,
     });
+    let asg_provider = req.auto_scaling_group_provider.map(provider::created).transpose()?;
     let provider = CapacityProvider {
         capacity_provider_arn: Some(ctx.scope().capacity_provider_arn(&name)),
         name: Some(name.clone()),
         cluster: req.cluster,
         status: Some(CapacityProviderStatus::Active),
-        auto_scaling_group_provider: req.auto_scaling_group_provider,
+        auto_scaling_group_provider: asg_provider,
         managed_instances_provider: managed,
         r#type: Some(kind),
         ..CapacityProvider::default()
@@ -223,7 +229,7 @@ pub(crate) async fn create_capacity_provider(
 pub(crate) async fn describe_capacity_providers(
     ctx: &Ctx,
     req: DescribeCapacityProvidersRequest,
-) -> Result<DescribeCapacityProvidersResponse, ApiError> {
+) -> Result<DescribedProviders, ApiError> {
     let with_tags = req.include.unwrap_or_default().contains(&CapacityProviderField::Tags);
     let (mut found, mut failures, mut next_token) = (Vec::new(), Vec::new(), None);
     match req.capacity_providers {
@@ -273,11 +279,48 @@ pub(crate) async fn describe_capacity_providers(
         let arn = p.capacity_provider_arn.clone().unwrap_or_default();
         p.tags = Some(if with_tags { tags_of(ctx.ops(), &arn).await? } else { vec![] });
     }
-    Ok(DescribeCapacityProvidersResponse {
-        capacity_providers: Some(found),
-        failures: Some(failures),
-        next_token,
-    })
+    let scaling = docs::list_all::<Status>(ctx.ops(), Kind::CapacityScaling).await?;
+    let capacity_providers = found
+        .into_iter()
+        .map(|provider| {
+            let suffix = format!("/{}", provider.name.as_deref().unwrap_or_default());
+            let managed = provider
+                .auto_scaling_group_provider
+                .as_ref()
+                .is_some_and(wharf_model::ecs::capacity::provider::scaling_enabled);
+            let wharf_managed_scaling = scaling
+                .iter()
+                .filter(|(key, _)| managed && key.ends_with(&suffix))
+                .map(|(_, s)| s.clone())
+                .collect();
+            Described { provider, wharf_managed_scaling }
+        })
+        .collect();
+    Ok(DescribedProviders { capacity_providers, failures, next_token })
+}
+
+/// A capacity provider as DescribeCapacityProviders answers it, with, for
+/// a custom provider under managed scaling, what Wharf's scaling decided in
+/// each cluster using it (`wharfManagedScaling`: the
+/// `CapacityProviderReservation`, the hosts needed, present and desired, the
+/// last hook run). ECS has no such member; SDKs ignore it.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Described {
+    #[serde(flatten)]
+    provider: CapacityProvider,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    wharf_managed_scaling: Vec<Status>,
+}
+
+/// DescribeCapacityProviders' answer, its providers with Wharf's scaling.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DescribedProviders {
+    capacity_providers: Vec<Described>,
+    failures: Vec<Failure>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
 }
 
 /// UpdateCapacityProvider: managed scaling, termination protection, draining.
@@ -300,24 +343,20 @@ pub(crate) async fn update_capacity_provider(
                 EcsError::new(EcsErrorKind::ResourceNotFoundException, missing.clone())
             })?;
             if let (Some(change), Some(current)) =
-                (asg.clone(), p.auto_scaling_group_provider.as_mut())
+                (asg.clone(), p.auto_scaling_group_provider.take())
             {
-                if change.managed_scaling.is_some() {
-                    current.managed_scaling = change.managed_scaling;
-                }
-                if change.managed_termination_protection.is_some() {
-                    current.managed_termination_protection = change.managed_termination_protection;
-                }
-                if change.managed_draining.is_some() {
-                    current.managed_draining = change.managed_draining;
-                }
+                p.auto_scaling_group_provider = Some(provider::updated(current, change)?);
             }
             p.update_status = Some(CapacityProviderUpdateStatus::UpdateComplete);
             Ok(Change::Put(p))
         })
         .await?
         .ok_or_else(|| EcsError::server("The capacity provider was not updated."))?;
-    Ok(UpdateCapacityProviderResponse { capacity_provider: Some(updated) })
+    let arn = updated.capacity_provider_arn.clone().unwrap_or_default();
+    let tags = tags_of(ctx.ops(), &arn).await?;
+    Ok(UpdateCapacityProviderResponse {
+        capacity_provider: Some(CapacityProvider { tags: Some(tags), ..updated }),
+    })
 }
 
 /// DeleteCapacityProvider: refused for the built-in providers; for one a

@@ -10,7 +10,6 @@ use std::collections::HashMap;
 
 use wharf_model::arn;
 use wharf_model::ecs::placement;
-use wharf_model::ecs::shapes::TaskStopCode;
 use wharf_model::ecs::shapes::{
     ContainerInstance, ContainerInstanceField, ContainerInstanceStatus,
     DeregisterContainerInstanceRequest, DeregisterContainerInstanceResponse,
@@ -108,6 +107,16 @@ pub(crate) async fn register_container_instance(
     req: RegisterContainerInstanceRequest,
 ) -> Result<RegisterContainerInstanceResponse, ApiError> {
     let cluster = active_cluster(ctx.ops(), req.cluster.as_deref()).await?;
+    register_in(ctx, cluster, req).await
+}
+
+/// Registers an instance in `cluster` (an ACTIVE cluster, or the Fargate
+/// pool for an agent that joined as Fargate capacity).
+pub(crate) async fn register_in(
+    ctx: &Ctx,
+    cluster: String,
+    req: RegisterContainerInstanceRequest,
+) -> Result<RegisterContainerInstanceResponse, ApiError> {
     let total = required(req.total_resources, "totalResources")?;
     for name in ["CPU", "MEMORY"] {
         if placement::integer_resource(&total, name) <= 0 {
@@ -340,32 +349,7 @@ async fn set_status(
     check: impl Fn(&InstanceUsage) -> Result<(), EcsError> + Send + 'static,
     status: InstanceStatus,
 ) -> Result<ContainerInstance, ApiError> {
-    ctx.store()
-        .update_instance(
-            &ctx.region,
-            cluster,
-            id,
-            Box::new(move |current| {
-                let Some(u) = current else {
-                    return Err(EcsError::invalid_parameter(
-                        "The referenced container instance was not found.",
-                    ));
-                };
-                check(u)?;
-                let mut ci = parse(&u.instance)?;
-                if ci.status == Some(status) {
-                    return Ok(None);
-                }
-                ci.status = Some(status);
-                ci.version = Some(ci.version.unwrap_or(0) + 1);
-                if status == InstanceStatus::Inactive {
-                    ci.agent_connected = Some(false);
-                }
-                let json = serde_json::to_string(&ci).map_err(corrupt)?;
-                Ok(Some(StoredInstance { status, json, ..u.instance.clone() }))
-            }),
-        )
-        .await?;
+    wharf_ops::instances::set_status(ctx.ops(), cluster, id, check, status).await?;
     let usage = ctx.store().instances(&ctx.region, cluster, Some(vec![id.to_owned()])).await?;
     let u = usage.first().ok_or_else(|| {
         EcsError::invalid_parameter("The referenced container instance was not found.")
@@ -384,46 +368,16 @@ pub(crate) async fn deregister_container_instance(
     let given = required(req.container_instance, "containerInstance")?;
     let (id, _) = arn::resource_id(&given, "container-instance");
     let force = req.force.unwrap_or(false);
-    let ci = set_status(
-        ctx,
-        &cluster,
-        id,
-        move |u| {
-            if !force && u.running_tasks + u.pending_tasks > 0 {
-                return Err(EcsError::invalid_parameter(
-                    "Found running tasks on the instance. Stop them or use force to deregister it.",
-                ));
-            }
-            Ok(())
-        },
-        InstanceStatus::Inactive,
-    )
-    .await?;
-    super::vpc::release(&ctx.state, &ctx.region, &cluster, id).await?;
     // Forced: the tasks are no longer accounted for (their containers are left
     // running, orphaned, as ECS leaves them: the agent is not told), and a
     // service starts others in their place.
-    let stopped = wharf_ops::stop::declare_stopped_on_instance(
-        ctx.ops(),
-        &cluster,
-        id,
-        TaskStopCode::UserInitiated,
-        FORCED_DEREGISTRATION,
-    )
-    .await?;
-    if stopped == 0 {
-        return Ok(DeregisterContainerInstanceResponse { container_instance: Some(ci) });
-    }
+    wharf_ops::instances::deregister(ctx.ops(), &cluster, id, force).await?;
     let usage = ctx.store().instances(&ctx.region, &cluster, Some(vec![id.to_owned()])).await?;
-    let ci = match usage.first() {
-        Some(u) => described(u)?,
-        None => ci,
-    };
-    Ok(DeregisterContainerInstanceResponse { container_instance: Some(ci) })
+    let u = usage.first().ok_or_else(|| {
+        EcsError::invalid_parameter("The referenced container instance was not found.")
+    })?;
+    Ok(DeregisterContainerInstanceResponse { container_instance: Some(described(u)?) })
 }
-
-/// The `stoppedReason` of the tasks of an instance deregistered by force.
-pub const FORCED_DEREGISTRATION: &str = "Container instance deregistration forced by user";
 
 /// UpdateContainerInstancesState: ACTIVE or DRAINING. A draining instance
 /// takes no new tasks; its service tasks are replaced elsewhere.

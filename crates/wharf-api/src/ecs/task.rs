@@ -36,23 +36,16 @@ pub(crate) fn parse(stored: &StoredTask) -> Result<Task, EcsError> {
     })
 }
 
-/// RunTask: `count` (1 to 10) tasks placed on the cluster's instances.
-/// Tasks that do not fit are answered in `failures` with the resource that
-/// was missing, or the constraint an instance did not meet. The definition's
-/// `memberOf` constraints apply with the request's.
+/// RunTask: `count` (1 to 10) tasks placed on the cluster's instances, or
+/// on the Fargate pool, by launch type or by capacity provider strategy (the
+/// request's, else the cluster's default). Tasks that do not fit are
+/// answered in `failures` with the resource that was missing, or the
+/// constraint an instance did not meet. The definition's `memberOf`
+/// constraints apply with the request's.
 pub(crate) async fn run_task(ctx: &Ctx, req: RunTaskRequest) -> Result<RunTaskResponse, ApiError> {
     let count = req.count.unwrap_or(1);
     if !(1..=10).contains(&count) {
         return Err(EcsError::invalid_parameter("count must be between 1 and 10.").into());
-    }
-    if req.capacity_provider_strategy.as_ref().is_some_and(|s| !s.is_empty())
-        && req.launch_type.is_some()
-    {
-        return Err(EcsError::invalid_parameter(
-            "Specifying both a launch type and capacity provider strategy is not supported. \
-             Remove one and try again.",
-        )
-        .into());
     }
     let task_definition = required(req.task_definition, "taskDefinition")?;
     if req.cluster.is_none() {
@@ -65,6 +58,8 @@ pub(crate) async fn run_task(ctx: &Ctx, req: RunTaskRequest) -> Result<RunTaskRe
             task_definition,
             overrides: req.overrides,
             launch_type: req.launch_type,
+            capacity_provider_strategy: req.capacity_provider_strategy,
+            platform_version: req.platform_version,
             started_by: req.started_by,
             group: req.group,
             tags: req.tags,

@@ -15,9 +15,9 @@ use crate::context::AppState;
 use crate::protocol::ApiError;
 
 /// The region the allocations document is kept in (it spans regions: routes do).
-const REGION: &str = "*";
+const REGION: &str = wharf_ops::instances::NETWORK_REGION;
 /// Its key.
-const KEY: &str = "awsvpc";
+const KEY: &str = wharf_ops::instances::NETWORK_KEY;
 
 fn corrupt() -> EcsError {
     EcsError::server("The stored awsvpc allocations could not be read.")
@@ -65,34 +65,6 @@ pub(crate) async fn allocate(
         .await?;
     let given = out.lock().map(|o| *o).unwrap_or(None);
     Ok(given)
-}
-
-/// Gives back a deregistered instance's slice.
-pub(crate) async fn release(
-    state: &AppState,
-    region: &str,
-    cluster: &str,
-    instance: &str,
-) -> Result<(), ApiError> {
-    let (region, cluster, instance) = (region.to_owned(), cluster.to_owned(), instance.to_owned());
-    state
-        .ops
-        .store
-        .update(
-            Kind::Network,
-            REGION,
-            KEY,
-            Box::new(move |current| {
-                let Some(body) = current else { return Ok(Write::Keep) };
-                let mut all: VpcAllocations = serde_json::from_str(&body).map_err(|_| corrupt())?;
-                if !all.release(&region, &cluster, &instance) {
-                    return Ok(Write::Keep);
-                }
-                serde_json::to_string(&all).map(Write::Put).map_err(|_| corrupt())
-            }),
-        )
-        .await?;
-    Ok(())
 }
 
 /// The attributes that describe an instance's slice: `ecs.vpc-id`,
@@ -153,26 +125,20 @@ pub async fn all_slices(state: &AppState) -> Result<Vec<Peer>, ApiError> {
         return Ok(out);
     }
     for region in state.ops.store.regions(Kind::Cluster).await? {
-        let mut after: Option<String> = None;
-        loop {
-            let page = state.ops.store.list(Kind::Cluster, &region, after.as_deref(), 500).await?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.0.clone());
-            for (cluster, _) in &page {
-                for u in state.ops.store.instances(&region, cluster, None).await? {
-                    if u.instance.status == InstanceStatus::Inactive {
-                        continue;
-                    }
-                    let Ok(ci) = serde_json::from_str::<ContainerInstance>(&u.instance.json) else {
-                        continue;
-                    };
-                    let attrs = ci.attributes.as_deref().unwrap_or(&[]);
-                    if let (Some(address), Some(slice)) = (
-                        value_of(attrs, attributes::ADDRESS),
-                        value_of(attrs, attributes::SUBNET_CIDR),
-                    ) {
-                        out.push(Peer { address: address.to_owned(), slice: slice.to_owned() });
-                    }
+        let clusters = wharf_ops::lookup::instance_clusters(&*state.ops.store, &region).await?;
+        for cluster in &clusters {
+            for u in state.ops.store.instances(&region, cluster, None).await? {
+                if u.instance.status == InstanceStatus::Inactive {
+                    continue;
+                }
+                let Ok(ci) = serde_json::from_str::<ContainerInstance>(&u.instance.json) else {
+                    continue;
+                };
+                let attrs = ci.attributes.as_deref().unwrap_or(&[]);
+                if let (Some(address), Some(slice)) =
+                    (value_of(attrs, attributes::ADDRESS), value_of(attrs, attributes::SUBNET_CIDR))
+                {
+                    out.push(Peer { address: address.to_owned(), slice: slice.to_owned() });
                 }
             }
         }

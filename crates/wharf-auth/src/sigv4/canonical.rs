@@ -74,9 +74,13 @@ pub(crate) fn write_canonical<S: Sink + ?Sized>(
                 out.put(",");
             }
             found = true;
-            match std::str::from_utf8(value.as_bytes()) {
-                Ok(text) => push_trimmed(text, out),
-                Err(_) => push_trimmed(&String::from_utf8_lossy(value.as_bytes()), out),
+            let bytes = value.as_bytes();
+            // Most values are printable ASCII without a space (a content
+            // type, a host, a date, a target): they go in as they are.
+            if bytes.iter().fold(true, |acc, &b| acc & (b > b' ') & (b < 0x7f)) {
+                out.put_ascii(bytes);
+            } else {
+                push_trimmed(&String::from_utf8_lossy(bytes), out);
             }
         }
         if !found {

@@ -26,15 +26,15 @@ pub(crate) fn encode_to<S: Sink + ?Sized>(text: &[u8], encode_slash: bool, out: 
             continue;
         }
         if start < i {
-            // Kept bytes are ASCII, so the run is always UTF-8.
-            out.put(std::str::from_utf8(&text[start..i]).unwrap_or_default());
+            // Kept bytes are ASCII.
+            out.put_ascii(&text[start..i]);
         }
         let escaped = [b'%', DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 0x0f)]];
-        out.put(std::str::from_utf8(&escaped).unwrap_or_default());
+        out.put_ascii(&escaped);
         start = i + 1;
     }
     if start < text.len() {
-        out.put(std::str::from_utf8(&text[start..]).unwrap_or_default());
+        out.put_ascii(&text[start..]);
     }
 }
 

@@ -31,6 +31,13 @@ use crate::AuthError;
 pub trait Sink {
     /// Appends `text`.
     fn put(&mut self, text: &str);
+
+    /// Appends ASCII `bytes` (a hash takes them as they are, without the
+    /// UTF-8 check `put` would need first).
+    fn put_ascii(&mut self, bytes: &[u8]) {
+        debug_assert!(bytes.is_ascii());
+        self.put(&String::from_utf8_lossy(bytes));
+    }
 }
 
 impl Sink for String {
@@ -63,7 +70,11 @@ impl BufferedHash {
 impl Sink for BufferedHash {
     #[inline]
     fn put(&mut self, text: &str) {
-        let bytes = text.as_bytes();
+        self.put_ascii(text.as_bytes());
+    }
+
+    #[inline]
+    fn put_ascii(&mut self, bytes: &[u8]) {
         if self.len + bytes.len() > self.buf.len() {
             self.hash.update(&self.buf[..self.len]);
             self.len = 0;

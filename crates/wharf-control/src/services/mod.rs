@@ -82,7 +82,8 @@ impl Scheduler {
             return Ok(());
         };
         let now = self.ops.clock.now_millis();
-        let observed = observe::observe(&*self.ops.store, region, &rec, now).await?;
+        let observed =
+            observe::observe(&*self.ops.store, &self.ops.metrics, region, &rec, now).await?;
         // Most passes change nothing: find that out on the snapshot, without
         // a write transaction. (Event ids here are thrown away.)
         let mut trial = rec.clone();

@@ -29,6 +29,7 @@ struct Group {
 /// Reads the step's view of one service.
 pub async fn observe(
     store: &dyn Store,
+    metrics: &wharf_ops::metrics::MetricStore,
     region: &str,
     rec: &ServiceRecord,
     now_ms: i64,
@@ -119,7 +120,7 @@ pub async fn observe(
     };
     let config = rec.service.deployment_configuration.as_ref();
     let alarms = match wharf_model::ecs::service::watched_alarms(config) {
-        Some((names, _)) => wharf_ops::alarms::watched(store, region, names, now_ms)
+        Some((names, _)) => wharf_ops::alarms::watched(store, metrics, region, names, now_ms)
             .await?
             .into_iter()
             .map(|(name, a)| {

@@ -98,6 +98,19 @@ impl CloudWatchError {
         )
     }
 
+    /// Parameters that cannot go together.
+    pub fn combination(message: impl Into<String>) -> Self {
+        Self::new(CloudWatchErrorKind::InvalidParameterCombinationException, message)
+    }
+
+    /// A next token that is not one CloudWatch gave.
+    pub fn next_token() -> Self {
+        Self::new(
+            CloudWatchErrorKind::InvalidNextToken,
+            "The service couldn't process your next token.",
+        )
+    }
+
     /// `InternalServiceError`: Wharf could not read or write its state.
     pub fn internal() -> Self {
         Self::new(

@@ -1,13 +1,18 @@
-//! Amazon CloudWatch, the alarm subset ECS deployments read: metric alarms
-//! (PutMetricAlarm, DescribeAlarms, DeleteAlarms) and SetAlarmState, which
-//! sets an alarm's state for a while, as users and tests trip alarms in AWS.
+//! Amazon CloudWatch, the subset Wharf serves: metric alarms
+//! (PutMetricAlarm, DescribeAlarms, DeleteAlarms, SetAlarmState), which ECS
+//! deployments watch and Application Auto Scaling's policies act on, and
+//! metrics (PutMetricData, GetMetricData, GetMetricStatistics, ListMetrics)
+//! over what Wharf gathers from what runs.
 //!
-//! Wharf keeps no metric data yet, so an alarm's state is what its
-//! `TreatMissingData` makes of missing data (see [`state`]): the one rule
-//! every reader goes through, ready to take evaluated metric data when
-//! Wharf has metrics.
+//! The rules: metric series and their statistics ([`series`]), how ECS
+//! computes a service's utilization ([`ecs`]), the verdict of an alarm's
+//! recent periods ([`evaluate`]) and the one rule every reader of an
+//! alarm's state goes through ([`state`]).
 
+pub mod ecs;
 pub mod error;
+pub mod evaluate;
+pub mod series;
 pub mod shapes;
 pub mod state;
 

@@ -4,12 +4,13 @@
 //! CloudWatch evaluates a metric alarm once per evaluation interval (its
 //! period, at most a minute). A state set by SetAlarmState holds until the
 //! next evaluation, which puts the alarm back to the state its data says.
-//! Wharf has no metric data yet: every period's data is missing, so the
-//! evaluated state is what `TreatMissingData` makes of that (`missing`,
-//! the default: `INSUFFICIENT_DATA`; `notBreaching`: `OK`; `breaching`:
-//! `ALARM`; `ignore`: the state stays as it was). A caller that has
-//! evaluated metric data passes its verdict instead.
+//! The evaluated state is the verdict of the alarm's metric data
+//! ([`super::evaluate::verdict`]); when no period has data, it is what
+//! `TreatMissingData` makes of that (`missing`, the default:
+//! `INSUFFICIENT_DATA`; `notBreaching`: `OK`; `breaching`: `ALARM`;
+//! `ignore`: the state stays as it was).
 
+use super::evaluate::Verdict;
 use super::shapes::StateValue;
 use super::AlarmRecord;
 
@@ -46,9 +47,8 @@ pub fn window_ms(record: &AlarmRecord) -> i64 {
 }
 
 /// The state of `record` at `now_ms`. `evaluated` is the verdict of its
-/// metric data when there is some (`None`: no data, as always in Wharf
-/// today).
-pub fn state(record: &AlarmRecord, evaluated: Option<StateValue>, now_ms: i64) -> AlarmState {
+/// metric data when there is some (`None`: no data in its periods).
+pub fn state(record: &AlarmRecord, evaluated: Option<&Verdict>, now_ms: i64) -> AlarmState {
     let a = &record.alarm;
     let created_ms = a.state_updated_timestamp.map_or(0, |t| t.as_millis());
     let stored = AlarmState {
@@ -79,14 +79,22 @@ pub fn state(record: &AlarmRecord, evaluated: Option<StateValue>, now_ms: i64) -
             (stored, first_evaluation)
         }
     };
-    let value = match evaluated {
-        Some(v) => v,
-        None => match a.treat_missing_data.as_deref().unwrap_or("missing") {
-            "notBreaching" => StateValue::Ok,
-            "breaching" => StateValue::Alarm,
-            "ignore" => return before,
-            _ => StateValue::InsufficientData,
-        },
+    if let Some(v) = evaluated {
+        if v.value == before.value && record.set.is_none() {
+            return before;
+        }
+        return AlarmState {
+            value: v.value.clone(),
+            reason: v.reason.clone(),
+            reason_data: None,
+            updated_ms: since_ms,
+        };
+    }
+    let value = match a.treat_missing_data.as_deref().unwrap_or("missing") {
+        "notBreaching" => StateValue::Ok,
+        "breaching" => StateValue::Alarm,
+        "ignore" => return before,
+        _ => StateValue::InsufficientData,
     };
     if value == before.value && record.set.is_none() {
         return before;
@@ -191,8 +199,11 @@ mod tests {
         assert_eq!(state(&r, None, 3_600_000).value, StateValue::Alarm);
         // Evaluated metric data decides when there is some, from the first evaluation.
         let r = alarm(60, None);
-        assert_eq!(state(&r, Some(StateValue::Alarm), 5_000).value, StateValue::InsufficientData);
-        assert_eq!(state(&r, Some(StateValue::Alarm), 61_000).value, StateValue::Alarm);
+        let alarm_verdict =
+            Verdict { value: StateValue::Alarm, reason: "Threshold Crossed: ...".into() };
+        assert_eq!(state(&r, Some(&alarm_verdict), 5_000).value, StateValue::InsufficientData);
+        let s = state(&r, Some(&alarm_verdict), 61_000);
+        assert_eq!((s.value, s.reason.as_str()), (StateValue::Alarm, "Threshold Crossed: ..."));
         let r = alarm(60, Some("notBreaching"));
         assert_eq!(state(&r, None, 60_999).value, StateValue::InsufficientData);
         assert_eq!(state(&r, None, 61_000).value, StateValue::Ok);

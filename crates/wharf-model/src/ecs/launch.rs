@@ -4,6 +4,7 @@
 //! transaction that inserts the tasks, so two launches never take the same
 //! resources, and it can run it again on a fresh snapshot after a conflict.
 
+use super::capacity::{self, Capacity, Share};
 use super::placement::{self, Candidate, Demand, Rules};
 use super::resolved::ResolvedTask;
 use super::shapes::{
@@ -113,6 +114,8 @@ pub struct TaskTemplate {
     pub tags: Vec<Tag>,
     /// The subnets of an `awsvpc` task (its ENI attachment names the first).
     pub subnets: Option<Vec<String>>,
+    /// The Fargate platform version its Fargate tasks run on (`1.4.0`).
+    pub platform_version: String,
     /// `enableExecuteCommand`.
     pub execute_command: bool,
     /// When the tasks are created (ms since the epoch).
@@ -154,6 +157,7 @@ impl TaskTemplate {
             service: req.service,
             tags,
             subnets,
+            platform_version: capacity::LATEST_PLATFORM_VERSION.to_owned(),
             created_ms: req.now_ms,
             execute_command: req.execute_command,
         })
@@ -169,8 +173,16 @@ impl TaskTemplate {
     }
 
     /// The task as RunTask answers it: `PROVISIONING`, desired `RUNNING`, on
-    /// the instance `instance` describes.
+    /// the instance `instance` describes, launched with the template's
+    /// launch type.
     pub fn task(&self, id: &str, instance: &Candidate) -> Task {
+        self.task_of(id, instance, None)
+    }
+
+    /// The task as RunTask answers it, launched through `share`'s capacity
+    /// provider when given (its `capacityProviderName`, and the launch type
+    /// the provider runs), else with the template's launch type.
+    pub fn task_of(&self, id: &str, instance: &Candidate, share: Option<&Share>) -> Task {
         let scope = self.scope();
         let task_arn = scope.task_arn(&self.cluster, id);
         let containers = self
@@ -193,7 +205,9 @@ impl TaskTemplate {
                 ..Container::default()
             })
             .collect();
-        let fargate = self.launch_type == LaunchType::Fargate;
+        let launch_type =
+            share.map_or_else(|| self.launch_type.clone(), |s| s.capacity.launch_type());
+        let fargate = launch_type == LaunchType::Fargate;
         let attachments = match &self.subnets {
             Some(subnets) => vec![Attachment {
                 id: Some(ids::uuid_v4()),
@@ -241,7 +255,8 @@ impl TaskTemplate {
             group: Some(self.group.clone()),
             health_status: Some(HealthStatus::Unknown),
             last_status: Some(TaskStatus::Provisioning),
-            launch_type: Some(self.launch_type.clone()),
+            launch_type: Some(launch_type),
+            capacity_provider_name: share.map(|s| s.provider.clone()),
             overrides: Some(TaskOverride {
                 container_overrides: Some(
                     self.overrides.container_overrides.clone().unwrap_or_default(),
@@ -249,7 +264,7 @@ impl TaskTemplate {
                 inference_accelerator_overrides: Some(vec![]),
                 ..self.overrides.clone()
             }),
-            platform_version: fargate.then(|| "1.4.0".to_owned()),
+            platform_version: fargate.then(|| self.platform_version.clone()),
             platform_family: fargate.then(|| "Linux".to_owned()),
             started_by: self.started_by.clone(),
             tags: Some(self.tags.clone()),
@@ -273,6 +288,26 @@ pub struct Launch {
     pub instances: Option<Vec<String>>,
     /// Strategies and constraints (the task group filled in).
     pub rules: Rules,
+    /// Where the tasks run: by launch type, or by a capacity provider
+    /// strategy.
+    pub capacity: LaunchCapacity,
+}
+
+/// Where a launch's tasks run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum LaunchCapacity {
+    /// By the template's launch type: `EC2` (and `EXTERNAL`) on the
+    /// cluster's instances, `FARGATE` on the Fargate pool.
+    #[default]
+    LaunchType,
+    /// By a capacity provider strategy: each task goes to the provider
+    /// [`capacity::distribute`] gives it.
+    Strategy {
+        /// The strategy's items, resolved.
+        shares: Vec<Share>,
+        /// How many tasks each share already has (a service's).
+        existing: Vec<u32>,
+    },
 }
 
 impl Launch {
@@ -304,15 +339,49 @@ impl Launch {
             service: None,
             tags,
             subnets: None,
+            platform_version: capacity::LATEST_PLATFORM_VERSION.to_owned(),
             created_ms: 0,
             execute_command: false,
         };
-        Self { template, count, instances: None, rules: Rules::default() }
+        Self {
+            template,
+            count,
+            instances: None,
+            rules: Rules::default(),
+            capacity: LaunchCapacity::LaunchType,
+        }
     }
 
     /// What each task holds on its instance.
     pub fn demand(&self) -> Demand {
         self.template.resolved.demand()
+    }
+
+    /// Whether some of its tasks run on the Fargate pool (the store then
+    /// offers placement the pool's instances, of any cluster, beside the
+    /// cluster's own).
+    pub fn needs_pool(&self) -> bool {
+        match &self.capacity {
+            LaunchCapacity::LaunchType => {
+                self.instances.is_none() && self.template.launch_type == LaunchType::Fargate
+            }
+            LaunchCapacity::Strategy { shares, .. } => {
+                shares.iter().any(|s| s.capacity.is_fargate())
+            }
+        }
+    }
+}
+
+/// Whether an instance serves the Fargate pool.
+pub fn serves_fargate(c: &Candidate) -> bool {
+    c.attributes.iter().any(|a| a == capacity::FARGATE_ATTRIBUTE)
+}
+
+/// The cluster an instance is registered in (from its ARN).
+pub fn cluster_of(c: &Candidate) -> &str {
+    match crate::arn::parse(&c.arn) {
+        Some(a) => a.rest.split_once('/').map_or(a.rest, |(cluster, _)| cluster),
+        None => "",
     }
 }
 
@@ -342,16 +411,17 @@ pub enum Placement {
 }
 
 /// Places `launch` on `candidates` (the cluster's instances, or the named
-/// ones that exist, with what they hold): each task goes to the best
-/// fitting instance, and takes its resources from the next. `new_id` names
-/// each task.
+/// ones that exist, with what they hold; for a launch that
+/// [`Launch::needs_pool`], the Fargate pool's instances too): each task goes
+/// to the best fitting instance its launch type or capacity provider
+/// allows, and takes its resources from the next. `new_id` names each task.
 pub fn place(
     launch: &Launch,
     candidates: &mut [Candidate],
     new_id: &mut dyn FnMut() -> String,
 ) -> Placement {
     let scope = launch.template.scope();
-    let cluster = &launch.template.cluster;
+    let cluster = launch.template.cluster.as_str();
     let mut failures = Vec::new();
     if let Some(named) = &launch.instances {
         // StartTask naming instances the cluster does not have.
@@ -365,25 +435,146 @@ pub fn place(
                 });
             }
         }
-    } else if candidates.is_empty() {
-        return Placement::NoContainerInstances;
     }
-    let chosen = placement::place(candidates, &launch.demand(), launch.count, &launch.rules);
-    failures.extend(chosen.failures.into_iter().map(|(arn, reason, detail)| Failure {
-        arn: Some(arn),
-        reason: Some(reason.to_owned()),
-        detail,
-    }));
-    let tasks = chosen
-        .chosen
+    let in_cluster = |c: &Candidate| cluster_of(c) == cluster;
+    // A Fargate task runs on a pool host of the architecture its
+    // `runtimePlatform` asks for.
+    let arch = capacity::architecture(&launch.template.resolved);
+    let on_pool = |c: &Candidate| {
+        serves_fargate(c)
+            && arch.is_none_or(|a| {
+                c.attribute_values.get(super::attributes::CPU_ARCHITECTURE).map(String::as_str)
+                    == Some(a)
+            })
+    };
+    let mut tasks = Vec::new();
+    match &launch.capacity {
+        LaunchCapacity::LaunchType if launch.needs_pool() => {
+            let rules = fargate_rules(&launch.rules);
+            let mut refusals = Vec::new();
+            let placed =
+                place_on(launch, candidates, &on_pool, launch.count, &rules, Some(&mut refusals));
+            if placed.len() < launch.count {
+                let arn = scope.capacity_provider_arn(capacity::FARGATE);
+                failures.push(pool_failure(&arn, refusals));
+            }
+            tasks.extend(placed.into_iter().map(|i| (i, None)));
+        }
+        LaunchCapacity::LaunchType => {
+            if launch.instances.is_none() && !candidates.iter().any(in_cluster) {
+                return Placement::NoContainerInstances;
+            }
+            let chosen = place_on(
+                launch,
+                candidates,
+                &in_cluster,
+                launch.count,
+                &launch.rules,
+                Some(&mut failures),
+            );
+            tasks.extend(chosen.into_iter().map(|i| (i, None)));
+        }
+        LaunchCapacity::Strategy { shares, existing } => {
+            let counts = capacity::split(shares, existing, launch.count);
+            for (share, &n) in shares.iter().zip(&counts) {
+                if n == 0 {
+                    continue;
+                }
+                let n = n as usize;
+                let placed = match &share.capacity {
+                    Capacity::Fargate | Capacity::FargateSpot => {
+                        let rules = fargate_rules(&launch.rules);
+                        let mut refusals = Vec::new();
+                        let placed =
+                            place_on(launch, candidates, &on_pool, n, &rules, Some(&mut refusals));
+                        if placed.len() < n {
+                            let arn = scope.capacity_provider_arn(&share.provider);
+                            failures.push(pool_failure(&arn, refusals));
+                        }
+                        placed
+                    }
+                    Capacity::Group(group) => {
+                        let member = |c: &Candidate| {
+                            in_cluster(c)
+                                && c.attribute_values.get(capacity::GROUP_ATTRIBUTE) == Some(group)
+                        };
+                        if !candidates.iter().any(member) {
+                            failures
+                                .push(unavailable(&scope.capacity_provider_arn(&share.provider)));
+                            continue;
+                        }
+                        place_on(launch, candidates, &member, n, &launch.rules, Some(&mut failures))
+                    }
+                };
+                tasks.extend(placed.into_iter().map(|i| (i, Some(share))));
+            }
+        }
+    }
+    let tasks = tasks
         .into_iter()
-        .map(|i| {
+        .map(|(i, share)| {
             let id = new_id();
-            let task = launch.template.task(&id, &candidates[i]);
+            let task = launch.template.task_of(&id, &candidates[i], share);
             PlacedTask { id, instance: i, task }
         })
         .collect();
     Placement::Placed { tasks, failures }
+}
+
+/// Places `count` tasks on the candidates `eligible` keeps, under `rules`:
+/// the indices (into all candidates) of the instances chosen, task by task.
+/// Instances that refused a task left unplaced add their reasons to
+/// `failures`, when given.
+fn place_on(
+    launch: &Launch,
+    candidates: &mut [Candidate],
+    eligible: &dyn Fn(&Candidate) -> bool,
+    count: usize,
+    rules: &Rules,
+    failures: Option<&mut Vec<Failure>>,
+) -> Vec<usize> {
+    let picked: Vec<usize> =
+        candidates.iter().enumerate().filter(|(_, c)| eligible(c)).map(|(i, _)| i).collect();
+    let mut sub: Vec<Candidate> = picked.iter().map(|&i| candidates[i].clone()).collect();
+    let chosen = placement::place(&mut sub, &launch.demand(), count, rules);
+    for (j, c) in sub.into_iter().enumerate() {
+        candidates[picked[j]] = c;
+    }
+    if let Some(failures) = failures {
+        failures.extend(chosen.failures.into_iter().map(|(arn, reason, detail)| Failure {
+            arn: Some(arn),
+            reason: Some(reason.to_owned()),
+            detail,
+        }));
+    }
+    chosen.chosen.into_iter().map(|j| picked[j]).collect()
+}
+
+/// The rules Fargate tasks are placed by: ECS ignores a Fargate task's
+/// placement strategies and constraints; Wharf spreads them over zones and
+/// hosts, by their group.
+fn fargate_rules(rules: &Rules) -> Rules {
+    Rules { group: rules.group.clone(), ..Rules::default() }
+}
+
+/// The failure of a task the Fargate pool could not take, named by its
+/// provider (ECS shows no host of Fargate's): the attribute it lacks when
+/// the pool's hosts refused it for one (a feature Wharf's hosts do not
+/// run), else that capacity is unavailable.
+fn pool_failure(provider_arn: &str, refusals: Vec<Failure>) -> Failure {
+    match refusals.into_iter().find(|f| f.reason.as_deref() == Some("ATTRIBUTE")) {
+        Some(f) => Failure { arn: Some(provider_arn.to_owned()), ..f },
+        None => unavailable(provider_arn),
+    }
+}
+
+/// The failure of a task no capacity of a provider could take.
+fn unavailable(provider_arn: &str) -> Failure {
+    Failure {
+        arn: Some(provider_arn.to_owned()),
+        reason: Some(capacity::CAPACITY_UNAVAILABLE.to_owned()),
+        detail: None,
+    }
 }
 
 #[cfg(test)]
@@ -411,6 +602,7 @@ mod tests {
             service: None,
             tags: vec![],
             subnets: None,
+            platform_version: "1.4.0".into(),
             created_ms: 1_000,
             execute_command: false,
         }
@@ -433,8 +625,13 @@ mod tests {
 
     #[test]
     fn tasks_take_the_instance_they_land_on() {
-        let launch =
-            Launch { template: template(), count: 3, instances: None, rules: Rules::default() };
+        let launch = Launch {
+            template: template(),
+            count: 3,
+            instances: None,
+            rules: Rules::default(),
+            capacity: LaunchCapacity::LaunchType,
+        };
         let mut candidates = vec![candidate("a", 200), candidate("b", 200)];
         let mut n = 0;
         let Placement::Placed { tasks, failures } = place(&launch, &mut candidates, &mut || {
@@ -462,8 +659,13 @@ mod tests {
 
     #[test]
     fn an_empty_cluster_and_missing_named_instances_are_told_apart() {
-        let mut launch =
-            Launch { template: template(), count: 1, instances: None, rules: Rules::default() };
+        let mut launch = Launch {
+            template: template(),
+            count: 1,
+            instances: None,
+            rules: Rules::default(),
+            capacity: LaunchCapacity::LaunchType,
+        };
         assert_eq!(place(&launch, &mut [], &mut || "t".into()), Placement::NoContainerInstances);
         launch.instances = Some(vec!["gone".into()]);
         let Placement::Placed { tasks, failures } = place(&launch, &mut [], &mut || "t".into())
@@ -473,5 +675,152 @@ mod tests {
         assert!(tasks.is_empty());
         assert_eq!(failures[0].reason.as_deref(), Some("MISSING"));
         assert!(failures[0].arn.as_deref().unwrap().ends_with("container-instance/default/gone"));
+    }
+
+    fn host(cluster: &str, id: &str, attributes: &[(&str, &str)], cpu: i64) -> Candidate {
+        let attributes: Vec<serde_json::Value> =
+            attributes.iter().map(|(n, v)| json!({"name": n, "value": v})).collect();
+        let mut c = Candidate::of_instance(
+            &serde_json::from_value(json!({
+                "containerInstanceArn": format!("arn:aws:ecs:us-east-1:1:container-instance/{cluster}/{id}"),
+                "status": "ACTIVE", "agentConnected": true, "attributes": attributes
+            }))
+            .unwrap(),
+            "us-east-1a",
+        );
+        c.cpu_free = cpu;
+        c.memory_free = 100_000;
+        c
+    }
+
+    fn fargate_template() -> TaskTemplate {
+        let td: TaskDefinition = serde_json::from_value(json!({
+            "family": "web", "revision": 1, "networkMode": "awsvpc", "cpu": "256", "memory": "512",
+            "compatibilities": ["EC2", "FARGATE"],
+            "taskDefinitionArn": "arn:aws:ecs:us-east-1:1:task-definition/web:1",
+            "containerDefinitions": [{"name": "app", "image": "busybox"}]
+        }))
+        .unwrap();
+        TaskTemplate { resolved: ResolvedTask::new(&td, None), ..template() }
+    }
+
+    fn shares(items: &[(&str, u32, u32)]) -> Vec<Share> {
+        items
+            .iter()
+            .map(|(p, base, weight)| Share {
+                provider: (*p).into(),
+                capacity: Capacity::built_in(p).unwrap_or_else(|| Capacity::Group((*p).into())),
+                base: *base,
+                weight: *weight,
+            })
+            .collect()
+    }
+
+    fn placed(launch: &Launch, candidates: &mut [Candidate]) -> (Vec<PlacedTask>, Vec<Failure>) {
+        let mut n = 0;
+        match place(launch, candidates, &mut || {
+            n += 1;
+            format!("t{n}")
+        }) {
+            Placement::Placed { tasks, failures } => (tasks, failures),
+            Placement::NoContainerInstances => panic!("no container instances"),
+        }
+    }
+
+    #[test]
+    fn a_fargate_strategy_splits_by_base_and_weight_on_the_pool() {
+        let fargate = [(capacity::FARGATE_ATTRIBUTE, "true")];
+        let mut candidates = vec![
+            host("default", "ec2", &[], 100_000),
+            host(capacity::FARGATE_POOL, "pool", &fargate, 100_000),
+            host("other", "embedded", &fargate, 100_000),
+        ];
+        let launch = Launch {
+            template: fargate_template(),
+            count: 10,
+            instances: None,
+            rules: Rules { group: Some("family:web".into()), ..Rules::default() },
+            capacity: LaunchCapacity::Strategy {
+                shares: shares(&[("FARGATE", 2, 1), ("FARGATE_SPOT", 0, 3)]),
+                existing: vec![0, 0],
+            },
+        };
+        let (tasks, failures) = placed(&launch, &mut candidates);
+        assert!(failures.is_empty());
+        let on = |p: &str| {
+            tasks.iter().filter(|t| t.task.capacity_provider_name.as_deref() == Some(p)).count()
+        };
+        assert_eq!((on("FARGATE"), on("FARGATE_SPOT")), (4, 6));
+        for t in &tasks {
+            assert_ne!(t.instance, 0, "a Fargate task never lands on an EC2 instance");
+            assert_eq!(t.task.launch_type, Some(LaunchType::Fargate));
+            assert_eq!(t.task.container_instance_arn, None);
+            assert_eq!(t.task.platform_version.as_deref(), Some("1.4.0"));
+            assert_eq!(t.task.cpu.as_deref(), Some("256"));
+        }
+        // Spread over the pool's two hosts.
+        assert_eq!(tasks.iter().filter(|t| t.instance == 1).count(), 5);
+        assert!(launch.needs_pool());
+    }
+
+    #[test]
+    fn a_group_strategy_takes_only_its_group_of_the_cluster() {
+        let g = [(capacity::GROUP_ATTRIBUTE, "web-asg")];
+        let mut candidates = vec![
+            host("default", "plain", &[], 1_000),
+            host("default", "member", &g, 300),
+            host("other", "elsewhere", &g, 1_000),
+        ];
+        let launch = Launch {
+            template: template(),
+            count: 3,
+            instances: None,
+            rules: Rules::default(),
+            capacity: LaunchCapacity::Strategy {
+                shares: vec![Share {
+                    provider: "web".into(),
+                    capacity: Capacity::Group("web-asg".into()),
+                    base: 0,
+                    weight: 1,
+                }],
+                existing: vec![0],
+            },
+        };
+        let (tasks, failures) = placed(&launch, &mut candidates);
+        assert_eq!(tasks.len(), 2, "two fit the member's 300 CPU units");
+        assert!(tasks.iter().all(|t| t.instance == 1));
+        assert_eq!(tasks[0].task.capacity_provider_name.as_deref(), Some("web"));
+        assert_eq!(tasks[0].task.launch_type, Some(LaunchType::Ec2));
+        assert_eq!(tasks[0].task.container_instance_arn, Some(candidates[1].arn.clone()));
+        assert_eq!(failures[0].reason.as_deref(), Some("RESOURCE:CPU"));
+        assert!(!launch.needs_pool());
+    }
+
+    #[test]
+    fn the_pool_is_not_the_clusters_and_has_limits() {
+        let fargate = [(capacity::FARGATE_ATTRIBUTE, "true")];
+        let mut candidates = vec![host(capacity::FARGATE_POOL, "pool", &fargate, 600)];
+        let ec2 = Launch { count: 1, ..Launch::minimal("us-east-1", "default", "web", 1, vec![]) };
+        assert_eq!(
+            place(&ec2, &mut candidates, &mut || "t".into()),
+            Placement::NoContainerInstances,
+            "pool hosts are not the cluster's instances"
+        );
+        let launch = Launch {
+            template: TaskTemplate { launch_type: LaunchType::Fargate, ..fargate_template() },
+            count: 3,
+            instances: None,
+            rules: Rules::default(),
+            capacity: LaunchCapacity::LaunchType,
+        };
+        let (tasks, failures) = placed(&launch, &mut candidates);
+        assert_eq!(tasks.len(), 2);
+        assert_eq!(tasks[0].task.capacity_provider_name, None, "a launch type names no provider");
+        assert_eq!(failures.len(), 1, "the pool's hosts are not named");
+        assert_eq!(failures[0].reason.as_deref(), Some(capacity::CAPACITY_UNAVAILABLE));
+        assert_eq!(
+            failures[0].arn.as_deref(),
+            Some("arn:aws:ecs:us-east-1:1:capacity-provider/FARGATE")
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! Amazon ECS: wire shapes and the rules ECS applies to them.
 
 pub mod attributes;
+pub mod capacity;
 pub mod launch;
 pub mod network;
 pub mod placement;

@@ -151,16 +151,15 @@ impl Changes {
         let parts = keys::parts(key);
         match parts.first().map(String::as_str) {
             Some("task") if parts.len() == 4 => {
-                let instance_id = after
-                    .or(before)
-                    .and_then(|e| tasks::TaskMeta::read(&e.value).ok())
-                    .and_then(|m| m.instance);
+                let meta = after.or(before).and_then(|e| tasks::TaskMeta::read(&e.value).ok());
+                let instance_cluster = meta.as_ref().and_then(|m| m.host_cluster(&parts[2]));
                 // Nobody listening is fine.
                 let _ = self.tasks.send(TaskChanged {
                     region: parts[1].clone(),
                     cluster: parts[2].clone(),
                     id: parts[3].clone(),
-                    instance_id,
+                    instance_id: meta.and_then(|m| m.instance),
+                    instance_cluster,
                 });
             }
             Some("doc") if parts.len() == 4 && parts[1] == crate::Kind::Service.as_str() => {

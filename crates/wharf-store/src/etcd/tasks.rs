@@ -37,6 +37,10 @@ pub(super) struct TaskMeta {
     arn: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) instance: Option<String>,
+    /// The instance's cluster when it is not the task's (a Fargate task on a
+    /// host of the pool).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) instance_cluster: Option<String>,
     family: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     started_by: Option<String>,
@@ -53,6 +57,13 @@ impl TaskMeta {
     pub(super) fn read(value: &str) -> Result<Self, StoreError> {
         serde_json::from_str(open_envelope(value).0).map_err(|e| corrupt("task", e))
     }
+
+    /// The cluster of the task's instance, if it has one: its own cluster
+    /// unless the header names another.
+    pub(super) fn host_cluster(&self, task_cluster: &str) -> Option<String> {
+        self.instance.as_ref()?;
+        Some(self.instance_cluster.clone().unwrap_or_else(|| task_cluster.to_owned()))
+    }
 }
 
 /// What a task not yet stopped holds on its instance.
@@ -65,6 +76,9 @@ struct Held {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     group: Option<String>,
     last: TaskStatus,
+    /// The task's cluster when it is not the instance's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cluster: Option<String>,
 }
 
 type OnInstance = BTreeMap<String, Held>;
@@ -107,6 +121,7 @@ fn read_task(cluster: &str, id: &str, value: &str) -> Result<StoredTask, StoreEr
     Ok(StoredTask {
         cluster: cluster.to_owned(),
         id: id.to_owned(),
+        instance_cluster: meta.host_cluster(cluster),
         arn: meta.arn,
         instance_id: meta.instance,
         last_status: meta.last,
@@ -225,6 +240,22 @@ pub(super) fn launch(
         let held = read_held(tx.peek(&held_key(region, cluster, &id)).as_deref())?;
         usages.push(usage(read_instance(cluster, &id, &v)?, &held));
     }
+    if launch.needs_pool() {
+        // The Fargate pool's hosts, of every other cluster.
+        for (k, v) in tx.scan(&prefix(&["ci", region])) {
+            let parts = super::keys::parts(&k);
+            let (Some(host_cluster), Some(id)) = (parts.get(2), parts.get(3)) else { continue };
+            if host_cluster == cluster {
+                continue;
+            }
+            let instance = read_instance(host_cluster, id, &v)?;
+            if !crate::tasks::takes_part(launch, &instance) {
+                continue;
+            }
+            let held = read_held(tx.peek(&held_key(region, host_cluster, id)).as_deref())?;
+            usages.push(usage(instance, &held));
+        }
+    }
     let mut candidates = crate::tasks::candidates(&usages, &format!("{region}a"))?;
     let placement = wharf_model::ecs::launch::place(launch, &mut candidates, &mut ids::task_id);
     let tasks = match &placement {
@@ -237,9 +268,12 @@ pub(super) fn launch(
         if tx.get(&tk).is_some() {
             return Err(EcsError::server("A task id was drawn twice; try again.").into());
         }
+        let host_cluster = t.instance_cluster.clone().unwrap_or_else(|| t.cluster.clone());
+        let elsewhere = host_cluster != t.cluster;
         let meta = TaskMeta {
             arn: t.arn.clone(),
             instance: t.instance_id.clone(),
+            instance_cluster: elsewhere.then(|| host_cluster.clone()),
             family: new.family.clone(),
             started_by: new.started_by.clone(),
             service: new.service.clone(),
@@ -250,8 +284,8 @@ pub(super) fn launch(
         tx.put(tk, envelope(&meta, &t.json)?);
         if let Some(instance) = &t.instance_id {
             // The instance must still be there, holding what the decision saw.
-            tx.guard(&instance_key(region, &t.cluster, instance));
-            let hk = held_key(region, &t.cluster, instance);
+            tx.guard(&instance_key(region, &host_cluster, instance));
+            let hk = held_key(region, &host_cluster, instance);
             let mut held = read_held(tx.get(&hk).as_deref())?;
             if t.last_status != TaskStatus::Stopped {
                 held.insert(
@@ -262,6 +296,7 @@ pub(super) fn launch(
                         ports: new.reservation.ports.clone(),
                         group: group_of(&t.json),
                         last: t.last_status,
+                        cluster: elsewhere.then(|| t.cluster.clone()),
                     },
                 );
             }
@@ -303,8 +338,10 @@ pub(super) fn update(
     meta.desired = desired_status.clone();
     meta.stopped_ms = meta.stopped_ms.or(stopped_ms);
     tx.put(k, envelope(&meta, &json)?);
-    if let (Some(instance), true) = (&meta.instance, moved) {
-        let hk = held_key(region, cluster, instance);
+    if let (Some(instance), Some(host_cluster), true) =
+        (&meta.instance, meta.host_cluster(cluster), moved)
+    {
+        let hk = held_key(region, &host_cluster, instance);
         let mut held = read_held(tx.get(&hk).as_deref())?;
         let changed = if last_status == TaskStatus::Stopped {
             held.remove(id).is_some()
@@ -349,7 +386,8 @@ pub(super) fn list(
     Ok(out)
 }
 
-/// The tasks on an instance that are not yet `STOPPED`, in ID order.
+/// The tasks on an instance that are not yet `STOPPED`, of whatever
+/// cluster, in ID order.
 pub(super) fn unstopped_on(
     state: &State,
     region: &str,
@@ -358,11 +396,12 @@ pub(super) fn unstopped_on(
 ) -> Result<Vec<StoredTask>, StoreError> {
     let held = read_held(state.get(&held_key(region, cluster, instance)).map(|e| &*e.value))?;
     let mut out = Vec::with_capacity(held.len());
-    for id in held.keys() {
-        if let Some(t) = get(state, region, cluster, id)? {
+    for (id, h) in &held {
+        if let Some(t) = get(state, region, h.cluster.as_deref().unwrap_or(cluster), id)? {
             out.push(t);
         }
     }
+    out.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(out)
 }
 

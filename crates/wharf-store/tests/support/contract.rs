@@ -4,9 +4,10 @@
 
 use std::sync::{Arc, Mutex};
 
+use wharf_model::ecs::capacity;
 use wharf_model::ecs::launch::{Launch, Placement};
 use wharf_model::ecs::resolved::ResolvedTask;
-use wharf_model::ecs::shapes::{Tag, TaskDefinition, TaskDefinitionStatus};
+use wharf_model::ecs::shapes::{LaunchType, Tag, TaskDefinition, TaskDefinitionStatus};
 use wharf_model::EcsError;
 use wharf_store::elb::{ElbKind, ElbRow, TargetRow};
 use wharf_store::{
@@ -429,7 +430,20 @@ async fn launched(store: &dyn Store, region: &str, cluster: &str, count: usize) 
 
 /// Registers instance `id` (1,000 CPU units, 2,000 MiB, its agent connected).
 async fn instance(store: &dyn Store, region: &str, cluster: &str, id: &str, status: &str) {
+    instance_with(store, region, cluster, id, status, serde_json::json!([])).await;
+}
+
+/// Registers instance `id` with `attributes` (1,000 CPU units, 2,000 MiB).
+async fn instance_with(
+    store: &dyn Store,
+    region: &str,
+    cluster: &str,
+    id: &str,
+    status: &str,
+    attributes: serde_json::Value,
+) {
     let json = serde_json::json!({
+        "attributes": attributes,
         "containerInstanceArn":
             format!("arn:aws:ecs:{region}:000000000000:container-instance/{cluster}/{id}"),
         "status": status,
@@ -588,5 +602,70 @@ pub async fn tasks_and_instances_are_counted_by_cluster_and_status(store: Arc<dy
             instances("us-east-1", "a", "ACTIVE", 2),
             instances("us-east-1", "b", "DRAINING", 1),
         ]
+    );
+}
+
+/// The Fargate pool serves every cluster: hosts registered under the pool
+/// and instances of other clusters that serve it take a cluster's Fargate
+/// tasks, hold their resources, and are told of them; the cluster's own
+/// EC2 launches never see them.
+pub async fn the_fargate_pool_serves_every_cluster(store: Arc<dyn Store>) {
+    let fargate = serde_json::json!([{"name": capacity::FARGATE_ATTRIBUTE, "value": "true"}]);
+    instance_with(
+        &*store,
+        "us-east-1",
+        capacity::FARGATE_POOL,
+        "pool-1",
+        "ACTIVE",
+        fargate.clone(),
+    )
+    .await;
+    instance_with(&*store, "us-east-1", "b", "emb", "ACTIVE", fargate).await;
+    instance(&*store, "us-east-1", "a", "plain", "ACTIVE").await;
+    let mut changes = store.task_changes();
+    let mut fargate_launch = launch("us-east-1", "c", 6);
+    fargate_launch.template.launch_type = LaunchType::Fargate;
+    let placed = match store.launch_tasks("us-east-1", fargate_launch).await.unwrap() {
+        Placement::Placed { tasks, failures } => {
+            assert!(failures.is_empty(), "{failures:?}");
+            tasks
+        }
+        Placement::NoContainerInstances => panic!("the pool was not seen"),
+    };
+    assert_eq!(placed.len(), 6);
+    let change = changes.recv().await.unwrap();
+    assert_eq!(change.cluster, "c");
+    assert!(matches!(change.instance_cluster.as_deref(), Some("b" | "@fargate")));
+    let pool = &store.instances("us-east-1", capacity::FARGATE_POOL, None).await.unwrap()[0];
+    assert_eq!((pool.cpu, pool.pending_tasks), (600, 3), "spread over the two pool hosts");
+    let emb = &store.instances("us-east-1", "b", None).await.unwrap()[0];
+    assert_eq!((emb.cpu, emb.pending_tasks), (600, 3));
+    let plain = &store.instances("us-east-1", "a", None).await.unwrap()[0];
+    assert_eq!(plain.pending_tasks, 0);
+    let on_pool =
+        store.unstopped_tasks_on("us-east-1", capacity::FARGATE_POOL, "pool-1").await.unwrap();
+    assert_eq!(on_pool.len(), 3);
+    assert!(
+        on_pool
+            .iter()
+            .all(|t| t.cluster == "c"
+                && t.instance_cluster.as_deref() == Some(capacity::FARGATE_POOL))
+    );
+    set_status(&*store, "c", &on_pool[0].id, "STOPPED", "STOPPED").await;
+    let pool = &store.instances("us-east-1", capacity::FARGATE_POOL, None).await.unwrap()[0];
+    assert_eq!((pool.cpu, pool.pending_tasks), (400, 2), "a stopped task frees its pool host");
+    assert_eq!(
+        store
+            .unstopped_tasks_on("us-east-1", capacity::FARGATE_POOL, "pool-1")
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(store.task_counts("us-east-1", "c").await.unwrap(), (0, 5));
+    // Cluster c has no instance of its own: an EC2 launch finds none.
+    assert_eq!(
+        store.launch_tasks("us-east-1", launch("us-east-1", "c", 1)).await.unwrap(),
+        Placement::NoContainerInstances
     );
 }

@@ -139,7 +139,7 @@ pub fn run(args: AgentCommandArgs) -> anyhow::Result<ExitCode> {
     };
     let tls = crate::remote_link::tls_client(&extra)?;
     let mut link = RemoteLink::new(&args.endpoint, &args.agent.region, args.token, tls)
-        .for_cluster(&args.agent.cluster);
+        .for_cluster(&args.agent.registered_cluster());
     if let (Some(access_key_id), Some(secret_access_key)) =
         (args.access_key_id, args.secret_access_key)
     {
@@ -168,6 +168,7 @@ pub fn run(args: AgentCommandArgs) -> anyhow::Result<ExitCode> {
             report_stats: true,
             server,
             host_network: host_networking(),
+            also_fargate: false,
             dns_listen,
         };
         run_agent(args.agent, Arc::new(link), Some(state_dir), placement, shutdown).await

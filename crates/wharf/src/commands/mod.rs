@@ -14,5 +14,6 @@ pub mod run;
 pub mod server;
 pub mod services;
 pub mod sim;
+pub mod spot;
 pub mod stop;
 pub mod validate;

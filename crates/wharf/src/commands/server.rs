@@ -82,6 +82,10 @@ pub struct ServerArgs {
     /// agents elsewhere to run.
     #[arg(long, env = "WHARF_NO_AGENT")]
     no_agent: bool,
+    /// The embedded agent does not serve the Fargate pool (by default it runs
+    /// the region's FARGATE and FARGATE_SPOT tasks as well as its cluster's).
+    #[arg(long, env = "WHARF_NO_FARGATE")]
+    no_fargate: bool,
     /// The most bytes of log events kept (as CloudWatch counts `storedBytes`);
     /// beyond it the oldest events are deleted first. Default: 10 GiB with SQLite,
     /// 256 MiB with etcd (where the logs live in etcd: see docs/etcd.md).
@@ -115,8 +119,37 @@ pub struct ServerArgs {
     /// use it unless their definition names `dnsServers`.
     #[arg(long, env = "WHARF_DNS_ADDRESS", default_value = "169.254.170.2:53")]
     dns_address: String,
+    /// The metric period: how often services' and capacity providers'
+    /// metrics are gathered and their alarms evaluated (CloudWatch's is 60s);
+    /// shorter for tests and demos: `5s` (1s, 5s, 10s, 20s, 30s or a multiple
+    /// of 60s, as CloudWatch's periods).
+    #[arg(long, env = "WHARF_METRICS_PERIOD", default_value = "60s", value_parser = parse_period)]
+    metrics_period: std::time::Duration,
+    /// A command (run with `sh -c`) that adds or removes the hosts of a
+    /// capacity provider's group when managed scaling wants another count:
+    /// told the cluster, provider, group, desired and current counts and the
+    /// hosts to remove in `WHARF_*` variables (see docs/capacity.md).
+    #[arg(long, env = "WHARF_SCALING_HOOK")]
+    scaling_hook: Option<String>,
     #[command(flatten)]
     agent: AgentArgs,
+}
+
+/// A metric period: one CloudWatch accepts as a metric's period (1, 5, 10,
+/// 20 or 30 seconds, or a multiple of 60), since target tracking's alarms
+/// and the metrics take it.
+fn parse_period(s: &str) -> Result<std::time::Duration, String> {
+    parse_wait(s).and_then(|d| {
+        let secs = d.as_secs();
+        let whole = d.subsec_nanos() == 0;
+        if whole && (matches!(secs, 1 | 5 | 10 | 20 | 30) || (secs > 0 && secs % 60 == 0)) {
+            Ok(d)
+        } else {
+            Err(format!(
+                "{s:?} is not a CloudWatch period: 1s, 5s, 10s, 20s, 30s or a multiple of 60s"
+            ))
+        }
+    })
 }
 
 /// Options of the agent embedded in `wharf server` (and of `wharf agent`).
@@ -169,11 +202,32 @@ pub struct AgentArgs {
     /// the server from.
     #[arg(long, env = "WHARF_ADDRESS")]
     pub address: Option<std::net::IpAddr>,
+    /// Join as Fargate capacity only: this host runs the region's `FARGATE`
+    /// and `FARGATE_SPOT` tasks, of every cluster, and is no cluster's
+    /// container instance (ListContainerInstances does not list it).
+    #[arg(long, env = "WHARF_FARGATE", conflicts_with = "auto_scaling_group")]
+    pub fargate: bool,
+    /// The group (Auto Scaling group) this host belongs to: a capacity
+    /// provider whose `autoScalingGroupProvider` names it places its tasks
+    /// on the cluster's hosts of this group.
+    #[arg(long, env = "WHARF_AUTO_SCALING_GROUP")]
+    pub auto_scaling_group: Option<String>,
     /// Where ECS Exec sessions to this host's tasks are served (`wharf exec`
     /// connects here; the instance reports it): `IP:PORT`, by default this
     /// host's `--address` and a free port; `off` for none.
     #[arg(long, env = "WHARF_EXEC_ADDRESS")]
     pub exec_address: Option<String>,
+}
+
+impl AgentArgs {
+    /// The cluster the host registers in: the Fargate pool's for `--fargate`.
+    pub fn registered_cluster(&self) -> String {
+        if self.fargate {
+            wharf_model::ecs::capacity::FARGATE_POOL.to_owned()
+        } else {
+            self.cluster.clone()
+        }
+    }
 }
 
 fn parse_attribute(s: &str) -> Result<(String, Option<String>), String> {
@@ -291,12 +345,18 @@ struct Prepared {
     /// How this server comes to run the reconcilers.
     leadership: Arc<dyn Leadership>,
     agent: Option<(AgentArgs, PathBuf)>,
+    /// Whether the embedded agent serves the Fargate pool too.
+    embedded_fargate: bool,
     logs_retention_interval: std::time::Duration,
     /// How often the embedded agent samples its containers' stats.
     stats_interval: std::time::Duration,
     listeners: Option<std::net::IpAddr>,
     /// How long an agent may be silent.
     instance_lost_after: std::time::Duration,
+    /// The metric period.
+    metrics_period: std::time::Duration,
+    /// The capacity providers' scaling hook.
+    scaling_hook: Option<String>,
     /// Where the DNS resolver listens, if anywhere.
     dns: Option<SocketAddr>,
     /// TLS for the API, when configured.
@@ -381,6 +441,7 @@ async fn prepare(args: &ServerArgs, data_dir: &std::path::Path) -> anyhow::Resul
         anyhow::bail!("--instance-lost-after must be at least 600ms");
     }
     state.heartbeat_interval_ms = heartbeat_interval(args.instance_lost_after).as_millis() as u64;
+    state.metrics_period = args.metrics_period;
     state.vpc_pool = match args.vpc_cidr.as_str() {
         "off" | "" => None,
         cidr => {
@@ -442,10 +503,13 @@ async fn prepare(args: &ServerArgs, data_dir: &std::path::Path) -> anyhow::Resul
         state,
         leadership,
         agent: (!args.no_agent).then(|| (args.agent.clone(), data_dir.to_owned())),
+        embedded_fargate: !args.no_fargate,
         logs_retention_interval: args.logs_retention_interval,
         stats_interval: args.stats_interval,
         listeners,
         instance_lost_after: args.instance_lost_after,
+        metrics_period: args.metrics_period,
+        scaling_hook: args.scaling_hook.clone(),
     })
 }
 
@@ -458,10 +522,13 @@ async fn serve(
         state,
         leadership,
         mut agent,
+        embedded_fargate,
         logs_retention_interval,
         stats_interval,
         listeners,
         instance_lost_after,
+        metrics_period,
+        scaling_hook,
         dns,
         tls,
         limits,
@@ -491,7 +558,10 @@ async fn serve(
         let link = EmbeddedLink::new(state.clone(), args.region.clone());
         let samples = wharf_agent::stats::ContainerStats::new();
         metrics.containers = Some(samples.clone());
-        let stats = StatsConfig { samples, interval: stats_interval };
+        // At least two samples a metric period, so services' CPU is measured over it.
+        let interval =
+            stats_interval.min(metrics_period / 2).max(std::time::Duration::from_secs(1));
+        let stats = StatsConfig { samples, interval };
         let mut stopped = agent_stopped.clone();
         tokio::spawn(async move {
             let shutdown = async move {
@@ -502,6 +572,7 @@ async fn serve(
                 report_stats: false,
                 server: Some(addr.ip()),
                 host_network: wharf_agent::HostNetworking::Rules,
+                also_fargate: embedded_fargate,
                 // The server's own resolver serves this host.
                 dns_listen: None,
             };
@@ -516,7 +587,12 @@ async fn serve(
     let reconcilers = tokio::spawn(crate::leading::run(
         leadership,
         state.clone(),
-        crate::leading::Intervals { logs_retention: logs_retention_interval, instance_lost_after },
+        crate::leading::Intervals {
+            logs_retention: logs_retention_interval,
+            instance_lost_after,
+            metrics_period,
+        },
+        crate::leading::Hooks { scaling: scaling_hook },
         leading_tx,
         agent_stopped.clone(),
     ));
@@ -531,6 +607,15 @@ async fn serve(
         ))
     });
     let routes = tokio::spawn(crate::vpc_routes::run(state.clone(), agent_stopped.clone()));
+    let gatherer = tokio::spawn(crate::service_metrics::run(
+        crate::service_metrics::Gatherer {
+            state: state.clone(),
+            embedded: metrics.containers.clone(),
+            lb: metrics.lb.clone(),
+            period: metrics_period,
+        },
+        agent_stopped.clone(),
+    ));
     let app = wharf_api::router(state.clone())
         .merge(crate::console::routes().with_state(state))
         .merge(crate::metrics::router(metrics));
@@ -538,6 +623,7 @@ async fn serve(
     let _ = stop_agent.send(true);
     let _ = reconcilers.await;
     let _ = routes.await;
+    let _ = gatherer.await;
     if let Some(task) = data_plane {
         let _ = task.await;
     }
@@ -580,6 +666,9 @@ pub struct AgentPlacement {
     pub server: Option<std::net::IpAddr>,
     /// How much of the awsvpc network plan it applies to this host.
     pub host_network: wharf_agent::HostNetworking,
+    /// Whether it serves the Fargate pool beside its cluster (the embedded
+    /// agent, unless `--no-fargate`).
+    pub also_fargate: bool,
     /// Where it runs a DNS resolver for its containers (an agent on another
     /// host than its server's resolver), if anywhere.
     pub dns_listen: Option<SocketAddr>,
@@ -593,7 +682,8 @@ pub async fn run_agent(
     placement: AgentPlacement,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let AgentPlacement { stats, report_stats, server, host_network, dns_listen } = placement;
+    let AgentPlacement { stats, report_stats, server, host_network, also_fargate, dns_listen } =
+        placement;
     let runtime = DockerRuntime::connect().await.context("cannot reach Docker Engine")?;
     let metadata = match args.metadata_address.as_str() {
         "off" | "" => None,
@@ -622,13 +712,15 @@ pub async fn run_agent(
         instance_type: args.instance_type.clone(),
         address: Some(address.to_string()),
         attributes: args.attributes.clone(),
+        fargate: args.fargate || also_fargate,
+        group: args.auto_scaling_group.clone(),
         exec_endpoint,
     };
     let config = AgentConfig {
         report_stats,
         host_network,
         identity,
-        cluster: args.cluster,
+        cluster: args.registered_cluster(),
         reserved_memory_mib: args.reserved_memory,
         always_pull: args.always_pull,
         state_dir,

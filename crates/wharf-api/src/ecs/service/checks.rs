@@ -2,6 +2,7 @@
 //! and the cluster's capacity providers.
 
 use super::*;
+use wharf_model::ecs::capacity;
 
 /// Checks that each load balancer's target group exists, is used by a
 /// listener or rule, and has a target type the network mode can register.
@@ -173,33 +174,9 @@ pub(super) async fn placement_source(
     if daemon {
         return Err(invalid(DAEMON_PROVIDERS));
     }
-    if strategy.len() > 20 {
-        return Err(invalid("capacityProviderStrategy can have at most 20 items."));
-    }
     let associated = c.capacity_providers.unwrap_or_default();
-    for item in &strategy {
-        let name = required(
-            item.capacity_provider.as_deref(),
-            "capacityProviderStrategy.capacityProvider",
-        )?;
-        let short = |n: &str| n.rsplit('/').next().unwrap_or(n).to_owned();
-        if !associated.iter().any(|a| short(a) == short(name)) {
-            return Err(invalid(
-                "The specified capacity provider strategy cannot contain a capacity provider \
-                 that is not associated with the cluster. Associate the capacity provider with \
-                 the cluster or specify a valid capacity provider and try again.",
-            ));
-        }
-        if item.weight.is_some_and(|w| !(0..=1000).contains(&w)) {
-            return Err(invalid("capacityProviderStrategy.weight must be between 0 and 1000."));
-        }
-        if item.base.is_some_and(|b| !(0..=100_000).contains(&b)) {
-            return Err(invalid("capacityProviderStrategy.base must be between 0 and 100000."));
-        }
-    }
-    let fargate = strategy
-        .iter()
-        .any(|i| i.capacity_provider.as_deref().is_some_and(|n| n.starts_with("FARGATE")));
+    capacity::check_strategy(&strategy, &associated)?;
+    let fargate = capacity::strategy_is_fargate(&strategy);
     launch_type(td, Some(if fargate { LaunchType::Fargate } else { LaunchType::Ec2 }))?;
     Ok((None, Some(strategy)))
 }

@@ -21,10 +21,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::shapes::{
-    Deployment, DeploymentConfiguration, DeploymentControllerType, DeploymentRolloutState,
-    LaunchType, LoadBalancer, NetworkConfiguration, SchedulingStrategy, Service, ServiceDeployment,
-    ServiceDeploymentAlarms, ServiceDeploymentRollbackMonitorsStatus, ServiceRevision,
-    TaskStopCode,
+    CapacityProviderStrategyItem, Deployment, DeploymentConfiguration, DeploymentControllerType,
+    DeploymentRolloutState, LaunchType, LoadBalancer, NetworkConfiguration, SchedulingStrategy,
+    Service, ServiceDeployment, ServiceDeploymentAlarms, ServiceDeploymentRollbackMonitorsStatus,
+    ServiceRevision, TaskStopCode,
 };
 use super::status::{DeploymentStatus, ServiceStatus};
 use crate::wire::Timestamp;
@@ -96,6 +96,10 @@ pub struct UnitRuns {
     pub launch_type: Option<LaunchType>,
     /// Its network configuration.
     pub network: Option<NetworkConfiguration>,
+    /// Its capacity provider strategy.
+    pub capacity_provider_strategy: Option<Vec<CapacityProviderStrategyItem>>,
+    /// Its Fargate platform version.
+    pub platform_version: Option<String>,
 }
 
 /// The sequence a service draws its deployment and task set ids from (they
@@ -138,11 +142,23 @@ impl ServiceRecord {
             task_definition: d.task_definition.clone().or_else(|| s.task_definition.clone()),
             launch_type: d.launch_type.clone().or_else(|| s.launch_type.clone()),
             network: d.network_configuration.clone().or_else(|| s.network_configuration.clone()),
+            capacity_provider_strategy: d
+                .capacity_provider_strategy
+                .clone()
+                .filter(|c| !c.is_empty())
+                .or_else(|| s.capacity_provider_strategy.clone().filter(|c| !c.is_empty()))
+                .filter(|_| d.launch_type.is_none()),
+            platform_version: d.platform_version.clone().or_else(|| s.platform_version.clone()),
         });
         let task_set = s.task_sets.iter().flatten().filter(|t| is(&t.id)).map(|t| UnitRuns {
             task_definition: t.task_definition.clone(),
             launch_type: t.launch_type.clone(),
             network: t.network_configuration.clone(),
+            capacity_provider_strategy: t
+                .capacity_provider_strategy
+                .clone()
+                .filter(|c| !c.is_empty()),
+            platform_version: t.platform_version.clone(),
         });
         deployment.chain(task_set).next()
     }
