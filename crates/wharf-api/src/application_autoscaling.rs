@@ -21,7 +21,8 @@ use wharf_model::application_autoscaling::shapes::{
     DescribeScheduledActionsResponse, PolicyType, PutScalingPolicyRequest,
     PutScalingPolicyResponse, PutScheduledActionRequest, PutScheduledActionResponse,
     RegisterScalableTargetRequest, RegisterScalableTargetResponse, ScalableDimension,
-    ScalableTarget, ScalingPolicy, ScheduledAction, ServiceNamespace, SuspendedState,
+    ScalableTarget, ScalingActivity, ScalingPolicy, ScheduledAction, ServiceNamespace,
+    SuspendedState,
 };
 use wharf_model::application_autoscaling::ScalingError;
 use wharf_model::cloudwatch::shapes::{
@@ -30,7 +31,6 @@ use wharf_model::cloudwatch::shapes::{
 use wharf_model::ecs::service::deployment::Names;
 use wharf_model::ecs::status::ServiceStatus;
 use wharf_model::wire::Timestamp;
-use wharf_model::EcsError;
 use wharf_ops::autoscaling;
 
 use crate::context::Ctx;
@@ -66,29 +66,12 @@ fn internal(e: wharf_ops::OpsError) -> ApiError {
     }
 }
 
-/// A decision refused inside a store update (whose decisions answer ECS
-/// errors), carried as an ECS error holding the scaling exception's name and
-/// message; [`uncarry`] turns it back.
-fn carry(e: ScalingError) -> EcsError {
-    EcsError::new(
-        wharf_model::EcsErrorKind::ClientException,
-        format!("{}\u{0}{}", e.kind.wire_name(), e.message),
-    )
-}
-
-/// The scaling error [`carry`] put in an ECS error, or the error as it is.
-fn uncarry(e: wharf_ops::OpsError) -> ApiError {
-    if let wharf_ops::OpsError::Refused(inner) = &e {
-        if let Some((kind, message)) = inner.message.split_once('\u{0}') {
-            let code = wharf_model::application_autoscaling::shapes::EXCEPTIONS
-                .iter()
-                .find(|c| **c == kind)
-                .copied()
-                .unwrap_or("ValidationException");
-            return ScalingError::new(code, message).into();
-        }
+/// An operation's failure as Application Auto Scaling answers it.
+fn refused(e: wharf_ops::OpsError) -> ApiError {
+    match e {
+        wharf_ops::OpsError::ScalingRefused(e) => e.into(),
+        other => internal(other),
     }
-    internal(e)
 }
 
 fn now(ctx: &Ctx) -> i64 {
@@ -137,6 +120,37 @@ fn page<T: Clone>(
     let end = (start + limit).min(items.len());
     let next = (end < items.len()).then(|| crate::pagination::encode(&key(&items[end - 1])));
     Ok((items[start..end].to_vec(), next))
+}
+
+/// The region's target records that a request's filters select.
+async fn selected(
+    ctx: &Ctx,
+    resource: Option<&str>,
+    dimension: Option<&ScalableDimension>,
+) -> Result<Vec<TargetRecord>, ApiError> {
+    Ok(autoscaling::all(ctx.ops())
+        .await
+        .map_err(internal)?
+        .into_iter()
+        .filter(|r| selects(&r.target, resource, dimension))
+        .collect())
+}
+
+/// A page of the `items` whose `name` is among `names` (all of them when
+/// `names` is empty), in the order of their `resource|name` key.
+fn page_by_name<T: Clone>(
+    items: impl Iterator<Item = T>,
+    names: &[String],
+    name: impl Fn(&T) -> Option<String>,
+    resource: impl Fn(&T) -> Option<String>,
+    token: Option<&str>,
+    limit: usize,
+) -> Result<(Vec<T>, Option<String>), ApiError> {
+    let kept: Vec<T> =
+        items.filter(|i| names.is_empty() || name(i).is_some_and(|n| names.contains(&n))).collect();
+    let key =
+        |i: &T| format!("{}|{}", resource(i).unwrap_or_default(), name(i).unwrap_or_default());
+    page(&kept, key, token, limit)
 }
 
 /// Whether a request's filters select this target.
@@ -196,10 +210,10 @@ async fn register_scalable_target(
             Some(rec) => rec,
             None => {
                 let (Some(min), Some(max)) = (req.min_capacity, req.max_capacity) else {
-                    return Err(carry(ScalingError::validation(
+                    return Err(ScalingError::validation(
                         "MinCapacity and MaxCapacity are required to register a new scalable \
                          target.",
-                    )));
+                    ));
                 };
                 TargetRecord {
                     target: ScalableTarget {
@@ -225,7 +239,7 @@ async fn register_scalable_target(
         let t = &mut rec.target;
         let min = req.min_capacity.or(t.min_capacity).unwrap_or(0);
         let max = req.max_capacity.or(t.max_capacity).unwrap_or(0);
-        check_capacities(min, max).map_err(carry)?;
+        check_capacities(min, max)?;
         t.min_capacity = Some(min);
         t.max_capacity = Some(max);
         if let Some(s) = &req.suspended_state {
@@ -243,7 +257,7 @@ async fn register_scalable_target(
         Ok(Some(rec))
     })
     .await
-    .map_err(uncarry)?
+    .map_err(refused)?
     .ok_or_else(ScalingError::internal)?;
     Ok(RegisterScalableTargetResponse { scalable_target_arn: rec.target.scalable_target_arn })
 }
@@ -258,12 +272,10 @@ async fn describe_scalable_targets(
     if wanted.len() > 50 {
         return Err(ScalingError::validation("resourceIds can have at most 50 items.").into());
     }
-    let all: Vec<ScalableTarget> = autoscaling::all(ctx.ops())
-        .await
-        .map_err(internal)?
+    let all: Vec<ScalableTarget> = selected(ctx, None, req.scalable_dimension.as_ref())
+        .await?
         .into_iter()
         .map(|r| r.target)
-        .filter(|t| selects(t, None, req.scalable_dimension.as_ref()))
         .filter(|t| wanted.is_empty() || wanted.iter().any(|w| t.resource_id.as_deref() == Some(w)))
         .collect();
     let (targets, next_token) = page(
@@ -298,10 +310,10 @@ async fn deregister_scalable_target(
         .collect();
     autoscaling::update(ctx.ops(), &resource_id, move |cur| match cur {
         Some(_) => Ok(None),
-        None => Err(carry(ScalingError::not_found(missing.clone()))),
+        None => Err(ScalingError::not_found(missing.clone())),
     })
     .await
-    .map_err(uncarry)?;
+    .map_err(refused)?;
     delete_alarms(ctx, &alarms).await?;
     Ok(DeregisterScalableTargetResponse {})
 }
@@ -469,7 +481,7 @@ async fn put_scaling_policy(
     let at = now(ctx);
     let (rid, pname) = (resource_id.clone(), name.clone());
     let rec = autoscaling::update(ctx.ops(), &resource_id, move |cur| {
-        let mut rec = cur.ok_or_else(|| carry(no_target(&rid)))?;
+        let mut rec = cur.ok_or_else(|| no_target(&rid))?;
         let before = rec
             .policies
             .iter()
@@ -509,7 +521,7 @@ async fn put_scaling_policy(
         Ok(Some(rec))
     })
     .await
-    .map_err(uncarry)?
+    .map_err(refused)?
     .ok_or_else(ScalingError::internal)?;
     let p = rec
         .policies
@@ -526,22 +538,14 @@ async fn describe_scaling_policies(
     namespace_ok(req.service_namespace.as_ref())?;
     let limit = max_results(req.max_results)?;
     let names = req.policy_names.unwrap_or_default();
-    let all: Vec<ScalingPolicy> = autoscaling::all(ctx.ops())
-        .await
-        .map_err(internal)?
+    let all = selected(ctx, req.resource_id.as_deref(), req.scalable_dimension.as_ref())
+        .await?
         .into_iter()
-        .filter(|r| selects(&r.target, req.resource_id.as_deref(), req.scalable_dimension.as_ref()))
-        .flat_map(|r| r.policies.into_iter().map(|p| p.policy))
-        .filter(|p| names.is_empty() || names.iter().any(|n| p.policy_name.as_ref() == Some(n)))
-        .collect();
-    let key = |p: &ScalingPolicy| {
-        format!(
-            "{}|{}",
-            p.resource_id.clone().unwrap_or_default(),
-            p.policy_name.clone().unwrap_or_default()
-        )
-    };
-    let (policies, next_token) = page(&all, key, req.next_token.as_deref(), limit)?;
+        .flat_map(|r| r.policies.into_iter().map(|p| p.policy));
+    let name = |p: &ScalingPolicy| p.policy_name.clone();
+    let resource = |p: &ScalingPolicy| p.resource_id.clone();
+    let (policies, next_token) =
+        page_by_name(all, &names, name, resource, req.next_token.as_deref(), limit)?;
     Ok(DescribeScalingPoliciesResponse { scaling_policies: Some(policies), next_token })
 }
 
@@ -569,16 +573,16 @@ async fn delete_scaling_policy(
         .flat_map(|p| alarm_names(&p.policy))
         .collect();
     autoscaling::update(ctx.ops(), &resource_id, move |cur| {
-        let mut rec = cur.ok_or_else(|| carry(ScalingError::not_found(missing.clone())))?;
+        let mut rec = cur.ok_or_else(|| ScalingError::not_found(missing.clone()))?;
         let before = rec.policies.len();
         rec.policies.retain(|p| p.policy.policy_name.as_deref() != Some(name.as_str()));
         if rec.policies.len() == before {
-            return Err(carry(ScalingError::not_found(missing.clone())));
+            return Err(ScalingError::not_found(missing.clone()));
         }
         Ok(Some(rec))
     })
     .await
-    .map_err(uncarry)?;
+    .map_err(refused)?;
     delete_alarms(ctx, &alarms).await?;
     Ok(DeleteScalingPolicyResponse {})
 }
@@ -589,27 +593,27 @@ async fn describe_scaling_activities(
 ) -> Result<DescribeScalingActivitiesResponse, ApiError> {
     namespace_ok(req.service_namespace.as_ref())?;
     let limit = max_results(req.max_results)?;
-    let mut all = Vec::new();
-    for r in autoscaling::all(ctx.ops()).await.map_err(internal)? {
-        if selects(&r.target, req.resource_id.as_deref(), req.scalable_dimension.as_ref()) {
-            all.extend(r.activities);
-        }
-    }
-    // Newest first across targets; the token is the activity's start and id.
-    all.sort_by(|a, b| {
-        let t = |x: &wharf_model::application_autoscaling::shapes::ScalingActivity| {
-            x.start_time.map_or(0, Timestamp::as_millis)
-        };
-        t(b).cmp(&t(a)).then(a.activity_id.cmp(&b.activity_id))
-    });
-    let keyed: Vec<(String, _)> =
-        all.into_iter().enumerate().map(|(i, a)| (format!("{i:012}"), a)).collect();
-    let (page_items, next_token) =
-        page(&keyed, |(k, _)| k.clone(), req.next_token.as_deref(), limit)?;
+    let mut all: Vec<ScalingActivity> =
+        selected(ctx, req.resource_id.as_deref(), req.scalable_dimension.as_ref())
+            .await?
+            .into_iter()
+            .flat_map(|r| r.activities)
+            .collect();
+    all.sort_by_cached_key(activity_key);
+    let (scaling_activities, next_token) =
+        page(&all, activity_key, req.next_token.as_deref(), limit)?;
     Ok(DescribeScalingActivitiesResponse {
-        scaling_activities: Some(page_items.into_iter().map(|(_, a)| a).collect()),
+        scaling_activities: Some(scaling_activities),
         next_token,
     })
+}
+
+/// Where an activity sorts: newest first across targets, then by id. The
+/// page token is this key, so a page stays where it was when newer
+/// activities arrive meanwhile.
+fn activity_key(a: &ScalingActivity) -> String {
+    let start = a.start_time.map_or(0, Timestamp::as_millis);
+    format!("{:020}|{}", i64::MAX - start, a.activity_id.as_deref().unwrap_or_default())
 }
 
 /// Time zones Wharf's schedules run in.
@@ -654,7 +658,7 @@ async fn put_scheduled_action(
         (ctx.region.clone(), ctx.state.ops.account_id.to_string(), now(ctx), random_id(ctx));
     let rid = resource_id.clone();
     autoscaling::update(ctx.ops(), &resource_id, move |cur| {
-        let mut rec = cur.ok_or_else(|| carry(no_target(&rid)))?;
+        let mut rec = cur.ok_or_else(|| no_target(&rid))?;
         let i = rec
             .scheduled
             .iter()
@@ -663,7 +667,7 @@ async fn put_scheduled_action(
         let schedule =
             req.schedule.clone().or_else(|| before.as_ref().and_then(|b| b.schedule.clone()));
         if schedule.is_none() {
-            return Err(carry(null("schedule")));
+            return Err(null("schedule"));
         }
         let action = ScheduledAction {
             scheduled_action_name: Some(name.clone()),
@@ -701,7 +705,7 @@ async fn put_scheduled_action(
         Ok(Some(rec))
     })
     .await
-    .map_err(uncarry)?;
+    .map_err(refused)?;
     Ok(PutScheduledActionResponse {})
 }
 
@@ -712,24 +716,14 @@ async fn describe_scheduled_actions(
     namespace_ok(req.service_namespace.as_ref())?;
     let limit = max_results(req.max_results)?;
     let names = req.scheduled_action_names.unwrap_or_default();
-    let all: Vec<ScheduledAction> = autoscaling::all(ctx.ops())
-        .await
-        .map_err(internal)?
+    let all = selected(ctx, req.resource_id.as_deref(), req.scalable_dimension.as_ref())
+        .await?
         .into_iter()
-        .filter(|r| selects(&r.target, req.resource_id.as_deref(), req.scalable_dimension.as_ref()))
-        .flat_map(|r| r.scheduled)
-        .filter(|a| {
-            names.is_empty() || names.iter().any(|n| a.scheduled_action_name.as_ref() == Some(n))
-        })
-        .collect();
-    let key = |a: &ScheduledAction| {
-        format!(
-            "{}|{}",
-            a.resource_id.clone().unwrap_or_default(),
-            a.scheduled_action_name.clone().unwrap_or_default()
-        )
-    };
-    let (actions, next_token) = page(&all, key, req.next_token.as_deref(), limit)?;
+        .flat_map(|r| r.scheduled);
+    let name = |a: &ScheduledAction| a.scheduled_action_name.clone();
+    let resource = |a: &ScheduledAction| a.resource_id.clone();
+    let (actions, next_token) =
+        page_by_name(all, &names, name, resource, req.next_token.as_deref(), limit)?;
     Ok(DescribeScheduledActionsResponse { scheduled_actions: Some(actions), next_token })
 }
 
@@ -749,16 +743,47 @@ async fn delete_scheduled_action(
          scalable dimension: ecs:service:DesiredCount, scheduled action name: {name}"
     );
     autoscaling::update(ctx.ops(), &resource_id, move |cur| {
-        let mut rec = cur.ok_or_else(|| carry(ScalingError::not_found(missing.clone())))?;
+        let mut rec = cur.ok_or_else(|| ScalingError::not_found(missing.clone()))?;
         let before = rec.scheduled.len();
         rec.scheduled.retain(|a| a.scheduled_action_name.as_deref() != Some(name.as_str()));
         if rec.scheduled.len() == before {
-            return Err(carry(ScalingError::not_found(missing.clone())));
+            return Err(ScalingError::not_found(missing.clone()));
         }
         rec.memory.scheduled_runs.remove(&name);
         Ok(Some(rec))
     })
     .await
-    .map_err(uncarry)?;
+    .map_err(refused)?;
     Ok(DeleteScheduledActionResponse {})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn activity(id: &str, start_ms: i64) -> ScalingActivity {
+        ScalingActivity {
+            activity_id: Some(id.to_owned()),
+            start_time: Some(Timestamp::from_millis(start_ms)),
+            ..ScalingActivity::default()
+        }
+    }
+
+    #[test]
+    fn activities_page_newest_first_and_stay_put_when_newer_ones_arrive() {
+        let mut all = vec![activity("a", 1_000), activity("c", 3_000), activity("b", 2_000)];
+        all.sort_by_cached_key(activity_key);
+        let ids = |v: &[ScalingActivity]| -> Vec<String> {
+            v.iter().map(|a| a.activity_id.clone().unwrap_or_default()).collect()
+        };
+        assert_eq!(ids(&all), ["c", "b", "a"]);
+        let (first, token) = page(&all, activity_key, None, 2).expect("a page");
+        assert_eq!(ids(&first), ["c", "b"]);
+        // A newer activity arrives before the next page is asked for.
+        all.push(activity("d", 4_000));
+        all.sort_by_cached_key(activity_key);
+        let (second, token) = page(&all, activity_key, token.as_deref(), 2).expect("a page");
+        assert_eq!(ids(&second), ["a"]);
+        assert_eq!(token, None);
+    }
 }

@@ -2,8 +2,11 @@
 //! in the store, and the one effect Application Auto Scaling has on ECS:
 //! setting a service's desired count, as UpdateService does.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
 use wharf_model::application_autoscaling::record::TargetRecord;
-use wharf_model::application_autoscaling::rules;
+use wharf_model::application_autoscaling::{rules, ScalingError};
 use wharf_model::ecs::service::deployment::{Names, ServiceUpdate};
 use wharf_model::ecs::service::ServiceRecord;
 use wharf_model::EcsError;
@@ -28,29 +31,46 @@ pub async fn all(r: Region<'_>) -> Result<Vec<TargetRecord>, OpsError> {
 
 /// Changes the record of `resource_id` atomically (`None`: not there); what
 /// `change` returns is stored (`None` deletes it). The record afterwards.
-/// `change` may run more than once.
+/// `change` may run more than once; a refusal it returns is answered as
+/// [`OpsError::ScalingRefused`] and nothing is written.
 pub async fn update<F>(
     r: Region<'_>,
     resource_id: &str,
     change: F,
 ) -> Result<Option<TargetRecord>, OpsError>
 where
-    F: Fn(Option<TargetRecord>) -> Result<Option<TargetRecord>, EcsError> + Send + 'static,
+    F: Fn(Option<TargetRecord>) -> Result<Option<TargetRecord>, ScalingError> + Send + 'static,
 {
     let key = rules::key(resource_id);
-    let deleted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let deleted = Arc::new(AtomicBool::new(false));
     let flag = deleted.clone();
+    // The store's decisions answer ECS errors: the scaling refusal waits
+    // here while a stand-in aborts the write.
+    let refused: Arc<Mutex<Option<ScalingError>>> = Arc::default();
+    let refusal = refused.clone();
     let after = docs::update::<TargetRecord, _>(r, Kind::ScalableTarget, &key, move |cur| {
-        match change(cur)? {
-            Some(t) => Ok(Change::Put(t)),
-            None => {
-                flag.store(true, std::sync::atomic::Ordering::SeqCst);
+        match change(cur) {
+            Ok(Some(t)) => Ok(Change::Put(t)),
+            Ok(None) => {
+                flag.store(true, Ordering::SeqCst);
                 Ok(Change::Keep)
+            }
+            Err(e) => {
+                let stand_in = EcsError::client(e.message.clone());
+                *refusal.lock().unwrap_or_else(PoisonError::into_inner) = Some(e);
+                Err(stand_in)
             }
         }
     })
-    .await?;
-    if deleted.load(std::sync::atomic::Ordering::SeqCst) {
+    .await;
+    let after = match after {
+        Ok(after) => after,
+        Err(e) => {
+            let refusal = refused.lock().unwrap_or_else(PoisonError::into_inner).take();
+            return Err(refusal.map_or(e, OpsError::ScalingRefused));
+        }
+    };
+    if deleted.load(Ordering::SeqCst) {
         r.store()
             .update(
                 Kind::ScalableTarget,

@@ -1,6 +1,7 @@
 //! The operations layer's error: ECS's refusals, typed where a caller acts
 //! on which one it was.
 
+use wharf_model::application_autoscaling::ScalingError;
 use wharf_model::EcsError;
 use wharf_store::StoreError;
 
@@ -16,6 +17,10 @@ pub enum OpsError {
     /// its events).
     #[error("No Container Instances were found in your cluster.")]
     NoContainerInstances,
+    /// Refused in Application Auto Scaling's words (a change to a scalable
+    /// target). Nothing was written.
+    #[error("{0}")]
+    ScalingRefused(ScalingError),
     /// The store failed; nothing was written.
     #[error("store: {0}")]
     Store(StoreError),
@@ -42,6 +47,9 @@ impl From<OpsError> for EcsError {
             OpsError::Refused(e) => e,
             OpsError::NoContainerInstances => {
                 EcsError::invalid_parameter("No Container Instances were found in your cluster.")
+            }
+            OpsError::ScalingRefused(e) => {
+                EcsError::new(wharf_model::EcsErrorKind::ClientException, e.to_string())
             }
             OpsError::Store(e) => e.into(),
         }

@@ -280,7 +280,7 @@ struct Load {
     stop: Arc<AtomicBool>,
     ok: Arc<AtomicU64>,
     failures: Arc<Mutex<Vec<String>>>,
-    first_seen: Arc<Mutex<Vec<(String, Instant)>>>,
+    seen: Arc<Mutex<Vec<Sight>>>,
     threads: Vec<std::thread::JoinHandle<()>>,
 }
 
@@ -289,21 +289,25 @@ impl Load {
         let stop = Arc::new(AtomicBool::new(false));
         let ok = Arc::new(AtomicU64::new(0));
         let failures = Arc::new(Mutex::new(Vec::new()));
-        let first_seen: Arc<Mutex<Vec<(String, Instant)>>> = Arc::default();
+        let seen: Arc<Mutex<Vec<Sight>>> = Arc::default();
         let began = Instant::now();
         let threads = (0..clients)
             .map(|_| {
-                let (stop, ok, failures, first_seen) =
-                    (stop.clone(), ok.clone(), failures.clone(), first_seen.clone());
+                let (stop, ok, failures, seen) =
+                    (stop.clone(), ok.clone(), failures.clone(), seen.clone());
                 std::thread::spawn(move || {
                     while !stop.load(Ordering::Relaxed) {
+                        let started = Instant::now();
                         match get(port) {
                             Ok((200, rev)) => {
-                                let at = Instant::now();
+                                let answered = Instant::now();
                                 ok.fetch_add(1, Ordering::Relaxed);
-                                let mut seen = first_seen.lock().unwrap();
-                                if !seen.iter().any(|(r, _)| *r == rev) {
-                                    seen.push((rev, at));
+                                let mut seen = seen.lock().unwrap();
+                                match seen.iter_mut().find(|s| s.rev == rev) {
+                                    Some(s) => s.last_started = s.last_started.max(started),
+                                    None => {
+                                        seen.push(Sight { rev, answered, last_started: started })
+                                    }
                                 }
                             }
                             Ok((code, body)) => failures
@@ -319,23 +323,40 @@ impl Load {
                 })
             })
             .collect();
-        Load { stop, ok, failures, first_seen, threads }
+        Load { stop, ok, failures, seen, threads }
     }
 
-    /// Stops the clients: (requests answered, failures, first sight of each revision).
-    fn finish(self) -> (u64, Vec<String>, Vec<(String, Instant)>) {
+    /// Stops the clients: (requests answered, failures, each revision seen in
+    /// the order first seen).
+    fn finish(self) -> (u64, Vec<String>, Vec<Sight>) {
         self.stop.store(true, Ordering::Relaxed);
         for t in self.threads {
             t.join().expect("client");
         }
         let failures = self.failures.lock().unwrap().clone();
-        let seen = self.first_seen.lock().unwrap().clone();
+        let seen = self.seen.lock().unwrap().clone();
         (self.ok.load(Ordering::Relaxed), failures, seen)
     }
 }
 
-fn first(seen: &[(String, Instant)], rev: &str) -> Option<Instant> {
-    seen.iter().find(|(r, _)| r == rev).map(|(_, t)| *t)
+/// One revision as a load's clients saw it.
+#[derive(Debug, Clone)]
+struct Sight {
+    rev: String,
+    /// When the first answer from it arrived.
+    answered: Instant,
+    /// When the last request it answered was sent.
+    last_started: Instant,
+}
+
+/// When `rev` first answered.
+fn first(seen: &[Sight], rev: &str) -> Option<Instant> {
+    seen.iter().find(|s| s.rev == rev).map(|s| s.answered)
+}
+
+/// When the last request `rev` answered was sent.
+fn last_started(seen: &[Sight], rev: &str) -> Option<Instant> {
+    seen.iter().find(|s| s.rev == rev).map(|s| s.last_started)
 }
 
 fn messages(svc: &Value) -> Vec<String> {
@@ -387,11 +408,14 @@ fn a_blue_green_deployment_tests_green_first_and_shifts_production_without_dropp
         &prod_failures[..prod_failures.len().min(20)]
     );
     assert!(test_failures.is_empty(), "test listener failures: {test_failures:?}");
+    // The test listener moved first: once production had answered from
+    // green, no request sent to the test listener was answered by blue.
     let prod_green = first(&prod_seen, "green").expect("production reached green");
-    let test_green = first(&test_seen, "green").expect("the test listener reached green");
+    assert!(first(&test_seen, "green").is_some(), "the test listener reached green");
+    let test_blue = last_started(&test_seen, "blue").expect("the test listener served blue");
     assert!(
-        test_green < prod_green,
-        "the test listener served green first: {test_seen:?} {prod_seen:?}"
+        test_blue < prod_green,
+        "the test listener served blue after production served green: {test_seen:?} {prod_seen:?}"
     );
     assert_eq!(get(pair.prod_port).expect("an answer").1, "green");
 
@@ -486,7 +510,7 @@ fn a_green_that_never_gets_healthy_is_rolled_back_and_production_never_leaves_bl
         &failures[..failures.len().min(20)]
     );
     assert_eq!(
-        seen.iter().map(|(r, _)| r.as_str()).collect::<BTreeSet<_>>(),
+        seen.iter().map(|s| s.rev.as_str()).collect::<BTreeSet<_>>(),
         BTreeSet::from(["blue"])
     );
     let msgs = messages(&svc);

@@ -348,14 +348,23 @@ fn metrics_show_requests_tasks_services_containers_and_load_balancer_traffic() {
         ("container", "app"),
         ("task_definition", "sleeper:1"),
     ];
-    let (content_type, m) =
-        wait_for("samples of the three containers", Duration::from_secs(60), || {
+    // The gauges follow the agent's reports, which may trail what the
+    // containers' samples and DescribeServices already show.
+    let region = ("region", "us-east-1");
+    let tasks =
+        [region, ("cluster", &cluster), ("last_status", "RUNNING"), ("desired_status", "RUNNING")];
+    let (content_type, m) = wait_for(
+        "samples of the three containers and three running tasks",
+        Duration::from_secs(60),
+        || {
             let (content_type, m) = scrape(server.addr);
             let sampled =
                 m.samples.iter().filter(|s| s.name == "wharf_container_memory_usage_bytes").count();
             let mine = m.value("wharf_container_memory_usage_bytes", &labels).is_some();
-            (mine && sampled == 3).then_some((content_type, m))
-        });
+            let running = m.value("wharf_tasks", &tasks) == Some(3.0);
+            (mine && sampled == 3 && running).then_some((content_type, m))
+        },
+    );
     assert!(content_type.starts_with("text/plain; version=0.0.4"), "{content_type}");
 
     // API requests, by operation and outcome.
@@ -375,9 +384,6 @@ fn metrics_show_requests_tasks_services_containers_and_load_balancer_traffic() {
     assert_eq!(m.value("wharf_api_request_duration_seconds_count", &run_task), Some(1.0));
 
     // Tasks by status, the service's counts, the instance.
-    let region = ("region", "us-east-1");
-    let tasks =
-        [region, ("cluster", &cluster), ("last_status", "RUNNING"), ("desired_status", "RUNNING")];
     assert_eq!(m.kind("wharf_tasks"), Some("gauge"));
     assert_eq!(m.value("wharf_tasks", &tasks), Some(3.0));
     let service = [region, ("cluster", &cluster), ("service", "sleepers")];

@@ -155,6 +155,10 @@ impl Scheduler {
                         tracing::warn!(service = %key, error = %e.message, "tasks not launched");
                         LaunchNote { error: Some(e.message), ..LaunchNote::default() }
                     }
+                    Err(e @ OpsError::ScalingRefused(_)) => {
+                        tracing::warn!(service = %key, error = %e, "tasks not launched");
+                        LaunchNote { error: Some(e.to_string()), ..LaunchNote::default() }
+                    }
                 };
                 self.note_launch(region, key, note, now).await?;
             }

@@ -70,6 +70,14 @@ impl Harness {
         }
     }
 
+    /// Calls an Application Auto Scaling operation; panics on an error.
+    pub async fn autoscaling(&self, operation: &str, input: Value) -> Value {
+        match self.api.call(Service::ApplicationAutoScaling, operation, &input).await {
+            Ok(v) => v,
+            Err(e) => panic!("{operation}: {e:#}"),
+        }
+    }
+
     /// Calls an ELBv2 action (Query protocol); the XML answer.
     pub async fn elb(&self, params: &[(&str, &str)]) -> String {
         let mut form = String::from("Version=2015-12-01");

@@ -236,6 +236,56 @@ async fn service_page_has_deployments_events_and_target_health() {
 }
 
 #[tokio::test]
+async fn service_page_shows_its_scalable_target_and_last_activity() {
+    let h = Harness::start().await;
+    h.instance("default").await;
+    let definition = h.task_definition("web", "wharf-test/busybox:1").await;
+    h.ecs(
+        "CreateService",
+        json!({"serviceName": "web", "taskDefinition": definition, "desiredCount": 1}),
+    )
+    .await;
+    let page = services::service(h.store(), REGION, "default", "web", 0).await.expect("page");
+    assert_eq!(page.scaling, None, "no scalable target yet");
+    let json = h.view("/console/api/clusters/default/services/web").await;
+    assert!(json.get("scaling").is_none(), "{json}");
+
+    let target = json!({"ServiceNamespace": "ecs", "ResourceId": "service/default/web",
+                        "ScalableDimension": "ecs:service:DesiredCount"});
+    let mut register = target.clone();
+    register["MinCapacity"] = json!(2);
+    register["MaxCapacity"] = json!(5);
+    register["SuspendedState"] = json!({"DynamicScalingInSuspended": true});
+    h.autoscaling("RegisterScalableTarget", register).await;
+    let mut policy = target.clone();
+    policy["PolicyName"] = json!("cpu50");
+    policy["PolicyType"] = json!("TargetTrackingScaling");
+    policy["TargetTrackingScalingPolicyConfiguration"] = json!({"TargetValue": 50.0,
+        "PredefinedMetricSpecification": {"PredefinedMetricType": "ECSServiceAverageCPUUtilization"}});
+    h.autoscaling("PutScalingPolicy", policy).await;
+    // The minimum is above the desired count: the next pass scales out to it.
+    let scaling = wharf_control::service_scaling::ServiceScaling { ops: h.state.ops.clone() };
+    scaling.pass().await.expect("a scaling pass");
+
+    let page = services::service(h.store(), REGION, "default", "web", 0).await.expect("page");
+    let view = page.scaling.expect("the scalable target");
+    assert_eq!((view.min, view.max), (2, 5));
+    assert_eq!(view.suspended, ["scale in"]);
+    assert_eq!(view.policies.len(), 1);
+    assert_eq!(
+        (view.policies[0].name.as_str(), view.policies[0].kind.as_str()),
+        ("cpu50", "TargetTrackingScaling")
+    );
+    let last = view.activities.first().expect("the activity of the scale out");
+    assert_eq!(last.description, "Setting desired count to 2.");
+    assert_eq!(last.cause, "minimum capacity was set to 2");
+    assert!(last.at.is_some());
+    let json = h.view("/console/api/clusters/default/services/web").await;
+    assert_eq!(json["scaling"]["activities"][0]["description"], "Setting desired count to 2.");
+    assert_eq!(json["scaling"]["policies"][0]["kind"], "TargetTrackingScaling");
+}
+
+#[tokio::test]
 async fn load_balancer_page_reads_listeners_rules_and_targets() {
     let h = Harness::start().await;
     let mut groups = Vec::new();

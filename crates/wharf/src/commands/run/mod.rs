@@ -133,7 +133,7 @@ async fn run_async(args: RunArgs) -> anyhow::Result<u8> {
         }
         let dir = server.data_dir.clone();
         server.server.stop().await?;
-        let _ = std::fs::remove_dir_all(&dir);
+        remove_state(&dir).await;
     }
     result.map(|(code, _)| code)
 }
@@ -194,11 +194,11 @@ async fn connect(
             if let Ok(server) = server {
                 let _ = server.stop().await;
             }
-            let _ = std::fs::remove_dir_all(&data_dir);
+            remove_state(&data_dir).await;
             return Err(e);
         }
         (Ok(_), Err(e)) => {
-            let _ = std::fs::remove_dir_all(&data_dir);
+            remove_state(&data_dir).await;
             return Err(e);
         }
     };
@@ -217,6 +217,22 @@ async fn connect(
         "no server at http://127.0.0.1:4590: running one inside this command"
     });
     Ok((client, Some(embedded)))
+}
+
+/// Removes the embedded server's state directory. A write that was under
+/// way when the server stopped (its store's journal) can put a file back
+/// while the directory is being removed, so a failed removal is tried again
+/// a few times.
+async fn remove_state(dir: &std::path::Path) {
+    for _ in 0..20 {
+        match std::fs::remove_dir_all(dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            _ => return,
+        }
+    }
+    tracing::warn!(dir = %dir.display(), "the embedded server's state directory stays");
 }
 
 /// Whether something accepts connections at `endpoint` (`http://host:port`).

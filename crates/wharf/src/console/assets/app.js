@@ -137,6 +137,17 @@
   }
 
   // `family:revision` as a link to that revision.
+  function scaling(g) {
+    const last = g.activities[0];
+    return `<h2>Auto scaling</h2>` +
+      facts([['Capacity', `${g.min} to ${g.max} tasks`], ['Suspended', g.suspended.join(', ')],
+        ['Policies', g.policies.map((p) => `${p.name} (${p.kind})`).join(', ')], ['Scheduled actions', g.scheduled.join(', ')],
+        ['Last activity', last ? `${last.description} (${last.status})` : '']]) +
+      (g.activities.length ? table('activities', ['Activity', 'Status', 'Cause', 'Started'],
+        g.activities.map((x) => '<tr>' + td('Activity', esc(x.description)) + td('Status', st(x.status)) +
+          td('Cause', `<span class="muted">${esc(x.cause)}</span>`) + td('Started', age(x.at)) + '</tr>').join('')) : '');
+  }
+
   function definitionLink(familyRevision) {
     if (!familyRevision) return '';
     const [family, revision] = familyRevision.split(':');
@@ -243,6 +254,7 @@
           (s.loadBalancers.length ? `<h2>Load balancers</h2>` + s.loadBalancers.map((lb) =>
             `<p class="muted">Container ${esc(lb.container)}:${esc(lb.containerPort)} →</p>` +
             (lb.targetGroup ? targetGroup(lb.targetGroup, cluster) : `<p class="error">Target group ${esc(lb.targetGroupArn)} not found.</p>`)).join('') : '') +
+          (s.scaling ? scaling(s.scaling) : '') +
           `<h2>Tasks</h2><div id="task-table">${list.html(s.tasks)}</div>` +
           `<h2>Events</h2><ul class="plain events">${s.events.slice(0, 50).map((e) => `<li>${age(e.at)}${esc(e.message)}</li>`).join('') || '<li class="muted">No events.</li>'}</ul>`,
         mounted: () => list.mounted(),

@@ -8,6 +8,7 @@
 
 pub mod clusters;
 pub mod load_balancers;
+pub mod scaling;
 pub mod services;
 pub mod task_definitions;
 pub mod tasks;

@@ -1,7 +1,8 @@
 //! Services: the row a cluster's service table shows (counts and rollout
 //! state), and the service page: deployments with their rollout state and
 //! reason, the latest events, each load balancer's targets with their health
-//! (and the task each belongs to), and the service's tasks.
+//! (and the task each belongs to), the service's tasks, and its auto
+//! scaling ([`super::scaling`]).
 
 use std::collections::BTreeMap;
 
@@ -12,6 +13,7 @@ use wharf_model::ecs::status::DeploymentStatus;
 use wharf_store::{Kind, Store, TaskQuery};
 
 use super::load_balancers::{target_group_health, TargetGroupHealth};
+use super::scaling::{scaling, ScalingView};
 use super::tasks::{rows, TaskRow};
 use super::{family_revision, ms, parse, ViewError, PAGE};
 
@@ -178,6 +180,9 @@ pub struct ServicePage {
     pub load_balancers: Vec<ServiceLoadBalancer>,
     /// Its tasks (unstopped first).
     pub tasks: Vec<TaskRow>,
+    /// Its scalable target with its last activities, if auto scaling is on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scaling: Option<ScalingView>,
 }
 
 /// The service page of `cluster`/`name`.
@@ -246,6 +251,7 @@ pub async fn service(
         ..Default::default()
     };
     let (tasks, _) = rows(store, region, query).await?;
+    let scaling = scaling(store, region, cluster, name).await?;
     Ok(ServicePage {
         row: ServiceRow::of(cluster, s),
         arn: s.service_arn.clone().unwrap_or_default(),
@@ -254,5 +260,6 @@ pub async fn service(
         events,
         load_balancers,
         tasks,
+        scaling,
     })
 }
