@@ -62,6 +62,7 @@ mod pull_progress;
 mod report;
 pub mod runtime;
 pub mod s3;
+pub mod sim;
 pub mod spec;
 pub mod stats;
 pub mod stop;

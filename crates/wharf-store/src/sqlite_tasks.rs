@@ -36,9 +36,23 @@ pub(crate) fn instances(
     cluster: &str,
     ids: Option<&[String]>,
 ) -> rusqlite::Result<Vec<InstanceUsage>> {
-    let mut all = usage_where(c, "i.region = ?1 AND i.cluster = ?2", params![region, cluster])?;
-    if let Some(ids) = ids {
-        all.retain(|u| ids.contains(&u.instance.id));
+    let Some(ids) = ids else {
+        let mut stmt = c.prepare_cached(&usage_query("i.region = ?1 AND i.cluster = ?2"))?;
+        let rows = stmt.query_map(params![region, cluster], usage_row)?;
+        return rows.collect();
+    };
+    // Only the instances asked for: a heartbeat or a watch reads one, and must
+    // not sum every task of the cluster to do it.
+    let mut wanted: Vec<&String> = ids.iter().collect();
+    wanted.sort();
+    wanted.dedup();
+    let mut stmt =
+        c.prepare_cached(&usage_query("i.region = ?1 AND i.cluster = ?2 AND i.id = ?3"))?;
+    let mut all = Vec::with_capacity(wanted.len());
+    for id in wanted {
+        if let Some(u) = stmt.query_row(params![region, cluster, id], usage_row).optional()? {
+            all.push(u);
+        }
     }
     Ok(all)
 }
@@ -51,57 +65,69 @@ pub(crate) fn pool_instances(
     region: &str,
     cluster: &str,
 ) -> rusqlite::Result<Vec<InstanceUsage>> {
-    usage_where(
-        c,
+    let mut stmt = c.prepare_cached(&usage_query(
         "i.region = ?1 AND i.cluster != ?2 AND (i.cluster = ?3 OR instr(i.body, ?4) > 0)",
+    ))?;
+    let rows = stmt.query_map(
         params![
             region,
             cluster,
             capacity::FARGATE_POOL,
             format!("\"{}\"", capacity::FARGATE_ATTRIBUTE)
         ],
+        usage_row,
+    )?;
+    rows.collect()
+}
+
+/// The instances `condition` picks with what their unstopped tasks hold, in
+/// ID order: one row of `instance_usage` each (kept by triggers, see the
+/// schema), their group counts, and the host ports of the few tasks that hold
+/// any. A task counts on its instance's cluster (`instance_cluster`), whatever
+/// its own.
+fn usage_query(condition: &str) -> String {
+    format!(
+        "SELECT i.cluster, i.id, i.status, i.body, \
+                coalesce(u.cpu, 0), coalesce(u.memory, 0), \
+                coalesce((SELECT group_concat(t.host_ports, ',') FROM tasks t \
+                          WHERE t.region = i.region AND t.instance_cluster = i.cluster \
+                                AND t.instance_id = i.id AND t.host_ports != '' \
+                                AND t.last_status != 'STOPPED'), ''), \
+                coalesce(u.running, 0), coalesce(u.pending, 0), \
+                coalesce((SELECT json_group_array(json_array(g.grp, g.n)) \
+                          FROM instance_groups g \
+                          WHERE g.region = i.region AND g.instance_cluster = i.cluster \
+                                AND g.instance_id = i.id AND g.n > 0), '[]') \
+         FROM container_instances i \
+         LEFT JOIN instance_usage u ON u.region = i.region AND u.instance_cluster = i.cluster \
+              AND u.instance_id = i.id \
+         WHERE {condition} \
+         ORDER BY i.id"
     )
 }
 
-fn usage_where(
-    c: &Connection,
-    condition: &str,
-    args: &[&dyn rusqlite::ToSql],
-) -> rusqlite::Result<Vec<InstanceUsage>> {
-    let mut stmt = c.prepare_cached(&format!(
-        "SELECT i.cluster, i.id, i.status, i.body, \
-                coalesce(sum(t.cpu), 0), coalesce(sum(t.memory), 0), \
-                coalesce(group_concat(nullif(t.host_ports, ''), ','), ''), \
-                coalesce(sum(t.last_status = 'RUNNING'), 0), \
-                coalesce(sum(t.last_status IS NOT NULL AND t.last_status != 'RUNNING'), 0), \
-                json_group_array(json_extract(t.body, '$.group')) \
-                    FILTER (WHERE json_type(t.body, '$.group') = 'text') \
-         FROM container_instances i \
-         LEFT JOIN tasks t ON t.region = i.region AND t.instance_cluster = i.cluster \
-              AND t.instance_id = i.id AND t.last_status != 'STOPPED' \
-         WHERE {condition} \
-         GROUP BY i.cluster, i.id ORDER BY i.id"
-    ))?;
-    let rows = stmt.query_map(args, |r| {
-        let ports: String = r.get(6)?;
-        let groups: String = r.get(9)?;
-        Ok(InstanceUsage {
-            instance: StoredInstance {
-                cluster: r.get(0)?,
-                id: r.get(1)?,
-                status: vocabulary(r, 2)?,
-                json: r.get(3)?,
-            },
-            cpu: r.get(4)?,
-            memory: r.get(5)?,
-            ports: ports.split(',').filter(|p| !p.is_empty()).map(str::to_owned).collect(),
-            running_tasks: r.get(7)?,
-            pending_tasks: r.get(8)?,
-            // SQLite wrote this array; a task without a group adds nothing.
-            task_groups: serde_json::from_str(&groups).unwrap_or_default(),
-        })
-    })?;
-    rows.collect()
+fn usage_row(r: &Row<'_>) -> rusqlite::Result<InstanceUsage> {
+    let ports: String = r.get(6)?;
+    let groups: String = r.get(9)?;
+    // SQLite wrote this array of [group, count] pairs.
+    let counted: Vec<(String, usize)> = serde_json::from_str(&groups).unwrap_or_default();
+    Ok(InstanceUsage {
+        instance: StoredInstance {
+            cluster: r.get(0)?,
+            id: r.get(1)?,
+            status: vocabulary(r, 2)?,
+            json: r.get(3)?,
+        },
+        cpu: r.get(4)?,
+        memory: r.get(5)?,
+        ports: ports.split(',').filter(|p| !p.is_empty()).map(str::to_owned).collect(),
+        running_tasks: r.get(7)?,
+        pending_tasks: r.get(8)?,
+        task_groups: counted
+            .into_iter()
+            .flat_map(|(group, n)| std::iter::repeat_n(group, n))
+            .collect(),
+    })
 }
 
 /// Inserts or replaces an instance.

@@ -50,6 +50,8 @@ enum Command {
     Server(Box<commands::server::ServerArgs>),
     /// Run only the agent: join a server elsewhere and run its tasks on this host's Docker.
     Agent(Box<commands::agent::AgentCommandArgs>),
+    /// Simulate container instances for scale runs: they register and report through the agent link, run nothing.
+    Sim(Box<commands::sim::SimArgs>),
     /// Check task definition files offline, as RegisterTaskDefinition would.
     Validate(commands::validate::ValidateArgs),
     /// Show a task's or a service's container output (awslogs), interleaved; -f to follow.
@@ -89,6 +91,10 @@ pub fn wharf_main() -> ExitCode {
         Command::Agent(args) => {
             init_logging();
             commands::agent::run(*args)
+        }
+        Command::Sim(args) => {
+            init_logging();
+            commands::sim::run(*args)
         }
         Command::Validate(args) => commands::validate::run(&args),
         Command::Logs(args) => commands::logs::run(args),

@@ -56,18 +56,24 @@ pub async fn observe(
     } else {
         vec![]
     };
-    let ec2_ids: BTreeMap<String, String> = instances
-        .iter()
-        .filter_map(|u| {
-            let ci: ContainerInstance = serde_json::from_str(&u.instance.json).ok()?;
-            Some((u.instance.id.clone(), ci.ec2_instance_id?))
-        })
-        .collect();
     let groups_wanted: BTreeSet<String> = rec
         .deployments
         .values()
         .flat_map(|n| n.load_balancers.iter().filter_map(|l| l.target_group_arn.clone()))
         .collect();
+    // Only targets need the instances' EC2 ids: a service without a load
+    // balancer does not read every instance's document on every pass.
+    let ec2_ids: BTreeMap<String, String> = if groups_wanted.is_empty() {
+        BTreeMap::new()
+    } else {
+        instances
+            .iter()
+            .filter_map(|u| {
+                let ci: ContainerInstance = serde_json::from_str(&u.instance.json).ok()?;
+                Some((u.instance.id.clone(), ci.ec2_instance_id?))
+            })
+            .collect()
+    };
     let (groups, targets) = read_groups(store, region, groups_wanted, now_ms).await?;
     let mut tasks = Vec::with_capacity(stored.len());
     for s in &stored {

@@ -432,6 +432,22 @@ pub fn place(
     let mut placement = Placement::default();
     let random = std::collections::hash_map::RandomState::new();
     let group = rules.group.as_deref();
+    // What spreading counts, worked out once per call and kept up to date as
+    // tasks are taken: each instance's tasks of the group, and those of every
+    // instance sharing an attribute's value. Counting them afresh for each
+    // instance at each task cost instances² per task.
+    let mut in_group: Vec<i64> = candidates.iter().map(|c| c.tasks_of(group)).collect();
+    let mut spreads: Vec<Option<Buckets>> = rules
+        .strategies
+        .iter()
+        .map(|s| match s {
+            Strategy::Spread(Some(attribute)) => {
+                Some(Buckets::new(candidates, attribute, &in_group))
+            }
+            _ => None,
+        })
+        .collect();
+    let mut zones = rules.strategies.is_empty().then(|| Buckets::new(candidates, ZONE, &in_group));
     for _ in 0..count {
         let allowed = |i: usize, c: &Candidate| {
             c.fits(demand).is_ok()
@@ -440,23 +456,20 @@ pub fn place(
         };
         let key = |i: usize, c: &Candidate| -> Vec<i64> {
             let mut key = Vec::with_capacity(rules.strategies.len() + 2);
-            for s in &rules.strategies {
+            for (s, buckets) in rules.strategies.iter().zip(&spreads) {
                 key.push(match s {
                     Strategy::Random => {
                         use std::hash::BuildHasher;
                         (random.hash_one((i, placement.chosen.len())) >> 1) as i64
                     }
-                    Strategy::Spread(None) => c.tasks_of(group),
-                    Strategy::Spread(Some(attribute)) => {
-                        spread_count(candidates, c, attribute, group)
-                    }
+                    Strategy::Spread(None) => in_group[i],
+                    Strategy::Spread(Some(_)) => buckets.as_ref().map_or(0, |b| b.count(i)),
                     Strategy::BinpackCpu => c.cpu_free,
                     Strategy::BinpackMemory => c.memory_free,
                 });
             }
-            if rules.strategies.is_empty() {
-                let zone = spread_count(candidates, c, ZONE, group);
-                key.extend([zone, c.tasks_of(group), -c.memory_free]);
+            if let Some(zones) = &zones {
+                key.extend([zones.count(i), in_group[i], -c.memory_free]);
             }
             key.push(i as i64);
             key
@@ -470,6 +483,10 @@ pub fn place(
         match best {
             Some(i) => {
                 candidates[i].take(demand, rules.group.as_deref());
+                in_group[i] += 1;
+                for b in spreads.iter_mut().flatten().chain(zones.as_mut()) {
+                    b.add(i);
+                }
                 placement.chosen.push(i);
             }
             None => {
@@ -502,20 +519,41 @@ pub fn place(
     placement
 }
 
-/// The tasks of `group` on every instance whose `attribute` has the same
-/// value as `c`'s (instances without it count together).
-fn spread_count(
-    candidates: &[Candidate],
-    c: &Candidate,
-    attribute: &str,
-    group: Option<&str>,
-) -> i64 {
-    let value = c.attribute_values.get(attribute);
-    candidates
-        .iter()
-        .filter(|o| o.attribute_values.get(attribute) == value)
-        .map(|o| o.tasks_of(group))
-        .sum()
+/// The instances grouped by their value of one attribute (those without it
+/// together), with the tasks of the group each value holds: the count a
+/// spread over that attribute compares.
+#[derive(Debug)]
+struct Buckets {
+    /// Each candidate's value, as an index into `counts`.
+    of: Vec<usize>,
+    /// The tasks of the group on the instances of each value.
+    counts: Vec<i64>,
+}
+
+impl Buckets {
+    fn new(candidates: &[Candidate], attribute: &str, in_group: &[i64]) -> Self {
+        let mut values: std::collections::HashMap<Option<&str>, usize> = Default::default();
+        let of: Vec<usize> = candidates
+            .iter()
+            .map(|c| {
+                let next = values.len();
+                *values.entry(c.attribute_values.get(attribute).map(String::as_str)).or_insert(next)
+            })
+            .collect();
+        let mut counts = vec![0; values.len()];
+        for (i, b) in of.iter().enumerate() {
+            counts[*b] += in_group[i];
+        }
+        Self { of, counts }
+    }
+
+    fn count(&self, i: usize) -> i64 {
+        self.counts[self.of[i]]
+    }
+
+    fn add(&mut self, i: usize) {
+        self.counts[self.of[i]] += 1;
+    }
 }
 
 #[cfg(test)]
@@ -603,6 +641,42 @@ mod tests {
         let mut chosen = p.chosen.clone();
         chosen.sort();
         assert_eq!(chosen, vec![0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn a_spread_over_an_attribute_counts_the_groups_tasks_on_each_value() {
+        // Rack r1 already holds three of the group's tasks (on two hosts), r2
+        // one, and a host without the attribute none: the next five go to the
+        // values holding the fewest, hosts without a value counting together.
+        let on_rack = |arn: &str, rack: Option<&str>, held: usize| {
+            let mut c = candidate(arn, 10_000, 10_000);
+            if let Some(r) = rack {
+                c.attribute_values.insert("rack".into(), r.into());
+            }
+            c.task_groups = vec!["service:web".into(); held];
+            c.task_groups.push("family:other".into());
+            c.tasks = held as i64 + 1;
+            c
+        };
+        let mut cs = vec![
+            on_rack("a", Some("r1"), 2),
+            on_rack("b", Some("r1"), 1),
+            on_rack("c", Some("r2"), 1),
+            on_rack("d", None, 0),
+        ];
+        let rules = Rules {
+            strategies: vec![Strategy::Spread(Some("rack".into()))],
+            group: Some("service:web".into()),
+            ..Rules::default()
+        };
+        let d = Demand { cpu: 1, memory: 1, ..Demand::default() };
+        let p = place(&mut cs, &d, 5, &rules);
+        let on = |arns: &[&str]| {
+            p.chosen.iter().filter(|i| arns.contains(&cs[**i].arn.as_str())).count()
+        };
+        // r1: 3 + 0, r2: 1 + 2, none: 0 + 3: the counts end level at 3.
+        assert_eq!((on(&["a", "b"]), on(&["c"]), on(&["d"])), (0, 2, 3));
+        assert_eq!(cs[3].tasks_of(Some("service:web")), 3);
     }
 
     #[test]

@@ -663,6 +663,21 @@ pub async fn the_fargate_pool_serves_every_cluster(store: Arc<dyn Store>) {
         2
     );
     assert_eq!(store.task_counts("us-east-1", "c").await.unwrap(), (0, 5));
+    // Another cluster's Fargate launch sees what c's tasks hold on the pool:
+    // room for 3 more on pool-1 (400 of 1,000 CPU units held), 2 on emb.
+    let mut other = launch("us-east-1", "d", 10);
+    other.template.launch_type = LaunchType::Fargate;
+    match store.launch_tasks("us-east-1", other).await.unwrap() {
+        Placement::Placed { tasks, failures } => {
+            assert_eq!(tasks.len(), 5, "only what the pool has left");
+            assert!(!failures.is_empty());
+        }
+        Placement::NoContainerInstances => panic!("the pool was not seen"),
+    }
+    let pool = &store.instances("us-east-1", capacity::FARGATE_POOL, None).await.unwrap()[0];
+    assert_eq!((pool.cpu, pool.pending_tasks, pool.task_groups.len()), (1000, 5, 5));
+    let emb = &store.instances("us-east-1", "b", Some(vec!["emb".into()])).await.unwrap()[0];
+    assert_eq!((emb.cpu, emb.memory, emb.pending_tasks), (1000, 2000, 5));
     // Cluster c has no instance of its own: an EC2 launch finds none.
     assert_eq!(
         store.launch_tasks("us-east-1", launch("us-east-1", "c", 1)).await.unwrap(),

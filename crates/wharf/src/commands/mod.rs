@@ -13,6 +13,7 @@ pub mod ps;
 pub mod run;
 pub mod server;
 pub mod services;
+pub mod sim;
 pub mod spot;
 pub mod stop;
 pub mod validate;
