@@ -650,3 +650,60 @@ fn metric_data_survives_a_killed_server() {
     let listed = cw.ok(&["list-metrics", "--namespace", "Wharf/Durable"]);
     assert_eq!(listed["Metrics"].as_array().map(Vec::len), Some(1), "{listed:#}");
 }
+
+/// Two servers on one etcd: points given to one are answered by the other
+/// (the leader's alarms see what any server took), and stay when the server
+/// that took them is gone.
+#[test]
+fn metric_data_given_to_one_server_is_answered_by_another() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let etcd = runtime
+        .block_on(wharf_store::etcd::local::LocalCluster::start(&dir.path().join("etcd"), 1))
+        .expect("etcd (apt install etcd-server; .ci/run does)");
+    let store = etcd.store_url(&format!("metrics-{}", std::process::id()));
+    let args = ["--no-agent", "--store", &store];
+    let one = support::Server::start_with(&args);
+    let mut two = support::Server::start_with(&args);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time")
+        .as_secs()
+        .to_string();
+    Aws::new(&two, "cloudwatch").ok(&[
+        "put-metric-data",
+        "--namespace",
+        "Wharf/Shared",
+        "--metric-name",
+        "Backlog",
+        "--timestamp",
+        &now,
+        "--value",
+        "9",
+    ]);
+    two.kill();
+    let cw = Aws::new(&one, "cloudwatch");
+    let start = (now.parse::<u64>().expect("seconds") - 600).to_string();
+    let stats = [
+        "get-metric-statistics",
+        "--namespace",
+        "Wharf/Shared",
+        "--metric-name",
+        "Backlog",
+        "--start-time",
+        &start,
+        "--end-time",
+        &(now.parse::<u64>().expect("seconds") + 60).to_string(),
+        "--period",
+        "660",
+        "--statistics",
+        "Sum",
+    ];
+    let sum = wait_for(
+        "the other server to answer the point",
+        Duration::from_secs(20),
+        || cw.ok(&stats)["Datapoints"][0]["Sum"].as_f64(),
+        || one.log(),
+    );
+    assert_eq!(sum, 9.0);
+}
