@@ -33,7 +33,8 @@ const ON_TOP: &[&str] = &["wharf", "wharf-sdk-tests", "wharf-ha-tests"];
 /// Crates that stand beside each other and must never depend on one another.
 const PEERS: &[&str] = &["wharf-api", "wharf-control", "wharf-lb", "wharf-agent"];
 
-fn workspace_dependencies() -> BTreeMap<String, BTreeSet<String>> {
+/// `cargo metadata` of the workspace's own packages.
+fn metadata() -> Value {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let out = Command::new(cargo)
         .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
@@ -41,7 +42,25 @@ fn workspace_dependencies() -> BTreeMap<String, BTreeSet<String>> {
         .output()
         .expect("cargo metadata runs");
     assert!(out.status.success(), "cargo metadata: {}", String::from_utf8_lossy(&out.stderr));
-    let meta: Value = serde_json::from_slice(&out.stdout).expect("cargo metadata JSON");
+    serde_json::from_slice(&out.stdout).expect("cargo metadata JSON")
+}
+
+/// `scripts/serve` and the README run `cargo run -p wharf`: with two
+/// programs in the package (`wharf`, `wharf-agent`) it must say which.
+#[test]
+fn cargo_run_of_the_wharf_package_runs_the_cli() {
+    let meta = metadata();
+    let wharf = meta["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .find(|p| p["name"] == "wharf")
+        .expect("the wharf package");
+    assert_eq!(wharf["default_run"], "wharf", "default-run of crates/wharf/Cargo.toml");
+}
+
+fn workspace_dependencies() -> BTreeMap<String, BTreeSet<String>> {
+    let meta = metadata();
     let packages = meta["packages"].as_array().expect("packages");
     let names: BTreeSet<String> =
         packages.iter().filter_map(|p| p["name"].as_str()).map(str::to_owned).collect();
