@@ -153,18 +153,25 @@ const FINISHED_REMEMBERED: usize = 4096;
 /// containers would slow the engine just as the first tasks start.
 const CLEANUP_SWEEP_DELAY: Duration = Duration::from_secs(10);
 
-/// The tasks whose drivers have finished lately, oldest forgotten first.
-#[derive(Debug, Default)]
-struct Finished {
+/// The tasks whose drivers have finished lately, oldest forgotten first (the
+/// agent's and the simulator's hosts).
+#[derive(Debug)]
+pub(crate) struct Finished {
     set: HashSet<String>,
     order: VecDeque<String>,
+    keep: usize,
 }
 
 impl Finished {
-    fn insert(&mut self, arn: String) {
+    /// None yet; remembers the last `keep`.
+    pub(crate) fn new(keep: usize) -> Self {
+        Self { set: HashSet::new(), order: VecDeque::new(), keep: keep.max(1) }
+    }
+
+    pub(crate) fn insert(&mut self, arn: String) {
         if self.set.insert(arn.clone()) {
             self.order.push_back(arn);
-            if self.order.len() > FINISHED_REMEMBERED {
+            if self.order.len() > self.keep {
                 if let Some(old) = self.order.pop_front() {
                     self.set.remove(&old);
                 }
@@ -172,7 +179,7 @@ impl Finished {
         }
     }
 
-    fn contains(&self, arn: &str) -> bool {
+    pub(crate) fn contains(&self, arn: &str) -> bool {
         self.set.contains(arn)
     }
 }
@@ -309,7 +316,7 @@ impl Agent {
         // The tasks the watch names before its `Synced` mark.
         let mut named: Option<HashSet<String>> = Some(HashSet::new());
         let mut tasks: HashMap<String, Running> = HashMap::new();
-        let mut finished = Finished::default();
+        let mut finished = Finished::new(FINISHED_REMEMBERED);
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<String>();
         let (strays_tx, mut strays_rx) = mpsc::unbounded_channel::<Strays>();
         tokio::pin!(shutdown);
@@ -770,7 +777,7 @@ mod tests {
 
     #[test]
     fn finished_tasks_are_remembered_up_to_a_bound() {
-        let mut finished = Finished::default();
+        let mut finished = Finished::new(FINISHED_REMEMBERED);
         finished.insert("t0".into());
         finished.insert("t0".into());
         assert!(finished.contains("t0"));

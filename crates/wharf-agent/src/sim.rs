@@ -12,13 +12,15 @@
 //! control plane can be measured with more hosts than a machine can run.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::collections::{BinaryHeap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, Semaphore};
 use tokio::time::Instant;
+
+use crate::agent::Finished;
 use wharf_model::agent::{Assignment, Heartbeat, WatchEvent};
 use wharf_model::clock::Clock;
 use wharf_model::ecs::shapes::{DesiredStatus, HealthStatus, Task};
@@ -225,7 +227,7 @@ impl SimHost {
         let _beats = AbortOnDrop(beats);
         let mut watch = self.watch(&instance_arn).await;
         let mut tasks: HashMap<String, SimTask> = HashMap::new();
-        let mut finished = Finished::default();
+        let mut finished = Finished::new(FINISHED_REMEMBERED);
         let mut timers: BinaryHeap<Reverse<(Instant, Due, String)>> = BinaryHeap::new();
         loop {
             let next = timers.peek().map(|Reverse((at, _, _))| *at);
@@ -474,28 +476,4 @@ fn stopped_change(arn: &str, t: &SimTask, now: i64) -> Task {
 /// Why the server stopped the task, as the agent reports it.
 fn stop_reason(task: &Task) -> StopReason {
     crate::driver::requested_stop(task)
-}
-
-/// The tasks a host finished lately, oldest forgotten first.
-#[derive(Debug, Default)]
-struct Finished {
-    set: HashSet<String>,
-    order: VecDeque<String>,
-}
-
-impl Finished {
-    fn insert(&mut self, arn: String) {
-        if self.set.insert(arn.clone()) {
-            self.order.push_back(arn);
-            if self.order.len() > FINISHED_REMEMBERED {
-                if let Some(old) = self.order.pop_front() {
-                    self.set.remove(&old);
-                }
-            }
-        }
-    }
-
-    fn contains(&self, arn: &str) -> bool {
-        self.set.contains(arn)
-    }
 }
