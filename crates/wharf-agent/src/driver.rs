@@ -773,22 +773,37 @@ fn spawn_reporter(
             if let (Some(registry), Some(arn)) = (&metadata, change.task_arn.as_deref()) {
                 registry.report(arn, &change);
             }
-            let mut backoff = Duration::from_millis(100);
-            loop {
-                match link.report(&cluster, change.clone()).await {
-                    Ok(()) => break,
-                    Err(LinkError::Refused(e)) => {
-                        tracing::warn!(error = %e, "the server refused a task report");
-                        break;
-                    }
-                    Err(LinkError::Unavailable(e)) => {
-                        tracing::debug!(error = %e, "report not delivered; retrying");
-                        tokio::time::sleep(backoff).await;
-                        backoff = (backoff * 2).min(Duration::from_secs(5));
-                    }
-                }
-            }
+            deliver(&*link, &cluster, &change, None).await;
         }
     });
     tx
+}
+
+/// Sends one task report, retrying with backoff (100 ms doubling to 5 s)
+/// while the server is unavailable, at most `attempts` times if given;
+/// whether the server took it. A refusal is logged and not retried.
+pub(crate) async fn deliver(
+    link: &dyn ServerLink,
+    cluster: &str,
+    change: &Task,
+    attempts: Option<usize>,
+) -> bool {
+    let mut backoff = Duration::from_millis(100);
+    let mut tried = 0;
+    while attempts.is_none_or(|n| tried < n) {
+        tried += 1;
+        match link.report(cluster, change.clone()).await {
+            Ok(()) => return true,
+            Err(LinkError::Refused(e)) => {
+                tracing::warn!(error = %e, "the server refused a task report");
+                return false;
+            }
+            Err(LinkError::Unavailable(e)) => {
+                tracing::debug!(error = %e, "report not delivered; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+    false
 }

@@ -345,20 +345,8 @@ impl SimHost {
         let (link, cluster, counters) =
             (self.link.clone(), self.config.cluster.clone(), self.counters.clone());
         tokio::spawn(async move {
-            let mut backoff = Duration::from_millis(100);
-            for _ in 0..8 {
-                match link.report(&cluster, change.clone()).await {
-                    Ok(()) => return,
-                    Err(LinkError::Refused(e)) => {
-                        tracing::warn!(error = %e, "the server refused a task report");
-                        break;
-                    }
-                    Err(LinkError::Unavailable(e)) => {
-                        tracing::debug!(error = %e, "report not delivered; retrying");
-                        tokio::time::sleep(backoff).await;
-                        backoff = (backoff * 2).min(Duration::from_secs(5));
-                    }
-                }
+            if crate::driver::deliver(&*link, &cluster, &change, Some(8)).await {
+                return;
             }
             counters.failed_reports.fetch_add(1, Ordering::Relaxed);
         });
