@@ -2,7 +2,6 @@
 //! in the store, and the one effect Application Auto Scaling has on ECS:
 //! setting a service's desired count, as UpdateService does.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use wharf_model::application_autoscaling::record::TargetRecord;
@@ -42,8 +41,6 @@ where
     F: Fn(Option<TargetRecord>) -> Result<Option<TargetRecord>, ScalingError> + Send + 'static,
 {
     let key = rules::key(resource_id);
-    let deleted = Arc::new(AtomicBool::new(false));
-    let flag = deleted.clone();
     // The store's decisions answer ECS errors: the scaling refusal waits
     // here while a stand-in aborts the write.
     let refused: Arc<Mutex<Option<ScalingError>>> = Arc::default();
@@ -51,10 +48,7 @@ where
     let after = docs::update::<TargetRecord, _>(r, Kind::ScalableTarget, &key, move |cur| {
         match change(cur) {
             Ok(Some(t)) => Ok(Change::Put(t)),
-            Ok(None) => {
-                flag.store(true, Ordering::SeqCst);
-                Ok(Change::Keep)
-            }
+            Ok(None) => Ok(Change::Delete),
             Err(e) => {
                 let stand_in = EcsError::client(e.message.clone());
                 *refusal.lock().unwrap_or_else(PoisonError::into_inner) = Some(e);
@@ -63,25 +57,10 @@ where
         }
     })
     .await;
-    let after = match after {
-        Ok(after) => after,
-        Err(e) => {
-            let refusal = refused.lock().unwrap_or_else(PoisonError::into_inner).take();
-            return Err(refusal.map_or(e, OpsError::ScalingRefused));
-        }
-    };
-    if deleted.load(Ordering::SeqCst) {
-        r.store()
-            .update(
-                Kind::ScalableTarget,
-                r.name,
-                &key,
-                Box::new(|_| Ok(wharf_store::Write::Delete)),
-            )
-            .await?;
-        return Ok(None);
-    }
-    Ok(after)
+    after.map_err(|e| {
+        let refusal = refused.lock().unwrap_or_else(PoisonError::into_inner).take();
+        refusal.map_or(e, OpsError::ScalingRefused)
+    })
 }
 
 /// Sets the desired count of service `service` of `cluster`, as

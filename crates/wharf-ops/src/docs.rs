@@ -16,6 +16,8 @@ pub enum Change<T> {
     Put(T),
     /// Leave the document as it is.
     Keep,
+    /// Delete the document (in the same write as the decision).
+    Delete,
 }
 
 fn corrupt(kind: Kind, e: serde_json::Error) -> EcsError {
@@ -96,6 +98,7 @@ where
                         Write::Put(serde_json::to_string(&v).map_err(|e| corrupt(kind, e))?)
                     }
                     Change::Keep => Write::Keep,
+                    Change::Delete => Write::Delete,
                 })
             }),
         )

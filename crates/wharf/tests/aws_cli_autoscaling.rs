@@ -575,6 +575,8 @@ fn a_step_policy_acts_on_a_custom_metric_alarm_and_a_scheduled_action_raises_the
     // Deleting the policy leaves the user's alarm; deregistering the target ends it.
     run("delete-scaling-policy", &["--policy-name", "backlog"]);
     run("deregister-scalable-target", &[]);
+    let targets = run("describe-scalable-targets", &[]);
+    assert_eq!(targets["ScalableTargets"], json!([]), "{targets}");
     let args: Vec<String> = std::iter::once("delete-scaling-policy".to_owned())
         .chain(with(&["--policy-name", "backlog"]))
         .collect();
