@@ -111,6 +111,11 @@ def main():
     log(f"keystroke to echo: p50 {pct(times, 0.5) * 1e3:.3f} ms, p99 {pct(times, 0.99) * 1e3:.3f} ms")
     ecs.stop_task(cluster=a.cluster, task=task)
 
+    instances = ecs.list_container_instances(cluster=a.cluster)["containerInstanceArns"]
+    described = ecs.describe_container_instances(cluster=a.cluster, containerInstances=instances[:1])
+    attributes = described["containerInstances"][0].get("attributes", [])
+    served = next((x.get("value") for x in attributes if x["name"] == "wharf.exec-endpoint"), "?")
+    print(f"Sessions served by the agent at `{served}`.\n")
     print("| Measure | samples | p50 ms | p99 ms | max ms | budget |")
     print("|---|---|---|---|---|---|")
     p99 = pct(times, 0.99) * 1e3
