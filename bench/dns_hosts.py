@@ -123,7 +123,7 @@ class Engine:
              "--filter", "event=kill", "--filter", "event=die",
              "--filter", f"label=com.amazonaws.ecs.cluster={cluster}",
              "--filter", "label=com.amazonaws.ecs.container-name=web"],
-            stdout=subprocess.PIPE, text=True)
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self):
@@ -243,7 +243,8 @@ def main():
         return ecs.describe_container_instances(cluster=a.cluster, containerInstances=arns)[
             "containerInstances"] if arns else []
 
-    wait("both agents connected", lambda: len([c for c in instances() if c["agentConnected"]]) == 2, 60)
+    ecs.create_cluster(clusterName=a.cluster)  # (the agents make it too; a clear wait if they fail)
+    wait("both agents connected (their logs stay with KEEP_LOG=1)", lambda: len([c for c in instances() if c["agentConnected"]]) == 2, 60)
     log("both hosts joined")
 
     vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]

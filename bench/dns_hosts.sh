@@ -53,7 +53,7 @@ WORK=$(mktemp -d -t wharf-dns-hosts-bench.XXXXXX)
 PIDS=()
 cleanup() {
     local pid
-    # The agents first (they are the hosts'), then the server: on SIGTERM it removes its routes.
+    # The benchmark, the server (on SIGTERM it removes its routes) and the agents.
     for pid in "${PIDS[@]}"; do
         kill "$pid" 2>/dev/null || true
     done
@@ -109,5 +109,10 @@ for i in 1 2; do
 done
 log "wharf server on $ENDPOINT, agents on hosts 1 and 2 of rig $RIG; load $(cut -d' ' -f1-3 /proc/loadavg)"
 
+# In the background, so that a signal to this script is handled at once (its trap runs
+# when `wait` returns, not when a foreground child would have finished).
 python3 "$ROOT/bench/dns_hosts.py" --endpoint "$ENDPOINT" --cluster "$CLUSTER" \
-    --rig "$WORK/rig.json" --lookups "$LOOKUPS" --rounds "$ROUNDS"
+    --rig "$WORK/rig.json" --lookups "$LOOKUPS" --rounds "$ROUNDS" &
+BENCH=$!
+PIDS=("$BENCH" "${PIDS[@]}")
+wait "$BENCH"
