@@ -128,8 +128,6 @@ pub struct Agent {
     /// This agent's container instance ARN, once registered (the exec
     /// service reads it).
     instance: Arc<std::sync::OnceLock<String>>,
-    /// Where ECS Exec sessions are served, if they are.
-    exec_listener: Option<tokio::net::TcpListener>,
 }
 
 /// A running task's handle.
@@ -209,18 +207,13 @@ impl Agent {
             stopping: stopping_rx,
             network: network_rx,
         };
-        let (instance, exec_listener) = (Arc::default(), None);
-        Self { shared, config, stopping, network, instance, exec_listener }
+        let instance = Arc::default();
+        Self { shared, config, stopping, network, instance }
     }
 
-    /// Serves ECS Exec sessions on `listener` while the agent runs (its
-    /// address is `config.identity.exec_endpoint`, which the instance reports).
-    pub fn with_exec_listener(mut self, listener: tokio::net::TcpListener) -> Self {
-        self.exec_listener = Some(listener);
-        self
-    }
-
-    /// The ECS Exec service of this agent (its WebSocket routes).
+    /// The ECS Exec service of this agent: its WebSocket routes, which the
+    /// program serves at `config.identity.exec_endpoint` (the address the
+    /// instance reports). Sessions open once the agent has registered.
     pub fn exec_service(&self) -> crate::exec::ExecService {
         crate::exec::ExecService::new(
             self.shared.runtime.clone(),
@@ -273,15 +266,6 @@ impl Agent {
         let instance_arn = self.register().await?;
         self.shared.instance_arn = instance_arn.clone();
         let _ = self.instance.set(instance_arn.clone());
-        let exec = self.exec_listener.take().map(|listener| {
-            let service = self.exec_service();
-            tokio::spawn(async move {
-                if let Err(e) = service.serve(listener).await {
-                    tracing::error!(error = %e, "ECS Exec sessions are no longer served");
-                }
-            })
-        });
-        let _exec = AbortOnDrop(exec);
         self.start_resolver().await;
         self.shared.metadata = self.start_metadata().await;
         if let Some(stats) = &self.config.stats {
@@ -788,17 +772,5 @@ mod tests {
         assert!(!finished.contains("t0"), "the oldest is forgotten");
         assert!(finished.contains("t1") && finished.contains(&format!("t{FINISHED_REMEMBERED}")));
         assert_eq!(finished.order.len(), FINISHED_REMEMBERED);
-    }
-}
-
-/// Stops a background task when dropped (the agent's own servers end with it).
-#[derive(Debug)]
-struct AbortOnDrop(Option<tokio::task::JoinHandle<()>>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        if let Some(task) = &self.0 {
-            task.abort();
-        }
     }
 }

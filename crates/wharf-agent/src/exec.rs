@@ -60,19 +60,11 @@ impl ExecService {
         Self { runtime, link, clock, cluster, instance, used: Arc::default() }
     }
 
-    /// The routes: the sessions' WebSocket.
+    /// The routes: the sessions' WebSocket. The program serves them (with
+    /// TLS when it has a certificate for them), with Nagle's algorithm off:
+    /// keystrokes are a byte or two.
     pub fn router(self) -> Router {
         Router::new().route("/v1/data-channel/{session}", get(upgrade)).with_state(self)
-    }
-
-    /// Serves on `listener` until the task is dropped.
-    pub async fn serve(self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-        use axum::serve::ListenerExt;
-        // Keystrokes are a byte or two: Nagle's algorithm would hold them back.
-        let listener = listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        axum::serve(listener, self.router()).await
     }
 
     /// Marks a session used; `false` when it already was. Forgets sessions

@@ -90,8 +90,22 @@ async fn next_line(listening: &mut Listening) -> Option<String> {
 }
 
 /// `GET /_wharf/v1/changes?region=R&task=ARN&group=G…`: newline-delimited
-/// JSON notices until the caller goes away.
-async fn changes(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
+/// JSON notices until the caller goes away. A server that checks signatures
+/// serves it to callers allowed `ecs:DescribeTasks` and `logs:GetLogEvents`.
+async fn changes(
+    State(state): State<AppState>,
+    method: http::Method,
+    uri: http::Uri,
+    headers: http::HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    for action in ["ecs:DescribeTasks", "logs:GetLogEvents"] {
+        if let Some(refused) =
+            crate::dispatch::refused_read(&state, &method, &uri, &headers, action)
+        {
+            return refused;
+        }
+    }
     let listening = Listening {
         filter: Filter::parse(query.as_deref().unwrap_or_default()),
         tasks: state.ops.store.task_changes(),

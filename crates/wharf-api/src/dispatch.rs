@@ -273,6 +273,24 @@ fn throttled() -> ApiError {
     }
 }
 
+/// Guards one of Wharf's own read endpoints (`GET /_wharf/v1/...`) on a
+/// server that checks signatures: the request must be signed (for any
+/// service) by a caller allowed `action` on every resource. The refusal, as
+/// the JSON services send it, when it is not.
+pub(crate) fn refused_read(
+    state: &AppState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    action: &str,
+) -> Option<Response> {
+    let checked = authenticate(state, method, uri, headers, b"").and_then(|caller| match caller {
+        Some(c) => authz::authorize_action(&c, &c.region, action),
+        None => Ok(()),
+    });
+    checked.err().map(|e| protocol::error(&request_id::next(), &auth_error(&e)))
+}
+
 /// The signer of a request, when the server checks signatures (`Ok(None)`
 /// when it does not).
 fn authenticate(

@@ -64,7 +64,20 @@ struct PullsQuery {
 }
 
 /// `GET /_wharf/v1/pulls?task=ARN`: `{"pulls": [PullProgressReport...]}`.
-async fn pulls(State(state): State<AppState>, Query(q): Query<PullsQuery>) -> Response {
+/// A server that checks signatures serves it to callers allowed
+/// `ecs:DescribeTasks`.
+async fn pulls(
+    State(state): State<AppState>,
+    method: http::Method,
+    uri: http::Uri,
+    headers: http::HeaderMap,
+    Query(q): Query<PullsQuery>,
+) -> Response {
+    if let Some(refused) =
+        crate::dispatch::refused_read(&state, &method, &uri, &headers, "ecs:DescribeTasks")
+    {
+        return refused;
+    }
     let body = serde_json::json!({ "pulls": state.pulls.of_task(&q.task) }).to_string();
     ([(http::header::CONTENT_TYPE, "application/json")], body).into_response()
 }

@@ -2,12 +2,19 @@
 //! running server (`wharf logs`, ...): one POST per operation, the target in
 //! `X-Amz-Target`, errors as `{"__type", "message"}`. ELBv2 speaks the Query
 //! protocol instead ([`ApiClient::query`]): a form in, XML out.
+//!
+//! A server on a network checks who calls and may speak TLS. The client
+//! reads what the AWS CLI reads from the environment ([`ClientSecurity`]):
+//! with `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` (and
+//! `AWS_SESSION_TOKEN`) every request is SigV4-signed; `https://` endpoints
+//! are trusted by the public roots and the certificates of `AWS_CA_BUNDLE`.
 
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -21,9 +28,52 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// A client of one Wharf server.
 #[derive(Debug, Clone)]
 pub struct ApiClient {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     endpoint: String,
     region: String,
+    security: ClientSecurity,
+}
+
+/// What a client presents and trusts, from the environment as the AWS CLI
+/// reads it.
+#[derive(Debug, Clone)]
+pub struct ClientSecurity {
+    /// The keys that sign requests, when given.
+    pub credentials: Option<wharf_auth::sigv4::SigningCredentials>,
+    /// The certificates `https://` (and `wss://`) endpoints are checked against.
+    pub tls: std::sync::Arc<rustls::ClientConfig>,
+}
+
+impl ClientSecurity {
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, and
+    /// the PEM file `AWS_CA_BUNDLE` names (certificates trusted beside the
+    /// public roots: a private CA, or the server's self-signed certificate).
+    pub fn from_env() -> anyhow::Result<Self> {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let credentials = match (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) {
+            (Some(access_key_id), Some(secret_access_key)) => {
+                Some(wharf_auth::sigv4::SigningCredentials {
+                    access_key_id,
+                    secret_access_key,
+                    session_token: var("AWS_SESSION_TOKEN"),
+                })
+            }
+            _ => None,
+        };
+        let extra = match var("AWS_CA_BUNDLE") {
+            Some(path) => {
+                use rustls::pki_types::pem::PemObject;
+                rustls::pki_types::CertificateDer::pem_file_iter(&path)
+                    .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+                    .with_context(|| {
+                        format!("AWS_CA_BUNDLE: cannot read certificates from {path}")
+                    })?
+            }
+            None => Vec::new(),
+        };
+        let tls = std::sync::Arc::new(crate::remote_link::tls_client(&extra)?);
+        Ok(Self { credentials, tls })
+    }
 }
 
 /// A service's `X-Amz-Target` prefix.
@@ -40,6 +90,16 @@ pub enum Service {
 }
 
 impl Service {
+    /// The SigV4 signing name its requests are scoped to.
+    fn signing_name(self) -> &'static str {
+        match self {
+            Self::Ecs => "ecs",
+            Self::Logs => "logs",
+            Self::Wharf => "wharf",
+            Self::ApplicationAutoScaling => "application-autoscaling",
+        }
+    }
+
     fn prefix(self) -> &'static str {
         match self {
             Self::Ecs => "AmazonEC2ContainerServiceV20141113",
@@ -51,14 +111,31 @@ impl Service {
 }
 
 impl ApiClient {
-    /// A client of the server at `endpoint` (`http://host:port`), for `region`.
-    pub fn new(endpoint: &str, region: &str) -> Self {
-        let client = Client::builder(TokioExecutor::new()).build_http();
+    /// A client of the server at `endpoint` (`http://host:port` or
+    /// `https://...`), for `region`, secured as the environment says
+    /// ([`ClientSecurity::from_env`]).
+    pub fn new(endpoint: &str, region: &str) -> anyhow::Result<Self> {
+        Ok(Self::secured(endpoint, region, ClientSecurity::from_env()?))
+    }
+
+    /// A client of the server at `endpoint` that signs and trusts as `security` says.
+    pub fn secured(endpoint: &str, region: &str, security: ClientSecurity) -> Self {
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config((*security.tls).clone())
+            .https_or_http()
+            .enable_http1()
+            .build();
         Self {
-            client,
+            client: Client::builder(TokioExecutor::new()).build(connector),
             endpoint: endpoint.trim_end_matches('/').to_owned(),
             region: region.to_owned(),
+            security,
         }
+    }
+
+    /// What this client signs with and trusts.
+    pub fn security(&self) -> &ClientSecurity {
+        &self.security
     }
 
     /// The same server, for another region.
@@ -80,10 +157,11 @@ impl ApiClient {
         for (k, v) in params {
             form.append_pair(k, v);
         }
+        let body = Bytes::from(form.finish());
         let request = http::Request::post(format!("{}/", self.endpoint))
             .header(http::header::CONTENT_TYPE, "application/x-www-form-urlencoded; charset=utf-8")
-            .header(http::header::AUTHORIZATION, self.authorization("elasticloadbalancing"))
-            .body(Full::new(Bytes::from(form.finish())))?;
+            .body(Full::new(Bytes::new()))?;
+        let request = self.signed(request, body, "elasticloadbalancing");
         let (status, bytes) = self.send(action, request).await?;
         let text = String::from_utf8_lossy(&bytes);
         let (_, mut document) = crate::query_xml::parse(&text)
@@ -108,10 +186,11 @@ impl ApiClient {
         for (k, v) in params {
             form.append_pair(k, v);
         }
+        let body = Bytes::from(form.finish());
         let request = http::Request::post(format!("{}/", self.endpoint))
             .header(http::header::CONTENT_TYPE, "application/x-www-form-urlencoded; charset=utf-8")
-            .header(http::header::AUTHORIZATION, self.authorization("ec2"))
-            .body(Full::new(Bytes::from(form.finish())))?;
+            .body(Full::new(Bytes::new()))?;
+        let request = self.signed(request, body, "ec2");
         let (status, bytes) = self.send(action, request).await?;
         let text = String::from_utf8_lossy(&bytes);
         let (_, document) = crate::query_xml::parse(&text)
@@ -127,13 +206,51 @@ impl ApiClient {
         Ok(document)
     }
 
-    /// A SigV4-shaped `Authorization` header naming the region: only the
-    /// credential scope's region matters to Wharf; the signature is not checked.
-    fn authorization(&self, service: &str) -> String {
-        format!(
-            "AWS4-HMAC-SHA256 Credential=wharf/20260101/{}/{service}/aws4_request, SignedHeaders=host, Signature=0",
-            self.region
-        )
+    /// `request` with `body`, SigV4-signed for `service` with the client's
+    /// credentials. Without credentials it carries a SigV4-shaped
+    /// `Authorization` header naming the region and no signature: a server
+    /// that checks none reads only the credential scope's region.
+    fn signed(
+        &self,
+        mut request: http::Request<Full<Bytes>>,
+        body: Bytes,
+        service: &str,
+    ) -> http::Request<Full<Bytes>> {
+        match &self.security.credentials {
+            Some(credentials) => {
+                let uri = request.uri().clone();
+                if let Some(host) =
+                    uri.authority().and_then(|a| http::HeaderValue::from_str(a.as_str()).ok())
+                {
+                    request.headers_mut().insert(http::header::HOST, host);
+                }
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs() as i64);
+                let method = request.method().clone();
+                wharf_auth::sigv4::sign(
+                    method.as_str(),
+                    uri.path(),
+                    uri.query().unwrap_or(""),
+                    request.headers_mut(),
+                    &body,
+                    credentials,
+                    &self.region,
+                    service,
+                    now,
+                );
+            }
+            None => {
+                let unsigned = format!(
+                    "AWS4-HMAC-SHA256 Credential=wharf/20260101/{}/{service}/aws4_request, SignedHeaders=host, Signature=0",
+                    self.region
+                );
+                if let Ok(v) = http::HeaderValue::from_str(&unsigned) {
+                    request.headers_mut().insert(http::header::AUTHORIZATION, v);
+                }
+            }
+        }
+        request.map(|_| Full::new(body))
     }
 
     /// Sends one request: the answer's status and body.
@@ -159,13 +276,12 @@ impl ApiClient {
         operation: &str,
         input: &I,
     ) -> anyhow::Result<O> {
-        let body = serde_json::to_vec(input)?;
-        let authorization = self.authorization("wharf");
+        let body = Bytes::from(serde_json::to_vec(input)?);
         let request = http::Request::post(format!("{}/", self.endpoint))
             .header("x-amz-target", format!("{}.{operation}", service.prefix()))
             .header(http::header::CONTENT_TYPE, "application/x-amz-json-1.1")
-            .header(http::header::AUTHORIZATION, authorization)
-            .body(Full::new(Bytes::from(body)))?;
+            .body(Full::new(Bytes::new()))?;
+        let request = self.signed(request, body, service.signing_name());
         let (status, bytes) = self.send(operation, request).await?;
         if !status.is_success() {
             #[derive(serde::Deserialize)]
@@ -224,6 +340,7 @@ impl ApiClient {
     ) -> anyhow::Result<http::Response<hyper::body::Incoming>> {
         let request = http::Request::get(format!("{}{path}?{query}", self.endpoint))
             .body(Full::new(Bytes::new()))?;
+        let request = self.signed(request, Bytes::new(), "ecs");
         tokio::time::timeout(CALL_TIMEOUT, self.client.request(request))
             .await
             .with_context(|| format!("{path}: no answer from {}", self.endpoint))?

@@ -115,10 +115,31 @@ pub async fn serve(
 }
 
 /// A TLS configuration from PEM files: the certificate chain and its key.
+/// It offers HTTP/2 and HTTP/1.1.
 pub fn tls_config(
     cert: &std::path::Path,
     key: &std::path::Path,
 ) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+    let mut config = server_config(cert, key)?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// The same from PEM files, offering HTTP/1.1 alone: a WebSocket (ECS Exec's
+/// sessions) upgrades an HTTP/1.1 connection.
+pub fn tls_config_http1(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+    let mut config = server_config(cert, key)?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+fn server_config(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> anyhow::Result<rustls::ServerConfig> {
     use anyhow::Context;
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -136,12 +157,10 @@ pub fn tls_config(
     // exchange, which the API does not need.
     #[allow(deprecated)]
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+    rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .context("TLS versions")?
         .with_no_client_auth()
         .with_single_cert(chain, key)
-        .context("the TLS certificate and key do not make a usable pair")?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
+        .context("the TLS certificate and key do not make a usable pair")
 }

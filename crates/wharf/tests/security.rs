@@ -9,7 +9,7 @@ mod support;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use support::Server;
 
 const ALICE: (&str, &str) = ("AKIAALICE000000000001", "alice/secret/key/0000000000000000000001");
@@ -628,7 +628,7 @@ fn the_audit_trail_records_who_did_what_from_where() {
 }
 
 #[test]
-fn the_api_and_the_agent_link_speak_tls() {
+fn the_api_the_agent_link_and_exec_sessions_speak_tls() {
     let dir = tempfile::tempdir().unwrap();
     let (ca, ca_key) = (dir.path().join("ca.pem"), dir.path().join("ca.key"));
     let (cert, key, csr) =
@@ -730,10 +730,16 @@ fn the_api_and_the_agent_link_speak_tls() {
     );
     let state = tempfile::tempdir().unwrap();
     let log = std::fs::File::create(state.path().join("agent.log")).unwrap();
-    let mut agent = Command::new(env!("CARGO_BIN_EXE_wharf"))
+    // Its ECS Exec sessions are served over TLS too, with its own certificate.
+    let agent = Command::new(env!("CARGO_BIN_EXE_wharf"))
         .args(["agent", "--endpoint", &https, "--cluster", "prod", "--metadata-address", "off"])
         .arg("--tls-ca")
         .arg(&ca)
+        .arg("--exec-tls-cert")
+        .arg(&cert)
+        .arg("--exec-tls-key")
+        .arg(&key)
+        .args(["--dns-address", "off"])
         .arg("--state-dir")
         .arg(state.path().join("s"))
         .env("AWS_ACCESS_KEY_ID", AGENT_PROD.0)
@@ -743,23 +749,142 @@ fn the_api_and_the_agent_link_speak_tls() {
         .stderr(log)
         .spawn()
         .unwrap();
-    let mut registered = false;
+    let agent = KillOnDrop { child: agent, log: state.path().join("agent.log") };
+    let mut instance = Value::Null;
     for _ in 0..30 {
         let out = cli(&["ecs", "list-container-instances", "--cluster", "prod"]);
         let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-        if v["containerInstanceArns"].as_array().is_some_and(|a| a.len() == 1) {
-            registered = true;
+        if let Some([arn]) = v["containerInstanceArns"].as_array().map(Vec::as_slice) {
+            instance = arn.clone();
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(300));
     }
-    let _ = agent.kill();
-    let _ = agent.wait();
-    assert!(
-        registered,
-        "{}",
-        std::fs::read_to_string(state.path().join("agent.log")).unwrap_or_default()
+    assert!(instance.is_string(), "the agent did not register: {}", agent.log());
+    // The instance reports an https:// exec endpoint.
+    let out = cli(&[
+        "ecs",
+        "describe-container-instances",
+        "--cluster",
+        "prod",
+        "--container-instances",
+        instance.as_str().unwrap(),
+    ]);
+    let described: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    let endpoint = described["containerInstances"][0]["attributes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|a| a["name"] == "wharf.exec-endpoint")
+        .and_then(|a| a["value"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    let exec_addr = endpoint
+        .strip_prefix("https://")
+        .unwrap_or_else(|| panic!("the exec endpoint is not https://: {endpoint:?} ({described})"));
+    // A plain (ws://) client gets no HTTP answer from the TLS listener.
+    let mut plain = std::net::TcpStream::connect(exec_addr).unwrap();
+    plain.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+    let _ = std::io::Write::write_all(
+        &mut plain,
+        b"GET /v1/data-channel/x HTTP/1.1\r\nHost: h\r\n\r\n",
     );
+    let mut answer = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut plain, &mut answer);
+    assert!(!answer.starts_with(b"HTTP/"), "{}", String::from_utf8_lossy(&answer));
+    // `wharf exec` signs its calls with alice's keys, trusts the CA, and
+    // reaches the session over wss://.
+    let td = json!({"family": "tls-shell", "containerDefinitions": [{
+        "name": "main", "image": "wharf-test/busybox:1", "memory": 32, "stopTimeout": 1,
+        "command": ["sleep", "600"]}]});
+    let out = cli(&["ecs", "register-task-definition", "--cli-input-json", &td.to_string()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = cli(&[
+        "ecs",
+        "run-task",
+        "--cluster",
+        "prod",
+        "--task-definition",
+        "tls-shell",
+        "--enable-execute-command",
+    ]);
+    let run: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    let task = run["tasks"][0]["taskArn"].as_str().unwrap_or_else(|| panic!("{run}")).to_owned();
+    let _cleanup = RemoveTaskContainers(task.clone());
+    let mut running = false;
+    for _ in 0..100 {
+        let out = cli(&["ecs", "describe-tasks", "--cluster", "prod", "--tasks", &task]);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        if v["tasks"][0]["lastStatus"] == "RUNNING" {
+            running = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    assert!(running, "the task did not start: {}", agent.log());
+    let exec = |keys: (&str, &str)| {
+        Command::new(env!("CARGO_BIN_EXE_wharf"))
+            .args(["exec", "--cluster", "prod", &task, "--", "sh", "-c", "echo secure; exit 3"])
+            .env("WHARF_ENDPOINT", &https)
+            .env("AWS_ACCESS_KEY_ID", keys.0)
+            .env("AWS_SECRET_ACCESS_KEY", keys.1)
+            .env("AWS_CA_BUNDLE", &ca)
+            .env_remove("AWS_SESSION_TOKEN")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let out = exec(ALICE);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        agent.log()
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "secure\n");
+    // Keys the server does not know are refused before any session opens.
+    let out = exec(("AKIANOBODY0000000001", "whatever/secret/0000000000000000"));
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("UnrecognizedClientException"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A child process killed on drop.
+struct KillOnDrop {
+    child: std::process::Child,
+    log: PathBuf,
+}
+
+impl KillOnDrop {
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Removes a task's containers on drop (the agent leaves them running).
+struct RemoveTaskContainers(String);
+
+impl Drop for RemoveTaskContainers {
+    fn drop(&mut self) {
+        let _ = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "docker ps -aq --filter label=com.amazonaws.ecs.task-arn={} | xargs -r docker rm -f",
+                self.0
+            ))
+            .output();
+    }
 }
 
 /// GET a path of the server; the body.
@@ -911,4 +1036,67 @@ fn a_planted_secret_appears_in_no_output() {
         &["ssm", "get-parameter", "--name", "/app/canary", "--with-decryption"],
     ));
     assert_eq!(decrypted["Parameter"]["Value"], CANARY);
+}
+
+/// A GET of `path_and_query` on `s`, signed with `keys` when given: the
+/// status line and the body (the first chunk of a stream).
+fn wharf_get(s: &Server, path_and_query: &str, keys: Option<(&str, &str)>) -> String {
+    let mut headers = http::HeaderMap::new();
+    headers.insert(http::header::HOST, s.addr.to_string().parse().unwrap());
+    if let Some((id, secret)) = keys {
+        let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+        let now =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+                as i64;
+        let credentials = wharf_auth::sigv4::SigningCredentials {
+            access_key_id: id.into(),
+            secret_access_key: secret.into(),
+            session_token: None,
+        };
+        wharf_auth::sigv4::sign(
+            "GET",
+            path,
+            query,
+            &mut headers,
+            b"",
+            &credentials,
+            "us-east-1",
+            "ecs",
+            now,
+        );
+    }
+    let mut request = format!("GET {path_and_query} HTTP/1.1\r\n");
+    for (k, v) in &headers {
+        request.push_str(&format!("{k}: {}\r\n", v.to_str().unwrap()));
+    }
+    request.push_str("Connection: close\r\n\r\n");
+    let mut stream = std::net::TcpStream::connect(s.addr).unwrap();
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(2))).unwrap();
+    std::io::Write::write_all(&mut stream, request.as_bytes()).unwrap();
+    let mut answer = vec![0u8; 64 * 1024];
+    let n = std::io::Read::read(&mut stream, &mut answer).unwrap_or(0);
+    String::from_utf8_lossy(&answer[..n]).into_owned()
+}
+
+#[test]
+fn wharfs_own_read_endpoints_need_a_signature_and_a_policy() {
+    let s = server();
+    let unsigned = wharf_get(&s, "/_wharf/v1/pulls?task=t1", None);
+    assert!(unsigned.contains("MissingAuthenticationTokenException"), "{unsigned}");
+    let unsigned = wharf_get(&s, "/_wharf/v1/changes?task=t1", None);
+    assert!(unsigned.contains("MissingAuthenticationTokenException"), "{unsigned}");
+    let alice = wharf_get(&s, "/_wharf/v1/pulls?task=t1", Some(ALICE));
+    assert!(alice.starts_with("HTTP/1.1 200") && alice.contains(r#"{"pulls":[]}"#), "{alice}");
+    let alice = wharf_get(&s, "/_wharf/v1/changes?task=t1", Some(ALICE));
+    assert!(alice.starts_with("HTTP/1.1 200"), "{alice}");
+    // ci may describe tasks, not read logs: the change stream covers both.
+    let ci = wharf_get(&s, "/_wharf/v1/pulls?task=t1", Some(CI));
+    assert!(ci.starts_with("HTTP/1.1 200"), "{ci}");
+    let ci = wharf_get(&s, "/_wharf/v1/changes?task=t1", Some(CI));
+    assert!(ci.contains("AccessDeniedException") && ci.contains("logs:GetLogEvents"), "{ci}");
+    let forged = wharf_get(&s, "/_wharf/v1/pulls?task=t1", Some((ALICE.0, "not/the/secret")));
+    assert!(
+        forged.contains("SignatureDoesNotMatch") || forged.contains("InvalidSignature"),
+        "{forged}"
+    );
 }

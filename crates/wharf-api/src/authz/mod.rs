@@ -71,6 +71,20 @@ pub async fn authorize(
     Ok(())
 }
 
+/// Whether `caller` may run `action` (`ecs:DescribeTasks`) on any resource:
+/// for Wharf's own read endpoints (`/_wharf/v1/...`), which name no single
+/// resource, so only a statement whose `Resource` is `*` allows them.
+pub fn authorize_action(caller: &Caller, region: &str, action: &str) -> Result<(), AuthError> {
+    let mut check = Context::new(action.to_owned(), "*");
+    add_principal_keys(&mut check, caller, region);
+    match caller.principal.evaluate(&check) {
+        Decision::Allow => Ok(()),
+        decision => {
+            Err(AuthError::AccessDenied(policy::denied_message(&caller.arn, &check, decision)))
+        }
+    }
+}
+
 /// The resources an operation names (for the audit trail): what
 /// authorization checks, without `*`.
 pub async fn resources(ctx: &Ctx, service: &str, op: &str, body: &[u8]) -> Vec<String> {

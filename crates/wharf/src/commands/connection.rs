@@ -21,8 +21,9 @@ pub struct ConnectionArgs {
 }
 
 impl ConnectionArgs {
-    /// A client of the server these flags name.
-    pub fn client(&self) -> ApiClient {
+    /// A client of the server these flags name, secured as the environment
+    /// says (credentials that sign, certificates to trust).
+    pub fn client(&self) -> anyhow::Result<ApiClient> {
         ApiClient::new(&self.endpoint, &self.region)
     }
 }

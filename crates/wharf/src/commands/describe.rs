@@ -50,7 +50,7 @@ enum Found {
 /// Runs `wharf describe`.
 pub fn run(args: DescribeArgs) -> anyhow::Result<ExitCode> {
     block_on(async {
-        let client = args.connection.client();
+        let client = args.connection.client()?;
         let found = find(&client, &args.connection.cluster, &args.what).await?;
         if args.json {
             emit(&(serde_json::to_string_pretty(&as_json(found))? + "\n"));

@@ -34,7 +34,7 @@ pub struct DiffArgs {
 /// Runs `wharf diff`.
 pub fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
     block_on(async {
-        let client = args.connection.client();
+        let client = args.connection.client()?;
         let (a_label, a) = load(&client, &args.a).await?;
         let (b_label, b) = load(&client, &args.b).await?;
         let changes = diff(&a, &b);

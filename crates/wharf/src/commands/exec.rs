@@ -4,8 +4,10 @@
 //! terminal to Docker's exec in the container, as `docker exec` does: `-t`
 //! puts the local terminal in raw mode (Ctrl-C and every other key go to
 //! the command) and follows its size; `-i` sends standard input; the exit
-//! code is the command's. The AWS CLI's `aws ecs execute-command` needs
-//! AWS's session-manager-plugin, which Wharf's sessions do not speak.
+//! code is the command's. An agent with a certificate serves the session over
+//! TLS (`wss://`), checked as the API's `https://` is (`AWS_CA_BUNDLE`).
+//! The AWS CLI's `aws ecs execute-command` needs AWS's
+//! session-manager-plugin, which Wharf's sessions do not speak.
 
 use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
@@ -101,7 +103,7 @@ fn control(message: &ExecControl) -> Message {
 
 /// ExecuteCommand, then the session: the command's exit code.
 async fn session(args: ExecArgs, stdin_tty: bool) -> anyhow::Result<i64> {
-    let client = ApiClient::new(&args.endpoint, &args.region);
+    let client = ApiClient::new(&args.endpoint, &args.region)?;
     let task = resolve_task(&client, &args.cluster, &args.task).await?;
     let command = shlex::try_join(args.command.iter().map(String::as_str))
         .context("the command cannot be quoted (it holds a NUL byte)")?;
@@ -113,7 +115,7 @@ async fn session(args: ExecArgs, stdin_tty: bool) -> anyhow::Result<i64> {
     let answer: Value = client.call(Service::Ecs, "ExecuteCommand", &request).await?;
     let url = answer["session"]["streamUrl"].as_str().context("no session streamUrl")?;
     let token = answer["session"]["tokenValue"].as_str().context("no session tokenValue")?;
-    let (mut to_agent, mut from_agent) = connect(url).await?.split();
+    let (mut to_agent, mut from_agent) = connect(url, client.security().tls.clone()).await?.split();
     let size = if args.tty { terminal_size() } else { None };
     let open = ExecOpen {
         token_value: token.to_owned(),
@@ -187,12 +189,21 @@ async fn session(args: ExecArgs, stdin_tty: bool) -> anyhow::Result<i64> {
     Ok(code)
 }
 
-/// Opens the session's WebSocket (`ws://host:port/...`).
-async fn connect(
-    url: &str,
-) -> anyhow::Result<tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>> {
-    let Some(rest) = url.strip_prefix("ws://") else {
-        bail!("this client reaches exec sessions over ws:// only, not {url}");
+/// A connection to an agent, over TLS or not.
+trait Connection: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Connection for T {}
+
+/// The session's WebSocket.
+type Socket = tokio_tungstenite::WebSocketStream<Box<dyn Connection>>;
+
+/// Opens the session's WebSocket: `ws://host:port/...`, or `wss://` (the
+/// agent serves sessions over TLS), checked against the certificates the
+/// client trusts (the public roots and `AWS_CA_BUNDLE`).
+async fn connect(url: &str, tls: std::sync::Arc<rustls::ClientConfig>) -> anyhow::Result<Socket> {
+    let (secure, rest) = match url.split_once("://") {
+        Some(("wss", rest)) => (true, rest),
+        Some(("ws", rest)) => (false, rest),
+        _ => bail!("the session's streamUrl {url} is neither ws:// nor wss://"),
     };
     let authority = rest.split('/').next().unwrap_or(rest);
     let stream = tokio::net::TcpStream::connect(authority)
@@ -200,6 +211,23 @@ async fn connect(
         .with_context(|| format!("cannot reach the task's agent at {authority}"))?;
     // Keystrokes are a byte or two: Nagle's algorithm would hold them back.
     stream.set_nodelay(true)?;
+    let stream: Box<dyn Connection> = if secure {
+        let host = match authority.rsplit_once(':') {
+            Some((host, port)) if port.parse::<u16>().is_ok() => host,
+            _ => authority,
+        };
+        let name = rustls::pki_types::ServerName::try_from(
+            host.trim_start_matches('[').trim_end_matches(']').to_owned(),
+        )
+        .with_context(|| format!("{host} is not a host name or address"))?;
+        let tls = tokio_rustls::TlsConnector::from(tls)
+            .connect(name, stream)
+            .await
+            .with_context(|| format!("no TLS session with the task's agent at {authority}"))?;
+        Box::new(tls)
+    } else {
+        Box::new(stream)
+    };
     let (socket, _) = tokio_tungstenite::client_async(url, stream)
         .await
         .with_context(|| format!("the task's agent at {authority} refused the session"))?;

@@ -75,7 +75,7 @@ pub fn run(args: LogsArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn show(args: &LogsArgs) -> anyhow::Result<ExitCode> {
-    let client = args.connection.client();
+    let client = args.connection.client()?;
     let colour = !args.no_color && crate::table::colour_on_stdout();
     let start_ms = args.since.map(|d| now_ms() - d.as_millis() as i64);
     let mut sources: Vec<Source> = Vec::new();

@@ -35,7 +35,7 @@ pub struct PsArgs {
 /// Runs `wharf ps`.
 pub fn run(args: PsArgs) -> anyhow::Result<ExitCode> {
     block_on(async {
-        let client = args.connection.client();
+        let client = args.connection.client()?;
         let cluster = &args.connection.cluster;
         let mut tasks =
             all_tasks(&client, cluster, &[DesiredStatus::Running, DesiredStatus::Stopped]).await?;

@@ -217,6 +217,15 @@ pub struct AgentArgs {
     /// host's `--address` and a free port; `off` for none.
     #[arg(long, env = "WHARF_EXEC_ADDRESS")]
     pub exec_address: Option<String>,
+    /// A PEM certificate chain for the ECS Exec listener: sessions are then
+    /// served over TLS (`wss://`), so keystrokes and output do not cross the
+    /// network in clear. The embedded agent of a server with `--tls-cert`
+    /// uses the server's certificate unless given one.
+    #[arg(long, env = "WHARF_EXEC_TLS_CERT", requires = "exec_tls_key")]
+    pub exec_tls_cert: Option<PathBuf>,
+    /// The PEM private key of `--exec-tls-cert`.
+    #[arg(long, env = "WHARF_EXEC_TLS_KEY", requires = "exec_tls_cert")]
+    pub exec_tls_key: Option<PathBuf>,
 }
 
 impl AgentArgs {
@@ -502,7 +511,7 @@ async fn prepare(args: &ServerArgs, data_dir: &std::path::Path) -> anyhow::Resul
         },
         state,
         leadership,
-        agent: (!args.no_agent).then(|| (args.agent.clone(), data_dir.to_owned())),
+        agent: (!args.no_agent).then(|| (embedded_agent_args(args), data_dir.to_owned())),
         embedded_fargate: !args.no_fargate,
         logs_retention_interval: args.logs_retention_interval,
         stats_interval: args.stats_interval,
@@ -705,8 +714,16 @@ pub async fn run_agent(
     };
     let address = agent_address(&args, server);
     let exec = bind_exec(args.exec_address.as_deref(), address).await?;
+    let exec_tls = match (&args.exec_tls_cert, &args.exec_tls_key) {
+        (Some(cert), Some(key)) => Some(crate::listen::tls_config_http1(cert, key)?),
+        _ => None,
+    };
     let exec_endpoint = match &exec {
-        Some(l) => Some(format!("http://{}", l.local_addr()?)),
+        Some(l) => Some(format!(
+            "{}://{}",
+            if exec_tls.is_some() { "https" } else { "http" },
+            l.local_addr()?
+        )),
         None => None,
     };
     let identity = wharf_agent::host::HostIdentity {
@@ -740,13 +757,52 @@ pub async fn run_agent(
         dns_servers: args.dns_servers,
         dns_listen,
     };
-    let mut agent = Agent::new(Arc::new(runtime), link, Arc::new(SystemClock), config);
-    if let Some(listener) = exec {
-        tracing::info!(address = %listener.local_addr()?, "serving ECS Exec sessions");
-        agent = agent.with_exec_listener(listener);
+    let agent = Agent::new(Arc::new(runtime), link, Arc::new(SystemClock), config);
+    let exec_server = match exec {
+        Some(listener) => {
+            let tls = if exec_tls.is_some() { "wss" } else { "ws" };
+            tracing::info!(address = %listener.local_addr()?, scheme = tls, "serving ECS Exec sessions");
+            let sessions = agent.exec_service().router();
+            Some(tokio::spawn(async move {
+                let limits = crate::listen::Limits {
+                    max_connections: EXEC_MAX_CONNECTIONS,
+                    header_timeout: std::time::Duration::from_secs(10),
+                };
+                let served = crate::listen::serve(
+                    listener,
+                    sessions,
+                    exec_tls,
+                    limits,
+                    std::future::pending(),
+                )
+                .await;
+                if let Err(e) = served {
+                    tracing::error!(error = %e, "ECS Exec sessions are no longer served");
+                }
+            }))
+        }
+        None => None,
+    };
+    let ran = agent.run(shutdown).await;
+    if let Some(server) = exec_server {
+        server.abort();
     }
-    agent.run(shutdown).await?;
+    ran?;
     Ok(())
+}
+
+/// How many ECS Exec connections one agent serves at once.
+const EXEC_MAX_CONNECTIONS: usize = 256;
+
+/// The embedded agent's options: the server's own certificate serves its
+/// ECS Exec sessions too, unless the agent was given one.
+fn embedded_agent_args(args: &ServerArgs) -> AgentArgs {
+    let mut agent = args.agent.clone();
+    if agent.exec_tls_cert.is_none() {
+        agent.exec_tls_cert.clone_from(&args.tls_cert);
+        agent.exec_tls_key.clone_from(&args.tls_key);
+    }
+    agent
 }
 
 /// The ECS Exec listener: `--exec-address` (`off`: none), by default the
@@ -860,5 +916,44 @@ fn lock_data_dir(dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
         Err(std::fs::TryLockError::Error(e)) => {
             Err(e).with_context(|| format!("cannot lock {}", path.display()))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        server: ServerArgs,
+    }
+
+    fn embedded(args: &[&str]) -> AgentArgs {
+        let cli = Cli::try_parse_from(std::iter::once("wharf").chain(args.iter().copied()))
+            .expect("the options parse");
+        embedded_agent_args(&cli.server)
+    }
+
+    #[test]
+    fn the_embedded_agent_serves_exec_sessions_with_the_servers_certificate_unless_given_one() {
+        let agent = embedded(&["--tls-cert", "api.pem", "--tls-key", "api.key"]);
+        assert_eq!(agent.exec_tls_cert, Some(PathBuf::from("api.pem")));
+        assert_eq!(agent.exec_tls_key, Some(PathBuf::from("api.key")));
+        let agent = embedded(&[
+            "--tls-cert",
+            "api.pem",
+            "--tls-key",
+            "api.key",
+            "--exec-tls-cert",
+            "exec.pem",
+            "--exec-tls-key",
+            "exec.key",
+        ]);
+        assert_eq!(agent.exec_tls_cert, Some(PathBuf::from("exec.pem")));
+        assert_eq!(agent.exec_tls_key, Some(PathBuf::from("exec.key")));
+        let agent = embedded(&[]);
+        assert_eq!((agent.exec_tls_cert, agent.exec_tls_key), (None, None));
     }
 }

@@ -26,7 +26,7 @@ pub struct ServicesArgs {
 /// Runs `wharf services`.
 pub fn run(args: ServicesArgs) -> anyhow::Result<ExitCode> {
     block_on(async {
-        let client = args.connection.client();
+        let client = args.connection.client()?;
         let services = all_services(&client, &args.connection.cluster).await?;
         if args.json {
             emit(&(serde_json::to_string_pretty(&services)? + "\n"));

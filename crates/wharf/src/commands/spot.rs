@@ -27,7 +27,7 @@ pub struct SpotArgs {
 /// Runs `wharf spot-interrupt`.
 pub fn run(args: SpotArgs) -> anyhow::Result<ExitCode> {
     block_on(async {
-        let client = args.connection.client();
+        let client = args.connection.client()?;
         let cluster = &args.connection.cluster;
         let mut resolved = Vec::new();
         let mut failed = false;

@@ -32,7 +32,7 @@ pub struct StopArgs {
 /// Runs `wharf stop`.
 pub fn run(args: StopArgs) -> anyhow::Result<ExitCode> {
     block_on(async {
-        let client = args.connection.client();
+        let client = args.connection.client()?;
         let cluster = &args.connection.cluster;
         let mut table = Table::new(&["TASK", "DEFINITION", "STATUS", "REASON"]);
         let mut failed = false;

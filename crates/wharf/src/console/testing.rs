@@ -53,7 +53,7 @@ impl Harness {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("address");
         tokio::spawn(async move { axum::serve(listener, app).await });
-        let api = ApiClient::new(&format!("http://{addr}"), REGION);
+        let api = ApiClient::new(&format!("http://{addr}"), REGION).expect("a client");
         Self { state, addr, api, _stop: stop, _dir: dir }
     }
 

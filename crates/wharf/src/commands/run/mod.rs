@@ -151,10 +151,10 @@ async fn connect(
     display: &Display,
 ) -> anyhow::Result<(ApiClient, Option<Embedded>)> {
     if let Some(endpoint) = &args.endpoint {
-        return Ok((ApiClient::new(endpoint, &args.region), None));
+        return Ok((ApiClient::new(endpoint, &args.region)?, None));
     }
     if !args.embedded && answers(DEFAULT_ENDPOINT).await {
-        return Ok((ApiClient::new(DEFAULT_ENDPOINT, &args.region), None));
+        return Ok((ApiClient::new(DEFAULT_ENDPOINT, &args.region)?, None));
     }
     let data_dir = std::env::temp_dir().join(format!("wharf-run-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data_dir);
@@ -202,7 +202,7 @@ async fn connect(
             return Err(e);
         }
     };
-    let client = ApiClient::new(&server.endpoint, &args.region);
+    let client = ApiClient::new(&server.endpoint, &args.region)?;
     let embedded = Embedded { server, data_dir };
     if let Err(e) = wait_for_agent(&client, &args.cluster).await {
         let log = std::fs::read_to_string(embedded.data_dir.join("server.log")).unwrap_or_default();
