@@ -3,7 +3,7 @@
 # same image and command (issue 6's budget: within 1.3 times `docker run`).
 #
 # Usage: bench/wharf_run.sh [ROUNDS]   (default 15)
-# Environment: SKIP_BUILD=1 to use an existing target/release/wharf.
+# Environment: SKIP_BUILD=1 to use an existing target/release/wharf; WHARF_BIN another binary.
 #
 # Three cases, one after another, each ROUNDS times after one warm-up run:
 #   docker run      `docker run --rm IMAGE sh -c 'echo first line'`, attached: exec to the line
@@ -16,7 +16,8 @@ set -euo pipefail
 
 ROUNDS=${1:-15}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-WHARF=$ROOT/target/release/wharf
+WHARF=${WHARF_BIN:-$ROOT/target/release/wharf}
+[ -z "${WHARF_BIN:-}" ] || SKIP_BUILD=1
 IMAGE=wharf-test/busybox:1
 log() { printf '%s\n' "$*" >&2; }
 
