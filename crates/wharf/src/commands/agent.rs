@@ -61,32 +61,6 @@ fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
         .ok_or_else(|| format!("{s:?} is not an interval such as 10s or 1m"))
 }
 
-/// The mimalloc option that makes the allocator commit its first arena lazily.
-const LAZY_ARENA: &str = "MIMALLOC_ARENA_EAGER_COMMIT";
-
-/// mimalloc commits its first arena eagerly: about 6 MiB the idle agent never
-/// touches, 40% of its resident memory. The agent is meant to be small on
-/// every host, so it runs with lazy arena commits. mimalloc reads the option
-/// before `main`, so the agent starts itself again, once, with it set.
-#[cfg(unix)]
-fn with_lazy_arena_commit() -> anyhow::Result<()> {
-    use std::os::unix::process::CommandExt;
-    if std::env::var_os(LAZY_ARENA).is_some() {
-        return Ok(());
-    }
-    let exe = std::env::current_exe().context("cannot find the wharf binary")?;
-    let error = std::process::Command::new(exe)
-        .args(std::env::args_os().skip(1))
-        .env(LAZY_ARENA, "0")
-        .exec();
-    Err(error).context("cannot restart the agent with lazy memory commits")
-}
-
-#[cfg(not(unix))]
-fn with_lazy_arena_commit() -> anyhow::Result<()> {
-    Ok(())
-}
-
 /// The server's IP address from its endpoint URL (`http://10.0.0.1:4590`),
 /// resolving a name; `None` when it does not resolve.
 fn server_ip(endpoint: &str) -> Option<std::net::IpAddr> {
@@ -117,7 +91,6 @@ fn host_networking() -> wharf_agent::HostNetworking {
 
 /// Runs the agent until SIGINT or SIGTERM.
 pub fn run(args: AgentCommandArgs) -> anyhow::Result<ExitCode> {
-    with_lazy_arena_commit()?;
     let state_dir = match args.state_dir {
         Some(d) => d,
         None => default_data_dir()?.join("agent"),
