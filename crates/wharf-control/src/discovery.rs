@@ -44,11 +44,11 @@ impl Registrar {
         let mut wanted = Instances::new();
         for (_, rec) in docs::list_all::<ServiceRecord>(r, Kind::Service).await? {
             let s = &rec.service;
-            let (Some(cluster), Some(name)) = (s.cluster_arn.as_deref(), s.service_name.as_deref())
+            let (Some(_), Some(name)) = (s.cluster_arn.as_deref(), s.service_name.as_deref())
             else {
                 continue;
             };
-            let cluster = cluster.rsplit('/').next().unwrap_or(cluster).to_owned();
+            let cluster = rec.cluster_name().to_owned();
             let Some(registry) = s.service_registries.iter().flatten().next() else { continue };
             let Some(srv) = registry.registry_arn.as_deref().and_then(registries::service_id)
             else {

@@ -281,11 +281,7 @@ pub async fn for_service(
         _ => vec![],
     };
     let existing = match (&runs.capacity_provider_strategy, instance) {
-        (Some(_), None) => {
-            let cluster =
-                wharf_model::arn::cluster_name(s.cluster_arn.as_deref().unwrap_or_default());
-            on_providers(r, cluster, &name, unit).await?
-        }
+        (Some(_), None) => on_providers(r, rec.cluster_name(), &name, unit).await?,
         _ => BTreeMap::new(),
     };
     launch(

@@ -163,8 +163,7 @@ impl Scheduler {
                 self.note_launch(region, key, note, now).await?;
             }
             Action::Stop { task, reason, code } => {
-                let cluster = observe::cluster_name(rec);
-                match stop::stop_task(ops, &cluster, &task, code, reason).await {
+                match stop::stop_task(ops, rec.cluster_name(), &task, code, reason).await {
                     Ok(_) => {}
                     Err(OpsError::Store(e)) => return Err(e),
                     Err(e) => {

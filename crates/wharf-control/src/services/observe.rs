@@ -34,7 +34,7 @@ pub async fn observe(
     rec: &ServiceRecord,
     now_ms: i64,
 ) -> Result<Observed, StoreError> {
-    let cluster = cluster_name(rec);
+    let cluster = rec.cluster_name().to_owned();
     let name = rec.service.service_name.clone().unwrap_or_default();
     let stored = store
         .list_tasks(
@@ -144,12 +144,6 @@ pub async fn observe(
             })
             .collect(),
     })
-}
-
-/// The cluster's name from the service's cluster ARN.
-pub fn cluster_name(rec: &ServiceRecord) -> String {
-    let arn = rec.service.cluster_arn.as_deref().unwrap_or("default");
-    arn.rsplit('/').next().unwrap_or("default").to_owned()
 }
 
 type Groups = BTreeMap<String, Group>;

@@ -118,6 +118,12 @@ pub struct UnitIds {
 }
 
 impl ServiceRecord {
+    /// The name of the cluster the service runs in (from its cluster ARN;
+    /// `default` when the record names none).
+    pub fn cluster_name(&self) -> &str {
+        crate::arn::cluster_name(self.service.cluster_arn.as_deref().unwrap_or("default"))
+    }
+
     /// A deployment or task set id this service has never had: the next one
     /// of its sequence (whose start is `random`, the first time), skipping
     /// any id the record still holds (records written before the sequence
@@ -476,6 +482,14 @@ pub fn uses_task_sets(s: &Service) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_service_names_its_cluster_by_its_arn_or_default() {
+        let mut rec = ServiceRecord::default();
+        assert_eq!(rec.cluster_name(), "default");
+        rec.service.cluster_arn = Some("arn:aws:ecs:us-east-1:000000000000:cluster/prod".into());
+        assert_eq!(rec.cluster_name(), "prod");
+    }
 
     #[test]
     fn threshold_is_half_the_desired_count_within_3_and_200() {
