@@ -268,7 +268,9 @@ pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
 }
 
 /// Applies `migrations` (append-only, as [`MIGRATIONS`]) from the version the
-/// database records.
+/// database records, all in one transaction: the database moves to the
+/// current version or stays where it was, and a new one is created with one
+/// commit (one sync) rather than one per migration.
 pub(crate) fn migrate_with(conn: &mut Connection, migrations: &[&str]) -> rusqlite::Result<()> {
     let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version > migrations.len() {
@@ -277,13 +279,15 @@ pub(crate) fn migrate_with(conn: &mut Connection, migrations: &[&str]) -> rusqli
             migrations.len()
         )));
     }
-    for (i, sql) in migrations.iter().enumerate().skip(version) {
-        let tx = conn.transaction()?;
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", i + 1)?;
-        tx.commit()?;
+    if version == migrations.len() {
+        return Ok(());
     }
-    Ok(())
+    let tx = conn.transaction()?;
+    for sql in &migrations[version..] {
+        tx.execute_batch(sql)?;
+    }
+    tx.pragma_update(None, "user_version", migrations.len())?;
+    tx.commit()
 }
 
 #[cfg(test)]
