@@ -218,27 +218,7 @@ impl ApiClient {
     ) -> http::Request<Full<Bytes>> {
         match &self.security.credentials {
             Some(credentials) => {
-                let uri = request.uri().clone();
-                if let Some(host) =
-                    uri.authority().and_then(|a| http::HeaderValue::from_str(a.as_str()).ok())
-                {
-                    request.headers_mut().insert(http::header::HOST, host);
-                }
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs() as i64);
-                let method = request.method().clone();
-                wharf_auth::sigv4::sign(
-                    method.as_str(),
-                    uri.path(),
-                    uri.query().unwrap_or(""),
-                    request.headers_mut(),
-                    &body,
-                    credentials,
-                    &self.region,
-                    service,
-                    now,
-                );
+                sign_request(&mut request, &body, credentials, &self.region, service);
             }
             None => {
                 let unsigned = format!(
@@ -346,6 +326,36 @@ impl ApiClient {
             .with_context(|| format!("{path}: no answer from {}", self.endpoint))?
             .with_context(|| format!("cannot reach the Wharf server at {}", self.endpoint))
     }
+}
+
+/// Adds the SigV4 headers to `request` (whose body is `body`) for `service`
+/// in `region`, signed now: `host` included, as the client sends it.
+pub fn sign_request<B>(
+    request: &mut http::Request<B>,
+    body: &[u8],
+    credentials: &wharf_auth::sigv4::SigningCredentials,
+    region: &str,
+    service: &str,
+) {
+    let uri = request.uri().clone();
+    if let Some(host) = uri.authority().and_then(|a| http::HeaderValue::from_str(a.as_str()).ok()) {
+        request.headers_mut().insert(http::header::HOST, host);
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let method = request.method().clone();
+    wharf_auth::sigv4::sign(
+        method.as_str(),
+        uri.path(),
+        uri.query().unwrap_or(""),
+        request.headers_mut(),
+        body,
+        credentials,
+        region,
+        service,
+        now,
+    );
 }
 
 /// Percent-encodes a query value.

@@ -164,40 +164,10 @@ impl RemoteLink {
             req.headers_mut().insert(http::header::AUTHORIZATION, value);
         }
         if let Some(credentials) = &self.credentials {
-            self.sign(&mut req, credentials, &body);
+            crate::api_client::sign_request(&mut req, &body, credentials, &self.region, "ecs");
         }
         let req = req.map(|_| Full::new(Bytes::from(body)));
         self.client.request(req).await.map_err(|e| LinkError::Unavailable(e.to_string()))
-    }
-
-    /// Adds the SigV4 headers (`host` included, which the client would add anyway).
-    fn sign(
-        &self,
-        req: &mut http::Request<Full<Bytes>>,
-        credentials: &wharf_auth::sigv4::SigningCredentials,
-        body: &[u8],
-    ) {
-        let uri = req.uri().clone();
-        if let Some(host) =
-            uri.authority().and_then(|a| http::HeaderValue::from_str(a.as_str()).ok())
-        {
-            req.headers_mut().insert(http::header::HOST, host);
-        }
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
-        let method = req.method().clone();
-        wharf_auth::sigv4::sign(
-            method.as_str(),
-            uri.path(),
-            uri.query().unwrap_or(""),
-            req.headers_mut(),
-            body,
-            credentials,
-            &self.region,
-            "ecs",
-            now,
-        );
     }
 
     /// A call with a JSON answer (or none), on whichever server answers.

@@ -810,7 +810,7 @@ fn the_api_the_agent_link_and_exec_sessions_speak_tls() {
     ]);
     let run: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
     let task = run["tasks"][0]["taskArn"].as_str().unwrap_or_else(|| panic!("{run}")).to_owned();
-    let _cleanup = RemoveTaskContainers(task.clone());
+    let _cleanup = support::TaskContainers(task.clone());
     let mut running = false;
     for _ in 0..100 {
         let out = cli(&["ecs", "describe-tasks", "--cluster", "prod", "--tasks", &task]);
@@ -869,21 +869,6 @@ impl Drop for KillOnDrop {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-/// Removes a task's containers on drop (the agent leaves them running).
-struct RemoveTaskContainers(String);
-
-impl Drop for RemoveTaskContainers {
-    fn drop(&mut self) {
-        let _ = Command::new("sh")
-            .arg("-c")
-            .arg(format!(
-                "docker ps -aq --filter label=com.amazonaws.ecs.task-arn={} | xargs -r docker rm -f",
-                self.0
-            ))
-            .output();
     }
 }
 
