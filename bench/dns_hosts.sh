@@ -52,14 +52,8 @@ docker_ready
 WORK=$(mktemp -d -t wharf-dns-hosts-bench.XXXXXX)
 PIDS=()
 cleanup() {
-    local pid
     # The benchmark, the server (on SIGTERM it removes its routes) and the agents.
-    for pid in "${PIDS[@]}"; do
-        kill "$pid" 2>/dev/null || true
-    done
-    for pid in "${PIDS[@]}"; do
-        wait "$pid" 2>/dev/null || true
-    done
+    stop_all "${PIDS[@]}"
     "$ROOT/scripts/hosts" down --rig "$RIG" >&2 || log "scripts/hosts down --rig $RIG failed"
     if [ "${KEEP_LOG:-0}" = 1 ]; then
         log "logs kept in $WORK"

@@ -50,9 +50,8 @@ PIDS=()
 CLUSTERS=()
 TAG="wharf-bench-$$"
 cleanup() {
-    local pid dir
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    local dir
+    stop_all "${PIDS[@]}"
     for dir in "${CLUSTERS[@]}"; do "$ROOT/scripts/etcd-cluster" down "$dir" || true; done
     local ids
     ids=$(docker ps -aq --filter "label=com.amazonaws.ecs.cluster=$TAG-sqlite" 2>/dev/null || true)

@@ -3,6 +3,13 @@
 log() { printf '%s\n' "$*" >&2; }
 die() { log "bench: $*"; exit 1; }
 
+# stop_all PID...: asks each process to stop (SIGTERM), then waits for each; for cleanups.
+stop_all() {
+    local pid
+    for pid in "$@"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "$@"; do wait "$pid" 2>/dev/null || true; done
+}
+
 # A free TCP port on 127.0.0.1.
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'

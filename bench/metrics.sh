@@ -30,9 +30,7 @@ fi
 WORK=$(mktemp -d -t wharf-metrics-bench.XXXXXX)
 PIDS=()
 cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    stop_all "${PIDS[@]}"
     if [ "${KEEP_LOG:-0}" = 1 ]; then
         log "logs kept in $WORK/*.log"
         rm -rf "$WORK/loaded" "$WORK/empty"

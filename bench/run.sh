@@ -54,12 +54,7 @@ fi
 WORK=$(mktemp -d -t wharf-bench.XXXXXX)
 PIDS=()
 cleanup() {
-    for pid in "${PIDS[@]}"; do
-        kill "$pid" 2>/dev/null || true
-    done
-    for pid in "${PIDS[@]}"; do
-        wait "$pid" 2>/dev/null || true
-    done
+    stop_all "${PIDS[@]}"
     rm -rf "$WORK"
 }
 trap cleanup EXIT

@@ -52,13 +52,7 @@ TAG="wharf-bench-$$"
 WORK=$(mktemp -d -t wharf-tasks-bench.XXXXXX)
 PIDS=()
 cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do
-        kill "$pid" 2>/dev/null || true
-    done
-    for pid in "${PIDS[@]}"; do
-        wait "$pid" 2>/dev/null || true
-    done
+    stop_all "${PIDS[@]}"
     local ids
     ids=$( { docker ps -aq --filter "label=com.amazonaws.ecs.cluster=$TAG"
              docker ps -aq --filter "label=com.amazonaws.ecs.cluster=$TAG-agent"
