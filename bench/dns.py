@@ -100,6 +100,17 @@ print(json.dumps({"times": times, "errors": errors}))
 '''
 
 
+def wait(what, f, timeout=120, every=0.05):
+    """f()'s first truthy value, asked every `every` seconds; exits after `timeout`."""
+    end = time.time() + timeout
+    while time.time() < end:
+        v = f()
+        if v:
+            return v
+        time.sleep(every)
+    raise SystemExit(f"timed out waiting for {what}")
+
+
 def pct(xs, p):
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(len(xs) * p))]
@@ -140,15 +151,6 @@ def main():
 
     def instances():
         return {i["Id"] for i in sd.list_instances(ServiceId=srv["Id"])["Instances"]}
-
-    def wait(what, f, timeout=120):
-        end = time.time() + timeout
-        while time.time() < end:
-            v = f()
-            if v:
-                return v
-            time.sleep(0.05)
-        raise SystemExit(f"timed out waiting for {what}")
 
     wait("the first task registered", lambda: len(instances()) == 1)
     first = next(iter(instances()))

@@ -213,13 +213,7 @@ class Api:
 
 
 def wait(what, f, timeout=120):
-    end = time.time() + timeout
-    while time.time() < end:
-        v = f()
-        if v:
-            return v
-        time.sleep(0.02)
-    raise SystemExit(f"timed out waiting for {what}")
+    return dns.wait(what, f, timeout, every=0.02)
 
 
 def ms(x):
