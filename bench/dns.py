@@ -100,6 +100,20 @@ print(json.dumps({"times": times, "errors": errors}))
 '''
 
 
+def register_web(ecs):
+    """Registers `dnsbench`: an awsvpc busybox httpd on port 80 with a health check (HEALTHY
+    about 5 s after it starts) and a 2 s stopTimeout."""
+    ecs.register_task_definition(
+        family="dnsbench", networkMode="awsvpc",
+        containerDefinitions=[{
+            "name": "web", "image": "wharf-test/busybox:1", "memory": 32, "essential": True,
+            "stopTimeout": 2,
+            "command": ["sh", "-c", "mkdir -p /w && echo hi > /w/index.html && exec httpd -f -p 80 -h /w"],
+            "healthCheck": {"command": ["CMD-SHELL", "wget -q -O /dev/null http://127.0.0.1/"],
+                            "interval": 5, "timeout": 2, "retries": 2, "startPeriod": 0},
+        }])
+
+
 def wait(what, f, timeout=120, every=0.05):
     """f()'s first truthy value, asked every `every` seconds; exits after `timeout`."""
     end = time.time() + timeout
@@ -135,15 +149,7 @@ def main():
                             DnsConfig={"DnsRecords": [{"Type": "A", "TTL": 10}]},
                             HealthCheckCustomConfig={"FailureThreshold": 1})["Service"]
     name = f"web.{zone}"
-    ecs.register_task_definition(
-        family="dnsbench", networkMode="awsvpc",
-        containerDefinitions=[{
-            "name": "web", "image": "wharf-test/busybox:1", "memory": 32, "essential": True,
-            "stopTimeout": 2,
-            "command": ["sh", "-c", "mkdir -p /w && echo hi > /w/index.html && exec httpd -f -p 80 -h /w"],
-            "healthCheck": {"command": ["CMD-SHELL", "wget -q -O /dev/null http://127.0.0.1/"],
-                            "interval": 5, "timeout": 2, "retries": 2, "startPeriod": 0},
-        }])
+    register_web(ecs)
     ecs.create_service(cluster=a.cluster, serviceName="web", taskDefinition="dnsbench",
                        desiredCount=1,
                        networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet]}},

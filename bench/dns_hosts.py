@@ -247,15 +247,7 @@ def main():
     zone = f"bench{os.getpid()}.internal"
     op = sd.create_private_dns_namespace(Name=zone, Vpc=vpc)["OperationId"]
     ns = sd.get_operation(OperationId=op)["Operation"]["Targets"]["NAMESPACE"]
-    ecs.register_task_definition(
-        family="dnsbench", networkMode="awsvpc",
-        containerDefinitions=[{
-            "name": "web", "image": "wharf-test/busybox:1", "memory": 32, "essential": True,
-            "stopTimeout": 2,
-            "command": ["sh", "-c", "mkdir -p /w && echo hi > /w/index.html && exec httpd -f -p 80 -h /w"],
-            "healthCheck": {"command": ["CMD-SHELL", "wget -q -O /dev/null http://127.0.0.1/"],
-                            "interval": 5, "timeout": 2, "retries": 2, "startPeriod": 0},
-        }])
+    dns.register_web(ecs)
     # service name -> (host index, its registry id, its DNS name)
     services = {}
     for name, host, az in (("near", 1, "us-east-1a"), ("far", 2, "us-east-1b")):
