@@ -312,8 +312,7 @@ impl CapacityScaling {
                     addresses.insert(u.instance.id.clone(), a.to_owned());
                 }
                 let registered = ci.registered_resources.as_deref().unwrap_or(&[]);
-                let daemons =
-                    u.task_groups.iter().filter(|g| daemon_groups.contains(*g)).count() as i64;
+                let daemons: i64 = daemon_groups.iter().map(|g| u.task_groups.count(g)).sum();
                 let (cpu, memory) =
                     (integer_resource(registered, "CPU"), integer_resource(registered, "MEMORY"));
                 hosts.push(Host {

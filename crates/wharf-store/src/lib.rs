@@ -21,6 +21,7 @@
 //! back what was stored.
 #![warn(missing_docs)]
 
+mod candidates;
 mod checkpoint;
 mod columns;
 pub mod elb;

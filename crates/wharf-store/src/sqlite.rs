@@ -6,7 +6,9 @@
 //! mode they never wait for the writer, and each is a handful of indexed
 //! lookups, cheaper than a hop to a blocking thread.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -15,6 +17,7 @@ use wharf_model::ecs::shapes::TaskDefinitionFamilyStatus;
 use wharf_model::ids;
 use wharf_model::EcsError;
 
+use crate::candidates::Candidates;
 use crate::checkpoint;
 use crate::columns::listed;
 use crate::pool::ReadPool;
@@ -39,6 +42,8 @@ pub struct SqliteStore {
     writer: Writer,
     readers: ReadPool,
     td_cache: TdCache,
+    /// The writer's copy of the clusters' placement candidates.
+    candidates: Arc<Mutex<Candidates>>,
     changes: tokio::sync::broadcast::Sender<TaskChanged>,
     elb_changes: tokio::sync::broadcast::Sender<String>,
     service_changes: tokio::sync::broadcast::Sender<(String, String)>,
@@ -56,12 +61,16 @@ impl SqliteStore {
         conn.pragma_update(None, "wal_autocheckpoint", 16384)?;
         schema::migrate(&mut conn)?;
         let nudge = checkpoint::start(path).map_err(|e| StoreError::Database(e.to_string()))?;
-        let writer = Writer::start(conn, nudge).map_err(|e| StoreError::Database(e.to_string()))?;
+        let candidates = Arc::new(Mutex::new(Candidates::default()));
+        let held = Arc::clone(&candidates);
+        let writer = Writer::start(conn, nudge, Box::new(move || locked(&held).clear()))
+            .map_err(|e| StoreError::Database(e.to_string()))?;
         Ok(Self {
             path: path.to_owned(),
             writer,
             readers: ReadPool::new(path),
             td_cache: TdCache::default(),
+            candidates,
             changes: tokio::sync::broadcast::channel(CHANGES_BUFFER).0,
             elb_changes: tokio::sync::broadcast::channel(CHANGES_BUFFER).0,
             service_changes: tokio::sync::broadcast::channel(CHANGES_BUFFER).0,
@@ -87,6 +96,28 @@ impl SqliteStore {
     fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
         self.readers.read(f)
     }
+}
+
+/// The candidates, even after a panic elsewhere held the lock: the copy is
+/// then dropped, as after a rollback.
+fn locked(candidates: &Mutex<Candidates>) -> MutexGuard<'_, Candidates> {
+    candidates.lock().unwrap_or_else(|poisoned| {
+        let mut held = poisoned.into_inner();
+        held.clear();
+        held
+    })
+}
+
+/// The instances new tasks were placed on, by the cluster they are
+/// registered in.
+fn placed_on(rows: &[tasks::NewTask]) -> BTreeMap<&str, BTreeSet<&str>> {
+    let mut out: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for t in rows {
+        if let (Some(cluster), Some(id)) = (&t.task.instance_cluster, &t.task.instance_id) {
+            out.entry(cluster.as_str()).or_default().insert(id.as_str());
+        }
+    }
+    out
 }
 
 fn read_td(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredTaskDefinition> {
@@ -529,6 +560,7 @@ impl Store for SqliteStore {
         decide: DecideInstance,
     ) -> Result<Option<StoredInstance>, StoreError> {
         let (region, cluster, id) = (region.to_owned(), cluster.to_owned(), id.to_owned());
+        let candidates = Arc::clone(&self.candidates);
         self.writer
             .write(move |c| {
                 let ids = [id];
@@ -537,6 +569,7 @@ impl Store for SqliteStore {
                 match decide(current.as_ref())? {
                     Some(new) => {
                         sqlite_tasks::put_instance(c, &region, &new)?;
+                        locked(&candidates).refresh(c, &region, &new.cluster, [new.id.as_str()])?;
                         Ok(Some(new))
                     }
                     None => Ok(current.map(|u| u.instance)),
@@ -547,10 +580,30 @@ impl Store for SqliteStore {
 
     async fn launch_tasks(&self, region: &str, launch: Launch) -> Result<Placement, StoreError> {
         let region_w = region.to_owned();
+        let candidates = Arc::clone(&self.candidates);
         let (placement, inserted) = self
             .writer
             .write(move |c| {
                 let cluster = &launch.template.cluster;
+                let mut held = locked(&candidates);
+                if launch.instances.is_none() && !launch.needs_pool() {
+                    // The common launch: on the cluster's own instances,
+                    // placed on the writer's copy of them.
+                    let view = held.view(c, &region_w, cluster)?;
+                    let placement = launch::place(&launch, &mut view.candidates, &mut ids::task_id);
+                    let rows = match &placement {
+                        Placement::Placed { tasks, .. } => {
+                            tasks::new_tasks(&launch, &view.usage, tasks)?
+                        }
+                        Placement::NoContainerInstances => Vec::new(),
+                    };
+                    sqlite_tasks::insert_tasks(c, &region_w, &rows)?;
+                    for (cluster, ids) in placed_on(&rows) {
+                        held.refresh(c, &region_w, cluster, ids)?;
+                    }
+                    drop(held);
+                    return Ok((placement, rows));
+                }
                 let mut usage =
                     sqlite_tasks::instances(c, &region_w, cluster, launch.instances.as_deref())?;
                 if launch.needs_pool() {
@@ -566,6 +619,10 @@ impl Store for SqliteStore {
                     Placement::NoContainerInstances => Vec::new(),
                 };
                 sqlite_tasks::insert_tasks(c, &region_w, &rows)?;
+                for (cluster, ids) in placed_on(&rows) {
+                    held.refresh(c, &region_w, cluster, ids)?;
+                }
+                drop(held);
                 Ok((placement, rows))
             })
             .await?;
@@ -592,6 +649,7 @@ impl Store for SqliteStore {
         decide: DecideTask,
     ) -> Result<Option<StoredTask>, StoreError> {
         let (region_w, cluster, id) = (region.to_owned(), cluster.to_owned(), id.to_owned());
+        let candidates = Arc::clone(&self.candidates);
         let updated = self
             .writer
             .write(move |c| {
@@ -602,6 +660,14 @@ impl Store for SqliteStore {
                     return Ok(Some((current, false)));
                 };
                 sqlite_tasks::update_task(c, &region_w, &cluster, &id, &update)?;
+                if update.last_status != current.last_status {
+                    // What the task holds on its instance moved (the triggers).
+                    if let (Some(on), Some(instance)) =
+                        (&current.instance_cluster, &current.instance_id)
+                    {
+                        locked(&candidates).refresh(c, &region_w, on, [instance.as_str()])?;
+                    }
+                }
                 let task = StoredTask {
                     last_status: update.last_status,
                     desired_status: update.desired_status,
@@ -684,12 +750,14 @@ impl Store for SqliteStore {
     }
 
     async fn reset(&self) -> Result<(), StoreError> {
+        let candidates = Arc::clone(&self.candidates);
         let result = self
             .writer
-            .write(|c| {
+            .write(move |c| {
                 for table in schema::TABLES {
                     c.execute(&format!("DELETE FROM {table}"), [])?;
                 }
+                locked(&candidates).clear();
                 Ok(())
             })
             .await;

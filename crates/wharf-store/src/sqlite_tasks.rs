@@ -5,6 +5,7 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use wharf_model::ecs::capacity;
+use wharf_model::ecs::placement::TaskGroups;
 
 use crate::columns::{listed, vocabulary};
 use crate::tasks::{
@@ -123,10 +124,13 @@ fn usage_row(r: &Row<'_>) -> rusqlite::Result<InstanceUsage> {
         ports: ports.split(',').filter(|p| !p.is_empty()).map(str::to_owned).collect(),
         running_tasks: r.get(7)?,
         pending_tasks: r.get(8)?,
-        task_groups: counted
-            .into_iter()
-            .flat_map(|(group, n)| std::iter::repeat_n(group, n))
-            .collect(),
+        task_groups: {
+            let mut groups = TaskGroups::default();
+            for (group, n) in counted {
+                groups.add(&group, i64::try_from(n).unwrap_or(i64::MAX));
+            }
+            groups
+        },
     })
 }
 

@@ -8,7 +8,7 @@
 
 use wharf_model::ecs::capacity;
 use wharf_model::ecs::launch::{Launch, PlacedTask};
-use wharf_model::ecs::placement::{Candidate, Used};
+use wharf_model::ecs::placement::{Candidate, Registered, TaskGroups, Used};
 use wharf_model::ecs::shapes::{ContainerInstance, DesiredStatus};
 use wharf_model::ecs::status::{InstanceStatus, TaskStatus};
 use wharf_model::EcsError;
@@ -45,9 +45,9 @@ pub struct InstanceUsage {
     pub running_tasks: i64,
     /// Tasks neither `RUNNING` nor `STOPPED`.
     pub pending_tasks: i64,
-    /// The `group` of each task not yet `STOPPED` (for `task:group` in
-    /// `memberOf` expressions), read from the stored task.
-    pub task_groups: Vec<String>,
+    /// The `group`s of the tasks not yet `STOPPED`, counted (for spreading
+    /// and for `task:group` in `memberOf` expressions).
+    pub task_groups: TaskGroups,
 }
 
 /// What a task holds on its instance until it is `STOPPED`.
@@ -210,26 +210,39 @@ pub fn candidates(
     usage: &[InstanceUsage],
     default_zone: &str,
 ) -> Result<Vec<Candidate>, StoreError> {
-    usage
-        .iter()
-        .map(|u| {
-            let ci: ContainerInstance = serde_json::from_str(&u.instance.json).map_err(|e| {
-                StoreError::Database(format!(
-                    "container instance {} unreadable: {e}",
-                    u.instance.id
-                ))
-            })?;
-            let used = Used {
-                cpu: u.cpu,
-                memory: u.memory,
-                ports: u.ports.clone(),
-                running_tasks: u.running_tasks,
-                pending_tasks: u.pending_tasks,
-                task_groups: u.task_groups.clone(),
-            };
-            Ok(Candidate::with_usage(&ci, default_zone, used))
-        })
-        .collect()
+    usage.iter().map(|u| Ok(candidate(u, default_zone)?.0)).collect()
+}
+
+/// The Availability Zone of a region's instances that report none: the
+/// region's first (`us-east-1a`).
+pub fn default_zone(region: &str) -> String {
+    format!("{region}a")
+}
+
+/// One instance's candidate, and what it registered.
+pub(crate) fn candidate(
+    u: &InstanceUsage,
+    default_zone: &str,
+) -> Result<(Candidate, Registered), StoreError> {
+    let ci: ContainerInstance = serde_json::from_str(&u.instance.json).map_err(|e| {
+        StoreError::Database(format!("container instance {} unreadable: {e}", u.instance.id))
+    })?;
+    let registered = Registered::of(&ci);
+    let mut candidate = Candidate::of_instance(&ci, default_zone);
+    candidate.set_usage(registered, used(u));
+    Ok((candidate, registered))
+}
+
+/// What an instance's unstopped tasks hold, as placement counts it.
+pub(crate) fn used(u: &InstanceUsage) -> Used {
+    Used {
+        cpu: u.cpu,
+        memory: u.memory,
+        ports: u.ports.clone(),
+        running_tasks: u.running_tasks,
+        pending_tasks: u.pending_tasks,
+        task_groups: u.task_groups.clone(),
+    }
 }
 
 /// Whether a stored instance may take part in a launch: one of the launch's

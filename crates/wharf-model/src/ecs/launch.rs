@@ -535,11 +535,7 @@ fn place_on(
 ) -> Vec<usize> {
     let picked: Vec<usize> =
         candidates.iter().enumerate().filter(|(_, c)| eligible(c)).map(|(i, _)| i).collect();
-    let mut sub: Vec<Candidate> = picked.iter().map(|&i| candidates[i].clone()).collect();
-    let chosen = placement::place(&mut sub, &launch.demand(), count, rules);
-    for (j, c) in sub.into_iter().enumerate() {
-        candidates[picked[j]] = c;
-    }
+    let chosen = placement::place_among(candidates, &picked, &launch.demand(), count, rules);
     if let Some(failures) = failures {
         failures.extend(chosen.failures.into_iter().map(|(arn, reason, detail)| Failure {
             arn: Some(arn),
@@ -547,7 +543,7 @@ fn place_on(
             detail,
         }));
     }
-    chosen.chosen.into_iter().map(|j| picked[j]).collect()
+    chosen.chosen
 }
 
 /// The rules Fargate tasks are placed by: ECS ignores a Fargate task's

@@ -36,8 +36,79 @@ pub struct Used {
     pub running_tasks: i64,
     /// Tasks neither `RUNNING` nor `STOPPED`.
     pub pending_tasks: i64,
-    /// Each task's `group` (for `task:group` in `memberOf`).
-    pub task_groups: Vec<String>,
+    /// The tasks' `group`s, counted (for `task:group` in `memberOf`).
+    pub task_groups: TaskGroups,
+}
+
+/// The `group`s of an instance's unstopped tasks, each with how many tasks
+/// have it: what spreading by group and `task:group` expressions ask of an
+/// instance, without one entry per task.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskGroups(std::collections::BTreeMap<String, i64>);
+
+impl TaskGroups {
+    /// How many of the tasks are in `group`.
+    pub fn count(&self, group: &str) -> i64 {
+        self.0.get(group).copied().unwrap_or(0)
+    }
+
+    /// Counts `n` more tasks of `group`.
+    pub fn add(&mut self, group: &str, n: i64) {
+        if n <= 0 {
+            return;
+        }
+        match self.0.get_mut(group) {
+            Some(have) => *have += n,
+            None => {
+                self.0.insert(group.to_owned(), n);
+            }
+        }
+    }
+
+    /// The groups, each once.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
+
+    /// Whether no task has a group.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// How many tasks have a group.
+    pub fn total(&self) -> i64 {
+        self.0.values().sum()
+    }
+}
+
+impl<S: AsRef<str>> FromIterator<S> for TaskGroups {
+    fn from_iter<I: IntoIterator<Item = S>>(groups: I) -> Self {
+        let mut out = Self::default();
+        for g in groups {
+            out.add(g.as_ref(), 1);
+        }
+        out
+    }
+}
+
+/// What an instance registered: the resources its tasks share.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Registered {
+    /// CPU units.
+    pub cpu: i64,
+    /// MiB.
+    pub memory: i64,
+}
+
+impl Registered {
+    /// What `ci` registered (`registeredResources`).
+    pub fn of(ci: &ContainerInstance) -> Self {
+        let registered = ci.registered_resources.as_deref().unwrap_or(&[]);
+        Self {
+            cpu: integer_resource(registered, "CPU"),
+            memory: integer_resource(registered, "MEMORY"),
+        }
+    }
 }
 
 /// The integer value of a registered or remaining resource (`CPU`,
@@ -107,7 +178,7 @@ pub struct Candidate {
     pub running_tasks: i64,
     /// The groups of its tasks not yet stopped (`task:group`); a task placed
     /// here adds its group.
-    pub task_groups: Vec<String>,
+    pub task_groups: TaskGroups,
 }
 
 impl query::Facts for Candidate {
@@ -132,7 +203,7 @@ impl query::Facts for Candidate {
     fn running_tasks_count(&self) -> i64 {
         self.running_tasks
     }
-    fn task_groups(&self) -> &[String] {
+    fn task_groups(&self) -> &TaskGroups {
         &self.task_groups
     }
 }
@@ -175,6 +246,15 @@ impl Candidate {
         if self.missing_attribute(demand).is_some() {
             return Err(Shortfall::Attribute);
         }
+        self.fits_resources(demand)
+    }
+
+    /// [`Candidate::fits`] without the attribute check, which placement
+    /// makes once per launch rather than once per task.
+    fn fits_resources(&self, demand: &Demand) -> Result<(), Shortfall> {
+        if !self.active || !self.agent_connected {
+            return Err(Shortfall::NotActive);
+        }
         if demand.cpu > self.cpu_free {
             return Err(Shortfall::Cpu);
         }
@@ -201,16 +281,20 @@ impl Candidate {
     /// The candidate for a registered instance holding `used`: what it has
     /// left is what it registered less what its unstopped tasks hold.
     pub fn with_usage(ci: &ContainerInstance, availability_zone: &str, used: Used) -> Self {
-        let registered = ci.registered_resources.as_deref().unwrap_or(&[]);
-        Self {
-            cpu_free: integer_resource(registered, "CPU") - used.cpu,
-            memory_free: integer_resource(registered, "MEMORY") - used.memory,
-            ports_used: used.ports,
-            tasks: used.running_tasks + used.pending_tasks,
-            running_tasks: used.running_tasks,
-            task_groups: used.task_groups,
-            ..Self::of_instance(ci, availability_zone)
-        }
+        let mut c = Self::of_instance(ci, availability_zone);
+        c.set_usage(Registered::of(ci), used);
+        c
+    }
+
+    /// Makes what it has left what it `registered` less what its unstopped
+    /// tasks hold (`used`), keeping what it is (ARN, attributes, agent).
+    pub fn set_usage(&mut self, registered: Registered, used: Used) {
+        self.cpu_free = registered.cpu - used.cpu;
+        self.memory_free = registered.memory - used.memory;
+        self.ports_used = used.ports;
+        self.tasks = used.running_tasks + used.pending_tasks;
+        self.running_tasks = used.running_tasks;
+        self.task_groups = used.task_groups;
     }
 
     /// The candidate for a registered instance: its ARN, status and what
@@ -241,7 +325,7 @@ impl Candidate {
             agent_version: ci.version_info.as_ref().and_then(|v| v.agent_version.clone()),
             registered_at_ms: ci.registered_at.map(|t| t.as_millis()),
             running_tasks: 0,
-            task_groups: vec![],
+            task_groups: TaskGroups::default(),
         }
     }
 
@@ -250,7 +334,7 @@ impl Candidate {
     /// group's.
     fn tasks_of(&self, group: Option<&str>) -> i64 {
         match group {
-            Some(g) => self.task_groups.iter().filter(|t| *t == g).count() as i64,
+            Some(g) => self.task_groups.count(g),
             None => self.tasks,
         }
     }
@@ -260,7 +344,9 @@ impl Candidate {
         self.memory_free -= demand.memory;
         self.ports_used.extend(demand.ports.iter().cloned());
         self.tasks += 1;
-        self.task_groups.extend(group.map(str::to_owned));
+        if let Some(g) = group {
+            self.task_groups.add(g, 1);
+        }
     }
 }
 
@@ -429,6 +515,21 @@ pub fn place(
     count: usize,
     rules: &Rules,
 ) -> Placement {
+    let all: Vec<usize> = (0..candidates.len()).collect();
+    place_among(candidates, &all, demand, count, rules)
+}
+
+/// [`place`] on only the candidates at the indices `among` (ascending):
+/// `chosen` holds indices into all of `candidates`. Placing in place, rather
+/// than on a copy of those candidates, keeps a launch on thousands of
+/// instances from copying every one of them.
+pub fn place_among(
+    candidates: &mut [Candidate],
+    among: &[usize],
+    demand: &Demand,
+    count: usize,
+    rules: &Rules,
+) -> Placement {
     let mut placement = Placement::default();
     let random = std::collections::hash_map::RandomState::new();
     let group = rules.group.as_deref();
@@ -436,61 +537,72 @@ pub fn place(
     // tasks are taken: each instance's tasks of the group, and those of every
     // instance sharing an attribute's value. Counting them afresh for each
     // instance at each task cost instances² per task.
-    let mut in_group: Vec<i64> = candidates.iter().map(|c| c.tasks_of(group)).collect();
+    let mut in_group: Vec<i64> = among.iter().map(|&i| candidates[i].tasks_of(group)).collect();
     let mut spreads: Vec<Option<Buckets>> = rules
         .strategies
         .iter()
         .map(|s| match s {
             Strategy::Spread(Some(attribute)) => {
-                Some(Buckets::new(candidates, attribute, &in_group))
+                Some(Buckets::new(candidates, among, attribute, &in_group))
             }
             _ => None,
         })
         .collect();
-    let mut zones = rules.strategies.is_empty().then(|| Buckets::new(candidates, ZONE, &in_group));
+    let mut zones =
+        rules.strategies.is_empty().then(|| Buckets::new(candidates, among, ZONE, &in_group));
+    // What a task requires of an instance's attributes does not change
+    // between the tasks of one call: checked once per instance.
+    let has_attributes: Vec<bool> =
+        among.iter().map(|&i| candidates[i].missing_attribute(demand).is_none()).collect();
+    let mut taken = vec![false; among.len()];
     for _ in 0..count {
-        let allowed = |i: usize, c: &Candidate| {
-            c.fits(demand).is_ok()
-                && c.refused_by(rules).is_none()
-                && !(rules.distinct_instance && placement.chosen.contains(&i))
-        };
-        let key = |i: usize, c: &Candidate| -> Vec<i64> {
-            let mut key = Vec::with_capacity(rules.strategies.len() + 2);
+        let mut best: Option<(Key, usize)> = None;
+        for (j, &i) in among.iter().enumerate() {
+            let c = &candidates[i];
+            let allowed = has_attributes[j]
+                && c.fits_resources(demand).is_ok()
+                && (rules.member_of.is_empty() || c.refused_by(rules).is_none())
+                && !(rules.distinct_instance && taken[j]);
+            if !allowed {
+                continue;
+            }
+            let mut key = Key::default();
             for (s, buckets) in rules.strategies.iter().zip(&spreads) {
                 key.push(match s {
                     Strategy::Random => {
                         use std::hash::BuildHasher;
                         (random.hash_one((i, placement.chosen.len())) >> 1) as i64
                     }
-                    Strategy::Spread(None) => in_group[i],
-                    Strategy::Spread(Some(_)) => buckets.as_ref().map_or(0, |b| b.count(i)),
+                    Strategy::Spread(None) => in_group[j],
+                    Strategy::Spread(Some(_)) => buckets.as_ref().map_or(0, |b| b.count(j)),
                     Strategy::BinpackCpu => c.cpu_free,
                     Strategy::BinpackMemory => c.memory_free,
                 });
             }
             if let Some(zones) = &zones {
-                key.extend([zones.count(i), in_group[i], -c.memory_free]);
+                key.push(zones.count(j));
+                key.push(in_group[j]);
+                key.push(-c.memory_free);
             }
-            key.push(i as i64);
-            key
-        };
-        let best = candidates
-            .iter()
-            .enumerate()
-            .filter(|(i, c)| allowed(*i, c))
-            .min_by_key(|(i, c)| key(*i, c))
-            .map(|(i, _)| i);
+            key.push(j as i64);
+            if best.as_ref().is_none_or(|(b, _)| key < *b) {
+                best = Some((key, j));
+            }
+        }
         match best {
-            Some(i) => {
+            Some((_, j)) => {
+                let i = among[j];
                 candidates[i].take(demand, rules.group.as_deref());
-                in_group[i] += 1;
+                in_group[j] += 1;
+                taken[j] = true;
                 for b in spreads.iter_mut().flatten().chain(zones.as_mut()) {
-                    b.add(i);
+                    b.add(j);
                 }
                 placement.chosen.push(i);
             }
             None => {
-                for (i, c) in candidates.iter().enumerate() {
+                for (j, &i) in among.iter().enumerate() {
+                    let c = &candidates[i];
                     let why = match c.fits(demand) {
                         Err(why) => Some((why.reason(), c.missing_attribute(demand).map(|a| {
                             format!("The task requires the attribute {a}, which this instance does not have.")
@@ -501,7 +613,7 @@ pub fn place(
                                 format!("The instance is not a member of {}.", e.source())
                             }),
                         )),
-                        Ok(()) if rules.distinct_instance && placement.chosen.contains(&i) => {
+                        Ok(()) if rules.distinct_instance && taken[j] => {
                             Some(("DistinctInstance", Some("distinctInstance placement constraint unsatisfied.".to_owned())))
                         }
                         Ok(()) => None,
@@ -519,6 +631,41 @@ pub fn place(
     placement
 }
 
+/// An instance's place in the order the strategies make, compared
+/// lexicographically: at most five strategies, the default's three figures
+/// and the index that breaks ties, kept without allocating.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Key {
+    figures: [i64; 10],
+    len: usize,
+}
+
+impl Key {
+    fn push(&mut self, figure: i64) {
+        // `rules` admits at most five strategies, so this never drops one.
+        if let Some(slot) = self.figures.get_mut(self.len) {
+            *slot = figure;
+            self.len += 1;
+        }
+    }
+
+    fn figures(&self) -> &[i64] {
+        &self.figures[..self.len]
+    }
+}
+
+impl PartialOrd for Key {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Key {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.figures().cmp(other.figures())
+    }
+}
+
 /// The instances grouped by their value of one attribute (those without it
 /// together), with the tasks of the group each value holds: the count a
 /// spread over that attribute compares.
@@ -531,13 +678,16 @@ struct Buckets {
 }
 
 impl Buckets {
-    fn new(candidates: &[Candidate], attribute: &str, in_group: &[i64]) -> Self {
+    /// Buckets the candidates at `among` by their value of `attribute`; `j`
+    /// below is a position in `among`.
+    fn new(candidates: &[Candidate], among: &[usize], attribute: &str, in_group: &[i64]) -> Self {
         let mut values: std::collections::HashMap<Option<&str>, usize> = Default::default();
-        let of: Vec<usize> = candidates
+        let of: Vec<usize> = among
             .iter()
-            .map(|c| {
+            .map(|&i| {
                 let next = values.len();
-                *values.entry(c.attribute_values.get(attribute).map(String::as_str)).or_insert(next)
+                let value = candidates[i].attribute_values.get(attribute).map(String::as_str);
+                *values.entry(value).or_insert(next)
             })
             .collect();
         let mut counts = vec![0; values.len()];
@@ -575,7 +725,7 @@ mod tests {
             agent_version: Some("1.80.0".into()),
             registered_at_ms: Some(1_700_000_000_000),
             running_tasks: 0,
-            task_groups: vec![],
+            task_groups: TaskGroups::default(),
         }
     }
 
@@ -614,7 +764,7 @@ mod tests {
             in_zone("c", "z-c"),
         ];
         cs[0].tasks = 9;
-        cs[0].task_groups = vec!["family:other".into(); 9];
+        cs[0].task_groups.add("family:other", 9);
         let d = Demand { cpu: 10, memory: 10, ..Demand::default() };
         let rules = |strategies: Vec<Strategy>| Rules {
             strategies,
@@ -653,8 +803,9 @@ mod tests {
             if let Some(r) = rack {
                 c.attribute_values.insert("rack".into(), r.into());
             }
-            c.task_groups = vec!["service:web".into(); held];
-            c.task_groups.push("family:other".into());
+            c.task_groups = TaskGroups::default();
+            c.task_groups.add("service:web", held as i64);
+            c.task_groups.add("family:other", 1);
             c.tasks = held as i64 + 1;
             c
         };
@@ -777,7 +928,7 @@ mod tests {
     #[test]
     fn task_group_sees_the_tasks_placed_so_far() {
         let mut cs = vec![candidate("a", 4096, 4096), candidate("b", 4096, 4096)];
-        cs[1].task_groups.push("databases".into());
+        cs[1].task_groups.add("databases", 1);
         let affinity = constraints(serde_json::json!([
             {"type": "memberOf", "expression": "task:group == databases"}
         ]));
@@ -792,7 +943,7 @@ mod tests {
         assert_eq!(p.chosen, vec![0, 1], "each placed task keeps the next off its instance");
         assert_eq!(p.failures.len(), 2);
         assert!(p.failures.iter().all(|f| f.1 == MEMBER_OF_UNSATISFIED));
-        assert_eq!(cs[0].task_groups, vec!["family:web".to_owned()]);
+        assert_eq!(cs[0].task_groups, ["family:web"].into_iter().collect());
     }
 
     #[test]

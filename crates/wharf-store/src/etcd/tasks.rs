@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use wharf_model::ecs::launch::{Launch, Placement};
+use wharf_model::ecs::placement::TaskGroups;
 use wharf_model::ecs::shapes::DesiredStatus;
 use wharf_model::ecs::status::{InstanceStatus, TaskStatus};
 use wharf_model::ids;
@@ -149,7 +150,7 @@ fn usage(instance: StoredInstance, held: &OnInstance) -> InstanceUsage {
         ports: Vec::new(),
         running_tasks: 0,
         pending_tasks: 0,
-        task_groups: Vec::new(),
+        task_groups: TaskGroups::default(),
     };
     for h in held.values() {
         u.cpu += h.cpu;
@@ -160,7 +161,9 @@ fn usage(instance: StoredInstance, held: &OnInstance) -> InstanceUsage {
         } else {
             u.pending_tasks += 1;
         }
-        u.task_groups.extend(h.group.iter().cloned());
+        if let Some(g) = &h.group {
+            u.task_groups.add(g, 1);
+        }
     }
     u
 }

@@ -344,7 +344,7 @@ impl LogStore {
                 r.get(0)
             })?;
         let nudge = checkpoint::start(path).map_err(|e| StoreError::Database(e.to_string()))?;
-        let writer = Writer::start_named(conn, nudge, "wharf-logs-writer")
+        let writer = Writer::start_named(conn, nudge, "wharf-logs-writer", Box::new(|| {}))
             .map_err(|e| StoreError::Database(e.to_string()))?;
         Ok(Self(Arc::new(Inner {
             path: path.to_owned(),

@@ -508,7 +508,8 @@ pub async fn placement_holds_resources_until_stopped(store: Arc<dyn Store>) {
     for u in &usage {
         assert_eq!((u.cpu, u.memory, u.pending_tasks, u.running_tasks), (1000, 2000, 5, 0));
         assert!(u.ports.is_empty());
-        assert_eq!(u.task_groups, vec!["service:web"; 5]);
+        assert_eq!(u.task_groups.count("service:web"), 5);
+        assert_eq!(u.task_groups.total(), 5);
     }
     let on_1 = store.unstopped_tasks_on("us-east-1", "a", "i-1").await.unwrap();
     assert_eq!(on_1.len(), 5);
@@ -555,6 +556,57 @@ pub async fn placement_holds_resources_until_stopped(store: Arc<dyn Store>) {
     assert!(store.get_task("us-east-1", "a", &t.id).await.unwrap().is_none());
     assert!(store.tags("us-east-1", &t.arn).await.unwrap().is_empty());
     assert_eq!(store.task_counts("us-east-1", "a").await.unwrap(), (0, 9));
+}
+
+/// Each launch places on the instances as the writes before it left them:
+/// tasks stopped free their room, new instances take tasks at once, and a
+/// draining instance takes none (whatever a store keeps to place faster).
+pub async fn placement_sees_every_change_to_the_instances(store: Arc<dyn Store>) {
+    let on = |placed: &[String], store: Arc<dyn Store>| {
+        let placed = placed.to_vec();
+        async move {
+            let mut hosts = Vec::new();
+            for id in placed {
+                let t = store.get_task("us-east-1", "p", &id).await.unwrap().unwrap();
+                hosts.push(t.instance_id.unwrap());
+            }
+            hosts
+        }
+    };
+    instance(&*store, "us-east-1", "p", "i-1", "ACTIVE").await;
+    // 1,000 CPU units hold five tasks of 200.
+    let first = launched(&*store, "us-east-1", "p", 5).await;
+    assert_eq!(first.len(), 5);
+    assert!(launched(&*store, "us-east-1", "p", 1).await.is_empty(), "i-1 is full");
+    set_status(&*store, "p", &first[0], "RUNNING", "RUNNING").await;
+    assert!(launched(&*store, "us-east-1", "p", 1).await.is_empty(), "RUNNING still holds");
+    set_status(&*store, "p", &first[0], "STOPPED", "STOPPED").await;
+    let again = launched(&*store, "us-east-1", "p", 2).await;
+    assert_eq!(again.len(), 1, "the stopped task's room, and no more");
+    assert_eq!(on(&again, store.clone()).await, ["i-1"]);
+
+    instance(&*store, "us-east-1", "p", "i-0", "ACTIVE").await;
+    let new_host = launched(&*store, "us-east-1", "p", 3).await;
+    assert_eq!(on(&new_host, store.clone()).await, ["i-0"; 3], "the new instance takes them");
+
+    instance(&*store, "us-east-1", "p", "i-0", "DRAINING").await;
+    assert!(launched(&*store, "us-east-1", "p", 1).await.is_empty(), "i-0 drains, i-1 is full");
+    // A refused write leaves placement as it was.
+    let refused = store
+        .update_task(
+            "us-east-1",
+            "p",
+            &new_host[0],
+            Box::new(|_| Err(EcsError::invalid_parameter("refused"))),
+        )
+        .await;
+    assert!(refused.is_err());
+    instance(&*store, "us-east-1", "p", "i-0", "ACTIVE").await;
+    let last = launched(&*store, "us-east-1", "p", 3).await;
+    assert_eq!(on(&last, store.clone()).await, ["i-0"; 2], "i-0 had room for two more");
+    let usage = store.instances("us-east-1", "p", None).await.unwrap();
+    let held: Vec<_> = usage.iter().map(|u| (u.instance.id.as_str(), u.cpu)).collect();
+    assert_eq!(held, [("i-0", 1000), ("i-1", 1000)]);
 }
 
 pub async fn tasks_and_instances_are_counted_by_cluster_and_status(store: Arc<dyn Store>) {
@@ -675,7 +727,7 @@ pub async fn the_fargate_pool_serves_every_cluster(store: Arc<dyn Store>) {
         Placement::NoContainerInstances => panic!("the pool was not seen"),
     }
     let pool = &store.instances("us-east-1", capacity::FARGATE_POOL, None).await.unwrap()[0];
-    assert_eq!((pool.cpu, pool.pending_tasks, pool.task_groups.len()), (1000, 5, 5));
+    assert_eq!((pool.cpu, pool.pending_tasks, pool.task_groups.total()), (1000, 5, 5));
     let emb = &store.instances("us-east-1", "b", Some(vec!["emb".into()])).await.unwrap()[0];
     assert_eq!((emb.cpu, emb.memory, emb.pending_tasks), (1000, 2000, 5));
     // Cluster c has no instance of its own: an EC2 launch finds none.

@@ -18,6 +18,7 @@ macro_rules! each_contract {
         $m!(reads_follow_every_write);
         $m!(elb_writes_are_atomic_and_deletes_take_dependents);
         $m!(placement_holds_resources_until_stopped);
+        $m!(placement_sees_every_change_to_the_instances);
         $m!(tasks_and_instances_are_counted_by_cluster_and_status);
         $m!(the_fargate_pool_serves_every_cluster);
     };

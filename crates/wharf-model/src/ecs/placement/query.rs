@@ -59,7 +59,7 @@ pub trait Facts {
     /// How many of its tasks are `RUNNING`.
     fn running_tasks_count(&self) -> i64;
     /// The groups of its tasks not yet stopped.
-    fn task_groups(&self) -> &[String];
+    fn task_groups(&self) -> &super::TaskGroups;
 }
 
 /// A parsed expression, compared by its text.
@@ -289,7 +289,7 @@ fn test<F: Facts + ?Sized>(c: &Comparison, f: &F) -> bool {
             match c.op {
                 Op::Exists => !groups.is_empty(),
                 Op::NotExists => groups.is_empty(),
-                _ => groups.iter().any(|g| text(g, c.op, &c.arg)),
+                _ => groups.names().any(|g| text(g, c.op, &c.arg)),
             }
         }
         Subject::Ec2InstanceId => f.ec2_instance_id().is_some_and(|v| text(v, c.op, &c.arg)),
@@ -769,7 +769,7 @@ mod tests {
         version: Option<String>,
         registered: Option<i64>,
         running: i64,
-        groups: Vec<String>,
+        groups: crate::ecs::placement::TaskGroups,
     }
 
     impl Facts for Instance {
@@ -791,7 +791,7 @@ mod tests {
         fn running_tasks_count(&self) -> i64 {
             self.running
         }
-        fn task_groups(&self) -> &[String] {
+        fn task_groups(&self) -> &crate::ecs::placement::TaskGroups {
             &self.groups
         }
     }
@@ -857,14 +857,17 @@ mod tests {
         assert!(yes("attribute:stack == prod", &t2));
         assert!(!yes("attribute:stack != prod", &t2));
 
-        let mut i = Instance { groups: vec!["service:production".into()], ..Instance::default() };
+        let mut i = Instance {
+            groups: ["service:production"].into_iter().collect(),
+            ..Instance::default()
+        };
         assert!(yes("task:group == service:production", &i));
         assert!(yes(
             "task:group == databases",
-            &Instance { groups: vec!["databases".into()], ..Instance::default() }
+            &Instance { groups: ["databases"].into_iter().collect(), ..Instance::default() }
         ));
         assert!(yes("not(task:group == database)", &i));
-        i.groups.push("database".into());
+        i.groups.add("database", 1);
         assert!(!yes("not(task:group == database)", &i));
 
         i.running = 1;
@@ -989,7 +992,7 @@ mod tests {
         assert!(!yes("registeredAt < 2018-06-18", &i));
         assert!(yes("runningTasksCount > 2 and runningTasksCount < 4", &i));
         assert!(yes("task:group !exists", &i) && !yes("task:group exists", &i));
-        i.groups = vec!["family:web".into(), "service:api".into()];
+        i.groups = ["family:web", "service:api"].into_iter().collect();
         assert!(yes("task:group exists", &i));
         assert!(yes("task:group =~ service:.*", &i));
         assert!(yes("task:group in [service:api, x]", &i));
