@@ -8,7 +8,7 @@
 //! reason and every timestamp are kept once set, and a report that changes
 //! nothing writes nothing.
 
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 use wharf_model::agent::{Heartbeat, HeartbeatReply, WatchEvent};
 use wharf_model::ecs::capacity;
 use wharf_model::ecs::shapes::{
@@ -24,6 +24,7 @@ use wharf_store::TaskUpdate;
 
 use crate::context::{AppState, Ctx};
 use crate::ecs::{cluster, container_instance, task};
+use crate::instance_changes::Routed;
 use crate::protocol::ApiError;
 
 pub use wharf_model::agent::{merge, Assignment};
@@ -181,7 +182,9 @@ pub async fn watch(
         return Err(inactive(instance_id));
     }
     // Subscribe before reading, so no change falls between the two.
-    let changes = state.ops.store.task_changes();
+    let store = &state.ops.store;
+    let changes =
+        state.instance_changes.subscribe(|| store.task_changes(), region, cluster, instance_id);
     let initial = assigned(state, region, cluster, instance_id).await?;
     let (tx, rx) = mpsc::channel(WATCH_BUFFER);
     let (state, region, cluster, instance_id) =
@@ -232,7 +235,7 @@ async fn forward(
     cluster: &str,
     instance_id: &str,
     initial: Vec<Assignment>,
-    mut changes: broadcast::Receiver<wharf_store::TaskChanged>,
+    mut changes: crate::instance_changes::Subscription,
     tx: mpsc::Sender<WatchEvent>,
 ) {
     {
@@ -250,14 +253,8 @@ async fn forward(
                 next = changes.recv() => next,
             };
             let resend = match next {
-                Ok(c) => {
-                    // The instance's tasks, of whatever cluster.
-                    if c.region != region
-                        || c.instance_cluster.as_deref() != Some(cluster)
-                        || c.instance_id.as_deref() != Some(instance_id)
-                    {
-                        continue;
-                    }
+                // The instance's tasks, of whatever cluster.
+                Some(Routed::Changed(c)) => {
                     if !registered(state, region, cluster, instance_id).await.unwrap_or(true) {
                         return;
                     }
@@ -271,13 +268,11 @@ async fn forward(
                     }
                 }
                 // Fell behind: everything that is not stopped, again.
-                Err(broadcast::error::RecvError::Lagged(_)) => {
-                    match assigned(state, region, cluster, instance_id).await {
-                        Ok(all) => all,
-                        Err(_) => return,
-                    }
-                }
-                Err(broadcast::error::RecvError::Closed) => return,
+                Some(Routed::Resync) => match assigned(state, region, cluster, instance_id).await {
+                    Ok(all) => all,
+                    Err(_) => return,
+                },
+                None => return,
             };
             for a in resend {
                 if tx.send(WatchEvent::Assigned(Box::new(a))).await.is_err() {

@@ -48,6 +48,8 @@ pub struct AppState {
     pub audit: Option<Arc<crate::audit::AuditLog>>,
     /// Whether the API is served over TLS (its endpoints are `https://`).
     pub tls: bool,
+    /// Task changes, routed to the watch of the instance each concerns.
+    pub instance_changes: Arc<crate::instance_changes::InstanceChanges>,
 }
 
 /// Agents' heartbeat interval unless the server says otherwise.
@@ -78,6 +80,7 @@ impl AppState {
             throttle: None,
             audit: None,
             tls: false,
+            instance_changes: Arc::default(),
         }
     }
 }

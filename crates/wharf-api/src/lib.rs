@@ -31,6 +31,7 @@ pub mod ec2;
 pub mod ecs;
 pub mod elbv2;
 pub mod exec;
+pub mod instance_changes;
 pub mod logs;
 pub mod metrics;
 pub mod pagination;
