@@ -379,10 +379,7 @@ pub fn serves_fargate(c: &Candidate) -> bool {
 
 /// The cluster an instance is registered in (from its ARN).
 pub fn cluster_of(c: &Candidate) -> &str {
-    match crate::arn::parse(&c.arn) {
-        Some(a) => a.rest.split_once('/').map_or(a.rest, |(cluster, _)| cluster),
-        None => "",
-    }
+    &c.cluster
 }
 
 /// A task placed by [`place`].

@@ -152,6 +152,8 @@ pub struct Demand {
 pub struct Candidate {
     /// Its ARN, for `failures[]`.
     pub arn: String,
+    /// The cluster it is registered in (from its ARN).
+    pub cluster: String,
     /// Whether it takes new tasks (`ACTIVE`).
     pub active: bool,
     /// CPU units left.
@@ -311,8 +313,13 @@ impl Candidate {
             names.push(ZONE.to_owned());
             attribute_values.insert(ZONE.to_owned(), availability_zone.to_owned());
         }
+        let arn = ci.container_instance_arn.clone().unwrap_or_default();
+        let cluster = crate::arn::parse(&arn)
+            .map(|a| a.rest.split_once('/').map_or(a.rest, |(cluster, _)| cluster).to_owned())
+            .unwrap_or_default();
         Self {
-            arn: ci.container_instance_arn.clone().unwrap_or_default(),
+            arn,
+            cluster,
             active: ci.status == Some(InstanceStatus::Active),
             cpu_free: 0,
             memory_free: 0,
@@ -681,16 +688,30 @@ impl Buckets {
     /// Buckets the candidates at `among` by their value of `attribute`; `j`
     /// below is a position in `among`.
     fn new(candidates: &[Candidate], among: &[usize], attribute: &str, in_group: &[i64]) -> Self {
-        let mut values: std::collections::HashMap<Option<&str>, usize> = Default::default();
+        // Few values (zones, instance types) are found faster by comparing
+        // than by hashing; many (one per host) are hashed.
+        const FEW: usize = 16;
+        let mut few: Vec<Option<&str>> = Vec::new();
+        let mut many: std::collections::HashMap<Option<&str>, usize> = Default::default();
         let of: Vec<usize> = among
             .iter()
             .map(|&i| {
-                let next = values.len();
                 let value = candidates[i].attribute_values.get(attribute).map(String::as_str);
-                *values.entry(value).or_insert(next)
+                if many.is_empty() {
+                    if let Some(at) = few.iter().position(|v| *v == value) {
+                        return at;
+                    }
+                    if few.len() < FEW {
+                        few.push(value);
+                        return few.len() - 1;
+                    }
+                    many.extend(few.iter().enumerate().map(|(at, v)| (*v, at)));
+                }
+                let next = many.len();
+                *many.entry(value).or_insert(next)
             })
             .collect();
-        let mut counts = vec![0; values.len()];
+        let mut counts = vec![0; few.len().max(many.len())];
         for (i, b) in of.iter().enumerate() {
             counts[*b] += in_group[i];
         }
@@ -713,6 +734,7 @@ mod tests {
     fn candidate(arn: &str, cpu: i64, memory: i64) -> Candidate {
         Candidate {
             arn: arn.into(),
+            cluster: "default".into(),
             active: true,
             cpu_free: cpu,
             memory_free: memory,
@@ -752,6 +774,29 @@ mod tests {
         let mut c = candidate(arn, 8192, 8192);
         c.attribute_values.insert("ecs.availability-zone".into(), zone.into());
         c
+    }
+
+    #[test]
+    fn spreading_over_many_values_counts_each_value_apart() {
+        // 40 racks, more than are compared one by one: rack r0 already holds
+        // a task of the group, so the 39 tasks go one to each other rack.
+        let mut cs: Vec<Candidate> = (0..40)
+            .map(|n| {
+                let mut c = candidate(&format!("h{n}"), 8192, 8192);
+                c.attribute_values.insert("rack".into(), format!("r{}", n % 40));
+                c
+            })
+            .collect();
+        cs[0].task_groups.add("service:web", 1);
+        let rules = Rules {
+            strategies: vec![Strategy::Spread(Some("rack".into()))],
+            group: Some("service:web".into()),
+            ..Rules::default()
+        };
+        let p = place(&mut cs, &Demand { cpu: 1, memory: 1, ..Demand::default() }, 39, &rules);
+        let mut chosen = p.chosen.clone();
+        chosen.sort_unstable();
+        assert_eq!(chosen, (1..40).collect::<Vec<_>>());
     }
 
     #[test]
