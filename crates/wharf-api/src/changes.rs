@@ -142,6 +142,7 @@ mod tests {
             id: id.into(),
             instance_id: None,
             instance_cluster: None,
+            service: None,
         };
         assert!(f.task(&change("eu-west-1", "abc")));
         assert!(!f.task(&change("us-east-1", "abc")), "another region");

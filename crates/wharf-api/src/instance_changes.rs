@@ -180,6 +180,7 @@ mod tests {
             id: task.into(),
             instance_id: Some(instance.into()),
             instance_cluster: Some("c".into()),
+            service: None,
         }
     }
 

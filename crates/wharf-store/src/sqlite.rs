@@ -90,6 +90,7 @@ impl SqliteStore {
             id: task.id.clone(),
             instance_id: task.instance_id.clone(),
             instance_cluster: task.instance_cluster.clone(),
+            service: task.service.clone(),
         });
     }
 

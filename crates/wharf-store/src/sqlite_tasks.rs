@@ -14,7 +14,7 @@ use crate::tasks::{
 };
 
 const TASK_COLUMNS: &str =
-    "cluster, id, arn, instance_id, last_status, desired_status, body, instance_cluster";
+    "cluster, id, arn, instance_id, last_status, desired_status, body, instance_cluster, service";
 
 fn read_task(row: &Row<'_>) -> rusqlite::Result<StoredTask> {
     Ok(StoredTask {
@@ -26,6 +26,7 @@ fn read_task(row: &Row<'_>) -> rusqlite::Result<StoredTask> {
         desired_status: listed(row, 5)?,
         json: row.get(6)?,
         instance_cluster: row.get(7)?,
+        service: row.get(8)?,
     })
 }
 
@@ -179,7 +180,7 @@ pub(crate) fn insert_tasks(
             t.instance_id,
             new.family,
             new.started_by,
-            new.service,
+            t.service,
             t.last_status.as_str(),
             t.desired_status.as_str(),
             new.reservation.cpu,

@@ -80,6 +80,8 @@ pub struct StoredTask {
     pub last_status: TaskStatus,
     /// `desiredStatus`.
     pub desired_status: DesiredStatus,
+    /// The service that owns it (ListTasks `serviceName`).
+    pub service: Option<String>,
     /// The `Task` wire JSON.
     pub json: String,
 }
@@ -93,8 +95,6 @@ pub struct NewTask {
     pub family: String,
     /// `startedBy` (ListTasks `startedBy`).
     pub started_by: Option<String>,
-    /// The service that owns it (ListTasks `serviceName`).
-    pub service: Option<String>,
     /// What it holds on its instance.
     pub reservation: Reservation,
     /// Its tags.
@@ -151,6 +151,9 @@ pub struct TaskChanged {
     /// The cluster that instance is registered in (see
     /// [`StoredTask::instance_cluster`]).
     pub instance_cluster: Option<String>,
+    /// The service that owns it, if any: the service scheduler looks at
+    /// that service alone.
+    pub service: Option<String>,
 }
 
 /// Decides a task's change from its stored form: `None` keeps it. May run
@@ -291,11 +294,11 @@ pub fn new_tasks(
                     instance_cluster: usage.get(p.instance).map(|u| u.instance.cluster.clone()),
                     last_status: TaskStatus::Provisioning,
                     desired_status: DesiredStatus::Running,
+                    service: template.service.clone(),
                     json,
                 },
                 family: template.family().to_owned(),
                 started_by: template.started_by.clone(),
-                service: template.service.clone(),
                 reservation: Reservation {
                     cpu: demand.cpu,
                     memory: demand.memory,

@@ -275,8 +275,12 @@ fn put_record(rec: &ServiceRecord) -> Result<Write, EcsError> {
         .map_err(|e| EcsError::server(format!("service not written: {e}")))
 }
 
-/// Runs the scheduler until `shutdown` turns `true`: a pass whenever a
-/// service, task or target group changes, and every [`TICK`].
+/// Runs the scheduler until `shutdown` turns `true`. Every [`TICK`] it
+/// passes over every service (for the timers: drains ending, the 40 s health
+/// rule, grace periods, throttling). In between, a service that changes, or
+/// one of whose tasks changes, is reconciled alone: a task's change costs one
+/// service's work, not every service's. A target group's change, or a
+/// change channel that fell behind, brings the next pass forward.
 pub async fn run(scheduler: Scheduler, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     let mut services = scheduler.ops.store.service_changes();
     let mut tasks = scheduler.ops.store.task_changes();
@@ -284,18 +288,143 @@ pub async fn run(scheduler: Scheduler, mut shutdown: tokio::sync::watch::Receive
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        let mut wake = Wake::default();
         tokio::select! {
-            _ = tick.tick() => {}
-            _ = services.recv() => {}
-            _ = tasks.recv() => {}
-            _ = elb.recv() => {}
+            _ = tick.tick() => wake.everything = true,
+            s = services.recv() => wake.service(s),
+            t = tasks.recv() => wake.task(t),
+            e = elb.recv() => wake.target_groups(e),
             _ = shutdown.wait_for(|stop| *stop) => return,
         }
-        // What arrived while the pass runs is covered by the next one; drain
-        // the backlog so one burst of changes costs one pass.
-        while services.try_recv().is_ok() || tasks.try_recv().is_ok() || elb.try_recv().is_ok() {}
-        if let Err(e) = scheduler.pass().await {
-            tracing::warn!(error = %e, "service scheduler pass failed");
+        // What arrived meanwhile joins this wake: a burst of changes to one
+        // service costs one reconcile.
+        loop {
+            let before = wake.heard;
+            if let Some(s) = ready(services.try_recv()) {
+                wake.service(s);
+            }
+            if let Some(t) = ready(tasks.try_recv()) {
+                wake.task(t);
+            }
+            if let Some(e) = ready(elb.try_recv()) {
+                wake.target_groups(e);
+            }
+            if wake.heard == before {
+                break;
+            }
         }
+        if wake.everything {
+            if let Err(e) = scheduler.pass().await {
+                tracing::warn!(error = %e, "service scheduler pass failed");
+            }
+            tick.reset();
+            continue;
+        }
+        for (region, key) in &wake.services {
+            if let Err(e) = scheduler.reconcile(region, key).await {
+                tracing::warn!(service = %key, error = %e, "service not reconciled");
+            }
+        }
+    }
+}
+
+/// What woke the scheduler: every service, or only these.
+#[derive(Debug, Default)]
+struct Wake {
+    /// Pass over every service.
+    everything: bool,
+    /// The services that changed, or whose tasks did, by region and key.
+    services: std::collections::BTreeSet<(String, String)>,
+    /// How many changes were heard (to know when the backlog is drained).
+    heard: usize,
+}
+
+/// A change channel's answer, unless it had nothing waiting.
+type Heard<T> = Result<T, tokio::sync::broadcast::error::RecvError>;
+
+/// `try_recv`'s answer as `recv`'s, or `None` when nothing is waiting.
+fn ready<T>(got: Result<T, tokio::sync::broadcast::error::TryRecvError>) -> Option<Heard<T>> {
+    use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+    match got {
+        Ok(v) => Some(Ok(v)),
+        Err(TryRecvError::Empty) => None,
+        Err(TryRecvError::Lagged(n)) => Some(Err(RecvError::Lagged(n))),
+        Err(TryRecvError::Closed) => None,
+    }
+}
+
+impl Wake {
+    /// A service's record changed.
+    fn service(&mut self, heard: Heard<(String, String)>) {
+        self.heard += 1;
+        match heard {
+            Ok(changed) => {
+                self.services.insert(changed);
+            }
+            Err(_) => self.everything = true,
+        }
+    }
+
+    /// A task changed: its service's, if it has one (a standalone task's
+    /// freed room is seen by the next pass).
+    fn task(&mut self, heard: Heard<wharf_store::TaskChanged>) {
+        self.heard += 1;
+        match heard {
+            Ok(c) => {
+                if let Some(name) = &c.service {
+                    let key = wharf_model::ecs::service::key(&c.cluster, name);
+                    self.services.insert((c.region, key));
+                }
+            }
+            Err(_) => self.everything = true,
+        }
+    }
+
+    /// A target group or load balancer changed: any service may route to it.
+    fn target_groups(&mut self, heard: Heard<String>) {
+        self.heard += 1;
+        let _ = heard;
+        self.everything = true;
+    }
+}
+
+#[cfg(test)]
+mod wake_tests {
+    use tokio::sync::broadcast::error::RecvError;
+    use wharf_store::TaskChanged;
+
+    use super::Wake;
+
+    fn task(service: Option<&str>) -> TaskChanged {
+        TaskChanged {
+            region: "us-east-1".into(),
+            cluster: "prod".into(),
+            id: "t1".into(),
+            instance_id: None,
+            instance_cluster: None,
+            service: service.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn a_tasks_change_wakes_its_service_alone() {
+        let mut wake = Wake::default();
+        wake.task(Ok(task(Some("web"))));
+        wake.task(Ok(task(None)));
+        wake.service(Ok(("us-east-1".into(), "prod/api".into())));
+        assert!(!wake.everything);
+        let keys: Vec<_> = wake.services.iter().map(|(r, k)| (r.as_str(), k.as_str())).collect();
+        assert_eq!(keys, [("us-east-1", "prod/api"), ("us-east-1", "prod/web")]);
+        assert_eq!(wake.heard, 3);
+    }
+
+    #[test]
+    fn a_lagging_channel_or_a_target_group_wakes_every_service() {
+        let mut lagged = Wake::default();
+        lagged.task(Err(RecvError::Lagged(3)));
+        assert!(lagged.everything);
+        let mut elb = Wake::default();
+        elb.target_groups(Ok("us-east-1".into()));
+        assert!(elb.everything);
     }
 }

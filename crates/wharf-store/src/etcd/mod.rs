@@ -158,6 +158,7 @@ impl Changes {
                     region: parts[1].clone(),
                     cluster: parts[2].clone(),
                     id: parts[3].clone(),
+                    service: meta.as_ref().and_then(|m| m.service.clone()),
                     instance_id: meta.and_then(|m| m.instance),
                     instance_cluster,
                 });

@@ -46,7 +46,7 @@ pub(super) struct TaskMeta {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     started_by: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    service: Option<String>,
+    pub(super) service: Option<String>,
     last: TaskStatus,
     desired: DesiredStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -127,6 +127,7 @@ fn read_task(cluster: &str, id: &str, value: &str) -> Result<StoredTask, StoreEr
         instance_id: meta.instance,
         last_status: meta.last,
         desired_status: meta.desired,
+        service: meta.service,
         json: open_envelope(value).1.to_owned(),
     })
 }
@@ -279,7 +280,7 @@ pub(super) fn launch(
             instance_cluster: elsewhere.then(|| host_cluster.clone()),
             family: new.family.clone(),
             started_by: new.started_by.clone(),
-            service: new.service.clone(),
+            service: new.task.service.clone(),
             last: t.last_status,
             desired: t.desired_status.clone(),
             stopped_ms: None,
