@@ -128,7 +128,7 @@ fn usage_row(r: &Row<'_>) -> rusqlite::Result<InstanceUsage> {
         task_groups: {
             let mut groups = TaskGroups::default();
             for (group, n) in counted {
-                groups.add(&group, i64::try_from(n).unwrap_or(i64::MAX));
+                groups.add_owned(group, i64::try_from(n).unwrap_or(i64::MAX));
             }
             groups
         },

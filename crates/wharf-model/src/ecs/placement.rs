@@ -65,6 +65,13 @@ impl TaskGroups {
         }
     }
 
+    /// Counts `n` more tasks of `group`, taking the name as it is.
+    pub fn add_owned(&mut self, group: String, n: i64) {
+        if n > 0 {
+            *self.0.entry(group).or_insert(0) += n;
+        }
+    }
+
     /// The groups, each once.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.0.keys().map(String::as_str)
