@@ -145,6 +145,166 @@ def placed_by_services(ecs, cluster, services):
     return total
 
 
+def service(ecs, cluster, name):
+    return ecs.call("DescribeServices", {"cluster": cluster, "services": [name]})["services"][0]
+
+
+# ECS counts a task without a container health check (and no load balancer) healthy once it
+# has run this long (wharf_model::ecs::service::UNCHECKED_HEALTHY_AFTER_MS).
+UNCHECKED_HEALTHY_AFTER_S = 40.0
+
+
+def rolling_deployment(ecs, a, family, rate):
+    """A service of ROLL_TASKS healthy tasks rolled to a new revision, minimumHealthyPercent
+    100 and maximumPercent 200: ECS may start every new task at once, and stops an old one
+    once a new one counts healthy, 40 s after it started RUNNING (no health check). The least
+    time that configuration allows is placing the new tasks at the rate measured above, one
+    start latency, those 40 s and one stop latency. Returns two rows (name, tasks, seconds,
+    allowed): the old tasks replaced, and the deployment COMPLETED."""
+    name, n = "scale-roll", a.roll_tasks
+    ecs.call("CreateService", {
+        "cluster": a.cluster, "serviceName": name, "taskDefinition": family, "desiredCount": n,
+        "deploymentConfiguration": {"minimumHealthyPercent": 100, "maximumPercent": 200}})
+    deadline = time.monotonic() + a.timeout
+    # Healthy first: its deployment COMPLETED (its tasks counted healthy).
+    while service(ecs, a.cluster, name)["deployments"][0].get("rolloutState") != "COMPLETED":
+        if time.monotonic() > deadline:
+            sys.exit(f"{name} did not reach {n} healthy tasks in time")
+        time.sleep(0.5)
+    ecs.call("RegisterTaskDefinition", {
+        "family": family,
+        "containerDefinitions": [{"name": "app", "image": "scale/app:2", "cpu": 1, "memory": 32,
+                                  "essential": True}],
+    })
+    log(f"rolling {name} ({n} tasks) to a new revision")
+    start = time.monotonic()
+    ecs.call("UpdateService", {"cluster": a.cluster, "service": name, "taskDefinition": family})
+    replaced = running = None
+    while True:
+        s = service(ecs, a.cluster, name)
+        deps = s["deployments"]
+        now = time.monotonic()
+        if running is None and deps[0]["runningCount"] == n:
+            running = now - start
+        if replaced is None and len(deps) == 1 and deps[0]["runningCount"] == n:
+            replaced = now - start
+        if replaced is not None and deps[0].get("rolloutState") == "COMPLETED":
+            break
+        if now > deadline:
+            sys.exit(f"the rollout of {name} did not complete in time")
+        time.sleep(0.05)
+    took = time.monotonic() - start
+    allowed = least_time(a, n, rate)
+    log(f"rollout: new tasks RUNNING in {running:.1f} s, old replaced in {replaced:.1f} s, "
+        f"COMPLETED in {took:.1f} s (allowed {allowed:.1f} s)")
+    return [(f"rolling deployment of {n} tasks (100%/200%): new tasks RUNNING", n, running,
+             n / rate + a.start_latency_ms / 1000),
+            (f"rolling deployment of {n} tasks: old replaced", n, replaced, allowed),
+            (f"rolling deployment of {n} tasks: COMPLETED", n, took, allowed)]
+
+
+def least_time(a, n, rate):
+    """The least time to replace n healthy tasks under minimumHealthyPercent 100: place the new
+    ones at the measured rate, start them, wait until they count healthy, stop the old."""
+    if not rate:
+        return 0
+    return (n / rate + (a.start_latency_ms + a.stop_latency_ms) / 1000
+            + UNCHECKED_HEALTHY_AFTER_S)
+
+
+def drain(ecs, a, rate):
+    """Drains instances holding the rolled service's tasks; times until every one of those
+    tasks is STOPPED and the service runs its desired count again. ECS starts the
+    replacements first (minimumHealthyPercent 100) and stops a draining task once its
+    replacement is healthy: the least time allowed is placing the replacements at the
+    measured rate, one start latency, the 40 s before they count healthy, one stop latency."""
+    name = "scale-roll"
+    want = max(1, min(a.drain_instances, a.instances // 10))
+    arns, on = [], {}
+    token = None
+    while len(on) < want:
+        body = {"cluster": a.cluster, "serviceName": name, "desiredStatus": "RUNNING",
+                "maxResults": 100}
+        if token:
+            body["nextToken"] = token
+        page = ecs.call("ListTasks", body)
+        if not page["taskArns"]:
+            break
+        for t in ecs.call("DescribeTasks", {"cluster": a.cluster,
+                                            "tasks": page["taskArns"]})["tasks"]:
+            ci = t["containerInstanceArn"]
+            if ci in on or len(on) < want:
+                on.setdefault(ci, []).append(t["taskArn"])
+        token = page.get("nextToken")
+        if not token:
+            break
+    instances = list(on)
+    arns = [t for ts in on.values() for t in ts]
+    # Every task of the service on those instances, not only those listed so far.
+    for instance in instances:
+        token = None
+        while True:
+            body = {"cluster": a.cluster, "containerInstance": instance,
+                    "desiredStatus": "RUNNING", "maxResults": 100}
+            if token:
+                body["nextToken"] = token
+            page = ecs.call("ListTasks", body)
+            listed = page["taskArns"]
+            if listed:
+                for t in ecs.call("DescribeTasks", {"cluster": a.cluster,
+                                                    "tasks": listed})["tasks"]:
+                    if t.get("group") == f"service:{name}" and t["taskArn"] not in arns:
+                        arns.append(t["taskArn"])
+            token = page.get("nextToken")
+            if not token:
+                break
+    n = len(arns)
+    desired = service(ecs, a.cluster, name)["desiredCount"]
+    log(f"draining {len(instances)} instances holding {n} of {name}'s tasks")
+    start, wall = time.monotonic(), time.time()
+    for i in range(0, len(instances), 10):
+        ecs.call("UpdateContainerInstancesState", {
+            "cluster": a.cluster, "containerInstances": instances[i:i + 10],
+            "status": "DRAINING"})
+    deadline = start + a.timeout
+    while True:
+        stopped = 0
+        for i in range(0, n, 100):
+            d = ecs.call("DescribeTasks", {"cluster": a.cluster, "tasks": arns[i:i + 100]})
+            stopped += sum(1 for t in d["tasks"] if t["lastStatus"] == "STOPPED")
+        if stopped == n and service(ecs, a.cluster, name)["runningCount"] >= desired:
+            break
+        if time.monotonic() > deadline:
+            sys.exit("the drained instances' tasks were not replaced in time")
+        time.sleep(0.05)
+    took = time.monotonic() - start
+    allowed = least_time(a, n, rate)
+    # The replacements: the service's tasks created after the drain began (the server's
+    # clock is this machine's), and when the last of them started.
+    started, token = [], None
+    while True:
+        body = {"cluster": a.cluster, "serviceName": name, "desiredStatus": "RUNNING",
+                "maxResults": 100}
+        if token:
+            body["nextToken"] = token
+        page = ecs.call("ListTasks", body)
+        if page["taskArns"]:
+            for t in ecs.call("DescribeTasks", {"cluster": a.cluster,
+                                                "tasks": page["taskArns"]})["tasks"]:
+                if t["createdAt"] >= wall and t.get("startedAt"):
+                    started.append(t["startedAt"] - wall)
+        token = page.get("nextToken")
+        if not token:
+            break
+    running = max(started) if started else took
+    log(f"drain: {len(started)} replacements, the first started {min(started or [0]):.2f} s "
+        f"after the drain began, the last {running:.2f} s; the drained tasks replaced in "
+        f"{took:.1f} s (allowed {allowed:.1f} s)")
+    what = f"drain of {len(instances)} instances ({n} service tasks)"
+    return [(f"{what}: replacements RUNNING", n, running, n / rate + a.start_latency_ms / 1000),
+            (f"{what}: drained tasks replaced", n, took, allowed)]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--endpoint", required=True)
@@ -157,6 +317,12 @@ def main():
     ap.add_argument("--sample-rate", type=float, default=20)
     ap.add_argument("--timeout", type=float, default=900)
     ap.add_argument("--settle-timeout", type=float, default=120)
+    ap.add_argument("--roll-tasks", type=int, default=1000,
+                    help="tasks of the service rolled to a new revision (0: no rollout)")
+    ap.add_argument("--drain-instances", type=int, default=100,
+                    help="instances drained after the rollout (at most a tenth of them)")
+    ap.add_argument("--start-latency-ms", type=float, default=50)
+    ap.add_argument("--stop-latency-ms", type=float, default=50)
     a = ap.parse_args()
     ecs = Ecs(a.endpoint)
 
@@ -247,6 +413,11 @@ def main():
 
     placing = sum(p[2] for p in phases)
     rate = total / placing if placing else 0
+    convergence = []
+    if a.roll_tasks > 0:
+        convergence.extend(rolling_deployment(ecs, a, family, rate))
+    if a.drain_instances > 0 and a.roll_tasks > 0:
+        convergence.extend(drain(ecs, a, rate))
     print(f"\n{a.instances} simulated instances, {total} tasks ({a.clients} RunTask clients)\n")
     print("| Phase | tasks | seconds | placements/s | failures |")
     print("|---|---|---|---|---|")
@@ -262,6 +433,13 @@ def main():
         print(f"| {op} | {len(lat)} | {percentile(lat, 50):.1f} | {p99:.1f} | "
               f"{max(lat) if lat else float('nan'):.1f} |")
     print(f"\nRUNNING at the end: {running} of {total}")
+    if convergence:
+        print("\n| Convergence | tasks | seconds | allowed s | ratio | per s |")
+        print("|---|---|---|---|---|---|")
+        for name, n, took, allowed in convergence:
+            ratio = f"{took / allowed:.2f}" if allowed else ""
+            allowed_s = f"{allowed:.1f}" if allowed else ""
+            print(f"| {name} | {n} | {took:.1f} | {allowed_s} | {ratio} | {n / took:.0f} |")
     print(f"RESULT tasks={total} placements_per_s={rate:.0f} p99_api_ms={worst:.1f}")
 
 

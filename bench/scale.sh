@@ -12,6 +12,8 @@
 #   SERVICES       how many services share SERVICE_TASKS (default 10)
 #   CLIENTS        concurrent RunTask clients (default 4)
 #   START_LATENCY  simulated start latency (default 50ms)
+#   ROLL_TASKS     tasks of the service rolled to a new revision afterwards (default 1000; 0: none)
+#   DRAIN_INSTANCES  instances drained after the rollout (default 100, at most a tenth)
 #   LOST_AFTER     the server's --instance-lost-after (default 60s: heartbeats every 10 s)
 #   SKIP_BUILD=1, WHARF_BIN=path (implies SKIP_BUILD), KEEP_LOG=1 (keep the logs)
 #
@@ -37,6 +39,12 @@ SERVICE_TASKS=${SERVICE_TASKS:-10000}
 SERVICES=${SERVICES:-10}
 CLIENTS=${CLIENTS:-4}
 START_LATENCY=${START_LATENCY:-50ms}
+case $START_LATENCY in
+    *ms) START_MS=${START_LATENCY%ms} ;;
+    *) die "START_LATENCY must be given in ms (50ms)" ;;
+esac
+ROLL_TASKS=${ROLL_TASKS:-1000}
+DRAIN_INSTANCES=${DRAIN_INSTANCES:-100}
 LOST_AFTER=${LOST_AFTER:-60s}
 [ $# -gt 0 ] || set -- 100 1000
 
@@ -84,7 +92,9 @@ for N in "$@"; do
     log "run: $N instances, $RUN_TASKS RunTask + $SERVICE_TASKS service tasks; server pid $SPID, sim pid $SIMPID; load $(cut -d' ' -f1-3 /proc/loadavg)"
     python3 "$ROOT/bench/scale.py" --endpoint "http://127.0.0.1:$PORT" --cluster "$CLUSTER" \
         --instances "$N" --run-tasks "$RUN_TASKS" --service-tasks "$SERVICE_TASKS" \
-        --services "$SERVICES" --clients "$CLIENTS" | tee "$WORK/result.md"
+        --services "$SERVICES" --clients "$CLIENTS" --roll-tasks "$ROLL_TASKS" \
+        --drain-instances "$DRAIN_INSTANCES" --start-latency-ms "$START_MS" \
+        | tee "$WORK/result.md"
     result=$(grep '^RESULT ' "$WORK/result.md" | tail -1)
     hwm=$(status_kib "$SPID" VmHWM)
     rss=$(status_kib "$SPID" VmRSS)
