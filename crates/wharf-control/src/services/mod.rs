@@ -2,12 +2,13 @@
 //! rolls deployments out within their bounds, registers tasks with their
 //! target groups and drains them before stopping them.
 //!
-//! [`step`] is the pure decision. [`run`] is the thin loop: whenever a
-//! service, a task or a target group changes (and every second, for the
+//! [`step`] is the pure decision. [`run`] is the thin loop: when a service or
+//! one of its tasks changes it reconciles that service; every second (for the
 //! timers: drains ending, the 40 s health rule, grace periods, throttling),
-//! it reads each service's view ([`observe`]), runs the step inside an
-//! atomic update of the service's record (so a user's concurrent
-//! UpdateService is never lost), and applies the actions. Tasks are launched
+//! or when a target group changes, every service. Reconciling reads the
+//! service's view ([`observe`]), runs the step inside an atomic update of the
+//! service's record (so a user's concurrent UpdateService is never lost), and
+//! applies the actions. Tasks are launched
 //! through a [`Launcher`]: the API's own task launch, so a service's tasks
 //! are built and placed exactly as RunTask's are.
 
