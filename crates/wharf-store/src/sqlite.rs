@@ -109,6 +109,18 @@ fn locked(candidates: &Mutex<Candidates>) -> MutexGuard<'_, Candidates> {
     })
 }
 
+/// The rows to insert for what a launch placed on `usage`'s instances.
+fn rows_of(
+    launch: &Launch,
+    usage: &[InstanceUsage],
+    placement: &Placement,
+) -> Result<Vec<tasks::NewTask>, StoreError> {
+    match placement {
+        Placement::Placed { tasks, .. } => tasks::new_tasks(launch, usage, tasks),
+        Placement::NoContainerInstances => Ok(Vec::new()),
+    }
+}
+
 /// The instances new tasks were placed on, by the cluster they are
 /// registered in.
 fn placed_on(rows: &[tasks::NewTask]) -> BTreeMap<&str, BTreeSet<&str>> {
@@ -587,37 +599,33 @@ impl Store for SqliteStore {
             .write(move |c| {
                 let cluster = &launch.template.cluster;
                 let mut held = locked(&candidates);
-                if launch.instances.is_none() && !launch.needs_pool() {
+                let (placement, rows) = if launch.instances.is_none() && !launch.needs_pool() {
                     // The common launch: on the cluster's own instances,
                     // placed on the writer's copy of them.
                     let view = held.view(c, &region_w, cluster)?;
                     let placement = launch::place(&launch, &mut view.candidates, &mut ids::task_id);
-                    let rows = match &placement {
-                        Placement::Placed { tasks, .. } => {
-                            tasks::new_tasks(&launch, &view.usage, tasks)?
-                        }
-                        Placement::NoContainerInstances => Vec::new(),
-                    };
-                    sqlite_tasks::insert_tasks(c, &region_w, &rows)?;
-                    for (cluster, ids) in placed_on(&rows) {
-                        held.refresh(c, &region_w, cluster, ids)?;
+                    let rows = rows_of(&launch, &view.usage, &placement)?;
+                    (placement, rows)
+                } else {
+                    // Named instances, or the Fargate pool's hosts of other
+                    // clusters too: read as they are.
+                    let mut usage = sqlite_tasks::instances(
+                        c,
+                        &region_w,
+                        cluster,
+                        launch.instances.as_deref(),
+                    )?;
+                    if launch.needs_pool() {
+                        let pool = sqlite_tasks::pool_instances(c, &region_w, cluster)?;
+                        usage.extend(
+                            pool.into_iter().filter(|u| tasks::takes_part(&launch, &u.instance)),
+                        );
                     }
-                    drop(held);
-                    return Ok((placement, rows));
-                }
-                let mut usage =
-                    sqlite_tasks::instances(c, &region_w, cluster, launch.instances.as_deref())?;
-                if launch.needs_pool() {
-                    let pool = sqlite_tasks::pool_instances(c, &region_w, cluster)?;
-                    usage.extend(
-                        pool.into_iter().filter(|u| tasks::takes_part(&launch, &u.instance)),
-                    );
-                }
-                let mut candidates = tasks::candidates(&usage, &format!("{region_w}a"))?;
-                let placement = launch::place(&launch, &mut candidates, &mut ids::task_id);
-                let rows = match &placement {
-                    Placement::Placed { tasks, .. } => tasks::new_tasks(&launch, &usage, tasks)?,
-                    Placement::NoContainerInstances => Vec::new(),
+                    let mut candidates =
+                        tasks::candidates(&usage, &tasks::default_zone(&region_w))?;
+                    let placement = launch::place(&launch, &mut candidates, &mut ids::task_id);
+                    let rows = rows_of(&launch, &usage, &placement)?;
+                    (placement, rows)
                 };
                 sqlite_tasks::insert_tasks(c, &region_w, &rows)?;
                 for (cluster, ids) in placed_on(&rows) {

@@ -260,7 +260,7 @@ pub(super) fn launch(
             usages.push(usage(instance, &held));
         }
     }
-    let mut candidates = crate::tasks::candidates(&usages, &format!("{region}a"))?;
+    let mut candidates = crate::tasks::candidates(&usages, &crate::tasks::default_zone(region))?;
     let placement = wharf_model::ecs::launch::place(launch, &mut candidates, &mut ids::task_id);
     let tasks = match &placement {
         Placement::Placed { tasks, .. } => crate::tasks::new_tasks(launch, &usages, tasks)?,
