@@ -377,11 +377,6 @@ pub fn serves_fargate(c: &Candidate) -> bool {
     c.attributes.iter().any(|a| a == capacity::FARGATE_ATTRIBUTE)
 }
 
-/// The cluster an instance is registered in (from its ARN).
-pub fn cluster_of(c: &Candidate) -> &str {
-    &c.cluster
-}
-
 /// A task placed by [`place`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlacedTask {
@@ -433,7 +428,7 @@ pub fn place(
             }
         }
     }
-    let in_cluster = |c: &Candidate| cluster_of(c) == cluster;
+    let in_cluster = |c: &Candidate| c.cluster == cluster;
     // A Fargate task runs on a pool host of the architecture its
     // `runtimePlatform` asks for.
     let arch = capacity::architecture(&launch.template.resolved);

@@ -258,12 +258,9 @@ impl Candidate {
         self.fits_resources(demand)
     }
 
-    /// [`Candidate::fits`] without the attribute check, which placement
-    /// makes once per launch rather than once per task.
+    /// [`Candidate::fits`] without the status and attribute checks, which
+    /// placement makes once per launch rather than once per task.
     fn fits_resources(&self, demand: &Demand) -> Result<(), Shortfall> {
-        if !self.active || !self.agent_connected {
-            return Err(Shortfall::NotActive);
-        }
         if demand.cpu > self.cpu_free {
             return Err(Shortfall::Cpu);
         }
@@ -564,16 +561,21 @@ pub fn place_among(
         .collect();
     let mut zones =
         rules.strategies.is_empty().then(|| Buckets::new(candidates, among, ZONE, &in_group));
-    // What a task requires of an instance's attributes does not change
-    // between the tasks of one call: checked once per instance.
-    let has_attributes: Vec<bool> =
-        among.iter().map(|&i| candidates[i].missing_attribute(demand).is_none()).collect();
+    // An instance's status, its agent and the attributes a task requires do
+    // not change between the tasks of one call: checked once per instance.
+    let usable: Vec<bool> = among
+        .iter()
+        .map(|&i| {
+            let c = &candidates[i];
+            c.active && c.agent_connected && c.missing_attribute(demand).is_none()
+        })
+        .collect();
     let mut taken = vec![false; among.len()];
     for _ in 0..count {
         let mut best: Option<(Key, usize)> = None;
         for (j, &i) in among.iter().enumerate() {
             let c = &candidates[i];
-            let allowed = has_attributes[j]
+            let allowed = usable[j]
                 && c.fits_resources(demand).is_ok()
                 && (rules.member_of.is_empty() || c.refused_by(rules).is_none())
                 && !(rules.distinct_instance && taken[j]);
