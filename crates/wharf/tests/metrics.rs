@@ -421,12 +421,15 @@ fn metrics_show_requests_tasks_services_containers_and_load_balancer_traffic() {
 
     // Stopping the task: its container leaves the metrics, the counts follow.
     ecs.ok(&["stop-task", "--cluster", &cluster, "--task", &task_arn]);
-    let m = wait_for("the stopped task's container to leave", Duration::from_secs(60), || {
-        let (_, m) = scrape(server.addr);
-        m.value("wharf_container_memory_usage_bytes", &labels).is_none().then_some(m)
-    });
+    // The container leaves the figures when it stops; the agent's report that
+    // the task is STOPPED may land a moment after: wait for both.
     let stopped =
         [region, ("cluster", &cluster), ("last_status", "STOPPED"), ("desired_status", "STOPPED")];
+    let m = wait_for("the stopped task's container to leave", Duration::from_secs(60), || {
+        let (_, m) = scrape(server.addr);
+        let gone = m.value("wharf_container_memory_usage_bytes", &labels).is_none();
+        (gone && m.value("wharf_tasks", &stopped).is_some()).then_some(m)
+    });
     assert_eq!(m.value("wharf_tasks", &tasks), Some(2.0));
     assert_eq!(m.value("wharf_tasks", &stopped), Some(1.0));
     assert_eq!(
