@@ -1440,6 +1440,11 @@ mod interposed {
         fn task_changes(&self) -> tokio::sync::broadcast::Receiver<TaskChanged> {
             self.inner.task_changes()
         }
+        fn instance_changes(
+            &self,
+        ) -> tokio::sync::broadcast::Receiver<wharf_store::InstanceChanged> {
+            self.inner.instance_changes()
+        }
         async fn elb_read(&self, r: &str, read: ElbRead) -> Result<(), StoreError> {
             self.inner.elb_read(r, read).await
         }

@@ -49,8 +49,9 @@ pub use leadership::{Lead, Leadership, Solo};
 pub use logs::LogStore;
 pub use sqlite::SqliteStore;
 pub use tasks::{
-    DecideInstance, DecideTask, InstanceStatusCount, InstanceUsage, NewTask, Reservation,
-    StatusCounts, StoredInstance, StoredTask, TaskChanged, TaskQuery, TaskStatusCount, TaskUpdate,
+    DecideInstance, DecideTask, InstanceChanged, InstanceStatusCount, InstanceUsage, NewTask,
+    Reservation, StatusCounts, StoredInstance, StoredTask, TaskChanged, TaskQuery, TaskStatusCount,
+    TaskUpdate,
 };
 
 /// A kind of simple resource kept as one JSON document per key.
@@ -409,6 +410,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Hears of every task inserted or changed, after its commit. A receiver
     /// that falls behind gets `Lagged` and should read the state afresh.
     fn task_changes(&self) -> tokio::sync::broadcast::Receiver<TaskChanged>;
+
+    /// Hears of every container instance whose status changed (created,
+    /// drained, activated or removed), after its commit. A receiver that
+    /// falls behind gets `Lagged` and should read the state afresh.
+    fn instance_changes(&self) -> tokio::sync::broadcast::Receiver<InstanceChanged>;
 
     /// Runs an ELBv2 read on one consistent snapshot of `region`'s ELBv2 state.
     async fn elb_read(&self, region: &str, read: elb::ElbRead) -> Result<(), StoreError>;

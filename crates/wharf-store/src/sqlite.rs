@@ -27,8 +27,9 @@ use crate::td_cache::TdCache;
 use crate::writer::Writer;
 use crate::{
     schema, tasks, BuildRevision, Decide, DecideInstance, DecideRevision, DecideTask, FamilyQuery,
-    InstanceUsage, Kind, NewTaskDefinition, StatusCounts, Store, StoreError, StoredInstance,
-    StoredTask, StoredTaskDefinition, TaskChanged, TaskDefinitionQuery, TaskQuery, Write,
+    InstanceChanged, InstanceUsage, Kind, NewTaskDefinition, StatusCounts, Store, StoreError,
+    StoredInstance, StoredTask, StoredTaskDefinition, TaskChanged, TaskDefinitionQuery, TaskQuery,
+    Write,
 };
 
 /// How many task changes a slow watcher may fall behind before it must
@@ -46,6 +47,7 @@ pub struct SqliteStore {
     candidates: Arc<Mutex<Candidates>>,
     changes: tokio::sync::broadcast::Sender<TaskChanged>,
     elb_changes: tokio::sync::broadcast::Sender<String>,
+    instance_changes: tokio::sync::broadcast::Sender<InstanceChanged>,
     service_changes: tokio::sync::broadcast::Sender<(String, String)>,
 }
 
@@ -73,6 +75,7 @@ impl SqliteStore {
             candidates,
             changes: tokio::sync::broadcast::channel(CHANGES_BUFFER).0,
             elb_changes: tokio::sync::broadcast::channel(CHANGES_BUFFER).0,
+            instance_changes: tokio::sync::broadcast::channel(CHANGES_BUFFER).0,
             service_changes: tokio::sync::broadcast::channel(CHANGES_BUFFER).0,
         })
     }
@@ -574,7 +577,8 @@ impl Store for SqliteStore {
     ) -> Result<Option<StoredInstance>, StoreError> {
         let (region, cluster, id) = (region.to_owned(), cluster.to_owned(), id.to_owned());
         let candidates = Arc::clone(&self.candidates);
-        self.writer
+        let (stored, changed) = self
+            .writer
             .write(move |c| {
                 let ids = [id];
                 let current = sqlite_tasks::instances(c, &region, &cluster, Some(&ids))?;
@@ -583,12 +587,24 @@ impl Store for SqliteStore {
                     Some(new) => {
                         sqlite_tasks::put_instance(c, &region, &new)?;
                         locked(&candidates).refresh(c, &region, &new.cluster, [new.id.as_str()])?;
-                        Ok(Some(new))
+                        let before = current.map(|u| u.instance.status);
+                        let changed = (before != Some(new.status)).then(|| InstanceChanged {
+                            region,
+                            cluster: new.cluster.clone(),
+                            id: new.id.clone(),
+                            status: Some(new.status),
+                        });
+                        Ok((Some(new), changed))
                     }
-                    None => Ok(current.map(|u| u.instance)),
+                    None => Ok((current.map(|u| u.instance), None)),
                 }
             })
-            .await
+            .await?;
+        if let Some(changed) = changed {
+            // No receiver is not an error: nobody is watching yet.
+            let _ = self.instance_changes.send(changed);
+        }
+        Ok(stored)
     }
 
     async fn launch_tasks(&self, region: &str, launch: Launch) -> Result<Placement, StoreError> {
@@ -725,6 +741,10 @@ impl Store for SqliteStore {
 
     fn task_changes(&self) -> tokio::sync::broadcast::Receiver<TaskChanged> {
         self.changes.subscribe()
+    }
+
+    fn instance_changes(&self) -> tokio::sync::broadcast::Receiver<InstanceChanged> {
+        self.instance_changes.subscribe()
     }
 
     async fn elb_read(&self, region: &str, read: crate::elb::ElbRead) -> Result<(), StoreError> {

@@ -156,6 +156,21 @@ pub struct TaskChanged {
     pub service: Option<String>,
 }
 
+/// A container instance whose status changed (registered, drained,
+/// activated, deregistered): the service scheduler replaces the tasks of an
+/// instance that stops taking them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceChanged {
+    /// The region.
+    pub region: String,
+    /// The cluster it is registered in.
+    pub cluster: String,
+    /// The instance ID.
+    pub id: String,
+    /// Its status now (`None`: its record is gone).
+    pub status: Option<InstanceStatus>,
+}
+
 /// Decides a task's change from its stored form: `None` keeps it. May run
 /// more than once (see [`crate::Decide`]).
 pub type DecideTask =

@@ -2,36 +2,43 @@
 //! rolls deployments out within their bounds, registers tasks with their
 //! target groups and drains them before stopping them.
 //!
-//! [`step`] is the pure decision. [`run`] is the thin loop: when a service or
-//! one of its tasks changes it reconciles that service; every second (for the
-//! timers: drains ending, the 40 s health rule, grace periods, throttling),
-//! or when a target group changes, every service. Reconciling reads the
+//! [`step`] is the pure decision. [`run`] is the thin loop: when a service,
+//! one of its tasks, or the instance one of its tasks is on changes, it
+//! reconciles that service; every second, the services whose timers run
+//! (drains ending, the 40 s health rule, grace periods, throttling), as the
+//! [`agenda`] keeps them; when a target group changes, every service.
+//! Reconciling reads the
 //! service's view ([`observe`]), runs the step inside an atomic update of the
 //! service's record (so a user's concurrent UpdateService is never lost), and
 //! applies the actions. Tasks are launched
 //! through a [`Launcher`]: the API's own task launch, so a service's tasks
 //! are built and placed exactly as RunTask's are.
 
+pub mod agenda;
 pub mod events;
 pub mod observe;
 pub mod step;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use wharf_model::ecs::service::{ServiceRecord, TargetRef};
+use wharf_model::ecs::shapes::SchedulingStrategy;
+use wharf_model::ecs::status::InstanceStatus;
 use wharf_model::elbv2::shapes::TargetDescription;
 use wharf_model::EcsError;
 use wharf_ops::targets::{self, IfMissing};
 use wharf_ops::{launch, stop, traffic, Ops, OpsError, Region};
 use wharf_store::{Kind, StoreError, Write};
 
+use agenda::{Agenda, Outcome, ServiceRef};
 use events::Unplaced;
 
-pub use step::{step, Action, Observed, ObservedInstance, ObservedTask, TargetState};
+pub use step::{settled, step, Action, Observed, ObservedInstance, ObservedTask, TargetState};
 
-/// How often every service is looked at even when nothing announced a change.
+/// How often the services whose timers run are looked at even when nothing
+/// announced a change.
 pub const TICK: Duration = Duration::from_secs(1);
 
 /// Everything the loop works with.
@@ -53,8 +60,11 @@ fn new_event_id() -> String {
 }
 
 impl Scheduler {
-    /// Reconciles every service of every region once.
-    pub async fn pass(&self) -> Result<(), StoreError> {
+    /// Reconciles every service of every region once, and says what it
+    /// found of each (a service that could not be reconciled counts as
+    /// moving, to be tried again).
+    pub async fn pass(&self) -> Result<Vec<(ServiceRef, Outcome)>, StoreError> {
+        let mut seen = Vec::new();
         for region in self.ops.store.regions(Kind::Service).await? {
             let mut after: Option<String> = None;
             loop {
@@ -63,25 +73,61 @@ impl Scheduler {
                 let Some(last) = page.last() else { break };
                 after = Some(last.0.clone());
                 for (key, _) in &page {
-                    if let Err(e) = self.reconcile(&region, key).await {
-                        tracing::warn!(service = %key, error = %e, "service not reconciled");
-                    }
+                    let outcome = self.reconcile_or_retry(&region, key).await;
+                    seen.push(((region.clone(), key.clone()), outcome));
                 }
             }
         }
-        Ok(())
+        Ok(seen)
+    }
+
+    /// Reconciles one service; a failure is logged and the service counts
+    /// as moving, so the next tick tries again.
+    async fn reconcile_or_retry(&self, region: &str, key: &str) -> Outcome {
+        match self.reconcile(region, key).await {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                tracing::warn!(service = %key, error = %e, "service not reconciled");
+                Outcome::Seen { settled: false, daemon: false }
+            }
+        }
+    }
+
+    /// The services with a task on an instance (that one's tasks not yet
+    /// STOPPED), by region and key.
+    async fn services_on(
+        &self,
+        changed: &wharf_store::InstanceChanged,
+    ) -> Result<BTreeSet<ServiceRef>, StoreError> {
+        let tasks = self
+            .ops
+            .store
+            .unstopped_tasks_on(&changed.region, &changed.cluster, &changed.id)
+            .await?;
+        Ok(tasks
+            .into_iter()
+            .filter_map(|t| {
+                let name = t.service.as_deref()?;
+                let key = wharf_model::ecs::service::key(&t.cluster, name);
+                Some((changed.region.clone(), key))
+            })
+            .collect())
     }
 
     /// Reconciles one service: observe, step inside the record's update,
-    /// apply.
-    pub async fn reconcile(&self, region: &str, key: &str) -> Result<(), StoreError> {
+    /// apply. Says whether the service is settled: it is when the step had
+    /// nothing to do and will have nothing to do within the horizon unless
+    /// something changes ([`settled`]).
+    pub async fn reconcile(&self, region: &str, key: &str) -> Result<Outcome, StoreError> {
         let Some(body) = self.ops.store.get(Kind::Service, region, key).await? else {
-            return Ok(());
+            return Ok(Outcome::Gone);
         };
         let Ok(rec) = serde_json::from_str::<ServiceRecord>(&body) else {
             tracing::error!(service = %key, "a stored service could not be read");
-            return Ok(());
+            // Nothing to do until someone writes it again.
+            return Ok(Outcome::Seen { settled: true, daemon: false });
         };
+        let daemon = rec.service.scheduling_strategy == Some(SchedulingStrategy::Daemon);
         let now = self.ops.clock.now_millis();
         let observed =
             observe::observe(&*self.ops.store, &self.ops.metrics, region, &rec, now).await?;
@@ -89,7 +135,8 @@ impl Scheduler {
         // a write transaction. (Event ids here are thrown away.)
         let mut trial = rec.clone();
         if step(&mut trial, &observed, now, &mut String::new).is_empty() && trial == rec {
-            return Ok(());
+            let settled = settled(&rec, &observed, now);
+            return Ok(Outcome::Seen { settled, daemon });
         }
         let actions: Arc<Mutex<Vec<Action>>> = Arc::default();
         let actions_in = actions.clone();
@@ -119,13 +166,15 @@ impl Scheduler {
                 }),
             )
             .await?;
-        let Some(after) = after else { return Ok(()) };
-        let Ok(rec) = serde_json::from_str::<ServiceRecord>(&after) else { return Ok(()) };
+        let moving = Outcome::Seen { settled: false, daemon };
+        let Some(after) = after else { return Ok(Outcome::Gone) };
+        let Ok(rec) = serde_json::from_str::<ServiceRecord>(&after) else { return Ok(moving) };
         let acts = actions.lock().map(|mut a| std::mem::take(&mut *a)).unwrap_or_default();
         for action in acts {
             self.apply(region, key, &rec, action).await?;
         }
-        Ok(())
+        // It acted: look again at the next tick.
+        Ok(moving)
     }
 
     async fn apply(
@@ -276,24 +325,31 @@ fn put_record(rec: &ServiceRecord) -> Result<Write, EcsError> {
         .map_err(|e| EcsError::server(format!("service not written: {e}")))
 }
 
-/// Runs the scheduler until `shutdown` turns `true`. Every [`TICK`] it
-/// passes over every service (for the timers: drains ending, the 40 s health
-/// rule, grace periods, throttling). In between, a service that changes, or
-/// one of whose tasks changes, is reconciled alone: a task's change costs one
-/// service's work, not every service's. A target group's change, or a
-/// change channel that fell behind, brings the next pass forward.
+/// Runs the scheduler until `shutdown` turns `true`. It starts with a pass
+/// over every service. A service that changes, one of whose tasks changes,
+/// or with a task on an instance that stops taking tasks, is reconciled
+/// alone; a new or changed instance also wakes its cluster's DAEMON
+/// services. Every [`TICK`] it looks at the services the [`Agenda`] says are
+/// due: those with timers running, and a trickle of settled ones. A target
+/// group's change, or a change channel that fell behind, brings a pass over
+/// every service.
 pub async fn run(scheduler: Scheduler, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     let mut services = scheduler.ops.store.service_changes();
     let mut tasks = scheduler.ops.store.task_changes();
+    let mut instances = scheduler.ops.store.instance_changes();
     let mut elb = scheduler.ops.store.elb_changes();
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut agenda = Agenda::default();
+    // The first tick (at once) passes over every service.
+    let mut primed = false;
     loop {
         let mut wake = Wake::default();
         tokio::select! {
-            _ = tick.tick() => wake.everything = true,
+            _ = tick.tick() => wake.tick = true,
             s = services.recv() => wake.service(s),
             t = tasks.recv() => wake.task(t),
+            i = instances.recv() => wake.instance(i),
             e = elb.recv() => wake.target_groups(e),
             _ = shutdown.wait_for(|stop| *stop) => return,
         }
@@ -307,6 +363,9 @@ pub async fn run(scheduler: Scheduler, mut shutdown: tokio::sync::watch::Receive
             if let Some(t) = ready(tasks.try_recv()) {
                 wake.task(t);
             }
+            if let Some(i) = ready(instances.try_recv()) {
+                wake.instance(i);
+            }
             if let Some(e) = ready(elb.try_recv()) {
                 wake.target_groups(e);
             }
@@ -314,17 +373,37 @@ pub async fn run(scheduler: Scheduler, mut shutdown: tokio::sync::watch::Receive
                 break;
             }
         }
-        if wake.everything {
-            if let Err(e) = scheduler.pass().await {
-                tracing::warn!(error = %e, "service scheduler pass failed");
+        if wake.everything || !primed {
+            match scheduler.pass().await {
+                Ok(seen) => {
+                    agenda.replace(seen, scheduler.ops.clock.now_millis());
+                    primed = true;
+                }
+                Err(e) => tracing::warn!(error = %e, "service scheduler pass failed"),
             }
             tick.reset();
             continue;
         }
-        for (region, key) in &wake.services {
-            if let Err(e) = scheduler.reconcile(region, key).await {
-                tracing::warn!(service = %key, error = %e, "service not reconciled");
+        let mut todo = std::mem::take(&mut wake.services);
+        for changed in &wake.instances {
+            todo.extend(agenda.daemons_in(&changed.region, &changed.cluster).cloned());
+            if changed.status == Some(InstanceStatus::Active) {
+                continue;
             }
+            match scheduler.services_on(changed).await {
+                Ok(on) => todo.extend(on),
+                Err(e) => {
+                    tracing::warn!(instance = %changed.id, error = %e, "instance's tasks not read");
+                    primed = false;
+                }
+            }
+        }
+        if wake.tick {
+            todo.extend(agenda.due(scheduler.ops.clock.now_millis()).cloned());
+        }
+        for service in todo {
+            let outcome = scheduler.reconcile_or_retry(&service.0, &service.1).await;
+            agenda.note(service, outcome, scheduler.ops.clock.now_millis());
         }
     }
 }
@@ -334,8 +413,12 @@ pub async fn run(scheduler: Scheduler, mut shutdown: tokio::sync::watch::Receive
 struct Wake {
     /// Pass over every service.
     everything: bool,
+    /// The tick: the services the agenda says are due.
+    tick: bool,
     /// The services that changed, or whose tasks did, by region and key.
-    services: std::collections::BTreeSet<(String, String)>,
+    services: BTreeSet<ServiceRef>,
+    /// Instances whose status changed.
+    instances: Vec<wharf_store::InstanceChanged>,
     /// How many changes were heard (to know when the backlog is drained).
     heard: usize,
 }
@@ -367,7 +450,8 @@ impl Wake {
     }
 
     /// A task changed: its service's, if it has one (a standalone task's
-    /// freed room is seen by the next pass).
+    /// freed room is seen by the services waiting for room, which the
+    /// agenda keeps moving).
     fn task(&mut self, heard: Heard<wharf_store::TaskChanged>) {
         self.heard += 1;
         match heard {
@@ -377,6 +461,16 @@ impl Wake {
                     self.services.insert((c.region, key));
                 }
             }
+            Err(_) => self.everything = true,
+        }
+    }
+
+    /// An instance's status changed: the services with tasks on it and its
+    /// cluster's DAEMON services are looked up by the loop.
+    fn instance(&mut self, heard: Heard<wharf_store::InstanceChanged>) {
+        self.heard += 1;
+        match heard {
+            Ok(c) => self.instances.push(c),
             Err(_) => self.everything = true,
         }
     }
@@ -424,6 +518,9 @@ mod wake_tests {
         let mut lagged = Wake::default();
         lagged.task(Err(RecvError::Lagged(3)));
         assert!(lagged.everything);
+        let mut lost = Wake::default();
+        lost.instance(Err(RecvError::Lagged(1)));
+        assert!(lost.everything);
         let mut elb = Wake::default();
         elb.target_groups(Ok("us-east-1".into()));
         assert!(elb.everything);

@@ -47,14 +47,24 @@ pub async fn observe(
             },
         )
         .await?;
-    // Instances matter to DAEMON services (one task each), to instance
+    // Instances matter to DAEMON services (one task on each), to instance
     // targets (their EC2 ids), and to every service with a task on a DRAINING
-    // instance (it is replaced); a service with no task skips the read.
+    // instance (it is replaced). Only a DAEMON service reads every instance
+    // of the cluster; the others read those their tasks are on.
     let daemon = rec.service.scheduling_strategy == Some(SchedulingStrategy::Daemon);
-    let instances = if daemon || !stored.is_empty() {
+    let instances = if daemon {
         store.instances(region, &cluster, None).await?
     } else {
-        vec![]
+        let on: BTreeSet<&String> = stored
+            .iter()
+            .filter(|t| t.instance_cluster.as_deref().is_none_or(|c| c == cluster))
+            .filter_map(|t| t.instance_id.as_ref())
+            .collect();
+        if on.is_empty() {
+            vec![]
+        } else {
+            store.instances(region, &cluster, Some(on.into_iter().cloned().collect())).await?
+        }
     };
     let groups_wanted: BTreeSet<String> = rec
         .deployments

@@ -140,6 +140,7 @@ impl Drop for Core {
 /// The change channels, fed by the cache.
 struct Changes {
     tasks: broadcast::Sender<TaskChanged>,
+    instances: broadcast::Sender<crate::InstanceChanged>,
     services: broadcast::Sender<(String, String)>,
     elb: broadcast::Sender<String>,
     /// The leader key's create revision (0: nobody leads).
@@ -162,6 +163,18 @@ impl Changes {
                     instance_id: meta.and_then(|m| m.instance),
                     instance_cluster,
                 });
+            }
+            Some("ci") if parts.len() == 4 => {
+                let status = |e: Option<&Entry>| e.and_then(|e| tasks::instance_status(&e.value));
+                let now = status(after);
+                if status(before) != now {
+                    let _ = self.instances.send(crate::InstanceChanged {
+                        region: parts[1].clone(),
+                        cluster: parts[2].clone(),
+                        id: parts[3].clone(),
+                        status: now,
+                    });
+                }
             }
             Some("doc") if parts.len() == 4 && parts[1] == crate::Kind::Service.as_str() => {
                 let _ = self.services.send((parts[2].clone(), parts[3].clone()));
@@ -192,6 +205,7 @@ impl EtcdStore {
         let client = EtcdClient::new(&config.endpoints);
         let changes = Arc::new(Changes {
             tasks: broadcast::channel(CHANGES_BUFFER).0,
+            instances: broadcast::channel(CHANGES_BUFFER).0,
             services: broadcast::channel(CHANGES_BUFFER).0,
             elb: broadcast::channel(CHANGES_BUFFER).0,
             leader: watch::channel(0).0,

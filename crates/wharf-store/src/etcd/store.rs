@@ -534,6 +534,10 @@ impl Store for EtcdStore {
         self.core.changes.tasks.subscribe()
     }
 
+    fn instance_changes(&self) -> tokio::sync::broadcast::Receiver<crate::InstanceChanged> {
+        self.core.changes.instances.subscribe()
+    }
+
     async fn elb_read(&self, region: &str, read: crate::elb::ElbRead) -> Result<(), StoreError> {
         self.sync().await?;
         let state = self.core.cache.read();

@@ -132,6 +132,12 @@ fn read_task(cluster: &str, id: &str, value: &str) -> Result<StoredTask, StoreEr
     })
 }
 
+/// The status an instance's stored value records (`None`: unreadable).
+pub(super) fn instance_status(value: &str) -> Option<InstanceStatus> {
+    let (head, _) = open_envelope(value);
+    serde_json::from_str::<InstanceHeader>(head).ok().map(|h| h.status)
+}
+
 fn read_instance(cluster: &str, id: &str, value: &str) -> Result<StoredInstance, StoreError> {
     let (head, body) = open_envelope(value);
     let h: InstanceHeader = serde_json::from_str(head).map_err(|e| corrupt("instance", e))?;
@@ -177,13 +183,22 @@ pub(super) fn instances(
     ids: Option<&[String]>,
 ) -> Result<Vec<InstanceUsage>, StoreError> {
     let mut out = Vec::new();
+    let held_of =
+        |id: &str| read_held(state.get(&held_key(region, cluster, id)).map(|e| &*e.value));
+    if let Some(ids) = ids {
+        // Only those asked for, each looked up: a service's few must not
+        // cost a scan of every instance of the cluster.
+        let wanted: std::collections::BTreeSet<&String> = ids.iter().collect();
+        for id in wanted {
+            if let Some(e) = state.get(&instance_key(region, cluster, id)) {
+                out.push(usage(read_instance(cluster, id, &e.value)?, &held_of(id)?));
+            }
+        }
+        return Ok(out);
+    }
     for (k, e) in state.scan(&prefix(&["ci", region, cluster])) {
         let id = super::keys::last(k);
-        if ids.is_some_and(|ids| !ids.contains(&id)) {
-            continue;
-        }
-        let held = read_held(state.get(&held_key(region, cluster, &id)).map(|e| &*e.value))?;
-        out.push(usage(read_instance(cluster, &id, &e.value)?, &held));
+        out.push(usage(read_instance(cluster, &id, &e.value)?, &held_of(&id)?));
     }
     Ok(out)
 }

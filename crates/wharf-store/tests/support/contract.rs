@@ -609,6 +609,44 @@ pub async fn placement_sees_every_change_to_the_instances(store: Arc<dyn Store>)
     assert_eq!(held, [("i-0", 1000), ("i-1", 1000)]);
 }
 
+/// The next instance change, within 5 s.
+async fn next_change(
+    changes: &mut tokio::sync::broadcast::Receiver<wharf_store::InstanceChanged>,
+) -> wharf_store::InstanceChanged {
+    let got = tokio::time::timeout(std::time::Duration::from_secs(5), changes.recv()).await;
+    got.expect("an instance change within 5 s").unwrap()
+}
+
+/// Every change of an instance's status is heard once, after its commit;
+/// a write that keeps the status (a heartbeat, new attributes) is not.
+pub async fn an_instances_status_change_is_announced_once(store: Arc<dyn Store>) {
+    let mut changes = store.instance_changes();
+    let status_of = |c: wharf_store::InstanceChanged| {
+        (c.region, c.cluster, c.id, c.status.map(|s| s.to_string()))
+    };
+    instance(&*store, "us-east-1", "c", "i-1", "ACTIVE").await;
+    let heard = status_of(next_change(&mut changes).await);
+    assert_eq!(heard, ("us-east-1".into(), "c".into(), "i-1".into(), Some("ACTIVE".into())));
+    // The same status again, then a drain: only the drain is heard.
+    instance(&*store, "us-east-1", "c", "i-1", "ACTIVE").await;
+    instance(&*store, "us-east-1", "c", "i-1", "DRAINING").await;
+    let heard = status_of(next_change(&mut changes).await);
+    assert_eq!(heard.3.as_deref(), Some("DRAINING"));
+    // A refused write is not heard.
+    let refused = store
+        .update_instance(
+            "us-east-1",
+            "c",
+            "i-1",
+            Box::new(|_| Err(EcsError::invalid_parameter("refused"))),
+        )
+        .await;
+    assert!(refused.is_err());
+    instance(&*store, "us-east-1", "c", "i-1", "ACTIVE").await;
+    assert_eq!(status_of(next_change(&mut changes).await).3.as_deref(), Some("ACTIVE"));
+    assert!(changes.try_recv().is_err(), "nothing more was announced");
+}
+
 pub async fn tasks_and_instances_are_counted_by_cluster_and_status(store: Arc<dyn Store>) {
     assert_eq!(store.status_counts().await.unwrap(), Default::default());
     instance(&*store, "us-east-1", "a", "i-1", "ACTIVE").await;

@@ -19,6 +19,7 @@ macro_rules! each_contract {
         $m!(elb_writes_are_atomic_and_deletes_take_dependents);
         $m!(placement_holds_resources_until_stopped);
         $m!(placement_sees_every_change_to_the_instances);
+        $m!(an_instances_status_change_is_announced_once);
         $m!(tasks_and_instances_are_counted_by_cluster_and_status);
         $m!(the_fargate_pool_serves_every_cluster);
     };

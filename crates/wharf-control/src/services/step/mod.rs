@@ -244,6 +244,22 @@ pub fn step(
     }
     s.actions
 }
+/// How far ahead [`settled`] looks for a timer coming due.
+pub const SETTLED_HORIZON_MS: i64 = 300_000;
+
+/// Whether the service will stay as it is until `now_ms` +
+/// [`SETTLED_HORIZON_MS`] unless what it observes changes: a step then would
+/// take no action and leave the record alone. Every timer the step keeps (a
+/// drain ending, the 40 s health rule, a grace period, launch throttling, a
+/// bake time, the six-hourly steady-state event, a deleted service's hour)
+/// comes due by time alone, so a service that is not settled is looked at
+/// again at the scheduler's next tick.
+pub fn settled(rec: &ServiceRecord, obs: &Observed, now_ms: i64) -> bool {
+    let mut trial = rec.clone();
+    let later = now_ms.saturating_add(SETTLED_HORIZON_MS);
+    step(&mut trial, obs, later, &mut String::new).is_empty() && trial == *rec
+}
+
 impl Step<'_> {
     fn emit(&mut self, message: String) -> bool {
         let id = (self.new_id)();

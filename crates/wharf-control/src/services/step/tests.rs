@@ -553,3 +553,34 @@ fn a_task_lost_with_its_host_is_replaced_and_is_no_failure() {
     assert_eq!(starts(&actions), 1);
     assert_eq!(rec.deployments["ecs-svc/1"].failures, 0);
 }
+
+#[test]
+fn a_steady_service_is_settled_and_a_rolling_one_is_not() {
+    let mut rec = record(1, false);
+    let obs =
+        Observed { tasks: vec![task("a", "ecs-svc/1", "RUNNING", Some(0))], ..Default::default() };
+    // RUNNING for 10 s: the 40 s health rule is a timer still running.
+    run(&mut rec, &obs, 10 * S);
+    assert!(!settled(&rec, &obs, 10 * S));
+    // Completed and steady: nothing comes due by time alone...
+    run(&mut rec, &obs, 40 * S);
+    assert!(settled(&rec, &obs, 41 * S));
+    // ...until the six-hourly steady-state event is near.
+    let near = 40 * S + wharf_model::ecs::service::EVENT_QUIET_MS - SETTLED_HORIZON_MS / 2;
+    assert!(!settled(&rec, &obs, near));
+    // A missing task is a change the step acts on: not settled.
+    assert!(!settled(&rec, &Observed::default(), 41 * S));
+}
+
+#[test]
+fn a_service_waiting_on_a_drain_or_a_deletion_is_not_settled_near_its_end() {
+    let mut rec = record(1, false);
+    let obs =
+        Observed { tasks: vec![task("a", "ecs-svc/1", "RUNNING", Some(0))], ..Default::default() };
+    run(&mut rec, &obs, 40 * S);
+    rec.service.status = Some(ServiceStatus::Inactive);
+    rec.inactive_ms = Some(50 * S);
+    assert!(settled(&rec, &obs, 50 * S));
+    let hour = wharf_model::ecs::service::INACTIVE_KEPT_MS;
+    assert!(!settled(&rec, &obs, 50 * S + hour - SETTLED_HORIZON_MS / 2));
+}
