@@ -15,6 +15,7 @@
 #   ROLL_TASKS     tasks of the service rolled to a new revision afterwards (default 1000; 0: none)
 #   DRAIN_INSTANCES  instances drained after the rollout (default 100, at most a tenth)
 #   LOST_AFTER     the server's --instance-lost-after (default 60s: heartbeats every 10 s)
+#   TIMEOUT        seconds the placement phases may take in all (default 900)
 #   SKIP_BUILD=1, WHARF_BIN=path (implies SKIP_BUILD), KEEP_LOG=1 (keep the logs)
 #
 # The server runs with `--vpc-cidr off`: a cluster's awsvpc range is a /16 of /24 slices, one
@@ -46,6 +47,7 @@ esac
 ROLL_TASKS=${ROLL_TASKS:-1000}
 DRAIN_INSTANCES=${DRAIN_INSTANCES:-100}
 LOST_AFTER=${LOST_AFTER:-60s}
+TIMEOUT=${TIMEOUT:-900}
 [ $# -gt 0 ] || set -- 100 1000
 
 SPID=
@@ -93,7 +95,7 @@ for N in "$@"; do
     python3 "$ROOT/bench/scale.py" --endpoint "http://127.0.0.1:$PORT" --cluster "$CLUSTER" \
         --instances "$N" --run-tasks "$RUN_TASKS" --service-tasks "$SERVICE_TASKS" \
         --services "$SERVICES" --clients "$CLIENTS" --roll-tasks "$ROLL_TASKS" \
-        --drain-instances "$DRAIN_INSTANCES" --start-latency-ms "$START_MS" \
+        --drain-instances "$DRAIN_INSTANCES" --start-latency-ms "$START_MS" --timeout "$TIMEOUT" \
         | tee "$WORK/result.md"
     result=$(grep '^RESULT ' "$WORK/result.md" | tail -1)
     hwm=$(status_kib "$SPID" VmHWM)

@@ -1,7 +1,7 @@
 //! The service scheduler's loop against a real store: it reads a service's
 //! tasks, launches what is missing through the operations layer (placed on
 //! a registered instance, as RunTask's are), replaces a task that stopped,
-//! records events, and wakes up on task changes by itself.
+//! records events, and wakes up on task and instance changes by itself.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -80,6 +80,27 @@ async fn cluster(store: &dyn Store) {
         .unwrap();
 }
 
+/// Registers instance `id` of cluster `default` (4 vCPU, 8 GiB) with `status`.
+async fn instance(store: &dyn Store, id: &str, status: InstanceStatus) {
+    let instance = json!({
+        "containerInstanceArn": format!("arn:aws:ecs:{REGION}:{ACCOUNT}:container-instance/default/{id}"),
+        "status": status.to_string(), "agentConnected": true,
+        "registeredResources": [
+            {"name": "CPU", "type": "INTEGER", "integerValue": 4096},
+            {"name": "MEMORY", "type": "INTEGER", "integerValue": 8192}]
+    });
+    let row = StoredInstance {
+        cluster: "default".into(),
+        id: id.into(),
+        status,
+        json: instance.to_string(),
+    };
+    store
+        .update_instance(REGION, "default", id, Box::new(move |_| Ok(Some(row.clone()))))
+        .await
+        .unwrap();
+}
+
 async fn setup(desired: i32) -> (Arc<dyn Store>, Scheduler, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("db")).unwrap());
@@ -103,6 +124,28 @@ async fn setup(desired: i32) -> (Arc<dyn Store>, Scheduler, tempfile::TempDir) {
     let clock = Arc::new(FakeClock::at(1_000_000));
     let scheduler = Scheduler { ops: Ops::new(store.clone(), clock, ACCOUNT) };
     (store, scheduler, dir)
+}
+
+async fn run_as_agent(store: &dyn Store, id: &str, at_ms: i64) {
+    store
+        .update_task(
+            REGION,
+            "default",
+            id,
+            Box::new(move |stored| {
+                let mut t: Task = serde_json::from_str(&stored.json).unwrap_or_default();
+                t.last_status = Some(TaskStatus::Running);
+                t.started_at = Some(wharf_model::wire::Timestamp::from_millis(at_ms));
+                Ok(Some(TaskUpdate {
+                    last_status: TaskStatus::Running,
+                    desired_status: wharf_model::ecs::shapes::DesiredStatus::Running,
+                    json: serde_json::to_string(&t).unwrap_or_default(),
+                    stopped_ms: None,
+                }))
+            }),
+        )
+        .await
+        .unwrap();
 }
 
 async fn tasks(store: &dyn Store) -> Vec<StoredTask> {
@@ -200,4 +243,42 @@ async fn the_loop_replaces_a_stopped_task_without_waiting_for_its_tick() {
     let _ = stop.send(true);
     looping.await.unwrap();
     assert_eq!(record(&*store).await.deployments["ecs-svc/1"].failures, 1);
+}
+
+#[tokio::test]
+async fn a_settled_services_task_on_a_drained_instance_is_replaced_without_a_tick() {
+    let clock = Arc::new(FakeClock::at(1_000_000));
+    let (store, scheduler, _dir) = setup(1).await;
+    let scheduler = Scheduler { ops: Ops::new(store.clone(), clock.clone(), ACCOUNT) };
+    scheduler.pass().await.unwrap();
+    let first = tasks(&*store).await.remove(0);
+    run_as_agent(&*store, &first.id, 1_000_000).await;
+    // 60 s on, the task counts healthy and the deployment completes.
+    clock.advance_millis(60_000);
+    scheduler.pass().await.unwrap();
+    let service = ("us-east-1".to_owned(), key("default", "web"));
+    let seen = scheduler.pass().await.unwrap();
+    let settled = wharf_control::services::agenda::Outcome::Seen { settled: true, daemon: false };
+    assert_eq!(seen, [(service, settled)], "the service is settled");
+    instance(&*store, "i2", InstanceStatus::Active).await;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let looping = tokio::spawn(run(scheduler, stopped));
+    // The clock stands still: the agenda never makes the settled service
+    // due, so only the instance's change can wake it.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(tasks(&*store).await.len(), 1, "a settled service is left alone");
+    instance(&*store, "i1", InstanceStatus::Draining).await;
+    let at = std::time::Instant::now();
+    let replacement = loop {
+        let on_i2 =
+            tasks(&*store).await.into_iter().find(|t| t.instance_id.as_deref() == Some("i2"));
+        if let Some(t) = on_i2 {
+            break t;
+        }
+        assert!(at.elapsed() < Duration::from_secs(5), "no replacement within 5 s");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    assert_ne!(replacement.id, first.id);
+    let _ = stop.send(true);
+    looping.await.unwrap();
 }
