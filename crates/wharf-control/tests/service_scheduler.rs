@@ -248,7 +248,7 @@ async fn the_loop_replaces_a_stopped_task_without_waiting_for_its_tick() {
 #[tokio::test]
 async fn a_settled_services_task_on_a_drained_instance_is_replaced_without_a_tick() {
     let clock = Arc::new(FakeClock::at(1_000_000));
-    let (store, scheduler, _dir) = setup(1).await;
+    let (store, _, _dir) = setup(1).await;
     let scheduler = Scheduler { ops: Ops::new(store.clone(), clock.clone(), ACCOUNT) };
     scheduler.pass().await.unwrap();
     let first = tasks(&*store).await.remove(0);
