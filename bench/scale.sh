@@ -16,6 +16,7 @@
 #   DRAIN_INSTANCES  instances drained after the rollout (default 100, at most a tenth)
 #   LOST_AFTER     the server's --instance-lost-after (default 60s: heartbeats every 10 s)
 #   TIMEOUT        seconds the placement phases may take in all (default 900)
+#   REST_SECONDS   how long the server's CPU at rest is measured afterwards (default 20)
 #   SKIP_BUILD=1, WHARF_BIN=path (implies SKIP_BUILD), KEEP_LOG=1 (keep the logs)
 #
 # The server runs with `--vpc-cidr off`: a cluster's awsvpc range is a /16 of /24 slices, one
@@ -48,6 +49,7 @@ ROLL_TASKS=${ROLL_TASKS:-1000}
 DRAIN_INSTANCES=${DRAIN_INSTANCES:-100}
 LOST_AFTER=${LOST_AFTER:-60s}
 TIMEOUT=${TIMEOUT:-900}
+REST_SECONDS=${REST_SECONDS:-20}
 [ $# -gt 0 ] || set -- 100 1000
 
 SPID=
@@ -98,10 +100,17 @@ for N in "$@"; do
         --drain-instances "$DRAIN_INSTANCES" --start-latency-ms "$START_MS" --timeout "$TIMEOUT" \
         | tee "$WORK/result.md"
     result=$(grep '^RESULT ' "$WORK/result.md" | tail -1)
+    # What the server spends with nothing changing (the scheduler's tick, heartbeats): the
+    # share of one core its threads used over REST_SECONDS once the phases are done.
+    ticks() { awk '{ print $14 + $15 }' "/proc/$SPID/stat"; }
+    before=$(ticks)
+    sleep "$REST_SECONDS"
+    rest_pct=$(( ( $(ticks) - before ) * 100 / $(getconf CLK_TCK) / REST_SECONDS ))
+    echo "server CPU at rest: ${rest_pct}% of a core over ${REST_SECONDS} s"
     hwm=$(status_kib "$SPID" VmHWM)
     rss=$(status_kib "$SPID" VmRSS)
     echo "server RSS now $(( rss / 1024 )) MiB, peak $(( hwm / 1024 )) MiB; sim peak $(( $(status_kib "$SIMPID" VmHWM) / 1024 )) MiB"
-    last="SCALE_RESULT instances=$N ${result#RESULT } rss_mib=$(( hwm / 1024 ))"
+    last="SCALE_RESULT instances=$N ${result#RESULT } rss_mib=$(( hwm / 1024 )) rest_cpu_pct=$rest_pct"
     echo "$last"
     echo
     cleanup

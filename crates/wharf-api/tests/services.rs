@@ -1388,6 +1388,14 @@ mod interposed {
         ) -> Result<Vec<InstanceUsage>, StoreError> {
             self.inner.instances(r, cluster, ids).await
         }
+        async fn instance_records(
+            &self,
+            r: &str,
+            cluster: &str,
+            ids: Option<Vec<String>>,
+        ) -> Result<Vec<StoredInstance>, StoreError> {
+            self.inner.instance_records(r, cluster, ids).await
+        }
         async fn update_instance(
             &self,
             r: &str,

@@ -46,7 +46,10 @@ pub struct InstanceView {
     pub agent_connected: bool,
     /// Its last heartbeat (ms); `None` if its agent never sent one.
     pub last_heard_ms: Option<i64>,
-    /// Its tasks not yet `STOPPED` (running and pending).
+    /// Its tasks not yet `STOPPED` (running and pending). Counted only for
+    /// an instance whose agent is marked disconnected: the step needs no
+    /// count for a connected one, and counting every instance's tasks every
+    /// tick would cost a read of every task's reservation.
     pub unstopped_tasks: i64,
 }
 
@@ -140,22 +143,41 @@ impl Liveness {
         for region in self.ops.store.regions(Kind::Cluster).await? {
             let clusters = wharf_ops::lookup::instance_clusters(&*self.ops.store, &region).await?;
             for cluster in &clusters {
-                for u in self.ops.store.instances(&region, cluster, None).await? {
-                    if u.instance.status == InstanceStatus::Inactive {
+                let first = out.len();
+                for i in self.ops.store.instance_records(&region, cluster, None).await? {
+                    if i.status == InstanceStatus::Inactive {
                         continue;
                     }
-                    let Ok(ci) = serde_json::from_str::<ContainerInstance>(&u.instance.json) else {
+                    let Ok(ci) = serde_json::from_str::<ContainerInstance>(&i.json) else {
                         continue;
                     };
                     out.push(InstanceView {
                         region: region.clone(),
                         cluster: cluster.clone(),
-                        id: u.instance.id.clone(),
+                        id: i.id,
                         ec2_instance_id: ci.ec2_instance_id.clone().unwrap_or_default(),
                         agent_connected: ci.agent_connected.unwrap_or(false),
                         last_heard_ms: last_heard_ms(&ci),
-                        unstopped_tasks: u.running_tasks + u.pending_tasks,
+                        unstopped_tasks: 0,
                     });
+                }
+                let disconnected: Vec<String> = out[first..]
+                    .iter()
+                    .filter(|v| !v.agent_connected)
+                    .map(|v| v.id.clone())
+                    .collect();
+                if disconnected.is_empty() {
+                    continue;
+                }
+                let held = self.ops.store.instances(&region, cluster, Some(disconnected)).await?;
+                let counts: std::collections::HashMap<String, i64> = held
+                    .into_iter()
+                    .map(|u| (u.instance.id, u.running_tasks + u.pending_tasks))
+                    .collect();
+                for v in &mut out[first..] {
+                    if let Some(n) = counts.get(&v.id) {
+                        v.unstopped_tasks = *n;
+                    }
                 }
             }
         }

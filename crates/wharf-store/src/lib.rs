@@ -346,6 +346,16 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         ids: Option<Vec<String>>,
     ) -> Result<Vec<InstanceUsage>, StoreError>;
 
+    /// A cluster's container instances (or only those with the given IDs)
+    /// as stored, in ID order, without summing what their tasks hold: for
+    /// readers that need only their status or document.
+    async fn instance_records(
+        &self,
+        region: &str,
+        cluster: &str,
+        ids: Option<Vec<String>>,
+    ) -> Result<Vec<StoredInstance>, StoreError>;
+
     /// Creates or changes one container instance; `decide` sees it as stored
     /// (with its usage) and returns its new form, or `None` to keep it.
     async fn update_instance(

@@ -568,6 +568,15 @@ impl Store for SqliteStore {
         self.read(|c| sqlite_tasks::instances(c, region, cluster, ids.as_deref()))
     }
 
+    async fn instance_records(
+        &self,
+        region: &str,
+        cluster: &str,
+        ids: Option<Vec<String>>,
+    ) -> Result<Vec<StoredInstance>, StoreError> {
+        self.read(|c| sqlite_tasks::instance_records(c, region, cluster, ids.as_deref()))
+    }
+
     async fn update_instance(
         &self,
         region: &str,

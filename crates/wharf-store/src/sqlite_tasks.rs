@@ -59,6 +59,42 @@ pub(crate) fn instances(
     Ok(all)
 }
 
+/// A cluster's instances (or those in `ids`) as stored, without their usage.
+pub(crate) fn instance_records(
+    c: &Connection,
+    region: &str,
+    cluster: &str,
+    ids: Option<&[String]>,
+) -> rusqlite::Result<Vec<StoredInstance>> {
+    const COLUMNS: &str = "SELECT cluster, id, status, body FROM container_instances";
+    let row = |r: &Row<'_>| -> rusqlite::Result<StoredInstance> {
+        Ok(StoredInstance {
+            cluster: r.get(0)?,
+            id: r.get(1)?,
+            status: vocabulary(r, 2)?,
+            json: r.get(3)?,
+        })
+    };
+    let Some(ids) = ids else {
+        let mut stmt =
+            c.prepare_cached(&format!("{COLUMNS} WHERE region = ?1 AND cluster = ?2 ORDER BY id"))?;
+        let rows = stmt.query_map(params![region, cluster], row)?;
+        return rows.collect();
+    };
+    let mut wanted: Vec<&String> = ids.iter().collect();
+    wanted.sort();
+    wanted.dedup();
+    let mut stmt =
+        c.prepare_cached(&format!("{COLUMNS} WHERE region = ?1 AND cluster = ?2 AND id = ?3"))?;
+    let mut all = Vec::with_capacity(wanted.len());
+    for id in wanted {
+        if let Some(i) = stmt.query_row(params![region, cluster, id], row).optional()? {
+            all.push(i);
+        }
+    }
+    Ok(all)
+}
+
 /// The instances that may serve the Fargate pool, of every cluster of the
 /// region but `cluster`: those registered in the pool, and those whose
 /// record names the pool's attribute (the caller reads them to be sure).

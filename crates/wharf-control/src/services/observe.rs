@@ -5,11 +5,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
+use serde::Deserialize;
 use wharf_model::ecs::service::{ServiceRecord, TargetRef};
-use wharf_model::ecs::shapes::{ContainerInstance, LoadBalancer, SchedulingStrategy, Task};
+use wharf_model::ecs::shapes::{
+    ContainerInstance, HealthStatus, LoadBalancer, SchedulingStrategy, Task, TaskStopCode,
+};
 use wharf_model::ecs::status::InstanceStatus;
 use wharf_model::elbv2::shapes::TargetHealthStateEnum;
 use wharf_model::elbv2::{health, TargetGroupRecord, TargetRecord};
+use wharf_model::wire::Timestamp;
 use wharf_store::elb::ElbView;
 use wharf_store::{Store, StoreError, TaskQuery};
 
@@ -18,6 +22,23 @@ use wharf_model::cloudwatch::shapes::StateValue;
 
 /// The most tasks of one service the scheduler reads.
 const MAX_TASKS: usize = 100_000;
+
+/// What the step reads of a task's document. The rest (containers,
+/// attachments, overrides) is skipped, not built: a service's every task is
+/// read on each of its reconciles.
+#[derive(Debug, Deserialize)]
+struct TaskFacts {
+    #[serde(rename = "startedBy", default)]
+    started_by: Option<String>,
+    #[serde(rename = "healthStatus", default)]
+    health_status: Option<HealthStatus>,
+    #[serde(rename = "startedAt", default)]
+    started_at: Option<Timestamp>,
+    #[serde(rename = "createdAt", default)]
+    created_at: Option<Timestamp>,
+    #[serde(rename = "stopCode", default)]
+    stop_code: Option<TaskStopCode>,
+}
 
 /// What a target group is, for turning tasks into targets.
 #[derive(Debug, Clone)]
@@ -53,7 +74,7 @@ pub async fn observe(
     // of the cluster; the others read those their tasks are on.
     let daemon = rec.service.scheduling_strategy == Some(SchedulingStrategy::Daemon);
     let instances = if daemon {
-        store.instances(region, &cluster, None).await?
+        store.instance_records(region, &cluster, None).await?
     } else {
         let on: BTreeSet<&String> = stored
             .iter()
@@ -63,7 +84,9 @@ pub async fn observe(
         if on.is_empty() {
             vec![]
         } else {
-            store.instances(region, &cluster, Some(on.into_iter().cloned().collect())).await?
+            store
+                .instance_records(region, &cluster, Some(on.into_iter().cloned().collect()))
+                .await?
         }
     };
     let groups_wanted: BTreeSet<String> = rec
@@ -79,35 +102,44 @@ pub async fn observe(
         instances
             .iter()
             .filter_map(|u| {
-                let ci: ContainerInstance = serde_json::from_str(&u.instance.json).ok()?;
-                Some((u.instance.id.clone(), ci.ec2_instance_id?))
+                let ci: ContainerInstance = serde_json::from_str(&u.json).ok()?;
+                Some((u.id.clone(), ci.ec2_instance_id?))
             })
             .collect()
     };
     let (groups, targets) = read_groups(store, region, groups_wanted, now_ms).await?;
     let mut tasks = Vec::with_capacity(stored.len());
     for s in &stored {
-        let Ok(task) = serde_json::from_str::<Task>(&s.json) else {
+        let Ok(facts) = serde_json::from_str::<TaskFacts>(&s.json) else {
             tracing::warn!(task = %s.id, "a stored task could not be read");
             continue;
         };
-        let unit = task.started_by.clone();
+        let unit = facts.started_by;
         let lbs = unit
             .as_deref()
             .and_then(|u| rec.deployments.get(u))
             .map(|n| n.load_balancers.as_slice())
             .unwrap_or(&[]);
-        let ec2 = s.instance_id.as_deref().and_then(|i| ec2_ids.get(i)).map(String::as_str);
-        let task_targets = lbs.iter().filter_map(|lb| target_of(lb, &task, &groups, ec2)).collect();
+        // Only a task behind a load balancer has its containers read.
+        let task_targets = if lbs.is_empty() {
+            Vec::new()
+        } else {
+            let Ok(task) = serde_json::from_str::<Task>(&s.json) else {
+                tracing::warn!(task = %s.id, "a stored task could not be read");
+                continue;
+            };
+            let ec2 = s.instance_id.as_deref().and_then(|i| ec2_ids.get(i)).map(String::as_str);
+            lbs.iter().filter_map(|lb| target_of(lb, &task, &groups, ec2)).collect()
+        };
         tasks.push(ObservedTask {
             id: s.id.clone(),
             unit,
             last_status: s.last_status,
             desired_status: s.desired_status.clone(),
-            health: task.health_status.clone(),
-            started_ms: task.started_at.map(|t| t.as_millis()),
-            created_ms: task.created_at.map_or(0, |t| t.as_millis()),
-            stop_code: task.stop_code.clone(),
+            health: facts.health_status,
+            started_ms: facts.started_at.map(|t| t.as_millis()),
+            created_ms: facts.created_at.map_or(0, |t| t.as_millis()),
+            stop_code: facts.stop_code,
             instance_id: s.instance_id.clone(),
             targets: task_targets,
         });
@@ -149,8 +181,8 @@ pub async fn observe(
         instances: instances
             .iter()
             .map(|u| ObservedInstance {
-                id: u.instance.id.clone(),
-                active: u.instance.status == InstanceStatus::Active,
+                id: u.id.clone(),
+                active: u.status == InstanceStatus::Active,
             })
             .collect(),
     })

@@ -441,6 +441,17 @@ impl Store for EtcdStore {
         super::tasks::instances(&state, region, cluster, ids.as_deref())
     }
 
+    async fn instance_records(
+        &self,
+        region: &str,
+        cluster: &str,
+        ids: Option<Vec<String>>,
+    ) -> Result<Vec<crate::StoredInstance>, StoreError> {
+        self.sync().await?;
+        let state = self.core.cache.read();
+        super::tasks::instance_records(&state, region, cluster, ids.as_deref())
+    }
+
     async fn update_instance(
         &self,
         region: &str,

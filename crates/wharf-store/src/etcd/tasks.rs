@@ -203,6 +203,30 @@ pub(super) fn instances(
     Ok(out)
 }
 
+/// The instances of a cluster (or those in `ids`) as stored, without what
+/// they hold.
+pub(super) fn instance_records(
+    state: &State,
+    region: &str,
+    cluster: &str,
+    ids: Option<&[String]>,
+) -> Result<Vec<StoredInstance>, StoreError> {
+    if let Some(ids) = ids {
+        let wanted: std::collections::BTreeSet<&String> = ids.iter().collect();
+        let mut out = Vec::with_capacity(wanted.len());
+        for id in wanted {
+            if let Some(e) = state.get(&instance_key(region, cluster, id)) {
+                out.push(read_instance(cluster, id, &e.value)?);
+            }
+        }
+        return Ok(out);
+    }
+    state
+        .scan(&prefix(&["ci", region, cluster]))
+        .map(|(k, e)| read_instance(cluster, &super::keys::last(k), &e.value))
+        .collect()
+}
+
 /// Creates or changes one instance.
 pub(super) fn update_instance(
     tx: &mut Tx<'_>,

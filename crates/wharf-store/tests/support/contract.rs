@@ -645,6 +645,14 @@ pub async fn an_instances_status_change_is_announced_once(store: Arc<dyn Store>)
     instance(&*store, "us-east-1", "c", "i-1", "ACTIVE").await;
     assert_eq!(status_of(next_change(&mut changes).await).3.as_deref(), Some("ACTIVE"));
     assert!(changes.try_recv().is_err(), "nothing more was announced");
+    // The records alone, without usage, read as the usage read has them.
+    instance(&*store, "us-east-1", "c", "i-0", "DRAINING").await;
+    let usage = store.instances("us-east-1", "c", None).await.unwrap();
+    let with_usage: Vec<StoredInstance> = usage.into_iter().map(|u| u.instance).collect();
+    assert_eq!(store.instance_records("us-east-1", "c", None).await.unwrap(), with_usage);
+    let some = vec!["i-1".to_owned(), "i-9".to_owned(), "i-1".to_owned()];
+    let named = store.instance_records("us-east-1", "c", Some(some)).await.unwrap();
+    assert_eq!(named, with_usage[1..], "i-1 once; i-9 is not there");
 }
 
 pub async fn tasks_and_instances_are_counted_by_cluster_and_status(store: Arc<dyn Store>) {
