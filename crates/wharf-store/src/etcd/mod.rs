@@ -38,6 +38,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{broadcast, watch};
+use wharf_model::ecs::status::InstanceStatus;
 
 use crate::{StoreError, TaskChanged};
 use cache::{Barrier, Cache, Entry};
@@ -141,6 +142,8 @@ impl Drop for Core {
 struct Changes {
     tasks: broadcast::Sender<TaskChanged>,
     instances: broadcast::Sender<crate::InstanceChanged>,
+    /// Each instance's status as last announced, by cache key.
+    instance_status: std::sync::Mutex<std::collections::HashMap<String, InstanceStatus>>,
     services: broadcast::Sender<(String, String)>,
     elb: broadcast::Sender<String>,
     /// The leader key's create revision (0: nobody leads).
@@ -165,9 +168,20 @@ impl Changes {
                 });
             }
             Some("ci") if parts.len() == 4 => {
-                let status = |e: Option<&Entry>| e.and_then(|e| tasks::instance_status(&e.value));
-                let now = status(after);
-                if status(before) != now {
+                // The cache announces this server's own writes with no
+                // `before`: the last status heard is kept here instead.
+                let now = after.and_then(|e| tasks::instance_status(&e.value));
+                let mut seen = self.instance_status.lock().unwrap_or_else(|p| p.into_inner());
+                let then = match seen.get(key) {
+                    Some(s) => Some(*s),
+                    None => before.and_then(|e| tasks::instance_status(&e.value)),
+                };
+                match now {
+                    Some(s) => seen.insert(key.to_owned(), s),
+                    None => seen.remove(key),
+                };
+                drop(seen);
+                if then != now {
                     let _ = self.instances.send(crate::InstanceChanged {
                         region: parts[1].clone(),
                         cluster: parts[2].clone(),
@@ -206,6 +220,7 @@ impl EtcdStore {
         let changes = Arc::new(Changes {
             tasks: broadcast::channel(CHANGES_BUFFER).0,
             instances: broadcast::channel(CHANGES_BUFFER).0,
+            instance_status: std::sync::Mutex::default(),
             services: broadcast::channel(CHANGES_BUFFER).0,
             elb: broadcast::channel(CHANGES_BUFFER).0,
             leader: watch::channel(0).0,
