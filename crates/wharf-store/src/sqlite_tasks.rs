@@ -38,25 +38,9 @@ pub(crate) fn instances(
     cluster: &str,
     ids: Option<&[String]>,
 ) -> rusqlite::Result<Vec<InstanceUsage>> {
-    let Some(ids) = ids else {
-        let mut stmt = c.prepare_cached(&usage_query("i.region = ?1 AND i.cluster = ?2"))?;
-        let rows = stmt.query_map(params![region, cluster], usage_row)?;
-        return rows.collect();
-    };
-    // Only the instances asked for: a heartbeat or a watch reads one, and must
-    // not sum every task of the cluster to do it.
-    let mut wanted: Vec<&String> = ids.iter().collect();
-    wanted.sort();
-    wanted.dedup();
-    let mut stmt =
-        c.prepare_cached(&usage_query("i.region = ?1 AND i.cluster = ?2 AND i.id = ?3"))?;
-    let mut all = Vec::with_capacity(wanted.len());
-    for id in wanted {
-        if let Some(u) = stmt.query_row(params![region, cluster, id], usage_row).optional()? {
-            all.push(u);
-        }
-    }
-    Ok(all)
+    let all = usage_query("i.region = ?1 AND i.cluster = ?2");
+    let one = usage_query("i.region = ?1 AND i.cluster = ?2 AND i.id = ?3");
+    instance_rows(c, (region, cluster), ids, (&all, &one), usage_row)
 }
 
 /// A cluster's instances (or those in `ids`) as stored, without their usage.
@@ -66,7 +50,10 @@ pub(crate) fn instance_records(
     cluster: &str,
     ids: Option<&[String]>,
 ) -> rusqlite::Result<Vec<StoredInstance>> {
-    const COLUMNS: &str = "SELECT cluster, id, status, body FROM container_instances";
+    const ALL: &str = "SELECT cluster, id, status, body FROM container_instances \
+                       WHERE region = ?1 AND cluster = ?2 ORDER BY id";
+    const ONE: &str = "SELECT cluster, id, status, body FROM container_instances \
+                       WHERE region = ?1 AND cluster = ?2 AND id = ?3";
     let row = |r: &Row<'_>| -> rusqlite::Result<StoredInstance> {
         Ok(StoredInstance {
             cluster: r.get(0)?,
@@ -75,21 +62,33 @@ pub(crate) fn instance_records(
             json: r.get(3)?,
         })
     };
+    instance_rows(c, (region, cluster), ids, (ALL, ONE), row)
+}
+
+/// Rows of a cluster's instances in ID order: every one (`queries.0`, with
+/// the region and cluster as ?1 and ?2), or each of `ids` once, looked up
+/// alone (`queries.1`, the ID as ?3): a heartbeat or a service reads a few,
+/// and must not read the whole cluster to do it.
+fn instance_rows<T>(
+    c: &Connection,
+    (region, cluster): (&str, &str),
+    ids: Option<&[String]>,
+    queries: (&str, &str),
+    row: impl Fn(&Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<Vec<T>> {
     let Some(ids) = ids else {
-        let mut stmt =
-            c.prepare_cached(&format!("{COLUMNS} WHERE region = ?1 AND cluster = ?2 ORDER BY id"))?;
+        let mut stmt = c.prepare_cached(queries.0)?;
         let rows = stmt.query_map(params![region, cluster], row)?;
         return rows.collect();
     };
     let mut wanted: Vec<&String> = ids.iter().collect();
     wanted.sort();
     wanted.dedup();
-    let mut stmt =
-        c.prepare_cached(&format!("{COLUMNS} WHERE region = ?1 AND cluster = ?2 AND id = ?3"))?;
+    let mut stmt = c.prepare_cached(queries.1)?;
     let mut all = Vec::with_capacity(wanted.len());
     for id in wanted {
-        if let Some(i) = stmt.query_row(params![region, cluster, id], row).optional()? {
-            all.push(i);
+        if let Some(found) = stmt.query_row(params![region, cluster, id], &row).optional()? {
+            all.push(found);
         }
     }
     Ok(all)

@@ -182,25 +182,13 @@ pub(super) fn instances(
     cluster: &str,
     ids: Option<&[String]>,
 ) -> Result<Vec<InstanceUsage>, StoreError> {
-    let mut out = Vec::new();
-    let held_of =
-        |id: &str| read_held(state.get(&held_key(region, cluster, id)).map(|e| &*e.value));
-    if let Some(ids) = ids {
-        // Only those asked for, each looked up: a service's few must not
-        // cost a scan of every instance of the cluster.
-        let wanted: std::collections::BTreeSet<&String> = ids.iter().collect();
-        for id in wanted {
-            if let Some(e) = state.get(&instance_key(region, cluster, id)) {
-                out.push(usage(read_instance(cluster, id, &e.value)?, &held_of(id)?));
-            }
-        }
-        return Ok(out);
-    }
-    for (k, e) in state.scan(&prefix(&["ci", region, cluster])) {
-        let id = super::keys::last(k);
-        out.push(usage(read_instance(cluster, &id, &e.value)?, &held_of(&id)?));
-    }
-    Ok(out)
+    instance_records(state, region, cluster, ids)?
+        .into_iter()
+        .map(|i| {
+            let held = read_held(state.get(&held_key(region, cluster, &i.id)).map(|e| &*e.value))?;
+            Ok(usage(i, &held))
+        })
+        .collect()
 }
 
 /// The instances of a cluster (or those in `ids`) as stored, without what
