@@ -60,10 +60,12 @@ impl Step<'_> {
             rolling_bounds(desired as i32, self.rec.service.deployment_configuration.as_ref());
         // Tasks on a DRAINING instance are the primary's no longer: they are
         // replaced and stopped within the deployment's bounds, as old ones are.
-        let (mine, old): (Vec<&ObservedTask>, Vec<&ObservedTask>) = active
-            .iter()
-            .copied()
-            .partition(|t| owner(&units, t) == Some(primary_at) && !self.on_draining_instance(t));
+        let draining = self.draining_instances();
+        let (mine, old): (Vec<&ObservedTask>, Vec<&ObservedTask>) =
+            active.iter().copied().partition(|t| {
+                let on_draining = t.instance_id.as_deref().is_some_and(|i| draining.contains(i));
+                owner(&units, t) == Some(primary_at) && !on_draining
+            });
         let mut stops: Vec<&ObservedTask> = Vec::new();
         // Scale in the primary.
         if mine.len() as i64 > desired {
@@ -177,9 +179,11 @@ impl Step<'_> {
     }
 
     /// Whether the task's instance is being drained (registered, not ACTIVE).
-    fn on_draining_instance(&self, t: &ObservedTask) -> bool {
-        let Some(id) = t.instance_id.as_deref() else { return false };
-        self.obs.instances.iter().any(|i| i.id == id && !i.active)
+    /// The IDs of the observed instances that take no new tasks: a set, so
+    /// that sorting a service's tasks costs one lookup each, not a scan of
+    /// the instances.
+    fn draining_instances(&self) -> BTreeSet<&str> {
+        self.obs.instances.iter().filter(|i| !i.active).map(|i| i.id.as_str()).collect()
     }
 
     pub(super) fn may_launch(&self) -> bool {
