@@ -1396,6 +1396,13 @@ mod interposed {
         ) -> Result<Vec<StoredInstance>, StoreError> {
             self.inner.instance_records(r, cluster, ids).await
         }
+        async fn instances_not_active(
+            &self,
+            r: &str,
+            cluster: &str,
+        ) -> Result<Vec<StoredInstance>, StoreError> {
+            self.inner.instances_not_active(r, cluster).await
+        }
         async fn update_instance(
             &self,
             r: &str,

@@ -356,6 +356,15 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         ids: Option<Vec<String>>,
     ) -> Result<Vec<StoredInstance>, StoreError>;
 
+    /// A cluster's container instances whose status is not `ACTIVE`
+    /// (DRAINING, REGISTERING, ...), as stored, in ID order: the few a
+    /// service must move its tasks off, read without reading the others.
+    async fn instances_not_active(
+        &self,
+        region: &str,
+        cluster: &str,
+    ) -> Result<Vec<StoredInstance>, StoreError>;
+
     /// Creates or changes one container instance; `decide` sees it as stored
     /// (with its usage) and returns its new form, or `None` to keep it.
     async fn update_instance(

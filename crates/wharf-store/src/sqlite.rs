@@ -577,6 +577,14 @@ impl Store for SqliteStore {
         self.read(|c| sqlite_tasks::instance_records(c, region, cluster, ids.as_deref()))
     }
 
+    async fn instances_not_active(
+        &self,
+        region: &str,
+        cluster: &str,
+    ) -> Result<Vec<StoredInstance>, StoreError> {
+        self.read(|c| sqlite_tasks::instances_not_active(c, region, cluster))
+    }
+
     async fn update_instance(
         &self,
         region: &str,

@@ -54,15 +54,34 @@ pub(crate) fn instance_records(
                        WHERE region = ?1 AND cluster = ?2 ORDER BY id";
     const ONE: &str = "SELECT cluster, id, status, body FROM container_instances \
                        WHERE region = ?1 AND cluster = ?2 AND id = ?3";
-    let row = |r: &Row<'_>| -> rusqlite::Result<StoredInstance> {
-        Ok(StoredInstance {
-            cluster: r.get(0)?,
-            id: r.get(1)?,
-            status: vocabulary(r, 2)?,
-            json: r.get(3)?,
-        })
-    };
-    instance_rows(c, (region, cluster), ids, (ALL, ONE), row)
+    instance_rows(c, (region, cluster), ids, (ALL, ONE), stored_instance)
+}
+
+/// The query of [`instances_not_active`].
+pub(crate) const NOT_ACTIVE: &str = "SELECT cluster, id, status, body FROM container_instances \
+     WHERE region = ?1 AND cluster = ?2 AND status != 'ACTIVE' ORDER BY id";
+
+/// A cluster's instances whose status is not `ACTIVE`, by the partial index
+/// `container_instances_not_active`.
+pub(crate) fn instances_not_active(
+    c: &Connection,
+    region: &str,
+    cluster: &str,
+) -> rusqlite::Result<Vec<StoredInstance>> {
+    let mut stmt = c.prepare_cached(NOT_ACTIVE)?;
+    let rows = stmt.query_map(params![region, cluster], stored_instance)?;
+    rows.collect()
+}
+
+/// A `container_instances` row, its columns selected as
+/// `cluster, id, status, body`.
+fn stored_instance(r: &Row<'_>) -> rusqlite::Result<StoredInstance> {
+    Ok(StoredInstance {
+        cluster: r.get(0)?,
+        id: r.get(1)?,
+        status: vocabulary(r, 2)?,
+        json: r.get(3)?,
+    })
 }
 
 /// Rows of a cluster's instances in ID order: every one (`queries.0`, with

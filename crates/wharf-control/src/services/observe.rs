@@ -15,7 +15,7 @@ use wharf_model::elbv2::shapes::TargetHealthStateEnum;
 use wharf_model::elbv2::{health, TargetGroupRecord, TargetRecord};
 use wharf_model::wire::Timestamp;
 use wharf_store::elb::ElbView;
-use wharf_store::{Store, StoreError, TaskQuery};
+use wharf_store::{Store, StoreError, StoredInstance, TaskQuery};
 
 use super::step::{Observed, ObservedAlarm, ObservedInstance, ObservedTask, TargetState};
 use wharf_model::cloudwatch::shapes::StateValue;
@@ -68,44 +68,35 @@ pub async fn observe(
             },
         )
         .await?;
-    // Instances matter to DAEMON services (one task on each), to instance
-    // targets (their EC2 ids), and to every service with a task on a DRAINING
-    // instance (it is replaced). Only a DAEMON service reads every instance
-    // of the cluster; the others read those their tasks are on.
+    // Instances matter to DAEMON services (one task on each), to every
+    // service with a task on an instance that takes no new tasks (it is
+    // replaced), and to instance targets (their EC2 ids). Only a DAEMON
+    // service reads every instance of the cluster; the others read the
+    // cluster's instances that are not ACTIVE (usually none), and, behind a
+    // load balancer, those their tasks are on.
     let daemon = rec.service.scheduling_strategy == Some(SchedulingStrategy::Daemon);
     let instances = if daemon {
         store.instance_records(region, &cluster, None).await?
     } else {
-        let on: BTreeSet<&String> = stored
-            .iter()
-            .filter(|t| t.instance_cluster.as_deref().is_none_or(|c| c == cluster))
-            .filter_map(|t| t.instance_id.as_ref())
-            .collect();
-        if on.is_empty() {
-            vec![]
-        } else {
-            store
-                .instance_records(region, &cluster, Some(on.into_iter().cloned().collect()))
-                .await?
-        }
+        store.instances_not_active(region, &cluster).await?
     };
     let groups_wanted: BTreeSet<String> = rec
         .deployments
         .values()
         .flat_map(|n| n.load_balancers.iter().filter_map(|l| l.target_group_arn.clone()))
         .collect();
-    // Only targets need the instances' EC2 ids: a service without a load
-    // balancer does not read every instance's document on every pass.
-    let ec2_ids: BTreeMap<String, String> = if groups_wanted.is_empty() {
+    let ec2_ids = if groups_wanted.is_empty() {
         BTreeMap::new()
+    } else if daemon {
+        ec2_ids_of(&instances)
     } else {
-        instances
+        let on: BTreeSet<&String> = stored
             .iter()
-            .filter_map(|u| {
-                let ci: ContainerInstance = serde_json::from_str(&u.json).ok()?;
-                Some((u.id.clone(), ci.ec2_instance_id?))
-            })
-            .collect()
+            .filter(|t| t.instance_cluster.as_deref().is_none_or(|c| c == cluster))
+            .filter_map(|t| t.instance_id.as_ref())
+            .collect();
+        let ids = on.into_iter().cloned().collect();
+        ec2_ids_of(&store.instance_records(region, &cluster, Some(ids)).await?)
     };
     let (groups, targets) = read_groups(store, region, groups_wanted, now_ms).await?;
     let mut tasks = Vec::with_capacity(stored.len());
@@ -186,6 +177,17 @@ pub async fn observe(
             })
             .collect(),
     })
+}
+
+/// The EC2 instance ids of `instances`, by container instance id.
+fn ec2_ids_of(instances: &[StoredInstance]) -> BTreeMap<String, String> {
+    instances
+        .iter()
+        .filter_map(|u| {
+            let ci: ContainerInstance = serde_json::from_str(&u.json).ok()?;
+            Some((u.id.clone(), ci.ec2_instance_id?))
+        })
+        .collect()
 }
 
 type Groups = BTreeMap<String, Group>;

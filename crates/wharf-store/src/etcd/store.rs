@@ -452,6 +452,16 @@ impl Store for EtcdStore {
         super::tasks::instance_records(&state, region, cluster, ids.as_deref())
     }
 
+    async fn instances_not_active(
+        &self,
+        region: &str,
+        cluster: &str,
+    ) -> Result<Vec<crate::StoredInstance>, StoreError> {
+        self.sync().await?;
+        let state = self.core.cache.read();
+        super::tasks::instances_not_active(&state, region, cluster)
+    }
+
     async fn update_instance(
         &self,
         region: &str,

@@ -215,6 +215,24 @@ pub(super) fn instance_records(
         .collect()
 }
 
+/// A cluster's instances whose status is not `ACTIVE`: every instance's
+/// small header is read, and only those instances' documents copied.
+pub(super) fn instances_not_active(
+    state: &State,
+    region: &str,
+    cluster: &str,
+) -> Result<Vec<StoredInstance>, StoreError> {
+    let mut out = Vec::new();
+    for (k, e) in state.scan(&prefix(&["ci", region, cluster])) {
+        let (head, _) = open_envelope(&e.value);
+        let h: InstanceHeader = serde_json::from_str(head).map_err(|e| corrupt("instance", e))?;
+        if h.status != InstanceStatus::Active {
+            out.push(read_instance(cluster, &super::keys::last(k), &e.value)?);
+        }
+    }
+    Ok(out)
+}
+
 /// Creates or changes one instance.
 pub(super) fn update_instance(
     tx: &mut Tx<'_>,

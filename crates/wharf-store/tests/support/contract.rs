@@ -653,6 +653,17 @@ pub async fn an_instances_status_change_is_announced_once(store: Arc<dyn Store>)
     let some = vec!["i-1".to_owned(), "i-9".to_owned(), "i-1".to_owned()];
     let named = store.instance_records("us-east-1", "c", Some(some)).await.unwrap();
     assert_eq!(named, with_usage[1..], "i-1 once; i-9 is not there");
+    // Those not ACTIVE, alone: i-0 drains, i-1 is ACTIVE again; another
+    // cluster's and another region's are not read.
+    instance(&*store, "us-east-1", "d", "i-2", "DRAINING").await;
+    instance(&*store, "eu-west-1", "c", "i-3", "DRAINING").await;
+    let not_active = store.instances_not_active("us-east-1", "c").await.unwrap();
+    assert_eq!(not_active, with_usage[..1], "i-0 alone");
+    instance(&*store, "us-east-1", "c", "i-0", "ACTIVE").await;
+    instance(&*store, "us-east-1", "c", "i-1", "DRAINING").await;
+    let not_active = store.instances_not_active("us-east-1", "c").await.unwrap();
+    let ids: Vec<&str> = not_active.iter().map(|i| i.id.as_str()).collect();
+    assert_eq!(ids, ["i-1"], "a status change moves an instance in and out");
 }
 
 pub async fn tasks_and_instances_are_counted_by_cluster_and_status(store: Arc<dyn Store>) {
