@@ -6,7 +6,9 @@
 //! services, their tasks and the registry, and applies the changes in one
 //! write per region.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Deserialize;
 
 use wharf_model::ecs::service::registries::{self, Change, Context};
 use wharf_model::ecs::service::{is_live, ServiceRecord};
@@ -30,19 +32,101 @@ pub struct Registrar {
 /// (Cloud Map service id, instance id) to attributes.
 type Instances = BTreeMap<(String, String), BTreeMap<String, String>>;
 
-impl Registrar {
-    /// One pass over every region's services.
-    pub async fn pass(&self) -> Result<(), OpsError> {
-        for region in self.ops.store.regions(Kind::Service).await? {
-            self.pass_region(&region).await?;
+/// The services that name a Cloud Map registry, by region and key: the only
+/// ones a pass reads. Kept from the store's service changes, so that a pass
+/// (every second, and on every task change) does not read and parse every
+/// service of every region: a large service's record is long.
+#[derive(Debug, Default)]
+pub struct Registered {
+    by_region: BTreeMap<String, BTreeSet<String>>,
+    /// Services changed since the last refresh.
+    changed: BTreeSet<(String, String)>,
+    /// Whether `by_region` is known: not at first, nor after the change
+    /// channel fell behind (every service is read again).
+    known: bool,
+}
+
+/// What a pass needs to know of a service to tell whether to read it.
+#[derive(Debug, Deserialize)]
+struct RegistryFacts {
+    service: ServiceFacts,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ServiceFacts {
+    #[serde(default)]
+    service_registries: Option<Vec<serde::de::IgnoredAny>>,
+}
+
+impl RegistryFacts {
+    fn named(&self) -> bool {
+        self.service.service_registries.as_ref().is_some_and(|r| !r.is_empty())
+    }
+}
+
+impl Registered {
+    /// Notes a service's change, heard from [`wharf_store::Store::service_changes`].
+    pub fn heard(&mut self, region: String, key: String) {
+        self.changed.insert((region, key));
+    }
+
+    /// Forgets what it knows: the next refresh reads every service.
+    pub fn forget(&mut self) {
+        self.known = false;
+    }
+
+    /// Brings the set up to date: every service when it is not known, else
+    /// those changed since.
+    pub async fn refresh(&mut self, ops: &Ops) -> Result<(), OpsError> {
+        let changed = std::mem::take(&mut self.changed);
+        if !self.known {
+            self.by_region.clear();
+            for region in ops.store.regions(Kind::Service).await? {
+                let all =
+                    docs::list_all::<RegistryFacts>(ops.region(&region), Kind::Service).await?;
+                let named: BTreeSet<String> =
+                    all.into_iter().filter(|(_, f)| f.named()).map(|(k, _)| k).collect();
+                self.by_region.insert(region, named);
+            }
+            self.known = true;
+            return Ok(());
+        }
+        for (region, key) in changed {
+            let facts =
+                docs::get::<RegistryFacts>(ops.region(&region), Kind::Service, &key).await?;
+            let set = self.by_region.entry(region).or_default();
+            if facts.is_some_and(|f| f.named()) {
+                set.insert(key);
+            } else {
+                set.remove(&key);
+            }
         }
         Ok(())
     }
 
-    async fn wanted(&self, region: &str) -> Result<Instances, OpsError> {
+    fn in_region(&self, region: &str) -> impl Iterator<Item = &String> {
+        self.by_region.get(region).into_iter().flatten()
+    }
+}
+
+impl Registrar {
+    /// One pass over every region's services that name a registry.
+    pub async fn pass(&self, registered: &Registered) -> Result<(), OpsError> {
+        for region in self.ops.store.regions(Kind::Service).await? {
+            let keys: Vec<&String> = registered.in_region(&region).collect();
+            self.pass_region(&region, &keys).await?;
+        }
+        Ok(())
+    }
+
+    async fn wanted(&self, region: &str, keys: &[&String]) -> Result<Instances, OpsError> {
         let r = self.ops.region(region);
         let mut wanted = Instances::new();
-        for (_, rec) in docs::list_all::<ServiceRecord>(r, Kind::Service).await? {
+        for key in keys {
+            let Some(rec) = docs::get::<ServiceRecord>(r, Kind::Service, key).await? else {
+                continue;
+            };
             let s = &rec.service;
             let (Some(_), Some(name)) = (s.cluster_arn.as_deref(), s.service_name.as_deref())
             else {
@@ -88,8 +172,8 @@ impl Registrar {
         Ok(wanted)
     }
 
-    async fn pass_region(&self, region: &str) -> Result<(), OpsError> {
-        let wanted = self.wanted(region).await?;
+    async fn pass_region(&self, region: &str, keys: &[&String]) -> Result<(), OpsError> {
+        let wanted = self.wanted(region, keys).await?;
         let r = self.ops.region(region);
         let registry = discovery::read(r)
             .await
@@ -142,20 +226,95 @@ impl Registrar {
 /// Runs the registrar until `shutdown` turns `true`: a pass whenever a
 /// service or task changes, and every [`TICK`].
 pub async fn run(registrar: Registrar, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    use tokio::sync::broadcast::error::{RecvError, TryRecvError};
     let mut services = registrar.ops.store.service_changes();
     let mut tasks = registrar.ops.store.task_changes();
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut registered = Registered::default();
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            _ = services.recv() => {}
+            heard = services.recv() => match heard {
+                Ok((region, key)) => registered.heard(region, key),
+                Err(RecvError::Lagged(_)) => registered.forget(),
+                Err(RecvError::Closed) => {}
+            },
             _ = tasks.recv() => {}
             _ = shutdown.wait_for(|stop| *stop) => return,
         }
-        while services.try_recv().is_ok() || tasks.try_recv().is_ok() {}
-        if let Err(e) = registrar.pass().await {
+        loop {
+            match services.try_recv() {
+                Ok((region, key)) => registered.heard(region, key),
+                Err(TryRecvError::Lagged(_)) => registered.forget(),
+                Err(_) => break,
+            }
+        }
+        while !matches!(tasks.try_recv(), Err(TryRecvError::Empty | TryRecvError::Closed)) {}
+        if let Err(e) = registered.refresh(&registrar.ops).await {
+            tracing::warn!(error = %e, "services naming a registry not read");
+            registered.forget();
+            continue;
+        }
+        if let Err(e) = registrar.pass(&registered).await {
             tracing::warn!(error = %e, "service registries pass failed");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use wharf_model::clock::FakeClock;
+    use wharf_store::{SqliteStore, Store, Write};
+
+    use super::*;
+
+    async fn put(store: &dyn Store, region: &str, key: &str, registries: bool) {
+        let registries = if registries { r#"[{"registryArn":"arn:x"}]"# } else { "[]" };
+        let body = format!(r#"{{"service":{{"serviceRegistries":{registries}}},"tasks":{{}}}}"#);
+        let write = Box::new(move |_: Option<String>| Ok(Write::Put(body.clone())));
+        store.update(Kind::Service, region, key, write).await.unwrap();
+    }
+
+    fn named(r: &Registered, region: &str) -> Vec<String> {
+        r.in_region(region).cloned().collect()
+    }
+
+    /// The set of services a pass reads follows the changes heard, and is
+    /// read afresh when the channel fell behind.
+    #[tokio::test]
+    async fn a_pass_reads_the_services_naming_a_registry_as_changes_tell() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("db")).unwrap());
+        let ops = Ops::new(store.clone(), Arc::new(FakeClock::at(0)), "000000000000");
+        put(&*store, "us-east-1", "c/a", true).await;
+        put(&*store, "us-east-1", "c/b", false).await;
+        put(&*store, "eu-west-1", "c/a", true).await;
+        let mut r = Registered::default();
+        r.refresh(&ops).await.unwrap();
+        assert_eq!(named(&r, "us-east-1"), ["c/a"]);
+        assert_eq!(named(&r, "eu-west-1"), ["c/a"]);
+        // b gains a registry, a loses its own; a change not heard is not seen.
+        put(&*store, "us-east-1", "c/b", true).await;
+        put(&*store, "us-east-1", "c/a", false).await;
+        put(&*store, "eu-west-1", "c/c", true).await;
+        r.heard("us-east-1".into(), "c/a".into());
+        r.heard("us-east-1".into(), "c/b".into());
+        r.refresh(&ops).await.unwrap();
+        assert_eq!(named(&r, "us-east-1"), ["c/b"]);
+        assert_eq!(named(&r, "eu-west-1"), ["c/a"]);
+        // Deleted, it is gone; after a lag every service is read again.
+        store
+            .update(Kind::Service, "us-east-1", "c/b", Box::new(|_| Ok(Write::Delete)))
+            .await
+            .unwrap();
+        r.heard("us-east-1".into(), "c/b".into());
+        r.refresh(&ops).await.unwrap();
+        assert!(named(&r, "us-east-1").is_empty());
+        r.forget();
+        r.refresh(&ops).await.unwrap();
+        assert_eq!(named(&r, "eu-west-1"), ["c/a", "c/c"]);
     }
 }
