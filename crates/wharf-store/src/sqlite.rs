@@ -51,6 +51,9 @@ pub struct SqliteStore {
     service_changes: tokio::sync::broadcast::Sender<(String, String)>,
 }
 
+/// The writer's page cache, as `PRAGMA cache_size` takes it: negative, in KiB.
+const WRITER_CACHE_KIB: i64 = -32 * 1024;
+
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and brings its
     /// schema up to date.
@@ -61,6 +64,15 @@ impl SqliteStore {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         // Checkpoints run on their own thread; this is only the backstop.
         conn.pragma_update(None, "wal_autocheckpoint", 16384)?;
+        // The writer's page cache (SQLite's default is 2 MiB). A launch
+        // inserts into the tasks table and its indexes at many places; with
+        // the default, SQLite spilled dirty pages to the WAL in the middle
+        // of the transaction. It fills only as a large database is written.
+        conn.pragma_update(None, "cache_size", WRITER_CACHE_KIB)?;
+        // Statement journals (an insert whose triggers update the usage
+        // tables keeps one, to undo that statement alone) in memory rather
+        // than in a temporary file: they never outlive their transaction.
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
         schema::migrate(&mut conn)?;
         let nudge = checkpoint::start(path).map_err(|e| StoreError::Database(e.to_string()))?;
         let candidates = Arc::new(Mutex::new(Candidates::default()));
