@@ -224,10 +224,15 @@ pub(super) fn instances_not_active(
 ) -> Result<Vec<StoredInstance>, StoreError> {
     let mut out = Vec::new();
     for (k, e) in state.scan(&prefix(&["ci", region, cluster])) {
-        let (head, _) = open_envelope(&e.value);
+        let (head, body) = open_envelope(&e.value);
         let h: InstanceHeader = serde_json::from_str(head).map_err(|e| corrupt("instance", e))?;
         if h.status != InstanceStatus::Active {
-            out.push(read_instance(cluster, &super::keys::last(k), &e.value)?);
+            out.push(StoredInstance {
+                cluster: cluster.to_owned(),
+                id: super::keys::last(k),
+                status: h.status,
+                json: body.to_owned(),
+            });
         }
     }
     Ok(out)
