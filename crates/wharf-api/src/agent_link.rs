@@ -164,9 +164,14 @@ async fn registered(
     cluster: &str,
     instance_id: &str,
 ) -> Result<bool, ApiError> {
-    let found =
-        state.ops.store.instances(region, cluster, Some(vec![instance_id.to_owned()])).await?;
-    Ok(found.first().is_some_and(|u| u.instance.status != InstanceStatus::Inactive))
+    // The record alone: summing what the instance's tasks hold is work this
+    // check, run on every heartbeat and task change routed here, never needs.
+    let found = state
+        .ops
+        .store
+        .instance_records(region, cluster, Some(vec![instance_id.to_owned()]))
+        .await?;
+    Ok(found.first().is_some_and(|i| i.status != InstanceStatus::Inactive))
 }
 
 /// The tasks placed on an instance: first every one not yet `STOPPED`, then

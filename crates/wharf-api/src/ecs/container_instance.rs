@@ -444,9 +444,11 @@ pub(crate) async fn discover_poll_endpoint(
     })
 }
 
+/// How many of the cluster's instances are registered (not `INACTIVE`):
+/// DescribeClusters' `registeredContainerInstancesCount`.
 pub(crate) async fn registered_count(ctx: &Ctx, cluster: &str) -> Result<i64, ApiError> {
-    let all = ctx.store().instances(&ctx.region, cluster, None).await?;
-    Ok(all.iter().filter(|u| u.instance.status != InstanceStatus::Inactive).count() as i64)
+    let all = ctx.store().instance_records(&ctx.region, cluster, None).await?;
+    Ok(all.iter().filter(|i| i.status != InstanceStatus::Inactive).count() as i64)
 }
 
 /// The `ec2InstanceId` a Wharf host is known by, in EC2's form (`i-` and 17
