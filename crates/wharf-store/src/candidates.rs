@@ -4,9 +4,12 @@
 //!
 //! The copy never counts on its own. Each entry is an instance's row as
 //! [`sqlite_tasks::instances`] reads it (what the triggers keep in
-//! `instance_usage`), read back after every write that changes it: a
-//! registration or update of the instance, a task placed on it, a task on it
-//! changing `lastStatus`. Between those reads a launch takes from the cached
+//! `instance_usage`), read back after every write that changes it: a task
+//! placed on it, or one of its tasks stopping, reads the row again; one of
+//! its tasks changing between statuses short of `STOPPED` reads the
+//! running and pending counts again (nothing else of the row moved); an
+//! update of the instance's record takes the row's usage as read in the
+//! same transaction. Between those reads a launch takes from the cached
 //! candidates exactly what its insert takes in the database.
 //!
 //! Only the writer thread uses it, inside its transactions. When any write is
@@ -86,6 +89,52 @@ impl Candidates {
             view.put(id, row.into_iter().next(), &zone)?;
         }
         Ok(())
+    }
+
+    /// Reads back only the running and pending counts of instance `id`
+    /// after one of its tasks moved between two statuses short of
+    /// `STOPPED`, if the cluster is held at all. What its tasks hold
+    /// (resources, ports, groups) is held until a task stops (the trigger
+    /// `tasks_usage_update`), so only the counts moved: reading them is one
+    /// lookup, where reading the whole row sums every task's ports and
+    /// groups again.
+    pub(crate) fn refresh_counts(
+        &mut self,
+        c: &Connection,
+        region: &str,
+        cluster: &str,
+        id: &str,
+    ) -> Result<(), StoreError> {
+        let Some(view) = self.clusters.get_mut(&(region.to_owned(), cluster.to_owned())) else {
+            return Ok(());
+        };
+        let Ok(i) = view.usage.binary_search_by(|u| u.instance.id.as_str().cmp(id)) else {
+            return Ok(());
+        };
+        let (running, pending) = sqlite_tasks::task_counts_on(c, region, cluster, id)?;
+        let row = &mut view.usage[i];
+        (row.running_tasks, row.pending_tasks) = (running, pending);
+        let candidate = &mut view.candidates[i];
+        candidate.running_tasks = running;
+        candidate.tasks = running + pending;
+        Ok(())
+    }
+
+    /// Puts an instance's row after a write that changed only its record
+    /// (not its tasks), if the cluster is held at all: `row` is the record
+    /// as written with the usage read in the same transaction, so nothing
+    /// needs reading again.
+    pub(crate) fn put_row(
+        &mut self,
+        region: &str,
+        cluster: &str,
+        row: InstanceUsage,
+    ) -> Result<(), StoreError> {
+        let Some(view) = self.clusters.get_mut(&(region.to_owned(), cluster.to_owned())) else {
+            return Ok(());
+        };
+        let id = row.instance.id.clone();
+        view.put(&id, Some(row), &tasks::default_zone(region))
     }
 
     /// Forgets everything: a write was rolled back.

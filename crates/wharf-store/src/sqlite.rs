@@ -14,6 +14,7 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
 use wharf_model::ecs::launch::{self, Launch, Placement};
 use wharf_model::ecs::shapes::TaskDefinitionFamilyStatus;
+use wharf_model::ecs::status::TaskStatus;
 use wharf_model::ids;
 use wharf_model::EcsError;
 
@@ -615,8 +616,24 @@ impl Store for SqliteStore {
                 match decide(current.as_ref())? {
                     Some(new) => {
                         sqlite_tasks::put_instance(c, &region, &new)?;
-                        locked(&candidates).refresh(c, &region, &new.cluster, [new.id.as_str()])?;
-                        let before = current.map(|u| u.instance.status);
+                        let before = current.as_ref().map(|u| u.instance.status);
+                        match current {
+                            // Only the record changed, not its tasks: what
+                            // they hold is as just read (a heartbeat need not
+                            // read it twice).
+                            Some(u)
+                                if u.instance.id == new.id && u.instance.cluster == new.cluster =>
+                            {
+                                let row = InstanceUsage { instance: new.clone(), ..u };
+                                locked(&candidates).put_row(&region, &new.cluster, row)?;
+                            }
+                            _ => locked(&candidates).refresh(
+                                c,
+                                &region,
+                                &new.cluster,
+                                [new.id.as_str()],
+                            )?,
+                        }
                         let changed = (before != Some(new.status)).then(|| InstanceChanged {
                             region,
                             cluster: new.cluster.clone(),
@@ -715,11 +732,18 @@ impl Store for SqliteStore {
                 };
                 sqlite_tasks::update_task(c, &region_w, &cluster, &id, &update)?;
                 if update.last_status != current.last_status {
-                    // What the task holds on its instance moved (the triggers).
+                    // What the task holds on its instance moved (the triggers):
+                    // all of it when it stops, its counts alone before that.
                     if let (Some(on), Some(instance)) =
                         (&current.instance_cluster, &current.instance_id)
                     {
-                        locked(&candidates).refresh(c, &region_w, on, [instance.as_str()])?;
+                        let stopped = |s: TaskStatus| s == TaskStatus::Stopped;
+                        let mut held = locked(&candidates);
+                        if stopped(current.last_status) || stopped(update.last_status) {
+                            held.refresh(c, &region_w, on, [instance.as_str()])?;
+                        } else {
+                            held.refresh_counts(c, &region_w, on, instance)?;
+                        }
                     }
                 }
                 let task = StoredTask {

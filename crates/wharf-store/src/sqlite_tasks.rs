@@ -57,6 +57,24 @@ pub(crate) fn instance_records(
     instance_rows(c, (region, cluster), ids, (ALL, ONE), stored_instance)
 }
 
+/// How many of an instance's tasks are `RUNNING`, and how many are neither
+/// `RUNNING` nor `STOPPED`, as the triggers keep them in `instance_usage`.
+pub(crate) fn task_counts_on(
+    c: &Connection,
+    region: &str,
+    cluster: &str,
+    id: &str,
+) -> rusqlite::Result<(i64, i64)> {
+    let counts = c
+        .prepare_cached(
+            "SELECT running, pending FROM instance_usage \
+             WHERE region = ?1 AND instance_cluster = ?2 AND instance_id = ?3",
+        )?
+        .query_row(params![region, cluster, id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    Ok(counts.unwrap_or((0, 0)))
+}
+
 /// The query of [`instances_not_active`].
 pub(crate) const NOT_ACTIVE: &str = "SELECT cluster, id, status, body FROM container_instances \
      WHERE region = ?1 AND cluster = ?2 AND status != 'ACTIVE' ORDER BY id";

@@ -6,6 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use wharf_model::ecs::capacity;
 use wharf_model::ecs::launch::{Launch, Placement};
+use wharf_model::ecs::placement::query::Expression;
+use wharf_model::ecs::placement::MEMBER_OF_UNSATISFIED;
 use wharf_model::ecs::resolved::ResolvedTask;
 use wharf_model::ecs::shapes::{LaunchType, Tag, TaskDefinition, TaskDefinitionStatus};
 use wharf_model::EcsError;
@@ -580,6 +582,7 @@ pub async fn placement_sees_every_change_to_the_instances(store: Arc<dyn Store>)
     assert!(launched(&*store, "us-east-1", "p", 1).await.is_empty(), "i-1 is full");
     set_status(&*store, "p", &first[0], "RUNNING", "RUNNING").await;
     assert!(launched(&*store, "us-east-1", "p", 1).await.is_empty(), "RUNNING still holds");
+    running_tasks_are_counted(store.clone()).await;
     set_status(&*store, "p", &first[0], "STOPPED", "STOPPED").await;
     let again = launched(&*store, "us-east-1", "p", 2).await;
     assert_eq!(again.len(), 1, "the stopped task's room, and no more");
@@ -607,6 +610,31 @@ pub async fn placement_sees_every_change_to_the_instances(store: Arc<dyn Store>)
     let usage = store.instances("us-east-1", "p", None).await.unwrap();
     let held: Vec<_> = usage.iter().map(|u| (u.instance.id.as_str(), u.cpu)).collect();
     assert_eq!(held, [("i-0", 1000), ("i-1", 1000)]);
+}
+
+/// Placement sees a task RUNNING (`runningTasksCount`) once it is, though
+/// nothing it holds moved: on a cluster placement has read, an instance with
+/// one running task is refused by `runningTasksCount == 0` and taken by
+/// `runningTasksCount == 1`.
+async fn running_tasks_are_counted(store: Arc<dyn Store>) {
+    instance(&*store, "us-east-1", "r", "i-1", "ACTIVE").await;
+    let first = launched(&*store, "us-east-1", "r", 1).await;
+    set_status(&*store, "r", &first[0], "RUNNING", "RUNNING").await;
+    let launch_where = |running: i64| {
+        let mut l = launch("us-east-1", "r", 1);
+        let e = format!("runningTasksCount == {running}");
+        l.rules.member_of = vec![Expression::parse(&e).unwrap()];
+        l
+    };
+    match store.launch_tasks("us-east-1", launch_where(0)).await.unwrap() {
+        Placement::Placed { tasks, failures } => {
+            assert!(tasks.is_empty(), "i-1 runs a task");
+            assert_eq!(failures[0].reason.as_deref(), Some(MEMBER_OF_UNSATISFIED));
+        }
+        Placement::NoContainerInstances => panic!("i-1 was not seen"),
+    }
+    let on_one = store.launch_tasks("us-east-1", launch_where(1)).await.unwrap();
+    assert!(matches!(on_one, Placement::Placed { tasks, .. } if tasks.len() == 1));
 }
 
 /// The next instance change, within 5 s.
