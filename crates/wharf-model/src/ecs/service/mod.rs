@@ -211,24 +211,33 @@ pub struct DeploymentNotes {
 }
 
 /// What the scheduler is doing with one task.
+///
+/// A service keeps one per task it has acted on, so a record of 1,000 tasks
+/// holds 1,000 of them, rewritten with it: fields at their defaults are left
+/// out of the stored document (and read back as defaults).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskNotes {
     /// The targets it was registered as, in its deployment's target groups.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<TargetRef>,
     /// Set once the scheduler decided to stop it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopping: Option<Stopping>,
     /// Whether its end has been counted (failure count, throttle).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub counted: bool,
     /// Whether it was ever seen healthy.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub was_healthy: bool,
     /// Whether it was ever seen RUNNING.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub seen_running: bool,
+}
+
+/// Whether a flag is unset: such flags are left out of stored documents.
+fn is_false(flag: &bool) -> bool {
+    !*flag
 }
 
 /// One registered target.
@@ -489,6 +498,40 @@ mod tests {
         assert_eq!(rec.cluster_name(), "default");
         rec.service.cluster_arn = Some("arn:aws:ecs:us-east-1:000000000000:cluster/prod".into());
         assert_eq!(rec.cluster_name(), "prod");
+    }
+
+    /// A task's notes at their defaults take no room in the stored record,
+    /// every set field survives the round trip, and notes written in full
+    /// (by earlier versions) still read.
+    #[test]
+    fn task_notes_store_only_what_is_set() {
+        assert_eq!(serde_json::to_string(&TaskNotes::default()).unwrap(), "{}");
+        let running = TaskNotes { seen_running: true, ..TaskNotes::default() };
+        assert_eq!(serde_json::to_string(&running).unwrap(), r#"{"seenRunning":true}"#);
+        let full = TaskNotes {
+            targets: vec![TargetRef {
+                target_group_arn: "tg".into(),
+                id: "10.0.0.1".into(),
+                port: 80,
+            }],
+            stopping: Some(Stopping {
+                reason: "scaling in".into(),
+                stop_code: TaskStopCode::ServiceSchedulerInitiated,
+                stop_after_ms: 5,
+                stop_sent: true,
+            }),
+            counted: true,
+            was_healthy: true,
+            seen_running: true,
+        };
+        let json = serde_json::to_string(&full).unwrap();
+        assert_eq!(serde_json::from_str::<TaskNotes>(&json).unwrap(), full);
+        let earlier = r#"{"targets":[],"counted":false,"wasHealthy":true,"seenRunning":true}"#;
+        let read: TaskNotes = serde_json::from_str(earlier).unwrap();
+        assert_eq!(
+            read,
+            TaskNotes { was_healthy: true, seen_running: true, ..TaskNotes::default() }
+        );
     }
 
     #[test]
