@@ -25,7 +25,8 @@
 #
 # Output: each run's Markdown summary and its line
 #   SCALE_RESULT instances=N tasks=N placements_per_s=N p99_api_ms=N rss_mib=N
-# (rss_mib: the server's peak resident memory, VmHWM); the last line is the last run's.
+# (rss_mib: the server's peak resident memory, VmHWM; phases_cpu_s: the server's CPU time over
+# the phases, which varies less between runs than the rate); the last line is the last run's.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -94,23 +95,31 @@ for N in "$@"; do
         --start-latency "$START_LATENCY" >"$WORK/sim.log" 2>&1 &
     SIMPID=$!
     log "run: $N instances, $RUN_TASKS RunTask + $SERVICE_TASKS service tasks; server pid $SPID, sim pid $SIMPID; load $(cut -d' ' -f1-3 /proc/loadavg)"
+    # The server's CPU time (user + system) over the phases: the cost of the work, which
+    # varies less between runs than the placement rate does (the load, the simulator and the
+    # server share two cores).
+    ticks() { awk '{ print $14 + $15 }' "/proc/$SPID/stat"; }
+    phases_from=$(ticks)
     python3 "$ROOT/bench/scale.py" --endpoint "http://127.0.0.1:$PORT" --cluster "$CLUSTER" \
         --instances "$N" --run-tasks "$RUN_TASKS" --service-tasks "$SERVICE_TASKS" \
         --services "$SERVICES" --clients "$CLIENTS" --roll-tasks "$ROLL_TASKS" \
         --drain-instances "$DRAIN_INSTANCES" --start-latency-ms "$START_MS" --timeout "$TIMEOUT" \
         | tee "$WORK/result.md"
     result=$(grep '^RESULT ' "$WORK/result.md" | tail -1)
+    hz=$(getconf CLK_TCK)
+    phases_cpu_ms=$(( ( $(ticks) - phases_from ) * 1000 / hz ))
+    placed=$(sed -n 's/.*tasks=\([0-9]*\).*/\1/p' <<<"$result")
+    echo "server CPU over the phases: $(( phases_cpu_ms / 1000 )) s, $(( phases_cpu_ms * 1000 / (placed > 0 ? placed : 1) )) µs per task placed"
     # What the server spends with nothing changing (the scheduler's tick, heartbeats): the
     # share of one core its threads used over REST_SECONDS once the phases are done.
-    ticks() { awk '{ print $14 + $15 }' "/proc/$SPID/stat"; }
     before=$(ticks)
     sleep "$REST_SECONDS"
-    rest_pct=$(( ( $(ticks) - before ) * 100 / $(getconf CLK_TCK) / REST_SECONDS ))
+    rest_pct=$(( ( $(ticks) - before ) * 100 / hz / REST_SECONDS ))
     echo "server CPU at rest: ${rest_pct}% of a core over ${REST_SECONDS} s"
     hwm=$(status_kib "$SPID" VmHWM)
     rss=$(status_kib "$SPID" VmRSS)
     echo "server RSS now $(( rss / 1024 )) MiB, peak $(( hwm / 1024 )) MiB; sim peak $(( $(status_kib "$SIMPID" VmHWM) / 1024 )) MiB"
-    last="SCALE_RESULT instances=$N ${result#RESULT } rss_mib=$(( hwm / 1024 )) rest_cpu_pct=$rest_pct"
+    last="SCALE_RESULT instances=$N ${result#RESULT } rss_mib=$(( hwm / 1024 )) rest_cpu_pct=$rest_pct phases_cpu_s=$(( phases_cpu_ms / 1000 ))"
     echo "$last"
     echo
     cleanup
