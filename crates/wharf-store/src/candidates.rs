@@ -80,7 +80,7 @@ impl Candidates {
         cluster: &str,
         ids: impl IntoIterator<Item = &'a str>,
     ) -> Result<(), StoreError> {
-        let Some(view) = self.clusters.get_mut(&(region.to_owned(), cluster.to_owned())) else {
+        let Some(view) = self.held(region, cluster) else {
             return Ok(());
         };
         let zone = tasks::default_zone(region);
@@ -105,7 +105,7 @@ impl Candidates {
         cluster: &str,
         id: &str,
     ) -> Result<(), StoreError> {
-        let Some(view) = self.clusters.get_mut(&(region.to_owned(), cluster.to_owned())) else {
+        let Some(view) = self.held(region, cluster) else {
             return Ok(());
         };
         let Ok(i) = view.usage.binary_search_by(|u| u.instance.id.as_str().cmp(id)) else {
@@ -130,11 +130,16 @@ impl Candidates {
         cluster: &str,
         row: InstanceUsage,
     ) -> Result<(), StoreError> {
-        let Some(view) = self.clusters.get_mut(&(region.to_owned(), cluster.to_owned())) else {
+        let Some(view) = self.held(region, cluster) else {
             return Ok(());
         };
         let id = row.instance.id.clone();
         view.put(&id, Some(row), &tasks::default_zone(region))
+    }
+
+    /// The cluster's view, if a launch has read it.
+    fn held(&mut self, region: &str, cluster: &str) -> Option<&mut View> {
+        self.clusters.get_mut(&(region.to_owned(), cluster.to_owned()))
     }
 
     /// Forgets everything: a write was rolled back.

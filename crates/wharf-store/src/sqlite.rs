@@ -14,7 +14,6 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
 use wharf_model::ecs::launch::{self, Launch, Placement};
 use wharf_model::ecs::shapes::TaskDefinitionFamilyStatus;
-use wharf_model::ecs::status::TaskStatus;
 use wharf_model::ids;
 use wharf_model::EcsError;
 
@@ -737,9 +736,8 @@ impl Store for SqliteStore {
                     if let (Some(on), Some(instance)) =
                         (&current.instance_cluster, &current.instance_id)
                     {
-                        let stopped = |s: TaskStatus| s == TaskStatus::Stopped;
                         let mut held = locked(&candidates);
-                        if stopped(current.last_status) || stopped(update.last_status) {
+                        if current.last_status.is_terminal() || update.last_status.is_terminal() {
                             held.refresh(c, &region_w, on, [instance.as_str()])?;
                         } else {
                             held.refresh_counts(c, &region_w, on, instance)?;
