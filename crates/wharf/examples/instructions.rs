@@ -34,6 +34,7 @@ use axum::Router;
 use http::Request;
 use serde_json::{json, Value};
 use tower::ServiceExt;
+use wharf_api::audit::AuditLog;
 use wharf_api::AppState;
 use wharf_model::clock::FakeClock;
 use wharf_model::ecs::shapes::Task;
@@ -246,14 +247,18 @@ fn usage(what: &str) -> ! {
     std::process::exit(2);
 }
 
+/// The state as `wharf server` opens it by default, audit trail included.
 fn open(dir: &Path) -> AppState {
     std::fs::create_dir_all(dir).expect("state directory");
-    AppState::new(
+    let mut state = AppState::new(
         Arc::new(SqliteStore::open(&dir.join("wharf.db")).expect("store")),
         Arc::new(LogStore::open(&dir.join("logs.sqlite3"), i64::MAX).expect("log store")),
         Arc::new(FakeClock::at(NOW_MS)),
         "000000000000",
-    )
+    );
+    let audit = AuditLog::open(&dir.join("audit.jsonl")).expect("audit log");
+    state.audit = Some(Arc::new(audit));
+    state
 }
 
 fn main() {
