@@ -10,10 +10,14 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, LazyLock};
+use std::time::Duration;
 
-use serde_json::{json, Value};
+use memchr::memmem;
+use serde::Serialize;
+use serde_json::value::RawValue;
+use serde_json::Value;
 
 use crate::context::Ctx;
 
@@ -34,11 +38,37 @@ const SECRET_FIELDS: [&str; 10] = [
     "password",
 ];
 
+/// How long the writer thread lets lines gather after a write. A sender
+/// wakes the thread (a system call on the request's path) only when it
+/// sleeps waiting for a line; under load it now finds it awake or napping.
+const GATHER: Duration = Duration::from_millis(5);
+
 /// An open audit log.
 #[derive(Debug)]
 pub struct AuditLog {
-    tx: Mutex<mpsc::Sender<String>>,
+    tx: mpsc::Sender<String>,
     path: PathBuf,
+    ids: EventIds,
+}
+
+/// Event ids: version 4 UUIDs from one random draw per log, each made
+/// distinct by a counter in its last six bytes (a draw per event was a
+/// system call per write).
+#[derive(Debug)]
+struct EventIds {
+    seed: u128,
+    next: AtomicU64,
+}
+
+impl EventIds {
+    fn new() -> Self {
+        Self { seed: u128::from_le_bytes(crate::random::bytes()), next: AtomicU64::new(0) }
+    }
+
+    fn next(&self) -> uuid::Uuid {
+        let n = self.next.fetch_add(1, Ordering::Relaxed) & 0xffff_ffff_ffff;
+        uuid::Builder::from_random_bytes((self.seed ^ u128::from(n)).to_be_bytes()).into_uuid()
+    }
 }
 
 impl AuditLog {
@@ -63,9 +93,10 @@ impl AuditLog {
                 if let Err(e) = out.flush() {
                     tracing::error!(error = %e, "the audit log could not be written");
                 }
+                std::thread::sleep(GATHER);
             }
         })?;
-        Ok(Self { tx: Mutex::new(tx), path: path.to_owned() })
+        Ok(Self { tx, path: path.to_owned(), ids: EventIds::new() })
     }
 
     /// The file.
@@ -73,11 +104,8 @@ impl AuditLog {
         &self.path
     }
 
-    fn write(&self, event: &Value) {
-        let Ok(line) = serde_json::to_string(event) else { return };
-        if let Ok(tx) = self.tx.lock() {
-            let _ = tx.send(line);
-        }
+    fn write(&self, line: String) {
+        let _ = self.tx.send(line);
     }
 }
 
@@ -112,81 +140,314 @@ pub async fn record(ctx: &Ctx, facts: CallFacts<'_>) {
         return;
     }
     let resources = crate::authz::resources(ctx, facts.service, facts.op, facts.body).await;
-    log.write(&event(ctx, &facts, &resources));
+    log.write(event(ctx, &facts, &resources, log.ids.next()));
 }
 
-/// The CloudTrail event of a call.
-pub fn event(ctx: &Ctx, facts: &CallFacts<'_>, resources: &[String]) -> Value {
+/// The CloudTrail event of a call, as the JSON line the log holds.
+/// Serialized from borrowed fields; the request's JSON is copied as it came
+/// when it can name no secret field (see [`Parameters`]).
+pub fn event(ctx: &Ctx, facts: &CallFacts<'_>, resources: &[String], id: uuid::Uuid) -> String {
     let account = ctx.state.ops.account_id.to_string();
     let source = match facts.service {
         "elbv2" => "elasticloadbalancing",
         s => s,
     };
     let now = ctx.state.ops.clock.now_millis();
-    let parameters = match facts.service {
-        "elbv2" | "sts" => {
-            let params = crate::query::params(facts.body);
-            Value::Object(params.into_iter().map(|(k, v)| (k, Value::String(v))).collect())
-        }
-        _ => serde_json::from_slice(facts.body).unwrap_or(Value::Null),
+    let root;
+    let mut id_text = uuid::Uuid::encode_buffer();
+    let event = Event {
+        event_version: "1.08",
+        user_identity: match &ctx.caller {
+            None => {
+                root = ctx.root_principal();
+                Identity::Root { principal_id: &account, arn: &root, account_id: &account }
+            }
+            Some(c) => Identity::of(c),
+        },
+        event_time: iso_seconds(now),
+        event_source: format!("{source}.amazonaws.com"),
+        event_name: facts.op,
+        aws_region: &ctx.region,
+        source_ip_address: facts.source.map(|a| a.ip()),
+        user_agent: facts.user_agent,
+        request_parameters: Parameters::of(facts.service, facts.body),
+        response_elements: (),
+        request_id: &ctx.request_id,
+        event_id: id.hyphenated().encode_lower(&mut id_text),
+        read_only: false,
+        resources: resources.iter().map(|r| Resource { arn: r, account_id: &account }).collect(),
+        event_type: "AwsApiCall",
+        management_event: true,
+        recipient_account_id: &account,
+        event_category: "Management",
+        error_code: facts.error.map(|(code, _)| code),
+        error_message: facts.error.map(|(_, message)| message),
     };
-    let mut e = json!({
-        "eventVersion": "1.08",
-        "userIdentity": identity(ctx, &account),
-        "eventTime": iso_seconds(now),
-        "eventSource": format!("{source}.amazonaws.com"),
-        "eventName": facts.op,
-        "awsRegion": ctx.region,
-        "sourceIPAddress": facts.source.map(|a| a.ip().to_string()),
-        "userAgent": facts.user_agent,
-        "requestParameters": hide_secrets(parameters),
-        "responseElements": null,
-        "requestID": ctx.request_id,
-        "eventID": uuid::Uuid::new_v4().to_string(),
-        "readOnly": false,
-        "resources": resources.iter().map(|r| json!({"ARN": r, "accountId": account})).collect::<Vec<_>>(),
-        "eventType": "AwsApiCall",
-        "managementEvent": true,
-        "recipientAccountId": account,
-        "eventCategory": "Management",
-    });
-    if let Some((code, message)) = facts.error {
-        e["errorCode"] = json!(code);
-        e["errorMessage"] = json!(message);
-    }
-    e
+    serde_json::to_string(&event).unwrap_or_default()
 }
 
-fn identity(ctx: &Ctx, account: &str) -> Value {
-    let Some(c) = &ctx.caller else {
-        return json!({"type": "Root", "principalId": account, "arn": ctx.root_principal(), "accountId": account});
-    };
-    match &c.session {
-        None => json!({
-            "type": "IAMUser",
-            "principalId": c.principal.id,
-            "arn": c.arn,
-            "accountId": c.account(),
-            "accessKeyId": c.access_key_id,
-            "userName": c.principal.name,
-        }),
-        Some(s) => json!({
-            "type": "AssumedRole",
-            "principalId": c.user_id(),
-            "arn": c.arn,
-            "accountId": c.account(),
-            "accessKeyId": c.access_key_id,
-            "sessionContext": {
-                "sessionIssuer": {
-                    "type": "Role",
-                    "principalId": c.principal.id,
-                    "arn": c.principal.arn,
-                    "accountId": c.account(),
-                    "userName": c.principal.name,
-                },
-                "attributes": {"mfaAuthenticated": "false", "expiration": iso_seconds(s.expires * 1000)},
+/// One CloudTrail event (the fields CloudTrail writes for a management call).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Event<'a> {
+    event_version: &'static str,
+    user_identity: Identity<'a>,
+    event_time: String,
+    event_source: String,
+    event_name: &'a str,
+    aws_region: &'a str,
+    #[serde(rename = "sourceIPAddress")]
+    source_ip_address: Option<std::net::IpAddr>,
+    user_agent: Option<&'a str>,
+    request_parameters: Parameters<'a>,
+    response_elements: (),
+    #[serde(rename = "requestID")]
+    request_id: &'a str,
+    #[serde(rename = "eventID")]
+    event_id: &'a str,
+    read_only: bool,
+    resources: Vec<Resource<'a>>,
+    event_type: &'static str,
+    management_event: bool,
+    recipient_account_id: &'a str,
+    event_category: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_code: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_message: Option<&'a str>,
+}
+
+/// `userIdentity`: who called.
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all_fields = "camelCase")]
+enum Identity<'a> {
+    Root {
+        principal_id: &'a str,
+        arn: &'a str,
+        account_id: &'a str,
+    },
+    #[serde(rename = "IAMUser")]
+    User {
+        principal_id: &'a str,
+        arn: &'a str,
+        account_id: &'a str,
+        access_key_id: &'a str,
+        user_name: &'a str,
+    },
+    AssumedRole {
+        principal_id: String,
+        arn: &'a str,
+        account_id: &'a str,
+        access_key_id: &'a str,
+        session_context: SessionContext<'a>,
+    },
+}
+
+impl<'a> Identity<'a> {
+    fn of(c: &'a wharf_auth::Caller) -> Self {
+        match &c.session {
+            None => Identity::User {
+                principal_id: &c.principal.id,
+                arn: &c.arn,
+                account_id: c.account(),
+                access_key_id: &c.access_key_id,
+                user_name: &c.principal.name,
             },
-        }),
+            Some(s) => Identity::AssumedRole {
+                principal_id: c.user_id(),
+                arn: &c.arn,
+                account_id: c.account(),
+                access_key_id: &c.access_key_id,
+                session_context: SessionContext {
+                    session_issuer: Issuer {
+                        kind: "Role",
+                        principal_id: &c.principal.id,
+                        arn: &c.principal.arn,
+                        account_id: c.account(),
+                        user_name: &c.principal.name,
+                    },
+                    attributes: Attributes {
+                        mfa_authenticated: "false",
+                        expiration: iso_seconds(s.expires * 1000),
+                    },
+                },
+            },
+        }
+    }
+}
+
+/// `sessionContext` of an assumed role.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionContext<'a> {
+    session_issuer: Issuer<'a>,
+    attributes: Attributes,
+}
+
+/// `sessionIssuer`: the role.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Issuer<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    principal_id: &'a str,
+    arn: &'a str,
+    account_id: &'a str,
+    user_name: &'a str,
+}
+
+/// The session's `attributes`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Attributes {
+    mfa_authenticated: &'static str,
+    expiration: String,
+}
+
+/// One of `resources`.
+#[derive(Serialize)]
+struct Resource<'a> {
+    #[serde(rename = "ARN")]
+    arn: &'a str,
+    #[serde(rename = "accountId")]
+    account_id: &'a str,
+}
+
+/// `requestParameters`: the request's JSON body as it came, with the value
+/// of every secret field replaced by [`HIDDEN`]; a Query request's
+/// parameters (ELBv2, STS, EC2) as an object.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Parameters<'a> {
+    /// The body, which names no secret field.
+    Raw(&'a RawValue),
+    /// The body with secret values hidden.
+    Hidden(Box<RawValue>),
+    /// Parsed parameters, secrets hidden; `null` for a body that is not JSON.
+    Value(Value),
+}
+
+impl<'a> Parameters<'a> {
+    fn of(service: &str, body: &'a [u8]) -> Self {
+        if matches!(service, "elbv2" | "sts" | "ec2") {
+            let params = crate::query::params(body);
+            return Parameters::Value(hide_secrets(Value::Object(
+                params.into_iter().map(|(k, v)| (k, Value::String(v))).collect(),
+            )));
+        }
+        let Ok(raw) = serde_json::from_slice::<&RawValue>(body) else {
+            return Parameters::Value(Value::Null);
+        };
+        let text = raw.get();
+        if text.contains('\\') {
+            // An escaped key could spell a secret field without showing it.
+            return Parameters::Value(hide_secrets(
+                serde_json::from_str(text).unwrap_or(Value::Null),
+            ));
+        }
+        let spans = secret_values(text.as_bytes());
+        if spans.is_empty() {
+            return Parameters::Raw(raw);
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut at = 0;
+        for span in spans {
+            out.push_str(&text[at..span.start]);
+            out.push('"');
+            out.push_str(HIDDEN);
+            out.push('"');
+            at = span.end;
+        }
+        out.push_str(&text[at..]);
+        match RawValue::from_string(out) {
+            Ok(hidden) => Parameters::Hidden(hidden),
+            Err(_) => Parameters::Value(Value::Null),
+        }
+    }
+}
+
+/// Where the non-null values of [`SECRET_FIELDS`] are in a valid JSON text
+/// without escapes, in order, none inside another. Without escapes every
+/// `"` opens or closes a string, so a secret field's name in quotes
+/// followed by `:` is that field's key.
+fn secret_values(text: &[u8]) -> Vec<std::ops::Range<usize>> {
+    /// A searcher per secret field, built once.
+    static FINDERS: LazyLock<Vec<memmem::Finder<'static>>> =
+        LazyLock::new(|| SECRET_FIELDS.iter().map(memmem::Finder::new).collect());
+    let mut spans = Vec::new();
+    for finder in FINDERS.iter() {
+        for i in finder.find_iter(text) {
+            let after = i + finder.needle().len();
+            if i == 0 || text[i - 1] != b'"' || text.get(after) != Some(&b'"') {
+                continue;
+            }
+            let colon = skip_space(text, after + 1);
+            if text.get(colon) != Some(&b':') {
+                continue;
+            }
+            let start = skip_space(text, colon + 1);
+            let end = value_end(text, start);
+            if &text[start..end] != b"null" {
+                spans.push(start..end);
+            }
+        }
+    }
+    spans.sort_by_key(|s| s.start);
+    let mut outer: Vec<std::ops::Range<usize>> = Vec::with_capacity(spans.len());
+    for span in spans {
+        if outer.last().is_none_or(|last| span.start >= last.end) {
+            outer.push(span);
+        }
+    }
+    outer
+}
+
+fn skip_space(text: &[u8], mut i: usize) -> usize {
+    while text.get(i).is_some_and(|b| b.is_ascii_whitespace()) {
+        i += 1;
+    }
+    i
+}
+
+/// The end of the JSON value that starts at `start` (valid, without escapes).
+fn value_end(text: &[u8], start: usize) -> usize {
+    let string_end = |open: usize| {
+        memchr::memchr(b'"', &text[open + 1..]).map_or(text.len(), |k| open + 1 + k + 1)
+    };
+    match text.get(start) {
+        Some(b'"') => string_end(start),
+        Some(b'{' | b'[') => {
+            let mut depth = 0usize;
+            let mut i = start;
+            while i < text.len() {
+                match text[i] {
+                    b'"' => {
+                        i = string_end(i);
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return i + 1;
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+            text.len()
+        }
+        _ => {
+            let mut i = start;
+            while i < text.len()
+                && !matches!(text[i], b',' | b'}' | b']')
+                && !text[i].is_ascii_whitespace()
+            {
+                i += 1;
+            }
+            i
+        }
     }
 }
 
@@ -216,6 +477,7 @@ pub fn hide_secrets(v: Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn secrets_are_hidden_at_any_depth() {
@@ -227,6 +489,65 @@ mod tests {
             "{text}"
         );
         assert_eq!(v["name"], "/p");
+    }
+
+    fn parameters(service: &str, body: &str) -> String {
+        serde_json::to_string(&Parameters::of(service, body.as_bytes())).unwrap()
+    }
+
+    #[test]
+    fn a_body_naming_no_secret_is_copied_as_it_came() {
+        let body = r#"{"family":"web","containerDefinitions":[{"name":"app","secrets":[{"name":"A","valueFrom":"arn"}]}]}"#;
+        assert!(matches!(Parameters::of("ecs", body.as_bytes()), Parameters::Raw(_)));
+        assert_eq!(parameters("ecs", body), body);
+        assert_eq!(parameters("ecs", "not json"), "null");
+    }
+
+    #[test]
+    fn secret_values_are_hidden_in_the_text_as_in_the_parsed_body() {
+        let bodies = [
+            r#"{"name":"/p","value":"s3cr3t"}"#,
+            r#"{"name":"/p","v\u0061lue":"s3cr3t","Value":"also"}"#,
+            r#"{"environment":[{"name":"A","value":"s3cr3t"},{"name":"value","value":null}]}"#,
+            r#"{ "value" : { "token" : "s3cr3t", "n": [1, "]}"] } , "Token" :42,"password":true}"#,
+            r#"{"tags":[{"key":"value","value":"x"}],"SecretString":["a",{"b":"c"}],"after":1}"#,
+            r#"{"password" :-1.5e3}"#,
+            r#"{"a":"value","b":["value","Value"],"valueFrom":"arn"}"#,
+        ];
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/corpus/taskdefs");
+        let mut corpus: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("the vendored corpus {}: {e}", dir.display()))
+            .map(|f| std::fs::read_to_string(f.unwrap().path()).unwrap())
+            .collect();
+        assert!(corpus.len() > 10, "the corpus is vendored");
+        corpus.extend(bodies.iter().map(|b| b.to_string()));
+        let mut hidden = 0;
+        for body in &corpus {
+            let text = parameters("ecs", body);
+            let parsed: Value = serde_json::from_str(&text).unwrap();
+            let expected = hide_secrets(serde_json::from_str(body).unwrap_or(Value::Null));
+            assert_eq!(parsed, expected, "{body}");
+            hidden += usize::from(text.contains(HIDDEN));
+        }
+        assert!(hidden >= bodies.len() - 1, "{hidden}");
+        for body in &bodies[..6] {
+            assert!(!parameters("ecs", body).contains("s3cr3t"), "{body}");
+        }
+        // Query parameters too.
+        let text = parameters("sts", "Action=AssumeRole&Token=s3cr3t");
+        assert!(!text.contains("s3cr3t") && text.contains(HIDDEN), "{text}");
+    }
+
+    #[test]
+    fn event_ids_are_distinct_version_4_uuids() {
+        let ids = EventIds::new();
+        let drawn: std::collections::HashSet<uuid::Uuid> =
+            (0..10_000).map(|_| ids.next()).collect();
+        assert_eq!(drawn.len(), 10_000);
+        assert!(drawn
+            .iter()
+            .all(|id| id.get_version_num() == 4 && id.get_variant() == uuid::Variant::RFC4122));
     }
 
     #[test]
