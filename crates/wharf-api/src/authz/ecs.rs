@@ -4,6 +4,7 @@
 //! and `aws:RequestTag/...`; `iam:PassRole` for the task and execution roles
 //! a task definition hands to ECS.
 
+use serde_json::value::RawValue;
 use serde_json::Value;
 use wharf_auth::policy::Context;
 use wharf_model::arn;
@@ -27,7 +28,7 @@ pub(super) async fn contexts(ctx: &Ctx, op: &str, body: &[u8]) -> Vec<Context> {
     if !needs_body {
         return star();
     }
-    let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let body = top_level(body);
     let s = |k: &str| body.get(k).and_then(Value::as_str);
     let scope = ctx.scope();
     let cluster_arn = |given: Option<&str>| -> String {
@@ -170,16 +171,40 @@ pub(super) async fn contexts(ctx: &Ctx, op: &str, body: &[u8]) -> Vec<Context> {
     }
 }
 
+/// The request's top-level fields, parsed, but for `containerDefinitions`:
+/// no check reads it, and in a RegisterTaskDefinition it is most of the
+/// body (it is skipped unparsed). `null` when the body is not a JSON object.
+fn top_level(body: &[u8]) -> Value {
+    match serde_json::from_slice::<std::collections::BTreeMap<String, &RawValue>>(body) {
+        Ok(fields) => Value::Object(
+            fields
+                .into_iter()
+                .filter(|(k, _)| k != "containerDefinitions")
+                .map(|(k, v)| (k, serde_json::from_str(v.get()).unwrap_or(Value::Null)))
+                .collect(),
+        ),
+        Err(_) => Value::Null,
+    }
+}
+
+/// The roles a task definition names (other fields are skipped unparsed).
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Roles {
+    task_role_arn: Option<Value>,
+    execution_role_arn: Option<Value>,
+}
+
 /// A task definition's ARN (its latest ACTIVE revision when none is named)
 /// and the roles it names.
 async fn task_definition(ctx: &Ctx, given: &str) -> (String, Vec<String>) {
     let found = crate::ecs::task_definition_lookup(ctx, given).await;
     match found {
         Some((family, revision, json)) => {
-            let v: Value = serde_json::from_str(&json).unwrap_or(Value::Null);
-            let roles = ["taskRoleArn", "executionRoleArn"]
+            let named: Roles = serde_json::from_str(&json).unwrap_or_default();
+            let roles = [named.task_role_arn, named.execution_role_arn]
                 .iter()
-                .filter_map(|f| v.get(f).and_then(Value::as_str).map(str::to_owned))
+                .filter_map(|r| r.as_ref().and_then(Value::as_str).map(str::to_owned))
                 .collect();
             (ctx.scope().task_definition_arn(&family, i64::from(revision)), roles)
         }
@@ -198,4 +223,28 @@ fn pass_roles(roles: Vec<String>) -> Vec<Context> {
             Context::new("iam:PassRole", r).with("iam:PassedToService", "ecs-tasks.amazonaws.com")
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_top_level_is_the_body_but_its_container_definitions() {
+        let body = br#"{"family":"web","taskRoleArn":"arn:aws:iam::1:role/r","tags":[{"key":"k","value":"v"}],
+            "containerDefinitions":[{"name":"app","image":"x"}],"cpu":"256","overrides":{"taskRoleArn":"o"}}"#;
+        let mut whole: Value = serde_json::from_slice(body).unwrap();
+        whole.as_object_mut().unwrap().remove("containerDefinitions");
+        assert_eq!(top_level(body), whole);
+        assert_eq!(top_level(b"not json"), Value::Null);
+        assert_eq!(top_level(b"[1]"), Value::Null);
+    }
+
+    #[test]
+    fn roles_are_read_from_a_stored_definition() {
+        let json = r#"{"family":"web","containerDefinitions":[],"taskRoleArn":"arn:r","executionRoleArn":7}"#;
+        let named: Roles = serde_json::from_str(json).unwrap();
+        assert_eq!(named.task_role_arn, Some(Value::from("arn:r")));
+        assert_eq!(named.execution_role_arn, Some(Value::from(7)));
+    }
 }
