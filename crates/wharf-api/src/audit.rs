@@ -46,9 +46,18 @@ const GATHER: Duration = Duration::from_millis(5);
 /// An open audit log.
 #[derive(Debug)]
 pub struct AuditLog {
-    tx: mpsc::Sender<String>,
+    tx: mpsc::Sender<Message>,
     path: PathBuf,
     ids: EventIds,
+}
+
+/// What the writer thread is handed.
+#[derive(Debug)]
+enum Message {
+    /// A line to append.
+    Line(String),
+    /// Answer once every line sent before is in the file.
+    Flush(mpsc::Sender<()>),
 }
 
 /// Event ids: version 4 UUIDs from one random draw per log, each made
@@ -79,21 +88,33 @@ impl AuditLog {
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let file = options.open(path)?;
-        let (tx, rx) = mpsc::channel::<String>();
+        let (tx, rx) = mpsc::channel::<Message>();
         std::thread::Builder::new().name("wharf-audit".into()).spawn(move || {
             let mut out = std::io::BufWriter::new(file);
-            while let Ok(line) = rx.recv() {
-                let _ = out.write_all(line.as_bytes());
-                let _ = out.write_all(b"\n");
+            while let Ok(first) = rx.recv() {
                 // Whatever else is queued goes in the same write.
-                while let Ok(more) = rx.try_recv() {
-                    let _ = out.write_all(more.as_bytes());
-                    let _ = out.write_all(b"\n");
+                let mut flushed = Vec::new();
+                for message in
+                    std::iter::once(first).chain(std::iter::from_fn(|| rx.try_recv().ok()))
+                {
+                    match message {
+                        Message::Line(line) => {
+                            let _ = out.write_all(line.as_bytes());
+                            let _ = out.write_all(b"\n");
+                        }
+                        Message::Flush(done) => flushed.push(done),
+                    }
                 }
                 if let Err(e) = out.flush() {
                     tracing::error!(error = %e, "the audit log could not be written");
                 }
-                std::thread::sleep(GATHER);
+                let asked = !flushed.is_empty();
+                for done in flushed {
+                    let _ = done.send(());
+                }
+                if !asked {
+                    std::thread::sleep(GATHER);
+                }
             }
         })?;
         Ok(Self { tx, path: path.to_owned(), ids: EventIds::new() })
@@ -105,7 +126,17 @@ impl AuditLog {
     }
 
     fn write(&self, line: String) {
-        let _ = self.tx.send(line);
+        let _ = self.tx.send(Message::Line(line));
+    }
+
+    /// Waits (up to 5 s) until every event recorded so far is in the file:
+    /// the server calls it as it shuts down, since the writer thread lets
+    /// lines gather for a few milliseconds.
+    pub fn flush(&self) {
+        let (done, wait) = mpsc::channel();
+        if self.tx.send(Message::Flush(done)).is_ok() {
+            let _ = wait.recv_timeout(Duration::from_secs(5));
+        }
     }
 }
 
@@ -548,6 +579,19 @@ mod tests {
         assert!(drawn
             .iter()
             .all(|id| id.get_version_num() == 4 && id.get_variant() == uuid::Variant::RFC4122));
+    }
+
+    #[test]
+    fn a_flush_waits_for_every_line_sent_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AuditLog::open(&dir.path().join("audit.jsonl")).unwrap();
+        log.write("first".into());
+        // The writer has written the first line and naps; the second waits.
+        std::thread::sleep(Duration::from_millis(1));
+        log.write("second".into());
+        log.flush();
+        let text = std::fs::read_to_string(log.path()).unwrap();
+        assert_eq!(text, "first\nsecond\n");
     }
 
     #[test]

@@ -629,10 +629,15 @@ async fn serve(
         },
         agent_stopped.clone(),
     ));
+    let audit = state.audit.clone();
     let app = wharf_api::router(state.clone())
         .merge(crate::console::routes().with_state(state))
         .merge(crate::metrics::router(metrics));
     crate::listen::serve(listener, app, tls, limits, shutdown).await?;
+    if let Some(audit) = audit {
+        // Calls answered before the shutdown are in the trail before the process ends.
+        let _ = tokio::task::spawn_blocking(move || audit.flush()).await;
+    }
     let _ = stop_agent.send(true);
     let _ = reconcilers.await;
     let _ = routes.await;
