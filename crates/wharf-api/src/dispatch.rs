@@ -12,6 +12,7 @@ use std::sync::Arc;
 use http::{HeaderMap, Method, StatusCode, Uri};
 use wharf_auth::{sigv4 as verify, AuthError, Caller};
 
+use crate::audit::CallFacts;
 use crate::context::{AppState, Ctx};
 use crate::metrics::UNKNOWN_OPERATION;
 use crate::protocol::{self, ApiError};
@@ -117,26 +118,32 @@ async fn aws(
         return protocol::error(&ctx.request_id, &throttled());
     }
     let allowed = match &ctx.caller {
-        Some(caller) if service != "unknown" => permit(&ctx, caller, service, op, &body).await,
-        _ => Ok(()),
+        Some(caller) if service != "unknown" => {
+            permit(&ctx, caller, service, op, &body).await.map(Some)
+        }
+        _ => Ok(None),
     };
+    let mut named = None;
     let result = match allowed {
         Err(e) => Err(auth_error(&e)),
-        Ok(()) => match service {
-            "ecs" => ecs::handle(&ctx, op, &body).await,
-            "ssm" => ssm::handle(&ctx, op, &body).await,
-            "logs" => logs::handle(&ctx, op, &body).await,
-            "secretsmanager" => secretsmanager::handle(&ctx, op, &body).await,
-            "servicediscovery" => servicediscovery::handle(&ctx, op, &body).await,
-            "codedeploy" => codedeploy::handle(&ctx, op, &body).await,
-            "wharf" => crate::wharf_ops_api::handle(&ctx, op, &body).await,
-            "application-autoscaling" => {
-                crate::application_autoscaling::handle(&ctx, op, &body).await
+        Ok(resources) => {
+            named = resources;
+            match service {
+                "ecs" => ecs::handle(&ctx, op, &body).await,
+                "ssm" => ssm::handle(&ctx, op, &body).await,
+                "logs" => logs::handle(&ctx, op, &body).await,
+                "secretsmanager" => secretsmanager::handle(&ctx, op, &body).await,
+                "servicediscovery" => servicediscovery::handle(&ctx, op, &body).await,
+                "codedeploy" => codedeploy::handle(&ctx, op, &body).await,
+                "wharf" => crate::wharf_ops_api::handle(&ctx, op, &body).await,
+                "application-autoscaling" => {
+                    crate::application_autoscaling::handle(&ctx, op, &body).await
+                }
+                "acm" => acm::handle(&ctx, op, &body).await,
+                "cloudwatch" => cloudwatch::handle(&ctx, op, &body).await,
+                _ => Err(ApiError::unknown_operation()),
             }
-            "acm" => acm::handle(&ctx, op, &body).await,
-            "cloudwatch" => cloudwatch::handle(&ctx, op, &body).await,
-            _ => Err(ApiError::unknown_operation()),
-        },
+        }
     };
     let (operation, outcome) = match &result {
         Ok(_) => (op, "200"),
@@ -148,7 +155,9 @@ async fn aws(
     ctx.state.metrics.record(service, operation, outcome, started.elapsed());
     if ctx.state.audit.is_some() && service != "unknown" {
         let error = result.as_ref().err().map(|e| (&*e.type_name, e.message.as_str()));
-        audit::record(&ctx, origin.facts(service, op, &body, error)).await;
+        let facts =
+            CallFacts { resources: named.as_deref(), ..origin.facts(service, op, &body, error) };
+        audit::record(&ctx, facts).await;
     }
     let mut response = match result {
         Ok(body) => protocol::ok(&ctx.request_id, body),
@@ -249,6 +258,7 @@ impl<'a> Origin<'a> {
             source: self.source,
             user_agent: self.user_agent,
             error,
+            resources: None,
         }
     }
 }
@@ -314,14 +324,14 @@ fn authenticate(
 }
 
 /// The caller's credential is scoped to the service called, and its
-/// policies allow the operation.
+/// policies allow the operation; the resources it names, for the audit.
 async fn permit(
     ctx: &Ctx,
     caller: &Caller,
     service: &str,
     op: &str,
     body: &[u8],
-) -> Result<(), AuthError> {
+) -> Result<Vec<String>, AuthError> {
     let expected = authz::signing_name(service);
     if caller.service != expected {
         return Err(AuthError::WrongScope(format!(
@@ -427,10 +437,14 @@ async fn query_request(ctx: &Ctx, body: &[u8], started: Instant, origin: Origin<
         let e = sts::StsError { code: "Throttling", status: 400, message: "Rate exceeded".into() };
         return query_error(&ctx.request_id, XML_NAMESPACE, &e);
     }
+    let mut named = None;
     if let Some(caller) = &ctx.caller {
-        if let Err(e) = permit(ctx, caller, "elbv2", action, body).await {
-            ctx.state.metrics.record("elbv2", action, e.query_code(), started.elapsed());
-            return query_error(&ctx.request_id, XML_NAMESPACE, &AuthRefusal(&e));
+        match permit(ctx, caller, "elbv2", action, body).await {
+            Ok(resources) => named = Some(resources),
+            Err(e) => {
+                ctx.state.metrics.record("elbv2", action, e.query_code(), started.elapsed());
+                return query_error(&ctx.request_id, XML_NAMESPACE, &AuthRefusal(&e));
+            }
         }
     }
     let result = match (action, get("Version")) {
@@ -453,7 +467,9 @@ async fn query_request(ctx: &Ctx, body: &[u8], started: Instant, origin: Origin<
     };
     ctx.state.metrics.record("elbv2", operation, outcome, started.elapsed());
     let error = result.as_ref().err().map(|e| (e.kind.code(), e.message.as_str()));
-    audit::record(ctx, origin.facts("elbv2", action, body, error)).await;
+    let facts =
+        CallFacts { resources: named.as_deref(), ..origin.facts("elbv2", action, body, error) };
+    audit::record(ctx, facts).await;
     match result {
         Ok(xml) => query_response(&ctx.request_id, StatusCode::OK, xml),
         Err(e) => {
@@ -497,18 +513,22 @@ async fn ec2_request(
         ctx.state.metrics.record("ec2", action, "RequestLimitExceeded", started.elapsed());
         return refused(Ec2Error::new("RequestLimitExceeded", "Request limit exceeded."));
     }
+    let mut named = None;
     if let Some(caller) = &ctx.caller {
-        if let Err(e) = permit(ctx, caller, "ec2", action, body).await {
-            ctx.state.metrics.record("ec2", action, e.query_code(), started.elapsed());
-            let code = match e.query_code() {
-                "AccessDenied" => "UnauthorizedOperation",
-                other => other,
-            };
-            return refused(Ec2Error {
-                code: code.into(),
-                status: 403,
-                message: e.query_message(),
-            });
+        match permit(ctx, caller, "ec2", action, body).await {
+            Ok(resources) => named = Some(resources),
+            Err(e) => {
+                ctx.state.metrics.record("ec2", action, e.query_code(), started.elapsed());
+                let code = match e.query_code() {
+                    "AccessDenied" => "UnauthorizedOperation",
+                    other => other,
+                };
+                return refused(Ec2Error {
+                    code: code.into(),
+                    status: 403,
+                    message: e.query_message(),
+                });
+            }
         }
     }
     let result = ec2::handle(ctx, action, params).await;
@@ -519,7 +539,9 @@ async fn ec2_request(
     };
     ctx.state.metrics.record("ec2", operation, outcome, started.elapsed());
     let error = result.as_ref().err().map(|e| (e.code.as_str(), e.message.as_str()));
-    audit::record(ctx, origin.facts("ec2", action, body, error)).await;
+    let facts =
+        CallFacts { resources: named.as_deref(), ..origin.facts("ec2", action, body, error) };
+    audit::record(ctx, facts).await;
     match result {
         Ok(xml) => query_response(&ctx.request_id, StatusCode::OK, xml),
         Err(e) => {

@@ -610,6 +610,13 @@ fn the_audit_trail_records_who_did_what_from_where() {
         "{}",
         lines[1]
     );
+    // Resources as authorization named them, for the service it went to.
+    assert!(
+        lines[2].contains("ssm:PutParameter")
+            && lines[2].contains("arn:aws:ssm:us-east-1:000000000000:parameter/app/pw"),
+        "{}",
+        lines[2]
+    );
     let denied = audit(&["--errors", "--json"]);
     let event: Value = serde_json::from_str(denied.lines().next().unwrap()).unwrap();
     assert_eq!(event["eventSource"], "ecs.amazonaws.com");

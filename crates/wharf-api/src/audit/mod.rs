@@ -44,6 +44,9 @@ pub struct CallFacts<'a> {
     pub user_agent: Option<&'a str>,
     /// The error type and message, if the call failed.
     pub error: Option<(&'a str, &'a str)>,
+    /// The resources the call names, when authorization already worked them
+    /// out ([`crate::authz::authorize`]); else the audit does.
+    pub resources: Option<&'a [String]>,
 }
 
 /// Records a call when the server keeps an audit trail and the call mutates.
@@ -52,8 +55,15 @@ pub async fn record(ctx: &Ctx, facts: CallFacts<'_>) {
     if read_only(facts.op) || facts.op.is_empty() {
         return;
     }
-    let resources = crate::authz::resources(ctx, facts.service, facts.op, facts.body).await;
-    log.write(event(ctx, &facts, &resources, log.next_id()));
+    let worked_out;
+    let resources = match facts.resources {
+        Some(named) => named,
+        None => {
+            worked_out = crate::authz::resources(ctx, facts.service, facts.op, facts.body).await;
+            &worked_out
+        }
+    };
+    log.write(event(ctx, &facts, resources, log.next_id()));
 }
 
 /// The CloudTrail event of a call, as the JSON line the log holds.

@@ -35,14 +35,16 @@ pub fn signing_name(service: &str) -> &str {
     }
 }
 
-/// Decides whether `caller` may run `op` of `service` with this body.
+/// Decides whether `caller` may run `op` of `service` with this body; when
+/// it may, the resources the operation names (as [`resources`] gives them, for
+/// the audit trail, which then need not work them out again).
 pub async fn authorize(
     ctx: &Ctx,
     caller: &Caller,
     service: &str,
     op: &str,
     body: &[u8],
-) -> Result<(), AuthError> {
+) -> Result<Vec<String>, AuthError> {
     let mut checks = match service {
         "ecs" => ecs::contexts(ctx, op, body).await,
         _ => others::contexts(ctx, service, op, body).await,
@@ -51,6 +53,7 @@ pub async fn authorize(
         checks.push(Context::new(format!("{}:{op}", action_prefix(service)), "*"));
     }
     let wants_tags = caller.principal.uses_key_prefix("aws:resourcetag/");
+    let mut named = Vec::new();
     for mut check in checks {
         add_principal_keys(&mut check, caller, &ctx.region);
         if wants_tags && check.resource.starts_with("arn:") {
@@ -67,8 +70,12 @@ pub async fn authorize(
                 decision,
             )));
         }
+        if check.resource != "*" {
+            named.push(check.resource);
+        }
     }
-    Ok(())
+    named.dedup();
+    Ok(named)
 }
 
 /// Whether `caller` may run `action` (`ecs:DescribeTasks`) on any resource:
