@@ -1,10 +1,12 @@
-//! A small client of etcd's v3 API over its JSON gateway, on hyper.
+//! A small client of etcd's v3 API on hyper: transactions and ranges over
+//! gRPC, the rest (watch, leases, compaction) over etcd's JSON gateway.
 //!
-//! Why the gateway and not gRPC (the `etcd-client` crate): see
-//! `docs/etcd.md`. In short, the handful of calls Wharf makes (range, txn,
-//! watch, lease grant/keep-alive/revoke, compact) map one to one onto
-//! `POST /v3/...` with a JSON body; hyper is already in the build, tonic and
-//! prost are not.
+//! Why both: see `docs/etcd.md`. In short, the calls Wharf makes map one to
+//! one onto the gateway's `POST /v3/...` with a JSON body, but the member
+//! that serves the gateway pays for its JSON per key and value (3.7× the CPU
+//! of gRPC per put, `bench/etcd_gateway.py`), which capped the write rate.
+//! The hot calls therefore speak gRPC (HTTP/2, the messages of
+//! [`super::proto`]); hyper is already in the build, tonic and prost are not.
 //!
 //! The client knows every member. A call goes to the member it last
 //! reached; a member that refuses the connection is skipped at once (the
@@ -26,6 +28,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
+use super::proto;
 use super::wire::{self, code};
 
 /// How long one attempt of a unary call may take.
@@ -62,7 +65,10 @@ pub struct EtcdClient {
 
 #[derive(Debug)]
 struct Inner {
+    /// HTTP/1.1, for the JSON gateway.
     http: Client<HttpConnector, Full<Bytes>>,
+    /// HTTP/2 with prior knowledge, for gRPC (etcd serves both on one port).
+    grpc: Client<HttpConnector, Full<Bytes>>,
     /// `http://host:port` of each member.
     endpoints: Vec<String>,
     /// The member calls go to first.
@@ -86,6 +92,10 @@ impl EtcdClient {
         connector.set_connect_timeout(Some(Duration::from_secs(1)));
         let http = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
+            .build(connector.clone());
+        let grpc = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .http2_only(true)
             .build(connector);
         let endpoints = endpoints
             .iter()
@@ -98,7 +108,7 @@ impl EtcdClient {
                 }
             })
             .collect();
-        Self { inner: Arc::new(Inner { http, endpoints, current: AtomicUsize::new(0) }) }
+        Self { inner: Arc::new(Inner { http, grpc, endpoints, current: AtomicUsize::new(0) }) }
     }
 
     /// The members' addresses.
@@ -106,15 +116,22 @@ impl EtcdClient {
         &self.inner.endpoints
     }
 
-    /// Reads a range (linearizable unless `serializable`).
+    /// Reads a range (linearizable unless `serializable`), over gRPC.
     pub async fn range(&self, req: &wire::RangeRequest) -> Result<wire::RangeResponse, EtcdError> {
-        self.call("/v3/kv/range", req, true).await
+        let body = grpc_frame(&proto::encode_range(req));
+        let answer = self.unary(RANGE, body, true, Transport::Grpc).await?;
+        proto::decode_range(&answer)
+            .map_err(|e| EtcdError::Unavailable(format!("unreadable answer to {RANGE}: {e}")))
     }
 
-    /// Runs a transaction. An [`EtcdError::Indeterminate`] answer means it
-    /// may have been applied.
+    /// Runs a transaction, over gRPC. An [`EtcdError::Indeterminate`]
+    /// answer means it may have been applied.
     pub async fn txn(&self, req: &wire::TxnRequest) -> Result<wire::TxnResponse, EtcdError> {
-        self.call("/v3/kv/txn", req, false).await
+        let body = grpc_frame(&proto::encode_txn(req));
+        let answer = self.unary(TXN, body, false, Transport::Grpc).await?;
+        // An answer that cannot be read says nothing of whether it applied.
+        proto::decode_txn(&answer)
+            .map_err(|e| EtcdError::Indeterminate(format!("unreadable answer to {TXN}: {e}")))
     }
 
     /// Grants a lease of `ttl` seconds.
@@ -160,11 +177,10 @@ impl EtcdClient {
         self.call(path, req, true).await
     }
 
-    /// Opens a watch on a member (trying each in turn). The first answer
-    /// (`created`) has been received when this returns.
+    /// Opens a watch on a member (trying each in turn), over gRPC. The first
+    /// answer (`created`) has been received when this returns.
     pub async fn watch(&self, req: &wire::WatchCreateRequest) -> Result<Watch, EtcdError> {
-        let body = serde_json::to_vec(&wire::WatchRequest { create_request: req.clone() })
-            .map_err(|e| EtcdError::Refused { code: 0, message: e.to_string() })?;
+        let body = grpc_frame(&proto::encode_watch_create(req));
         let n = self.inner.endpoints.len();
         let start = self.inner.current.load(Ordering::Relaxed);
         let mut last = String::from("no etcd endpoint");
@@ -183,19 +199,24 @@ impl EtcdClient {
         Err(EtcdError::Unavailable(last))
     }
 
-    async fn open_watch(&self, endpoint: &str, body: Vec<u8>) -> Result<Watch, EtcdError> {
-        let req = http::Request::post(format!("{endpoint}/v3/watch"))
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .body(Full::new(Bytes::from(body)))
+    /// One watch stream: the request is sent whole (etcd keeps a watch
+    /// whose client closed its side of the stream), the answers stream until
+    /// the watch is dropped, which resets the stream.
+    async fn open_watch(&self, endpoint: &str, body: Bytes) -> Result<Watch, EtcdError> {
+        let req = http::Request::post(format!("{endpoint}{WATCH}"))
+            .header(http::header::CONTENT_TYPE, "application/grpc")
+            .header(http::header::TE, "trailers")
+            .body(Full::new(body))
             .map_err(|e| EtcdError::Unavailable(e.to_string()))?;
-        let resp = tokio::time::timeout(ATTEMPT_TIMEOUT, self.inner.http.request(req))
+        let resp = tokio::time::timeout(ATTEMPT_TIMEOUT, self.inner.grpc.request(req))
             .await
             .map_err(|_| EtcdError::Unavailable("watch timed out".into()))?
             .map_err(|e| EtcdError::Unavailable(e.to_string()))?;
+        if let Some(Err(e)) = grpc_status(resp.headers(), true) {
+            return Err(e);
+        }
         if !resp.status().is_success() {
-            let status = resp.status();
-            let bytes = resp.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-            return Err(answer_error(status, &bytes, true));
+            return Err(EtcdError::Unavailable(format!("watch answered HTTP {}", resp.status())));
         }
         let (tx, mut rx) = mpsc::channel(256);
         let mut body = resp.into_body();
@@ -217,39 +238,47 @@ impl EtcdClient {
                         return;
                     }
                 };
-                let Some(data) = frame.data_ref() else { continue };
-                pending.extend_from_slice(data);
-                // Messages are JSON objects, one after the other (newline
-                // separated): cut at each complete one.
-                while let Some(end) = message_end(&pending) {
-                    let message: Vec<u8> = pending.drain(..end).collect();
-                    let parsed = serde_json::from_slice::<wire::StreamMessage<wire::WatchResponse>>(
-                        &message,
-                    );
-                    let item = match parsed {
-                        Ok(wire::StreamMessage { result: Some(r), .. }) => {
-                            if r.canceled && r.compact_revision > 0 {
-                                Err(EtcdError::Compacted(r.compact_revision))
-                            } else if r.canceled {
-                                Err(EtcdError::Unavailable(format!(
+                let frame = match frame.into_data() {
+                    Ok(data) => data,
+                    Err(frame) => {
+                        // Trailers: the stream is over, with or without an error.
+                        let why = frame
+                            .trailers_ref()
+                            .and_then(|t| grpc_status(t, true))
+                            .and_then(Result::err)
+                            .unwrap_or_else(|| EtcdError::Unavailable("the watch ended".into()));
+                        let _ = tx.send(Err(why)).await;
+                        return;
+                    }
+                };
+                pending.extend_from_slice(&frame);
+                let mut used = 0;
+                while let Some(message) = grpc_next(&pending[used..]) {
+                    let item = match message {
+                        Ok(message) => {
+                            used += 5 + message.len();
+                            match proto::decode_watch(message) {
+                                Ok(r) if r.canceled && r.compact_revision > 0 => {
+                                    Err(EtcdError::Compacted(r.compact_revision))
+                                }
+                                Ok(r) if r.canceled => Err(EtcdError::Unavailable(format!(
                                     "the watch was canceled: {}",
                                     r.cancel_reason
-                                )))
-                            } else {
-                                Ok(r)
+                                ))),
+                                Ok(r) => Ok(r),
+                                Err(e) => Err(EtcdError::Unavailable(format!(
+                                    "unreadable watch answer: {e}"
+                                ))),
                             }
                         }
-                        Ok(wire::StreamMessage { error: Some(e), .. }) => Err(stream_error(&e)),
-                        Ok(_) => continue,
-                        Err(e) => {
-                            Err(EtcdError::Unavailable(format!("unreadable watch answer: {e}")))
-                        }
+                        Err(e) => Err(e),
                     };
                     let end = item.is_err();
                     if tx.send(item).await.is_err() || end {
                         return;
                     }
                 }
+                pending.drain(..used);
             }
         });
         // The first answer confirms the watch (or says why not).
@@ -275,19 +304,32 @@ impl EtcdClient {
             serde_json::to_vec(req)
                 .map_err(|e| EtcdError::Refused { code: 0, message: e.to_string() })?,
         );
+        let bytes = self.unary(path, body, idempotent, Transport::Json).await?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| EtcdError::Unavailable(format!("unreadable answer to {path}: {e}")))
+    }
+
+    /// A unary call's answer body (a gRPC answer unframed): the current
+    /// member first, then the others, as [`EtcdClient::call`] says.
+    async fn unary(
+        &self,
+        path: &str,
+        body: Bytes,
+        idempotent: bool,
+        transport: Transport,
+    ) -> Result<Bytes, EtcdError> {
         let n = self.inner.endpoints.len();
         let start = self.inner.current.load(Ordering::Relaxed);
         let mut last = EtcdError::Unavailable("no etcd endpoint".into());
         for i in 0..n {
             let at = (start + i) % n;
-            match self.attempt(&self.inner.endpoints[at], path, body.clone(), idempotent).await {
+            let endpoint = &self.inner.endpoints[at];
+            match self.attempt(endpoint, path, body.clone(), idempotent, transport).await {
                 Ok(bytes) => {
                     if i > 0 {
                         self.inner.current.store(at, Ordering::Relaxed);
                     }
-                    return serde_json::from_slice(&bytes).map_err(|e| {
-                        EtcdError::Unavailable(format!("unreadable answer to {path}: {e}"))
-                    });
+                    return Ok(bytes);
                 }
                 Err(e @ (EtcdError::Refused { .. } | EtcdError::Compacted(_))) => return Err(e),
                 Err(e @ EtcdError::Indeterminate(_)) => {
@@ -309,9 +351,18 @@ impl EtcdClient {
         path: &str,
         body: Bytes,
         idempotent: bool,
+        transport: Transport,
     ) -> Result<Bytes, EtcdError> {
-        let req = http::Request::post(format!("{endpoint}{path}"))
-            .header(http::header::CONTENT_TYPE, "application/json")
+        let (client, content_type) = match transport {
+            Transport::Json => (&self.inner.http, "application/json"),
+            Transport::Grpc => (&self.inner.grpc, "application/grpc"),
+        };
+        let mut req = http::Request::post(format!("{endpoint}{path}"))
+            .header(http::header::CONTENT_TYPE, content_type);
+        if transport == Transport::Grpc {
+            req = req.header(http::header::TE, "trailers");
+        }
+        let req = req
             .body(Full::new(body))
             .map_err(|e| EtcdError::Refused { code: 0, message: e.to_string() })?;
         let unknown = |why: String| {
@@ -322,7 +373,7 @@ impl EtcdClient {
             }
         };
         let answer = tokio::time::timeout(ATTEMPT_TIMEOUT, async {
-            let resp = self.inner.http.request(req).await.map_err(|e| {
+            let resp = client.request(req).await.map_err(|e| {
                 if e.is_connect() {
                     EtcdError::Unavailable(format!("{endpoint}: {e}"))
                 } else {
@@ -330,16 +381,30 @@ impl EtcdClient {
                 }
             })?;
             let status = resp.status();
-            let bytes = resp
+            // A gRPC error may come as headers alone ("trailers-only").
+            if let Some(Err(e)) = grpc_status(resp.headers(), idempotent) {
+                return Err(e);
+            }
+            let collected = resp
                 .into_body()
                 .collect()
                 .await
-                .map_err(|e| unknown(format!("{endpoint}: {e}")))?
-                .to_bytes();
-            if status.is_success() {
-                Ok(bytes)
-            } else {
-                Err(answer_error(status, &bytes, idempotent))
+                .map_err(|e| unknown(format!("{endpoint}: {e}")))?;
+            let trailers = collected.trailers().cloned();
+            let bytes = collected.to_bytes();
+            match transport {
+                Transport::Json if status.is_success() => Ok(bytes),
+                Transport::Json => Err(answer_error(status, &bytes, idempotent)),
+                Transport::Grpc => {
+                    match trailers.as_ref().and_then(|t| grpc_status(t, idempotent)) {
+                        Some(Ok(())) if status.is_success() => grpc_unframe(bytes)
+                            .ok_or_else(|| unknown(format!("{endpoint}: a malformed gRPC answer"))),
+                        Some(Err(e)) => Err(e),
+                        _ => {
+                            Err(unknown(format!("{endpoint}: HTTP {status} without a gRPC status")))
+                        }
+                    }
+                }
             }
         })
         .await;
@@ -347,40 +412,83 @@ impl EtcdClient {
     }
 }
 
-/// The end of the first complete JSON object in `buf` (just past its closing
-/// brace), if there is one. Strings are skipped, so braces inside them do
-/// not count.
-fn message_end(buf: &[u8]) -> Option<usize> {
-    let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    let mut started = false;
-    for (i, &b) in buf.iter().enumerate() {
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
+/// The gRPC method of a transaction.
+const TXN: &str = "/etcdserverpb.KV/Txn";
+/// The gRPC method of a range read.
+const RANGE: &str = "/etcdserverpb.KV/Range";
+/// The gRPC method of a watch stream.
+const WATCH: &str = "/etcdserverpb.Watch/Watch";
+
+/// How a unary call travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Transport {
+    /// JSON through etcd's gRPC gateway, over HTTP/1.1.
+    Json,
+    /// gRPC, over HTTP/2.
+    Grpc,
+}
+
+/// A gRPC message as it travels: not compressed, its length, itself.
+fn grpc_frame(message: &[u8]) -> Bytes {
+    let mut framed = Vec::with_capacity(message.len() + 5);
+    framed.push(0);
+    framed.extend_from_slice(&(message.len() as u32).to_be_bytes());
+    framed.extend_from_slice(message);
+    Bytes::from(framed)
+}
+
+/// The first whole message of a gRPC stream's bytes, if they hold one (an
+/// error if it is compressed, which Wharf never asks for).
+fn grpc_next(buf: &[u8]) -> Option<Result<&[u8], EtcdError>> {
+    let len = u32::from_be_bytes(buf.get(1..5)?.try_into().ok()?) as usize;
+    let message = buf.get(5..5 + len)?;
+    Some(if buf[0] == 0 {
+        Ok(message)
+    } else {
+        Err(EtcdError::Unavailable("a compressed gRPC message".into()))
+    })
+}
+
+/// The one message of a unary gRPC answer (none if the framing is wrong or
+/// the message compressed, which Wharf never asks for).
+fn grpc_unframe(body: Bytes) -> Option<Bytes> {
+    let (&compressed, rest) = body.split_first()?;
+    let len = u32::from_be_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+    (compressed == 0 && rest.len() == 4 + len).then(|| body.slice(5..5 + len))
+}
+
+/// The outcome a gRPC status in `headers` (or trailers) says, if it says one.
+fn grpc_status(headers: &http::HeaderMap, idempotent: bool) -> Option<Result<(), EtcdError>> {
+    let code: i32 = headers.get("grpc-status")?.to_str().ok()?.trim().parse().ok()?;
+    if code == 0 {
+        return Some(Ok(()));
+    }
+    let message = headers
+        .get("grpc-message")
+        .map(|m| String::from_utf8_lossy(&percent_decode(m.as_bytes())).into_owned())
+        .unwrap_or_default();
+    let message = if message.is_empty() { format!("gRPC status {code}") } else { message };
+    Some(Err(classify(code, message, idempotent)))
+}
+
+/// `grpc-message` is percent-encoded.
+fn percent_decode(v: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(v.len());
+    let mut i = 0;
+    while i < v.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (v[i], v.get(i + 1).and_then(|&b| hex(b)), v.get(i + 2).and_then(|&b| hex(b))) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
             }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'{' => {
-                depth += 1;
-                started = true;
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
             }
-            b'}' => {
-                depth = depth.saturating_sub(1);
-                if started && depth == 0 {
-                    return Some(i + 1);
-                }
-            }
-            _ => {}
         }
     }
-    None
+    out
 }
 
 /// The error of a failed unary answer.
@@ -417,15 +525,40 @@ fn stream_error(e: &serde_json::Value) -> EtcdError {
 
 #[cfg(test)]
 mod tests {
-    use super::message_end;
+    use super::*;
 
     #[test]
-    fn cuts_stream_messages_at_their_closing_brace() {
-        let buf = br#"{"result":{"a":"}{"}}
-{"result":"#;
-        let end = message_end(buf).unwrap();
-        assert_eq!(&buf[..end], br#"{"result":{"a":"}{"}}"#);
-        assert_eq!(message_end(&buf[end..]), None);
-        assert_eq!(message_end(br#"{"s":"\"}"}"#), Some(11));
+    fn frames_and_unframes_a_grpc_message() {
+        let framed = grpc_frame(b"abc");
+        assert_eq!(&framed[..], &[0, 0, 0, 0, 3, b'a', b'b', b'c']);
+        assert_eq!(grpc_unframe(framed).as_deref(), Some(&b"abc"[..]));
+        assert_eq!(grpc_unframe(Bytes::from_static(&[0, 0, 0, 0, 4, b'a'])), None);
+        assert_eq!(grpc_unframe(Bytes::from_static(&[1, 0, 0, 0, 1, b'a'])), None);
+    }
+
+    #[test]
+    fn reads_a_grpc_status_as_the_gateway_errors_read() {
+        let mut h = http::HeaderMap::new();
+        assert!(grpc_status(&h, false).is_none());
+        h.insert("grpc-status", "0".parse().unwrap());
+        assert!(matches!(grpc_status(&h, false), Some(Ok(()))));
+        h.insert("grpc-status", "14".parse().unwrap());
+        h.insert("grpc-message", "etcdserver:%20leader%20changed".parse().unwrap());
+        match grpc_status(&h, false) {
+            Some(Err(EtcdError::Indeterminate(m))) => assert_eq!(m, "etcdserver: leader changed"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(grpc_status(&h, true), Some(Err(EtcdError::Unavailable(_)))));
+        h.insert("grpc-status", "3".parse().unwrap());
+        assert!(matches!(grpc_status(&h, false), Some(Err(EtcdError::Refused { code: 3, .. }))));
+    }
+
+    #[test]
+    fn cuts_a_stream_at_whole_messages() {
+        let buf = [0, 0, 0, 0, 2, b'a', b'b', 0, 0, 0, 0, 3, b'c'];
+        assert_eq!(grpc_next(&buf).unwrap().unwrap(), b"ab");
+        assert!(grpc_next(&buf[7..]).is_none());
+        assert!(grpc_next(&buf[..4]).is_none());
+        assert!(grpc_next(&[1, 0, 0, 0, 0]).unwrap().is_err());
     }
 }

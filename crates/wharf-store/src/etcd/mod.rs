@@ -29,6 +29,7 @@ mod elb;
 pub mod election;
 pub(crate) mod keys;
 pub mod local;
+pub mod proto;
 mod store;
 mod tasks;
 pub mod wire;

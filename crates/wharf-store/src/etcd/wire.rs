@@ -1,5 +1,7 @@
-//! The JSON shapes of etcd's v3 API as its gRPC gateway serves them
-//! (`/v3/kv/range`, `/v3/kv/txn`, `/v3/watch`, `/v3/lease/*`, ...).
+//! etcd's v3 messages as Wharf's client holds them, and their JSON shapes as
+//! etcd's gRPC gateway serves them (`/v3/lease/*`, `/v3/kv/compaction`, ...).
+//! Transactions, ranges and watches travel as protobuf instead
+//! ([`super::proto`] encodes and decodes these same types).
 //!
 //! The gateway speaks protobuf's JSON mapping: keys and values are base64,
 //! 64-bit integers are strings, fields at their default value are left out,
