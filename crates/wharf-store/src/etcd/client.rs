@@ -1,5 +1,6 @@
-//! A small client of etcd's v3 API on hyper: transactions and ranges over
-//! gRPC, the rest (watch, leases, compaction) over etcd's JSON gateway.
+//! A small client of etcd's v3 API on hyper: transactions, ranges and the
+//! watch over gRPC, the rest (leases, compaction, status) over etcd's JSON
+//! gateway.
 //!
 //! Why both: see `docs/etcd.md`. In short, the calls Wharf makes map one to
 //! one onto the gateway's `POST /v3/...` with a JSON body, but the member
@@ -465,30 +466,11 @@ fn grpc_status(headers: &http::HeaderMap, idempotent: bool) -> Option<Result<(),
     }
     let message = headers
         .get("grpc-message")
-        .map(|m| String::from_utf8_lossy(&percent_decode(m.as_bytes())).into_owned())
+        .and_then(|m| m.to_str().ok())
+        .map(|m| super::keys::percent_decode(m).unwrap_or_else(|| m.to_owned()))
         .unwrap_or_default();
     let message = if message.is_empty() { format!("gRPC status {code}") } else { message };
     Some(Err(classify(code, message, idempotent)))
-}
-
-/// `grpc-message` is percent-encoded.
-fn percent_decode(v: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(v.len());
-    let mut i = 0;
-    while i < v.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match (v[i], v.get(i + 1).and_then(|&b| hex(b)), v.get(i + 2).and_then(|&b| hex(b))) {
-            (b'%', Some(h), Some(l)) => {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    out
 }
 
 /// The error of a failed unary answer.

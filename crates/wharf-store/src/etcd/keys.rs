@@ -141,7 +141,9 @@ pub(crate) fn from_etcd(root: &str, raw: &[u8]) -> Option<String> {
     Some(out)
 }
 
-fn percent_decode(part: &str) -> Option<String> {
+/// `part` with its `%XX` escapes decoded; none if an escape is broken or
+/// the result is not UTF-8. (Also `grpc-message`'s encoding.)
+pub(crate) fn percent_decode(part: &str) -> Option<String> {
     if !part.contains('%') {
         return Some(part.to_owned());
     }
