@@ -334,13 +334,6 @@ pub struct TxnResponse {
     pub responses: Vec<ResponseOp>,
 }
 
-/// `WatchCreateRequest`, wrapped as the watch stream's first message.
-#[derive(Debug, Clone, Serialize)]
-pub struct WatchRequest {
-    /// The watch to create.
-    pub create_request: WatchCreateRequest,
-}
-
 /// `WatchCreateRequest`.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct WatchCreateRequest {
