@@ -453,9 +453,8 @@ fn grpc_next(buf: &[u8]) -> Option<Result<&[u8], EtcdError>> {
 /// The one message of a unary gRPC answer (none if the framing is wrong or
 /// the message compressed, which Wharf never asks for).
 fn grpc_unframe(body: Bytes) -> Option<Bytes> {
-    let (&compressed, rest) = body.split_first()?;
-    let len = u32::from_be_bytes(rest.get(..4)?.try_into().ok()?) as usize;
-    (compressed == 0 && rest.len() == 4 + len).then(|| body.slice(5..5 + len))
+    let len = grpc_next(&body)?.ok()?.len();
+    (body.len() == 5 + len).then(|| body.slice(5..))
 }
 
 /// The outcome a gRPC status in `headers` (or trailers) says, if it says one.
