@@ -320,7 +320,7 @@ fn authenticate(
         body,
     };
     let now = state.ops.clock.now_millis().div_euclid(1000);
-    auth.authenticate(&request, now).map(|c| Some(Arc::new(c)))
+    auth.authenticate(&request, now).map(Some)
 }
 
 /// The caller's credential is scoped to the service called, and its

@@ -23,7 +23,17 @@ struct Scoped {
     date: String,
     region: String,
     service: String,
+    ready: Arc<Ready>,
+}
+
+/// What a scope's next request needs ready: the signing key, and for a
+/// user's long-term key the caller it resolves to (a session's caller is
+/// worked out each time, since its token must be opened and its expiry
+/// checked).
+#[derive(Debug)]
+struct Ready {
     key: SigningKey,
+    caller: Option<Arc<Caller>>,
 }
 
 /// Verifies requests against a [`Directory`] and an STS [`Issuer`].
@@ -54,9 +64,15 @@ impl Authenticator {
 
     /// Who sent `req`, if its signature is good at `now` (Unix seconds).
     /// The body is hashed here.
-    pub fn authenticate(&self, req: &Request<'_>, now: i64) -> Result<Caller, AuthError> {
+    pub fn authenticate(&self, req: &Request<'_>, now: i64) -> Result<Arc<Caller>, AuthError> {
         let claim = sigv4::read_claim(req)?;
         sigv4::check_time(&claim, now)?;
+        let cached = self.cached(&claim);
+        // A user's key seen before in this scope: its key and caller are ready.
+        if let Some(Ready { key, caller: Some(caller) }) = cached.as_deref() {
+            sigv4::verify_with(req, &claim, key, true)?;
+            return Ok(caller.clone());
+        }
         let (principal, session, secret) = match self.directory.key(&claim.access_key_id) {
             Some((secret, principal)) => (principal.clone(), None, Some(secret)),
             None => {
@@ -69,21 +85,19 @@ impl Authenticator {
                 (role.clone(), Some(session), None)
             }
         };
-        let key = match self.cached_key(&claim) {
-            Some(k) => k,
+        let key = match &cached {
+            Some(ready) => ready.key.clone(),
             None => {
                 let secret = match secret {
                     Some(s) => s.to_owned(),
                     None => self.issuer.secret_for(&claim.access_key_id),
                 };
-                let k = SigningKey::new(&sigv4::signing_key(
+                SigningKey::new(&sigv4::signing_key(
                     &secret,
                     &claim.date,
                     &claim.region,
                     &claim.service,
-                ));
-                self.cache_key(&claim, k.clone());
-                k
+                ))
             }
         };
         sigv4::verify_with(req, &claim, &key, true)?;
@@ -94,27 +108,35 @@ impl Authenticator {
             ),
             None => principal.arn.clone(),
         };
-        Ok(Caller {
+        let user = session.is_none();
+        let caller = Arc::new(Caller {
             arn,
             principal,
             session,
-            access_key_id: claim.access_key_id.into_owned(),
-            region: claim.region.into_owned(),
-            service: claim.service.into_owned(),
-        })
+            access_key_id: claim.access_key_id.to_string(),
+            region: claim.region.to_string(),
+            service: claim.service.to_string(),
+        });
+        if cached.is_none() {
+            // Only a verified request's scope is cached: a forged one would
+            // otherwise fill the cache for nothing.
+            let caller = user.then(|| caller.clone());
+            self.cache(&claim, Ready { key, caller });
+        }
+        Ok(caller)
     }
 
-    fn cached_key(&self, claim: &sigv4::Claim<'_>) -> Option<SigningKey> {
+    fn cached(&self, claim: &sigv4::Claim<'_>) -> Option<Arc<Ready>> {
         let keys = self.keys.read().ok()?;
         keys.get(&*claim.access_key_id)?
             .iter()
             .find(|s| {
                 s.date == claim.date && s.region == claim.region && s.service == claim.service
             })
-            .map(|s| s.key.clone())
+            .map(|s| s.ready.clone())
     }
 
-    fn cache_key(&self, claim: &sigv4::Claim<'_>, key: SigningKey) {
+    fn cache(&self, claim: &sigv4::Claim<'_>, ready: Ready) {
         let Ok(mut keys) = self.keys.write() else { return };
         if keys.len() >= KEY_CACHE_LIMIT && !keys.contains_key(&*claim.access_key_id) {
             keys.clear();
@@ -133,7 +155,7 @@ impl Authenticator {
             date: claim.date.clone().into_owned(),
             region: claim.region.clone().into_owned(),
             service: claim.service.clone().into_owned(),
-            key,
+            ready: Arc::new(ready),
         });
     }
 }

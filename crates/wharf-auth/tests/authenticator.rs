@@ -41,7 +41,7 @@ fn check(
     h: &http::HeaderMap,
     body: &[u8],
     now: i64,
-) -> Result<wharf_auth::Caller, AuthError> {
+) -> Result<std::sync::Arc<wharf_auth::Caller>, AuthError> {
     a.authenticate(
         &Request { method: "POST", path: "/", query: "", headers: h, authority: None, body },
         now,
@@ -102,6 +102,10 @@ fn sts_credentials_act_as_the_assumed_role_until_they_expire() {
     let caller = check(&a, &signed(&creds, b"{}", NOW), b"{}", NOW).unwrap();
     assert_eq!(caller.arn, "arn:aws:sts::123456789012:assumed-role/app/job-1");
     assert!(caller.user_id().starts_with("AROA") && caller.user_id().ends_with(":job-1"));
+    // The scope's signing key is cached now, but a session's token is still
+    // opened (and its expiry checked) on every request.
+    let again = check(&a, &signed(&creds, b"{}", NOW + 899), b"{}", NOW + 899).unwrap();
+    assert_eq!(again.arn, caller.arn);
     assert_eq!(
         check(&a, &signed(&creds, b"{}", NOW + 900), b"{}", NOW + 900).unwrap_err(),
         AuthError::ExpiredToken
