@@ -27,7 +27,7 @@ use tokio::sync::{watch, Notify};
 
 use super::client::{EtcdClient, EtcdError};
 use super::keys;
-use super::wire::{self, EventType, B64};
+use super::wire::{self, Blob, EventType};
 use crate::StoreError;
 
 /// One key as cached.
@@ -314,8 +314,8 @@ impl Cache {
         loop {
             let page = client
                 .range(&wire::RangeRequest {
-                    key: B64(from.clone()),
-                    range_end: Some(B64(end.clone())),
+                    key: Blob(from.clone()),
+                    range_end: Some(Blob(end.clone())),
                     limit: PAGE,
                     revision: rev,
                     ..Default::default()
@@ -344,7 +344,7 @@ impl Cache {
     /// The mod revision of the root's `rev` key, read with a quorum.
     pub(crate) async fn last_write(&self, client: &EtcdClient) -> Result<i64, EtcdError> {
         let key = keys::to_etcd(&self.root, REV_KEY);
-        let r = client.range(&wire::RangeRequest { key: B64(key), ..Default::default() }).await?;
+        let r = client.range(&wire::RangeRequest { key: Blob(key), ..Default::default() }).await?;
         Ok(r.kvs.first().map_or(0, |kv| kv.mod_revision))
     }
 
@@ -395,8 +395,8 @@ impl Cache {
                 }
             }
             let req = wire::WatchCreateRequest {
-                key: B64(start.clone()),
-                range_end: Some(B64(end.clone())),
+                key: Blob(start.clone()),
+                range_end: Some(Blob(end.clone())),
                 start_revision: self.rev() + 1,
                 progress_notify: true,
             };

@@ -1,13 +1,11 @@
-//! A small client of etcd's v3 API on hyper: transactions, ranges and the
-//! watch over gRPC, the rest (leases, compaction, status) over etcd's JSON
-//! gateway.
+//! A small client of etcd's v3 API on hyper, over gRPC (HTTP/2 with prior
+//! knowledge, the messages of [`super::proto`]): transactions, ranges, the
+//! watch, leases, compaction and status. hyper is already in the build,
+//! tonic and prost are not.
 //!
-//! Why both: see `docs/etcd.md`. In short, the calls Wharf makes map one to
-//! one onto the gateway's `POST /v3/...` with a JSON body, but the member
-//! that serves the gateway pays for its JSON per key and value (3.7× the CPU
-//! of gRPC per put, `bench/etcd_gateway.py`), which capped the write rate.
-//! The hot calls therefore speak gRPC (HTTP/2, the messages of
-//! [`super::proto`]); hyper is already in the build, tonic and prost are not.
+//! Not etcd's JSON gateway, which Wharf spoke first: the member serving it
+//! pays for its JSON per key and value (3.7× the CPU of gRPC per put,
+//! `bench/etcd_gateway.py`), which capped the write rate (`docs/etcd.md`).
 //!
 //! The client knows every member. A call goes to the member it last
 //! reached; a member that refuses the connection is skipped at once (the
@@ -25,8 +23,6 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 use tokio::sync::mpsc;
 
 use super::proto;
@@ -66,9 +62,7 @@ pub struct EtcdClient {
 
 #[derive(Debug)]
 struct Inner {
-    /// HTTP/1.1, for the JSON gateway.
-    http: Client<HttpConnector, Full<Bytes>>,
-    /// HTTP/2 with prior knowledge, for gRPC (etcd serves both on one port).
+    /// HTTP/2 with prior knowledge (etcd serves gRPC on its client port).
     grpc: Client<HttpConnector, Full<Bytes>>,
     /// `http://host:port` of each member.
     endpoints: Vec<String>,
@@ -91,9 +85,6 @@ impl EtcdClient {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(Duration::from_secs(1)));
-        let http = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build(connector.clone());
         let grpc = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
             .http2_only(true)
@@ -109,7 +100,7 @@ impl EtcdClient {
                 }
             })
             .collect();
-        Self { inner: Arc::new(Inner { http, grpc, endpoints, current: AtomicUsize::new(0) }) }
+        Self { inner: Arc::new(Inner { grpc, endpoints, current: AtomicUsize::new(0) }) }
     }
 
     /// The members' addresses.
@@ -119,17 +110,14 @@ impl EtcdClient {
 
     /// Reads a range (linearizable unless `serializable`), over gRPC.
     pub async fn range(&self, req: &wire::RangeRequest) -> Result<wire::RangeResponse, EtcdError> {
-        let body = grpc_frame(&proto::encode_range(req));
-        let answer = self.unary(RANGE, body, true, Transport::Grpc).await?;
-        proto::decode_range(&answer)
-            .map_err(|e| EtcdError::Unavailable(format!("unreadable answer to {RANGE}: {e}")))
+        let answer = self.grpc(RANGE, &proto::encode_range(req), true).await?;
+        proto::decode_range(&answer).map_err(|e| unreadable(RANGE, e))
     }
 
     /// Runs a transaction, over gRPC. An [`EtcdError::Indeterminate`]
     /// answer means it may have been applied.
     pub async fn txn(&self, req: &wire::TxnRequest) -> Result<wire::TxnResponse, EtcdError> {
-        let body = grpc_frame(&proto::encode_txn(req));
-        let answer = self.unary(TXN, body, false, Transport::Grpc).await?;
+        let answer = self.grpc(TXN, &proto::encode_txn(req), false).await?;
         // An answer that cannot be read says nothing of whether it applied.
         proto::decode_txn(&answer)
             .map_err(|e| EtcdError::Indeterminate(format!("unreadable answer to {TXN}: {e}")))
@@ -137,45 +125,35 @@ impl EtcdClient {
 
     /// Grants a lease of `ttl` seconds.
     pub async fn lease_grant(&self, ttl: i64) -> Result<wire::LeaseGrantResponse, EtcdError> {
-        self.call("/v3/lease/grant", &wire::LeaseGrantRequest { ttl }, true).await
+        let answer = self.grpc(LEASE_GRANT, &proto::encode_lease_grant(ttl), true).await?;
+        proto::decode_lease_grant(&answer).map_err(|e| unreadable(LEASE_GRANT, e))
     }
 
     /// Renews a lease once; a `ttl` of 0 in the answer means it is gone.
+    /// (A keep-alive stream carrying one request, closed by Wharf's side:
+    /// etcd answers it, then ends the stream.)
     pub async fn lease_keep_alive(
         &self,
         id: i64,
     ) -> Result<wire::LeaseKeepAliveResponse, EtcdError> {
-        let answer: wire::StreamMessage<wire::LeaseKeepAliveResponse> =
-            self.call("/v3/lease/keepalive", &wire::LeaseId { id }, true).await?;
-        match (answer.result, answer.error) {
-            (Some(r), _) => Ok(r),
-            (None, Some(e)) => Err(stream_error(&e)),
-            (None, None) => Ok(wire::LeaseKeepAliveResponse::default()),
-        }
+        let answer = self.grpc(LEASE_KEEP_ALIVE, &proto::encode_lease_id(id), true).await?;
+        proto::decode_lease_keep_alive(&answer).map_err(|e| unreadable(LEASE_KEEP_ALIVE, e))
     }
 
     /// Revokes a lease (its keys are deleted).
     pub async fn lease_revoke(&self, id: i64) -> Result<(), EtcdError> {
-        let _: serde_json::Value =
-            self.call("/v3/lease/revoke", &wire::LeaseId { id }, true).await?;
-        Ok(())
+        self.grpc(LEASE_REVOKE, &proto::encode_lease_id(id), true).await.map(drop)
     }
 
     /// Forgets the history before `revision`.
     pub async fn compact(&self, revision: i64) -> Result<(), EtcdError> {
-        let _: serde_json::Value =
-            self.call("/v3/kv/compaction", &wire::CompactionRequest { revision }, true).await?;
-        Ok(())
+        self.grpc(COMPACT, &proto::encode_compaction(revision), true).await.map(drop)
     }
 
-    /// Any other unary call of the gateway (`/v3/maintenance/status`, ...),
-    /// safe to repeat.
-    pub async fn raw_call<Req: Serialize, Resp: DeserializeOwned>(
-        &self,
-        path: &str,
-        req: &Req,
-    ) -> Result<Resp, EtcdError> {
-        self.call(path, req, true).await
+    /// The status of the member this client reaches first.
+    pub async fn status(&self) -> Result<wire::StatusResponse, EtcdError> {
+        let answer = self.grpc(STATUS, &[], true).await?;
+        proto::decode_status(&answer).map_err(|e| unreadable(STATUS, e))
     }
 
     /// Opens a watch on a member (trying each in turn), over gRPC. The first
@@ -295,37 +273,20 @@ impl EtcdClient {
     /// A unary call: tries the current member, then the others. A request
     /// that certainly did not reach a member moves on at once; one whose
     /// outcome is unknown is retried elsewhere only when `idempotent`.
-    async fn call<Req: Serialize, Resp: DeserializeOwned>(
-        &self,
-        path: &str,
-        req: &Req,
-        idempotent: bool,
-    ) -> Result<Resp, EtcdError> {
-        let body = Bytes::from(
-            serde_json::to_vec(req)
-                .map_err(|e| EtcdError::Refused { code: 0, message: e.to_string() })?,
-        );
-        let bytes = self.unary(path, body, idempotent, Transport::Json).await?;
-        serde_json::from_slice(&bytes)
-            .map_err(|e| EtcdError::Unavailable(format!("unreadable answer to {path}: {e}")))
+    async fn grpc(&self, path: &str, message: &[u8], idempotent: bool) -> Result<Bytes, EtcdError> {
+        self.unary(path, grpc_frame(message), idempotent).await
     }
 
-    /// A unary call's answer body (a gRPC answer unframed): the current
-    /// member first, then the others, as [`EtcdClient::call`] says.
-    async fn unary(
-        &self,
-        path: &str,
-        body: Bytes,
-        idempotent: bool,
-        transport: Transport,
-    ) -> Result<Bytes, EtcdError> {
+    /// A unary call's answer, unframed: the current member first, then the
+    /// others, as [`EtcdClient::grpc`] says.
+    async fn unary(&self, path: &str, body: Bytes, idempotent: bool) -> Result<Bytes, EtcdError> {
         let n = self.inner.endpoints.len();
         let start = self.inner.current.load(Ordering::Relaxed);
         let mut last = EtcdError::Unavailable("no etcd endpoint".into());
         for i in 0..n {
             let at = (start + i) % n;
             let endpoint = &self.inner.endpoints[at];
-            match self.attempt(endpoint, path, body.clone(), idempotent, transport).await {
+            match self.attempt(endpoint, path, body.clone(), idempotent).await {
                 Ok(bytes) => {
                     if i > 0 {
                         self.inner.current.store(at, Ordering::Relaxed);
@@ -352,18 +313,10 @@ impl EtcdClient {
         path: &str,
         body: Bytes,
         idempotent: bool,
-        transport: Transport,
     ) -> Result<Bytes, EtcdError> {
-        let (client, content_type) = match transport {
-            Transport::Json => (&self.inner.http, "application/json"),
-            Transport::Grpc => (&self.inner.grpc, "application/grpc"),
-        };
-        let mut req = http::Request::post(format!("{endpoint}{path}"))
-            .header(http::header::CONTENT_TYPE, content_type);
-        if transport == Transport::Grpc {
-            req = req.header(http::header::TE, "trailers");
-        }
-        let req = req
+        let req = http::Request::post(format!("{endpoint}{path}"))
+            .header(http::header::CONTENT_TYPE, "application/grpc")
+            .header(http::header::TE, "trailers")
             .body(Full::new(body))
             .map_err(|e| EtcdError::Refused { code: 0, message: e.to_string() })?;
         let unknown = |why: String| {
@@ -374,7 +327,7 @@ impl EtcdClient {
             }
         };
         let answer = tokio::time::timeout(ATTEMPT_TIMEOUT, async {
-            let resp = client.request(req).await.map_err(|e| {
+            let resp = self.inner.grpc.request(req).await.map_err(|e| {
                 if e.is_connect() {
                     EtcdError::Unavailable(format!("{endpoint}: {e}"))
                 } else {
@@ -393,19 +346,11 @@ impl EtcdClient {
                 .map_err(|e| unknown(format!("{endpoint}: {e}")))?;
             let trailers = collected.trailers().cloned();
             let bytes = collected.to_bytes();
-            match transport {
-                Transport::Json if status.is_success() => Ok(bytes),
-                Transport::Json => Err(answer_error(status, &bytes, idempotent)),
-                Transport::Grpc => {
-                    match trailers.as_ref().and_then(|t| grpc_status(t, idempotent)) {
-                        Some(Ok(())) if status.is_success() => grpc_unframe(bytes)
-                            .ok_or_else(|| unknown(format!("{endpoint}: a malformed gRPC answer"))),
-                        Some(Err(e)) => Err(e),
-                        _ => {
-                            Err(unknown(format!("{endpoint}: HTTP {status} without a gRPC status")))
-                        }
-                    }
-                }
+            match trailers.as_ref().and_then(|t| grpc_status(t, idempotent)) {
+                Some(Ok(())) if status.is_success() => grpc_unframe(bytes)
+                    .ok_or_else(|| unknown(format!("{endpoint}: a malformed gRPC answer"))),
+                Some(Err(e)) => Err(e),
+                _ => Err(unknown(format!("{endpoint}: HTTP {status} without a gRPC status"))),
             }
         })
         .await;
@@ -419,14 +364,20 @@ const TXN: &str = "/etcdserverpb.KV/Txn";
 const RANGE: &str = "/etcdserverpb.KV/Range";
 /// The gRPC method of a watch stream.
 const WATCH: &str = "/etcdserverpb.Watch/Watch";
+/// The gRPC method that grants a lease.
+const LEASE_GRANT: &str = "/etcdserverpb.Lease/LeaseGrant";
+/// The gRPC method that renews a lease (a stream, sent one request).
+const LEASE_KEEP_ALIVE: &str = "/etcdserverpb.Lease/LeaseKeepAlive";
+/// The gRPC method that revokes a lease.
+const LEASE_REVOKE: &str = "/etcdserverpb.Lease/LeaseRevoke";
+/// The gRPC method that compacts the history.
+const COMPACT: &str = "/etcdserverpb.KV/Compact";
+/// The gRPC method of a member's status.
+const STATUS: &str = "/etcdserverpb.Maintenance/Status";
 
-/// How a unary call travels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Transport {
-    /// JSON through etcd's gRPC gateway, over HTTP/1.1.
-    Json,
-    /// gRPC, over HTTP/2.
-    Grpc,
+/// An answer that cannot be read: a read or a lease call is safe to repeat.
+fn unreadable(path: &str, e: proto::DecodeError) -> EtcdError {
+    EtcdError::Unavailable(format!("unreadable answer to {path}: {e}"))
 }
 
 /// A gRPC message as it travels: not compressed, its length, itself.
@@ -472,18 +423,7 @@ fn grpc_status(headers: &http::HeaderMap, idempotent: bool) -> Option<Result<(),
     Some(Err(classify(code, message, idempotent)))
 }
 
-/// The error of a failed unary answer.
-fn answer_error(status: http::StatusCode, body: &[u8], idempotent: bool) -> EtcdError {
-    let e: wire::ErrorBody = serde_json::from_slice(body).unwrap_or_default();
-    let message = if e.message.is_empty() { e.error } else { e.message };
-    let message = if message.is_empty() {
-        format!("HTTP {status}: {}", String::from_utf8_lossy(body))
-    } else {
-        message
-    };
-    classify(e.code, message, idempotent)
-}
-
+/// What a gRPC status code other than 0 says of a call's outcome.
 fn classify(code: i32, message: String, idempotent: bool) -> EtcdError {
     match code {
         code::UNAVAILABLE | code::DEADLINE_EXCEEDED if idempotent => {
@@ -495,13 +435,6 @@ fn classify(code: i32, message: String, idempotent: bool) -> EtcdError {
         0 => EtcdError::Unavailable(message),
         code => EtcdError::Refused { code, message },
     }
-}
-
-/// The error carried inside a stream message.
-fn stream_error(e: &serde_json::Value) -> EtcdError {
-    let code = e.get("grpc_code").or_else(|| e.get("code")).and_then(|c| c.as_i64()).unwrap_or(0);
-    let message = e.get("message").and_then(|m| m.as_str()).unwrap_or("stream error").to_owned();
-    classify(i32::try_from(code).unwrap_or(0), message, true)
 }
 
 #[cfg(test)]
@@ -518,7 +451,7 @@ mod tests {
     }
 
     #[test]
-    fn reads_a_grpc_status_as_the_gateway_errors_read() {
+    fn reads_a_grpc_status_as_an_outcome() {
         let mut h = http::HeaderMap::new();
         assert!(grpc_status(&h, false).is_none());
         h.insert("grpc-status", "0".parse().unwrap());

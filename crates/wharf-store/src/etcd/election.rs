@@ -22,7 +22,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::keys;
-use super::wire::{self, Compare, RequestOp, B64};
+use super::wire::{self, Blob, Compare, RequestOp};
 use super::writer::LEADER_KEY;
 use super::EtcdStore;
 use crate::leadership::{Lead, Leadership};
@@ -111,10 +111,10 @@ impl Election {
                 }
             };
             let txn = wire::TxnRequest {
-                compare: vec![Compare::created_at(B64(key.clone()), 0)],
+                compare: vec![Compare::created_at(Blob(key.clone()), 0)],
                 success: vec![RequestOp::Put(wire::PutRequest {
-                    key: B64(key.clone()),
-                    value: B64(value.clone().into_bytes()),
+                    key: Blob(key.clone()),
+                    value: Blob(value.clone().into_bytes()),
                     lease: lease.id,
                 })],
                 failure: vec![],

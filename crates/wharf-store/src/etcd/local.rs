@@ -194,13 +194,6 @@ while kill -0 "$parent" 2>/dev/null && kill -0 "$child" 2>/dev/null; do sleep 0.
 
     /// The index of the member that leads, as the members see it.
     pub async fn leader(&self) -> Option<usize> {
-        #[derive(serde::Deserialize)]
-        struct Status {
-            #[serde(default)]
-            header: wire::Header,
-            #[serde(default)]
-            leader: serde_json::Value,
-        }
         let mut ids = Vec::new();
         let mut leader = None;
         for m in &self.members {
@@ -209,16 +202,9 @@ while kill -0 "$parent" 2>/dev/null && kill -0 "$child" 2>/dev/null; do sleep 0.
                 continue;
             }
             let client = EtcdClient::new(&[format!("127.0.0.1:{}", m.client_port)]);
-            let status: Option<Status> =
-                client.raw_call("/v3/maintenance/status", &serde_json::json!({})).await.ok();
+            let status = client.status().await.ok();
             ids.push(status.as_ref().map(|s| s.header.member_id));
-            if let Some(s) = status {
-                let l = match &s.leader {
-                    serde_json::Value::String(t) => t.parse::<u64>().ok(),
-                    v => v.as_u64(),
-                };
-                leader = leader.or(l);
-            }
+            leader = leader.or(status.map(|s| s.leader).filter(|&l| l != 0));
         }
         let leader = leader?;
         ids.iter().position(|id| *id == Some(leader))

@@ -1,7 +1,6 @@
 //! etcd's v3 messages in protobuf, for the calls Wharf makes over gRPC
-//! (transactions, ranges and the watch): the requests of [`super::wire`] encoded, the
-//! answers decoded into its types, so the writer and the cache do not know
-//! which way a call went.
+//! (transactions, ranges, the watch, leases, compaction, status): the
+//! requests of [`super::wire`] encoded, the answers decoded into its types.
 //!
 //! Written by hand from etcd's `rpc.proto` and `kv.proto` (field numbers
 //! below): a dozen messages do not justify a code generator in the build.
@@ -11,9 +10,10 @@
 //! not break the reading.
 
 use super::wire::{
-    Compare, CompareResult, CompareTarget, DeleteRangeRequest, Event, EventType, Header, KeyValue,
-    Operand, PutRequest, RangeRequest, RangeResponse, RequestOp, ResponseOp, TxnRequest,
-    TxnResponse, WatchCreateRequest, WatchResponse, B64,
+    Blob, Compare, CompareResult, CompareTarget, DeleteRangeRequest, Event, EventType, Header,
+    KeyValue, LeaseGrantResponse, LeaseKeepAliveResponse, Operand, PutRequest, RangeRequest,
+    RangeResponse, RequestOp, ResponseOp, StatusResponse, TxnRequest, TxnResponse,
+    WatchCreateRequest, WatchResponse,
 };
 
 /// Why an answer could not be read.
@@ -179,6 +179,27 @@ pub fn encode_watch_create(req: &WatchCreateRequest) -> Vec<u8> {
     buf
 }
 
+/// `LeaseGrantRequest`: TTL 1 (ID 2 left out: etcd picks it).
+pub fn encode_lease_grant(ttl: i64) -> Vec<u8> {
+    let mut buf = Vec::new();
+    int(&mut buf, 1, ttl);
+    buf
+}
+
+/// `LeaseKeepAliveRequest` and `LeaseRevokeRequest`: ID 1.
+pub fn encode_lease_id(id: i64) -> Vec<u8> {
+    let mut buf = Vec::new();
+    int(&mut buf, 1, id);
+    buf
+}
+
+/// `CompactionRequest`: revision 1 (physical 2 left out).
+pub fn encode_compaction(revision: i64) -> Vec<u8> {
+    let mut buf = Vec::new();
+    int(&mut buf, 1, revision);
+    buf
+}
+
 /// One field of a message being read.
 enum Value<'a> {
     Varint(u64),
@@ -286,11 +307,11 @@ fn decode_kv(buf: &[u8]) -> Result<KeyValue, DecodeError> {
     let mut kv = KeyValue::default();
     read(buf, |n, v| {
         match (n, v) {
-            (1, Value::Len(b)) => kv.key = B64(b.to_vec()),
+            (1, Value::Len(b)) => kv.key = Blob(b.to_vec()),
             (2, Value::Varint(x)) => kv.create_revision = x as i64,
             (3, Value::Varint(x)) => kv.mod_revision = x as i64,
             (4, Value::Varint(x)) => kv.version = x as i64,
-            (5, Value::Len(b)) => kv.value = B64(b.to_vec()),
+            (5, Value::Len(b)) => kv.value = Blob(b.to_vec()),
             (6, Value::Varint(x)) => kv.lease = x as i64,
             _ => {}
         }
@@ -377,6 +398,52 @@ pub fn decode_watch(buf: &[u8]) -> Result<WatchResponse, DecodeError> {
     Ok(r)
 }
 
+/// `LeaseGrantResponse`: header 1, ID 2, TTL 3, error 4.
+pub fn decode_lease_grant(buf: &[u8]) -> Result<LeaseGrantResponse, DecodeError> {
+    let mut r = LeaseGrantResponse::default();
+    read(buf, |n, v| {
+        match (n, v) {
+            (1, Value::Len(b)) => r.header = decode_header(b)?,
+            (2, Value::Varint(x)) => r.id = x as i64,
+            (3, Value::Varint(x)) => r.ttl = x as i64,
+            (4, Value::Len(b)) => r.error = String::from_utf8_lossy(b).into_owned(),
+            _ => {}
+        }
+        Ok(())
+    })?;
+    Ok(r)
+}
+
+/// `LeaseKeepAliveResponse`: header 1, ID 2, TTL 3.
+pub fn decode_lease_keep_alive(buf: &[u8]) -> Result<LeaseKeepAliveResponse, DecodeError> {
+    let mut r = LeaseKeepAliveResponse::default();
+    read(buf, |n, v| {
+        match (n, v) {
+            (1, Value::Len(b)) => r.header = decode_header(b)?,
+            (2, Value::Varint(x)) => r.id = x as i64,
+            (3, Value::Varint(x)) => r.ttl = x as i64,
+            _ => {}
+        }
+        Ok(())
+    })?;
+    Ok(r)
+}
+
+/// `StatusResponse`: header 1, leader 4 (version 2, dbSize 3 and the rest
+/// skipped).
+pub fn decode_status(buf: &[u8]) -> Result<StatusResponse, DecodeError> {
+    let mut r = StatusResponse::default();
+    read(buf, |n, v| {
+        match (n, v) {
+            (1, Value::Len(b)) => r.header = decode_header(b)?,
+            (4, Value::Varint(x)) => r.leader = x,
+            _ => {}
+        }
+        Ok(())
+    })?;
+    Ok(r)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -388,7 +455,7 @@ mod tests {
         let c = Compare {
             result: CompareResult::Equal,
             target: CompareTarget::Version,
-            key: B64::from("k"),
+            key: Blob::from("k"),
             range_end: None,
             operand: Operand::Version(0),
         };
@@ -399,10 +466,10 @@ mod tests {
     #[test]
     fn writes_a_put_in_a_transaction_and_a_negative_revision_in_ten_bytes() {
         let req = TxnRequest {
-            compare: vec![Compare::mod_is(B64::from("a"), -1)],
+            compare: vec![Compare::mod_is(Blob::from("a"), -1)],
             success: vec![RequestOp::Put(PutRequest {
-                key: B64::from("a"),
-                value: B64::from("v"),
+                key: Blob::from("a"),
+                value: Blob::from("v"),
                 lease: 0,
             })],
             failure: vec![],
@@ -444,8 +511,8 @@ mod tests {
     #[test]
     fn writes_a_watch_and_reads_its_events() {
         let req = WatchCreateRequest {
-            key: B64::from("a"),
-            range_end: Some(B64::from("b")),
+            key: Blob::from("a"),
+            range_end: Some(Blob::from("b")),
             start_revision: 7,
             progress_notify: false,
         };
@@ -479,5 +546,24 @@ mod tests {
     fn refuses_a_truncated_answer() {
         assert!(decode_txn(&[0x0a, 0x05, 0x08]).is_err());
         assert!(decode_range(&[0x08]).is_err());
+    }
+
+    #[test]
+    fn writes_lease_calls_and_reads_their_answers() {
+        assert_eq!(encode_lease_grant(5), vec![0x08, 0x05]);
+        assert_eq!(encode_lease_id(300), vec![0x08, 0xac, 0x02]);
+        assert_eq!(encode_compaction(7), vec![0x08, 0x07]);
+        // header {revision 9}, ID 300, TTL 5.
+        let answer = [0x0a, 0x02, 0x18, 0x09, 0x10, 0xac, 0x02, 0x18, 0x05];
+        let g = decode_lease_grant(&answer).unwrap();
+        assert_eq!((g.header.revision, g.id, g.ttl, g.error.as_str()), (9, 300, 5, ""));
+        let k = decode_lease_keep_alive(&answer).unwrap();
+        assert_eq!((k.id, k.ttl), (300, 5));
+        // A lease that is gone: TTL left out, read as 0.
+        assert_eq!(decode_lease_keep_alive(&[0x10, 0x01]).unwrap().ttl, 0);
+        // Status: header {member_id 9}, version "3.4", leader 9.
+        let status = [0x0a, 0x02, 0x10, 0x09, 0x12, 0x03, b'3', b'.', b'4', 0x20, 0x09];
+        let s = decode_status(&status).unwrap();
+        assert_eq!((s.header.member_id, s.leader), (9, 9));
     }
 }

@@ -39,7 +39,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::cache::{Barrier, Cache, State, REV_KEY};
 use super::client::{EtcdClient, EtcdError};
 use super::keys;
-use super::wire::{self, Compare, RequestOp, B64};
+use super::wire::{self, Blob, Compare, RequestOp};
 use crate::StoreError;
 
 /// How long a batch may try to commit before its callers hear that it failed.
@@ -213,15 +213,15 @@ impl Batch {
             if rewritten {
                 for k in keyed {
                     ops.push(RequestOp::Delete(wire::DeleteRangeRequest {
-                        key: B64(keys::to_etcd(root, k)),
+                        key: Blob(keys::to_etcd(root, k)),
                         range_end: None,
                     }));
                 }
             } else {
                 let (start, end) = keys::etcd_range(root, prefix);
                 ops.push(RequestOp::Delete(wire::DeleteRangeRequest {
-                    key: B64(start),
-                    range_end: Some(B64(end)),
+                    key: Blob(start),
+                    range_end: Some(Blob(end)),
                 }));
                 whole.push(prefix);
             }
@@ -229,13 +229,13 @@ impl Batch {
         for (k, p) in &self.writes {
             match p {
                 Pending::Put(v) => ops.push(RequestOp::Put(wire::PutRequest {
-                    key: B64(keys::to_etcd(root, k)),
-                    value: B64(v.as_bytes().to_vec()),
+                    key: Blob(keys::to_etcd(root, k)),
+                    value: Blob(v.as_bytes().to_vec()),
                     lease: 0,
                 })),
                 Pending::Delete if !whole.iter().any(|p| k.starts_with(p)) => {
                     ops.push(RequestOp::Delete(wire::DeleteRangeRequest {
-                        key: B64(keys::to_etcd(root, k)),
+                        key: Blob(keys::to_etcd(root, k)),
                         range_end: None,
                     }));
                 }
@@ -465,7 +465,7 @@ impl Loop {
             .txn(&wire::TxnRequest {
                 compare: vec![],
                 success: vec![RequestOp::Delete(wire::DeleteRangeRequest {
-                    key: B64(key),
+                    key: Blob(key),
                     range_end: None,
                 })],
                 failure: vec![],
@@ -663,26 +663,26 @@ impl Loop {
         let root = &self.cache.root;
         let marker = self.marker_key();
         let leader = keys::to_etcd(root, LEADER_KEY);
-        let mut compare = vec![Compare::mod_is(B64(marker.clone()), self.marker_mod)];
+        let mut compare = vec![Compare::mod_is(Blob(marker.clone()), self.marker_mod)];
         for fence in &batch.fences {
-            compare.push(Compare::created_at(B64(leader.clone()), *fence));
+            compare.push(Compare::created_at(Blob(leader.clone()), *fence));
         }
         for (k, m) in &batch.guards {
-            compare.push(Compare::mod_is(B64(keys::to_etcd(root, k)), *m));
+            compare.push(Compare::mod_is(Blob(keys::to_etcd(root, k)), *m));
         }
         let mut success = batch.ops(root);
         success.push(RequestOp::Put(wire::PutRequest {
-            key: B64(marker.clone()),
-            value: B64(attempt.to_string().into_bytes()),
+            key: Blob(marker.clone()),
+            value: Blob(attempt.to_string().into_bytes()),
             lease: 0,
         }));
         success.push(RequestOp::Put(wire::PutRequest {
-            key: B64(keys::to_etcd(root, REV_KEY)),
-            value: B64(self.server_id.clone().into_bytes()),
+            key: Blob(keys::to_etcd(root, REV_KEY)),
+            value: Blob(self.server_id.clone().into_bytes()),
             lease: 0,
         }));
         let read = |key: Vec<u8>| {
-            RequestOp::Range(wire::RangeRequest { key: B64(key), ..Default::default() })
+            RequestOp::Range(wire::RangeRequest { key: Blob(key), ..Default::default() })
         };
         wire::TxnRequest { compare, success, failure: vec![read(marker), read(leader)] }
     }
@@ -723,7 +723,7 @@ impl Loop {
                         let read = self
                             .client
                             .range(&wire::RangeRequest {
-                                key: B64(self.marker_key()),
+                                key: Blob(self.marker_key()),
                                 ..Default::default()
                             })
                             .await;

@@ -24,7 +24,7 @@ use super::mirror::{self, Change, GroupValue, StreamValue};
 use super::{LogStore, LogStoreError};
 use crate::etcd::client::{EtcdClient, EtcdError};
 use crate::etcd::keys::{self, key, prefix};
-use crate::etcd::wire::{self, Compare, RequestOp, B64};
+use crate::etcd::wire::{self, Blob, Compare, RequestOp};
 use crate::StoreError;
 
 /// How long a write may try before its caller hears that it failed.
@@ -193,7 +193,7 @@ impl Replica {
         for _ in 0..50 {
             match self
                 .client
-                .range(&wire::RangeRequest { key: B64(k.clone()), ..Default::default() })
+                .range(&wire::RangeRequest { key: Blob(k.clone()), ..Default::default() })
                 .await
             {
                 Ok(r) => {
@@ -221,22 +221,22 @@ impl Replica {
 
     /// The revision of the last log write, read with a quorum.
     async fn last_write(&self) -> Result<i64, EtcdError> {
-        let k = B64(self.etcd(REV_KEY));
+        let k = Blob(self.etcd(REV_KEY));
         let r = self.client.range(&wire::RangeRequest { key: k, ..Default::default() }).await?;
         Ok(r.kvs.first().map_or(0, |kv| kv.mod_revision))
     }
 
     fn put(&self, k: &str, value: Vec<u8>) -> RequestOp {
-        RequestOp::Put(wire::PutRequest { key: B64(self.etcd(k)), value: B64(value), lease: 0 })
+        RequestOp::Put(wire::PutRequest { key: Blob(self.etcd(k)), value: Blob(value), lease: 0 })
     }
 
     fn delete_range(&self, p: &str) -> RequestOp {
         let (start, end) = keys::etcd_range(&self.root, p);
-        RequestOp::Delete(wire::DeleteRangeRequest { key: B64(start), range_end: Some(B64(end)) })
+        RequestOp::Delete(wire::DeleteRangeRequest { key: Blob(start), range_end: Some(Blob(end)) })
     }
 
     fn delete(&self, k: &str) -> RequestOp {
-        RequestOp::Delete(wire::DeleteRangeRequest { key: B64(self.etcd(k)), range_end: None })
+        RequestOp::Delete(wire::DeleteRangeRequest { key: Blob(self.etcd(k)), range_end: None })
     }
 
     fn json<T: serde::Serialize>(v: &T) -> Vec<u8> {
@@ -264,7 +264,7 @@ impl Replica {
                 op: op.clone(),
             };
             Ok(Some(Plan {
-                compare: vec![Compare::created_at(B64(r.etcd(&k)), 0)],
+                compare: vec![Compare::created_at(Blob(r.etcd(&k)), 0)],
                 ops: vec![r.put(&k, Self::json(&v))],
                 check: (r.etcd(&k), Some(op.clone())),
             }))
@@ -287,7 +287,7 @@ impl Replica {
             change(&mut v)?;
             v.op = op.clone();
             Ok(Some(Plan {
-                compare: vec![Compare::mod_is(B64(r.etcd(&k)), seen.mod_rev)],
+                compare: vec![Compare::mod_is(Blob(r.etcd(&k)), seen.mod_rev)],
                 ops: vec![r.put(&k, Self::json(&v))],
                 check: (r.etcd(&k), Some(op.clone())),
             }))
@@ -302,7 +302,7 @@ impl Replica {
         self.commit(|r| {
             let (_, seen) = r.group(region, name)?.ok_or(LogStoreError::NoSuchGroup)?;
             Ok(Some(Plan {
-                compare: vec![Compare::mod_is(B64(r.etcd(&k)), seen.mod_rev)],
+                compare: vec![Compare::mod_is(Blob(r.etcd(&k)), seen.mod_rev)],
                 ops: vec![
                     r.delete(&k),
                     r.delete_range(&prefix(&["s", region, name])),
@@ -334,7 +334,7 @@ impl Replica {
             let mut ops = Vec::new();
             match r.group(region, &group.name)? {
                 Some((_, seen)) => {
-                    compare.push(Compare::created_at(B64(r.etcd(&gk)), seen.create_rev));
+                    compare.push(Compare::created_at(Blob(r.etcd(&gk)), seen.create_rev));
                 }
                 None if create_group => {
                     let v = GroupValue {
@@ -345,7 +345,7 @@ impl Replica {
                         tags: group.tags.clone(),
                         op: op.clone(),
                     };
-                    compare.push(Compare::created_at(B64(r.etcd(&gk)), 0));
+                    compare.push(Compare::created_at(Blob(r.etcd(&gk)), 0));
                     ops.push(r.put(&gk, Self::json(&v)));
                 }
                 None => return Err(LogStoreError::NoSuchGroup),
@@ -354,7 +354,7 @@ impl Replica {
                 return if exists_ok { Ok(None) } else { Err(LogStoreError::StreamExists) };
             }
             let v = StreamValue { created, cursor: None, op: op.clone() };
-            compare.push(Compare::created_at(B64(r.etcd(&sk)), 0));
+            compare.push(Compare::created_at(Blob(r.etcd(&sk)), 0));
             ops.push(r.put(&sk, Self::json(&v)));
             Ok(Some(Plan { compare, ops, check: (r.etcd(&sk), Some(op.clone())) }))
         })
@@ -376,7 +376,7 @@ impl Replica {
             }
             let (_, seen) = r.stream(region, group, stream)?.ok_or(LogStoreError::NoSuchStream)?;
             Ok(Some(Plan {
-                compare: vec![Compare::mod_is(B64(r.etcd(&sk)), seen.mod_rev)],
+                compare: vec![Compare::mod_is(Blob(r.etcd(&sk)), seen.mod_rev)],
                 ops: vec![r.delete(&sk), r.delete_range(&prefix(&["e", region, group, stream]))],
                 check: (r.etcd(&sk), None),
             }))
@@ -401,7 +401,7 @@ impl Replica {
             let mut ops = Vec::new();
             match r.group(region, g)? {
                 Some((_, seen)) => {
-                    compare.push(Compare::created_at(B64(r.etcd(&gk)), seen.create_rev));
+                    compare.push(Compare::created_at(Blob(r.etcd(&gk)), seen.create_rev));
                 }
                 None if a.create_group => {
                     let v = GroupValue {
@@ -412,18 +412,18 @@ impl Replica {
                         tags: a.group.tags.clone(),
                         op: op.clone(),
                     };
-                    compare.push(Compare::created_at(B64(r.etcd(&gk)), 0));
+                    compare.push(Compare::created_at(Blob(r.etcd(&gk)), 0));
                     ops.push(r.put(&gk, Self::json(&v)));
                 }
                 None => return Err(LogStoreError::NoSuchGroup),
             }
             let (mut stream, creating) = match r.stream(region, g, &a.stream)? {
                 Some((v, seen)) => {
-                    compare.push(Compare::mod_is(B64(r.etcd(&sk)), seen.mod_rev));
+                    compare.push(Compare::mod_is(Blob(r.etcd(&sk)), seen.mod_rev));
                     (v, false)
                 }
                 None if a.create_stream => {
-                    compare.push(Compare::created_at(B64(r.etcd(&sk)), 0));
+                    compare.push(Compare::created_at(Blob(r.etcd(&sk)), 0));
                     (StreamValue { created: a.ingested, cursor: None, op: String::new() }, true)
                 }
                 None => return Err(LogStoreError::NoSuchStream),
@@ -481,8 +481,8 @@ impl Replica {
             compare: vec![],
             success: vec![
                 RequestOp::Delete(wire::DeleteRangeRequest {
-                    key: B64(start),
-                    range_end: Some(B64(end)),
+                    key: Blob(start),
+                    range_end: Some(Blob(end)),
                 }),
                 self.touch(),
             ],
@@ -525,8 +525,8 @@ impl Replica {
             let r = self
                 .client
                 .range(&wire::RangeRequest {
-                    key: B64(from.clone()),
-                    range_end: Some(B64(end.clone())),
+                    key: Blob(from.clone()),
+                    range_end: Some(Blob(end.clone())),
                     limit: PAGE,
                     revision: rev,
                     ..Default::default()
@@ -705,8 +705,8 @@ impl LogStore {
             }
             let from = *replica.applied.borrow() + 1;
             let req = wire::WatchCreateRequest {
-                key: B64(start.clone()),
-                range_end: Some(B64(end.clone())),
+                key: Blob(start.clone()),
+                range_end: Some(Blob(end.clone())),
                 start_revision: from,
                 progress_notify: true,
             };
