@@ -96,7 +96,7 @@ async fn aws(
     let user_agent = headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok());
     let origin = Origin { source, user_agent };
     if form {
-        return query_request(&ctx, &body, started, origin).await;
+        return Box::pin(query_request(&ctx, &body, started, origin)).await;
     }
     let (service, op) = match target.split_once('.') {
         Some((ECS_TARGET_PREFIX, op)) => ("ecs", op),
@@ -119,7 +119,7 @@ async fn aws(
     }
     let allowed = match &ctx.caller {
         Some(caller) if service != "unknown" => {
-            permit(&ctx, caller, service, op, &body).await.map(Some)
+            Box::pin(permit(&ctx, caller, service, op, &body)).await.map(Some)
         }
         _ => Ok(None),
     };
@@ -135,7 +135,7 @@ async fn aws(
                 "secretsmanager" => secretsmanager::handle(&ctx, op, &body).await,
                 "servicediscovery" => servicediscovery::handle(&ctx, op, &body).await,
                 "codedeploy" => codedeploy::handle(&ctx, op, &body).await,
-                "wharf" => crate::wharf_ops_api::handle(&ctx, op, &body).await,
+                "wharf" => Box::pin(crate::wharf_ops_api::handle(&ctx, op, &body)).await,
                 "application-autoscaling" => {
                     crate::application_autoscaling::handle(&ctx, op, &body).await
                 }
@@ -157,7 +157,7 @@ async fn aws(
         let error = result.as_ref().err().map(|e| (&*e.type_name, e.message.as_str()));
         let facts =
             CallFacts { resources: named.as_deref(), ..origin.facts(service, op, &body, error) };
-        audit::record(&ctx, facts).await;
+        Box::pin(audit::record(&ctx, facts)).await;
     }
     let mut response = match result {
         Ok(body) => protocol::ok(&ctx.request_id, body),

@@ -142,10 +142,14 @@ pub fn error(request_id: &str, e: &ApiError) -> Response {
 
 /// Runs the handler an operation name maps to, through [`call`], or answers
 /// `UnknownOperationException`: `operations!(ctx, op, body, { "Name" => handler, ... })`.
+///
+/// Each operation's future is boxed: a service's `handle` then holds one
+/// pointer instead of the largest of its operations' futures (about 9 KiB
+/// for ECS), which every request's future was copied with.
 macro_rules! operations {
     ($ctx:expr, $op:expr, $body:expr, { $($name:literal => $handler:path,)* }) => {
         match $op {
-            $($name => $crate::protocol::call($ctx, $body, $handler).await,)*
+            $($name => Box::pin($crate::protocol::call($ctx, $body, $handler)).await,)*
             _ => Err($crate::protocol::ApiError::unknown_operation()),
         }
     };

@@ -35,7 +35,8 @@ pub async fn handle(ctx: &Ctx, op: &str, body: &[u8]) -> Result<Vec<u8>, ApiErro
         // The task definition document has its own size limit and its own
         // reading, with ECS's words for type mismatches.
         let req = task_definition::decode(body)?;
-        return protocol::to_body(&task_definition::register_task_definition(ctx, req).await?);
+        let registered = Box::pin(task_definition::register_task_definition(ctx, req)).await?;
+        return protocol::to_body(&registered);
     }
     protocol::operations!(ctx, op, body, {
         "CreateCluster" => cluster::create_cluster,
