@@ -273,13 +273,9 @@ impl EtcdClient {
     /// A unary call: tries the current member, then the others. A request
     /// that certainly did not reach a member moves on at once; one whose
     /// outcome is unknown is retried elsewhere only when `idempotent`.
+    /// The answer is the message, unframed.
     async fn grpc(&self, path: &str, message: &[u8], idempotent: bool) -> Result<Bytes, EtcdError> {
-        self.unary(path, grpc_frame(message), idempotent).await
-    }
-
-    /// A unary call's answer, unframed: the current member first, then the
-    /// others, as [`EtcdClient::grpc`] says.
-    async fn unary(&self, path: &str, body: Bytes, idempotent: bool) -> Result<Bytes, EtcdError> {
+        let body = grpc_frame(message);
         let n = self.inner.endpoints.len();
         let start = self.inner.current.load(Ordering::Relaxed);
         let mut last = EtcdError::Unavailable("no etcd endpoint".into());
