@@ -68,7 +68,7 @@ def main():
     for name in phases["sqlite"]:
         print(f"| {name} | {fmt(median(phases['sqlite'][name]))} | "
               f"{fmt(median(phases['etcd'][name]))} |")
-    print(f"\netcd ÷ SQLite (medians): {ratio:.2f}× — budget ≤ 1.2×: "
+    print(f"\netcd ÷ SQLite (medians): {ratio:.3f}× — budget ≤ 1.2×: "
           f"{'met' if ratio <= 1.2 else '**not met**'} ({a.samples} samples each, alternated)")
 
 
