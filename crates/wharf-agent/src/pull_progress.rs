@@ -41,9 +41,20 @@ impl PullTally {
                     layer.total = (total > 0).then_some(total);
                 }
             }
+            // A download that ends before Docker's first progress update shows
+            // no `Downloading` line with bytes; extraction reads the same
+            // compressed bytes, and its total is the layer's size.
+            "Extracting" => {
+                layer.done = true;
+                if layer.total.is_none() {
+                    layer.total = p.bytes.map(|(_, total)| total).filter(|&t| t > 0);
+                }
+                if let Some(total) = layer.total {
+                    layer.current = total;
+                }
+            }
             // The download is over once a layer is verified or extracted.
-            "Verifying Checksum" | "Download complete" | "Extracting" | "Pull complete"
-            | "Already exists" => {
+            "Verifying Checksum" | "Download complete" | "Pull complete" | "Already exists" => {
                 layer.done = true;
                 if let Some(total) = layer.total {
                     layer.current = total;
@@ -108,5 +119,25 @@ mod tests {
         assert_eq!((r.current_bytes, r.total_bytes), (1500, 1500));
         assert!(r.done);
         assert_eq!((r.task_arn.as_str(), r.container.as_str()), ("arn:t", "web"));
+    }
+
+    #[test]
+    fn a_layer_downloaded_between_progress_updates_counts_its_extracted_size() {
+        // A small layer on a fast registry: no `Downloading` line with bytes.
+        let mut tally = PullTally::default();
+        for p in [
+            line("ddd", "Pulling fs layer", None),
+            line("ddd", "Verifying Checksum", None),
+            line("ddd", "Download complete", None),
+            line("ddd", "Extracting", Some((32_768, 524_800))),
+            line("ddd", "Extracting", Some((524_800, 524_800))),
+            line("ddd", "Pull complete", None),
+            line("eee", "Already exists", None),
+        ] {
+            tally.apply(&p);
+        }
+        let r = tally.report("arn:t", "web", "img", true);
+        assert_eq!((r.layers, r.layers_done), (2, 2));
+        assert_eq!((r.current_bytes, r.total_bytes), (524_800, 524_800));
     }
 }
