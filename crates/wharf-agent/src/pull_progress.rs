@@ -41,21 +41,16 @@ impl PullTally {
                     layer.total = (total > 0).then_some(total);
                 }
             }
-            // A download that ends before Docker's first progress update shows
-            // no `Downloading` line with bytes; extraction reads the same
-            // compressed bytes, and its total is the layer's size.
-            "Extracting" => {
+            // The download is over once a layer is verified or extracted.
+            "Verifying Checksum" | "Download complete" | "Extracting" | "Pull complete"
+            | "Already exists" => {
                 layer.done = true;
-                if layer.total.is_none() {
+                // A download that ends before Docker's first progress update
+                // shows no `Downloading` line with bytes; extraction reads the
+                // same compressed bytes, and its total is the layer's size.
+                if status == "Extracting" && layer.total.is_none() {
                     layer.total = p.bytes.map(|(_, total)| total).filter(|&t| t > 0);
                 }
-                if let Some(total) = layer.total {
-                    layer.current = total;
-                }
-            }
-            // The download is over once a layer is verified or extracted.
-            "Verifying Checksum" | "Download complete" | "Pull complete" | "Already exists" => {
-                layer.done = true;
                 if let Some(total) = layer.total {
                     layer.current = total;
                 }
