@@ -201,19 +201,29 @@ impl Cache {
         prefixes: Vec<String>,
     ) {
         let mut st = self.state.write().unwrap_or_else(|p| p.into_inner());
+        // The watch may have brought the write already, or a later one of
+        // another server's: those entries stay.
         for p in prefixes {
-            let doomed: Vec<String> = st.scan(&p).map(|(k, _)| k.clone()).collect();
+            let doomed: Vec<String> =
+                st.scan(&p).filter(|(_, e)| e.mod_rev < rev).map(|(k, _)| k.clone()).collect();
             for k in doomed {
                 st.map.remove(&k);
             }
             st.gone_prefixes.push((p, rev));
         }
         for k in deletes {
+            if st.map.get(&k).is_some_and(|e| e.mod_rev > rev) {
+                continue;
+            }
             st.map.remove(&k);
             st.gone.insert(k, rev);
         }
         for (k, value) in puts {
-            let create_rev = st.map.get(&k).map_or(rev, |e| e.create_rev);
+            let held = st.map.get(&k);
+            if held.is_some_and(|e| e.mod_rev >= rev) {
+                continue;
+            }
+            let create_rev = held.map_or(rev, |e| e.create_rev);
             st.gone.remove(&k);
             st.map.insert(k, Entry { value, mod_rev: rev, create_rev });
         }
@@ -535,5 +545,44 @@ impl Barrier {
                 StoreError::Unavailable(format!("cannot reach etcd for a consistent read: {e}"))
             })?;
         cache.wait_for(rev).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(key: &str, value: &str, rev: i64) -> wire::Event {
+        wire::Event {
+            kind: EventType::Put,
+            kv: wire::KeyValue {
+                key: wire::Blob(keys::to_etcd("r/s", key)),
+                create_revision: 4,
+                mod_revision: rev,
+                value: wire::Blob(value.as_bytes().to_vec()),
+                ..Default::default()
+            },
+        }
+    }
+
+    #[test]
+    fn an_own_write_never_replaces_what_the_watch_brought_later() {
+        let cache = Cache::new("r/s".into(), Box::new(|_, _, _| {}));
+        cache.apply(&[put("k", "a", 4)], 4);
+        // Another server's later write reaches this cache by the watch
+        // before the writer applies its own earlier write (or deletion).
+        cache.apply(&[put("k", "c", 7)], 7);
+        cache.apply_own(6, vec![("k".into(), Arc::from("stale"))], vec![], vec![]);
+        cache.apply_own(6, vec![], vec!["k".into()], vec![]);
+        cache.apply_own(6, vec![], vec![], vec![String::new()]);
+        let st = cache.read();
+        let e = st.get("k").expect("the later write is kept");
+        assert_eq!((&*e.value, e.mod_rev), ("c", 7));
+        drop(st);
+        // Ahead of the watch, its own write applies.
+        cache.apply_own(8, vec![("k".into(), Arc::from("d"))], vec![], vec![]);
+        let st = cache.read();
+        let e = st.get("k").unwrap();
+        assert_eq!((&*e.value, e.mod_rev, e.create_rev), ("d", 8, 4));
     }
 }
