@@ -61,7 +61,7 @@ impl Filter {
 /// The broadcasts one answer listens to.
 struct Listening {
     filter: Filter,
-    tasks: Receiver<TaskChanged>,
+    tasks: Receiver<std::sync::Arc<TaskChanged>>,
     appends: Receiver<Appended>,
 }
 

@@ -27,7 +27,7 @@ const ROUTE_BUFFER: usize = 256;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Routed {
     /// One of its instance's tasks changed.
-    Changed(TaskChanged),
+    Changed(Arc<TaskChanged>),
     /// Changes were dropped: read every task of the instance again.
     Resync,
 }
@@ -73,7 +73,7 @@ impl InstanceChanges {
     /// (called only then).
     pub fn subscribe(
         &self,
-        changes: impl FnOnce() -> broadcast::Receiver<TaskChanged>,
+        changes: impl FnOnce() -> broadcast::Receiver<Arc<TaskChanged>>,
         region: &str,
         cluster: &str,
         instance_id: &str,
@@ -126,7 +126,7 @@ fn locked(routes: &Mutex<Routes>) -> MutexGuard<'_, Routes> {
 
 /// Receives the store's changes and hands each to its instance's watches
 /// until the channel closes or the router is dropped.
-async fn route(mut changes: broadcast::Receiver<TaskChanged>, routes: Weak<Mutex<Routes>>) {
+async fn route(mut changes: broadcast::Receiver<Arc<TaskChanged>>, routes: Weak<Mutex<Routes>>) {
     loop {
         let next = changes.recv().await;
         let Some(routes) = routes.upgrade() else { return };
@@ -173,15 +173,15 @@ fn send(r: &Route, what: Routed) -> bool {
 mod tests {
     use super::*;
 
-    fn change(instance: &str, task: &str) -> TaskChanged {
-        TaskChanged {
+    fn change(instance: &str, task: &str) -> Arc<TaskChanged> {
+        Arc::new(TaskChanged {
             region: "us-east-1".into(),
             cluster: "c".into(),
             id: task.into(),
             instance_id: Some(instance.into()),
             instance_cluster: Some("c".into()),
             service: None,
-        }
+        })
     }
 
     #[tokio::test]

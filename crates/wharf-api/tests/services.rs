@@ -1452,12 +1452,13 @@ mod interposed {
         async fn purge_stopped_tasks(&self, before_ms: i64) -> Result<usize, StoreError> {
             self.inner.purge_stopped_tasks(before_ms).await
         }
-        fn task_changes(&self) -> tokio::sync::broadcast::Receiver<TaskChanged> {
+        fn task_changes(&self) -> tokio::sync::broadcast::Receiver<std::sync::Arc<TaskChanged>> {
             self.inner.task_changes()
         }
         fn instance_changes(
             &self,
-        ) -> tokio::sync::broadcast::Receiver<wharf_store::InstanceChanged> {
+        ) -> tokio::sync::broadcast::Receiver<std::sync::Arc<wharf_store::InstanceChanged>>
+        {
             self.inner.instance_changes()
         }
         async fn elb_read(&self, r: &str, read: ElbRead) -> Result<(), StoreError> {

@@ -428,12 +428,15 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// Hears of every task inserted or changed, after its commit. A receiver
     /// that falls behind gets `Lagged` and should read the state afresh.
-    fn task_changes(&self) -> tokio::sync::broadcast::Receiver<TaskChanged>;
+    /// (Changes travel as `Arc`s: a broadcast ring holds thousands of slots
+    /// from the start, and each receiver takes its own copy.)
+    fn task_changes(&self) -> tokio::sync::broadcast::Receiver<std::sync::Arc<TaskChanged>>;
 
     /// Hears of every container instance whose status changed (created,
     /// drained, activated or removed), after its commit. A receiver that
     /// falls behind gets `Lagged` and should read the state afresh.
-    fn instance_changes(&self) -> tokio::sync::broadcast::Receiver<InstanceChanged>;
+    fn instance_changes(&self)
+        -> tokio::sync::broadcast::Receiver<std::sync::Arc<InstanceChanged>>;
 
     /// Runs an ELBv2 read on one consistent snapshot of `region`'s ELBv2 state.
     async fn elb_read(&self, region: &str, read: elb::ElbRead) -> Result<(), StoreError>;

@@ -45,9 +45,9 @@ pub struct SqliteStore {
     td_cache: TdCache,
     /// The writer's copy of the clusters' placement candidates.
     candidates: Arc<Mutex<Candidates>>,
-    changes: tokio::sync::broadcast::Sender<TaskChanged>,
+    changes: tokio::sync::broadcast::Sender<Arc<TaskChanged>>,
     elb_changes: tokio::sync::broadcast::Sender<String>,
-    instance_changes: tokio::sync::broadcast::Sender<InstanceChanged>,
+    instance_changes: tokio::sync::broadcast::Sender<Arc<InstanceChanged>>,
     service_changes: tokio::sync::broadcast::Sender<(String, String)>,
 }
 
@@ -99,14 +99,14 @@ impl SqliteStore {
 
     fn announce(&self, region: &str, task: &StoredTask) {
         // No receiver is not an error: nobody is watching yet.
-        let _ = self.changes.send(TaskChanged {
+        let _ = self.changes.send(Arc::new(TaskChanged {
             region: region.to_owned(),
             cluster: task.cluster.clone(),
             id: task.id.clone(),
             instance_id: task.instance_id.clone(),
             instance_cluster: task.instance_cluster.clone(),
             service: task.service.clone(),
-        });
+        }));
     }
 
     fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
@@ -647,7 +647,7 @@ impl Store for SqliteStore {
             .await?;
         if let Some(changed) = changed {
             // No receiver is not an error: nobody is watching yet.
-            let _ = self.instance_changes.send(changed);
+            let _ = self.instance_changes.send(Arc::new(changed));
         }
         Ok(stored)
     }
@@ -790,11 +790,11 @@ impl Store for SqliteStore {
         self.writer.write(move |c| Ok(sqlite_tasks::purge_stopped(c, before_ms)?)).await
     }
 
-    fn task_changes(&self) -> tokio::sync::broadcast::Receiver<TaskChanged> {
+    fn task_changes(&self) -> tokio::sync::broadcast::Receiver<Arc<TaskChanged>> {
         self.changes.subscribe()
     }
 
-    fn instance_changes(&self) -> tokio::sync::broadcast::Receiver<InstanceChanged> {
+    fn instance_changes(&self) -> tokio::sync::broadcast::Receiver<Arc<InstanceChanged>> {
         self.instance_changes.subscribe()
     }
 

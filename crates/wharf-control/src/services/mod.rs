@@ -418,7 +418,7 @@ struct Wake {
     /// The services that changed, or whose tasks did, by region and key.
     services: BTreeSet<ServiceRef>,
     /// Instances whose status changed.
-    instances: Vec<wharf_store::InstanceChanged>,
+    instances: Vec<std::sync::Arc<wharf_store::InstanceChanged>>,
     /// How many changes were heard (to know when the backlog is drained).
     heard: usize,
 }
@@ -452,13 +452,13 @@ impl Wake {
     /// A task changed: its service's, if it has one (a standalone task's
     /// freed room is seen by the services waiting for room, which the
     /// agenda keeps moving).
-    fn task(&mut self, heard: Heard<wharf_store::TaskChanged>) {
+    fn task(&mut self, heard: Heard<std::sync::Arc<wharf_store::TaskChanged>>) {
         self.heard += 1;
         match heard {
             Ok(c) => {
                 if let Some(name) = &c.service {
                     let key = wharf_model::ecs::service::key(&c.cluster, name);
-                    self.services.insert((c.region, key));
+                    self.services.insert((c.region.clone(), key));
                 }
             }
             Err(_) => self.everything = true,
@@ -467,7 +467,7 @@ impl Wake {
 
     /// An instance's status changed: the services with tasks on it and its
     /// cluster's DAEMON services are looked up by the loop.
-    fn instance(&mut self, heard: Heard<wharf_store::InstanceChanged>) {
+    fn instance(&mut self, heard: Heard<std::sync::Arc<wharf_store::InstanceChanged>>) {
         self.heard += 1;
         match heard {
             Ok(c) => self.instances.push(c),
@@ -490,15 +490,15 @@ mod wake_tests {
 
     use super::Wake;
 
-    fn task(service: Option<&str>) -> TaskChanged {
-        TaskChanged {
+    fn task(service: Option<&str>) -> std::sync::Arc<TaskChanged> {
+        std::sync::Arc::new(TaskChanged {
             region: "us-east-1".into(),
             cluster: "prod".into(),
             id: "t1".into(),
             instance_id: None,
             instance_cluster: None,
             service: service.map(Into::into),
-        }
+        })
     }
 
     #[test]

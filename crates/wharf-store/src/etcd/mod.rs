@@ -141,8 +141,8 @@ impl Drop for Core {
 
 /// The change channels, fed by the cache.
 struct Changes {
-    tasks: broadcast::Sender<TaskChanged>,
-    instances: broadcast::Sender<crate::InstanceChanged>,
+    tasks: broadcast::Sender<Arc<TaskChanged>>,
+    instances: broadcast::Sender<Arc<crate::InstanceChanged>>,
     /// Each instance's status as last announced, by cache key.
     instance_status: std::sync::Mutex<std::collections::HashMap<String, InstanceStatus>>,
     services: broadcast::Sender<(String, String)>,
@@ -159,14 +159,14 @@ impl Changes {
                 let meta = after.or(before).and_then(|e| tasks::TaskMeta::read(&e.value).ok());
                 let instance_cluster = meta.as_ref().and_then(|m| m.host_cluster(&parts[2]));
                 // Nobody listening is fine.
-                let _ = self.tasks.send(TaskChanged {
+                let _ = self.tasks.send(Arc::new(TaskChanged {
                     region: parts[1].clone(),
                     cluster: parts[2].clone(),
                     id: parts[3].clone(),
                     service: meta.as_ref().and_then(|m| m.service.clone()),
                     instance_id: meta.and_then(|m| m.instance),
                     instance_cluster,
-                });
+                }));
             }
             Some("ci") if parts.len() == 4 => {
                 // The cache announces this server's own writes with no
@@ -183,12 +183,12 @@ impl Changes {
                 };
                 drop(seen);
                 if then != now {
-                    let _ = self.instances.send(crate::InstanceChanged {
+                    let _ = self.instances.send(Arc::new(crate::InstanceChanged {
                         region: parts[1].clone(),
                         cluster: parts[2].clone(),
                         id: parts[3].clone(),
                         status: now,
-                    });
+                    }));
                 }
             }
             Some("doc") if parts.len() == 4 && parts[1] == crate::Kind::Service.as_str() => {

@@ -551,11 +551,13 @@ impl Store for EtcdStore {
         Ok(purged)
     }
 
-    fn task_changes(&self) -> tokio::sync::broadcast::Receiver<TaskChanged> {
+    fn task_changes(&self) -> tokio::sync::broadcast::Receiver<std::sync::Arc<TaskChanged>> {
         self.core.changes.tasks.subscribe()
     }
 
-    fn instance_changes(&self) -> tokio::sync::broadcast::Receiver<crate::InstanceChanged> {
+    fn instance_changes(
+        &self,
+    ) -> tokio::sync::broadcast::Receiver<std::sync::Arc<crate::InstanceChanged>> {
         self.core.changes.instances.subscribe()
     }
 

@@ -639,8 +639,8 @@ async fn running_tasks_are_counted(store: Arc<dyn Store>) {
 
 /// The next instance change, within 5 s.
 async fn next_change(
-    changes: &mut tokio::sync::broadcast::Receiver<wharf_store::InstanceChanged>,
-) -> wharf_store::InstanceChanged {
+    changes: &mut tokio::sync::broadcast::Receiver<Arc<wharf_store::InstanceChanged>>,
+) -> Arc<wharf_store::InstanceChanged> {
     let got = tokio::time::timeout(std::time::Duration::from_secs(5), changes.recv()).await;
     got.expect("an instance change within 5 s").unwrap()
 }
@@ -649,8 +649,8 @@ async fn next_change(
 /// a write that keeps the status (a heartbeat, new attributes) is not.
 pub async fn an_instances_status_change_is_announced_once(store: Arc<dyn Store>) {
     let mut changes = store.instance_changes();
-    let status_of = |c: wharf_store::InstanceChanged| {
-        (c.region, c.cluster, c.id, c.status.map(|s| s.to_string()))
+    let status_of = |c: Arc<wharf_store::InstanceChanged>| {
+        (c.region.clone(), c.cluster.clone(), c.id.clone(), c.status.map(|s| s.to_string()))
     };
     instance(&*store, "us-east-1", "c", "i-1", "ACTIVE").await;
     let heard = status_of(next_change(&mut changes).await);

@@ -131,7 +131,7 @@ impl Throttled {
 
 /// The broadcasts a stream listens to.
 struct Heard {
-    tasks: broadcast::Receiver<TaskChanged>,
+    tasks: broadcast::Receiver<Arc<TaskChanged>>,
     services: broadcast::Receiver<(String, String)>,
     elb: broadcast::Receiver<String>,
     appends: broadcast::Receiver<Appended>,
@@ -158,7 +158,7 @@ async fn run(
             r = tasks.recv() => match r {
                 Ok(first) => {
                     let batch = drain(first, &mut tasks);
-                    let mine: Vec<TaskChanged> =
+                    let mine: Vec<Arc<TaskChanged>> =
                         batch.into_iter().filter(|c| c.region == sub.region).collect();
                     if mine.is_empty() {
                         continue;
@@ -227,7 +227,10 @@ async fn run(
 }
 
 /// The first change and whatever else is already waiting, each task once.
-fn drain(first: TaskChanged, rx: &mut broadcast::Receiver<TaskChanged>) -> Vec<TaskChanged> {
+fn drain(
+    first: Arc<TaskChanged>,
+    rx: &mut broadcast::Receiver<Arc<TaskChanged>>,
+) -> Vec<Arc<TaskChanged>> {
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
     let mut next = Some(first);
@@ -247,7 +250,7 @@ async fn send_task_rows(
     store: &dyn Store,
     region: &str,
     cluster: &str,
-    changes: &[TaskChanged],
+    changes: &[Arc<TaskChanged>],
 ) -> Result<(), Closed> {
     let mut rows = Vec::new();
     for c in changes.iter().filter(|c| c.cluster == cluster) {
