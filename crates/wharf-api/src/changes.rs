@@ -61,7 +61,7 @@ impl Filter {
 /// The broadcasts one answer listens to.
 struct Listening {
     filter: Filter,
-    tasks: Receiver<std::sync::Arc<TaskChanged>>,
+    tasks: wharf_store::TaskFeed,
     appends: Receiver<Appended>,
 }
 

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use tokio::sync::{broadcast, mpsc};
-use wharf_store::TaskChanged;
+use wharf_store::{TaskChanged, TaskFeed};
 
 /// How many changes one watch may have waiting before it must resync.
 const ROUTE_BUFFER: usize = 256;
@@ -73,7 +73,7 @@ impl InstanceChanges {
     /// (called only then).
     pub fn subscribe(
         &self,
-        changes: impl FnOnce() -> broadcast::Receiver<Arc<TaskChanged>>,
+        changes: impl FnOnce() -> TaskFeed,
         region: &str,
         cluster: &str,
         instance_id: &str,
@@ -126,7 +126,7 @@ fn locked(routes: &Mutex<Routes>) -> MutexGuard<'_, Routes> {
 
 /// Receives the store's changes and hands each to its instance's watches
 /// until the channel closes or the router is dropped.
-async fn route(mut changes: broadcast::Receiver<Arc<TaskChanged>>, routes: Weak<Mutex<Routes>>) {
+async fn route(mut changes: TaskFeed, routes: Weak<Mutex<Routes>>) {
     loop {
         let next = changes.recv().await;
         let Some(routes) = routes.upgrade() else { return };

@@ -1452,13 +1452,10 @@ mod interposed {
         async fn purge_stopped_tasks(&self, before_ms: i64) -> Result<usize, StoreError> {
             self.inner.purge_stopped_tasks(before_ms).await
         }
-        fn task_changes(&self) -> tokio::sync::broadcast::Receiver<std::sync::Arc<TaskChanged>> {
+        fn task_changes(&self) -> wharf_store::TaskFeed {
             self.inner.task_changes()
         }
-        fn instance_changes(
-            &self,
-        ) -> tokio::sync::broadcast::Receiver<std::sync::Arc<wharf_store::InstanceChanged>>
-        {
+        fn instance_changes(&self) -> wharf_store::InstanceFeed {
             self.inner.instance_changes()
         }
         async fn elb_read(&self, r: &str, read: ElbRead) -> Result<(), StoreError> {

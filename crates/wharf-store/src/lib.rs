@@ -49,9 +49,9 @@ pub use leadership::{Lead, Leadership, Solo};
 pub use logs::LogStore;
 pub use sqlite::SqliteStore;
 pub use tasks::{
-    DecideInstance, DecideTask, InstanceChanged, InstanceStatusCount, InstanceUsage, NewTask,
-    Reservation, StatusCounts, StoredInstance, StoredTask, TaskChanged, TaskQuery, TaskStatusCount,
-    TaskUpdate,
+    DecideInstance, DecideTask, InstanceChanged, InstanceFeed, InstanceStatusCount, InstanceUsage,
+    NewTask, Reservation, StatusCounts, StoredInstance, StoredTask, TaskChanged, TaskFeed,
+    TaskQuery, TaskStatusCount, TaskUpdate,
 };
 
 /// A kind of simple resource kept as one JSON document per key.
@@ -430,13 +430,12 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// that falls behind gets `Lagged` and should read the state afresh.
     /// (Changes travel as `Arc`s: a broadcast ring holds thousands of slots
     /// from the start, and each receiver takes its own copy.)
-    fn task_changes(&self) -> tokio::sync::broadcast::Receiver<std::sync::Arc<TaskChanged>>;
+    fn task_changes(&self) -> TaskFeed;
 
     /// Hears of every container instance whose status changed (created,
     /// drained, activated or removed), after its commit. A receiver that
     /// falls behind gets `Lagged` and should read the state afresh.
-    fn instance_changes(&self)
-        -> tokio::sync::broadcast::Receiver<std::sync::Arc<InstanceChanged>>;
+    fn instance_changes(&self) -> InstanceFeed;
 
     /// Runs an ELBv2 read on one consistent snapshot of `region`'s ELBv2 state.
     async fn elb_read(&self, region: &str, read: elb::ElbRead) -> Result<(), StoreError>;

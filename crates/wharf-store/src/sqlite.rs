@@ -790,11 +790,11 @@ impl Store for SqliteStore {
         self.writer.write(move |c| Ok(sqlite_tasks::purge_stopped(c, before_ms)?)).await
     }
 
-    fn task_changes(&self) -> tokio::sync::broadcast::Receiver<Arc<TaskChanged>> {
+    fn task_changes(&self) -> crate::TaskFeed {
         self.changes.subscribe()
     }
 
-    fn instance_changes(&self) -> tokio::sync::broadcast::Receiver<Arc<InstanceChanged>> {
+    fn instance_changes(&self) -> crate::InstanceFeed {
         self.instance_changes.subscribe()
     }
 

@@ -171,6 +171,13 @@ pub struct InstanceChanged {
     pub status: Option<InstanceStatus>,
 }
 
+/// A subscription to task changes ([`crate::Store::task_changes`]).
+pub type TaskFeed = tokio::sync::broadcast::Receiver<std::sync::Arc<TaskChanged>>;
+
+/// A subscription to instance status changes
+/// ([`crate::Store::instance_changes`]).
+pub type InstanceFeed = tokio::sync::broadcast::Receiver<std::sync::Arc<InstanceChanged>>;
+
 /// Decides a task's change from its stored form: `None` keeps it. May run
 /// more than once (see [`crate::Decide`]).
 pub type DecideTask =

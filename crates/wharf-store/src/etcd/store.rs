@@ -15,7 +15,7 @@ use super::EtcdStore;
 use crate::{
     BuildRevision, Decide, DecideInstance, DecideRevision, DecideTask, FamilyQuery, InstanceUsage,
     Kind, NewTaskDefinition, StatusCounts, Store, StoreError, StoredInstance, StoredTask,
-    StoredTaskDefinition, TaskChanged, TaskDefinitionQuery, TaskQuery, Write,
+    StoredTaskDefinition, TaskDefinitionQuery, TaskQuery, Write,
 };
 
 /// A value with a one-line JSON header: `header\nbody`.
@@ -551,13 +551,11 @@ impl Store for EtcdStore {
         Ok(purged)
     }
 
-    fn task_changes(&self) -> tokio::sync::broadcast::Receiver<std::sync::Arc<TaskChanged>> {
+    fn task_changes(&self) -> crate::TaskFeed {
         self.core.changes.tasks.subscribe()
     }
 
-    fn instance_changes(
-        &self,
-    ) -> tokio::sync::broadcast::Receiver<std::sync::Arc<crate::InstanceChanged>> {
+    fn instance_changes(&self) -> crate::InstanceFeed {
         self.core.changes.instances.subscribe()
     }
 

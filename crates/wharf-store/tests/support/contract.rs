@@ -638,9 +638,7 @@ async fn running_tasks_are_counted(store: Arc<dyn Store>) {
 }
 
 /// The next instance change, within 5 s.
-async fn next_change(
-    changes: &mut tokio::sync::broadcast::Receiver<Arc<wharf_store::InstanceChanged>>,
-) -> Arc<wharf_store::InstanceChanged> {
+async fn next_change(changes: &mut wharf_store::InstanceFeed) -> Arc<wharf_store::InstanceChanged> {
     let got = tokio::time::timeout(std::time::Duration::from_secs(5), changes.recv()).await;
     got.expect("an instance change within 5 s").unwrap()
 }

@@ -33,7 +33,7 @@ use tokio::sync::{broadcast, mpsc};
 use wharf_api::AppState;
 use wharf_model::ecs::shapes::Task;
 use wharf_store::logs::Appended;
-use wharf_store::{Store, TaskChanged};
+use wharf_store::{Store, TaskChanged, TaskFeed};
 
 use super::log_follow::Follower;
 use super::views::services::{record, ServiceRow};
@@ -131,7 +131,7 @@ impl Throttled {
 
 /// The broadcasts a stream listens to.
 struct Heard {
-    tasks: broadcast::Receiver<Arc<TaskChanged>>,
+    tasks: TaskFeed,
     services: broadcast::Receiver<(String, String)>,
     elb: broadcast::Receiver<String>,
     appends: broadcast::Receiver<Appended>,
@@ -227,10 +227,7 @@ async fn run(
 }
 
 /// The first change and whatever else is already waiting, each task once.
-fn drain(
-    first: Arc<TaskChanged>,
-    rx: &mut broadcast::Receiver<Arc<TaskChanged>>,
-) -> Vec<Arc<TaskChanged>> {
+fn drain(first: Arc<TaskChanged>, rx: &mut TaskFeed) -> Vec<Arc<TaskChanged>> {
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
     let mut next = Some(first);
